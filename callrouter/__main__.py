@@ -1,0 +1,5 @@
+import sys
+
+from callrouter.cli import main
+
+sys.exit(main())

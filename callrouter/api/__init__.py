@@ -1,0 +1,1 @@
+"""The admin HTTP server: /health, /metrics and (token-protected) admin routes."""

@@ -1,0 +1,102 @@
+"""The one place that builds and wires everything, and runs it until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from callrouter.api.server import build_app
+from callrouter.ari.client import HttpAriClient
+from callrouter.ari.events import EventStream, Replaced
+from callrouter.calls.dispatcher import Dispatcher
+from callrouter.config import Settings
+from callrouter.metrics import LiveCollector, Metrics
+from callrouter.store.postgres import PgRecordStore
+from callrouter.store.writer import RecordWriter
+
+log = logging.getLogger(__name__)
+
+EXIT_REPLACED = 3
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+async def run(settings: Settings) -> int:
+    """Run the router until SIGTERM/SIGINT; returns the process exit code."""
+    metrics = Metrics(line.name for line in settings.lines)
+    ari_password = _secret(settings.ari_password)
+    if ari_password is None:
+        log.error("CALLROUTER_ARI_PASSWORD is not set")
+        return 2
+    store = PgRecordStore(settings.database.dsn, _secret(settings.database_password))
+    writer = RecordWriter(
+        store,
+        settings.database.spool_dir,
+        metrics,
+        batch_size=settings.database.batch_size,
+        max_wait=settings.database.batch_max_wait_ms / 1000,
+        queue_limit=settings.database.queue_limit,
+    )
+    ari = HttpAriClient(settings.ari.url, settings.ari.user, ari_password, settings.ari.max_connections)
+    dispatcher = Dispatcher(settings, ari, writer, metrics)
+    events = EventStream(
+        settings.ari.url,
+        settings.router.app,
+        settings.ari.user,
+        ari_password,
+        metrics,
+        settings.ari.reconnect_max_seconds,
+    )
+    metrics.watch(LiveCollector(lambda: dispatcher.active_calls, lambda: writer.backlog))
+
+    def health() -> dict[str, Any]:
+        return {
+            "ok": events.connected.is_set(),
+            "ari_connected": events.connected.is_set(),
+            "database_up": writer.database_up,
+            "active_calls": dispatcher.active_calls,
+            "record_backlog": writer.backlog,
+            "node": settings.router.node,
+        }
+
+    admin = web.AppRunner(build_app(metrics, health, _secret(settings.admin_token)), access_log=None)
+    await admin.setup()
+    await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()
+    log.info("admin HTTP on %s", settings.admin.bind)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    writer_task = asyncio.create_task(writer.run(), name="record-writer")
+    events_task = asyncio.create_task(events.run(dispatcher.handle, dispatcher.on_connect), name="ari-events")
+    reconcile_task = asyncio.create_task(dispatcher.reconcile_loop(), name="reconcile")
+    stop_task = asyncio.create_task(stop.wait(), name="stop")
+    code = 0
+    done, _ = await asyncio.wait({events_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    if events_task in done:
+        exc = events_task.exception()
+        if isinstance(exc, Replaced):
+            code = EXIT_REPLACED
+        elif exc is not None:
+            log.error("ARI event stream failed: %r", exc)
+            code = 1
+    log.info("stopping")
+    for task in (events_task, reconcile_task, stop_task):
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(events_task, reconcile_task, stop_task, return_exceptions=True)
+    await dispatcher.drain(timeout=2)
+    await writer.close(writer_task)
+    await ari.close()
+    await store.close()
+    await admin.cleanup()
+    return code

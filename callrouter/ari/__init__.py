@@ -1,0 +1,1 @@
+"""Asterisk edge: typed ARI events in, REST commands out."""

@@ -1,0 +1,120 @@
+"""The application's events WebSocket: connect, read, reconnect with capped backoff.
+
+A malformed event is logged and skipped; an unknown event type is counted and
+ignored. ``ApplicationReplaced`` (another router took the app) stops the
+stream for good: the router must stop acting at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+
+import aiohttp
+
+from callrouter.ari.models import ApplicationReplaced, BadEvent, Event, parse_event
+from callrouter.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Event], None]
+ConnectHook = Callable[[], Awaitable[None]]
+
+
+class Replaced(Exception):
+    """Another WebSocket subscribed to our application."""
+
+
+def backoff_delays(cap: float, base: float = 0.25) -> Iterator[float]:
+    """0.25, 0.5, 1, 2 ... capped, each with up to 20% jitter."""
+    attempt = 0
+    while True:
+        delay = min(cap, base * (2**attempt))
+        yield delay * (1 + random.uniform(-0.2, 0.2))  # noqa: S311 - jitter, not crypto
+        attempt += 1
+
+
+class EventStream:
+    def __init__(
+        self,
+        base_url: str,
+        app: str,
+        user: str,
+        password: str,
+        metrics: Metrics,
+        reconnect_max_seconds: float = 10.0,
+    ) -> None:
+        ws_base = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        self.url = f"{ws_base}/ari/events"
+        self.app = app
+        self._auth = aiohttp.BasicAuth(user, password)
+        self._metrics = metrics
+        self._cap = reconnect_max_seconds
+        self.connected = asyncio.Event()
+
+    async def run(self, handler: EventHandler, on_connect: ConnectHook) -> None:
+        """Read events until cancelled or replaced; reconnect on any drop."""
+        delays = backoff_delays(self._cap)
+        async with aiohttp.ClientSession(auth=self._auth) as session:
+            while True:
+                try:
+                    async with session.ws_connect(
+                        self.url, params={"app": self.app, "subscribeAll": "false"}, heartbeat=20
+                    ) as ws:
+                        self._set_connected(True)
+                        delays = backoff_delays(self._cap)
+                        log.info("ARI events connected", extra={"app": self.app})
+                        await on_connect()
+                        await self._read(ws, handler)
+                    log.warning("ARI events closed by Asterisk; reconnecting")
+                except Replaced:
+                    self._set_connected(False)
+                    raise
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                    log.warning("ARI events unavailable: %s", exc.__class__.__name__ + f": {exc}")
+                self._set_connected(False)
+                await asyncio.sleep(next(delays))
+
+    def _set_connected(self, up: bool) -> None:
+        self._metrics.ari_connected.set(1 if up else 0)
+        if up:
+            self.connected.set()
+        else:
+            self.connected.clear()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse, handler: EventHandler) -> None:
+        async for message in ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                if message.type is aiohttp.WSMsgType.ERROR:
+                    log.warning("ARI events error: %s", ws.exception())
+                continue
+            self.handle_text(message.data, handler)
+
+    def handle_text(self, text: str, handler: EventHandler) -> None:
+        """Parse and dispatch one message; never raises but for ``Replaced``."""
+        try:
+            event = parse_event(text)
+        except BadEvent as exc:
+            self._metrics.ari_events.labels(type="malformed").inc()
+            log.warning("skipped a malformed ARI event: %s", exc)
+            return
+        if event is None:
+            self._metrics.ari_events.labels(type="other").inc()
+            return
+        self._metrics.ari_events.labels(type=event.type).inc()
+        lag = (datetime.now(UTC) - event.timestamp).total_seconds()
+        self._metrics.ari_event_lag.observe(max(lag, 0.0))
+        if isinstance(event, ApplicationReplaced):
+            log.error("another router took over application %s: stopping", self.app)
+            raise Replaced(self.app)
+        started = asyncio.get_running_loop().time()
+        try:
+            handler(event)
+        except Exception:
+            log.exception("handling %s failed; event skipped", event.type)
+        finally:
+            self._metrics.event_handling.observe(asyncio.get_running_loop().time() - started)
+

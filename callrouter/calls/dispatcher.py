@@ -1,0 +1,169 @@
+"""Routes ARI events to call sessions, starts new ones, and keeps state honest.
+
+On every (re)connect it sets the application's event filter and adopts calls
+already in the application (a WebSocket drop leaves them there with nobody in
+control). Periodically it compares its calls with Asterisk's list and clears
+the ones whose channel is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from callrouter.ari import models as ari
+from callrouter.ari.client import AriClient, AriError
+from callrouter.calls.session import CallSession, utcnow
+from callrouter.config import Line, Settings
+from callrouter.core import call as core
+from callrouter.core.lines import DidDirectory
+from callrouter.core.numbers import normalise
+from callrouter.metrics import Metrics
+from callrouter.store.writer import RecordWriter
+
+log = logging.getLogger(__name__)
+
+# The only events the application asks Asterisk for (ARI-NOTES 16: fewer events, less lag).
+EVENT_FILTER = [
+    "StasisStart",
+    "StasisEnd",
+    "ChannelDestroyed",
+    "ChannelHangupRequest",
+    "ChannelDtmfReceived",
+    "PlaybackFinished",
+    "ApplicationReplaced",
+]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        ari_client: AriClient,
+        writer: RecordWriter,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._settings = settings
+        self._ari = ari_client
+        self._writer = writer
+        self._metrics = metrics
+        self._clock = clock
+        self._lines: DidDirectory[Line] = DidDirectory(
+            (did, line) for line in settings.lines for did in line.dids
+        )
+        self._by_name = {line.name: line for line in settings.lines}
+        self.sessions: dict[str, CallSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def active_calls(self) -> int:
+        return len(self.sessions)
+
+    def line_for(self, did: str) -> Line | None:
+        line = self._lines.match(did)
+        if line is None and self._settings.router.default_line:
+            line = self._by_name[self._settings.router.default_line]
+        return line
+
+    # -- events -----------------------------------------------------------------
+    def handle(self, event: ari.Event) -> None:
+        match event:
+            case ari.StasisStart(args=args, channel=channel):
+                if args[:1] == ["inbound"] and channel.id not in self.sessions:
+                    did = args[1] if len(args) > 1 else channel.dialplan.exten
+                    self.start_call(channel, did, event.timestamp)
+            case ari.PlaybackFinished(playback=playback):
+                session = self.sessions.get(playback.target_uri.removeprefix("channel:"))
+                if session is not None:
+                    session.feed(core.PlaybackFinished(playback.id))
+            case ari.ChannelHangupRequest(channel=channel):
+                self._feed(channel.id, core.CallerHungUp(str(event.cause or "normal")))
+            case ari.StasisEnd(channel=channel):
+                self._feed(channel.id, core.ChannelGone("left the application"))
+            case ari.ChannelDestroyed(channel=channel, cause_txt=cause):
+                self._feed(channel.id, core.ChannelGone(cause))
+
+    def _feed(self, channel_id: str, event: core.CallEvent) -> None:
+        session = self.sessions.get(channel_id)
+        if session is not None:
+            session.feed(event)
+
+    def start_call(self, channel: ari.Channel, did: str, now: datetime) -> None:
+        line = self.line_for(did)
+        country = line.country if line else "US"
+        call, first = core.arrive(
+            call_id=str(uuid.uuid4()),
+            node=self._settings.router.node,
+            channel_id=channel.id,
+            did=did,
+            line=core.LineInfo(line.name, line.language) if line else None,
+            caller=normalise(channel.caller.number, country),
+            now=now,
+        )
+        session = CallSession(
+            call,
+            self._ari,
+            self._writer,
+            self._metrics,
+            self._settings.file.prompts.directory,
+            self._settings.router.max_call_seconds,
+            self._clock,
+        )
+        self.sessions[channel.id] = session
+        task = asyncio.create_task(self._run(session, first), name=f"call-{call.record.call_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, session: CallSession, first: list[core.Command]) -> None:
+        try:
+            await session.run(first)
+        except Exception:
+            log.exception("call %s crashed", session.call.record.call_id)
+        finally:
+            self.sessions.pop(session.channel_id, None)
+
+    # -- (re)connect and reconcile ----------------------------------------------
+    async def on_connect(self) -> None:
+        app = self._settings.router.app
+        try:
+            await self._ari.set_event_filter(app, EVENT_FILTER)
+        except AriError as exc:
+            log.warning("could not set the event filter: %s", exc)
+        await self.reconcile(adopt=True)
+
+    async def reconcile(self, adopt: bool) -> None:
+        """Clear calls whose channel left Asterisk; adopt unknown ones in our app."""
+        try:
+            listed = set((await self._ari.application(self._settings.router.app)).channel_ids)
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("reconcile skipped: %s", exc)
+            return
+        for channel_id, session in list(self.sessions.items()):
+            if channel_id not in listed:
+                self._metrics.calls_reconciled.labels(action="cleared").inc()
+                session.feed(core.ChannelGone("not in Asterisk any more"))
+        if not adopt:
+            return
+        for channel_id in listed - set(self.sessions):
+            try:
+                channel = await self._ari.get_channel(channel_id)
+            except (AriError, OSError, TimeoutError):
+                continue
+            parts = channel.dialplan.app_data.split(",")
+            if len(parts) >= 3 and parts[1] == "inbound" and channel_id not in self.sessions:
+                log.info("adopting call on channel %s after reconnect", channel_id)
+                self._metrics.calls_reconciled.labels(action="adopted").inc()
+                self.start_call(channel, parts[2], self._clock())
+
+    async def reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.router.reconcile_seconds)
+            await self.reconcile(adopt=False)
+
+    async def drain(self, timeout: float) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)

@@ -1,0 +1,120 @@
+"""The ``callrouter`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from callrouter import __version__, logs
+from callrouter.config import ConfigError, Settings, load
+
+DESCRIPTION = """\
+callrouter: one front door for a healthcare contact centre on Asterisk ARI.
+
+Every DID goes through Stasis(callrouter,inbound,DID) to the router, which
+greets the caller and (from the inbound work on) routes them to one queue.
+Secrets come from the environment: CALLROUTER_ARI_PASSWORD,
+CALLROUTER_DATABASE_PASSWORD, CALLROUTER_ADMIN_TOKEN; CALLROUTER_ARI_URL and
+CALLROUTER_DATABASE_DSN override the file's addresses.
+"""
+
+EXIT_BAD_CONFIG = 2
+
+
+def _load(path: str) -> Settings:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        print(f"{exc.source}: invalid configuration", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    patterns = sum(1 for line in settings.lines for did in line.dids if did.startswith("_"))
+    print(
+        f"{args.config}: OK ({len(settings.lines)} lines, "
+        f"{sum(len(line.dids) for line in settings.lines)} DIDs of which {patterns} patterns)"
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from callrouter.store import migrate
+    from callrouter.store.postgres import connect_kwargs
+
+    settings = _load(args.config)
+    password = settings.database_password.get_secret_value() if settings.database_password else None
+
+    async def go() -> int:
+        conn = await asyncpg.connect(**connect_kwargs(settings.database.dsn, password))
+        try:
+            applied = await migrate.apply(conn, Path(args.migrations))
+        finally:
+            await conn.close()
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing new"
+        print(f"migrations applied: {names}")
+        return 0
+
+    try:
+        return asyncio.run(go())
+    except migrate.MigrationError as exc:
+        print(f"migrate: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"migrate: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from callrouter import app
+
+    settings = _load(args.config)
+    return asyncio.run(app.run(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from callrouter.store.migrate import default_dir
+
+    parser = argparse.ArgumentParser(
+        prog="callrouter", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"callrouter {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default INFO)")
+    parser.add_argument(
+        "--log-format", choices=["auto", "json", "text"], default="auto",
+        help="JSON lines by default when stderr is not a terminal",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="connect to Asterisk and route calls until stopped (SIGTERM)")
+    run.add_argument("--config", "-c", default="callrouter.toml", help="the callrouter.toml to use")
+    run.set_defaults(func=cmd_run)
+
+    mig = sub.add_parser("migrate", help="apply new SQL migrations to the database (safe to repeat)")
+    mig.add_argument("--config", "-c", default="callrouter.toml")
+    mig.add_argument("--migrations", default=str(default_dir()), help="folder of NNNN_name.sql files")
+    mig.set_defaults(func=cmd_migrate)
+
+    chk = sub.add_parser(
+        "check-config", help="validate a config file: prints OK, or every bad key with its path (exit 2)"
+    )
+    chk.add_argument("config", help="the callrouter.toml to check")
+    chk.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Which line a dialled number (DID) belongs to.
+
+A line lists exact DIDs (``+74951230001``) and Asterisk-style patterns
+(``_749512300XX``: X any digit, Z 1-9, N 2-9, ``[1-5]`` a set, ``.`` one or
+more, ``!`` zero or more). A leading ``+`` is ignored on both sides, since
+carriers differ in sending it. An exact DID beats a pattern; among patterns the
+most specific (fewest numbers it could match) wins, as in Asterisk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+_PATTERN_TOKEN = re.compile(r"\[[0-9\-]+\]|[0-9XZN.!]")
+
+
+class PatternError(ValueError):
+    pass
+
+
+def digits_of(did: str) -> str:
+    return did.strip().removeprefix("+")
+
+
+@dataclass(frozen=True)
+class DidPattern:
+    text: str
+    regex: re.Pattern[str]
+    # Asterisk sorts patterns by how many numbers they admit; so do we.
+    specificity: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> DidPattern:
+        body = digits_of(text).removeprefix("_")
+        pos, parts, widths = 0, [], []
+        while pos < len(body):
+            match = _PATTERN_TOKEN.match(body, pos)
+            if match is None:
+                raise PatternError(f"bad character {body[pos]!r} at position {pos + 1} of pattern {text!r}")
+            token = match.group(0)
+            pos = match.end()
+            if token == ".":
+                parts.append(r"\d+")
+                widths.append(11)
+            elif token == "!":
+                parts.append(r"\d*")
+                widths.append(12)
+            elif token in "XZN":
+                parts.append({"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]"}[token])
+                widths.append({"X": 10, "Z": 9, "N": 8}[token])
+            elif token.startswith("["):
+                parts.append(token)
+                widths.append(len(set(_expand(token[1:-1], text))))
+            else:
+                parts.append(token)
+                widths.append(1)
+            if token in ".!" and pos != len(body):
+                raise PatternError(f"'{token}' must end pattern {text!r}")
+        if not parts:
+            raise PatternError(f"empty pattern {text!r}")
+        return cls(text, re.compile("".join(parts) + r"\Z"), tuple(widths))
+
+
+def _expand(chars: str, text: str) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(chars):
+        if i + 2 < len(chars) and chars[i + 1] == "-":
+            lo, hi = chars[i], chars[i + 2]
+            if lo > hi:
+                raise PatternError(f"bad range {lo}-{hi} in pattern {text!r}")
+            out.extend(str(d) for d in range(int(lo), int(hi) + 1))
+            i += 3
+        else:
+            out.append(chars[i])
+            i += 1
+    return out
+
+
+def is_pattern(did: str) -> bool:
+    return did.strip().startswith("_")
+
+
+class DidDirectory(Generic[T]):
+    """Maps dialled numbers to the item (a line) that owns them."""
+
+    def __init__(self, entries: Iterable[tuple[str, T]]) -> None:
+        self._exact: dict[str, T] = {}
+        self._patterns: list[tuple[DidPattern, T]] = []
+        for did, item in entries:
+            if is_pattern(did):
+                self._patterns.append((DidPattern.parse(did), item))
+            else:
+                self._exact[digits_of(did)] = item
+        self._patterns.sort(key=lambda pair: pair[0].specificity)
+
+    def match(self, dialled: str) -> T | None:
+        digits = digits_of(dialled)
+        if digits in self._exact:
+            return self._exact[digits]
+        for pattern, item in self._patterns:
+            if pattern.regex.match(digits):
+                return item
+        return None

@@ -1,0 +1,91 @@
+"""Every Prometheus metric the router exports, on a private registry.
+
+Names carry the ``callrouter_`` prefix and base units; label values come only
+from fixed sets (outcomes, line names from the config, event types), never a
+phone number or channel id. Children are created at start so every series
+exists from the first scrape. Live figures are read at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from callrouter.ari.models import EVENT_TYPES
+from callrouter.core.records import Outcome
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class LiveCollector(Collector):
+    """Gauges computed from the router's state when Prometheus scrapes."""
+
+    def __init__(self, active_calls: Callable[[], int], writer_backlog: Callable[[], int]) -> None:
+        self._active_calls = active_calls
+        self._writer_backlog = writer_backlog
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "callrouter_active_calls", "Calls the router is handling now", value=self._active_calls()
+        )
+        yield GaugeMetricFamily(
+            "callrouter_record_backlog",
+            "Records waiting for PostgreSQL (queued in memory and spooled to disk)",
+            value=self._writer_backlog(),
+        )
+
+
+class Metrics:
+    def __init__(self, line_names: Iterable[str] = ()) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.ari_connected = Gauge("callrouter_ari_connected", "1 while the ARI events WebSocket is up", registry=r)
+        self.db_up = Gauge("callrouter_database_up", "1 while the record writer reaches PostgreSQL", registry=r)
+        self.ari_events = Counter(
+            "callrouter_ari_events_total", "ARI events received, by type", ["type"], registry=r
+        )
+        self.ari_event_lag = Histogram(
+            "callrouter_ari_event_lag_seconds",
+            "From an event's Asterisk timestamp to the router reading it",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.event_handling = Histogram(
+            "callrouter_event_handling_seconds",
+            "Time the router spends dispatching one ARI event",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.calls = Counter(
+            "callrouter_calls_total", "Calls ended, by line and outcome", ["line", "outcome"], registry=r
+        )
+        self.ari_errors = Counter(
+            "callrouter_ari_command_errors_total", "ARI REST commands that failed, by command", ["command"], registry=r
+        )
+        self.records_written = Counter(
+            "callrouter_records_written_total", "Records written to PostgreSQL", registry=r
+        )
+        self.records_spooled = Counter(
+            "callrouter_records_spooled_total", "Records spooled to disk while PostgreSQL was away", registry=r
+        )
+        self.calls_reconciled = Counter(
+            "callrouter_calls_reconciled_total",
+            "Calls cleared or adopted by the periodic check against Asterisk",
+            ["action"],
+            registry=r,
+        )
+        for name in [*EVENT_TYPES, "other", "malformed"]:
+            self.ari_events.labels(type=name)
+        for line in [*line_names, "none"]:
+            for outcome in Outcome:
+                self.calls.labels(line=line, outcome=outcome.value)
+        for command in ("answer", "play", "stop_playback", "hangup"):
+            self.ari_errors.labels(command=command)
+        for action in ("cleared", "adopted"):
+            self.calls_reconciled.labels(action=action)
+
+    def watch(self, collector: LiveCollector) -> None:
+        self.registry.register(collector)

@@ -1,0 +1,1 @@
+"""PostgreSQL edge: migrations and the non-blocking record writer."""

@@ -1,0 +1,155 @@
+"""The bounded, batching record writer: the call path never waits on PostgreSQL.
+
+``submit`` only appends to memory. A background task writes batches; when the
+database is away a batch goes to a spool file on local disk (appended and
+fsynced) and is replayed once the database answers again. Records are
+snapshots that only ever add facts, and the store merges them, so replay order
+does not matter and a record written twice is harmless. Nothing is dropped:
+past the memory limit records go straight to the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections import deque
+from pathlib import Path
+from typing import Protocol
+
+from callrouter.core.records import CallRecord
+from callrouter.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class RecordStore(Protocol):
+    async def write(self, records: list[CallRecord]) -> None: ...
+
+
+class RecordWriter:
+    def __init__(
+        self,
+        store: RecordStore,
+        spool_dir: Path,
+        metrics: Metrics,
+        batch_size: int = 200,
+        max_wait: float = 0.2,
+        queue_limit: int = 10_000,
+        retry_max: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._max_wait = max_wait
+        self._queue_limit = queue_limit
+        self._retry_max = retry_max
+        self._pending: deque[CallRecord] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self.database_up: bool | None = None  # None until the first write is tried
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        self.spool = spool_dir / "records.jsonl"
+        self._spooled = self._count_spooled()
+
+    # -- the call path's side -------------------------------------------------
+    def submit(self, record: CallRecord) -> None:
+        if len(self._pending) >= self._queue_limit:
+            self._to_spool([record])
+            return
+        self._pending.append(record)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending) + self._spooled
+
+    # -- the background side --------------------------------------------------
+    async def run(self) -> None:
+        delay = 0.25
+        while True:
+            if not self._pending and not self._spooled:
+                if self._closing:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._max_wait)
+                self._wake.clear()
+                continue
+            try:
+                if self._spooled:
+                    await self._replay()
+                await self._flush_memory()
+                self._metrics.db_up.set(1)
+                self.database_up = True
+                delay = 0.25
+            except Exception as exc:
+                self._metrics.db_up.set(0)
+                self.database_up = False
+                if self._pending:
+                    self._to_spool(list(self._pending))
+                    self._pending.clear()
+                if self._closing:
+                    log.warning("database away at shutdown; %d record(s) stay spooled in %s", self._spooled, self.spool)
+                    return
+                log.warning("database away (%s); records spooled to %s", exc.__class__.__name__, self.spool)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+
+    async def _flush_memory(self) -> None:
+        while self._pending:
+            batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
+            await self._store.write(batch)
+            for _ in batch:
+                self._pending.popleft()
+            self._metrics.records_written.inc(len(batch))
+
+    async def _replay(self) -> None:
+        replaying = self.spool.with_suffix(".replaying")
+        if not replaying.exists():
+            self.spool.rename(replaying)
+        records: list[CallRecord] = []
+        for number, line in enumerate(replaying.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                records.append(CallRecord.from_json(json.loads(line)))
+            except (ValueError, TypeError, KeyError) as exc:
+                log.error("spool line %d unreadable (%s); kept in %s.bad", number, exc, self.spool)
+                with open(self.spool.with_suffix(".bad"), "a", encoding="utf-8") as bad:
+                    bad.write(line + "\n")
+        for start in range(0, len(records), self._batch_size):
+            await self._store.write(records[start : start + self._batch_size])
+            self._metrics.records_written.inc(len(records[start : start + self._batch_size]))
+        replaying.unlink()
+        self._spooled = self._count_spooled()
+        log.info("replayed %d spooled record(s)", len(records))
+
+    def _to_spool(self, records: list[CallRecord]) -> None:
+        with open(self.spool, "a", encoding="utf-8") as spool:
+            for record in records:
+                spool.write(json.dumps(record.to_json()) + "\n")
+            spool.flush()
+            os.fsync(spool.fileno())
+        self._spooled += len(records)
+        self._metrics.records_spooled.inc(len(records))
+
+    def _count_spooled(self) -> int:
+        total = 0
+        for path in (self.spool, self.spool.with_suffix(".replaying")):
+            if path.exists():
+                with open(path, encoding="utf-8") as spool:
+                    total += sum(1 for _ in spool)
+        return total
+
+    async def close(self, task: asyncio.Task[None], timeout: float = 5.0) -> None:
+        """Write what is left (or spool it) and stop the background task."""
+        self._closing = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
+            if self._pending:
+                self._to_spool(list(self._pending))
+                self._pending.clear()

@@ -1,0 +1,78 @@
+"""Install the repo's Asterisk files into a stack's root, filling placeholders.
+
+The repo's ``asterisk-conf/`` and ``dialplans/`` hold ``{{NAME}}`` placeholders
+where a site differs (ports, secrets, addresses); they are never edited in
+place. Agents' PJSIP sections are generated from ``pjsip_agent.conf.in``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devstack import prompts
+
+if TYPE_CHECKING:
+    from devstack.stack import StackInfo
+
+PLACEHOLDER = re.compile(r"\{\{([A-Z0-9_]+)\}\}")
+
+
+def render(text: str, values: dict[str, str], source: str) -> str:
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise KeyError(f"{source}: no value for placeholder {{{{{key}}}}}")
+        return values[key]
+
+    return PLACEHOLDER.sub(fill, text)
+
+
+def values_for(info: StackInfo) -> dict[str, str]:
+    from devstack.stack import RTP_RANGE
+
+    return {
+        "SIP_BIND": f"127.0.0.1:{info.sip_port}",
+        "MEDIA_ADDRESS": "127.0.0.1",
+        "TRUNK_MATCH": "127.0.0.1",
+        "ARI_BIND": "127.0.0.1",
+        "ARI_PORT": str(info.ari_port),
+        "ARI_USER": info.ari_user,
+        "ARI_PASSWORD": info.ari_password,
+        "RTP_START": str(RTP_RANGE[0]),
+        "RTP_END": str(RTP_RANGE[1]),
+        "FALLBACK_DIAL": "PJSIP/fallback-desk",
+        "FALLBACK_CONTACT": f"sip:fallback-desk@127.0.0.1:{info.fallback_port}",
+    }
+
+
+def agent_sections(repo: Path, agents: dict[str, str], values: dict[str, str]) -> str:
+    """PJSIP sections for each agent id -> static contact URI."""
+    template = (repo / "asterisk-conf/pjsip_agent.conf.in").read_text()
+    parts = []
+    for agent_id, contact in agents.items():
+        agent_values = dict(values, AGENT_ID=agent_id, AGENT_CONTACT=contact, AGENT_PASSWORD=values["ARI_PASSWORD"])
+        parts.append(render(template, agent_values, "pjsip_agent.conf.in"))
+    return "\n".join(parts)
+
+
+def install(repo: Path, root: Path, info: StackInfo) -> None:
+    etc = root / "etc/asterisk"
+    if etc.exists():
+        shutil.rmtree(etc)
+    etc.mkdir(parents=True)
+    values = values_for(info)
+    for folder in ("asterisk-conf", "dialplans"):
+        for source in sorted((repo / folder).glob("*.conf")):
+            (etc / source.name).write_text(render(source.read_text(), values, f"{folder}/{source.name}"))
+    agents = {agent: f"sip:{agent}@127.0.0.1:{port}" for agent, port in info.agent_ports.items()}
+    (etc / "pjsip_agents.conf").write_text(agent_sections(repo, agents, values))
+    prompts.install(repo, root)
+    owned = ["/etc/asterisk", "/var/lib/asterisk", "/var/log/asterisk", "/var/spool/asterisk",
+             "/run/asterisk", "/var/cache/asterisk"]
+    # The root's asterisk user has its own uid: chown from inside the root.
+    subprocess.run(["chroot", str(root), "mkdir", "-p", *owned], check=True)
+    subprocess.run(["chroot", str(root), "chown", "-R", "asterisk:asterisk", *owned], check=True)

@@ -1,0 +1,94 @@
+"""Generate the prompts' audio from ``prompts/<lang>.toml`` and install it.
+
+Audio is 8 kHz mono 16-bit WAV made by espeak-ng and sox, cached in
+``prompts/audio/`` by a hash of the words and voice, so only changed prompts
+are made again. Per-line greetings (``greeting-<line>``) are made for the lines
+of the given config; music on hold is synthesised too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from devstack.util import ensure_debian_packages, log
+
+ASTERISK_PROMPTS = "usr/share/callrouter/prompts"  # inside the Asterisk root
+ASTERISK_MOH = "usr/share/asterisk/moh"
+DEFAULT_CONFIG = "callrouter.example.toml"
+
+
+def _wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str, str]]:
+    """{(language, key): (voice, words)} for every prompt to make."""
+    catalogues = {}
+    for path in sorted((repo / "prompts").glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        catalogues[path.stem] = data
+    wanted: dict[tuple[str, str], tuple[str, str]] = {}
+    for lang, data in catalogues.items():
+        for key, words in data["prompts"].items():
+            if "{" not in words:
+                wanted[(lang, key)] = (data["voice"], words)
+    config = config or repo / DEFAULT_CONFIG
+    if config.exists():
+        lines = tomllib.loads(config.read_text()).get("lines", [])
+        for line in lines:
+            lang = line.get("language", "en")
+            data = catalogues.get(lang)
+            if data is None:
+                continue
+            words = data["prompts"]["greeting"].format(organisation=line["organisation"])
+            wanted[(lang, f"greeting-{line['name']}")] = (data["voice"], words)
+    return wanted
+
+
+def build(repo: Path, config: Path | None = None) -> Path:
+    ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
+    out = repo / "prompts/audio"
+    made = 0
+    for (lang, key), (voice, words) in _wanted(repo, config).items():
+        digest = hashlib.sha256(f"{voice}\0{words}".encode()).hexdigest()[:16]
+        target = out / lang / f"{key}.wav"
+        stamp = target.with_suffix(".sha")
+        if target.exists() and stamp.exists() and stamp.read_text() == digest:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(suffix=".wav") as raw:
+            subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", raw.name, words], check=True)
+            subprocess.run(
+                ["sox", raw.name, "-r", "8000", "-c", "1", "-b", "16", str(target)], check=True
+            )
+        stamp.write_text(digest)
+        made += 1
+    moh = out / "moh/callrouter-hold.wav"
+    if not moh.exists():
+        moh.parent.mkdir(parents=True, exist_ok=True)
+        # A soft two-tone chime, 20 s, as music on hold.
+        subprocess.run(
+            ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(moh), "synth", "0.6", "sine", "523",
+             "sine", "659", "sine", "784", "sine", "659", "vol", "0.25", "pad", "0", "0.4", "repeat", "19"],
+            check=True,
+        )
+    if made:
+        log(f"made {made} prompt(s) in {out}")
+    return out
+
+
+def install(repo: Path, root: Path, config: Path | None = None) -> None:
+    audio = build(repo, config)
+    target = root / ASTERISK_PROMPTS
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(audio, target, ignore=shutil.ignore_patterns("*.sha", "moh"))
+    moh = root / ASTERISK_MOH
+    moh.mkdir(parents=True, exist_ok=True)
+    for wav in (audio / "moh").glob("*.wav"):
+        shutil.copy2(wav, moh / wav.name)
+
+
+if __name__ == "__main__":
+    build(Path(__file__).resolve().parent.parent, Path(sys.argv[1]) if len(sys.argv) > 1 else None)

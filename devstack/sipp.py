@@ -1,0 +1,74 @@
+"""Place real SIP calls with sipp (callers) and answer them (agents' softphones)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.util import free_port
+
+SCENARIOS = Path(__file__).resolve().parent / "sipp"
+MEDIA_BASE = 30000  # above Asterisk's RTP range (rtp.conf)
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    successful: int
+    failed: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.failed == 0
+
+
+def _render(name: str, values: dict[str, str]) -> Path:
+    text = (SCENARIOS / name).read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    out = Path(tempfile.mkstemp(prefix="callrouter-sipp-", suffix=".xml")[1])
+    out.write_text(text)
+    return out
+
+
+def _counts(output: str) -> tuple[int, int]:
+    """Successful and failed call counts from sipp's final statistics screen."""
+    ok = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", output)
+    bad = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", output)
+    return (int(ok[-1]) if ok else 0, int(bad[-1]) if bad else 0)
+
+
+def call(
+    sip_port: int,
+    calls: list[tuple[str, str]],
+    hold_ms: int = 60000,
+    rate: float = 5.0,
+    timeout_s: int = 120,
+    extra: list[str] | None = None,
+) -> SippResult:
+    """Place one call per (caller number, DID); each waits for the far end's BYE
+    or hangs up itself after ``hold_ms``. Blocks until all calls are done."""
+    scenario = _render("caller.xml", {"HOLD_MS": str(hold_ms)})
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as inf:
+        inf.write("SEQUENTIAL\n")
+        for caller, did in calls:
+            inf.write(f"{caller};{did};\n")
+    args = [
+        "sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario), "-inf", inf.name,
+        "-m", str(len(calls)), "-r", str(rate), "-l", str(max(len(calls), 1)),
+        "-i", "127.0.0.1", "-p", str(free_port(also_udp=True)), "-mp", str(MEDIA_BASE + free_port() % 20000),
+        "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error", "-max_recv_loops", "1000",
+        *(extra or []),
+    ]
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s + 30)
+    finally:
+        scenario.unlink(missing_ok=True)
+        Path(inf.name).unlink(missing_ok=True)
+    output = proc.stdout + proc.stderr
+    ok, bad = _counts(output)
+    return SippResult(proc.returncode, ok, bad, output)

@@ -1,0 +1,220 @@
+"""One dev stack: Asterisk (in an overlay of the cached Debian root) and a
+throwaway PostgreSQL cluster, on loopback, with their own free ports.
+
+The stack's state lives in ``.run/<name>/`` of the checkout: ``stack.json``
+says what runs where, so ``up`` is idempotent and ``down`` stops only what the
+stack started, by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from devstack import asterisk_files, postgres, rootfs
+from devstack.util import ensure_debian_packages, free_port, log, pid_alive, stop_pid, wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+RTP_RANGE = (20000, 29999)  # Asterisk's media ports; sipp's lie above 30000
+DEV_AGENTS = 4
+
+
+@dataclass
+class StackInfo:
+    name: str
+    run_dir: str
+    root: str
+    sip_port: int
+    ari_port: int
+    ari_user: str
+    ari_password: str
+    pg_port: int
+    pg_password: str
+    agent_ports: dict[str, int] = field(default_factory=dict)
+    fallback_port: int = 0
+    asterisk_pid: int = 0
+    overlay: bool = True
+    suite: str = ""
+    asterisk_version: str = ""
+
+    @property
+    def ari_url(self) -> str:
+        return f"http://127.0.0.1:{self.ari_port}"
+
+    def dsn(self, database: str = "callrouter") -> str:
+        return f"postgresql://callrouter@127.0.0.1:{self.pg_port}/{database}"
+
+    @property
+    def asterisk_log(self) -> Path:
+        return Path(self.root) / "var/log/asterisk/messages"
+
+    def env(self) -> dict[str, str]:
+        """The environment a router on this stack runs with (secrets included)."""
+        return {
+            "CALLROUTER_ARI_URL": self.ari_url,
+            "CALLROUTER_ARI_USER": self.ari_user,
+            "CALLROUTER_ARI_PASSWORD": self.ari_password,
+            "CALLROUTER_DATABASE_DSN": self.dsn(),
+            "CALLROUTER_DATABASE_PASSWORD": self.pg_password,
+        }
+
+
+class Stack:
+    def __init__(self, name: str = "dev", repo: Path = REPO) -> None:
+        self.repo = repo
+        self.run_dir = repo / ".run" / name
+        self.name = name
+        self.state_file = self.run_dir / "stack.json"
+
+    # -- state ---------------------------------------------------------------
+    def load(self) -> StackInfo | None:
+        if not self.state_file.exists():
+            return None
+        return StackInfo(**json.loads(self.state_file.read_text()))
+
+    def _save(self, info: StackInfo) -> None:
+        self.state_file.write_text(json.dumps(asdict(info), indent=2))
+        self.state_file.chmod(0o600)
+
+    # -- up ------------------------------------------------------------------
+    def up(self) -> StackInfo:
+        ensure_debian_packages({"sipp": "sip-tester", "sox": "sox", "espeak-ng": "espeak-ng"})
+        info = self.load()
+        if info and pid_alive(info.asterisk_pid) and postgres.running(self.run_dir):
+            if _ari_ready(info):
+                log(f"stack '{self.name}' already up (ARI {info.ari_url})")
+                return info
+        if info:
+            self.down(quiet=True)
+        template = rootfs.ensure_template()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        meta = rootfs.template_info(template)
+        info = StackInfo(
+            name=self.name,
+            run_dir=str(self.run_dir),
+            root=str(self.run_dir / "root"),
+            sip_port=free_port(also_udp=True),
+            ari_port=free_port(),
+            ari_user=os.environ.get("CALLROUTER_ARI_USER", "callrouter"),
+            ari_password=os.environ.get("CALLROUTER_ARI_PASSWORD") or secrets.token_urlsafe(18),
+            pg_port=free_port(),
+            pg_password=secrets.token_urlsafe(18),
+            agent_ports={f"agent{i}": free_port(also_udp=True) for i in range(1, DEV_AGENTS + 1)},
+            fallback_port=free_port(also_udp=True),
+            suite=meta["suite"],
+            asterisk_version=meta["asterisk"],
+        )
+        info.overlay = self._mount_root(template, Path(info.root))
+        self._save(info)
+        try:
+            asterisk_files.install(self.repo, Path(info.root), info)
+            self._start_asterisk(info)
+            self._save(info)
+            postgres.start(self.run_dir, info.pg_port, info.pg_password)
+        except BaseException:
+            log(f"stack '{self.name}' failed to start; see {self.run_dir}/asterisk.out and {info.asterisk_log}")
+            self.down(quiet=True)
+            raise
+        log(
+            f"stack '{self.name}' up: Asterisk {info.asterisk_version} (Debian {info.suite}), "
+            f"SIP udp 127.0.0.1:{info.sip_port}, ARI {info.ari_url}, "
+            f"PostgreSQL 127.0.0.1:{info.pg_port}"
+        )
+        log(f"logs: {info.asterisk_log} and {self.run_dir}/asterisk.out, {self.run_dir}/pg/log")
+        return info
+
+    def _mount_root(self, template: Path, root: Path) -> bool:
+        upper, work = self.run_dir / "overlay/upper", self.run_dir / "overlay/work"
+        for path in (upper, work, root):
+            path.mkdir(parents=True, exist_ok=True)
+        opts = f"lowerdir={template},upperdir={upper},workdir={work}"
+        proc = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", opts, str(root)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode == 0:
+            return True
+        log(f"overlay mount failed ({proc.stderr.strip()}); copying the root instead")
+        subprocess.run(["cp", "-a", f"{template}/.", str(root)], check=True)
+        return False
+
+    def _start_asterisk(self, info: StackInfo) -> None:
+        root = Path(info.root)
+        subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+        out = open(self.run_dir / "asterisk.out", "ab")
+        proc = subprocess.Popen(
+            ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk", "-G", "asterisk"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        info.asterisk_pid = proc.pid
+        self._save(info)
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Asterisk exited ({proc.returncode}); see {self.run_dir}/asterisk.out")
+            return _ari_ready(info)
+
+        wait_for(ready, 60, "Asterisk's ARI to answer")
+
+    # -- down ----------------------------------------------------------------
+    def down(self, quiet: bool = False) -> None:
+        info = self.load()
+        if info is None:
+            if not quiet:
+                log(f"stack '{self.name}' is not up")
+            return
+        root = Path(info.root)
+        if info.asterisk_pid and pid_alive(info.asterisk_pid):
+            subprocess.run(
+                ["chroot", str(root), "/usr/sbin/asterisk", "-rx", "core stop now"],
+                capture_output=True,
+                timeout=20,
+            )
+            try:
+                wait_for(lambda: not pid_alive(info.asterisk_pid), 10, "Asterisk to stop")
+            except TimeoutError:
+                stop_pid(info.asterisk_pid)
+        postgres.stop(self.run_dir)
+        for mount in (root / "proc", root):
+            if os.path.ismount(mount):
+                subprocess.run(["umount", "-l", str(mount)], check=False)
+        if not info.overlay:
+            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(self.run_dir / "overlay", ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+        if not quiet:
+            log(f"stack '{self.name}' down")
+
+    def asterisk_cli(self, command: str) -> str:
+        info = self.load()
+        assert info is not None, "stack is not up"
+        out = subprocess.run(
+            ["chroot", info.root, "/usr/sbin/asterisk", "-rx", command],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        return out.stdout
+
+
+def _ari_ready(info: StackInfo) -> bool:
+    request = urllib.request.Request(f"{info.ari_url}/ari/asterisk/ping")
+    token = b64encode(f"{info.ari_user}:{info.ari_password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
