@@ -94,7 +94,7 @@ async def run(settings: Settings) -> int:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(events_task, reconcile_task, stop_task, return_exceptions=True)
-    await dispatcher.drain(timeout=2)
+    await dispatcher.drain(within=2)
     await writer.close(writer_task)
     await ari.close()
     await store.close()

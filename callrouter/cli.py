@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"callrouter {__version__}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default INFO)")
     parser.add_argument(
-        "--log-format", choices=["auto", "json", "text"], default="auto",
+        "--log-format",
+        choices=["auto", "json", "text"],
+        default="auto",
         help="JSON lines by default when stderr is not a terminal",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -52,7 +52,9 @@ class LineKind(StrEnum):
 
 
 class Line(Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="short id used in records and metrics")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="short id used in records and metrics"
+    )
     dids: list[str] = Field(min_length=1)
     kind: LineKind
     organisation: str = Field(min_length=1)
@@ -100,7 +102,9 @@ class Ari(Strict):
 
 
 class Database(Strict):
-    dsn: str = Field(default="postgresql://callrouter@127.0.0.1:5432/callrouter", pattern=r"^postgres(ql)?://")
+    dsn: str = Field(
+        default="postgresql://callrouter@127.0.0.1:5432/callrouter", pattern=r"^postgres(ql)?://"
+    )
     spool_dir: Path = Path("/var/spool/callrouter")
     batch_size: int = Field(default=200, ge=1)
     batch_max_wait_ms: int = Field(default=200, ge=1)
@@ -208,7 +212,9 @@ def _secrets_in(data: Any, path: str = "") -> list[str]:
         for key, value in data.items():
             here = f"{path}.{key}" if path else str(key)
             if str(key).lower() in SECRET_KEYS:
-                found.append(f"{here}: secrets do not belong in the file; set CALLROUTER_* in the environment")
+                found.append(
+                    f"{here}: secrets do not belong in the file; set CALLROUTER_* in the environment"
+                )
             found.extend(_secrets_in(value, here))
     elif isinstance(data, list):
         for i, value in enumerate(data):

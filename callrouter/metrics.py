@@ -42,8 +42,12 @@ class Metrics:
     def __init__(self, line_names: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.ari_connected = Gauge("callrouter_ari_connected", "1 while the ARI events WebSocket is up", registry=r)
-        self.db_up = Gauge("callrouter_database_up", "1 while the record writer reaches PostgreSQL", registry=r)
+        self.ari_connected = Gauge(
+            "callrouter_ari_connected", "1 while the ARI events WebSocket is up", registry=r
+        )
+        self.db_up = Gauge(
+            "callrouter_database_up", "1 while the record writer reaches PostgreSQL", registry=r
+        )
         self.ari_events = Counter(
             "callrouter_ari_events_total", "ARI events received, by type", ["type"], registry=r
         )
@@ -63,13 +67,18 @@ class Metrics:
             "callrouter_calls_total", "Calls ended, by line and outcome", ["line", "outcome"], registry=r
         )
         self.ari_errors = Counter(
-            "callrouter_ari_command_errors_total", "ARI REST commands that failed, by command", ["command"], registry=r
+            "callrouter_ari_command_errors_total",
+            "ARI REST commands that failed, by command",
+            ["command"],
+            registry=r,
         )
         self.records_written = Counter(
             "callrouter_records_written_total", "Records written to PostgreSQL", registry=r
         )
         self.records_spooled = Counter(
-            "callrouter_records_spooled_total", "Records spooled to disk while PostgreSQL was away", registry=r
+            "callrouter_records_spooled_total",
+            "Records spooled to disk while PostgreSQL was away",
+            registry=r,
         )
         self.calls_reconciled = Counter(
             "callrouter_calls_reconciled_total",

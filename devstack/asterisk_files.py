@@ -54,7 +54,9 @@ def agent_sections(repo: Path, agents: dict[str, str], values: dict[str, str]) -
     template = (repo / "asterisk-conf/pjsip_agent.conf.in").read_text()
     parts = []
     for agent_id, contact in agents.items():
-        agent_values = dict(values, AGENT_ID=agent_id, AGENT_CONTACT=contact, AGENT_PASSWORD=values["ARI_PASSWORD"])
+        agent_values = dict(
+            values, AGENT_ID=agent_id, AGENT_CONTACT=contact, AGENT_PASSWORD=values["ARI_PASSWORD"]
+        )
         parts.append(render(template, agent_values, "pjsip_agent.conf.in"))
     return "\n".join(parts)
 
@@ -71,8 +73,14 @@ def install(repo: Path, root: Path, info: StackInfo) -> None:
     agents = {agent: f"sip:{agent}@127.0.0.1:{port}" for agent, port in info.agent_ports.items()}
     (etc / "pjsip_agents.conf").write_text(agent_sections(repo, agents, values))
     prompts.install(repo, root)
-    owned = ["/etc/asterisk", "/var/lib/asterisk", "/var/log/asterisk", "/var/spool/asterisk",
-             "/run/asterisk", "/var/cache/asterisk"]
+    owned = [
+        "/etc/asterisk",
+        "/var/lib/asterisk",
+        "/var/log/asterisk",
+        "/var/spool/asterisk",
+        "/run/asterisk",
+        "/var/cache/asterisk",
+    ]
     # The root's asterisk user has its own uid: chown from inside the root.
     subprocess.run(["chroot", str(root), "mkdir", "-p", *owned], check=True)
     subprocess.run(["chroot", str(root), "chown", "-R", "asterisk:asterisk", *owned], check=True)

@@ -15,7 +15,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def _as_postgres(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=check)
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=check
+    )
 
 
 def running(run_dir: Path) -> bool:
@@ -40,12 +42,29 @@ def start(run_dir: Path, port: int, password: str) -> None:
     if not (data / "PG_VERSION").exists():
         _as_postgres("mkdir", "-p", str(sockets))
         _as_postgres(
-            str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-            "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
         )
     _as_postgres(
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(pg / "log"), "-w", "-t", "60",
-        "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(pg / "log"),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off",
+        "start",
     )
     sql = (
         "DO $$ BEGIN "
@@ -53,7 +72,17 @@ def start(run_dir: Path, port: int, password: str) -> None:
         "CREATE ROLE callrouter LOGIN CREATEDB; END IF; END $$;"
         f"ALTER ROLE callrouter PASSWORD '{password}';"
     )
-    psql = [str(PG_BIN / "psql"), "-h", str(sockets), "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+    psql = [
+        str(PG_BIN / "psql"),
+        "-h",
+        str(sockets),
+        "-p",
+        str(port),
+        "-U",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+    ]
     _as_postgres(*psql, "-c", sql)
     exists = _as_postgres(*psql, "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'callrouter'")
     if exists.stdout.strip() != "1":

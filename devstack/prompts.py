@@ -39,11 +39,11 @@ def _wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str,
         lines = tomllib.loads(config.read_text()).get("lines", [])
         for line in lines:
             lang = line.get("language", "en")
-            data = catalogues.get(lang)
-            if data is None:
+            catalogue = catalogues.get(lang)
+            if catalogue is None:
                 continue
-            words = data["prompts"]["greeting"].format(organisation=line["organisation"])
-            wanted[(lang, f"greeting-{line['name']}")] = (data["voice"], words)
+            words = catalogue["prompts"]["greeting"].format(organisation=line["organisation"])
+            wanted[(lang, f"greeting-{line['name']}")] = (catalogue["voice"], words)
     return wanted
 
 
@@ -60,9 +60,7 @@ def build(repo: Path, config: Path | None = None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(suffix=".wav") as raw:
             subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", raw.name, words], check=True)
-            subprocess.run(
-                ["sox", raw.name, "-r", "8000", "-c", "1", "-b", "16", str(target)], check=True
-            )
+            subprocess.run(["sox", raw.name, "-r", "8000", "-c", "1", "-b", "16", str(target)], check=True)
         stamp.write_text(digest)
         made += 1
     moh = out / "moh/callrouter-hold.wav"
@@ -70,8 +68,34 @@ def build(repo: Path, config: Path | None = None) -> Path:
         moh.parent.mkdir(parents=True, exist_ok=True)
         # A soft two-tone chime, 20 s, as music on hold.
         subprocess.run(
-            ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(moh), "synth", "0.6", "sine", "523",
-             "sine", "659", "sine", "784", "sine", "659", "vol", "0.25", "pad", "0", "0.4", "repeat", "19"],
+            [
+                "sox",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(moh),
+                "synth",
+                "0.6",
+                "sine",
+                "523",
+                "sine",
+                "659",
+                "sine",
+                "784",
+                "sine",
+                "659",
+                "vol",
+                "0.25",
+                "pad",
+                "0",
+                "0.4",
+                "repeat",
+                "19",
+            ],
             check=True,
         )
     if made:

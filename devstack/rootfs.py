@@ -26,10 +26,9 @@ MIRROR = "http://deb.debian.org/debian"
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("CALLROUTER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "callrouter"
-    )
-    path = Path(base)
+    base = os.environ.get("CALLROUTER_CACHE")
+    xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = Path(base) if base else xdg / "callrouter"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

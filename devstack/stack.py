@@ -88,10 +88,10 @@ class Stack:
     def up(self) -> StackInfo:
         ensure_debian_packages({"sipp": "sip-tester", "sox": "sox", "espeak-ng": "espeak-ng"})
         info = self.load()
-        if info and pid_alive(info.asterisk_pid) and postgres.running(self.run_dir):
-            if _ari_ready(info):
-                log(f"stack '{self.name}' already up (ARI {info.ari_url})")
-                return info
+        alive = info and pid_alive(info.asterisk_pid) and postgres.running(self.run_dir)
+        if info and alive and _ari_ready(info):
+            log(f"stack '{self.name}' already up (ARI {info.ari_url})")
+            return info
         if info:
             self.down(quiet=True)
         template = rootfs.ensure_template()
@@ -120,7 +120,7 @@ class Stack:
             self._save(info)
             postgres.start(self.run_dir, info.pg_port, info.pg_password)
         except BaseException:
-            log(f"stack '{self.name}' failed to start; see {self.run_dir}/asterisk.out and {info.asterisk_log}")
+            log(f"stack '{self.name}' failed to start; see {self.run_dir}/asterisk.out, {info.asterisk_log}")
             self.down(quiet=True)
             raise
         log(
@@ -150,14 +150,14 @@ class Stack:
     def _start_asterisk(self, info: StackInfo) -> None:
         root = Path(info.root)
         subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
-        out = open(self.run_dir / "asterisk.out", "ab")
-        proc = subprocess.Popen(
-            ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk", "-G", "asterisk"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(self.run_dir / "asterisk.out", "ab") as out:
+            proc = subprocess.Popen(
+                ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk", "-G", "asterisk"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         info.asterisk_pid = proc.pid
         self._save(info)
 

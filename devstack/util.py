@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 _apt_updated = False
 
@@ -40,7 +41,7 @@ def ensure_debian_packages(commands: dict[str, str]) -> None:
 
 
 def _have(command: str) -> bool:
-    return shutil.which(command) is not None or os.path.exists(command)
+    return shutil.which(command) is not None or Path(command).exists()
 
 
 def free_port(kind: int = socket.SOCK_STREAM, also_udp: bool = False) -> int:

@@ -33,7 +33,7 @@ def backoff_delays(cap: float, base: float = 0.25) -> Iterator[float]:
     attempt = 0
     while True:
         delay = min(cap, base * (2**attempt))
-        yield delay * (1 + random.uniform(-0.2, 0.2))  # noqa: S311 - jitter, not crypto
+        yield delay * (1 + random.uniform(-0.2, 0.2))
         attempt += 1
 
 
@@ -73,7 +73,7 @@ class EventStream:
                 except Replaced:
                     self._set_connected(False)
                     raise
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     log.warning("ARI events unavailable: %s", exc.__class__.__name__ + f": {exc}")
                 self._set_connected(False)
                 await asyncio.sleep(next(delays))
@@ -117,4 +117,3 @@ class EventStream:
             log.exception("handling %s failed; event skipped", event.type)
         finally:
             self._metrics.event_handling.observe(asyncio.get_running_loop().time() - started)
-

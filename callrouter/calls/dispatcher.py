@@ -19,6 +19,7 @@ from callrouter.ari.client import AriClient, AriError
 from callrouter.calls.session import CallSession, utcnow
 from callrouter.config import Line, Settings
 from callrouter.core import call as core
+from callrouter.core.commands import Command
 from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
 from callrouter.metrics import Metrics
@@ -118,7 +119,7 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, session: CallSession, first: list[core.Command]) -> None:
+    async def _run(self, session: CallSession, first: list[Command]) -> None:
         try:
             await session.run(first)
         except Exception:
@@ -164,6 +165,6 @@ class Dispatcher:
             await asyncio.sleep(self._settings.router.reconcile_seconds)
             await self.reconcile(adopt=False)
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, within: float) -> None:
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+            await asyncio.wait(self._tasks, timeout=within)

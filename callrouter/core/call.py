@@ -123,7 +123,9 @@ def decide(call: Call, event: CallEvent, now: datetime, prompts_dir: str) -> tup
                 replace(call, record=record, phase=Phase.GREETING, playback_id=playback_id),
                 [SaveCall(record), Play(media, playback_id)],
             )
-        case PlaybackFinished(playback_id) if call.phase is Phase.GREETING and playback_id == call.playback_id:
+        case PlaybackFinished(playback_id) if (
+            call.phase is Phase.GREETING and playback_id == call.playback_id
+        ):
             return _finish(call, now, Outcome.GREETED, "greeting played", hang_up=True)
         case CommandFailed(command, detail):
             return _finish(call, now, Outcome.FAILED, f"{command}: {detail}", hang_up=True)
@@ -134,7 +136,9 @@ def decide(call: Call, event: CallEvent, now: datetime, prompts_dir: str) -> tup
     return call, []
 
 
-def _finish(call: Call, now: datetime, outcome: Outcome, reason: str, hang_up: bool) -> tuple[Call, list[Command]]:
+def _finish(
+    call: Call, now: datetime, outcome: Outcome, reason: str, hang_up: bool
+) -> tuple[Call, list[Command]]:
     if call.phase is Phase.ENDING:
         return call, []
     record = replace(call.record, outcome=outcome, end_reason=reason)
@@ -147,5 +151,7 @@ def _gone(call: Call, now: datetime, cause: str) -> tuple[Call, list[Command]]:
     if call.phase is Phase.ENDING:
         record = replace(call.record, ended_at=call.record.ended_at or now)
     else:
-        record = replace(call.record, ended_at=now, outcome=Outcome.CALLER_HANGUP, end_reason=f"caller: {cause}")
+        record = replace(
+            call.record, ended_at=now, outcome=Outcome.CALLER_HANGUP, end_reason=f"caller: {cause}"
+        )
     return replace(call, record=record, phase=Phase.ENDED), [SaveCall(record)]

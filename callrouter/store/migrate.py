@@ -74,8 +74,8 @@ async def apply(conn: asyncpg.Connection, directory: Path) -> list[Migration]:
             if row is not None:
                 if row["checksum"] != migration.checksum:
                     raise MigrationError(
-                        f"migration {migration.version:04d}_{migration.name}.sql changed after it was applied; "
-                        "write a new migration instead"
+                        f"migration {migration.version:04d}_{migration.name}.sql changed after it was "
+                        "applied; write a new migration instead"
                     )
                 continue
             async with conn.transaction():
