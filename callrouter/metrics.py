@@ -80,6 +80,11 @@ class Metrics:
             "Records spooled to disk while PostgreSQL was away",
             registry=r,
         )
+        self.records_rejected = Counter(
+            "callrouter_records_rejected_total",
+            "Records the database refused as bad data (kept aside)",
+            registry=r,
+        )
         self.calls_reconciled = Counter(
             "callrouter_calls_reconciled_total",
             "Calls cleared or adopted by the periodic check against Asterisk",

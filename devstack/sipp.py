@@ -92,3 +92,49 @@ def call(
     output = proc.stdout + proc.stderr
     ok, bad = _counts(output)
     return SippResult(proc.returncode, ok, bad, output)
+
+
+class Agent:
+    """A sipp UAS answering calls on its own port, in the background."""
+
+    def __init__(self, port: int, calls: int = 1, ring_ms: int = 600, timeout_s: int = 120) -> None:
+        self.port = port
+        self._scenario = _render("agent.xml", {"RING_MS": str(ring_ms)})
+        self._proc = subprocess.Popen(
+            [
+                "sipp",
+                "-sf",
+                str(self._scenario),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-mp",
+                str(MEDIA_BASE + 20000 + port % 10000),
+                "-m",
+                str(calls),
+                "-nostdin",
+                "-timeout",
+                f"{timeout_s}s",
+                "-timeout_error",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def wait(self, timeout_s: float = 60) -> SippResult:
+        try:
+            output, _ = self._proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._proc.terminate()
+            output, _ = self._proc.communicate(timeout=10)
+        self._scenario.unlink(missing_ok=True)
+        ok, bad = _counts(output)
+        return SippResult(self._proc.returncode, ok, bad, output)
+
+    def stop(self) -> SippResult:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+        return self.wait(10)

@@ -150,20 +150,26 @@ class Stack:
     def _start_asterisk(self, info: StackInfo) -> None:
         root = Path(info.root)
         subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+        pid_file = root / "run/asterisk/asterisk.pid"
+        pid_file.unlink(missing_ok=True)
+        # Asterisk daemonises itself and writes its pid file (same pid namespace).
         with open(self.run_dir / "asterisk.out", "ab") as out:
-            proc = subprocess.Popen(
-                ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk", "-G", "asterisk"],
+            subprocess.run(
+                ["chroot", str(root), "/usr/sbin/asterisk", "-n", "-U", "asterisk", "-G", "asterisk"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                check=True,
             )
-        info.asterisk_pid = proc.pid
+        wait_for(
+            lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), 30, "Asterisk's pid file"
+        )
+        info.asterisk_pid = int(pid_file.read_text().strip())
         self._save(info)
 
         def ready() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"Asterisk exited ({proc.returncode}); see {self.run_dir}/asterisk.out")
+            if not pid_alive(info.asterisk_pid):
+                raise RuntimeError(f"Asterisk exited; see {info.asterisk_log}")
             return _ari_ready(info)
 
         wait_for(ready, 60, "Asterisk's ARI to answer")

@@ -6,12 +6,14 @@ import asyncpg
 
 from callrouter.core.records import CallRecord
 
-# A later snapshot adds facts: keep what is known, take what is new.
+# A later snapshot adds facts: keep what is known, take what is new. A call is
+# one channel on one node (a router that adopts a call after a restart gives it
+# a new call_id; the row keeps the first).
 UPSERT_CALL = """
 INSERT INTO calls (call_id, node, channel_id, did, line, caller_number, caller_presentation,
                    started_at, answered_at, ended_at, outcome, end_reason)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (call_id) DO UPDATE SET
+ON CONFLICT (node, channel_id) DO UPDATE SET
     line        = COALESCE(EXCLUDED.line, calls.line),
     answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at),
     ended_at    = COALESCE(calls.ended_at, EXCLUDED.ended_at),
@@ -37,8 +39,23 @@ class PgRecordStore:
             self._pool = await asyncpg.create_pool(min_size=1, max_size=4, timeout=5, **self._kwargs)
         return self._pool
 
-    async def write(self, records: list[CallRecord]) -> None:
+    async def write(self, records: list[CallRecord]) -> list[tuple[CallRecord, str]]:
+        """Write a batch; return the records PostgreSQL refused as data (with why).
+        Connection trouble raises, so the writer spools and retries."""
         pool = await self._get_pool()
+        try:
+            await self._write_rows(pool, records)
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
+            rejected = []
+            for record in records:  # find the poison records one by one
+                try:
+                    await self._write_rows(pool, [record])
+                except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+                    rejected.append((record, f"{type(exc).__name__}: {exc}"))
+            return rejected
+        return []
+
+    async def _write_rows(self, pool: asyncpg.Pool, records: list[CallRecord]) -> None:
         rows = [
             (
                 r.call_id,

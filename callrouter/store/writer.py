@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 
 
 class RecordStore(Protocol):
-    async def write(self, records: list[CallRecord]) -> None: ...
+    async def write(self, records: list[CallRecord]) -> list[tuple[CallRecord, str]]:
+        """Write a batch; return the records refused as bad data, with the reason.
+        Raise when the store is unreachable (the batch is then spooled)."""
+        ...
 
 
 class RecordWriter:
@@ -105,7 +108,7 @@ class RecordWriter:
     async def _flush_memory(self) -> None:
         while self._pending:
             batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
-            await self._store.write(batch)
+            self._reject(await self._store.write(batch))
             for _ in batch:
                 self._pending.popleft()
             self._metrics.records_written.inc(len(batch))
@@ -123,11 +126,22 @@ class RecordWriter:
                 with open(self.spool.with_suffix(".bad"), "a", encoding="utf-8") as bad:  # noqa: ASYNC230 - rare, tiny
                     bad.write(line + "\n")
         for start in range(0, len(records), self._batch_size):
-            await self._store.write(records[start : start + self._batch_size])
-            self._metrics.records_written.inc(len(records[start : start + self._batch_size]))
+            batch = records[start : start + self._batch_size]
+            self._reject(await self._store.write(batch))
+            self._metrics.records_written.inc(len(batch))
         replaying.unlink()
         self._spooled = self._count_spooled()
         log.info("replayed %d spooled record(s)", len(records))
+
+    def _reject(self, rejected: list[tuple[CallRecord, str]]) -> None:
+        """Bad data is kept aside in ``.bad`` (never retried forever, never lost)."""
+        if not rejected:
+            return
+        with open(self.spool.with_suffix(".bad"), "a", encoding="utf-8") as bad:
+            for record, reason in rejected:
+                log.error("record refused by the database (%s); kept in %s.bad", reason, self.spool)
+                bad.write(json.dumps({**record.to_json(), "refused": reason}) + "\n")
+        self._metrics.records_rejected.inc(len(rejected))
 
     def _to_spool(self, records: list[CallRecord]) -> None:
         with open(self.spool, "a", encoding="utf-8") as spool:

@@ -1,0 +1,134 @@
+"""Real SIP calls (sipp) into the real Asterisk, handled by the real router,
+recorded in the real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+
+import asyncpg
+from prometheus_client.parser import text_string_to_metric_families
+
+from devstack import sipp
+from devstack.stack import StackInfo
+from tests.e2e.conftest import RouterProcess, wait_rows
+
+CALLS_SQL = """SELECT did, line, caller_number, caller_presentation, started_at, answered_at,
+                      ended_at, outcome, end_reason, node, channel_id
+               FROM calls WHERE caller_number = ANY($1::text[]) AND ended_at IS NOT NULL
+               ORDER BY started_at"""
+
+
+def unique_number() -> str:
+    """A caller number no other test uses, so each test finds its own rows."""
+    return f"+7916{random.randint(1_000_000, 9_999_999)}"
+
+
+def metric(router: RouterProcess, name: str, **labels: str) -> float:
+    status, body = router.get("/metrics")
+    assert status == 200
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError(f"{name}{labels} not in /metrics")
+
+
+async def test_call_is_greeted_and_recorded(stack: StackInfo, router: RouterProcess, db: asyncpg.Connection):
+    caller = unique_number()
+    national = "8" + caller[2:]  # the same person dialling in national format
+    before = metric(router, "callrouter_calls_total", line="clinic-central", outcome="greeted")
+
+    result = sipp.call(stack.sip_port, [(caller, "+78162700101"), (national, "78162700300")])
+
+    assert result.ok, result.output[-2000:]
+    rows = await wait_rows(db, CALLS_SQL, [caller], count=2)
+    assert [r["line"] for r in rows] == ["clinic-central", "hotline-international"]
+    for row in rows:
+        # The router answered, played the greeting and hung up itself.
+        assert row["caller_number"] == caller, "both formats normalise to one E.164 number"
+        assert row["caller_presentation"] == "number"
+        assert row["outcome"] == "greeted", row["end_reason"]
+        assert row["node"] == "asterisk-1"
+        assert row["started_at"] <= row["answered_at"] < row["ended_at"]
+        assert 1.0 < (row["ended_at"] - row["answered_at"]).total_seconds() < 15, "the greeting was played"
+    assert metric(router, "callrouter_calls_total", line="clinic-central", outcome="greeted") == before + 1
+    assert metric(router, "callrouter_ari_connected") == 1
+    # Numbers never reach the log in clear.
+    assert caller not in router.log() and caller[1:] not in router.log()
+
+
+async def test_withheld_caller_and_pattern_did(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    marker = f"8162700{random.randint(200, 499)}"  # inside the hotline's _8162700[2-4]X block
+    result = sipp.call(stack.sip_port, [("anonymous", marker)])
+    assert result.ok, result.output[-2000:]
+    rows = await wait_rows(
+        db,
+        "SELECT * FROM calls WHERE did = $1 AND caller_presentation = 'withheld' AND outcome IS NOT NULL",
+        marker,
+        count=1,
+    )
+    assert rows, "no record of the withheld call"
+    assert rows[-1]["caller_number"] is None
+    assert rows[-1]["line"] == "hotline-health"
+
+
+async def test_caller_hanging_up_during_greeting(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    caller = unique_number()
+    result = sipp.call(stack.sip_port, [(caller, "103")], hold_ms=300)
+    assert result.ok, result.output[-2000:]
+    rows = await wait_rows(
+        db, "SELECT * FROM calls WHERE caller_number = $1 AND ended_at IS NOT NULL", caller, count=1
+    )
+    assert rows, "no record"
+    assert rows[0]["line"] == "ambulance"
+    assert rows[0]["outcome"] == "caller_hangup"
+    assert (rows[0]["ended_at"] - rows[0]["answered_at"]).total_seconds() < 1.5
+
+
+async def test_fallback_when_router_not_connected(stack: StackInfo, db: asyncpg.Connection):
+    """No router: Stasis() fails at once and the dialplan rings the fallback desk."""
+    caller = unique_number()
+    desk = sipp.Agent(stack.fallback_port, calls=1, ring_ms=200)
+    try:
+        result = sipp.call(stack.sip_port, [(caller, "+78162700903")], hold_ms=6000)
+    finally:
+        desk_result = desk.wait(30)
+    assert result.ok, result.output[-2000:]
+    assert desk_result.successful == 1, f"the fallback desk was not rung:\n{desk_result.output[-2000:]}"
+    assert await db.fetchval("SELECT count(*) FROM calls WHERE caller_number = $1", caller) == 0
+
+
+async def test_router_adopts_calls_after_restart(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, tmp_path
+):
+    """A call already in the application when the router dies is picked up
+    (and finished) by the next router, not left controlled by nobody."""
+    import threading
+
+    from tests.e2e.conftest import start_router
+
+    caller = unique_number()
+    outcome: dict[str, sipp.SippResult] = {}
+    thread = threading.Thread(
+        target=lambda: outcome.setdefault("r", sipp.call(stack.sip_port, [(caller, "+78162700102")]))
+    )
+    thread.start()
+    await wait_rows(
+        db, "SELECT 1 FROM calls WHERE caller_number = $1 AND answered_at IS NOT NULL", caller, count=1
+    )
+    router.kill()
+    second = start_router(stack, tmp_path / "second")
+    try:
+        thread.join(60)
+        assert outcome["r"].ok, outcome["r"].output[-2000:]
+        rows = await wait_rows(
+            db, "SELECT * FROM calls WHERE caller_number = $1 AND outcome = 'greeted'", caller, count=1
+        )
+        assert rows, "the adopted call was not finished by the second router"
+        assert metric(second, "callrouter_calls_reconciled_total", action="adopted") >= 1
+    finally:
+        assert second.stop() == 0
