@@ -122,10 +122,10 @@ async def db(stack: StackInfo) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def wait_rows(
-    conn: asyncpg.Connection, sql: str, *args: object, count: int, timeout: float = 20
+    conn: asyncpg.Connection, sql: str, *args: object, count: int, within: float = 20
 ) -> list[asyncpg.Record]:
     """Poll until the query returns ``count`` rows (the writer batches)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     rows: list[asyncpg.Record] = []
     while time.monotonic() < deadline:
         rows = await conn.fetch(sql, *args)

@@ -77,7 +77,7 @@ def test_model_matches_installed_asterisk(model: type[BaseModel], asterisk_model
     props = asterisk_properties(model.__name__, asterisk_models)
     for name, field in own_fields(model).items():
         assert name in props, f"{model.__name__}.{name} is not in Asterisk's model"
-        ours, optional = swagger_type(field.annotation)
+        ours, _ = swagger_type(field.annotation)
         theirs = COMPATIBLE.get(props[name]["type"], props[name]["type"])
         assert theirs == ours, f"{model.__name__}.{name}: Asterisk says {props[name]['type']}"
         if field.is_required():

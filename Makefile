@@ -1,0 +1,39 @@
+# The gate (make check) and the demo. Run them through ./dev.sh, which installs
+# what they need first.
+PY := .venv/bin/python
+BIN := .venv/bin
+
+.PHONY: check lint types test test-unit test-integration test-e2e demo prompts up down
+
+check: lint types test
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types:
+	$(BIN)/mypy
+
+test:
+	$(BIN)/pytest
+
+test-unit:
+	$(BIN)/pytest tests/unit
+
+test-integration:
+	$(BIN)/pytest tests/integration
+
+test-e2e:
+	$(BIN)/pytest tests/e2e
+
+demo:
+	$(PY) -m devstack.demo
+
+prompts:
+	$(PY) -m devstack prompts
+
+up:
+	$(PY) -m devstack up
+
+down:
+	$(PY) -m devstack down

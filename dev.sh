@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# callrouter's one entry point on a fresh Debian 12 (or Ubuntu) machine, as root.
+#   ./dev.sh test    lint, type checks and every test (unit, integration, end to end)
+#   ./dev.sh demo    the demo: Asterisk + PostgreSQL + router + sipp callers, then a report
+#   ./dev.sh up|down the dev stack alone (Asterisk, PostgreSQL) for hacking
+# Each installs what it needs first (Debian packages, a Python venv, the cached
+# Asterisk root); repeated runs reuse all of it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have make || need+=(make)
+have debootstrap || need+=(debootstrap)
+have sipp || need+=(sip-tester)
+have sox || need+=(sox)
+have espeak-ng || need+=(espeak-ng)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+have python3 || need+=(python3)
+if have python3 && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then need+=(python3-venv); fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[dev] installing Debian packages: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "[dev] Python 3.11 or newer is required (found $(python3 -V))" >&2; exit 1; }
+
+# The venv, rebuilt only when the locked requirements change.
+stamp=".venv/.lock-$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "[dev] preparing .venv" >&2
+  rm -rf .venv
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
+  touch "$stamp"
+fi
+
+case "${1:-}" in
+  test) exec make check ;;
+  demo) exec make demo ;;
+  up) exec .venv/bin/python -m devstack up ;;
+  down) exec .venv/bin/python -m devstack down ;;
+  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,55 @@
+"""Integration fixtures: a real, throwaway PostgreSQL 15 cluster (no Asterisk)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from devstack import postgres
+from devstack.stack import REPO
+from devstack.util import free_port
+
+
+@dataclass
+class Cluster:
+    port: int
+    password: str
+    run_dir: str
+
+    def dsn(self, database: str) -> str:
+        return f"postgresql://callrouter@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        postgres.stop(REPO / self.run_dir)
+
+    def start(self) -> None:
+        postgres.start(REPO / self.run_dir, self.port, self.password)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    run_dir = ".run/itest"
+    postgres.stop(REPO / run_dir)  # a cluster left over from an interrupted run
+    cluster = Cluster(free_port(), secrets.token_urlsafe(12), run_dir)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+async def empty_db(cluster: Cluster) -> AsyncIterator[str]:
+    """A brand-new empty database; its DSN."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(cluster.dsn("callrouter"), password=cluster.password)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield cluster.dsn(name)
+    # A fresh connection: the test may have restarted the cluster.
+    admin = await asyncpg.connect(cluster.dsn("callrouter"), password=cluster.password)
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
