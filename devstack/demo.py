@@ -80,7 +80,8 @@ async def report(info: StackInfo, since: float) -> str:
     finally:
         await conn.close()
     lines = [
-        f"{'time':<12} {'DID dialled':<14} {'line':<22} {'caller':<14} {'outcome':<14} {'answer':>7} {'length':>7}",
+        f"{'time':<12} {'DID dialled':<14} {'line':<22} {'caller':<14} {'outcome':<14}"
+        f" {'answer':>7} {'length':>7}",
         "-" * 96,
     ]
     for r in rows:
@@ -110,7 +111,7 @@ def main() -> int:
     proc, admin, log_path = start_router(info, run_dir)
     try:
         log(f"router up (admin {admin}); placing {len(CALLS)} calls with sipp")
-        for caller, did, what in CALLS:
+        for _, _, what in CALLS:
             log(f"  {what}")
         result = sipp.call(info.sip_port, [(c, d) for c, d, _ in CALLS], rate=4)
         time.sleep(1)  # the writer batches; give it a moment

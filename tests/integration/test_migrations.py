@@ -82,5 +82,5 @@ async def test_failing_migration_leaves_nothing_half_done(empty_db: str, cluster
 
 def test_badly_named_file_is_refused(tmp_path: Path):
     (tmp_path / "first.sql").write_text("SELECT 1;")
-    with pytest.raises(migrate.MigrationError, match="NNNN_name.sql"):
+    with pytest.raises(migrate.MigrationError, match=r"NNNN_name\.sql"):
         migrate.discover(tmp_path)
