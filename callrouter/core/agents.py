@@ -1,0 +1,136 @@
+"""Agents' state machine: logged out, idle, ringing, on call, wrap-up, paused.
+
+Every way in (admin API, feature code, the call flow) ends in these pure
+transitions. A transition that does not apply to the current state raises
+``AgentStateError`` so the caller can answer "not now" instead of corrupting
+state. An agent leaves RINGING in every case: answer, no answer (auto-pause),
+reject or failed originate (auto-pause), or the caller leaving (back to idle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    IDLE = "idle"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class AgentStateError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Agent:
+    agent_id: str
+    topics: frozenset[str]
+    languages: frozenset[str]
+    state: AgentState = AgentState.LOGGED_OUT
+    since: datetime | None = None  # when the current state began
+    idle_since: datetime | None = None  # fairness: who waited longest for a call
+    pause_reason: str | None = None
+    entry_id: str | None = None  # the queue entry offered to / talking with
+    wrap_up_until: datetime | None = None
+    reachable: bool = True  # the softphone's endpoint is registered / online
+    calls_taken: int = field(default=0)
+
+    def can_serve(self, topic: str, language: str) -> bool:
+        return topic in self.topics and language in self.languages
+
+    @property
+    def available(self) -> bool:
+        return self.state is AgentState.IDLE and self.reachable
+
+
+def _require(agent: Agent, *states: AgentState) -> None:
+    if agent.state not in states:
+        allowed = ", ".join(s.value for s in states)
+        raise AgentStateError(f"agent {agent.agent_id} is {agent.state.value}; needs {allowed}")
+
+
+def login(agent: Agent, now: datetime) -> Agent:
+    _require(agent, AgentState.LOGGED_OUT)
+    return replace(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None)
+
+
+def logout(agent: Agent, now: datetime) -> Agent:
+    # Never mid-call: a ringing or talking agent logs out after the call.
+    _require(agent, AgentState.IDLE, AgentState.PAUSED, AgentState.WRAP_UP)
+    return replace(
+        agent, state=AgentState.LOGGED_OUT, since=now, idle_since=None, pause_reason=None, wrap_up_until=None
+    )
+
+
+def pause(agent: Agent, now: datetime, reason: str) -> Agent:
+    _require(agent, AgentState.IDLE, AgentState.WRAP_UP, AgentState.PAUSED)
+    return replace(agent, state=AgentState.PAUSED, since=now, pause_reason=reason, wrap_up_until=None)
+
+
+def resume(agent: Agent, now: datetime) -> Agent:
+    _require(agent, AgentState.PAUSED)
+    return replace(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None)
+
+
+def offer(agent: Agent, now: datetime, entry_id: str) -> Agent:
+    """Reserve the agent for a caller while their phone rings."""
+    _require(agent, AgentState.IDLE)
+    if not agent.reachable:
+        raise AgentStateError(f"agent {agent.agent_id} is unreachable")
+    return replace(agent, state=AgentState.RINGING, since=now, entry_id=entry_id)
+
+
+def answered(agent: Agent, now: datetime, entry_id: str) -> Agent:
+    _require(agent, AgentState.RINGING)
+    _same_entry(agent, entry_id)
+    return replace(agent, state=AgentState.ON_CALL, since=now, calls_taken=agent.calls_taken + 1)
+
+
+def offer_cancelled(agent: Agent, now: datetime, entry_id: str) -> Agent:
+    """The caller left while the agent's phone rang: back to idle, place kept."""
+    _require(agent, AgentState.RINGING)
+    _same_entry(agent, entry_id)
+    return replace(agent, state=AgentState.IDLE, since=now, entry_id=None)
+
+
+def not_answered(agent: Agent, now: datetime, entry_id: str, reason: str) -> Agent:
+    """No answer, rejected or unreachable: auto-pause, so nobody else waits on them."""
+    _require(agent, AgentState.RINGING)
+    _same_entry(agent, entry_id)
+    return replace(agent, state=AgentState.PAUSED, since=now, entry_id=None, pause_reason=reason)
+
+
+def call_ended(agent: Agent, now: datetime, entry_id: str, wrap_up: timedelta) -> Agent:
+    _require(agent, AgentState.ON_CALL)
+    _same_entry(agent, entry_id)
+    if wrap_up <= timedelta(0):
+        return replace(agent, state=AgentState.IDLE, since=now, idle_since=now, entry_id=None)
+    return replace(agent, state=AgentState.WRAP_UP, since=now, entry_id=None, wrap_up_until=now + wrap_up)
+
+
+def tick(agent: Agent, now: datetime) -> Agent:
+    """Time passes: a finished wrap-up becomes idle (never earlier)."""
+    if agent.state is AgentState.WRAP_UP and agent.wrap_up_until is not None and now >= agent.wrap_up_until:
+        return replace(
+            agent,
+            state=AgentState.IDLE,
+            since=agent.wrap_up_until,
+            idle_since=agent.wrap_up_until,
+            wrap_up_until=None,
+        )
+    return agent
+
+
+def set_reachable(agent: Agent, reachable: bool) -> Agent:
+    return replace(agent, reachable=reachable)
+
+
+def _same_entry(agent: Agent, entry_id: str) -> None:
+    if agent.entry_id != entry_id:
+        raise AgentStateError(f"agent {agent.agent_id} holds {agent.entry_id}, not {entry_id}")

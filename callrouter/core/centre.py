@@ -1,0 +1,222 @@
+"""The contact centre's shared state: the one queue and the agents, as pure transitions.
+
+Calls hand their caller to the centre (``Join``) and the centre decides who is
+rung for whom. Every transition returns the new ``Centre`` and the commands for
+the shell (ring an agent, cancel a ring, connect, overflow). Entries end in
+exactly one way: connected to an agent, left (the caller hung up), or overflowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from callrouter.core import agents as ag
+from callrouter.core.agents import Agent, AgentState, AgentStateError
+from callrouter.core.queue import Queue, QueueEntry, can_anyone_serve
+
+
+class EntryEnd(StrEnum):
+    CONNECTED = "connected"
+    LEFT = "left"  # the caller hung up while waiting (abandoned)
+    OVERFLOWED = "overflowed"
+
+
+# ---- commands ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RingAgent:
+    agent_id: str
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class CancelRing:
+    agent_id: str
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class Connect:
+    agent_id: str
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class OverflowEntry:
+    entry_id: str
+    reason: str  # "max_wait", "no_agents"
+
+
+@dataclass(frozen=True)
+class AgentChanged:
+    agent: Agent
+    reason: str
+
+
+CentreCommand = RingAgent | CancelRing | Connect | OverflowEntry | AgentChanged
+
+
+@dataclass(frozen=True)
+class TopicRules:
+    max_wait: timedelta | None = None
+    # With no logged-in agent for the topic: wait anyway, or overflow at once.
+    overflow_when_no_agents: bool = False
+
+
+@dataclass(frozen=True)
+class Centre:
+    queue: Queue
+    agents: Mapping[str, Agent]
+    topics: Mapping[str, TopicRules] = field(default_factory=dict)
+    wrap_up: timedelta = timedelta(seconds=10)
+    ended: Mapping[str, EntryEnd] = field(default_factory=dict)  # recent entry outcomes
+
+    @classmethod
+    def create(cls, agents: list[Agent], topics: Mapping[str, TopicRules], wrap_up: timedelta) -> Centre:
+        return cls(Queue.empty(), {a.agent_id: a for a in agents}, topics, wrap_up)
+
+    def _with_agent(self, agent: Agent) -> Centre:
+        return replace(self, agents={**self.agents, agent.agent_id: agent})
+
+    def _end(self, entry_id: str, how: EntryEnd) -> Centre:
+        queue, _ = self.queue.leave(entry_id)
+        return replace(self, queue=queue, ended={**self.ended, entry_id: how})
+
+
+Result = tuple[Centre, list[CentreCommand]]
+
+
+def join(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
+    rules = centre.topics.get(entry.topic, TopicRules())
+    if rules.overflow_when_no_agents and not can_anyone_serve(
+        centre.agents.values(), entry.topic, entry.language
+    ):
+        return replace(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), [
+            OverflowEntry(entry.entry_id, "no_agents")
+        ]
+    centre = replace(centre, queue=centre.queue.join(entry))
+    return dispatch(centre, now)
+
+
+def leave(centre: Centre, entry_id: str, now: datetime) -> Result:
+    """The caller hung up while queued (or while their agent was being rung)."""
+    entry = centre.queue.entries.get(entry_id)
+    if entry is None:
+        return centre, []
+    commands: list[CentreCommand] = []
+    if entry.offered_to is not None:
+        agent = ag.offer_cancelled(centre.agents[entry.offered_to], now, entry_id)
+        centre = centre._with_agent(agent)
+        commands += [CancelRing(agent.agent_id, entry_id), AgentChanged(agent, "caller left")]
+    centre = centre._end(entry_id, EntryEnd.LEFT)
+    centre, more = dispatch(centre, now)
+    return centre, commands + more
+
+
+def agent_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime) -> Result:
+    entry = centre.queue.entries.get(entry_id)
+    agent = centre.agents[agent_id]
+    if entry is None or entry.offered_to != agent_id or agent.state is not AgentState.RINGING:
+        # The caller left a moment before the agent picked up: release the agent.
+        return centre, [CancelRing(agent_id, entry_id)]
+    agent = ag.answered(agent, now, entry_id)
+    centre = centre._with_agent(agent)._end(entry_id, EntryEnd.CONNECTED)
+    return centre, [Connect(agent_id, entry_id), AgentChanged(agent, "answered")]
+
+
+def agent_not_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime, reason: str) -> Result:
+    """No answer, busy, rejected or the originate failed: pause the agent, re-offer the caller."""
+    agent = centre.agents[agent_id]
+    if agent.state is not AgentState.RINGING or agent.entry_id != entry_id:
+        return centre, []
+    agent = ag.not_answered(agent, now, entry_id, f"auto-pause: {reason}")
+    centre = centre._with_agent(agent)
+    entry = centre.queue.entries.get(entry_id)
+    if entry is not None:
+        centre = replace(centre, queue=centre.queue.update(replace(entry, offered_to=None)))
+    centre, more = dispatch(centre, now)
+    return centre, [AgentChanged(agent, reason), *more]
+
+
+def call_ended(centre: Centre, agent_id: str, entry_id: str, now: datetime) -> Result:
+    agent = centre.agents[agent_id]
+    if agent.state is not AgentState.ON_CALL or agent.entry_id != entry_id:
+        return centre, []
+    agent = ag.call_ended(agent, now, entry_id, centre.wrap_up)
+    centre = centre._with_agent(agent)
+    centre, more = dispatch(centre, now)
+    return centre, [AgentChanged(agent, "call ended"), *more]
+
+
+def agent_command(centre: Centre, agent_id: str, command: str, now: datetime, reason: str = "") -> Result:
+    """login / logout / pause / resume, from the admin API or a feature code."""
+    agent = centre.agents.get(agent_id)
+    if agent is None:
+        raise AgentStateError(f"no agent {agent_id}")
+    if command == "login":
+        agent = ag.login(agent, now)
+    elif command == "logout":
+        agent = ag.logout(agent, now)
+    elif command == "pause":
+        agent = ag.pause(agent, now, reason or "paused")
+    elif command == "resume":
+        agent = ag.resume(agent, now)
+    else:
+        raise AgentStateError(f"unknown agent command {command!r}")
+    centre = centre._with_agent(agent)
+    centre, more = dispatch(centre, now)
+    return centre, [AgentChanged(agent, command), *more]
+
+
+def set_reachable(centre: Centre, agent_id: str, reachable: bool, now: datetime) -> Result:
+    agent = centre.agents.get(agent_id)
+    if agent is None or agent.reachable == reachable:
+        return centre, []
+    agent = ag.set_reachable(agent, reachable)
+    centre, more = dispatch(centre._with_agent(agent), now)
+    return centre, [AgentChanged(agent, "reachable" if reachable else "unreachable"), *more]
+
+
+def reprioritise(centre: Centre, entry_id: str, priority: int, now: datetime) -> Result:
+    centre = replace(centre, queue=centre.queue.reprioritise(entry_id, priority))
+    return dispatch(centre, now)
+
+
+def tick(centre: Centre, now: datetime) -> Result:
+    """Time passes: wrap-ups end, waits past their topic's maximum overflow."""
+    commands: list[CentreCommand] = []
+    for agent in list(centre.agents.values()):
+        after = ag.tick(agent, now)
+        if after is not agent:
+            centre = centre._with_agent(after)
+            commands.append(AgentChanged(after, "wrap-up over"))
+    for entry in centre.queue.ordered():
+        rules = centre.topics.get(entry.topic, TopicRules())
+        if (
+            rules.max_wait is not None
+            and entry.offered_to is None
+            and now - entry.joined_at >= rules.max_wait
+        ):
+            centre = centre._end(entry.entry_id, EntryEnd.OVERFLOWED)
+            commands.append(OverflowEntry(entry.entry_id, "max_wait"))
+    centre, more = dispatch(centre, now)
+    return centre, commands + more
+
+
+def dispatch(centre: Centre, now: datetime) -> Result:
+    """Offer waiting callers to available agents, in queue order."""
+    commands: list[CentreCommand] = []
+    for entry, agent in centre.queue.assign(centre.agents.values()):
+        agent = ag.offer(agent, now, entry.entry_id)
+        centre = replace(
+            centre._with_agent(agent), queue=centre.queue.update(replace(entry, offered_to=agent.agent_id))
+        )
+        commands += [RingAgent(agent.agent_id, entry.entry_id), AgentChanged(agent, "offered")]
+    return centre, commands
+
+
+def forget_ended(centre: Centre, entry_ids: list[str]) -> Centre:
+    """Drop outcomes the calls have read (keeps ``ended`` small)."""
+    return replace(centre, ended={k: v for k, v in centre.ended.items() if k not in entry_ids})

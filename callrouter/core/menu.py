@@ -1,0 +1,137 @@
+"""The one voice menu, as pure transitions.
+
+A digit interrupts the prompt (barge-in); silence after a prompt repeats it;
+an invalid key says so and repeats; after ``max_failures`` (silences and
+invalid keys together) the caller goes to the default topic. The language
+option cycles the call's language and replays the current level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    LANGUAGE = "language"  # switch to the next configured language
+    BACK = "back"  # one level up (top level: repeat)
+
+
+@dataclass(frozen=True)
+class MenuNode:
+    prompt: str
+    options: Mapping[str, MenuOption]
+
+
+@dataclass(frozen=True)
+class MenuOption:
+    topic: str | None = None
+    submenu: MenuNode | None = None
+    action: Action | None = None
+
+
+@dataclass(frozen=True)
+class MenuSpec:
+    root: MenuNode
+    default_topic: str
+    languages: tuple[str, ...]
+    timeout_seconds: float = 5.0
+    max_failures: int = 3
+    invalid_prompt: str = "invalid_option"
+
+
+# ---- what the menu asks for -----------------------------------------------------
+@dataclass(frozen=True)
+class PlayPrompts:
+    prompts: tuple[str, ...]
+    language: str
+
+
+@dataclass(frozen=True)
+class StopPrompt:
+    pass
+
+
+@dataclass(frozen=True)
+class WaitForDigit:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Chosen:
+    topic: str
+    reason: str  # "choice", "failures"
+
+
+MenuStep = PlayPrompts | StopPrompt | WaitForDigit | Chosen
+
+
+@dataclass(frozen=True)
+class MenuState:
+    path: tuple[str, ...] = ()  # the digits that led to the current level
+    failures: int = 0
+    language: str = "en"
+    keys: tuple[str, ...] = ()  # every key pressed, for the record
+    playing: bool = False
+    done: bool = False
+
+
+def node_at(spec: MenuSpec, path: tuple[str, ...]) -> MenuNode:
+    node = spec.root
+    for digit in path:
+        submenu = node.options[digit].submenu
+        assert submenu is not None
+        node = submenu
+    return node
+
+
+def start(spec: MenuSpec, language: str) -> tuple[MenuState, list[MenuStep]]:
+    state = MenuState(language=language, playing=True)
+    return state, [PlayPrompts((spec.root.prompt,), language)]
+
+
+def prompt_finished(spec: MenuSpec, state: MenuState) -> tuple[MenuState, list[MenuStep]]:
+    if state.done or not state.playing:
+        return state, []
+    return replace(state, playing=False), [WaitForDigit(spec.timeout_seconds)]
+
+
+def timed_out(spec: MenuSpec, state: MenuState) -> tuple[MenuState, list[MenuStep]]:
+    if state.done or state.playing:
+        return state, []
+    return _fail(spec, state, ())
+
+
+def digit(spec: MenuSpec, state: MenuState, key: str) -> tuple[MenuState, list[MenuStep]]:
+    if state.done:
+        return state, []
+    steps: list[MenuStep] = [StopPrompt()] if state.playing else []
+    state = replace(state, keys=(*state.keys, key), playing=False)
+    node = node_at(spec, state.path)
+    option = node.options.get(key)
+    if option is None:
+        state, more = _fail(spec, state, (spec.invalid_prompt,))
+        return state, steps + more
+    if option.topic is not None:
+        return replace(state, done=True), [*steps, Chosen(option.topic, "choice")]
+    if option.submenu is not None:
+        state = replace(state, path=(*state.path, key), playing=True)
+        return state, [*steps, PlayPrompts((option.submenu.prompt,), state.language)]
+    if option.action is Action.LANGUAGE:
+        langs = spec.languages
+        nxt = langs[(langs.index(state.language) + 1) % len(langs)] if state.language in langs else langs[0]
+        state = replace(state, language=nxt, playing=True)
+        return state, [*steps, PlayPrompts((node.prompt,), nxt)]
+    # BACK
+    state = replace(state, path=state.path[:-1], playing=True)
+    return state, [*steps, PlayPrompts((node_at(spec, state.path).prompt,), state.language)]
+
+
+def _fail(spec: MenuSpec, state: MenuState, first: tuple[str, ...]) -> tuple[MenuState, list[MenuStep]]:
+    failures = state.failures + 1
+    if failures >= spec.max_failures:
+        return replace(state, failures=failures, done=True), [Chosen(spec.default_topic, "failures")]
+    node = node_at(spec, state.path)
+    state = replace(state, failures=failures, playing=True)
+    return state, [PlayPrompts((*first, node.prompt), state.language)]

@@ -1,0 +1,122 @@
+"""The one queue: every caller who needs a person, in priority then waiting order.
+
+An entry is a person waiting, not a channel: it may be placed at an earlier
+join time (a redialler resuming their place) and may exist without a live
+channel (a callback holding a virtual place). Callers are keyed by their
+normalised number, so one person holds one entry.
+
+Matching (``assign``): entries are taken in order (priority high to low, then
+longest waiting); each gets the eligible available agent who has been idle
+longest. An entry no available agent can serve never blocks those behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from callrouter.core.agents import Agent
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    entry_id: str
+    topic: str
+    language: str
+    line: str
+    priority: int  # higher is served first (urgent/ambulance highest)
+    joined_at: datetime  # may lie before the call began: a resumed place
+    caller_key: str | None = None  # normalised number; None when withheld
+    channel_id: str | None = None  # None: a virtual entry (callback) with no live call
+    offered_to: str | None = None  # agent being rung for this entry
+    seq: int = 0  # tie-breaker: arrival order in this process
+
+    @property
+    def order(self) -> tuple[int, datetime, int]:
+        return (-self.priority, self.joined_at, self.seq)
+
+
+class QueueError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Queue:
+    entries: Mapping[str, QueueEntry]
+    next_seq: int = 1
+
+    @classmethod
+    def empty(cls) -> Queue:
+        return cls({})
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self.entries
+
+    def ordered(self) -> list[QueueEntry]:
+        return sorted(self.entries.values(), key=lambda e: e.order)
+
+    def by_caller(self, caller_key: str) -> QueueEntry | None:
+        for entry in self.entries.values():
+            if entry.caller_key == caller_key:
+                return entry
+        return None
+
+    def join(self, entry: QueueEntry) -> Queue:
+        if entry.entry_id in self.entries:
+            raise QueueError(f"entry {entry.entry_id} is already queued")
+        if entry.caller_key is not None and self.by_caller(entry.caller_key) is not None:
+            raise QueueError("this caller already holds a place in the queue")
+        stamped = replace(entry, seq=self.next_seq)
+        return Queue({**self.entries, entry.entry_id: stamped}, self.next_seq + 1)
+
+    def leave(self, entry_id: str) -> tuple[Queue, QueueEntry]:
+        if entry_id not in self.entries:
+            raise QueueError(f"entry {entry_id} is not queued")
+        rest = {k: v for k, v in self.entries.items() if k != entry_id}
+        return Queue(rest, self.next_seq), self.entries[entry_id]
+
+    def update(self, entry: QueueEntry) -> Queue:
+        if entry.entry_id not in self.entries:
+            raise QueueError(f"entry {entry.entry_id} is not queued")
+        return Queue({**self.entries, entry.entry_id: entry}, self.next_seq)
+
+    def reprioritise(self, entry_id: str, priority: int) -> Queue:
+        """A priority change reorders at once: order is computed, never cached."""
+        return self.update(replace(self.entries[entry_id], priority=priority))
+
+    def position(self, entry_id: str) -> int:
+        """1-based place among waiting entries (those not being offered)."""
+        waiting = [e for e in self.ordered() if e.offered_to is None]
+        for place, entry in enumerate(waiting, 1):
+            if entry.entry_id == entry_id:
+                return place
+        raise QueueError(f"entry {entry_id} is not waiting")
+
+    def assign(self, agents: Iterable[Agent]) -> list[tuple[QueueEntry, Agent]]:
+        """Pairs to offer now: each waiting entry in order gets the eligible
+        available agent idle longest. Entries with a live offer are skipped."""
+        free = sorted(
+            (a for a in agents if a.available),
+            key=lambda a: (a.idle_since.timestamp() if a.idle_since else float("inf"), a.agent_id),
+        )
+        pairs: list[tuple[QueueEntry, Agent]] = []
+        for entry in self.ordered():
+            if entry.offered_to is not None or not free:
+                continue
+            for agent in free:
+                if agent.can_serve(entry.topic, entry.language):
+                    pairs.append((entry, agent))
+                    free.remove(agent)
+                    break
+        return pairs
+
+
+def can_anyone_serve(agents: Iterable[Agent], topic: str, language: str) -> bool:
+    """Is any logged-in agent (idle, busy or paused) able to take this entry?"""
+    from callrouter.core.agents import AgentState
+
+    return any(a.state is not AgentState.LOGGED_OUT and a.can_serve(topic, language) for a in agents)
