@@ -4,7 +4,6 @@ a stateful property test over random days."""
 from __future__ import annotations
 
 import contextlib
-
 from datetime import UTC, datetime, timedelta
 
 import hypothesis.strategies as st
