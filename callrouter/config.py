@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import phonenumbers
 from pydantic import (
@@ -27,6 +27,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callrouter.config_centre import (
+    DEFAULT_MENU,
+    DEFAULT_TOPICS,
+    AgentConfig,
+    HoursConfig,
+    MenuConfig,
+    QueueConfig,
+    TopicConfig,
+)
 from callrouter.core.lines import DidPattern, PatternError, digits_of, is_pattern
 
 SECRET_KEYS = {"password", "token", "secret"}
@@ -60,6 +69,12 @@ class Line(Strict):
     organisation: str = Field(min_length=1)
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 country for number normalisation")
+    hours: str | None = Field(default=None, description="a name from [hours]; none: always open")
+    menu: Literal["full", "skip", "fast"] = Field(
+        default="full", description="skip: straight to `topic`; fast: one key (1) to `topic`, else the menu"
+    )
+    topic: str | None = Field(default=None, description="the topic for menu = skip/fast")
+    priority: int = Field(default=0, ge=0, le=1000, description="raises its callers' priority")
 
     @field_validator("dids")
     @classmethod
@@ -84,6 +99,14 @@ class Line(Strict):
     @property
     def urgent(self) -> bool:
         return self.kind is LineKind.AMBULANCE
+
+    @model_validator(mode="after")
+    def _line_rules(self) -> Self:
+        if self.menu != "full" and self.topic is None:
+            raise ValueError(f"menu = {self.menu!r} needs a topic")
+        if self.urgent and self.hours is not None:
+            raise ValueError("an ambulance line is always open: it takes no hours")
+        return self
 
 
 class Router(Strict):
@@ -134,6 +157,13 @@ class FileConfig(Strict):
     database: Database = Database()
     admin: Admin = Admin()
     prompts: Prompts = Prompts()
+    menu: MenuConfig = MenuConfig.model_validate(DEFAULT_MENU)
+    topics: dict[str, TopicConfig] = Field(
+        default_factory=lambda: {k: TopicConfig.model_validate(v) for k, v in DEFAULT_TOPICS.items()}
+    )
+    queue: QueueConfig = QueueConfig()
+    agents: list[AgentConfig] = Field(default_factory=list)
+    hours: dict[str, HoursConfig] = Field(default_factory=dict)
     lines: list[Line] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -151,7 +181,51 @@ class FileConfig(Strict):
                 owner[key] = line.name
         if self.router.default_line is not None and self.router.default_line not in names:
             raise ValueError(f"router.default_line {self.router.default_line!r} names no line")
+        self._check_references()
         return self
+
+    def _check_references(self) -> None:
+        """Every name used refers to something defined; urgent callers are never hung up on."""
+        problems: list[str] = []
+        topics = set(self.topics)
+        for missing in sorted(self.menu.topics() - topics):
+            problems.append(f"menu: topic {missing!r} is not defined in [topics]")
+        for name, rules in self.topics.items():
+            if rules.overflow_topic and rules.overflow_topic not in topics:
+                problems.append(f"topics.{name}.overflow_topic: {rules.overflow_topic!r} is not a topic")
+        for i, line in enumerate(self.lines):
+            if line.topic and line.topic not in topics:
+                problems.append(f"lines[{i}].topic: {line.topic!r} is not a topic")
+            if line.hours and line.hours not in self.hours:
+                problems.append(f"lines[{i}].hours: {line.hours!r} is not in [hours]")
+            if line.language not in self.menu.languages:
+                problems.append(f"lines[{i}].language: {line.language!r} is not in menu.languages")
+            if line.urgent:
+                problems.extend(self._urgent_problems(i, line))
+        for i, agent in enumerate(self.agents):
+            for topic in agent.topics:
+                if topic not in topics:
+                    problems.append(f"agents[{i}].topics: {topic!r} is not a topic")
+        ids = [a.id for a in self.agents]
+        problems.extend(f"agents: id {a!r} is repeated" for a in sorted({a for a in ids if ids.count(a) > 1}))
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def _urgent_problems(self, i: int, line: Line) -> list[str]:
+        """Follow an urgent line's topic through its overflows: none may end in a hang-up."""
+        seen: set[str] = set()
+        topic = line.topic
+        out: list[str] = []
+        while topic and topic in self.topics and topic not in seen:
+            seen.add(topic)
+            rules = self.topics[topic]
+            if rules.overflow_prompt:
+                out.append(
+                    f"lines[{i}]: urgent line {line.name!r} reaches topic {topic!r}, whose overflow hangs up "
+                    "(overflow_prompt); give it an overflow_topic or no maximum wait"
+                )
+            topic = rules.overflow_topic
+        return out
 
 
 class Environment(BaseSettings):

@@ -49,14 +49,12 @@ def values_for(info: StackInfo) -> dict[str, str]:
     }
 
 
-def agent_sections(repo: Path, agents: dict[str, str], values: dict[str, str]) -> str:
+def agent_sections(repo: Path, agents: dict[str, str], values: dict[str, str], password: str) -> str:
     """PJSIP sections for each agent id -> static contact URI."""
     template = (repo / "asterisk-conf/pjsip_agent.conf.in").read_text()
     parts = []
     for agent_id, contact in agents.items():
-        agent_values = dict(
-            values, AGENT_ID=agent_id, AGENT_CONTACT=contact, AGENT_PASSWORD=values["ARI_PASSWORD"]
-        )
+        agent_values = dict(values, AGENT_ID=agent_id, AGENT_CONTACT=contact, AGENT_PASSWORD=password)
         parts.append(render(template, agent_values, "pjsip_agent.conf.in"))
     return "\n".join(parts)
 
@@ -71,7 +69,7 @@ def install(repo: Path, root: Path, info: StackInfo) -> None:
         for source in sorted((repo / folder).glob("*.conf")):
             (etc / source.name).write_text(render(source.read_text(), values, f"{folder}/{source.name}"))
     agents = {agent: f"sip:{agent}@127.0.0.1:{port}" for agent, port in info.agent_ports.items()}
-    (etc / "pjsip_agents.conf").write_text(agent_sections(repo, agents, values))
+    (etc / "pjsip_agents.conf").write_text(agent_sections(repo, agents, values, info.agent_password))
     prompts.install(repo, root)
     owned = [
         "/etc/asterisk",

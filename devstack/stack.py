@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tomllib
 import urllib.error
 import urllib.request
 from base64 import b64encode
@@ -24,7 +25,12 @@ from devstack.util import ensure_debian_packages, free_port, log, pid_alive, sto
 
 REPO = Path(__file__).resolve().parent.parent
 RTP_RANGE = (20000, 29999)  # Asterisk's media ports; sipp's lie above 30000
-DEV_AGENTS = 4
+CONFIG = REPO / "callrouter.example.toml"
+
+
+def agent_ids(config: Path = CONFIG) -> list[str]:
+    """The agents the config lists: each gets a PJSIP endpoint and a sipp port."""
+    return [str(agent["id"]) for agent in tomllib.loads(config.read_text()).get("agents", [])]
 
 
 @dataclass
@@ -39,6 +45,7 @@ class StackInfo:
     pg_port: int
     pg_password: str
     agent_ports: dict[str, int] = field(default_factory=dict)
+    agent_password: str = ""
     fallback_port: int = 0
     asterisk_pid: int = 0
     overlay: bool = True
@@ -107,7 +114,8 @@ class Stack:
             ari_password=os.environ.get("CALLROUTER_ARI_PASSWORD") or secrets.token_urlsafe(18),
             pg_port=free_port(),
             pg_password=secrets.token_urlsafe(18),
-            agent_ports={f"agent{i}": free_port(also_udp=True) for i in range(1, DEV_AGENTS + 1)},
+            agent_ports={agent: free_port(also_udp=True) for agent in agent_ids()},
+            agent_password=os.environ.get("CALLROUTER_AGENT_PASSWORD") or secrets.token_urlsafe(12),
             fallback_port=free_port(also_udp=True),
             suite=meta["suite"],
             asterisk_version=meta["asterisk"],

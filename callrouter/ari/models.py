@@ -144,8 +144,8 @@ def parse_event(raw: str | bytes) -> Event | None:
     the router does not use; ``BadEvent`` for anything malformed."""
     try:
         data: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadEvent(f"not JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadEvent(f"not JSON: {type(exc).__name__}") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise BadEvent("no event type")
     model = EVENT_TYPES.get(data["type"])

@@ -1,0 +1,211 @@
+"""The contact centre's part of ``callrouter.toml``: menu, topics, queue, agents, hours.
+
+Each section validates itself and converts to the pure core's types
+(``MenuSpec``, ``TopicRules``, ``Agent``, ``Hours``); cross-references (a menu
+option naming a topic, a line naming its hours) are checked in ``config.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from callrouter.core.agents import Agent
+from callrouter.core.centre import TopicRules
+from callrouter.core.hours import DAYS, Hours, parse_span
+from callrouter.core.menu import Action, MenuNode, MenuOption, MenuSpec
+
+NAME = r"^[a-z][a-z0-9_]{0,40}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MenuOptionConfig(Strict):
+    topic: str | None = Field(default=None, pattern=NAME)
+    action: Action | None = None
+    prompt: str | None = Field(default=None, pattern=NAME, description="for a submenu: its prompt")
+    options: dict[str, MenuOptionConfig] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        kinds = [self.topic is not None, self.action is not None, self.options is not None]
+        if sum(kinds) != 1:
+            raise ValueError("an option has exactly one of: topic, action, or options (a submenu)")
+        if self.options is not None and self.prompt is None:
+            raise ValueError("a submenu needs a prompt")
+        return self
+
+    def to_core(self) -> MenuOption:
+        if self.options is not None:
+            assert self.prompt is not None
+            return MenuOption(
+                submenu=MenuNode(self.prompt, {k: v.to_core() for k, v in self.options.items()})
+            )
+        return MenuOption(topic=self.topic, action=self.action)
+
+
+def _check_keys(options: dict[str, MenuOptionConfig] | None) -> None:
+    for key in options or {}:
+        if key not in "0123456789*#" or len(key) != 1:
+            raise ValueError(f"menu key {key!r} is not one DTMF digit (0-9, *, #)")
+
+
+class MenuConfig(Strict):
+    prompt: str = Field(default="menu_main", pattern=NAME)
+    timeout_seconds: float = Field(default=5, gt=0, le=60)
+    max_failures: int = Field(default=3, ge=1, le=10)
+    default_topic: str = Field(default="operator", pattern=NAME)
+    languages: list[str] = Field(default=["ru", "en"], min_length=1)
+    options: dict[str, MenuOptionConfig] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _keys(cls, options: dict[str, MenuOptionConfig]) -> dict[str, MenuOptionConfig]:
+        _check_keys(options)
+        stack = list(options.values())
+        while stack:
+            option = stack.pop()
+            _check_keys(option.options)
+            stack.extend((option.options or {}).values())
+        return options
+
+    def topics(self) -> set[str]:
+        found: set[str] = {self.default_topic}
+        stack = list(self.options.values())
+        while stack:
+            option = stack.pop()
+            if option.topic:
+                found.add(option.topic)
+            stack.extend((option.options or {}).values())
+        return found
+
+    def prompts(self) -> set[str]:
+        found = {self.prompt, "invalid_option"}
+        stack = list(self.options.values())
+        while stack:
+            option = stack.pop()
+            if option.prompt:
+                found.add(option.prompt)
+            stack.extend((option.options or {}).values())
+        return found
+
+    def depth(self) -> int:
+        def level(options: dict[str, MenuOptionConfig] | None) -> int:
+            return 1 + max((level(o.options) for o in (options or {}).values() if o.options), default=0)
+
+        return level(self.options)
+
+    def to_core(self) -> MenuSpec:
+        root = MenuNode(self.prompt, {k: v.to_core() for k, v in self.options.items()})
+        return MenuSpec(
+            root, self.default_topic, tuple(self.languages), self.timeout_seconds, self.max_failures
+        )
+
+
+class TopicConfig(Strict):
+    priority: int = Field(default=0, ge=0, le=1000, description="higher is served first")
+    max_wait_seconds: float | None = Field(default=None, gt=0)
+    overflow_topic: str | None = Field(default=None, pattern=NAME)
+    overflow_prompt: str | None = Field(default=None, pattern=NAME, description="said before hanging up")
+    when_no_agents: str = Field(default="wait", pattern="^(wait|overflow)$")
+    prompt: str | None = Field(default=None, pattern=NAME, description="said when the caller joins")
+
+    @model_validator(mode="after")
+    def _overflow(self) -> Self:
+        if self.overflow_topic and self.overflow_prompt:
+            raise ValueError("overflow goes to a topic or to a message, not both")
+        needs_overflow = self.max_wait_seconds is not None or self.when_no_agents == "overflow"
+        if needs_overflow and not (self.overflow_topic or self.overflow_prompt):
+            raise ValueError(
+                "max_wait_seconds or when_no_agents='overflow' needs overflow_topic or overflow_prompt"
+            )
+        return self
+
+    def to_core(self) -> TopicRules:
+        max_wait = timedelta(seconds=self.max_wait_seconds) if self.max_wait_seconds else None
+        return TopicRules(max_wait, self.when_no_agents == "overflow")
+
+
+class QueueConfig(Strict):
+    wrap_up_seconds: float = Field(default=10, ge=0, le=3600)
+    ring_timeout_seconds: float = Field(default=15, gt=0, le=120)
+    announce_every_seconds: float = Field(default=60, ge=0, description="0: announce only on entry")
+    short_abandon_seconds: float = Field(default=5, ge=0)
+    estimate_window: int = Field(default=20, ge=1, le=1000, description="recent calls behind an estimate")
+
+
+class AgentConfig(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,40}$", description="also the PJSIP endpoint name")
+    name: str = ""
+    topics: list[str] = Field(min_length=1)
+    languages: list[str] = Field(min_length=1)
+
+    def to_core(self) -> Agent:
+        return Agent(self.id, frozenset(self.topics), frozenset(self.languages))
+
+
+class HoursConfig(Strict):
+    zone: str
+    weekly: dict[str, list[str]]
+    holidays: list[date] = Field(default_factory=list)
+    closed_prompt: str = Field(default="after_hours", pattern=NAME)
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, weekly: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in weekly.items():
+            if day not in DAYS:
+                raise ValueError(f"{day!r} is not one of {', '.join(DAYS)}")
+            for span in spans:
+                parse_span(span)
+        return weekly
+
+    def to_core(self) -> Hours:
+        weekly = {day: tuple(parse_span(s) for s in spans) for day, spans in self.weekly.items()}
+        return Hours(self.zone, weekly, frozenset(self.holidays))
+
+
+# The standard menu (ARCHITECTURE: one menu for every line), used when the file has none.
+DEFAULT_MENU = {
+    "prompt": "menu_main",
+    "options": {
+        "1": {"topic": "infection"},
+        "2": {
+            "prompt": "menu_appointments",
+            "options": {
+                "1": {"topic": "appointment_book"},
+                "2": {"topic": "appointment_change"},
+                "3": {"topic": "home_visit"},
+                "0": {"action": "back"},
+            },
+        },
+        "3": {"topic": "results"},
+        "4": {"topic": "urgent"},
+        "0": {"topic": "operator"},
+        "9": {"action": "language"},
+    },
+}
+
+DEFAULT_TOPICS = {
+    "infection": {"priority": 10},
+    "appointment_book": {},
+    "appointment_change": {},
+    "home_visit": {"priority": 5},
+    "results": {},
+    "urgent": {"priority": 100},
+    "operator": {},
+}
