@@ -168,24 +168,33 @@ class FileConfig(Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
+        """Every name used refers to something defined; urgent callers are never hung up on.
+        All problems are reported together, each naming its key."""
+        problems = self._naming_problems() + self._reference_problems()
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _naming_problems(self) -> list[str]:
+        problems: list[str] = []
         names = [line.name for line in self.lines]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"line names must be unique; repeated: {', '.join(dupes)}")
+        problems.extend(
+            f"lines: name {n!r} is repeated" for n in sorted({n for n in names if names.count(n) > 1})
+        )
         owner: dict[str, str] = {}
         for line in self.lines:
             for did in line.dids:
                 key = digits_of(did)
                 if key in owner and owner[key] != line.name:
-                    raise ValueError(f"DID {did} is on both line {owner[key]!r} and line {line.name!r}")
+                    problems.append(f"lines: DID {did} is on both line {owner[key]!r} and line {line.name!r}")
                 owner[key] = line.name
         if self.router.default_line is not None and self.router.default_line not in names:
-            raise ValueError(f"router.default_line {self.router.default_line!r} names no line")
-        self._check_references()
-        return self
+            problems.append(f"router.default_line: {self.router.default_line!r} names no line")
+        ids = [a.id for a in self.agents]
+        problems.extend(f"agents: id {a!r} is repeated" for a in sorted({a for a in ids if ids.count(a) > 1}))
+        return problems
 
-    def _check_references(self) -> None:
-        """Every name used refers to something defined; urgent callers are never hung up on."""
+    def _reference_problems(self) -> list[str]:
         problems: list[str] = []
         topics = set(self.topics)
         for missing in sorted(self.menu.topics() - topics):
@@ -206,10 +215,7 @@ class FileConfig(Strict):
             for topic in agent.topics:
                 if topic not in topics:
                     problems.append(f"agents[{i}].topics: {topic!r} is not a topic")
-        ids = [a.id for a in self.agents]
-        problems.extend(f"agents: id {a!r} is repeated" for a in sorted({a for a in ids if ids.count(a) > 1}))
-        if problems:
-            raise ValueError("; ".join(problems))
+        return problems
 
     def _urgent_problems(self, i: int, line: Line) -> list[str]:
         """Follow an urgent line's topic through its overflows: none may end in a hang-up."""
@@ -228,10 +234,10 @@ class FileConfig(Strict):
         return out
 
 
-class Environment(BaseSettings):
-    """What comes from ``CALLROUTER_*`` environment variables."""
+class EnvironmentValues(BaseModel):
+    """What may come from ``CALLROUTER_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="CALLROUTER_", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
     ari_url: str | None = None
     ari_user: str | None = None
     ari_password: SecretStr | None = None
@@ -240,6 +246,12 @@ class Environment(BaseSettings):
     admin_token: SecretStr | None = None
     admin_bind: str | None = None
     spool_dir: Path | None = None
+
+
+class Environment(EnvironmentValues, BaseSettings):
+    """``EnvironmentValues`` read from the process environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLROUTER_", extra="ignore")
 
 
 class Settings(BaseModel):
@@ -312,7 +324,8 @@ def parse(text: str, source: str = "callrouter.toml", environ: dict[str, str] | 
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
     problems = _secrets_in(data)
-    env = Environment(**_env_kwargs(environ)) if environ is not None else Environment()
+    # An explicit environ replaces the process environment entirely.
+    env = EnvironmentValues(**_env_kwargs(environ)) if environ is not None else Environment()
     for field, (section, key) in ENV_OVERRIDES.items():
         value = getattr(env, field)
         if value is not None:
@@ -324,7 +337,9 @@ def parse(text: str, source: str = "callrouter.toml", environ: dict[str, str] | 
     except ValidationError as exc:
         for err in exc.errors():
             message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{error_path(err['loc'])}: {message}")
+            # Cross-key checks name their own keys, one problem per line.
+            for part in message.split("\n"):
+                problems.append(f"{error_path(err['loc'])}: {part}" if err["loc"] else part)
         raise ConfigError(source, problems) from None
     if problems:
         raise ConfigError(source, problems)

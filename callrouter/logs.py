@@ -24,8 +24,8 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     for key, value in record.__dict__.items():
         if key in _STANDARD or key.startswith("_"):
             continue
-        if key in NUMBER_FIELDS and isinstance(value, str):
-            value = mask(value)
+        if key in NUMBER_FIELDS and isinstance(value, str | int) and not isinstance(value, bool):
+            value = mask(str(value))
         elif isinstance(value, str):
             value = mask_text(value)
         elif not isinstance(value, int | float | bool | type(None)):

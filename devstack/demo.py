@@ -30,7 +30,7 @@ CALLS = [
     ("88162555123", "78162700105", "landline in national format to Children's Polyclinic No. 1"),
     ("anonymous", "+78162700300", "withheld number to the International Patients Line"),
     ("+79161234567", "+78162700102", "the same mobile caller again, another clinic"),
-    ("+442079460958", "+78162700231", "a UK visitor, a DID inside the hotline's number block"),
+    ("+442079460958", "+78162700342", "a UK visitor, a DID inside the international line's block"),
     ("+79035550011", "103", "short number to the ambulance line"),
     ("+79035550022", "+78166400100", "district hospital, Borovichi"),
     ("+79035550033", "+78169999999", "a DID no line lists (goes to the default line)"),

@@ -39,7 +39,7 @@ class AriClient(Protocol):
 class HttpAriClient:
     def __init__(self, base_url: str, user: str, password: str, max_connections: int = 50) -> None:
         self.base_url = base_url.rstrip("/") + "/ari"
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -48,7 +48,7 @@ class HttpAriClient:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=10)
             self._session = aiohttp.ClientSession(
-                auth=self._auth, connector=connector, timeout=aiohttp.ClientTimeout(total=10)
+                headers=self._headers, connector=connector, timeout=aiohttp.ClientTimeout(total=10)
             )
         return self._session
 

@@ -50,7 +50,7 @@ class EventStream:
         ws_base = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         self.url = f"{ws_base}/ari/events"
         self.app = app
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._metrics = metrics
         self._cap = reconnect_max_seconds
         self.connected = asyncio.Event()
@@ -58,7 +58,7 @@ class EventStream:
     async def run(self, handler: EventHandler, on_connect: ConnectHook) -> None:
         """Read events until cancelled or replaced; reconnect on any drop."""
         delays = backoff_delays(self._cap)
-        async with aiohttp.ClientSession(auth=self._auth) as session:
+        async with aiohttp.ClientSession(headers=self._headers) as session:
             while True:
                 try:
                     async with session.ws_connect(

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Application(AriModel):
 class Event(AriModel):
     type: str
     application: str
-    timestamp: datetime
+    timestamp: AwareDatetime
     asterisk_id: str | None = None
 
 

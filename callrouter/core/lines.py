@@ -36,7 +36,7 @@ class DidPattern:
 
     @classmethod
     def parse(cls, text: str) -> DidPattern:
-        body = digits_of(text).removeprefix("_")
+        body = text.strip().removeprefix("_").removeprefix("+")
         pos, parts, widths = 0, [], []
         while pos < len(body):
             match = _PATTERN_TOKEN.match(body, pos)

@@ -48,9 +48,10 @@ def normalise(raw: str | None, country: str) -> CallerNumber:
         return CallerNumber(None, Presentation.UNPARSEABLE)
     if not phonenumbers.is_possible_number(parsed):
         return CallerNumber(None, Presentation.UNPARSEABLE)
-    return CallerNumber(
-        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), Presentation.NUMBER
-    )
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > 16:  # E.164 allows 15 digits; libphonenumber's "possible" can exceed it
+        return CallerNumber(None, Presentation.UNPARSEABLE)
+    return CallerNumber(e164, Presentation.NUMBER)
 
 
 def mask(number: str) -> str:
@@ -62,7 +63,7 @@ def mask(number: str) -> str:
 
 # A phone number standing alone in text: 7-15 digits, maybe after "+", not part
 # of a channel id ("1732312345.12"), a UUID or another word.
-_LONE_NUMBER = re.compile(r"(?<![\w.\-])\+?\d{7,15}(?![\w.\-])")
+_LONE_NUMBER = re.compile(r"(?<![\w.\-])\+?\d{7,15}(?![\w\-]|\.\d)")
 
 
 def mask_text(text: str) -> str:

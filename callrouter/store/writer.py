@@ -55,6 +55,7 @@ class RecordWriter:
         self.database_up: bool | None = None  # None until the first write is tried
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool = spool_dir / "records.jsonl"
+        self.bad_file = spool_dir / "records.bad"  # refused or unreadable records, kept for a person
         self._spooled = self._count_spooled()
 
     # -- the call path's side -------------------------------------------------
@@ -108,27 +109,32 @@ class RecordWriter:
     async def _flush_memory(self) -> None:
         while self._pending:
             batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
-            self._reject(await self._store.write(batch))
+            refused = await self._store.write(batch)
+            self._reject(refused)
             for _ in batch:
                 self._pending.popleft()
-            self._metrics.records_written.inc(len(batch))
+            self._metrics.records_written.inc(len(batch) - len(refused))
 
     async def _replay(self) -> None:
         replaying = self.spool.with_suffix(".replaying")
         if not replaying.exists():
             self.spool.rename(replaying)
         records: list[CallRecord] = []
-        for number, line in enumerate(replaying.read_text(encoding="utf-8").splitlines(), 1):
+        for number, raw in enumerate(replaying.read_bytes().splitlines(), 1):
             try:
-                records.append(CallRecord.from_json(json.loads(line)))
+                data = json.loads(raw.decode("utf-8"))
+                if not isinstance(data, dict):
+                    raise TypeError(f"a {type(data).__name__}, not a record")
+                records.append(CallRecord.from_json(data))
             except (ValueError, TypeError, KeyError) as exc:
-                log.error("spool line %d unreadable (%s); kept in %s.bad", number, exc, self.spool)
-                with open(self.spool.with_suffix(".bad"), "a", encoding="utf-8") as bad:  # noqa: ASYNC230 - rare, tiny
-                    bad.write(line + "\n")
+                log.error("spool line %d unreadable (%s); kept in %s", number, exc, self.bad_file)
+                with open(self.bad_file, "ab") as bad:  # noqa: ASYNC230 - rare, tiny
+                    bad.write(raw + b"\n")
         for start in range(0, len(records), self._batch_size):
             batch = records[start : start + self._batch_size]
-            self._reject(await self._store.write(batch))
-            self._metrics.records_written.inc(len(batch))
+            refused = await self._store.write(batch)
+            self._reject(refused)
+            self._metrics.records_written.inc(len(batch) - len(refused))
         replaying.unlink()
         self._spooled = self._count_spooled()
         log.info("replayed %d spooled record(s)", len(records))
@@ -137,9 +143,9 @@ class RecordWriter:
         """Bad data is kept aside in ``.bad`` (never retried forever, never lost)."""
         if not rejected:
             return
-        with open(self.spool.with_suffix(".bad"), "a", encoding="utf-8") as bad:
+        with open(self.bad_file, "a", encoding="utf-8") as bad:
             for record, reason in rejected:
-                log.error("record refused by the database (%s); kept in %s.bad", reason, self.spool)
+                log.error("record refused by the database (%s); kept in %s", reason, self.bad_file)
                 bad.write(json.dumps({**record.to_json(), "refused": reason}) + "\n")
         self._metrics.records_rejected.inc(len(rejected))
 
@@ -156,7 +162,7 @@ class RecordWriter:
         total = 0
         for path in (self.spool, self.spool.with_suffix(".replaying")):
             if path.exists():
-                with open(path, encoding="utf-8") as spool:
+                with open(path, "rb") as spool:
                     total += sum(1 for _ in spool)
         return total
 

@@ -60,7 +60,7 @@ async def test_call_is_greeted_and_recorded(stack: StackInfo, router: RouterProc
 async def test_withheld_caller_and_pattern_did(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):
-    marker = f"8162700{random.randint(200, 499)}"  # inside the hotline's _8162700[2-4]X block
+    marker = f"781627003{random.randint(10, 99)}"  # inside the international line's _781627003XX block
     result = sipp.call(stack.sip_port, [("anonymous", marker)])
     assert result.ok, result.output[-2000:]
     rows = await wait_rows(
@@ -71,7 +71,7 @@ async def test_withheld_caller_and_pattern_did(
     )
     assert rows, "no record of the withheld call"
     assert rows[-1]["caller_number"] is None
-    assert rows[-1]["line"] == "hotline-health"
+    assert rows[-1]["line"] == "hotline-international", "matched by pattern, not the default line"
 
 
 async def test_caller_hanging_up_during_greeting(

@@ -1,0 +1,324 @@
+"""The settings object: the example loads, bad files are refused with the path of each bad key."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from callrouter import cli, config
+from callrouter.config import ConfigError, LineKind
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
+
+MINIMAL = """\
+[[lines]]
+name = "clinic-central"
+kind = "clinic"
+organisation = "Central City Polyclinic"
+dids = ["+78162700101"]
+country = "RU"
+"""
+
+
+def line_toml(name: str, dids: str = '["+78162700101"]', kind: str = "clinic", country: str = "RU") -> str:
+    return textwrap.dedent(
+        f"""\
+        [[lines]]
+        name = "{name}"
+        kind = "{kind}"
+        organisation = "Org {name}"
+        dids = {dids}
+        country = "{country}"
+        """
+    )
+
+
+def four_lines(**fourth: str) -> str:
+    head = [line_toml(f"line-{i}", f'["+7816270010{i}"]') for i in range(3)]
+    return "\n".join([*head, line_toml("line-3", **{"dids": '["+78162700103"]', **fourth})])
+
+
+def problems_of(text: str, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        config.parse(text, "test.toml", environ={} if environ is None else environ)
+    assert caught.value.source == "test.toml"
+    assert caught.value.problems, "a ConfigError must say what is wrong"
+    return caught.value.problems
+
+
+# ---- good configs ---------------------------------------------------------------
+def test_example_config_loads() -> None:
+    settings = config.load(EXAMPLE, environ={})
+    assert len(settings.lines) == 15
+    assert settings.router.default_line == "hotline-health"
+    assert settings.source == str(EXAMPLE)
+    ambulance = next(line for line in settings.lines if line.name == "ambulance")
+    assert ambulance.urgent
+    assert ambulance.dids == ["103", "112", "+78162700903"]
+    assert settings.ari_password is None
+    assert settings.database_password is None
+    assert settings.admin_token is None
+    assert settings.admin.host == "127.0.0.1"
+    assert settings.admin.port == 8090
+
+
+def test_minimal_config_takes_defaults() -> None:
+    settings = config.parse(MINIMAL, environ={})
+    (line,) = settings.lines
+    assert line.name == "clinic-central"
+    assert line.kind is LineKind.CLINIC
+    assert line.language == "en"
+    assert not line.urgent
+    assert settings.router.app == "callrouter"
+    assert settings.ari.url == "http://127.0.0.1:8088"
+    assert settings.database.dsn.startswith("postgresql://")
+    assert settings.router.default_line is None
+
+
+def test_settings_are_frozen() -> None:
+    settings = config.parse(MINIMAL, environ={})
+    with pytest.raises(ValueError, match="frozen"):
+        settings.router.app = "other"  # type: ignore[misc]
+
+
+# ---- bad configs: every problem names its path --------------------------------
+def test_bad_kind_on_fourth_line_names_its_path() -> None:
+    problems = problems_of(four_lines(kind="pharmacy"))
+    assert len(problems) == 1
+    assert problems[0].startswith("lines[3].kind: ")
+
+
+def test_every_bad_key_is_reported() -> None:
+    text = MINIMAL.replace('kind = "clinic"', 'kind = "pharmacy"') + "\n[ari]\nmax_connections = 0\n"
+    problems = problems_of(text)
+    assert {p.split(":", 1)[0] for p in problems} == {"lines[0].kind", "ari.max_connections"}
+
+
+def test_unknown_key_is_refused_with_its_path() -> None:
+    problems = problems_of("[router]\nnode = 'a'\ntimeout = 5\n" + MINIMAL)
+    assert problems == ["router.timeout: Extra inputs are not permitted"]
+
+
+def test_unknown_key_in_a_line_is_refused_with_its_path() -> None:
+    problems = problems_of(four_lines().replace('name = "line-3"', 'name = "line-3"\ncolour = "red"'))
+    assert [p.split(":", 1)[0] for p in problems] == ["lines[3].colour"]
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [("ari", "password"), ("database", "password"), ("admin", "token"), ("router", "secret")],
+)
+def test_a_secret_in_the_file_is_refused(section: str, key: str) -> None:
+    problems = problems_of(f'[{section}]\n{key} = "hunter2"\n' + MINIMAL)
+    assert any(
+        p.startswith(f"{section}.{key}: ") and "CALLROUTER_" in p and "environment" in p for p in problems
+    ), problems
+    assert all("hunter2" not in p for p in problems)
+
+
+def test_a_secret_is_found_at_any_depth_in_any_case() -> None:
+    text = MINIMAL.replace('name = "clinic-central"', 'name = "clinic-central"\nPassword = "x"')
+    problems = problems_of(text)
+    assert any(p.startswith("lines[0].Password: secrets do not belong") for p in problems), problems
+
+
+def test_duplicate_line_names_are_refused() -> None:
+    text = line_toml("clinic-a", '["+78162700101"]') + line_toml("clinic-a", '["+78162700102"]')
+    (problem,) = problems_of(text)
+    assert problem.startswith("lines: name 'clinic-a' is repeated")
+    assert "clinic-a" in problem
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ('"+78162700101"', '"+78162700101"'),
+        ('"+78162700101"', '"78162700101"'),  # the same DID with and without "+"
+        ('"_81627001XX"', '"_81627001XX"'),
+    ],
+)
+def test_a_did_on_two_lines_is_refused(first: str, second: str) -> None:
+    text = line_toml("clinic-a", f"[{first}]") + line_toml("clinic-b", f"[{second}]")
+    (problem,) = problems_of(text)
+    assert "is on both line 'clinic-a' and line 'clinic-b'" in problem
+
+
+def test_a_did_listed_twice_on_one_line_is_fine() -> None:
+    settings = config.parse(line_toml("clinic-a", '["+78162700101", "78162700101"]'), environ={})
+    assert settings.lines[0].dids == ["+78162700101", "78162700101"]
+
+
+@pytest.mark.parametrize(
+    ("did", "words"),
+    [
+        ("_81627001.X", "must end pattern"),
+        ("_8162700[9-1]X", "bad range 9-1"),
+        ("_81627001AB", "bad character 'A'"),
+        ("_", "empty pattern"),
+        ("+7 816 270", "neither a number nor a pattern"),
+        ("clinic", "neither a number nor a pattern"),
+    ],
+)
+def test_bad_did_is_refused_with_its_path(did: str, words: str) -> None:
+    (problem,) = problems_of(four_lines(dids=f'["{did}"]'))
+    assert problem.startswith("lines[3].dids: ")
+    assert words in problem
+
+
+def test_unknown_country_is_refused() -> None:
+    (problem,) = problems_of(four_lines(country="XX"))
+    assert problem == "lines[3].country: unknown country code 'XX'"
+
+
+def test_badly_written_country_is_refused() -> None:
+    (problem,) = problems_of(four_lines(country="ru"))
+    assert problem.startswith("lines[3].country: ")
+
+
+def test_default_line_must_name_a_line() -> None:
+    (problem,) = problems_of('[router]\ndefault_line = "nowhere"\n' + MINIMAL)
+    assert problem.startswith("router.default_line: 'nowhere' names no line")
+
+
+def test_no_lines_is_refused() -> None:
+    problems = problems_of("[router]\nnode = 'a'\n")
+    assert [p.split(":", 1)[0] for p in problems] == ["lines"]
+
+
+def test_invalid_toml_is_refused() -> None:
+    (problem,) = problems_of(MINIMAL + "\n[router\n")
+    assert problem.startswith("not valid TOML: ")
+
+
+def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(ConfigError) as caught:
+        config.load(missing, environ={})
+    assert caught.value.source == str(missing)
+    assert caught.value.problems[0].startswith("cannot read: ")
+
+
+# ---- the environment ------------------------------------------------------------
+def test_environment_overrides_the_files_addresses() -> None:
+    environ = {
+        "CALLROUTER_ARI_URL": "http://asterisk.test:8088",
+        "CALLROUTER_DATABASE_DSN": "postgres://router@db.test/calls",
+        "CALLROUTER_SPOOL_DIR": "/tmp/spool",
+        "UNRELATED": "x",
+    }
+    settings = config.parse(MINIMAL, environ=environ)
+    assert settings.ari.url == "http://asterisk.test:8088"
+    assert settings.database.dsn == "postgres://router@db.test/calls"
+    assert settings.database.spool_dir == Path("/tmp/spool")
+
+
+def test_environment_overrides_win_over_the_file() -> None:
+    text = '[ari]\nurl = "http://file.test:8088"\n' + MINIMAL
+    settings = config.parse(text, environ={"CALLROUTER_ARI_URL": "https://env.test:8089"})
+    assert settings.ari.url == "https://env.test:8089"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "path"),
+    [
+        ("CALLROUTER_ARI_URL", "ftp://asterisk.test", "ari.url"),
+        ("CALLROUTER_DATABASE_DSN", "mysql://db.test/calls", "database.dsn"),
+        ("CALLROUTER_ADMIN_BIND", "localhost", "admin.bind"),
+    ],
+)
+def test_a_bad_environment_value_is_reported_with_its_path(name: str, value: str, path: str) -> None:
+    (problem,) = problems_of(MINIMAL, environ={name: value})
+    assert problem.startswith(f"{path}: ")
+
+
+def test_secrets_come_from_the_environment_as_secret_str() -> None:
+    environ = {
+        "CALLROUTER_ARI_PASSWORD": "ari-secret",
+        "CALLROUTER_DATABASE_PASSWORD": "db-secret",
+        "CALLROUTER_ADMIN_TOKEN": "admin-secret",
+    }
+    settings = config.parse(MINIMAL, environ=environ)
+    assert isinstance(settings.ari_password, SecretStr)
+    assert isinstance(settings.database_password, SecretStr)
+    assert isinstance(settings.admin_token, SecretStr)
+    assert settings.ari_password.get_secret_value() == "ari-secret"
+    assert settings.database_password.get_secret_value() == "db-secret"
+    assert settings.admin_token.get_secret_value() == "admin-secret"
+    shown = repr(settings) + str(settings)
+    for secret in environ.values():
+        assert secret not in shown
+
+
+def test_an_explicit_environ_replaces_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ``environ`` is how tests and tools say "this is the whole environment";
+    # the process's own CALLROUTER_* variables must not leak in beside it.
+    monkeypatch.setenv("CALLROUTER_ARI_URL", "http://leaked.test:8088")
+    monkeypatch.setenv("CALLROUTER_ARI_PASSWORD", "leaked")
+    settings = config.parse(MINIMAL, environ={})
+    assert settings.ari.url == "http://127.0.0.1:8088"
+    assert settings.ari_password is None
+
+
+def test_without_environ_the_process_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLROUTER_ARI_URL", "http://process.test:8088")
+    monkeypatch.setenv("CALLROUTER_ADMIN_TOKEN", "from-process")
+    settings = config.parse(MINIMAL)
+    assert settings.ari.url == "http://process.test:8088"
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "from-process"
+
+
+# ---- the CLI --------------------------------------------------------------------
+@pytest.fixture
+def clean_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI reads the real environment and installs a root log handler: isolate both."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("CALLROUTER_"):
+            monkeypatch.delenv(name)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("clean_cli")
+def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check-config", str(EXAMPLE)]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == f"{EXAMPLE}: OK (15 lines, 18 DIDs of which 1 patterns)"
+    assert err == ""
+
+
+@pytest.mark.usefixtures("clean_cli")
+def test_check_config_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[ari]\npassword = "x"\n' + four_lines(kind="pharmacy"), encoding="utf-8")
+    expected = problems_of(bad.read_text(encoding="utf-8"))
+    assert len(expected) >= 3  # the secret, the key pydantic refuses, the kind
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["check-config", str(bad)])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{bad}: invalid configuration" in err
+    for problem in expected:
+        assert f"  {problem}\n" in err
+    assert "lines[3].kind: " in err
+    assert "ari.password: secrets do not belong" in err
+
+
+@pytest.mark.usefixtures("clean_cli")
+def test_check_config_refuses_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["check-config", str(tmp_path / "nope.toml")])
+    assert exited.value.code == 2
+    assert "cannot read" in capsys.readouterr().err

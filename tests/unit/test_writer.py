@@ -1,0 +1,374 @@
+"""The record writer: batches, spools while the database is away, replays, loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callrouter.core.records import CallRecord, Outcome
+from callrouter.metrics import Metrics
+from callrouter.store.writer import RecordWriter
+
+T0 = datetime(2026, 11, 22, 22, 0, 56, 802_000, tzinfo=UTC)
+
+
+def record(i: int) -> CallRecord:
+    return CallRecord(
+        call_id=f"call-{i:04d}",
+        node="asterisk-1",
+        channel_id=f"1732312856.{i}",
+        did="+78162700101",
+        line="clinic-central",
+        caller_number="+79161234567" if i % 2 else None,
+        caller_presentation="number" if i % 2 else "withheld",
+        started_at=T0,
+        answered_at=T0 + timedelta(seconds=0.2),
+        ended_at=T0 + timedelta(seconds=i + 7),
+        outcome=Outcome.GREETED,
+        end_reason="greeting played",
+    )
+
+
+class FakeStore:
+    """An in-memory RecordStore that can be told the database is away, or that it refuses a record."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[CallRecord]] = []
+        self.down = False
+        self.failures = 0
+        self.refuse: set[str] = set()  # call_ids the "database" refuses as bad data
+
+    async def write(self, records: list[CallRecord]) -> list[tuple[CallRecord, str]]:
+        await asyncio.sleep(0)  # a real store yields to the loop
+        if self.down:
+            self.failures += 1
+            raise ConnectionRefusedError("database away")
+        self.batches.append([r for r in records if r.call_id not in self.refuse])
+        return [
+            (r, "CheckViolationError: calls_caller_number_check") for r in records if r.call_id in self.refuse
+        ]
+
+    @property
+    def written(self) -> set[CallRecord]:
+        return {r for batch in self.batches for r in batch}
+
+
+async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
+    """Wait until ``condition()`` holds; fail the test if it does not ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.005)
+
+
+def spooled_ids(spool_dir: Path) -> list[str]:
+    ids = []
+    for name in ("records.jsonl", "records.replaying"):
+        path = spool_dir / name
+        if path.exists():
+            ids += [json.loads(line)["call_id"] for line in path.read_text(encoding="utf-8").splitlines()]
+    return ids
+
+
+def sample(metrics: Metrics, name: str) -> float:
+    value = metrics.registry.get_sample_value(name)
+    assert value is not None, name
+    return value
+
+
+class Harness:
+    def __init__(self, spool_dir: Path) -> None:
+        self.spool_dir = spool_dir
+        self.store = FakeStore()
+        self.metrics = Metrics()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def writer(self, **options: float) -> RecordWriter:
+        settings: dict[str, float] = {"batch_size": 3, "max_wait": 0.01, "retry_max": 0.02, **options}
+        return RecordWriter(
+            self.store,
+            self.spool_dir,
+            self.metrics,
+            batch_size=int(settings["batch_size"]),
+            max_wait=settings["max_wait"],
+            queue_limit=int(settings.get("queue_limit", 10_000)),
+            retry_max=settings["retry_max"],
+        )
+
+    def start(self, writer: RecordWriter) -> asyncio.Task[None]:
+        task = asyncio.create_task(writer.run())
+        self.tasks.append(task)
+        return task
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = Harness(tmp_path / "spool")
+    yield harness
+    for task in harness.tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def submit_all(writer: RecordWriter, records: Iterable[CallRecord]) -> None:
+    for r in records:
+        writer.submit(r)
+
+
+# ---- normal operation ---------------------------------------------------------------
+async def test_records_are_written_in_batches(harness: Harness) -> None:
+    writer = harness.writer(batch_size=3)
+    harness.start(writer)
+    records = [record(i) for i in range(7)]
+    submit_all(writer, records)
+    await until(lambda: writer.backlog == 0)
+    assert harness.store.written == set(records)
+    assert [len(b) for b in harness.store.batches] == [3, 3, 1]
+    assert [r for b in harness.store.batches for r in b] == records  # in submission order
+    assert writer.database_up is True
+    assert sample(harness.metrics, "callrouter_records_written_total") == 7
+    assert sample(harness.metrics, "callrouter_database_up") == 1
+    assert sample(harness.metrics, "callrouter_records_spooled_total") == 0
+    assert not (harness.spool_dir / "records.jsonl").exists()
+
+
+async def test_a_lone_record_is_written_without_waiting_for_a_full_batch(harness: Harness) -> None:
+    writer = harness.writer(batch_size=200)
+    harness.start(writer)
+    writer.submit(record(1))
+    await until(lambda: harness.store.written == {record(1)})
+
+
+def test_backlog_counts_pending_records(tmp_path: Path) -> None:
+    writer = Harness(tmp_path).writer()
+    assert writer.database_up is None
+    submit_all(writer, [record(i) for i in range(2)])
+    assert writer.backlog == 2
+
+
+# ---- the database goes away and comes back ------------------------------------------
+async def test_records_are_spooled_while_the_database_is_away_and_replayed_after(harness: Harness) -> None:
+    writer = harness.writer(batch_size=3)
+    harness.start(writer)
+    harness.store.down = True
+    first = [record(i) for i in range(5)]
+    submit_all(writer, first)
+    await until(lambda: sorted(spooled_ids(harness.spool_dir)) == [r.call_id for r in first])
+    assert writer.database_up is False
+    assert writer.backlog == 5
+    assert harness.store.written == set()
+    assert sample(harness.metrics, "callrouter_database_up") == 0
+    assert sample(harness.metrics, "callrouter_records_spooled_total") == 5
+
+    # More calls end while it is still away, and the writer keeps retrying.
+    failures = harness.store.failures
+    second = [record(i) for i in range(5, 9)]
+    submit_all(writer, second)
+    await until(lambda: len(spooled_ids(harness.spool_dir)) == 9 and harness.store.failures > failures + 1)
+    assert writer.backlog == 9
+
+    harness.store.down = False
+    await until(lambda: writer.backlog == 0)
+    third = [record(i) for i in range(9, 11)]
+    submit_all(writer, third)
+    await until(lambda: writer.backlog == 0 and len(harness.store.written) == 11)
+
+    assert harness.store.written == {*first, *second, *third}  # none lost, none changed
+    assert writer.database_up is True
+    assert sample(harness.metrics, "callrouter_database_up") == 1
+    assert list(harness.spool_dir.iterdir()) == []
+    assert all(len(batch) <= 3 for batch in harness.store.batches)
+
+
+async def test_past_the_queue_limit_records_go_to_the_spool(harness: Harness) -> None:
+    writer = harness.writer(queue_limit=2, batch_size=10)
+    records = [record(i) for i in range(5)]
+    submit_all(writer, records)  # not running yet: nothing is written
+    assert writer.backlog == 5
+    assert len(spooled_ids(harness.spool_dir)) == 3
+    harness.start(writer)
+    await until(lambda: writer.backlog == 0)
+    assert harness.store.written == set(records)
+    assert not (harness.spool_dir / "records.jsonl").exists()
+
+
+async def test_a_spool_left_by_a_previous_run_is_replayed(harness: Harness) -> None:
+    harness.spool_dir.mkdir(parents=True)
+    old = [record(i) for i in range(4)]
+    half_done = [record(i) for i in range(4, 6)]  # a replay the last run did not finish
+    (harness.spool_dir / "records.jsonl").write_text(
+        "".join(json.dumps(r.to_json()) + "\n" for r in old), encoding="utf-8"
+    )
+    (harness.spool_dir / "records.replaying").write_text(
+        "".join(json.dumps(r.to_json()) + "\n" for r in half_done), encoding="utf-8"
+    )
+    writer = harness.writer()
+    assert writer.backlog == 6
+    harness.start(writer)
+    await until(lambda: writer.backlog == 0)
+    assert harness.store.written == {*old, *half_done}
+    assert list(harness.spool_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(b'{"kind": "call", "call_id": "call-9', id="truncated"),
+        pytest.param(b"", id="empty-line"),
+        pytest.param(b'{"kind": "call", "call_id": "call-9"}', id="missing-fields"),
+        pytest.param(
+            json.dumps({**record(9).to_json(), "outcome": "exploded"}).encode(), id="unknown-outcome"
+        ),
+        pytest.param(json.dumps({**record(9).to_json(), "started_at": 17}).encode(), id="wrong-type"),
+        pytest.param(b"null", id="json-null"),
+        pytest.param(b'["call-9"]', id="json-list"),
+        pytest.param(b"\xff\xfe\x00\x00garbage", id="not-utf8"),
+    ],
+)
+async def test_a_corrupted_spool_line_is_set_aside_and_the_rest_go_in(
+    harness: Harness, corrupt: bytes
+) -> None:
+    harness.spool_dir.mkdir(parents=True)
+    good = [record(i) for i in range(4)]
+    lines = [json.dumps(r.to_json()).encode() for r in good]
+    (harness.spool_dir / "records.jsonl").write_bytes(b"\n".join([*lines[:2], corrupt, *lines[2:]]) + b"\n")
+    writer = harness.writer()
+    harness.start(writer)
+    await until(lambda: writer.backlog == 0)
+    assert harness.store.written == set(good)
+    assert writer.database_up is True
+    bad = harness.spool_dir / "records.bad"
+    assert bad.read_bytes() == corrupt + b"\n"
+    assert sorted(p.name for p in harness.spool_dir.iterdir()) == ["records.bad"]
+
+
+def bad_lines(spool_dir: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (spool_dir / "records.bad").read_text(encoding="utf-8").splitlines()]
+
+
+async def test_a_record_the_database_refuses_is_set_aside(harness: Harness) -> None:
+    harness.store.refuse = {"call-0001"}
+    writer = harness.writer(batch_size=10)
+    harness.start(writer)
+    records = [record(i) for i in range(3)]
+    submit_all(writer, records)
+    await until(lambda: writer.backlog == 0 and len(harness.store.batches) == 1)
+    assert harness.store.written == {records[0], records[2]}
+    (refused,) = bad_lines(harness.spool_dir)
+    assert refused["call_id"] == "call-0001"
+    assert refused["refused"] == "CheckViolationError: calls_caller_number_check"
+    assert writer.database_up is True
+    assert sample(harness.metrics, "callrouter_records_rejected_total") == 1
+    assert sample(harness.metrics, "callrouter_records_spooled_total") == 0
+
+
+async def test_written_counts_only_records_the_database_took(harness: Harness) -> None:
+    harness.store.refuse = {"call-0001"}
+    writer = harness.writer(batch_size=10)
+    harness.start(writer)
+    submit_all(writer, [record(i) for i in range(3)])
+    await until(lambda: writer.backlog == 0 and len(harness.store.batches) == 1)
+    assert sample(harness.metrics, "callrouter_records_written_total") == 2
+    assert sample(harness.metrics, "callrouter_records_rejected_total") == 1
+
+
+@pytest.mark.parametrize("problem", ["refused", "unreadable"])
+async def test_the_log_names_the_file_a_bad_record_is_kept_in(
+    harness: Harness, caplog: pytest.LogCaptureFixture, problem: str
+) -> None:
+    writer = harness.writer()
+    if problem == "refused":
+        harness.store.refuse = {"call-0001"}
+        writer.submit(record(1))
+    else:
+        writer.spool.write_text("{not json\n", encoding="utf-8")
+        writer = harness.writer()  # counts the spool at start
+    harness.start(writer)
+    await until(lambda: (harness.spool_dir / "records.bad").exists() and writer.backlog == 0)
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert message.endswith(f"kept in {harness.spool_dir / 'records.bad'}"), message
+
+
+async def test_a_spooled_record_the_database_refuses_is_set_aside(harness: Harness) -> None:
+    harness.store.down = True
+    writer = harness.writer()
+    harness.start(writer)
+    records = [record(i) for i in range(4)]
+    submit_all(writer, records)
+    await until(lambda: len(spooled_ids(harness.spool_dir)) == 4)
+    harness.store.refuse = {"call-0002"}
+    harness.store.down = False
+    await until(lambda: writer.backlog == 0)
+    assert harness.store.written == set(records) - {records[2]}
+    assert [line["call_id"] for line in bad_lines(harness.spool_dir)] == ["call-0002"]
+    assert sorted(p.name for p in harness.spool_dir.iterdir()) == ["records.bad"]
+
+
+# ---- shutting down ------------------------------------------------------------------
+async def test_close_writes_what_is_left(harness: Harness) -> None:
+    # A long max_wait: only close() can make the writer act now.
+    writer = harness.writer(batch_size=200, max_wait=30)
+    task = harness.start(writer)
+    await asyncio.sleep(0)  # let the writer start waiting
+    records = [record(i) for i in range(3)]
+    submit_all(writer, records)
+    await writer.close(task, within=2)
+    assert task.done()
+    assert task.exception() is None
+    assert harness.store.written == set(records)
+    assert writer.backlog == 0
+    assert not (harness.spool_dir / "records.jsonl").exists()
+
+
+async def test_close_with_the_database_away_keeps_records_in_the_spool(harness: Harness) -> None:
+    harness.store.down = True
+    writer = harness.writer(batch_size=200, max_wait=30)
+    task = harness.start(writer)
+    await asyncio.sleep(0)
+    records = [record(i) for i in range(3)]
+    submit_all(writer, records)
+    await writer.close(task, within=2)
+    assert task.done()
+    assert harness.store.written == set()
+    assert sorted(spooled_ids(harness.spool_dir)) == [r.call_id for r in records]
+    assert writer.backlog == 3
+
+    # The next run finds them and writes them once the database is back.
+    harness.store.down = False
+    restarted = harness.writer()
+    assert restarted.backlog == 3
+    harness.start(restarted)
+    await until(lambda: restarted.backlog == 0)
+    assert harness.store.written == set(records)
+
+
+async def test_close_of_an_idle_writer_returns(harness: Harness) -> None:
+    writer = harness.writer()
+    task = harness.start(writer)
+    await writer.close(task, within=2)
+    assert task.done()
+    assert harness.store.batches == []
+
+
+# ---- the spool format -----------------------------------------------------------------
+@pytest.mark.parametrize("i", [1, 2])
+def test_record_json_round_trip(i: int) -> None:
+    original = record(i)
+    data = json.loads(json.dumps(original.to_json()))
+    assert data["kind"] == "call"
+    assert CallRecord.from_json(data) == original
+
+
+def test_unfinished_record_round_trip() -> None:
+    original = CallRecord("c", "asterisk-1", "1.2", "103", None, None, "withheld", T0)
+    assert CallRecord.from_json(json.loads(json.dumps(original.to_json()))) == original
