@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -11,7 +13,29 @@ from pathlib import Path
 from devstack.util import free_port
 
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
-MEDIA_BASE = 30000  # above Asterisk's RTP range (rtp.conf)
+# sipp's media ports: outside Asterisk's RTP range (rtp.conf, 20000-29999) and
+# outside the kernel's ephemeral range (32768-60999), where the stack's SIP
+# ports come from, so a media port never takes an agent's SIP port.
+MEDIA_PORTS = (61000, 65000)
+
+
+def media_port() -> int:
+    """A free block of four UDP ports (audio, RTCP, video, RTCP) for one sipp."""
+    for _ in range(200):
+        base = random.randrange(MEDIA_PORTS[0], MEDIA_PORTS[1] - 4, 4)
+        socks: list[socket.socket] = []
+        try:
+            for port in range(base, base + 4):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        return base
+    raise RuntimeError("no free media ports for sipp")
 
 
 @dataclass
@@ -75,7 +99,7 @@ def call(
         "-p",
         str(free_port(also_udp=True)),
         "-mp",
-        str(MEDIA_BASE + free_port() % 20000),
+        str(media_port()),
         "-nostdin",
         "-timeout",
         f"{timeout_s}s",
@@ -110,7 +134,7 @@ class Agent:
                 "-p",
                 str(port),
                 "-mp",
-                str(MEDIA_BASE + 20000 + port % 10000),
+                str(media_port()),
                 "-m",
                 str(calls),
                 "-nostdin",

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from callrouter.ari import models
 from devstack import rootfs
 
-PLAIN = {str: "string", int: "int", bool: "boolean", datetime: "Date"}
+PLAIN = {str: "string", int: "int", bool: "boolean", datetime: "Date", AwareDatetime: "Date"}
 # Swagger types that our Python type reads without loss.
 COMPATIBLE = {"long": "int"}
 
