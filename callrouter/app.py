@@ -17,6 +17,7 @@ from callrouter.calls.dispatcher import Dispatcher
 from callrouter.config import Settings
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.store.postgres import PgRecordStore
+from callrouter.store.queries import Queries
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,14 @@ async def run(settings: Settings) -> int:
             "ari_connected": events.connected.is_set(),
             "database_up": writer.database_up,
             "active_calls": dispatcher.active_calls,
+            "queued": len(dispatcher.centre.centre.queue),
             "record_backlog": writer.backlog,
             "node": settings.router.node,
         }
 
-    admin = web.AppRunner(build_app(metrics, health, _secret(settings.admin_token)), access_log=None)
+    queries = Queries(settings.database.dsn, _secret(settings.database_password))
+    api = build_app(metrics, health, _secret(settings.admin_token), dispatcher.centre, queries.abandoned)
+    admin = web.AppRunner(api, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()
     log.info("admin HTTP on %s", settings.admin.bind)
@@ -79,6 +83,7 @@ async def run(settings: Settings) -> int:
     writer_task = asyncio.create_task(writer.run(), name="record-writer")
     events_task = asyncio.create_task(events.run(dispatcher.handle, dispatcher.on_connect), name="ari-events")
     reconcile_task = asyncio.create_task(dispatcher.reconcile_loop(), name="reconcile")
+    tick_task = asyncio.create_task(dispatcher.centre.tick_loop(), name="centre-tick")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     code = 0
     done, _ = await asyncio.wait({events_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -90,13 +95,14 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    for task in (events_task, reconcile_task, stop_task):
+    for task in (events_task, reconcile_task, tick_task, stop_task):
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.gather(events_task, reconcile_task, stop_task, return_exceptions=True)
+        await asyncio.gather(events_task, reconcile_task, tick_task, stop_task, return_exceptions=True)
     await dispatcher.drain(within=2)
     await writer.close(writer_task)
     await ari.close()
     await store.close()
+    await queries.close()
     await admin.cleanup()
     return code

@@ -1,5 +1,9 @@
-"""The demo: the real stack, the real router, sipp callers on several DIDs, and
-a report of what PostgreSQL recorded.
+"""The demo: a small busy hour on the real stack.
+
+Four agents' softphones (sipp) log in and answer; three dozen callers (sipp)
+dial clinics, hotlines and the ambulance line, key the menu, wait, talk, and
+some give up; one clinic is closed. Then a report of what PostgreSQL recorded:
+per line and per topic, waits and outcomes.
 
     ./dev.sh demo
 """
@@ -7,49 +11,63 @@ a report of what PostgreSQL recorded.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
 
-from callrouter.core.numbers import mask
 from devstack import sipp
+from devstack.configs import clockless_config
 from devstack.stack import REPO, Stack, StackInfo
 from devstack.util import free_port, log
 
-CONFIG = REPO / "callrouter.example.toml"
-
-# (caller as the network sends it, DID dialled, what it shows)
-CALLS = [
-    ("+79161234567", "+78162700101", "mobile caller to the Central City Polyclinic"),
-    ("88162555123", "78162700105", "landline in national format to Children's Polyclinic No. 1"),
-    ("anonymous", "+78162700300", "withheld number to the International Patients Line"),
-    ("+79161234567", "+78162700102", "the same mobile caller again, another clinic"),
-    ("+442079460958", "+78162700342", "a UK visitor, a DID inside the international line's block"),
-    ("+79035550011", "103", "short number to the ambulance line"),
-    ("+79035550022", "+78166400100", "district hospital, Borovichi"),
-    ("+79035550033", "+78169999999", "a DID no line lists (goes to the default line)"),
-]
+TOKEN = "demo-admin-token"
+CLINICS = ["+78162700101", "+78162700102", "+78162700103", "+78162700104", "+78162700105", "+78166400100"]
+# (keys pressed, share of callers): infection, appointments > book, results, operator, language + operator
+CHOICES = [("1", 3), ("21", 4), ("3", 3), ("0", 3), ("90", 1)]
 
 
-def start_router(info: StackInfo, run_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def plan_callers(seed: int = 7) -> list[tuple[float, str, str, str, int]]:
+    """(start offset s, caller, DID, keys, hold ms after the last key) for ~36 callers."""
+    rnd = random.Random(seed)
+    keys_pool = [k for k, n in CHOICES for _ in range(n)]
+    callers = []
+    for i in range(30):
+        did = rnd.choice(CLINICS)
+        keys = rnd.choice(keys_pool)
+        patient = rnd.random() > 0.2  # one in five gives up early
+        hold = rnd.randint(9000, 16000) if patient else rnd.randint(2500, 4500)
+        callers.append((i * 1.3, f"+7916{rnd.randint(1_000_000, 9_999_999)}", did, keys, hold))
+    for i in range(3):  # the ambulance line skips the menu
+        callers.append((5 + i * 12.0, f"+7903{rnd.randint(1_000_000, 9_999_999)}", "103", "", 9000))
+    callers.append((8.0, "anonymous", "+78162700300", "0", 8000))  # the international line, withheld
+    callers.append((12.0, "+442079460958", "+78162700342", "3", 8000))  # inside its number block
+    callers.append((15.0, "+79035550033", "+78162700108", "", 15000))  # the dental clinic is closed
+    return sorted(callers)
+
+
+def start_router(info: StackInfo, config: Path, run_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     env = dict(
         os.environ,
         **info.env(),
         CALLROUTER_ADMIN_BIND=f"127.0.0.1:{port}",
         CALLROUTER_SPOOL_DIR=str(run_dir / "spool"),
+        CALLROUTER_ADMIN_TOKEN=TOKEN,
     )
-    subprocess.run([sys.executable, "-m", "callrouter", "migrate", "-c", str(CONFIG)], check=True, env=env)
+    subprocess.run([sys.executable, "-m", "callrouter", "migrate", "-c", str(config)], check=True, env=env)
     log_path = run_dir / "router.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "callrouter", "--log-format", "json", "run", "-c", str(CONFIG)],
+            [sys.executable, "-m", "callrouter", "--log-format", "json", "run", "-c", str(config)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -67,73 +85,98 @@ def start_router(info: StackInfo, run_dir: Path) -> tuple[subprocess.Popen[bytes
     raise SystemExit(f"the router did not come up; see {log_path}")
 
 
+def admin_call(admin: str, method: str, path: str) -> object:
+    request = urllib.request.Request(
+        admin + path, method=method, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
 async def report(info: StackInfo, since: float) -> str:
     conn = await asyncpg.connect(info.dsn(), password=info.pg_password)
     try:
         rows = await conn.fetch(
-            """SELECT started_at, did, line, caller_number, caller_presentation, outcome, end_reason,
-                      EXTRACT(EPOCH FROM answered_at - started_at) * 1000 AS answer_ms,
-                      EXTRACT(EPOCH FROM ended_at - started_at) AS seconds
-               FROM calls WHERE started_at >= to_timestamp($1) ORDER BY started_at""",
+            """SELECT c.line, c.topic, c.outcome, c.agent, d.wait_seconds, d.queued_seconds, d.talk_seconds
+               FROM calls c JOIN call_durations d USING (call_id)
+               WHERE c.started_at >= to_timestamp($1) ORDER BY c.started_at""",
             since,
         )
     finally:
         await conn.close()
-    lines = [
-        f"{'time':<12} {'DID dialled':<14} {'line':<22} {'caller':<14} {'outcome':<14}"
-        f" {'answer':>7} {'length':>7}",
-        "-" * 96,
-    ]
+    out = [_table("line", rows, "line"), "", _table("topic", rows, "topic"), ""]
+    agents: dict[str, int] = {}
     for r in rows:
-        caller = mask(r["caller_number"]) if r["caller_number"] else r["caller_presentation"]
-        answer = f"{r['answer_ms']:.0f} ms" if r["answer_ms"] is not None else "-"
-        length = f"{r['seconds']:.1f} s" if r["seconds"] is not None else "-"
-        lines.append(
-            f"{r['started_at']:%H:%M:%S.%f}"[:12]
-            + f" {r['did']:<14} {r['line'] or '-':<22} {caller:<14} {r['outcome'] or 'in progress':<14}"
-            f" {answer:>7} {length:>7}"
-        )
-    by_outcome: dict[str, int] = {}
+        if r["agent"]:
+            agents[r["agent"]] = agents.get(r["agent"], 0) + 1
+    out.append("agents: " + ", ".join(f"{a} took {n}" for a, n in sorted(agents.items())))
+    outcomes: dict[str, int] = {}
     for r in rows:
-        by_outcome[r["outcome"] or "in progress"] = by_outcome.get(r["outcome"] or "in progress", 0) + 1
-    lines.append("-" * 96)
-    lines.append(
-        f"{len(rows)} calls recorded: " + ", ".join(f"{n} {k}" for k, n in sorted(by_outcome.items()))
-    )
+        outcomes[r["outcome"] or "in progress"] = outcomes.get(r["outcome"] or "in progress", 0) + 1
+    out.append(f"{len(rows)} calls: " + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())))
+    return "\n".join(out)
+
+
+def _table(title: str, rows: list[asyncpg.Record], key: str) -> str:
+    groups: dict[str, list[asyncpg.Record]] = {}
+    for r in rows:
+        groups.setdefault(r[key] or "-", []).append(r)
+    head = f"{title:<22} {'calls':>5} {'answered':>8} {'abandoned':>9} {'other':>6}"
+    head += f" {'mean wait':>9} {'max wait':>8}"
+    lines = [head, "-" * len(head)]
+    for name, group in sorted(groups.items()):
+        answered = [r for r in group if r["outcome"] == "answered"]
+        abandoned = [r for r in group if r["outcome"] in ("abandoned", "short_abandon")]
+        waits = [float(r["wait_seconds"]) for r in answered if r["wait_seconds"] is not None]
+        mean = f"{sum(waits) / len(waits):.1f} s" if waits else "-"
+        most = f"{max(waits):.1f} s" if waits else "-"
+        other = len(group) - len(answered) - len(abandoned)
+        counts = f"{len(group):>5} {len(answered):>8} {len(abandoned):>9} {other:>6}"
+        lines.append(f"{name:<22} {counts} {mean:>9} {most:>8}")
     return "\n".join(lines)
+
+
+def run_callers(info: StackInfo) -> tuple[int, int]:
+    callers = plan_callers()
+    started = time.monotonic()
+
+    def one(plan: tuple[float, str, str, str, int]) -> sipp.SippResult:
+        offset, caller, did, keys, hold = plan
+        time.sleep(max(0.0, offset - (time.monotonic() - started)))
+        pressed = [(1500, keys[0])] + [(900, k) for k in keys[1:]] if keys else []
+        return sipp.call(info.sip_port, [(caller, did)], hold_ms=hold, keys=pressed, timeout_s=180)
+
+    with ThreadPoolExecutor(len(callers)) as pool:
+        results = list(pool.map(one, callers))
+    return sum(r.successful for r in results), sum(r.failed for r in results)
 
 
 def main() -> int:
     stack = Stack("demo")
     info = stack.up()
     run_dir = Path(info.run_dir)
+    config = clockless_config(run_dir / "callrouter.demo.toml")
     since = time.time() - 1
-    proc, admin, log_path = start_router(info, run_dir)
+    proc, admin, log_path = start_router(info, config, run_dir)
+    agents = [sipp.Agent(port, calls=100, ring_ms=600, timeout_s=600) for port in info.agent_ports.values()]
     try:
-        log(f"router up (admin {admin}); placing {len(CALLS)} calls with sipp")
-        for _, _, what in CALLS:
-            log(f"  {what}")
-        result = sipp.call(info.sip_port, [(c, d) for c, d, _ in CALLS], rate=4)
-        time.sleep(1)  # the writer batches; give it a moment
+        for agent_id in info.agent_ports:
+            admin_call(admin, "POST", f"/agents/{agent_id}/login")
+        log(f"router up (admin {admin}); {len(agents)} agents logged in; callers start now (about 70 s)")
+        ok, failed = run_callers(info)
+        time.sleep(2)  # the writer batches; give it a moment
         print()
-        print("callrouter demo: calls recorded in PostgreSQL")
+        print(f"callrouter demo: a busy hour through {REPO.name}'s dev stack, as PostgreSQL recorded it")
+        print()
         print(asyncio.run(report(info, since)))
-        print()
-        print(f"sipp: {result.successful} calls completed, {result.failed} failed")
-        with urllib.request.urlopen(admin + "/metrics", timeout=5) as response:
-            wanted = (
-                "callrouter_ari_connected ",
-                "callrouter_active_calls ",
-                "callrouter_records_written_total ",
-            )
-            for line in response.read().decode().splitlines():
-                if line.startswith(wanted):
-                    print(f"metrics: {line}")
+        print(f"sipp: {ok} calls completed, {failed} failed")
         print(f"router log: {log_path}   Asterisk log: {info.asterisk_log}")
-        return 0 if result.ok else 1
+        return 0 if failed == 0 else 1
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+        for agent in agents:
+            agent.stop()
         stack.down()
 
 

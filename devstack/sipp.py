@@ -66,17 +66,61 @@ def _counts(output: str) -> tuple[int, int]:
     return (int(ok[-1]) if ok else 0, int(bad[-1]) if bad else 0)
 
 
+INFO_KEY = """
+  <pause milliseconds="{pause}"/>
+  <send>
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field1]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={digit}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+RFC2833_KEY = """
+  <pause milliseconds="{pause}"/>
+  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_{name}.pcap"/></action></nop>
+"""
+
+
+def keys_xml(keys: list[tuple[int, str]], rfc2833: bool = False) -> str:
+    """Scenario steps pressing each (pause in ms, key) after the answer.
+    SIP INFO carries every key; RFC 2833 (sipp's pcaps) only the first of a call."""
+    out = []
+    for n, (pause, key) in enumerate(keys, 2):
+        if rfc2833:
+            name = {"*": "star", "#": "pound"}.get(key, key)
+            out.append(RFC2833_KEY.format(pause=pause, name=name))
+        else:
+            out.append(INFO_KEY.format(pause=pause, digit=key, cseq=n))
+    return "".join(out)
+
+
 def call(
     sip_port: int,
     calls: list[tuple[str, str]],
     hold_ms: int = 60000,
+    keys: list[tuple[int, str]] | None = None,
+    rfc2833: bool = False,
     rate: float = 5.0,
     timeout_s: int = 120,
     extra: list[str] | None = None,
 ) -> SippResult:
     """Place one call per (caller number, DID); each waits for the far end's BYE
     or hangs up itself after ``hold_ms``. Blocks until all calls are done."""
-    scenario = _render("caller.xml", {"HOLD_MS": str(hold_ms)})
+    scenario = _render("caller.xml", {"HOLD_MS": str(hold_ms), "KEYS": keys_xml(keys or [], rfc2833)})
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as inf:
         inf.write("SEQUENTIAL\n")
         for caller, did in calls:
@@ -162,3 +206,21 @@ class Agent:
         if self._proc.poll() is None:
             self._proc.terminate()
         return self.wait(10)
+
+
+def feature_code(sip_port: int, agent_id: str, password: str, code: str, timeout_s: int = 30) -> SippResult:
+    """An agent's softphone dials a feature code (e.g. *11 to log in), with digest auth."""
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as inf:
+        inf.write(f"SEQUENTIAL\n{agent_id};{code};\n")
+    args = [
+        "sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIOS / "agent_dial.xml"), "-inf", inf.name,
+        "-m", "1", "-i", "127.0.0.1", "-p", str(free_port(also_udp=True)), "-mp", str(media_port()),
+        "-au", agent_id, "-ap", password, "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s + 30)
+    finally:
+        Path(inf.name).unlink(missing_ok=True)
+    output = proc.stdout + proc.stderr
+    ok, bad = _counts(output)
+    return SippResult(proc.returncode, ok, bad, output)

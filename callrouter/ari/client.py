@@ -28,7 +28,15 @@ class AriClient(Protocol):
     """The REST calls the shell makes (a fake beside the tests implements it too)."""
 
     async def answer(self, channel_id: str) -> None: ...
-    async def play(self, channel_id: str, media: str, playback_id: str) -> None: ...
+    async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None: ...
+    async def start_moh(self, channel_id: str) -> None: ...
+    async def stop_moh(self, channel_id: str) -> None: ...
+    async def originate(
+        self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
+    ) -> None: ...
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None: ...
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
+    async def destroy_bridge(self, bridge_id: str) -> None: ...
     async def stop_playback(self, playback_id: str) -> None: ...
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
     async def get_channel(self, channel_id: str) -> Channel: ...
@@ -70,8 +78,37 @@ class HttpAriClient:
     async def answer(self, channel_id: str) -> None:
         await self._call("POST", f"/channels/{channel_id}/answer")
 
-    async def play(self, channel_id: str, media: str, playback_id: str) -> None:
-        await self._call("POST", f"/channels/{channel_id}/play/{playback_id}", media=media)
+    async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None:
+        # Several media play in sequence under one playback id.
+        await self._call("POST", f"/channels/{channel_id}/play/{playback_id}", media=",".join(media))
+
+    async def start_moh(self, channel_id: str) -> None:
+        await self._call("POST", f"/channels/{channel_id}/moh", mohClass="default")
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self._call("DELETE", f"/channels/{channel_id}/moh")
+
+    async def originate(
+        self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
+    ) -> None:
+        await self._call(
+            "POST",
+            f"/channels/{channel_id}",
+            endpoint=endpoint,
+            app=app,
+            appArgs=app_args,
+            timeout=str(int(ring_seconds)),
+            callerId=caller_id,
+        )
+
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
+        await self._call("POST", f"/bridges/{bridge_id}", type=kind)
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        await self._call("POST", f"/bridges/{bridge_id}/addChannel", channel=",".join(channel_ids))
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self._call("DELETE", f"/bridges/{bridge_id}")
 
     async def stop_playback(self, playback_id: str) -> None:
         await self._call("DELETE", f"/playbacks/{playback_id}")

@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 from callrouter.ari import models as ari
 from callrouter.ari.client import AriClient, AriError
+from callrouter.calls import features, plan
+from callrouter.calls.centre import CentreRunner, RingSettings
 from callrouter.calls.session import CallSession, utcnow
 from callrouter.config import Line, Settings
 from callrouter.core import call as core
+from callrouter.core import call_events as ev
 from callrouter.core.commands import Command
 from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
@@ -58,6 +62,19 @@ class Dispatcher:
         )
         self._by_name = {line.name: line for line in settings.lines}
         self.sessions: dict[str, CallSession] = {}
+        self._plan = plan.call_plan(settings)
+        self.centre = CentreRunner(
+            plan.centre(settings),
+            ari_client,
+            writer,
+            metrics,
+            RingSettings(
+                settings.router.app,
+                settings.file.queue.ring_timeout_seconds,
+                settings.file.queue.estimate_window,
+            ),
+            clock,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -74,21 +91,34 @@ class Dispatcher:
     def handle(self, event: ari.Event) -> None:
         match event:
             case ari.StasisStart(args=args, channel=channel):
-                if args[:1] == ["inbound"] and channel.id not in self.sessions:
-                    did = args[1] if len(args) > 1 else channel.dialplan.exten
-                    self.start_call(channel, did, event.timestamp)
+                self._stasis_start(args, channel, event.timestamp)
+            case ari.ChannelDtmfReceived(channel=channel, digit=digit):
+                self._feed(channel.id, ev.Digit(digit))
             case ari.PlaybackFinished(playback=playback):
                 session = self.sessions.get(playback.target_uri.removeprefix("channel:"))
                 if session is not None:
-                    session.feed(core.PlaybackFinished(playback.id))
+                    session.feed(ev.PlaybackFinished(playback.id))
             case ari.ChannelHangupRequest(channel=channel):
-                self._feed(channel.id, core.CallerHungUp(str(event.cause or "normal")))
+                self._feed(channel.id, ev.CallerHungUp(str(event.cause or "normal")))
             case ari.StasisEnd(channel=channel):
-                self._feed(channel.id, core.ChannelGone("left the application"))
+                self._feed(channel.id, ev.ChannelGone("left the application"))
+                if channel.id in self.centre.legs:
+                    self.centre.leg_gone(channel.id, "left the application")
             case ari.ChannelDestroyed(channel=channel, cause_txt=cause):
-                self._feed(channel.id, core.ChannelGone(cause))
+                self._feed(channel.id, ev.ChannelGone(cause))
+                if channel.id in self.centre.legs:
+                    self.centre.leg_gone(channel.id, cause)
 
-    def _feed(self, channel_id: str, event: core.CallEvent) -> None:
+    def _stasis_start(self, args: list[str], channel: ari.Channel, at: datetime) -> None:
+        kind = args[0] if args else ""
+        if kind == "inbound" and channel.id not in self.sessions:
+            self.start_call(channel, args[1] if len(args) > 1 else channel.dialplan.exten, at)
+        elif kind == "agent":
+            self.centre.leg_answered(channel.id)
+        elif kind == "feature" and len(args) >= 3:
+            self._spawn(features.run(self._ari, self.centre, channel.id, args[1], args[2]))
+
+    def _feed(self, channel_id: str, event: ev.CallEvent) -> None:
         session = self.sessions.get(channel_id)
         if session is not None:
             session.feed(event)
@@ -101,7 +131,7 @@ class Dispatcher:
             node=self._settings.router.node,
             channel_id=channel.id,
             did=did,
-            line=core.LineInfo(line.name, line.language) if line else None,
+            line=plan.line_info(self._settings, line) if line else None,
             caller=normalise(channel.caller.number, country),
             now=now,
         )
@@ -110,12 +140,16 @@ class Dispatcher:
             self._ari,
             self._writer,
             self._metrics,
-            self._settings.file.prompts.directory,
+            self._plan,
+            self.centre,
             self._settings.router.max_call_seconds,
             self._clock,
         )
         self.sessions[channel.id] = session
-        task = asyncio.create_task(self._run(session, first), name=f"call-{call.record.call_id}")
+        self._spawn(self._run(session, first))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -146,7 +180,7 @@ class Dispatcher:
         for channel_id, session in list(self.sessions.items()):
             if channel_id not in listed:
                 self._metrics.calls_reconciled.labels(action="cleared").inc()
-                session.feed(core.ChannelGone("not in Asterisk any more"))
+                session.feed(ev.ChannelGone("not in Asterisk any more"))
         if not adopt:
             return
         for channel_id in listed - set(self.sessions):

@@ -1,7 +1,7 @@
 """One call's task: feed its events to the core, carry out the commands.
 
 No business rule lives here; the session translates (ARI event -> core event,
-core command -> REST call) and records.
+core command -> REST call or centre call) and records.
 """
 
 from __future__ import annotations
@@ -11,14 +11,37 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.core import call as core
-from callrouter.core.commands import Answer, Command, Hangup, Play, SaveCall, StopPlayback
+from callrouter.core import call_events as ev
+from callrouter.core.commands import (
+    Answer,
+    Bridge,
+    Command,
+    Hangup,
+    JoinQueue,
+    LeaveQueue,
+    LogEvent,
+    Play,
+    RequestAnnouncement,
+    SaveCall,
+    StartMoh,
+    StartTimer,
+    StopMoh,
+    StopPlayback,
+)
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
+if TYPE_CHECKING:
+    from callrouter.calls.centre import CentreRunner
+
 log = logging.getLogger(__name__)
+
+# Commands whose target may already be gone: a 404 means done.
+STOPPING = (Hangup, StopPlayback, StopMoh)
 
 
 def utcnow() -> datetime:
@@ -32,7 +55,8 @@ class CallSession:
         ari: AriClient,
         writer: RecordWriter,
         metrics: Metrics,
-        prompts_dir: str,
+        plan: core.CallPlan,
+        centre: CentreRunner,
         max_call_seconds: float,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -40,81 +64,114 @@ class CallSession:
         self._ari = ari
         self._writer = writer
         self._metrics = metrics
-        self._prompts_dir = prompts_dir
+        self._plan = plan
+        self._centre = centre
         self._max_call_seconds = max_call_seconds
         self._clock = clock
-        self._inbox: asyncio.Queue[core.CallEvent] = asyncio.Queue()
+        self._inbox: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._bridge_id: str | None = None
 
     @property
     def channel_id(self) -> str:
         return self.call.record.channel_id
 
-    def feed(self, event: core.CallEvent) -> None:
+    def feed(self, event: ev.CallEvent) -> None:
         self._inbox.put_nowait(event)
 
     async def run(self, first: list[Command]) -> None:
         await self._execute(first)
-        guard = asyncio.get_running_loop().call_later(
-            self._max_call_seconds, self.feed, core.MaxDurationReached()
-        )
+        loop = asyncio.get_running_loop()
+        self._timers.append(loop.call_later(self._max_call_seconds, self.feed, ev.MaxDurationReached()))
         try:
             while not self.call.ended:
                 event = await self._inbox.get()
-                self.call, commands = core.decide(self.call, event, self._clock(), self._prompts_dir)
+                self.call, commands = core.decide(self.call, event, self._clock(), self._plan)
                 await self._execute(commands)
         finally:
-            guard.cancel()
-            if self.call.ended:
-                line = self.call.record.line or "none"
-                outcome = self.call.record.outcome.value if self.call.record.outcome else "failed"
-                with contextlib.suppress(ValueError):
-                    self._metrics.calls.labels(line=line, outcome=outcome).inc()
-            log.info(
-                "call ended",
-                extra={
-                    "call_id": self.call.record.call_id,
-                    "line": self.call.record.line,
-                    "outcome": self.call.record.outcome,
-                    "caller": self.call.record.caller_number,
-                },
-            )
+            for timer in self._timers:
+                timer.cancel()
+            if self._bridge_id is not None:
+                with contextlib.suppress(AriError, OSError, TimeoutError):
+                    await self._ari.destroy_bridge(self._bridge_id)
+            self._centre.call_over(self.call.record.call_id)
+            self._count_outcome()
+
+    def _count_outcome(self) -> None:
+        record = self.call.record
+        if not self.call.ended:
+            return
+        outcome = record.outcome.value if record.outcome else "failed"
+        with contextlib.suppress(ValueError):
+            self._metrics.calls.labels(line=record.line or "none", outcome=outcome).inc()
+        log.info(
+            "call ended",
+            extra={
+                "call_id": record.call_id,
+                "line": record.line,
+                "outcome": outcome,
+                "caller": record.caller_number,
+            },
+        )
 
     async def _execute(self, commands: list[Command]) -> None:
         for command in commands:
-            if isinstance(command, SaveCall):
-                self._writer.submit(command.record)
+            if self._local(command):
                 continue
             try:
                 await self._rest(command)
             except AriNotFound:
-                # The channel or playback is already gone: for a stop or a
-                # hang-up that is success, otherwise the call has vanished.
-                if not isinstance(command, Hangup | StopPlayback):
-                    self.feed(core.ChannelGone("vanished"))
+                if not isinstance(command, STOPPING):
+                    self.feed(ev.ChannelGone("vanished"))
             except (AriError, OSError, TimeoutError) as exc:
                 name = type(command).__name__.lower()
-                self._metrics.ari_errors.labels(command=_metric_name(command)).inc()
+                with contextlib.suppress(ValueError):
+                    self._metrics.ari_errors.labels(command=name).inc()
                 log.warning("ARI %s failed for call %s: %s", name, self.call.record.call_id, exc)
-                if isinstance(command, Hangup):
-                    continue  # the reconcile check clears it if it lingers
-                self.feed(core.CommandFailed(name, str(exc)[:200]))
+                if isinstance(command, STOPPING):
+                    continue  # the reconcile check clears what lingers
+                self.feed(ev.CommandFailed(name, str(exc)[:200]))
                 return
+
+    def _local(self, command: Command) -> bool:
+        """Carry out what needs no REST call; False for the rest."""
+        match command:
+            case SaveCall(record):
+                self._writer.submit(record)
+            case LogEvent(event):
+                self._writer.submit(event)
+            case StartTimer(token, seconds):
+                loop = asyncio.get_running_loop()
+                self._timers.append(loop.call_later(seconds, self.feed, ev.TimerFired(token)))
+            case JoinQueue(entry):
+                self._centre.join(entry, self)
+            case LeaveQueue(entry_id):
+                self._centre.leave(entry_id)
+            case RequestAnnouncement(entry_id):
+                announcement = self._centre.announcement(entry_id)
+                if announcement is not None:
+                    self.feed(announcement)
+            case _:
+                return False
+        return True
 
     async def _rest(self, command: Command) -> None:
         channel = self.channel_id
         match command:
             case Answer():
                 await self._ari.answer(channel)
-                self.feed(core.Answered())
+                self.feed(ev.Answered())
             case Play(media, playback_id):
                 await self._ari.play(channel, media, playback_id)
             case StopPlayback(playback_id):
                 await self._ari.stop_playback(playback_id)
+            case StartMoh():
+                await self._ari.start_moh(channel)
+            case StopMoh():
+                await self._ari.stop_moh(channel)
+            case Bridge(agent_channel):
+                self._bridge_id = f"call-{self.call.record.call_id}"
+                await self._ari.create_bridge(self._bridge_id)
+                await self._ari.add_to_bridge(self._bridge_id, [channel, agent_channel])
             case Hangup(reason):
                 await self._ari.hangup(channel, reason)
-
-
-def _metric_name(command: Command) -> str:
-    return {Answer: "answer", Play: "play", StopPlayback: "stop_playback", Hangup: "hangup"}.get(
-        type(command), "other"
-    )

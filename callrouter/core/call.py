@@ -1,74 +1,103 @@
 """One inbound call's life, as pure state transitions.
 
-``decide(call, event, now)`` returns the next ``Call`` and the commands the
-shell must carry out. The shell feeds back what happened (``Answered``,
-``PlaybackFinished``, ``CommandFailed``...) as further events. No I/O here.
-
-Foundation flow: arrive -> answer -> greeting -> hang up. The menu and queue
-arrive with the inbound work and slot in after the greeting.
+arrive -> answer -> (closed: after-hours message) | greeting + menu -> queue
+(music, position and estimate announced) -> an agent answers -> bridged ->
+either side hangs up. ``decide(call, event, now)`` returns the next ``Call``
+and the commands for the shell, which feeds back what happened as events.
+The shared queue and the agents live in ``centre``; a call only joins, leaves
+and hears what the centre decided.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from callrouter.core.commands import Answer, Command, Hangup, Play, SaveCall
+from callrouter.core import menu as mn
+from callrouter.core.call_events import (
+    AgentAnswered,
+    AgentLeft,
+    AgentMissed,
+    AgentRinging,
+    Announce,
+    Answered,
+    CallerHungUp,
+    CallEvent,
+    ChannelGone,
+    CommandFailed,
+    Digit,
+    MaxDurationReached,
+    Overflowed,
+    PlaybackFinished,
+    TimerFired,
+)
+from callrouter.core.commands import (
+    Answer,
+    Bridge,
+    Command,
+    Hangup,
+    JoinQueue,
+    LeaveQueue,
+    LogEvent,
+    Play,
+    RequestAnnouncement,
+    SaveCall,
+    StartMoh,
+    StartTimer,
+    StopMoh,
+    StopPlayback,
+)
+from callrouter.core.hours import Hours
 from callrouter.core.numbers import CallerNumber
-from callrouter.core.records import CallRecord, Outcome
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import CallEventRecord, CallRecord, Outcome
 
 
 class Phase(StrEnum):
     ANSWERING = "answering"
-    GREETING = "greeting"
+    CLOSED = "closed"  # playing the after-hours message
+    MENU = "menu"  # greeting and menu
+    QUEUED = "queued"
+    CONNECTED = "connected"
+    LEAVING = "leaving"  # a last message, then the router hangs up
     ENDING = "ending"  # the router asked for the hang-up; waiting for Asterisk
     ENDED = "ended"
 
 
-# ---- events the shell feeds in -------------------------------------------------
-@dataclass(frozen=True)
-class Answered:
-    pass
-
-
-@dataclass(frozen=True)
-class PlaybackFinished:
-    playback_id: str
-
-
-@dataclass(frozen=True)
-class CallerHungUp:
-    cause: str = "normal"
-
-
-@dataclass(frozen=True)
-class ChannelGone:
-    """The channel left the application or was destroyed."""
-
-    cause: str = "gone"
-
-
-@dataclass(frozen=True)
-class CommandFailed:
-    command: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class MaxDurationReached:
-    pass
-
-
-CallEvent = Answered | PlaybackFinished | CallerHungUp | ChannelGone | CommandFailed | MaxDurationReached
-
-
+# ---- what a call knows ---------------------------------------------------------------
 @dataclass(frozen=True)
 class LineInfo:
-    """What the call needs to know about its line."""
-
     name: str
     language: str
+    menu: str = "full"  # full | skip | fast
+    topic: str | None = None  # for skip / fast
+    priority: int = 0
+    hours: Hours | None = None
+    closed_prompt: str = "after_hours"
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    priority: int = 0
+    prompt: str | None = None  # said on joining
+    overflow_topic: str | None = None
+    overflow_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """The static, configured knowledge every call consults."""
+
+    prompts_dir: str
+    menu: mn.MenuSpec
+    topics: Mapping[str, TopicPlan]
+    short_abandon: timedelta = timedelta(seconds=5)
+    announce_every: timedelta = timedelta(seconds=60)
+
+    def media(self, language: str, *keys: str) -> tuple[str, ...]:
+        return tuple(f"sound:{self.prompts_dir}/{language}/{key}" for key in keys)
 
 
 @dataclass(frozen=True)
@@ -76,11 +105,47 @@ class Call:
     record: CallRecord
     phase: Phase
     language: str
-    playback_id: str | None = None
+    line: LineInfo | None = None
+    menu_spec: mn.MenuSpec | None = None
+    menu: mn.MenuState = field(default_factory=mn.MenuState)
+    playback_id: str | None = None  # what is playing now, if anything
+    plays: int = 0  # playback ids are call_id-p<n>
+    timers: int = 0  # timer tokens are <kind>:<n>; only the latest counts
+    timer: str | None = None
+    moh: bool = False
+    announcing: bool = False  # the playing sound is a position announcement
+    entry_id: str | None = None
 
     @property
     def ended(self) -> bool:
         return self.phase is Phase.ENDED
+
+
+Result = tuple[Call, list[Command]]
+
+
+def _event(call: Call, now: datetime, kind: str, detail: str = "") -> LogEvent:
+    return LogEvent(CallEventRecord(call.record.call_id, call.record.node, now, kind, detail))
+
+
+def _play(call: Call, media: tuple[str, ...]) -> Result:
+    playback_id = f"{call.record.call_id}-p{call.plays + 1}"
+    return replace(call, playback_id=playback_id, plays=call.plays + 1), [Play(media, playback_id)]
+
+
+def _timer(call: Call, kind: str, seconds: float) -> Result:
+    token = f"{kind}:{call.timers + 1}"
+    return replace(call, timer=token, timers=call.timers + 1), [StartTimer(token, seconds)]
+
+
+def _stop_sound(call: Call) -> Result:
+    """Silence the caller (before an announcement or the bridge)."""
+    commands: list[Command] = []
+    if call.playback_id is not None:
+        commands.append(StopPlayback(call.playback_id))
+    if call.moh:
+        commands.append(StopMoh())
+    return replace(call, playback_id=None, moh=False, timer=None, announcing=False), commands
 
 
 def arrive(
@@ -92,7 +157,7 @@ def arrive(
     line: LineInfo | None,
     caller: CallerNumber,
     now: datetime,
-) -> tuple[Call, list[Command]]:
+) -> Result:
     """A new channel entered the application for a DID."""
     record = CallRecord(
         call_id=call_id,
@@ -103,55 +168,242 @@ def arrive(
         caller_number=caller.e164,
         caller_presentation=caller.presentation.value,
         started_at=now,
+        language=line.language if line else None,
     )
+    call = Call(record, Phase.ANSWERING, line.language if line else "en", line)
     if line is None:
         ended = replace(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
-        return Call(ended, Phase.ENDING, "en"), [SaveCall(ended), Hangup("unallocated")]
-    call = Call(record, Phase.ANSWERING, line.language)
-    return call, [SaveCall(record), Answer()]
+        return replace(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]
+    return call, [SaveCall(record), _event(call, now, "arrived", line.name), Answer()]
 
 
-def decide(call: Call, event: CallEvent, now: datetime, prompts_dir: str) -> tuple[Call, list[Command]]:
+def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
     if call.ended:
         return call, []
     match event:
-        case Answered() if call.phase is Phase.ANSWERING:
-            record = replace(call.record, answered_at=now)
-            playback_id = f"{call.record.call_id}-greeting"
-            media = f"sound:{prompts_dir}/{call.language}/greeting-{record.line}"
-            return (
-                replace(call, record=record, phase=Phase.GREETING, playback_id=playback_id),
-                [SaveCall(record), Play(media, playback_id)],
-            )
-        case PlaybackFinished(playback_id) if (
-            call.phase is Phase.GREETING and playback_id == call.playback_id
-        ):
-            return _finish(call, now, Outcome.GREETED, "greeting played", hang_up=True)
-        case CommandFailed(command, detail):
-            return _finish(call, now, Outcome.FAILED, f"{command}: {detail}", hang_up=True)
-        case MaxDurationReached():
-            return _finish(call, now, call.record.outcome or Outcome.FAILED, "maximum call duration", True)
         case CallerHungUp(cause) | ChannelGone(cause):
-            return _gone(call, now, cause)
+            return _gone(call, now, plan, cause)
+        case CommandFailed(command, detail):
+            return _finish(call, now, Outcome.FAILED, f"{command}: {detail}")
+        case MaxDurationReached():
+            outcome = {
+                Phase.CONNECTED: Outcome.ANSWERED,
+                Phase.CLOSED: Outcome.AFTER_HOURS,
+                Phase.LEAVING: Outcome.OVERFLOW,
+            }.get(call.phase, Outcome.FAILED)
+            return _finish(call, now, outcome, "maximum call duration")
+        case Answered() if call.phase is Phase.ANSWERING:
+            return _answered(call, now, plan)
+    if call.phase is Phase.MENU:
+        return _in_menu(call, event, now, plan)
+    if call.phase is Phase.QUEUED:
+        return _in_queue(call, event, now, plan)
+    if call.phase is Phase.CONNECTED and isinstance(event, AgentLeft):
+        return _finish(call, now, Outcome.ANSWERED, "agent hung up")
+    last_message = call.phase in (Phase.CLOSED, Phase.LEAVING)
+    if last_message and isinstance(event, PlaybackFinished) and event.playback_id == call.playback_id:
+        outcome = Outcome.AFTER_HOURS if call.phase is Phase.CLOSED else Outcome.OVERFLOW
+        return _finish(call, now, outcome, call.record.end_reason or "message played")
     return call, []
 
 
-def _finish(
-    call: Call, now: datetime, outcome: Outcome, reason: str, hang_up: bool
-) -> tuple[Call, list[Command]]:
-    if call.phase is Phase.ENDING:
+def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
+    line = call.line
+    assert line is not None
+    call = replace(call, record=replace(call.record, answered_at=now))
+    commands: list[Command] = [SaveCall(call.record)]
+    if line.hours is not None and not line.hours.is_open(now):
+        call = replace(call, phase=Phase.CLOSED, record=replace(call.record, end_reason="line closed"))
+        call, play = _play(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
+        return call, [*commands, _event(call, now, "after_hours"), *play]
+    if line.menu == "skip" and line.topic:
+        call, played = _play(call, plan.media(call.language, f"greeting-{line.name}"))
+        call, joined = _join(replace(call, phase=Phase.MENU), now, plan, line.topic, "line")
+        return call, commands + played + joined
+    spec = plan.menu
+    if line.menu == "fast" and line.topic:
+        fast = mn.MenuNode("fast_path", {"1": mn.MenuOption(topic=line.topic)})
+        spec = replace(spec, root=fast, default_topic=line.topic, max_failures=1)
+    state, steps = mn.start(spec, call.language)
+    call = replace(call, phase=Phase.MENU, menu_spec=spec, menu=state)
+    call, more = _menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
+    return call, [*commands, _event(call, now, "menu"), *more]
+
+
+def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
+    spec = call.menu_spec
+    assert spec is not None
+    match event:
+        case Digit(key):
+            state, steps = mn.digit(spec, call.menu, key)
+            call = replace(call, menu=state, timer=None)
+            call, commands = _menu_steps(call, steps, now, plan)
+            return call, [_event(call, now, "key", key), *commands]
+        case PlaybackFinished(playback_id) if playback_id == call.playback_id:
+            state, steps = mn.prompt_finished(spec, call.menu)
+            return _menu_steps(replace(call, menu=state, playback_id=None), steps, now, plan)
+        case TimerFired(token) if token == call.timer:
+            state, steps = mn.timed_out(spec, call.menu)
+            return _menu_steps(replace(call, menu=state, timer=None), steps, now, plan)
+    return call, []
+
+
+def _menu_steps(
+    call: Call, steps: list[mn.MenuStep], now: datetime, plan: CallPlan, greeting: str = ""
+) -> Result:
+    commands: list[Command] = []
+    for step in steps:
+        match step:
+            case mn.StopPrompt() if call.playback_id is not None:
+                commands.append(StopPlayback(call.playback_id))
+                call = replace(call, playback_id=None)
+            case mn.PlayPrompts(prompts, language):
+                keys = (greeting, *prompts) if greeting else prompts
+                call = replace(call, language=language)
+                call, more = _play(call, plan.media(language, *keys))
+                commands += more
+            case mn.WaitForDigit(seconds):
+                call, more = _timer(call, "menu", seconds)
+                commands += more
+            case mn.Chosen(topic, reason):
+                call, more = _join(call, now, plan, topic, reason)
+                commands += more
+    return call, commands
+
+
+def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) -> Result:
+    line = call.line
+    assert line is not None
+    rules = plan.topics.get(topic, TopicPlan())
+    priority = max(rules.priority, line.priority)
+    joined_at = call.record.queued_at or now  # an overflow to another topic keeps the place
+    record = replace(
+        call.record,
+        topic=topic,
+        priority=priority,
+        queued_at=joined_at,
+        language=call.language,
+        menu_path="".join(call.menu.keys) or None,
+    )
+    entry_id = call.record.call_id
+    entry = QueueEntry(
+        entry_id, topic, call.language, line.name, priority, joined_at,
+        caller_key=record.caller_number, channel_id=record.channel_id,
+    )  # fmt: skip
+    call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id)
+    commands: list[Command] = [
+        SaveCall(record),
+        _event(call, now, "queued", f"{topic} ({reason})"),
+        JoinQueue(entry),
+    ]
+    if call.playback_id is None:
+        # Nothing is playing (the menu ended on a key): greet the wait at once.
+        call, more = _play(call, plan.media(call.language, *_joined_prompts(rules)))
+        commands += more
+    return call, commands
+
+
+def _joined_prompts(rules: TopicPlan) -> tuple[str, ...]:
+    return (rules.prompt,) if rules.prompt else ("queue_joined",)
+
+
+def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
+    match event:
+        case PlaybackFinished(playback_id) if playback_id == call.playback_id:
+            call = replace(call, playback_id=None)
+            if call.announcing:
+                return _after_announcement(replace(call, announcing=False), plan)
+            # The greeting or "please hold" is over: music, and ask for the caller's place.
+            assert call.entry_id is not None
+            return replace(call, moh=True), [StartMoh(), RequestAnnouncement(call.entry_id)]
+        case Announce(position, minutes) if call.playback_id is None:
+            media = [*plan.media(call.language, "queue_position"), f"number:{position}"]
+            if minutes is not None:
+                media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
+            call, stop = _stop_sound(call)
+            call, play = _play(replace(call, announcing=True), tuple(media))
+            return call, stop + play
+        case TimerFired(token) if token == call.timer and call.entry_id is not None:
+            return replace(call, timer=None), [RequestAnnouncement(call.entry_id)]
+        case AgentRinging(agent_id):
+            return call, [_event(call, now, "offered", agent_id)]
+        case AgentMissed(agent_id, reason):
+            return call, [_event(call, now, "agent_missed", f"{agent_id}: {reason}")]
+        case AgentAnswered(agent_id, agent_channel):
+            call, stop = _stop_sound(call)
+            record = replace(call.record, agent=agent_id, agent_answered_at=now, outcome=Outcome.ANSWERED)
+            call = replace(call, record=record, phase=Phase.CONNECTED)
+            return call, [
+                *stop,
+                Bridge(agent_channel),
+                SaveCall(record),
+                _event(call, now, "bridged", agent_id),
+            ]
+        case Overflowed(reason):
+            return _overflow(call, now, plan, reason)
+    return call, []
+
+
+def _after_announcement(call: Call, plan: CallPlan) -> Result:
+    """Music again until the next announcement is due."""
+    if plan.announce_every <= timedelta(0):
+        return replace(call, moh=True), [StartMoh()]
+    call, timer = _timer(replace(call, moh=True), "announce", plan.announce_every.total_seconds())
+    return call, [StartMoh(), *timer]
+
+
+def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:
+    topic = call.record.topic or ""
+    rules = plan.topics.get(topic, TopicPlan())
+    log = _event(call, now, "overflow", f"{topic}: {reason}")
+    if rules.overflow_topic:
+        call = replace(call, phase=Phase.MENU, entry_id=None)
+        call, commands = _join(call, now, plan, rules.overflow_topic, f"overflow from {topic}")
+        return call, [log, *commands]
+    call, stop = _stop_sound(call)
+    call = replace(call, phase=Phase.LEAVING, record=replace(call.record, end_reason=f"overflow: {reason}"))
+    call, play = _play(call, plan.media(call.language, rules.overflow_prompt or "overflow_busy"))
+    return call, [log, *stop, *play]
+
+
+def _finish(call: Call, now: datetime, outcome: Outcome, reason: str) -> Result:
+    """The router ends the call; the record is final when the channel is gone."""
+    if call.phase in (Phase.ENDING, Phase.ENDED):
         return call, []
+    commands: list[Command] = []
+    if call.phase is Phase.QUEUED and call.entry_id is not None:
+        commands.append(LeaveQueue(call.entry_id))
     record = replace(call.record, outcome=outcome, end_reason=reason)
-    commands: list[Command] = [Hangup()] if hang_up else []
-    return replace(call, record=record, phase=Phase.ENDING), commands
+    return replace(call, record=record, phase=Phase.ENDING), [*commands, Hangup()]
 
 
-def _gone(call: Call, now: datetime, cause: str) -> tuple[Call, list[Command]]:
-    """The channel is gone: the record is final now."""
-    if call.phase is Phase.ENDING:
-        record = replace(call.record, ended_at=call.record.ended_at or now)
-    else:
-        record = replace(
-            call.record, ended_at=now, outcome=Outcome.CALLER_HANGUP, end_reason=f"caller: {cause}"
-        )
-    return replace(call, record=record, phase=Phase.ENDED), [SaveCall(record)]
+def _gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
+    """The channel is gone: decide the outcome if the router had not, and close the record."""
+    commands: list[Command] = []
+    record = call.record
+    if record.outcome is None or call.phase in (Phase.CLOSED, Phase.LEAVING):
+        record = replace(record, outcome=_outcome_on_hangup(call, now, plan), end_reason=f"caller: {cause}")
+    elif record.end_reason is None:  # e.g. answered: say who hung up
+        record = replace(record, end_reason=f"caller: {cause}")
+    record = replace(record, language=call.language)  # a language change in the menu counts
+    if call.phase is Phase.QUEUED and call.entry_id is not None:
+        commands.append(LeaveQueue(call.entry_id))
+    record = replace(record, ended_at=record.ended_at or now)
+    call = replace(call, record=record, phase=Phase.ENDED)
+    return call, [*commands, SaveCall(record), _event(call, now, "ended", record.outcome or "")]
+
+
+def _outcome_on_hangup(call: Call, now: datetime, plan: CallPlan) -> Outcome:
+    match call.phase:
+        case Phase.QUEUED:
+            queued = call.record.queued_at or now
+            return Outcome.SHORT_ABANDON if now - queued < plan.short_abandon else Outcome.ABANDONED
+        case Phase.CONNECTED:
+            return Outcome.ANSWERED
+        case Phase.CLOSED:
+            return Outcome.AFTER_HOURS
+        case Phase.LEAVING:
+            return Outcome.OVERFLOW
+        case Phase.ANSWERING:
+            return Outcome.FAILED if call.record.answered_at else Outcome.MENU_HANGUP
+    return call.record.outcome or Outcome.MENU_HANGUP

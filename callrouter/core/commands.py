@@ -1,10 +1,11 @@
-"""What the core asks the shell to do. Plain data; the shell carries them out."""
+"""What a call's core asks the shell to do. Plain data; the shell carries them out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callrouter.core.records import CallRecord
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import CallEventRecord, CallRecord
 
 
 @dataclass(frozen=True)
@@ -14,13 +15,51 @@ class Answer:
 
 @dataclass(frozen=True)
 class Play:
-    media: str
+    media: tuple[str, ...]  # played in sequence under one playback id
     playback_id: str
 
 
 @dataclass(frozen=True)
 class StopPlayback:
     playback_id: str
+
+
+@dataclass(frozen=True)
+class StartMoh:
+    pass
+
+
+@dataclass(frozen=True)
+class StopMoh:
+    pass
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    token: str  # fed back as TimerFired(token); a stale token is ignored
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JoinQueue:
+    entry: QueueEntry
+
+
+@dataclass(frozen=True)
+class LeaveQueue:
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class RequestAnnouncement:
+    """Ask the centre for this caller's position and estimate (fed back as Announce)."""
+
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class Bridge:
+    agent_channel_id: str
 
 
 @dataclass(frozen=True)
@@ -33,4 +72,23 @@ class SaveCall:
     record: CallRecord
 
 
-Command = Answer | Play | StopPlayback | Hangup | SaveCall
+@dataclass(frozen=True)
+class LogEvent:
+    event: CallEventRecord
+
+
+Command = (
+    Answer
+    | Play
+    | StopPlayback
+    | StartMoh
+    | StopMoh
+    | StartTimer
+    | JoinQueue
+    | LeaveQueue
+    | RequestAnnouncement
+    | Bridge
+    | Hangup
+    | SaveCall
+    | LogEvent
+)

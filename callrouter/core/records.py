@@ -1,4 +1,5 @@
-"""What gets recorded about a call: one row per call, written as it progresses."""
+"""What gets recorded: one row per call (written as it progresses), the call's
+timeline of events, and agents' state changes."""
 
 from __future__ import annotations
 
@@ -9,15 +10,34 @@ from typing import Any
 
 
 class Outcome(StrEnum):
-    GREETED = "greeted"  # the router played the greeting and ended the call
-    CALLER_HANGUP = "caller_hangup"  # the caller left before the router was done
+    ANSWERED = "answered"  # talked with an agent
+    ABANDONED = "abandoned"  # hung up while waiting in the queue
+    SHORT_ABANDON = "short_abandon"  # ... within the first few seconds of waiting
+    MENU_HANGUP = "menu_hangup"  # hung up in the greeting or menu, before queueing
+    OVERFLOW = "overflow"  # the topic's overflow message, then the router hung up
+    AFTER_HOURS = "after_hours"  # the line was closed: told what to do instead
     NO_LINE = "no_line"  # the DID belongs to no line and there is no default line
     FAILED = "failed"  # Asterisk refused what the router asked, or the call vanished
 
 
+def _encode(obj: object, kind: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": kind}
+    for key, value in obj.__dict__.items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def _decode_times(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    for key in keys:
+        if fields.get(key):
+            fields[key] = datetime.fromisoformat(fields[key])
+    return fields
+
+
 @dataclass(frozen=True)
 class CallRecord:
-    """A snapshot of a call; later snapshots of one call_id complete earlier ones."""
+    """A snapshot of a call; later snapshots of one call complete earlier ones."""
 
     call_id: str
     node: str
@@ -31,19 +51,70 @@ class CallRecord:
     ended_at: datetime | None = None
     outcome: Outcome | None = None
     end_reason: str | None = None
+    language: str | None = None
+    menu_path: str | None = None  # the keys pressed, in order
+    topic: str | None = None
+    priority: int | None = None
+    queued_at: datetime | None = None
+    agent: str | None = None
+    agent_answered_at: datetime | None = None
+
+    TIMES = ("started_at", "answered_at", "ended_at", "queued_at", "agent_answered_at")
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": "call"}
-        for key, value in self.__dict__.items():
-            out[key] = value.isoformat() if isinstance(value, datetime) else value
-        return out
+        return _encode(self, "call")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRecord:
-        fields = {k: v for k, v in data.items() if k != "kind"}
-        for key in ("started_at", "answered_at", "ended_at"):
-            if fields.get(key):
-                fields[key] = datetime.fromisoformat(fields[key])
+        fields = _decode_times(data, cls.TIMES)
         if fields.get("outcome"):
             fields["outcome"] = Outcome(fields["outcome"])
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class CallEventRecord:
+    """One step of a call's timeline (entered menu, choice, queued, offered...)."""
+
+    call_id: str
+    node: str
+    at: datetime
+    kind: str
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return _encode(self, "call_event")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CallEventRecord:
+        return cls(**_decode_times(data, ("at",)))
+
+
+@dataclass(frozen=True)
+class AgentStateRecord:
+    agent: str
+    at: datetime
+    state: str
+    reason: str = ""
+    call_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _encode(self, "agent_state")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentStateRecord:
+        return cls(**_decode_times(data, ("at",)))
+
+
+Record = CallRecord | CallEventRecord | AgentStateRecord
+
+
+def record_from_json(data: dict[str, Any]) -> Record:
+    kind = data.get("kind", "call")
+    if kind == "call":
+        return CallRecord.from_json(data)
+    if kind == "call_event":
+        return CallEventRecord.from_json(data)
+    if kind == "agent_state":
+        return AgentStateRecord.from_json(data)
+    raise ValueError(f"unknown record kind {kind!r}")

@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import asyncpg
 
-from callrouter.core.records import CallRecord
+from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Record
 
 # A later snapshot adds facts: keep what is known, take what is new. A call is
 # one channel on one node (a router that adopts a call after a restart gives it
 # a new call_id; the row keeps the first).
 UPSERT_CALL = """
 INSERT INTO calls (call_id, node, channel_id, did, line, caller_number, caller_presentation,
-                   started_at, answered_at, ended_at, outcome, end_reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                   started_at, answered_at, ended_at, outcome, end_reason, language, menu_path,
+                   topic, priority, queued_at, agent, agent_answered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (node, channel_id) DO UPDATE SET
-    line        = COALESCE(EXCLUDED.line, calls.line),
-    answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at),
-    ended_at    = COALESCE(calls.ended_at, EXCLUDED.ended_at),
-    outcome     = COALESCE(EXCLUDED.outcome, calls.outcome),
-    end_reason  = COALESCE(EXCLUDED.end_reason, calls.end_reason)
+    line              = COALESCE(EXCLUDED.line, calls.line),
+    answered_at       = COALESCE(calls.answered_at, EXCLUDED.answered_at),
+    ended_at          = COALESCE(calls.ended_at, EXCLUDED.ended_at),
+    outcome           = COALESCE(EXCLUDED.outcome, calls.outcome),
+    end_reason        = COALESCE(EXCLUDED.end_reason, calls.end_reason),
+    language          = COALESCE(EXCLUDED.language, calls.language),
+    menu_path         = COALESCE(EXCLUDED.menu_path, calls.menu_path),
+    topic             = COALESCE(EXCLUDED.topic, calls.topic),
+    priority          = COALESCE(EXCLUDED.priority, calls.priority),
+    queued_at         = COALESCE(calls.queued_at, EXCLUDED.queued_at),
+    agent             = COALESCE(EXCLUDED.agent, calls.agent),
+    agent_answered_at = COALESCE(calls.agent_answered_at, EXCLUDED.agent_answered_at)
 """
+
+INSERT_EVENT = """
+INSERT INTO call_events (call_id, node, at, kind, detail) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING
+"""
+
+INSERT_AGENT_STATE = """
+INSERT INTO agent_states (agent, at, state, reason, call_id) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING
+"""
+
+BAD_DATA = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
 def connect_kwargs(dsn: str, password: str | None) -> dict[str, object]:
@@ -27,6 +50,14 @@ def connect_kwargs(dsn: str, password: str | None) -> dict[str, object]:
     if password:
         kwargs["password"] = password
     return kwargs
+
+
+def _call_row(r: CallRecord) -> tuple[Any, ...]:
+    return (
+        r.call_id, r.node, r.channel_id, r.did, r.line, r.caller_number, r.caller_presentation,
+        r.started_at, r.answered_at, r.ended_at, r.outcome.value if r.outcome else None, r.end_reason,
+        r.language, r.menu_path, r.topic, r.priority, r.queued_at, r.agent, r.agent_answered_at,
+    )  # fmt: skip
 
 
 class PgRecordStore:
@@ -39,42 +70,37 @@ class PgRecordStore:
             self._pool = await asyncpg.create_pool(min_size=1, max_size=4, timeout=5, **self._kwargs)
         return self._pool
 
-    async def write(self, records: list[CallRecord]) -> list[tuple[CallRecord, str]]:
+    async def write(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
         """Write a batch; return the records PostgreSQL refused as data (with why).
         Connection trouble raises, so the writer spools and retries."""
         pool = await self._get_pool()
         try:
             await self._write_rows(pool, records)
-        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
-            rejected = []
+        except BAD_DATA:
+            rejected: list[tuple[Record, str]] = []
             for record in records:  # find the poison records one by one
                 try:
                     await self._write_rows(pool, [record])
-                except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+                except BAD_DATA as exc:
                     rejected.append((record, f"{type(exc).__name__}: {exc}"))
             return rejected
         return []
 
-    async def _write_rows(self, pool: asyncpg.Pool, records: list[CallRecord]) -> None:
-        rows = [
-            (
-                r.call_id,
-                r.node,
-                r.channel_id,
-                r.did,
-                r.line,
-                r.caller_number,
-                r.caller_presentation,
-                r.started_at,
-                r.answered_at,
-                r.ended_at,
-                r.outcome.value if r.outcome else None,
-                r.end_reason,
-            )
-            for r in records
+    async def _write_rows(self, pool: asyncpg.Pool, records: Sequence[Record]) -> None:
+        calls = [_call_row(r) for r in records if isinstance(r, CallRecord)]
+        events = [
+            (r.call_id, r.node, r.at, r.kind, r.detail) for r in records if isinstance(r, CallEventRecord)
+        ]
+        states = [
+            (r.agent, r.at, r.state, r.reason, r.call_id) for r in records if isinstance(r, AgentStateRecord)
         ]
         async with pool.acquire() as conn, conn.transaction():
-            await conn.executemany(UPSERT_CALL, rows)
+            if calls:
+                await conn.executemany(UPSERT_CALL, calls)
+            if events:
+                await conn.executemany(INSERT_EVENT, events)
+            if states:
+                await conn.executemany(INSERT_AGENT_STATE, states)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -16,17 +16,18 @@ import json
 import logging
 import os
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from callrouter.core.records import CallRecord
+from callrouter.core.records import Record, record_from_json
 from callrouter.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 class RecordStore(Protocol):
-    async def write(self, records: list[CallRecord]) -> list[tuple[CallRecord, str]]:
+    async def write(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
         """Write a batch; return the records refused as bad data, with the reason.
         Raise when the store is unreachable (the batch is then spooled)."""
         ...
@@ -49,7 +50,7 @@ class RecordWriter:
         self._max_wait = max_wait
         self._queue_limit = queue_limit
         self._retry_max = retry_max
-        self._pending: deque[CallRecord] = deque()
+        self._pending: deque[Record] = deque()
         self._wake = asyncio.Event()
         self._closing = False
         self.database_up: bool | None = None  # None until the first write is tried
@@ -59,7 +60,7 @@ class RecordWriter:
         self._spooled = self._count_spooled()
 
     # -- the call path's side -------------------------------------------------
-    def submit(self, record: CallRecord) -> None:
+    def submit(self, record: Record) -> None:
         if len(self._pending) >= self._queue_limit:
             self._to_spool([record])
             return
@@ -119,13 +120,13 @@ class RecordWriter:
         replaying = self.spool.with_suffix(".replaying")
         if not replaying.exists():
             self.spool.rename(replaying)
-        records: list[CallRecord] = []
+        records: list[Record] = []
         for number, raw in enumerate(replaying.read_bytes().splitlines(), 1):
             try:
                 data = json.loads(raw.decode("utf-8"))
                 if not isinstance(data, dict):
                     raise TypeError(f"a {type(data).__name__}, not a record")
-                records.append(CallRecord.from_json(data))
+                records.append(record_from_json(data))
             except (ValueError, TypeError, KeyError) as exc:
                 log.error("spool line %d unreadable (%s); kept in %s", number, exc, self.bad_file)
                 with open(self.bad_file, "ab") as bad:  # noqa: ASYNC230 - rare, tiny
@@ -139,7 +140,7 @@ class RecordWriter:
         self._spooled = self._count_spooled()
         log.info("replayed %d spooled record(s)", len(records))
 
-    def _reject(self, rejected: list[tuple[CallRecord, str]]) -> None:
+    def _reject(self, rejected: list[tuple[Record, str]]) -> None:
         """Bad data is kept aside in ``.bad`` (never retried forever, never lost)."""
         if not rejected:
             return
@@ -149,7 +150,7 @@ class RecordWriter:
                 bad.write(json.dumps({**record.to_json(), "refused": reason}) + "\n")
         self._metrics.records_rejected.inc(len(rejected))
 
-    def _to_spool(self, records: list[CallRecord]) -> None:
+    def _to_spool(self, records: list[Record]) -> None:
         with open(self.spool, "a", encoding="utf-8") as spool:
             for record in records:
                 spool.write(json.dumps(record.to_json()) + "\n")

@@ -5,6 +5,7 @@ a missing part is set up, or the test fails."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -16,17 +17,24 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
+from devstack.configs import clockless_config
 from devstack.stack import REPO, Stack, StackInfo
 from devstack.util import free_port
 
-CONFIG = REPO / "callrouter.example.toml"
+CONFIG = REPO / ".run" / "callrouter.test.toml"
+
+
+def write_test_config() -> Path:
+    return clockless_config(CONFIG)
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackInfo]:
+    write_test_config()
     stack = Stack("test")
     info = stack.up()
     env = dict(os.environ, **info.env())
@@ -133,3 +141,50 @@ async def wait_rows(
             return rows
         await asyncio.sleep(0.2)
     return rows
+
+
+class AriObserver:
+    """A passive second ARI application subscribed to everything (subscribeAll),
+    so a test can see what happened on Asterisk (playbacks, bridges) without
+    touching the router's own application."""
+
+    def __init__(self, info: StackInfo) -> None:
+        self.info = info
+        self.events: list[dict[str, object]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> AriObserver:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        url = self.info.ari_url.replace("http://", "ws://") + "/ari/events"
+        headers = {"Authorization": aiohttp.encode_basic_auth(self.info.ari_user, self.info.ari_password)}
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.ws_connect(url, params={"app": "test-observer", "subscribeAll": "true"}) as ws,
+        ):
+            self._ready.set()
+            async for message in ws:
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    self.events.append(json.loads(message.data))
+
+    def of_type(self, kind: str) -> list[dict[str, object]]:
+        return [e for e in self.events if e.get("type") == kind]
+
+
+async def admin(router: RouterProcess, method: str, path: str, body: object = None) -> tuple[int, object]:
+    headers = {"Authorization": "Bearer test-token"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.request(method, router.admin_url + path, json=body) as response,
+    ):
+        return response.status, await response.json()

@@ -12,7 +12,7 @@ from devstack import sipp
 from devstack.stack import StackInfo
 from tests.e2e.conftest import RouterProcess, wait_rows
 
-CALLS_SQL = """SELECT did, line, caller_number, caller_presentation, started_at, answered_at,
+CALLS_SQL = """SELECT did, line, language, caller_number, caller_presentation, started_at, answered_at,
                       ended_at, outcome, end_reason, node, channel_id
                FROM calls WHERE caller_number = ANY($1::text[]) AND ended_at IS NOT NULL
                ORDER BY started_at"""
@@ -33,25 +33,28 @@ def metric(router: RouterProcess, name: str, **labels: str) -> float:
     raise AssertionError(f"{name}{labels} not in /metrics")
 
 
-async def test_call_is_greeted_and_recorded(stack: StackInfo, router: RouterProcess, db: asyncpg.Connection):
+async def test_call_is_answered_and_recorded(stack: StackInfo, router: RouterProcess, db: asyncpg.Connection):
     caller = unique_number()
     national = "8" + caller[2:]  # the same person dialling in national format
-    before = metric(router, "callrouter_calls_total", line="clinic-central", outcome="greeted")
+    before = metric(router, "callrouter_calls_total", line="clinic-central", outcome="menu_hangup")
 
-    result = sipp.call(stack.sip_port, [(caller, "+78162700101"), (national, "78162700300")])
+    result = sipp.call(stack.sip_port, [(caller, "+78162700101"), (national, "78162700300")], hold_ms=2500)
 
     assert result.ok, result.output[-2000:]
     rows = await wait_rows(db, CALLS_SQL, [caller], count=2)
     assert [r["line"] for r in rows] == ["clinic-central", "hotline-international"]
     for row in rows:
-        # The router answered, played the greeting and hung up itself.
+        # The router answered and played the greeting and menu; the caller left.
         assert row["caller_number"] == caller, "both formats normalise to one E.164 number"
         assert row["caller_presentation"] == "number"
-        assert row["outcome"] == "greeted", row["end_reason"]
+        assert row["outcome"] == "menu_hangup", row["end_reason"]
         assert row["node"] == "asterisk-1"
         assert row["started_at"] <= row["answered_at"] < row["ended_at"]
-        assert 1.0 < (row["ended_at"] - row["answered_at"]).total_seconds() < 15, "the greeting was played"
-    assert metric(router, "callrouter_calls_total", line="clinic-central", outcome="greeted") == before + 1
+        assert (row["answered_at"] - row["started_at"]).total_seconds() < 0.5, "answered at once"
+    assert [r["language"] for r in rows] == ["ru", "en"], "each line's own language"
+    assert (
+        metric(router, "callrouter_calls_total", line="clinic-central", outcome="menu_hangup") == before + 1
+    )
     assert metric(router, "callrouter_ari_connected") == 1
     # Numbers never reach the log in clear.
     assert caller not in router.log() and caller[1:] not in router.log()
@@ -61,7 +64,7 @@ async def test_withheld_caller_and_pattern_did(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):
     marker = f"781627003{random.randint(10, 99)}"  # inside the international line's _781627003XX block
-    result = sipp.call(stack.sip_port, [("anonymous", marker)])
+    result = sipp.call(stack.sip_port, [("anonymous", marker)], hold_ms=1500)
     assert result.ok, result.output[-2000:]
     rows = await wait_rows(
         db,
@@ -74,7 +77,7 @@ async def test_withheld_caller_and_pattern_did(
     assert rows[-1]["line"] == "hotline-international", "matched by pattern, not the default line"
 
 
-async def test_caller_hanging_up_during_greeting(
+async def test_ambulance_caller_hanging_up_at_once_is_a_short_abandon(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):
     caller = unique_number()
@@ -85,7 +88,10 @@ async def test_caller_hanging_up_during_greeting(
     )
     assert rows, "no record"
     assert rows[0]["line"] == "ambulance"
-    assert rows[0]["outcome"] == "caller_hangup"
+    # An ambulance line skips the menu: the caller was queued at once, and
+    # leaving within seconds is a short abandon, not a plain one.
+    assert rows[0]["topic"] == "urgent"
+    assert rows[0]["outcome"] == "short_abandon"
     assert (rows[0]["ended_at"] - rows[0]["answered_at"]).total_seconds() < 1.5
 
 
@@ -114,7 +120,9 @@ async def test_router_adopts_calls_after_restart(
     caller = unique_number()
     outcome: dict[str, sipp.SippResult] = {}
     thread = threading.Thread(
-        target=lambda: outcome.setdefault("r", sipp.call(stack.sip_port, [(caller, "+78162700102")]))
+        target=lambda: outcome.setdefault(
+            "r", sipp.call(stack.sip_port, [(caller, "+78162700102")], hold_ms=8000)
+        )
     )
     thread.start()
     await wait_rows(
@@ -126,9 +134,10 @@ async def test_router_adopts_calls_after_restart(
         thread.join(60)
         assert outcome["r"].ok, outcome["r"].output[-2000:]
         rows = await wait_rows(
-            db, "SELECT * FROM calls WHERE caller_number = $1 AND outcome = 'greeted'", caller, count=1
+            db, "SELECT * FROM calls WHERE caller_number = $1 AND ended_at IS NOT NULL", caller, count=1
         )
         assert rows, "the adopted call was not finished by the second router"
+        assert rows[0]["outcome"] == "menu_hangup"
         assert metric(second, "callrouter_calls_reconciled_total", action="adopted") >= 1
     finally:
         assert second.stop() == 0

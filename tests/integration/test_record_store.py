@@ -56,7 +56,7 @@ async def test_snapshots_merge_into_one_row(empty_db: str, cluster: Cluster, tmp
         **{
             **answered.__dict__,
             "ended_at": start.started_at + timedelta(seconds=5),
-            "outcome": Outcome.GREETED,
+            "outcome": Outcome.ANSWERED,
         }
     )
     # Out of order on purpose: replayed spools may arrive late.
@@ -64,7 +64,7 @@ async def test_snapshots_merge_into_one_row(empty_db: str, cluster: Cluster, tmp
     assert await store.write([start, answered]) == []
     row = await conn.fetchrow("SELECT * FROM calls")
     assert row["answered_at"] == answered.answered_at and row["ended_at"] == ended.ended_at
-    assert row["outcome"] == "greeted"
+    assert row["outcome"] == "answered"
     assert await conn.fetchval("SELECT count(*) FROM calls") == 1
     await store.close()
     await conn.close()

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from callrouter.core.records import CallRecord, Outcome
+from callrouter.core.records import CallRecord, Outcome, Record
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
@@ -31,7 +31,7 @@ def record(i: int) -> CallRecord:
         started_at=T0,
         answered_at=T0 + timedelta(seconds=0.2),
         ended_at=T0 + timedelta(seconds=i + 7),
-        outcome=Outcome.GREETED,
+        outcome=Outcome.ANSWERED,
         end_reason="greeting played",
     )
 
@@ -40,24 +40,30 @@ class FakeStore:
     """An in-memory RecordStore that can be told the database is away, or that it refuses a record."""
 
     def __init__(self) -> None:
-        self.batches: list[list[CallRecord]] = []
+        self.batches: list[list[Record]] = []
         self.down = False
         self.failures = 0
         self.refuse: set[str] = set()  # call_ids the "database" refuses as bad data
 
-    async def write(self, records: list[CallRecord]) -> list[tuple[CallRecord, str]]:
+    async def write(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
         await asyncio.sleep(0)  # a real store yields to the loop
         if self.down:
             self.failures += 1
             raise ConnectionRefusedError("database away")
-        self.batches.append([r for r in records if r.call_id not in self.refuse])
+        self.batches.append([r for r in records if self._id(r) not in self.refuse])
         return [
-            (r, "CheckViolationError: calls_caller_number_check") for r in records if r.call_id in self.refuse
+            (r, "CheckViolationError: calls_caller_number_check")
+            for r in records
+            if self._id(r) in self.refuse
         ]
+
+    @staticmethod
+    def _id(record: Record) -> str | None:
+        return record.call_id if isinstance(record, CallRecord) else None
 
     @property
     def written(self) -> set[CallRecord]:
-        return {r for batch in self.batches for r in batch}
+        return {r for batch in self.batches for r in batch if isinstance(r, CallRecord)}
 
 
 async def until(condition: Callable[[], bool], within: float = 2.0) -> None:

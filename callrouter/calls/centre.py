@@ -1,0 +1,235 @@
+"""The shell around the core ``Centre``: one owner of the queue and the agents.
+
+It applies the centre's transitions in order (all on the event loop, so no
+locks), and carries out their commands: originate to an agent's softphone
+(with an id we choose, so its events match at once), cancel a ring, hand the
+answered agent to the caller's session, overflow, and record agent states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from callrouter.ari.client import AriClient, AriError, AriNotFound
+from callrouter.core import call_events as ev
+from callrouter.core import centre as cc
+from callrouter.core.agents import Agent, AgentState
+from callrouter.core.estimate import estimate_minutes
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import AgentStateRecord
+from callrouter.metrics import Metrics
+from callrouter.store.writer import RecordWriter
+
+log = logging.getLogger(__name__)
+
+
+class CallFeed(Protocol):
+    """What the runner needs of a caller's session."""
+
+    def feed(self, event: ev.CallEvent) -> None: ...
+
+
+@dataclass
+class Leg:
+    """An agent's channel, originated for one queue entry."""
+
+    channel_id: str
+    agent_id: str
+    entry_id: str
+    answered: bool = False
+
+
+@dataclass(frozen=True)
+class RingSettings:
+    app: str
+    ring_seconds: float
+    estimate_window: int = 20
+
+
+class CentreRunner:
+    def __init__(
+        self,
+        centre: cc.Centre,
+        ari: AriClient,
+        writer: RecordWriter,
+        metrics: Metrics,
+        ring: RingSettings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.centre = centre
+        self._ari = ari
+        self._writer = writer
+        self._metrics = metrics
+        self._ring = ring
+        self._clock = clock
+        self._callers: dict[str, CallFeed] = {}
+        self.legs: dict[str, Leg] = {}
+        self._leg_of: dict[str, str] = {}  # entry_id -> agent channel id
+        self._legs_made = 0
+        self._handle_seconds: deque[float] = deque(maxlen=ring.estimate_window)
+        self._talk_started: dict[str, datetime] = {}  # agent_id -> when the call was bridged
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- calls' side ------------------------------------------------------------
+    def join(self, entry: QueueEntry, caller: CallFeed) -> None:
+        self._callers[entry.entry_id] = caller
+        try:
+            self._apply(cc.join(self.centre, entry, self._clock()))
+        except ValueError as exc:  # one person, one entry: a second line from the same number
+            log.warning("queue join refused: %s", exc)
+            caller.feed(ev.Overflowed("duplicate"))
+
+    def leave(self, entry_id: str) -> None:
+        self._apply(cc.leave(self.centre, entry_id, self._clock()))
+
+    def announcement(self, entry_id: str) -> ev.Announce | None:
+        entry = self.centre.queue.entries.get(entry_id)
+        if entry is None or entry.offered_to is not None:
+            return None
+        position = self.centre.queue.position(entry_id)
+        serving = sum(
+            1
+            for a in self.centre.agents.values()
+            if a.state is not AgentState.LOGGED_OUT and a.can_serve(entry.topic, entry.language)
+        )
+        return ev.Announce(position, estimate_minutes(position, serving, list(self._handle_seconds)))
+
+    def call_over(self, entry_id: str) -> None:
+        """The caller's session ended: release the agent (and their channel) if connected."""
+        self._callers.pop(entry_id, None)
+        channel_id = self._leg_of.get(entry_id)
+        if channel_id is None:
+            return
+        leg = self.legs.get(channel_id)
+        if leg is not None and leg.answered:
+            self._spawn(self._hangup_leg(channel_id))
+            self._call_ended(leg)
+
+    # -- agents' channels --------------------------------------------------------
+    def leg_answered(self, channel_id: str) -> None:
+        leg = self.legs.get(channel_id)
+        if leg is None:
+            return
+        leg.answered = True
+        self._apply(cc.agent_answered(self.centre, leg.agent_id, leg.entry_id, self._clock()))
+
+    def leg_gone(self, channel_id: str, cause: str) -> None:
+        leg = self.legs.pop(channel_id, None)
+        if leg is None:
+            return
+        if self._leg_of.get(leg.entry_id) == channel_id:
+            del self._leg_of[leg.entry_id]
+        if leg.answered:
+            caller = self._callers.get(leg.entry_id)
+            if caller is not None:
+                caller.feed(ev.AgentLeft())
+            self._call_ended(leg)
+            return
+        caller = self._callers.get(leg.entry_id)
+        if caller is not None:
+            caller.feed(ev.AgentMissed(leg.agent_id, cause))
+        self._apply(cc.agent_not_answered(self.centre, leg.agent_id, leg.entry_id, self._clock(), cause))
+
+    def _call_ended(self, leg: Leg) -> None:
+        now = self._clock()
+        started = self._talk_started.pop(leg.agent_id, None)
+        if started is not None:
+            self._handle_seconds.append((now - started).total_seconds() + self.centre.wrap_up.total_seconds())
+        self._apply(cc.call_ended(self.centre, leg.agent_id, leg.entry_id, now))
+
+    # -- agents' commands ----------------------------------------------------------
+    def agent_command(self, agent_id: str, command: str, reason: str = "") -> Agent:
+        """login / logout / pause / resume; raises AgentStateError when not allowed now."""
+        self._apply(cc.agent_command(self.centre, agent_id, command, self._clock(), reason))
+        return self.centre.agents[agent_id]
+
+    async def tick_loop(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self._apply(cc.tick(self.centre, self._clock()))
+            if len(self.centre.ended) > 1000:
+                self.centre = cc.forget_ended(self.centre, list(self.centre.ended))
+
+    # -- carrying out the centre's commands ---------------------------------------
+    def _apply(self, result: cc.Result) -> None:
+        self.centre, commands = result
+        for command in commands:
+            match command:
+                case cc.RingAgent(agent_id, entry_id):
+                    self._ring_agent(agent_id, entry_id)
+                case cc.CancelRing(_, entry_id):
+                    channel_id = self._leg_of.get(entry_id)
+                    if channel_id is not None:
+                        self._spawn(self._hangup_leg(channel_id))
+                case cc.Connect(agent_id, entry_id):
+                    self._connect(agent_id, entry_id)
+                case cc.OverflowEntry(entry_id, reason):
+                    caller = self._callers.get(entry_id)
+                    if caller is not None:
+                        caller.feed(ev.Overflowed(reason))
+                case cc.AgentChanged(agent, reason):
+                    self._writer.submit(
+                        AgentStateRecord(
+                            agent.agent_id, self._clock(), agent.state.value, reason, agent.entry_id
+                        )
+                    )
+
+    def _connect(self, agent_id: str, entry_id: str) -> None:
+        channel_id = self._leg_of.get(entry_id)
+        caller = self._callers.get(entry_id)
+        if channel_id is None or caller is None:
+            return
+        self._talk_started[agent_id] = self._clock()
+        caller.feed(ev.AgentAnswered(agent_id, channel_id))
+
+    def _ring_agent(self, agent_id: str, entry_id: str) -> None:
+        self._legs_made += 1
+        channel_id = f"agent-{entry_id}-{self._legs_made}"
+        leg = Leg(channel_id, agent_id, entry_id)
+        self.legs[channel_id] = leg
+        self._leg_of[entry_id] = channel_id
+        caller = self._callers.get(entry_id)
+        if caller is not None:
+            caller.feed(ev.AgentRinging(agent_id))
+        entry = self.centre.queue.entries.get(entry_id)
+        label = f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter"
+        self._spawn(self._originate(leg, label))
+
+    async def _originate(self, leg: Leg, label: str) -> None:
+        try:
+            await self._ari.originate(
+                leg.channel_id,
+                f"PJSIP/{leg.agent_id}",
+                self._ring.app,
+                f"agent,{leg.entry_id},{leg.agent_id}",
+                self._ring.ring_seconds,
+                f'"{label}" <{leg.agent_id}>',
+            )
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("ringing %s failed: %s", leg.agent_id, exc)
+            self.leg_gone(leg.channel_id, "originate failed")
+            return
+        # A guard in case Asterisk never reports the end of the ring.
+        await asyncio.sleep(self._ring.ring_seconds + 5)
+        if leg.channel_id in self.legs and not leg.answered:
+            await self._hangup_leg(leg.channel_id)
+            self.leg_gone(leg.channel_id, "ring timeout")
+
+    async def _hangup_leg(self, channel_id: str) -> None:
+        try:
+            await self._ari.hangup(channel_id)
+        except AriNotFound:
+            pass
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("hanging up agent channel %s failed: %s", channel_id, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,99 @@
+"""What the shell tells a call's core: things that happened, in plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Answered:
+    pass
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class Digit:
+    digit: str
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    token: str
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    cause: str = "normal"
+
+
+@dataclass(frozen=True)
+class ChannelGone:
+    """The channel left the application or was destroyed."""
+
+    cause: str = "gone"
+
+
+@dataclass(frozen=True)
+class CommandFailed:
+    command: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class MaxDurationReached:
+    pass
+
+
+@dataclass(frozen=True)
+class AgentRinging:
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class AgentMissed:
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AgentAnswered:
+    agent_id: str
+    agent_channel_id: str
+
+
+@dataclass(frozen=True)
+class AgentLeft:
+    """The agent hung up a connected call."""
+
+
+@dataclass(frozen=True)
+class Overflowed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Announce:
+    position: int
+    estimate_minutes: int | None  # None: no honest estimate, so none is said
+
+
+CallEvent = (
+    Answered
+    | PlaybackFinished
+    | Digit
+    | TimerFired
+    | CallerHungUp
+    | ChannelGone
+    | CommandFailed
+    | MaxDurationReached
+    | AgentRinging
+    | AgentMissed
+    | AgentAnswered
+    | AgentLeft
+    | Overflowed
+    | Announce
+)

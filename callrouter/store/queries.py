@@ -1,0 +1,51 @@
+"""Read-side queries for the admin API (never on a call's path)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from callrouter.store.postgres import connect_kwargs
+
+ABANDONED = """
+SELECT call_id, started_at, line, topic, caller_number, caller_presentation, outcome,
+       EXTRACT(EPOCH FROM (ended_at - queued_at)) AS waited_seconds
+FROM calls
+WHERE outcome IN ('abandoned', 'short_abandon') AND started_at >= $1 AND started_at < $2
+ORDER BY started_at
+"""
+
+
+class Queries:
+    def __init__(self, dsn: str, password: str | None) -> None:
+        self._kwargs = connect_kwargs(dsn, password)
+        self._pool: asyncpg.Pool | None = None
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(min_size=0, max_size=2, timeout=5, **self._kwargs)
+        return self._pool
+
+    async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The callers to phone back: full numbers (the route is behind the admin token)."""
+        pool = await self._get_pool()
+        rows = await pool.fetch(ABANDONED, since, until)
+        return [
+            {
+                "call_id": str(r["call_id"]),
+                "started_at": r["started_at"].isoformat(),
+                "line": r["line"],
+                "topic": r["topic"],
+                "caller_number": r["caller_number"],
+                "caller_presentation": r["caller_presentation"],
+                "outcome": r["outcome"],
+                "waited_seconds": float(r["waited_seconds"]) if r["waited_seconds"] is not None else None,
+            }
+            for r in rows
+        ]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()

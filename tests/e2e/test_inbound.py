@@ -1,0 +1,225 @@
+"""The inbound path for real: sipp callers keying the menu, sipp agents'
+softphones answering, the router deciding, PostgreSQL recording."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import asyncpg
+
+from devstack import sipp
+from devstack.stack import StackInfo
+from tests.e2e.conftest import AriObserver, RouterProcess, admin, wait_rows
+
+ENDED = "SELECT * FROM calls WHERE caller_number = $1 AND ended_at IS NOT NULL"
+
+
+def number() -> str:
+    return f"+7903{random.randint(1_000_000, 9_999_999)}"
+
+
+async def call_row(db: asyncpg.Connection, caller: str) -> asyncpg.Record:
+    rows = await wait_rows(db, ENDED, caller, count=1)
+    assert rows, f"no finished record for {caller}"
+    return rows[0]
+
+
+async def events_of(db: asyncpg.Connection, call_id: object) -> list[tuple[str, str]]:
+    rows = await db.fetch("SELECT kind, detail FROM call_events WHERE call_id = $1 ORDER BY at, id", call_id)
+    return [(r["kind"], r["detail"]) for r in rows]
+
+
+async def test_each_menu_option_reaches_its_topic(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    """No agent is logged in: every caller chooses, waits, and hangs up (abandoned)."""
+    choices = {"1": "infection", "21": "appointment_book", "3": "results", "4": "urgent", "0": "operator"}
+    callers = {keys: number() for keys in choices}
+
+    def place(keys: str) -> sipp.SippResult:
+        pressed = [(1200, keys[0])] + [(900, k) for k in keys[1:]]
+        return sipp.call(stack.sip_port, [(callers[keys], "+78162700104")], hold_ms=7000, keys=pressed)
+
+    with ThreadPoolExecutor(len(choices)) as pool:
+        results = list(pool.map(place, choices))
+    assert all(r.ok for r in results), [r.output[-800:] for r in results if not r.ok]
+    for keys, topic in choices.items():
+        row = await call_row(db, callers[keys])
+        assert row["topic"] == topic, keys
+        assert row["menu_path"] == keys
+        assert row["line"] == "clinic-river"
+        assert row["outcome"] == "abandoned", "hung up while waiting"
+        assert row["queued_at"] is not None and row["agent"] is None
+    urgent = await call_row(db, callers["4"])
+    assert urgent["priority"] == 100
+    # Operators get the list of people to phone back, with full numbers.
+    status, body = await admin(router, "GET", "/calls/abandoned")
+    assert status == 200
+    listed = {c["caller_number"] for c in body["calls"]}  # type: ignore[index]
+    assert set(callers.values()) <= listed
+
+
+async def test_agent_answers_and_is_bridged(stack: StackInfo, router: RouterProcess, db: asyncpg.Connection):
+    caller = number()
+    agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=600)
+    status, _ = await admin(router, "POST", "/agents/agent1/login")
+    assert status == 200
+    try:
+        async with AriObserver(stack) as observer:
+            result = await asyncio.to_thread(
+                sipp.call, stack.sip_port, [(caller, "+78162700101")], 6000, [(1000, "0")]
+            )
+            bridged = [
+                e
+                for e in observer.of_type("ChannelEnteredBridge")
+                if str(e["bridge"]["id"]).startswith("call-")  # type: ignore[index]
+            ]
+    finally:
+        agent_result = agent.wait(30)
+        await admin(router, "POST", "/agents/agent1/logout")
+    assert result.ok, result.output[-1500:]
+    assert agent_result.successful == 1, agent_result.output[-1500:]
+    row = await call_row(db, caller)
+    assert row["outcome"] == "answered"
+    assert row["agent"] == "agent1"
+    assert row["topic"] == "operator"
+    assert 0.5 <= (row["agent_answered_at"] - row["queued_at"]).total_seconds() < 3, (
+        "rang 600 ms, then bridged"
+    )
+    assert {e["channel"]["id"] for e in bridged} >= {row["channel_id"]}, "the caller entered the agent bridge"  # type: ignore[index]
+    kinds = [k for k, _ in await events_of(db, row["call_id"])]
+    assert (
+        kinds[:2] == ["arrived", "menu"] and "queued" in kinds and "offered" in kinds and "bridged" in kinds
+    )
+    states = await db.fetch("SELECT state FROM agent_states WHERE agent = 'agent1' AND call_id IS NOT NULL")
+    assert {"ringing", "on_call"} <= {r["state"] for r in states}
+
+
+async def test_ambulance_caller_overtakes_earlier_clinic_callers(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    clinic = [number(), number()]
+    ambulance = number()
+
+    def clinic_call(caller: str) -> sipp.SippResult:
+        return sipp.call(stack.sip_port, [(caller, "+78162700102")], hold_ms=12000, keys=[(800, "0")])
+
+    with ThreadPoolExecutor(3) as pool:
+        waiting = [pool.submit(clinic_call, c) for c in clinic]
+        await asyncio.sleep(3)  # both clinic callers are queued first
+        urgent = pool.submit(sipp.call, stack.sip_port, [(ambulance, "103")], 12000)
+        await asyncio.sleep(3)
+        agent = sipp.Agent(stack.agent_ports["agent3"], calls=1, ring_ms=300)
+        status, _ = await admin(router, "POST", "/agents/agent3/login")
+        assert status == 200
+        try:
+            assert urgent.result().ok
+            for w in waiting:
+                assert w.result().ok
+        finally:
+            agent.wait(30)
+            await admin(router, "POST", "/agents/agent3/logout")
+    first = await call_row(db, ambulance)
+    assert first["topic"] == "urgent" and first["outcome"] == "answered" and first["agent"] == "agent3"
+    for caller in clinic:
+        row = await call_row(db, caller)
+        assert row["queued_at"] < first["queued_at"], "the clinic callers were waiting longer"
+        assert row["outcome"] == "abandoned"
+
+
+async def test_agent_who_does_not_answer_is_paused_and_the_next_is_rung(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    # agent1 logs in first (idle longest, so rung first) but no softphone answers there.
+    assert (await admin(router, "POST", "/agents/agent1/login"))[0] == 200
+    await asyncio.sleep(0.2)
+    assert (await admin(router, "POST", "/agents/agent2/login"))[0] == 200
+    agent2 = sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300)
+    caller = number()
+    try:
+        result = await asyncio.to_thread(
+            sipp.call, stack.sip_port, [(caller, "+78162700103")], 12000, [(800, "0")]
+        )
+    finally:
+        agent2.wait(30)
+        _status, body = await admin(router, "GET", "/agents")
+        await admin(router, "POST", "/agents/agent2/logout")
+        await admin(router, "POST", "/agents/agent1/logout")
+    assert result.ok, result.output[-1500:]
+    row = await call_row(db, caller)
+    assert row["agent"] == "agent2" and row["outcome"] == "answered"
+    agents = {a["id"]: a for a in body["agents"]}  # type: ignore[index]
+    assert agents["agent1"]["state"] == "paused"
+    assert "auto-pause" in agents["agent1"]["pause_reason"]
+    kinds = await events_of(db, row["call_id"])
+    assert ("offered", "agent1") in kinds and ("offered", "agent2") in kinds
+    assert any(k == "agent_missed" and d.startswith("agent1") for k, d in kinds)
+
+
+async def test_barge_in_stops_the_menu_prompt(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    caller = number()
+    async with AriObserver(stack) as observer:
+        started = time.monotonic()
+        result = await asyncio.to_thread(
+            sipp.call, stack.sip_port, [(caller, "+78162700105")], 2500, [(1500, "3")]
+        )
+        assert result.ok, result.output[-1500:]
+        row = await call_row(db, caller)
+        finished = [
+            e
+            for e in observer.of_type("PlaybackFinished")
+            if e["playback"]["id"] == f"{row['call_id']}-p1"  # type: ignore[index]
+        ]
+    assert row["topic"] == "results"
+    assert finished, "the greeting and menu playback never finished"
+    # The greeting and menu last well over 10 s; the key at 1.5 s cut them short.
+    assert time.monotonic() - started < 10
+    key_at = await db.fetchval(
+        "SELECT at FROM call_events WHERE call_id = $1 AND kind = 'key'", row["call_id"]
+    )
+    assert (key_at - row["answered_at"]).total_seconds() < 3
+
+
+async def test_rfc2833_digit_reaches_the_menu(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    caller = number()
+    result = sipp.call(
+        stack.sip_port, [(caller, "+78162700106")], hold_ms=3000, keys=[(1500, "4")], rfc2833=True
+    )
+    assert result.ok, result.output[-1500:]
+    row = await call_row(db, caller)
+    assert row["menu_path"] == "4" and row["topic"] == "urgent"
+
+
+async def test_after_hours_message_on_a_closed_line(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    caller = number()
+    result = sipp.call(stack.sip_port, [(caller, "+78162700108")], hold_ms=30000)
+    assert result.ok, result.output[-1500:]
+    row = await call_row(db, caller)
+    assert row["line"] == "clinic-dental"
+    assert row["outcome"] == "after_hours"
+    assert row["topic"] is None, "a closed line never queues"
+    assert (row["ended_at"] - row["answered_at"]).total_seconds() < 25, "the router hung up after the message"
+
+
+async def test_agent_logs_in_by_feature_code(stack: StackInfo, router: RouterProcess):
+    result = sipp.feature_code(stack.sip_port, "agent4", stack.agent_password, "*11")
+    assert result.ok, result.output[-1500:]
+    _, body = await admin(router, "GET", "/agents")
+    agents = {a["id"]: a for a in body["agents"]}  # type: ignore[index]
+    assert agents["agent4"]["state"] == "idle"
+    result = sipp.feature_code(stack.sip_port, "agent4", stack.agent_password, "*13")
+    assert result.ok
+    _, body = await admin(router, "GET", "/agents")
+    assert {a["id"]: a for a in body["agents"]}["agent4"]["state"] == "paused"  # type: ignore[index]
+    assert sipp.feature_code(stack.sip_port, "agent4", stack.agent_password, "*12").ok
+    _status, body = await admin(router, "GET", "/agents")
+    assert {a["id"]: a for a in body["agents"]}["agent4"]["state"] == "logged_out"  # type: ignore[index]
