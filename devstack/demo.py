@@ -24,6 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
+from callrouter.core.numbers import mask
 from devstack import sipp
 from devstack.configs import clockless_config
 from devstack.stack import REPO, Stack, StackInfo
@@ -102,9 +103,16 @@ async def report(info: StackInfo, since: float) -> str:
                WHERE c.started_at >= to_timestamp($1) ORDER BY c.started_at""",
             since,
         )
+        listing = await conn.fetch(
+            """SELECT c.started_at, c.did, c.line, c.caller_number, c.caller_presentation, c.menu_path,
+                      c.topic, c.outcome, c.agent, d.wait_seconds
+               FROM calls c JOIN call_durations d USING (call_id)
+               WHERE c.started_at >= to_timestamp($1) ORDER BY c.started_at""",
+            since,
+        )
     finally:
         await conn.close()
-    out = [_table("line", rows, "line"), "", _table("topic", rows, "topic"), ""]
+    out = [_calls(listing), "", _table("line", rows, "line"), "", _table("topic", rows, "topic"), ""]
     agents: dict[str, int] = {}
     for r in rows:
         if r["agent"]:
@@ -115,6 +123,22 @@ async def report(info: StackInfo, since: float) -> str:
         outcomes[r["outcome"] or "in progress"] = outcomes.get(r["outcome"] or "in progress", 0) + 1
     out.append(f"{len(rows)} calls: " + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())))
     return "\n".join(out)
+
+
+def _calls(rows: list[asyncpg.Record]) -> str:
+    """Every call as recorded (numbers masked, as in the logs)."""
+    head = f"{'time':<8} {'DID dialled':<13} {'line':<21} {'caller':<13} {'keys':<4}"
+    head += f" {'topic':<16} {'outcome':<13} {'agent':<6} {'wait':>6}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        caller = mask(r["caller_number"]) if r["caller_number"] else r["caller_presentation"]
+        wait = f"{float(r['wait_seconds']):.1f}s" if r["wait_seconds"] is not None else "-"
+        lines.append(
+            f"{r['started_at']:%H:%M:%S} {r['did']:<13} {r['line'] or '-':<21} {caller:<13}"
+            f" {r['menu_path'] or '-':<4}"
+            f" {r['topic'] or '-':<16} {r['outcome'] or '-':<13} {r['agent'] or '-':<6} {wait:>6}"
+        )
+    return "\n".join(lines)
 
 
 def _table(title: str, rows: list[asyncpg.Record], key: str) -> str:

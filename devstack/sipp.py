@@ -165,9 +165,11 @@ def call(
 class Agent:
     """A sipp UAS answering calls on its own port, in the background."""
 
-    def __init__(self, port: int, calls: int = 1, ring_ms: int = 600, timeout_s: int = 120) -> None:
+    def __init__(
+        self, port: int, calls: int = 1, ring_ms: int = 600, timeout_s: int = 120, talk_ms: int = 600_000
+    ) -> None:
         self.port = port
-        self._scenario = _render("agent.xml", {"RING_MS": str(ring_ms)})
+        self._scenario = _render("agent.xml", {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms)})
         self._proc = subprocess.Popen(
             [
                 "sipp",

@@ -4,6 +4,7 @@
 - ``POST /agents/{id}/{login|logout|pause|resume}``: change state (JSON ``{"reason": ...}``
   for a pause); 409 when the change is not possible now (e.g. logging out mid-call).
 - ``GET /queue``: the queue in order, numbers masked.
+- ``POST /queue/{entry_id}/priority``: ``{"priority": N}``; the queue reorders at once.
 - ``GET /calls/abandoned?since=&until=``: callers who hung up while waiting, with full
   numbers, for operators to phone back (ISO 8601 times; default the last 24 hours).
 """
@@ -20,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callrouter.core.agents import Agent, AgentStateError
 from callrouter.core.numbers import mask
+from callrouter.core.queue import QueueError
 from callrouter.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -143,4 +145,25 @@ def _add_centre_routes(app: web.Application, centre: CentreRunner) -> None:
 
     app.router.add_get("/agents", agents_route)
     app.router.add_post("/agents/{agent}/{command}", agent_command_route)
+
+    async def priority_route(request: web.Request) -> web.Response:
+        entry_id = request.match_info["entry"]
+        try:
+            body = await request.json()
+            priority = int(body["priority"])
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": 'send {"priority": N}'}, status=400)
+        if not 0 <= priority <= 1000:
+            return web.json_response({"error": "priority is 0-1000"}, status=400)
+        try:
+            entry = centre.reprioritise(entry_id, priority)
+        except (QueueError, KeyError):
+            return web.json_response({"error": f"{entry_id} is not waiting in the queue"}, status=404)
+        waiting = entry.offered_to is None
+        position = centre.centre.queue.position(entry_id) if waiting else None
+        return web.json_response(
+            {"entry_id": entry.entry_id, "priority": entry.priority, "position": position}
+        )
+
     app.router.add_get("/queue", queue_route)
+    app.router.add_post("/queue/{entry}/priority", priority_route)

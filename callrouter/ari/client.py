@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from callrouter.ari.models import Application, Channel
+from callrouter.ari.models import Application, Channel, Endpoint
 
 
 class AriError(Exception):
@@ -42,6 +42,8 @@ class AriClient(Protocol):
     async def get_channel(self, channel_id: str) -> Channel: ...
     async def application(self, app: str) -> Application: ...
     async def set_event_filter(self, app: str, allowed: list[str]) -> None: ...
+    async def subscribe(self, app: str, sources: list[str]) -> None: ...
+    async def endpoint(self, technology: str, resource: str) -> Endpoint: ...
 
 
 class HttpAriClient:
@@ -125,3 +127,9 @@ class HttpAriClient:
     async def set_event_filter(self, app: str, allowed: list[str]) -> None:
         body = {"allowed": [{"type": name} for name in allowed], "disallowed": []}
         await self._call("PUT", f"/applications/{app}/eventFilter", json_body=body)
+
+    async def subscribe(self, app: str, sources: list[str]) -> None:
+        await self._call("POST", f"/applications/{app}/subscription", eventSource=",".join(sources))
+
+    async def endpoint(self, technology: str, resource: str) -> Endpoint:
+        return Endpoint.model_validate(await self._call("GET", f"/endpoints/{technology}/{resource}"))

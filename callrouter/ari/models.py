@@ -60,6 +60,13 @@ class Application(AriModel):
     device_names: list[str]
 
 
+class Endpoint(AriModel):
+    technology: str
+    resource: str
+    state: str | None = None  # online, offline, unknown
+    channel_ids: list[str]
+
+
 class Event(AriModel):
     type: str
     application: str
@@ -119,6 +126,11 @@ class ApplicationReplaced(Event):
     type: Literal["ApplicationReplaced"]
 
 
+class EndpointStateChange(Event):
+    type: Literal["EndpointStateChange"]
+    endpoint: Endpoint
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -131,6 +143,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChannelHangupRequest,
         ChannelDestroyed,
         ApplicationReplaced,
+        EndpointStateChange,
     )
 }
 

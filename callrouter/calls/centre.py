@@ -149,6 +149,16 @@ class CentreRunner:
         self._apply(cc.agent_command(self.centre, agent_id, command, self._clock(), reason))
         return self.centre.agents[agent_id]
 
+    def set_reachable(self, agent_id: str, reachable: bool) -> None:
+        if agent_id in self.centre.agents:
+            self._apply(cc.set_reachable(self.centre, agent_id, reachable, self._clock()))
+
+    def reprioritise(self, entry_id: str, priority: int) -> QueueEntry:
+        """Change a waiting caller's priority; the queue reorders at once.
+        Raises QueueError when the caller is not queued."""
+        self._apply(cc.reprioritise(self.centre, entry_id, priority, self._clock()))
+        return self.centre.queue.entries[entry_id]
+
     async def tick_loop(self, every: float = 1.0) -> None:
         while True:
             await asyncio.sleep(every)

@@ -40,6 +40,7 @@ EVENT_FILTER = [
     "ChannelDtmfReceived",
     "PlaybackFinished",
     "ApplicationReplaced",
+    "EndpointStateChange",
 ]
 
 
@@ -104,6 +105,8 @@ class Dispatcher:
                 self._feed(channel.id, ev.ChannelGone("left the application"))
                 if channel.id in self.centre.legs:
                     self.centre.leg_gone(channel.id, "left the application")
+            case ari.EndpointStateChange(endpoint=endpoint) if endpoint.technology == "PJSIP":
+                self.centre.set_reachable(endpoint.resource, endpoint.state != "offline")
             case ari.ChannelDestroyed(channel=channel, cause_txt=cause):
                 self._feed(channel.id, ev.ChannelGone(cause))
                 if channel.id in self.centre.legs:
@@ -168,7 +171,21 @@ class Dispatcher:
             await self._ari.set_event_filter(app, EVENT_FILTER)
         except AriError as exc:
             log.warning("could not set the event filter: %s", exc)
+        await self._watch_agents()
         await self.reconcile(adopt=True)
+
+    async def _watch_agents(self) -> None:
+        """Follow each agent's softphone: an offline endpoint is offered no calls."""
+        agents = [a.id for a in self._settings.file.agents]
+        if not agents:
+            return
+        try:
+            await self._ari.subscribe(self._settings.router.app, [f"endpoint:PJSIP/{a}" for a in agents])
+            for agent_id in agents:
+                endpoint = await self._ari.endpoint("PJSIP", agent_id)
+                self.centre.set_reachable(agent_id, endpoint.state != "offline")
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("could not follow the agents' endpoints: %s", exc)
 
     async def reconcile(self, adopt: bool) -> None:
         """Clear calls whose channel left Asterisk; adopt unknown ones in our app."""

@@ -29,7 +29,13 @@ CONFIG = REPO / ".run" / "callrouter.test.toml"
 
 
 def write_test_config() -> Path:
-    return clockless_config(CONFIG)
+    """The clock-independent config, with booking appointments overflowing after 6 s."""
+    clockless_config(CONFIG)
+    text = CONFIG.read_text()
+    booking = "[topics.appointment_book]\nmax_wait_seconds = 900"
+    assert booking in text
+    CONFIG.write_text(text.replace(booking, "[topics.appointment_book]\nmax_wait_seconds = 6"))
+    return CONFIG
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,7 @@ MODELS = [
     models.DialplanCEP,
     models.Playback,
     models.Application,
+    models.Endpoint,
     *models.EVENT_TYPES.values(),
 ]
 

@@ -51,7 +51,9 @@ async def test_each_menu_option_reaches_its_topic(
         assert row["topic"] == topic, keys
         assert row["menu_path"] == keys
         assert row["line"] == "clinic-river"
-        assert row["outcome"] == "abandoned", "hung up while waiting"
+        # Booking overflows after 6 s in the test config; the others were abandoned.
+        expected = "overflow" if topic == "appointment_book" else "abandoned"
+        assert row["outcome"] == expected, keys
         assert row["queued_at"] is not None and row["agent"] is None
     urgent = await call_row(db, callers["4"])
     assert urgent["priority"] == 100
@@ -59,7 +61,9 @@ async def test_each_menu_option_reaches_its_topic(
     status, body = await admin(router, "GET", "/calls/abandoned")
     assert status == 200
     listed = {c["caller_number"] for c in body["calls"]}  # type: ignore[index]
-    assert set(callers.values()) <= listed
+    abandoned = {callers[k] for k, topic in choices.items() if topic != "appointment_book"}
+    assert abandoned <= listed
+    assert callers["21"] not in listed, "an overflowed caller is not an abandoned one"
 
 
 async def test_agent_answers_and_is_bridged(stack: StackInfo, router: RouterProcess, db: asyncpg.Connection):
@@ -223,3 +227,78 @@ async def test_agent_logs_in_by_feature_code(stack: StackInfo, router: RouterPro
     assert sipp.feature_code(stack.sip_port, "agent4", stack.agent_password, "*12").ok
     _status, body = await admin(router, "GET", "/agents")
     assert {a["id"]: a for a in body["agents"]}["agent4"]["state"] == "logged_out"  # type: ignore[index]
+
+
+async def test_waiting_past_the_topics_maximum_overflows(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    """Booking overflows after 6 s (test config) to a message, then the router hangs up."""
+    caller = number()
+    result = sipp.call(
+        stack.sip_port, [(caller, "+78162700104")], hold_ms=40000, keys=[(1200, "2"), (900, "1")]
+    )
+    assert result.ok, result.output[-1500:]
+    row = await call_row(db, caller)
+    assert row["topic"] == "appointment_book"
+    assert row["outcome"] == "overflow"
+    waited = (row["ended_at"] - row["queued_at"]).total_seconds()
+    assert 6 <= waited < 20, "overflowed at the maximum wait, then the message, then the hang-up"
+    assert ("overflow", "appointment_book: max_wait") in await events_of(db, row["call_id"])
+
+
+async def test_agent_hanging_up_ends_the_call_and_starts_wrap_up(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    caller = number()
+    agent = sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300, talk_ms=2000)
+    assert (await admin(router, "POST", "/agents/agent2/login"))[0] == 200
+    try:
+        result = await asyncio.to_thread(
+            sipp.call, stack.sip_port, [(caller, "+78162700101")], 30000, [(1000, "0")]
+        )
+    finally:
+        agent_result = agent.wait(30)
+    assert result.ok, result.output[-1500:]
+    assert agent_result.successful == 1, agent_result.output[-1500:]
+    row = await call_row(db, caller)
+    assert row["outcome"] == "answered" and row["agent"] == "agent2"
+    assert row["end_reason"] == "agent hung up"
+    talk = (row["ended_at"] - row["agent_answered_at"]).total_seconds()
+    assert 1.5 < talk < 5, "the caller was hung up right after the agent"
+    rows = await wait_rows(
+        db, "SELECT state FROM agent_states WHERE agent = 'agent2' AND at >= $1 ORDER BY at, id",
+        row["queued_at"], count=4,
+    )  # fmt: skip
+    states = [r["state"] for r in rows]
+    assert states[:4] == ["ringing", "on_call", "wrap_up", "idle"]
+
+
+async def test_priority_change_reorders_callers_already_waiting(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    first, second = number(), number()
+
+    def wait_in_queue(caller: str) -> sipp.SippResult:
+        return sipp.call(stack.sip_port, [(caller, "+78162700102")], hold_ms=9000, keys=[(800, "0")])
+
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(wait_in_queue, first)]
+        await asyncio.sleep(1.5)
+        calls.append(pool.submit(wait_in_queue, second))
+        await asyncio.sleep(2.5)
+        _, body = await admin(router, "GET", "/queue")
+        queue = body["queue"]  # type: ignore[index]
+        assert [q["position"] for q in queue] == [1, 2]
+        later = queue[1]["entry_id"]
+        status, changed = await admin(router, "POST", f"/queue/{later}/priority", {"priority": 50})
+        assert status == 200 and changed["position"] == 1  # type: ignore[index]
+        agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=300)
+        assert (await admin(router, "POST", "/agents/agent1/login"))[0] == 200
+        try:
+            for c in calls:
+                assert c.result().ok
+        finally:
+            agent.wait(30)
+    promoted = await call_row(db, second)
+    assert promoted["agent"] == "agent1" and promoted["outcome"] == "answered"
+    assert (await call_row(db, first))["outcome"] == "abandoned"

@@ -1,0 +1,96 @@
+"""An in-memory ``AriClient`` for unit tests of the shell (never for end-to-end
+tests): it records every call and can be told to fail one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from callrouter.ari.client import AriError
+from callrouter.ari.models import Application, CallerID, Channel, DialplanCEP, Endpoint
+
+
+class FakeAriClient:
+    def __init__(self, app: str = "callrouter") -> None:
+        self.app = app
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.failing: set[str] = set()  # method names that raise AriError
+        self.channels: dict[str, Channel] = {}
+
+    def _record(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+        if name in self.failing:
+            raise AriError(500, "POST", name, "told to fail")
+
+    def called(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for method, args in self.calls if method == name]
+
+    async def answer(self, channel_id: str) -> None:
+        self._record("answer", channel_id)
+
+    async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None:
+        self._record("play", channel_id, media, playback_id)
+
+    async def stop_playback(self, playback_id: str) -> None:
+        self._record("stop_playback", playback_id)
+
+    async def start_moh(self, channel_id: str) -> None:
+        self._record("start_moh", channel_id)
+
+    async def stop_moh(self, channel_id: str) -> None:
+        self._record("stop_moh", channel_id)
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self._record("hangup", channel_id, reason)
+
+    async def originate(
+        self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
+    ) -> None:
+        self._record("originate", channel_id, endpoint, app, app_args, ring_seconds, caller_id)
+
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
+        self._record("create_bridge", bridge_id, kind)
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        self._record("add_to_bridge", bridge_id, tuple(channel_ids))
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        self._record("destroy_bridge", bridge_id)
+
+    async def get_channel(self, channel_id: str) -> Channel:
+        self._record("get_channel", channel_id)
+        return self.channels.get(channel_id) or fake_channel(channel_id)
+
+    async def application(self, app: str) -> Application:
+        self._record("application", app)
+        return Application(
+            name=app, channel_ids=list(self.channels), bridge_ids=[], endpoint_ids=[], device_names=[]
+        )
+
+    async def set_event_filter(self, app: str, allowed: list[str]) -> None:
+        self._record("set_event_filter", app, tuple(allowed))
+
+    async def subscribe(self, app: str, sources: list[str]) -> None:
+        self._record("subscribe", app, tuple(sources))
+
+    async def endpoint(self, technology: str, resource: str) -> Endpoint:
+        self._record("endpoint", technology, resource)
+        return Endpoint(technology=technology, resource=resource, state="online", channel_ids=[])
+
+
+def fake_channel(channel_id: str, number: str = "+79161234567", exten: str = "+78162700101") -> Channel:
+    return Channel(
+        id=channel_id,
+        name=f"PJSIP/trunk-{channel_id}",
+        state="Ring",
+        caller=CallerID(name="", number=number),
+        connected=CallerID(),
+        dialplan=DialplanCEP(
+            context="callrouter-inbound",
+            exten=exten,
+            priority=1,
+            app_name="Stasis",
+            app_data=f"callrouter,inbound,{exten}",
+        ),
+        creationtime=datetime.now(UTC),
+    )

@@ -1,0 +1,111 @@
+"""The centre's shell with a fake ARI: what it asks Asterisk to do, and what it
+tells the callers' sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from callrouter.ari.fake import FakeAriClient
+from callrouter.calls.centre import CentreRunner, RingSettings
+from callrouter.core import call_events as ev
+from callrouter.core import centre as cc
+from callrouter.core.agents import Agent, AgentState
+from callrouter.core.queue import QueueEntry
+from callrouter.metrics import Metrics
+from callrouter.store.writer import RecordWriter
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+class Caller:
+    def __init__(self) -> None:
+        self.events: list[ev.CallEvent] = []
+
+    def feed(self, event: ev.CallEvent) -> None:
+        self.events.append(event)
+
+
+class NullStore:
+    async def write(self, records):
+        return []
+
+
+def runner(tmp_path: Path, ari: FakeAriClient, ring_seconds: float = 0.05) -> CentreRunner:
+    agents = [Agent("agent1", frozenset({"operator"}), frozenset({"ru"}))]
+    centre = cc.Centre.create(agents, {}, timedelta(0))
+    writer = RecordWriter(NullStore(), tmp_path, Metrics())
+    run = CentreRunner(centre, ari, writer, Metrics(), RingSettings("callrouter", ring_seconds), lambda: T0)
+    run.agent_command("agent1", "login")
+    return run
+
+
+def entry(entry_id: str = "e1") -> QueueEntry:
+    return QueueEntry(
+        entry_id, "operator", "ru", "clinic-central", 0, T0, f"+7916123456{entry_id[-1]}", entry_id
+    )
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_joining_rings_the_agent_with_our_own_channel_id(tmp_path: Path):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    caller = Caller()
+    run.join(entry(), caller)
+    await settle()
+    (channel_id, endpoint, app, args, _, caller_id), *_ = ari.called("originate")
+    assert endpoint == "PJSIP/agent1" and app == "callrouter" and args == "agent,e1,agent1"
+    assert channel_id in run.legs, "the leg is known before Asterisk says anything"
+    assert "clinic-central operator ru" in caller_id, "the agent sees line, topic and language"
+    assert caller.events == [ev.AgentRinging("agent1")]
+    run.leg_answered(channel_id)
+    assert caller.events[-1] == ev.AgentAnswered("agent1", channel_id)
+    assert run.centre.agents["agent1"].state is AgentState.ON_CALL
+
+
+async def test_caller_leaving_while_the_agent_rings_hangs_up_the_agents_phone(tmp_path: Path):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    run.join(entry(), Caller())
+    await settle()
+    channel_id = ari.called("originate")[0][0]
+    run.leave("e1")
+    await settle()
+    assert (channel_id, "normal") in ari.called("hangup")
+    run.leg_gone(channel_id, "Normal Clearing")
+    assert run.centre.agents["agent1"].state is AgentState.IDLE, "not paused: the caller left, not the agent"
+
+
+async def test_no_answer_pauses_the_agent_and_tells_the_caller(tmp_path: Path):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    caller = Caller()
+    run.join(entry(), caller)
+    await settle()
+    run.leg_gone(ari.called("originate")[0][0], "No answer")
+    assert run.centre.agents["agent1"].state is AgentState.PAUSED
+    assert ev.AgentMissed("agent1", "No answer") in caller.events
+
+
+async def test_a_failed_originate_never_leaves_the_agent_reserved(tmp_path: Path):
+    ari = FakeAriClient()
+    ari.failing.add("originate")
+    run = runner(tmp_path, ari)
+    run.join(entry(), Caller())
+    await settle()
+    assert run.centre.agents["agent1"].state is AgentState.PAUSED
+    assert run.legs == {}
+
+
+async def test_announcement_is_honest(tmp_path: Path):
+    run = runner(tmp_path, FakeAriClient())
+    run.agent_command("agent1", "pause", "break")
+    run.join(entry("e1"), Caller())
+    run.join(entry("e2"), Caller())
+    announcement = run.announcement("e2")
+    assert announcement == ev.Announce(2, None), "no recent calls: no estimate is said"
