@@ -96,7 +96,16 @@ class Metrics:
         for line in [*line_names, "none"]:
             for outcome in Outcome:
                 self.calls.labels(line=line, outcome=outcome.value)
-        for command in ("answer", "play", "stopplayback", "startmoh", "stopmoh", "bridge", "hangup"):
+        for command in (
+            "answer",
+            "play",
+            "setlanguage",
+            "stopplayback",
+            "startmoh",
+            "stopmoh",
+            "bridge",
+            "hangup",
+        ):
             self.ari_errors.labels(command=command)
         for action in ("cleared", "adopted"):
             self.calls_reconciled.labels(action=action)

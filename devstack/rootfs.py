@@ -19,9 +19,9 @@ from pathlib import Path
 from devstack.util import ensure_debian_packages, log
 
 SUITES = ("testing", "sid")
-PACKAGES = ("asterisk", "asterisk-core-sounds-en")
+PACKAGES = ("asterisk", "asterisk-core-sounds-en", "asterisk-core-sounds-ru")
 # Bump when the preparation below changes, so old templates are not reused.
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 MIRROR = "http://deb.debian.org/debian"
 
 
@@ -81,6 +81,7 @@ def ensure_template() -> Path:
             shutil.rmtree(root, ignore_errors=True)
             staging.rename(root)
             log(f"Asterisk root ready: Debian {suite}, Asterisk {version}, at {root}")
+            _prune_old(cache, keep=root)
             return root
         raise SystemExit("could not build an Asterisk root:\n" + "\n".join(errors))
 
@@ -94,14 +95,20 @@ def _prepare(root: Path) -> str:
     )
     (root / "etc/resolv.conf").unlink(missing_ok=True)
     (root / "etc/resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-    # Debian's "en" sounds link is left dangling without its alternatives; the
-    # English files are in en_US_f_Allison.
+    # Debian's language links ("en", "ru_RU") point at alternatives that
+    # debootstrap leaves unset: point each at its voice's folder
+    # (en_US_f_Allison, ru_RU_f_IvrvoiceRU).
     sounds = root / "usr/share/asterisk/sounds"
-    for name in ("en", "en_US"):
-        link = sounds / name
-        if link.is_symlink() or not link.exists():
-            link.unlink(missing_ok=True)
-            link.symlink_to("en_US_f_Allison")
+    voices = sorted(p.name for p in sounds.iterdir() if p.is_dir() and not p.is_symlink())
+    for link in sounds.iterdir():
+        if not link.is_symlink() or link.exists():
+            continue
+        voice = next(
+            (v for v in voices if v.startswith(link.name + "_") or v.split("_")[0] == link.name), None
+        )
+        if voice is not None:
+            link.unlink()
+            link.symlink_to(voice)
     # The package's sample configuration is replaced by the repo's at each start.
     shutil.rmtree(root / "etc/asterisk", ignore_errors=True)
     (root / "etc/asterisk").mkdir()
@@ -109,3 +116,13 @@ def _prepare(root: Path) -> str:
         ["chroot", str(root), "/usr/sbin/asterisk", "-V"], capture_output=True, text=True, check=True
     )
     return out.stdout.strip().removeprefix("Asterisk ").strip()
+
+
+def _prune_old(cache: Path, keep: Path) -> None:
+    """Remove templates of older recipes that no running stack still uses."""
+    mounts = Path("/proc/mounts").read_text()
+    for old in cache.glob("rootfs-*"):
+        if old == keep or old.name.endswith(".building") or not old.is_dir() or str(old) in mounts:
+            continue
+        log(f"removing an old Asterisk root: {old}")
+        shutil.rmtree(old, ignore_errors=True)

@@ -30,6 +30,7 @@ class AriClient(Protocol):
     async def answer(self, channel_id: str) -> None: ...
     async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None: ...
     async def start_moh(self, channel_id: str) -> None: ...
+    async def set_variable(self, channel_id: str, variable: str, value: str) -> None: ...
     async def stop_moh(self, channel_id: str) -> None: ...
     async def originate(
         self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
@@ -83,6 +84,9 @@ class HttpAriClient:
     async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None:
         # Several media play in sequence under one playback id.
         await self._call("POST", f"/channels/{channel_id}/play/{playback_id}", media=",".join(media))
+
+    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+        await self._call("POST", f"/channels/{channel_id}/variable", variable=variable, value=value)
 
     async def start_moh(self, channel_id: str) -> None:
         await self._call("POST", f"/channels/{channel_id}/moh", mohClass="default")

@@ -34,6 +34,9 @@ class FakeAriClient:
     async def stop_playback(self, playback_id: str) -> None:
         self._record("stop_playback", playback_id)
 
+    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+        self._record("set_variable", channel_id, variable, value)
+
     async def start_moh(self, channel_id: str) -> None:
         self._record("start_moh", channel_id)
 

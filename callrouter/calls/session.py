@@ -27,6 +27,7 @@ from callrouter.core.commands import (
     Play,
     RequestAnnouncement,
     SaveCall,
+    SetLanguage,
     StartMoh,
     StartTimer,
     StopMoh,
@@ -165,6 +166,8 @@ class CallSession:
                 await self._ari.play(channel, media, playback_id)
             case StopPlayback(playback_id):
                 await self._ari.stop_playback(playback_id)
+            case SetLanguage(language):
+                await self._ari.set_variable(channel, "CHANNEL(language)", language)
             case StartMoh():
                 await self._ari.start_moh(channel)
             case StopMoh():

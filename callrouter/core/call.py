@@ -44,6 +44,7 @@ from callrouter.core.commands import (
     Play,
     RequestAnnouncement,
     SaveCall,
+    SetLanguage,
     StartMoh,
     StartTimer,
     StopMoh,
@@ -211,7 +212,7 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
     line = call.line
     assert line is not None
     call = replace(call, record=replace(call.record, answered_at=now))
-    commands: list[Command] = [SaveCall(call.record)]
+    commands: list[Command] = [SaveCall(call.record), SetLanguage(call.language)]
     if line.hours is not None and not line.hours.is_open(now):
         call = replace(call, phase=Phase.CLOSED, record=replace(call.record, end_reason="line closed"))
         call, play = _play(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
@@ -259,6 +260,8 @@ def _menu_steps(
                 call = replace(call, playback_id=None)
             case mn.PlayPrompts(prompts, language):
                 keys = (greeting, *prompts) if greeting else prompts
+                if language != call.language:
+                    commands.append(SetLanguage(language))
                 call = replace(call, language=language)
                 call, more = _play(call, plan.media(language, *keys))
                 commands += more

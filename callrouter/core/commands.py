@@ -20,6 +20,13 @@ class Play:
 
 
 @dataclass(frozen=True)
+class SetLanguage:
+    """The channel's language: Asterisk says numbers and digits in it."""
+
+    language: str
+
+
+@dataclass(frozen=True)
 class StopPlayback:
     playback_id: str
 
@@ -80,6 +87,7 @@ class LogEvent:
 Command = (
     Answer
     | Play
+    | SetLanguage
     | StopPlayback
     | StartMoh
     | StopMoh

@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -156,7 +157,7 @@ class AriObserver:
 
     def __init__(self, info: StackInfo) -> None:
         self.info = info
-        self.events: list[dict[str, object]] = []
+        self.events: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -183,7 +184,7 @@ class AriObserver:
                 if message.type is aiohttp.WSMsgType.TEXT:
                     self.events.append(json.loads(message.data))
 
-    def of_type(self, kind: str) -> list[dict[str, object]]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == kind]
 
 

@@ -79,7 +79,7 @@ async def test_agent_answers_and_is_bridged(stack: StackInfo, router: RouterProc
             bridged = [
                 e
                 for e in observer.of_type("ChannelEnteredBridge")
-                if str(e["bridge"]["id"]).startswith("call-")  # type: ignore[index]
+                if str(e["bridge"]["id"]).startswith("call-")
             ]
     finally:
         agent_result = agent.wait(30)
@@ -93,7 +93,7 @@ async def test_agent_answers_and_is_bridged(stack: StackInfo, router: RouterProc
     assert 0.5 <= (row["agent_answered_at"] - row["queued_at"]).total_seconds() < 3, (
         "rang 600 ms, then bridged"
     )
-    assert {e["channel"]["id"] for e in bridged} >= {row["channel_id"]}, "the caller entered the agent bridge"  # type: ignore[index]
+    assert {e["channel"]["id"] for e in bridged} >= {row["channel_id"]}, "the caller entered the agent bridge"
     kinds = [k for k, _ in await events_of(db, row["call_id"])]
     assert (
         kinds[:2] == ["arrived", "menu"] and "queued" in kinds and "offered" in kinds and "bridged" in kinds
@@ -175,9 +175,7 @@ async def test_barge_in_stops_the_menu_prompt(
         assert result.ok, result.output[-1500:]
         row = await call_row(db, caller)
         finished = [
-            e
-            for e in observer.of_type("PlaybackFinished")
-            if e["playback"]["id"] == f"{row['call_id']}-p1"  # type: ignore[index]
+            e for e in observer.of_type("PlaybackFinished") if e["playback"]["id"] == f"{row['call_id']}-p1"
         ]
     assert row["topic"] == "results"
     assert finished, "the greeting and menu playback never finished"
@@ -302,3 +300,31 @@ async def test_priority_change_reorders_callers_already_waiting(
     promoted = await call_row(db, second)
     assert promoted["agent"] == "agent1" and promoted["outcome"] == "answered"
     assert (await call_row(db, first))["outcome"] == "abandoned"
+
+
+async def test_waiting_caller_hears_position_in_their_language(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    caller = number()
+    async with AriObserver(stack) as observer:
+        result = await asyncio.to_thread(
+            sipp.call, stack.sip_port, [(caller, "+78162700101")], 9000, [(1000, "0")]
+        )
+        assert result.ok, result.output[-1500:]
+        row = await call_row(db, caller)
+        events = [e for e in observer.events if str(e.get("type", "")).startswith("Playback")]
+        media = {
+            str(e["playback"]["media_uri"])
+            for e in events
+            if str(e["playback"]["target_uri"]) == f"channel:{row['channel_id']}"
+        }
+        languages = [
+            e["channel"]["language"]
+            for e in observer.events
+            if isinstance(e.get("channel"), dict) and e["channel"]["id"] == row["channel_id"]
+        ]
+    assert any(m.endswith("/ru/queue_joined") for m in media), media
+    assert any(m.endswith("/ru/queue_position") for m in media), media
+    assert "number:1" in media, "alone in the queue: position 1"
+    assert not any("queue_wait" in m for m in media), "no recent calls: no estimate is said"
+    assert languages and languages[-1] == "ru", "Asterisk says the number in Russian"

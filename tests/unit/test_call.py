@@ -39,6 +39,7 @@ from callrouter.core.commands import (
     Play,
     RequestAnnouncement,
     SaveCall,
+    SetLanguage,
     StartMoh,
     StartTimer,
     StopMoh,
@@ -222,6 +223,7 @@ def test_answered_on_an_open_line_plays_the_greeting_and_the_main_menu() -> None
     assert call.playback_id == pid(1)
     assert commands == [
         SaveCall(call.record),
+        SetLanguage("ru"),  # numbers are said in the line's language
         log("menu", "", 0.25),
         Play((sound("greeting-clinic-central"), sound("menu_main")), pid(1)),
     ]
@@ -240,6 +242,7 @@ def test_answered_on_a_closed_line_plays_the_after_hours_message_then_hangs_up()
     assert call.phase is Phase.CLOSED
     assert commands == [
         SaveCall(replace(call.record, end_reason=None)),
+        SetLanguage("ru"),
         log("after_hours", "", 0.1),
         Play((sound("greeting-clinic-night"), sound("after_hours")), pid(1)),
     ]
@@ -384,7 +387,12 @@ def test_too_many_failures_go_to_the_default_topic() -> None:
 # ---- language --------------------------------------------------------------------------
 def test_the_language_option_switches_the_prompts_and_the_entry() -> None:
     call, commands = step(in_menu(), Digit("9"), 2.0)
-    assert commands == [log("key", "9", 2.0), StopPlayback(pid(1)), Play((sound("menu_main", "en"),), pid(2))]
+    assert commands == [
+        log("key", "9", 2.0),
+        StopPlayback(pid(1)),
+        SetLanguage("en"),
+        Play((sound("menu_main", "en"),), pid(2)),
+    ]
     assert call.language == "en"
     call, _ = step(call, PlaybackFinished(pid(2)), 6.0)
     call, commands = step(call, TimerFired("menu:1"), 11.0)
@@ -426,6 +434,7 @@ def test_a_skip_line_greets_and_joins_its_topic_at_once() -> None:
     )
     assert commands == [
         SaveCall(replace(record, topic=None, priority=None, queued_at=None)),
+        SetLanguage("ru"),
         Play((sound("greeting-ambulance"),), pid(1)),
         SaveCall(record),
         log("queued", "urgent (line)", 0.1),
