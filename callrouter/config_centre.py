@@ -8,7 +8,7 @@ option naming a topic, a line naming its hours) are checked in ``config.py``.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -132,6 +132,10 @@ class TopicConfig(Strict):
 
 
 class QueueConfig(Strict):
+    hold: Literal["bridge", "channel"] = Field(
+        default="bridge",
+        description="bridge: waiting callers share one holding bridge with music; channel: music per channel",
+    )
     wrap_up_seconds: float = Field(default=10, ge=0, le=3600)
     ring_timeout_seconds: float = Field(default=15, gt=0, le=120)
     announce_every_seconds: float = Field(default=60, ge=0, description="0: announce only on entry")

@@ -60,6 +60,9 @@ class FakeAriClient:
     async def destroy_bridge(self, bridge_id: str) -> None:
         self._record("destroy_bridge", bridge_id)
 
+    async def start_bridge_moh(self, bridge_id: str) -> None:
+        self._record("start_bridge_moh", bridge_id)
+
     async def get_channel(self, channel_id: str) -> Channel:
         self._record("get_channel", channel_id)
         return self.channels.get(channel_id) or fake_channel(channel_id)

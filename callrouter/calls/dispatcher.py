@@ -147,6 +147,7 @@ class Dispatcher:
             self.centre,
             self._settings.router.max_call_seconds,
             self._clock,
+            hold_bridge=self.hold_bridge_id,
         )
         self.sessions[channel.id] = session
         self._spawn(self._run(session, first))
@@ -172,7 +173,25 @@ class Dispatcher:
         except AriError as exc:
             log.warning("could not set the event filter: %s", exc)
         await self._watch_agents()
+        await self._hold_bridge()
         await self.reconcile(adopt=True)
+
+    @property
+    def hold_bridge_id(self) -> str | None:
+        """The shared holding bridge, named after the node so a restarted router finds it again."""
+        if self._settings.file.queue.hold != "bridge":
+            return None
+        return f"callrouter-hold-{self._settings.router.node}"
+
+    async def _hold_bridge(self) -> None:
+        bridge_id = self.hold_bridge_id
+        if bridge_id is None:
+            return
+        try:
+            await self._ari.create_bridge(bridge_id, "holding")  # creates, or finds it again
+            await self._ari.start_bridge_moh(bridge_id)
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("could not prepare the holding bridge: %s", exc)
 
     async def _watch_agents(self) -> None:
         """Follow each agent's softphone: an offline endpoint is offered no calls."""

@@ -60,6 +60,7 @@ class CallSession:
         centre: CentreRunner,
         max_call_seconds: float,
         clock: Callable[[], datetime] = utcnow,
+        hold_bridge: str | None = None,
     ) -> None:
         self.call = call
         self._ari = ari
@@ -72,6 +73,10 @@ class CallSession:
         self._inbox: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self._timers: list[asyncio.TimerHandle] = []
         self._bridge_id: str | None = None
+        # With a shared holding bridge, "music" means being in it; an
+        # announcement plays to the channel there, over the music.
+        self._hold_bridge = hold_bridge
+        self._held = False
 
     @property
     def channel_id(self) -> str:
@@ -168,6 +173,12 @@ class CallSession:
                 await self._ari.stop_playback(playback_id)
             case SetLanguage(language):
                 await self._ari.set_variable(channel, "CHANNEL(language)", language)
+            case StartMoh() if self._hold_bridge is not None:
+                if not self._held:
+                    await self._ari.add_to_bridge(self._hold_bridge, [channel])
+                    self._held = True
+            case StopMoh() if self._hold_bridge is not None:
+                pass  # stays in the holding bridge; the next sound plays over the music
             case StartMoh():
                 await self._ari.start_moh(channel)
             case StopMoh():
@@ -176,5 +187,6 @@ class CallSession:
                 self._bridge_id = f"call-{self.call.record.call_id}"
                 await self._ari.create_bridge(self._bridge_id)
                 await self._ari.add_to_bridge(self._bridge_id, [channel, agent_channel])
+                self._held = False  # joining the call's bridge left the holding bridge
             case Hangup(reason):
                 await self._ari.hangup(channel, reason)
