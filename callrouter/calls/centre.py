@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -79,11 +79,14 @@ class CentreRunner:
     # -- calls' side ------------------------------------------------------------
     def join(self, entry: QueueEntry, caller: CallFeed) -> None:
         self._callers[entry.entry_id] = caller
-        try:
-            self._apply(cc.join(self.centre, entry, self._clock()))
-        except ValueError as exc:  # one person, one entry: a second line from the same number
-            log.warning("queue join refused: %s", exc)
-            caller.feed(ev.Overflowed("duplicate"))
+        if entry.caller_key is not None and self.centre.queue.by_caller(entry.caller_key) is not None:
+            # The same number on a second line while already waiting. Merging the
+            # two into one place is the repeat-callers work; until then both wait.
+            log.info(
+                "a caller already waiting called again; queued separately", extra={"caller": entry.caller_key}
+            )
+            entry = replace(entry, caller_key=None)
+        self._apply(cc.join(self.centre, entry, self._clock()))
 
     def leave(self, entry_id: str) -> None:
         self._apply(cc.leave(self.centre, entry_id, self._clock()))
@@ -102,6 +105,8 @@ class CentreRunner:
 
     def call_over(self, entry_id: str) -> None:
         """The caller's session ended: release the agent (and their channel) if connected."""
+        if entry_id in self.centre.queue:
+            self.leave(entry_id)  # a session that ended abnormally never keeps a place
         self._callers.pop(entry_id, None)
         channel_id = self._leg_of.get(entry_id)
         if channel_id is None:
@@ -162,7 +167,10 @@ class CentreRunner:
     async def tick_loop(self, every: float = 1.0) -> None:
         while True:
             await asyncio.sleep(every)
-            self._apply(cc.tick(self.centre, self._clock()))
+            try:
+                self._apply(cc.tick(self.centre, self._clock()))
+            except Exception:  # one bad tick must not end wrap-ups and overflows for good
+                log.exception("centre tick failed")
             if len(self.centre.ended) > 1000:
                 self.centre = cc.forget_ended(self.centre, list(self.centre.ended))
 

@@ -109,3 +109,23 @@ async def test_announcement_is_honest(tmp_path: Path):
     run.join(entry("e2"), Caller())
     announcement = run.announcement("e2")
     assert announcement == ev.Announce(2, None), "no recent calls: no estimate is said"
+
+
+async def test_the_same_number_on_two_lines_waits_twice_until_repeat_callers_merge_them(tmp_path: Path):
+    run = runner(tmp_path, FakeAriClient())
+    run.agent_command("agent1", "pause", "break")
+    first, second = Caller(), Caller()
+    same = QueueEntry("e1", "operator", "ru", "clinic-central", 0, T0, "+79161234567", "e1")
+    run.join(same, first)
+    run.join(QueueEntry("e2", "operator", "ru", "clinic-north", 0, T0, "+79161234567", "e2"), second)
+    assert len(run.centre.queue) == 2
+    assert first.events == [] and second.events == [], "neither is overflowed or refused"
+
+
+async def test_a_session_that_ends_without_leaving_gives_up_its_place(tmp_path: Path):
+    run = runner(tmp_path, FakeAriClient())
+    run.agent_command("agent1", "pause", "break")
+    run.join(entry("e1"), Caller())
+    run.call_over("e1")
+    assert "e1" not in run.centre.queue
+    assert run.centre.ended["e1"] is cc.EntryEnd.LEFT
