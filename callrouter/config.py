@@ -73,7 +73,9 @@ class Line(Strict):
     menu: Literal["full", "skip", "fast"] = Field(
         default="full", description="skip: straight to `topic`; fast: one key (1) to `topic`, else the menu"
     )
-    topic: str | None = Field(default=None, description="the topic for menu = skip/fast")
+    topic: str | None = Field(
+        default=None, description="skip/fast: the topic; full: the default topic after too many failures"
+    )
     priority: int = Field(default=0, ge=0, le=1000, description="raises its callers' priority")
 
     @field_validator("dids")

@@ -222,6 +222,8 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
         call, joined = _join(replace(call, phase=Phase.MENU), now, plan, line.topic, "line")
         return call, commands + played + joined
     spec = plan.menu
+    if line.topic:  # the line's own default topic after too many failures
+        spec = replace(spec, default_topic=line.topic)
     if line.menu == "fast" and line.topic:
         fast = mn.MenuNode("fast_path", {"1": mn.MenuOption(topic=line.topic)})
         spec = replace(spec, root=fast, default_topic=line.topic, max_failures=1)

@@ -883,3 +883,12 @@ def test_maximum_duration_during_the_after_hours_message_keeps_its_outcome() -> 
     call, commands = step(call, MaxDurationReached(), 5.0)
     assert Hangup() in commands
     assert call.record.outcome is Outcome.AFTER_HOURS
+
+
+def test_too_many_failures_go_to_the_lines_own_default_topic() -> None:
+    line = LineInfo("infection-hotline", "ru", topic="infection")
+    call, _ = new_call(line=line)
+    call, _ = step(call, Answered(), 0.1)
+    for n, key in enumerate("777", 1):
+        call, commands = step(call, Digit(key), n)
+    assert join_of(commands).topic == "infection"
