@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: check lint types test test-unit test-integration test-e2e demo prompts up down
+.PHONY: check lint types test test-unit test-integration test-e2e demo prompts up down bench bench-smoke
 
 check: lint types test
 
@@ -37,3 +37,9 @@ up:
 
 down:
 	$(PY) -m devstack down
+
+bench:
+	$(PY) -m bench.run
+
+bench-smoke:
+	$(PY) -m bench.run --smoke

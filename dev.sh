@@ -2,6 +2,7 @@
 # callrouter's one entry point on a fresh Debian 12 (or Ubuntu) machine, as root.
 #   ./dev.sh test    lint, type checks and every test (unit, integration, end to end)
 #   ./dev.sh demo    the demo: Asterisk + PostgreSQL + router + sipp callers, then a report
+#   ./dev.sh bench   the router against app_queue on the same Asterisk (about 15 minutes)
 #   ./dev.sh up|down the dev stack alone (Asterisk, PostgreSQL) for hacking
 # Each installs what it needs first (Debian packages, a Python venv, the cached
 # Asterisk root); repeated runs reuse all of it.
@@ -41,7 +42,8 @@ fi
 case "${1:-}" in
   test) exec make check ;;
   demo) exec make demo ;;
+  bench) exec make bench ;;
   up) exec .venv/bin/python -m devstack up ;;
   down) exec .venv/bin/python -m devstack down ;;
-  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -75,8 +75,14 @@ class StackInfo:
 
 
 class Stack:
-    def __init__(self, name: str = "dev", repo: Path = REPO) -> None:
+    def __init__(
+        self, name: str = "dev", repo: Path = REPO, config: Path = CONFIG, shared_agent_port: bool = False
+    ) -> None:
+        """``config`` names the agents; with ``shared_agent_port`` every agent's
+        softphone is one sipp on one port (the benchmark's 500 agents)."""
         self.repo = repo
+        self.config = config
+        self.shared_agent_port = shared_agent_port
         self.run_dir = repo / ".run" / name
         self.name = name
         self.state_file = self.run_dir / "stack.json"
@@ -114,7 +120,7 @@ class Stack:
             ari_password=os.environ.get("CALLROUTER_ARI_PASSWORD") or secrets.token_urlsafe(18),
             pg_port=free_port(),
             pg_password=secrets.token_urlsafe(18),
-            agent_ports={agent: free_port(also_udp=True) for agent in agent_ids()},
+            agent_ports=self._agent_ports(),
             agent_password=os.environ.get("CALLROUTER_AGENT_PASSWORD") or secrets.token_urlsafe(12),
             fallback_port=free_port(also_udp=True),
             suite=meta["suite"],
@@ -138,6 +144,13 @@ class Stack:
         )
         log(f"logs: {info.asterisk_log} and {self.run_dir}/asterisk.out, {self.run_dir}/pg/log")
         return info
+
+    def _agent_ports(self) -> dict[str, int]:
+        agents = agent_ids(self.config)
+        if self.shared_agent_port:
+            port = free_port(also_udp=True)
+            return dict.fromkeys(agents, port)
+        return {agent: free_port(also_udp=True) for agent in agents}
 
     def _mount_root(self, template: Path, root: Path) -> bool:
         upper, work = self.run_dir / "overlay/upper", self.run_dir / "overlay/work"

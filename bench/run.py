@@ -1,0 +1,271 @@
+"""The router's inbound path against app_queue on the same Asterisk, in one run.
+
+    make bench                       # the full steps (10..80 calls/s, 30 s each, 500 agents)
+    python -m bench.run --smoke      # a handful of calls on both paths
+
+Both paths get the same callers (sipp: the menu digit by SIP INFO, hang up
+about 3 s after the answer) and the same agents (one sipp UAS answering every
+agent's endpoint after a 600 ms ring), measured by one passive ARI observer.
+Prints a table per rate and path with router/app_queue ratios, and keeps the
+raw figures as JSON in bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.observer import Observer, analyse
+from devstack import sipp
+from devstack.configs import clockless_config
+from devstack.stack import REPO, Stack, StackInfo
+from devstack.util import free_port, log
+
+BENCH = Path(__file__).resolve().parent
+ROUTER_DID = "+78162700101"  # clinic-central: greeting, menu, key 0 -> operator
+QUEUE_DID = "999100"  # bench.conf: the same prompts, Read(), Queue(bench)
+TOKEN = "bench-token"
+
+
+@dataclass
+class PathResult:
+    path: str
+    rate: float
+    offered: int
+    connected: int
+    failed: int
+    retransmissions: int
+    answer_mean_ms: float | None
+    answer_p99_ms: float | None
+    bridged_mean_ms: float | None
+    bridged_p99_ms: float | None
+    asterisk_cpu_ms_per_call: float
+    router_cpu_ms_per_call: float | None
+
+
+def bench_config(run_dir: Path, agents: int) -> Path:
+    config = clockless_config(run_dir / "callrouter.bench.toml")
+    text = config.read_text()
+    text = re.sub(r"\[\[agents\]\].*?(?=\n# ---- opening hours)", "", text, flags=re.S)
+    text = text.replace("wrap_up_seconds = 1 ", "wrap_up_seconds = 0 ")
+    generated = "".join(
+        f'[[agents]]\nid = "agent{i}"\ntopics = ["operator"]\nlanguages = ["ru"]\n\n'
+        for i in range(1, agents + 1)
+    )
+    config.write_text(text.replace("# ---- opening hours", generated + "# ---- opening hours", 1))
+    return config
+
+
+def install_reference(info: StackInfo, stack: Stack) -> None:
+    """The bench-only app_queue path, into the running stack's Asterisk."""
+    etc = Path(info.root) / "etc/asterisk"
+    shutil.copy(BENCH / "asterisk/bench.conf", etc / "bench.conf")
+    shutil.copy(BENCH / "asterisk/extensions.conf", etc / "extensions.conf")
+    members = "".join(f"member => PJSIP/{agent}\n" for agent in info.agent_ports)
+    (etc / "queues.conf").write_text(
+        (BENCH / "asterisk/queues.conf.in").read_text().replace("{{MEMBERS}}", members)
+    )
+    subprocess.run(["chroot", info.root, "chown", "asterisk:asterisk", "/etc/asterisk/queues.conf",
+                    "/etc/asterisk/bench.conf", "/etc/asterisk/extensions.conf"], check=True)  # fmt: skip
+    for command in ("module load app_read.so", "module load app_queue.so", "dialplan reload"):
+        stack.asterisk_cli(command)
+    shown = stack.asterisk_cli("queue show bench")
+    if "bench has" not in shown:
+        raise SystemExit(f"the reference queue did not load:\n{shown}")
+
+
+def cpu_ms(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def retransmissions(output: str) -> int:
+    return sum(int(m) for m in re.findall(r"-{6,}>\s+\d+\s+(\d+)", output))
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def mean_ms(values: list[float]) -> float | None:
+    return sum(values) / len(values) * 1000 if values else None
+
+
+class Router:
+    def __init__(self, info: StackInfo, config: Path) -> None:
+        self.port = free_port()
+        env = dict(os.environ, **info.env())
+        env["CALLROUTER_ADMIN_BIND"] = f"127.0.0.1:{self.port}"
+        env["CALLROUTER_ADMIN_TOKEN"] = TOKEN
+        env["CALLROUTER_SPOOL_DIR"] = str(Path(info.run_dir) / "spool")
+        migrate = [sys.executable, "-m", "callrouter", "migrate", "-c", str(config)]
+        subprocess.run(migrate, env=env, check=True, capture_output=True)
+        self.log = Path(info.run_dir) / "bench-router.log"
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "callrouter", "--log-level", "WARNING", "run", "-c", str(config)],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit(f"router did not start; see {self.log}")
+
+    def login_all(self, agents: list[str]) -> None:
+        for agent in agents:
+            request = urllib.request.Request(f"{self.url}/agents/{agent}/login", method="POST",
+                                             headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+async def run_path(
+    path: str, rate: float, seconds: float, info: StackInfo, observer: Observer, router: Router | None
+) -> PathResult:
+    count = max(1, int(rate * seconds))
+    did = ROUTER_DID if path == "router" else QUEUE_DID
+    callers = [(f"+7916{1_000_000 + i:07d}", did) for i in range(count)]
+    observer.take()
+    asterisk_before = cpu_ms(info.asterisk_pid)
+    router_before = cpu_ms(router.proc.pid) if router else 0.0
+    result = await asyncio.to_thread(
+        lambda: sipp.call(
+            info.sip_port, callers, hold_ms=1800, keys=[(1200, "0")], rate=rate, timeout_s=int(seconds) + 180
+        )
+    )
+    await asyncio.sleep(2)  # the last events arrive
+    asterisk_used = cpu_ms(info.asterisk_pid) - asterisk_before
+    router_used = cpu_ms(router.proc.pid) - router_before if router else None
+    figures = analyse(observer.take())
+    return PathResult(
+        path=path,
+        rate=rate,
+        offered=count,
+        connected=int(figures["connected"][0]),
+        failed=result.failed,
+        retransmissions=retransmissions(result.output),
+        answer_mean_ms=mean_ms(figures["answer"]),
+        answer_p99_ms=pct(figures["answer"], 0.99),
+        bridged_mean_ms=mean_ms(figures["agent_to_bridged"]),
+        bridged_p99_ms=pct(figures["agent_to_bridged"], 0.99),
+        asterisk_cpu_ms_per_call=asterisk_used / count,
+        router_cpu_ms_per_call=router_used / count if router_used is not None else None,
+    )
+
+
+def table(results: list[PathResult]) -> str:
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    head = (f"{'rate':>5} {'path':<9} {'offered':>7} {'conn':>5} {'failed':>6} {'retrans':>7} {'ans ms':>7} "
+            f"{'ans p99':>7} {'bridge':>7} {'br p99':>7} {'ast ms/c':>8} {'rtr ms/c':>8}")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(
+            f"{r.rate:>5.0f} {r.path:<9} {r.offered:>7} {r.connected:>5} {r.failed:>6} "
+            f"{r.retransmissions:>7} "
+            f"{f(r.answer_mean_ms):>7} {f(r.answer_p99_ms):>7} "
+            f"{f(r.bridged_mean_ms):>7} {f(r.bridged_p99_ms):>7} "
+            f"{r.asterisk_cpu_ms_per_call:>8.1f} {f(r.router_cpu_ms_per_call):>8}"
+        )
+    by_rate: dict[float, dict[str, PathResult]] = {}
+    for r in results:
+        by_rate.setdefault(r.rate, {})[r.path] = r
+    lines.append("")
+    lines.append(
+        "router / app_queue at each rate: connected share, Asterisk CPU per call, total CPU per call"
+    )
+    for rate, pair in sorted(by_rate.items()):
+        if "router" in pair and "app_queue" in pair:
+            router, queue = pair["router"], pair["app_queue"]
+            share = (router.connected / router.offered) / max(queue.connected / queue.offered, 1e-9)
+            ast = router.asterisk_cpu_ms_per_call / max(queue.asterisk_cpu_ms_per_call, 1e-9)
+            total = (router.asterisk_cpu_ms_per_call + (router.router_cpu_ms_per_call or 0)) / max(
+                queue.asterisk_cpu_ms_per_call, 1e-9
+            )
+            lines.append(
+                f"{rate:>5.0f} calls/s: connected x{share:.2f}, Asterisk CPU x{ast:.2f},"
+                f" total CPU x{total:.2f}"
+            )
+    return "\n".join(lines)
+
+
+async def bench(rates: list[float], seconds: float, agents: int, name: str = "bench") -> list[PathResult]:
+    """Both paths at each rate on a stack of its own (``.run/<name>``)."""
+    run_dir = REPO / ".run" / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = bench_config(run_dir, agents)
+    stack = Stack(name, config=config, shared_agent_port=True)
+    info = stack.up()
+    results: list[PathResult] = []
+    agent_port = next(iter(info.agent_ports.values()))
+    uas = sipp.Agent(agent_port, calls=1_000_000, ring_ms=600, timeout_s=24 * 3600)
+    try:
+        install_reference(info, stack)
+        async with Observer(info.ari_url, info.ari_user, info.ari_password) as observer:
+            for rate in rates:
+                router = Router(info, config)
+                try:
+                    router.login_all(list(info.agent_ports))
+                    await asyncio.sleep(1)
+                    results.append(await run_path("router", rate, seconds, info, observer, router))
+                finally:
+                    router.stop()
+                await asyncio.sleep(3)  # the stack idle between runs
+                results.append(await run_path("app_queue", rate, seconds, info, observer, None))
+                await asyncio.sleep(3)
+                log(f"rate {rate:.0f} calls/s done")
+    finally:
+        uas.stop()
+        stack.down()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--rates", default="10,20,40,60,70,80", help="calls per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=30, help="seconds of calls per step")
+    parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--smoke", action="store_true", help="a handful of calls at 2 calls/s, 10 agents")
+    args = parser.parse_args(argv)
+    rates = [2.0] if args.smoke else [float(r) for r in args.rates.split(",")]
+    seconds, agents = (3.0, 10) if args.smoke else (args.seconds, args.agents)
+    results = asyncio.run(bench(rates, seconds, agents))
+    print(table(results))
+    out = BENCH / "results"
+    out.mkdir(exist_ok=True)
+    path = out / time.strftime("bench-%Y%m%d-%H%M%S.json")
+    path.write_text(json.dumps({"rates": rates, "seconds": seconds, "agents": agents,
+                                "results": [asdict(r) for r in results]}, indent=2))  # fmt: skip
+    print(f"raw results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
