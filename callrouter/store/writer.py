@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from callrouter.core.records import Record, record_from_json
+from callrouter.core.records import CallRecord, Record, record_from_json
 from callrouter.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class RecordWriter:
     async def _flush_memory(self) -> None:
         while self._pending:
             batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
-            refused = await self._store.write(batch)
+            refused = await self._store.write(latest_snapshots(batch))
             self._reject(refused)
             for _ in batch:
                 self._pending.popleft()
@@ -178,3 +178,13 @@ class RecordWriter:
             if self._pending:
                 self._to_spool(list(self._pending))
                 self._pending.clear()
+
+
+def latest_snapshots(batch: list[Record]) -> list[Record]:
+    """Keep only the last snapshot of each call in a batch: a call's snapshots
+    only add facts, so the last one says everything the earlier ones did."""
+    last: dict[str, int] = {}
+    for index, record in enumerate(batch):
+        if isinstance(record, CallRecord):
+            last[record.call_id] = index
+    return [r for i, r in enumerate(batch) if not isinstance(r, CallRecord) or last[r.call_id] == i]

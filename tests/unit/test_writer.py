@@ -378,3 +378,15 @@ def test_record_json_round_trip(i: int) -> None:
 def test_unfinished_record_round_trip() -> None:
     original = CallRecord("c", "asterisk-1", "1.2", "103", None, None, "withheld", T0)
     assert CallRecord.from_json(json.loads(json.dumps(original.to_json()))) == original
+
+
+def test_a_batch_keeps_only_the_last_snapshot_of_each_call() -> None:
+    from dataclasses import replace as with_
+
+    from callrouter.store.writer import latest_snapshots
+
+    first = record(1)
+    answered = with_(first, answered_at=first.started_at)
+    other = record(2)
+    ended = with_(answered, outcome=Outcome.ANSWERED)
+    assert latest_snapshots([first, answered, other, ended]) == [other, ended]
