@@ -98,20 +98,24 @@ class Queue:
 
     def assign(self, agents: Iterable[Agent]) -> list[tuple[QueueEntry, Agent]]:
         """Pairs to offer now: each waiting entry in order gets the eligible
-        available agent idle longest. Entries with a live offer are skipped."""
-        free = sorted(
-            (a for a in agents if a.available),
-            key=lambda a: (a.idle_since.timestamp() if a.idle_since else float("inf"), a.agent_id),
-        )
+        available agent idle longest. Entries with a live offer are skipped.
+
+        Runs on every change of the centre, so it does no work when nobody
+        waits, and picks the longest-idle agent per entry without sorting all
+        agents (a few waiting callers among hundreds of agents is the usual case)."""
+        waiting = [e for e in self.entries.values() if e.offered_to is None]
+        if not waiting:
+            return []
+        free = [a for a in agents if a.available]
         pairs: list[tuple[QueueEntry, Agent]] = []
-        for entry in self.ordered():
-            if entry.offered_to is not None or not free:
-                continue
-            for agent in free:
-                if agent.can_serve(entry.topic, entry.language):
-                    pairs.append((entry, agent))
-                    free.remove(agent)
-                    break
+        for entry in sorted(waiting, key=lambda e: e.order):
+            if not free:
+                break
+            eligible = [a for a in free if a.can_serve(entry.topic, entry.language)]
+            if eligible:
+                agent = min(eligible, key=_idle_order)
+                pairs.append((entry, agent))
+                free.remove(agent)
         return pairs
 
 
@@ -120,3 +124,8 @@ def can_anyone_serve(agents: Iterable[Agent], topic: str, language: str) -> bool
     from callrouter.core.agents import AgentState
 
     return any(a.state is not AgentState.LOGGED_OUT and a.can_serve(topic, language) for a in agents)
+
+
+def _idle_order(agent: Agent) -> tuple[float, str]:
+    """Longest idle first; ties by id so the choice is deterministic."""
+    return (agent.idle_since.timestamp() if agent.idle_since else float("inf"), agent.agent_id)
