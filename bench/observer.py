@@ -18,10 +18,19 @@ EVENTS = ["ChannelCreated", "ChannelStateChange", "ChannelEnteredBridge", "Chann
 
 
 class Observer:
-    def __init__(self, ari_url: str, user: str, password: str, app: str = "bench-observer") -> None:
+    def __init__(
+        self,
+        ari_url: str,
+        user: str,
+        password: str,
+        app: str = "bench-observer",
+        allowed: list[str] | None = EVENTS,
+    ) -> None:
+        """``allowed``: the event types to receive; None for all of them."""
         self.url = ari_url.rstrip("/") + "/ari"
         self.headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self.app = app
+        self.allowed = allowed
         self.events: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -43,13 +52,17 @@ class Observer:
             aiohttp.ClientSession(headers=self.headers) as session,
             session.ws_connect(ws_url, params={"app": self.app, "subscribeAll": "true"}) as ws,
         ):
-            body = {"allowed": [{"type": t} for t in EVENTS], "disallowed": []}
-            async with session.put(f"{self.url}/applications/{self.app}/eventFilter", json=body):
-                pass
+            if self.allowed is not None:
+                body = {"allowed": [{"type": t} for t in self.allowed], "disallowed": []}
+                async with session.put(f"{self.url}/applications/{self.app}/eventFilter", json=body):
+                    pass
             self._ready.set()
             async for message in ws:
                 if message.type is aiohttp.WSMsgType.TEXT:
                     self.events.append(json.loads(message.data))
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("type") == kind]
 
     def take(self) -> list[dict[str, Any]]:
         events, self.events = self.events, []

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from callrouter.config import Line, Settings
 from callrouter.core import centre as cc
-from callrouter.core.call import CallPlan, LineInfo, TopicPlan
+from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
 
 
 def call_plan(settings: Settings) -> CallPlan:

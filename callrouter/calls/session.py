@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.core import call as core
 from callrouter.core import call_events as ev
+from callrouter.core.call_plan import CallPlan
 from callrouter.core.commands import (
     Answer,
     Bridge,
@@ -56,7 +57,7 @@ class CallSession:
         ari: AriClient,
         writer: RecordWriter,
         metrics: Metrics,
-        plan: core.CallPlan,
+        plan: CallPlan,
         centre: CentreRunner,
         max_call_seconds: float,
         clock: Callable[[], datetime] = utcnow,

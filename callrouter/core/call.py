@@ -10,7 +10,6 @@ and hears what the centre decided.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,6 +32,7 @@ from callrouter.core.call_events import (
     PlaybackFinished,
     TimerFired,
 )
+from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
 from callrouter.core.commands import (
     Answer,
     Bridge,
@@ -50,7 +50,6 @@ from callrouter.core.commands import (
     StopMoh,
     StopPlayback,
 )
-from callrouter.core.hours import Hours
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallEventRecord, CallRecord, Outcome
@@ -65,40 +64,6 @@ class Phase(StrEnum):
     LEAVING = "leaving"  # a last message, then the router hangs up
     ENDING = "ending"  # the router asked for the hang-up; waiting for Asterisk
     ENDED = "ended"
-
-
-# ---- what a call knows ---------------------------------------------------------------
-@dataclass(frozen=True)
-class LineInfo:
-    name: str
-    language: str
-    menu: str = "full"  # full | skip | fast
-    topic: str | None = None  # for skip / fast
-    priority: int = 0
-    hours: Hours | None = None
-    closed_prompt: str = "after_hours"
-
-
-@dataclass(frozen=True)
-class TopicPlan:
-    priority: int = 0
-    prompt: str | None = None  # said on joining
-    overflow_topic: str | None = None
-    overflow_prompt: str | None = None
-
-
-@dataclass(frozen=True)
-class CallPlan:
-    """The static, configured knowledge every call consults."""
-
-    prompts_dir: str
-    menu: mn.MenuSpec
-    topics: Mapping[str, TopicPlan]
-    short_abandon: timedelta = timedelta(seconds=5)
-    announce_every: timedelta = timedelta(seconds=60)
-
-    def media(self, language: str, *keys: str) -> tuple[str, ...]:
-        return tuple(f"sound:{self.prompts_dir}/{language}/{key}" for key in keys)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ a missing part is set up, or the test fails."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -16,12 +15,12 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
 
+from bench.observer import Observer
 from devstack.configs import clockless_config
 from devstack.stack import REPO, Stack, StackInfo
 from devstack.util import free_port
@@ -150,42 +149,13 @@ async def wait_rows(
     return rows
 
 
-class AriObserver:
-    """A passive second ARI application subscribed to everything (subscribeAll),
-    so a test can see what happened on Asterisk (playbacks, bridges) without
-    touching the router's own application."""
+class AriObserver(Observer):
+    """The benchmark's passive observer, unfiltered: a test sees everything that
+    happened on Asterisk (playbacks, bridges, hang-ups) without touching the
+    router's own application."""
 
     def __init__(self, info: StackInfo) -> None:
-        self.info = info
-        self.events: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
-
-    async def __aenter__(self) -> AriObserver:
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._ready.wait(), 10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    async def _run(self) -> None:
-        url = self.info.ari_url.replace("http://", "ws://") + "/ari/events"
-        headers = {"Authorization": aiohttp.encode_basic_auth(self.info.ari_user, self.info.ari_password)}
-        async with (
-            aiohttp.ClientSession(headers=headers) as session,
-            session.ws_connect(url, params={"app": "test-observer", "subscribeAll": "true"}) as ws,
-        ):
-            self._ready.set()
-            async for message in ws:
-                if message.type is aiohttp.WSMsgType.TEXT:
-                    self.events.append(json.loads(message.data))
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e.get("type") == kind]
+        super().__init__(info.ari_url, info.ari_user, info.ari_password, app="test-observer", allowed=None)
 
 
 async def admin(router: RouterProcess, method: str, path: str, body: object = None) -> tuple[int, object]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callrouter.core.call import Call, CallPlan, LineInfo, Phase, TopicPlan, arrive, decide
+from callrouter.core.call import Call, Phase, arrive, decide
 from callrouter.core.call_events import (
     AgentAnswered,
     AgentLeft,
@@ -28,6 +28,7 @@ from callrouter.core.call_events import (
     PlaybackFinished,
     TimerFired,
 )
+from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
 from callrouter.core.commands import (
     Answer,
     Bridge,

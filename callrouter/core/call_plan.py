@@ -1,0 +1,43 @@
+"""What a call consults: its line, and the configured menu, topics and timings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from callrouter.core import menu as mn
+from callrouter.core.hours import Hours
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    name: str
+    language: str
+    menu: str = "full"  # full | skip | fast
+    topic: str | None = None  # for skip / fast
+    priority: int = 0
+    hours: Hours | None = None
+    closed_prompt: str = "after_hours"
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    priority: int = 0
+    prompt: str | None = None  # said on joining
+    overflow_topic: str | None = None
+    overflow_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """The static, configured knowledge every call consults."""
+
+    prompts_dir: str
+    menu: mn.MenuSpec
+    topics: Mapping[str, TopicPlan]
+    short_abandon: timedelta = timedelta(seconds=5)
+    announce_every: timedelta = timedelta(seconds=60)
+
+    def media(self, language: str, *keys: str) -> tuple[str, ...]:
+        return tuple(f"sound:{self.prompts_dir}/{language}/{key}" for key in keys)
