@@ -75,6 +75,9 @@ class CentreRunner:
         self._handle_seconds: deque[float] = deque(maxlen=ring.estimate_window)
         self._talk_started: dict[str, datetime] = {}  # agent_id -> when the call was bridged
         self._tasks: set[asyncio.Task[None]] = set()
+        # Each caller's mixing bridge, created while their first agent rings
+        # (ARI-NOTES 16), so the answer needs one REST call fewer.
+        self._bridges: dict[str, asyncio.Task[bool]] = {}
 
     # -- calls' side ------------------------------------------------------------
     def join(self, entry: QueueEntry, caller: CallFeed) -> None:
@@ -108,6 +111,7 @@ class CentreRunner:
         if entry_id in self.centre.queue:
             self.leave(entry_id)  # a session that ended abnormally never keeps a place
         self._callers.pop(entry_id, None)
+        self._bridges.pop(entry_id, None)
         channel_id = self._leg_of.get(entry_id)
         if channel_id is None:
             return
@@ -218,6 +222,24 @@ class CentreRunner:
         entry = self.centre.queue.entries.get(entry_id)
         label = f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter"
         self._spawn(self._originate(leg, label))
+        if entry_id not in self._bridges:
+            self._bridges[entry_id] = asyncio.create_task(self._create_bridge(entry_id))
+
+    async def _create_bridge(self, entry_id: str) -> bool:
+        try:
+            await self._ari.create_bridge(f"call-{entry_id}")
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("creating the bridge for %s failed: %s", entry_id, exc)
+            return False
+        return True
+
+    async def bridge_ready(self, entry_id: str) -> bool:
+        """Wait for the caller's pre-made bridge; False when there is none (or it failed)."""
+        task = self._bridges.get(entry_id)
+        return await task if task is not None else False
+
+    def bridge_made(self, entry_id: str) -> bool:
+        return entry_id in self._bridges
 
     async def _originate(self, leg: Leg, label: str) -> None:
         try:

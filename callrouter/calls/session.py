@@ -98,9 +98,9 @@ class CallSession:
         finally:
             for timer in self._timers:
                 timer.cancel()
-            if self._bridge_id is not None:
+            if self._bridge_id is not None or self._centre.bridge_made(self.call.record.call_id):
                 with contextlib.suppress(AriError, OSError, TimeoutError):
-                    await self._ari.destroy_bridge(self._bridge_id)
+                    await self._ari.destroy_bridge(f"call-{self.call.record.call_id}")
             self._centre.call_over(self.call.record.call_id)
             self._count_outcome()
 
@@ -186,7 +186,8 @@ class CallSession:
                 await self._ari.stop_moh(channel)
             case Bridge(agent_channel):
                 self._bridge_id = f"call-{self.call.record.call_id}"
-                await self._ari.create_bridge(self._bridge_id)
+                if not await self._centre.bridge_ready(self.call.record.call_id):
+                    await self._ari.create_bridge(self._bridge_id)
                 await self._ari.add_to_bridge(self._bridge_id, [channel, agent_channel])
                 self._held = False  # joining the call's bridge left the holding bridge
             case Hangup(reason):

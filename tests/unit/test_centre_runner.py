@@ -129,3 +129,22 @@ async def test_a_session_that_ends_without_leaving_gives_up_its_place(tmp_path: 
     run.call_over("e1")
     assert "e1" not in run.centre.queue
     assert run.centre.ended["e1"] is cc.EntryEnd.LEFT
+
+
+async def test_the_callers_bridge_is_made_while_the_agent_rings(tmp_path: Path):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    run.join(entry("e1"), Caller())
+    await settle()
+    assert ari.called("create_bridge") == [("call-e1", "mixing")]
+    assert await run.bridge_ready("e1") and run.bridge_made("e1")
+    assert not await run.bridge_ready("e2"), "no bridge for a caller nobody rang"
+
+
+async def test_a_failed_bridge_is_made_again_at_the_answer(tmp_path: Path):
+    ari = FakeAriClient()
+    ari.failing.add("create_bridge")
+    run = runner(tmp_path, ari)
+    run.join(entry("e1"), Caller())
+    await settle()
+    assert not await run.bridge_ready("e1")
