@@ -25,6 +25,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.observer import Observer, analyse
 from devstack import sipp
 from devstack.configs import clockless_config
@@ -51,6 +53,8 @@ class PathResult:
     bridged_p99_ms: float | None
     asterisk_cpu_ms_per_call: float
     router_cpu_ms_per_call: float | None
+    router_handling_p99_ms: float | None = None  # its own histogram
+    router_event_lag_p99_ms: float | None = None  # event timestamp -> read, its own histogram
 
 
 def bench_config(run_dir: Path, agents: int) -> Path:
@@ -92,6 +96,31 @@ def cpu_ms(pid: int) -> float:
 
 def retransmissions(output: str) -> int:
     return sum(int(m) for m in re.findall(r"-{6,}>\s+\d+\s+(\d+)", output))
+
+
+Buckets = dict[float, float]  # upper bound -> cumulative count
+
+
+def histogram(metrics_text: str, name: str) -> Buckets:
+    out: Buckets = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == f"{name}_bucket":
+                out[float(sample.labels["le"])] = sample.value
+    return out
+
+
+def histogram_quantile(before: Buckets, after: Buckets, q: float) -> float | None:
+    """The q-quantile (ms) of what a histogram observed between two scrapes:
+    the upper bound of the first bucket holding it (as Prometheus, without interpolation)."""
+    delta = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in after}
+    total = delta.get(float("inf"), 0.0)
+    if total <= 0:
+        return None
+    for le in sorted(delta):
+        if delta[le] >= q * total:
+            return le * 1000 if le != float("inf") else None
+    return None
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -139,6 +168,10 @@ class Router:
             with urllib.request.urlopen(request, timeout=5):
                 pass
 
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -153,6 +186,7 @@ async def run_path(
     observer.take()
     asterisk_before = cpu_ms(info.asterisk_pid)
     router_before = cpu_ms(router.proc.pid) if router else 0.0
+    scraped_before = router.metrics() if router else ""
     result = await asyncio.to_thread(
         lambda: sipp.call(
             info.sip_port, callers, hold_ms=1800, keys=[(1200, "0")], rate=rate, timeout_s=int(seconds) + 180
@@ -161,7 +195,14 @@ async def run_path(
     await asyncio.sleep(2)  # the last events arrive
     asterisk_used = cpu_ms(info.asterisk_pid) - asterisk_before
     router_used = cpu_ms(router.proc.pid) - router_before if router else None
+    scraped_after = router.metrics() if router else ""
     figures = analyse(observer.take())
+    handling = lag = None
+    if router:
+        name = "callrouter_event_handling_seconds"
+        handling = histogram_quantile(histogram(scraped_before, name), histogram(scraped_after, name), 0.99)
+        name = "callrouter_ari_event_lag_seconds"
+        lag = histogram_quantile(histogram(scraped_before, name), histogram(scraped_after, name), 0.99)
     return PathResult(
         path=path,
         rate=rate,
@@ -175,6 +216,8 @@ async def run_path(
         bridged_p99_ms=pct(figures["agent_to_bridged"], 0.99),
         asterisk_cpu_ms_per_call=asterisk_used / count,
         router_cpu_ms_per_call=router_used / count if router_used is not None else None,
+        router_handling_p99_ms=handling,
+        router_event_lag_p99_ms=lag,
     )
 
 
@@ -183,7 +226,8 @@ def table(results: list[PathResult]) -> str:
         return "-" if v is None else f"{v:.1f}"
 
     head = (f"{'rate':>5} {'path':<9} {'offered':>7} {'conn':>5} {'failed':>6} {'retrans':>7} {'ans ms':>7} "
-            f"{'ans p99':>7} {'bridge':>7} {'br p99':>7} {'ast ms/c':>8} {'rtr ms/c':>8}")  # fmt: skip
+            f"{'ans p99':>7} {'bridge':>7} {'br p99':>7} {'ast ms/c':>8} {'rtr ms/c':>8} {'hdl p99':>7} "
+            f"{'lag p99':>7}")  # fmt: skip
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
@@ -191,7 +235,8 @@ def table(results: list[PathResult]) -> str:
             f"{r.retransmissions:>7} "
             f"{f(r.answer_mean_ms):>7} {f(r.answer_p99_ms):>7} "
             f"{f(r.bridged_mean_ms):>7} {f(r.bridged_p99_ms):>7} "
-            f"{r.asterisk_cpu_ms_per_call:>8.1f} {f(r.router_cpu_ms_per_call):>8}"
+            f"{r.asterisk_cpu_ms_per_call:>8.1f} {f(r.router_cpu_ms_per_call):>8} "
+            f"{f(r.router_handling_p99_ms):>7} {f(r.router_event_lag_p99_ms):>7}"
         )
     by_rate: dict[float, dict[str, PathResult]] = {}
     for r in results:

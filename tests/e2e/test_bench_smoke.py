@@ -17,5 +17,7 @@ async def test_bench_smoke_both_paths_connect_every_call():
         assert r.answer_p99_ms is not None and r.bridged_p99_ms is not None
         assert r.asterisk_cpu_ms_per_call > 0
     assert paths["router"].router_cpu_ms_per_call is not None
+    assert paths["router"].router_handling_p99_ms is not None, "from the router's own histogram"
+    assert paths["router"].router_event_lag_p99_ms is not None
     printed = table(results)
     assert "router" in printed and "app_queue" in printed and "calls/s: connected x1.00" in printed

@@ -1,0 +1,35 @@
+"""The benchmark's arithmetic on the router's own histograms."""
+
+from __future__ import annotations
+
+from bench.run import histogram, histogram_quantile
+
+SCRAPE = """# HELP callrouter_ari_event_lag_seconds lag
+# TYPE callrouter_ari_event_lag_seconds histogram
+callrouter_ari_event_lag_seconds_bucket{{le="0.001"}} {a}
+callrouter_ari_event_lag_seconds_bucket{{le="0.01"}} {b}
+callrouter_ari_event_lag_seconds_bucket{{le="0.1"}} {c}
+callrouter_ari_event_lag_seconds_bucket{{le="+Inf"}} {c}
+callrouter_ari_event_lag_seconds_count {c}
+callrouter_ari_event_lag_seconds_sum 1.0
+"""
+
+
+def scrape(a: int, b: int, c: int) -> str:
+    return SCRAPE.format(a=a, b=b, c=c)
+
+
+def test_quantile_of_what_happened_between_two_scrapes():
+    name = "callrouter_ari_event_lag_seconds"
+    before = histogram(scrape(100, 100, 100), name)
+    # 100 new events: 90 under 1 ms, 9 under 10 ms, 1 under 100 ms.
+    after = histogram(scrape(190, 199, 200), name)
+    assert histogram_quantile(before, after, 0.5) == 1.0
+    assert histogram_quantile(before, after, 0.95) == 10.0
+    assert histogram_quantile(before, after, 0.999) == 100.0
+
+
+def test_no_events_no_figure():
+    name = "callrouter_ari_event_lag_seconds"
+    same = histogram(scrape(5, 5, 5), name)
+    assert histogram_quantile(same, same, 0.99) is None
