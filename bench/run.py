@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,8 +29,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.observer import Observer, analyse
 from devstack import sipp
 from devstack.configs import clockless_config
+from devstack.router import RouterProcess, migrate
 from devstack.stack import REPO, Stack, StackInfo
-from devstack.util import free_port, log
+from devstack.util import log
 
 BENCH = Path(__file__).resolve().parent
 ROUTER_DID = "+78162700101"  # clinic-central: greeting, menu, key 0 -> operator
@@ -134,51 +134,8 @@ def mean_ms(values: list[float]) -> float | None:
     return sum(values) / len(values) * 1000 if values else None
 
 
-class Router:
-    def __init__(self, info: StackInfo, config: Path) -> None:
-        self.port = free_port()
-        env = dict(os.environ, **info.env())
-        env["CALLROUTER_ADMIN_BIND"] = f"127.0.0.1:{self.port}"
-        env["CALLROUTER_ADMIN_TOKEN"] = TOKEN
-        env["CALLROUTER_SPOOL_DIR"] = str(Path(info.run_dir) / "spool")
-        migrate = [sys.executable, "-m", "callrouter", "migrate", "-c", str(config)]
-        subprocess.run(migrate, env=env, check=True, capture_output=True)
-        self.log = Path(info.run_dir) / "bench-router.log"
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "callrouter", "--log-level", "WARNING", "run", "-c", str(config)],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit(f"router did not start; see {self.log}")
-
-    def login_all(self, agents: list[str]) -> None:
-        for agent in agents:
-            request = urllib.request.Request(f"{self.url}/agents/{agent}/login", method="POST",
-                                             headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
-            with urllib.request.urlopen(request, timeout=5):
-                pass
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
-            return str(response.read().decode())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
 async def run_path(
-    path: str, rate: float, seconds: float, info: StackInfo, observer: Observer, router: Router | None
+    path: str, rate: float, seconds: float, info: StackInfo, observer: Observer, router: RouterProcess | None
 ) -> PathResult:
     count = max(1, int(rate * seconds))
     did = ROUTER_DID if path == "router" else QUEUE_DID
@@ -267,6 +224,7 @@ async def bench(rates: list[float], seconds: float, agents: int, name: str = "be
     config = bench_config(run_dir, agents)
     stack = Stack(name, config=config, shared_agent_port=True)
     info = stack.up()
+    migrate(info, config)
     results: list[PathResult] = []
     agent_port = next(iter(info.agent_ports.values()))
     uas = sipp.Agent(agent_port, calls=1_000_000, ring_ms=600, timeout_s=24 * 3600)
@@ -274,7 +232,9 @@ async def bench(rates: list[float], seconds: float, agents: int, name: str = "be
         install_reference(info, stack)
         async with Observer(info.ari_url, info.ari_user, info.ari_password) as observer:
             for rate in rates:
-                router = Router(info, config)
+                router = RouterProcess(
+                    info, config, run_dir / "bench-router.log", run_dir / "spool", TOKEN, log_level="WARNING"
+                )
                 try:
                     router.login_all(list(info.agent_ports))
                     await asyncio.sleep(1)

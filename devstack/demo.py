@@ -11,14 +11,9 @@ per line and per topic, waits and outcomes.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,8 +22,9 @@ import asyncpg
 from callrouter.core.numbers import mask
 from devstack import sipp
 from devstack.configs import clockless_config
+from devstack.router import RouterProcess, migrate
 from devstack.stack import REPO, Stack, StackInfo
-from devstack.util import free_port, log
+from devstack.util import log
 
 TOKEN = "demo-admin-token"
 CLINICS = ["+78162700101", "+78162700102", "+78162700103", "+78162700104", "+78162700105", "+78166400100"]
@@ -53,45 +49,6 @@ def plan_callers(seed: int = 7) -> list[tuple[float, str, str, str, int]]:
     callers.append((12.0, "+442079460958", "+78162700342", "3", 8000))  # inside its number block
     callers.append((15.0, "+79035550033", "+78162700108", "", 15000))  # the dental clinic is closed
     return sorted(callers)
-
-
-def start_router(info: StackInfo, config: Path, run_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        **info.env(),
-        CALLROUTER_ADMIN_BIND=f"127.0.0.1:{port}",
-        CALLROUTER_SPOOL_DIR=str(run_dir / "spool"),
-        CALLROUTER_ADMIN_TOKEN=TOKEN,
-    )
-    subprocess.run([sys.executable, "-m", "callrouter", "migrate", "-c", str(config)], check=True, env=env)
-    log_path = run_dir / "router.log"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "callrouter", "--log-format", "json", "run", "-c", str(config)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    admin = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(admin + "/health", timeout=2) as response:
-                if response.status == 200:
-                    return proc, admin, log_path
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"the router did not come up; see {log_path}")
-
-
-def admin_call(admin: str, method: str, path: str) -> object:
-    request = urllib.request.Request(
-        admin + path, method=method, headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
 
 
 async def report(info: StackInfo, since: float) -> str:
@@ -181,12 +138,13 @@ def main() -> int:
     run_dir = Path(info.run_dir)
     config = clockless_config(run_dir / "callrouter.demo.toml")
     since = time.time() - 1
-    proc, admin, log_path = start_router(info, config, run_dir)
+    migrate(info, config)
+    router = RouterProcess(info, config, run_dir / "router.log", run_dir / "spool", TOKEN)
     agents = [sipp.Agent(port, calls=100, ring_ms=600, timeout_s=600) for port in info.agent_ports.values()]
     try:
-        for agent_id in info.agent_ports:
-            admin_call(admin, "POST", f"/agents/{agent_id}/login")
-        log(f"router up (admin {admin}); {len(agents)} agents logged in; callers start now (about 70 s)")
+        router.login_all(list(info.agent_ports))
+        log(f"router up (admin {router.admin_url}); {len(agents)} agents logged in")
+        log("callers start now (about 70 s)")
         ok, failed = run_callers(info)
         time.sleep(2)  # the writer batches; give it a moment
         print()
@@ -194,11 +152,10 @@ def main() -> int:
         print()
         print(asyncio.run(report(info, since)))
         print(f"sipp: {ok} calls completed, {failed} failed")
-        print(f"router log: {log_path}   Asterisk log: {info.asterisk_log}")
+        print(f"router log: {router.log_path}   Asterisk log: {info.asterisk_log}")
         return 0 if failed == 0 else 1
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        router.stop()
         for agent in agents:
             agent.stop()
         stack.down()

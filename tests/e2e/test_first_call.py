@@ -9,8 +9,9 @@ import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack import sipp
+from devstack.router import RouterProcess
 from devstack.stack import StackInfo
-from tests.e2e.conftest import RouterProcess, wait_rows
+from tests.e2e.conftest import wait_rows
 
 CALLS_SQL = """SELECT did, line, language, caller_number, caller_presentation, started_at, answered_at,
                       ended_at, outcome, end_reason, node, channel_id

@@ -11,8 +11,9 @@ from datetime import datetime
 import asyncpg
 
 from devstack import sipp
+from devstack.router import RouterProcess
 from devstack.stack import StackInfo
-from tests.e2e.conftest import AriObserver, RouterProcess, admin, wait_rows
+from tests.e2e.conftest import AriObserver, admin, wait_rows
 
 ENDED = "SELECT * FROM calls WHERE caller_number = $1 AND ended_at IS NOT NULL"
 
