@@ -2,7 +2,7 @@
 # callrouter's one entry point on a fresh Debian 12 (or Ubuntu) machine, as root.
 #   ./dev.sh test    lint, type checks and every test (unit, integration, end to end)
 #   ./dev.sh demo    the demo: Asterisk + PostgreSQL + router + sipp callers, then a report
-#   ./dev.sh bench   the router against app_queue on the same Asterisk (about 15 minutes)
+#   ./dev.sh bench   the router against app_queue on the same Asterisk (about 35 minutes)
 #   ./dev.sh up|down the dev stack alone (Asterisk, PostgreSQL) for hacking
 # Each installs what it needs first (Debian packages, a Python venv, the cached
 # Asterisk root); repeated runs reuse all of it.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -21,8 +22,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -135,8 +138,15 @@ def mean_ms(values: list[float]) -> float | None:
 
 
 async def run_path(
-    path: str, rate: float, seconds: float, info: StackInfo, observer: Observer, router: RouterProcess | None
+    path: str,
+    rate: float,
+    seconds: float,
+    info: StackInfo,
+    observer: Observer,
+    router: RouterProcess | None,
+    patience: int = 180,
 ) -> PathResult:
+    """One step on one path; sipp gives up on calls still unfinished ``patience`` s after the last."""
     count = max(1, int(rate * seconds))
     did = ROUTER_DID if path == "router" else QUEUE_DID
     callers = [(f"+7916{1_000_000 + i:07d}", did) for i in range(count)]
@@ -146,7 +156,12 @@ async def run_path(
     scraped_before = router.metrics() if router else ""
     result = await asyncio.to_thread(
         lambda: sipp.call(
-            info.sip_port, callers, hold_ms=1800, keys=[(1200, "0")], rate=rate, timeout_s=int(seconds) + 180
+            info.sip_port,
+            callers,
+            hold_ms=1800,
+            keys=[(1200, "0")],
+            rate=rate,
+            timeout_s=int(seconds) + patience,
         )
     )
     await asyncio.sleep(2)  # the last events arrive
@@ -217,38 +232,94 @@ def table(results: list[PathResult]) -> str:
     return "\n".join(lines)
 
 
-async def bench(rates: list[float], seconds: float, agents: int, name: str = "bench") -> list[PathResult]:
-    """Both paths at each rate on a stack of its own (``.run/<name>``)."""
+def start_profile(pid: int, rate: float) -> tuple[subprocess.Popen[bytes], Path]:
+    """py-spy sampling the router for one step: collapsed stacks, summarised by ``bench.profile``."""
+    out = BENCH / "results" / time.strftime(f"profile-{rate:.0f}-%Y%m%d-%H%M%S.txt")
+    out.parent.mkdir(exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy), "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+               "--nonblocking", "--output", str(out)]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def stop_profile(spy: subprocess.Popen[bytes], out: Path) -> None:
+    spy.send_signal(2)  # py-spy writes its file on SIGINT
+    spy.wait(timeout=60)
+    log(f"router profile: {out} (python -m bench.profile {out})")
+
+
+@dataclass
+class BenchStack:
+    info: StackInfo
+    stack: Stack
+    config: Path
+    run_dir: Path
+
+    def router(self, config: Path | None = None) -> RouterProcess:
+        return RouterProcess(
+            self.info,
+            config or self.config,
+            self.run_dir / "bench-router.log",
+            self.run_dir / "spool",
+            TOKEN,
+            log_level="WARNING",
+        )
+
+
+@contextlib.contextmanager
+def bench_stack(name: str, agents: int) -> Iterator[BenchStack]:
+    """A stack of its own (``.run/<name>``) with the reference queue installed
+    and one sipp UAS answering every agent after a 600 ms ring."""
     run_dir = REPO / ".run" / name
     run_dir.mkdir(parents=True, exist_ok=True)
     config = bench_config(run_dir, agents)
     stack = Stack(name, config=config, shared_agent_port=True)
     info = stack.up()
-    migrate(info, config)
-    results: list[PathResult] = []
-    agent_port = next(iter(info.agent_ports.values()))
-    uas = sipp.Agent(agent_port, calls=1_000_000, ring_ms=600, timeout_s=24 * 3600)
     try:
-        install_reference(info, stack)
-        async with Observer(info.ari_url, info.ari_user, info.ari_password) as observer:
+        migrate(info, config)
+        agent_port = next(iter(info.agent_ports.values()))
+        uas = sipp.Agent(agent_port, calls=1_000_000, ring_ms=600, timeout_s=24 * 3600)
+        try:
+            install_reference(info, stack)
+            yield BenchStack(info, stack, config, run_dir)
+        finally:
+            uas.stop()
+    finally:
+        stack.down()
+
+
+async def bench(
+    rates: list[float], seconds: float, agents: int, name: str = "bench", profile: bool = False
+) -> list[PathResult]:
+    """Both paths at each rate on a stack of its own."""
+    results: list[PathResult] = []
+    with bench_stack(name, agents) as bs:
+        async with Observer(bs.info.ari_url, bs.info.ari_user, bs.info.ari_password) as observer:
             for rate in rates:
-                router = RouterProcess(
-                    info, config, run_dir / "bench-router.log", run_dir / "spool", TOKEN, log_level="WARNING"
-                )
+                router = bs.router()
                 try:
-                    router.login_all(list(info.agent_ports))
+                    router.login_all(list(bs.info.agent_ports))
                     await asyncio.sleep(1)
-                    results.append(await run_path("router", rate, seconds, info, observer, router))
+                    spy = start_profile(router.proc.pid, rate) if profile else None
+                    results.append(await run_path("router", rate, seconds, bs.info, observer, router))
+                    if spy is not None:
+                        stop_profile(*spy)
                 finally:
                     router.stop()
                 await asyncio.sleep(3)  # the stack idle between runs
-                results.append(await run_path("app_queue", rate, seconds, info, observer, None))
+                results.append(await run_path("app_queue", rate, seconds, bs.info, observer, None))
                 await asyncio.sleep(3)
                 log(f"rate {rate:.0f} calls/s done")
-    finally:
-        uas.stop()
-        stack.down()
     return results
+
+
+def save(kind: str, figures: dict[str, Any]) -> Path:
+    """Raw results as JSON beside the printout, so two runs can be compared."""
+    out = BENCH / "results"
+    out.mkdir(exist_ok=True)
+    path = out / time.strftime(f"{kind}-%Y%m%d-%H%M%S.json")
+    path.write_text(json.dumps(figures, indent=2))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,17 +328,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="10,20,40,60,70,80", help="calls per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=30, help="seconds of calls per step")
     parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--profile", action="store_true", help="py-spy the router during its steps")
     parser.add_argument("--smoke", action="store_true", help="a handful of calls at 2 calls/s, 10 agents")
     args = parser.parse_args(argv)
     rates = [2.0] if args.smoke else [float(r) for r in args.rates.split(",")]
     seconds, agents = (3.0, 10) if args.smoke else (args.seconds, args.agents)
-    results = asyncio.run(bench(rates, seconds, agents))
+    results = asyncio.run(bench(rates, seconds, agents, profile=args.profile))
     print(table(results))
-    out = BENCH / "results"
-    out.mkdir(exist_ok=True)
-    path = out / time.strftime("bench-%Y%m%d-%H%M%S.json")
-    path.write_text(json.dumps({"rates": rates, "seconds": seconds, "agents": agents,
-                                "results": [asdict(r) for r in results]}, indent=2))  # fmt: skip
+    path = save("bench", {"rates": rates, "seconds": seconds, "agents": agents,
+                          "results": [asdict(r) for r in results]})  # fmt: skip
     print(f"raw results: {path}")
     return 0
 

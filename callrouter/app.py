@@ -13,6 +13,7 @@ from aiohttp import web
 from callrouter.api.server import build_app
 from callrouter.ari.client import HttpAriClient
 from callrouter.ari.events import EventStream, Replaced
+from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.dispatcher import Dispatcher
 from callrouter.config import Settings
 from callrouter.metrics import LiveCollector, Metrics
@@ -45,7 +46,20 @@ async def run(settings: Settings) -> int:
         max_wait=settings.database.batch_max_wait_ms / 1000,
         queue_limit=settings.database.queue_limit,
     )
-    ari = HttpAriClient(settings.ari.url, settings.ari.user, ari_password, settings.ari.max_connections)
+    rest_ws = None
+    if settings.ari.rest_websockets:
+        rest_ws = WsRestTransport(
+            settings.ari.url,
+            settings.router.app,
+            settings.ari.user,
+            ari_password,
+            settings.ari.rest_websockets,
+            reconnect_max_seconds=settings.ari.reconnect_max_seconds,
+        )
+        rest_ws.start()
+    ari = HttpAriClient(
+        settings.ari.url, settings.ari.user, ari_password, settings.ari.max_connections, rest_ws
+    )
     dispatcher = Dispatcher(settings, ari, writer, metrics)
     events = EventStream(
         settings.ari.url,

@@ -123,6 +123,9 @@ class Ari(Strict):
     url: str = Field(default="http://127.0.0.1:8088", pattern=r"^https?://")
     user: str = "callrouter"
     max_connections: int = Field(default=50, ge=1, le=1000, description="keep below http.conf sessionlimit")
+    rest_websockets: int = Field(
+        default=2, ge=0, le=16, description="REST requests over this many WebSockets (0: HTTP only)"
+    )
     reconnect_max_seconds: float = Field(default=10, gt=0)
 
 

@@ -134,7 +134,10 @@ class TopicConfig(Strict):
 class QueueConfig(Strict):
     hold: Literal["bridge", "channel"] = Field(
         default="bridge",
-        description="bridge: waiting callers share one holding bridge with music; channel: music per channel",
+        description="bridge: waiting callers share holding bridges with music; channel: music per channel",
+    )
+    hold_bridges: int = Field(
+        default=1, ge=1, le=64, description="hold = 'bridge': this many bridges, callers spread in turn"
     )
     wrap_up_seconds: float = Field(default=10, ge=0, le=3600)
     ring_timeout_seconds: float = Field(default=15, gt=0, le=120)

@@ -63,6 +63,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.hold_start = Histogram(
+            "callrouter_hold_start_seconds",
+            "From asking Asterisk to put a waiting caller on hold (holding bridge or music) to its reply",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.calls = Counter(
             "callrouter_calls_total", "Calls ended, by line and outcome", ["line", "outcome"], registry=r
         )
@@ -99,7 +105,6 @@ class Metrics:
         for command in (
             "answer",
             "play",
-            "setlanguage",
             "stopplayback",
             "startmoh",
             "stopmoh",

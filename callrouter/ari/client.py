@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from callrouter.ari.models import Application, Channel, Endpoint
+from callrouter.ari.rest_ws import WsRestTransport
 
 
 class AriError(Exception):
@@ -28,9 +29,10 @@ class AriClient(Protocol):
     """The REST calls the shell makes (a fake beside the tests implements it too)."""
 
     async def answer(self, channel_id: str) -> None: ...
-    async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None: ...
+    async def play(
+        self, channel_id: str, media: tuple[str, ...], playback_id: str, language: str = ""
+    ) -> None: ...
     async def start_moh(self, channel_id: str) -> None: ...
-    async def set_variable(self, channel_id: str, variable: str, value: str) -> None: ...
     async def stop_moh(self, channel_id: str) -> None: ...
     async def originate(
         self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
@@ -49,11 +51,22 @@ class AriClient(Protocol):
 
 
 class HttpAriClient:
-    def __init__(self, base_url: str, user: str, password: str, max_connections: int = 50) -> None:
+    """REST over HTTP, or over WebSockets when given a ``WsRestTransport``
+    (HTTP whenever none of its WebSockets is open)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        password: str,
+        max_connections: int = 50,
+        websockets: WsRestTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/") + "/ari"
         self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._ws = websockets
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -65,10 +78,20 @@ class HttpAriClient:
         return self._session
 
     async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
         if self._session is not None:
             await self._session.close()
 
     async def _call(self, method: str, path: str, json_body: Any = None, **params: str) -> Any:
+        if self._ws is not None:
+            reply = await self._ws.request(method, path, params, json_body)
+            if reply is not None:
+                status, reason, body = reply
+                if status >= 300:
+                    detail = body.get("message", reason) if isinstance(body, dict) else reason
+                    raise (AriNotFound if status == 404 else AriError)(status, method, path, str(detail))
+                return body
         url = self.base_url + path
         async with self.session.request(method, url, params=params or None, json=json_body) as response:
             if response.status == 404:
@@ -82,12 +105,15 @@ class HttpAriClient:
     async def answer(self, channel_id: str) -> None:
         await self._call("POST", f"/channels/{channel_id}/answer")
 
-    async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None:
-        # Several media play in sequence under one playback id.
-        await self._call("POST", f"/channels/{channel_id}/play/{playback_id}", media=",".join(media))
-
-    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
-        await self._call("POST", f"/channels/{channel_id}/variable", variable=variable, value=value)
+    async def play(
+        self, channel_id: str, media: tuple[str, ...], playback_id: str, language: str = ""
+    ) -> None:
+        # Several media play in sequence under one playback id; ``lang`` is the
+        # language Asterisk says numbers and digits in (the channel's when empty).
+        params = {"media": ",".join(media)}
+        if language:
+            params["lang"] = language
+        await self._call("POST", f"/channels/{channel_id}/play/{playback_id}", **params)
 
     async def start_moh(self, channel_id: str) -> None:
         await self._call("POST", f"/channels/{channel_id}/moh", mohClass="default")

@@ -37,6 +37,12 @@ def backoff_delays(cap: float, base: float = 0.25) -> Iterator[float]:
         attempt += 1
 
 
+def events_url(base_url: str) -> str:
+    """The ARI events WebSocket address for an ARI base address (http -> ws)."""
+    ws_base = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    return f"{ws_base}/ari/events"
+
+
 class EventStream:
     def __init__(
         self,
@@ -47,8 +53,7 @@ class EventStream:
         metrics: Metrics,
         reconnect_max_seconds: float = 10.0,
     ) -> None:
-        ws_base = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        self.url = f"{ws_base}/ari/events"
+        self.url = events_url(base_url)
         self.app = app
         self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._metrics = metrics

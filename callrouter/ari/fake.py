@@ -28,14 +28,13 @@ class FakeAriClient:
     async def answer(self, channel_id: str) -> None:
         self._record("answer", channel_id)
 
-    async def play(self, channel_id: str, media: tuple[str, ...], playback_id: str) -> None:
-        self._record("play", channel_id, media, playback_id)
+    async def play(
+        self, channel_id: str, media: tuple[str, ...], playback_id: str, language: str = ""
+    ) -> None:
+        self._record("play", channel_id, media, playback_id, language)
 
     async def stop_playback(self, playback_id: str) -> None:
         self._record("stop_playback", playback_id)
-
-    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
-        self._record("set_variable", channel_id, variable, value)
 
     async def start_moh(self, channel_id: str) -> None:
         self._record("start_moh", channel_id)

@@ -63,6 +63,7 @@ class Dispatcher:
         )
         self._by_name = {line.name: line for line in settings.lines}
         self.sessions: dict[str, CallSession] = {}
+        self._calls_started = 0
         self._plan = plan.call_plan(settings)
         self.centre = CentreRunner(
             plan.centre(settings),
@@ -147,7 +148,8 @@ class Dispatcher:
             self.centre,
             self._settings.router.max_call_seconds,
             self._clock,
-            hold_bridge=self.hold_bridge_id,
+            hold_bridge=self._next_hold_bridge(),
+            up=channel.state == "Up",
         )
         self.sessions[channel.id] = session
         self._spawn(self._run(session, first))
@@ -177,21 +179,34 @@ class Dispatcher:
         await self.reconcile(adopt=True)
 
     @property
-    def hold_bridge_id(self) -> str | None:
-        """The shared holding bridge, named after the node so a restarted router finds it again."""
-        if self._settings.file.queue.hold != "bridge":
+    def hold_bridge_ids(self) -> list[str]:
+        """The shared holding bridges, named after the node so a restarted router finds them again."""
+        queue = self._settings.file.queue
+        if queue.hold != "bridge":
+            return []
+        name = f"callrouter-hold-{self._settings.router.node}"
+        if queue.hold_bridges == 1:
+            return [name]
+        return [f"{name}-{n}" for n in range(1, queue.hold_bridges + 1)]
+
+    def _next_hold_bridge(self) -> str | None:
+        bridges = self.hold_bridge_ids
+        if not bridges:
             return None
-        return f"callrouter-hold-{self._settings.router.node}"
+        self._calls_started += 1
+        return bridges[self._calls_started % len(bridges)]
 
     async def _hold_bridge(self) -> None:
-        bridge_id = self.hold_bridge_id
-        if bridge_id is None:
-            return
-        try:
-            await self._ari.create_bridge(bridge_id, "holding")  # creates, or finds it again
-            await self._ari.start_bridge_moh(bridge_id)
-        except (AriError, OSError, TimeoutError) as exc:
-            log.warning("could not prepare the holding bridge: %s", exc)
+        for bridge_id in self.hold_bridge_ids:
+            try:
+                try:
+                    await self._ari.create_bridge(bridge_id, "holding")
+                except AriError as exc:
+                    if exc.status != 409:  # 409: kept from before a restart, found again
+                        raise
+                await self._ari.start_bridge_moh(bridge_id)  # idempotent
+            except (AriError, OSError, TimeoutError) as exc:
+                log.warning("could not prepare the holding bridge %s: %s", bridge_id, exc)
 
     async def _watch_agents(self) -> None:
         """Follow each agent's softphone: an offline endpoint is offered no calls."""

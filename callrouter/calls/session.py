@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -62,6 +63,7 @@ class CallSession:
         max_call_seconds: float,
         clock: Callable[[], datetime] = utcnow,
         hold_bridge: str | None = None,
+        up: bool = False,
     ) -> None:
         self.call = call
         self._ari = ari
@@ -78,6 +80,9 @@ class CallSession:
         # announcement plays to the channel there, over the music.
         self._hold_bridge = hold_bridge
         self._held = False
+        # Answered in the dialplan (ARI-NOTES 16): the core's Answer costs no REST call.
+        self._up = up
+        self._language = ""
 
     @property
     def channel_id(self) -> str:
@@ -154,6 +159,8 @@ class CallSession:
                 self._centre.join(entry, self)
             case LeaveQueue(entry_id):
                 self._centre.leave(entry_id)
+            case SetLanguage(language):
+                self._language = language
             case RequestAnnouncement(entry_id):
                 announcement = self._centre.announcement(entry_id)
                 if announcement is not None:
@@ -166,22 +173,26 @@ class CallSession:
         channel = self.channel_id
         match command:
             case Answer():
-                await self._ari.answer(channel)
+                if not self._up:
+                    await self._ari.answer(channel)
+                    self._up = True
                 self.feed(ev.Answered())
             case Play(media, playback_id):
-                await self._ari.play(channel, media, playback_id)
+                await self._ari.play(channel, media, playback_id, self._language)
             case StopPlayback(playback_id):
                 await self._ari.stop_playback(playback_id)
-            case SetLanguage(language):
-                await self._ari.set_variable(channel, "CHANNEL(language)", language)
             case StartMoh() if self._hold_bridge is not None:
                 if not self._held:
+                    started = time.monotonic()
                     await self._ari.add_to_bridge(self._hold_bridge, [channel])
+                    self._metrics.hold_start.observe(time.monotonic() - started)
                     self._held = True
             case StopMoh() if self._hold_bridge is not None:
                 pass  # stays in the holding bridge; the next sound plays over the music
             case StartMoh():
+                started = time.monotonic()
                 await self._ari.start_moh(channel)
+                self._metrics.hold_start.observe(time.monotonic() - started)
             case StopMoh():
                 await self._ari.stop_moh(channel)
             case Bridge(agent_channel):

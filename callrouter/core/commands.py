@@ -21,7 +21,8 @@ class Play:
 
 @dataclass(frozen=True)
 class SetLanguage:
-    """The channel's language: Asterisk says numbers and digits in it."""
+    """The call's language from now on: Asterisk says numbers and digits in it
+    (the shell passes it with each playback, so it costs no REST call)."""
 
     language: str
 

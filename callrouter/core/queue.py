@@ -106,6 +106,9 @@ class Queue:
         waiting = [e for e in self.entries.values() if e.offered_to is None]
         if not waiting:
             return []
+        if len(waiting) == 1:  # the usual case: one pass over the agents, no lists
+            agent = _longest_idle(agents, waiting[0])
+            return [(waiting[0], agent)] if agent is not None else []
         free = [a for a in agents if a.available]
         pairs: list[tuple[QueueEntry, Agent]] = []
         for entry in sorted(waiting, key=lambda e: e.order):
@@ -117,6 +120,17 @@ class Queue:
                 pairs.append((entry, agent))
                 free.remove(agent)
         return pairs
+
+
+def _longest_idle(agents: Iterable[Agent], entry: QueueEntry) -> Agent | None:
+    best: Agent | None = None
+    best_key: tuple[float, str] | None = None
+    for agent in agents:
+        if agent.available and agent.can_serve(entry.topic, entry.language):
+            key = _idle_order(agent)
+            if best_key is None or key < best_key:
+                best, best_key = agent, key
+    return best
 
 
 def can_anyone_serve(agents: Iterable[Agent], topic: str, language: str) -> bool:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import hypothesis.strategies as st
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from callrouter.core import centre as cc
@@ -286,3 +286,40 @@ class CentreMachine(RuleBasedStateMachine):
 
 TestCentreMachine = CentreMachine.TestCase
 TestCentreMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(AgentState)),
+            st.booleans(),  # reachable
+            st.sets(st.sampled_from(["general", "urgent"]), min_size=1),
+            st.sets(st.sampled_from(["ru", "en"]), min_size=1),
+            st.integers(0, 5),  # idle since, seconds after T0 (ties happen)
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(["general", "urgent"]),
+    st.sampled_from(["ru", "en"]),
+)
+def test_one_waiting_caller_gets_the_same_agent_as_the_general_rule(agents, topic, language):
+    """The one-pass choice for a single waiting caller is the general rule:
+    the eligible available agent idle longest, ties by id."""
+    from callrouter.core.queue import Queue
+
+    pool = [
+        Agent(
+            f"a{n}",
+            frozenset(topics),
+            frozenset(langs),
+            state,
+            reachable=reachable,
+            idle_since=T0 + timedelta(seconds=idle),
+        )
+        for n, (state, reachable, topics, langs, idle) in enumerate(agents)
+    ]
+    queue = Queue.empty().join(entry("e1", topic=topic, language=language))
+    eligible = [a for a in pool if a.available and a.can_serve(topic, language)]
+    expected = min(eligible, key=lambda a: (a.idle_since, a.agent_id)) if eligible else None
+    pairs = queue.assign(pool)
+    assert [agent.agent_id for _, agent in pairs] == ([expected.agent_id] if expected else [])

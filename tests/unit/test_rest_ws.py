@@ -1,0 +1,49 @@
+"""Matching replies on the REST WebSocket: bad or stray messages never break it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from callrouter.ari.rest_ws import Reply, WsRestTransport
+
+
+def transport_with(request_id: str) -> tuple[WsRestTransport, asyncio.Future[Reply]]:
+    transport = WsRestTransport("http://127.0.0.1:1", "app", "u", "p")
+    reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+    transport._pending[request_id] = ("app-rest-1", reply)
+    return transport, reply
+
+
+def response(request_id: str, **extra: object) -> str:
+    return json.dumps({"type": "RESTResponse", "request_id": request_id, "status_code": 200,
+                       "reason_phrase": "OK", **extra})  # fmt: skip
+
+
+async def test_a_reply_resolves_its_request_with_the_parsed_body():
+    transport, reply = transport_with("7")
+    transport.handle(response("7", content_type="application/json", message_body='{"id": "x"}'))
+    assert reply.result() == (200, "OK", {"id": "x"})
+
+
+async def test_stray_and_malformed_messages_are_ignored():
+    transport, reply = transport_with("7")
+    for text in ("not json", "[1, 2]", '{"type": "StasisStart"}', response("8"), response("")):
+        transport.handle(text)
+    assert not reply.done()
+    transport.handle(response("7", content_type="application/json", message_body="{broken"))
+    assert reply.result() == (200, "OK", "{broken")
+
+
+async def test_a_closed_connection_fails_only_its_own_requests():
+    transport, mine = transport_with("1")
+    other: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+    transport._pending["2"] = ("app-rest-2", other)
+    transport._fail("app-rest-1")
+    assert isinstance(mine.exception(), ConnectionResetError)
+    assert not other.done()
+
+
+async def test_no_open_websocket_means_no_request():
+    transport = WsRestTransport("http://127.0.0.1:1", "app", "u", "p")
+    assert await transport.request("GET", "/applications") is None
