@@ -58,6 +58,7 @@ class PathResult:
     router_cpu_ms_per_call: float | None
     router_handling_p99_ms: float | None = None  # its own histogram
     router_event_lag_p99_ms: float | None = None  # event timestamp -> read, its own histogram
+    router_events: dict[str, float] | None = None  # ARI events the router received per call, by type
 
 
 def bench_config(run_dir: Path, agents: int) -> Path:
@@ -111,6 +112,22 @@ def histogram(metrics_text: str, name: str) -> Buckets:
             if sample.name == f"{name}_bucket":
                 out[float(sample.labels["le"])] = sample.value
     return out
+
+
+def counters(metrics_text: str, name: str, label: str) -> dict[str, float]:
+    """A labelled counter's values from a scrape: label value -> count."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == f"{name}_total" or (sample.name == name and label in sample.labels):
+                out[sample.labels[label]] = sample.value
+    return out
+
+
+def per_call(before: dict[str, float], after: dict[str, float], calls: int) -> dict[str, float]:
+    """What rose between two scrapes, per call (zeros left out)."""
+    rose = {k: (v - before.get(k, 0.0)) / calls for k, v in after.items()}
+    return {k: round(v, 2) for k, v in sorted(rose.items(), key=lambda kv: -kv[1]) if v > 0}
 
 
 def histogram_quantile(before: Buckets, after: Buckets, q: float) -> float | None:
@@ -170,11 +187,14 @@ async def run_path(
     scraped_after = router.metrics() if router else ""
     figures = analyse(observer.take())
     handling = lag = None
+    events: dict[str, float] | None = None
     if router:
         name = "callrouter_event_handling_seconds"
         handling = histogram_quantile(histogram(scraped_before, name), histogram(scraped_after, name), 0.99)
         name = "callrouter_ari_event_lag_seconds"
         lag = histogram_quantile(histogram(scraped_before, name), histogram(scraped_after, name), 0.99)
+        events = per_call(counters(scraped_before, "callrouter_ari_events_total", "type"),
+                          counters(scraped_after, "callrouter_ari_events_total", "type"), count)  # fmt: skip
     return PathResult(
         path=path,
         rate=rate,
@@ -190,6 +210,7 @@ async def run_path(
         router_cpu_ms_per_call=router_used / count if router_used is not None else None,
         router_handling_p99_ms=handling,
         router_event_lag_p99_ms=lag,
+        router_events=events,
     )
 
 
@@ -229,6 +250,11 @@ def table(results: list[PathResult]) -> str:
                 f"{rate:>5.0f} calls/s: connected x{share:.2f}, Asterisk CPU x{ast:.2f},"
                 f" total CPU x{total:.2f}"
             )
+    for r in results:
+        if r.router_events:
+            kinds = ", ".join(f"{k} {v:g}" for k, v in r.router_events.items())
+            total_events = sum(r.router_events.values())
+            lines.append(f"{r.rate:>5.0f} calls/s: {total_events:.1f} ARI events per call ({kinds})")
     return "\n".join(lines)
 
 

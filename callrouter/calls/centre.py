@@ -94,10 +94,14 @@ class CentreRunner:
     def leave(self, entry_id: str) -> None:
         self._apply(cc.leave(self.centre, entry_id, self._clock()))
 
-    def announcement(self, entry_id: str) -> ev.Announce | None:
+    def announcement(self, entry_id: str) -> ev.Announce | ev.BeingOffered | None:
+        """The caller's place and estimate; BeingOffered while their agent rings;
+        None when they are not queued."""
         entry = self.centre.queue.entries.get(entry_id)
-        if entry is None or entry.offered_to is not None:
+        if entry is None:
             return None
+        if entry.offered_to is not None:
+            return ev.BeingOffered()
         position = self.centre.queue.position(entry_id)
         serving = sum(
             1

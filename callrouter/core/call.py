@@ -22,6 +22,7 @@ from callrouter.core.call_events import (
     AgentRinging,
     Announce,
     Answered,
+    BeingOffered,
     CallerHungUp,
     CallEvent,
     ChannelGone,
@@ -80,6 +81,7 @@ class Call:
     timer: str | None = None
     moh: bool = False
     announcing: bool = False  # the playing sound is a position announcement
+    greeted: bool = False  # "please hold" was said (with the first position)
     entry_id: str | None = None
 
     @property
@@ -260,16 +262,16 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
         entry_id, topic, call.language, line.name, priority, joined_at,
         caller_key=record.caller_number, channel_id=record.channel_id,
     )  # fmt: skip
-    call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id)
+    call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
     commands: list[Command] = [
         SaveCall(record),
         _event(call, now, "queued", f"{topic} ({reason})"),
         JoinQueue(entry),
     ]
     if call.playback_id is None:
-        # Nothing is playing (the menu ended on a key): greet the wait at once.
-        call, more = _play(call, plan.media(call.language, *_joined_prompts(rules)))
-        commands += more
+        # Nothing is playing (the menu ended on a key): "please hold" and the
+        # position at once, or music if an agent is already being rung.
+        commands.append(RequestAnnouncement(entry_id))
     return call, commands
 
 
@@ -283,22 +285,32 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             call = replace(call, playback_id=None)
             if call.announcing:
                 return _after_announcement(replace(call, announcing=False), plan)
-            # The greeting or "please hold" is over: music, and ask for the caller's place.
+            # The greeting is over: ask for the caller's place.
             assert call.entry_id is not None
-            return replace(call, moh=True), [StartMoh(), RequestAnnouncement(call.entry_id)]
+            return call, [RequestAnnouncement(call.entry_id)]
         case Announce(position, minutes) if call.playback_id is None:
-            media = [*plan.media(call.language, "queue_position"), f"number:{position}"]
+            media: list[str] = []
+            if not call.greeted:
+                rules = plan.topics.get(call.record.topic or "", TopicPlan())
+                media += plan.media(call.language, *_joined_prompts(rules))
+            media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
             if minutes is not None:
                 media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
             call, stop = _stop_sound(call)
-            call, play = _play(replace(call, announcing=True), tuple(media))
+            call, play = _play(replace(call, announcing=True, greeted=True), tuple(media))
             return call, stop + play
+        case BeingOffered() if call.playback_id is None and not call.moh:
+            return replace(call, moh=True), [StartMoh()]  # music while the agent's phone rings
         case TimerFired(token) if token == call.timer and call.entry_id is not None:
             return replace(call, timer=None), [RequestAnnouncement(call.entry_id)]
         case AgentRinging(agent_id):
             return call, [_event(call, now, "offered", agent_id)]
         case AgentMissed(agent_id, reason):
-            return call, [_event(call, now, "agent_missed", f"{agent_id}: {reason}")]
+            missed = _event(call, now, "agent_missed", f"{agent_id}: {reason}")
+            if call.playback_id is None and call.entry_id is not None:
+                # Waiting again: the place (or the next agent) is announced now.
+                return call, [missed, RequestAnnouncement(call.entry_id)]
+            return call, [missed]
         case AgentAnswered(agent_id, agent_channel):
             call, stop = _stop_sound(call)
             record = replace(call.record, agent=agent_id, agent_answered_at=now, outcome=Outcome.ANSWERED)

@@ -81,6 +81,11 @@ class Announce:
     estimate_minutes: int | None  # None: no honest estimate, so none is said
 
 
+@dataclass(frozen=True)
+class BeingOffered:
+    """No position to say: an agent is being rung for this caller right now."""
+
+
 CallEvent = (
     Answered
     | PlaybackFinished
@@ -96,4 +101,5 @@ CallEvent = (
     | AgentLeft
     | Overflowed
     | Announce
+    | BeingOffered
 )

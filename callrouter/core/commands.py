@@ -60,7 +60,8 @@ class LeaveQueue:
 
 @dataclass(frozen=True)
 class RequestAnnouncement:
-    """Ask the centre for this caller's position and estimate (fed back as Announce)."""
+    """Ask the centre for this caller's position and estimate (fed back as
+    Announce, or BeingOffered while an agent is rung for them)."""
 
     entry_id: str
 

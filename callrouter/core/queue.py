@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from callrouter.core.agents import Agent
+from callrouter.core.agents import Agent, AgentState
 
 
 @dataclass(frozen=True)
@@ -123,20 +123,29 @@ class Queue:
 
 
 def _longest_idle(agents: Iterable[Agent], entry: QueueEntry) -> Agent | None:
+    """``min(eligible, key=_idle_order)`` in one pass without a key per agent:
+    it runs for every caller over every agent (hundreds), so it stays plain."""
+    idle, topic, language = AgentState.IDLE, entry.topic, entry.language
     best: Agent | None = None
-    best_key: tuple[float, str] | None = None
     for agent in agents:
-        if agent.available and agent.can_serve(entry.topic, entry.language):
-            key = _idle_order(agent)
-            if best_key is None or key < best_key:
-                best, best_key = agent, key
+        if agent.state is not idle or not agent.reachable:
+            continue
+        if topic not in agent.topics or language not in agent.languages:
+            continue
+        if best is None:
+            best = agent
+            continue
+        since, best_since = agent.idle_since, best.idle_since
+        if since == best_since:
+            if agent.agent_id < best.agent_id:
+                best = agent
+        elif best_since is None or (since is not None and since < best_since):
+            best = agent
     return best
 
 
 def can_anyone_serve(agents: Iterable[Agent], topic: str, language: str) -> bool:
     """Is any logged-in agent (idle, busy or paused) able to take this entry?"""
-    from callrouter.core.agents import AgentState
-
     return any(a.state is not AgentState.LOGGED_OUT and a.can_serve(topic, language) for a in agents)
 
 

@@ -26,7 +26,7 @@ def config_with(tmp_path: Path, lines: str) -> Path:
 
 def wait_in_queue(stack: StackInfo, callers: list[str]) -> None:
     def place(caller: str) -> sipp.SippResult:
-        return sipp.call(stack.sip_port, [(caller, "+78162700101")], hold_ms=6000, keys=[(1200, "0")])
+        return sipp.call(stack.sip_port, [(caller, "+78162700101")], hold_ms=12000, keys=[(1200, "0")])
 
     with ThreadPoolExecutor(len(callers)) as pool:
         results = list(pool.map(place, callers))

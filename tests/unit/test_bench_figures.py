@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.run import histogram, histogram_quantile
+from bench.run import counters, histogram, histogram_quantile, per_call
 
 SCRAPE = """# HELP callrouter_ari_event_lag_seconds lag
 # TYPE callrouter_ari_event_lag_seconds histogram
@@ -33,3 +33,16 @@ def test_no_events_no_figure():
     name = "callrouter_ari_event_lag_seconds"
     same = histogram(scrape(5, 5, 5), name)
     assert histogram_quantile(same, same, 0.99) is None
+
+
+def test_events_per_call_from_two_scrapes():
+    text = """# HELP callrouter_ari_events_total events
+# TYPE callrouter_ari_events_total counter
+callrouter_ari_events_total{{type="StasisStart"}} {a}
+callrouter_ari_events_total{{type="PlaybackFinished"}} {b}
+callrouter_ari_events_total{{type="malformed"}} 0.0
+"""
+    before = counters(text.format(a=10, b=4), "callrouter_ari_events_total", "type")
+    after = counters(text.format(a=30, b=24), "callrouter_ari_events_total", "type")
+    assert before == {"StasisStart": 10.0, "PlaybackFinished": 4.0, "malformed": 0.0}
+    assert per_call(before, after, 10) == {"StasisStart": 2.0, "PlaybackFinished": 2.0}

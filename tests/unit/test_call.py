@@ -18,6 +18,7 @@ from callrouter.core.call_events import (
     AgentRinging,
     Announce,
     Answered,
+    BeingOffered,
     CallerHungUp,
     CallEvent,
     ChannelGone,
@@ -139,7 +140,7 @@ def in_menu(line: LineInfo = LINE, caller: CallerNumber = CALLER, plan: CallPlan
 
 
 def queued(*keys: str, seconds: float = 3.0, line: LineInfo = LINE, plan: CallPlan = PLAN) -> Call:
-    """Keys pressed during the menu prompt at ``seconds``; the joining prompt plays."""
+    """Keys pressed during the menu prompt at ``seconds``; the place is asked for."""
     call = in_menu(line, plan=plan)
     for key in keys:
         call, _ = step(call, Digit(key), seconds, plan)
@@ -148,8 +149,10 @@ def queued(*keys: str, seconds: float = 3.0, line: LineInfo = LINE, plan: CallPl
 
 
 def with_music(*keys: str, plan: CallPlan = PLAN) -> Call:
-    """Queued at 3 s; the joining prompt finished at 6 s: music, announcement requested."""
+    """Queued at 3 s, "please hold, you are number 1" (p2) said by 6 s: music
+    until the next announcement (timer announce:1)."""
     call = queued(*(keys or ("1",)), plan=plan)
+    call, _ = step(call, Announce(1, None), 3.0, plan)
     assert call.playback_id is not None
     call, _ = step(call, PlaybackFinished(call.playback_id), 6.0, plan)
     assert call.moh
@@ -338,10 +341,27 @@ def test_choosing_a_topic_joins_the_queue() -> None:
         SaveCall(record),
         log("queued", "infection (choice)", 3.0),
         JoinQueue(entry),
-        Play((sound("queue_joined"),), pid(2)),  # nothing is playing any more
+        RequestAnnouncement(CALL_ID),  # nothing is playing any more: the place, at once
     ]
     assert join_of(commands).joined_at == record.queued_at
     assert call.entry_id == CALL_ID
+    call, commands = step(call, Announce(1, None), 3.0)
+    assert commands == [Play((sound("queue_joined"), sound("queue_position"), "number:1"), pid(2))]
+
+
+def test_a_caller_whose_agent_is_already_rung_hears_music_not_the_queue() -> None:
+    call, _ = step(in_menu(), Digit("1"), 3.0)
+    call, commands = step(call, AgentRinging("agent1"), 3.0)
+    call, commands = step(call, BeingOffered(), 3.0)
+    assert commands == [StartMoh()]
+    # The agent does not answer: back in the queue, the place is said.
+    call, commands = step(call, AgentMissed("agent1", "no answer"), 18.0)
+    assert commands[-1] == RequestAnnouncement(CALL_ID)
+    call, commands = step(call, Announce(1, None), 18.0)
+    assert commands == [
+        StopMoh(),
+        Play((sound("queue_joined"), sound("queue_position"), "number:1"), pid(2)),
+    ]
 
 
 def test_choosing_through_a_submenu_records_the_path() -> None:
@@ -352,8 +372,9 @@ def test_choosing_through_a_submenu_records_the_path() -> None:
 
 def test_a_topic_prompt_is_said_on_joining() -> None:
     call, _ = step(in_menu(), Digit("2"), 3.0)
-    _, commands = step(call, Digit("1"), 4.0)
-    assert Play((sound("appointments_hold"),), pid(3)) in commands
+    call, _ = step(call, Digit("1"), 4.0)
+    _, commands = step(call, Announce(2, None), 4.0)
+    assert commands == [Play((sound("appointments_hold"), sound("queue_position"), "number:2"), pid(3))]
 
 
 @pytest.mark.parametrize(("line_priority", "priority"), [(0, 10), (5, 10), (10, 10), (50, 50)])
@@ -382,7 +403,7 @@ def test_too_many_failures_go_to_the_default_topic() -> None:
     assert call.record.menu_path == "8"
     assert log("queued", "operator (failures)", 22.0) in commands
     assert join_of(commands).joined_at == at(22.0)
-    assert Play((sound("queue_joined"),), pid(4)) in commands
+    assert commands[-1] == RequestAnnouncement(CALL_ID)
 
 
 # ---- language --------------------------------------------------------------------------
@@ -402,13 +423,15 @@ def test_the_language_option_switches_the_prompts_and_the_entry() -> None:
     assert join_of(commands).language == "en"
     assert call.record.language == "en"
     assert call.record.menu_path == "91"
-    assert Play((sound("queue_joined", "en"),), pid(4)) in commands
-    # ... and later announcements are in English too.
-    call, _ = step(call, PlaybackFinished(pid(4)), 15.0)
+    # ... and the announcements are in English too.
     _, commands = step(call, Announce(2, 3), 15.5)
     assert only(commands, Play) == [
-        Play((sound("queue_position", "en"), "number:2", sound("queue_wait", "en"), "number:3"), pid(5))
-    ]
+        Play(
+            (sound("queue_joined", "en"), sound("queue_position", "en"), "number:2",
+             sound("queue_wait", "en"), "number:3"),
+            pid(4),
+        )
+    ]  # fmt: skip
 
 
 def test_the_language_option_twice_is_back_to_the_first() -> None:
@@ -441,9 +464,9 @@ def test_a_skip_line_greets_and_joins_its_topic_at_once() -> None:
         log("queued", "urgent (line)", 0.1),
         JoinQueue(entry),
     ]
-    # The greeting finishing starts the music and asks for the position.
+    # The greeting finishing asks for the position (said, or music if an agent rings).
     call, commands = step(call, PlaybackFinished(pid(1)), 4.0)
-    assert commands == [StartMoh(), RequestAnnouncement(CALL_ID)]
+    assert commands == [RequestAnnouncement(CALL_ID)]
     # Keys do nothing in the queue.
     assert step(call, Digit("1"), 5.0) == (call, [])
 
@@ -478,15 +501,22 @@ def test_a_fast_line_silence_goes_to_the_line_topic() -> None:
     assert call.phase is Phase.QUEUED
     assert log("queued", "urgent (failures)", 10.0) in commands
     assert join_of(commands).topic == "urgent"
-    assert Play((sound("queue_joined"),), pid(2)) in commands
+    assert commands[-1] == RequestAnnouncement(CALL_ID)
 
 
 # ---- waiting: music and announcements ----------------------------------------------------
-def test_after_the_joining_prompt_music_and_an_announcement_request() -> None:
+def test_after_the_first_announcement_music_until_the_next() -> None:
     call = queued("1")
     assert step(call, PlaybackFinished(pid(1)), 5.0) == (call, [])  # the stopped menu prompt
+    call, commands = step(call, Announce(4, 2), 3.0)
+    assert commands == [
+        Play(
+            (sound("queue_joined"), sound("queue_position"), "number:4", sound("queue_wait"), "number:2"),
+            pid(2),
+        )
+    ]
     call, commands = step(call, PlaybackFinished(pid(2)), 5.0)
-    assert commands == [StartMoh(), RequestAnnouncement(CALL_ID)]
+    assert commands == [StartMoh(), StartTimer("announce:1", 60.0)]
     assert call.moh
     assert call.playback_id is None
 
@@ -509,19 +539,19 @@ def test_an_announcement_without_an_estimate_says_no_wait() -> None:
 def test_after_an_announcement_music_until_the_next_one() -> None:
     call, _ = step(with_music(), Announce(3, 4), 6.5)
     call, commands = step(call, PlaybackFinished(pid(3)), 10.0)
-    assert commands == [StartMoh(), StartTimer("announce:1", 60.0)]
+    assert commands == [StartMoh(), StartTimer("announce:2", 60.0)]
     assert call.moh
     assert not call.announcing
-    call, commands = step(call, TimerFired("announce:1"), 70.0)
+    call, commands = step(call, TimerFired("announce:2"), 70.0)
     assert commands == [RequestAnnouncement(CALL_ID)]
-    assert step(call, TimerFired("announce:1"), 70.5) == (call, [])  # fired once
+    assert step(call, TimerFired("announce:2"), 70.5) == (call, [])  # fired once
     call, commands = step(call, Announce(2, 3), 71.0)
     assert commands == [
         StopMoh(),
         Play((sound("queue_position"), "number:2", sound("queue_wait"), "number:3"), pid(4)),
     ]
     call, commands = step(call, PlaybackFinished(pid(4)), 75.0)
-    assert commands == [StartMoh(), StartTimer("announce:2", 60.0)]
+    assert commands == [StartMoh(), StartTimer("announce:3", 60.0)]
 
 
 def test_with_announce_every_zero_there_is_one_announcement() -> None:
@@ -533,19 +563,28 @@ def test_with_announce_every_zero_there_is_one_announcement() -> None:
 
 
 def test_an_announcement_while_a_prompt_plays_waits() -> None:
-    call = queued("1")
+    call, _ = new_call(line=AMBULANCE)
+    call, _ = step(call, Answered(), 0.1)  # queued at once, the greeting plays
+    assert call.phase is Phase.QUEUED and call.playback_id == pid(1)
     assert step(call, Announce(1, 1), 3.5) == (call, [])
     call, _ = step(with_music(), Announce(3, 4), 6.5)
     assert step(call, Announce(3, 4), 6.6) == (call, [])
 
 
 # ---- the agent -------------------------------------------------------------------------
-def test_ringing_and_missed_agents_are_logged_only() -> None:
+def test_ringing_is_logged_and_a_missed_agent_brings_the_place_back() -> None:
     call = with_music()
     after, commands = step(call, AgentRinging("a1"), 20.0)
     assert (after, commands) == (call, [log("offered", "a1", 20.0)])
     after, commands = step(call, AgentMissed("a1", "no answer"), 35.0)
-    assert (after, commands) == (call, [log("agent_missed", "a1: no answer", 35.0)])
+    assert (after, commands) == (
+        call,
+        [log("agent_missed", "a1: no answer", 35.0), RequestAnnouncement(CALL_ID)],
+    )
+    # While an announcement plays, a missed agent is only logged (the next comes with the timer).
+    playing, _ = step(call, Announce(2, None), 36.0)
+    after, commands = step(playing, AgentMissed("a2", "no answer"), 37.0)
+    assert (after, commands) == (playing, [log("agent_missed", "a2: no answer", 37.0)])
 
 
 def test_an_agent_answers_over_the_music() -> None:
@@ -559,7 +598,8 @@ def test_an_agent_answers_over_the_music() -> None:
 
 
 def test_an_agent_answers_during_a_prompt() -> None:
-    call, commands = step(queued("1"), AgentAnswered("a2", "agent-chan-2"), 4.0)
+    call, _ = step(queued("1"), Announce(1, None), 3.0)
+    call, commands = step(call, AgentAnswered("a2", "agent-chan-2"), 4.0)
     assert commands[:2] == [StopPlayback(pid(2)), Bridge("agent-chan-2")]
     assert not only(commands, StopMoh)
     assert call.playback_id is None
@@ -659,10 +699,11 @@ def test_overflow_to_another_topic_keeps_the_place() -> None:
 def test_overflow_to_another_topic_greets_the_new_wait_then_music_again() -> None:
     call = with_music("3")
     call, commands = step(call, Overflowed("max_wait"), 603.0)
-    # ARI's play suspends music on hold; the router restarts it when the prompt ends.
-    assert commands[-1] == Play((sound("queue_joined"),), pid(3))
+    assert commands[-1] == RequestAnnouncement(CALL_ID)
+    call, commands = step(call, Announce(2, None), 603.0)
+    assert commands == [StopMoh(), Play((sound("queue_joined"), sound("queue_position"), "number:2"), pid(3))]
     call, commands = step(call, PlaybackFinished(pid(3)), 606.0)
-    assert commands == [StartMoh(), RequestAnnouncement(CALL_ID)]
+    assert commands == [StartMoh(), StartTimer("announce:2", 60.0)]
 
 
 def test_overflow_to_another_topic_during_an_announcement_lets_it_finish() -> None:
@@ -672,7 +713,7 @@ def test_overflow_to_another_topic_during_an_announcement_lets_it_finish() -> No
     assert not only(commands, StopPlayback)
     assert call.playback_id == pid(3)
     call, commands = step(call, PlaybackFinished(pid(3)), 506.0)
-    assert commands == [StartMoh(), StartTimer("announce:1", 60.0)]
+    assert commands == [StartMoh(), StartTimer("announce:2", 60.0)]
 
 
 def test_overflow_with_a_message_plays_it_then_hangs_up() -> None:
@@ -707,7 +748,8 @@ def test_overflow_without_settings_says_busy_and_the_caller_may_hang_up_first() 
 
 
 def test_overflow_during_the_joining_prompt_stops_it() -> None:
-    _, commands = step(queued("1"), Overflowed("no_agents"), 3.5)
+    call, _ = step(queued("1"), Announce(1, None), 3.0)
+    _, commands = step(call, Overflowed("no_agents"), 3.5)
     assert commands[1:] == [StopPlayback(pid(2)), Play((sound("overflow_busy"),), pid(3))]
 
 
@@ -771,7 +813,7 @@ LINES: list[LineInfo | None] = [LINE, CLOSED_LINE, AMBULANCE, AMBULANCE_FAST, Li
 KINDS = (
     ["this_playback", "this_timer", "digit"] * 6  # the call's current ids, often
     + ["answered", "playback", "timer", "announce", "agent_answered", "agent_left"] * 2
-    + ["ringing", "missed", "overflowed"]
+    + ["ringing", "missed", "overflowed", "offered"]
     + ["hangup", "gone", "failed", "max_duration"]  # the end, now and then
 )
 STEP = st.tuples(
@@ -781,7 +823,7 @@ STEP = st.tuples(
     st.sampled_from([0.0, 0.5, 3.0, 30.0]),  # time before the event
 )
 KEYS = "1239" + "0123456789*#"
-# Answered, a topic, the joining prompt over, an announcement: most calls then wait in the queue.
+# Answered, a topic, "please hold, you are number 3" said: most calls then wait in the queue.
 PREFIX = [("answered", 0), ("digit", 0), ("this_playback", 0), ("announce", 2), ("this_playback", 0)]
 
 
@@ -808,6 +850,7 @@ def event_of(call: Call, kind: str, n: int, minutes: int | None) -> CallEvent:
         "agent_left": AgentLeft(),
         "overflowed": Overflowed(reason),
         "announce": Announce(n + 1, minutes),
+        "offered": BeingOffered(),
     }
     return events[kind]
 

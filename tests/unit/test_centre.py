@@ -291,17 +291,18 @@ TestCentreMachine.settings = settings(max_examples=150, stateful_step_count=40, 
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(list(AgentState)),
-            st.booleans(),  # reachable
+            st.one_of(st.just(AgentState.IDLE), st.sampled_from(list(AgentState))),
+            st.one_of(st.just(True), st.booleans()),  # reachable
             st.sets(st.sampled_from(["general", "urgent"]), min_size=1),
             st.sets(st.sampled_from(["ru", "en"]), min_size=1),
-            st.integers(0, 5),  # idle since, seconds after T0 (ties happen)
+            st.one_of(st.none(), st.integers(0, 5)),  # idle since, s after T0 (ties happen)
         ),
         max_size=12,
     ),
     st.sampled_from(["general", "urgent"]),
     st.sampled_from(["ru", "en"]),
 )
+@settings(max_examples=400)
 def test_one_waiting_caller_gets_the_same_agent_as_the_general_rule(agents, topic, language):
     """The one-pass choice for a single waiting caller is the general rule:
     the eligible available agent idle longest, ties by id."""
@@ -314,12 +315,13 @@ def test_one_waiting_caller_gets_the_same_agent_as_the_general_rule(agents, topi
             frozenset(langs),
             state,
             reachable=reachable,
-            idle_since=T0 + timedelta(seconds=idle),
+            idle_since=None if idle is None else T0 + timedelta(seconds=idle),
         )
         for n, (state, reachable, topics, langs, idle) in enumerate(agents)
     ]
     queue = Queue.empty().join(entry("e1", topic=topic, language=language))
     eligible = [a for a in pool if a.available and a.can_serve(topic, language)]
-    expected = min(eligible, key=lambda a: (a.idle_since, a.agent_id)) if eligible else None
+    never = T0 + timedelta(days=1)  # no idle time: last in line
+    expected = min(eligible, key=lambda a: (a.idle_since or never, a.agent_id)) if eligible else None
     pairs = queue.assign(pool)
     assert [agent.agent_id for _, agent in pairs] == ([expected.agent_id] if expected else [])

@@ -109,6 +109,13 @@ async def test_announcement_is_honest(tmp_path: Path):
     run.join(entry("e2"), Caller())
     announcement = run.announcement("e2")
     assert announcement == ev.Announce(2, None), "no recent calls: no estimate is said"
+    assert run.announcement("gone") is None, "not queued: nothing to say"
+
+
+async def test_a_caller_whose_agent_rings_gets_no_position(tmp_path: Path):
+    run = runner(tmp_path, FakeAriClient())
+    run.join(entry("e1"), Caller())
+    assert run.announcement("e1") == ev.BeingOffered(), "agent1 is rung at once"
 
 
 async def test_the_same_number_on_two_lines_waits_twice_until_repeat_callers_merge_them(tmp_path: Path):
