@@ -61,9 +61,16 @@ class PathResult:
     router_events: dict[str, float] | None = None  # ARI events the router received per call, by type
 
 
-def bench_config(run_dir: Path, agents: int) -> Path:
+def bench_config(run_dir: Path, agents: int, settings: list[str] | None = None) -> Path:
+    """The example config, clock-free, with ``agents`` agents; each of ``settings``
+    ("key = value") replaces the line that sets that key."""
     config = clockless_config(run_dir / "callrouter.bench.toml")
     text = config.read_text()
+    for setting in settings or []:
+        key = setting.split("=", 1)[0].strip()
+        text, found = re.subn(rf"(?m)^{re.escape(key)} = .*$", setting.strip(), text, count=1)
+        if not found:
+            raise SystemExit(f"--set {setting!r}: the config sets no {key}")
     text = re.sub(r"\[\[agents\]\].*?(?=\n# ---- opening hours)", "", text, flags=re.S)
     text = text.replace("wrap_up_seconds = 1 ", "wrap_up_seconds = 0 ")
     generated = "".join(
@@ -293,12 +300,12 @@ class BenchStack:
 
 
 @contextlib.contextmanager
-def bench_stack(name: str, agents: int) -> Iterator[BenchStack]:
+def bench_stack(name: str, agents: int, settings: list[str] | None = None) -> Iterator[BenchStack]:
     """A stack of its own (``.run/<name>``) with the reference queue installed
     and one sipp UAS answering every agent after a 600 ms ring."""
     run_dir = REPO / ".run" / name
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = bench_config(run_dir, agents)
+    config = bench_config(run_dir, agents, settings)
     stack = Stack(name, config=config, shared_agent_port=True)
     info = stack.up()
     try:
@@ -315,11 +322,16 @@ def bench_stack(name: str, agents: int) -> Iterator[BenchStack]:
 
 
 async def bench(
-    rates: list[float], seconds: float, agents: int, name: str = "bench", profile: bool = False
+    rates: list[float],
+    seconds: float,
+    agents: int,
+    name: str = "bench",
+    profile: bool = False,
+    settings: list[str] | None = None,
 ) -> list[PathResult]:
     """Both paths at each rate on a stack of its own."""
     results: list[PathResult] = []
-    with bench_stack(name, agents) as bs:
+    with bench_stack(name, agents, settings) as bs:
         async with Observer(bs.info.ari_url, bs.info.ari_user, bs.info.ari_password) as observer:
             for rate in rates:
                 router = bs.router()
@@ -355,13 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30, help="seconds of calls per step")
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="py-spy the router during its steps")
+    parser.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
+                        help="a router config line to change, e.g. 'rest_websockets = 0'")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="a handful of calls at 2 calls/s, 10 agents")
     args = parser.parse_args(argv)
     rates = [2.0] if args.smoke else [float(r) for r in args.rates.split(",")]
     seconds, agents = (3.0, 10) if args.smoke else (args.seconds, args.agents)
-    results = asyncio.run(bench(rates, seconds, agents, profile=args.profile))
+    results = asyncio.run(bench(rates, seconds, agents, profile=args.profile, settings=args.set))
     print(table(results))
-    path = save("bench", {"rates": rates, "seconds": seconds, "agents": agents,
+    path = save("bench", {"rates": rates, "seconds": seconds, "agents": agents, "settings": args.set,
                           "results": [asdict(r) for r in results]})  # fmt: skip
     print(f"raw results: {path}")
     return 0

@@ -117,6 +117,11 @@ class Router(Strict):
     default_line: str | None = Field(default=None, description="line for DIDs no line lists")
     max_call_seconds: float = Field(default=4 * 3600, gt=0, description="the router hangs up longer calls")
     reconcile_seconds: float = Field(default=30, gt=0, description="how often state is checked against ARI")
+    shed_lag_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="a new call reaching the router this late is sent back: call back / fallback (0: never)",
+    )
 
 
 class Ari(Strict):
@@ -124,7 +129,7 @@ class Ari(Strict):
     user: str = "callrouter"
     max_connections: int = Field(default=50, ge=1, le=1000, description="keep below http.conf sessionlimit")
     rest_websockets: int = Field(
-        default=2, ge=0, le=16, description="REST requests over this many WebSockets (0: HTTP only)"
+        default=4, ge=0, le=16, description="REST requests over this many WebSockets (0: HTTP only)"
     )
     reconnect_max_seconds: float = Field(default=10, gt=0)
 

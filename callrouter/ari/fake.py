@@ -42,6 +42,9 @@ class FakeAriClient:
     async def stop_moh(self, channel_id: str) -> None:
         self._record("stop_moh", channel_id)
 
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None:
+        self._record("continue_in_dialplan", channel_id, context, extension)
+
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self._record("hangup", channel_id, reason)
 

@@ -10,9 +10,11 @@ before (bench/, py-spy).
 Asterisk handles the requests of one WebSocket one after the other (in the
 thread reading it), and a channel command waits until the channel's thread
 has carried it out. So the transport keeps a few connections, each its own
-application name that never owns a channel (``<app>-rest-<n>``), and spreads
-requests over them. While none is open, ``request`` returns None and the
-client falls back to HTTP: a dropped WebSocket never stops a call.
+application name that never owns a channel (``<app>-rest-<n>``), and sends
+each request on the one with the fewest replies outstanding, so a request
+that waits on a busy channel holds up as few others as possible. While none
+is open, ``request`` returns None and the client falls back to HTTP: a
+dropped WebSocket never stops a call.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class WsRestTransport:
         self._open: dict[str, aiohttp.ClientWebSocketResponse] = {}
         self._pending: dict[str, tuple[str, asyncio.Future[Reply]]] = {}  # request id -> (app, reply)
         self._ids = itertools.count(1)
-        self._turn = itertools.count()
+        self._in_flight: dict[str, int] = {}  # app -> replies outstanding
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
 
@@ -76,10 +78,9 @@ class WsRestTransport:
         self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
     ) -> Reply | None:
         """Send one request; None when no WebSocket is open (the caller uses HTTP)."""
-        apps = list(self._open)
-        if not apps:
+        if not self._open:
             return None
-        app = apps[next(self._turn) % len(apps)]
+        app = min(self._open, key=lambda name: self._in_flight.get(name, 0))
         request_id = str(next(self._ids))
         message: dict[str, Any] = {
             "type": "RESTRequest",
@@ -95,6 +96,7 @@ class WsRestTransport:
             message["message_body"] = json.dumps(body)
         reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (app, reply)
+        self._in_flight[app] = self._in_flight.get(app, 0) + 1
         try:
             await self._open[app].send_str(json.dumps(message))
             return await asyncio.wait_for(reply, self._timeout)
@@ -102,6 +104,7 @@ class WsRestTransport:
             raise ConnectionResetError(f"ARI WebSocket {app} closed") from exc
         finally:
             self._pending.pop(request_id, None)
+            self._in_flight[app] -= 1
 
     def handle(self, text: str) -> None:
         """One message from Asterisk: a reply to match (anything else is ignored)."""

@@ -130,6 +130,11 @@ class Dispatcher:
     def start_call(self, channel: ari.Channel, did: str, now: datetime) -> None:
         line = self.line_for(did)
         country = line.country if line else "US"
+        shed_after = self._settings.router.shed_lag_seconds
+        late = (self._clock() - now).total_seconds()
+        overloaded = 0 < shed_after < late
+        if overloaded:
+            log.warning("router overloaded: a new call came %.2f s late and goes back to the dialplan", late)
         call, first = core.arrive(
             call_id=str(uuid.uuid4()),
             node=self._settings.router.node,
@@ -138,6 +143,7 @@ class Dispatcher:
             line=plan.line_info(self._settings, line) if line else None,
             caller=normalise(channel.caller.number, country),
             now=now,
+            overloaded=overloaded,
         )
         session = CallSession(
             call,

@@ -34,6 +34,7 @@ def line_info(settings: Settings, line: Line) -> LineInfo:
         priority=line.priority,
         hours=hours.to_core() if hours else None,
         closed_prompt=hours.closed_prompt if hours else "after_hours",
+        urgent=line.urgent,
     )
 
 

@@ -22,6 +22,7 @@ from callrouter.core.commands import (
     Answer,
     Bridge,
     Command,
+    ContinueInDialplan,
     Hangup,
     JoinQueue,
     LeaveQueue,
@@ -169,6 +170,25 @@ class CallSession:
                 return False
         return True
 
+    async def _hold(self, command: StartMoh | StopMoh) -> None:
+        """Music: in a shared holding bridge, or on the channel itself."""
+        channel = self.channel_id
+        started = time.monotonic()
+        match command:
+            case StartMoh() if self._hold_bridge is not None:
+                if self._held:
+                    return
+                await self._ari.add_to_bridge(self._hold_bridge, [channel])
+                self._held = True
+            case StopMoh() if self._hold_bridge is not None:
+                return  # stays in the holding bridge; the next sound plays over the music
+            case StartMoh():
+                await self._ari.start_moh(channel)
+            case StopMoh():
+                await self._ari.stop_moh(channel)
+                return
+        self._metrics.hold_start.observe(time.monotonic() - started)
+
     async def _rest(self, command: Command) -> None:
         channel = self.channel_id
         match command:
@@ -181,20 +201,8 @@ class CallSession:
                 await self._ari.play(channel, media, playback_id, self._language)
             case StopPlayback(playback_id):
                 await self._ari.stop_playback(playback_id)
-            case StartMoh() if self._hold_bridge is not None:
-                if not self._held:
-                    started = time.monotonic()
-                    await self._ari.add_to_bridge(self._hold_bridge, [channel])
-                    self._metrics.hold_start.observe(time.monotonic() - started)
-                    self._held = True
-            case StopMoh() if self._hold_bridge is not None:
-                pass  # stays in the holding bridge; the next sound plays over the music
-            case StartMoh():
-                started = time.monotonic()
-                await self._ari.start_moh(channel)
-                self._metrics.hold_start.observe(time.monotonic() - started)
-            case StopMoh():
-                await self._ari.stop_moh(channel)
+            case StartMoh() | StopMoh():
+                await self._hold(command)
             case Bridge(agent_channel):
                 self._bridge_id = f"call-{self.call.record.call_id}"
                 if not await self._centre.bridge_ready(self.call.record.call_id):
@@ -203,3 +211,5 @@ class CallSession:
                 self._held = False  # joining the call's bridge left the holding bridge
             case Hangup(reason):
                 await self._ari.hangup(channel, reason)
+            case ContinueInDialplan(context, extension):
+                await self._ari.continue_in_dialplan(channel, context, extension)

@@ -38,6 +38,7 @@ from callrouter.core.commands import (
     Answer,
     Bridge,
     Command,
+    ContinueInDialplan,
     Hangup,
     JoinQueue,
     LeaveQueue,
@@ -54,6 +55,9 @@ from callrouter.core.commands import (
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallEventRecord, CallRecord, Outcome
+
+# dialplans/callrouter.conf: "please call back" (by language), and the fallback ring group (by DID).
+BUSY_CONTEXTS = ("callrouter-busy", "callrouter-fallback")
 
 
 class Phase(StrEnum):
@@ -125,8 +129,11 @@ def arrive(
     line: LineInfo | None,
     caller: CallerNumber,
     now: datetime,
+    overloaded: bool = False,
 ) -> Result:
-    """A new channel entered the application for a DID."""
+    """A new channel entered the application for a DID. ``overloaded``: the
+    router is too far behind to take it well; it goes back to the dialplan
+    ("please call back", or for an urgent line the fallback ring group)."""
     record = CallRecord(
         call_id=call_id,
         node=node,
@@ -142,6 +149,16 @@ def arrive(
     if line is None:
         ended = replace(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
         return replace(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]
+    if overloaded:
+        context, extension = (BUSY_CONTEXTS[1], did) if line.urgent else (BUSY_CONTEXTS[0], call.language)
+        ended = replace(record, outcome=Outcome.BUSY, end_reason=f"router overloaded: {context}")
+        call = replace(call, record=ended, phase=Phase.ENDING)
+        return call, [
+            SaveCall(ended),
+            _event(call, now, "arrived", line.name),
+            _event(call, now, "busy", context),
+            ContinueInDialplan(context, extension),
+        ]
     return call, [SaveCall(record), _event(call, now, "arrived", line.name), Answer()]
 
 

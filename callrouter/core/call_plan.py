@@ -19,6 +19,7 @@ class LineInfo:
     priority: int = 0
     hours: Hours | None = None
     closed_prompt: str = "after_hours"
+    urgent: bool = False  # never told to call back: the fallback route instead
 
 
 @dataclass(frozen=True)

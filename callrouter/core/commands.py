@@ -20,6 +20,14 @@ class Play:
 
 
 @dataclass(frozen=True)
+class ContinueInDialplan:
+    """Hand the channel back to the dialplan (it leaves the application)."""
+
+    context: str
+    extension: str
+
+
+@dataclass(frozen=True)
 class SetLanguage:
     """The call's language from now on: Asterisk says numbers and digits in it
     (the shell passes it with each playback, so it costs no REST call)."""
@@ -99,6 +107,7 @@ Command = (
     | RequestAnnouncement
     | Bridge
     | Hangup
+    | ContinueInDialplan
     | SaveCall
     | LogEvent
 )

@@ -18,6 +18,7 @@ class Outcome(StrEnum):
     AFTER_HOURS = "after_hours"  # the line was closed: told what to do instead
     NO_LINE = "no_line"  # the DID belongs to no line and there is no default line
     FAILED = "failed"  # Asterisk refused what the router asked, or the call vanished
+    BUSY = "busy"  # the router was overloaded: "please call back" (urgent lines: the fallback route)
 
 
 def _encode(obj: object, kind: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from callrouter.core.commands import (
     Answer,
     Bridge,
     Command,
+    ContinueInDialplan,
     Hangup,
     JoinQueue,
     LeaveQueue,
@@ -93,7 +94,7 @@ PLAN = CallPlan(PROMPTS, MENU, TOPICS, timedelta(seconds=5), timedelta(seconds=6
 CLINIC_HOURS = Hours("Europe/Moscow", {day: (Span(time(8), time(20)),) for day in DAYS[:5]})
 LINE = LineInfo("clinic-central", "ru", hours=CLINIC_HOURS)
 CLOSED_LINE = LineInfo("clinic-night", "ru", hours=Hours("Europe/Moscow", {}))
-AMBULANCE = LineInfo("ambulance", "ru", menu="skip", topic="urgent", priority=100)
+AMBULANCE = LineInfo("ambulance", "ru", menu="skip", topic="urgent", priority=100, urgent=True)
 AMBULANCE_FAST = LineInfo("ambulance-fast", "ru", menu="fast", topic="urgent", priority=100)
 
 
@@ -114,7 +115,9 @@ def log(kind: str, detail: str, seconds: float) -> LogEvent:
     return LogEvent(CallEventRecord(CALL_ID, NODE, at(seconds), kind, detail))
 
 
-def new_call(line: LineInfo | None = LINE, caller: CallerNumber = CALLER) -> tuple[Call, list[Command]]:
+def new_call(
+    line: LineInfo | None = LINE, caller: CallerNumber = CALLER, overloaded: bool = False
+) -> tuple[Call, list[Command]]:
     return arrive(
         call_id=CALL_ID,
         node=NODE,
@@ -123,6 +126,7 @@ def new_call(line: LineInfo | None = LINE, caller: CallerNumber = CALLER) -> tup
         line=line,
         caller=caller,
         now=T0,
+        overloaded=overloaded,
     )
 
 
@@ -936,3 +940,24 @@ def test_too_many_failures_go_to_the_lines_own_default_topic() -> None:
     for n, key in enumerate("777", 1):
         call, commands = step(call, Digit(key), n)
     assert join_of(commands).topic == "infection"
+
+
+# ---- overload ----------------------------------------------------------------------------
+def test_an_overloaded_router_sends_a_new_caller_back_to_hear_call_back() -> None:
+    call, commands = new_call(overloaded=True)
+    assert call.phase is Phase.ENDING
+    assert call.record.outcome is Outcome.BUSY
+    assert commands[-1] == ContinueInDialplan("callrouter-busy", "ru"), "said in the line's language"
+    assert log("busy", "callrouter-busy", 0.0) in commands
+    assert not only(commands, Answer) and not only(commands, Play), "nothing more for the router to do"
+    call, commands = step(call, ChannelGone("left the application"), 0.2)
+    assert call.ended
+    assert call.record.outcome is Outcome.BUSY
+    assert call.record.ended_at == at(0.2)
+
+
+def test_an_urgent_line_is_never_told_to_call_back() -> None:
+    call, commands = new_call(AMBULANCE, overloaded=True)
+    expected = ContinueInDialplan("callrouter-fallback", "+78162700101")
+    assert commands[-1] == expected, "the fallback ring group"
+    assert call.record.outcome is Outcome.BUSY

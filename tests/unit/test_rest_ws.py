@@ -47,3 +47,34 @@ async def test_a_closed_connection_fails_only_its_own_requests():
 async def test_no_open_websocket_means_no_request():
     transport = WsRestTransport("http://127.0.0.1:1", "app", "u", "p")
     assert await transport.request("GET", "/applications") is None
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    async def send_str(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+
+async def test_a_request_goes_to_the_connection_with_fewest_replies_outstanding():
+    transport = WsRestTransport("http://127.0.0.1:1", "app", "u", "p", connections=2)
+    one, two = FakeSocket(), FakeSocket()
+    transport._open = {"app-rest-1": one, "app-rest-2": two}  # type: ignore[dict-item]
+    slow = asyncio.create_task(transport.request("POST", "/bridges/b1/addChannel", {"channel": "c1"}))
+    await asyncio.sleep(0)
+    assert len(one.sent) == 1, "the first goes to the first connection"
+    quick = asyncio.create_task(transport.request("DELETE", "/channels/c2"))
+    await asyncio.sleep(0)
+    assert len(two.sent) == 1, "the first still waits: the second goes elsewhere"
+    assert one.sent[0]["query_strings"] == [{"name": "channel", "value": "c1"}]
+    assert one.sent[0]["uri"] == "bridges/b1/addChannel"
+    transport.handle(response(str(two.sent[0]["request_id"])))
+    assert await quick == (200, "OK", None)
+    third = asyncio.create_task(transport.request("GET", "/channels"))
+    await asyncio.sleep(0)
+    assert len(two.sent) == 2, "the second connection is free again"
+    for sock in (one, two):
+        transport.handle(response(str(sock.sent[-1]["request_id"])))
+    assert await slow == (200, "OK", None)
+    assert await third == (200, "OK", None)
