@@ -59,6 +59,8 @@ class PathResult:
     router_handling_p99_ms: float | None = None  # its own histogram
     router_event_lag_p99_ms: float | None = None  # event timestamp -> read, its own histogram
     router_events: dict[str, float] | None = None  # ARI events the router received per call, by type
+    router_rest_p99_ms: float | None = None  # REST round trip, its own histogram
+    steal_pct: float | None = None  # CPU time the hypervisor took from this machine during the step
 
 
 def bench_config(run_dir: Path, agents: int, settings: list[str] | None = None) -> Path:
@@ -103,6 +105,17 @@ def cpu_ms(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime + stime
     return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """All CPU ticks of the machine and the stolen ones (/proc/stat), for the noise of a step."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]), fields[7]
+
+
+def steal(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[0] - before[0]
+    return (after[1] - before[1]) * 100 / total if total > 0 else 0.0
 
 
 def retransmissions(output: str) -> int:
@@ -176,6 +189,7 @@ async def run_path(
     callers = [(f"+7916{1_000_000 + i:07d}", did) for i in range(count)]
     observer.take()
     asterisk_before = cpu_ms(info.asterisk_pid)
+    ticks_before = cpu_ticks()
     router_before = cpu_ms(router.proc.pid) if router else 0.0
     scraped_before = router.metrics() if router else ""
     result = await asyncio.to_thread(
@@ -190,16 +204,19 @@ async def run_path(
     )
     await asyncio.sleep(2)  # the last events arrive
     asterisk_used = cpu_ms(info.asterisk_pid) - asterisk_before
+    stolen = steal(ticks_before, cpu_ticks())
     router_used = cpu_ms(router.proc.pid) - router_before if router else None
     scraped_after = router.metrics() if router else ""
     figures = analyse(observer.take())
-    handling = lag = None
+    handling = lag = rest = None
     events: dict[str, float] | None = None
     if router:
         name = "callrouter_event_handling_seconds"
         handling = histogram_quantile(histogram(scraped_before, name), histogram(scraped_after, name), 0.99)
         name = "callrouter_ari_event_lag_seconds"
         lag = histogram_quantile(histogram(scraped_before, name), histogram(scraped_after, name), 0.99)
+        name = "callrouter_ari_request_seconds"
+        rest = histogram_quantile(histogram(scraped_before, name), histogram(scraped_after, name), 0.99)
         events = per_call(counters(scraped_before, "callrouter_ari_events_total", "type"),
                           counters(scraped_after, "callrouter_ari_events_total", "type"), count)  # fmt: skip
     return PathResult(
@@ -218,6 +235,8 @@ async def run_path(
         router_handling_p99_ms=handling,
         router_event_lag_p99_ms=lag,
         router_events=events,
+        router_rest_p99_ms=rest,
+        steal_pct=stolen,
     )
 
 
@@ -227,7 +246,7 @@ def table(results: list[PathResult]) -> str:
 
     head = (f"{'rate':>5} {'path':<9} {'offered':>7} {'conn':>5} {'failed':>6} {'retrans':>7} {'ans ms':>7} "
             f"{'ans p99':>7} {'bridge':>7} {'br p99':>7} {'ast ms/c':>8} {'rtr ms/c':>8} {'hdl p99':>7} "
-            f"{'lag p99':>7}")  # fmt: skip
+            f"{'lag p99':>7} {'rest p99':>8} {'steal%':>6}")  # fmt: skip
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
@@ -236,7 +255,8 @@ def table(results: list[PathResult]) -> str:
             f"{f(r.answer_mean_ms):>7} {f(r.answer_p99_ms):>7} "
             f"{f(r.bridged_mean_ms):>7} {f(r.bridged_p99_ms):>7} "
             f"{r.asterisk_cpu_ms_per_call:>8.1f} {f(r.router_cpu_ms_per_call):>8} "
-            f"{f(r.router_handling_p99_ms):>7} {f(r.router_event_lag_p99_ms):>7}"
+            f"{f(r.router_handling_p99_ms):>7} {f(r.router_event_lag_p99_ms):>7} {f(r.router_rest_p99_ms):>8}"
+            f" {f(r.steal_pct):>6}"
         )
     by_rate: dict[float, dict[str, PathResult]] = {}
     for r in results:

@@ -58,7 +58,12 @@ async def run(settings: Settings) -> int:
         )
         rest_ws.start()
     ari = HttpAriClient(
-        settings.ari.url, settings.ari.user, ari_password, settings.ari.max_connections, rest_ws
+        settings.ari.url,
+        settings.ari.user,
+        ari_password,
+        settings.ari.max_connections,
+        rest_ws,
+        metrics.ari_request.observe,
     )
     dispatcher = Dispatcher(settings, ari, writer, metrics)
     events = EventStream(

@@ -120,7 +120,8 @@ class Router(Strict):
     shed_lag_seconds: float = Field(
         default=0.5,
         ge=0,
-        description="a new call reaching the router this late is sent back: call back / fallback (0: never)",
+        description="new calls are sent back (call back / fallback) while the router is this far behind"
+        " (their event's lag, or ARI round trips); 0: never",
     )
 
 

@@ -63,6 +63,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.ari_request = Histogram(
+            "callrouter_ari_request_seconds",
+            "ARI REST round trips, request sent to reply read (over a WebSocket or HTTP)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.hold_start = Histogram(
             "callrouter_hold_start_seconds",
             "From asking Asterisk to put a waiting caller on hold (holding bridge or music) to its reply",

@@ -7,6 +7,8 @@ that events arriving before a REST reply can be matched at once. A 404 raises
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -27,6 +29,11 @@ class AriNotFound(AriError):
 
 class AriClient(Protocol):
     """The REST calls the shell makes (a fake beside the tests implements it too)."""
+
+    @property
+    def round_trip(self) -> float:
+        """Recent REST round trips (seconds, smoothed): how far behind Asterisk answers."""
+        ...
 
     async def answer(self, channel_id: str) -> None: ...
     async def play(
@@ -62,12 +69,19 @@ class HttpAriClient:
         password: str,
         max_connections: int = 50,
         websockets: WsRestTransport | None = None,
+        observe: Callable[[float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/ari"
         self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._ws = websockets
+        self._observe = observe  # each round trip, e.g. into a histogram
+        self._round_trip = 0.0
+
+    @property
+    def round_trip(self) -> float:
+        return self._round_trip
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -85,6 +99,16 @@ class HttpAriClient:
             await self._session.close()
 
     async def _call(self, method: str, path: str, json_body: Any = None, **params: str) -> Any:
+        started = time.monotonic()
+        try:
+            return await self._request(method, path, json_body, params)
+        finally:
+            took = time.monotonic() - started
+            self._round_trip += (took - self._round_trip) * 0.05
+            if self._observe is not None:
+                self._observe(took)
+
+    async def _request(self, method: str, path: str, json_body: Any, params: dict[str, str]) -> Any:
         if self._ws is not None:
             reply = await self._ws.request(method, path, params, json_body)
             if reply is not None:

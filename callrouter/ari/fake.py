@@ -16,6 +16,7 @@ class FakeAriClient:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.failing: set[str] = set()  # method names that raise AriError
         self.channels: dict[str, Channel] = {}
+        self.round_trip = 0.0  # as slow as a test says Asterisk answers
 
     def _record(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))

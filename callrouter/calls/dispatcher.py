@@ -130,11 +130,12 @@ class Dispatcher:
     def start_call(self, channel: ari.Channel, did: str, now: datetime) -> None:
         line = self.line_for(did)
         country = line.country if line else "US"
+        # Behind: the call's own event came late, or Asterisk answers requests slowly.
         shed_after = self._settings.router.shed_lag_seconds
-        late = (self._clock() - now).total_seconds()
+        late = max((self._clock() - now).total_seconds(), self._ari.round_trip)
         overloaded = 0 < shed_after < late
         if overloaded:
-            log.warning("router overloaded: a new call came %.2f s late and goes back to the dialplan", late)
+            log.warning("router overloaded (%.2f s behind): a new call goes back to the dialplan", late)
         call, first = core.arrive(
             call_id=str(uuid.uuid4()),
             node=self._settings.router.node,

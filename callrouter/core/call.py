@@ -56,6 +56,8 @@ from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallEventRecord, CallRecord, Outcome
 
+# A caller whose agent is rung at once hears music only if the agent takes longer than this.
+RING_BEFORE_MUSIC_SECONDS = 1.0
 # dialplans/callrouter.conf: "please call back" (by language), and the fallback ring group (by DID).
 BUSY_CONTEXTS = ("callrouter-busy", "callrouter-fallback")
 
@@ -305,19 +307,10 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             # The greeting is over: ask for the caller's place.
             assert call.entry_id is not None
             return call, [RequestAnnouncement(call.entry_id)]
-        case Announce(position, minutes) if call.playback_id is None:
-            media: list[str] = []
-            if not call.greeted:
-                rules = plan.topics.get(call.record.topic or "", TopicPlan())
-                media += plan.media(call.language, *_joined_prompts(rules))
-            media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
-            if minutes is not None:
-                media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
-            call, stop = _stop_sound(call)
-            call, play = _play(replace(call, announcing=True, greeted=True), tuple(media))
-            return call, stop + play
-        case BeingOffered() if call.playback_id is None and not call.moh:
-            return replace(call, moh=True), [StartMoh()]  # music while the agent's phone rings
+        case Announce() | BeingOffered() if call.playback_id is None:
+            return _what_the_caller_hears(call, event, plan)
+        case TimerFired(token) if token == call.timer and token.startswith("offer:"):
+            return _what_the_caller_hears(replace(call, timer=None), event, plan)
         case TimerFired(token) if token == call.timer and call.entry_id is not None:
             return replace(call, timer=None), [RequestAnnouncement(call.entry_id)]
         case AgentRinging(agent_id):
@@ -340,6 +333,30 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             ]
         case Overflowed(reason):
             return _overflow(call, now, plan, reason)
+    return call, []
+
+
+def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Result:
+    """While nothing plays: their place (with "please hold" the first time), or,
+    when an agent is being rung, music if that agent takes more than a second."""
+    match event:
+        case Announce(position, minutes):
+            media: list[str] = []
+            if not call.greeted:
+                rules = plan.topics.get(call.record.topic or "", TopicPlan())
+                media += plan.media(call.language, *_joined_prompts(rules))
+            media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
+            if minutes is not None:
+                media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
+            call, stop = _stop_sound(call)
+            call, play = _play(replace(call, announcing=True, greeted=True), tuple(media))
+            return call, stop + play
+        case BeingOffered() if not call.moh:
+            # Most agents answer within a second: music (for Asterisk, a
+            # bridge to join and leave again) starts only if this one does not.
+            return _timer(call, "offer", RING_BEFORE_MUSIC_SECONDS)
+        case TimerFired() if call.playback_id is None and not call.moh:
+            return replace(call, moh=True), [StartMoh()]
     return call, []
 
 

@@ -357,7 +357,10 @@ def test_a_caller_whose_agent_is_already_rung_hears_music_not_the_queue() -> Non
     call, _ = step(in_menu(), Digit("1"), 3.0)
     call, commands = step(call, AgentRinging("agent1"), 3.0)
     call, commands = step(call, BeingOffered(), 3.0)
+    assert commands == [StartTimer("offer:1", 1.0)], "most agents answer within a second: no music yet"
+    call, commands = step(call, TimerFired("offer:1"), 4.0)
     assert commands == [StartMoh()]
+    assert step(call, TimerFired("offer:1"), 4.5) == (call, []), "fired once"
     # The agent does not answer: back in the queue, the place is said.
     call, commands = step(call, AgentMissed("agent1", "no answer"), 18.0)
     assert commands[-1] == RequestAnnouncement(CALL_ID)
@@ -961,3 +964,12 @@ def test_an_urgent_line_is_never_told_to_call_back() -> None:
     expected = ContinueInDialplan("callrouter-fallback", "+78162700101")
     assert commands[-1] == expected, "the fallback ring group"
     assert call.record.outcome is Outcome.BUSY
+
+
+def test_an_agent_answering_within_a_second_means_no_music_at_all() -> None:
+    call, _ = step(in_menu(), Digit("1"), 3.0)
+    call, _ = step(call, BeingOffered(), 3.0)
+    call, commands = step(call, AgentAnswered("agent1", "agent-chan"), 3.6)
+    assert not only(commands, StartMoh) and not only(commands, StopMoh)
+    assert Bridge("agent-chan") in commands
+    assert step(call, TimerFired("offer:1"), 4.0) == (call, [])
