@@ -20,8 +20,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.run import ROUTER_DID, BenchStack, bench_stack, cpu_ms, histogram, histogram_quantile, save
 from devstack import sipp
+from devstack.configs import with_hold
 from devstack.util import log
 
 # name -> the [queue] lines of the router's config
@@ -30,7 +33,6 @@ STRATEGIES = {
     "bridges-5": 'hold = "bridge"\nhold_bridges = 5',
     "channel": 'hold = "channel"',
 }
-HOLD_LINE = 'hold = "bridge" '
 
 
 @dataclass
@@ -39,6 +41,7 @@ class HoldResult:
     waiting: int  # callers placed
     held: int  # most queued at once, as the router saw it
     failed: int
+    sent_back: int  # shed by the router as overloaded ("please call back")
     asterisk_cpu_pct: float  # of one core, during the window
     router_cpu_pct: float
     asterisk_us_per_caller_s: float  # CPU microseconds per waiting caller per second
@@ -47,12 +50,19 @@ class HoldResult:
 
 
 def strategy_config(bs: BenchStack, name: str) -> Path:
-    text = "".join(line for line in bs.config.read_text().splitlines(True) if not line.startswith("hold_"))
-    start = text.index(HOLD_LINE)
-    end = text.index("\n", start)
     path = bs.run_dir / f"callrouter.hold-{name}.toml"
-    path.write_text(text[:start] + STRATEGIES[name] + text[end:])
+    path.write_text(with_hold(bs.config.read_text(), STRATEGIES[name]))
     return path
+
+
+def outcomes(metrics: str) -> dict[str, float]:
+    """callrouter_calls_total summed over lines, by outcome."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "callrouter_calls_total":
+                out[sample.labels["outcome"]] = out.get(sample.labels["outcome"], 0.0) + sample.value
+    return out
 
 
 def mean_from(before: str, after: str, name: str) -> float | None:
@@ -78,10 +88,15 @@ async def hold_step(bs: BenchStack, strategy: str, n: int, rate: float, window: 
                 sipp.call, bs.info.sip_port, callers, hold_ms, [(1200, "0")], False, rate, int(arrive) + 240
             )
         )
-        held = 0
-        deadline = time.monotonic() + arrive + 60
-        while time.monotonic() < deadline and held < n and not placing.done():
-            held = max(held, int(router.health()["queued"]))
+        # Until all N wait, or (some never will: refused, shed) the count stands still.
+        held, grew_at = 0, time.monotonic()
+        arrived_by = time.monotonic() + arrive + 10
+        while held < n and not placing.done():
+            now_held = int(router.health()["queued"])
+            if now_held > held:
+                held, grew_at = now_held, time.monotonic()
+            elif time.monotonic() > arrived_by and time.monotonic() - grew_at > 5:
+                break
             await asyncio.sleep(0.5)
         await asyncio.sleep(5)  # the last "please hold" prompts end
         ast0, rtr0, t0 = cpu_ms(bs.info.asterisk_pid), cpu_ms(router.proc.pid), time.monotonic()
@@ -99,6 +114,7 @@ async def hold_step(bs: BenchStack, strategy: str, n: int, rate: float, window: 
         waiting=n,
         held=held,
         failed=result.failed + max(0, n - result.successful - result.failed),
+        sent_back=int(outcomes(after).get("busy", 0) - outcomes(before).get("busy", 0)),
         asterisk_cpu_pct=(ast1 - ast0) / seconds / 10,
         router_cpu_pct=(rtr1 - rtr0) / seconds / 10,
         asterisk_us_per_caller_s=(ast1 - ast0) * 1000 / seconds / max(held, 1),
@@ -111,12 +127,13 @@ def table(results: list[HoldResult]) -> str:
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.1f}"
 
-    head = (f"{'strategy':<10} {'waiting':>7} {'held':>5} {'failed':>6} {'ast %cpu':>8} "
+    head = (f"{'strategy':<10} {'waiting':>7} {'held':>5} {'failed':>6} {'sent back':>9} {'ast %cpu':>8} "
             f"{'us/caller/s':>11} {'rtr %cpu':>8} {'join ms':>7} {'join p99':>8}")  # fmt: skip
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
-            f"{r.strategy:<10} {r.waiting:>7} {r.held:>5} {r.failed:>6} {r.asterisk_cpu_pct:>8.1f} "
+            f"{r.strategy:<10} {r.waiting:>7} {r.held:>5} {r.failed:>6} {r.sent_back:>9} "
+            f"{r.asterisk_cpu_pct:>8.1f} "
             f"{r.asterisk_us_per_caller_s:>11.1f} {r.router_cpu_pct:>8.1f} {f(r.join_mean_ms):>7} "
             f"{f(r.join_p99_ms):>8}"
         )

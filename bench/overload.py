@@ -38,9 +38,9 @@ class OverloadResult:
 
 
 async def channels_up(info: StackInfo) -> int:
-    auth = aiohttp.BasicAuth(info.ari_user, info.ari_password)
+    headers = {"Authorization": aiohttp.encode_basic_auth(info.ari_user, info.ari_password)}
     async with (
-        aiohttp.ClientSession(auth=auth) as session,
+        aiohttp.ClientSession(headers=headers) as session,
         session.get(f"{info.ari_url.rstrip('/')}/ari/channels") as response,
     ):
         response.raise_for_status()

@@ -133,8 +133,8 @@ class TopicConfig(Strict):
 
 class QueueConfig(Strict):
     hold: Literal["bridge", "channel"] = Field(
-        default="bridge",
-        description="bridge: waiting callers share holding bridges with music; channel: music per channel",
+        default="channel",
+        description="channel: music per waiting caller (joins fastest); bridge: shared holding bridges",
     )
     hold_bridges: int = Field(
         default=1, ge=1, le=64, description="hold = 'bridge': this many bridges, callers spread in turn"

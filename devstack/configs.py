@@ -31,3 +31,11 @@ def clockless_config(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     return target
+
+
+def with_hold(text: str, lines: str) -> str:
+    """A config's text with its [queue] holding lines (``hold``, ``hold_bridges``) replaced."""
+    kept = [line for line in text.splitlines(True) if not line.startswith(("hold =", "hold_bridges ="))]
+    text = "".join(kept)
+    assert "[queue]\n" in text
+    return text.replace("[queue]\n", f"[queue]\n{lines}\n", 1)

@@ -9,18 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devstack import sipp
+from devstack.configs import with_hold
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
 from tests.e2e.conftest import CONFIG, AriObserver
 
-HOLD = 'hold = "bridge" '
-
 
 def config_with(tmp_path: Path, lines: str) -> Path:
-    text = "".join(line for line in CONFIG.read_text().splitlines(True) if not line.startswith("hold_"))
-    start = text.index(HOLD)
     path = tmp_path / "callrouter.toml"
-    path.write_text(text[:start] + lines + text[text.index("\n", start) :])
+    path.write_text(with_hold(CONFIG.read_text(), lines))
     return path
 
 

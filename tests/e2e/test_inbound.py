@@ -352,4 +352,4 @@ async def test_waiting_caller_hears_position_in_their_language(
     assert "number:1" in media, "alone in the queue: position 1"
     assert not any("queue_wait" in m for m in media), "no recent calls: no estimate is said"
     assert number_languages and set(number_languages) == {"ru"}, "Asterisk says the number in Russian"
-    assert held == ["callrouter-hold-asterisk-1"], "the caller waited in the shared holding bridge"
+    assert held == [], "music on the caller's own channel (queue.hold = 'channel'), no holding bridge"
