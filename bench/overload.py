@@ -90,9 +90,11 @@ def report(results: list[OverloadResult], linger: float) -> str:
     return "\n".join(lines)
 
 
-async def overload(rate: float, seconds: float, linger: float, agents: int) -> list[OverloadResult]:
+async def overload(
+    rate: float, seconds: float, linger: float, agents: int, settings: list[str] | None = None
+) -> list[OverloadResult]:
     results: list[OverloadResult] = []
-    with bench_stack("bench", agents) as bs:
+    with bench_stack("bench", agents, settings) as bs:
         async with Observer(bs.info.ari_url, bs.info.ari_user, bs.info.ari_password) as observer:
             for path in ("router", "app_queue"):
                 results.append(await overload_path(bs, path, rate, seconds, linger, observer))
@@ -110,12 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--linger", type=float, default=120, help="seconds after the step until the count")
     parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
+                        help="a router config line to change, e.g. 'shed_lag_seconds = 0.2'")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.monotonic()
-    results = asyncio.run(overload(args.rate, args.seconds, args.linger, args.agents))
+    results = asyncio.run(overload(args.rate, args.seconds, args.linger, args.agents, args.set))
     print(report(results, args.linger))
     path = save("overload", {"rate": args.rate, "seconds": args.seconds, "linger": args.linger,
-                             "results": [asdict(r) for r in results]})  # fmt: skip
+                             "settings": args.set, "results": [asdict(r) for r in results]})  # fmt: skip
     print(f"raw results: {path} ({time.monotonic() - started:.0f} s in all)")
     return 0
 
