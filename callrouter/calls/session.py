@@ -18,6 +18,7 @@ from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.core import call as core
 from callrouter.core import call_events as ev
 from callrouter.core.call_plan import CallPlan
+from callrouter.core.call_state import Call
 from callrouter.core.commands import (
     Answer,
     Bridge,
@@ -55,7 +56,7 @@ def utcnow() -> datetime:
 class CallSession:
     def __init__(
         self,
-        call: core.Call,
+        call: Call,
         ari: AriClient,
         writer: RecordWriter,
         metrics: Metrics,

@@ -10,9 +10,8 @@ and hears what the centre decided.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from callrouter.core import menu as mn
 from callrouter.core.call_events import (
@@ -34,6 +33,7 @@ from callrouter.core.call_events import (
     TimerFired,
 )
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
+from callrouter.core.call_state import Call, Phase, Result, log_event, play_media, start_timer, stop_sound
 from callrouter.core.commands import (
     Answer,
     Bridge,
@@ -42,84 +42,20 @@ from callrouter.core.commands import (
     Hangup,
     JoinQueue,
     LeaveQueue,
-    LogEvent,
-    Play,
     RequestAnnouncement,
     SaveCall,
     SetLanguage,
     StartMoh,
-    StartTimer,
-    StopMoh,
     StopPlayback,
 )
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallEventRecord, CallRecord, Outcome
+from callrouter.core.records import CallRecord, Outcome
 
 # A caller whose agent is rung at once hears music only if the agent takes longer than this.
 RING_BEFORE_MUSIC_SECONDS = 1.0
 # dialplans/callrouter.conf: "please call back" (by language), and the fallback ring group (by DID).
 BUSY_CONTEXTS = ("callrouter-busy", "callrouter-fallback")
-
-
-class Phase(StrEnum):
-    ANSWERING = "answering"
-    CLOSED = "closed"  # playing the after-hours message
-    MENU = "menu"  # greeting and menu
-    QUEUED = "queued"
-    CONNECTED = "connected"
-    LEAVING = "leaving"  # a last message, then the router hangs up
-    ENDING = "ending"  # the router asked for the hang-up; waiting for Asterisk
-    ENDED = "ended"
-
-
-@dataclass(frozen=True)
-class Call:
-    record: CallRecord
-    phase: Phase
-    language: str
-    line: LineInfo | None = None
-    menu_spec: mn.MenuSpec | None = None
-    menu: mn.MenuState = field(default_factory=mn.MenuState)
-    playback_id: str | None = None  # what is playing now, if anything
-    plays: int = 0  # playback ids are call_id-p<n>
-    timers: int = 0  # timer tokens are <kind>:<n>; only the latest counts
-    timer: str | None = None
-    moh: bool = False
-    announcing: bool = False  # the playing sound is a position announcement
-    greeted: bool = False  # "please hold" was said (with the first position)
-    entry_id: str | None = None
-
-    @property
-    def ended(self) -> bool:
-        return self.phase is Phase.ENDED
-
-
-Result = tuple[Call, list[Command]]
-
-
-def _event(call: Call, now: datetime, kind: str, detail: str = "") -> LogEvent:
-    return LogEvent(CallEventRecord(call.record.call_id, call.record.node, now, kind, detail))
-
-
-def _play(call: Call, media: tuple[str, ...]) -> Result:
-    playback_id = f"{call.record.call_id}-p{call.plays + 1}"
-    return replace(call, playback_id=playback_id, plays=call.plays + 1), [Play(media, playback_id)]
-
-
-def _timer(call: Call, kind: str, seconds: float) -> Result:
-    token = f"{kind}:{call.timers + 1}"
-    return replace(call, timer=token, timers=call.timers + 1), [StartTimer(token, seconds)]
-
-
-def _stop_sound(call: Call) -> Result:
-    """Silence the caller (before an announcement or the bridge)."""
-    commands: list[Command] = []
-    if call.playback_id is not None:
-        commands.append(StopPlayback(call.playback_id))
-    if call.moh:
-        commands.append(StopMoh())
-    return replace(call, playback_id=None, moh=False, timer=None, announcing=False), commands
 
 
 def arrive(
@@ -157,11 +93,11 @@ def arrive(
         call = replace(call, record=ended, phase=Phase.ENDING)
         return call, [
             SaveCall(ended),
-            _event(call, now, "arrived", line.name),
-            _event(call, now, "busy", context),
+            log_event(call, now, "arrived", line.name),
+            log_event(call, now, "busy", context),
             ContinueInDialplan(context, extension),
         ]
-    return call, [SaveCall(record), _event(call, now, "arrived", line.name), Answer()]
+    return call, [SaveCall(record), log_event(call, now, "arrived", line.name), Answer()]
 
 
 def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
@@ -201,10 +137,10 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
     commands: list[Command] = [SaveCall(call.record), SetLanguage(call.language)]
     if line.hours is not None and not line.hours.is_open(now):
         call = replace(call, phase=Phase.CLOSED, record=replace(call.record, end_reason="line closed"))
-        call, play = _play(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
-        return call, [*commands, _event(call, now, "after_hours"), *play]
+        call, play = play_media(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
+        return call, [*commands, log_event(call, now, "after_hours"), *play]
     if line.menu == "skip" and line.topic:
-        call, played = _play(call, plan.media(call.language, f"greeting-{line.name}"))
+        call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
         call, joined = _join(replace(call, phase=Phase.MENU), now, plan, line.topic, "line")
         return call, commands + played + joined
     spec = plan.menu
@@ -216,7 +152,7 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
     state, steps = mn.start(spec, call.language)
     call = replace(call, phase=Phase.MENU, menu_spec=spec, menu=state)
     call, more = _menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
-    return call, [*commands, _event(call, now, "menu"), *more]
+    return call, [*commands, log_event(call, now, "menu"), *more]
 
 
 def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
@@ -227,7 +163,7 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
             state, steps = mn.digit(spec, call.menu, key)
             call = replace(call, menu=state, timer=None)
             call, commands = _menu_steps(call, steps, now, plan)
-            return call, [_event(call, now, "key", key), *commands]
+            return call, [log_event(call, now, "key", key), *commands]
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
             state, steps = mn.prompt_finished(spec, call.menu)
             return _menu_steps(replace(call, menu=state, playback_id=None), steps, now, plan)
@@ -251,10 +187,10 @@ def _menu_steps(
                 if language != call.language:
                     commands.append(SetLanguage(language))
                 call = replace(call, language=language)
-                call, more = _play(call, plan.media(language, *keys))
+                call, more = play_media(call, plan.media(language, *keys))
                 commands += more
             case mn.WaitForDigit(seconds):
-                call, more = _timer(call, "menu", seconds)
+                call, more = start_timer(call, "menu", seconds)
                 commands += more
             case mn.Chosen(topic, reason):
                 call, more = _join(call, now, plan, topic, reason)
@@ -284,7 +220,7 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
     call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
     commands: list[Command] = [
         SaveCall(record),
-        _event(call, now, "queued", f"{topic} ({reason})"),
+        log_event(call, now, "queued", f"{topic} ({reason})"),
         JoinQueue(entry),
     ]
     if call.playback_id is None:
@@ -314,22 +250,22 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
         case TimerFired(token) if token == call.timer and call.entry_id is not None:
             return replace(call, timer=None), [RequestAnnouncement(call.entry_id)]
         case AgentRinging(agent_id):
-            return call, [_event(call, now, "offered", agent_id)]
+            return call, [log_event(call, now, "offered", agent_id)]
         case AgentMissed(agent_id, reason):
-            missed = _event(call, now, "agent_missed", f"{agent_id}: {reason}")
+            missed = log_event(call, now, "agent_missed", f"{agent_id}: {reason}")
             if call.playback_id is None and call.entry_id is not None:
                 # Waiting again: the place (or the next agent) is announced now.
                 return call, [missed, RequestAnnouncement(call.entry_id)]
             return call, [missed]
         case AgentAnswered(agent_id, agent_channel):
-            call, stop = _stop_sound(call)
+            call, stop = stop_sound(call)
             record = replace(call.record, agent=agent_id, agent_answered_at=now, outcome=Outcome.ANSWERED)
             call = replace(call, record=record, phase=Phase.CONNECTED)
             return call, [
                 *stop,
                 Bridge(agent_channel),
                 SaveCall(record),
-                _event(call, now, "bridged", agent_id),
+                log_event(call, now, "bridged", agent_id),
             ]
         case Overflowed(reason):
             return _overflow(call, now, plan, reason)
@@ -348,13 +284,13 @@ def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Resu
             media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
             if minutes is not None:
                 media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
-            call, stop = _stop_sound(call)
-            call, play = _play(replace(call, announcing=True, greeted=True), tuple(media))
+            call, stop = stop_sound(call)
+            call, play = play_media(replace(call, announcing=True, greeted=True), tuple(media))
             return call, stop + play
         case BeingOffered() if not call.moh:
             # Most agents answer within a second: music (for Asterisk, a
             # bridge to join and leave again) starts only if this one does not.
-            return _timer(call, "offer", RING_BEFORE_MUSIC_SECONDS)
+            return start_timer(call, "offer", RING_BEFORE_MUSIC_SECONDS)
         case TimerFired() if call.playback_id is None and not call.moh:
             return replace(call, moh=True), [StartMoh()]
     return call, []
@@ -364,21 +300,21 @@ def _after_announcement(call: Call, plan: CallPlan) -> Result:
     """Music again until the next announcement is due."""
     if plan.announce_every <= timedelta(0):
         return replace(call, moh=True), [StartMoh()]
-    call, timer = _timer(replace(call, moh=True), "announce", plan.announce_every.total_seconds())
+    call, timer = start_timer(replace(call, moh=True), "announce", plan.announce_every.total_seconds())
     return call, [StartMoh(), *timer]
 
 
 def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:
     topic = call.record.topic or ""
     rules = plan.topics.get(topic, TopicPlan())
-    log = _event(call, now, "overflow", f"{topic}: {reason}")
+    log = log_event(call, now, "overflow", f"{topic}: {reason}")
     if rules.overflow_topic:
         call = replace(call, phase=Phase.MENU, entry_id=None)
         call, commands = _join(call, now, plan, rules.overflow_topic, f"overflow from {topic}")
         return call, [log, *commands]
-    call, stop = _stop_sound(call)
+    call, stop = stop_sound(call)
     call = replace(call, phase=Phase.LEAVING, record=replace(call.record, end_reason=f"overflow: {reason}"))
-    call, play = _play(call, plan.media(call.language, rules.overflow_prompt or "overflow_busy"))
+    call, play = play_media(call, plan.media(call.language, rules.overflow_prompt or "overflow_busy"))
     return call, [log, *stop, *play]
 
 
@@ -406,7 +342,7 @@ def _gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
         commands.append(LeaveQueue(call.entry_id))
     record = replace(record, ended_at=record.ended_at or now)
     call = replace(call, record=record, phase=Phase.ENDED)
-    return call, [*commands, SaveCall(record), _event(call, now, "ended", record.outcome or "")]
+    return call, [*commands, SaveCall(record), log_event(call, now, "ended", record.outcome or "")]
 
 
 def _outcome_on_hangup(call: Call, now: datetime, plan: CallPlan) -> Outcome:

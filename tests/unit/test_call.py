@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callrouter.core.call import Call, Phase, arrive, decide
+from callrouter.core.call import arrive, decide
 from callrouter.core.call_events import (
     AgentAnswered,
     AgentLeft,
@@ -30,6 +30,7 @@ from callrouter.core.call_events import (
     TimerFired,
 )
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
+from callrouter.core.call_state import Call, Phase
 from callrouter.core.commands import (
     Answer,
     Bridge,

@@ -1,0 +1,74 @@
+"""A call's state, and the small steps every transition of ``call`` builds on:
+log an event, play (with a fresh playback id), start a timer (with a fresh
+token, so only the latest counts), silence the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from callrouter.core import menu as mn
+from callrouter.core.call_plan import LineInfo
+from callrouter.core.commands import Command, LogEvent, Play, StartTimer, StopMoh, StopPlayback
+from callrouter.core.records import CallEventRecord, CallRecord
+
+
+class Phase(StrEnum):
+    ANSWERING = "answering"
+    CLOSED = "closed"  # playing the after-hours message
+    MENU = "menu"  # greeting and menu
+    QUEUED = "queued"
+    CONNECTED = "connected"
+    LEAVING = "leaving"  # a last message, then the router hangs up
+    ENDING = "ending"  # the router asked for the hang-up; waiting for Asterisk
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Call:
+    record: CallRecord
+    phase: Phase
+    language: str
+    line: LineInfo | None = None
+    menu_spec: mn.MenuSpec | None = None
+    menu: mn.MenuState = field(default_factory=mn.MenuState)
+    playback_id: str | None = None  # what is playing now, if anything
+    plays: int = 0  # playback ids are call_id-p<n>
+    timers: int = 0  # timer tokens are <kind>:<n>; only the latest counts
+    timer: str | None = None
+    moh: bool = False
+    announcing: bool = False  # the playing sound is a position announcement
+    greeted: bool = False  # "please hold" was said (with the first position)
+    entry_id: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.phase is Phase.ENDED
+
+
+Result = tuple[Call, list[Command]]
+
+
+def log_event(call: Call, now: datetime, kind: str, detail: str = "") -> LogEvent:
+    return LogEvent(CallEventRecord(call.record.call_id, call.record.node, now, kind, detail))
+
+
+def play_media(call: Call, media: tuple[str, ...]) -> Result:
+    playback_id = f"{call.record.call_id}-p{call.plays + 1}"
+    return replace(call, playback_id=playback_id, plays=call.plays + 1), [Play(media, playback_id)]
+
+
+def start_timer(call: Call, kind: str, seconds: float) -> Result:
+    token = f"{kind}:{call.timers + 1}"
+    return replace(call, timer=token, timers=call.timers + 1), [StartTimer(token, seconds)]
+
+
+def stop_sound(call: Call) -> Result:
+    """Silence the caller (before an announcement or the bridge)."""
+    commands: list[Command] = []
+    if call.playback_id is not None:
+        commands.append(StopPlayback(call.playback_id))
+    if call.moh:
+        commands.append(StopMoh())
+    return replace(call, playback_id=None, moh=False, timer=None, announcing=False), commands
