@@ -20,9 +20,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from bench.run import ROUTER_DID, BenchStack, bench_stack, cpu_ms, histogram, histogram_quantile, save
+from bench.run import (
+    ROUTER_DID,
+    BenchStack,
+    bench_stack,
+    counters,
+    cpu_ms,
+    histogram,
+    histogram_quantile,
+    save,
+)
 from devstack import sipp
 from devstack.configs import with_hold
 from devstack.util import log
@@ -55,14 +62,9 @@ def strategy_config(bs: BenchStack, name: str) -> Path:
     return path
 
 
-def outcomes(metrics: str) -> dict[str, float]:
-    """callrouter_calls_total summed over lines, by outcome."""
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(metrics):
-        for sample in family.samples:
-            if sample.name == "callrouter_calls_total":
-                out[sample.labels["outcome"]] = out.get(sample.labels["outcome"], 0.0) + sample.value
-    return out
+def busy(metrics: str) -> float:
+    """Calls the router sent back as overloaded, over all lines."""
+    return counters(metrics, "callrouter_calls_total", "outcome").get("busy", 0.0)
 
 
 def mean_from(before: str, after: str, name: str) -> float | None:
@@ -114,7 +116,7 @@ async def hold_step(bs: BenchStack, strategy: str, n: int, rate: float, window: 
         waiting=n,
         held=held,
         failed=result.failed + max(0, n - result.successful - result.failed),
-        sent_back=int(outcomes(after).get("busy", 0) - outcomes(before).get("busy", 0)),
+        sent_back=int(busy(after) - busy(before)),
         asterisk_cpu_pct=(ast1 - ast0) / seconds / 10,
         router_cpu_pct=(rtr1 - rtr0) / seconds / 10,
         asterisk_us_per_caller_s=(ast1 - ast0) * 1000 / seconds / max(held, 1),

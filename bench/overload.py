@@ -24,7 +24,7 @@ import aiohttp
 import asyncpg
 
 from bench.observer import Observer
-from bench.run import BenchStack, PathResult, bench_stack, run_path, save
+from bench.run import BenchStack, PathResult, add_set_option, bench_stack, run_path, save
 from bench.run import table as rate_table
 from devstack.stack import StackInfo
 from devstack.util import log
@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--linger", type=float, default=120, help="seconds after the step until the count")
     parser.add_argument("--agents", type=int, default=500)
-    parser.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
-                        help="a router config line to change, e.g. 'shed_lag_seconds = 0.2'")  # fmt: skip
+    add_set_option(parser)
     args = parser.parse_args(argv)
     started = time.monotonic()
     results = asyncio.run(overload(args.rate, args.seconds, args.linger, args.agents, args.set))

@@ -135,13 +135,20 @@ def histogram(metrics_text: str, name: str) -> Buckets:
 
 
 def counters(metrics_text: str, name: str, label: str) -> dict[str, float]:
-    """A labelled counter's values from a scrape: label value -> count."""
+    """A labelled counter's values from a scrape: label value -> count, summed
+    over the counter's other labels."""
     out: dict[str, float] = {}
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
             if sample.name == f"{name}_total" or (sample.name == name and label in sample.labels):
-                out[sample.labels[label]] = sample.value
+                key = sample.labels[label]
+                out[key] = out.get(key, 0.0) + sample.value
     return out
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
+                        help="a router config line to change, e.g. 'shed_lag_seconds = 0.2'")  # fmt: skip
 
 
 def per_call(before: dict[str, float], after: dict[str, float], calls: int) -> dict[str, float]:
@@ -387,8 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30, help="seconds of calls per step")
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="py-spy the router during its steps")
-    parser.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
-                        help="a router config line to change, e.g. 'rest_websockets = 0'")  # fmt: skip
+    add_set_option(parser)
     parser.add_argument("--smoke", action="store_true", help="a handful of calls at 2 calls/s, 10 agents")
     args = parser.parse_args(argv)
     rates = [2.0] if args.smoke else [float(r) for r in args.rates.split(",")]

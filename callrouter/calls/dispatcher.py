@@ -64,6 +64,7 @@ class Dispatcher:
         self._by_name = {line.name: line for line in settings.lines}
         self.sessions: dict[str, CallSession] = {}
         self._calls_started = 0
+        self.hold_bridge_ids = self._hold_bridge_ids()
         self._plan = plan.call_plan(settings)
         self.centre = CentreRunner(
             plan.centre(settings),
@@ -185,8 +186,7 @@ class Dispatcher:
         await self._hold_bridge()
         await self.reconcile(adopt=True)
 
-    @property
-    def hold_bridge_ids(self) -> list[str]:
+    def _hold_bridge_ids(self) -> list[str]:
         """The shared holding bridges, named after the node so a restarted router finds them again."""
         queue = self._settings.file.queue
         if queue.hold != "bridge":

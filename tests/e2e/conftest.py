@@ -41,8 +41,8 @@ def stack() -> Iterator[StackInfo]:
     stack.down()
 
 
-def start_router(info: StackInfo, tmp_path: Path) -> RouterProcess:
-    return RouterProcess(info, CONFIG, tmp_path / "router.log", tmp_path / "spool", "test-token")
+def start_router(info: StackInfo, tmp_path: Path, config: Path = CONFIG) -> RouterProcess:
+    return RouterProcess(info, config, tmp_path / "router.log", tmp_path / "spool", "test-token")
 
 
 @pytest.fixture

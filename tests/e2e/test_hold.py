@@ -10,9 +10,8 @@ from pathlib import Path
 
 from devstack import sipp
 from devstack.configs import with_hold
-from devstack.router import RouterProcess
 from devstack.stack import StackInfo
-from tests.e2e.conftest import CONFIG, AriObserver
+from tests.e2e.conftest import CONFIG, AriObserver, start_router
 
 
 def config_with(tmp_path: Path, lines: str) -> Path:
@@ -32,7 +31,7 @@ def wait_in_queue(stack: StackInfo, callers: list[str]) -> None:
 
 async def test_waiting_callers_are_spread_over_the_holding_bridges(stack: StackInfo, tmp_path: Path):
     config = config_with(tmp_path, 'hold = "bridge"\nhold_bridges = 2')
-    router = RouterProcess(stack, config, tmp_path / "router.log", tmp_path / "spool", "test-token")
+    router = start_router(stack, tmp_path, config)
     callers = [f"+7904{random.randint(1_000_000, 9_999_999)}" for _ in range(4)]
     try:
         async with AriObserver(stack) as observer:
@@ -59,7 +58,7 @@ def hold_starts(metrics: str) -> float:
 
 async def test_music_per_channel_puts_nobody_in_a_holding_bridge(stack: StackInfo, tmp_path: Path):
     config = config_with(tmp_path, 'hold = "channel"')
-    router = RouterProcess(stack, config, tmp_path / "router.log", tmp_path / "spool", "test-token")
+    router = start_router(stack, tmp_path, config)
     caller = f"+7904{random.randint(1_000_000, 9_999_999)}"
     try:
         async with AriObserver(stack) as observer:

@@ -13,7 +13,7 @@ import asyncpg
 from devstack import sipp
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
-from tests.e2e.conftest import CONFIG, AriObserver, wait_rows
+from tests.e2e.conftest import CONFIG, AriObserver, start_router, wait_rows
 
 ENDED = "SELECT * FROM calls WHERE caller_number = $1 AND ended_at IS NOT NULL"
 
@@ -23,7 +23,7 @@ def shedding_router(stack: StackInfo, tmp_path: Path) -> RouterProcess:
     line = next(x for x in text.splitlines() if x.startswith("shed_lag_seconds ="))
     config = tmp_path / "callrouter.toml"
     config.write_text(text.replace(line, "shed_lag_seconds = 0.000001"))  # every call is "late"
-    return RouterProcess(stack, config, tmp_path / "router.log", tmp_path / "spool", "test-token")
+    return start_router(stack, tmp_path, config)
 
 
 async def test_overloaded_router_tells_a_clinic_caller_to_call_back(

@@ -46,3 +46,13 @@ callrouter_ari_events_total{{type="malformed"}} 0.0
     after = counters(text.format(a=30, b=24), "callrouter_ari_events_total", "type")
     assert before == {"StasisStart": 10.0, "PlaybackFinished": 4.0, "malformed": 0.0}
     assert per_call(before, after, 10) == {"StasisStart": 2.0, "PlaybackFinished": 2.0}
+
+
+def test_a_counter_with_more_labels_is_summed_over_them():
+    text = """# HELP callrouter_calls_total calls
+# TYPE callrouter_calls_total counter
+callrouter_calls_total{line="a",outcome="busy"} 3.0
+callrouter_calls_total{line="b",outcome="busy"} 4.0
+callrouter_calls_total{line="a",outcome="answered"} 5.0
+"""
+    assert counters(text, "callrouter_calls_total", "outcome") == {"busy": 7.0, "answered": 5.0}
