@@ -1,7 +1,13 @@
 """One passive observer for both paths: an ARI application subscribed to every
-channel and bridge (subscribeAll) with an event filter, so the router path and
-the app_queue path are measured the same way, from Asterisk's own event
-timestamps."""
+channel, bridge and endpoint, with an event filter, so the router path and the
+app_queue path are measured the same way, from Asterisk's own event
+timestamps.
+
+It subscribes to those three sources by name, never with ``subscribeAll``:
+that also subscribes to every device state, and Asterisk 22.10 deadlocks its
+ARI (no WebSocket handshake is answered again until a restart) when such an
+application's WebSocket closes while a device state change is being delivered
+to it (asterisk/asterisk#2170; tests/e2e/test_ari_sessions.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+SOURCES = "channel:,bridge:,endpoint:"  # every channel, bridge and endpoint; no device states
 EVENTS = ["ChannelCreated", "ChannelStateChange", "ChannelEnteredBridge", "ChannelDestroyed"]
 
 
@@ -50,8 +57,11 @@ class Observer:
         ws_url = self.url.replace("http://", "ws://") + "/events"
         async with (
             aiohttp.ClientSession(headers=self.headers) as session,
-            session.ws_connect(ws_url, params={"app": self.app, "subscribeAll": "true"}) as ws,
+            session.ws_connect(ws_url, params={"app": self.app, "subscribeAll": "false"}) as ws,
         ):
+            subscribe = f"{self.url}/applications/{self.app}/subscription"
+            async with session.post(subscribe, params={"eventSource": SOURCES}) as response:
+                response.raise_for_status()
             if self.allowed is not None:
                 body = {"allowed": [{"type": t} for t in self.allowed], "disallowed": []}
                 async with session.put(f"{self.url}/applications/{self.app}/eventFilter", json=body):

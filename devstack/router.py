@@ -42,6 +42,7 @@ class RouterProcess:
         self.spool_dir = spool_dir
         self.token = token
         self.killed = False
+        self.info = info
         env = dict(
             os.environ,
             **info.env(),
@@ -69,7 +70,15 @@ class RouterProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"router did not connect to ARI:\n{self.log()[-3000:]}")
+        raise RuntimeError(f"router did not connect to ARI:\n{self.log()[-3000:]}\n{self._asterisk_tail()}")
+
+    def _asterisk_tail(self, lines: int = 40) -> str:
+        """The end of Asterisk's log, for a router that could not connect."""
+        try:
+            tail = self.info.asterisk_log.read_text(errors="replace").splitlines()[-lines:]
+        except OSError as exc:
+            return f"(Asterisk's log unreadable: {exc})"
+        return "Asterisk's log ends:\n" + "\n".join(tail)
 
     def request(self, method: str, path: str, body: object = None) -> tuple[int, str]:
         data = json.dumps(body).encode() if body is not None else None

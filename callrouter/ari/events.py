@@ -28,6 +28,19 @@ class Replaced(Exception):
     """Another WebSocket subscribed to our application."""
 
 
+HANDSHAKE_SECONDS = 10.0
+
+
+async def open_websocket(
+    session: aiohttp.ClientSession, url: str, app: str
+) -> aiohttp.ClientWebSocketResponse:
+    """Open an ARI WebSocket for ``app``. A handshake Asterisk does not finish
+    within ``HANDSHAKE_SECONDS`` raises TimeoutError (aiohttp alone would wait
+    five minutes, without a word in the log)."""
+    async with asyncio.timeout(HANDSHAKE_SECONDS):
+        return await session.ws_connect(url, params={"app": app, "subscribeAll": "false"}, heartbeat=20)
+
+
 def backoff_delays(cap: float, base: float = 0.25) -> Iterator[float]:
     """0.25, 0.5, 1, 2 ... capped, each with up to 20% jitter."""
     attempt = 0
@@ -66,9 +79,7 @@ class EventStream:
         async with aiohttp.ClientSession(headers=self._headers) as session:
             while True:
                 try:
-                    async with session.ws_connect(
-                        self.url, params={"app": self.app, "subscribeAll": "false"}, heartbeat=20
-                    ) as ws:
+                    async with await open_websocket(session, self.url, self.app) as ws:
                         self._set_connected(True)
                         delays = backoff_delays(self._cap)
                         log.info("ARI events connected", extra={"app": self.app})

@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from callrouter.ari.events import backoff_delays, events_url
+from callrouter.ari.events import backoff_delays, events_url, open_websocket
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +133,7 @@ class WsRestTransport:
         delays = backoff_delays(self._cap)
         while True:
             try:
-                async with self._session.ws_connect(
-                    self.url, params={"app": app, "subscribeAll": "false"}, heartbeat=20
-                ) as ws:
+                async with await open_websocket(self._session, self.url, app) as ws:
                     self._open[app] = ws
                     delays = backoff_delays(self._cap)
                     async for message in ws:

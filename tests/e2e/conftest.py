@@ -5,6 +5,7 @@ a missing part is set up, or the test fails."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,6 +39,8 @@ def stack() -> Iterator[StackInfo]:
     info = stack.up()
     migrate(info, CONFIG)
     yield info
+    if os.environ.get("CALLROUTER_KEEP_STACK"):
+        return  # left up to be inspected (./dev.sh down, or python -m devstack down --name test)
     stack.down()
 
 

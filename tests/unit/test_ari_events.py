@@ -10,10 +10,12 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callrouter.ari import events
 from callrouter.ari import models as ari
 from callrouter.ari.events import EventStream, Replaced
 from callrouter.ari.models import BadEvent, parse_event
@@ -403,3 +405,26 @@ def test_stream_metrics_start_at_zero() -> None:
     metrics = Metrics()
     for kind in [*ari.EVENT_TYPES, "other", "malformed"]:
         assert events_counted(metrics, kind) == 0
+
+
+async def test_a_handshake_asterisk_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that takes the connection and says nothing (Asterisk with its
+    ARI deadlocked) makes the stream log and retry, not wait five minutes."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(events, "HANDSHAKE_SECONDS", 0.2)
+    try:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(TimeoutError):
+                await events.open_websocket(session, events.events_url(f"http://127.0.0.1:{port}"), "app")
+        assert accepted, "the connection was made: the handshake is what timed out"
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
