@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -265,30 +266,83 @@ def table(results: list[PathResult]) -> str:
             f"{f(r.router_handling_p99_ms):>7} {f(r.router_event_lag_p99_ms):>7} {f(r.router_rest_p99_ms):>8}"
             f" {f(r.steal_pct):>6}"
         )
-    by_rate: dict[float, dict[str, PathResult]] = {}
-    for r in results:
-        by_rate.setdefault(r.rate, {})[r.path] = r
     lines.append("")
     lines.append(
         "router / app_queue at each rate: connected share, Asterisk CPU per call, total CPU per call"
     )
-    for rate, pair in sorted(by_rate.items()):
-        if "router" in pair and "app_queue" in pair:
-            router, queue = pair["router"], pair["app_queue"]
-            share = (router.connected / router.offered) / max(queue.connected / queue.offered, 1e-9)
-            ast = router.asterisk_cpu_ms_per_call / max(queue.asterisk_cpu_ms_per_call, 1e-9)
-            total = (router.asterisk_cpu_ms_per_call + (router.router_cpu_ms_per_call or 0)) / max(
-                queue.asterisk_cpu_ms_per_call, 1e-9
-            )
-            lines.append(
-                f"{rate:>5.0f} calls/s: connected x{share:.2f}, Asterisk CPU x{ast:.2f},"
-                f" total CPU x{total:.2f}"
-            )
+    for router, queue in pairs(results):
+        share, ast, total = ratios(router, queue)
+        lines.append(
+            f"{router.rate:>5.0f} calls/s: connected x{share:.2f}, Asterisk CPU x{ast:.2f},"
+            f" total CPU x{total:.2f}"
+        )
     for r in results:
         if r.router_events:
             kinds = ", ".join(f"{k} {v:g}" for k, v in r.router_events.items())
             total_events = sum(r.router_events.values())
             lines.append(f"{r.rate:>5.0f} calls/s: {total_events:.1f} ARI events per call ({kinds})")
+    return "\n".join(lines)
+
+
+def pairs(results: list[PathResult]) -> list[tuple[PathResult, PathResult]]:
+    """Each router run with the app_queue run that followed it at the same rate."""
+    waiting: dict[float, PathResult] = {}
+    found: list[tuple[PathResult, PathResult]] = []
+    for r in results:
+        if r.path == "router":
+            waiting[r.rate] = r
+        elif r.rate in waiting:
+            found.append((waiting.pop(r.rate), r))
+    return found
+
+
+def ratios(router: PathResult, queue: PathResult) -> tuple[float, float, float]:
+    """Router / app_queue: connected share, Asterisk CPU per call, total CPU per call."""
+    share = (router.connected / router.offered) / max(queue.connected / queue.offered, 1e-9)
+    reference = max(queue.asterisk_cpu_ms_per_call, 1e-9)
+    total = router.asterisk_cpu_ms_per_call + (router.router_cpu_ms_per_call or 0)
+    return share, router.asterisk_cpu_ms_per_call / reference, total / reference
+
+
+def clean(r: PathResult) -> bool:
+    """The README's clean step: no call failed, no SIP retransmission, answer p99 within 50 ms."""
+    return r.failed == 0 and r.retransmissions == 0 and (r.answer_p99_ms or 0.0) <= 50
+
+
+def spread(results: list[PathResult]) -> str:
+    """For steps run more than once: how many runs were clean, and the median
+    (lowest-highest) of the figures that vary between runs."""
+    runs: dict[tuple[float, str], list[PathResult]] = {}
+    for r in results:
+        runs.setdefault((r.rate, r.path), []).append(r)
+    if all(len(group) < 2 for group in runs.values()):
+        return ""
+
+    def m(values: list[float | None], digits: int = 1) -> str:
+        known = sorted(v for v in values if v is not None)
+        if not known:
+            return "-"
+        return f"{statistics.median(known):.{digits}f} ({known[0]:.{digits}f}-{known[-1]:.{digits}f})"
+
+    lines = ["", "repeated steps: clean runs, then median (lowest-highest) over the runs"]
+    for (rate, path), group in sorted(runs.items(), key=lambda item: (item[0][0], item[0][1] != "router")):
+        lines.append(
+            f"{rate:>5.0f} {path:<9} clean {sum(clean(r) for r in group)}/{len(group)}"
+            f"  connected {m([r.connected for r in group], 0)}"
+            f"  retrans {m([r.retransmissions for r in group], 0)}"
+            f"  br p99 {m([r.bridged_p99_ms for r in group], 0)}"
+            f"  ast ms/c {m([r.asterisk_cpu_ms_per_call for r in group])}"
+            f"  rtr ms/c {m([r.router_cpu_ms_per_call for r in group])}"
+            f"  steal% {m([r.steal_pct for r in group])}"
+        )
+    by_rate: dict[float, list[tuple[float, float, float]]] = {}
+    for router, queue in pairs(results):
+        by_rate.setdefault(router.rate, []).append(ratios(router, queue))
+    for rate, found in sorted(by_rate.items()):
+        if len(found) > 1:
+            share, ast, total = (m([f[i] for f in found], 2) for i in range(3))
+            lines.append(f"{rate:>5.0f} calls/s over {len(found)} pairs: connected x{share},"
+                         f" Asterisk CPU x{ast}, total CPU x{total}")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -355,12 +409,13 @@ async def bench(
     name: str = "bench",
     profile: bool = False,
     settings: list[str] | None = None,
+    repeat: int = 1,
 ) -> list[PathResult]:
-    """Both paths at each rate on a stack of its own."""
+    """Both paths at each rate (each rate ``repeat`` times) on a stack of its own."""
     results: list[PathResult] = []
     with bench_stack(name, agents, settings) as bs:
         async with Observer(bs.info.ari_url, bs.info.ari_user, bs.info.ari_password) as observer:
-            for rate in rates:
+            for rate in [r for r in rates for _ in range(repeat)]:
                 router = bs.router()
                 try:
                     router.login_all(list(bs.info.agent_ports))
@@ -394,15 +449,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30, help="seconds of calls per step")
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="py-spy the router during its steps")
+    parser.add_argument("--repeat", type=int, default=1, help="run each rate this many times (spread)")
     add_set_option(parser)
     parser.add_argument("--smoke", action="store_true", help="a handful of calls at 2 calls/s, 10 agents")
     args = parser.parse_args(argv)
     rates = [2.0] if args.smoke else [float(r) for r in args.rates.split(",")]
     seconds, agents = (3.0, 10) if args.smoke else (args.seconds, args.agents)
-    results = asyncio.run(bench(rates, seconds, agents, profile=args.profile, settings=args.set))
-    print(table(results))
+    results = asyncio.run(
+        bench(rates, seconds, agents, profile=args.profile, settings=args.set, repeat=args.repeat)
+    )
+    print(table(results) + spread(results))
     path = save("bench", {"rates": rates, "seconds": seconds, "agents": agents, "settings": args.set,
-                          "results": [asdict(r) for r in results]})  # fmt: skip
+                          "repeat": args.repeat, "results": [asdict(r) for r in results]})  # fmt: skip
     print(f"raw results: {path}")
     return 0
 
