@@ -37,8 +37,13 @@ async def open_websocket(
     """Open an ARI WebSocket for ``app``. A handshake Asterisk does not finish
     within ``HANDSHAKE_SECONDS`` raises TimeoutError (aiohttp alone would wait
     five minutes, without a word in the log)."""
-    async with asyncio.timeout(HANDSHAKE_SECONDS):
-        return await session.ws_connect(url, params={"app": app, "subscribeAll": "false"}, heartbeat=20)
+    try:
+        async with asyncio.timeout(HANDSHAKE_SECONDS):
+            return await session.ws_connect(url, params={"app": app, "subscribeAll": "false"}, heartbeat=20)
+    except TimeoutError as exc:
+        raise TimeoutError(
+            f"Asterisk finished no WebSocket handshake within {HANDSHAKE_SECONDS:g} s"
+        ) from exc
 
 
 def backoff_delays(cap: float, base: float = 0.25) -> Iterator[float]:

@@ -420,7 +420,7 @@ async def test_a_handshake_asterisk_never_answers_times_out(monkeypatch: pytest.
     monkeypatch.setattr(events, "HANDSHAKE_SECONDS", 0.2)
     try:
         async with aiohttp.ClientSession() as session:
-            with pytest.raises(TimeoutError):
+            with pytest.raises(TimeoutError, match=r"no WebSocket handshake within 0\.2 s"):
                 await events.open_websocket(session, events.events_url(f"http://127.0.0.1:{port}"), "app")
         assert accepted, "the connection was made: the handshake is what timed out"
     finally:
