@@ -9,16 +9,22 @@ so everybody waits, hearing music and the position announcement every 20 s).
 Once all N are queued, the Asterisk and router CPU are read over a window;
 the join latency (the router asks Asterisk to put a caller on hold -> Asterisk
 confirms) comes from the router's own histogram. Any failed call is counted.
+The reference, ``app_queue``: the same callers key the same menu in the
+dialplan and wait in Queue() on a queue with no members (music on hold, the
+place every 20 s); its join latency is not observable over ARI.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.run import (
     ROUTER_DID,
@@ -40,6 +46,7 @@ STRATEGIES = {
     "bridges-5": 'hold = "bridge"\nhold_bridges = 5',
     "channel": 'hold = "channel"',
 }
+QUEUE_HOLD_DID = "999200"  # bench.conf: the same prompts, Read(), Queue(bench-hold) with no members
 
 
 @dataclass
@@ -78,51 +85,93 @@ def mean_from(before: str, after: str, name: str) -> float | None:
     return (total(after, "sum") - total(before, "sum")) / count * 1000 if count > 0 else None
 
 
-async def hold_step(bs: BenchStack, strategy: str, n: int, rate: float, window: float) -> HoldResult:
-    router = bs.router(strategy_config(bs, strategy))
-    try:
-        arrive = n / rate
-        hold_ms = int((arrive + window + 20) * 1000)  # every caller still waits through the window
-        callers = [(f"+7917{2_000_000 + i:07d}", ROUTER_DID) for i in range(n)]
-        before = router.metrics()
-        placing = asyncio.create_task(
-            asyncio.to_thread(
-                sipp.call, bs.info.sip_port, callers, hold_ms, [(1200, "0")], False, rate, int(arrive) + 240
-            )
+@dataclass
+class Waited:
+    held: int  # most waiting at once
+    placed: sipp.SippResult
+    asterisk_ms: float  # CPU over the window
+    router_ms: float
+    seconds: float  # the window as measured
+
+
+async def wait_and_measure(
+    bs: BenchStack, did: str, n: int, rate: float, window: float, waiting: Callable[[], int], pid: int | None
+) -> Waited:
+    """N callers dial ``did`` and key the menu; once ``waiting()`` says all of
+    them wait (or the count stands still: some never will), Asterisk's CPU
+    and that of process ``pid`` are read over the window."""
+    arrive = n / rate
+    hold_ms = int((arrive + window + 20) * 1000)  # every caller still waits through the window
+    callers = [(f"+7917{2_000_000 + i:07d}", did) for i in range(n)]
+    placing = asyncio.create_task(
+        asyncio.to_thread(
+            sipp.call, bs.info.sip_port, callers, hold_ms, [(1200, "0")], False, rate, int(arrive) + 240
         )
-        # Until all N wait, or (some never will: refused, shed) the count stands still.
-        held, grew_at = 0, time.monotonic()
-        arrived_by = time.monotonic() + arrive + 10
-        while held < n and not placing.done():
-            now_held = int(router.health()["queued"])
-            if now_held > held:
-                held, grew_at = now_held, time.monotonic()
-            elif time.monotonic() > arrived_by and time.monotonic() - grew_at > 5:
-                break
-            await asyncio.sleep(0.5)
-        await asyncio.sleep(5)  # the last "please hold" prompts end
-        ast0, rtr0, t0 = cpu_ms(bs.info.asterisk_pid), cpu_ms(router.proc.pid), time.monotonic()
-        await asyncio.sleep(window)
-        ast1, rtr1, t1 = cpu_ms(bs.info.asterisk_pid), cpu_ms(router.proc.pid), time.monotonic()
-        held = max(held, int(router.health()["queued"]))
-        result = await placing
-        after = router.metrics()
-    finally:
-        router.stop()
-    seconds = t1 - t0
-    name = "callrouter_hold_start_seconds"
+    )
+    held, grew_at = 0, time.monotonic()
+    arrived_by = time.monotonic() + arrive + 10
+    while held < n and not placing.done():
+        now_held = waiting()
+        if now_held > held:
+            held, grew_at = now_held, time.monotonic()
+        elif time.monotonic() > arrived_by and time.monotonic() - grew_at > 5:
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(5)  # the last "please hold" prompts end
+    ast0, other0, t0 = cpu_ms(bs.info.asterisk_pid), cpu_ms(pid) if pid else 0.0, time.monotonic()
+    await asyncio.sleep(window)
+    ast1, other1, t1 = cpu_ms(bs.info.asterisk_pid), cpu_ms(pid) if pid else 0.0, time.monotonic()
+    held = max(held, waiting())
+    return Waited(held, await placing, ast1 - ast0, other1 - other0, t1 - t0)
+
+
+def hold_result(strategy: str, n: int, w: Waited, **router: Any) -> HoldResult:
     return HoldResult(
         strategy=strategy,
         waiting=n,
-        held=held,
-        failed=result.failed + max(0, n - result.successful - result.failed),
+        held=w.held,
+        failed=w.placed.failed + max(0, n - w.placed.successful - w.placed.failed),
+        asterisk_cpu_pct=w.asterisk_ms / w.seconds / 10,
+        router_cpu_pct=w.router_ms / w.seconds / 10,
+        asterisk_us_per_caller_s=w.asterisk_ms * 1000 / w.seconds / max(w.held, 1),
+        **router,
+    )
+
+
+async def hold_step(bs: BenchStack, strategy: str, n: int, rate: float, window: float) -> HoldResult:
+    if strategy == "app_queue":
+        return await queue_hold_step(bs, n, rate, window)
+    router = bs.router(strategy_config(bs, strategy))
+    try:
+        before = router.metrics()
+        waited = await wait_and_measure(
+            bs, ROUTER_DID, n, rate, window, lambda: int(router.health()["queued"]), router.proc.pid
+        )
+        after = router.metrics()
+    finally:
+        router.stop()
+    name = "callrouter_hold_start_seconds"
+    return hold_result(
+        strategy,
+        n,
+        waited,
         sent_back=int(busy(after) - busy(before)),
-        asterisk_cpu_pct=(ast1 - ast0) / seconds / 10,
-        router_cpu_pct=(rtr1 - rtr0) / seconds / 10,
-        asterisk_us_per_caller_s=(ast1 - ast0) * 1000 / seconds / max(held, 1),
         join_mean_ms=mean_from(before, after, name),
         join_p99_ms=histogram_quantile(histogram(before, name), histogram(after, name), 0.99),
     )
+
+
+def queue_waiting(bs: BenchStack) -> int:
+    """Callers in the reference hold queue, from ``queue show``."""
+    found = re.search(r"bench-hold has (\d+) calls", bs.stack.asterisk_cli("queue show bench-hold"))
+    return int(found.group(1)) if found else 0
+
+
+async def queue_hold_step(bs: BenchStack, n: int, rate: float, window: float) -> HoldResult:
+    """The app_queue reference: Queue() with no members, music on hold and the
+    place every 20 s. No router; its join latency is not observable over ARI."""
+    waited = await wait_and_measure(bs, QUEUE_HOLD_DID, n, rate, window, lambda: queue_waiting(bs), None)
+    return hold_result("app_queue", n, waited, sent_back=0, join_mean_ms=None, join_p99_ms=None)
 
 
 def table(results: list[HoldResult]) -> str:
@@ -161,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="250,500,750", help="callers waiting at once, comma-separated")
     parser.add_argument("--rate", type=float, default=25, help="callers arriving per second")
     parser.add_argument("--window", type=float, default=20, help="seconds of measurement with all waiting")
-    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--strategies", default=",".join([*STRATEGIES, "app_queue"]),
+                        help="the router's holding strategies, and app_queue (the reference)")  # fmt: skip
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.sizes.split(",")]
     strategies = args.strategies.split(",")

@@ -97,9 +97,10 @@ def install_reference(info: StackInfo, stack: Stack) -> None:
                     "/etc/asterisk/bench.conf", "/etc/asterisk/extensions.conf"], check=True)  # fmt: skip
     for command in ("module load app_read.so", "module load app_queue.so", "dialplan reload"):
         stack.asterisk_cli(command)
-    shown = stack.asterisk_cli("queue show bench")
-    if "bench has" not in shown:
-        raise SystemExit(f"the reference queue did not load:\n{shown}")
+    for queue in ("bench", "bench-hold"):
+        shown = stack.asterisk_cli(f"queue show {queue}")
+        if f"{queue} has" not in shown:
+            raise SystemExit(f"the reference queue {queue} did not load:\n{shown}")
 
 
 def cpu_ms(pid: int) -> float:
