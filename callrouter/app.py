@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from typing import Any
@@ -24,6 +23,7 @@ from callrouter.store.writer import RecordWriter
 log = logging.getLogger(__name__)
 
 EXIT_REPLACED = 3
+STOP_SECONDS = 5.0  # how long a stop waits for the background tasks to end
 
 
 def _secret(value: Any) -> str | None:
@@ -114,10 +114,12 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    for task in (events_task, reconcile_task, tick_task, stop_task):
+    tasks = (events_task, reconcile_task, tick_task, stop_task)
+    for task in tasks:
         task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.gather(events_task, reconcile_task, tick_task, stop_task, return_exceptions=True)
+    _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+    for task in stuck:  # a stop must not wait on it: records and connections still close
+        log.error("task %s did not stop within %g s; stopping without it", task.get_name(), STOP_SECONDS)
     await dispatcher.drain(within=2)
     await writer.close(writer_task)
     await ari.close()

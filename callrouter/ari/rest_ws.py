@@ -99,7 +99,10 @@ class WsRestTransport:
         self._in_flight[app] = self._in_flight.get(app, 0) + 1
         try:
             await self._open[app].send_str(json.dumps(message))
-            return await asyncio.wait_for(reply, self._timeout)
+            # Not asyncio.wait_for: on Python 3.11 it returns a reply that lands
+            # in the same loop turn as a cancel, and the cancel is lost.
+            async with asyncio.timeout(self._timeout):
+                return await reply
         except KeyError as exc:  # closed between the choice and the send
             raise ConnectionResetError(f"ARI WebSocket {app} closed") from exc
         finally:

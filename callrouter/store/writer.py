@@ -80,7 +80,8 @@ class RecordWriter:
                 if self._closing:
                     return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._max_wait)
+                    async with asyncio.timeout(self._max_wait):
+                        await self._wake.wait()
                 self._wake.clear()
                 continue
             try:
@@ -172,7 +173,8 @@ class RecordWriter:
         self._closing = True
         self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(task), within)
+            async with asyncio.timeout(within):
+                await asyncio.shield(task)
         except TimeoutError:
             task.cancel()
             if self._pending:

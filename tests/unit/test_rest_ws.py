@@ -78,3 +78,24 @@ async def test_a_request_goes_to_the_connection_with_fewest_replies_outstanding(
         transport.handle(response(str(sock.sent[-1]["request_id"])))
     assert await slow == (200, "OK", None)
     assert await third == (200, "OK", None)
+
+
+async def test_a_cancel_is_kept_when_the_reply_arrives_in_the_same_turn():
+    """The router stops by cancelling its tasks. A reply that lands in the same
+    loop turn as the cancel must not swallow it (asyncio.wait_for on Python
+    3.11 did: a stopping router then ran on for a minute)."""
+    transport = WsRestTransport("http://127.0.0.1:1", "app", "u", "p", connections=1)
+    socket = FakeSocket()
+    transport._open["app-rest-1"] = socket  # type: ignore[assignment]
+    task = asyncio.create_task(transport.request("GET", "/asterisk/info"))
+    await asyncio.sleep(0)  # the request is sent and waits for its reply
+    assert socket.sent, "the request went out"
+    transport.handle(response(str(socket.sent[0]["request_id"])))
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the reply swallowed the cancel")
+    assert transport._pending == {}
