@@ -109,9 +109,16 @@ class RouterProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Stop the router and return its exit code; one that does not stop
+        within 30 s is killed (nothing is left running) and TimeoutExpired raised."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
 
     def kill(self) -> None:
         """Die without a chance to clean up (as in a crash)."""
