@@ -114,12 +114,12 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    tasks = (events_task, reconcile_task, tick_task, stop_task)
+    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, tick_task, stop_task]
     for task in tasks:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
-    for task in stuck:  # a stop must not wait on it: records and connections still close
-        log.error("task %s did not stop within %g s; stopping without it", task.get_name(), STOP_SECONDS)
+    for left in stuck:  # a stop must not wait on it: records and connections still close
+        log.error("task %s did not stop within %g s; stopping without it", left.get_name(), STOP_SECONDS)
     await dispatcher.drain(within=2)
     await writer.close(writer_task)
     await ari.close()
