@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.run import (
     ROUTER_DID,
@@ -125,7 +124,15 @@ async def wait_and_measure(
     return Waited(held, await placing, ast1 - ast0, other1 - other0, t1 - t0)
 
 
-def hold_result(strategy: str, n: int, w: Waited, **router: Any) -> HoldResult:
+def hold_result(
+    strategy: str,
+    n: int,
+    w: Waited,
+    sent_back: int = 0,
+    join_mean_ms: float | None = None,
+    join_p99_ms: float | None = None,
+) -> HoldResult:
+    """The figures of one step; the router's own (callers sent back, join latency) when there is one."""
     return HoldResult(
         strategy=strategy,
         waiting=n,
@@ -134,7 +141,9 @@ def hold_result(strategy: str, n: int, w: Waited, **router: Any) -> HoldResult:
         asterisk_cpu_pct=w.asterisk_ms / w.seconds / 10,
         router_cpu_pct=w.router_ms / w.seconds / 10,
         asterisk_us_per_caller_s=w.asterisk_ms * 1000 / w.seconds / max(w.held, 1),
-        **router,
+        sent_back=sent_back,
+        join_mean_ms=join_mean_ms,
+        join_p99_ms=join_p99_ms,
     )
 
 
@@ -171,7 +180,7 @@ async def queue_hold_step(bs: BenchStack, n: int, rate: float, window: float) ->
     """The app_queue reference: Queue() with no members, music on hold and the
     place every 20 s. No router; its join latency is not observable over ARI."""
     waited = await wait_and_measure(bs, QUEUE_HOLD_DID, n, rate, window, lambda: queue_waiting(bs), None)
-    return hold_result("app_queue", n, waited, sent_back=0, join_mean_ms=None, join_p99_ms=None)
+    return hold_result("app_queue", n, waited)
 
 
 def table(results: list[HoldResult]) -> str:

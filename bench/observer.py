@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 
+from callrouter.ari.events import events_url
+
 SOURCES = "channel:,bridge:,endpoint:"  # every channel, bridge and endpoint; no device states
 EVENTS = ["ChannelCreated", "ChannelStateChange", "ChannelEnteredBridge", "ChannelDestroyed"]
 
@@ -34,6 +36,7 @@ class Observer:
         allowed: list[str] | None = EVENTS,
     ) -> None:
         """``allowed``: the event types to receive; None for all of them."""
+        self.ari_url = ari_url
         self.url = ari_url.rstrip("/") + "/ari"
         self.headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self.app = app
@@ -54,7 +57,7 @@ class Observer:
             await self._task
 
     async def _run(self) -> None:
-        ws_url = self.url.replace("http://", "ws://") + "/events"
+        ws_url = events_url(self.ari_url)
         async with (
             aiohttp.ClientSession(headers=self.headers) as session,
             session.ws_connect(ws_url, params={"app": self.app, "subscribeAll": "false"}) as ws,
