@@ -97,6 +97,17 @@ class Metrics:
             "Records the database refused as bad data (kept aside)",
             registry=r,
         )
+        self.records_unreadable = Counter(
+            "callrouter_records_unreadable_total",
+            "Spool lines the router could not read back (kept aside in records.unreadable)",
+            registry=r,
+        )
+        self.record_write_failures = Counter(
+            "callrouter_record_write_failures_total",
+            "Failed batch writes: timeout (database slow: retried from memory) or unreachable (spooled)",
+            ["reason"],
+            registry=r,
+        )
         self.calls_reconciled = Counter(
             "callrouter_calls_reconciled_total",
             "Calls cleared or adopted by the periodic check against Asterisk",
@@ -118,6 +129,8 @@ class Metrics:
             "hangup",
         ):
             self.ari_errors.labels(command=command)
+        for reason in ("timeout", "unreachable"):
+            self.record_write_failures.labels(reason=reason)
         for action in ("cleared", "adopted"):
             self.calls_reconciled.labels(action=action)
 

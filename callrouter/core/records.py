@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 
 class Outcome(StrEnum):
@@ -19,21 +18,6 @@ class Outcome(StrEnum):
     NO_LINE = "no_line"  # the DID belongs to no line and there is no default line
     FAILED = "failed"  # Asterisk refused what the router asked, or the call vanished
     BUSY = "busy"  # the router was overloaded: "please call back" (urgent lines: the fallback route)
-
-
-def _encode(obj: object, kind: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": kind}
-    for key, value in obj.__dict__.items():
-        out[key] = value.isoformat() if isinstance(value, datetime) else value
-    return out
-
-
-def _decode_times(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    fields = {k: v for k, v in data.items() if k != "kind"}
-    for key in keys:
-        if fields.get(key):
-            fields[key] = datetime.fromisoformat(fields[key])
-    return fields
 
 
 @dataclass(frozen=True)
@@ -60,18 +44,6 @@ class CallRecord:
     agent: str | None = None
     agent_answered_at: datetime | None = None
 
-    TIMES = ("started_at", "answered_at", "ended_at", "queued_at", "agent_answered_at")
-
-    def to_json(self) -> dict[str, Any]:
-        return _encode(self, "call")
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CallRecord:
-        fields = _decode_times(data, cls.TIMES)
-        if fields.get("outcome"):
-            fields["outcome"] = Outcome(fields["outcome"])
-        return cls(**fields)
-
 
 @dataclass(frozen=True)
 class CallEventRecord:
@@ -83,13 +55,6 @@ class CallEventRecord:
     kind: str
     detail: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return _encode(self, "call_event")
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CallEventRecord:
-        return cls(**_decode_times(data, ("at",)))
-
 
 @dataclass(frozen=True)
 class AgentStateRecord:
@@ -99,23 +64,5 @@ class AgentStateRecord:
     reason: str = ""
     call_id: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return _encode(self, "agent_state")
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AgentStateRecord:
-        return cls(**_decode_times(data, ("at",)))
-
 
 Record = CallRecord | CallEventRecord | AgentStateRecord
-
-
-def record_from_json(data: dict[str, Any]) -> Record:
-    kind = data.get("kind", "call")
-    if kind == "call":
-        return CallRecord.from_json(data)
-    if kind == "call_event":
-        return CallEventRecord.from_json(data)
-    if kind == "agent_state":
-        return AgentStateRecord.from_json(data)
-    raise ValueError(f"unknown record kind {kind!r}")

@@ -61,8 +61,13 @@ def _call_row(r: CallRecord) -> tuple[Any, ...]:
 
 
 class PgRecordStore:
-    def __init__(self, dsn: str, password: str | None) -> None:
+    """Writes batches in one transaction each. A write that takes longer than
+    ``timeout`` (waiting for a connection, or running) raises TimeoutError:
+    the writer takes that for a slow database and retries from memory."""
+
+    def __init__(self, dsn: str, password: str | None, timeout: float = 10.0) -> None:
         self._kwargs = connect_kwargs(dsn, password)
+        self._timeout = timeout
         self._pool: asyncpg.Pool | None = None
 
     async def _get_pool(self) -> asyncpg.Pool:
@@ -94,13 +99,14 @@ class PgRecordStore:
         states = [
             (r.agent, r.at, r.state, r.reason, r.call_id) for r in records if isinstance(r, AgentStateRecord)
         ]
-        async with pool.acquire() as conn, conn.transaction():
+        timeout = self._timeout
+        async with pool.acquire(timeout=timeout) as conn, conn.transaction():
             if calls:
-                await conn.executemany(UPSERT_CALL, calls)
+                await conn.executemany(UPSERT_CALL, calls, timeout=timeout)
             if events:
-                await conn.executemany(INSERT_EVENT, events)
+                await conn.executemany(INSERT_EVENT, events, timeout=timeout)
             if states:
-                await conn.executemany(INSERT_AGENT_STATE, states)
+                await conn.executemany(INSERT_AGENT_STATE, states, timeout=timeout)
 
     async def close(self) -> None:
         if self._pool is not None:

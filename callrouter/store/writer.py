@@ -1,27 +1,33 @@
 """The bounded, batching record writer: the call path never waits on PostgreSQL.
 
-``submit`` only appends to memory. A background task writes batches; when the
-database is away a batch goes to a spool file on local disk (appended and
-fsynced) and is replayed once the database answers again. Records are
-snapshots that only ever add facts, and the store merges them, so replay order
-does not matter and a record written twice is harmless. Nothing is dropped:
-past the memory limit records go straight to the spool.
+``submit`` only appends to memory and never blocks. A background task writes
+batches. Past the memory limit, records go to a spool file on local disk; so
+does everything in memory once the database is away. Spool writes are batched
+(one write per loop turn) and, with the reads of a replay, run in a thread, so
+the event loop never waits on the disk either. Records are snapshots that only
+ever add facts, and the store merges them, so replay order does not matter and
+a record written twice is harmless.
+
+A slow database is not an absent one: a write that times out is retried from
+memory (for ``slow_grace`` seconds) instead of being spooled. Only rows
+PostgreSQL itself refuses go to ``records.bad``; a spool line this version
+cannot read (a torn last line after a crash) goes to ``records.unreadable``;
+both are logged as errors and counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from callrouter.core.records import CallRecord, Record, record_from_json
+from callrouter.core.records import CallRecord, Record
 from callrouter.metrics import Metrics
+from callrouter.store import spool
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +35,8 @@ log = logging.getLogger(__name__)
 class RecordStore(Protocol):
     async def write(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
         """Write a batch; return the records refused as bad data, with the reason.
-        Raise when the store is unreachable (the batch is then spooled)."""
+        Raise TimeoutError when the store is slow (the batch is retried from
+        memory), anything else when it is unreachable (the batch is spooled)."""
         ...
 
 
@@ -43,6 +50,7 @@ class RecordWriter:
         max_wait: float = 0.2,
         queue_limit: int = 10_000,
         retry_max: float = 5.0,
+        slow_grace: float = 10.0,
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -50,32 +58,49 @@ class RecordWriter:
         self._max_wait = max_wait
         self._queue_limit = queue_limit
         self._retry_max = retry_max
+        self._slow_grace = slow_grace
         self._pending: deque[Record] = deque()
+        self._spill: list[Record] = []  # bound for the spool at the end of this loop turn
+        self._spilling: asyncio.Task[None] | None = None
+        self._writing_to_spool = 0  # taken from _spill, not yet in the file
+        self._spool_lock = asyncio.Lock()  # one writer of the spool files at a time
         self._wake = asyncio.Event()
         self._closing = False
         self.database_up: bool | None = None  # None until the first write is tried
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool = spool_dir / "records.jsonl"
-        self.bad_file = spool_dir / "records.bad"  # refused or unreadable records, kept for a person
-        self._spooled = self._count_spooled()
+        self.replaying = spool_dir / "records.replaying"
+        self.bad_file = spool_dir / "records.bad"  # rows PostgreSQL refused, kept for a person
+        self.unreadable_file = spool_dir / "records.unreadable"
+        self._spooled = spool.count_lines(self.spool, self.replaying)  # at start, before any call
 
     # -- the call path's side -------------------------------------------------
     def submit(self, record: Record) -> None:
-        if len(self._pending) >= self._queue_limit:
-            self._to_spool([record])
+        """Take a record; never blocks, never raises for load. While the database is
+        away a record goes to the spool at once (on disk by the next loop turn), so a
+        router killed during an outage loses nothing it had produced."""
+        if self.database_up is not False and len(self._pending) < self._queue_limit:
+            self._pending.append(record)
+            if len(self._pending) >= self._batch_size:
+                self._wake.set()
             return
-        self._pending.append(record)
-        if len(self._pending) >= self._batch_size:
-            self._wake.set()
+        self._spill.append(record)
+        if self._spilling is None or self._spilling.done():
+            with contextlib.suppress(RuntimeError):  # no loop yet: run() spills it
+                self._spilling = asyncio.get_running_loop().create_task(self._drain_spill())
 
     @property
     def backlog(self) -> int:
-        return len(self._pending) + self._spooled
+        return len(self._pending) + len(self._spill) + self._writing_to_spool + self._spooled
 
     # -- the background side --------------------------------------------------
     async def run(self) -> None:
         delay = 0.25
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
+            if self._spill:
+                await self._drain_spill()
             if not self._pending and not self._spooled:
                 if self._closing:
                     return
@@ -88,85 +113,97 @@ class RecordWriter:
                 if self._spooled:
                     await self._replay()
                 await self._flush_memory()
-                self._metrics.db_up.set(1)
-                self.database_up = True
-                delay = 0.25
             except Exception as exc:
-                self._metrics.db_up.set(0)
-                self.database_up = False
-                if self._pending:
-                    self._to_spool(list(self._pending))
-                    self._pending.clear()
-                if self._closing:
-                    log.warning(
-                        "database away at shutdown; %d record(s) stay spooled in %s",
-                        self._spooled,
-                        self.spool,
-                    )
-                    return
-                log.warning("database away (%s); records spooled to %s", exc.__class__.__name__, self.spool)
+                failing_since = failing_since if failing_since is not None else loop.time()
+                slow = isinstance(exc, TimeoutError) and loop.time() - failing_since < self._slow_grace
+                if slow and not self._closing:
+                    self._metrics.record_write_failures.labels(reason="timeout").inc()
+                    log.warning("database slow (%s); retrying the batch from memory", type(exc).__name__)
+                else:
+                    await self._database_away(exc)
+                    if self._closing:
+                        return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
+                continue
+            failing_since = None
+            self._metrics.db_up.set(1)
+            self.database_up = True
+            delay = 0.25
+
+    async def _database_away(self, exc: Exception) -> None:
+        self._metrics.db_up.set(0)
+        self._metrics.record_write_failures.labels(reason="unreachable").inc()
+        self.database_up = False
+        if self._pending:
+            self._spill.extend(self._pending)
+            self._pending.clear()
+        await self._drain_spill()
+        if self._closing:
+            log.warning(
+                "database away at shutdown; %d record(s) stay spooled in %s", self._spooled, self.spool
+            )
+        else:
+            log.warning("database away (%s); records spooled to %s", type(exc).__name__, self.spool)
 
     async def _flush_memory(self) -> None:
         while self._pending:
             batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
             refused = await self._store.write(latest_snapshots(batch))
-            self._reject(refused)
+            await self._reject(refused)
             for _ in batch:
                 self._pending.popleft()
             self._metrics.records_written.inc(len(batch) - len(refused))
 
     async def _replay(self) -> None:
-        replaying = self.spool.with_suffix(".replaying")
-        if not replaying.exists():
-            self.spool.rename(replaying)
-        records: list[Record] = []
-        for number, raw in enumerate(replaying.read_bytes().splitlines(), 1):
-            try:
-                data = json.loads(raw.decode("utf-8"))
-                if not isinstance(data, dict):
-                    raise TypeError(f"a {type(data).__name__}, not a record")
-                records.append(record_from_json(data))
-            except (ValueError, TypeError, KeyError) as exc:
-                log.error("spool line %d unreadable (%s); kept in %s", number, exc, self.bad_file)
-                with open(self.bad_file, "ab") as bad:  # noqa: ASYNC230 - rare, tiny
-                    bad.write(raw + b"\n")
-        for start in range(0, len(records), self._batch_size):
-            batch = records[start : start + self._batch_size]
+        async with self._spool_lock:
+            taken = await asyncio.to_thread(spool.take, self.spool, self.replaying)
+        if taken.unreadable:
+            await self._set_aside_unreadable(taken.unreadable)
+        for start in range(0, len(taken.records), self._batch_size):
+            batch = taken.records[start : start + self._batch_size]
             refused = await self._store.write(batch)
-            self._reject(refused)
+            await self._reject(refused)
             self._metrics.records_written.inc(len(batch) - len(refused))
-        replaying.unlink()
-        self._spooled = self._count_spooled()
-        log.info("replayed %d spooled record(s)", len(records))
+        async with self._spool_lock:  # what was spooled meanwhile is in a new spool file
+            await asyncio.to_thread(self.replaying.unlink, missing_ok=True)
+            self._spooled = await asyncio.to_thread(spool.count_lines, self.spool, self.replaying)
+        log.info("replayed %d spooled record(s)", len(taken.records))
 
-    def _reject(self, rejected: list[tuple[Record, str]]) -> None:
-        """Bad data is kept aside in ``.bad`` (never retried forever, never lost)."""
+    async def _set_aside_unreadable(self, lines: list[tuple[int, bytes, str]]) -> None:
+        for number, _raw, why in lines:
+            log.error("spool line %d unreadable (%s); kept in %s", number, why, self.unreadable_file)
+        await asyncio.to_thread(_append_bytes, self.unreadable_file, [raw for _n, raw, _w in lines])
+        self._metrics.records_unreadable.inc(len(lines))
+
+    async def _reject(self, rejected: list[tuple[Record, str]]) -> None:
+        """Rows PostgreSQL refuses are kept aside in ``.bad`` (never retried forever, never lost)."""
         if not rejected:
             return
-        with open(self.bad_file, "a", encoding="utf-8") as bad:
-            for record, reason in rejected:
-                log.error("record refused by the database (%s); kept in %s", reason, self.bad_file)
-                bad.write(json.dumps({**record.to_json(), "refused": reason}) + "\n")
+        for _record, reason in rejected:
+            log.error("record refused by the database (%s); kept in %s", reason, self.bad_file)
+        lines = [spool.encode(record, refused=reason) for record, reason in rejected]
+        await asyncio.to_thread(spool.append, self.bad_file, lines)
         self._metrics.records_rejected.inc(len(rejected))
 
-    def _to_spool(self, records: list[Record]) -> None:
-        with open(self.spool, "a", encoding="utf-8") as spool:
-            for record in records:
-                spool.write(json.dumps(record.to_json()) + "\n")
-            spool.flush()
-            os.fsync(spool.fileno())
-        self._spooled += len(records)
-        self._metrics.records_spooled.inc(len(records))
-
-    def _count_spooled(self) -> int:
-        total = 0
-        for path in (self.spool, self.spool.with_suffix(".replaying")):
-            if path.exists():
-                with open(path, "rb") as spool:
-                    total += sum(1 for _ in spool)
-        return total
+    async def _drain_spill(self) -> None:
+        """Write what waits for the spool: one append (and fsync) per turn, in a thread."""
+        while self._spill:
+            batch, self._spill = self._spill, []
+            self._writing_to_spool += len(batch)
+            try:
+                async with self._spool_lock:
+                    await asyncio.to_thread(_encode_and_append, self.spool, batch)
+                    self._spooled += len(batch)
+            except OSError as exc:  # a full or broken disk: keep them in memory, say so loudly
+                self._spill[:0] = batch
+                log.error("cannot write the spool %s (%s); %d record(s) held in memory",
+                          self.spool, exc, len(self._spill))  # fmt: skip
+                await asyncio.sleep(1.0)
+                continue
+            finally:
+                self._writing_to_spool -= len(batch)
+            self._metrics.records_spooled.inc(len(batch))
 
     async def close(self, task: asyncio.Task[None], within: float = 5.0) -> None:
         """Write what is left (or spool it) and stop the background task."""
@@ -177,9 +214,20 @@ class RecordWriter:
                 await asyncio.shield(task)
         except TimeoutError:
             task.cancel()
-            if self._pending:
-                self._to_spool(list(self._pending))
-                self._pending.clear()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._spill.extend(self._pending)
+            self._pending.clear()
+            await self._drain_spill()
+
+
+def _encode_and_append(path: Path, records: list[Record]) -> None:
+    spool.append(path, [spool.encode(r) for r in records])
+
+
+def _append_bytes(path: Path, lines: list[bytes]) -> None:
+    with open(path, "ab") as out:
+        out.write(b"".join(line + b"\n" for line in lines))
 
 
 def latest_snapshots(batch: list[Record]) -> list[Record]:

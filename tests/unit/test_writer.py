@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from callrouter.core.records import CallRecord, Outcome, Record
 from callrouter.metrics import Metrics
+from callrouter.store import spool
 from callrouter.store.writer import RecordWriter
 
 T0 = datetime(2026, 11, 22, 22, 0, 56, 802_000, tzinfo=UTC)
@@ -81,7 +83,9 @@ def spooled_ids(spool_dir: Path) -> list[str]:
     for name in ("records.jsonl", "records.replaying"):
         path = spool_dir / name
         if path.exists():
-            ids += [json.loads(line)["call_id"] for line in path.read_text(encoding="utf-8").splitlines()]
+            # Only whole lines: the writer may be appending in its thread right now.
+            *lines, _partial = path.read_text(encoding="utf-8").split("\n")
+            ids += [json.loads(line)["record"]["call_id"] for line in lines]
     return ids
 
 
@@ -169,7 +173,13 @@ async def test_records_are_spooled_while_the_database_is_away_and_replayed_after
     harness.store.down = True
     first = [record(i) for i in range(5)]
     submit_all(writer, first)
-    await until(lambda: sorted(spooled_ids(harness.spool_dir)) == [r.call_id for r in first])
+    # The file is written in a thread; the writer counts it when the thread is done.
+    await until(
+        lambda: (
+            sorted(spooled_ids(harness.spool_dir)) == [r.call_id for r in first]
+            and sample(harness.metrics, "callrouter_records_spooled_total") == 5
+        )
+    )
     assert writer.database_up is False
     assert writer.backlog == 5
     assert harness.store.written == set()
@@ -201,7 +211,9 @@ async def test_past_the_queue_limit_records_go_to_the_spool(harness: Harness) ->
     records = [record(i) for i in range(5)]
     submit_all(writer, records)  # not running yet: nothing is written
     assert writer.backlog == 5
-    assert len(spooled_ids(harness.spool_dir)) == 3
+    assert spooled_ids(harness.spool_dir) == []  # the spool is written after this turn, off the loop
+    await until(lambda: len(spooled_ids(harness.spool_dir)) == 3)
+    assert writer.backlog == 5
     harness.start(writer)
     await until(lambda: writer.backlog == 0)
     assert harness.store.written == set(records)
@@ -213,10 +225,10 @@ async def test_a_spool_left_by_a_previous_run_is_replayed(harness: Harness) -> N
     old = [record(i) for i in range(4)]
     half_done = [record(i) for i in range(4, 6)]  # a replay the last run did not finish
     (harness.spool_dir / "records.jsonl").write_text(
-        "".join(json.dumps(r.to_json()) + "\n" for r in old), encoding="utf-8"
+        "".join(spool.encode(r) + "\n" for r in old), encoding="utf-8"
     )
     (harness.spool_dir / "records.replaying").write_text(
-        "".join(json.dumps(r.to_json()) + "\n" for r in half_done), encoding="utf-8"
+        "".join(spool.encode(r) + "\n" for r in half_done), encoding="utf-8"
     )
     writer = harness.writer()
     assert writer.backlog == 6
@@ -226,40 +238,52 @@ async def test_a_spool_left_by_a_previous_run_is_replayed(harness: Harness) -> N
     assert list(harness.spool_dir.iterdir()) == []
 
 
+def _line(i: int, **changes: object) -> bytes:
+    envelope = json.loads(spool.encode(record(i)))
+    envelope["record"].update(changes)
+    return json.dumps(envelope).encode()
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [
-        pytest.param(b'{"kind": "call", "call_id": "call-9', id="truncated"),
-        pytest.param(b"", id="empty-line"),
-        pytest.param(b'{"kind": "call", "call_id": "call-9"}', id="missing-fields"),
-        pytest.param(
-            json.dumps({**record(9).to_json(), "outcome": "exploded"}).encode(), id="unknown-outcome"
-        ),
-        pytest.param(json.dumps({**record(9).to_json(), "started_at": 17}).encode(), id="wrong-type"),
+        pytest.param(b'{"type": "call", "record": {"call_id": "call-9', id="truncated"),
+        pytest.param(b'{"type": "call", "record": {"call_id": "call-9"}}', id="missing-fields"),
+        pytest.param(_line(9, outcome="exploded"), id="unknown-outcome"),
+        pytest.param(_line(9, started_at=17), id="wrong-type"),
+        pytest.param(_line(9, started_at="2026-11-22T10:00:00"), id="no-time-zone"),
+        pytest.param(_line(9, priority="high"), id="text-for-a-number"),
+        pytest.param(_line(9, colour="blue"), id="unknown-field"),
+        pytest.param(b'{"type": "invoice", "record": {}}', id="unknown-type"),
         pytest.param(b"null", id="json-null"),
         pytest.param(b'["call-9"]', id="json-list"),
         pytest.param(b"\xff\xfe\x00\x00garbage", id="not-utf8"),
     ],
 )
-async def test_a_corrupted_spool_line_is_set_aside_and_the_rest_go_in(
+async def test_an_unreadable_spool_line_is_set_aside_and_the_rest_go_in(
     harness: Harness, corrupt: bytes
 ) -> None:
     harness.spool_dir.mkdir(parents=True)
     good = [record(i) for i in range(4)]
-    lines = [json.dumps(r.to_json()).encode() for r in good]
-    (harness.spool_dir / "records.jsonl").write_bytes(b"\n".join([*lines[:2], corrupt, *lines[2:]]) + b"\n")
+    lines = [spool.encode(r).encode() for r in good]
+    (harness.spool_dir / "records.jsonl").write_bytes(
+        b"\n".join([*lines[:2], corrupt, b"", *lines[2:]]) + b"\n"
+    )
     writer = harness.writer()
     harness.start(writer)
     await until(lambda: writer.backlog == 0)
     assert harness.store.written == set(good)
     assert writer.database_up is True
-    bad = harness.spool_dir / "records.bad"
-    assert bad.read_bytes() == corrupt + b"\n"
-    assert sorted(p.name for p in harness.spool_dir.iterdir()) == ["records.bad"]
+    # Not records.bad: that file is for rows PostgreSQL refused.
+    assert (harness.spool_dir / "records.unreadable").read_bytes() == corrupt + b"\n"
+    assert sorted(p.name for p in harness.spool_dir.iterdir()) == ["records.unreadable"]
+    assert sample(harness.metrics, "callrouter_records_unreadable_total") == 1
+    assert sample(harness.metrics, "callrouter_records_rejected_total") == 0
 
 
 def bad_lines(spool_dir: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in (spool_dir / "records.bad").read_text(encoding="utf-8").splitlines()]
+    lines = (spool_dir / "records.bad").read_text(encoding="utf-8").splitlines()
+    return [{**json.loads(line)["record"], "refused": json.loads(line)["refused"]} for line in lines]
 
 
 async def test_a_record_the_database_refuses_is_set_aside(harness: Harness) -> None:
@@ -300,9 +324,10 @@ async def test_the_log_names_the_file_a_bad_record_is_kept_in(
         writer.spool.write_text("{not json\n", encoding="utf-8")
         writer = harness.writer()  # counts the spool at start
     harness.start(writer)
-    await until(lambda: (harness.spool_dir / "records.bad").exists() and writer.backlog == 0)
+    kept_in = harness.spool_dir / ("records.bad" if problem == "refused" else "records.unreadable")
+    await until(lambda: kept_in.exists() and writer.backlog == 0)
     (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert message.endswith(f"kept in {harness.spool_dir / 'records.bad'}"), message
+    assert message.endswith(f"kept in {kept_in}"), message
 
 
 async def test_a_spooled_record_the_database_refuses_is_set_aside(harness: Harness) -> None:
@@ -366,18 +391,18 @@ async def test_close_of_an_idle_writer_returns(harness: Harness) -> None:
     assert harness.store.batches == []
 
 
-# ---- the spool format -----------------------------------------------------------------
+# ---- the spool format (see also test_spool.py) ---------------------------------------
 @pytest.mark.parametrize("i", [1, 2])
 def test_record_json_round_trip(i: int) -> None:
     original = record(i)
-    data = json.loads(json.dumps(original.to_json()))
-    assert data["kind"] == "call"
-    assert CallRecord.from_json(data) == original
+    line = spool.encode(original)
+    assert json.loads(line)["type"] == "call"
+    assert spool.decode(line.encode()) == original
 
 
 def test_unfinished_record_round_trip() -> None:
     original = CallRecord("c", "asterisk-1", "1.2", "103", None, None, "withheld", T0)
-    assert CallRecord.from_json(json.loads(json.dumps(original.to_json()))) == original
+    assert spool.decode(spool.encode(original).encode()) == original
 
 
 def test_a_batch_keeps_only_the_last_snapshot_of_each_call() -> None:
@@ -390,3 +415,77 @@ def test_a_batch_keeps_only_the_last_snapshot_of_each_call() -> None:
     other = record(2)
     ended = with_(answered, outcome=Outcome.ANSWERED)
     assert latest_snapshots([first, answered, other, ended]) == [other, ended]
+
+
+# ---- load: the call path never waits on the disk or on a slow database -----------------
+async def test_a_burst_past_the_memory_limit_is_spooled_in_one_write_off_the_loop(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    appends: list[tuple[int, bool]] = []  # (lines, on the event loop's thread?)
+    real_append = spool.append
+    loop_thread = threading.get_ident()
+
+    def counting_append(path: Path, lines: list[str]) -> None:
+        appends.append((len(lines), threading.get_ident() == loop_thread))
+        real_append(path, lines)
+
+    monkeypatch.setattr(spool, "append", counting_append)
+    writer = harness.writer(queue_limit=100, batch_size=50)
+    submit_all(writer, [record(i) for i in range(5_000)])  # one loop turn, as a burst of calls would
+    assert appends == []  # submit() wrote nothing itself
+    assert writer.backlog == 5_000
+    await until(lambda: len(spooled_ids(harness.spool_dir)) == 4_900)
+    assert appends == [(4_900, False)]  # one batched, fsynced write, in a worker thread
+    harness.start(writer)
+    await until(lambda: writer.backlog == 0 and len(harness.store.written) == 5_000)
+    assert harness.store.written == {record(i) for i in range(5_000)}
+
+
+class SlowStore(FakeStore):
+    """Times out the first ``slow_writes`` writes, as a loaded database does."""
+
+    def __init__(self, slow_writes: int) -> None:
+        super().__init__()
+        self.slow_writes = slow_writes
+
+    async def write(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
+        if self.slow_writes:
+            self.slow_writes -= 1
+            await asyncio.sleep(0)
+            raise TimeoutError
+        return await super().write(records)
+
+
+async def test_a_slow_database_is_retried_from_memory_not_spooled(harness: Harness) -> None:
+    harness.store = SlowStore(slow_writes=3)
+    writer = harness.writer(batch_size=10)
+    harness.start(writer)
+    records = [record(i) for i in range(5)]
+    submit_all(writer, records)
+    await until(lambda: writer.backlog == 0)
+    assert harness.store.written == set(records)
+    assert not (harness.spool_dir / "records.jsonl").exists()
+    assert sample(harness.metrics, "callrouter_records_spooled_total") == 0
+    assert writer.database_up is True
+    assert (
+        harness.metrics.registry.get_sample_value(
+            "callrouter_record_write_failures_total", {"reason": "timeout"}
+        )
+        == 3
+    )
+
+
+async def test_a_database_slow_past_the_grace_is_taken_for_away_and_spooled(harness: Harness) -> None:
+    harness.store = SlowStore(slow_writes=10**6)
+    writer = RecordWriter(
+        harness.store, harness.spool_dir, harness.metrics, batch_size=10, max_wait=0.01,
+        retry_max=0.02, slow_grace=0.1,
+    )  # fmt: skip
+    harness.start(writer)
+    records = [record(i) for i in range(5)]
+    submit_all(writer, records)
+    await until(lambda: len(spooled_ids(harness.spool_dir)) == 5)
+    assert writer.database_up is False
+    harness.store.slow_writes = 0
+    await until(lambda: writer.backlog == 0)
+    assert harness.store.written == set(records)

@@ -1,0 +1,197 @@
+"""The spool: records kept on local disk while PostgreSQL is away, one JSON line each.
+
+A line is an envelope, ``{"type": "call_event", "record": {...}}``: the record's
+type lives beside its fields, never among them (a call event has a field of its
+own called ``kind``; the first format stored the type in a field of that name
+and a call event's kind overwrote it). Every record type the router produces
+has a name in ``RECORD_TYPES``; a test holds that table against ``Record``.
+
+Decoding is strict (a field of the wrong type is an error, not a guess), and
+still reads the first format, so spools and ``records.bad`` files written by
+earlier versions replay.
+
+The file functions here block (they fsync): the writer calls them through
+``asyncio.to_thread``, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Record
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "call": CallRecord,
+    "call_event": CallEventRecord,
+    "agent_state": AgentStateRecord,
+}
+_NAMES = {cls: name for name, cls in RECORD_TYPES.items()}
+
+
+class UnreadableLine(ValueError):
+    """A spool line that is not a record this version can rebuild."""
+
+
+def encode(record: Record, **extra: str) -> str:
+    """One spool line (without the newline) for a record; ``extra`` goes into the envelope."""
+    name = _NAMES.get(type(record))
+    if name is None:
+        raise TypeError(f"{type(record).__name__} has no spool name in RECORD_TYPES")
+    body = {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
+    return json.dumps({"type": name, "record": body, **extra}, ensure_ascii=False, allow_nan=False)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def decode(raw: bytes) -> Record:
+    """Rebuild a record from a spool line; ``UnreadableLine`` says why it cannot."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UnreadableLine(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UnreadableLine(f"a JSON {type(data).__name__}, not a record")
+    if "type" in data:
+        name, body = data["type"], data.get("record")
+        if not isinstance(body, dict):
+            raise UnreadableLine("the envelope holds no record")
+    else:
+        name, body = _first_format(data)
+    cls = RECORD_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise UnreadableLine(f"unknown record type {name!r}")
+    return _build(cls, body)
+
+
+def _first_format(data: dict[str, Any]) -> tuple[object, dict[str, Any]]:
+    """The first format: fields at the top level with the type in ``kind``, which a
+    call event's own kind replaced (a call event is recognised by its fields)."""
+    body = {k: v for k, v in data.items() if k != "refused"}
+    kind = body.pop("kind", "call")
+    if kind in RECORD_TYPES:
+        return kind, body
+    if {"call_id", "node", "at"} <= body.keys():
+        return "call_event", {**body, "kind": kind}  # the event's own kind
+    return kind, body
+
+
+@dataclass(frozen=True)
+class _FieldType:
+    base: type
+    optional: bool
+
+
+def _field_types(cls: type[Record]) -> dict[str, _FieldType]:
+    out = {}
+    for name, hint in get_type_hints(cls).items():
+        args = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+        bases = [a for a in args if a is not type(None)]
+        out[name] = _FieldType(bases[0], len(bases) < len(args))
+    return out
+
+
+_TYPES = {cls: _field_types(cls) for cls in RECORD_TYPES.values()}
+
+
+def _build(cls: type[Record], body: dict[str, Any]) -> Record:
+    expected = _TYPES[cls]
+    unknown = body.keys() - expected.keys()
+    if unknown:
+        raise UnreadableLine(f"{cls.__name__} has no field {sorted(unknown)[0]!r}")
+    values: dict[str, Any] = {}
+    for name, value in body.items():
+        values[name] = _value(cls, name, value, expected[name])
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required field is missing
+        raise UnreadableLine(f"{cls.__name__}: {exc}") from None
+
+
+def _value(cls: type[Record], name: str, value: object, kind: _FieldType) -> object:
+    where = f"{cls.__name__}.{name}"
+    if value is None:
+        if kind.optional:
+            return None
+        raise UnreadableLine(f"{where} is missing")
+    base = kind.base
+    if base is datetime:
+        if not isinstance(value, str):
+            raise UnreadableLine(f"{where}: a time must be ISO 8601 text")
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise UnreadableLine(f"{where}: {value!r} is not an ISO 8601 time") from None
+        if when.tzinfo is None:
+            raise UnreadableLine(f"{where}: {value!r} has no time zone")
+        return when
+    if isinstance(base, type) and issubclass(base, Enum):
+        try:
+            return base(value)
+        except ValueError:
+            raise UnreadableLine(f"{where}: {value!r} is not a known value") from None
+    if base is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise UnreadableLine(f"{where}: {value!r} is not a whole number")
+    if base is str and not isinstance(value, str):
+        raise UnreadableLine(f"{where}: {value!r} is not text")
+    return value
+
+
+# ---- the files (blocking: call through asyncio.to_thread) ------------------------------
+def append(path: Path, lines: list[str]) -> None:
+    """Append lines and fsync: once this returns, the records survive a crash."""
+    with open(path, "a", encoding="utf-8") as spool:
+        spool.write("".join(line + "\n" for line in lines))
+        spool.flush()
+        os.fsync(spool.fileno())
+
+
+def count_lines(*paths: Path) -> int:
+    total = 0
+    for path in paths:
+        if path.exists():
+            with open(path, "rb") as spool:
+                total += sum(1 for _ in spool)
+    return total
+
+
+@dataclass
+class Taken:
+    """What one replay read: the records, the lines it could not read, how many lines in all."""
+
+    records: list[Record]
+    unreadable: list[tuple[int, bytes, str]]
+    lines: int
+
+
+def take(spool: Path, replaying: Path) -> Taken:
+    """Move the spool aside (unless a replay the last run did not finish is there) and read it."""
+    taken = Taken([], [], 0)
+    if not replaying.exists():
+        if not spool.exists():
+            return taken
+        spool.rename(replaying)
+    lines = replaying.read_bytes().split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the newline that ends the last line
+    for number, raw in enumerate(lines, 1):
+        taken.lines += 1
+        if not raw.strip():
+            continue
+        try:
+            taken.records.append(decode(raw))
+        except UnreadableLine as exc:
+            taken.unreadable.append((number, raw, str(exc)))
+    return taken

@@ -1,0 +1,156 @@
+"""A real PostgreSQL outage with a router restart in the middle: every record of every
+type the router produces ends up in PostgreSQL, field by field, none twice, none set aside."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Outcome, Record
+from callrouter.metrics import Metrics
+from callrouter.store import migrate
+from callrouter.store.postgres import PgRecordStore
+from callrouter.store.writer import RecordWriter
+from tests.integration.conftest import Cluster
+from tests.integration.test_record_store import until
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+TIMELINE = ("arrived", "menu", "key", "queued", "offered", "agent_missed", "offered", "bridged", "ended")
+
+
+@dataclass
+class Produced:
+    """Everything the 'router' handed to its writer, as the database should hold it."""
+
+    calls: dict[str, CallRecord] = field(default_factory=dict)  # the last snapshot of each call
+    events: list[CallEventRecord] = field(default_factory=list)
+    states: list[AgentStateRecord] = field(default_factory=list)
+
+
+def one_call(n: int, produced: Produced) -> list[Record]:
+    """The records of one answered call, in the order the router produces them."""
+    start = T0 + timedelta(minutes=n)
+    call_id, agent = str(uuid.uuid4()), f"agent{n % 3 + 1}"
+    snapshot = CallRecord(
+        call_id=call_id, node="asterisk-1", channel_id=f"1795385046.{n}", did="+78162700101",
+        line="clinic-central", caller_number=f"+7916{n:07d}", caller_presentation="number",
+        started_at=start, answered_at=start, language="ru",
+    )  # fmt: skip
+    out: list[Record] = [snapshot]
+    for step, kind in enumerate(TIMELINE):
+        out.append(
+            CallEventRecord(call_id, "asterisk-1", start + timedelta(seconds=step), kind, f"{kind} {n}")
+        )
+        if kind == "queued":
+            snapshot = replace(snapshot, menu_path="1", topic="infection", priority=10,
+                               queued_at=start + timedelta(seconds=step))  # fmt: skip
+            out.append(snapshot)
+        if kind in ("offered", "bridged"):
+            state = "ringing" if kind == "offered" else "on_call"
+            out.append(AgentStateRecord(agent, start + timedelta(seconds=step), state, kind, call_id))
+        if kind == "bridged":
+            snapshot = replace(snapshot, agent=agent, agent_answered_at=start + timedelta(seconds=step))
+            out.append(snapshot)
+    end = start + timedelta(seconds=len(TIMELINE) + 30)
+    snapshot = replace(snapshot, ended_at=end, outcome=Outcome.ANSWERED, end_reason="caller hung up")
+    out += [snapshot, AgentStateRecord(agent, end, "wrap_up", "after call", call_id)]
+    for record in out:
+        if isinstance(record, CallRecord):
+            produced.calls[record.call_id] = record
+        elif isinstance(record, CallEventRecord):
+            produced.events.append(record)
+        else:
+            produced.states.append(record)
+    return out
+
+
+def produce(writer: RecordWriter, numbers: range, produced: Produced) -> None:
+    for n in numbers:
+        for record in one_call(n, produced):
+            writer.submit(record)
+
+
+async def test_an_outage_with_a_restart_loses_no_record_of_any_type(
+    empty_db: str, cluster: Cluster, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(empty_db, password=cluster.password)
+    await migrate.apply(conn, migrate.default_dir())
+    await conn.close()
+    spool_dir, produced = tmp_path / "spool", Produced()
+
+    def start_router() -> tuple[RecordWriter, PgRecordStore, asyncio.Task[None], Metrics]:
+        metrics, store = Metrics(), PgRecordStore(empty_db, cluster.password, timeout=2)
+        writer = RecordWriter(store, spool_dir, metrics, batch_size=50, max_wait=0.01, retry_max=0.3)
+        return writer, store, asyncio.create_task(writer.run()), metrics
+
+    writer, store, task, metrics = start_router()
+    produce(writer, range(0, 10), produced)  # the database is up
+    await until(lambda: _settled(writer))
+
+    await asyncio.to_thread(cluster.stop)
+    try:
+        produce(writer, range(10, 40), produced)  # the database is away
+        await until(lambda: _spooled_everything(writer), within=30)
+        assert writer.database_up is False
+        # The router restarts during the outage: what it had goes to the spool.
+        await writer.close(task, within=5)
+        await store.close()
+        assert writer.backlog > 0
+
+        writer, store, task, metrics = start_router()
+        assert writer.backlog > 0  # the new process finds the spool
+        produce(writer, range(40, 60), produced)  # still away
+        await asyncio.sleep(0.5)
+    finally:
+        await asyncio.to_thread(cluster.start)
+    await until(lambda: _settled(writer), within=30)
+    produce(writer, range(60, 70), produced)  # back to normal
+    await until(lambda: _settled(writer), within=30)
+    await writer.close(task)
+    await store.close()
+
+    conn = await asyncpg.connect(empty_db, password=cluster.password)
+    try:
+        await _holds_exactly(conn, produced)
+    finally:
+        await conn.close()
+    assert sorted(p.name for p in spool_dir.iterdir()) == []  # no spool left, nothing set aside
+    assert metrics.registry.get_sample_value("callrouter_records_rejected_total") == 0
+    assert metrics.registry.get_sample_value("callrouter_records_unreadable_total") == 0
+
+
+async def _settled(writer: RecordWriter) -> bool:
+    return writer.backlog == 0 and writer.database_up is True
+
+
+async def _spooled_everything(writer: RecordWriter) -> bool:
+    return writer.database_up is False and writer.backlog > 0 and writer.spool.exists()
+
+
+async def _holds_exactly(conn: asyncpg.Connection, produced: Produced) -> None:
+    rows = {str(r["call_id"]): r for r in await conn.fetch("SELECT * FROM calls")}
+    assert rows.keys() == produced.calls.keys()
+    for call_id, record in produced.calls.items():
+        row = rows[call_id]
+        for f in fields(record):
+            expected: Any = getattr(record, f.name)
+            got = row[f.name]
+            got = str(got) if f.name == "call_id" else got
+            assert got == (expected.value if isinstance(expected, Outcome) else expected), (call_id, f.name)
+
+    events = await conn.fetch("SELECT call_id, node, at, kind, detail FROM call_events")
+    assert len(events) == len(produced.events)  # none twice
+    assert {(str(e["call_id"]), e["node"], e["at"], e["kind"], e["detail"]) for e in events} == {
+        (e.call_id, e.node, e.at, e.kind, e.detail) for e in produced.events
+    }
+    states = await conn.fetch("SELECT agent, at, state, reason, call_id FROM agent_states")
+    assert len(states) == len(produced.states)
+    assert {(s["agent"], s["at"], s["state"], s["reason"], str(s["call_id"])) for s in states} == {
+        (s.agent, s.at, s.state, s.reason, s.call_id) for s in produced.states
+    }
