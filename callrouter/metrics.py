@@ -84,6 +84,12 @@ class Metrics:
             ["command"],
             registry=r,
         )
+        self.records_produced = Counter(
+            "callrouter_records_produced_total",
+            "Records the router produced for PostgreSQL, by type (call snapshots, call events, agent states)",
+            ["type"],
+            registry=r,
+        )
         self.records_written = Counter(
             "callrouter_records_written_total", "Records written to PostgreSQL", registry=r
         )

@@ -59,6 +59,9 @@ class RecordWriter:
         self._queue_limit = queue_limit
         self._retry_max = retry_max
         self._slow_grace = slow_grace
+        self._produced = {
+            cls: metrics.records_produced.labels(type=name) for name, cls in spool.RECORD_TYPES.items()
+        }
         self._pending: deque[Record] = deque()
         self._spill: list[Record] = []  # bound for the spool at the end of this loop turn
         self._spilling: asyncio.Task[None] | None = None
@@ -79,6 +82,7 @@ class RecordWriter:
         """Take a record; never blocks, never raises for load. While the database is
         away a record goes to the spool at once (on disk by the next loop turn), so a
         router killed during an outage loses nothing it had produced."""
+        self._produced[type(record)].inc()
         if self.database_up is not False and len(self._pending) < self._queue_limit:
             self._pending.append(record)
             if len(self._pending) >= self._batch_size:
