@@ -15,7 +15,9 @@ from devstack.stack import Stack
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "prompts", "cli", "env"])
-    parser.add_argument("--name", default="dev", help="stack name (its folder under .run/)")
+    parser.add_argument(
+        "--name", default="dev", help="stack name (.run/NAME; PostgreSQL in /var/lib/callrouter-dev/*-NAME)"
+    )
     parser.add_argument("rest", nargs="*", help="for cli: the Asterisk CLI command")
     args = parser.parse_args()
     stack = Stack(args.name)

@@ -1,44 +1,72 @@
-"""A throwaway PostgreSQL 15 cluster under the stack's run folder.
+"""A throwaway PostgreSQL 15 cluster per stack, outside the checkout.
 
 initdb refuses root, so the cluster runs as the ``postgres`` user; the
 ``callrouter`` role gets a password generated per stack (never committed).
+That user must reach the data, socket and log paths, and a checkout may sit
+where only root can enter (root's home is 0700), so the cluster lives under
+``/var/lib/callrouter-dev/<key>/pg``: the key names the checkout and the stack
+(a short hash of the checkout's absolute path and the stack name, plus both
+names to read). Nothing in the checkout's folders is opened up for it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
 from devstack.util import ensure_debian_packages, log
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+CLUSTERS = Path("/var/lib/callrouter-dev")
+
+
+def cluster_dir(checkout: Path, name: str) -> Path:
+    """The folder of the checkout's cluster for the stack ``name``.
+
+    Readable names are cut short: the socket path must stay under 108 bytes."""
+    checkout = checkout.resolve()
+    digest = hashlib.sha256(f"{checkout}\0{name}".encode()).hexdigest()[:10]
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{checkout.name[:20]}-{name[:20]}")
+    return CLUSTERS / f"{digest}-{readable}"
 
 
 def _as_postgres(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, check=check
-    )
+    proc = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        what = Path(args[0]).name
+        raise RuntimeError(f"{what} as postgres failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
 
 
-def running(run_dir: Path) -> bool:
-    data = run_dir / "pg/data"
+def running(cluster: Path) -> bool:
+    data = cluster / "pg/data"
     if not data.exists():
         return False
     return _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "status", check=False).returncode == 0
 
 
-def start(run_dir: Path, port: int, password: str) -> None:
+def _prepare(cluster: Path, owner: str) -> Path:
+    """``cluster`` (root's, 0755, with a note of whose it is) and its ``pg``
+    folder (the postgres user's); umask-proof."""
+    for folder in (CLUSTERS, cluster):
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o755)
+    (cluster / "owner").write_text(owner + "\n")
+    pg = cluster / "pg"
+    pg.mkdir(exist_ok=True)
+    pg.chmod(0o700)
+    shutil.chown(pg, "postgres", "postgres")
+    return pg
+
+
+def start(cluster: Path, port: int, password: str, owner: str = "") -> None:
+    """Start the cluster (made on first use); ``owner`` says whose it is."""
     ensure_debian_packages({str(PG_BIN / "initdb"): "postgresql-15"})
-    pg = run_dir / "pg"
+    pg = _prepare(cluster, owner or str(cluster))
     data, sockets = pg / "data", pg / "sockets"
-    pg.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["chown", "postgres:postgres", str(pg)], check=True)
-    probe = _as_postgres("test", "-w", str(pg), check=False)
-    if probe.returncode != 0:
-        raise SystemExit(
-            f"the postgres user cannot reach {pg}: a folder above it is closed to other users "
-            "(clone the project somewhere world-searchable, such as /srv or /tmp)"
-        )
     if not (data / "PG_VERSION").exists():
         _as_postgres("mkdir", "-p", str(sockets))
         _as_postgres(
@@ -87,10 +115,22 @@ def start(run_dir: Path, port: int, password: str) -> None:
     exists = _as_postgres(*psql, "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'callrouter'")
     if exists.stdout.strip() != "1":
         _as_postgres(*psql, "-c", "CREATE DATABASE callrouter OWNER callrouter")
-    log(f"PostgreSQL up on 127.0.0.1:{port} (data {data})")
+    log(f"PostgreSQL up on 127.0.0.1:{port} (data {data}, log {pg / 'log'})")
 
 
-def stop(run_dir: Path) -> None:
-    data = run_dir / "pg/data"
-    if running(run_dir):
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop", check=False)
+def stop(cluster: Path) -> None:
+    """Stop the cluster and keep its data (a test's outage)."""
+    data = cluster / "pg/data"
+    for mode in ("fast", "immediate"):
+        if not running(cluster):
+            return
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop", check=False)
+
+
+def remove(cluster: Path) -> None:
+    """Stop the cluster and delete its folder."""
+    stop(cluster)
+    if running(cluster):
+        raise RuntimeError(f"PostgreSQL in {cluster} did not stop; its folder is kept")
+    if cluster.exists():
+        shutil.rmtree(cluster)

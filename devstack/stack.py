@@ -3,7 +3,9 @@ throwaway PostgreSQL cluster, on loopback, with their own free ports.
 
 The stack's state lives in ``.run/<name>/`` of the checkout: ``stack.json``
 says what runs where, so ``up`` is idempotent and ``down`` stops only what the
-stack started, by PID.
+stack started, by PID. The PostgreSQL cluster lives outside the checkout, in
+a folder named after it and the stack (``postgres.cluster_dir``), so ``down``
+finds it even without ``stack.json``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class StackInfo:
     overlay: bool = True
     suite: str = ""
     asterisk_version: str = ""
+    pg_dir: str = ""
 
     @property
     def ari_url(self) -> str:
@@ -86,6 +89,7 @@ class Stack:
         self.run_dir = repo / ".run" / name
         self.name = name
         self.state_file = self.run_dir / "stack.json"
+        self.pg_dir = postgres.cluster_dir(repo, name)
 
     # -- state ---------------------------------------------------------------
     def load(self) -> StackInfo | None:
@@ -101,12 +105,11 @@ class Stack:
     def up(self) -> StackInfo:
         ensure_debian_packages({"sipp": "sip-tester", "sox": "sox", "espeak-ng": "espeak-ng"})
         info = self.load()
-        alive = info and pid_alive(info.asterisk_pid) and postgres.running(self.run_dir)
+        alive = info and pid_alive(info.asterisk_pid) and postgres.running(self.pg_dir)
         if info and alive and _ari_ready(info):
             log(f"stack '{self.name}' already up (ARI {info.ari_url})")
             return info
-        if info:
-            self.down(quiet=True)
+        self.down(quiet=True)  # whatever an interrupted run left
         template = rootfs.ensure_template()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         meta = rootfs.template_info(template)
@@ -125,6 +128,7 @@ class Stack:
             fallback_port=free_port(also_udp=True),
             suite=meta["suite"],
             asterisk_version=meta["asterisk"],
+            pg_dir=str(self.pg_dir),
         )
         info.overlay = self._mount_root(template, Path(info.root))
         self._save(info)
@@ -132,7 +136,7 @@ class Stack:
             asterisk_files.install(self.repo, Path(info.root), info)
             self._start_asterisk(info)
             self._save(info)
-            postgres.start(self.run_dir, info.pg_port, info.pg_password)
+            postgres.start(self.pg_dir, info.pg_port, info.pg_password, f"{self.repo} stack {self.name}")
         except BaseException:
             log(f"stack '{self.name}' failed to start; see {self.run_dir}/asterisk.out, {info.asterisk_log}")
             self.down(quiet=True)
@@ -142,7 +146,7 @@ class Stack:
             f"SIP udp 127.0.0.1:{info.sip_port}, ARI {info.ari_url}, "
             f"PostgreSQL 127.0.0.1:{info.pg_port}"
         )
-        log(f"logs: {info.asterisk_log} and {self.run_dir}/asterisk.out, {self.run_dir}/pg/log")
+        log(f"logs: {info.asterisk_log} and {self.run_dir}/asterisk.out, {self.pg_dir}/pg/log")
         return info
 
     def _agent_ports(self) -> dict[str, int]:
@@ -198,14 +202,29 @@ class Stack:
     # -- down ----------------------------------------------------------------
     def down(self, quiet: bool = False) -> None:
         info = self.load()
-        if info is None:
+        clusters = {self.pg_dir, Path(info.pg_dir)} if info and info.pg_dir else {self.pg_dir}
+        legacy_pg = self.run_dir / "pg"  # where clusters lived before /var/lib/callrouter-dev
+        if info is None and not self.pg_dir.exists() and not legacy_pg.exists():
             if not quiet:
                 log(f"stack '{self.name}' is not up")
             return
-        root = Path(info.root)
+        if info is not None:
+            self._stop_asterisk(info)
+        for cluster in clusters:  # stack.json's differs if the checkout moved
+            postgres.remove(cluster)
+        if legacy_pg.exists():
+            postgres.stop(self.run_dir)
+            shutil.rmtree(legacy_pg)
+        if info is not None:
+            self._unmount_root(info)
+        self.state_file.unlink(missing_ok=True)
+        if not quiet:
+            log(f"stack '{self.name}' down")
+
+    def _stop_asterisk(self, info: StackInfo) -> None:
         if info.asterisk_pid and pid_alive(info.asterisk_pid):
             subprocess.run(
-                ["chroot", str(root), "/usr/sbin/asterisk", "-rx", "core stop now"],
+                ["chroot", info.root, "/usr/sbin/asterisk", "-rx", "core stop now"],
                 capture_output=True,
                 timeout=20,
             )
@@ -213,16 +232,15 @@ class Stack:
                 wait_for(lambda: not pid_alive(info.asterisk_pid), 10, "Asterisk to stop")
             except TimeoutError:
                 stop_pid(info.asterisk_pid)
-        postgres.stop(self.run_dir)
+
+    def _unmount_root(self, info: StackInfo) -> None:
+        root = Path(info.root)
         for mount in (root / "proc", root):
             if os.path.ismount(mount):
                 subprocess.run(["umount", "-l", str(mount)], check=False)
         if not info.overlay:
             shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(self.run_dir / "overlay", ignore_errors=True)
-        self.state_file.unlink(missing_ok=True)
-        if not quiet:
-            log(f"stack '{self.name}' down")
 
     def asterisk_cli(self, command: str) -> str:
         info = self.load()

@@ -6,6 +6,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -19,26 +20,29 @@ from devstack.util import free_port
 class Cluster:
     port: int
     password: str
-    run_dir: str
+    pg_dir: Path
 
     def dsn(self, database: str) -> str:
         return f"postgresql://callrouter@127.0.0.1:{self.port}/{database}"
 
     def stop(self) -> None:
-        postgres.stop(REPO / self.run_dir)
+        """Stop it and keep its data (an outage)."""
+        postgres.stop(self.pg_dir)
 
     def start(self) -> None:
-        postgres.start(REPO / self.run_dir, self.port, self.password)
+        postgres.start(self.pg_dir, self.port, self.password, f"{REPO} integration tests")
+
+    def remove(self) -> None:
+        postgres.remove(self.pg_dir)
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    run_dir = ".run/itest"
-    postgres.stop(REPO / run_dir)  # a cluster left over from an interrupted run
-    cluster = Cluster(free_port(), secrets.token_urlsafe(12), run_dir)
+    cluster = Cluster(free_port(), secrets.token_urlsafe(12), postgres.cluster_dir(REPO, "itest"))
+    cluster.remove()  # one left over from an interrupted run
     cluster.start()
     yield cluster
-    cluster.stop()
+    cluster.remove()
 
 
 @pytest.fixture
