@@ -57,14 +57,14 @@ def until(check: object, what: str, within: float = 30) -> None:
 
 
 async def test_an_outage_with_a_killed_router_loses_no_record(stack: StackInfo, tmp_path: Path) -> None:
-    run_dir = Path(stack.run_dir)
+    cluster = Path(stack.pg_dir)
     since = datetime.now(UTC)
     first = start_router(stack, tmp_path)  # the same spool folder for both routers
     second: RouterProcess | None = None
     counts: list[dict[str, float]] = []
     try:
         callers = answered_calls(stack, first)  # the database is up
-        await asyncio.to_thread(postgres.stop, run_dir)
+        await asyncio.to_thread(postgres.stop, cluster)
         try:
             callers += answered_calls(stack, first)
             until(lambda: first.health()["database_up"] is False, "the router sees the outage")
@@ -76,7 +76,7 @@ async def test_an_outage_with_a_killed_router_loses_no_record(stack: StackInfo, 
             assert second.health()["record_backlog"] > 0, "the new router finds the spool"
             callers += answered_calls(stack, second)
         finally:
-            await asyncio.to_thread(postgres.start, run_dir, stack.pg_port, stack.pg_password)
+            await asyncio.to_thread(postgres.start, cluster, stack.pg_port, stack.pg_password)
         router = second
         until(lambda: router.health()["record_backlog"] == 0, "the spool replayed")
         until(lambda: router.health()["database_up"] is True, "the database is back")
