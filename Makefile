@@ -38,11 +38,12 @@ up:
 down:
 	$(PY) -m devstack down
 
-# The rate steps, then callers waiting on hold, then one overload step (about 35 minutes).
+# The rate steps, callers waiting on hold, one overload step, the record writer (about 40 minutes).
 bench:
 	$(PY) -m bench.run
 	$(PY) -m bench.hold
 	$(PY) -m bench.overload
+	$(PY) -m bench.writer
 
 bench-smoke:
 	$(PY) -m bench.run --smoke

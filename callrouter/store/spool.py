@@ -169,29 +169,38 @@ def count_lines(*paths: Path) -> int:
 
 @dataclass
 class Taken:
-    """What one replay read: the records, the lines it could not read, how many lines in all."""
+    """What one read of a replay took: the records, the lines it could not read (with
+    their numbers), how many lines in all, and where the next read starts."""
 
     records: list[Record]
     unreadable: list[tuple[int, bytes, str]]
     lines: int
+    next_offset: int
+    done: bool
 
 
-def take(spool: Path, replaying: Path) -> Taken:
-    """Move the spool aside (unless a replay the last run did not finish is there) and read it."""
-    taken = Taken([], [], 0)
+def take(spool: Path, replaying: Path, offset: int = 0, first_line: int = 1, limit: int = 5_000) -> Taken:
+    """Read up to ``limit`` lines of the replay from byte ``offset``. The first read
+    moves the spool aside (unless a replay the last run did not finish is there).
+    Chunks keep few records alive at once: the garbage collector's pauses grow
+    with every object in memory, and they stop the event loop too."""
+    taken = Taken([], [], 0, offset, True)
     if not replaying.exists():
-        if not spool.exists():
+        if offset or not spool.exists():
             return taken
         spool.rename(replaying)
-    lines = replaying.read_bytes().split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()  # the newline that ends the last line
-    for number, raw in enumerate(lines, 1):
-        taken.lines += 1
-        if not raw.strip():
-            continue
-        try:
-            taken.records.append(decode(raw))
-        except UnreadableLine as exc:
-            taken.unreadable.append((number, raw, str(exc)))
+    with open(replaying, "rb") as source:
+        source.seek(offset)
+        for raw in source:
+            taken.lines += 1
+            taken.next_offset += len(raw)
+            line = raw.rstrip(b"\n")
+            if line.strip():
+                try:
+                    taken.records.append(decode(line))
+                except UnreadableLine as exc:
+                    taken.unreadable.append((first_line + taken.lines - 1, line, str(exc)))
+            if taken.lines >= limit:
+                taken.done = source.read(1) == b""
+                break
     return taken

@@ -160,19 +160,25 @@ class RecordWriter:
             self._metrics.records_written.inc(len(batch) - len(refused))
 
     async def _replay(self) -> None:
-        async with self._spool_lock:
-            taken = await asyncio.to_thread(spool.take, self.spool, self.replaying)
-        if taken.unreadable:
-            await self._set_aside_unreadable(taken.unreadable)
-        for start in range(0, len(taken.records), self._batch_size):
-            batch = taken.records[start : start + self._batch_size]
-            refused = await self._store.write(batch)
-            await self._reject(refused)
-            self._metrics.records_written.inc(len(batch) - len(refused))
+        offset, line, replayed = 0, 1, 0
+        while True:
+            async with self._spool_lock:
+                taken = await asyncio.to_thread(spool.take, self.spool, self.replaying, offset, line)
+            if taken.unreadable:
+                await self._set_aside_unreadable(taken.unreadable)
+            for start in range(0, len(taken.records), self._batch_size):
+                batch = taken.records[start : start + self._batch_size]
+                refused = await self._store.write(batch)
+                await self._reject(refused)
+                self._metrics.records_written.inc(len(batch) - len(refused))
+            replayed += len(taken.records)
+            offset, line = taken.next_offset, line + taken.lines
+            if taken.done:
+                break
         async with self._spool_lock:  # what was spooled meanwhile is in a new spool file
             await asyncio.to_thread(self.replaying.unlink, missing_ok=True)
             self._spooled = await asyncio.to_thread(spool.count_lines, self.spool, self.replaying)
-        log.info("replayed %d spooled record(s)", len(taken.records))
+        log.info("replayed %d spooled record(s)", replayed)
 
     async def _set_aside_unreadable(self, lines: list[tuple[int, bytes, str]]) -> None:
         for number, _raw, why in lines:

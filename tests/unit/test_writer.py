@@ -489,3 +489,20 @@ async def test_a_database_slow_past_the_grace_is_taken_for_away_and_spooled(harn
     harness.store.slow_writes = 0
     await until(lambda: writer.backlog == 0)
     assert harness.store.written == set(records)
+
+
+async def test_a_long_spool_is_replayed_in_chunks_and_a_bad_line_is_named_by_its_number(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.spool_dir.mkdir(parents=True)
+    good = [record(i) for i in range(12_000)]
+    lines = [spool.encode(r) for r in good]
+    lines.insert(6_999, "{torn")  # line 7000
+    (harness.spool_dir / "records.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    writer = harness.writer(batch_size=500)
+    assert writer.backlog == 12_001
+    harness.start(writer)
+    await until(lambda: writer.backlog == 0, within=20)
+    assert harness.store.written == set(good)
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert message.startswith("spool line 7000 unreadable"), message
