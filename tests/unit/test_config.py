@@ -9,7 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from callrouter import cli, config
-from callrouter.config import ConfigError, LineKind
+from callrouter.config import ConfigError
+from callrouter.core.lines import LineKind
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 
