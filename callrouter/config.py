@@ -1,6 +1,9 @@
 """The one settings object: ``callrouter.toml`` validated, secrets from the environment.
 
-A bad file is refused with the path of every bad key (``lines[3].kind: ...``).
+A bad file is refused with the path of every bad key (``lines[3].kind: ...``),
+all in one pass: each table is validated on its own, so one bad key hides
+nothing else, and the rules across keys (``config_checks``) then run over
+whatever validated.
 Secrets never live in the file: ``CALLROUTER_ARI_PASSWORD``,
 ``CALLROUTER_DATABASE_PASSWORD`` and ``CALLROUTER_ADMIN_TOKEN`` carry them, and
 ``CALLROUTER_ARI_URL`` / ``CALLROUTER_DATABASE_DSN`` may override the file's
@@ -9,34 +12,28 @@ addresses (the dev stack uses that).
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any
 
-import phonenumbers
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callrouter import config_checks, prompts
 from callrouter.config_centre import (
     DEFAULT_MENU,
     DEFAULT_TOPICS,
     AgentConfig,
     HoursConfig,
     MenuConfig,
+    MenuOptionConfig,
     QueueConfig,
     TopicConfig,
 )
-from callrouter.core.lines import DidPattern, PatternError, digits_of, is_pattern
+from callrouter.config_checks import Item, Parts
+from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
 
 SECRET_KEYS = {"password", "token", "secret"}
 
@@ -50,119 +47,10 @@ class ConfigError(Exception):
         super().__init__(f"{source}: " + "; ".join(self.problems))
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LineKind(StrEnum):
-    CLINIC = "clinic"
-    HOTLINE = "hotline"
-    AMBULANCE = "ambulance"
-
-
-class Line(Strict):
-    name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="short id used in records and metrics"
-    )
-    dids: list[str] = Field(min_length=1)
-    kind: LineKind
-    organisation: str = Field(min_length=1)
-    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 country for number normalisation")
-    hours: str | None = Field(default=None, description="a name from [hours]; none: always open")
-    menu: Literal["full", "skip", "fast"] = Field(
-        default="full", description="skip: straight to `topic`; fast: one key (1) to `topic`, else the menu"
-    )
-    topic: str | None = Field(
-        default=None, description="skip/fast: the topic; full: the default topic after too many failures"
-    )
-    priority: int = Field(default=0, ge=0, le=1000, description="raises its callers' priority")
-
-    @field_validator("dids")
-    @classmethod
-    def _dids(cls, dids: list[str]) -> list[str]:
-        for did in dids:
-            if is_pattern(did):
-                try:
-                    DidPattern.parse(did)
-                except PatternError as exc:
-                    raise ValueError(str(exc)) from None
-            elif not digits_of(did).isdigit():
-                raise ValueError(f"{did!r} is neither a number nor a pattern starting with '_'")
-        return dids
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, country: str) -> str:
-        if country not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown country code {country!r}")
-        return country
-
-    @property
-    def urgent(self) -> bool:
-        return self.kind is LineKind.AMBULANCE
-
-    @model_validator(mode="after")
-    def _line_rules(self) -> Self:
-        if self.menu != "full" and self.topic is None:
-            raise ValueError(f"menu = {self.menu!r} needs a topic")
-        if self.urgent and self.hours is not None:
-            raise ValueError("an ambulance line is always open: it takes no hours")
-        return self
-
-
-class Router(Strict):
-    app: str = Field(default="callrouter", pattern=r"^[A-Za-z0-9_-]+$")
-    node: str = Field(default="asterisk-1", pattern=r"^[A-Za-z0-9_.-]+$", description="this Asterisk's name")
-    default_line: str | None = Field(default=None, description="line for DIDs no line lists")
-    max_call_seconds: float = Field(default=4 * 3600, gt=0, description="the router hangs up longer calls")
-    reconcile_seconds: float = Field(default=30, gt=0, description="how often state is checked against ARI")
-    shed_lag_seconds: float = Field(
-        default=0.5,
-        ge=0,
-        description="new calls are sent back (call back / fallback) while the router is this far behind"
-        " (their event's lag, or ARI round trips); 0: never",
-    )
-
-
-class Ari(Strict):
-    url: str = Field(default="http://127.0.0.1:8088", pattern=r"^https?://")
-    user: str = "callrouter"
-    max_connections: int = Field(default=50, ge=1, le=1000, description="keep below http.conf sessionlimit")
-    rest_websockets: int = Field(
-        default=4, ge=0, le=16, description="REST requests over this many WebSockets (0: HTTP only)"
-    )
-    reconnect_max_seconds: float = Field(default=10, gt=0)
-
-
-class Database(Strict):
-    dsn: str = Field(
-        default="postgresql://callrouter@127.0.0.1:5432/callrouter", pattern=r"^postgres(ql)?://"
-    )
-    spool_dir: Path = Path("/var/spool/callrouter")
-    batch_size: int = Field(default=200, ge=1)
-    batch_max_wait_ms: int = Field(default=200, ge=1)
-    queue_limit: int = Field(default=10_000, ge=10)
-
-
-class Admin(Strict):
-    bind: str = Field(default="127.0.0.1:8090", pattern=r"^[^:]+:\d+$")
-
-    @property
-    def host(self) -> str:
-        return self.bind.rsplit(":", 1)[0]
-
-    @property
-    def port(self) -> int:
-        return int(self.bind.rsplit(":", 1)[1])
-
-
-class Prompts(Strict):
-    directory: str = Field(default="/usr/share/callrouter/prompts", description="where Asterisk finds them")
-    source: Path = Field(default=Path("prompts"), description="the prompts' texts (for check-config)")
-
-
 class FileConfig(Strict):
+    """The whole file. Only ``validate`` builds one, after every rule across keys
+    (``config_checks``) has passed: the models check keys, not how they fit together."""
+
     router: Router = Router()
     ari: Ari = Ari()
     database: Database = Database()
@@ -176,73 +64,6 @@ class FileConfig(Strict):
     agents: list[AgentConfig] = Field(default_factory=list)
     hours: dict[str, HoursConfig] = Field(default_factory=dict)
     lines: list[Line] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Self:
-        """Every name used refers to something defined; urgent callers are never hung up on.
-        All problems are reported together, each naming its key."""
-        problems = self._naming_problems() + self._reference_problems()
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
-
-    def _naming_problems(self) -> list[str]:
-        problems: list[str] = []
-        names = [line.name for line in self.lines]
-        problems.extend(
-            f"lines: name {n!r} is repeated" for n in sorted({n for n in names if names.count(n) > 1})
-        )
-        owner: dict[str, str] = {}
-        for line in self.lines:
-            for did in line.dids:
-                key = digits_of(did)
-                if key in owner and owner[key] != line.name:
-                    problems.append(f"lines: DID {did} is on both line {owner[key]!r} and line {line.name!r}")
-                owner[key] = line.name
-        if self.router.default_line is not None and self.router.default_line not in names:
-            problems.append(f"router.default_line: {self.router.default_line!r} names no line")
-        ids = [a.id for a in self.agents]
-        problems.extend(f"agents: id {a!r} is repeated" for a in sorted({a for a in ids if ids.count(a) > 1}))
-        return problems
-
-    def _reference_problems(self) -> list[str]:
-        problems: list[str] = []
-        topics = set(self.topics)
-        for missing in sorted(self.menu.topics() - topics):
-            problems.append(f"menu: topic {missing!r} is not defined in [topics]")
-        for name, rules in self.topics.items():
-            if rules.overflow_topic and rules.overflow_topic not in topics:
-                problems.append(f"topics.{name}.overflow_topic: {rules.overflow_topic!r} is not a topic")
-        for i, line in enumerate(self.lines):
-            if line.topic and line.topic not in topics:
-                problems.append(f"lines[{i}].topic: {line.topic!r} is not a topic")
-            if line.hours and line.hours not in self.hours:
-                problems.append(f"lines[{i}].hours: {line.hours!r} is not in [hours]")
-            if line.language not in self.menu.languages:
-                problems.append(f"lines[{i}].language: {line.language!r} is not in menu.languages")
-            if line.urgent:
-                problems.extend(self._urgent_problems(i, line))
-        for i, agent in enumerate(self.agents):
-            for topic in agent.topics:
-                if topic not in topics:
-                    problems.append(f"agents[{i}].topics: {topic!r} is not a topic")
-        return problems
-
-    def _urgent_problems(self, i: int, line: Line) -> list[str]:
-        """Follow an urgent line's topic through its overflows: none may end in a hang-up."""
-        seen: set[str] = set()
-        topic = line.topic
-        out: list[str] = []
-        while topic and topic in self.topics and topic not in seen:
-            seen.add(topic)
-            rules = self.topics[topic]
-            if rules.overflow_prompt:
-                out.append(
-                    f"lines[{i}]: urgent line {line.name!r} reaches topic {topic!r}, whose overflow hangs up "
-                    "(overflow_prompt); give it an overflow_topic or no maximum wait"
-                )
-            topic = rules.overflow_topic
-        return out
 
 
 class EnvironmentValues(BaseModel):
@@ -329,11 +150,32 @@ ENV_OVERRIDES = {
 }
 
 
-def parse(text: str, source: str = "callrouter.toml", environ: dict[str, str] | None = None) -> Settings:
+def parse(
+    text: str,
+    source: str = "callrouter.toml",
+    environ: dict[str, str] | None = None,
+    prompts_base: Path | None = None,
+) -> Settings:
+    """Settings from the file's text; a TOML syntax error is the one problem that stops early."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except tomllib.TOMLDecodeError as exc:  # its message says the line and column
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    return validate(data, source, environ, prompts_base)
+
+
+def validate(
+    data: dict[str, Any],
+    source: str = "callrouter.toml",
+    environ: dict[str, str] | None = None,
+    prompts_base: Path | None = None,
+) -> Settings:
+    """Settings from the parsed file, or a ``ConfigError`` with every problem at once.
+
+    ``prompts_base``: also check that every enabled language has every prompt,
+    reading ``prompts.source`` relative to this folder (the config file's).
+    """
+    data = copy.deepcopy(data)
     problems = _secrets_in(data)
     # An explicit environ replaces the process environment entirely.
     env = EnvironmentValues(**_env_kwargs(environ)) if environ is not None else Environment()
@@ -343,17 +185,16 @@ def parse(text: str, source: str = "callrouter.toml", environ: dict[str, str] | 
             table = data.setdefault(section, {})
             if isinstance(table, dict):
                 table[key] = str(value)
-    try:
-        file = FileConfig.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            message = err["msg"].removeprefix("Value error, ")
-            # Cross-key checks name their own keys, one problem per line.
-            for part in message.split("\n"):
-                problems.append(f"{error_path(err['loc'])}: {part}" if err["loc"] else part)
-        raise ConfigError(source, problems) from None
+    parts = split(data, problems)
+    problems.extend(config_checks.problems(parts))
+    if prompts_base is not None and parts.prompts.has("source"):
+        problems.extend(prompts.missing(parts, prompts_base / parts.prompts["source"]))
     if problems:
         raise ConfigError(source, problems)
+    try:
+        file = FileConfig.model_validate(data)
+    except ValidationError as exc:  # split() saw every key; kept so nothing slips through
+        raise ConfigError(source, _field_problems(exc, ())) from None
     return Settings(
         file=file,
         ari_password=env.ari_password,
@@ -363,15 +204,125 @@ def parse(text: str, source: str = "callrouter.toml", environ: dict[str, str] | 
     )
 
 
+# ---- the file, table by table -----------------------------------------------------
+SECTIONS: dict[str, type[BaseModel]] = {
+    "router": Router,
+    "ari": Ari,
+    "database": Database,
+    "admin": Admin,
+    "prompts": Prompts,
+    "queue": QueueConfig,
+}
+TABLE: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+LIST: TypeAdapter[list[Any]] = TypeAdapter(list[Any])
+
+
+def split(data: dict[str, Any], problems: list[str]) -> Parts:
+    """Validate each table on its own, appending its problems: a bad key hides nothing beside it."""
+    problems.extend(f"{k}: Extra inputs are not permitted" for k in data if k not in FileConfig.model_fields)
+    sections = {name: _item(model, data.get(name, {}), (name,), problems) for name, model in SECTIONS.items()}
+    menu = data.get("menu", DEFAULT_MENU)
+    menu_item = _item(MenuConfig, _without_options(menu), ("menu",), problems)
+    options = (
+        _options(menu.get("options", {}), ("menu", "options"), problems) if isinstance(menu, dict) else []
+    )
+    topics = _table(TopicConfig, data.get("topics", DEFAULT_TOPICS), "topics", problems)
+    hours = _table(HoursConfig, data.get("hours", {}), "hours", problems)
+    agents = _list(AgentConfig, data.get("agents", []), "agents", problems)
+    lines = None
+    if "lines" not in data:
+        problems.append("lines: Field required")
+    elif (lines := _list(Line, data["lines"], "lines", problems)) == []:
+        problems.append("lines: List should have at least 1 item")
+    return Parts(
+        sections["router"], sections["prompts"], menu_item, options, topics, hours, agents or [], lines
+    )
+
+
+def _table(model: type[BaseModel], raw: Any, name: str, problems: list[str]) -> dict[str, Item] | None:
+    """``[topics.x]``-style tables; None when the section is no table (its names unknown)."""
+    if not _shaped(TABLE, raw, (name,), problems):
+        return None
+    return {key: _item(model, value, (name, key), problems) for key, value in raw.items()}
+
+
+def _list(model: type[BaseModel], raw: Any, name: str, problems: list[str]) -> list[Item] | None:
+    """``[[lines]]``-style arrays of tables; None when the section is no array."""
+    if not _shaped(LIST, raw, (name,), problems):
+        return None
+    return [_item(model, value, (name, i), problems) for i, value in enumerate(raw)]
+
+
+def _options(raw: Any, loc: tuple[str, ...], problems: list[str]) -> list[Item]:
+    """Every option of a menu, submenus' options too, each with its key and its submenu."""
+    if not _shaped(TABLE, raw, loc, problems):
+        return []
+    found: list[Item] = []
+    for key, option in raw.items():
+        submenu = option.get("options") if isinstance(option, dict) else None
+        item = _item(MenuOptionConfig, _without_options(option), (*loc, key), problems)
+        values = {**item.values, "key": key, "options": submenu}
+        if submenu is not None:
+            children = _options(submenu, (*loc, key, "options"), problems)
+            if not isinstance(submenu, dict):
+                del values["options"]
+            found.extend(children)
+        found.append(Item(item.path, values))
+    return found
+
+
+def _without_options(table: Any) -> Any:
+    """A menu's table without its options, which ``_options`` checks one by one."""
+    return {k: v for k, v in table.items() if k != "options"} if isinstance(table, dict) else table
+
+
+def _shaped(shape: TypeAdapter[Any], raw: Any, loc: tuple[str, ...], problems: list[str]) -> bool:
+    try:
+        shape.validate_python(raw)
+    except ValidationError as exc:
+        problems.extend(_field_problems(exc, loc))
+        return False
+    return True
+
+
+def _item(model: type[BaseModel], raw: Any, loc: tuple[str | int, ...], problems: list[str]) -> Item:
+    """One table validated: all its values, or, when some keys are bad, the good ones as written."""
+    try:
+        valid = model.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_field_problems(exc, loc))
+        if not isinstance(raw, dict):
+            return Item(error_path(loc), {})
+        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+        good = {
+            name: raw[name] if name in raw else field.get_default(call_default_factory=True)
+            for name, field in model.model_fields.items()
+            if name not in bad and (name in raw or not field.is_required())
+        }
+        return Item(error_path(loc), good)
+    return Item(error_path(loc), {name: getattr(valid, name) for name in model.model_fields})
+
+
+def _field_problems(exc: ValidationError, loc: tuple[str | int, ...]) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        path = (*loc, *err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{error_path(path)}: {message}" if path else message)
+    return problems
+
+
 def _env_kwargs(environ: dict[str, str]) -> dict[str, Any]:
     prefix = "CALLROUTER_"
     return {k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)}
 
 
-def load(path: Path | str, environ: dict[str, str] | None = None) -> Settings:
+def load(path: Path | str, environ: dict[str, str] | None = None, *, check_prompts: bool = False) -> Settings:
+    """The file's settings; ``check_prompts``: also every prompt in every language
+    (``prompts.source`` is relative to the file's folder)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    return parse(text, str(path), environ)
+    return parse(text, str(path), environ, path.resolve().parent if check_prompts else None)

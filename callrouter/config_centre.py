@@ -1,17 +1,18 @@
 """The contact centre's part of ``callrouter.toml``: menu, topics, queue, agents, hours.
 
-Each section validates itself and converts to the pure core's types
-(``MenuSpec``, ``TopicRules``, ``Agent``, ``Hours``); cross-references (a menu
-option naming a topic, a line naming its hours) are checked in ``config.py``.
+Each section validates its own keys and converts to the pure core's types
+(``MenuSpec``, ``TopicRules``, ``Agent``, ``Hours``); how keys fit together (an
+option with one of topic/action/submenu, a menu option naming a topic, an
+overflow target) is ``config_checks``'s, which runs even when other keys are bad.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal, Self
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callrouter.core.agents import Agent
 from callrouter.core.centre import TopicRules
@@ -31,15 +32,6 @@ class MenuOptionConfig(Strict):
     prompt: str | None = Field(default=None, pattern=NAME, description="for a submenu: its prompt")
     options: dict[str, MenuOptionConfig] | None = None
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> Self:
-        kinds = [self.topic is not None, self.action is not None, self.options is not None]
-        if sum(kinds) != 1:
-            raise ValueError("an option has exactly one of: topic, action, or options (a submenu)")
-        if self.options is not None and self.prompt is None:
-            raise ValueError("a submenu needs a prompt")
-        return self
-
     def to_core(self) -> MenuOption:
         if self.options is not None:
             assert self.prompt is not None
@@ -49,12 +41,6 @@ class MenuOptionConfig(Strict):
         return MenuOption(topic=self.topic, action=self.action)
 
 
-def _check_keys(options: dict[str, MenuOptionConfig] | None) -> None:
-    for key in options or {}:
-        if key not in "0123456789*#" or len(key) != 1:
-            raise ValueError(f"menu key {key!r} is not one DTMF digit (0-9, *, #)")
-
-
 class MenuConfig(Strict):
     prompt: str = Field(default="menu_main", pattern=NAME)
     timeout_seconds: float = Field(default=5, gt=0, le=60)
@@ -62,43 +48,6 @@ class MenuConfig(Strict):
     default_topic: str = Field(default="operator", pattern=NAME)
     languages: list[str] = Field(default=["ru", "en"], min_length=1)
     options: dict[str, MenuOptionConfig] = Field(default_factory=dict)
-
-    @field_validator("options")
-    @classmethod
-    def _keys(cls, options: dict[str, MenuOptionConfig]) -> dict[str, MenuOptionConfig]:
-        _check_keys(options)
-        stack = list(options.values())
-        while stack:
-            option = stack.pop()
-            _check_keys(option.options)
-            stack.extend((option.options or {}).values())
-        return options
-
-    def topics(self) -> set[str]:
-        found: set[str] = {self.default_topic}
-        stack = list(self.options.values())
-        while stack:
-            option = stack.pop()
-            if option.topic:
-                found.add(option.topic)
-            stack.extend((option.options or {}).values())
-        return found
-
-    def prompts(self) -> set[str]:
-        found = {self.prompt, "invalid_option"}
-        stack = list(self.options.values())
-        while stack:
-            option = stack.pop()
-            if option.prompt:
-                found.add(option.prompt)
-            stack.extend((option.options or {}).values())
-        return found
-
-    def depth(self) -> int:
-        def level(options: dict[str, MenuOptionConfig] | None) -> int:
-            return 1 + max((level(o.options) for o in (options or {}).values() if o.options), default=0)
-
-        return level(self.options)
 
     def to_core(self) -> MenuSpec:
         root = MenuNode(self.prompt, {k: v.to_core() for k, v in self.options.items()})
@@ -114,17 +63,6 @@ class TopicConfig(Strict):
     overflow_prompt: str | None = Field(default=None, pattern=NAME, description="said before hanging up")
     when_no_agents: str = Field(default="wait", pattern="^(wait|overflow)$")
     prompt: str | None = Field(default=None, pattern=NAME, description="said when the caller joins")
-
-    @model_validator(mode="after")
-    def _overflow(self) -> Self:
-        if self.overflow_topic and self.overflow_prompt:
-            raise ValueError("overflow goes to a topic or to a message, not both")
-        needs_overflow = self.max_wait_seconds is not None or self.when_no_agents == "overflow"
-        if needs_overflow and not (self.overflow_topic or self.overflow_prompt):
-            raise ValueError(
-                "max_wait_seconds or when_no_agents='overflow' needs overflow_topic or overflow_prompt"
-            )
-        return self
 
     def to_core(self) -> TopicRules:
         max_wait = timedelta(seconds=self.max_wait_seconds) if self.max_wait_seconds else None

@@ -1,8 +1,8 @@
 """Which prompts the config needs, and whether every enabled language has them.
 
 The words live in ``prompts/<lang>.toml`` (``[prompts] key = "words"``); the
-audio Asterisk plays is generated from them. ``check-config`` refuses a config
-that would play a prompt missing in one of its languages.
+audio Asterisk plays is generated from them. ``check-config`` and ``run``
+refuse a config that would play a prompt missing in one of its languages.
 """
 
 from __future__ import annotations
@@ -10,19 +10,21 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from callrouter.config import FileConfig
+from callrouter.config_checks import Parts
 
 ALWAYS = ("greeting", "invalid_option", "queue_joined", "queue_position", "queue_wait", "goodbye")
 
 
-def required(config: FileConfig) -> set[str]:
-    keys = set(ALWAYS) | config.menu.prompts()
-    keys |= {h.closed_prompt for h in config.hours.values()}
-    for topic in config.topics.values():
-        keys |= {p for p in (topic.prompt, topic.overflow_prompt) if p}
-    if any(line.menu == "fast" for line in config.lines):
+def required(parts: Parts) -> set[str]:
+    """The prompts the config plays, as far as its keys validated."""
+    keys = set(ALWAYS)
+    keys |= {item.get("prompt") for item in (parts.menu, *parts.options)}
+    keys |= {hours.get("closed_prompt") for hours in (parts.hours or {}).values()}
+    for topic in (parts.topics or {}).values():
+        keys |= {topic.get("prompt"), topic.get("overflow_prompt")}
+    if any(line.get("menu") == "fast" for line in parts.lines or []):
         keys.add("fast_path")
-    return keys
+    return {key for key in keys if isinstance(key, str)}
 
 
 def catalogue(source: Path, language: str) -> dict[str, str] | None:
@@ -33,12 +35,16 @@ def catalogue(source: Path, language: str) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.get("prompts", {}).items()}
 
 
-def missing(config: FileConfig, source: Path) -> list[str]:
-    """``prompts: ...`` problems, one per missing file or key."""
+def missing(parts: Parts, source: Path) -> list[str]:
+    """``prompts: ...`` problems, one per missing file or key, in every language that validated."""
     problems: list[str] = []
-    keys = required(config)
-    for language in config.menu.languages:
-        words = catalogue(source, language)
+    keys = required(parts)
+    for language in parts.menu.get("languages") or []:
+        try:
+            words = catalogue(source, language)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"prompts: cannot read {source / language}.toml: {exc}")
+            continue
         if words is None:
             problems.append(
                 f"prompts: language {language!r} is enabled but {source / language}.toml is missing"

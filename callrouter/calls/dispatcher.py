@@ -20,7 +20,8 @@ from callrouter.ari.client import AriClient, AriError
 from callrouter.calls import features, plan
 from callrouter.calls.centre import CentreRunner, RingSettings
 from callrouter.calls.session import CallSession, utcnow
-from callrouter.config import Line, Settings
+from callrouter.config import Settings
+from callrouter.config_router import Line
 from callrouter.core import call as core
 from callrouter.core import call_events as ev
 from callrouter.core.commands import Command

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from callrouter.config import Line, Settings
+from callrouter.config import Settings
+from callrouter.config_router import Line
 from callrouter.core import centre as cc
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
 

@@ -1,4 +1,4 @@
-"""Which line a dialled number (DID) belongs to.
+"""Which line a dialled number (DID) belongs to, and what kind of line it is.
 
 A line lists exact DIDs (``+74951230001``) and Asterisk-style patterns
 (``_749512300XX``: X any digit, Z 1-9, N 2-9, ``[1-5]`` a set, ``.`` one or
@@ -12,11 +12,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 _PATTERN_TOKEN = re.compile(r"\[[0-9\-]+\]|[0-9XZN.!]")
+
+
+class LineKind(StrEnum):
+    CLINIC = "clinic"
+    HOTLINE = "hotline"
+    AMBULANCE = "ambulance"
+
+    @property
+    def urgent(self) -> bool:
+        """Always open; its callers are never hung up on (no hours, no hang-up overflow)."""
+        return self is LineKind.AMBULANCE
 
 
 class PatternError(ValueError):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from callrouter import cli, config
-from callrouter.config import ConfigError, LineKind
+from callrouter.config import ConfigError
+from callrouter.core.lines import LineKind
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 
@@ -274,21 +273,6 @@ def test_without_environ_the_process_environment_is_read(monkeypatch: pytest.Mon
 
 
 # ---- the CLI --------------------------------------------------------------------
-@pytest.fixture
-def clean_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The CLI reads the real environment and installs a root log handler: isolate both."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("CALLROUTER_"):
-            monkeypatch.delenv(name)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 @pytest.mark.usefixtures("clean_cli")
 def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check-config", str(EXAMPLE)]) == 0

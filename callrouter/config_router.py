@@ -1,0 +1,115 @@
+"""The router's part of ``callrouter.toml``: router, ari, database, admin, prompts, lines.
+
+Each table validates its own keys; how the keys fit together (a DID on two
+lines, a line naming unknown hours) is ``config_checks``'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callrouter.core.lines import DidPattern, LineKind, PatternError, digits_of, is_pattern
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Line(Strict):
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="short id used in records and metrics"
+    )
+    dids: list[str] = Field(min_length=1)
+    kind: LineKind
+    organisation: str = Field(min_length=1)
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 country for number normalisation")
+    hours: str | None = Field(default=None, description="a name from [hours]; none: always open")
+    menu: Literal["full", "skip", "fast"] = Field(
+        default="full", description="skip: straight to `topic`; fast: one key (1) to `topic`, else the menu"
+    )
+    topic: str | None = Field(
+        default=None, description="skip/fast: the topic; full: the default topic after too many failures"
+    )
+    priority: int = Field(default=0, ge=0, le=1000, description="raises its callers' priority")
+
+    @field_validator("dids")
+    @classmethod
+    def _dids(cls, dids: list[str]) -> list[str]:
+        for did in dids:
+            if is_pattern(did):
+                try:
+                    DidPattern.parse(did)
+                except PatternError as exc:
+                    raise ValueError(str(exc)) from None
+            elif not digits_of(did).isdigit():
+                raise ValueError(f"{did!r} is neither a number nor a pattern starting with '_'")
+        return dids
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, country: str) -> str:
+        if country not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown country code {country!r}")
+        return country
+
+    @property
+    def urgent(self) -> bool:
+        return self.kind.urgent
+
+
+class Router(Strict):
+    app: str = Field(default="callrouter", pattern=r"^[A-Za-z0-9_-]+$")
+    node: str = Field(default="asterisk-1", pattern=r"^[A-Za-z0-9_.-]+$", description="this Asterisk's name")
+    default_line: str | None = Field(default=None, description="line for DIDs no line lists")
+    max_call_seconds: float = Field(default=4 * 3600, gt=0, description="the router hangs up longer calls")
+    reconcile_seconds: float = Field(default=30, gt=0, description="how often state is checked against ARI")
+    shed_lag_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="new calls are sent back (call back / fallback) while the router is this far behind"
+        " (their event's lag, or ARI round trips); 0: never",
+    )
+
+
+class Ari(Strict):
+    url: str = Field(default="http://127.0.0.1:8088", pattern=r"^https?://")
+    user: str = "callrouter"
+    max_connections: int = Field(default=50, ge=1, le=1000, description="keep below http.conf sessionlimit")
+    rest_websockets: int = Field(
+        default=4, ge=0, le=16, description="REST requests over this many WebSockets (0: HTTP only)"
+    )
+    reconnect_max_seconds: float = Field(default=10, gt=0)
+
+
+class Database(Strict):
+    dsn: str = Field(
+        default="postgresql://callrouter@127.0.0.1:5432/callrouter", pattern=r"^postgres(ql)?://"
+    )
+    spool_dir: Path = Path("/var/spool/callrouter")
+    batch_size: int = Field(default=200, ge=1)
+    batch_max_wait_ms: int = Field(default=200, ge=1)
+    queue_limit: int = Field(default=10_000, ge=10)
+
+
+class Admin(Strict):
+    bind: str = Field(default="127.0.0.1:8090", pattern=r"^[^:]+:\d+$")
+
+    @property
+    def host(self) -> str:
+        return self.bind.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rsplit(":", 1)[1])
+
+
+class Prompts(Strict):
+    directory: str = Field(default="/usr/share/callrouter/prompts", description="where Asterisk finds them")
+    source: Path = Field(
+        default=Path("prompts"), description="the prompts' texts, checked at start (relative: to the file)"
+    )
