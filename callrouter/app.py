@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callrouter.api.auth import TokenError, check_token
 from callrouter.api.server import build_app
 from callrouter.ari.client import HttpAriClient
 from callrouter.ari.events import EventStream, Replaced
@@ -36,6 +37,11 @@ async def run(settings: Settings) -> int:
     ari_password = _secret(settings.ari_password)
     if ari_password is None:
         log.error("CALLROUTER_ARI_PASSWORD is not set")
+        return 2
+    try:
+        admin_token = check_token(_secret(settings.admin_token))
+    except TokenError as problem:
+        log.error("%s", problem)
         return 2
     store = PgRecordStore(settings.database.dsn, _secret(settings.database_password))
     writer = RecordWriter(
@@ -88,7 +94,7 @@ async def run(settings: Settings) -> int:
         }
 
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
-    api = build_app(metrics, health, _secret(settings.admin_token), dispatcher.centre, queries.abandoned)
+    api = build_app(metrics, health, admin_token, dispatcher.centre, queries.abandoned)
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()

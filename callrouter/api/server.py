@@ -1,24 +1,40 @@
-"""The admin HTTP server (aiohttp): /health and /metrics open, the rest behind a token.
+"""The admin HTTP server (aiohttp): /health, /metrics and /openapi.json open, the
+rest behind ``Authorization: Bearer <CALLROUTER_ADMIN_TOKEN>`` (api/auth.py).
 
 - ``GET /agents``: every agent with state.
-- ``POST /agents/{id}/{login|logout|pause|resume}``: change state (JSON ``{"reason": ...}``
-  for a pause); 409 when the change is not possible now (e.g. logging out mid-call).
+- ``POST /agents/{agent_id}/{login|logout|pause|resume}``: change state (JSON
+  ``{"reason": ...}`` for a pause); 409 when the change is not possible now
+  (e.g. logging out mid-call).
 - ``GET /queue``: the queue in order, numbers masked.
 - ``POST /queue/{entry_id}/priority``: ``{"priority": N}``; the queue reorders at once.
 - ``GET /calls/abandoned?since=&until=``: callers who hung up while waiting, with full
-  numbers, for operators to phone back (ISO 8601 times; default the last 24 hours).
+  numbers, for operators to phone back (ISO 8601 times with a zone; default the last 24 hours).
+
+Bodies and queries are checked by the models in api/models.py (400/413/415/422,
+naming the field); every error is JSON (api/errors.py).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from callrouter.api.auth import token_auth
+from callrouter.api.errors import ApiError, errors
+from callrouter.api.models import (
+    MAX_BODY_BYTES,
+    AbandonedQuery,
+    AgentCommandBody,
+    PauseBody,
+    PriorityBody,
+    read_body,
+    read_query,
+)
+from callrouter.api.openapi import Operation, Routes
 from callrouter.core.agents import Agent, AgentStateError
 from callrouter.core.numbers import mask
 from callrouter.core.queue import QueueError
@@ -27,22 +43,13 @@ from callrouter.metrics import Metrics
 if TYPE_CHECKING:
     from callrouter.calls.centre import CentreRunner
 
-OPEN_PATHS = {"/health", "/metrics"}
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-AbandonedQuery = Callable[[datetime, datetime], Awaitable[list[dict[str, Any]]]]
-
-
-def token_auth(token: str | None) -> Any:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
-            return await handler(request)
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token is None or not hmac.compare_digest(given.encode(), token.encode()):
-            return web.json_response({"error": "a valid bearer token is required"}, status=401)
-        return await handler(request)
-
-    return middleware
+AbandonedCalls = Callable[[datetime, datetime], Awaitable[list[dict[str, Any]]]]
+AGENT_COMMANDS: dict[str, type[AgentCommandBody | PauseBody]] = {
+    "login": AgentCommandBody,
+    "logout": AgentCommandBody,
+    "pause": PauseBody,
+    "resume": AgentCommandBody,
+}
 
 
 def agent_json(agent: Agent) -> dict[str, Any]:
@@ -58,25 +65,16 @@ def agent_json(agent: Agent) -> dict[str, Any]:
     }
 
 
-def _time_param(request: web.Request, name: str, default: datetime) -> datetime:
-    text = request.query.get(name)
-    if not text:
-        return default
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{name}: not an ISO 8601 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def build_app(
     metrics: Metrics,
     health: Callable[[], dict[str, Any]],
-    token: str | None,
-    centre: CentreRunner | None = None,
-    abandoned: AbandonedQuery | None = None,
+    token: str,
+    centre: CentreRunner,
+    abandoned: AbandonedCalls,
 ) -> web.Application:
-    app = web.Application(middlewares=[token_auth(token)])
+    """The admin app; ``token`` must pass ``auth.check_token`` (TokenError otherwise)."""
+    app = web.Application(middlewares=[errors, token_auth(token)], client_max_size=MAX_BODY_BYTES)
+    routes = Routes(app)
 
     async def health_route(request: web.Request) -> web.Response:
         state = health()
@@ -86,44 +84,58 @@ def build_app(
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    app.router.add_get("/health", health_route)
-    app.router.add_get("/metrics", metrics_route)
-    if centre is not None:
-        _add_centre_routes(app, centre)
-    if abandoned is not None:
+    text = {"type": "string"}
+    routes.add(
+        Operation("GET", "/health", "the router's health", statuses=(503,), secured=False), health_route
+    )
+    routes.add(
+        Operation(
+            "GET", "/metrics", "Prometheus metrics", secured=False, content_type="text/plain", answer=text
+        ),
+        metrics_route,
+    )
+    description: dict[str, Any] = {}
 
-        async def abandoned_route(request: web.Request) -> web.Response:
-            now = datetime.now(UTC)
-            since = _time_param(request, "since", now - timedelta(days=1))
-            until = _time_param(request, "until", now)
-            return web.json_response({"since": since.isoformat(), "until": until.isoformat(),
-                                      "calls": await abandoned(since, until)})  # fmt: skip
+    async def openapi_route(request: web.Request) -> web.Response:
+        return web.json_response(description)
 
-        app.router.add_get("/calls/abandoned", abandoned_route)
+    routes.add(Operation("GET", "/openapi.json", "this description", secured=False), openapi_route)
+    _add_agent_routes(routes, centre)
+    _add_queue_routes(routes, centre)
+    _add_abandoned_route(routes, abandoned)
+    description.update(routes.describe())
     return app
 
 
-def _add_centre_routes(app: web.Application, centre: CentreRunner) -> None:
+def _add_agent_routes(routes: Routes, centre: CentreRunner) -> None:
     async def agents_route(request: web.Request) -> web.Response:
         agents = sorted(centre.centre.agents.values(), key=lambda a: a.agent_id)
         return web.json_response({"agents": [agent_json(a) for a in agents]})
 
-    async def agent_command_route(request: web.Request) -> web.Response:
-        agent_id, command = request.match_info["agent"], request.match_info["command"]
-        if agent_id not in centre.centre.agents:
-            return web.json_response({"error": f"no agent {agent_id}"}, status=404)
-        if command not in ("login", "logout", "pause", "resume"):
-            return web.json_response({"error": f"unknown command {command}"}, status=404)
-        reason = ""
-        if request.can_read_body:
-            body = await request.json()
-            reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
-        try:
-            agent = centre.agent_command(agent_id, command, reason or "admin")
-        except AgentStateError as exc:
-            return web.json_response({"error": str(exc)}, status=409)
-        return web.json_response(agent_json(agent))
+    def command_route(command: str, model: type[AgentCommandBody | PauseBody]) -> Any:
+        async def route(request: web.Request) -> web.Response:
+            body = await read_body(request, model)
+            agent_id = request.match_info["agent_id"]
+            if agent_id not in centre.centre.agents:
+                raise ApiError(404, f"no agent {agent_id}")
+            reason = body.reason if isinstance(body, PauseBody) else "admin"
+            try:
+                agent = centre.agent_command(agent_id, command, reason)
+            except AgentStateError as exc:
+                raise ApiError(409, str(exc)) from None
+            return web.json_response(agent_json(agent))
 
+        return route
+
+    routes.add(Operation("GET", "/agents", "every agent with state"), agents_route)
+    for command, model in AGENT_COMMANDS.items():
+        operation = Operation(
+            "POST", f"/agents/{{agent_id}}/{command}", f"{command} an agent", model, statuses=(404, 409)
+        )
+        routes.add(operation, command_route(command, model))
+
+
+def _add_queue_routes(routes: Routes, centre: CentreRunner) -> None:
     async def queue_route(request: web.Request) -> web.Response:
         now = datetime.now(UTC)
         entries = []
@@ -143,27 +155,46 @@ def _add_centre_routes(app: web.Application, centre: CentreRunner) -> None:
             )
         return web.json_response({"queue": entries})
 
-    app.router.add_get("/agents", agents_route)
-    app.router.add_post("/agents/{agent}/{command}", agent_command_route)
-
     async def priority_route(request: web.Request) -> web.Response:
-        entry_id = request.match_info["entry"]
+        entry_id = request.match_info["entry_id"]
+        body = await read_body(request, PriorityBody)
         try:
-            body = await request.json()
-            priority = int(body["priority"])
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": 'send {"priority": N}'}, status=400)
-        if not 0 <= priority <= 1000:
-            return web.json_response({"error": "priority is 0-1000"}, status=400)
-        try:
-            entry = centre.reprioritise(entry_id, priority)
+            entry = centre.reprioritise(entry_id, body.priority)
         except (QueueError, KeyError):
-            return web.json_response({"error": f"{entry_id} is not waiting in the queue"}, status=404)
+            raise ApiError(404, f"{entry_id} is not waiting in the queue") from None
         waiting = entry.offered_to is None
         position = centre.centre.queue.position(entry_id) if waiting else None
         return web.json_response(
             {"entry_id": entry.entry_id, "priority": entry.priority, "position": position}
         )
 
-    app.router.add_get("/queue", queue_route)
-    app.router.add_post("/queue/{entry}/priority", priority_route)
+    routes.add(Operation("GET", "/queue", "the queue in order, numbers masked"), queue_route)
+    routes.add(
+        Operation(
+            "POST",
+            "/queue/{entry_id}/priority",
+            "change a waiting caller's priority",
+            PriorityBody,
+            statuses=(404,),
+        ),
+        priority_route,
+    )
+
+
+def _add_abandoned_route(routes: Routes, abandoned: AbandonedCalls) -> None:
+    async def abandoned_route(request: web.Request) -> web.Response:
+        since, until = read_query(request, AbandonedQuery).window(datetime.now(UTC))
+        try:
+            calls = await abandoned(since, until)
+        except (OSError, TimeoutError):
+            raise ApiError(503, "the database is unreachable; try again") from None
+        return web.json_response({"since": since.isoformat(), "until": until.isoformat(), "calls": calls})
+
+    operation = Operation(
+        "GET",
+        "/calls/abandoned",
+        "callers who hung up while waiting (full numbers)",
+        query=AbandonedQuery,
+        statuses=(503,),
+    )
+    routes.add(operation, abandoned_route)

@@ -20,6 +20,7 @@ from devstack.router import RouterProcess, migrate
 from devstack.stack import REPO, Stack, StackInfo
 
 CONFIG = REPO / ".run" / "callrouter.test.toml"
+ADMIN_TOKEN = "e2e-admin-token-0123456789"  # the router refuses a token under 16 characters
 
 
 def write_test_config() -> Path:
@@ -45,7 +46,7 @@ def stack() -> Iterator[StackInfo]:
 
 
 def start_router(info: StackInfo, tmp_path: Path, config: Path = CONFIG) -> RouterProcess:
-    return RouterProcess(info, config, tmp_path / "router.log", tmp_path / "spool", "test-token")
+    return RouterProcess(info, config, tmp_path / "router.log", tmp_path / "spool", ADMIN_TOKEN)
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ class AriObserver(Observer):
 
 
 async def admin(router: RouterProcess, method: str, path: str, body: object = None) -> tuple[int, object]:
-    headers = {"Authorization": "Bearer test-token"}
+    headers = {"Authorization": f"Bearer {router.token}"}
     async with (
         aiohttp.ClientSession(headers=headers) as session,
         session.request(method, router.admin_url + path, json=body) as response,

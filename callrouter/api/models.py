@@ -1,0 +1,159 @@
+"""What the admin API accepts: one pydantic model per body or query, the same
+models that /openapi.json describes, and the readers that apply them.
+
+A body is read only up to ``MAX_BODY_BYTES`` (413 beyond), only as
+``application/json`` in UTF-8 (415 otherwise), and parsed by pydantic's own
+JSON parser, which bounds nesting: nothing a client sends reaches Python's
+``json`` module, ``float('inf')`` or PostgreSQL unchecked.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+
+from callrouter.api.errors import ApiError, Problem, invalid
+
+MAX_BODY_BYTES = 16 * 1024  # the largest valid body (a pause reason) is far below this
+ABANDONED_WINDOW = timedelta(days=1)
+# RFC 3339 with seconds and a zone, in years a person may mean (and PostgreSQL
+# holds in any zone): the description's pattern and the check are one.
+TIME_PATTERN = (
+    r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+TIME_EXAMPLE = "2026-01-31T08:00:00+03:00"
+LATEST = datetime.max.replace(tzinfo=UTC)
+# The one rule across fields (JSON Schema cannot say it): the window's order.
+UNTIL_BEFORE_SINCE = "must not be before since"
+SINCE_AFTER_NOW = "must not be after until, which is now when not given"
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class AgentCommandBody(Body):
+    """login, logout and resume take no fields; the body may be left out."""
+
+
+class PauseBody(Body):
+    reason: str = Field(
+        default="admin",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="why the agent is paused (shown in GET /agents); no control characters",
+    )
+
+
+def _whole_number(value: object) -> object:
+    """JSON has one number type: 26.0 is the integer 26 (as JSON Schema says); 1.5, inf, NaN are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class PriorityBody(Body):
+    priority: Annotated[int, BeforeValidator(_whole_number)] = Field(
+        ge=0, le=1000, description="the caller's new priority; higher is served first"
+    )
+
+
+def _rfc3339(value: object) -> object:
+    if not isinstance(value, str) or not re.fullmatch(TIME_PATTERN, value):
+        raise ValueError(f"must be a time with seconds and a zone, year 1970-9999, e.g. {TIME_EXAMPLE}")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The time in UTC; past the end of 9999 there, the end of 9999 (Python's last time).
+    Years 1970-9999 as written, in any zone, are well inside what PostgreSQL holds."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC
+        return LATEST
+
+
+StorableTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(_in_utc),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "pattern": TIME_PATTERN, "examples": [TIME_EXAMPLE]}
+    ),
+]
+
+
+class AbandonedQuery(BaseModel):
+    """``GET /calls/abandoned``: RFC 3339 times with a zone; by default the last 24 hours."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    since: StorableTime | None = Field(
+        default=None, description="from this time (inclusive); default: 24 hours before `until`"
+    )
+    until: StorableTime | None = Field(default=None, description="to this time (exclusive); default: now")
+
+    @field_validator("until")
+    @classmethod
+    def _not_before_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if until is not None and since is not None and until < since:
+            raise ValueError(UNTIL_BEFORE_SINCE)
+        return until
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        until = self.until or now
+        since = self.since or until - ABANDONED_WINDOW
+        if since > until:  # only `since` given, and it is in the future
+            raise ApiError(
+                422, "since: must not be after until (now)", [Problem("since", "query", "is after until")]
+            )
+        return since, until
+
+
+async def read_body(request: web.Request, model: type[Model]) -> Model:
+    """The request's JSON body as ``model``; no body counts as ``{}``."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+    raw = await request.read() if request.body_exists else b""
+    if not raw.strip():
+        raw = b"{}"
+    elif request.content_type != "application/json" or (request.charset or "utf-8").lower() != "utf-8":
+        raise ApiError(415, "body: send application/json (UTF-8)", [Problem("body", "body", "not JSON")])
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise invalid(exc, "body") from None
+
+
+def read_query(request: web.Request, model: type[Model]) -> Model:
+    """The query string as ``model``; a parameter may be given once."""
+    values: dict[str, Any] = {}
+    for name in request.query:
+        given = request.query.getall(name)
+        if len(given) > 1:
+            problem = Problem(name, "query", "given more than once")
+            raise ApiError(422, f"{name}: {problem.message}", [problem])
+        values[name] = given[0]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise invalid(exc, "query") from None

@@ -1,0 +1,406 @@
+"""The admin API's shell over HTTP (aiohttp's test server, a centre on a fake ARI,
+a fake abandoned-calls query): who may call it, what it accepts, and that bad
+input is answered 4xx in JSON and never reaches the catch-all 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from callrouter.api.auth import TokenError, bearer_credentials, check_token
+from callrouter.api.models import MAX_BODY_BYTES, PauseBody, PriorityBody
+from callrouter.api.openapi import REF
+from callrouter.api.server import build_app
+from callrouter.ari.fake import FakeAriClient
+from callrouter.calls.centre import CentreRunner, RingSettings
+from callrouter.core import centre as cc
+from callrouter.core.agents import Agent
+from callrouter.core.queue import QueueEntry
+from callrouter.metrics import Metrics
+from callrouter.store.writer import RecordWriter
+
+TOKEN = "unit-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+SECURED = [
+    ("GET", "/agents"),
+    ("POST", "/agents/agent1/login"),
+    ("POST", "/agents/agent1/logout"),
+    ("POST", "/agents/agent1/pause"),
+    ("POST", "/agents/agent1/resume"),
+    ("GET", "/queue"),
+    ("POST", "/queue/e1/priority"),
+    ("GET", "/calls/abandoned"),
+]
+OPEN = ["/health", "/metrics", "/openapi.json"]
+WRONG_AUTHORIZATION = {
+    "none": None,
+    "empty": "",
+    "scheme only": "Bearer",
+    "scheme and space": "Bearer ",
+    "wrong token": "Bearer wrong-token-0123456789abc",
+    "a prefix of the token": f"Bearer {TOKEN[:-1]}",
+    "the token and more": f"Bearer {TOKEN}x",
+    "no scheme": TOKEN,
+    "another scheme": f"Basic {TOKEN}",
+    "scheme glued on": f"Bearer{TOKEN}",
+}
+
+
+class NullStore:
+    async def write(self, records: Any) -> list[Any]:
+        return []
+
+
+class Abandoned:
+    """The query's stand-in: asyncpg sends a time as UTC, which failed (DataError) for
+    0001-01-01T00:00:00+14:00; the router itself now passes only UTC times."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[datetime, datetime]] = []
+
+    async def __call__(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        for value in (since, until):
+            assert value.utcoffset() == timedelta(0), value
+            value.astimezone(UTC)  # OverflowError, as asyncpg's DataError, for year 0 in UTC
+        self.asked.append((since, until))
+        return [{"call_id": "c1", "caller_number": "+79161234567"}]
+
+
+def centre_runner(tmp_path: Path) -> CentreRunner:
+    agents = [Agent("agent1", frozenset({"operator"}), frozenset({"ru"}))]
+    centre = cc.Centre.create(agents, {}, timedelta(0))
+    writer = RecordWriter(NullStore(), tmp_path, Metrics())
+    ring = RingSettings("callrouter", 30)
+    return CentreRunner(centre, FakeAriClient(), writer, Metrics(), ring, lambda: T0)
+
+
+@pytest.fixture
+def centre(tmp_path: Path) -> CentreRunner:
+    return centre_runner(tmp_path)
+
+
+@pytest.fixture
+def abandoned() -> Abandoned:
+    return Abandoned()
+
+
+@pytest.fixture
+async def client(
+    centre: CentreRunner, abandoned: Abandoned, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[TestClient[Any, Any]]:
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, centre, abandoned)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+    # Bad input is the client's problem: nothing reached the catch-all or aiohttp's own handler.
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], errors
+
+
+async def call(client: TestClient[Any, Any], method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    async with client.request(method, path, **kwargs) as response:
+        assert response.content_type == "application/json", await response.text()
+        return response.status, await response.json()
+
+
+# -- the token --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", "short", "x" * 15, " " * 20, "sixteen-chars-but space", "ünicode-token-0123456"]
+)
+def test_a_token_that_cannot_protect_the_api_is_refused(token: str | None):
+    with pytest.raises(TokenError, match="CALLROUTER_ADMIN_TOKEN"):
+        check_token(token)
+
+
+def test_a_sixteen_character_token_is_enough():
+    assert check_token("x" * 16) == "x" * 16
+
+
+def test_the_app_cannot_be_built_without_a_usable_token(centre: CentreRunner, abandoned: Abandoned):
+    for token in ("", "short"):
+        with pytest.raises(TokenError, match="CALLROUTER_ADMIN_TOKEN"):
+            build_app(Metrics(), lambda: {"ok": True}, token, centre, abandoned)
+
+
+def test_only_the_bearer_scheme_carries_the_token():
+    assert bearer_credentials(f"Bearer {TOKEN}") == TOKEN
+    assert bearer_credentials(f"bearer  {TOKEN} ") == TOKEN, "the scheme is case-insensitive (RFC 9110)"
+    assert bearer_credentials(TOKEN) is None
+    assert bearer_credentials(f"Basic {TOKEN}") is None
+    assert bearer_credentials("Bearer ") is None
+
+
+@pytest.mark.parametrize("method,path", SECURED)
+@pytest.mark.parametrize("authorization", WRONG_AUTHORIZATION.values(), ids=WRONG_AUTHORIZATION.keys())
+async def test_every_route_but_the_open_ones_needs_the_right_token(
+    client: TestClient[Any, Any], centre: CentreRunner, abandoned: Abandoned, method: str, path: str,
+    authorization: str | None,
+):  # fmt: skip
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    async with client.request(method, path, headers=headers, json={"priority": 5}) as response:
+        assert response.status == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "CALLROUTER_ADMIN_TOKEN" in (await response.json())["error"]
+    assert centre.centre.agents["agent1"].state.value == "logged_out", "nothing changed"
+    assert abandoned.asked == [], "no numbers were read"
+
+
+@pytest.mark.parametrize("method,path", SECURED)
+async def test_the_right_token_opens_every_route(client: TestClient[Any, Any], method: str, path: str):
+    async with client.request(method, path, headers=AUTH) as response:
+        assert response.status != 401, await response.text()
+        assert response.status < 500
+
+
+async def test_the_scheme_may_be_in_any_case(client: TestClient[Any, Any]):
+    status, _ = await call(client, "GET", "/agents", headers={"Authorization": f"bEaReR {TOKEN}"})
+    assert status == 200
+
+
+@pytest.mark.parametrize("path", OPEN)
+async def test_health_metrics_and_the_description_are_open(client: TestClient[Any, Any], path: str):
+    async with client.get(path) as response:
+        assert response.status == 200
+
+
+async def test_an_unknown_route_is_a_json_404_but_only_with_the_token(client: TestClient[Any, Any]):
+    assert (await call(client, "GET", "/nowhere"))[0] == 401, "no token: nothing to learn about routes"
+    status, body = await call(client, "GET", "/nowhere", headers=AUTH)
+    assert status == 404 and "error" in body
+    status, body = await call(client, "POST", "/agents/agent1/fly", headers=AUTH)
+    assert status == 404
+    status, body = await call(client, "DELETE", "/agents", headers=AUTH)
+    assert status == 405 and "error" in body
+
+
+# -- the description ----------------------------------------------------------------
+
+
+async def test_the_description_lists_every_route_with_the_models_schemas(client: TestClient[Any, Any]):
+    status, doc = await call(client, "GET", "/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.1")
+    registered = {
+        (route.method, route.resource.canonical)
+        for route in client.app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
+    described = {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
+    assert registered == described
+    schemas = doc["components"]["schemas"]
+    for model in (PauseBody, PriorityBody):
+        assert schemas[model.__name__] == model.model_json_schema(ref_template=REF)
+    priority = doc["paths"]["/queue/{entry_id}/priority"]["post"]
+    assert priority["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("PriorityBody")
+    assert priority["security"] == [{"bearer": []}]
+    assert doc["paths"]["/health"]["get"]["security"] == []
+
+
+# -- bodies ---------------------------------------------------------------------------
+
+
+def nested(depth: int) -> bytes:
+    return b'{"reason": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+BAD_BODIES = {
+    "malformed JSON": (b'{"reason": "lunch"', 400, "body"),
+    "non-UTF-8": (b'{"reason": "\xff\xfe lunch"}', 400, "body"),
+    "non-UTF-8 at the start": (b"\xff\xfe{}", 400, "body"),
+    "nested 5000 deep (under the size limit)": (nested(5000), 400, "body"),
+    "nested 100k deep": (nested(100_000), 413, None),
+    "a number for the reason": (b'{"reason": 5}', 422, "reason"),
+    "an empty reason": (b'{"reason": ""}', 422, "reason"),
+    "a reason of 201 characters": (json.dumps({"reason": "x" * 201}).encode(), 422, "reason"),
+    "a control character in the reason": (b'{"reason": "lunch\\n2024-01-01 FAKE LOG LINE"}', 422, "reason"),
+    "an unknown field": (b'{"reason": "lunch", "extra": 1}', 422, "extra"),
+    "not an object": (b'["lunch"]', 422, "body"),
+    "null": (b"null", 422, "body"),
+}
+
+
+@pytest.mark.parametrize("command", ["pause", "login"])
+@pytest.mark.parametrize("raw,status,field", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+async def test_a_bad_agent_command_body_is_refused_naming_the_field(
+    client: TestClient[Any, Any],
+    centre: CentreRunner,
+    command: str,
+    raw: bytes,
+    status: int,
+    field: str | None,
+):
+    headers = {**AUTH, "Content-Type": "application/json"}
+    got, body = await call(client, "POST", f"/agents/agent1/{command}", data=raw, headers=headers)
+    assert got == status, body
+    if field is not None:
+        assert any(p["field"] == field for p in body["problems"]), body
+        assert field in body["error"]
+    assert centre.centre.agents["agent1"].state.value == "logged_out"
+
+
+async def test_a_pause_takes_a_bounded_reason(client: TestClient[Any, Any], centre: CentreRunner):
+    assert (await call(client, "POST", "/agents/agent1/login", headers=AUTH))[0] == 200
+    status, body = await call(client, "POST", "/agents/agent1/pause", json={"reason": "lunch"}, headers=AUTH)
+    assert status == 200 and body["pause_reason"] == "lunch"
+    assert (await call(client, "POST", "/agents/agent1/resume", json={}, headers=AUTH))[0] == 200
+    status, body = await call(client, "POST", "/agents/agent1/pause", headers=AUTH)
+    assert status == 200 and body["pause_reason"] == "admin", "no body: the default reason"
+
+
+async def test_an_unknown_agent_is_404(client: TestClient[Any, Any]):
+    status, body = await call(client, "POST", "/agents/nobody/login", headers=AUTH)
+    assert status == 404 and "nobody" in body["error"]
+
+
+async def test_a_body_over_the_limit_is_413_and_a_wrong_content_type_415(client: TestClient[Any, Any]):
+    big = json.dumps({"reason": "x" * MAX_BODY_BYTES}).encode()
+    headers = {**AUTH, "Content-Type": "application/json"}
+    assert (await call(client, "POST", "/agents/agent1/pause", data=big, headers=headers))[0] == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while reading
+        for _ in range(MAX_BODY_BYTES // 1000 + 2):
+            yield b" " * 1000
+
+    assert (await call(client, "POST", "/agents/agent1/pause", data=chunks(), headers=headers))[0] == 413
+    for content_type in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin-1",
+    ):
+        headers = {**AUTH, "Content-Type": content_type}
+        status, body = await call(
+            client, "POST", "/agents/agent1/pause", data=b'{"reason": "x"}', headers=headers
+        )
+        assert status == 415, (content_type, body)
+
+
+PRIORITIES = {
+    "1e999": b"1e999",
+    "Infinity": b"Infinity",
+    "-Infinity": b"-Infinity",
+    "NaN": b"NaN",
+    "1.5": b"1.5",
+    "true": b"true",
+    "a string": b'"5"',
+    "null": b"null",
+    "negative": b"-1",
+    "over 1000": b"1001",
+    "huge": b"1" + b"0" * 400,
+}
+
+
+@pytest.mark.parametrize("value", PRIORITIES.values(), ids=PRIORITIES.keys())
+async def test_a_priority_is_an_integer_from_0_to_1000(
+    client: TestClient[Any, Any], centre: CentreRunner, value: bytes
+):
+    centre.join(QueueEntry("e1", "operator", "ru", "clinic", 0, T0, "+79161234567", "e1"), Caller())
+    headers = {**AUTH, "Content-Type": "application/json"}
+    raw = b'{"priority": ' + value + b"}"
+    status, body = await call(client, "POST", "/queue/e1/priority", data=raw, headers=headers)
+    assert status == 422, body
+    assert body["problems"][0]["field"] == "priority" and "priority" in body["error"]
+    assert centre.centre.queue.entries["e1"].priority == 0
+
+
+async def test_a_valid_priority_moves_the_caller(client: TestClient[Any, Any], centre: CentreRunner):
+    centre.join(QueueEntry("e1", "operator", "ru", "clinic", 0, T0, "+79161234567", "e1"), Caller())
+    status, body = await call(client, "POST", "/queue/e1/priority", json={"priority": 1000}, headers=AUTH)
+    assert status == 200 and body["priority"] == 1000
+    headers = {**AUTH, "Content-Type": "application/json"}
+    status, body = await call(
+        client, "POST", "/queue/e1/priority", data=b'{"priority": 2.6e1}', headers=headers
+    )
+    assert status == 200 and body["priority"] == 26, "JSON has one number type: 26.0 is 26"
+    status, body = await call(client, "POST", "/queue/e1/priority", json={}, headers=AUTH)
+    assert status == 422 and body["problems"][0]["field"] == "priority"
+    status, body = await call(client, "POST", "/queue/e9/priority", json={"priority": 1}, headers=AUTH)
+    assert status == 404
+
+
+class Caller:
+    def feed(self, event: object) -> None:
+        pass
+
+
+# -- the abandoned calls' times -------------------------------------------------------
+
+BAD_TIMES = {
+    "year 1 at +14:00 (year 0 in UTC)": ("since=0001-01-01T00:00:00%2B14:00", "since"),
+    "year 1": ("since=0001-01-01T00:00:00Z", "since"),
+    "before 1970": ("since=1969-12-31T23:59:59Z", "since"),
+    "year 10000": ("until=10000-01-01T00:00:00Z", "until"),
+    "no seconds": ("since=2026-01-01T00:00Z", "since"),
+    "seven decimals": ("since=2026-01-01T00:00:00.1234567Z", "since"),
+    "a Unix time": ("since=1700000000", "since"),
+    "31 February": ("since=2026-02-31T00:00:00Z", "since"),
+    "no time zone": ("since=2026-01-01T00:00:00", "since"),
+    "a date alone": ("since=2026-01-01", "since"),
+    "not a time": ("since=yesterday", "since"),
+    "month 13": ("until=2026-13-01T00:00:00Z", "until"),
+    "until before since": ("since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "until"),
+    "since in the future, until by default": ("since=2999-01-01T00:00:00Z", "since"),
+    "given twice": ("since=2026-01-01T00:00:00Z&since=2026-01-02T00:00:00Z", "since"),
+    "an unknown parameter": ("from=2026-01-01T00:00:00Z", "from"),
+    "an unknown parameter without a value": ("since=2026-01-01T00:00:00Z&x=", "x"),
+    "an empty value": ("since=", "since"),
+}
+
+
+@pytest.mark.parametrize("query,field", BAD_TIMES.values(), ids=BAD_TIMES.keys())
+async def test_abandoned_calls_take_only_times_postgresql_can_hold(
+    client: TestClient[Any, Any], abandoned: Abandoned, query: str, field: str
+):
+    status, body = await call(client, "GET", f"/calls/abandoned?{query}", headers=AUTH)
+    assert status == 422, body
+    assert body["problems"][0]["field"] == field and field in body["error"]
+    assert abandoned.asked == []
+
+
+async def test_abandoned_calls_in_a_window_given_in_any_zone(
+    client: TestClient[Any, Any], abandoned: Abandoned
+):
+    query = "since=2026-01-01T03:00:00%2B03:00&until=2026-01-02T00:00:00Z"
+    status, body = await call(client, "GET", f"/calls/abandoned?{query}", headers=AUTH)
+    assert status == 200 and body["calls"][0]["caller_number"] == "+79161234567"
+    assert abandoned.asked == [(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))]
+    query = "since=1970-01-01T00:00:00%2B14:00&until=9999-12-31T23:00:00-05:00"
+    status, body = await call(client, "GET", f"/calls/abandoned?{query}", headers=AUTH)
+    assert status == 200, "the ends of the range, in any zone, are times PostgreSQL holds"
+    assert abandoned.asked[-1] == (datetime(1969, 12, 31, 10, tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+    status, body = await call(client, "GET", "/calls/abandoned", headers=AUTH)
+    assert status == 200, "by default: the last 24 hours"
+    since, until = abandoned.asked[-1]
+    assert until - since == timedelta(days=1)
+
+
+# -- the last resort ------------------------------------------------------------------
+
+
+async def test_a_bug_is_one_log_line_and_a_json_500_without_traceback(
+    centre: CentreRunner,
+    abandoned: Abandoned,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    def broken(*args: object) -> Agent:
+        raise RuntimeError("lost +79161234567")
+
+    monkeypatch.setattr(centre, "agent_command", broken)
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, centre, abandoned)
+    async with TestClient(TestServer(app)) as test_client:
+        status, body = await call(test_client, "POST", "/agents/agent1/login", headers=AUTH)
+    assert status == 500 and body == {"error": "internal error"}
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    line = errors[0].getMessage()
+    assert "RuntimeError" in line and "/agents/{agent_id}/login" in line
+    assert "7916" not in line
