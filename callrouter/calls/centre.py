@@ -111,17 +111,20 @@ class CentreRunner:
         return ev.Announce(position, estimate_minutes(position, serving, list(self._handle_seconds)))
 
     def call_over(self, entry_id: str) -> None:
-        """The caller's session ended: release the agent (and their channel) if connected."""
+        """The caller's session ended: release the agent (and their channel) if
+        connected, and forget the call: nothing of it stays once it is over."""
         if entry_id in self.centre.queue:
             self.leave(entry_id)  # a session that ended abnormally never keeps a place
         self._callers.pop(entry_id, None)
         self._bridges.pop(entry_id, None)
+        self.centre = cc.forget_ended(self.centre, [entry_id])
         channel_id = self._leg_of.get(entry_id)
-        if channel_id is None:
-            return
-        leg = self.legs.get(channel_id)
+        leg = self.legs.get(channel_id) if channel_id is not None else None
         if leg is not None and leg.answered:
-            self._spawn(self._hangup_leg(channel_id))
+            # Hung up here, forgotten here: its end event may never come (a lost
+            # BYE, a channel gone with the caller's), and would change nothing.
+            del self.legs[leg.channel_id], self._leg_of[entry_id]
+            self._spawn(self._hangup_leg(leg.channel_id))
             self._call_ended(leg)
 
     # -- agents' channels --------------------------------------------------------
