@@ -1,8 +1,11 @@
 """An in-memory ``AriClient`` for unit tests of the shell (never for end-to-end
-tests): it records every call and can be told to fail one."""
+tests): it records every call (or, for long runs, the last ``history``) and
+can be told to fail one. ``channels`` stands for what Asterisk has: the
+application lists them, and the test removes one to make it vanish."""
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +14,9 @@ from callrouter.ari.models import Application, CallerID, Channel, DialplanCEP, E
 
 
 class FakeAriClient:
-    def __init__(self, app: str = "callrouter") -> None:
+    def __init__(self, app: str = "callrouter", history: int | None = None) -> None:
         self.app = app
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.calls: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=history)
         self.failing: set[str] = set()  # method names that raise AriError
         self.channels: dict[str, Channel] = {}
         self.round_trip = 0.0  # as slow as a test says Asterisk answers

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -43,6 +43,9 @@ class Leg:
     agent_id: str
     entry_id: str
     answered: bool = False
+    # Hangs up a phone still ringing after the ring timeout, in case Asterisk
+    # never reports the end of the ring; cancelled once it answers or ends.
+    guard: asyncio.TimerHandle | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -111,17 +114,20 @@ class CentreRunner:
         return ev.Announce(position, estimate_minutes(position, serving, list(self._handle_seconds)))
 
     def call_over(self, entry_id: str) -> None:
-        """The caller's session ended: release the agent (and their channel) if connected."""
+        """The caller's session ended: release the agent (and their channel) if
+        connected, and forget the call: nothing of it stays once it is over."""
         if entry_id in self.centre.queue:
             self.leave(entry_id)  # a session that ended abnormally never keeps a place
         self._callers.pop(entry_id, None)
         self._bridges.pop(entry_id, None)
+        self.centre = cc.forget_ended(self.centre, [entry_id])
         channel_id = self._leg_of.get(entry_id)
-        if channel_id is None:
-            return
-        leg = self.legs.get(channel_id)
+        leg = self.legs.get(channel_id) if channel_id is not None else None
         if leg is not None and leg.answered:
-            self._spawn(self._hangup_leg(channel_id))
+            # Hung up here, forgotten here: its end event may never come (a lost
+            # BYE, a channel gone with the caller's), and would change nothing.
+            del self.legs[leg.channel_id], self._leg_of[entry_id]
+            self._spawn(self._hangup_leg(leg.channel_id))
             self._call_ended(leg)
 
     # -- agents' channels --------------------------------------------------------
@@ -130,12 +136,16 @@ class CentreRunner:
         if leg is None:
             return
         leg.answered = True
+        if leg.guard is not None:
+            leg.guard.cancel()
         self._apply(cc.agent_answered(self.centre, leg.agent_id, leg.entry_id, self._clock()))
 
     def leg_gone(self, channel_id: str, cause: str) -> None:
         leg = self.legs.pop(channel_id, None)
         if leg is None:
             return
+        if leg.guard is not None:
+            leg.guard.cancel()
         if self._leg_of.get(leg.entry_id) == channel_id:
             del self._leg_of[leg.entry_id]
         if leg.answered:
@@ -259,11 +269,20 @@ class CentreRunner:
             log.warning("ringing %s failed: %s", leg.agent_id, exc)
             self.leg_gone(leg.channel_id, "originate failed")
             return
-        # A guard in case Asterisk never reports the end of the ring.
-        await asyncio.sleep(self._ring.ring_seconds + 5)
         if leg.channel_id in self.legs and not leg.answered:
-            await self._hangup_leg(leg.channel_id)
-            self.leg_gone(leg.channel_id, "ring timeout")
+            # A timer, not a sleeping task: a phone that answers or ends leaves nothing behind.
+            leg.guard = asyncio.get_running_loop().call_later(
+                self._ring.ring_seconds + 5, self._ring_expired, leg.channel_id
+            )
+
+    def _ring_expired(self, channel_id: str) -> None:
+        leg = self.legs.get(channel_id)
+        if leg is not None and not leg.answered:
+            self._spawn(self._give_up_ring(channel_id))
+
+    async def _give_up_ring(self, channel_id: str) -> None:
+        await self._hangup_leg(channel_id)
+        self.leg_gone(channel_id, "ring timeout")
 
     async def _hangup_leg(self, channel_id: str) -> None:
         try:

@@ -230,19 +230,29 @@ class Dispatcher:
             log.warning("could not follow the agents' endpoints: %s", exc)
 
     async def reconcile(self, adopt: bool) -> None:
-        """Clear calls whose channel left Asterisk; adopt unknown ones in our app."""
+        """Clear calls (and answered agents' phones) that left Asterisk; adopt unknown ones in our app."""
+        # Only what was known before asking: a call that arrives while the
+        # list is on its way is not in it, and is not gone.
+        known = set(self.sessions)
+        answered = [channel_id for channel_id, leg in self.centre.legs.items() if leg.answered]
         try:
             listed = set((await self._ari.application(self._settings.router.app)).channel_ids)
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("reconcile skipped: %s", exc)
             return
-        for channel_id, session in list(self.sessions.items()):
-            if channel_id not in listed:
+        for channel_id in known - listed:
+            session = self.sessions.get(channel_id)
+            if session is not None:
                 self._metrics.calls_reconciled.labels(action="cleared").inc()
                 session.feed(ev.ChannelGone("not in Asterisk any more"))
-        if not adopt:
-            return
-        for channel_id in listed - set(self.sessions):
+        for channel_id in answered:
+            if channel_id not in listed:  # its end was never reported: the caller hears it now
+                self.centre.leg_gone(channel_id, "not in Asterisk any more")
+        if adopt:
+            await self._adopt(listed - set(self.sessions))
+
+    async def _adopt(self, channel_ids: set[str]) -> None:
+        for channel_id in channel_ids:
             try:
                 channel = await self._ari.get_channel(channel_id)
             except (AriError, OSError, TimeoutError):

@@ -8,7 +8,7 @@ exactly one way: connected to an agent, left (the caller hung up), or overflowed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -217,6 +217,9 @@ def dispatch(centre: Centre, now: datetime) -> Result:
     return centre, commands
 
 
-def forget_ended(centre: Centre, entry_ids: list[str]) -> Centre:
+def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
     """Drop outcomes the calls have read (keeps ``ended`` small)."""
-    return replace(centre, ended={k: v for k, v in centre.ended.items() if k not in entry_ids})
+    forget = set(entry_ids)
+    if not forget & centre.ended.keys():
+        return centre
+    return replace(centre, ended={k: v for k, v in centre.ended.items() if k not in forget})

@@ -135,7 +135,41 @@ async def test_a_session_that_ends_without_leaving_gives_up_its_place(tmp_path: 
     run.join(entry("e1"), Caller())
     run.call_over("e1")
     assert "e1" not in run.centre.queue
-    assert run.centre.ended["e1"] is cc.EntryEnd.LEFT
+    assert "e1" not in run.centre.ended, "the call is over: nothing of it is kept"
+
+
+async def test_a_caller_who_ends_a_connected_call_leaves_nothing_of_the_agents_phone(tmp_path: Path):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    run.join(entry("e1"), Caller())
+    await settle()
+    channel_id = ari.called("originate")[0][0]
+    run.leg_answered(channel_id)
+    run.call_over("e1")
+    await settle()
+    assert (channel_id, "normal") in ari.called("hangup")
+    assert run.legs == {}, "forgotten at once: its end event may never come"
+    assert run.centre.agents["agent1"].state is AgentState.IDLE, "released (no wrap-up here)"
+    run.leg_gone(channel_id, "Normal Clearing")  # the end event, if it comes, changes nothing
+    assert run.centre.agents["agent1"].state is AgentState.IDLE
+
+
+async def test_the_ring_guard_goes_once_the_phone_answers_or_ends(tmp_path: Path):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    run.join(entry("e1"), Caller())
+    await settle()
+    answering = run.legs[ari.called("originate")[0][0]]
+    assert answering.guard is not None and not answering.guard.cancelled()
+    run.leg_answered(answering.channel_id)
+    assert answering.guard.cancelled(), "an answered phone keeps no timer (nor the leg through it)"
+    run.call_over("e1")
+    run.join(entry("e2"), Caller())
+    await settle()
+    (ringing,) = run.legs.values()
+    assert ringing.entry_id == "e2" and ringing.guard is not None
+    run.leg_gone(ringing.channel_id, "Busy")
+    assert ringing.guard.cancelled()
 
 
 async def test_the_callers_bridge_is_made_while_the_agent_rings(tmp_path: Path):

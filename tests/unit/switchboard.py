@@ -1,0 +1,171 @@
+"""A fake ARI playing a small Asterisk, and a switchboard that drives the real
+Dispatcher (with its CentreRunner and call sessions) through it the way
+Asterisk would: calls arrive, press keys, agents' phones ring and answer,
+callers hang up or vanish without a word."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from callrouter import config
+from callrouter.ari import models as ari
+from callrouter.ari.fake import FakeAriClient, fake_channel
+from callrouter.calls.dispatcher import Dispatcher
+from callrouter.calls.session import CallSession
+from callrouter.metrics import Metrics
+from callrouter.store.writer import RecordWriter
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
+CLINIC = "+78162700101"  # clinic-central: greeting and menu, "0" for an operator
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow: the clinics are open
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class NullStore:
+    async def write(self, records: Any) -> list[Any]:
+        return []
+
+
+class Asterisk(FakeAriClient):
+    """The channels in the application, and the agents' phones being rung."""
+
+    def __init__(self) -> None:
+        super().__init__(history=20)  # 10,000 calls: the fake must not be what grows
+        self.ringing: dict[str, str] = {}  # agent channel -> entry id
+        self.hung_up: list[str] = []
+
+    async def originate(
+        self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
+    ) -> None:
+        await super().originate(channel_id, endpoint, app, app_args, ring_seconds, caller_id)
+        self.ringing[channel_id] = app_args.split(",")[1]
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await super().hangup(channel_id, reason)
+        if self.ringing.pop(channel_id, None) is not None or channel_id in self.channels:
+            self.hung_up.append(channel_id)  # a vanished channel says nothing
+
+
+def up(channel_id: str) -> ari.Channel:
+    return fake_channel(channel_id, exten=CLINIC).model_copy(update={"state": "Up"})
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+class Switchboard:
+    """Drives a Dispatcher the way Asterisk would, a batch of calls at a time."""
+
+    def __init__(self, tmp_path: Path, asterisk: Asterisk | None = None) -> None:
+        text = EXAMPLE.read_text().replace("wrap_up_seconds = 10", "wrap_up_seconds = 0")
+        settings = config.parse(text, str(EXAMPLE), environ={})
+        metrics = Metrics(line.name for line in settings.lines)
+        self.clock = Clock()
+        self.asterisk = asterisk or Asterisk()
+        self.writer = RecordWriter(NullStore(), tmp_path, metrics)
+        self.dispatcher = Dispatcher(settings, self.asterisk, self.writer, metrics, self.clock)
+        self.calls = 0
+
+    async def start(self) -> asyncio.Task[None]:
+        """Connect, with every agent logged in; returns the record writer's task."""
+        writing = asyncio.create_task(self.writer.run())
+        await self.dispatcher.on_connect()
+        for agent in self.dispatcher.centre.centre.agents:
+            self.dispatcher.centre.agent_command(agent, "login")
+        return writing
+
+    def event(self, kind: type[ari.Event], **fields: Any) -> ari.Event:
+        return kind.model_validate(
+            {"type": kind.__name__, "application": "callrouter", "timestamp": self.clock(), **fields}
+        )
+
+    def arrive(self, channel_id: str) -> None:
+        channel = self.asterisk.channels[channel_id] = up(channel_id)
+        self.dispatcher.handle(self.event(ari.StasisStart, args=["inbound", CLINIC], channel=channel))
+
+    def press(self, channel_id: str, digit: str) -> None:
+        channel = self.asterisk.channels[channel_id]
+        self.dispatcher.handle(
+            self.event(ari.ChannelDtmfReceived, digit=digit, duration_ms=80, channel=channel)
+        )
+
+    def hang_up(self, channel_id: str) -> None:
+        channel = self.asterisk.channels.pop(channel_id)
+        self.dispatcher.handle(self.event(ari.ChannelHangupRequest, channel=channel, cause=16))
+        self.dispatcher.handle(self.event(ari.StasisEnd, channel=channel))
+        self.dispatcher.handle(
+            self.event(ari.ChannelDestroyed, channel=channel, cause=16, cause_txt="Normal Clearing")
+        )
+
+    def answer_agents(self) -> dict[str, str]:
+        """Every ringing agent answers; returns entry id -> agent channel."""
+        answered = {}
+        for channel_id, entry_id in list(self.asterisk.ringing.items()):
+            del self.asterisk.ringing[channel_id]
+            channel = self.asterisk.channels[channel_id] = up(channel_id)
+            self.dispatcher.handle(self.event(ari.StasisStart, args=["agent", entry_id], channel=channel))
+            answered[entry_id] = channel_id
+        return answered
+
+    def report_hang_ups(self) -> None:
+        """Asterisk's events for the agents' phones the router hung up."""
+        for channel_id in self.asterisk.hung_up:
+            channel = self.asterisk.channels.pop(channel_id, None) or up(channel_id)
+            self.dispatcher.handle(self.event(ari.StasisEnd, channel=channel))
+            self.dispatcher.handle(
+                self.event(ari.ChannelDestroyed, channel=channel, cause=16, cause_txt="Normal Clearing")
+            )
+        self.asterisk.hung_up.clear()
+
+    async def batch(self, size: int = 100) -> list[weakref.ref[CallSession]]:
+        """``size`` calls: half ask for an operator and are connected or wait,
+        half stay in the menu. Half of all hang up; the other half vanish from
+        Asterisk without a word (with their agent's phone, when they had one)
+        and only the periodic check clears them. Returns weak references to
+        the sessions the check cleared."""
+        callers = [f"caller-{self.calls + n}" for n in range(size)]
+        self.calls += size
+        for channel_id in callers:
+            self.arrive(channel_id)
+        await settle()
+        for channel_id in callers[::2]:
+            self.press(channel_id, "0")
+        await settle()
+        agents = self.answer_agents()
+        await settle()
+        cleared = []
+        for n, channel_id in enumerate(callers):
+            if n % 4 < 2:
+                session = self.dispatcher.sessions[channel_id]
+                cleared.append(weakref.ref(session))
+                del self.asterisk.channels[channel_id]
+                self.asterisk.channels.pop(agents.get(session.call.record.call_id, ""), None)
+            else:
+                self.hang_up(channel_id)
+        await settle()
+        await self.dispatcher.reconcile(adopt=False)
+        await settle()
+        self.report_hang_ups()
+        await settle()
+        self.clock.now += timedelta(seconds=1)
+        return cleared
+
+    async def quiet(self) -> None:
+        """Every call is over and every record written."""
+        for _ in range(200):
+            if not self.dispatcher.sessions and not self.writer.backlog:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(self.dispatcher.sessions)} calls still up, {self.writer.backlog} records")

@@ -1,0 +1,61 @@
+"""The periodic check against Asterisk's list: it clears what left Asterisk
+unreported, and nothing that arrived while the list was on its way."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from callrouter.ari.models import Application
+from tests.unit.switchboard import Asterisk, Switchboard, settle
+
+
+class SlowAsterisk(Asterisk):
+    """Takes the application's list at once and answers when told to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reply = asyncio.Event()
+
+    async def application(self, app: str) -> Application:
+        listed = await super().application(app)
+        await self.reply.wait()
+        return listed
+
+
+async def test_a_call_that_arrives_while_the_list_is_on_its_way_stays(tmp_path: Path) -> None:
+    asterisk = SlowAsterisk()
+    board = Switchboard(tmp_path, asterisk)
+    asterisk.reply.set()
+    writing = await board.start()
+    asterisk.reply.clear()
+    checking = asyncio.create_task(board.dispatcher.reconcile(adopt=False))
+    await settle()
+    board.arrive("late-caller")  # not in the list Asterisk already made
+    await settle()
+    asterisk.reply.set()
+    await checking
+    await settle()
+    assert "late-caller" in board.dispatcher.sessions, "a call is not gone for being newer than the list"
+    board.hang_up("late-caller")
+    await board.quiet()
+    await board.writer.close(writing)
+
+
+async def test_a_caller_whose_agents_phone_vanished_is_told_at_the_check(tmp_path: Path) -> None:
+    board = Switchboard(tmp_path)
+    writing = await board.start()
+    board.arrive("caller")
+    await settle()
+    board.press("caller", "0")
+    await settle()
+    (agent_channel,) = board.answer_agents().values()
+    await settle()
+    del board.asterisk.channels[agent_channel]  # its BYE lost: Asterisk says nothing
+    await board.dispatcher.reconcile(adopt=False)
+    await settle()
+    assert ("caller", "normal") in board.asterisk.called("hangup"), "not left in a bridge with nobody"
+    assert board.dispatcher.centre.legs == {}
+    board.hang_up("caller")
+    await board.quiet()
+    await board.writer.close(writing)
