@@ -95,15 +95,20 @@ class StallMeter:
 
     def __init__(self) -> None:
         self.longest = 0.0
+        self._last = time.perf_counter()
         self._task: asyncio.Task[None] | None = None
 
     async def _tick(self) -> None:
-        last = time.perf_counter()
+        self._last = time.perf_counter()
         while True:
             await asyncio.sleep(0.001)
             now = time.perf_counter()
-            self.longest = max(self.longest, now - last - 0.001)
-            last = now
+            self.longest = max(self.longest, now - self._last - 0.001)
+            self._last = now
+
+    def restart(self) -> None:
+        """Forget what was seen so far (the submitting turn is the caller's own work)."""
+        self.longest, self._last = 0.0, time.perf_counter()
 
     def __enter__(self) -> StallMeter:
         self._task = asyncio.get_running_loop().create_task(self._tick())
@@ -142,7 +147,7 @@ async def writer_step(dsn: str, password: str, count: int, burst: bool, queue_li
                 for record in rows[i : i + chunk]:
                     writer.submit(record)
                 submit += time.perf_counter() - before
-                stalls.longest = 0.0  # the submitting turn itself is the caller's, not a stall
+                stalls.restart()  # the submitting turn itself is the caller's, not a stall
                 await asyncio.sleep(0)  # the loop turn between chunks, as calls arrive
             del rows  # from here on only the writer holds the records, as in the router
             while writer.backlog:  # noqa: ASYNC110 - polling the figure is the measurement

@@ -111,7 +111,10 @@ async def run(settings: Settings) -> int:
     tick_task = asyncio.create_task(dispatcher.centre.tick_loop(), name="centre-tick")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     code = 0
-    done, _ = await asyncio.wait({events_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({events_task, stop_task, writer_task}, return_when=asyncio.FIRST_COMPLETED)
+    if writer_task in done:  # never by design: a router that cannot record stops, loudly
+        log.error("the record writer stopped: %r", writer_task.exception())
+        code = 1
     if events_task in done:
         exc = events_task.exception()
         if isinstance(exc, Replaced):

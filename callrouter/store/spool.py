@@ -45,7 +45,9 @@ def encode(record: Record, **extra: str) -> str:
     if name is None:
         raise TypeError(f"{type(record).__name__} has no spool name in RECORD_TYPES")
     body = {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
-    return json.dumps({"type": name, "record": body, **extra}, ensure_ascii=False, allow_nan=False)
+    # ASCII only: text from Asterisk may hold lone surrogates, which UTF-8 cannot carry
+    # but a JSON escape can; the line then reads back to the same record.
+    return json.dumps({"type": name, "record": body, **extra}, allow_nan=False)
 
 
 def _plain(value: object) -> object:
@@ -152,8 +154,11 @@ def _value(cls: type[Record], name: str, value: object, kind: _FieldType) -> obj
 # ---- the files (blocking: call through asyncio.to_thread) ------------------------------
 def append(path: Path, lines: list[str]) -> None:
     """Append lines and fsync: once this returns, the records survive a crash."""
-    with open(path, "a", encoding="utf-8") as spool:
-        spool.write("".join(line + "\n" for line in lines))
+    with open(path, "a+b") as spool:
+        torn = spool.tell() > 0 and (spool.seek(-1, os.SEEK_END), spool.read(1))[1] != b"\n"
+        # A crash mid-write can leave a torn last line: never glue a whole record to it.
+        text = ("\n" if torn else "") + "".join(line + "\n" for line in lines)
+        spool.write(text.encode("ascii"))
         spool.flush()
         os.fsync(spool.fileno())
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -192,47 +193,86 @@ class RecordWriter:
             return
         for _record, reason in rejected:
             log.error("record refused by the database (%s); kept in %s", reason, self.bad_file)
-        lines = [spool.encode(record, refused=reason) for record, reason in rejected]
-        await asyncio.to_thread(spool.append, self.bad_file, lines)
+        lines = []
+        for record, reason in rejected:
+            try:
+                lines.append(spool.encode(record, refused=reason))
+            except (TypeError, ValueError) as exc:
+                lines.append(json.dumps({"repr": repr(record), "refused": reason, "unencodable": str(exc)}))
+        try:
+            await asyncio.to_thread(spool.append, self.bad_file, lines)
+        except OSError as exc:
+            log.error("cannot write %s (%s); %d refused record(s) only in this log", self.bad_file, exc,
+                      len(lines))  # fmt: skip
         self._metrics.records_rejected.inc(len(rejected))
 
     async def _drain_spill(self) -> None:
-        """Write what waits for the spool: one append (and fsync) per turn, in a thread."""
+        """Write what waits for the spool: one append (and fsync) per turn, in a thread.
+        Never raises: a disk that refuses keeps the records in memory (said loudly)."""
         while self._spill:
-            batch, self._spill = self._spill, []
-            self._writing_to_spool += len(batch)
-            try:
-                async with self._spool_lock:
-                    await asyncio.to_thread(_encode_and_append, self.spool, batch)
-                    self._spooled += len(batch)
-            except OSError as exc:  # a full or broken disk: keep them in memory, say so loudly
-                self._spill[:0] = batch
-                log.error("cannot write the spool %s (%s); %d record(s) held in memory",
-                          self.spool, exc, len(self._spill))  # fmt: skip
-                await asyncio.sleep(1.0)
-                continue
-            finally:
-                self._writing_to_spool -= len(batch)
-            self._metrics.records_spooled.inc(len(batch))
+            async with self._spool_lock:  # taken under the lock: a cancel while waiting loses nothing
+                batch, self._spill = self._spill, []
+                self._writing_to_spool += len(batch)
+                try:
+                    # Shielded: once handed to the thread the write completes even if we are cancelled.
+                    unencodable = await asyncio.shield(
+                        asyncio.to_thread(_encode_and_append, self.spool, batch)
+                    )
+                except OSError as exc:
+                    self._pending.extend(batch)  # the database path may still take them
+                    log.error("cannot write the spool %s (%s); %d record(s) held in memory",
+                              self.spool, exc, len(self._pending))  # fmt: skip
+                    return
+                finally:
+                    self._writing_to_spool -= len(batch)
+                self._spooled += len(batch) - len(unencodable)
+            self._metrics.records_spooled.inc(len(batch) - len(unencodable))
+            if unencodable:
+                await self._set_aside_unencodable(unencodable)
+
+    async def _set_aside_unencodable(self, failed: list[tuple[Record, str]]) -> None:
+        """A record JSON cannot carry is a bug: kept as its repr for a person, never dropped silently."""
+        for _record, why in failed:
+            log.error("record cannot be spooled (%s); kept in %s", why, self.unreadable_file)
+        lines = [repr(record).encode("ascii", "backslashreplace") for record, _why in failed]
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(_append_bytes, self.unreadable_file, lines)
+        self._metrics.records_unreadable.inc(len(failed))
 
     async def close(self, task: asyncio.Task[None], within: float = 5.0) -> None:
-        """Write what is left (or spool it) and stop the background task."""
+        """Write what is left (or spool it) and stop the background task, within about
+        ``within`` seconds whatever the database and the disk do."""
         self._closing = True
         self._wake.set()
         try:
             async with asyncio.timeout(within):
                 await asyncio.shield(task)
+                if self._spilling is not None:
+                    await self._spilling
         except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            self._spill.extend(self._pending)
-            self._pending.clear()
-            await self._drain_spill()
+        except Exception:  # a writer that died of a bug: what it held still goes to the spool
+            log.exception("the record writer failed; spooling what it held")
+        self._spill.extend(self._pending)
+        self._pending.clear()
+        await self._drain_spill()
+        if self._pending:
+            log.error("%d record(s) could not be written or spooled at shutdown", len(self._pending))
 
 
-def _encode_and_append(path: Path, records: list[Record]) -> None:
-    spool.append(path, [spool.encode(r) for r in records])
+def _encode_and_append(path: Path, records: list[Record]) -> list[tuple[Record, str]]:
+    """Append the records that encode; return the ones that do not, with why."""
+    lines, failed = [], []
+    for record in records:
+        try:
+            lines.append(spool.encode(record))
+        except (TypeError, ValueError) as exc:
+            failed.append((record, f"{type(exc).__name__}: {exc}"))
+    if lines:
+        spool.append(path, lines)
+    return failed
 
 
 def _append_bytes(path: Path, lines: list[bytes]) -> None:
