@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -139,7 +138,7 @@ class Dispatcher:
         if overloaded:
             log.warning("router overloaded (%.2f s behind): a new call goes back to the dialplan", late)
         call, first = core.arrive(
-            call_id=str(uuid.uuid4()),
+            call_id=core.call_id_for(self._settings.router.node, channel.id),
             node=self._settings.router.node,
             channel_id=channel.id,
             did=did,

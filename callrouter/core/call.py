@@ -10,6 +10,7 @@ and hears what the centre decided.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -51,6 +52,16 @@ from callrouter.core.commands import (
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallRecord, Outcome
+
+# Call ids are derived from where the call lives, so a router that adopts a call
+# after a restart gives it the id it already has: its timeline continues under
+# the same ``calls`` row. Channel ids are unique per Asterisk node (ARI-NOTES 9).
+CALL_ID_NAMESPACE = uuid.UUID("6f1c1f0e-2b8e-5a55-9a77-63616c6c726f")
+
+
+def call_id_for(node: str, channel_id: str) -> str:
+    return str(uuid.uuid5(CALL_ID_NAMESPACE, f"{node}/{channel_id}"))
+
 
 # A caller whose agent is rung at once hears music only if the agent takes longer than this.
 RING_BEFORE_MUSIC_SECONDS = 1.0

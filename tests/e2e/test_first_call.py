@@ -140,5 +140,16 @@ async def test_router_adopts_calls_after_restart(
         assert rows, "the adopted call was not finished by the second router"
         assert rows[0]["outcome"] == "menu_hangup"
         assert metric(second, "callrouter_calls_reconciled_total", action="adopted") >= 1
+        # One timeline, under the call's own row: the adopting router kept the call id.
+        kinds = await db.fetch(
+            "SELECT kind FROM call_events WHERE call_id = $1 ORDER BY at, id", rows[0]["call_id"]
+        )
+        assert kinds[0]["kind"] == "arrived" and kinds[-1]["kind"] == "ended", kinds
+        orphans = await db.fetchval(
+            "SELECT count(*) FROM call_events e WHERE e.at >= $1 AND NOT EXISTS"
+            " (SELECT 1 FROM calls c WHERE c.call_id = e.call_id)",
+            rows[0]["started_at"],
+        )
+        assert orphans == 0, "events under a call id with no calls row"
     finally:
         assert second.stop() == 0

@@ -974,3 +974,12 @@ def test_an_agent_answering_within_a_second_means_no_music_at_all() -> None:
     assert not only(commands, StartMoh) and not only(commands, StopMoh)
     assert Bridge("agent-chan") in commands
     assert step(call, TimerFired("offer:1"), 4.0) == (call, [])
+
+
+def test_a_call_id_is_derived_from_its_node_and_channel() -> None:
+    """A router adopting a call after a restart gives it the id it already has."""
+    from callrouter.core.call import call_id_for
+
+    assert call_id_for("asterisk-1", "1795385046.12") == call_id_for("asterisk-1", "1795385046.12")
+    assert call_id_for("asterisk-1", "1795385046.12") != call_id_for("asterisk-2", "1795385046.12")
+    assert call_id_for("asterisk-1", "1795385046.12") != call_id_for("asterisk-1", "1795385046.13")
