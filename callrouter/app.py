@@ -19,6 +19,7 @@ from callrouter.config import Settings
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
+from callrouter.store.restore import last_agent_states
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,12 @@ async def run(settings: Settings) -> int:
         metrics.ari_request.observe,
     )
     dispatcher = Dispatcher(settings, ari, writer, metrics)
+    # A restart logs nobody out: agents get back the states the last process left.
+    dispatcher.centre.restore_agents(
+        await last_agent_states(
+            settings.database.dsn, _secret(settings.database_password), settings.database.spool_dir
+        )
+    )
     events = EventStream(
         settings.ari.url,
         settings.router.app,

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callrouter.ari.client import AriClient, AriError, AriNotFound
+from callrouter.core import agents as ag
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core.agents import Agent, AgentState
@@ -27,6 +28,8 @@ from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
+
+AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
 
 
 class CallFeed(Protocol):
@@ -210,11 +213,29 @@ class CentreRunner:
                     if caller is not None:
                         caller.feed(ev.Overflowed(reason))
                 case cc.AgentChanged(agent, reason):
-                    self._writer.submit(
-                        AgentStateRecord(
-                            agent.agent_id, self._clock(), agent.state.value, reason, agent.entry_id
-                        )
-                    )
+                    self._record_agent(agent, reason)
+
+    def _record_agent(self, agent: Agent, reason: str) -> None:
+        # A pause is recorded with its own reason ("lunch", "auto-pause: no answer"),
+        # which a restarted router gives back to the agent.
+        paused = agent.state is AgentState.PAUSED
+        said = (agent.pause_reason or reason) if paused else reason
+        record = AgentStateRecord(agent.agent_id, self._clock(), agent.state.value, said, agent.entry_id)
+        # Changes a restart must keep (log in/out, pause, resume) are written at once.
+        self._writer.submit(record, urgent=paused or reason in AGENT_COMMANDS)
+
+    def restore_agents(self, last: dict[str, ag.LastState]) -> None:
+        """Give agents the states the previous process left them in (at start)."""
+        now = self._clock()
+        for agent_id, agent in list(self.centre.agents.items()):
+            restored = ag.restore(agent, last.get(agent_id), now)
+            if restored is not agent:
+                self.centre = replace(self.centre, agents={**self.centre.agents, agent_id: restored})
+                self._record_agent(restored, "restored after a restart")
+        log.info(
+            "agents restored: %s",
+            ", ".join(f"{a.agent_id} {a.state.value}" for a in self.centre.agents.values()) or "none",
+        )
 
     def _connect(self, agent_id: str, entry_id: str) -> None:
         channel_id = self._leg_of.get(entry_id)

@@ -134,3 +134,24 @@ def set_reachable(agent: Agent, reachable: bool) -> Agent:
 def _same_entry(agent: Agent, entry_id: str) -> None:
     if agent.entry_id != entry_id:
         raise AgentStateError(f"agent {agent.agent_id} holds {agent.entry_id}, not {entry_id}")
+
+
+@dataclass(frozen=True)
+class LastState:
+    """An agent's last recorded state, as the previous router process left it."""
+
+    state: str
+    reason: str
+    at: datetime
+
+
+def restore(agent: Agent, last: LastState | None, now: datetime) -> Agent:
+    """The state a restarted router gives an agent: a restart logs nobody out and
+    ends nobody's pause. An agent who was rung, talking or wrapping up is idle
+    again (their call, if it is still up, is the adopting call's to follow)."""
+    if last is None or last.state == AgentState.LOGGED_OUT:
+        return agent
+    if last.state == AgentState.PAUSED:
+        return replace(agent, state=AgentState.PAUSED, since=last.at, pause_reason=last.reason or "paused")
+    idle_since = last.at if last.state == AgentState.IDLE else now
+    return replace(agent, state=AgentState.IDLE, since=now, idle_since=idle_since)

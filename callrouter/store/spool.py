@@ -209,3 +209,19 @@ def take(spool: Path, replaying: Path, offset: int = 0, first_line: int = 1, lim
                 taken.done = source.read(1) == b""
                 break
     return taken
+
+
+def scan(*paths: Path) -> list[Record]:
+    """Every readable record in these spool files, left where they are (a restarted
+    router reads what the last one could not write yet; the replay writes it later)."""
+    records: list[Record] = []
+    for path in paths:
+        if not path.exists():
+            continue
+        with open(path, "rb") as source:
+            for raw in source:
+                try:
+                    records.append(decode(raw.rstrip(b"\n")))
+                except UnreadableLine:
+                    continue  # the replay sets it aside and says so
+    return records

@@ -79,14 +79,15 @@ class RecordWriter:
         self._spooled = spool.count_lines(self.spool, self.replaying)  # at start, before any call
 
     # -- the call path's side -------------------------------------------------
-    def submit(self, record: Record) -> None:
+    def submit(self, record: Record, urgent: bool = False) -> None:
         """Take a record; never blocks, never raises for load. While the database is
         away a record goes to the spool at once (on disk by the next loop turn), so a
-        router killed during an outage loses nothing it had produced."""
+        router killed during an outage loses nothing it had produced. ``urgent``:
+        written at the next loop turn, not with the next batch."""
         self._produced[type(record)].inc()
         if self.database_up is not False and len(self._pending) < self._queue_limit:
             self._pending.append(record)
-            if len(self._pending) >= self._batch_size:
+            if urgent or len(self._pending) >= self._batch_size:
                 self._wake.set()
             return
         self._spill.append(record)

@@ -53,8 +53,17 @@ def start_router(info: StackInfo, tmp_path: Path, config: Path = CONFIG) -> Rout
 def router(stack: StackInfo, tmp_path: Path) -> Iterator[RouterProcess]:
     router = start_router(stack, tmp_path)
     yield router
+    if router.proc.poll() is None:
+        log_everyone_out(router, stack)
     code = router.stop()
     assert router.killed or code == 0, f"router exited {code}:\n{router.log()}"
+
+
+def log_everyone_out(router: RouterProcess, stack: StackInfo) -> None:
+    """Leave agents as every test finds them: a restarted router gives agents back
+    their last states, and the stack's database is shared by the whole suite."""
+    for agent in stack.agent_ports:
+        router.request("POST", f"/agents/{agent}/logout")
 
 
 @pytest.fixture
