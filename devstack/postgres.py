@@ -33,6 +33,40 @@ def cluster_dir(checkout: Path, name: str) -> Path:
     return CLUSTERS / f"{digest}-{readable}"
 
 
+def owner_note(checkout: Path, name: str) -> str:
+    """What the cluster folder of the stack ``name`` of ``checkout`` says of whose it is."""
+    return f"{checkout.resolve()} stack {name}"
+
+
+def refusal_to_remove(cluster: Path, checkout: Path, name: str) -> str | None:
+    """Why the stack ``name`` of ``checkout`` must leave ``cluster`` alone; None
+    when it may stop and delete it.
+
+    ``stack.json`` names the folder, and a copied checkout carries the
+    original's, a damaged one names anything: only a folder of the clusters
+    root whose owner note names this checkout and stack, or a checkout of that
+    name that no longer exists (moved or deleted), is this stack's. A note
+    naming no checkout (written by a restart that gave no owner) is accepted
+    only on the folder named after this checkout and stack."""
+    if not cluster.exists() and not cluster.is_symlink():
+        return None  # nothing to stop or delete
+    root = CLUSTERS.resolve()
+    if cluster.is_symlink() or cluster.resolve().parent != root:
+        return f"it is not a cluster folder of {root}"
+    try:
+        owner = (cluster / "owner").read_text().strip()
+    except OSError:
+        owner = ""
+    if owner == owner_note(checkout, name):
+        return None
+    place, named, stack = owner.rpartition(" stack ")
+    if named and stack == name and not Path(place).exists():
+        return None  # its checkout moved away: an orphan of this stack
+    if not named and cluster.resolve() == cluster_dir(checkout, name).resolve():
+        return None
+    return f"its owner note says {owner!r}, not {owner_note(checkout, name)!r}"
+
+
 def _as_postgres(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True)
     if check and proc.returncode != 0:
@@ -54,7 +88,9 @@ def _prepare(cluster: Path, owner: str) -> Path:
     for folder in (CLUSTERS, cluster):
         folder.mkdir(exist_ok=True)
         folder.chmod(0o755)
-    (cluster / "owner").write_text(owner + "\n")
+    note = cluster / "owner"
+    if owner or not note.exists():  # a restart without an owner keeps the note
+        note.write_text((owner or str(cluster)) + "\n")
     pg = cluster / "pg"
     pg.mkdir(exist_ok=True)
     pg.chmod(0o700)
@@ -63,9 +99,10 @@ def _prepare(cluster: Path, owner: str) -> Path:
 
 
 def start(cluster: Path, port: int, password: str, owner: str = "") -> None:
-    """Start the cluster (made on first use); ``owner`` says whose it is."""
+    """Start the cluster (made on first use); ``owner`` says whose it is (none:
+    the note stays as it was)."""
     ensure_debian_packages({str(PG_BIN / "initdb"): "postgresql-15"})
-    pg = _prepare(cluster, owner or str(cluster))
+    pg = _prepare(cluster, owner)
     data, sockets = pg / "data", pg / "sockets"
     if not (data / "PG_VERSION").exists():
         _as_postgres("mkdir", "-p", str(sockets))
@@ -128,7 +165,8 @@ def stop(cluster: Path) -> None:
 
 
 def remove(cluster: Path) -> None:
-    """Stop the cluster and delete its folder."""
+    """Stop the cluster and delete its folder (``refusal_to_remove`` says whether
+    a stack may)."""
     stop(cluster)
     if running(cluster):
         raise RuntimeError(f"PostgreSQL in {cluster} did not stop; its folder is kept")

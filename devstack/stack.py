@@ -5,7 +5,9 @@ The stack's state lives in ``.run/<name>/`` of the checkout: ``stack.json``
 says what runs where, so ``up`` is idempotent and ``down`` stops only what the
 stack started, by PID. The PostgreSQL cluster lives outside the checkout, in
 a folder named after it and the stack (``postgres.cluster_dir``), so ``down``
-finds it even without ``stack.json``.
+finds it even without ``stack.json``. ``down`` deletes only a cluster folder
+whose owner note names this checkout (``postgres.refusal_to_remove``), and
+leaves the Asterisk and root of a ``stack.json`` a copied checkout carried.
 """
 
 from __future__ import annotations
@@ -136,7 +138,8 @@ class Stack:
             asterisk_files.install(self.repo, Path(info.root), info)
             self._start_asterisk(info)
             self._save(info)
-            postgres.start(self.pg_dir, info.pg_port, info.pg_password, f"{self.repo} stack {self.name}")
+            owner = postgres.owner_note(self.repo, self.name)
+            postgres.start(self.pg_dir, info.pg_port, info.pg_password, owner)
         except BaseException:
             log(f"stack '{self.name}' failed to start; see {self.run_dir}/asterisk.out, {info.asterisk_log}")
             self.down(quiet=True)
@@ -208,10 +211,16 @@ class Stack:
             if not quiet:
                 log(f"stack '{self.name}' is not up")
             return
+        if info is not None and not self._is_ours(info):
+            info = None  # nor another checkout's Asterisk or root
         if info is not None:
             self._stop_asterisk(info)
         for cluster in clusters:  # stack.json's differs if the checkout moved
-            postgres.remove(cluster)
+            refusal = postgres.refusal_to_remove(cluster, self.repo, self.name)
+            if refusal is None:
+                postgres.remove(cluster)
+            else:
+                log(f"leaving the PostgreSQL cluster {cluster} as it is: {refusal}")
         if legacy_pg.exists():
             postgres.stop(self.run_dir)
             shutil.rmtree(legacy_pg)
@@ -220,6 +229,16 @@ class Stack:
         self.state_file.unlink(missing_ok=True)
         if not quiet:
             log(f"stack '{self.name}' down")
+
+    def _is_ours(self, info: StackInfo) -> bool:
+        """Whether ``stack.json`` describes this stack, or one of this checkout
+        before it moved: a copied checkout carries the original's, naming the
+        original's Asterisk and root."""
+        here = info.run_dir == str(self.run_dir) or not Path(info.run_dir).exists()
+        if here and info.root == str(Path(info.run_dir) / "root"):
+            return True
+        log(f"{self.state_file} describes the stack in {info.run_dir}: its Asterisk and root stay")
+        return False
 
     def _stop_asterisk(self, info: StackInfo) -> None:
         if info.asterisk_pid and pid_alive(info.asterisk_pid):

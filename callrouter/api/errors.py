@@ -92,7 +92,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return answer
     except Exception as exc:
         # The route's pattern, not its path, and no exception message: either may
-        # carry a caller's number. Input never gets here (tests/e2e/test_admin_fuzz.py).
+        # carry a caller's number. Input never gets here (tests/e2e/test_admin_api.py fuzzes
+        # every route; tests/unit/admin_api/test_input.py).
         log.error(
             "admin API: %s %s failed: %s at %s",
             request.method,

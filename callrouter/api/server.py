@@ -8,7 +8,8 @@ rest behind ``Authorization: Bearer <CALLROUTER_ADMIN_TOKEN>`` (api/auth.py).
 - ``GET /queue``: the queue in order, numbers masked.
 - ``POST /queue/{entry_id}/priority``: ``{"priority": N}``; the queue reorders at once.
 - ``GET /calls/abandoned?since=&until=``: callers who hung up while waiting, with full
-  numbers, for operators to phone back (ISO 8601 times with a zone; default the last 24 hours).
+  numbers, for operators to phone back (ISO 8601 times with a zone; default the last 24 hours);
+  503 while PostgreSQL cannot answer (down, starting, full, or over 5 s).
 
 Bodies and queries are checked by the models in api/models.py (400/413/415/422,
 naming the field); every error is JSON (api/errors.py).
@@ -39,10 +40,12 @@ from callrouter.core.agents import Agent, AgentStateError
 from callrouter.core.numbers import mask
 from callrouter.core.queue import QueueError
 from callrouter.metrics import Metrics
+from callrouter.store.queries import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from callrouter.calls.centre import CentreRunner
 
+# Raises DatabaseUnavailable (a 503) when PostgreSQL cannot answer now.
 AbandonedCalls = Callable[[datetime, datetime], Awaitable[list[dict[str, Any]]]]
 AGENT_COMMANDS: dict[str, type[AgentCommandBody | PauseBody]] = {
     "login": AgentCommandBody,
@@ -186,7 +189,7 @@ def _add_abandoned_route(routes: Routes, abandoned: AbandonedCalls) -> None:
         since, until = read_query(request, AbandonedQuery).window(datetime.now(UTC))
         try:
             calls = await abandoned(since, until)
-        except (OSError, TimeoutError):
+        except (DatabaseUnavailable, OSError, TimeoutError):
             raise ApiError(503, "the database is unreachable; try again") from None
         return web.json_response({"since": since.isoformat(), "until": until.isoformat(), "calls": calls})
 

@@ -46,6 +46,9 @@ class Leg:
     agent_id: str
     entry_id: str
     answered: bool = False
+    # The caller is gone and the router is hanging this phone up: kept until
+    # Asterisk has done so (or no longer knows it), so reconcile can try again.
+    ending: bool = False
     # Hangs up a phone still ringing after the ring timeout, in case Asterisk
     # never reports the end of the ring; cancelled once it answers or ends.
     guard: asyncio.TimerHandle | None = field(default=None, repr=False, compare=False)
@@ -80,7 +83,7 @@ class CentreRunner:
         self._legs_made = 0
         self._handle_seconds: deque[float] = deque(maxlen=ring.estimate_window)
         self._talk_started: dict[str, datetime] = {}  # agent_id -> when the call was bridged
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         # Each caller's mixing bridge, created while their first agent rings
         # (ARI-NOTES 16), so the answer needs one REST call fewer.
         self._bridges: dict[str, asyncio.Task[bool]] = {}
@@ -126,12 +129,21 @@ class CentreRunner:
         self.centre = cc.forget_ended(self.centre, [entry_id])
         channel_id = self._leg_of.get(entry_id)
         leg = self.legs.get(channel_id) if channel_id is not None else None
-        if leg is not None and leg.answered:
-            # Hung up here, forgotten here: its end event may never come (a lost
-            # BYE, a channel gone with the caller's), and would change nothing.
-            del self.legs[leg.channel_id], self._leg_of[entry_id]
-            self._spawn(self._hangup_leg(leg.channel_id))
-            self._call_ended(leg)
+        if leg is not None and leg.answered and not leg.ending:
+            leg.ending = True
+            self._spawn(self.end_leg(leg.channel_id))
+
+    def ending_legs(self) -> list[str]:
+        """Answered agents' phones the router hangs up and Asterisk has not yet let go."""
+        return [channel_id for channel_id, leg in self.legs.items() if leg.ending]
+
+    async def end_leg(self, channel_id: str) -> None:
+        """Hang up an answered agent's phone whose caller is gone. The leg (and the
+        agent's call) ends once Asterisk has hung it up or does not know it: its
+        end event may never come (a lost BYE, a channel gone with the caller's).
+        A failed hangup keeps the leg, and the agent on the call, for reconcile."""
+        if channel_id in self.legs and await self._hangup_leg(channel_id):
+            self.leg_gone(channel_id, "hung up by the router")
 
     # -- agents' channels --------------------------------------------------------
     def leg_answered(self, channel_id: str) -> None:
@@ -305,15 +317,18 @@ class CentreRunner:
         await self._hangup_leg(channel_id)
         self.leg_gone(channel_id, "ring timeout")
 
-    async def _hangup_leg(self, channel_id: str) -> None:
+    async def _hangup_leg(self, channel_id: str) -> bool:
+        """True once the channel is hung up or Asterisk does not know it."""
         try:
             await self._ari.hangup(channel_id)
         except AriNotFound:
             pass
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("hanging up agent channel %s failed: %s", channel_id, exc)
+            return False
+        return True
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -234,6 +234,7 @@ class Dispatcher:
         # list is on its way is not in it, and is not gone.
         known = set(self.sessions)
         answered = [channel_id for channel_id, leg in self.centre.legs.items() if leg.answered]
+        ending = self.centre.ending_legs()
         try:
             listed = set((await self._ari.application(self._settings.router.app)).channel_ids)
         except (AriError, OSError, TimeoutError) as exc:
@@ -247,6 +248,9 @@ class Dispatcher:
         for channel_id in answered:
             if channel_id not in listed:  # its end was never reported: the caller hears it now
                 self.centre.leg_gone(channel_id, "not in Asterisk any more")
+        for channel_id in ending:
+            if channel_id in listed:  # its caller left and an earlier hangup failed
+                await self.centre.end_leg(channel_id)
         if adopt:
             await self._adopt(listed - set(self.sessions))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +17,28 @@ FROM calls
 WHERE outcome IN ('abandoned', 'short_abandon') AND started_at >= $1 AND started_at < $2
 ORDER BY started_at
 """
+TIMEOUT_SECONDS = 5.0  # a connection, a free pooled one and the rows, all told
+
+# PostgreSQL down, starting, shutting down, full or unreachable, or the
+# connection broken under the query: try again later, not a bug.
+UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # class 08, ConnectionDoesNotExistError among them
+    asyncpg.OperatorInterventionError,  # class 57: CannotConnectNowError, AdminShutdownError
+    asyncpg.InsufficientResourcesError,  # class 53: TooManyConnectionsError
+    asyncpg.InterfaceError,  # the client's side of a broken connection
+    OSError,
+    TimeoutError,
+)
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL cannot answer now; the API says 503 and the caller tries again."""
 
 
 class Queries:
-    def __init__(self, dsn: str, password: str | None) -> None:
+    def __init__(self, dsn: str, password: str | None, timeout: float = TIMEOUT_SECONDS) -> None:
         self._kwargs = connect_kwargs(dsn, password)
+        self._timeout = timeout
         self._pool: asyncpg.Pool | None = None
 
     async def _get_pool(self) -> asyncpg.Pool:
@@ -30,8 +48,12 @@ class Queries:
 
     async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """The callers to phone back: full numbers (the route is behind the admin token)."""
-        pool = await self._get_pool()
-        rows = await pool.fetch(ABANDONED, since, until)
+        try:
+            async with asyncio.timeout(self._timeout):
+                pool = await self._get_pool()
+                rows = await pool.fetch(ABANDONED, since, until)
+        except UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return [
             {
                 "call_id": str(r["call_id"]),

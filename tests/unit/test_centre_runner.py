@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest.mock import AsyncMock
 
+import pytest
+
+from callrouter.ari.client import AriNotFound
 from callrouter.ari.fake import FakeAriClient
 from callrouter.calls.centre import CentreRunner, RingSettings
 from callrouter.core import call_events as ev
@@ -45,6 +49,10 @@ def entry(entry_id: str = "e1") -> QueueEntry:
     return QueueEntry(
         entry_id, "operator", "ru", "clinic-central", 0, T0, f"+7916123456{entry_id[-1]}", entry_id
     )
+
+
+def state(run: CentreRunner) -> AgentState:
+    return run.centre.agents["agent1"].state
 
 
 async def settle() -> None:
@@ -148,10 +156,45 @@ async def test_a_caller_who_ends_a_connected_call_leaves_nothing_of_the_agents_p
     run.call_over("e1")
     await settle()
     assert (channel_id, "normal") in ari.called("hangup")
-    assert run.legs == {}, "forgotten at once: its end event may never come"
+    assert run.legs == {}, "forgotten once hung up: its end event may never come"
     assert run.centre.agents["agent1"].state is AgentState.IDLE, "released (no wrap-up here)"
     run.leg_gone(channel_id, "Normal Clearing")  # the end event, if it comes, changes nothing
     assert run.centre.agents["agent1"].state is AgentState.IDLE
+
+
+async def test_an_agents_phone_whose_hangup_failed_is_kept_until_it_is_hung_up(tmp_path: Path):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    run.join(entry("e1"), Caller())
+    await settle()
+    channel_id = ari.called("originate")[0][0]
+    run.leg_answered(channel_id)
+    ari.failing.add("hangup")  # a 500 from Asterisk, once
+    run.call_over("e1")
+    await settle()
+    assert channel_id in run.legs, "still up in the bridge: kept for reconcile"
+    assert run.ending_legs() == [channel_id]
+    assert state(run) is AgentState.ON_CALL, "not offered a call while on the old one"
+    ari.failing.discard("hangup")
+    await run.end_leg(channel_id)  # reconcile's next try
+    assert ari.called("hangup").count((channel_id, "normal")) == 2
+    assert run.legs == {} and state(run) is AgentState.IDLE
+
+
+async def test_an_agents_phone_asterisk_no_longer_knows_is_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    ari = FakeAriClient()
+    run = runner(tmp_path, ari)
+    run.join(entry("e1"), Caller())
+    await settle()
+    channel_id = ari.called("originate")[0][0]
+    run.leg_answered(channel_id)
+    gone = AriNotFound(404, "DELETE", f"channels/{channel_id}", "Channel not found")
+    monkeypatch.setattr(ari, "hangup", AsyncMock(side_effect=gone))
+    run.call_over("e1")
+    await settle()
+    assert run.legs == {} and run.centre.agents["agent1"].state is AgentState.IDLE
 
 
 async def test_the_ring_guard_goes_once_the_phone_answers_or_ends(tmp_path: Path):

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from callrouter.ari.models import Application
+from callrouter.core.agents import AgentState
 from tests.unit.switchboard import Asterisk, Switchboard, settle
 
 
@@ -58,4 +59,28 @@ async def test_a_caller_whose_agents_phone_vanished_is_told_at_the_check(tmp_pat
     assert board.dispatcher.centre.legs == {}
     board.hang_up("caller")
     await board.quiet()
+    await board.writer.close(writing)
+
+
+async def test_an_agents_phone_whose_hangup_failed_is_hung_up_at_the_check(tmp_path: Path) -> None:
+    board = Switchboard(tmp_path)
+    writing = await board.start()
+    board.arrive("caller")
+    await settle()
+    board.press("caller", "0")
+    await settle()
+    (agent_channel,) = board.answer_agents().values()
+    await settle()
+    board.asterisk.failing.add("hangup")  # a 500 from Asterisk, once
+    board.hang_up("caller")
+    await board.quiet()
+    centre = board.dispatcher.centre
+    assert agent_channel in centre.legs, "still up in the bridge: the check must still see it"
+    agent = centre.centre.agents[centre.legs[agent_channel].agent_id]
+    assert agent.state is AgentState.ON_CALL, "not offered a call while on the old one"
+    board.asterisk.failing.discard("hangup")
+    await board.dispatcher.reconcile(adopt=False)
+    assert board.asterisk.hung_up == [agent_channel], "hung up at the check"
+    assert centre.legs == {} and centre.centre.agents[agent.agent_id].state is not AgentState.ON_CALL
+    board.report_hang_ups()
     await board.writer.close(writing)
