@@ -15,6 +15,7 @@ from callrouter.api.server import build_app
 from callrouter.ari.client import HttpAriClient
 from callrouter.ari.events import EVENT_LABELS, EventStream, Replaced
 from callrouter.ari.rest_ws import WsRestTransport
+from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher
 from callrouter.config import Settings
 from callrouter.core.records import Outcome
@@ -106,7 +107,7 @@ async def run(settings: Settings) -> int:
         }
 
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
-    api = build_app(metrics, health, admin_token, dispatcher.centre, queries.abandoned)
+    api = build_app(metrics, health, admin_token, CentreAdmin(dispatcher.centre, queries.abandoned))
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()

@@ -19,6 +19,7 @@ from callrouter.api.models import MAX_BODY_BYTES, PauseBody, PriorityBody
 from callrouter.api.openapi import REF
 from callrouter.api.server import build_app
 from callrouter.ari.fake import FakeAriClient
+from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.centre import CentreRunner, RingSettings
 from callrouter.core import centre as cc
 from callrouter.core.agents import Agent
@@ -97,7 +98,7 @@ def abandoned() -> Abandoned:
 async def client(
     centre: CentreRunner, abandoned: Abandoned, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, centre, abandoned)
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre, abandoned))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
     # Bad input is the client's problem: nothing reached the catch-all or aiohttp's own handler.
@@ -129,7 +130,7 @@ def test_a_sixteen_character_token_is_enough():
 def test_the_app_cannot_be_built_without_a_usable_token(centre: CentreRunner, abandoned: Abandoned):
     for token in ("", "short"):
         with pytest.raises(TokenError, match="CALLROUTER_ADMIN_TOKEN"):
-            build_app(Metrics(), lambda: {"ok": True}, token, centre, abandoned)
+            build_app(Metrics(), lambda: {"ok": True}, token, CentreAdmin(centre, abandoned))
 
 
 def test_only_the_bearer_scheme_carries_the_token():
@@ -395,7 +396,7 @@ async def test_a_bug_is_one_log_line_and_a_json_500_without_traceback(
         raise RuntimeError("lost +79161234567")
 
     monkeypatch.setattr(centre, "agent_command", broken)
-    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, centre, abandoned)
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre, abandoned))
     async with TestClient(TestServer(app)) as test_client:
         status, body = await call(test_client, "POST", "/agents/agent1/login", headers=AUTH)
     assert status == 500 and body == {"error": "internal error"}
