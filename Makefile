@@ -7,9 +7,11 @@ BIN := .venv/bin
 
 check: lint types test
 
+# lint-imports: the layers (pyproject's [tool.importlinter] contracts).
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 types:
 	$(BIN)/mypy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -12,10 +13,12 @@ from aiohttp import web
 from callrouter.api.auth import TokenError, check_token
 from callrouter.api.server import build_app
 from callrouter.ari.client import HttpAriClient
-from callrouter.ari.events import EventStream, Replaced
+from callrouter.ari.events import EVENT_LABELS, EventStream, Replaced
 from callrouter.ari.rest_ws import WsRestTransport
+from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher
 from callrouter.config import Settings
+from callrouter.core.records import Outcome
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
@@ -32,9 +35,19 @@ def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def build_metrics(line_names: Iterable[str]) -> Metrics:
+    """The router's metrics, their label children made for the configured lines,
+    every call outcome and every ARI event type."""
+    return Metrics(
+        lines=line_names,
+        outcomes=[outcome.value for outcome in Outcome],
+        event_types=EVENT_LABELS,
+    )
+
+
 async def run(settings: Settings) -> int:
     """Run the router until SIGTERM/SIGINT; returns the process exit code."""
-    metrics = Metrics(line.name for line in settings.lines)
+    metrics = build_metrics(line.name for line in settings.lines)
     ari_password = _secret(settings.ari_password)
     if ari_password is None:
         log.error("CALLROUTER_ARI_PASSWORD is not set")
@@ -101,7 +114,7 @@ async def run(settings: Settings) -> int:
         }
 
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
-    api = build_app(metrics, health, admin_token, dispatcher.centre, queries.abandoned)
+    api = build_app(metrics, health, admin_token, CentreAdmin(dispatcher.centre, queries.abandoned))
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()

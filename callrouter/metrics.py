@@ -3,7 +3,9 @@
 Names carry the ``callrouter_`` prefix and base units; label values come only
 from fixed sets (outcomes, line names from the config, event types), never a
 phone number or channel id. Children are created at start so every series
-exists from the first scrape. Live figures are read at scrape time.
+exists from the first scrape; the sets that belong to the layers measured are
+given at wiring time (app.build_metrics), so this module imports none of them.
+Live figures are read at scrape time.
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
-from callrouter.ari.models import EVENT_TYPES
-from callrouter.core.records import Outcome
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -39,7 +38,15 @@ class LiveCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, line_names: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        lines: Iterable[str] = (),
+        outcomes: Iterable[str] = (),
+        event_types: Iterable[str] = (),
+    ) -> None:
+        """``lines``, ``outcomes`` and ``event_types``: the label values whose
+        children exist from the first scrape (others appear when first used)."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.ari_connected = Gauge(
@@ -120,11 +127,12 @@ class Metrics:
             ["action"],
             registry=r,
         )
-        for name in [*EVENT_TYPES, "other", "malformed"]:
+        for name in event_types:
             self.ari_events.labels(type=name)
-        for line in [*line_names, "none"]:
-            for outcome in Outcome:
-                self.calls.labels(line=line, outcome=outcome.value)
+        outcomes = list(outcomes)
+        for line in [*lines, "none"]:
+            for outcome in outcomes:
+                self.calls.labels(line=line, outcome=outcome)
         for command in (
             "answer",
             "play",

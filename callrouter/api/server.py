@@ -17,15 +17,16 @@ naming the field); every error is JSON (api/errors.py).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callrouter.api.auth import token_auth
 from callrouter.api.errors import ApiError, errors
+from callrouter.api.facade import AdminFacade
 from callrouter.api.models import (
     MAX_BODY_BYTES,
     AbandonedQuery,
@@ -38,15 +39,8 @@ from callrouter.api.models import (
 from callrouter.api.openapi import Operation, Routes
 from callrouter.core.agents import Agent, AgentStateError
 from callrouter.core.numbers import mask
-from callrouter.core.queue import QueueError
 from callrouter.metrics import Metrics
-from callrouter.store.queries import DatabaseUnavailable
 
-if TYPE_CHECKING:
-    from callrouter.calls.centre import CentreRunner
-
-# Raises DatabaseUnavailable (a 503) when PostgreSQL cannot answer now.
-AbandonedCalls = Callable[[datetime, datetime], Awaitable[list[dict[str, Any]]]]
 AGENT_COMMANDS: dict[str, type[AgentCommandBody | PauseBody]] = {
     "login": AgentCommandBody,
     "logout": AgentCommandBody,
@@ -72,8 +66,7 @@ def build_app(
     metrics: Metrics,
     health: Callable[[], dict[str, Any]],
     token: str,
-    centre: CentreRunner,
-    abandoned: AbandonedCalls,
+    admin: AdminFacade,
 ) -> web.Application:
     """The admin app; ``token`` must pass ``auth.check_token`` (TokenError otherwise)."""
     app = web.Application(middlewares=[errors, token_auth(token)], client_max_size=MAX_BODY_BYTES)
@@ -103,27 +96,26 @@ def build_app(
         return web.json_response(description)
 
     routes.add(Operation("GET", "/openapi.json", "this description", secured=False), openapi_route)
-    _add_agent_routes(routes, centre)
-    _add_queue_routes(routes, centre)
-    _add_abandoned_route(routes, abandoned)
+    _add_agent_routes(routes, admin)
+    _add_queue_routes(routes, admin)
+    _add_abandoned_route(routes, admin)
     description.update(routes.describe())
     return app
 
 
-def _add_agent_routes(routes: Routes, centre: CentreRunner) -> None:
+def _add_agent_routes(routes: Routes, admin: AdminFacade) -> None:
     async def agents_route(request: web.Request) -> web.Response:
-        agents = sorted(centre.centre.agents.values(), key=lambda a: a.agent_id)
-        return web.json_response({"agents": [agent_json(a) for a in agents]})
+        return web.json_response({"agents": [agent_json(a) for a in admin.agents()]})
 
     def command_route(command: str, model: type[AgentCommandBody | PauseBody]) -> Any:
         async def route(request: web.Request) -> web.Response:
             body = await read_body(request, model)
             agent_id = request.match_info["agent_id"]
-            if agent_id not in centre.centre.agents:
-                raise ApiError(404, f"no agent {agent_id}")
             reason = body.reason if isinstance(body, PauseBody) else "admin"
             try:
-                agent = centre.agent_command(agent_id, command, reason)
+                agent = admin.agent_command(agent_id, command, reason)
+            except KeyError:
+                raise ApiError(404, f"no agent {agent_id}") from None
             except AgentStateError as exc:
                 raise ApiError(409, str(exc)) from None
             return web.json_response(agent_json(agent))
@@ -138,11 +130,11 @@ def _add_agent_routes(routes: Routes, centre: CentreRunner) -> None:
         routes.add(operation, command_route(command, model))
 
 
-def _add_queue_routes(routes: Routes, centre: CentreRunner) -> None:
+def _add_queue_routes(routes: Routes, admin: AdminFacade) -> None:
     async def queue_route(request: web.Request) -> web.Response:
         now = datetime.now(UTC)
         entries = []
-        for place, entry in enumerate(centre.centre.queue.ordered(), 1):
+        for place, entry in enumerate(admin.queue(), 1):
             entries.append(
                 {
                     "position": place,
@@ -162,11 +154,9 @@ def _add_queue_routes(routes: Routes, centre: CentreRunner) -> None:
         entry_id = request.match_info["entry_id"]
         body = await read_body(request, PriorityBody)
         try:
-            entry = centre.reprioritise(entry_id, body.priority)
-        except (QueueError, KeyError):
+            entry, position = admin.reprioritise(entry_id, body.priority)
+        except KeyError:
             raise ApiError(404, f"{entry_id} is not waiting in the queue") from None
-        waiting = entry.offered_to is None
-        position = centre.centre.queue.position(entry_id) if waiting else None
         return web.json_response(
             {"entry_id": entry.entry_id, "priority": entry.priority, "position": position}
         )
@@ -184,12 +174,12 @@ def _add_queue_routes(routes: Routes, centre: CentreRunner) -> None:
     )
 
 
-def _add_abandoned_route(routes: Routes, abandoned: AbandonedCalls) -> None:
+def _add_abandoned_route(routes: Routes, admin: AdminFacade) -> None:
     async def abandoned_route(request: web.Request) -> web.Response:
         since, until = read_query(request, AbandonedQuery).window(datetime.now(UTC))
         try:
-            calls = await abandoned(since, until)
-        except (DatabaseUnavailable, OSError, TimeoutError):
+            calls = await admin.abandoned(since, until)
+        except (OSError, TimeoutError):  # the store's DatabaseUnavailable is an OSError
             raise ApiError(503, "the database is unreachable; try again") from None
         return web.json_response({"since": since.isoformat(), "until": until.isoformat(), "calls": calls})
 

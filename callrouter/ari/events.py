@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from callrouter.ari.models import ApplicationReplaced, BadEvent, Event, parse_event
+from callrouter.ari.models import EVENT_TYPES, ApplicationReplaced, BadEvent, Event, parse_event
 from callrouter.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,10 @@ class Replaced(Exception):
 
 
 HANDSHAKE_SECONDS = 10.0
+# The ``type`` label of callrouter_ari_events_total: every event type the router
+# reads, then the ones it skips. Given to Metrics at wiring time (app.py).
+OTHER, MALFORMED = "other", "malformed"
+EVENT_LABELS = (*EVENT_TYPES, OTHER, MALFORMED)
 
 
 async def open_websocket(
@@ -119,11 +123,11 @@ class EventStream:
         try:
             event = parse_event(text)
         except BadEvent as exc:
-            self._metrics.ari_events.labels(type="malformed").inc()
+            self._metrics.ari_events.labels(type=MALFORMED).inc()
             log.warning("skipped a malformed ARI event: %s", exc)
             return
         if event is None:
-            self._metrics.ari_events.labels(type="other").inc()
+            self._metrics.ari_events.labels(type=OTHER).inc()
             return
         self._metrics.ari_events.labels(type=event.type).inc()
         lag = (datetime.now(UTC) - event.timestamp).total_seconds()

@@ -236,7 +236,7 @@ class CentreRunner:
         # Changes a restart must keep (log in/out, pause, resume) are written at once.
         self._writer.submit(record, urgent=paused or reason in AGENT_COMMANDS)
 
-    def restore_agents(self, last: dict[str, ag.LastState]) -> None:
+    def restore_agents(self, last: dict[str, AgentStateRecord]) -> None:
         """Give agents the states the previous process left them in (at start)."""
         now = self._clock()
         for agent_id, agent in list(self.centre.agents.items()):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from callrouter.core.records import AgentStateRecord
+
 
 class AgentState(StrEnum):
     LOGGED_OUT = "logged_out"
@@ -136,16 +138,7 @@ def _same_entry(agent: Agent, entry_id: str) -> None:
         raise AgentStateError(f"agent {agent.agent_id} holds {agent.entry_id}, not {entry_id}")
 
 
-@dataclass(frozen=True)
-class LastState:
-    """An agent's last recorded state, as the previous router process left it."""
-
-    state: str
-    reason: str
-    at: datetime
-
-
-def restore(agent: Agent, last: LastState | None, now: datetime) -> Agent:
+def restore(agent: Agent, last: AgentStateRecord | None, now: datetime) -> Agent:
     """The state a restarted router gives an agent: a restart logs nobody out and
     ends nobody's pause. An agent who was rung, talking or wrapping up is idle
     again (their call, if it is still up, is the adopting call's to follow)."""

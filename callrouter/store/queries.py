@@ -31,8 +31,9 @@ UNAVAILABLE = (
 )
 
 
-class DatabaseUnavailable(Exception):
-    """PostgreSQL cannot answer now; the API says 503 and the caller tries again."""
+class DatabaseUnavailable(OSError):
+    """PostgreSQL cannot answer now; the API says 503 and the caller tries again.
+    An OSError, so the admin API can tell it without importing the store."""
 
 
 class Queries:

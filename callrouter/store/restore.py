@@ -14,7 +14,6 @@ from pathlib import Path
 
 import asyncpg
 
-from callrouter.core.agents import LastState
 from callrouter.core.records import AgentStateRecord
 from callrouter.store import spool
 from callrouter.store.postgres import connect_kwargs
@@ -30,14 +29,16 @@ ORDER BY agent, at DESC, id DESC
 
 async def last_agent_states(
     dsn: str, password: str | None, spool_dir: Path, within: float = 5.0
-) -> dict[str, LastState]:
-    last: dict[str, LastState] = {}
+) -> dict[str, AgentStateRecord]:
+    last: dict[str, AgentStateRecord] = {}
     try:
         async with asyncio.timeout(within):
             conn = await asyncpg.connect(**connect_kwargs(dsn, password))
             try:
                 for row in await conn.fetch(LAST_AGENT_STATES):
-                    last[row["agent"]] = LastState(row["state"], row["reason"], row["at"])
+                    last[row["agent"]] = AgentStateRecord(
+                        row["agent"], row["at"], row["state"], row["reason"]
+                    )
             finally:
                 await conn.close()
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -49,5 +50,5 @@ async def last_agent_states(
         if isinstance(record, AgentStateRecord):
             known = last.get(record.agent)
             if known is None or record.at >= known.at:
-                last[record.agent] = LastState(record.state, record.reason, record.at)
+                last[record.agent] = record
     return last

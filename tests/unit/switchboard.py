@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from callrouter import config
+from callrouter.app import build_metrics
 from callrouter.ari import models as ari
 from callrouter.ari.fake import FakeAriClient, fake_channel
 from callrouter.calls.dispatcher import Dispatcher
 from callrouter.calls.session import CallSession
-from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
@@ -71,7 +71,7 @@ class Switchboard:
     def __init__(self, tmp_path: Path, asterisk: Asterisk | None = None) -> None:
         text = EXAMPLE.read_text().replace("wrap_up_seconds = 10", "wrap_up_seconds = 0")
         settings = config.parse(text, str(EXAMPLE), environ={})
-        metrics = Metrics(line.name for line in settings.lines)
+        metrics = build_metrics(line.name for line in settings.lines)
         self.clock = Clock()
         self.asterisk = asterisk or Asterisk()
         self.writer = RecordWriter(NullStore(), tmp_path, metrics)

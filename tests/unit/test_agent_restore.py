@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from callrouter.core.agents import Agent, AgentState, LastState, restore
+from callrouter.core.agents import Agent, AgentState, restore
 from callrouter.core.records import AgentStateRecord
 from callrouter.store import spool
 
@@ -21,22 +21,25 @@ def test_an_agent_never_recorded_stays_logged_out() -> None:
 
 
 def test_a_logged_out_agent_stays_logged_out() -> None:
-    assert restore(AGENT, LastState("logged_out", "logout", BEFORE), NOW).state is AgentState.LOGGED_OUT
+    assert (
+        restore(AGENT, AgentStateRecord("agent1", BEFORE, "logged_out", "logout"), NOW).state
+        is AgentState.LOGGED_OUT
+    )
 
 
 def test_a_paused_agent_stays_paused_with_the_reason() -> None:
-    agent = restore(AGENT, LastState("paused", "lunch", BEFORE), NOW)
+    agent = restore(AGENT, AgentStateRecord("agent1", BEFORE, "paused", "lunch"), NOW)
     assert (agent.state, agent.pause_reason, agent.since) == (AgentState.PAUSED, "lunch", BEFORE)
 
 
 def test_an_idle_agent_keeps_their_place_in_the_idle_order() -> None:
-    agent = restore(AGENT, LastState("idle", "login", BEFORE), NOW)
+    agent = restore(AGENT, AgentStateRecord("agent1", BEFORE, "idle", "login"), NOW)
     assert (agent.state, agent.idle_since) == (AgentState.IDLE, BEFORE)
 
 
 @pytest.mark.parametrize("state", ["ringing", "on_call", "wrap_up"])
 def test_an_agent_caught_mid_call_is_idle_again_and_waits_from_now(state: str) -> None:
-    agent = restore(AGENT, LastState(state, "offered", BEFORE), NOW)
+    agent = restore(AGENT, AgentStateRecord("agent1", BEFORE, state, "offered"), NOW)
     assert (agent.state, agent.idle_since, agent.entry_id) == (AgentState.IDLE, NOW, None)
 
 

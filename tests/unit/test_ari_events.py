@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callrouter.app import build_metrics
 from callrouter.ari import events
 from callrouter.ari import models as ari
-from callrouter.ari.events import EventStream, Replaced
+from callrouter.ari.events import EVENT_LABELS, EventStream, Replaced
 from callrouter.ari.models import BadEvent, parse_event
 from callrouter.metrics import Metrics
 
@@ -277,7 +278,7 @@ class Recorder:
 
 @pytest.fixture
 def metrics() -> Metrics:
-    return Metrics()
+    return Metrics(event_types=EVENT_LABELS)
 
 
 def make_stream(metrics: Metrics, url: str = "http://127.0.0.1:8088") -> EventStream:
@@ -389,7 +390,7 @@ async def test_handle_text_never_raises_on_deep_nesting(stream: EventStream, met
 
 @given(raw=st.one_of(st.text(), event_like()))
 def test_handle_text_raises_nothing_but_replaced(raw: str) -> None:
-    metrics = Metrics()
+    metrics = Metrics(event_types=EVENT_LABELS)
     stream = make_stream(metrics)
 
     async def feed() -> None:
@@ -397,12 +398,12 @@ def test_handle_text_raises_nothing_but_replaced(raw: str) -> None:
             stream.handle_text(raw, Recorder())
 
     asyncio.run(feed())
-    counted = sum(events_counted(metrics, kind) for kind in [*ari.EVENT_TYPES, "other", "malformed"])
+    counted = sum(events_counted(metrics, kind) for kind in EVENT_LABELS)
     assert counted == 1
 
 
 def test_stream_metrics_start_at_zero() -> None:
-    metrics = Metrics()
+    metrics = build_metrics([])  # as app.py wires them
     for kind in [*ari.EVENT_TYPES, "other", "malformed"]:
         assert events_counted(metrics, kind) == 0
 

@@ -29,8 +29,9 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from callrouter.app import build_metrics
 from callrouter.config import load
-from callrouter.metrics import LiveCollector, Metrics
+from callrouter.metrics import LiveCollector
 from devstack.asterisk_files import PLACEHOLDER, render, values_for
 
 if TYPE_CHECKING:
@@ -743,7 +744,7 @@ def test_grafana_reads_the_composition_prometheus() -> None:
 
 def exported() -> dict[str, set[str]]:
     """Every sample name the router exports, with its label names."""
-    metrics = Metrics(["clinic-central"])
+    metrics = build_metrics(["clinic-central"])
     params = inspect.signature(LiveCollector).parameters
     metrics.watch(LiveCollector(*[lambda: 0 for _ in params]))
     text = generate_latest(metrics.registry).decode()

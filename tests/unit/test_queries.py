@@ -15,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callrouter.api.server import build_app
+from callrouter.calls.admin import CentreAdmin
 from callrouter.metrics import Metrics
 from callrouter.store.queries import DatabaseUnavailable, Queries
 from tests.unit.admin_api.harness import AUTH, TOKEN, call, centre_runner
@@ -73,7 +74,9 @@ async def test_the_api_answers_a_json_503_while_the_database_cannot_answer(
     error: BaseException, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     query = queries(Pool(error), monkeypatch)
-    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, centre_runner(tmp_path), query.abandoned)
+    app = build_app(
+        Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre_runner(tmp_path), query.abandoned)
+    )
     async with TestClient(TestServer(app)) as client:
         status, body = await call(client, "GET", "/calls/abandoned", headers=AUTH)
     assert (status, body) == (503, {"error": "the database is unreachable; try again"})

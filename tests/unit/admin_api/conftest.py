@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callrouter.api.server import build_app
+from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.centre import CentreRunner
 from callrouter.metrics import Metrics
 from tests.unit.admin_api.harness import TOKEN, Abandoned, centre_runner
@@ -32,7 +33,7 @@ def abandoned() -> Abandoned:
 async def client(
     centre: CentreRunner, abandoned: Abandoned, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, centre, abandoned)
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre, abandoned))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
     # Bad input is the client's problem: nothing reached the catch-all or aiohttp's own handler.

@@ -12,6 +12,7 @@ from callrouter.api.auth import TokenError, bearer_credentials, check_token
 from callrouter.api.models import PauseBody, PriorityBody
 from callrouter.api.openapi import REF
 from callrouter.api.server import build_app
+from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.centre import CentreRunner
 from callrouter.metrics import Metrics
 from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, call
@@ -59,7 +60,7 @@ def test_a_sixteen_character_token_is_enough():
 def test_the_app_cannot_be_built_without_a_usable_token(centre: CentreRunner, abandoned: Abandoned):
     for token in ("", "short"):
         with pytest.raises(TokenError, match="CALLROUTER_ADMIN_TOKEN"):
-            build_app(Metrics(), lambda: {"ok": True}, token, centre, abandoned)
+            build_app(Metrics(), lambda: {"ok": True}, token, CentreAdmin(centre, abandoned))
 
 
 def test_only_the_bearer_scheme_carries_the_token():

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callrouter.api.models import MAX_BODY_BYTES
 from callrouter.api.server import build_app
+from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.centre import CentreRunner
 from callrouter.core.agents import Agent
 from callrouter.core.queue import QueueEntry
@@ -205,7 +206,7 @@ async def test_a_bug_is_one_log_line_and_a_json_500_without_traceback(
         raise RuntimeError("lost +79161234567")
 
     monkeypatch.setattr(centre, "agent_command", broken)
-    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, centre, abandoned)
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre, abandoned))
     async with TestClient(TestServer(app)) as test_client:
         status, body = await call(test_client, "POST", "/agents/agent1/login", headers=AUTH)
     assert status == 500 and body == {"error": "internal error"}

@@ -1,0 +1,40 @@
+"""What the admin API may see and do: one small Protocol, so the API knows
+nothing of the shell that runs the centre (calls/admin.py implements it and
+app.py hands it over). The values it returns are the core's own read-only
+records (an agent, a queue entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from callrouter.core.agents import Agent
+from callrouter.core.queue import QueueEntry
+
+
+class AdminFacade(Protocol):
+    def agents(self) -> Sequence[Agent]:
+        """Every agent, by id."""
+        ...
+
+    def agent_command(self, agent_id: str, command: str, reason: str) -> Agent:
+        """login / logout / pause / resume; returns the agent after the change.
+        Raises KeyError for an unknown agent, AgentStateError when the change is
+        not possible now."""
+        ...
+
+    def queue(self) -> Sequence[QueueEntry]:
+        """The queue in order (entries being offered to an agent included)."""
+        ...
+
+    def reprioritise(self, entry_id: str, priority: int) -> tuple[QueueEntry, int | None]:
+        """Change a waiting caller's priority (the queue reorders at once);
+        returns the entry and its place among those waiting (None while it is
+        being offered). Raises KeyError when the entry is not in the queue."""
+        ...
+
+    async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Callers who hung up while waiting, with full numbers. Raises OSError
+        or TimeoutError when the records cannot be read now."""
+        ...
