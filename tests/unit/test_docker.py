@@ -492,8 +492,6 @@ def test_router_runs_migrate_then_run_with_the_mounted_config() -> None:
     config = json.loads(cmd)[0]
     targets = {v["target"] for v in volumes("callrouter") if v["type"] == "bind"}
     assert config in targets
-    # Installed from site-packages, default_dir() would miss the repository's migrations/.
-    assert '--migrations "$APP/migrations"' in script
     assert "APP=/opt/callrouter" in script
 
 
