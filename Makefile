@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: check lint types test test-unit test-integration test-e2e demo prompts up down bench bench-smoke
+.PHONY: check lint types test test-unit test-integration test-packaging test-e2e demo prompts up down bench bench-smoke
 
 check: lint types test
 
@@ -24,6 +24,9 @@ test-unit:
 
 test-integration:
 	$(BIN)/pytest tests/integration
+
+test-packaging:
+	$(BIN)/pytest tests/packaging
 
 test-e2e:
 	$(BIN)/pytest tests/e2e

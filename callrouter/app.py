@@ -128,6 +128,7 @@ async def run(settings: Settings) -> int:
     writer_task = asyncio.create_task(writer.run(), name="record-writer")
     events_task = asyncio.create_task(events.run(dispatcher.handle, dispatcher.on_connect), name="ari-events")
     reconcile_task = asyncio.create_task(dispatcher.reconcile_loop(), name="reconcile")
+    duration_task = asyncio.create_task(dispatcher.duration_loop(), name="max-call-duration")
     tick_task = asyncio.create_task(dispatcher.centre.tick_loop(), name="centre-tick")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     code = 0
@@ -143,7 +144,7 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, tick_task, stop_task]
+    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, duration_task, tick_task, stop_task]
     for task in tasks:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)

@@ -58,7 +58,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     async def go() -> int:
         conn = await asyncpg.connect(**connect_kwargs(settings.database.dsn, password))
         try:
-            applied = await migrate.apply(conn, Path(args.migrations))
+            applied = await migrate.apply(conn, Path(args.migrations) if args.migrations else None)
         finally:
             await conn.close()
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing new"
@@ -85,8 +85,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from callrouter.store.migrate import default_dir
-
     parser = argparse.ArgumentParser(
         prog="callrouter", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -106,7 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="apply new SQL migrations to the database (safe to repeat)")
     mig.add_argument("--config", "-c", default="callrouter.toml")
-    mig.add_argument("--migrations", default=str(default_dir()), help="folder of NNNN_name.sql files")
+    mig.add_argument(
+        "--migrations",
+        default=None,
+        help="folder of NNNN_name.sql files (default: the ones shipped with the package)",
+    )
     mig.set_defaults(func=cmd_migrate)
 
     chk = sub.add_parser(

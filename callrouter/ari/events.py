@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
 
 from callrouter.ari.models import EVENT_TYPES, ApplicationReplaced, BadEvent, Event, parse_event
 from callrouter.metrics import Metrics
+from callrouter.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +50,6 @@ async def open_websocket(
         ) from exc
 
 
-def backoff_delays(cap: float, base: float = 0.25) -> Iterator[float]:
-    """0.25, 0.5, 1, 2 ... capped, each with up to 20% jitter."""
-    attempt = 0
-    while True:
-        delay = min(cap, base * (2**attempt))
-        yield delay * (1 + random.uniform(-0.2, 0.2))
-        attempt += 1
-
-
 def events_url(base_url: str) -> str:
     """The ARI events WebSocket address for an ARI base address (http -> ws)."""
     ws_base = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
@@ -84,13 +75,13 @@ class EventStream:
 
     async def run(self, handler: EventHandler, on_connect: ConnectHook) -> None:
         """Read events until cancelled or replaced; reconnect on any drop."""
-        delays = backoff_delays(self._cap)
+        backoff = Backoff(self._cap)
         async with aiohttp.ClientSession(headers=self._headers) as session:
             while True:
                 try:
                     async with await open_websocket(session, self.url, self.app) as ws:
                         self._set_connected(True)
-                        delays = backoff_delays(self._cap)
+                        backoff.reset()
                         log.info("ARI events connected", extra={"app": self.app})
                         await on_connect()
                         await self._read(ws, handler)
@@ -101,7 +92,7 @@ class EventStream:
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     log.warning("ARI events unavailable: %s", exc.__class__.__name__ + f": {exc}")
                 self._set_connected(False)
-                await asyncio.sleep(next(delays))
+                await backoff.wait()
 
     def _set_connected(self, up: bool) -> None:
         self._metrics.ari_connected.set(1 if up else 0)

@@ -28,7 +28,8 @@ from typing import Any
 
 import aiohttp
 
-from callrouter.ari.events import backoff_delays, events_url, open_websocket
+from callrouter.ari.events import events_url, open_websocket
+from callrouter.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +134,12 @@ class WsRestTransport:
     async def _keep(self, app: str) -> None:
         """Keep one WebSocket open: connect, read replies, reconnect with backoff."""
         assert self._session is not None
-        delays = backoff_delays(self._cap)
+        backoff = Backoff(self._cap)
         while True:
             try:
                 async with await open_websocket(self._session, self.url, app) as ws:
                     self._open[app] = ws
-                    delays = backoff_delays(self._cap)
+                    backoff.reset()
                     async for message in ws:
                         if message.type is aiohttp.WSMsgType.TEXT:
                             self.handle(message.data)
@@ -147,7 +148,7 @@ class WsRestTransport:
             finally:
                 self._open.pop(app, None)
                 self._fail(app)
-            await asyncio.sleep(next(delays))
+            await backoff.wait()
 
     def _fail(self, app: str) -> None:
         for _, (owner, reply) in list(self._pending.items()):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -270,6 +271,18 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self._settings.router.reconcile_seconds)
             await self.reconcile(adopt=False)
+
+    async def duration_loop(self, every: float | None = None) -> None:
+        """The maximum call duration, enforced for every call by one periodic check:
+        at most a quarter of the maximum (and the reconcile period) late."""
+        router = self._settings.router
+        if every is None:
+            every = min(router.reconcile_seconds, max(1.0, router.max_call_seconds / 4))
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for session in list(self.sessions.values()):
+                session.check_duration(now)
 
     async def drain(self, within: float) -> None:
         if self._tasks:

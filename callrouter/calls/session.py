@@ -74,6 +74,8 @@ class CallSession:
         self._plan = plan
         self._centre = centre
         self._max_call_seconds = max_call_seconds
+        self._started = time.monotonic()
+        self._told_overdue = False
         self._clock = clock
         self._inbox: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self._timers: list[asyncio.TimerHandle] = []
@@ -93,10 +95,15 @@ class CallSession:
     def feed(self, event: ev.CallEvent) -> None:
         self._inbox.put_nowait(event)
 
+    def check_duration(self, now: float) -> None:
+        """Told once when the call has lasted the maximum (the dispatcher asks
+        every few seconds: a timer per call would sit hours in the loop's heap)."""
+        if not self._told_overdue and now - self._started >= self._max_call_seconds:
+            self._told_overdue = True
+            self.feed(ev.MaxDurationReached())
+
     async def run(self, first: list[Command]) -> None:
         await self._execute(first)
-        loop = asyncio.get_running_loop()
-        self._timers.append(loop.call_later(self._max_call_seconds, self.feed, ev.MaxDurationReached()))
         try:
             while not self.call.ended:
                 event = await self._inbox.get()

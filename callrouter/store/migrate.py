@@ -1,8 +1,11 @@
-"""Forward-only numbered SQL migrations (``migrations/NNNN_name.sql``).
+"""Forward-only numbered SQL migrations (``NNNN_name.sql``).
 
-Each file is applied once, in its own transaction, and recorded with its
-checksum in ``schema_migrations``; a session-level advisory lock keeps two
-routers from racing. An applied file that changed since is refused.
+The files ship inside the package (``callrouter/store/migrations/``) and are
+read through ``importlib.resources``, so an installed wheel migrates without
+the repository. Each file is applied once, in its own transaction, and
+recorded with its checksum in ``schema_migrations``; a session-level advisory
+lock keeps two routers from racing. An applied file that changed since is
+refused.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
-import asyncpg
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +42,29 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def default_dir() -> Path:
-    here = Path(__file__).resolve().parent.parent.parent / "migrations"
-    return here
+def default_dir() -> Traversable:
+    """The migrations shipped with the package (a folder, or a place in a wheel or zip)."""
+    return resources.files("callrouter.store") / "migrations"
 
 
-def discover(directory: Path) -> list[Migration]:
+def discover(directory: Traversable | None = None) -> list[Migration]:
+    """The ``*.sql`` files of ``directory`` (a ``Path`` will do; by default the
+    package's own), in order."""
+    directory = default_dir() if directory is None else directory
     found: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
-        match = _NAME.match(path.name)
+    files = sorted((f for f in directory.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    for file in files:
+        match = _NAME.match(file.name)
         if not match:
-            raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
-        found.append(Migration(int(match.group(1)), match.group(2), path.read_text(encoding="utf-8")))
+            raise MigrationError(f"{file.name}: migration files are named NNNN_name.sql")
+        found.append(Migration(int(match.group(1)), match.group(2), file.read_text(encoding="utf-8")))
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
         raise MigrationError(f"two migrations share a number in {directory}")
     return found
 
 
-async def apply(conn: asyncpg.Connection, directory: Path) -> list[Migration]:
+async def apply(conn: asyncpg.Connection, directory: Traversable | None = None) -> list[Migration]:
     """Apply what is new; return the migrations applied now."""
     migrations = discover(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from callrouter.core.records import CallRecord, Record
 from callrouter.metrics import Metrics
+from callrouter.retry import Backoff
 from callrouter.store import spool
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class RecordWriter:
 
     # -- the background side --------------------------------------------------
     async def run(self) -> None:
-        delay = 0.25
+        backoff = Backoff(self._retry_max, jitter=0.0)
         failing_since: float | None = None
         loop = asyncio.get_running_loop()
         while True:
@@ -129,13 +130,12 @@ class RecordWriter:
                     await self._database_away(exc)
                     if self._closing:
                         return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
+                await backoff.wait()
                 continue
             failing_since = None
             self._metrics.db_up.set(1)
             self.database_up = True
-            delay = 0.25
+            backoff.reset()
 
     async def _database_away(self, exc: Exception) -> None:
         self._metrics.db_up.set(0)

@@ -7,7 +7,7 @@
 # Then run the command (asterisk -f).
 #
 #   entrypoint.sh COMMAND...   render, prepare Asterisk's folders, exec COMMAND
-#   entrypoint.sh render       render only (tests/unit/test_docker.py uses this)
+#   entrypoint.sh render       render only (tests/packaging/ uses this)
 #
 # Environment:
 #   SIP_BIND MEDIA_ADDRESS TRUNK_MATCH ARI_BIND ARI_PORT ARI_USER ARI_PASSWORD

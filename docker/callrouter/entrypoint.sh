@@ -83,7 +83,7 @@ publish_audio
 # never wait on the database, records spool to $SPOOL, and the next start
 # applies what is missing.
 for ((try = 1; ; try++)); do
-    if callrouter migrate --config "$CONFIG" --migrations "$APP/migrations"; then
+    if callrouter migrate --config "$CONFIG"; then
         break
     fi
     if ((try >= MIGRATE_TRIES)); then

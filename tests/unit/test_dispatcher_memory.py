@@ -5,7 +5,9 @@ was after the first hundred."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import heapq
 import sys
 import tracemalloc
 from pathlib import Path
@@ -19,8 +21,15 @@ BATCHES = 100
 
 
 def allocated() -> int:
-    """Python's allocated bytes, less garbage and the interpreter's attribute
-    cache (4096 entries at most: each ``case Command(...)`` leaves one there)."""
+    """Python's allocated bytes, less garbage, the interpreter's attribute cache
+    (4096 entries at most: each ``case Command(...)`` leaves one there) and the
+    cancelled timer handles asyncio leaves in its heap until they fall due or it
+    purges them (when over half the heap is cancelled): bounded, but as many as
+    a few hundred at any moment, which made the figure swing by 10%."""
+    loop = asyncio.get_running_loop()
+    live = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    heapq.heapify(live)
+    loop._scheduled, loop._timer_cancelled_count = live, 0  # type: ignore[attr-defined]
     gc.collect()
     sys._clear_type_cache()
     return tracemalloc.get_traced_memory()[0]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from callrouter.core.numbers import CallerNumber, Presentation, mask, mask_text, normalise
 
-# The CHECK constraint on calls.caller_number (migrations/0001_calls.sql).
+# The CHECK constraint on calls.caller_number (callrouter/store/migrations/0001_calls.sql).
 E164 = re.compile(r"^\+[1-9]\d{3,14}$")
 
 
