@@ -141,6 +141,7 @@ class Metrics:
             "stopmoh",
             "bridge",
             "hangup",
+            "setvariable",
         ):
             self.ari_errors.labels(command=command)
         for reason in ("timeout", "unreachable"):

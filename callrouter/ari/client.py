@@ -52,6 +52,8 @@ class AriClient(Protocol):
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None: ...
     async def get_channel(self, channel_id: str) -> Channel: ...
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None: ...
+    async def get_variable(self, channel_id: str, name: str) -> str | None: ...
     async def application(self, app: str) -> Application: ...
     async def set_event_filter(self, app: str, allowed: list[str]) -> None: ...
     async def subscribe(self, app: str, sources: list[str]) -> None: ...
@@ -184,6 +186,18 @@ class HttpAriClient:
 
     async def get_channel(self, channel_id: str) -> Channel:
         return Channel.model_validate(await self._call("GET", f"/channels/{channel_id}"))
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self._call("POST", f"/channels/{channel_id}/variable", variable=name, value=value)
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        """The channel variable's value; None when it is not set."""
+        try:
+            reply = await self._call("GET", f"/channels/{channel_id}/variable", variable=name)
+        except AriNotFound:
+            return None
+        value = reply.get("value") if isinstance(reply, dict) else None
+        return value if isinstance(value, str) and value else None
 
     async def application(self, app: str) -> Application:
         return Application.model_validate(await self._call("GET", f"/applications/{app}"))

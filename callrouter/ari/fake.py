@@ -19,6 +19,7 @@ class FakeAriClient:
         self.calls: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=history)
         self.failing: set[str] = set()  # method names that raise AriError
         self.channels: dict[str, Channel] = {}
+        self.variables: dict[tuple[str, str], str] = {}  # (channel, name) -> value
         self.round_trip = 0.0  # as slow as a test says Asterisk answers
 
     def _record(self, name: str, *args: Any) -> None:
@@ -51,6 +52,17 @@ class FakeAriClient:
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self._record("hangup", channel_id, reason)
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        self._record("set_variable", channel_id, name, value)
+        # Variables live and die with their channel, as in Asterisk (a test's 10,000
+        # calls must not make the fake what grows).
+        self.variables = {k: v for k, v in self.variables.items() if k[0] in self.channels}
+        self.variables[(channel_id, name)] = value
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        self._record("get_variable", channel_id, name)
+        return self.variables.get((channel_id, name))
 
     async def originate(
         self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str

@@ -249,6 +249,22 @@ class CentreRunner:
             ", ".join(f"{a.agent_id} {a.state.value}" for a in self.centre.agents.values()) or "none",
         )
 
+    def adopt_connected(self, entry_id: str, caller: CallFeed, channel_id: str, agent_id: str) -> bool:
+        """After a restart: a caller still talking to an agent. The agent is on that
+        call (never rung for another) and each side's end reaches the other."""
+        agent = self.centre.agents.get(agent_id)
+        if agent is None:
+            return False
+        now = self._clock()
+        self.legs[channel_id] = Leg(channel_id, agent_id, entry_id, answered=True)
+        self._leg_of[entry_id] = channel_id
+        self._callers[entry_id] = caller
+        self._talk_started[agent_id] = now
+        agent = ag.resume_call(agent, entry_id, now)
+        self.centre = replace(self.centre, agents={**self.centre.agents, agent_id: agent})
+        self._record_agent(agent, "resumed after a restart")
+        return True
+
     def _connect(self, agent_id: str, entry_id: str) -> None:
         channel_id = self._leg_of.get(entry_id)
         caller = self._callers.get(entry_id)
@@ -316,6 +332,9 @@ class CentreRunner:
     async def _give_up_ring(self, channel_id: str) -> None:
         await self._hangup_leg(channel_id)
         self.leg_gone(channel_id, "ring timeout")
+
+    async def end_stray_leg(self, channel_id: str) -> None:
+        await self._hangup_leg(channel_id)
 
     async def _hangup_leg(self, channel_id: str) -> bool:
         """True once the channel is hung up or Asterisk does not know it."""

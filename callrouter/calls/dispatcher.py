@@ -24,9 +24,12 @@ from callrouter.config import Settings
 from callrouter.config_router import Line
 from callrouter.core import call as core
 from callrouter.core import call_events as ev
+from callrouter.core.call_state import Call
 from callrouter.core.commands import Command
 from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
+from callrouter.core.place import Adopted, Place, resume, resume_connected
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
@@ -119,8 +122,11 @@ class Dispatcher:
         kind = args[0] if args else ""
         if kind == "inbound" and channel.id not in self.sessions:
             self.start_call(channel, args[1] if len(args) > 1 else channel.dialplan.exten, at)
-        elif kind == "agent":
+        elif kind == "agent" and channel.id in self.centre.legs:
             self.centre.leg_answered(channel.id)
+        elif kind == "agent":  # rung by a router before a restart: nobody waits on it now
+            log.info("hanging up agent channel %s that no call of this router rang", channel.id)
+            self._spawn(self.centre.end_stray_leg(channel.id))
         elif kind == "feature" and len(args) >= 3:
             self._spawn(features.run(self._ari, self.centre, channel.id, args[1], args[2]))
 
@@ -148,6 +154,11 @@ class Dispatcher:
             now=now,
             overloaded=overloaded,
         )
+        self._start_session(call, first, channel)
+
+    def _start_session(
+        self, call: Call, first: list[Command], channel: ari.Channel, bridged: bool = False
+    ) -> CallSession:
         session = CallSession(
             call,
             self._ari,
@@ -159,9 +170,11 @@ class Dispatcher:
             self._clock,
             hold_bridge=self._next_hold_bridge(),
             up=channel.state == "Up",
+            bridged=bridged,
         )
         self.sessions[channel.id] = session
         self._spawn(self._run(session, first))
+        return session
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -256,16 +269,73 @@ class Dispatcher:
             await self._adopt(listed - set(self.sessions))
 
     async def _adopt(self, channel_ids: set[str]) -> None:
-        for channel_id in channel_ids:
+        """Calls in the application that no session of ours follows (a router before a
+        restart, or before a WebSocket drop, did): talking ones stay connected, waiting
+        ones take their place again, the rest start afresh. Agent legs no adopted
+        caller waits on are hung up, so those agents are free."""
+        legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
+        callers: list[tuple[ari.Channel, str]] = []
+        for channel_id in channel_ids - self.centre.legs.keys():
             try:
                 channel = await self._ari.get_channel(channel_id)
             except (AriError, OSError, TimeoutError):
                 continue
             parts = channel.dialplan.app_data.split(",")
-            if len(parts) >= 3 and parts[1] == "inbound" and channel_id not in self.sessions:
-                log.info("adopting call on channel %s after reconnect", channel_id)
+            if len(parts) >= 4 and parts[1] == "agent":
+                legs[parts[2]] = (channel_id, parts[3])
+            elif len(parts) >= 3 and parts[1] == "inbound":
+                callers.append((channel, parts[2]))
+        for channel, did in callers:
+            if channel.id not in self.sessions:
+                log.info("adopting call on channel %s after reconnect", channel.id)
                 self._metrics.calls_reconciled.labels(action="adopted").inc()
-                self.start_call(channel, parts[2], self._clock())
+                await self._adopt_caller(channel, did, legs)
+        for channel_id, _agent in legs.values():
+            log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
+            self._spawn(self.centre.end_stray_leg(channel_id))
+
+    async def _adopt_caller(self, channel: ari.Channel, did: str, legs: dict[str, tuple[str, str]]) -> None:
+        node = self._settings.router.node
+        leg = legs.pop(core.call_id_for(node, channel.id), None)
+        line = self.line_for(did)
+        if leg is not None and line is not None and self._resume_connected(channel, did, line, *leg):
+            return
+        if leg is not None:
+            legs[core.call_id_for(node, channel.id)] = leg  # not resumed: hung up with the strays
+        try:
+            place = Place.from_variable(await self._ari.get_variable(channel.id, PLACE_VARIABLE))
+        except (AriError, OSError, TimeoutError):
+            place = None
+        if channel.id in self.sessions:  # its own event came while we asked
+            return
+        if place is None or not self._resume_call(channel, did, place):
+            self.start_call(channel, did, self._clock())
+
+    def _resume_connected(
+        self, channel: ari.Channel, did: str, line: Line, agent_channel: str, agent_id: str
+    ) -> bool:
+        """A caller still talking to an agent: left alone, followed to the end."""
+        call, first = resume_connected(self._adopted(channel, did, line), agent_id, self._clock())
+        session = self._start_session(call, first, channel, bridged=True)
+        if not self.centre.adopt_connected(call.record.call_id, session, agent_channel, agent_id):
+            session.feed(ev.AgentLeft())  # an agent this config does not know: end it cleanly
+        return True
+
+    def _resume_call(self, channel: ari.Channel, did: str, place: Place) -> bool:
+        """A caller who was waiting goes back to their place: no greeting, no menu."""
+        line = self.line_for(did)
+        if line is None:
+            return False
+        call, first = resume(self._adopted(channel, did, line), place, self._clock())
+        self._start_session(call, first, channel)
+        return True
+
+    def _adopted(self, channel: ari.Channel, did: str, line: Line) -> Adopted:
+        node = self._settings.router.node
+        return Adopted(
+            core.call_id_for(node, channel.id), node, channel.id, did, plan.line_info(self._settings, line),
+            normalise(channel.caller.number, line.country), channel.creationtime,
+        )  # fmt: skip
 
     async def reconcile_loop(self) -> None:
         while True:

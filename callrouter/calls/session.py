@@ -32,6 +32,7 @@ from callrouter.core.commands import (
     RequestAnnouncement,
     SaveCall,
     SetLanguage,
+    SetVariable,
     StartMoh,
     StartTimer,
     StopMoh,
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # Commands whose target may already be gone: a 404 means done.
 STOPPING = (Hangup, StopPlayback, StopMoh)
+# Commands whose failure the call survives (logged and counted, not fatal).
+BEST_EFFORT = (*STOPPING, SetVariable)
 
 
 def utcnow() -> datetime:
@@ -66,6 +69,7 @@ class CallSession:
         clock: Callable[[], datetime] = utcnow,
         hold_bridge: str | None = None,
         up: bool = False,
+        bridged: bool = False,
     ) -> None:
         self.call = call
         self._ari = ari
@@ -79,7 +83,8 @@ class CallSession:
         self._clock = clock
         self._inbox: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self._timers: list[asyncio.TimerHandle] = []
-        self._bridge_id: str | None = None
+        # An adopted call already in its bridge: the bridge is ours to destroy at the end.
+        self._bridge_id: str | None = f"call-{call.record.call_id}" if bridged else None
         # With a shared holding bridge, "music" means being in it; an
         # announcement plays to the channel there, over the music.
         self._hold_bridge = hold_bridge
@@ -149,7 +154,7 @@ class CallSession:
                 with contextlib.suppress(ValueError):
                     self._metrics.ari_errors.labels(command=name).inc()
                 log.warning("ARI %s failed for call %s: %s", name, self.call.record.call_id, exc)
-                if isinstance(command, STOPPING):
+                if isinstance(command, BEST_EFFORT):
                     continue  # the reconcile check clears what lingers
                 self.feed(ev.CommandFailed(name, str(exc)[:200]))
                 return
@@ -219,5 +224,7 @@ class CallSession:
                 self._held = False  # joining the call's bridge left the holding bridge
             case Hangup(reason):
                 await self._ari.hangup(channel, reason)
+            case SetVariable(name, value):
+                await self._ari.set_variable(channel, name, value)
             case ContinueInDialplan(context, extension):
                 await self._ari.continue_in_dialplan(channel, context, extension)

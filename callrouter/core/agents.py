@@ -148,3 +148,9 @@ def restore(agent: Agent, last: AgentStateRecord | None, now: datetime) -> Agent
         return replace(agent, state=AgentState.PAUSED, since=last.at, pause_reason=last.reason or "paused")
     idle_since = last.at if last.state == AgentState.IDLE else now
     return replace(agent, state=AgentState.IDLE, since=now, idle_since=idle_since)
+
+
+def resume_call(agent: Agent, entry_id: str, now: datetime) -> Agent:
+    """A restarted router found this agent still talking (their leg bridged with a
+    caller it adopted): on that call, whatever the records said."""
+    return replace(agent, state=AgentState.ON_CALL, since=now, entry_id=entry_id, pause_reason=None)

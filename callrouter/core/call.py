@@ -46,10 +46,13 @@ from callrouter.core.commands import (
     RequestAnnouncement,
     SaveCall,
     SetLanguage,
+    SetVariable,
     StartMoh,
     StopPlayback,
 )
 from callrouter.core.numbers import CallerNumber
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
+from callrouter.core.place import Place
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallRecord, Outcome
 
@@ -229,10 +232,12 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
         caller_key=record.caller_number, channel_id=record.channel_id,
     )  # fmt: skip
     call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
+    place = Place(topic, priority, joined_at, call.language, record.menu_path)
     commands: list[Command] = [
         SaveCall(record),
         log_event(call, now, "queued", f"{topic} ({reason})"),
         JoinQueue(entry),
+        SetVariable(PLACE_VARIABLE, place.to_variable()),  # for a router that adopts the call
     ]
     if call.playback_id is None:
         # Nothing is playing (the menu ended on a key): "please hold" and the

@@ -57,6 +57,15 @@ class StartTimer:
 
 
 @dataclass(frozen=True)
+class SetVariable:
+    """Kept on the channel itself, so a restarted router can read it back even
+    when the last records never reached the database."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class JoinQueue:
     entry: QueueEntry
 
@@ -102,6 +111,7 @@ Command = (
     | StartMoh
     | StopMoh
     | StartTimer
+    | SetVariable
     | JoinQueue
     | LeaveQueue
     | RequestAnnouncement

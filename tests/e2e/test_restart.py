@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 
+from devstack import sipp
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
-from tests.e2e.conftest import start_router, wait_rows
+from tests.e2e.conftest import log_everyone_out, start_router, wait_rows
 
 
 def states(router: RouterProcess) -> dict[str, tuple[str, str | None]]:
@@ -54,3 +59,75 @@ async def test_agents_keep_their_states_across_restarts(
             for agent in ("agent1", "agent2"):
                 last.request("POST", f"/agents/{agent}/logout")
             assert last.stop() == 0
+
+
+async def test_a_crash_leaves_talking_callers_connected_and_waiting_ones_in_their_places(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """One caller talks to agent2 and three wait (nobody else logged in); the router is
+    SIGKILLed and restarted: the pair stays connected and agent2 is not rung again;
+    the three stay in the queue in the order they joined, hear no menu again, and
+    the first of them is the first agent1 takes."""
+    talking, *callers = [f"+7906{random.randint(1_000_000, 9_999_999)}" for _ in range(4)]
+
+    def call_in(caller: str, hold_ms: int) -> sipp.SippResult:
+        return sipp.call(stack.sip_port, [(caller, "+78162700101")], hold_ms=hold_ms, keys=[(1000, "0")])
+
+    second: RouterProcess | None = None
+    phones = [sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300)]
+    with ThreadPoolExecutor(4) as pool:
+        router.login_all(["agent2"])
+        calls = [pool.submit(call_in, talking, 26000)]
+        pair = await wait_rows(
+            db, "SELECT call_id FROM calls WHERE caller_number = $1 AND agent = 'agent2'", talking, count=1
+        )
+        assert pair, "the first caller was not connected to agent2"
+        for caller in callers:
+            calls.append(pool.submit(call_in, caller, 22000))
+            await asyncio.sleep(1.2)  # one after the other: a clear order
+        rows = await wait_rows(
+            db, "SELECT call_id, caller_number FROM calls WHERE caller_number = ANY($1::text[])"
+            " AND queued_at IS NOT NULL ORDER BY queued_at", callers, count=3,
+        )  # fmt: skip
+        assert [r["caller_number"] for r in rows] == callers
+        order = [str(r["call_id"]) for r in rows]
+        router.kill()
+        try:
+            second = start_router(stack, tmp_path / "second")
+            restarted = datetime.now(UTC)
+            assert states(second)["agent2"] == ("on_call", None), "agent2 is still talking"
+            status, body = second.get("/queue")
+            assert status == 200, body
+            assert [e["entry_id"] for e in json.loads(body)["queue"]] == order, "the same places, in order"
+            phones.append(sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=300))
+            second.login_all(["agent1"])
+            served = await wait_rows(
+                db, "SELECT 1 FROM calls WHERE call_id = $1 AND agent = 'agent1'", rows[0]["call_id"],
+                count=1, within=10,
+            )  # fmt: skip
+            assert served, "the first in line was not the first served"
+        finally:
+            results = [c.result() for c in calls]
+            for phone in phones:
+                phone.wait(30)
+            if second is not None:
+                log_everyone_out(second, stack)
+                assert second.stop() == 0
+    assert all(r.ok for r in results), [r.output[-600:] for r in results if not r.ok]
+    for call_id in order:
+        kinds = [
+            r["kind"] for r in await db.fetch("SELECT kind FROM call_events WHERE call_id = $1", call_id)
+        ]
+        assert kinds.count("menu") == 1 and "resumed" in kinds, kinds
+    kinds = [
+        r["kind"]
+        for r in await db.fetch("SELECT kind FROM call_events WHERE call_id = $1", pair[0]["call_id"])
+    ]
+    assert kinds.count("queued") == 1 and kinds.count("bridged") == 1 and "resumed" in kinds, kinds
+    talked = await db.fetchrow("SELECT * FROM calls WHERE call_id = $1", pair[0]["call_id"])
+    assert (talked["outcome"], talked["agent"]) == ("answered", "agent2")
+    rung_again = await db.fetchval(
+        "SELECT count(*) FROM agent_states WHERE agent = 'agent2' AND state = 'ringing' AND at >= $1",
+        restarted,
+    )
+    assert rung_again == 0, "agent2 was rung while still talking"

@@ -1,0 +1,107 @@
+"""A waiting caller's place, kept on their channel, and taken up again by a restarted router.
+
+When a call joins the queue it writes its place (topic, priority, join time,
+language, keys pressed) into a channel variable. Asterisk keeps the channel
+while no router runs; the next router reads the variable back when it adopts
+the call and ``resume`` puts the caller back in the queue at their original
+join time: no greeting, no menu, the same order as before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from callrouter.core.call_plan import LineInfo
+from callrouter.core.call_state import Call, Phase, Result, log_event
+from callrouter.core.commands import JoinQueue, RequestAnnouncement, SaveCall
+from callrouter.core.numbers import CallerNumber
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import CallRecord, Outcome
+
+VARIABLE = "CALLROUTER_PLACE"
+# Playback ids of a resumed call start here, clear of the ones its first router used.
+RESUMED_PLAYS = 1000
+
+
+@dataclass(frozen=True)
+class Place:
+    topic: str
+    priority: int
+    joined_at: datetime
+    language: str
+    menu_path: str | None = None
+
+    def to_variable(self) -> str:
+        return json.dumps(
+            [self.topic, self.priority, self.joined_at.isoformat(), self.language, self.menu_path],
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_variable(cls, text: str | None) -> Place | None:
+        """The place a channel carries; None for none, or for one that is not ours."""
+        if not text:
+            return None
+        try:
+            topic, priority, joined, language, menu_path = json.loads(text)
+            when = datetime.fromisoformat(joined)
+        except (ValueError, TypeError):
+            return None
+        if not (isinstance(topic, str) and isinstance(priority, int) and isinstance(language, str)):
+            return None
+        if when.tzinfo is None or not (menu_path is None or isinstance(menu_path, str)):
+            return None
+        return cls(topic, priority, when, language, menu_path)
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A call a restarted router found in Asterisk, as Asterisk describes it."""
+
+    call_id: str
+    node: str
+    channel_id: str
+    did: str
+    line: LineInfo
+    caller: CallerNumber
+    started_at: datetime
+
+    def record(self, **facts: object) -> CallRecord:
+        return CallRecord(
+            call_id=self.call_id, node=self.node, channel_id=self.channel_id, did=self.did,
+            line=self.line.name, caller_number=self.caller.e164,
+            caller_presentation=self.caller.presentation.value, started_at=self.started_at,
+            answered_at=self.started_at, **facts,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+def resume(adopted: Adopted, place: Place, now: datetime) -> Result:
+    """An adopted call that was waiting: back in the queue at its place."""
+    record = adopted.record(
+        language=place.language, menu_path=place.menu_path, topic=place.topic,
+        priority=place.priority, queued_at=place.joined_at,
+    )  # fmt: skip
+    call_id, line = adopted.call_id, adopted.line
+    call = Call(
+        record, Phase.QUEUED, place.language, line, entry_id=call_id, greeted=True, plays=RESUMED_PLAYS
+    )
+    entry = QueueEntry(
+        call_id, place.topic, place.language, line.name, place.priority, place.joined_at,
+        caller_key=adopted.caller.e164, channel_id=adopted.channel_id,
+    )  # fmt: skip
+    return call, [
+        SaveCall(record),
+        log_event(call, now, "resumed", f"{place.topic} since {place.joined_at.isoformat()}"),
+        JoinQueue(entry),
+        RequestAnnouncement(call_id),
+    ]
+
+
+def resume_connected(adopted: Adopted, agent_id: str, now: datetime) -> Result:
+    """An adopted call that was talking to an agent: left as it is, followed to its end."""
+    record = adopted.record(agent=agent_id, outcome=Outcome.ANSWERED)
+    line = adopted.line
+    call = Call(record, Phase.CONNECTED, line.language, line, entry_id=adopted.call_id, plays=RESUMED_PLAYS)
+    return call, [SaveCall(record), log_event(call, now, "resumed", f"connected to {agent_id}")]

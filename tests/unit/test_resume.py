@@ -1,0 +1,118 @@
+"""A caller who was waiting when the router stopped keeps their place: the next
+router reads it back from the channel, and neither greets nor menus them again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callrouter.core.place import VARIABLE, Place
+from tests.unit.switchboard import Switchboard, settle
+
+T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, "", "not json", "[]", '["infection", "10", "2026-11-23T07:00:00+00:00", "ru", null]',
+     '["infection", 10, "2026-11-23T07:00:00", "ru", null]', '["infection", 10, "yesterday", "ru", null]',
+     '{"topic": "infection"}', '["infection", 10, "2026-11-23T07:00:00+00:00", "ru", 5]'],
+)  # fmt: skip
+def test_a_place_that_is_not_ours_reads_as_none(text: str | None) -> None:
+    assert Place.from_variable(text) is None
+
+
+def test_a_place_comes_back_from_its_variable() -> None:
+    place = Place("urgent", 100, T0 + timedelta(seconds=3.5), "ru", "4")
+    assert Place.from_variable(place.to_variable()) == place
+
+
+async def test_waiting_callers_resume_their_places_in_order_after_a_restart(tmp_path: Path) -> None:
+    first = Switchboard(tmp_path / "first")
+    writing = await first.start()
+    for agent in list(first.dispatcher.centre.centre.agents):  # nobody answers: they all wait
+        first.dispatcher.centre.agent_command(agent, "logout")
+    for n, channel in enumerate(["c1", "c2", "c3"]):
+        first.clock.now = T0 + timedelta(seconds=10 * n)
+        first.arrive(channel)
+        await settle()
+        first.press(channel, "0")  # the operator
+        await settle()
+    joined = {str(e.channel_id): e.joined_at for e in first.dispatcher.centre.centre.queue.ordered()}
+    assert list(joined) == ["c1", "c2", "c3"]
+    assert all((c, VARIABLE) in first.asterisk.variables for c in joined)
+    await first.writer.close(writing)
+
+    # The router dies; Asterisk keeps the channels. The next one adopts them (in another order).
+    asterisk = first.asterisk
+    asterisk.channels = dict(reversed(asterisk.channels.items()))
+    asterisk.calls.clear()
+    second = Switchboard(tmp_path / "second", asterisk)
+    second.clock.now = T0 + timedelta(minutes=5)
+    await second.dispatcher.on_connect()
+    await settle()
+    queue = second.dispatcher.centre.centre.queue.ordered()
+    assert [(e.channel_id, e.joined_at) for e in queue] == list(joined.items()), "same places, same order"
+    played = [args for method, args in asterisk.calls if method == "play"]
+    assert played and not any("menu" in m or "greeting" in m for args in played for m in args[1])
+    sessions = second.dispatcher.sessions
+    assert all(sessions[c].call.record.call_id == first_id for c, first_id in _ids(first, joined))
+
+
+def _ids(board: Switchboard, channels: dict[str, datetime]) -> list[tuple[str, str]]:
+    from callrouter.core.call import call_id_for
+
+    return [(c, call_id_for("asterisk-1", c)) for c in channels]
+
+
+async def test_an_agent_leg_rung_by_a_router_before_a_restart_is_hung_up(tmp_path: Path) -> None:
+    from callrouter.ari import models as ari
+    from tests.unit.switchboard import up
+
+    board = Switchboard(tmp_path)
+    await board.dispatcher.on_connect()
+    channel = board.asterisk.channels["agent-old-1"] = up("agent-old-1")
+    board.dispatcher.handle(
+        board.event(ari.StasisStart, args=["agent", "old-entry", "agent1"], channel=channel)
+    )
+    await settle()
+    assert "agent-old-1" in board.asterisk.hung_up, "nobody waits on that answer: the agent is freed"
+
+
+async def test_a_caller_talking_to_an_agent_stays_connected_after_a_restart(tmp_path: Path) -> None:
+    from callrouter.core.agents import AgentState
+
+    first = Switchboard(tmp_path / "first")
+    writing = await first.start()
+    first.arrive("c1")
+    await settle()
+    first.press("c1", "0")
+    await settle()
+    ((entry, agent_channel),) = first.answer_agents().items()
+    await settle()
+    agent_id = first.dispatcher.centre.legs[agent_channel].agent_id
+    await first.writer.close(writing)
+    # Asterisk's view of the agent leg: it entered the application as "agent,<entry>,<agent>".
+    leg = first.asterisk.channels[agent_channel]
+    first.asterisk.channels[agent_channel] = leg.model_copy(
+        update={
+            "dialplan": leg.dialplan.model_copy(update={"app_data": f"callrouter,agent,{entry},{agent_id}"})
+        }
+    )
+    first.asterisk.calls.clear()
+
+    second = Switchboard(tmp_path / "second", first.asterisk)
+    await second.dispatcher.on_connect()
+    await settle()
+    session = second.dispatcher.sessions["c1"]
+    assert session.call.phase.value == "connected" and session.call.record.agent == agent_id
+    assert second.dispatcher.centre.centre.agents[agent_id].state is AgentState.ON_CALL, "never rung again"
+    assert not second.dispatcher.centre.centre.queue.entries, "not put back in the queue"
+    assert not [c for c in first.asterisk.calls if c[0] in ("play", "originate", "hangup", "add_to_bridge")]
+    # The caller hangs up: the agent's leg is hung up, and the agent is free again.
+    second.hang_up("c1")
+    await settle()
+    assert agent_channel in first.asterisk.hung_up
+    assert second.dispatcher.centre.centre.agents[agent_id].state is not AgentState.ON_CALL
