@@ -150,6 +150,7 @@ async def run(settings: Settings) -> int:
     _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
     for left in stuck:  # a stop must not wait on it: records and connections still close
         log.error("task %s did not stop within %g s; stopping without it", left.get_name(), STOP_SECONDS)
+    dispatcher.detach()  # calls stay up in Asterisk, as they are, for the next router
     await dispatcher.drain(within=2)
     await writer.close(writer_task)
     await ari.close()

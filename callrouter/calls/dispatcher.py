@@ -275,7 +275,7 @@ class Dispatcher:
         caller waits on are hung up, so those agents are free."""
         legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
         callers: list[tuple[ari.Channel, str]] = []
-        for channel_id in channel_ids - self.centre.legs.keys():
+        for channel_id in sorted(channel_ids - self.centre.legs.keys()):  # sorted: the same every time
             try:
                 channel = await self._ari.get_channel(channel_id)
             except (AriError, OSError, TimeoutError):
@@ -285,7 +285,11 @@ class Dispatcher:
                 legs[parts[2]] = (channel_id, parts[3])
             elif len(parts) >= 3 and parts[1] == "inbound":
                 callers.append((channel, parts[2]))
-        for channel, did in callers:
+        node = self._settings.router.node
+        # Talking callers first, with no await between: their agents are on a call
+        # before any resumed waiting caller could be offered to them.
+        connected = [(c, d) for c, d in callers if core.call_id_for(node, c.id) in legs]
+        for channel, did in connected + [(c, d) for c, d in callers if (c, d) not in connected]:
             if channel.id not in self.sessions:
                 log.info("adopting call on channel %s after reconnect", channel.id)
                 self._metrics.calls_reconciled.labels(action="adopted").inc()
@@ -353,6 +357,14 @@ class Dispatcher:
             now = time.monotonic()
             for session in list(self.sessions.values()):
                 session.check_duration(now)
+
+    def detach(self) -> None:
+        """Stop following calls without touching them (a stop, not a hang-up): the
+        next router adopts them where they are."""
+        for session in self.sessions.values():
+            session.detach()
+        for task in self._tasks:
+            task.cancel()
 
     async def drain(self, within: float) -> None:
         if self._tasks:

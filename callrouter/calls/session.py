@@ -80,6 +80,7 @@ class CallSession:
         self._max_call_seconds = max_call_seconds
         self._started = time.monotonic()
         self._told_overdue = False
+        self._detached = False
         self._clock = clock
         self._inbox: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self._timers: list[asyncio.TimerHandle] = []
@@ -100,6 +101,11 @@ class CallSession:
     def feed(self, event: ev.CallEvent) -> None:
         self._inbox.put_nowait(event)
 
+    def detach(self) -> None:
+        """The router is stopping: whatever ends this session now must leave the
+        call in Asterisk as it is (bridge, agent leg, place) for the next router."""
+        self._detached = True
+
     def check_duration(self, now: float) -> None:
         """Told once when the call has lasted the maximum (the dispatcher asks
         every few seconds: a timer per call would sit hours in the loop's heap)."""
@@ -117,11 +123,16 @@ class CallSession:
         finally:
             for timer in self._timers:
                 timer.cancel()
-            if self._bridge_id is not None or self._centre.bridge_made(self.call.record.call_id):
-                with contextlib.suppress(AriError, OSError, TimeoutError):
-                    await self._ari.destroy_bridge(f"call-{self.call.record.call_id}")
-            self._centre.call_over(self.call.record.call_id)
-            self._count_outcome()
+            # A router that stops leaves the call as it is, for the next router to adopt.
+            if not self._detached:
+                await self._close()
+
+    async def _close(self) -> None:
+        if self._bridge_id is not None or self._centre.bridge_made(self.call.record.call_id):
+            with contextlib.suppress(AriError, OSError, TimeoutError):
+                await self._ari.destroy_bridge(f"call-{self.call.record.call_id}")
+        self._centre.call_over(self.call.record.call_id)
+        self._count_outcome()
 
     def _count_outcome(self) -> None:
         record = self.call.record

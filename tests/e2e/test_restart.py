@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from devstack import sipp
 from devstack.router import RouterProcess
@@ -61,8 +62,9 @@ async def test_agents_keep_their_states_across_restarts(
             assert last.stop() == 0
 
 
-async def test_a_crash_leaves_talking_callers_connected_and_waiting_ones_in_their_places(
-    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, tmp_path: Path
+@pytest.mark.parametrize("restart", ["killed", "stopped"])
+async def test_a_restart_leaves_talking_callers_connected_and_waiting_ones_in_their_places(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, tmp_path: Path, restart: str
 ) -> None:
     """One caller talks to agent2 and three wait (nobody else logged in); the router is
     SIGKILLed and restarted: the pair stays connected and agent2 is not rung again;
@@ -91,7 +93,10 @@ async def test_a_crash_leaves_talking_callers_connected_and_waiting_ones_in_thei
         )  # fmt: skip
         assert [r["caller_number"] for r in rows] == callers
         order = [str(r["call_id"]) for r in rows]
-        router.kill()
+        if restart == "killed":
+            router.kill()
+        else:
+            assert router.stop() == 0  # SIGTERM: the calls stay in Asterisk for the next router
         try:
             second = start_router(stack, tmp_path / "second")
             restarted = datetime.now(UTC)

@@ -116,3 +116,41 @@ async def test_a_caller_talking_to_an_agent_stays_connected_after_a_restart(tmp_
     await settle()
     assert agent_channel in first.asterisk.hung_up
     assert second.dispatcher.centre.centre.agents[agent_id].state is not AgentState.ON_CALL
+
+
+async def test_a_talking_agent_is_never_offered_to_a_resumed_waiting_caller(tmp_path: Path) -> None:
+    from callrouter.core.agents import AgentState
+
+    first = Switchboard(tmp_path / "first")
+    writing = await first.start()
+    agents = list(first.dispatcher.centre.centre.agents)
+    for agent in agents[1:]:
+        first.dispatcher.centre.agent_command(agent, "logout")
+    first.arrive("c1")
+    await settle()
+    first.press("c1", "0")
+    await settle()
+    ((entry, agent_channel),) = first.answer_agents().items()
+    for waiting in ("c0", "c00"):  # nobody else is logged in: they wait (and are adopted first)
+        first.arrive(waiting)
+        await settle()
+        first.press(waiting, "0")
+        await settle()
+    await first.writer.close(writing)
+    leg = first.asterisk.channels[agent_channel]
+    first.asterisk.channels[agent_channel] = leg.model_copy(
+        update={
+            "dialplan": leg.dialplan.model_copy(update={"app_data": f"callrouter,agent,{entry},{agents[0]}"})
+        }
+    )
+    # The agent comes back logged in (restored); the waiting caller c0 is adopted first.
+    first.asterisk.calls.clear()
+    second = Switchboard(tmp_path / "second", first.asterisk)
+    second.dispatcher.centre.agent_command(agents[0], "login")
+    await second.dispatcher.on_connect()
+    await settle()
+    centre = second.dispatcher.centre.centre
+    assert centre.agents[agents[0]].state is AgentState.ON_CALL
+    assert [e.channel_id for e in centre.queue.ordered()] == ["c0", "c00"]
+    assert all(e.offered_to is None for e in centre.queue.ordered()), "the talking agent was offered a caller"
+    assert not [c for c in first.asterisk.calls if c[0] == "originate"]
