@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callrouter.ari.client import AriClient, AriError, AriNotFound
-from callrouter.core import agents as ag
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core.agents import Agent, AgentState
@@ -238,12 +237,7 @@ class CentreRunner:
 
     def restore_agents(self, last: dict[str, AgentStateRecord]) -> None:
         """Give agents the states the previous process left them in (at start)."""
-        now = self._clock()
-        for agent_id, agent in list(self.centre.agents.items()):
-            restored = ag.restore(agent, last.get(agent_id), now)
-            if restored is not agent:
-                self.centre = replace(self.centre, agents={**self.centre.agents, agent_id: restored})
-                self._record_agent(restored, "restored after a restart")
+        self._apply(cc.restore_agents(self.centre, last, self._clock()))
         log.info(
             "agents restored: %s",
             ", ".join(f"{a.agent_id} {a.state.value}" for a in self.centre.agents.values()) or "none",
@@ -252,17 +246,14 @@ class CentreRunner:
     def adopt_connected(self, entry_id: str, caller: CallFeed, channel_id: str, agent_id: str) -> bool:
         """After a restart: a caller still talking to an agent. The agent is on that
         call (never rung for another) and each side's end reaches the other."""
-        agent = self.centre.agents.get(agent_id)
-        if agent is None:
+        if agent_id not in self.centre.agents:
             return False
         now = self._clock()
         self.legs[channel_id] = Leg(channel_id, agent_id, entry_id, answered=True)
         self._leg_of[entry_id] = channel_id
         self._callers[entry_id] = caller
         self._talk_started[agent_id] = now
-        agent = ag.resume_call(agent, entry_id, now)
-        self.centre = replace(self.centre, agents={**self.centre.agents, agent_id: agent})
-        self._record_agent(agent, "resumed after a restart")
+        self._apply(cc.resume_call(self.centre, agent_id, entry_id, now))
         return True
 
     def _connect(self, agent_id: str, entry_id: str) -> None:

@@ -299,13 +299,13 @@ class Dispatcher:
             self._spawn(self.centre.end_stray_leg(channel_id))
 
     async def _adopt_caller(self, channel: ari.Channel, did: str, legs: dict[str, tuple[str, str]]) -> None:
-        node = self._settings.router.node
-        leg = legs.pop(core.call_id_for(node, channel.id), None)
+        call_id = core.call_id_for(self._settings.router.node, channel.id)
+        leg = legs.get(call_id)  # one left in ``legs`` is hung up with the strays
         line = self.line_for(did)
-        if leg is not None and line is not None and self._resume_connected(channel, did, line, *leg):
+        if leg is not None and line is not None:
+            del legs[call_id]
+            self._resume_connected(channel, did, line, *leg)
             return
-        if leg is not None:
-            legs[core.call_id_for(node, channel.id)] = leg  # not resumed: hung up with the strays
         try:
             place = Place.from_variable(await self._ari.get_variable(channel.id, PLACE_VARIABLE))
         except (AriError, OSError, TimeoutError):
@@ -317,13 +317,12 @@ class Dispatcher:
 
     def _resume_connected(
         self, channel: ari.Channel, did: str, line: Line, agent_channel: str, agent_id: str
-    ) -> bool:
+    ) -> None:
         """A caller still talking to an agent: left alone, followed to the end."""
         call, first = resume_connected(self._adopted(channel, did, line), agent_id, self._clock())
         session = self._start_session(call, first, channel, bridged=True)
         if not self.centre.adopt_connected(call.record.call_id, session, agent_channel, agent_id):
             session.feed(ev.AgentLeft())  # an agent this config does not know: end it cleanly
-        return True
 
     def _resume_call(self, channel: ari.Channel, did: str, place: Place) -> bool:
         """A caller who was waiting goes back to their place: no greeting, no menu."""

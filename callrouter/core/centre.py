@@ -16,6 +16,7 @@ from enum import StrEnum
 from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
 from callrouter.core.queue import Queue, QueueEntry, can_anyone_serve
+from callrouter.core.records import AgentStateRecord
 
 
 class EntryEnd(StrEnum):
@@ -223,3 +224,20 @@ def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
     if not forget & centre.ended.keys():
         return centre
     return replace(centre, ended={k: v for k, v in centre.ended.items() if k not in forget})
+
+
+def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:
+    """At start: every agent in the state the previous router process left them in."""
+    commands: list[CentreCommand] = []
+    for agent in list(centre.agents.values()):
+        restored = ag.restore(agent, last.get(agent.agent_id), now)
+        if restored is not agent:
+            centre = centre._with_agent(restored)
+            commands.append(AgentChanged(restored, "restored after a restart"))
+    return centre, commands
+
+
+def resume_call(centre: Centre, agent_id: str, entry_id: str, now: datetime) -> Result:
+    """After a restart: this agent is still talking on the call of ``entry_id``."""
+    agent = ag.resume_call(centre.agents[agent_id], entry_id, now)
+    return centre._with_agent(agent), [AgentChanged(agent, "resumed after a restart")]
