@@ -41,14 +41,14 @@ class Asterisk(FakeAriClient):
 
     def __init__(self) -> None:
         super().__init__(history=20)  # 10,000 calls: the fake must not be what grows
-        self.ringing: dict[str, str] = {}  # agent channel -> entry id
+        self.ringing: dict[str, str] = {}  # agent channel -> its application args "agent,<entry>,<agent>"
         self.hung_up: list[str] = []
 
     async def originate(
         self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
     ) -> None:
         await super().originate(channel_id, endpoint, app, app_args, ring_seconds, caller_id)
-        self.ringing[channel_id] = app_args.split(",")[1]
+        self.ringing[channel_id] = app_args
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         await super().hangup(channel_id, reason)
@@ -109,13 +109,30 @@ class Switchboard:
             self.event(ari.ChannelDestroyed, channel=channel, cause=16, cause_txt="Normal Clearing")
         )
 
+    async def wait_for_operator(self, channel_id: str) -> None:
+        """A call arrives and its caller presses 0 (the operator): queued."""
+        self.arrive(channel_id)
+        await settle()
+        self.press(channel_id, "0")
+        await settle()
+
+    async def talk_to_an_agent(self, channel_id: str) -> tuple[str, str]:
+        """A call the (one) free agent answers; its entry id and the agent's channel."""
+        await self.wait_for_operator(channel_id)
+        ((entry_id, agent_channel),) = self.answer_agents().items()
+        await settle()
+        return entry_id, agent_channel
+
     def answer_agents(self) -> dict[str, str]:
         """Every ringing agent answers; returns entry id -> agent channel."""
         answered = {}
-        for channel_id, entry_id in list(self.asterisk.ringing.items()):
+        for channel_id, app_args in list(self.asterisk.ringing.items()):
             del self.asterisk.ringing[channel_id]
-            channel = self.asterisk.channels[channel_id] = up(channel_id)
-            self.dispatcher.handle(self.event(ari.StasisStart, args=["agent", entry_id], channel=channel))
+            entry_id = app_args.split(",")[1]
+            channel = up(channel_id)  # in the application as Asterisk lists it: "<app>,agent,<entry>,<agent>"
+            dialplan = channel.dialplan.model_copy(update={"app_data": f"callrouter,{app_args}"})
+            channel = self.asterisk.channels[channel_id] = channel.model_copy(update={"dialplan": dialplan})
+            self.dispatcher.handle(self.event(ari.StasisStart, args=app_args.split(","), channel=channel))
             answered[entry_id] = channel_id
         return answered
 

@@ -146,13 +146,19 @@ async def test_a_session_that_ends_without_leaving_gives_up_its_place(tmp_path: 
     assert "e1" not in run.centre.ended, "the call is over: nothing of it is kept"
 
 
+async def connected(run: CentreRunner, ari: FakeAriClient, entry_id: str) -> str:
+    """A caller joins, agent1 is rung and answers; the agent's channel."""
+    run.join(entry(entry_id), Caller())
+    await settle()
+    channel_id: str = ari.called("originate")[0][0]
+    run.leg_answered(channel_id)
+    return channel_id
+
+
 async def test_a_caller_who_ends_a_connected_call_leaves_nothing_of_the_agents_phone(tmp_path: Path):
     ari = FakeAriClient()
     run = runner(tmp_path, ari)
-    run.join(entry("e1"), Caller())
-    await settle()
-    channel_id = ari.called("originate")[0][0]
-    run.leg_answered(channel_id)
+    channel_id = await connected(run, ari, "e1")
     run.call_over("e1")
     await settle()
     assert (channel_id, "normal") in ari.called("hangup")
@@ -165,10 +171,7 @@ async def test_a_caller_who_ends_a_connected_call_leaves_nothing_of_the_agents_p
 async def test_an_agents_phone_whose_hangup_failed_is_kept_until_it_is_hung_up(tmp_path: Path):
     ari = FakeAriClient()
     run = runner(tmp_path, ari)
-    run.join(entry("e1"), Caller())
-    await settle()
-    channel_id = ari.called("originate")[0][0]
-    run.leg_answered(channel_id)
+    channel_id = await connected(run, ari, "e1")
     ari.failing.add("hangup")  # a 500 from Asterisk, once
     run.call_over("e1")
     await settle()
@@ -186,10 +189,7 @@ async def test_an_agents_phone_asterisk_no_longer_knows_is_forgotten(
 ):
     ari = FakeAriClient()
     run = runner(tmp_path, ari)
-    run.join(entry("e1"), Caller())
-    await settle()
-    channel_id = ari.called("originate")[0][0]
-    run.leg_answered(channel_id)
+    channel_id = await connected(run, ari, "e1")
     gone = AriNotFound(404, "DELETE", f"channels/{channel_id}", "Channel not found")
     monkeypatch.setattr(ari, "hangup", AsyncMock(side_effect=gone))
     run.call_over("e1")

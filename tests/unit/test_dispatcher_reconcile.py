@@ -46,12 +46,7 @@ async def test_a_call_that_arrives_while_the_list_is_on_its_way_stays(tmp_path: 
 async def test_a_caller_whose_agents_phone_vanished_is_told_at_the_check(tmp_path: Path) -> None:
     board = Switchboard(tmp_path)
     writing = await board.start()
-    board.arrive("caller")
-    await settle()
-    board.press("caller", "0")
-    await settle()
-    (agent_channel,) = board.answer_agents().values()
-    await settle()
+    _, agent_channel = await board.talk_to_an_agent("caller")
     del board.asterisk.channels[agent_channel]  # its BYE lost: Asterisk says nothing
     await board.dispatcher.reconcile(adopt=False)
     await settle()
@@ -65,12 +60,7 @@ async def test_a_caller_whose_agents_phone_vanished_is_told_at_the_check(tmp_pat
 async def test_an_agents_phone_whose_hangup_failed_is_hung_up_at_the_check(tmp_path: Path) -> None:
     board = Switchboard(tmp_path)
     writing = await board.start()
-    board.arrive("caller")
-    await settle()
-    board.press("caller", "0")
-    await settle()
-    (agent_channel,) = board.answer_agents().values()
-    await settle()
+    _, agent_channel = await board.talk_to_an_agent("caller")
     board.asterisk.failing.add("hangup")  # a 500 from Asterisk, once
     board.hang_up("caller")
     await board.quiet()

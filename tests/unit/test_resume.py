@@ -36,10 +36,7 @@ async def test_waiting_callers_resume_their_places_in_order_after_a_restart(tmp_
         first.dispatcher.centre.agent_command(agent, "logout")
     for n, channel in enumerate(["c1", "c2", "c3"]):
         first.clock.now = T0 + timedelta(seconds=10 * n)
-        first.arrive(channel)
-        await settle()
-        first.press(channel, "0")  # the operator
-        await settle()
+        await first.wait_for_operator(channel)
     joined = {str(e.channel_id): e.joined_at for e in first.dispatcher.centre.centre.queue.ordered()}
     assert list(joined) == ["c1", "c2", "c3"]
     assert all((c, VARIABLE) in first.asterisk.variables for c in joined)
@@ -86,21 +83,9 @@ async def test_a_caller_talking_to_an_agent_stays_connected_after_a_restart(tmp_
 
     first = Switchboard(tmp_path / "first")
     writing = await first.start()
-    first.arrive("c1")
-    await settle()
-    first.press("c1", "0")
-    await settle()
-    ((entry, agent_channel),) = first.answer_agents().items()
-    await settle()
+    _, agent_channel = await first.talk_to_an_agent("c1")
     agent_id = first.dispatcher.centre.legs[agent_channel].agent_id
     await first.writer.close(writing)
-    # Asterisk's view of the agent leg: it entered the application as "agent,<entry>,<agent>".
-    leg = first.asterisk.channels[agent_channel]
-    first.asterisk.channels[agent_channel] = leg.model_copy(
-        update={
-            "dialplan": leg.dialplan.model_copy(update={"app_data": f"callrouter,agent,{entry},{agent_id}"})
-        }
-    )
     first.asterisk.calls.clear()
 
     second = Switchboard(tmp_path / "second", first.asterisk)
@@ -126,23 +111,10 @@ async def test_a_talking_agent_is_never_offered_to_a_resumed_waiting_caller(tmp_
     agents = list(first.dispatcher.centre.centre.agents)
     for agent in agents[1:]:
         first.dispatcher.centre.agent_command(agent, "logout")
-    first.arrive("c1")
-    await settle()
-    first.press("c1", "0")
-    await settle()
-    ((entry, agent_channel),) = first.answer_agents().items()
+    await first.talk_to_an_agent("c1")
     for waiting in ("c0", "c00"):  # nobody else is logged in: they wait (and are adopted first)
-        first.arrive(waiting)
-        await settle()
-        first.press(waiting, "0")
-        await settle()
+        await first.wait_for_operator(waiting)
     await first.writer.close(writing)
-    leg = first.asterisk.channels[agent_channel]
-    first.asterisk.channels[agent_channel] = leg.model_copy(
-        update={
-            "dialplan": leg.dialplan.model_copy(update={"app_data": f"callrouter,agent,{entry},{agents[0]}"})
-        }
-    )
     # The agent comes back logged in (restored); the waiting caller c0 is adopted first.
     first.asterisk.calls.clear()
     second = Switchboard(tmp_path / "second", first.asterisk)
