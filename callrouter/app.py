@@ -86,12 +86,9 @@ async def run(settings: Settings) -> int:
         metrics.ari_request.observe,
     )
     dispatcher = Dispatcher(settings, ari, writer, metrics)
+    queries = Queries(settings.database.dsn, _secret(settings.database_password))
     # A restart logs nobody out: agents get back the states the last process left.
-    dispatcher.centre.restore_agents(
-        await last_agent_states(
-            settings.database.dsn, _secret(settings.database_password), settings.database.spool_dir
-        )
-    )
+    dispatcher.centre.restore_agents(await last_agent_states(queries, (writer.replaying, writer.spool)))
     events = EventStream(
         settings.ari.url,
         settings.router.app,
@@ -113,7 +110,6 @@ async def run(settings: Settings) -> int:
             "node": settings.router.node,
         }
 
-    queries = Queries(settings.database.dsn, _secret(settings.database_password))
     api = build_app(metrics, health, admin_token, CentreAdmin(dispatcher.centre, queries.abandoned))
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()

@@ -1,4 +1,4 @@
-"""Read-side queries for the admin API (never on a call's path)."""
+"""Read-side queries: the admin API's, and what a router reads back at start (never on a call's path)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from callrouter.core.records import AgentStateRecord
 from callrouter.store.postgres import connect_kwargs
 
 ABANDONED = """
@@ -16,6 +17,11 @@ SELECT call_id, started_at, line, topic, caller_number, caller_presentation, out
 FROM calls
 WHERE outcome IN ('abandoned', 'short_abandon') AND started_at >= $1 AND started_at < $2
 ORDER BY started_at
+"""
+LAST_AGENT_STATES = """
+SELECT DISTINCT ON (agent) agent, state, reason, at
+FROM agent_states
+ORDER BY agent, at DESC, id DESC
 """
 TIMEOUT_SECONDS = 5.0  # a connection, a free pooled one and the rows, all told
 
@@ -47,14 +53,25 @@ class Queries:
             self._pool = await asyncpg.create_pool(min_size=0, max_size=2, timeout=5, **self._kwargs)
         return self._pool
 
-    async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """The callers to phone back: full numbers (the route is behind the admin token)."""
+    async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """The rows, within the timeout; DatabaseUnavailable when PostgreSQL cannot answer now."""
         try:
             async with asyncio.timeout(self._timeout):
                 pool = await self._get_pool()
-                rows = await pool.fetch(ABANDONED, since, until)
+                return list(await pool.fetch(sql, *args))
         except UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def last_agent_states(self) -> dict[str, AgentStateRecord]:
+        """Each agent's last recorded state (read once, at start)."""
+        return {
+            r["agent"]: AgentStateRecord(r["agent"], r["at"], r["state"], r["reason"])
+            for r in await self._fetch(LAST_AGENT_STATES)
+        }
+
+    async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The callers to phone back: full numbers (the route is behind the admin token)."""
+        rows = await self._fetch(ABANDONED, since, until)
         return [
             {
                 "call_id": str(r["call_id"]),
