@@ -18,6 +18,19 @@ from devstack.stack import StackInfo
 from tests.e2e.conftest import log_everyone_out, start_router, wait_rows
 
 
+async def queue_of(router: RouterProcess, size: int, within: float = 5) -> list[str]:
+    """The queue's entry ids once ``size`` are in it (adoption runs after the router
+    connects: each waiting caller's place is read back from its channel)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        status, body = router.get("/queue")
+        assert status == 200, body
+        entries = [e["entry_id"] for e in json.loads(body)["queue"]]
+        if len(entries) >= size or asyncio.get_running_loop().time() > deadline:
+            return entries
+        await asyncio.sleep(0.1)
+
+
 def states(router: RouterProcess) -> dict[str, tuple[str, str | None]]:
     status, body = router.get("/agents")
     assert status == 200, body
@@ -100,10 +113,9 @@ async def test_a_restart_leaves_talking_callers_connected_and_waiting_ones_in_th
         try:
             second = start_router(stack, tmp_path / "second")
             restarted = datetime.now(UTC)
+            # Talking callers are adopted before waiting ones: once the queue is back, both are.
+            assert await queue_of(second, len(order)) == order, "the same places, in order"
             assert states(second)["agent2"] == ("on_call", None), "agent2 is still talking"
-            status, body = second.get("/queue")
-            assert status == 200, body
-            assert [e["entry_id"] for e in json.loads(body)["queue"]] == order, "the same places, in order"
             phones.append(sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=300))
             second.login_all(["agent1"])
             served = await wait_rows(
