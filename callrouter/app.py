@@ -19,6 +19,7 @@ from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher
 from callrouter.config import Settings
 from callrouter.core.records import Outcome
+from callrouter.core.switchboard import RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
@@ -88,7 +89,7 @@ async def run(settings: Settings) -> int:
     dispatcher = Dispatcher(settings, ari, writer, metrics)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
     # A restart logs nobody out: agents get back the states the last process left.
-    dispatcher.centre.restore_agents(await last_agent_states(queries, (writer.replaying, writer.spool)))
+    dispatcher.step(RestoreAgents(await last_agent_states(queries, (writer.replaying, writer.spool))))
     events = EventStream(
         settings.ari.url,
         settings.router.app,
@@ -105,12 +106,12 @@ async def run(settings: Settings) -> int:
             "ari_connected": events.connected.is_set(),
             "database_up": writer.database_up,
             "active_calls": dispatcher.active_calls,
-            "queued": len(dispatcher.centre.centre.queue),
+            "queued": len(dispatcher.board.centre.queue),
             "record_backlog": writer.backlog,
             "node": settings.router.node,
         }
 
-    api = build_app(metrics, health, admin_token, CentreAdmin(dispatcher.centre, queries.abandoned))
+    api = build_app(metrics, health, admin_token, CentreAdmin(dispatcher, queries.abandoned))
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()
@@ -124,8 +125,6 @@ async def run(settings: Settings) -> int:
     writer_task = asyncio.create_task(writer.run(), name="record-writer")
     events_task = asyncio.create_task(events.run(dispatcher.handle, dispatcher.on_connect), name="ari-events")
     reconcile_task = asyncio.create_task(dispatcher.reconcile_loop(), name="reconcile")
-    duration_task = asyncio.create_task(dispatcher.duration_loop(), name="max-call-duration")
-    tick_task = asyncio.create_task(dispatcher.centre.tick_loop(), name="centre-tick")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     code = 0
     done, _ = await asyncio.wait({events_task, stop_task, writer_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -140,7 +139,7 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, duration_task, tick_task, stop_task]
+    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, stop_task]
     for task in tasks:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)

@@ -1,35 +1,34 @@
-"""Routes ARI events to call sessions, starts new ones, and keeps state honest.
+"""The shell around the switchboard: ARI events in, the switchboard's commands out.
 
-On every (re)connect it sets the application's event filter and adopts calls
-already in the application (a WebSocket drop leaves them there with nobody in
-control). Periodically it compares its calls with Asterisk's list and clears
-the ones whose channel is gone.
+Every ARI event becomes one switchboard event and one ``step``; the step's
+commands are carried out here (a caller's channel commands by its executor, in
+order; an agent's phone rung or hung up; records written; one timer for the
+next deadline). On every (re)connect it sets the application's event filter
+and hands the switchboard the calls already in the application (a restart or
+a WebSocket drop leaves them there); periodically it tells the switchboard
+which of its calls Asterisk no longer has. No business rule lives here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
+import uuid
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from callrouter.ari import models as ari
-from callrouter.ari.client import AriClient, AriError
+from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.calls import features, plan
-from callrouter.calls.centre import CentreRunner, RingSettings
-from callrouter.calls.session import CallSession, utcnow
+from callrouter.calls.executor import ChannelExecutor
 from callrouter.config import Settings
-from callrouter.config_router import Line
-from callrouter.core import call as core
 from callrouter.core import call_events as ev
-from callrouter.core.call_state import Call
-from callrouter.core.commands import Command
-from callrouter.core.lines import DidDirectory
-from callrouter.core.numbers import normalise
+from callrouter.core import switchboard as sb
+from callrouter.core.call import call_id_for
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.place import Adopted, Place, resume, resume_connected
+from callrouter.core.place import Place
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
@@ -48,6 +47,14 @@ EVENT_FILTER = [
 ]
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_place_id() -> str:
+    return uuid.uuid4().hex
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -57,158 +64,214 @@ class Dispatcher:
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._settings = settings
+        router, queue = settings.router, settings.file.queue
+        self._app = router.app
+        self._node = router.node
+        self._agents = [a.id for a in settings.file.agents]
+        self._shed_after = router.shed_lag_seconds
+        self._reconcile_seconds = router.reconcile_seconds
         self._ari = ari_client
         self._writer = writer
         self._metrics = metrics
         self._clock = clock
-        self._lines: DidDirectory[Line] = DidDirectory(
-            (did, line) for line in settings.lines for did in line.dids
-        )
-        self._by_name = {line.name: line for line in settings.lines}
-        self.sessions: dict[str, CallSession] = {}
+        self.board = plan.board(settings)
+        self.executors: dict[str, ChannelExecutor] = {}
         self._calls_started = 0
-        self.hold_bridge_ids = self._hold_bridge_ids()
-        self._plan = plan.call_plan(settings)
-        self.centre = CentreRunner(
-            plan.centre(settings),
-            ari_client,
-            writer,
-            metrics,
-            RingSettings(
-                settings.router.app,
-                settings.file.queue.ring_timeout_seconds,
-                settings.file.queue.estimate_window,
-            ),
-            clock,
-        )
+        self.hold_bridge_ids = _hold_bridge_ids(queue.hold, queue.hold_bridges, router.node)
+        self._wake: asyncio.TimerHandle | None = None
+        self._wake_at: datetime | None = None
+        self._detached = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def active_calls(self) -> int:
-        return len(self.sessions)
+        return len(self.board.calls)
 
-    def line_for(self, did: str) -> Line | None:
-        line = self._lines.match(did)
-        if line is None and self._settings.router.default_line:
-            line = self._by_name[self._settings.router.default_line]
-        return line
+    # -- the switchboard -----------------------------------------------------------
+    def step(self, event: sb.Event) -> None:
+        """One switchboard step, its commands carried out. A refused admin command
+        raises (AgentStateError, KeyError, QueueError) and changes nothing."""
+        self.board, commands = sb.step(self.board, event, self._clock())
+        self._carry_out(commands)
 
-    # -- events -----------------------------------------------------------------
-    def handle(self, event: ari.Event) -> None:
-        match event:
-            case ari.StasisStart(args=args, channel=channel):
-                self._stasis_start(args, channel, event.timestamp)
-            case ari.ChannelDtmfReceived(channel=channel, digit=digit):
-                self._feed(channel.id, ev.Digit(digit))
-            case ari.PlaybackFinished(playback=playback):
-                session = self.sessions.get(playback.target_uri.removeprefix("channel:"))
-                if session is not None:
-                    session.feed(ev.PlaybackFinished(playback.id))
-            case ari.ChannelHangupRequest(channel=channel):
-                self._feed(channel.id, ev.CallerHungUp(str(event.cause or "normal")))
-            case ari.StasisEnd(channel=channel):
-                self._feed(channel.id, ev.ChannelGone("left the application"))
-                if channel.id in self.centre.legs:
-                    self.centre.leg_gone(channel.id, "left the application")
-            case ari.EndpointStateChange(endpoint=endpoint) if endpoint.technology == "PJSIP":
-                self.centre.set_reachable(endpoint.resource, endpoint.state != "offline")
-            case ari.ChannelDestroyed(channel=channel, cause_txt=cause):
-                self._feed(channel.id, ev.ChannelGone(cause))
-                if channel.id in self.centre.legs:
-                    self.centre.leg_gone(channel.id, cause)
+    def _step_safely(self, event: sb.Event) -> None:
+        try:
+            self.step(event)
+        except Exception:  # one bad event must never end the router
+            log.exception("switchboard step failed for %s; event skipped", type(event).__name__)
 
-    def _stasis_start(self, args: list[str], channel: ari.Channel, at: datetime) -> None:
-        kind = args[0] if args else ""
-        if kind == "inbound" and channel.id not in self.sessions:
-            self.start_call(channel, args[1] if len(args) > 1 else channel.dialplan.exten, at)
-        elif kind == "agent" and channel.id in self.centre.legs:
-            self.centre.leg_answered(channel.id)
-        elif kind == "agent":  # rung by a router before a restart: nobody waits on it now
-            log.info("hanging up agent channel %s that no call of this router rang", channel.id)
-            self._spawn(self.centre.end_stray_leg(channel.id))
-        elif kind == "feature" and len(args) >= 3:
-            self._spawn(features.run(self._ari, self.centre, channel.id, args[1], args[2]))
+    def _carry_out(self, commands: list[sb.Command]) -> None:
+        for command in commands:
+            match command:
+                case sb.ToChannel(channel_id, channel_command):
+                    self._executor(channel_id).put(channel_command)
+                case sb.Write(record, urgent):
+                    self._writer.submit(record, urgent=urgent)
+                case sb.WakeAt(at):
+                    self._schedule_wake(at)
+                case sb.Originate():
+                    self._spawn(self._originate(command))
+                case sb.HangupLeg(channel_id, reason):
+                    self._spawn(self._hangup_leg(channel_id, reason))
+                case sb.DestroyBridge(channel_id, _):
+                    executor = self.executors.get(channel_id)
+                    if executor is not None:
+                        executor.put(command)
+                    else:
+                        self._spawn(self._destroy_bridge(command.bridge_id))
+                case sb.CallOver(channel_id, record):
+                    self._call_over(channel_id, record)
 
-    def _feed(self, channel_id: str, event: ev.CallEvent) -> None:
-        session = self.sessions.get(channel_id)
-        if session is not None:
-            session.feed(event)
+    def _executor(self, channel_id: str) -> ChannelExecutor:
+        executor = self.executors.get(channel_id)
+        if executor is None:
+            executor = self.executors[channel_id] = ChannelExecutor(
+                channel_id, self._ari, self._metrics, self._report, self._next_hold_bridge(), self._retired
+            )
+        return executor
 
-    def start_call(self, channel: ari.Channel, did: str, now: datetime) -> None:
-        line = self.line_for(did)
-        country = line.country if line else "US"
-        # Behind: the call's own event came late, or Asterisk answers requests slowly.
-        shed_after = self._settings.router.shed_lag_seconds
-        late = max((self._clock() - now).total_seconds(), self._ari.round_trip)
-        overloaded = 0 < shed_after < late
-        if overloaded:
-            log.warning("router overloaded (%.2f s behind): a new call goes back to the dialplan", late)
-        call, first = core.arrive(
-            call_id=core.call_id_for(self._settings.router.node, channel.id),
-            node=self._settings.router.node,
-            channel_id=channel.id,
-            did=did,
-            line=plan.line_info(self._settings, line) if line else None,
-            caller=normalise(channel.caller.number, country),
-            now=now,
-            overloaded=overloaded,
+    def _report(self, channel_id: str, event: ev.CallEvent) -> None:
+        if not self._detached:
+            self._step_safely(sb.OnCall(channel_id, event))
+
+    def _call_over(self, channel_id: str, record: Any) -> None:
+        outcome = record.outcome.value if record.outcome else "failed"
+        with contextlib.suppress(ValueError):
+            self._metrics.calls.labels(line=record.line or "none", outcome=outcome).inc()
+        log.info(
+            "call ended",
+            extra={
+                "call_id": record.call_id,
+                "line": record.line,
+                "outcome": outcome,
+                "caller": record.caller_number,
+            },
         )
-        self._start_session(call, first, channel)
+        executor = self.executors.get(channel_id)
+        if executor is not None:
+            executor.close()
 
-    def _start_session(
-        self, call: Call, first: list[Command], channel: ari.Channel, bridged: bool = False
-    ) -> CallSession:
-        session = CallSession(
-            call,
-            self._ari,
-            self._writer,
-            self._metrics,
-            self._plan,
-            self.centre,
-            self._settings.router.max_call_seconds,
-            self._clock,
-            hold_bridge=self._next_hold_bridge(),
-            up=channel.state == "Up",
-            bridged=bridged,
-        )
-        self.sessions[channel.id] = session
-        self._spawn(self._run(session, first))
-        return session
+    def _retired(self, executor: ChannelExecutor) -> None:
+        """A finished call's executor has carried out its last commands: forgotten."""
+        if self.executors.get(executor.channel_id) is executor:
+            del self.executors[executor.channel_id]
+
+    # -- time -------------------------------------------------------------------------
+    def _schedule_wake(self, at: datetime) -> None:
+        if self._detached or (self._wake is not None and self._wake_at is not None and self._wake_at <= at):
+            return
+        if self._wake is not None:
+            self._wake.cancel()
+        delay = max(0.0, (at - self._clock()).total_seconds())
+        self._wake_at = at
+        self._wake = asyncio.get_running_loop().call_later(delay, self._woken)
+
+    def _woken(self) -> None:
+        self._wake = self._wake_at = None
+        self._step_safely(sb.Wake())
+        following = self.board.next_wake()
+        if following is not None:
+            self._schedule_wake(following)
+
+    # -- agents' phones and bridges -------------------------------------------------------
+    async def _originate(self, command: sb.Originate) -> None:
+        try:
+            await self._ari.originate(
+                command.channel_id,
+                f"PJSIP/{command.agent_id}",
+                self._app,
+                command.app_args,
+                command.ring_seconds,
+                f'"{command.label}" <{command.agent_id}>',
+            )
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("ringing %s failed: %s", command.agent_id, exc)
+            self._step_safely(sb.LegGone(command.channel_id, "originate failed"))
+
+    async def _hangup_leg(self, channel_id: str, reason: str) -> None:
+        """Gone once Asterisk has hung it up or does not know it; a failed hangup
+        keeps the leg (and its agent) for the reconcile check to try again."""
+        try:
+            await self._ari.hangup(channel_id)
+        except AriNotFound:
+            pass
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("hanging up agent channel %s failed: %s", channel_id, exc)
+            return
+        self._step_safely(sb.LegGone(channel_id, reason))
+
+    async def _destroy_bridge(self, bridge_id: str) -> None:
+        with contextlib.suppress(AriError, OSError, TimeoutError):
+            await self._ari.destroy_bridge(bridge_id)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, session: CallSession, first: list[Command]) -> None:
-        try:
-            await session.run(first)
-        except Exception:
-            log.exception("call %s crashed", session.call.record.call_id)
-        finally:
-            self.sessions.pop(session.channel_id, None)
+    # -- events -------------------------------------------------------------------------
+    def handle(self, event: ari.Event) -> None:
+        match event:
+            case ari.StasisStart(args=args, channel=channel):
+                self._stasis_start(args, channel, event.timestamp)
+            case ari.ChannelDtmfReceived(channel=channel, digit=digit):
+                self._on_call(channel.id, ev.Digit(digit))
+            case ari.PlaybackFinished(playback=playback):
+                self._on_call(playback.target_uri.removeprefix("channel:"), ev.PlaybackFinished(playback.id))
+            case ari.ChannelHangupRequest(channel=channel):
+                self._on_call(channel.id, ev.CallerHungUp(str(event.cause or "normal")))
+            case ari.StasisEnd(channel=channel):
+                self._gone(channel.id, "left the application")
+            case ari.ChannelDestroyed(channel=channel, cause_txt=cause):
+                self._gone(channel.id, cause)
+            case ari.EndpointStateChange(endpoint=endpoint) if endpoint.technology == "PJSIP":
+                if endpoint.resource in self.board.centre.agents:
+                    self._step_safely(sb.Reachable(endpoint.resource, endpoint.state != "offline"))
 
-    # -- (re)connect and reconcile ----------------------------------------------
+    def _on_call(self, channel_id: str, event: ev.CallEvent) -> None:
+        if channel_id in self.board.calls:
+            self._step_safely(sb.OnCall(channel_id, event))
+
+    def _gone(self, channel_id: str, cause: str) -> None:
+        if channel_id in self.board.calls:
+            self._step_safely(sb.OnCall(channel_id, ev.ChannelGone(cause)))
+        elif channel_id in self.board.legs:
+            self._step_safely(sb.LegGone(channel_id, cause))
+
+    def _stasis_start(self, args: list[str], channel: ari.Channel, at: datetime) -> None:
+        kind = args[0] if args else ""
+        if kind == "inbound" and channel.id not in self.board.calls:
+            did = args[1] if len(args) > 1 else channel.dialplan.exten
+            self._arrive(channel, did, at)
+        elif kind == "agent" and channel.id in self.board.legs:
+            self._step_safely(sb.LegAnswered(channel.id))
+        elif kind == "agent":  # rung by a router before a restart: nobody waits on it now
+            log.info("hanging up agent channel %s that no call of this router rang", channel.id)
+            self._spawn(self._hangup_leg(channel.id, "stray"))
+        elif kind == "feature" and len(args) >= 3:
+            self._spawn(features.run(self._ari, self.step, channel.id, args[1], args[2]))
+
+    def _arrive(self, channel: ari.Channel, did: str, at: datetime) -> None:
+        # Behind: the call's own event came late, or Asterisk answers requests slowly.
+        late = max((self._clock() - at).total_seconds(), self._ari.round_trip)
+        overloaded = 0 < self._shed_after < late
+        if overloaded:
+            log.warning("router overloaded (%.2f s behind): a new call goes back to the dialplan", late)
+        self._step_safely(
+            sb.Arrived(
+                channel.id, did, channel.caller.number, at, new_place_id(), channel.state == "Up", overloaded
+            )
+        )
+
+    # -- (re)connect and reconcile ------------------------------------------------------
     async def on_connect(self) -> None:
-        app = self._settings.router.app
         try:
-            await self._ari.set_event_filter(app, EVENT_FILTER)
+            await self._ari.set_event_filter(self._app, EVENT_FILTER)
         except AriError as exc:
             log.warning("could not set the event filter: %s", exc)
         await self._watch_agents()
         await self._hold_bridge()
         await self.reconcile(adopt=True)
-
-    def _hold_bridge_ids(self) -> list[str]:
-        """The shared holding bridges, named after the node so a restarted router finds them again."""
-        queue = self._settings.file.queue
-        if queue.hold != "bridge":
-            return []
-        name = f"callrouter-hold-{self._settings.router.node}"
-        if queue.hold_bridges == 1:
-            return [name]
-        return [f"{name}-{n}" for n in range(1, queue.hold_bridges + 1)]
 
     def _next_hold_bridge(self) -> str | None:
         bridges = self.hold_bridge_ids
@@ -231,51 +294,49 @@ class Dispatcher:
 
     async def _watch_agents(self) -> None:
         """Follow each agent's softphone: an offline endpoint is offered no calls."""
-        agents = [a.id for a in self._settings.file.agents]
-        if not agents:
+        if not self._agents:
             return
         try:
-            await self._ari.subscribe(self._settings.router.app, [f"endpoint:PJSIP/{a}" for a in agents])
-            for agent_id in agents:
+            await self._ari.subscribe(self._app, [f"endpoint:PJSIP/{a}" for a in self._agents])
+            for agent_id in self._agents:
                 endpoint = await self._ari.endpoint("PJSIP", agent_id)
-                self.centre.set_reachable(agent_id, endpoint.state != "offline")
+                self._step_safely(sb.Reachable(agent_id, endpoint.state != "offline"))
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("could not follow the agents' endpoints: %s", exc)
 
     async def reconcile(self, adopt: bool) -> None:
-        """Clear calls (and answered agents' phones) that left Asterisk; adopt unknown ones in our app."""
+        """Tell the switchboard which of its calls (and answered agents' phones) left
+        Asterisk; retry hanging up phones whose caller left; adopt unknown channels."""
         # Only what was known before asking: a call that arrives while the
         # list is on its way is not in it, and is not gone.
-        known = set(self.sessions)
-        answered = [channel_id for channel_id, leg in self.centre.legs.items() if leg.answered]
-        ending = self.centre.ending_legs()
+        known = set(self.board.calls)
+        answered = [channel_id for channel_id, leg in self.board.legs.items() if leg.answered]
+        ending = [channel_id for channel_id, leg in self.board.legs.items() if leg.ending]
         try:
-            listed = set((await self._ari.application(self._settings.router.app)).channel_ids)
+            listed = set((await self._ari.application(self._app)).channel_ids)
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("reconcile skipped: %s", exc)
             return
         for channel_id in known - listed:
-            session = self.sessions.get(channel_id)
-            if session is not None:
+            if channel_id in self.board.calls:
                 self._metrics.calls_reconciled.labels(action="cleared").inc()
-                session.feed(ev.ChannelGone("not in Asterisk any more"))
+                self._step_safely(sb.OnCall(channel_id, ev.ChannelGone("not in Asterisk any more")))
         for channel_id in answered:
             if channel_id not in listed:  # its end was never reported: the caller hears it now
-                self.centre.leg_gone(channel_id, "not in Asterisk any more")
+                self._step_safely(sb.LegGone(channel_id, "not in Asterisk any more"))
         for channel_id in ending:
             if channel_id in listed:  # its caller left and an earlier hangup failed
-                await self.centre.end_leg(channel_id)
+                await self._hangup_leg(channel_id, "caller gone")
         if adopt:
-            await self._adopt(listed - set(self.sessions))
+            await self._adopt(listed - set(self.board.calls) - set(self.board.legs))
 
     async def _adopt(self, channel_ids: set[str]) -> None:
-        """Calls in the application that no session of ours follows (a router before a
-        restart, or before a WebSocket drop, did): talking ones stay connected, waiting
-        ones take their place again, the rest start afresh. Agent legs no adopted
-        caller waits on are hung up, so those agents are free."""
+        """Channels in the application that the switchboard does not know (a router
+        before a restart, or before a WebSocket drop, had them): what each kept on
+        itself goes to the switchboard, all in one step."""
         legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
         callers: list[tuple[ari.Channel, str]] = []
-        for channel_id in sorted(channel_ids - self.centre.legs.keys()):  # sorted: the same every time
+        for channel_id in sorted(channel_ids):  # sorted: the same every time
             try:
                 channel = await self._ari.get_channel(channel_id)
             except (AriError, OSError, TimeoutError):
@@ -285,86 +346,56 @@ class Dispatcher:
                 legs[parts[2]] = (channel_id, parts[3])
             elif len(parts) >= 3 and parts[1] == "inbound":
                 callers.append((channel, parts[2]))
-        node = self._settings.router.node
-        # Talking callers first, with no await between: their agents are on a call
-        # before any resumed waiting caller could be offered to them.
-        connected = [(c, d) for c, d in callers if core.call_id_for(node, c.id) in legs]
-        for channel, did in connected + [(c, d) for c, d in callers if (c, d) not in connected]:
-            if channel.id not in self.sessions:
-                log.info("adopting call on channel %s after reconnect", channel.id)
-                self._metrics.calls_reconciled.labels(action="adopted").inc()
-                await self._adopt_caller(channel, did, legs)
-        for channel_id, _agent in legs.values():
+        found = []
+        for channel, did in callers:
+            try:
+                place = Place.from_variable(await self._ari.get_variable(channel.id, PLACE_VARIABLE))
+            except (AriError, OSError, TimeoutError):
+                place = None
+            entry_id = place.place_id if place and place.place_id else call_id_for(self._node, channel.id)
+            agent_channel, agent_id = legs.pop(entry_id, (None, None))
+            log.info("adopting call on channel %s after reconnect", channel.id)
+            self._metrics.calls_reconciled.labels(action="adopted").inc()
+            found.append(
+                sb.Found(
+                    channel.id,
+                    did,
+                    channel.caller.number,
+                    channel.creationtime,
+                    place,
+                    agent_id,
+                    agent_channel,
+                )
+            )
+        for channel_id, _ in legs.values():
             log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
-            self._spawn(self.centre.end_stray_leg(channel_id))
-
-    async def _adopt_caller(self, channel: ari.Channel, did: str, legs: dict[str, tuple[str, str]]) -> None:
-        call_id = core.call_id_for(self._settings.router.node, channel.id)
-        leg = legs.get(call_id)  # one left in ``legs`` is hung up with the strays
-        line = self.line_for(did)
-        if leg is not None and line is not None:
-            del legs[call_id]
-            self._resume_connected(channel, did, line, *leg)
-            return
-        try:
-            place = Place.from_variable(await self._ari.get_variable(channel.id, PLACE_VARIABLE))
-        except (AriError, OSError, TimeoutError):
-            place = None
-        if channel.id in self.sessions:  # its own event came while we asked
-            return
-        if place is None or not self._resume_call(channel, did, place):
-            self.start_call(channel, did, self._clock())
-
-    def _resume_connected(
-        self, channel: ari.Channel, did: str, line: Line, agent_channel: str, agent_id: str
-    ) -> None:
-        """A caller still talking to an agent: left alone, followed to the end."""
-        call, first = resume_connected(self._adopted(channel, did, line), agent_id, self._clock())
-        session = self._start_session(call, first, channel, bridged=True)
-        if not self.centre.adopt_connected(call.record.call_id, session, agent_channel, agent_id):
-            session.feed(ev.AgentLeft())  # an agent this config does not know: end it cleanly
-
-    def _resume_call(self, channel: ari.Channel, did: str, place: Place) -> bool:
-        """A caller who was waiting goes back to their place: no greeting, no menu."""
-        line = self.line_for(did)
-        if line is None:
-            return False
-        call, first = resume(self._adopted(channel, did, line), place, self._clock())
-        self._start_session(call, first, channel)
-        return True
-
-    def _adopted(self, channel: ari.Channel, did: str, line: Line) -> Adopted:
-        node = self._settings.router.node
-        return Adopted(
-            core.call_id_for(node, channel.id), node, channel.id, did, plan.line_info(self._settings, line),
-            normalise(channel.caller.number, line.country), channel.creationtime,
-        )  # fmt: skip
+        if found or legs:
+            self._step_safely(sb.Adopt(tuple(found), tuple(channel_id for channel_id, _ in legs.values())))
 
     async def reconcile_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._settings.router.reconcile_seconds)
+            await asyncio.sleep(self._reconcile_seconds)
             await self.reconcile(adopt=False)
-
-    async def duration_loop(self, every: float | None = None) -> None:
-        """The maximum call duration, enforced for every call by one periodic check:
-        at most a quarter of the maximum (and the reconcile period) late."""
-        router = self._settings.router
-        if every is None:
-            every = min(router.reconcile_seconds, max(1.0, router.max_call_seconds / 4))
-        while True:
-            await asyncio.sleep(every)
-            now = time.monotonic()
-            for session in list(self.sessions.values()):
-                session.check_duration(now)
 
     def detach(self) -> None:
         """Stop following calls without touching them (a stop, not a hang-up): the
         next router adopts them where they are."""
-        for session in self.sessions.values():
-            session.detach()
+        self._detached = True
+        if self._wake is not None:
+            self._wake.cancel()
+        for executor in self.executors.values():
+            executor.cancel()
         for task in self._tasks:
             task.cancel()
 
     async def drain(self, within: float) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=within)
+
+
+def _hold_bridge_ids(hold: str, count: int, node: str) -> list[str]:
+    """The shared holding bridges, named after the node so a restarted router finds them again."""
+    if hold != "bridge":
+        return []
+    name = f"callrouter-hold-{node}"
+    return [name] if count == 1 else [f"{name}-{n}" for n in range(1, count + 1)]

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from callrouter.ari.client import AriClient, AriError
+from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentStateError
-
-if TYPE_CHECKING:
-    from callrouter.calls.centre import CentreRunner
 
 log = logging.getLogger(__name__)
 
@@ -21,17 +19,19 @@ OK_SOUND = "sound:beep"
 REFUSED_SOUND = "sound:an-error-has-occurred"
 
 
-async def run(ari: AriClient, centre: CentreRunner, channel_id: str, code: str, agent_id: str) -> None:
+async def run(
+    ari: AriClient, step: Callable[[sb.Event], None], channel_id: str, code: str, agent_id: str
+) -> None:
     command = CODES.get(code)
     sound = REFUSED_SOUND
     if command is None:
         log.warning("unknown feature code %s from %s", code, agent_id)
     else:
         try:
-            centre.agent_command(agent_id, command, "feature code")
+            step(sb.AgentCommand(agent_id, command, "feature code"))
             sound = OK_SOUND
             log.info("agent %s: %s by feature code", agent_id, command)
-        except AgentStateError as exc:
+        except (AgentStateError, KeyError) as exc:
             log.info("agent %s: %s refused: %s", agent_id, command, exc)
     try:
         await ari.answer(channel_id)

@@ -1,4 +1,5 @@
-"""From the validated config to the core's plain data (plan, lines, centre)."""
+"""From the validated config to the core's plain data (plan, lines, centre, the
+switchboard's rules): done once at start, never per call."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import timedelta
 from callrouter.config import Settings
 from callrouter.config_router import Line
 from callrouter.core import centre as cc
+from callrouter.core import switchboard as sb
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
+from callrouter.core.lines import DidDirectory
 
 
 def call_plan(settings: Settings) -> CallPlan:
@@ -36,6 +39,7 @@ def line_info(settings: Settings, line: Line) -> LineInfo:
         hours=hours.to_core() if hours else None,
         closed_prompt=hours.closed_prompt if hours else "after_hours",
         urgent=line.urgent,
+        country=line.country,
     )
 
 
@@ -46,3 +50,25 @@ def centre(settings: Settings) -> cc.Centre:
         {name: t.to_core() for name, t in file.topics.items()},
         timedelta(seconds=file.queue.wrap_up_seconds),
     )
+
+
+def rules(settings: Settings) -> sb.Rules:
+    """The whole configuration as the switchboard consults it, compiled once."""
+    router, queue = settings.router, settings.file.queue
+    lines = {line.name: line_info(settings, line) for line in settings.lines}
+    return sb.Rules(
+        node=router.node,
+        plan=call_plan(settings),
+        lines=DidDirectory((did, lines[line.name]) for line in settings.lines for did in line.dids),
+        default_line=lines[router.default_line] if router.default_line else None,
+        ring_seconds=queue.ring_timeout_seconds,
+        estimate_window=queue.estimate_window,
+        max_call=timedelta(seconds=router.max_call_seconds),
+        duration_check=timedelta(
+            seconds=min(router.reconcile_seconds, max(1.0, router.max_call_seconds / 4))
+        ),
+    )
+
+
+def board(settings: Settings) -> sb.Board:
+    return sb.Board.create(rules(settings), centre(settings))

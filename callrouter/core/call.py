@@ -82,6 +82,7 @@ def arrive(
     caller: CallerNumber,
     now: datetime,
     overloaded: bool = False,
+    place_id: str = "",
 ) -> Result:
     """A new channel entered the application for a DID. ``overloaded``: the
     router is too far behind to take it well; it goes back to the dialplan
@@ -97,7 +98,7 @@ def arrive(
         started_at=now,
         language=line.language if line else None,
     )
-    call = Call(record, Phase.ANSWERING, line.language if line else "en", line)
+    call = Call(record, Phase.ANSWERING, line.language if line else "en", line, place_id=place_id)
     if line is None:
         ended = replace(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
         return replace(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]
@@ -226,13 +227,13 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
         language=call.language,
         menu_path="".join(call.menu.keys) or None,
     )
-    entry_id = call.record.call_id
+    entry_id = call.place_id or call.record.call_id
     entry = QueueEntry(
         entry_id, topic, call.language, line.name, priority, joined_at,
         caller_key=record.caller_number, channel_id=record.channel_id,
     )  # fmt: skip
     call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
-    place = Place(topic, priority, joined_at, call.language, record.menu_path)
+    place = Place(topic, priority, joined_at, call.language, record.menu_path, entry_id)
     commands: list[Command] = [
         SaveCall(record),
         log_event(call, now, "queued", f"{topic} ({reason})"),

@@ -20,6 +20,7 @@ class LineInfo:
     hours: Hours | None = None
     closed_prompt: str = "after_hours"
     urgent: bool = False  # never told to call back: the fallback route instead
+    country: str = "US"  # ISO 3166: how the caller's number is read when it has no country code
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ class Call:
     announcing: bool = False  # the playing sound is a position announcement
     greeted: bool = False  # "please hold" was said (with the first position)
     entry_id: str | None = None
+    # The id the caller's place in the queue gets (minted outside the core, so a
+    # place is not its call): empty means the call id, as for calls made before.
+    place_id: str = ""
 
     @property
     def ended(self) -> bool:

@@ -206,6 +206,26 @@ def tick(centre: Centre, now: datetime) -> Result:
     return centre, commands + more
 
 
+def wrap_up_over(centre: Centre, agent_id: str, now: datetime) -> Result:
+    """This agent's wrap-up may be over (a deadline the switchboard set)."""
+    agent = centre.agents.get(agent_id)
+    if agent is None:
+        return centre, []
+    after = ag.tick(agent, now)
+    if after is agent:
+        return centre, []
+    centre, more = dispatch(centre._with_agent(after), now)
+    return centre, [AgentChanged(after, "wrap-up over"), *more]
+
+
+def overflow(centre: Centre, entry_id: str, reason: str) -> Result:
+    """A waiting caller leaves the queue for their topic's overflow (max wait)."""
+    entry = centre.queue.entries.get(entry_id)
+    if entry is None or entry.offered_to is not None:
+        return centre, []
+    return centre._end(entry_id, EntryEnd.OVERFLOWED), [OverflowEntry(entry_id, reason)]
+
+
 def dispatch(centre: Centre, now: datetime) -> Result:
     """Offer waiting callers to available agents, in queue order."""
     commands: list[CentreCommand] = []

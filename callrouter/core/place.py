@@ -32,12 +32,11 @@ class Place:
     joined_at: datetime
     language: str
     menu_path: str | None = None
+    place_id: str | None = None  # None: a place written before places had ids (its call id)
 
     def to_variable(self) -> str:
-        return json.dumps(
-            [self.topic, self.priority, self.joined_at.isoformat(), self.language, self.menu_path],
-            separators=(",", ":"),
-        )
+        fields = [self.topic, self.priority, self.joined_at.isoformat(), self.language, self.menu_path]
+        return json.dumps([*fields, self.place_id] if self.place_id else fields, separators=(",", ":"))
 
     @classmethod
     def from_variable(cls, text: str | None) -> Place | None:
@@ -45,15 +44,18 @@ class Place:
         if not text:
             return None
         try:
-            topic, priority, joined, language, menu_path = json.loads(text)
+            topic, priority, joined, language, menu_path, *rest = json.loads(text)
             when = datetime.fromisoformat(joined)
         except (ValueError, TypeError):
+            return None
+        place_id = rest[0] if len(rest) == 1 else None
+        if len(rest) > 1 or not (place_id is None or (isinstance(place_id, str) and place_id)):
             return None
         if not (isinstance(topic, str) and isinstance(priority, int) and isinstance(language, str)):
             return None
         if when.tzinfo is None or not (menu_path is None or isinstance(menu_path, str)):
             return None
-        return cls(topic, priority, when, language, menu_path)
+        return cls(topic, priority, when, language, menu_path, place_id)
 
 
 @dataclass(frozen=True)
@@ -83,25 +85,29 @@ def resume(adopted: Adopted, place: Place, now: datetime) -> Result:
         language=place.language, menu_path=place.menu_path, topic=place.topic,
         priority=place.priority, queued_at=place.joined_at,
     )  # fmt: skip
-    call_id, line = adopted.call_id, adopted.line
+    entry_id, line = place.place_id or adopted.call_id, adopted.line
     call = Call(
-        record, Phase.QUEUED, place.language, line, entry_id=call_id, greeted=True, plays=RESUMED_PLAYS
-    )
+        record, Phase.QUEUED, place.language, line, entry_id=entry_id, greeted=True, plays=RESUMED_PLAYS,
+        place_id=entry_id,
+    )  # fmt: skip
     entry = QueueEntry(
-        call_id, place.topic, place.language, line.name, place.priority, place.joined_at,
+        entry_id, place.topic, place.language, line.name, place.priority, place.joined_at,
         caller_key=adopted.caller.e164, channel_id=adopted.channel_id,
     )  # fmt: skip
     return call, [
         SaveCall(record),
         log_event(call, now, "resumed", f"{place.topic} since {place.joined_at.isoformat()}"),
         JoinQueue(entry),
-        RequestAnnouncement(call_id),
+        RequestAnnouncement(entry_id),
     ]
 
 
-def resume_connected(adopted: Adopted, agent_id: str, now: datetime) -> Result:
+def resume_connected(adopted: Adopted, entry_id: str, agent_id: str, now: datetime) -> Result:
     """An adopted call that was talking to an agent: left as it is, followed to its end."""
     record = adopted.record(agent=agent_id, outcome=Outcome.ANSWERED)
     line = adopted.line
-    call = Call(record, Phase.CONNECTED, line.language, line, entry_id=adopted.call_id, plays=RESUMED_PLAYS)
+    call = Call(
+        record, Phase.CONNECTED, line.language, line, entry_id=entry_id, plays=RESUMED_PLAYS,
+        place_id=entry_id,
+    )  # fmt: skip
     return call, [SaveCall(record), log_event(call, now, "resumed", f"connected to {agent_id}")]

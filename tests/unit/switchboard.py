@@ -1,7 +1,7 @@
-"""A fake ARI playing a small Asterisk, and a switchboard that drives the real
-Dispatcher (with its CentreRunner and call sessions) through it the way
-Asterisk would: calls arrive, press keys, agents' phones ring and answer,
-callers hang up or vanish without a word."""
+"""A fake ARI playing a small Asterisk, and a driver that runs the real
+Dispatcher (the shell around the pure switchboard, with its channel executors)
+through it the way Asterisk would: calls arrive, press keys, agents' phones
+ring and answer, callers hang up or vanish without a word."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from callrouter.app import build_metrics
 from callrouter.ari import models as ari
 from callrouter.ari.fake import FakeAriClient, fake_channel
 from callrouter.calls.dispatcher import Dispatcher
-from callrouter.calls.session import CallSession
+from callrouter.calls.executor import ChannelExecutor
+from callrouter.core import switchboard as sb
 from callrouter.store.writer import RecordWriter
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
@@ -82,8 +83,8 @@ class Switchboard:
         """Connect, with every agent logged in; returns the record writer's task."""
         writing = asyncio.create_task(self.writer.run())
         await self.dispatcher.on_connect()
-        for agent in self.dispatcher.centre.centre.agents:
-            self.dispatcher.centre.agent_command(agent, "login")
+        for agent in self.dispatcher.board.centre.agents:
+            self.dispatcher.step(sb.AgentCommand(agent, "login"))
         return writing
 
     def event(self, kind: type[ari.Event], **fields: Any) -> ari.Event:
@@ -146,12 +147,12 @@ class Switchboard:
             )
         self.asterisk.hung_up.clear()
 
-    async def batch(self, size: int = 100) -> list[weakref.ref[CallSession]]:
+    async def batch(self, size: int = 100) -> list[weakref.ref[ChannelExecutor]]:
         """``size`` calls: half ask for an operator and are connected or wait,
         half stay in the menu. Half of all hang up; the other half vanish from
         Asterisk without a word (with their agent's phone, when they had one)
         and only the periodic check clears them. Returns weak references to
-        the sessions the check cleared."""
+        the executors of the calls the check cleared."""
         callers = [f"caller-{self.calls + n}" for n in range(size)]
         self.calls += size
         for channel_id in callers:
@@ -165,10 +166,10 @@ class Switchboard:
         cleared = []
         for n, channel_id in enumerate(callers):
             if n % 4 < 2:
-                session = self.dispatcher.sessions[channel_id]
-                cleared.append(weakref.ref(session))
+                call = self.dispatcher.board.calls[channel_id]
+                cleared.append(weakref.ref(self.dispatcher.executors[channel_id]))
                 del self.asterisk.channels[channel_id]
-                self.asterisk.channels.pop(agents.get(session.call.record.call_id, ""), None)
+                self.asterisk.channels.pop(agents.get(call.entry_id or "", ""), None)
             else:
                 self.hang_up(channel_id)
         await settle()
@@ -182,7 +183,8 @@ class Switchboard:
     async def quiet(self) -> None:
         """Every call is over and every record written."""
         for _ in range(200):
-            if not self.dispatcher.sessions and not self.writer.backlog:
+            if not self.dispatcher.board.calls and not self.dispatcher.executors and not self.writer.backlog:
                 return
             await asyncio.sleep(0.01)
-        raise AssertionError(f"{len(self.dispatcher.sessions)} calls still up, {self.writer.backlog} records")
+        calls = len(self.dispatcher.board.calls)
+        raise AssertionError(f"{calls} calls still up, {self.writer.backlog} records")

@@ -348,12 +348,12 @@ def test_choosing_a_topic_joins_the_queue() -> None:
         SaveCall(record),
         log("queued", "infection (choice)", 3.0),
         JoinQueue(entry),
-        SetVariable("CALLROUTER_PLACE", '["infection",10,"2026-11-23T09:00:03+00:00","ru","1"]'),
+        SetVariable("CALLROUTER_PLACE", '["infection",10,"2026-11-23T09:00:03+00:00","ru","1","c0ffee"]'),
         RequestAnnouncement(CALL_ID),  # nothing is playing any more: the place, at once
     ]
     # The place kept on the channel is the place a restarted router resumes.
     (kept,) = [c for c in commands if isinstance(c, SetVariable)]
-    assert Place.from_variable(kept.value) == Place("infection", 10, at(3.0), "ru", "1")
+    assert Place.from_variable(kept.value) == Place("infection", 10, at(3.0), "ru", "1", CALL_ID)
     assert join_of(commands).joined_at == record.queued_at
     assert call.entry_id == CALL_ID
     call, commands = step(call, Announce(1, None), 3.0)
@@ -477,7 +477,7 @@ def test_a_skip_line_greets_and_joins_its_topic_at_once() -> None:
         SaveCall(record),
         log("queued", "urgent (line)", 0.1),
         JoinQueue(entry),
-        SetVariable("CALLROUTER_PLACE", Place("urgent", 100, at(0.1), "ru").to_variable()),
+        SetVariable("CALLROUTER_PLACE", Place("urgent", 100, at(0.1), "ru", place_id=CALL_ID).to_variable()),
     ]
     # The greeting finishing asks for the position (said, or music if an agent rings).
     call, commands = step(call, PlaybackFinished(pid(1)), 4.0)

@@ -65,9 +65,11 @@ async def test_memory_comes_back_after_ten_thousand_calls(tmp_path: Path) -> Non
         if not tracing:
             tracemalloc.stop()
 
-    centre = board.dispatcher.centre
-    assert board.calls == BATCH * BATCHES and centre.centre.agents["agent1"].calls_taken >= BATCHES
+    state = board.dispatcher.board
+    assert board.calls == BATCH * BATCHES and state.centre.agents["agent1"].calls_taken >= BATCHES
     assert after <= first * 1.1, f"{first} bytes after the first {BATCH} calls, {after} after {board.calls}"
-    assert cleared and all(ref() is None for ref in cleared), "a session the check cleared is still alive"
-    assert not centre.legs, f"{len(centre.legs)} agents' channels still held"
-    assert not centre.centre.ended, f"{len(centre.centre.ended)} queue outcomes still held"
+    assert cleared and all(ref() is None for ref in cleared), "an executor of a cleared call is still alive"
+    assert not state.legs, f"{len(state.legs)} agents' channels still held"
+    assert not state.centre.ended, f"{len(state.centre.ended)} queue outcomes still held"
+    assert not state.entries and not state.bridges and not state.leg_of, "a call's traces are still held"
+    assert set(state.deadlines) <= {("duration", "")}, f"deadlines left: {list(state.deadlines)[:5]}"

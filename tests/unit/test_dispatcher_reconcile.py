@@ -37,7 +37,7 @@ async def test_a_call_that_arrives_while_the_list_is_on_its_way_stays(tmp_path: 
     asterisk.reply.set()
     await checking
     await settle()
-    assert "late-caller" in board.dispatcher.sessions, "a call is not gone for being newer than the list"
+    assert "late-caller" in board.dispatcher.board.calls, "a call is not gone for being newer than the list"
     board.hang_up("late-caller")
     await board.quiet()
     await board.writer.close(writing)
@@ -51,7 +51,7 @@ async def test_a_caller_whose_agents_phone_vanished_is_told_at_the_check(tmp_pat
     await board.dispatcher.reconcile(adopt=False)
     await settle()
     assert ("caller", "normal") in board.asterisk.called("hangup"), "not left in a bridge with nobody"
-    assert board.dispatcher.centre.legs == {}
+    assert board.dispatcher.board.legs == {}
     board.hang_up("caller")
     await board.quiet()
     await board.writer.close(writing)
@@ -64,13 +64,14 @@ async def test_an_agents_phone_whose_hangup_failed_is_hung_up_at_the_check(tmp_p
     board.asterisk.failing.add("hangup")  # a 500 from Asterisk, once
     board.hang_up("caller")
     await board.quiet()
-    centre = board.dispatcher.centre
-    assert agent_channel in centre.legs, "still up in the bridge: the check must still see it"
-    agent = centre.centre.agents[centre.legs[agent_channel].agent_id]
+    state = board.dispatcher.board
+    assert agent_channel in state.legs, "still up in the bridge: the check must still see it"
+    agent = state.centre.agents[state.legs[agent_channel].agent_id]
     assert agent.state is AgentState.ON_CALL, "not offered a call while on the old one"
     board.asterisk.failing.discard("hangup")
     await board.dispatcher.reconcile(adopt=False)
     assert board.asterisk.hung_up == [agent_channel], "hung up at the check"
-    assert centre.legs == {} and centre.centre.agents[agent.agent_id].state is not AgentState.ON_CALL
+    state = board.dispatcher.board
+    assert state.legs == {} and state.centre.agents[agent.agent_id].state is not AgentState.ON_CALL
     board.report_hang_ups()
     await board.writer.close(writing)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from callrouter.core import switchboard as sb
 from callrouter.core.place import VARIABLE, Place
 from tests.unit.switchboard import Switchboard, settle
 
@@ -32,12 +33,14 @@ def test_a_place_comes_back_from_its_variable() -> None:
 async def test_waiting_callers_resume_their_places_in_order_after_a_restart(tmp_path: Path) -> None:
     first = Switchboard(tmp_path / "first")
     writing = await first.start()
-    for agent in list(first.dispatcher.centre.centre.agents):  # nobody answers: they all wait
-        first.dispatcher.centre.agent_command(agent, "logout")
+    for agent in list(first.dispatcher.board.centre.agents):  # nobody answers: they all wait
+        first.dispatcher.step(sb.AgentCommand(agent, "logout"))
     for n, channel in enumerate(["c1", "c2", "c3"]):
         first.clock.now = T0 + timedelta(seconds=10 * n)
         await first.wait_for_operator(channel)
-    joined = {str(e.channel_id): e.joined_at for e in first.dispatcher.centre.centre.queue.ordered()}
+    joined = {str(e.channel_id): e.joined_at for e in first.dispatcher.board.centre.queue.ordered()}
+    places = [e.entry_id for e in first.dispatcher.board.centre.queue.ordered()]
+    assert not set(places) & {call.record.call_id for call in first.dispatcher.board.calls.values()}
     assert list(joined) == ["c1", "c2", "c3"]
     assert all((c, VARIABLE) in first.asterisk.variables for c in joined)
     await first.writer.close(writing)
@@ -50,12 +53,13 @@ async def test_waiting_callers_resume_their_places_in_order_after_a_restart(tmp_
     second.clock.now = T0 + timedelta(minutes=5)
     await second.dispatcher.on_connect()
     await settle()
-    queue = second.dispatcher.centre.centre.queue.ordered()
+    queue = second.dispatcher.board.centre.queue.ordered()
     assert [(e.channel_id, e.joined_at) for e in queue] == list(joined.items()), "same places, same order"
+    assert [e.entry_id for e in queue] == places, "the same places (their own ids), not new ones"
     played = [args for method, args in asterisk.calls if method == "play"]
     assert played and not any("menu" in m or "greeting" in m for args in played for m in args[1])
-    sessions = second.dispatcher.sessions
-    assert all(sessions[c].call.record.call_id == first_id for c, first_id in _ids(first, joined))
+    calls = second.dispatcher.board.calls
+    assert all(calls[c].record.call_id == first_id for c, first_id in _ids(first, joined))
 
 
 def _ids(board: Switchboard, channels: dict[str, datetime]) -> list[tuple[str, str]]:
@@ -84,23 +88,23 @@ async def test_a_caller_talking_to_an_agent_stays_connected_after_a_restart(tmp_
     first = Switchboard(tmp_path / "first")
     writing = await first.start()
     _, agent_channel = await first.talk_to_an_agent("c1")
-    agent_id = first.dispatcher.centre.legs[agent_channel].agent_id
+    agent_id = first.dispatcher.board.legs[agent_channel].agent_id
     await first.writer.close(writing)
     first.asterisk.calls.clear()
 
     second = Switchboard(tmp_path / "second", first.asterisk)
     await second.dispatcher.on_connect()
     await settle()
-    session = second.dispatcher.sessions["c1"]
-    assert session.call.phase.value == "connected" and session.call.record.agent == agent_id
-    assert second.dispatcher.centre.centre.agents[agent_id].state is AgentState.ON_CALL, "never rung again"
-    assert not second.dispatcher.centre.centre.queue.entries, "not put back in the queue"
+    call = second.dispatcher.board.calls["c1"]
+    assert call.phase.value == "connected" and call.record.agent == agent_id
+    assert second.dispatcher.board.centre.agents[agent_id].state is AgentState.ON_CALL, "never rung again"
+    assert not second.dispatcher.board.centre.queue.entries, "not put back in the queue"
     assert not [c for c in first.asterisk.calls if c[0] in ("play", "originate", "hangup", "add_to_bridge")]
     # The caller hangs up: the agent's leg is hung up, and the agent is free again.
     second.hang_up("c1")
     await settle()
     assert agent_channel in first.asterisk.hung_up
-    assert second.dispatcher.centre.centre.agents[agent_id].state is not AgentState.ON_CALL
+    assert second.dispatcher.board.centre.agents[agent_id].state is not AgentState.ON_CALL
 
 
 async def test_a_talking_agent_is_never_offered_to_a_resumed_waiting_caller(tmp_path: Path) -> None:
@@ -108,9 +112,9 @@ async def test_a_talking_agent_is_never_offered_to_a_resumed_waiting_caller(tmp_
 
     first = Switchboard(tmp_path / "first")
     writing = await first.start()
-    agents = list(first.dispatcher.centre.centre.agents)
+    agents = list(first.dispatcher.board.centre.agents)
     for agent in agents[1:]:
-        first.dispatcher.centre.agent_command(agent, "logout")
+        first.dispatcher.step(sb.AgentCommand(agent, "logout"))
     await first.talk_to_an_agent("c1")
     for waiting in ("c0", "c00"):  # nobody else is logged in: they wait (and are adopted first)
         await first.wait_for_operator(waiting)
@@ -118,10 +122,10 @@ async def test_a_talking_agent_is_never_offered_to_a_resumed_waiting_caller(tmp_
     # The agent comes back logged in (restored); the waiting caller c0 is adopted first.
     first.asterisk.calls.clear()
     second = Switchboard(tmp_path / "second", first.asterisk)
-    second.dispatcher.centre.agent_command(agents[0], "login")
+    second.dispatcher.step(sb.AgentCommand(agents[0], "login"))
     await second.dispatcher.on_connect()
     await settle()
-    centre = second.dispatcher.centre.centre
+    centre = second.dispatcher.board.centre
     assert centre.agents[agents[0]].state is AgentState.ON_CALL
     assert [e.channel_id for e in centre.queue.ordered()] == ["c0", "c00"]
     assert all(e.offered_to is None for e in centre.queue.ordered()), "the talking agent was offered a caller"

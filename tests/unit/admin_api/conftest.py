@@ -14,13 +14,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callrouter.api.server import build_app
 from callrouter.calls.admin import CentreAdmin
-from callrouter.calls.centre import CentreRunner
 from callrouter.metrics import Metrics
-from tests.unit.admin_api.harness import TOKEN, Abandoned, centre_runner
+from tests.unit.admin_api.harness import TOKEN, Abandoned, Board, centre_runner
 
 
 @pytest.fixture
-def centre(tmp_path: Path) -> CentreRunner:
+def centre(tmp_path: Path) -> Board:
     return centre_runner(tmp_path)
 
 
@@ -31,7 +30,7 @@ def abandoned() -> Abandoned:
 
 @pytest.fixture
 async def client(
-    centre: CentreRunner, abandoned: Abandoned, caplog: pytest.LogCaptureFixture
+    centre: Board, abandoned: Abandoned, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[TestClient[Any, Any]]:
     app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre, abandoned))
     async with TestClient(TestServer(app)) as test_client:

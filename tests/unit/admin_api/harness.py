@@ -1,29 +1,26 @@
-"""The admin API's test harness (aiohttp's test server, a centre on a fake ARI,
-a fake abandoned-calls query), shared by the auth and input modules."""
+"""The admin API's test harness (aiohttp's test server, a real switchboard whose
+commands go nowhere, a fake abandoned-calls query), shared by the auth and input modules."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from callrouter.ari.fake import FakeAriClient
-from callrouter.calls.centre import CentreRunner, RingSettings
 from callrouter.core import centre as cc
+from callrouter.core import switchboard as sb
 from callrouter.core.agents import Agent
-from callrouter.metrics import Metrics
-from callrouter.store.writer import RecordWriter
+from callrouter.core.call_plan import CallPlan
+from callrouter.core.lines import DidDirectory
+from callrouter.core.menu import MenuNode, MenuSpec
+from callrouter.core.queue import QueueEntry
 
 TOKEN = "unit-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-class NullStore:
-    async def write(self, records: Any) -> list[Any]:
-        return []
 
 
 class Abandoned:
@@ -41,17 +38,30 @@ class Abandoned:
         return [{"call_id": "c1", "caller_number": "+79161234567"}]
 
 
-def centre_runner(tmp_path: Path) -> CentreRunner:
-    agents = [Agent("agent1", frozenset({"operator"}), frozenset({"ru"}))]
-    centre = cc.Centre.create(agents, {}, timedelta(0))
-    writer = RecordWriter(NullStore(), tmp_path, Metrics())
-    ring = RingSettings("callrouter", 30)
-    return CentreRunner(centre, FakeAriClient(), writer, Metrics(), ring, lambda: T0)
+class Board:
+    """The switchboard the admin API steps, with no Asterisk behind it."""
+
+    def __init__(self) -> None:
+        agents = [Agent("agent1", frozenset({"operator"}), frozenset({"ru"}))]
+        menu = MenuSpec(MenuNode("root", {}), "operator", ("ru",))
+        rules = sb.Rules("asterisk-1", CallPlan("/prompts", menu, {}), DidDirectory([]))
+        self.board = sb.Board.create(rules, cc.Centre.create(agents, {}, timedelta(0)))
+
+    def step(self, event: sb.Event) -> None:
+        self.board, _ = sb.step(self.board, event, T0)
+
+    @property
+    def centre(self) -> cc.Centre:
+        return self.board.centre
+
+    def queue_someone(self, entry_id: str) -> None:
+        entry = QueueEntry(entry_id, "operator", "ru", "clinic", 0, T0, "+79161234567", entry_id)
+        centre, _ = cc.join(self.board.centre, entry, T0)
+        self.board = replace(self.board, centre=centre)
 
 
-class Caller:
-    def feed(self, event: object) -> None:
-        pass
+def centre_runner(tmp_path: Path) -> Board:
+    return Board()
 
 
 async def call(client: TestClient[Any, Any], method: str, path: str, **kwargs: Any) -> tuple[int, Any]:

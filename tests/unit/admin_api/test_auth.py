@@ -13,9 +13,8 @@ from callrouter.api.models import PauseBody, PriorityBody
 from callrouter.api.openapi import REF
 from callrouter.api.server import build_app
 from callrouter.calls.admin import CentreAdmin
-from callrouter.calls.centre import CentreRunner
 from callrouter.metrics import Metrics
-from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, call
+from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, Board, call
 
 SECURED = [
     ("GET", "/agents"),
@@ -57,7 +56,7 @@ def test_a_sixteen_character_token_is_enough():
     assert check_token("x" * 16) == "x" * 16
 
 
-def test_the_app_cannot_be_built_without_a_usable_token(centre: CentreRunner, abandoned: Abandoned):
+def test_the_app_cannot_be_built_without_a_usable_token(centre: Board, abandoned: Abandoned):
     for token in ("", "short"):
         with pytest.raises(TokenError, match="CALLROUTER_ADMIN_TOKEN"):
             build_app(Metrics(), lambda: {"ok": True}, token, CentreAdmin(centre, abandoned))
@@ -74,7 +73,7 @@ def test_only_the_bearer_scheme_carries_the_token():
 @pytest.mark.parametrize("method,path", SECURED)
 @pytest.mark.parametrize("authorization", WRONG_AUTHORIZATION.values(), ids=WRONG_AUTHORIZATION.keys())
 async def test_every_route_but_the_open_ones_needs_the_right_token(
-    client: TestClient[Any, Any], centre: CentreRunner, abandoned: Abandoned, method: str, path: str,
+    client: TestClient[Any, Any], centre: Board, abandoned: Abandoned, method: str, path: str,
     authorization: str | None,
 ):  # fmt: skip
     headers = {"Authorization": authorization} if authorization is not None else {}

@@ -15,11 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from callrouter.api.models import MAX_BODY_BYTES
 from callrouter.api.server import build_app
 from callrouter.calls.admin import CentreAdmin
-from callrouter.calls.centre import CentreRunner
-from callrouter.core.agents import Agent
-from callrouter.core.queue import QueueEntry
 from callrouter.metrics import Metrics
-from tests.unit.admin_api.harness import AUTH, T0, TOKEN, Abandoned, Caller, call
+from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, Board, call
 
 # -- bodies ---------------------------------------------------------------------------
 
@@ -48,7 +45,7 @@ BAD_BODIES = {
 @pytest.mark.parametrize("raw,status,field", BAD_BODIES.values(), ids=BAD_BODIES.keys())
 async def test_a_bad_agent_command_body_is_refused_naming_the_field(
     client: TestClient[Any, Any],
-    centre: CentreRunner,
+    centre: Board,
     command: str,
     raw: bytes,
     status: int,
@@ -63,7 +60,7 @@ async def test_a_bad_agent_command_body_is_refused_naming_the_field(
     assert centre.centre.agents["agent1"].state.value == "logged_out"
 
 
-async def test_a_pause_takes_a_bounded_reason(client: TestClient[Any, Any], centre: CentreRunner):
+async def test_a_pause_takes_a_bounded_reason(client: TestClient[Any, Any], centre: Board):
     assert (await call(client, "POST", "/agents/agent1/login", headers=AUTH))[0] == 200
     status, body = await call(client, "POST", "/agents/agent1/pause", json={"reason": "lunch"}, headers=AUTH)
     assert status == 200 and body["pause_reason"] == "lunch"
@@ -116,9 +113,9 @@ PRIORITIES = {
 
 @pytest.mark.parametrize("value", PRIORITIES.values(), ids=PRIORITIES.keys())
 async def test_a_priority_is_an_integer_from_0_to_1000(
-    client: TestClient[Any, Any], centre: CentreRunner, value: bytes
+    client: TestClient[Any, Any], centre: Board, value: bytes
 ):
-    centre.join(QueueEntry("e1", "operator", "ru", "clinic", 0, T0, "+79161234567", "e1"), Caller())
+    centre.queue_someone("e1")
     headers = {**AUTH, "Content-Type": "application/json"}
     raw = b'{"priority": ' + value + b"}"
     status, body = await call(client, "POST", "/queue/e1/priority", data=raw, headers=headers)
@@ -127,8 +124,8 @@ async def test_a_priority_is_an_integer_from_0_to_1000(
     assert centre.centre.queue.entries["e1"].priority == 0
 
 
-async def test_a_valid_priority_moves_the_caller(client: TestClient[Any, Any], centre: CentreRunner):
-    centre.join(QueueEntry("e1", "operator", "ru", "clinic", 0, T0, "+79161234567", "e1"), Caller())
+async def test_a_valid_priority_moves_the_caller(client: TestClient[Any, Any], centre: Board):
+    centre.queue_someone("e1")
     status, body = await call(client, "POST", "/queue/e1/priority", json={"priority": 1000}, headers=AUTH)
     assert status == 200 and body["priority"] == 1000
     headers = {**AUTH, "Content-Type": "application/json"}
@@ -197,15 +194,15 @@ async def test_abandoned_calls_in_a_window_given_in_any_zone(
 
 
 async def test_a_bug_is_one_log_line_and_a_json_500_without_traceback(
-    centre: CentreRunner,
+    centre: Board,
     abandoned: Abandoned,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    def broken(*args: object) -> Agent:
+    def broken(*args: object) -> None:
         raise RuntimeError("lost +79161234567")
 
-    monkeypatch.setattr(centre, "agent_command", broken)
+    monkeypatch.setattr(centre, "step", broken)
     app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre, abandoned))
     async with TestClient(TestServer(app)) as test_client:
         status, body = await call(test_client, "POST", "/agents/agent1/login", headers=AUTH)

@@ -1,0 +1,704 @@
+"""The switchboard: every call, the one queue, the agents and their phones, as
+one pure state machine.
+
+    step(board, event, now) -> (board, commands)
+
+``event`` is something that happened outside (a call arrived, a key, a
+playback ended, an agent's phone answered or went away, an admin command, a
+restart's findings, or just time passing: ``Wake``); ``commands`` are only
+I/O for the shell to carry out (say to a channel, ring a phone, hang one up,
+make or destroy a bridge, write a record, wake me at). Nothing here reads a
+clock, a socket or a file, so ``simulate`` can run a day through it in
+simulated time, and a test can run it a million steps.
+
+Where each rule lives (one call, followed through):
+- the DID decides the line, the line the greeting, hours and menu: ``Rules``
+  (compiled once from the config by ``calls/plan.py``) and ``call.arrive``;
+- what the caller hears and presses: ``call.decide`` with ``menu``;
+- overload admission (who is told to call back): ``admission`` via ``Arrived.overloaded``;
+- the place in the queue (its own id, not the call's), order, position and
+  the wait estimate: ``queue``, ``estimate`` and ``_announcement`` here;
+- who is rung for whom, auto-pause, wrap-up, max wait: ``centre`` and ``agents``;
+- an agent's phone (ringing, answered, given up after the ring timeout, failed
+  to ring: treated as no answer): ``Leg`` and the ``_leg_*`` steps here;
+- the call and the centre talk here, inside one step (``_settle``), never
+  through the shell; a caller's timers, ring guards, wrap-ups, maximum waits and
+  the maximum call duration are deadlines in ``deadlines``, and every new
+  deadline is a ``WakeAt`` command: no polling tick.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from callrouter.core import call as calls
+from callrouter.core import call_events as ev
+from callrouter.core import centre as cc
+from callrouter.core import commands as cmd
+from callrouter.core.agents import Agent, AgentState, AgentStateError
+from callrouter.core.call_plan import CallPlan, LineInfo
+from callrouter.core.call_state import Call
+from callrouter.core.estimate import estimate_minutes
+from callrouter.core.lines import DidDirectory
+from callrouter.core.numbers import normalise
+from callrouter.core.place import Adopted, Place, resume, resume_connected
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import AgentStateRecord, CallRecord, Record
+
+AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
+# A phone still ringing this long after its ring timeout is hung up by the router
+# (Asterisk may never report the end of a ring).
+RING_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The configuration, compiled once into what the switchboard consults."""
+
+    node: str
+    plan: CallPlan
+    lines: DidDirectory[LineInfo]
+    default_line: LineInfo | None = None
+    ring_seconds: float = 15.0
+    estimate_window: int = 20
+    max_call: timedelta = timedelta(hours=4)
+    # How often the maximum call duration is checked (one deadline for all calls).
+    duration_check: timedelta = timedelta(seconds=30)
+
+    def line_for(self, did: str) -> LineInfo | None:
+        return self.lines.match(did) or self.default_line
+
+
+# ---- events: what happened ----------------------------------------------------------
+@dataclass(frozen=True)
+class Arrived:
+    """A new caller's channel entered the application for ``did``."""
+
+    channel_id: str
+    did: str
+    number: str | None  # as Asterisk has it (not yet normalised)
+    at: datetime
+    place_id: str  # a fresh id for the place this caller may take in the queue
+    up: bool = False  # answered already (in the dialplan)
+    overloaded: bool = False  # admission said no: back to the dialplan
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """Something happened to a caller's channel (a key, a playback's end, a hang-up...)."""
+
+    channel_id: str
+    event: ev.CallEvent
+
+
+@dataclass(frozen=True)
+class LegAnswered:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class LegGone:
+    """An agent's phone stopped ringing without an answer, or hung up, or never rang."""
+
+    channel_id: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class AgentCommand:
+    """login / logout / pause / resume (admin API or feature code). A refused one
+    raises AgentStateError (KeyError for an unknown agent) and changes nothing."""
+
+    agent_id: str
+    command: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reachable:
+    agent_id: str
+    reachable: bool
+
+
+@dataclass(frozen=True)
+class Reprioritise:
+    """Raises QueueError when the entry is not queued."""
+
+    entry_id: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class Wake:
+    """Time passed: whatever deadline is due now is handled."""
+
+
+@dataclass(frozen=True)
+class RestoreAgents:
+    """At start: the agents' last recorded states (PostgreSQL, then the spool)."""
+
+    last: Mapping[str, AgentStateRecord]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A call a restarted router found in Asterisk, with what its channel kept."""
+
+    channel_id: str
+    did: str
+    number: str | None
+    started_at: datetime
+    place: Place | None = None  # the place it held, if it had joined the queue
+    agent_id: str | None = None  # talking to this agent (their leg is ``agent_channel``)
+    agent_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """Every call a restarted router found, taken up in one step: the talking ones
+    first, so no resumed waiting caller is offered an agent who is on a call."""
+
+    found: tuple[Found, ...]
+    stray_legs: tuple[str, ...] = ()  # agent channels no found call waits on
+
+
+Event = (
+    Arrived | OnCall | LegAnswered | LegGone | AgentCommand | Reachable | Reprioritise | Wake
+    | RestoreAgents | Adopt
+)  # fmt: skip
+
+
+# ---- commands: I/O only -------------------------------------------------------------
+@dataclass(frozen=True)
+class JoinBridge:
+    """Put the caller and the answered agent's channel into the caller's bridge."""
+
+    bridge_id: str
+    agent_channel_id: str
+
+
+@dataclass(frozen=True)
+class MakeBridge:
+    """Create the caller's bridge while their agent's phone rings (one REST call
+    fewer once they answer). Sent to the caller's channel, in its order."""
+
+    bridge_id: str
+
+
+ChannelCommand = (
+    cmd.Answer | cmd.Play | cmd.SetLanguage | cmd.StopPlayback | cmd.StartMoh | cmd.StopMoh
+    | cmd.SetVariable | cmd.Hangup | cmd.ContinueInDialplan | JoinBridge | MakeBridge
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ToChannel:
+    """Commands for one caller's channel, carried out in the order given. A failed
+    one comes back as ``OnCall(channel, CommandFailed)`` (``ChannelGone`` on 404),
+    a successful ``Answer`` as ``OnCall(channel, Answered)``."""
+
+    channel_id: str
+    command: ChannelCommand
+
+
+@dataclass(frozen=True)
+class Originate:
+    """Ring an agent's phone; the channel enters the application with ``app_args``
+    when answered. A failed originate comes back as ``LegGone``."""
+
+    channel_id: str
+    agent_id: str
+    app_args: str
+    ring_seconds: float
+    label: str
+
+
+@dataclass(frozen=True)
+class HangupLeg:
+    """Hang up an agent's phone; once done (or Asterisk does not know it) it comes
+    back as ``LegGone(channel, reason)``."""
+
+    channel_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DestroyBridge:
+    """After whatever is still to be done on the caller's channel."""
+
+    channel_id: str
+    bridge_id: str
+
+
+@dataclass(frozen=True)
+class Write:
+    record: Record
+    urgent: bool = False  # written at once (a restart must find it)
+
+
+@dataclass(frozen=True)
+class WakeAt:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallOver:
+    """The switchboard let go of this caller's channel (its record is final)."""
+
+    channel_id: str
+    record: CallRecord
+
+
+Command = ToChannel | Originate | HangupLeg | DestroyBridge | Write | WakeAt | CallOver
+
+
+# ---- state ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Leg:
+    """An agent's phone rung for one place."""
+
+    channel_id: str
+    agent_id: str
+    entry_id: str
+    answered: bool = False
+    ending: bool = False  # its caller is gone and the router is hanging it up
+
+
+Key = tuple[
+    str, str
+]  # ("call", channel) | ("leg", channel) | ("agent", id) | ("entry", id) | ("duration", "")
+
+
+@dataclass(frozen=True)
+class Board:
+    rules: Rules
+    centre: cc.Centre
+    calls: Mapping[str, Call] = field(default_factory=dict)  # caller channel -> call
+    entries: Mapping[str, str] = field(default_factory=dict)  # place id -> caller channel
+    legs: Mapping[str, Leg] = field(default_factory=dict)  # agent channel -> leg
+    leg_of: Mapping[str, str] = field(default_factory=dict)  # place id -> its agent channel now
+    bridges: Mapping[str, str] = field(default_factory=dict)  # caller channel -> their bridge
+    deadlines: Mapping[Key, datetime] = field(default_factory=dict)
+    handled: tuple[float, ...] = ()  # recent handle times (talk + wrap-up), seconds
+    talk_started: Mapping[str, datetime] = field(default_factory=dict)  # agent id -> bridged at
+    overdue: frozenset[str] = frozenset()  # channels told their maximum duration is reached
+    legs_made: int = 0
+
+    @classmethod
+    def create(cls, rules: Rules, centre: cc.Centre) -> Board:
+        return cls(rules, centre)
+
+    def call_of_entry(self, entry_id: str) -> Call | None:
+        channel = self.entries.get(entry_id)
+        return self.calls.get(channel) if channel is not None else None
+
+    def next_wake(self) -> datetime | None:
+        """When the switchboard next needs a ``Wake`` (None: nothing pending)."""
+        return min(self.deadlines.values(), default=None)
+
+
+Result = tuple[Board, list[Command]]
+
+
+class _Step:
+    """One step's working state: the board as it changes, the commands so far, and
+    the call events still to be decided (the call and the centre talk through it)."""
+
+    def __init__(self, board: Board, now: datetime) -> None:
+        self.board = board
+        self.now = now
+        self.out: list[Command] = []
+        self.pending: deque[tuple[str, ev.CallEvent]] = deque()
+
+    def set(self, **changes: object) -> None:
+        self.board = replace(self.board, **changes)  # type: ignore[arg-type]
+
+    def deadline(self, key: Key, at: datetime | None) -> None:
+        deadlines = dict(self.board.deadlines)
+        if at is None:
+            if deadlines.pop(key, None) is None:
+                return
+        else:
+            if deadlines.get(key) == at:
+                return
+            deadlines[key] = at
+            self.out.append(WakeAt(at))
+        self.set(deadlines=deadlines)
+
+    def write(self, record: Record, urgent: bool = False) -> None:
+        self.out.append(Write(record, urgent))
+
+
+def step(board: Board, event: Event, now: datetime) -> Result:
+    s = _Step(board, now)
+    match event:
+        case Arrived():
+            _arrived(s, event)
+        case OnCall(channel_id, call_event):
+            s.pending.append((channel_id, call_event))
+        case LegAnswered(channel_id):
+            _leg_answered(s, channel_id)
+        case LegGone(channel_id, cause):
+            _leg_gone(s, channel_id, cause)
+        case AgentCommand(agent_id, command, reason):
+            if agent_id not in board.centre.agents:
+                raise KeyError(agent_id)
+            if command not in AGENT_COMMANDS:
+                raise AgentStateError(f"unknown agent command {command!r}")
+            _centre(s, cc.agent_command(board.centre, agent_id, command, now, reason))
+        case Reachable(agent_id, reachable):
+            _centre(s, cc.set_reachable(board.centre, agent_id, reachable, now))
+        case Reprioritise(entry_id, priority):
+            _centre(s, cc.reprioritise(board.centre, entry_id, priority, now))
+        case Wake():
+            _wake(s)
+        case RestoreAgents(last):
+            _centre(s, cc.restore_agents(board.centre, last, now))
+        case Adopt(found, stray):
+            _adopt(s, found, stray)
+    _settle(s)
+    return s.board, s.out
+
+
+# ---- calls ---------------------------------------------------------------------------
+def _arrived(s: _Step, event: Arrived) -> None:
+    rules = s.board.rules
+    line = rules.line_for(event.did)
+    call, first = calls.arrive(
+        call_id=calls.call_id_for(rules.node, event.channel_id),
+        node=rules.node,
+        channel_id=event.channel_id,
+        did=event.did,
+        line=line,
+        caller=normalise(event.number, line.country if line else "US"),
+        now=event.at,
+        overloaded=event.overloaded,
+        place_id=event.place_id,
+    )
+    if event.up and cmd.Answer() in first:
+        # Answered in the dialplan (ARI-NOTES 16): no REST call, the call goes on now.
+        first = [c for c in first if not isinstance(c, cmd.Answer)]
+        s.pending.append((event.channel_id, ev.Answered()))
+    _start_call(s, call, first)
+
+
+def _start_call(s: _Step, call: Call, first: list[cmd.Command]) -> None:
+    channel_id = call.record.channel_id
+    s.set(calls={**s.board.calls, channel_id: call})
+    if ("duration", "") not in s.board.deadlines:
+        s.deadline(("duration", ""), s.now + s.board.rules.duration_check)
+    _carry_out(s, channel_id, first)
+    if call.ended:
+        _call_over(s, channel_id)
+
+
+def _settle(s: _Step) -> None:
+    """Decide every call event this step produced, in order."""
+    plan = s.board.rules.plan
+    while s.pending:
+        channel_id, event = s.pending.popleft()
+        call = s.board.calls.get(channel_id)
+        if call is None:
+            continue
+        after, commands = calls.decide(call, event, s.now, plan)
+        s.set(calls={**s.board.calls, channel_id: after})
+        _carry_out(s, channel_id, commands)
+        if after.ended and channel_id in s.board.calls:
+            _call_over(s, channel_id)
+
+
+def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
+    """A call's commands: the centre's part is done here, the rest is I/O."""
+    for command in commands:
+        match command:
+            case cmd.SaveCall(record):
+                s.write(record)
+            case cmd.LogEvent(record):
+                s.write(record)
+            case cmd.StartTimer(_, seconds):
+                s.deadline(("call", channel_id), s.now + timedelta(seconds=seconds))
+            case cmd.JoinQueue(entry):
+                _join(s, channel_id, entry)
+            case cmd.LeaveQueue(entry_id):
+                _centre(s, cc.leave(s.board.centre, entry_id, s.now))
+            case cmd.RequestAnnouncement(entry_id):
+                heard = _announcement(s.board, entry_id)
+                if heard is not None:
+                    s.pending.append((channel_id, heard))
+            case cmd.Bridge(agent_channel):
+                bridge_id = s.board.bridges.get(channel_id) or _bridge_id(s.board.calls[channel_id])
+                s.set(bridges={**s.board.bridges, channel_id: bridge_id})
+                s.out.append(ToChannel(channel_id, JoinBridge(bridge_id, agent_channel)))
+            case _:
+                s.out.append(ToChannel(channel_id, command))
+
+
+def _bridge_id(call: Call) -> str:
+    return f"bridge-{call.entry_id or call.place_id or call.record.call_id}"
+
+
+def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
+    board = s.board
+    if entry.caller_key is not None and board.centre.queue.by_caller(entry.caller_key) is not None:
+        # The same number on a second line while already waiting. Merging the two
+        # into one place is the repeat-callers work; until then both wait.
+        entry = replace(entry, caller_key=None)
+    s.set(entries={**board.entries, entry.entry_id: channel_id})
+    _centre(s, cc.join(s.board.centre, entry, s.now))
+    rules = s.board.centre.topics.get(entry.topic, cc.TopicRules())
+    if entry.entry_id in s.board.centre.queue and rules.max_wait is not None:
+        s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
+
+
+def _announcement(board: Board, entry_id: str) -> ev.Announce | ev.BeingOffered | None:
+    """The caller's place and estimate; BeingOffered while their agent rings."""
+    centre = board.centre
+    entry = centre.queue.entries.get(entry_id)
+    if entry is None:
+        return None
+    if entry.offered_to is not None:
+        return ev.BeingOffered()
+    position = centre.queue.position(entry_id)
+    serving = sum(
+        1
+        for a in centre.agents.values()
+        if a.state is not AgentState.LOGGED_OUT and a.can_serve(entry.topic, entry.language)
+    )
+    return ev.Announce(position, estimate_minutes(position, serving, board.handled))
+
+
+def _call_over(s: _Step, channel_id: str) -> None:
+    """The call ended: its place (if any) is given up, its agent's phone hung up,
+    its bridge destroyed; nothing of it stays."""
+    board = s.board
+    call = board.calls[channel_id]
+    entry_id = call.entry_id
+    if entry_id is not None and entry_id in board.centre.queue:
+        _centre(s, cc.leave(s.board.centre, entry_id, s.now))  # an abnormal end never keeps a place
+    board = s.board
+    calls_left = {k: v for k, v in board.calls.items() if k != channel_id}
+    entries = board.entries
+    if entry_id is not None and entries.get(entry_id) == channel_id:
+        entries = {k: v for k, v in entries.items() if k != entry_id}
+    bridges = board.bridges
+    if channel_id in bridges:
+        s.out.append(DestroyBridge(channel_id, bridges[channel_id]))
+        bridges = {k: v for k, v in bridges.items() if k != channel_id}
+    s.set(
+        calls=calls_left,
+        entries=entries,
+        bridges=bridges,
+        overdue=board.overdue - {channel_id},
+        centre=cc.forget_ended(board.centre, [entry_id] if entry_id else []),
+    )
+    s.deadline(("call", channel_id), None)
+    if entry_id is not None:
+        s.deadline(("entry", entry_id), None)
+        leg_channel = s.board.leg_of.get(entry_id)
+        leg = s.board.legs.get(leg_channel) if leg_channel is not None else None
+        if leg is not None and leg.answered and not leg.ending:
+            s.set(legs={**s.board.legs, leg.channel_id: replace(leg, ending=True)})
+            s.out.append(HangupLeg(leg.channel_id, "caller gone"))
+    s.out.append(CallOver(channel_id, call.record))
+
+
+# ---- the centre ------------------------------------------------------------------------
+def _centre(s: _Step, result: cc.Result) -> None:
+    """Apply a centre transition; its commands become call events and I/O."""
+    centre, commands = result
+    s.set(centre=centre)
+    for command in commands:
+        match command:
+            case cc.RingAgent(agent_id, entry_id):
+                _ring(s, agent_id, entry_id)
+            case cc.CancelRing(_, entry_id):
+                leg_channel = s.board.leg_of.get(entry_id)
+                if leg_channel is not None:
+                    s.out.append(HangupLeg(leg_channel, "caller left"))
+            case cc.Connect(agent_id, entry_id):
+                leg_channel = s.board.leg_of.get(entry_id)
+                channel_id = s.board.entries.get(entry_id)
+                if leg_channel is not None and channel_id is not None:
+                    s.set(talk_started={**s.board.talk_started, agent_id: s.now})
+                    s.pending.append((channel_id, ev.AgentAnswered(agent_id, leg_channel)))
+            case cc.OverflowEntry(entry_id, reason):
+                s.deadline(("entry", entry_id), None)
+                channel_id = s.board.entries.get(entry_id)
+                if channel_id is not None:
+                    s.pending.append((channel_id, ev.Overflowed(reason)))
+            case cc.AgentChanged(agent, reason):
+                _agent_changed(s, agent, reason)
+
+
+def _agent_changed(s: _Step, agent: Agent, reason: str) -> None:
+    # A pause is recorded with its own reason ("lunch", "auto-pause: no answer"),
+    # which a restarted router gives back to the agent.
+    paused = agent.state is AgentState.PAUSED
+    said = (agent.pause_reason or reason) if paused else reason
+    call = s.board.call_of_entry(agent.entry_id) if agent.entry_id else None
+    call_id = call.record.call_id if call is not None else agent.entry_id
+    # Changes a restart must keep (log in/out, pause, resume) are written at once.
+    s.write(
+        AgentStateRecord(agent.agent_id, s.now, agent.state.value, said, call_id),
+        urgent=paused or reason in AGENT_COMMANDS,
+    )
+    wrap_up = agent.wrap_up_until if agent.state is AgentState.WRAP_UP else None
+    s.deadline(("agent", agent.agent_id), wrap_up)
+
+
+def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
+    board = s.board
+    made = board.legs_made + 1
+    leg_channel = f"agent-{entry_id}-{made}"
+    leg = Leg(leg_channel, agent_id, entry_id)
+    s.set(
+        legs={**board.legs, leg_channel: leg}, leg_of={**board.leg_of, entry_id: leg_channel}, legs_made=made
+    )
+    entry = board.centre.queue.entries.get(entry_id)
+    label = f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter"
+    rules = board.rules
+    s.out.append(Originate(leg_channel, agent_id, f"agent,{entry_id},{agent_id}", rules.ring_seconds, label))
+    s.deadline(("leg", leg_channel), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))
+    channel_id = board.entries.get(entry_id)
+    call = board.calls.get(channel_id) if channel_id is not None else None
+    if channel_id is None or call is None:
+        return
+    s.pending.append((channel_id, ev.AgentRinging(agent_id)))
+    if channel_id not in s.board.bridges:
+        bridge_id = _bridge_id(call)
+        s.set(bridges={**s.board.bridges, channel_id: bridge_id})
+        s.out.append(ToChannel(channel_id, MakeBridge(bridge_id)))
+
+
+def _leg_answered(s: _Step, leg_channel: str) -> None:
+    leg = s.board.legs.get(leg_channel)
+    if leg is None or leg.answered:
+        return
+    s.set(legs={**s.board.legs, leg_channel: replace(leg, answered=True)})
+    s.deadline(("leg", leg_channel), None)
+    _centre(s, cc.agent_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now))
+
+
+def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
+    board = s.board
+    leg = board.legs.get(leg_channel)
+    if leg is None:
+        return
+    leg_of = board.leg_of
+    if leg_of.get(leg.entry_id) == leg_channel:
+        leg_of = {k: v for k, v in leg_of.items() if k != leg.entry_id}
+    s.set(legs={k: v for k, v in board.legs.items() if k != leg_channel}, leg_of=leg_of)
+    s.deadline(("leg", leg_channel), None)
+    channel_id = board.entries.get(leg.entry_id)
+    if leg.answered:
+        if channel_id is not None:
+            s.pending.append((channel_id, ev.AgentLeft()))
+        started = board.talk_started.get(leg.agent_id)
+        if started is not None:
+            handled = (s.now - started).total_seconds() + board.centre.wrap_up.total_seconds()
+            window = board.rules.estimate_window
+            s.set(
+                handled=(*board.handled, handled)[-window:],
+                talk_started={k: v for k, v in board.talk_started.items() if k != leg.agent_id},
+            )
+        _centre(s, cc.call_ended(s.board.centre, leg.agent_id, leg.entry_id, s.now))
+        return
+    if channel_id is not None:
+        s.pending.append((channel_id, ev.AgentMissed(leg.agent_id, cause)))
+    _centre(s, cc.agent_not_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now, cause))
+
+
+# ---- time --------------------------------------------------------------------------------
+def _wake(s: _Step) -> None:
+    due = sorted((at, key) for key, at in s.board.deadlines.items() if at <= s.now)
+    for _, key in due:
+        s.deadline(key, None)
+        kind, name = key
+        if kind == "call":
+            call = s.board.calls.get(name)
+            if call is not None and call.timer is not None:
+                s.pending.append((name, ev.TimerFired(call.timer)))
+        elif kind == "leg":
+            leg = s.board.legs.get(name)
+            if leg is not None and not leg.answered:
+                # Asterisk never said the ring ended: hang up, and treat it as no answer.
+                s.out.append(HangupLeg(name, "ring timeout"))
+                _leg_gone(s, name, "ring timeout")
+        elif kind == "agent":
+            _centre(s, cc.wrap_up_over(s.board.centre, name, s.now))
+        elif kind == "entry":
+            _max_wait(s, name)
+        elif kind == "duration":
+            _check_durations(s)
+
+
+def _max_wait(s: _Step, entry_id: str) -> None:
+    entry = s.board.centre.queue.entries.get(entry_id)
+    if entry is None:
+        return
+    if entry.offered_to is not None:  # an agent is ringing: decided once the ring ends
+        s.deadline(("entry", entry_id), s.now + timedelta(seconds=1))
+        return
+    _centre(s, cc.overflow(s.board.centre, entry_id, "max_wait"))
+
+
+def _check_durations(s: _Step) -> None:
+    """The maximum call duration, for every call, by one periodic deadline."""
+    limit = s.board.rules.max_call
+    told = set(s.board.overdue)
+    for channel_id, call in s.board.calls.items():
+        if channel_id not in told and s.now - call.record.started_at >= limit:
+            told.add(channel_id)
+            s.pending.append((channel_id, ev.MaxDurationReached()))
+    s.set(overdue=frozenset(told))
+    if s.board.calls:
+        s.deadline(("duration", ""), s.now + s.board.rules.duration_check)
+
+
+# ---- a restart -----------------------------------------------------------------------------
+def _adopt(s: _Step, found: tuple[Found, ...], stray: tuple[str, ...]) -> None:
+    rules = s.board.rules
+    talking = [f for f in found if f.agent_id is not None]
+    for f in talking + [f for f in found if f.agent_id is None]:
+        if f.channel_id in s.board.calls:
+            continue  # its own event came first
+        line = rules.line_for(f.did)
+        if line is None:
+            continue
+        adopted = Adopted(
+            calls.call_id_for(rules.node, f.channel_id), rules.node, f.channel_id, f.did, line,
+            normalise(f.number, line.country), f.started_at,
+        )  # fmt: skip
+        if f.agent_id is not None and f.agent_channel is not None:
+            entry_id = f.place.place_id if f.place and f.place.place_id else adopted.call_id
+            _resume_talking(s, adopted, entry_id, f.agent_id, f.agent_channel)
+        elif f.place is not None:
+            call, first = resume(adopted, f.place, s.now)
+            _start_call(s, call, first)
+        else:  # was still in the menu (or before it): starts afresh
+            _arrived(s, Arrived(f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True))
+    for leg_channel in stray:
+        s.out.append(HangupLeg(leg_channel, "no call waits on it"))
+
+
+def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, leg_channel: str) -> None:
+    """A caller still talking to an agent: left as it is, followed to its end."""
+    call, first = resume_connected(adopted, entry_id, agent_id, s.now)
+    _start_call(s, call, first)
+    channel_id = adopted.channel_id
+    if agent_id not in s.board.centre.agents:  # an agent this config does not know: end it cleanly
+        s.pending.append((channel_id, ev.AgentLeft()))
+        s.out.append(HangupLeg(leg_channel, "unknown agent"))
+        return
+    board = s.board
+    s.set(
+        legs={**board.legs, leg_channel: Leg(leg_channel, agent_id, entry_id, answered=True)},
+        leg_of={**board.leg_of, entry_id: leg_channel},
+        entries={**board.entries, entry_id: channel_id},
+        bridges={**board.bridges, channel_id: _bridge_id(call)},
+        talk_started={**board.talk_started, agent_id: s.now},
+    )
+    _centre(s, cc.resume_call(s.board.centre, agent_id, entry_id, s.now))
