@@ -67,7 +67,7 @@ class AdmissionRules:
     burst: float = 10.0
     increase: float = 2.0
     decrease: float = 0.8
-    interval_seconds: float = 1.0
+    interval_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.target_lag_seconds >= 0:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from callrouter.core.admission import Admission, AdmissionRules, admit, observe
 
-RULES = AdmissionRules(target_lag_seconds=0.5)
+RULES = AdmissionRules(target_lag_seconds=0.5, interval_seconds=1.0)
 
 
 @dataclass(frozen=True)
