@@ -139,6 +139,7 @@ def _add_queue_routes(routes: Routes, admin: AdminFacade) -> None:
                 {
                     "position": place,
                     "entry_id": entry.entry_id,
+                    "call_id": entry.call_id,
                     "line": entry.line,
                     "topic": entry.topic,
                     "language": entry.language,

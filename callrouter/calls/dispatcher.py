@@ -68,7 +68,6 @@ class Dispatcher:
         self._app = router.app
         self._node = router.node
         self._agents = [a.id for a in settings.file.agents]
-        self._shed_after = router.shed_lag_seconds
         self._reconcile_seconds = router.reconcile_seconds
         self._ari = ari_client
         self._writer = writer
@@ -253,15 +252,18 @@ class Dispatcher:
 
     def _arrive(self, channel: ari.Channel, did: str, at: datetime) -> None:
         # Behind: the call's own event came late, or Asterisk answers requests slowly.
-        late = max((self._clock() - at).total_seconds(), self._ari.round_trip)
-        overloaded = 0 < self._shed_after < late
-        if overloaded:
-            log.warning("router overloaded (%.2f s behind): a new call goes back to the dialplan", late)
-        self._step_safely(
-            sb.Arrived(
-                channel.id, did, channel.caller.number, at, new_place_id(), channel.state == "Up", overloaded
-            )
-        )
+        lag = max((self._clock() - at).total_seconds(), self._ari.round_trip)
+        up = channel.state == "Up"
+        was = self.board.admission
+        self._step_safely(sb.Arrived(channel.id, did, channel.caller.number, at, new_place_id(), up, lag))
+        now = self.board.admission
+        if now is not None and now.limiting != (was is not None and was.limiting):
+            if now.limiting:
+                log.warning(
+                    "router overloaded (%.2f s behind): admitting %.0f new calls/s", lag, now.rate or 0
+                )
+            else:
+                log.info("router keeping up again: admitting every new call")
 
     # -- (re)connect and reconcile ------------------------------------------------------
     async def on_connect(self) -> None:

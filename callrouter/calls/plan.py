@@ -9,6 +9,7 @@ from callrouter.config import Settings
 from callrouter.config_router import Line
 from callrouter.core import centre as cc
 from callrouter.core import switchboard as sb
+from callrouter.core.admission import AdmissionRules
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
 from callrouter.core.lines import DidDirectory
 
@@ -67,6 +68,7 @@ def rules(settings: Settings) -> sb.Rules:
         duration_check=timedelta(
             seconds=min(router.reconcile_seconds, max(1.0, router.max_call_seconds / 4))
         ),
+        admission=AdmissionRules(router.shed_lag_seconds),
     )
 
 

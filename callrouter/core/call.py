@@ -230,7 +230,7 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
     entry_id = call.place_id or call.record.call_id
     entry = QueueEntry(
         entry_id, topic, call.language, line.name, priority, joined_at,
-        caller_key=record.caller_number, channel_id=record.channel_id,
+        caller_key=record.caller_number, channel_id=record.channel_id, call_id=record.call_id,
     )  # fmt: skip
     call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
     place = Place(topic, priority, joined_at, call.language, record.menu_path, entry_id)

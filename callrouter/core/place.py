@@ -92,7 +92,7 @@ def resume(adopted: Adopted, place: Place, now: datetime) -> Result:
     )  # fmt: skip
     entry = QueueEntry(
         entry_id, place.topic, place.language, line.name, place.priority, place.joined_at,
-        caller_key=adopted.caller.e164, channel_id=adopted.channel_id,
+        caller_key=adopted.caller.e164, channel_id=adopted.channel_id, call_id=adopted.call_id,
     )  # fmt: skip
     return call, [
         SaveCall(record),

@@ -29,6 +29,7 @@ class QueueEntry:
     joined_at: datetime  # may lie before the call began: a resumed place
     caller_key: str | None = None  # normalised number; None when withheld
     channel_id: str | None = None  # None: a virtual entry (callback) with no live call
+    call_id: str | None = None  # the call holding the place now, if any
     offered_to: str | None = None  # agent being rung for this entry
     seq: int = 0  # tie-breaker: arrival order in this process
 

@@ -15,7 +15,8 @@ Where each rule lives (one call, followed through):
 - the DID decides the line, the line the greeting, hours and menu: ``Rules``
   (compiled once from the config by ``calls/plan.py``) and ``call.arrive``;
 - what the caller hears and presses: ``call.decide`` with ``menu``;
-- overload admission (who is told to call back): ``admission`` via ``Arrived.overloaded``;
+- overload admission (who is told to call back): ``admission``, fed each
+  arrival's lag (``_admit``);
 - the place in the queue (its own id, not the call's), order, position and
   the wait estimate: ``queue``, ``estimate`` and ``_announcement`` here;
 - who is rung for whom, auto-pause, wrap-up, max wait: ``centre`` and ``agents``;
@@ -34,10 +35,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from callrouter.core import admission
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
+from callrouter.core.admission import Admission, AdmissionRules
 from callrouter.core.agents import Agent, AgentState, AgentStateError
 from callrouter.core.call_plan import CallPlan, LineInfo
 from callrouter.core.call_state import Call
@@ -67,6 +70,7 @@ class Rules:
     max_call: timedelta = timedelta(hours=4)
     # How often the maximum call duration is checked (one deadline for all calls).
     duration_check: timedelta = timedelta(seconds=30)
+    admission: AdmissionRules = field(default_factory=lambda: AdmissionRules(0.0))  # 0: never shed
 
     def line_for(self, did: str) -> LineInfo | None:
         return self.lines.match(did) or self.default_line
@@ -83,7 +87,9 @@ class Arrived:
     at: datetime
     place_id: str  # a fresh id for the place this caller may take in the queue
     up: bool = False  # answered already (in the dialplan)
-    overloaded: bool = False  # admission said no: back to the dialplan
+    # How far behind the router is (this event's age, or Asterisk's REST round
+    # trip, whichever is worse): what overload admission goes by.
+    lag: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -286,6 +292,7 @@ class Board:
     talk_started: Mapping[str, datetime] = field(default_factory=dict)  # agent id -> bridged at
     overdue: frozenset[str] = frozenset()  # channels told their maximum duration is reached
     legs_made: int = 0
+    admission: Admission | None = None  # started with the first call
 
     @classmethod
     def create(cls, rules: Rules, centre: cc.Centre) -> Board:
@@ -367,6 +374,7 @@ def step(board: Board, event: Event, now: datetime) -> Result:
 def _arrived(s: _Step, event: Arrived) -> None:
     rules = s.board.rules
     line = rules.line_for(event.did)
+    taken = line is None or _admit(s, event.lag)
     call, first = calls.arrive(
         call_id=calls.call_id_for(rules.node, event.channel_id),
         node=rules.node,
@@ -375,7 +383,7 @@ def _arrived(s: _Step, event: Arrived) -> None:
         line=line,
         caller=normalise(event.number, line.country if line else "US"),
         now=event.at,
-        overloaded=event.overloaded,
+        overloaded=not taken,
         place_id=event.place_id,
     )
     if event.up and cmd.Answer() in first:
@@ -383,6 +391,18 @@ def _arrived(s: _Step, event: Arrived) -> None:
         first = [c for c in first if not isinstance(c, cmd.Answer)]
         s.pending.append((event.channel_id, ev.Answered()))
     _start_call(s, call, first)
+
+
+def _admit(s: _Step, lag: float) -> bool:
+    """Overload admission (``core.admission``): past what the box sustains, a new
+    caller is told to call back at once. An urgent line's caller refused here is
+    never told that: they ring its fallback desk (``call.arrive``), which is why
+    they are not simply let in to wait on an overloaded router."""
+    at = s.now.timestamp()
+    state = s.board.admission or admission.Admission.start(s.board.rules.admission, at)
+    state, taken = admission.admit(admission.observe(state, at, lag), at, urgent=False)
+    s.set(admission=state)
+    return taken
 
 
 def _start_call(s: _Step, call: Call, first: list[cmd.Command]) -> None:

@@ -1,6 +1,8 @@
 """An overloaded router sends new callers back to the dialplan at once: a
 clinic caller hears "please call back", an ambulance caller rings the
-fallback desk. Forced here with a shedding threshold no call can meet."""
+fallback desk. Forced here with a shedding threshold no call can meet: the
+first call (core/admission.py has seen no overload yet) is taken, and once its
+first period of observations is over, admission limits new calls."""
 
 from __future__ import annotations
 
@@ -23,7 +25,11 @@ def shedding_router(stack: StackInfo, tmp_path: Path) -> RouterProcess:
     line = next(x for x in text.splitlines() if x.startswith("shed_lag_seconds ="))
     config = tmp_path / "callrouter.toml"
     config.write_text(text.replace(line, "shed_lag_seconds = 0.000001"))  # every call is "late"
-    return start_router(stack, tmp_path, config)
+    router = start_router(stack, tmp_path, config)
+    first = f"+7905{random.randint(1_000_000, 9_999_999)}"
+    taken = sipp.call(stack.sip_port, [(first, "+78162700101")], 2000)  # lasts well over a period
+    assert taken.ok, taken.output[-1500:]
+    return router
 
 
 async def test_overloaded_router_tells_a_clinic_caller_to_call_back(

@@ -18,14 +18,14 @@ from devstack.stack import StackInfo
 from tests.e2e.conftest import log_everyone_out, start_router, wait_rows
 
 
-async def queue_of(router: RouterProcess, size: int, within: float = 5) -> list[str]:
-    """The queue's entry ids once ``size`` are in it (adoption runs after the router
-    connects: each waiting caller's place is read back from its channel)."""
+async def queue_of(router: RouterProcess, size: int, within: float = 5, key: str = "call_id") -> list[str]:
+    """The calls holding the queue's places once ``size`` are in it (adoption runs
+    after the router connects: each waiting caller's place is read back from its channel)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         status, body = router.get("/queue")
         assert status == 200, body
-        entries = [e["entry_id"] for e in json.loads(body)["queue"]]
+        entries = [e[key] for e in json.loads(body)["queue"]]
         if len(entries) >= size or asyncio.get_running_loop().time() > deadline:
             return entries
         await asyncio.sleep(0.1)
@@ -106,6 +106,9 @@ async def test_a_restart_leaves_talking_callers_connected_and_waiting_ones_in_th
         )  # fmt: skip
         assert [r["caller_number"] for r in rows] == callers
         order = [str(r["call_id"]) for r in rows]
+        assert await queue_of(router, len(order)) == order
+        places = await queue_of(router, len(order), key="entry_id")
+        assert not set(places) & set(order), "a place has an id of its own, not its call's"
         if restart == "killed":
             router.kill()
         else:
@@ -114,7 +117,8 @@ async def test_a_restart_leaves_talking_callers_connected_and_waiting_ones_in_th
             second = start_router(stack, tmp_path / "second")
             restarted = datetime.now(UTC)
             # Talking callers are adopted before waiting ones: once the queue is back, both are.
-            assert await queue_of(second, len(order)) == order, "the same places, in order"
+            assert await queue_of(second, len(order)) == order, "the same callers, in order"
+            assert await queue_of(second, len(order), key="entry_id") == places, "in the same places"
             assert states(second)["agent2"] == ("on_call", None), "agent2 is still talking"
             phones.append(sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=300))
             second.login_all(["agent1"])

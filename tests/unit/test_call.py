@@ -340,7 +340,7 @@ def test_choosing_a_topic_joins_the_queue() -> None:
     assert (record.menu_path, record.language) == ("1", "ru")
     entry = QueueEntry(
         CALL_ID, "infection", "ru", "clinic-central", 10, at(3.0),
-        caller_key="+79161234567", channel_id=CHANNEL,
+        caller_key="+79161234567", channel_id=CHANNEL, call_id=CALL_ID,
     )  # fmt: skip
     assert commands == [
         log("key", "1", 3.0),
@@ -468,8 +468,9 @@ def test_a_skip_line_greets_and_joins_its_topic_at_once() -> None:
         None,
     )
     entry = QueueEntry(
-        CALL_ID, "urgent", "ru", "ambulance", 100, at(0.1), caller_key="+79161234567", channel_id=CHANNEL
-    )
+        CALL_ID, "urgent", "ru", "ambulance", 100, at(0.1), caller_key="+79161234567", channel_id=CHANNEL,
+        call_id=CALL_ID,
+    )  # fmt: skip
     assert commands == [
         SaveCall(replace(record, topic=None, priority=None, queued_at=None)),
         SetLanguage("ru"),
