@@ -27,8 +27,8 @@ from callrouter.config import Settings
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
+from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.place import Place
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
@@ -350,29 +350,24 @@ class Dispatcher:
                 callers.append((channel, parts[2]))
         found = []
         for channel, did in callers:
-            try:
-                place = Place.from_variable(await self._ari.get_variable(channel.id, PLACE_VARIABLE))
-            except (AriError, OSError, TimeoutError):
-                place = None
+            place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
+            menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
             entry_id = place.place_id if place and place.place_id else call_id_for(self._node, channel.id)
             agent_channel, agent_id = legs.pop(entry_id, (None, None))
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
-            found.append(
-                sb.Found(
-                    channel.id,
-                    did,
-                    channel.caller.number,
-                    channel.creationtime,
-                    place,
-                    agent_id,
-                    agent_channel,
-                )
-            )
+            number, started = channel.caller.number, channel.creationtime
+            found.append(sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel))
         for channel_id, _ in legs.values():
             log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
         if found or legs:
             self._step_safely(sb.Adopt(tuple(found), tuple(channel_id for channel_id, _ in legs.values())))
+
+    async def _variable(self, channel_id: str, name: str) -> str | None:
+        try:
+            return await self._ari.get_variable(channel_id, name)
+        except (AriError, OSError, TimeoutError):
+            return None
 
     async def reconcile_loop(self) -> None:
         while True:

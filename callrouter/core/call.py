@@ -51,8 +51,8 @@ from callrouter.core.commands import (
     StopPlayback,
 )
 from callrouter.core.numbers import CallerNumber
+from callrouter.core.place import MENU_VARIABLE, RESUMED_PLAYS, Adopted, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.place import Place
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallRecord, Outcome
 
@@ -158,16 +158,23 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
         call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
         call, joined = _join(replace(call, phase=Phase.MENU), now, plan, line.topic, "line")
         return call, commands + played + joined
+    spec = menu_for(line, plan)
+    state, steps = mn.start(spec, call.language)
+    call = replace(call, phase=Phase.MENU, menu_spec=spec, menu=state)
+    call, more = _menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
+    return call, [*commands, log_event(call, now, "menu"), *more]
+
+
+def menu_for(line: LineInfo, plan: CallPlan) -> mn.MenuSpec:
+    """The menu a line's callers get: the configured one, the line's fast path, or
+    the configured one falling back to the line's own topic."""
     spec = plan.menu
     if line.topic:  # the line's own default topic after too many failures
         spec = replace(spec, default_topic=line.topic)
     if line.menu == "fast" and line.topic:
         fast = mn.MenuNode("fast_path", {"1": mn.MenuOption(topic=line.topic)})
         spec = replace(spec, root=fast, default_topic=line.topic, max_failures=1)
-    state, steps = mn.start(spec, call.language)
-    call = replace(call, phase=Phase.MENU, menu_spec=spec, menu=state)
-    call, more = _menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
-    return call, [*commands, log_event(call, now, "menu"), *more]
+    return spec
 
 
 def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
@@ -175,10 +182,17 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
     assert spec is not None
     match event:
         case Digit(key):
-            state, steps = mn.digit(spec, call.menu, key)
+            before = call.menu
+            state, steps = mn.digit(spec, before, key)
             call = replace(call, menu=state, timer=None)
             call, commands = _menu_steps(call, steps, now, plan)
-            return call, [log_event(call, now, "key", key), *commands]
+            commands = [log_event(call, now, "key", key), *commands]
+            if not state.done and (state.path, state.language) != (before.path, before.language):
+                # Another level (or language): kept on the channel, so a restarted
+                # router plays this level's prompt rather than the menu from the top.
+                level = MenuLevel(state.path, state.language, state.keys)
+                commands.append(SetVariable(MENU_VARIABLE, level.to_variable()))
+            return call, commands
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
             state, steps = mn.prompt_finished(spec, call.menu)
             return _menu_steps(replace(call, menu=state, playback_id=None), steps, now, plan)
@@ -211,6 +225,23 @@ def _menu_steps(
                 call, more = _join(call, now, plan, topic, reason)
                 commands += more
     return call, commands
+
+
+def resume_menu(adopted: Adopted, level: MenuLevel, now: datetime, plan: CallPlan) -> Result | None:
+    """An adopted call that was in the menu: the prompt of the level it had reached,
+    in its language, with the keys it pressed kept (None: that level no longer exists)."""
+    spec = menu_for(adopted.line, plan)
+    try:
+        node = mn.node_at(spec, level.path)
+    except (KeyError, AssertionError):
+        return None
+    record = adopted.record(language=level.language)
+    call = Call(record, Phase.MENU, level.language, adopted.line, menu_spec=spec, place_id=adopted.call_id)
+    state = mn.MenuState(level.path, 0, level.language, level.keys, playing=True)
+    call = replace(call, plays=RESUMED_PLAYS, menu=state)
+    call, commands = _menu_steps(call, [mn.PlayPrompts((node.prompt,), level.language)], now, plan)
+    resumed = log_event(call, now, "resumed", f"menu level {''.join(level.path) or 'top'}")
+    return call, [SaveCall(record), resumed, SetLanguage(level.language), *commands]
 
 
 def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) -> Result:

@@ -21,6 +21,7 @@ from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallRecord, Outcome
 
 VARIABLE = "CALLROUTER_PLACE"
+MENU_VARIABLE = "CALLROUTER_MENU"  # the menu level a caller reached (before choosing a topic)
 # Playback ids of a resumed call start here, clear of the ones its first router used.
 RESUMED_PLAYS = 1000
 
@@ -56,6 +57,31 @@ class Place:
         if when.tzinfo is None or not (menu_path is None or isinstance(menu_path, str)):
             return None
         return cls(topic, priority, when, language, menu_path, place_id)
+
+
+@dataclass(frozen=True)
+class MenuLevel:
+    """Where in the menu a caller was: the keys that led to the level, its language,
+    and every key pressed (for the record)."""
+
+    path: tuple[str, ...]
+    language: str
+    keys: tuple[str, ...] = ()
+
+    def to_variable(self) -> str:
+        return json.dumps(["".join(self.path), self.language, "".join(self.keys)], separators=(",", ":"))
+
+    @classmethod
+    def from_variable(cls, text: str | None) -> MenuLevel | None:
+        if not text:
+            return None
+        try:
+            path, language, keys = json.loads(text)
+        except (ValueError, TypeError):
+            return None
+        if not (isinstance(path, str) and isinstance(language, str) and isinstance(keys, str) and language):
+            return None
+        return cls(tuple(path), language, tuple(keys))
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from callrouter.core.call_state import Call
 from callrouter.core.estimate import estimate_minutes
 from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
-from callrouter.core.place import Adopted, Place, resume, resume_connected
+from callrouter.core.place import Adopted, MenuLevel, Place, resume, resume_connected
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import AgentStateRecord, CallRecord, Record
 
@@ -158,6 +158,7 @@ class Found:
     number: str | None
     started_at: datetime
     place: Place | None = None  # the place it held, if it had joined the queue
+    menu: MenuLevel | None = None  # else the menu level it had reached, if past the top
     agent_id: str | None = None  # talking to this agent (their leg is ``agent_channel``)
     agent_channel: str | None = None
 
@@ -698,7 +699,9 @@ def _adopt(s: _Step, found: tuple[Found, ...], stray: tuple[str, ...]) -> None:
         elif f.place is not None:
             call, first = resume(adopted, f.place, s.now)
             _start_call(s, call, first)
-        else:  # was still in the menu (or before it): starts afresh
+        elif f.menu is not None and (resumed := calls.resume_menu(adopted, f.menu, s.now, rules.plan)):
+            _start_call(s, *resumed)
+        else:  # at the menu's top level (or before it): starts afresh
             _arrived(s, Arrived(f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True))
     for leg_channel in stray:
         s.out.append(HangupLeg(leg_channel, "no call waits on it"))

@@ -80,7 +80,7 @@ async def test_agent_answers_and_is_bridged(stack: StackInfo, router: RouterProc
             bridged = [
                 e
                 for e in observer.of_type("ChannelEnteredBridge")
-                if str(e["bridge"]["id"]).startswith("call-")
+                if str(e["bridge"]["id"]).startswith("bridge-")
             ]
     finally:
         agent_result = agent.wait(30)
@@ -95,6 +95,7 @@ async def test_agent_answers_and_is_bridged(stack: StackInfo, router: RouterProc
         "rang 600 ms, then bridged"
     )
     assert {e["channel"]["id"] for e in bridged} >= {row["channel_id"]}, "the caller entered the agent bridge"
+    assert all(str(row["call_id"]) not in e["bridge"]["id"] for e in bridged), "a bridge id of its own"
     kinds = [k for k, _ in await events_of(db, row["call_id"])]
     assert (
         kinds[:2] == ["arrived", "menu"] and "queued" in kinds and "offered" in kinds and "bridged" in kinds

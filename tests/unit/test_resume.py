@@ -130,3 +130,40 @@ async def test_a_talking_agent_is_never_offered_to_a_resumed_waiting_caller(tmp_
     assert [e.channel_id for e in centre.queue.ordered()] == ["c0", "c00"]
     assert all(e.offered_to is None for e in centre.queue.ordered()), "the talking agent was offered a caller"
     assert not [c for c in first.asterisk.calls if c[0] == "originate"]
+
+
+@pytest.mark.parametrize(
+    "text", [None, "", "[]", '["2", "ru"]', '["2", "", "92"]', '[2, "ru", "92"]', '{"path": "2"}']
+)
+def test_a_menu_level_that_is_not_ours_reads_as_none(text: str | None) -> None:
+    from callrouter.core.place import MenuLevel
+
+    assert MenuLevel.from_variable(text) is None
+
+
+async def test_a_caller_in_a_submenu_hears_that_level_again_after_a_restart(tmp_path: Path) -> None:
+    from callrouter.core.place import MENU_VARIABLE, MenuLevel
+
+    first = Switchboard(tmp_path / "first")
+    writing = await first.start()
+    first.arrive("c1")
+    await settle()
+    first.press("c1", "9")  # the next language
+    first.press("c1", "2")  # appointments
+    await settle()
+    kept = MenuLevel.from_variable(first.asterisk.variables[("c1", MENU_VARIABLE)])
+    assert kept is not None and kept.path == ("2",) and kept.keys == ("9", "2")
+    await first.writer.close(writing)
+
+    first.asterisk.calls.clear()
+    second = Switchboard(tmp_path / "second", first.asterisk)
+    await second.dispatcher.on_connect()
+    await settle()
+    played = [args[1] for method, args in first.asterisk.calls if method == "play" and args[0] == "c1"]
+    assert len(played) == 1 and played[0][0].endswith(f"/{kept.language}/menu_appointments"), played
+    call = second.dispatcher.board.calls["c1"]
+    assert call.menu.path == ("2",) and call.language == kept.language != "ru"
+    second.press("c1", "3")  # home visit: the keys of the first router still count
+    await settle()
+    call = second.dispatcher.board.calls["c1"]
+    assert call.record.topic == "home_visit" and call.record.menu_path == "923"
