@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from callrouter import compiled
 from callrouter.api.auth import TokenError, check_token
 from callrouter.api.server import build_app
-from callrouter.ari.client import HttpAriClient
+from callrouter.ari.client import AriClient, HttpAriClient
 from callrouter.ari.events import EVENT_LABELS, EventStream, Replaced
 from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
-from callrouter.calls.dispatcher import Dispatcher
+from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.config import Settings
 from callrouter.core.records import Outcome
 from callrouter.core.switchboard import RestoreAgents
@@ -34,6 +36,26 @@ STOP_SECONDS = 5.0  # how long a stop waits for the background tasks to end
 
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def build_dispatcher(
+    settings: Settings,
+    ari: AriClient,
+    writer: RecordWriter,
+    metrics: Metrics,
+    clock: Callable[[], datetime] = utcnow,
+) -> Dispatcher:
+    """The shell around the switchboard, with the config compiled once."""
+    router, queue = settings.router, settings.file.queue
+    shell = Shell(
+        router.app,
+        router.node,
+        tuple(agent.id for agent in settings.file.agents),
+        router.reconcile_seconds,
+        queue.hold,
+        queue.hold_bridges,
+    )
+    return Dispatcher(compiled.board(settings), shell, ari, writer, metrics, clock)
 
 
 def build_metrics(line_names: Iterable[str]) -> Metrics:
@@ -86,7 +108,7 @@ async def run(settings: Settings) -> int:
         rest_ws,
         metrics.ari_request.observe,
     )
-    dispatcher = Dispatcher(settings, ari, writer, metrics)
+    dispatcher = build_dispatcher(settings, ari, writer, metrics)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
     # A restart logs nobody out: agents get back the states the last process left.
     dispatcher.step(RestoreAgents(await last_agent_states(queries, (writer.replaying, writer.spool))))

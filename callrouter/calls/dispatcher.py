@@ -16,14 +16,14 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from callrouter.ari import models as ari
 from callrouter.ari.client import AriClient, AriError, AriNotFound
-from callrouter.calls import features, plan
+from callrouter.calls import features
 from callrouter.calls.executor import ChannelExecutor
-from callrouter.config import Settings
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
@@ -55,28 +55,40 @@ def new_place_id() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True)
+class Shell:
+    """What the shell itself needs to know (the switchboard's rules are in the board)."""
+
+    app: str  # the Stasis application
+    node: str
+    agents: tuple[str, ...]  # whose softphones' endpoints are followed
+    reconcile_seconds: float = 30.0
+    hold: str = "channel"  # music: "channel" (its own) or "bridge" (shared holding bridges)
+    hold_bridges: int = 1
+
+
 class Dispatcher:
     def __init__(
         self,
-        settings: Settings,
+        board: sb.Board,
+        shell: Shell,
         ari_client: AriClient,
         writer: RecordWriter,
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        router, queue = settings.router, settings.file.queue
-        self._app = router.app
-        self._node = router.node
-        self._agents = [a.id for a in settings.file.agents]
-        self._reconcile_seconds = router.reconcile_seconds
+        self._app = shell.app
+        self._node = shell.node
+        self._agents = shell.agents
+        self._reconcile_seconds = shell.reconcile_seconds
         self._ari = ari_client
         self._writer = writer
         self._metrics = metrics
         self._clock = clock
-        self.board = plan.board(settings)
+        self.board = board
         self.executors: dict[str, ChannelExecutor] = {}
         self._calls_started = 0
-        self.hold_bridge_ids = _hold_bridge_ids(queue.hold, queue.hold_bridges, router.node)
+        self.hold_bridge_ids = _hold_bridge_ids(shell.hold, shell.hold_bridges, shell.node)
         self._wake: asyncio.TimerHandle | None = None
         self._wake_at: datetime | None = None
         self._detached = False

@@ -13,7 +13,7 @@ simulated time, and a test can run it a million steps.
 
 Where each rule lives (one call, followed through):
 - the DID decides the line, the line the greeting, hours and menu: ``Rules``
-  (compiled once from the config by ``calls/plan.py``) and ``call.arrive``;
+  (compiled once from the config by ``compiled.py``) and ``call.arrive``;
 - what the caller hears and presses: ``call.decide`` with ``menu``;
 - overload admission (who is told to call back): ``admission``, fed each
   arrival's lag (``_admit``);

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from callrouter import config
-from callrouter.app import build_metrics
+from callrouter.app import build_dispatcher, build_metrics
 from callrouter.ari import models as ari
 from callrouter.ari.fake import FakeAriClient, fake_channel
-from callrouter.calls.dispatcher import Dispatcher
 from callrouter.calls.executor import ChannelExecutor
 from callrouter.core import switchboard as sb
 from callrouter.store.writer import RecordWriter
@@ -76,7 +75,7 @@ class Switchboard:
         self.clock = Clock()
         self.asterisk = asterisk or Asterisk()
         self.writer = RecordWriter(NullStore(), tmp_path, metrics)
-        self.dispatcher = Dispatcher(settings, self.asterisk, self.writer, metrics, self.clock)
+        self.dispatcher = build_dispatcher(settings, self.asterisk, self.writer, metrics, self.clock)
         self.calls = 0
 
     async def start(self) -> asyncio.Task[None]:

@@ -299,6 +299,7 @@ def test_a_digit_during_the_prompt_stops_it_then_plays_the_next_level() -> None:
         log("key", "2", 2.0),
         StopPlayback(pid(1)),
         Play((sound("menu_appointments"),), pid(2)),
+        SetVariable("CALLROUTER_MENU", '["2","ru","2"]'),  # the level, for a restarted router
     ]
     assert call.playback_id == pid(2)
     assert call.phase is Phase.MENU
@@ -428,6 +429,7 @@ def test_the_language_option_switches_the_prompts_and_the_entry() -> None:
         StopPlayback(pid(1)),
         SetLanguage("en"),
         Play((sound("menu_main", "en"),), pid(2)),
+        SetVariable("CALLROUTER_MENU", '["","en","9"]'),
     ]
     assert call.language == "en"
     call, _ = step(call, PlaybackFinished(pid(2)), 6.0)

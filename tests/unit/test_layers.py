@@ -22,7 +22,12 @@ CONTRACTS = [c["id"] for c in tomllib.loads(PYPROJECT.read_text())["tool"]["impo
 
 # (module changed, the import added, the contracts it must break)
 VIOLATIONS = {
-    "the core reads the config": ("core/hours.py", "import callrouter.config", {"core-pure"}),
+    # (the shell uses the core: a core that reads the config makes the shell read it too)
+    "the core reads the config": (
+        "core/hours.py",
+        "import callrouter.config",
+        {"core-pure", "shell-compiled"},
+    ),
     "the core waits on asyncio": ("core/queue.py", "import asyncio", {"core-pure"}),
     "the core decides through metrics": (
         "core/menu.py",
@@ -35,7 +40,11 @@ VIOLATIONS = {
         {"records-alone"},
     ),
     "the store applies a core rule": ("store/spool.py", "from callrouter.core import queue", {"store-edge"}),
-    "the store reads the config": ("store/writer.py", "from callrouter import config", {"store-edge"}),
+    "the store reads the config": (
+        "store/writer.py",
+        "from callrouter import config",
+        {"store-edge", "shell-compiled"},
+    ),
     "ari writes records": ("ari/client.py", "from callrouter.store import writer", {"ari-edge", "layers"}),
     # metrics → core makes ari and the store reach the core through metrics
     "metrics imports what it measures": (
@@ -45,7 +54,7 @@ VIOLATIONS = {
     ),
     "api reaches into the shell": (
         "api/server.py",
-        "from callrouter.calls import centre",
+        "from callrouter.calls import dispatcher",
         {"api-facade", "layers"},
     ),
     "api queries the database itself": (
@@ -53,7 +62,12 @@ VIOLATIONS = {
         "from callrouter.store import queries",
         {"api-facade"},
     ),
-    "a layer imports the one above": ("calls/admin.py", "from callrouter import app", {"layers"}),
+    "a layer imports the one above": (
+        "calls/admin.py",
+        "from callrouter import app",
+        {"layers", "shell-compiled"},
+    ),
+    "the shell reads the config": ("calls/executor.py", "from callrouter import config", {"shell-compiled"}),
 }
 
 

@@ -1,5 +1,6 @@
-"""From the validated config to the core's plain data (plan, lines, centre, the
-switchboard's rules): done once at start, never per call."""
+"""The validated config compiled into the core's plain data (plan, lines, centre,
+the switchboard's rules and its first board): done once at start by app.py,
+never per call. Nothing below the shell sees ``Settings``."""
 
 from __future__ import annotations
 
