@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from callrouter.core import admission
 from callrouter.core import call as calls
@@ -313,28 +314,45 @@ Result = tuple[Board, list[Command]]
 
 class _Step:
     """One step's working state: the board as it changes, the commands so far, and
-    the call events still to be decided (the call and the centre talk through it)."""
+    the call events still to be decided (the call and the centre talk through it).
+
+    The step works on its own shallow copy of the board and copies a mapping the
+    first time it changes it (``put``/``drop``), then changes that copy in place:
+    the board it was given is never changed, and a step costs one copy of each
+    mapping it touches rather than one per change."""
 
     def __init__(self, board: Board, now: datetime) -> None:
-        self.board = board
+        self.board = object.__new__(Board)
+        self.board.__dict__.update(board.__dict__)
+        self._owned: set[str] = set()
         self.now = now
         self.out: list[Command] = []
         self.pending: deque[tuple[str, ev.CallEvent]] = deque()
 
     def set(self, **changes: object) -> None:
-        self.board = replace(self.board, **changes)  # type: ignore[arg-type]
+        self.board.__dict__.update(changes)
+        self._owned -= changes.keys()
+
+    def _own(self, name: str) -> dict[Any, Any]:
+        if name not in self._owned:
+            self.board.__dict__[name] = dict(getattr(self.board, name))
+            self._owned.add(name)
+        mapping: dict[Any, Any] = self.board.__dict__[name]
+        return mapping
+
+    def put(self, name: str, key: Any, value: Any) -> None:
+        self._own(name)[key] = value
+
+    def drop(self, name: str, key: Any) -> None:
+        if key in getattr(self.board, name):
+            del self._own(name)[key]
 
     def deadline(self, key: Key, at: datetime | None) -> None:
-        deadlines = dict(self.board.deadlines)
         if at is None:
-            if deadlines.pop(key, None) is None:
-                return
-        else:
-            if deadlines.get(key) == at:
-                return
-            deadlines[key] = at
+            self.drop("deadlines", key)
+        elif self.board.deadlines.get(key) != at:
+            self.put("deadlines", key, at)
             self.out.append(WakeAt(at))
-        self.set(deadlines=deadlines)
 
     def write(self, record: Record, urgent: bool = False) -> None:
         self.out.append(Write(record, urgent))
@@ -408,7 +426,7 @@ def _admit(s: _Step, lag: float) -> bool:
 
 def _start_call(s: _Step, call: Call, first: list[cmd.Command]) -> None:
     channel_id = call.record.channel_id
-    s.set(calls={**s.board.calls, channel_id: call})
+    s.put("calls", channel_id, call)
     if ("duration", "") not in s.board.deadlines:
         s.deadline(("duration", ""), s.now + s.board.rules.duration_check)
     _carry_out(s, channel_id, first)
@@ -425,7 +443,7 @@ def _settle(s: _Step) -> None:
         if call is None:
             continue
         after, commands = calls.decide(call, event, s.now, plan)
-        s.set(calls={**s.board.calls, channel_id: after})
+        s.put("calls", channel_id, after)
         _carry_out(s, channel_id, commands)
         if after.ended and channel_id in s.board.calls:
             _call_over(s, channel_id)
@@ -451,7 +469,7 @@ def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
                     s.pending.append((channel_id, heard))
             case cmd.Bridge(agent_channel):
                 bridge_id = s.board.bridges.get(channel_id) or _bridge_id(s.board.calls[channel_id])
-                s.set(bridges={**s.board.bridges, channel_id: bridge_id})
+                s.put("bridges", channel_id, bridge_id)
                 s.out.append(ToChannel(channel_id, JoinBridge(bridge_id, agent_channel)))
             case _:
                 s.out.append(ToChannel(channel_id, command))
@@ -467,7 +485,7 @@ def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
         # The same number on a second line while already waiting. Merging the two
         # into one place is the repeat-callers work; until then both wait.
         entry = replace(entry, caller_key=None)
-    s.set(entries={**board.entries, entry.entry_id: channel_id})
+    s.put("entries", entry.entry_id, channel_id)
     _centre(s, cc.join(s.board.centre, entry, s.now))
     rules = s.board.centre.topics.get(entry.topic, cc.TopicRules())
     if entry.entry_id in s.board.centre.queue and rules.max_wait is not None:
@@ -499,29 +517,24 @@ def _call_over(s: _Step, channel_id: str) -> None:
     entry_id = call.entry_id
     if entry_id is not None and entry_id in board.centre.queue:
         _centre(s, cc.leave(s.board.centre, entry_id, s.now))  # an abnormal end never keeps a place
-    board = s.board
-    calls_left = {k: v for k, v in board.calls.items() if k != channel_id}
-    entries = board.entries
-    if entry_id is not None and entries.get(entry_id) == channel_id:
-        entries = {k: v for k, v in entries.items() if k != entry_id}
-    bridges = board.bridges
-    if channel_id in bridges:
-        s.out.append(DestroyBridge(channel_id, bridges[channel_id]))
-        bridges = {k: v for k, v in bridges.items() if k != channel_id}
-    s.set(
-        calls=calls_left,
-        entries=entries,
-        bridges=bridges,
-        overdue=board.overdue - {channel_id},
-        centre=cc.forget_ended(board.centre, [entry_id] if entry_id else []),
-    )
+    s.drop("calls", channel_id)
+    if entry_id is not None and s.board.entries.get(entry_id) == channel_id:
+        s.drop("entries", entry_id)
+    bridge_id = s.board.bridges.get(channel_id)
+    if bridge_id is not None:
+        s.out.append(DestroyBridge(channel_id, bridge_id))
+        s.drop("bridges", channel_id)
+    if channel_id in s.board.overdue:
+        s.set(overdue=s.board.overdue - {channel_id})
+    if entry_id is not None:
+        s.set(centre=cc.forget_ended(s.board.centre, [entry_id]))
     s.deadline(("call", channel_id), None)
     if entry_id is not None:
         s.deadline(("entry", entry_id), None)
         leg_channel = s.board.leg_of.get(entry_id)
         leg = s.board.legs.get(leg_channel) if leg_channel is not None else None
         if leg is not None and leg.answered and not leg.ending:
-            s.set(legs={**s.board.legs, leg.channel_id: replace(leg, ending=True)})
+            s.put("legs", leg.channel_id, replace(leg, ending=True))
             s.out.append(HangupLeg(leg.channel_id, "caller gone"))
     s.out.append(CallOver(channel_id, call.record))
 
@@ -543,7 +556,7 @@ def _centre(s: _Step, result: cc.Result) -> None:
                 leg_channel = s.board.leg_of.get(entry_id)
                 channel_id = s.board.entries.get(entry_id)
                 if leg_channel is not None and channel_id is not None:
-                    s.set(talk_started={**s.board.talk_started, agent_id: s.now})
+                    s.put("talk_started", agent_id, s.now)
                     s.pending.append((channel_id, ev.AgentAnswered(agent_id, leg_channel)))
             case cc.OverflowEntry(entry_id, reason):
                 s.deadline(("entry", entry_id), None)
@@ -575,9 +588,9 @@ def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
     made = board.legs_made + 1
     leg_channel = f"agent-{entry_id}-{made}"
     leg = Leg(leg_channel, agent_id, entry_id)
-    s.set(
-        legs={**board.legs, leg_channel: leg}, leg_of={**board.leg_of, entry_id: leg_channel}, legs_made=made
-    )
+    s.put("legs", leg_channel, leg)
+    s.put("leg_of", entry_id, leg_channel)
+    s.set(legs_made=made)
     entry = board.centre.queue.entries.get(entry_id)
     label = f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter"
     rules = board.rules
@@ -590,7 +603,7 @@ def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
     s.pending.append((channel_id, ev.AgentRinging(agent_id)))
     if channel_id not in s.board.bridges:
         bridge_id = _bridge_id(call)
-        s.set(bridges={**s.board.bridges, channel_id: bridge_id})
+        s.put("bridges", channel_id, bridge_id)
         s.out.append(ToChannel(channel_id, MakeBridge(bridge_id)))
 
 
@@ -598,7 +611,7 @@ def _leg_answered(s: _Step, leg_channel: str) -> None:
     leg = s.board.legs.get(leg_channel)
     if leg is None or leg.answered:
         return
-    s.set(legs={**s.board.legs, leg_channel: replace(leg, answered=True)})
+    s.put("legs", leg_channel, replace(leg, answered=True))
     s.deadline(("leg", leg_channel), None)
     _centre(s, cc.agent_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now))
 
@@ -608,10 +621,9 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
     leg = board.legs.get(leg_channel)
     if leg is None:
         return
-    leg_of = board.leg_of
-    if leg_of.get(leg.entry_id) == leg_channel:
-        leg_of = {k: v for k, v in leg_of.items() if k != leg.entry_id}
-    s.set(legs={k: v for k, v in board.legs.items() if k != leg_channel}, leg_of=leg_of)
+    if board.leg_of.get(leg.entry_id) == leg_channel:
+        s.drop("leg_of", leg.entry_id)
+    s.drop("legs", leg_channel)
     s.deadline(("leg", leg_channel), None)
     channel_id = board.entries.get(leg.entry_id)
     if leg.answered:
@@ -621,10 +633,8 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
         if started is not None:
             handled = (s.now - started).total_seconds() + board.centre.wrap_up.total_seconds()
             window = board.rules.estimate_window
-            s.set(
-                handled=(*board.handled, handled)[-window:],
-                talk_started={k: v for k, v in board.talk_started.items() if k != leg.agent_id},
-            )
+            s.set(handled=(*board.handled, handled)[-window:])
+            s.drop("talk_started", leg.agent_id)
         _centre(s, cc.call_ended(s.board.centre, leg.agent_id, leg.entry_id, s.now))
         return
     if channel_id is not None:
@@ -716,12 +726,9 @@ def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, le
         s.pending.append((channel_id, ev.AgentLeft()))
         s.out.append(HangupLeg(leg_channel, "unknown agent"))
         return
-    board = s.board
-    s.set(
-        legs={**board.legs, leg_channel: Leg(leg_channel, agent_id, entry_id, answered=True)},
-        leg_of={**board.leg_of, entry_id: leg_channel},
-        entries={**board.entries, entry_id: channel_id},
-        bridges={**board.bridges, channel_id: _bridge_id(call)},
-        talk_started={**board.talk_started, agent_id: s.now},
-    )
+    s.put("legs", leg_channel, Leg(leg_channel, agent_id, entry_id, answered=True))
+    s.put("leg_of", entry_id, leg_channel)
+    s.put("entries", entry_id, channel_id)
+    s.put("bridges", channel_id, _bridge_id(call))
+    s.put("talk_started", agent_id, s.now)
     _centre(s, cc.resume_call(s.board.centre, agent_id, entry_id, s.now))
