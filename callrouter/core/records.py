@@ -65,4 +65,29 @@ class AgentStateRecord:
     call_id: str | None = None
 
 
-Record = CallRecord | CallEventRecord | AgentStateRecord
+class PlaceState(StrEnum):
+    WAITING = "waiting"
+    CONNECTED = "connected"  # an agent answered for it
+    LEFT = "left"  # the caller hung up, or the call ended, while it waited
+    OVERFLOWED = "overflowed"  # sent to its topic's overflow (max wait, no agents)
+
+
+@dataclass(frozen=True)
+class PlaceRecord:
+    """A place in the queue as it changed (taken, reprioritised, then how it ended);
+    a restarted router puts the waiting ones of its node back in the queue."""
+
+    place_id: str
+    node: str
+    at: datetime
+    state: PlaceState
+    person: str | None  # the caller's normalised number; None when withheld
+    topic: str
+    priority: int
+    language: str
+    line: str
+    joined_at: datetime
+    call_id: str | None = None  # the call holding it, if any
+
+
+Record = CallRecord | CallEventRecord | AgentStateRecord | PlaceRecord

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Record
+from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, PlaceRecord, Record
 
 # A later snapshot adds facts: keep what is known, take what is new. A call is
 # one channel on one node (a router that adopts a call after a restart gives it
@@ -42,6 +42,27 @@ INSERT INTO agent_states (agent, at, state, reason, call_id) VALUES ($1, $2, $3,
 ON CONFLICT DO NOTHING
 """
 
+# A place's row is its latest change: a record never overwrites a newer one (a
+# replayed spool arrives late). Equal times: the later write wins (a place sent
+# to another topic's queue is "overflowed" then "waiting" in one instant).
+UPSERT_PLACE = """
+INSERT INTO places (place_id, node, person, topic, priority, language, line, joined_at, call_id,
+                    state, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (place_id) DO UPDATE SET
+    node       = EXCLUDED.node,
+    person     = EXCLUDED.person,
+    topic      = EXCLUDED.topic,
+    priority   = EXCLUDED.priority,
+    language   = EXCLUDED.language,
+    line       = EXCLUDED.line,
+    joined_at  = EXCLUDED.joined_at,
+    call_id    = EXCLUDED.call_id,
+    state      = EXCLUDED.state,
+    updated_at = EXCLUDED.updated_at
+WHERE places.updated_at <= EXCLUDED.updated_at
+"""
+
 BAD_DATA = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
@@ -57,6 +78,13 @@ def _call_row(r: CallRecord) -> tuple[Any, ...]:
         r.call_id, r.node, r.channel_id, r.did, r.line, r.caller_number, r.caller_presentation,
         r.started_at, r.answered_at, r.ended_at, r.outcome.value if r.outcome else None, r.end_reason,
         r.language, r.menu_path, r.topic, r.priority, r.queued_at, r.agent, r.agent_answered_at,
+    )  # fmt: skip
+
+
+def _place_row(r: PlaceRecord) -> tuple[Any, ...]:
+    return (
+        r.place_id, r.node, r.person, r.topic, r.priority, r.language, r.line, r.joined_at, r.call_id,
+        r.state.value, r.at,
     )  # fmt: skip
 
 
@@ -99,6 +127,7 @@ class PgRecordStore:
         states = [
             (r.agent, r.at, r.state, r.reason, r.call_id) for r in records if isinstance(r, AgentStateRecord)
         ]
+        places = [_place_row(r) for r in records if isinstance(r, PlaceRecord)]
         timeout = self._timeout
         async with pool.acquire(timeout=timeout) as conn, conn.transaction():
             if calls:
@@ -107,6 +136,8 @@ class PgRecordStore:
                 await conn.executemany(INSERT_EVENT, events, timeout=timeout)
             if states:
                 await conn.executemany(INSERT_AGENT_STATE, states, timeout=timeout)
+            if places:
+                await conn.executemany(UPSERT_PLACE, places, timeout=timeout)
 
     async def close(self) -> None:
         if self._pool is not None:

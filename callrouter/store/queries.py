@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from callrouter.core.records import AgentStateRecord
+from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
 from callrouter.store.postgres import connect_kwargs
 
 ABANDONED = """
@@ -22,6 +23,13 @@ LAST_AGENT_STATES = """
 SELECT DISTINCT ON (agent) agent, state, reason, at
 FROM agent_states
 ORDER BY agent, at DESC, id DESC
+"""
+# The waiting places of a node, and the latest state of the places the spool names
+# (a place the spool has waiting may have ended since, in the database).
+PLACES = """
+SELECT place_id, node, person, topic, priority, language, line, joined_at, call_id, state, updated_at
+FROM places
+WHERE node = $1 AND (state = 'waiting' OR place_id = ANY($2::text[]))
 """
 TIMEOUT_SECONDS = 5.0  # a connection, a free pooled one and the rows, all told
 
@@ -40,6 +48,14 @@ UNAVAILABLE = (
 class DatabaseUnavailable(OSError):
     """PostgreSQL cannot answer now; the API says 503 and the caller tries again.
     An OSError, so the admin API can tell it without importing the store."""
+
+
+def _place(r: asyncpg.Record) -> PlaceRecord:
+    call_id = str(r["call_id"]) if r["call_id"] is not None else None
+    return PlaceRecord(
+        r["place_id"], r["node"], r["updated_at"], PlaceState(r["state"]), r["person"], r["topic"],
+        r["priority"], r["language"], r["line"], r["joined_at"], call_id,
+    )  # fmt: skip
 
 
 class Queries:
@@ -68,6 +84,10 @@ class Queries:
             r["agent"]: AgentStateRecord(r["agent"], r["at"], r["state"], r["reason"])
             for r in await self._fetch(LAST_AGENT_STATES)
         }
+
+    async def places(self, node: str, also: Collection[str] = ()) -> list[PlaceRecord]:
+        """This node's waiting places, and the places ``also`` names in any state (read once, at start)."""
+        return [_place(r) for r in await self._fetch(PLACES, node, list(also))]
 
     async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """The callers to phone back: full numbers (the route is behind the admin token)."""

@@ -25,12 +25,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Record
+from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, PlaceRecord, Record
 
 RECORD_TYPES: dict[str, type[Record]] = {
     "call": CallRecord,
     "call_event": CallEventRecord,
     "agent_state": AgentStateRecord,
+    "place": PlaceRecord,
 }
 _NAMES = {cls: name for name, cls in RECORD_TYPES.items()}
 

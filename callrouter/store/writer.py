@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from callrouter.core.records import CallRecord, Record
+from callrouter.core.records import CallRecord, PlaceRecord, Record
 from callrouter.metrics import Metrics
 from callrouter.retry import Backoff
 from callrouter.store import spool
@@ -283,9 +283,18 @@ def _append_bytes(path: Path, lines: list[bytes]) -> None:
 
 def latest_snapshots(batch: list[Record]) -> list[Record]:
     """Keep only the last snapshot of each call in a batch: a call's snapshots
-    only add facts, so the last one says everything the earlier ones did."""
-    last: dict[str, int] = {}
+    only add facts, so the last one says everything the earlier ones did. The
+    same for a place: its row is its latest change."""
+    last: dict[tuple[str, str], int] = {}
     for index, record in enumerate(batch):
-        if isinstance(record, CallRecord):
-            last[record.call_id] = index
-    return [r for i, r in enumerate(batch) if not isinstance(r, CallRecord) or last[r.call_id] == i]
+        if (key := _snapshot_key(record)) is not None:
+            last[key] = index
+    return [r for i, r in enumerate(batch) if (key := _snapshot_key(r)) is None or last[key] == i]
+
+
+def _snapshot_key(record: Record) -> tuple[str, str] | None:
+    if isinstance(record, CallRecord):
+        return "call", record.call_id
+    if isinstance(record, PlaceRecord):
+        return "place", record.place_id
+    return None

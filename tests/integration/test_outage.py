@@ -65,7 +65,7 @@ def one_call(n: int, produced: Produced) -> list[Record]:
             produced.calls[record.call_id] = record
         elif isinstance(record, CallEventRecord):
             produced.events.append(record)
-        else:
+        elif isinstance(record, AgentStateRecord):
             produced.states.append(record)
     return out
 

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Outcome, Record
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallEventRecord,
+    CallRecord,
+    Outcome,
+    PlaceRecord,
+    PlaceState,
+    Record,
+)
 from callrouter.store import spool
 
 T0 = datetime(2026, 11, 22, 22, 0, 56, 802_000, tzinfo=UTC)
@@ -58,10 +66,25 @@ call_events = st.builds(CallEventRecord, call_id=text, node=text, at=times, kind
 agent_states = st.builds(
     AgentStateRecord, agent=text, at=times, state=text, reason=text, call_id=maybe(st.none(), text)
 )
+places = st.builds(
+    PlaceRecord,
+    place_id=text,
+    node=text,
+    at=times,
+    state=st.sampled_from(PlaceState),
+    person=maybe(st.none(), text),
+    topic=text,
+    priority=st.integers(-(2**31), 2**31 - 1),
+    language=text,
+    line=text,
+    joined_at=times,
+    call_id=maybe(st.none(), text),
+)
 STRATEGIES: dict[type, st.SearchStrategy[Record]] = {
     CallRecord: calls,
     CallEventRecord: call_events,
     AgentStateRecord: agent_states,
+    PlaceRecord: places,
 }
 
 
@@ -146,3 +169,13 @@ def test_a_record_appended_after_a_torn_line_is_not_glued_to_it(tmp_path) -> Non
     taken = spool.take(path, tmp_path / "records.replaying")
     assert taken.records == [record]
     assert [number for number, _raw, _why in taken.unreadable] == [1]
+
+
+def test_a_place_line_with_an_unknown_state_or_a_text_priority_is_refused() -> None:
+    record = PlaceRecord("p1", "asterisk-1", T0, PlaceState.WAITING, None, "operator", 10, "ru", "clinic", T0)
+    body = json.loads(spool.encode(record))
+    assert spool.decode(json.dumps(body).encode()) == record
+    for field, value, why in [("state", "parked", "not a known value"), ("priority", "10", "whole number")]:
+        bad = {**body, "record": {**body["record"], field: value}}
+        with pytest.raises(spool.UnreadableLine, match=f"PlaceRecord.{field}: .*{why}"):
+            spool.decode(json.dumps(bad).encode())
