@@ -50,7 +50,7 @@ from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
 from callrouter.core.place import Adopted, MenuLevel, Place, resume, resume_connected
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import AgentStateRecord, CallRecord, Record
+from callrouter.core.records import AgentStateRecord, CallRecord, PlaceRecord, PlaceState, Record
 
 AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
 # A phone still ringing this long after its ring timeout is hung up by the router
@@ -171,6 +171,9 @@ class Adopt:
 
     found: tuple[Found, ...]
     stray_legs: tuple[str, ...] = ()  # agent channels no found call waits on
+    # The places recorded waiting (PostgreSQL, then the spool): a found call whose
+    # channel lost its place resumes the stored one; one whose call is not found is closed.
+    stored_places: tuple[PlaceRecord, ...] = ()
 
 
 Event = (
@@ -379,12 +382,13 @@ def step(board: Board, event: Event, now: datetime) -> Result:
             _centre(s, cc.set_reachable(board.centre, agent_id, reachable, now))
         case Reprioritise(entry_id, priority):
             _centre(s, cc.reprioritise(board.centre, entry_id, priority, now))
+            _place(s, s.board.centre.queue.entries[entry_id], PlaceState.WAITING)
         case Wake():
             _wake(s)
         case RestoreAgents(last):
             _centre(s, cc.restore_agents(board.centre, last, now))
-        case Adopt(found, stray):
-            _adopt(s, found, stray)
+        case Adopt(found, stray, stored):
+            _adopt(s, found, stray, stored)
     _settle(s)
     return s.board, s.out
 
@@ -462,7 +466,7 @@ def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
             case cmd.JoinQueue(entry):
                 _join(s, channel_id, entry)
             case cmd.LeaveQueue(entry_id):
-                _centre(s, cc.leave(s.board.centre, entry_id, s.now))
+                _leave(s, entry_id)
             case cmd.RequestAnnouncement(entry_id):
                 heard = _announcement(s.board, entry_id)
                 if heard is not None:
@@ -486,10 +490,30 @@ def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
         # into one place is the repeat-callers work; until then both wait.
         entry = replace(entry, caller_key=None)
     s.put("entries", entry.entry_id, channel_id)
-    _centre(s, cc.join(s.board.centre, entry, s.now))
+    _centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
+    taken = s.board.centre.queue.entries.get(entry.entry_id)
+    if taken is not None:
+        _place(s, taken, PlaceState.WAITING)
     rules = s.board.centre.topics.get(entry.topic, cc.TopicRules())
-    if entry.entry_id in s.board.centre.queue and rules.max_wait is not None:
+    if taken is not None and rules.max_wait is not None:
         s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
+
+
+def _leave(s: _Step, entry_id: str) -> None:
+    """The caller hung up, or their call ended, while their place waited."""
+    entry = s.board.centre.queue.entries.get(entry_id)
+    _centre(s, cc.leave(s.board.centre, entry_id, s.now))
+    if entry is not None:
+        _place(s, entry, PlaceState.LEFT)
+
+
+def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
+    """One record per change of a place (taken, reprioritised, and how it ended)."""
+    record = PlaceRecord(
+        entry.entry_id, s.board.rules.node, s.now, state, entry.caller_key, entry.topic, entry.priority,
+        entry.language, entry.line, entry.joined_at, entry.call_id,
+    )  # fmt: skip
+    s.write(record)
 
 
 def _announcement(board: Board, entry_id: str) -> ev.Announce | ev.BeingOffered | None:
@@ -516,7 +540,7 @@ def _call_over(s: _Step, channel_id: str) -> None:
     call = board.calls[channel_id]
     entry_id = call.entry_id
     if entry_id is not None and entry_id in board.centre.queue:
-        _centre(s, cc.leave(s.board.centre, entry_id, s.now))  # an abnormal end never keeps a place
+        _leave(s, entry_id)  # an abnormal end never keeps a place
     s.drop("calls", channel_id)
     if entry_id is not None and s.board.entries.get(entry_id) == channel_id:
         s.drop("entries", entry_id)
@@ -540,9 +564,16 @@ def _call_over(s: _Step, channel_id: str) -> None:
 
 
 # ---- the centre ------------------------------------------------------------------------
-def _centre(s: _Step, result: cc.Result) -> None:
-    """Apply a centre transition; its commands become call events and I/O."""
+def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
+    """Apply a centre transition; its commands become call events and I/O.
+    ``joining``: the entry this transition took (it may overflow at once)."""
     centre, commands = result
+    queued = s.board.centre.queue.entries
+
+    def before(entry_id: str) -> QueueEntry | None:  # the entry as it was (for its record)
+        entry = queued.get(entry_id)
+        return joining if entry is None and joining is not None and joining.entry_id == entry_id else entry
+
     s.set(centre=centre)
     for command in commands:
         match command:
@@ -553,12 +584,16 @@ def _centre(s: _Step, result: cc.Result) -> None:
                 if leg_channel is not None:
                     s.out.append(HangupLeg(leg_channel, "caller left"))
             case cc.Connect(agent_id, entry_id):
+                if (entry := before(entry_id)) is not None:
+                    _place(s, entry, PlaceState.CONNECTED)
                 leg_channel = s.board.leg_of.get(entry_id)
                 channel_id = s.board.entries.get(entry_id)
                 if leg_channel is not None and channel_id is not None:
                     s.put("talk_started", agent_id, s.now)
                     s.pending.append((channel_id, ev.AgentAnswered(agent_id, leg_channel)))
             case cc.OverflowEntry(entry_id, reason):
+                if (entry := before(entry_id)) is not None:
+                    _place(s, entry, PlaceState.OVERFLOWED)
                 s.deadline(("entry", entry_id), None)
                 channel_id = s.board.entries.get(entry_id)
                 if channel_id is not None:
@@ -690,24 +725,36 @@ def _check_durations(s: _Step) -> None:
 
 
 # ---- a restart -----------------------------------------------------------------------------
-def _adopt(s: _Step, found: tuple[Found, ...], stray: tuple[str, ...]) -> None:
+def _adopt(
+    s: _Step, found: tuple[Found, ...], stray: tuple[str, ...], stored: tuple[PlaceRecord, ...]
+) -> None:
     rules = s.board.rules
+    waiting = {
+        p.call_id: p
+        for p in stored
+        if p.node == rules.node and p.state is PlaceState.WAITING and p.call_id is not None
+        and p.place_id not in s.board.entries
+    }  # fmt: skip
     talking = [f for f in found if f.agent_id is not None]
     for f in talking + [f for f in found if f.agent_id is None]:
+        call_id = calls.call_id_for(rules.node, f.channel_id)
+        kept = waiting.pop(call_id, None)
         if f.channel_id in s.board.calls:
             continue  # its own event came first
         line = rules.line_for(f.did)
-        if line is None:
+        if line is None:  # left alone: its place is not kept
+            if kept is not None:
+                _stored_place_ended(s, kept, PlaceState.LEFT)
             continue
         adopted = Adopted(
-            calls.call_id_for(rules.node, f.channel_id), rules.node, f.channel_id, f.did, line,
-            normalise(f.number, line.country), f.started_at,
+            call_id, rules.node, f.channel_id, f.did, line, normalise(f.number, line.country), f.started_at,
         )  # fmt: skip
+        place = f.place if kept is None else _stored_place(s, f, kept)
         if f.agent_id is not None and f.agent_channel is not None:
-            entry_id = f.place.place_id if f.place and f.place.place_id else adopted.call_id
+            entry_id = place.place_id if place and place.place_id else adopted.call_id
             _resume_talking(s, adopted, entry_id, f.agent_id, f.agent_channel)
-        elif f.place is not None:
-            call, first = resume(adopted, f.place, s.now)
+        elif place is not None:
+            call, first = resume(adopted, place, s.now)
             _start_call(s, call, first)
         elif f.menu is not None and (resumed := calls.resume_menu(adopted, f.menu, s.now, rules.plan)):
             _start_call(s, *resumed)
@@ -715,6 +762,26 @@ def _adopt(s: _Step, found: tuple[Found, ...], stray: tuple[str, ...]) -> None:
             _arrived(s, Arrived(f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True))
     for leg_channel in stray:
         s.out.append(HangupLeg(leg_channel, "no call waits on it"))
+    known = {call.record.call_id for call in s.board.calls.values()}
+    for kept in waiting.values():
+        if kept.call_id not in known:  # its call is not in Asterisk any more
+            _stored_place_ended(s, kept, PlaceState.LEFT)
+
+
+def _stored_place(s: _Step, f: Found, kept: PlaceRecord) -> Place | None:
+    """The place a found call resumes, given the one stored for it: the channel's
+    word wins; a stored place no longer held is closed."""
+    if f.agent_id is not None:  # connected (the record of it was lost)
+        _stored_place_ended(s, kept, PlaceState.CONNECTED)
+    elif f.place is None:  # the channel lost its place (or never got it written)
+        return Place(kept.topic, kept.priority, kept.joined_at, kept.language, None, kept.place_id)
+    elif f.place.place_id != kept.place_id:  # the channel holds another place
+        _stored_place_ended(s, kept, PlaceState.LEFT)
+    return f.place
+
+
+def _stored_place_ended(s: _Step, kept: PlaceRecord, state: PlaceState) -> None:
+    s.write(replace(kept, at=s.now, state=state))
 
 
 def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, leg_channel: str) -> None:
