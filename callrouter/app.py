@@ -25,7 +25,7 @@ from callrouter.core.switchboard import RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
-from callrouter.store.restore import last_agent_states
+from callrouter.store.restore import last_agent_states, waiting_places
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,10 @@ async def run(settings: Settings) -> int:
     dispatcher = build_dispatcher(settings, ari, writer, metrics)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
     # A restart logs nobody out: agents get back the states the last process left.
-    dispatcher.step(RestoreAgents(await last_agent_states(queries, (writer.replaying, writer.spool))))
+    spooled = (writer.replaying, writer.spool)
+    dispatcher.step(RestoreAgents(await last_agent_states(queries, spooled)))
+    # Waiting places, for callers whose channels lost theirs (and to close those whose calls are gone).
+    dispatcher.restore_places(await waiting_places(queries, settings.router.node, spooled))
     events = EventStream(
         settings.ari.url,
         settings.router.app,

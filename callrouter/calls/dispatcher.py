@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
 from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
+from callrouter.core.records import PlaceRecord
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
@@ -93,6 +94,13 @@ class Dispatcher:
         self._wake_at: datetime | None = None
         self._detached = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stored_places: tuple[PlaceRecord, ...] = ()
+
+    def restore_places(self, places: Iterable[PlaceRecord]) -> None:
+        """At start, before connecting: the places recorded waiting (PostgreSQL, then
+        the spool). The first adoption hands them to the switchboard, which resumes
+        the callers whose channels lost theirs and closes those whose calls are gone."""
+        self._stored_places = tuple(places)
 
     @property
     def active_calls(self) -> int:
@@ -350,10 +358,12 @@ class Dispatcher:
         itself goes to the switchboard, all in one step."""
         legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
         callers: list[tuple[ari.Channel, str]] = []
+        unread: set[str] = set()  # the call ids of channels Asterisk listed but would not describe
         for channel_id in sorted(channel_ids):  # sorted: the same every time
             try:
                 channel = await self._ari.get_channel(channel_id)
             except (AriError, OSError, TimeoutError):
+                unread.add(call_id_for(self._node, channel_id))
                 continue
             parts = channel.dialplan.app_data.split(",")
             if len(parts) >= 4 and parts[1] == "agent":
@@ -372,8 +382,12 @@ class Dispatcher:
             found.append(sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel))
         for channel_id, _ in legs.values():
             log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
-        if found or legs:
-            self._step_safely(sb.Adopt(tuple(found), tuple(channel_id for channel_id, _ in legs.values())))
+        # A stored place whose channel could not be read waits for the next adoption.
+        stored = tuple(p for p in self._stored_places if p.call_id not in unread)
+        self._stored_places = tuple(p for p in self._stored_places if p.call_id in unread)
+        if found or legs or stored:
+            stray = tuple(channel_id for channel_id, _ in legs.values())
+            self._step_safely(sb.Adopt(tuple(found), stray, stored))
 
     async def _variable(self, channel_id: str, name: str) -> str | None:
         try:

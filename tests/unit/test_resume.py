@@ -10,6 +10,7 @@ import pytest
 
 from callrouter.core import switchboard as sb
 from callrouter.core.place import VARIABLE, Place
+from callrouter.core.records import PlaceRecord, PlaceState, Record
 from tests.unit.switchboard import Switchboard, settle
 
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
@@ -167,3 +168,61 @@ async def test_a_caller_in_a_submenu_hears_that_level_again_after_a_restart(tmp_
     await settle()
     call = second.dispatcher.board.calls["c1"]
     assert call.record.topic == "home_visit" and call.record.menu_path == "923"
+
+
+def _recording(board: Switchboard) -> list[PlaceRecord]:
+    """The place records this router submits to its writer."""
+    places: list[PlaceRecord] = []
+    submit = board.writer.submit
+
+    def record(record: Record, urgent: bool = False) -> None:
+        if isinstance(record, PlaceRecord):
+            places.append(record)
+        submit(record, urgent)
+
+    board.writer.submit = record  # type: ignore[method-assign]
+    return places
+
+
+async def test_a_caller_whose_channel_lost_its_place_resumes_the_stored_one(tmp_path: Path) -> None:
+    first = Switchboard(tmp_path / "first")
+    written = _recording(first)
+    writing = await first.start()
+    for agent in list(first.dispatcher.board.centre.agents):  # nobody answers: they all wait
+        first.dispatcher.step(sb.AgentCommand(agent, "logout"))
+    for n, channel in enumerate(["c1", "c2", "c3"]):
+        first.clock.now = T0 + timedelta(seconds=10 * n)
+        await first.wait_for_operator(channel)
+    queue = {e.channel_id: e for e in first.dispatcher.board.centre.queue.ordered()}
+    await first.writer.close(writing)
+    latest = {p.place_id: p for p in written}  # what PostgreSQL (or the spool) keeps
+    stored = [p for p in latest.values() if p.state is PlaceState.WAITING]
+    assert len(stored) == 3
+
+    # The router dies. c1's channel lost its variable; c3 hung up while no router ran.
+    asterisk = first.asterisk
+    del asterisk.variables[("c1", VARIABLE)]
+    del asterisk.channels["c3"]
+    asterisk.calls.clear()
+    second = Switchboard(tmp_path / "second", asterisk)
+    closed = _recording(second)
+    second.clock.now = T0 + timedelta(minutes=5)
+    second.dispatcher.restore_places(stored)
+    await second.dispatcher.on_connect()
+    await settle()
+    resumed = second.dispatcher.board.centre.queue.ordered()
+    assert [(e.channel_id, e.entry_id, e.joined_at) for e in resumed] == [
+        (c, queue[c].entry_id, queue[c].joined_at) for c in ("c1", "c2")
+    ], "c1 keeps its place from the record, c2 from its channel"
+    played = [args for method, args in asterisk.calls if method == "play"]
+    assert not any("menu" in m or "greeting" in m for args in played for m in args[1])
+    assert {(p.place_id, p.state) for p in closed} == {
+        (queue["c1"].entry_id, PlaceState.WAITING),
+        (queue["c2"].entry_id, PlaceState.WAITING),
+        (queue["c3"].entry_id, PlaceState.LEFT),
+    }
+    assert [p.at for p in closed] == [second.clock.now] * 3
+    # Another reconnect adopts nothing more and closes nothing again.
+    await second.dispatcher.on_connect()
+    await settle()
+    assert len(closed) == 3
