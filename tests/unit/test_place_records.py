@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from callrouter import config
-from callrouter.calls import plan
+from callrouter import compiled, config
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
@@ -26,7 +25,7 @@ class Board:
 
     def __init__(self, *logged_in: str) -> None:
         settings = config.parse(EXAMPLE.read_text(), str(EXAMPLE), environ={})
-        self.board = plan.board(settings)
+        self.board = compiled.board(settings)
         self.now = T0
         self.places: list[PlaceRecord] = []
         self.commands: list[sb.Command] = []
