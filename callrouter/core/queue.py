@@ -87,7 +87,10 @@ class Queue:
 
     def reprioritise(self, entry_id: str, priority: int) -> Queue:
         """A priority change reorders at once: order is computed, never cached."""
-        return self.update(replace(self.entries[entry_id], priority=priority))
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            raise QueueError(f"entry {entry_id} is not queued")
+        return self.update(replace(entry, priority=priority))
 
     def position(self, entry_id: str) -> int:
         """1-based place among waiting entries (those not being offered)."""

@@ -330,7 +330,8 @@ class _Step:
         self._owned: set[str] = set()
         self.now = now
         self.out: list[Command] = []
-        self.pending: deque[tuple[str, ev.CallEvent]] = deque()
+        # A RequestAnnouncement waits here too: the place is read when its turn comes.
+        self.pending: deque[tuple[str, ev.CallEvent | cmd.RequestAnnouncement]] = deque()
 
     def set(self, **changes: object) -> None:
         self.board.__dict__.update(changes)
@@ -446,6 +447,14 @@ def _settle(s: _Step) -> None:
         call = s.board.calls.get(channel_id)
         if call is None:
             continue
+        if isinstance(event, cmd.RequestAnnouncement):
+            # Read after what came before it in this step (every caller a restart
+            # resumes has joined, every overflow has rejoined): the place is the
+            # caller's place now, not the one they had halfway through the step.
+            heard = _announcement(s.board, event.entry_id)
+            if heard is None:
+                continue
+            event = heard
         after, commands = calls.decide(call, event, s.now, plan)
         s.put("calls", channel_id, after)
         _carry_out(s, channel_id, commands)
@@ -467,10 +476,8 @@ def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
                 _join(s, channel_id, entry)
             case cmd.LeaveQueue(entry_id):
                 _leave(s, entry_id)
-            case cmd.RequestAnnouncement(entry_id):
-                heard = _announcement(s.board, entry_id)
-                if heard is not None:
-                    s.pending.append((channel_id, heard))
+            case cmd.RequestAnnouncement():
+                s.pending.append((channel_id, command))
             case cmd.Bridge(agent_channel):
                 bridge_id = s.board.bridges.get(channel_id) or _bridge_id(s.board.calls[channel_id])
                 s.put("bridges", channel_id, bridge_id)
