@@ -23,7 +23,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callrouter.ari import models
@@ -93,6 +93,7 @@ class _Due:
     seq: int
     action: Callable[[], None] = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+    lag: float = field(default=0.0, compare=False)  # the event queue's lag it was sent with
 
 
 @dataclass
@@ -138,6 +139,7 @@ class FakeAsterisk:
         self._seq = 0
         self._timer: asyncio.TimerHandle | None = None
         self._channel_seq = 0
+        self._lag = 0.0  # the lag of the events being sent now (their timestamps are older)
 
     # -- the test's side: events, callers, phones, failures -----------------------
     def connect(self, sink: Sink) -> None:
@@ -531,7 +533,9 @@ class FakeAsterisk:
         after everything due earlier or at the same time."""
         loop = asyncio.get_running_loop()
         self._seq += 1
-        due = _Due(loop.time() + max(delay, 0.0) + self.event_seconds, self._seq, action)
+        due = _Due(
+            loop.time() + max(delay, 0.0) + self.event_seconds, self._seq, action, lag=self.event_seconds
+        )
         heapq.heappush(self._queue, due)
         if self._queue[0] is due:
             self._arm(loop)
@@ -551,7 +555,11 @@ class FakeAsterisk:
         while self._queue and self._queue[0].at <= loop.time():
             due = heapq.heappop(self._queue)
             if not due.cancelled:
-                due.action()
+                self._lag = due.lag
+                try:
+                    due.action()
+                finally:
+                    self._lag = 0.0
         self._arm(loop)
 
     def _nearest(self) -> float | None:
@@ -561,7 +569,7 @@ class FakeAsterisk:
 
     def _send(self, kind: type[models.Event], **fields: Any) -> None:
         event = kind.model_validate(
-            {"type": kind.__name__, "application": self.app, "timestamp": self._clock(), **fields}
+            {"type": kind.__name__, "application": self.app, "timestamp": self._stamp(), **fields}
         )
         self.events.append(event)
         if self._sink is not None:
@@ -569,6 +577,11 @@ class FakeAsterisk:
                 self._sink(event)
             except Exception as exc:  # raised again by settle, not lost in the loop's log
                 self._errors.append(exc)
+
+    def _stamp(self) -> datetime:
+        """When Asterisk made the event being sent: ``event_seconds`` before it is
+        delivered (the router reads an event's age as how far behind it is)."""
+        return self._clock() - timedelta(seconds=self._lag)
 
     def _raise_sink_error(self) -> None:
         if self._errors:

@@ -3,7 +3,7 @@ act makes, in order, and the errors Asterisk answers with."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -468,6 +468,15 @@ async def test_event_lag_and_slow_replies(received: list[ari.Event]) -> None:
     asterisk.reply_seconds = 0.02
     await asterisk.play("c1", ("sound:menu",), "p1")
     assert kinds(received) == ["StasisStart", "PlaybackStarted", "PlaybackFinished"]  # before the reply
+
+
+async def test_a_late_event_is_stamped_when_asterisk_made_it(received: list[ari.Event]) -> None:
+    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    asterisk = FakeAsterisk(event_seconds=0.25, clock=lambda: now)
+    asterisk.connect(received.append)
+    asterisk.call("c1", DID)
+    await asterisk.settle(0.3)
+    assert [e.timestamp for e in received] == [now - timedelta(seconds=0.25)], "its age is the lag"
 
 
 async def test_timestamps_come_from_the_clock(received: list[ari.Event]) -> None:
