@@ -343,6 +343,7 @@ class Dispatcher:
             if channel_id in self.board.calls:
                 self._metrics.calls_reconciled.labels(action="cleared").inc()
                 self._step_safely(sb.OnCall(channel_id, ev.ChannelGone("not in Asterisk any more")))
+        self._step_safely(sb.StillThere(frozenset(known & listed)))
         for channel_id in answered:
             if channel_id not in listed:  # its end was never reported: the caller hears it now
                 self._step_safely(sb.LegGone(channel_id, "not in Asterisk any more"))

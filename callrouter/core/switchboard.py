@@ -44,7 +44,7 @@ from callrouter.core import commands as cmd
 from callrouter.core.admission import Admission, AdmissionRules
 from callrouter.core.agents import Agent, AgentState, AgentStateError
 from callrouter.core.call_plan import CallPlan, LineInfo
-from callrouter.core.call_state import Call
+from callrouter.core.call_state import Call, Phase
 from callrouter.core.estimate import estimate_minutes
 from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
@@ -139,6 +139,13 @@ class Reprioritise:
 
 
 @dataclass(frozen=True)
+class StillThere:
+    """At a periodic check: these calls of the board are still in Asterisk."""
+
+    channel_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Wake:
     """Time passed: whatever deadline is due now is handled."""
 
@@ -177,7 +184,7 @@ class Adopt:
 
 
 Event = (
-    Arrived | OnCall | LegAnswered | LegGone | AgentCommand | Reachable | Reprioritise | Wake
+    Arrived | OnCall | LegAnswered | LegGone | AgentCommand | Reachable | Reprioritise | StillThere | Wake
     | RestoreAgents | Adopt
 )  # fmt: skip
 
@@ -296,6 +303,7 @@ class Board:
     handled: tuple[float, ...] = ()  # recent handle times (talk + wrap-up), seconds
     talk_started: Mapping[str, datetime] = field(default_factory=dict)  # agent id -> bridged at
     overdue: frozenset[str] = frozenset()  # channels told their maximum duration is reached
+    lingering: frozenset[str] = frozenset()  # hung up by the router, yet still there at the last check
     legs_made: int = 0
     admission: Admission | None = None  # started with the first call
 
@@ -373,17 +381,15 @@ def step(board: Board, event: Event, now: datetime) -> Result:
             _leg_answered(s, channel_id)
         case LegGone(channel_id, cause):
             _leg_gone(s, channel_id, cause)
-        case AgentCommand(agent_id, command, reason):
-            if agent_id not in board.centre.agents:
-                raise KeyError(agent_id)
-            if command not in AGENT_COMMANDS:
-                raise AgentStateError(f"unknown agent command {command!r}")
-            _centre(s, cc.agent_command(board.centre, agent_id, command, now, reason))
+        case AgentCommand():
+            _agent_command(s, event)
         case Reachable(agent_id, reachable):
             _centre(s, cc.set_reachable(board.centre, agent_id, reachable, now))
         case Reprioritise(entry_id, priority):
             _centre(s, cc.reprioritise(board.centre, entry_id, priority, now))
             _place(s, s.board.centre.queue.entries[entry_id], PlaceState.WAITING)
+        case StillThere(channel_ids):
+            _hang_up_lingering(s, channel_ids)
         case Wake():
             _wake(s)
         case RestoreAgents(last):
@@ -392,6 +398,14 @@ def step(board: Board, event: Event, now: datetime) -> Result:
             _adopt(s, found, stray, stored)
     _settle(s)
     return s.board, s.out
+
+
+def _agent_command(s: _Step, event: AgentCommand) -> None:
+    if event.agent_id not in s.board.centre.agents:
+        raise KeyError(event.agent_id)
+    if event.command not in AGENT_COMMANDS:
+        raise AgentStateError(f"unknown agent command {event.command!r}")
+    _centre(s, cc.agent_command(s.board.centre, event.agent_id, event.command, s.now, event.reason))
 
 
 # ---- calls ---------------------------------------------------------------------------
@@ -729,6 +743,20 @@ def _check_durations(s: _Step) -> None:
     s.set(overdue=frozenset(told))
     if s.board.calls:
         s.deadline(("duration", ""), s.now + s.board.rules.duration_check)
+
+
+def _hang_up_lingering(s: _Step, listed: frozenset[str]) -> None:
+    """A call the router hung up that is still there at two checks in a row (its
+    hangup failed) is hung up again; one check is not enough, as a hangup or a
+    hand-back to the dialplan may still be on its way."""
+    ending = frozenset(
+        channel_id
+        for channel_id in listed
+        if (call := s.board.calls.get(channel_id)) is not None and call.phase is Phase.ENDING
+    )
+    for channel_id in sorted(ending & s.board.lingering):
+        s.out.append(ToChannel(channel_id, cmd.Hangup()))
+    s.set(lingering=ending)
 
 
 # ---- a restart -----------------------------------------------------------------------------
