@@ -29,7 +29,7 @@ from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
 from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.records import PlaceRecord
+from callrouter.core.records import CallRecord, PlaceRecord
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
@@ -153,7 +153,7 @@ class Dispatcher:
         if not self._detached:
             self._step_safely(sb.OnCall(channel_id, event))
 
-    def _call_over(self, channel_id: str, record: Any) -> None:
+    def _call_over(self, channel_id: str, record: CallRecord) -> None:
         outcome = record.outcome.value if record.outcome else "failed"
         with contextlib.suppress(ValueError):
             self._metrics.calls.labels(line=record.line or "none", outcome=outcome).inc()

@@ -15,14 +15,18 @@ fill rate follows the observed lag (AIMD, as TCP does with its window):
 
 * While no lag over the target has been seen the bucket is not in the way: a
   quiet router admits every call, whatever the rate.
-* When a period's lag is over the target the rule starts limiting, at
-  ``decrease`` times the rate calls were admitted in that period (the rate
-  that made the box fall behind); while the lag stays over the target and is
+* When ``patience`` periods in a row (two: a second) have their lag over the
+  target the rule starts limiting, at ``decrease`` times the rate calls were
+  admitted in the last of them (the rate that made the box fall behind): a
+  lone slow moment (one slow REST reply on a busy Asterisk) sheds nobody;
+  while the lag stays over the target and is
   not falling it multiplies the rate by ``decrease`` again, once a period.
   A lag over the target that is falling (the backlog drains) keeps the rate:
   the lag trails, and cutting again on every late event would swing as the
   on/off guard did.
-* While the lag is under the target the rate climbs by ``increase`` a period;
+* While the lag is under the target the rate climbs by ``increase`` or by
+  ``growth`` (x1.1) a period, whichever is more (so it is back from a deep cut
+  in seconds, not minutes);
   once a period under the target refused nobody (the bucket no longer binds)
   the rule stops limiting.
 * While limiting, the rate stays between ``floor_rate`` and ``ceiling_rate``;
@@ -31,10 +35,11 @@ fill rate follows the observed lag (AIMD, as TCP does with its window):
 The aim: past capacity the box keeps serving about as many callers as it can
 (more than app_queue, which degrades by serving everyone badly, ARI-NOTES
 14/16), and the rest are told at once to call back instead of waiting in a
-call that then fails (not measured yet: bench/overload.py is the measure).
-Urgent lines are always admitted (they never hear "call back"), but they take
-a token, borrowing ahead if none is left, so they count against the rate the
-others get.
+call that then fails (bench/overload.py is the measure). An urgent call may
+be admitted always (``urgent=True``: it takes a token, borrowing ahead if
+none is left, so it counts against the rate the others get); the switchboard
+does not use that: a refused urgent-line caller rings the line's fallback
+desk, which is better than waiting on an overloaded router.
 
 A period's lag is the *least* lag observed in it (a standing backlog, not one
 late event: every event passes the same queue, so the least is the honest
@@ -58,8 +63,10 @@ _EPSILON = 1e-9
 @dataclass(frozen=True)
 class AdmissionRules:
     """``target_lag_seconds``: the router's ``shed_lag_seconds`` (0: never shed).
-    Rates are calls per second; ``increase`` is added, ``decrease`` multiplies,
-    once per ``interval_seconds``."""
+    Rates are calls per second; once per ``interval_seconds`` the rate falls by
+    ``decrease`` (a factor) or rises by ``increase`` or by ``growth`` (a factor),
+    whichever is more. Limiting starts after ``patience`` periods in a row over
+    the target (a lone slow moment is not an overload)."""
 
     target_lag_seconds: float
     floor_rate: float = 1.0
@@ -68,6 +75,8 @@ class AdmissionRules:
     increase: float = 2.0
     decrease: float = 0.8
     interval_seconds: float = 0.5
+    growth: float = 1.1
+    patience: int = 2
 
     def __post_init__(self) -> None:
         if not self.target_lag_seconds >= 0:
@@ -82,6 +91,10 @@ class AdmissionRules:
             raise ValueError("decrease must be between 0 and 1")
         if not 0 < self.interval_seconds < math.inf:
             raise ValueError("interval_seconds must be more than 0")
+        if not 1 <= self.growth < math.inf:
+            raise ValueError("growth must be 1 or more")
+        if self.patience < 1:
+            raise ValueError("patience must be at least one period")
 
     @property
     def sheds(self) -> bool:
@@ -103,6 +116,7 @@ class Admission:
     previous_lag: float | None = None  # the same for the period before
     admitted: int = 0  # in this period (urgent calls too)
     refused: int = 0  # in this period
+    overs: int = 0  # periods in a row over the target before limiting
 
     @classmethod
     def start(cls, rules: AdmissionRules, now: float) -> Admission:
@@ -156,11 +170,17 @@ def _close_period(state: Admission, last: float) -> Admission:
     lag = state.period_lag
     fresh = replace(state, period_start=state.at, period_lag=None, previous_lag=lag, admitted=0, refused=0)
     if lag is None or lag <= rules.target_lag_seconds:
+        fresh = replace(fresh, overs=0)
         if state.rate is None or state.refused == 0:
             return replace(fresh, rate=None, tokens=0.0)  # keeping up, and the bucket does not bind
-        return replace(fresh, rate=min(rules.ceiling_rate, state.rate + rules.increase))
-    if state.rate is None:  # the first sign of overload: below what made the box fall behind
-        return replace(fresh, rate=_bounded(rules, admitted_rate * rules.decrease), tokens=0.0)
+        raised = max(state.rate + rules.increase, state.rate * rules.growth)
+        return replace(fresh, rate=min(rules.ceiling_rate, raised))
+    if state.rate is None:
+        overs = state.overs + 1
+        if overs < rules.patience:  # not yet: one slow moment is not an overload
+            return replace(fresh, overs=overs)
+        # Overload: below what made the box fall behind.
+        return replace(fresh, rate=_bounded(rules, admitted_rate * rules.decrease), tokens=0.0, overs=0)
     if state.previous_lag is not None and lag < state.previous_lag:
         return fresh  # behind but catching up: the last cut is working
     return replace(fresh, rate=_bounded(rules, min(state.rate, admitted_rate) * rules.decrease))

@@ -9,10 +9,11 @@ reject or failed originate (auto-pause), or the caller leaving (back to idle).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from callrouter.core.evolve import evolve
 from callrouter.core.records import AgentStateRecord
 
 
@@ -59,25 +60,25 @@ def _require(agent: Agent, *states: AgentState) -> None:
 
 def login(agent: Agent, now: datetime) -> Agent:
     _require(agent, AgentState.LOGGED_OUT)
-    return replace(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None)
+    return evolve(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None)
 
 
 def logout(agent: Agent, now: datetime) -> Agent:
     # Never mid-call: a ringing or talking agent logs out after the call.
     _require(agent, AgentState.IDLE, AgentState.PAUSED, AgentState.WRAP_UP)
-    return replace(
+    return evolve(
         agent, state=AgentState.LOGGED_OUT, since=now, idle_since=None, pause_reason=None, wrap_up_until=None
     )
 
 
 def pause(agent: Agent, now: datetime, reason: str) -> Agent:
     _require(agent, AgentState.IDLE, AgentState.WRAP_UP, AgentState.PAUSED)
-    return replace(agent, state=AgentState.PAUSED, since=now, pause_reason=reason, wrap_up_until=None)
+    return evolve(agent, state=AgentState.PAUSED, since=now, pause_reason=reason, wrap_up_until=None)
 
 
 def resume(agent: Agent, now: datetime) -> Agent:
     _require(agent, AgentState.PAUSED)
-    return replace(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None)
+    return evolve(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None)
 
 
 def offer(agent: Agent, now: datetime, entry_id: str) -> Agent:
@@ -85,41 +86,41 @@ def offer(agent: Agent, now: datetime, entry_id: str) -> Agent:
     _require(agent, AgentState.IDLE)
     if not agent.reachable:
         raise AgentStateError(f"agent {agent.agent_id} is unreachable")
-    return replace(agent, state=AgentState.RINGING, since=now, entry_id=entry_id)
+    return evolve(agent, state=AgentState.RINGING, since=now, entry_id=entry_id)
 
 
 def answered(agent: Agent, now: datetime, entry_id: str) -> Agent:
     _require(agent, AgentState.RINGING)
     _same_entry(agent, entry_id)
-    return replace(agent, state=AgentState.ON_CALL, since=now, calls_taken=agent.calls_taken + 1)
+    return evolve(agent, state=AgentState.ON_CALL, since=now, calls_taken=agent.calls_taken + 1)
 
 
 def offer_cancelled(agent: Agent, now: datetime, entry_id: str) -> Agent:
     """The caller left while the agent's phone rang: back to idle, place kept."""
     _require(agent, AgentState.RINGING)
     _same_entry(agent, entry_id)
-    return replace(agent, state=AgentState.IDLE, since=now, entry_id=None)
+    return evolve(agent, state=AgentState.IDLE, since=now, entry_id=None)
 
 
 def not_answered(agent: Agent, now: datetime, entry_id: str, reason: str) -> Agent:
     """No answer, rejected or unreachable: auto-pause, so nobody else waits on them."""
     _require(agent, AgentState.RINGING)
     _same_entry(agent, entry_id)
-    return replace(agent, state=AgentState.PAUSED, since=now, entry_id=None, pause_reason=reason)
+    return evolve(agent, state=AgentState.PAUSED, since=now, entry_id=None, pause_reason=reason)
 
 
 def call_ended(agent: Agent, now: datetime, entry_id: str, wrap_up: timedelta) -> Agent:
     _require(agent, AgentState.ON_CALL)
     _same_entry(agent, entry_id)
     if wrap_up <= timedelta(0):
-        return replace(agent, state=AgentState.IDLE, since=now, idle_since=now, entry_id=None)
-    return replace(agent, state=AgentState.WRAP_UP, since=now, entry_id=None, wrap_up_until=now + wrap_up)
+        return evolve(agent, state=AgentState.IDLE, since=now, idle_since=now, entry_id=None)
+    return evolve(agent, state=AgentState.WRAP_UP, since=now, entry_id=None, wrap_up_until=now + wrap_up)
 
 
 def tick(agent: Agent, now: datetime) -> Agent:
     """Time passes: a finished wrap-up becomes idle (never earlier)."""
     if agent.state is AgentState.WRAP_UP and agent.wrap_up_until is not None and now >= agent.wrap_up_until:
-        return replace(
+        return evolve(
             agent,
             state=AgentState.IDLE,
             since=agent.wrap_up_until,
@@ -130,7 +131,7 @@ def tick(agent: Agent, now: datetime) -> Agent:
 
 
 def set_reachable(agent: Agent, reachable: bool) -> Agent:
-    return replace(agent, reachable=reachable)
+    return evolve(agent, reachable=reachable)
 
 
 def _same_entry(agent: Agent, entry_id: str) -> None:
@@ -145,12 +146,12 @@ def restore(agent: Agent, last: AgentStateRecord | None, now: datetime) -> Agent
     if last is None or last.state == AgentState.LOGGED_OUT:
         return agent
     if last.state == AgentState.PAUSED:
-        return replace(agent, state=AgentState.PAUSED, since=last.at, pause_reason=last.reason or "paused")
+        return evolve(agent, state=AgentState.PAUSED, since=last.at, pause_reason=last.reason or "paused")
     idle_since = last.at if last.state == AgentState.IDLE else now
-    return replace(agent, state=AgentState.IDLE, since=now, idle_since=idle_since)
+    return evolve(agent, state=AgentState.IDLE, since=now, idle_since=idle_since)
 
 
 def resume_call(agent: Agent, entry_id: str, now: datetime) -> Agent:
     """A restarted router found this agent still talking (their leg bridged with a
     caller it adopted): on that call, whatever the records said."""
-    return replace(agent, state=AgentState.ON_CALL, since=now, entry_id=entry_id, pause_reason=None)
+    return evolve(agent, state=AgentState.ON_CALL, since=now, entry_id=entry_id, pause_reason=None)

@@ -11,7 +11,6 @@ and hears what the centre decided.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from callrouter.core import menu as mn
@@ -50,6 +49,7 @@ from callrouter.core.commands import (
     StartMoh,
     StopPlayback,
 )
+from callrouter.core.evolve import evolve
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.place import MENU_VARIABLE, RESUMED_PLAYS, Adopted, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
@@ -100,12 +100,12 @@ def arrive(
     )
     call = Call(record, Phase.ANSWERING, line.language if line else "en", line, place_id=place_id)
     if line is None:
-        ended = replace(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
-        return replace(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]
+        ended = evolve(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
+        return evolve(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]
     if overloaded:
         context, extension = (BUSY_CONTEXTS[1], did) if line.urgent else (BUSY_CONTEXTS[0], call.language)
-        ended = replace(record, outcome=Outcome.BUSY, end_reason=f"router overloaded: {context}")
-        call = replace(call, record=ended, phase=Phase.ENDING)
+        ended = evolve(record, outcome=Outcome.BUSY, end_reason=f"router overloaded: {context}")
+        call = evolve(call, record=ended, phase=Phase.ENDING)
         return call, [
             SaveCall(ended),
             log_event(call, now, "arrived", line.name),
@@ -148,19 +148,19 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
 def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
     line = call.line
     assert line is not None
-    call = replace(call, record=replace(call.record, answered_at=now))
+    call = evolve(call, record=evolve(call.record, answered_at=now))
     commands: list[Command] = [SaveCall(call.record), SetLanguage(call.language)]
     if line.hours is not None and not line.hours.is_open(now):
-        call = replace(call, phase=Phase.CLOSED, record=replace(call.record, end_reason="line closed"))
+        call = evolve(call, phase=Phase.CLOSED, record=evolve(call.record, end_reason="line closed"))
         call, play = play_media(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
         return call, [*commands, log_event(call, now, "after_hours"), *play]
     if line.menu == "skip" and line.topic:
         call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
-        call, joined = _join(replace(call, phase=Phase.MENU), now, plan, line.topic, "line")
+        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, line.topic, "line")
         return call, commands + played + joined
     spec = menu_for(line, plan)
     state, steps = mn.start(spec, call.language)
-    call = replace(call, phase=Phase.MENU, menu_spec=spec, menu=state)
+    call = evolve(call, phase=Phase.MENU, menu_spec=spec, menu=state)
     call, more = _menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
     return call, [*commands, log_event(call, now, "menu"), *more]
 
@@ -170,10 +170,10 @@ def menu_for(line: LineInfo, plan: CallPlan) -> mn.MenuSpec:
     the configured one falling back to the line's own topic."""
     spec = plan.menu
     if line.topic:  # the line's own default topic after too many failures
-        spec = replace(spec, default_topic=line.topic)
+        spec = evolve(spec, default_topic=line.topic)
     if line.menu == "fast" and line.topic:
         fast = mn.MenuNode("fast_path", {"1": mn.MenuOption(topic=line.topic)})
-        spec = replace(spec, root=fast, default_topic=line.topic, max_failures=1)
+        spec = evolve(spec, root=fast, default_topic=line.topic, max_failures=1)
     return spec
 
 
@@ -184,7 +184,7 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
         case Digit(key):
             before = call.menu
             state, steps = mn.digit(spec, before, key)
-            call = replace(call, menu=state, timer=None)
+            call = evolve(call, menu=state, timer=None)
             call, commands = _menu_steps(call, steps, now, plan)
             commands = [log_event(call, now, "key", key), *commands]
             if not state.done and (state.path, state.language) != (before.path, before.language):
@@ -195,10 +195,10 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
             return call, commands
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
             state, steps = mn.prompt_finished(spec, call.menu)
-            return _menu_steps(replace(call, menu=state, playback_id=None), steps, now, plan)
+            return _menu_steps(evolve(call, menu=state, playback_id=None), steps, now, plan)
         case TimerFired(token) if token == call.timer:
             state, steps = mn.timed_out(spec, call.menu)
-            return _menu_steps(replace(call, menu=state, timer=None), steps, now, plan)
+            return _menu_steps(evolve(call, menu=state, timer=None), steps, now, plan)
     return call, []
 
 
@@ -210,12 +210,12 @@ def _menu_steps(
         match step:
             case mn.StopPrompt() if call.playback_id is not None:
                 commands.append(StopPlayback(call.playback_id))
-                call = replace(call, playback_id=None)
+                call = evolve(call, playback_id=None)
             case mn.PlayPrompts(prompts, language):
                 keys = (greeting, *prompts) if greeting else prompts
                 if language != call.language:
                     commands.append(SetLanguage(language))
-                call = replace(call, language=language)
+                call = evolve(call, language=language)
                 call, more = play_media(call, plan.media(language, *keys))
                 commands += more
             case mn.WaitForDigit(seconds):
@@ -238,7 +238,7 @@ def resume_menu(adopted: Adopted, level: MenuLevel, now: datetime, plan: CallPla
     record = adopted.record(language=level.language)
     call = Call(record, Phase.MENU, level.language, adopted.line, menu_spec=spec, place_id=adopted.call_id)
     state = mn.MenuState(level.path, 0, level.language, level.keys, playing=True)
-    call = replace(call, plays=RESUMED_PLAYS, menu=state)
+    call = evolve(call, plays=RESUMED_PLAYS, menu=state)
     call, commands = _menu_steps(call, [mn.PlayPrompts((node.prompt,), level.language)], now, plan)
     resumed = log_event(call, now, "resumed", f"menu level {''.join(level.path) or 'top'}")
     return call, [SaveCall(record), resumed, SetLanguage(level.language), *commands]
@@ -250,7 +250,7 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
     rules = plan.topics.get(topic, TopicPlan())
     priority = max(rules.priority, line.priority)
     joined_at = call.record.queued_at or now  # an overflow to another topic keeps the place
-    record = replace(
+    record = evolve(
         call.record,
         topic=topic,
         priority=priority,
@@ -263,7 +263,7 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
         entry_id, topic, call.language, line.name, priority, joined_at,
         caller_key=record.caller_number, channel_id=record.channel_id, call_id=record.call_id,
     )  # fmt: skip
-    call = replace(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
+    call = evolve(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
     place = Place(topic, priority, joined_at, call.language, record.menu_path, entry_id)
     commands: list[Command] = [
         SaveCall(record),
@@ -285,18 +285,18 @@ def _joined_prompts(rules: TopicPlan) -> tuple[str, ...]:
 def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
     match event:
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
-            call = replace(call, playback_id=None)
+            call = evolve(call, playback_id=None)
             if call.announcing:
-                return _after_announcement(replace(call, announcing=False), plan)
+                return _after_announcement(evolve(call, announcing=False), plan)
             # The greeting is over: ask for the caller's place.
             assert call.entry_id is not None
             return call, [RequestAnnouncement(call.entry_id)]
         case Announce() | BeingOffered() if call.playback_id is None:
             return _what_the_caller_hears(call, event, plan)
         case TimerFired(token) if token == call.timer and token.startswith("offer:"):
-            return _what_the_caller_hears(replace(call, timer=None), event, plan)
+            return _what_the_caller_hears(evolve(call, timer=None), event, plan)
         case TimerFired(token) if token == call.timer and call.entry_id is not None:
-            return replace(call, timer=None), [RequestAnnouncement(call.entry_id)]
+            return evolve(call, timer=None), [RequestAnnouncement(call.entry_id)]
         case AgentRinging(agent_id):
             return call, [log_event(call, now, "offered", agent_id)]
         case AgentMissed(agent_id, reason):
@@ -307,8 +307,8 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             return call, [missed]
         case AgentAnswered(agent_id, agent_channel):
             call, stop = stop_sound(call)
-            record = replace(call.record, agent=agent_id, agent_answered_at=now, outcome=Outcome.ANSWERED)
-            call = replace(call, record=record, phase=Phase.CONNECTED)
+            record = evolve(call.record, agent=agent_id, agent_answered_at=now, outcome=Outcome.ANSWERED)
+            call = evolve(call, record=record, phase=Phase.CONNECTED)
             return call, [
                 *stop,
                 Bridge(agent_channel),
@@ -333,22 +333,22 @@ def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Resu
             if minutes is not None:
                 media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
             call, stop = stop_sound(call)
-            call, play = play_media(replace(call, announcing=True, greeted=True), tuple(media))
+            call, play = play_media(evolve(call, announcing=True, greeted=True), tuple(media))
             return call, stop + play
         case BeingOffered() if not call.moh:
             # Most agents answer within a second: music (for Asterisk, a
             # bridge to join and leave again) starts only if this one does not.
             return start_timer(call, "offer", RING_BEFORE_MUSIC_SECONDS)
         case TimerFired() if call.playback_id is None and not call.moh:
-            return replace(call, moh=True), [StartMoh()]
+            return evolve(call, moh=True), [StartMoh()]
     return call, []
 
 
 def _after_announcement(call: Call, plan: CallPlan) -> Result:
     """Music again until the next announcement is due."""
     if plan.announce_every <= timedelta(0):
-        return replace(call, moh=True), [StartMoh()]
-    call, timer = start_timer(replace(call, moh=True), "announce", plan.announce_every.total_seconds())
+        return evolve(call, moh=True), [StartMoh()]
+    call, timer = start_timer(evolve(call, moh=True), "announce", plan.announce_every.total_seconds())
     return call, [StartMoh(), *timer]
 
 
@@ -357,11 +357,11 @@ def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:
     rules = plan.topics.get(topic, TopicPlan())
     log = log_event(call, now, "overflow", f"{topic}: {reason}")
     if rules.overflow_topic:
-        call = replace(call, phase=Phase.MENU, entry_id=None)
+        call = evolve(call, phase=Phase.MENU, entry_id=None)
         call, commands = _join(call, now, plan, rules.overflow_topic, f"overflow from {topic}")
         return call, [log, *commands]
     call, stop = stop_sound(call)
-    call = replace(call, phase=Phase.LEAVING, record=replace(call.record, end_reason=f"overflow: {reason}"))
+    call = evolve(call, phase=Phase.LEAVING, record=evolve(call.record, end_reason=f"overflow: {reason}"))
     call, play = play_media(call, plan.media(call.language, rules.overflow_prompt or "overflow_busy"))
     return call, [log, *stop, *play]
 
@@ -373,8 +373,8 @@ def _finish(call: Call, now: datetime, outcome: Outcome, reason: str) -> Result:
     commands: list[Command] = []
     if call.phase is Phase.QUEUED and call.entry_id is not None:
         commands.append(LeaveQueue(call.entry_id))
-    record = replace(call.record, outcome=outcome, end_reason=reason)
-    return replace(call, record=record, phase=Phase.ENDING), [*commands, Hangup()]
+    record = evolve(call.record, outcome=outcome, end_reason=reason)
+    return evolve(call, record=record, phase=Phase.ENDING), [*commands, Hangup()]
 
 
 def _gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
@@ -382,14 +382,14 @@ def _gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
     commands: list[Command] = []
     record = call.record
     if record.outcome is None or call.phase in (Phase.CLOSED, Phase.LEAVING):
-        record = replace(record, outcome=_outcome_on_hangup(call, now, plan), end_reason=f"caller: {cause}")
+        record = evolve(record, outcome=_outcome_on_hangup(call, now, plan), end_reason=f"caller: {cause}")
     elif record.end_reason is None:  # e.g. answered: say who hung up
-        record = replace(record, end_reason=f"caller: {cause}")
-    record = replace(record, language=call.language)  # a language change in the menu counts
+        record = evolve(record, end_reason=f"caller: {cause}")
+    record = evolve(record, language=call.language)  # a language change in the menu counts
     if call.phase is Phase.QUEUED and call.entry_id is not None:
         commands.append(LeaveQueue(call.entry_id))
-    record = replace(record, ended_at=record.ended_at or now)
-    call = replace(call, record=record, phase=Phase.ENDED)
+    record = evolve(record, ended_at=record.ended_at or now)
+    call = evolve(call, record=record, phase=Phase.ENDED)
     return call, [*commands, SaveCall(record), log_event(call, now, "ended", record.outcome or "")]
 
 

@@ -4,13 +4,14 @@ token, so only the latest counts), silence the caller."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from callrouter.core import menu as mn
 from callrouter.core.call_plan import LineInfo
 from callrouter.core.commands import Command, LogEvent, Play, StartTimer, StopMoh, StopPlayback
+from callrouter.core.evolve import evolve
 from callrouter.core.records import CallEventRecord, CallRecord
 
 
@@ -59,12 +60,12 @@ def log_event(call: Call, now: datetime, kind: str, detail: str = "") -> LogEven
 
 def play_media(call: Call, media: tuple[str, ...]) -> Result:
     playback_id = f"{call.record.call_id}-p{call.plays + 1}"
-    return replace(call, playback_id=playback_id, plays=call.plays + 1), [Play(media, playback_id)]
+    return evolve(call, playback_id=playback_id, plays=call.plays + 1), [Play(media, playback_id)]
 
 
 def start_timer(call: Call, kind: str, seconds: float) -> Result:
     token = f"{kind}:{call.timers + 1}"
-    return replace(call, timer=token, timers=call.timers + 1), [StartTimer(token, seconds)]
+    return evolve(call, timer=token, timers=call.timers + 1), [StartTimer(token, seconds)]
 
 
 def stop_sound(call: Call) -> Result:
@@ -74,4 +75,4 @@ def stop_sound(call: Call) -> Result:
         commands.append(StopPlayback(call.playback_id))
     if call.moh:
         commands.append(StopMoh())
-    return replace(call, playback_id=None, moh=False, timer=None, announcing=False), commands
+    return evolve(call, playback_id=None, moh=False, timer=None, announcing=False), commands

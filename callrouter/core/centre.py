@@ -9,12 +9,13 @@ exactly one way: connected to an agent, left (the caller hung up), or overflowed
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
+from callrouter.core.evolve import evolve
 from callrouter.core.queue import Queue, QueueEntry, can_anyone_serve
 from callrouter.core.records import AgentStateRecord
 
@@ -79,11 +80,11 @@ class Centre:
         return cls(Queue.empty(), {a.agent_id: a for a in agents}, topics, wrap_up)
 
     def _with_agent(self, agent: Agent) -> Centre:
-        return replace(self, agents={**self.agents, agent.agent_id: agent})
+        return evolve(self, agents={**self.agents, agent.agent_id: agent})
 
     def _end(self, entry_id: str, how: EntryEnd) -> Centre:
         queue, _ = self.queue.leave(entry_id)
-        return replace(self, queue=queue, ended={**self.ended, entry_id: how})
+        return evolve(self, queue=queue, ended={**self.ended, entry_id: how})
 
 
 Result = tuple[Centre, list[CentreCommand]]
@@ -94,10 +95,10 @@ def join(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
     if rules.overflow_when_no_agents and not can_anyone_serve(
         centre.agents.values(), entry.topic, entry.language
     ):
-        return replace(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), [
+        return evolve(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), [
             OverflowEntry(entry.entry_id, "no_agents")
         ]
-    centre = replace(centre, queue=centre.queue.join(entry))
+    centre = evolve(centre, queue=centre.queue.join(entry))
     return dispatch(centre, now)
 
 
@@ -136,7 +137,7 @@ def agent_not_answered(centre: Centre, agent_id: str, entry_id: str, now: dateti
     centre = centre._with_agent(agent)
     entry = centre.queue.entries.get(entry_id)
     if entry is not None:
-        centre = replace(centre, queue=centre.queue.update(replace(entry, offered_to=None)))
+        centre = evolve(centre, queue=centre.queue.update(evolve(entry, offered_to=None)))
     centre, more = dispatch(centre, now)
     return centre, [AgentChanged(agent, reason), *more]
 
@@ -181,7 +182,7 @@ def set_reachable(centre: Centre, agent_id: str, reachable: bool, now: datetime)
 
 
 def reprioritise(centre: Centre, entry_id: str, priority: int, now: datetime) -> Result:
-    centre = replace(centre, queue=centre.queue.reprioritise(entry_id, priority))
+    centre = evolve(centre, queue=centre.queue.reprioritise(entry_id, priority))
     return dispatch(centre, now)
 
 
@@ -231,8 +232,8 @@ def dispatch(centre: Centre, now: datetime) -> Result:
     commands: list[CentreCommand] = []
     for entry, agent in centre.queue.assign(centre.agents.values()):
         agent = ag.offer(agent, now, entry.entry_id)
-        centre = replace(
-            centre._with_agent(agent), queue=centre.queue.update(replace(entry, offered_to=agent.agent_id))
+        centre = evolve(
+            centre._with_agent(agent), queue=centre.queue.update(evolve(entry, offered_to=agent.agent_id))
         )
         commands += [RingAgent(agent.agent_id, entry.entry_id), AgentChanged(agent, "offered")]
     return centre, commands
@@ -243,7 +244,7 @@ def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
     forget = set(entry_ids)
     if not forget & centre.ended.keys():
         return centre
-    return replace(centre, ended={k: v for k, v in centre.ended.items() if k not in forget})
+    return evolve(centre, ended={k: v for k, v in centre.ended.items() if k not in forget})
 
 
 def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:

@@ -9,8 +9,10 @@ option cycles the call's language and replays the current level.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+
+from callrouter.core.evolve import evolve
 
 
 class Action(StrEnum):
@@ -94,7 +96,7 @@ def start(spec: MenuSpec, language: str) -> tuple[MenuState, list[MenuStep]]:
 def prompt_finished(spec: MenuSpec, state: MenuState) -> tuple[MenuState, list[MenuStep]]:
     if state.done or not state.playing:
         return state, []
-    return replace(state, playing=False), [WaitForDigit(spec.timeout_seconds)]
+    return evolve(state, playing=False), [WaitForDigit(spec.timeout_seconds)]
 
 
 def timed_out(spec: MenuSpec, state: MenuState) -> tuple[MenuState, list[MenuStep]]:
@@ -107,31 +109,31 @@ def digit(spec: MenuSpec, state: MenuState, key: str) -> tuple[MenuState, list[M
     if state.done:
         return state, []
     steps: list[MenuStep] = [StopPrompt()] if state.playing else []
-    state = replace(state, keys=(*state.keys, key), playing=False)
+    state = evolve(state, keys=(*state.keys, key), playing=False)
     node = node_at(spec, state.path)
     option = node.options.get(key)
     if option is None:
         state, more = _fail(spec, state, (spec.invalid_prompt,))
         return state, steps + more
     if option.topic is not None:
-        return replace(state, done=True), [*steps, Chosen(option.topic, "choice")]
+        return evolve(state, done=True), [*steps, Chosen(option.topic, "choice")]
     if option.submenu is not None:
-        state = replace(state, path=(*state.path, key), playing=True)
+        state = evolve(state, path=(*state.path, key), playing=True)
         return state, [*steps, PlayPrompts((option.submenu.prompt,), state.language)]
     if option.action is Action.LANGUAGE:
         langs = spec.languages
         nxt = langs[(langs.index(state.language) + 1) % len(langs)] if state.language in langs else langs[0]
-        state = replace(state, language=nxt, playing=True)
+        state = evolve(state, language=nxt, playing=True)
         return state, [*steps, PlayPrompts((node.prompt,), nxt)]
     # BACK
-    state = replace(state, path=state.path[:-1], playing=True)
+    state = evolve(state, path=state.path[:-1], playing=True)
     return state, [*steps, PlayPrompts((node_at(spec, state.path).prompt,), state.language)]
 
 
 def _fail(spec: MenuSpec, state: MenuState, first: tuple[str, ...]) -> tuple[MenuState, list[MenuStep]]:
     failures = state.failures + 1
     if failures >= spec.max_failures:
-        return replace(state, failures=failures, done=True), [Chosen(spec.default_topic, "failures")]
+        return evolve(state, failures=failures, done=True), [Chosen(spec.default_topic, "failures")]
     node = node_at(spec, state.path)
-    state = replace(state, failures=failures, playing=True)
+    state = evolve(state, failures=failures, playing=True)
     return state, [PlayPrompts((*first, node.prompt), state.language)]

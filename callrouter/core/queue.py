@@ -13,10 +13,11 @@ longest. An entry no available agent can serve never blocks those behind it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from callrouter.core.agents import Agent, AgentState
+from callrouter.core.evolve import evolve
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Queue:
             raise QueueError(f"entry {entry.entry_id} is already queued")
         if entry.caller_key is not None and self.by_caller(entry.caller_key) is not None:
             raise QueueError("this caller already holds a place in the queue")
-        stamped = replace(entry, seq=self.next_seq)
+        stamped = evolve(entry, seq=self.next_seq)
         return Queue({**self.entries, entry.entry_id: stamped}, self.next_seq + 1)
 
     def leave(self, entry_id: str) -> tuple[Queue, QueueEntry]:
@@ -90,7 +91,7 @@ class Queue:
         entry = self.entries.get(entry_id)
         if entry is None:
             raise QueueError(f"entry {entry_id} is not queued")
-        return self.update(replace(entry, priority=priority))
+        return self.update(evolve(entry, priority=priority))
 
     def position(self, entry_id: str) -> int:
         """1-based place among waiting entries (those not being offered)."""

@@ -12,7 +12,15 @@ from typing import Any
 
 import asyncpg
 
-from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Outcome, Record
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallEventRecord,
+    CallRecord,
+    Outcome,
+    PlaceRecord,
+    PlaceState,
+    Record,
+)
 from callrouter.metrics import Metrics
 from callrouter.store import migrate
 from callrouter.store.postgres import PgRecordStore
@@ -31,6 +39,7 @@ class Produced:
     calls: dict[str, CallRecord] = field(default_factory=dict)  # the last snapshot of each call
     events: list[CallEventRecord] = field(default_factory=list)
     states: list[AgentStateRecord] = field(default_factory=list)
+    places: dict[str, PlaceRecord] = field(default_factory=dict)  # the last change of each place
 
 
 def one_call(n: int, produced: Produced) -> list[Record]:
@@ -51,12 +60,19 @@ def one_call(n: int, produced: Produced) -> list[Record]:
             snapshot = replace(snapshot, menu_path="1", topic="infection", priority=10,
                                queued_at=start + timedelta(seconds=step))  # fmt: skip
             out.append(snapshot)
+            joined = start + timedelta(seconds=step)
+            place = PlaceRecord(
+                f"place-{n}", "asterisk-1", joined, PlaceState.WAITING, snapshot.caller_number,
+                "infection", 10, "ru", "clinic-central", joined, call_id,
+            )  # fmt: skip
+            out.append(place)
         if kind in ("offered", "bridged"):
             state = "ringing" if kind == "offered" else "on_call"
             out.append(AgentStateRecord(agent, start + timedelta(seconds=step), state, kind, call_id))
         if kind == "bridged":
             snapshot = replace(snapshot, agent=agent, agent_answered_at=start + timedelta(seconds=step))
             out.append(snapshot)
+            out.append(replace(place, at=start + timedelta(seconds=step), state=PlaceState.CONNECTED))
     end = start + timedelta(seconds=len(TIMELINE) + 30)
     snapshot = replace(snapshot, ended_at=end, outcome=Outcome.ANSWERED, end_reason="caller hung up")
     out += [snapshot, AgentStateRecord(agent, end, "wrap_up", "after call", call_id)]
@@ -67,6 +83,8 @@ def one_call(n: int, produced: Produced) -> list[Record]:
             produced.events.append(record)
         elif isinstance(record, AgentStateRecord):
             produced.states.append(record)
+        elif isinstance(record, PlaceRecord):
+            produced.places[record.place_id] = record
     return out
 
 
@@ -149,6 +167,14 @@ async def _holds_exactly(conn: asyncpg.Connection, produced: Produced) -> None:
     assert {(str(e["call_id"]), e["node"], e["at"], e["kind"], e["detail"]) for e in events} == {
         (e.call_id, e.node, e.at, e.kind, e.detail) for e in produced.events
     }
+    places = {r["place_id"]: r for r in await conn.fetch("SELECT * FROM places")}
+    assert places.keys() == produced.places.keys()
+    for place_id, place in produced.places.items():
+        row = places[place_id]
+        held = (row["node"], row["updated_at"], row["state"], row["person"], row["topic"], row["priority"],
+                row["language"], row["line"], row["joined_at"], str(row["call_id"]))  # fmt: skip
+        assert held == (place.node, place.at, place.state.value, place.person, place.topic, place.priority,
+                        place.language, place.line, place.joined_at, place.call_id), place_id  # fmt: skip
     states = await conn.fetch("SELECT agent, at, state, reason, call_id FROM agent_states")
     assert len(states) == len(produced.states)
     assert {(s["agent"], s["at"], s["state"], s["reason"], str(s["call_id"])) for s in states} == {

@@ -4,6 +4,7 @@ follows the observed lag, out of the way while the router keeps up."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,9 @@ from hypothesis import strategies as st
 
 from callrouter.core.admission import Admission, AdmissionRules, admit, observe
 
-RULES = AdmissionRules(target_lag_seconds=0.5, interval_seconds=1.0)
+# Limits from the first period over the target (the default waits for two: see
+# test_one_slow_period_is_not_an_overload), so each test below says what it tests.
+RULES = AdmissionRules(target_lag_seconds=0.5, interval_seconds=1.0, patience=1)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,23 @@ def test_the_first_overload_limits_below_the_rate_that_caused_it() -> None:
     assert state.tokens == 0
 
 
+def test_one_slow_period_is_not_an_overload() -> None:
+    rules = AdmissionRules(target_lag_seconds=0.5, interval_seconds=1.0)
+    assert rules.patience == 2
+    lone = run(rules, [*load(100, 1, lag=0.9), *load(100, 1, lag=0.1), Observe(0.001, 0.1)])
+    assert refused(lone) == 0 and not last(lone).limiting, "one slow second sheds nobody"
+    sustained = run(rules, [*load(100, 1, lag=0.9), *load(100, 1, lag=0.9), Observe(0.05, 0.9)])
+    assert last(sustained).rate == pytest.approx(100 * rules.decrease, rel=0.02), "two in a row: limiting"
+
+
+def test_the_rate_climbs_by_a_tenth_once_it_is_high() -> None:
+    steps = run(RULES, [*load(100, 1, lag=0.9), Observe(0.001, 0.9)])
+    cut = last(steps)
+    assert cut.rate is not None
+    recovered = last(run(RULES, [*load(120, 1, lag=0.1), Observe(0.001, 0.1)], after=cut))
+    assert recovered.rate == pytest.approx(cut.rate * RULES.growth, rel=0.02)
+
+
 def test_a_sustained_overload_lowers_the_rate_and_a_recovery_raises_it() -> None:
     overload = run(RULES, load(120, 40, lag=2.0))
     state = last(overload)
@@ -170,9 +190,11 @@ def test_a_clock_that_steps_back_stands_still() -> None:
         {"decrease": 0},
         {"interval_seconds": 0},
         {"target_lag_seconds": float("nan")},
+        {"growth": 0.9},
+        {"patience": 0},
     ],
 )
-def test_rules_out_of_range_are_refused(change: dict[str, float]) -> None:
+def test_rules_out_of_range_are_refused(change: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         AdmissionRules(**{"target_lag_seconds": 0.5, **change})
 

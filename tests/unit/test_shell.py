@@ -371,9 +371,11 @@ async def test_overload_sends_new_callers_back(tmp_path: Path, behind: str) -> N
         fake.round_trip = 0.2
     router = Router(fake, tmp_path, shed_lag_seconds="0.05")
     await router.start()
-    fake.call("first", CLINIC)  # taken: the first period only measures
+    fake.call("first", CLINIC)  # taken: two periods over the target before limiting
     await fake.settle(0.6)
-    assert "first" in router.board.calls
+    fake.call("second", CLINIC, number="+79160000003")
+    await fake.settle(0.6)
+    assert "first" in router.board.calls and "second" in router.board.calls
     fake.call("clinic", CLINIC_NORTH)
     fake.call("ambulance", AMBULANCE, number="+79160000002")
     await fake.settle(0.4)
@@ -381,8 +383,8 @@ async def test_overload_sends_new_callers_back(tmp_path: Path, behind: str) -> N
         "clinic": ("callrouter-busy", "ru"),
         "ambulance": ("callrouter-fallback", AMBULANCE),
     }
-    assert set(router.board.calls) == {"first"}
-    assert router.dispatcher.executors.keys() == {"first"}
+    assert set(router.board.calls) == {"first", "second"}
+    assert router.dispatcher.executors.keys() == {"first", "second"}
     fake.hang_up("first")
     await fake.settle(0.4)
     await router.close()

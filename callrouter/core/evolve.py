@@ -1,0 +1,27 @@
+"""``evolve(obj, **changes)``: ``dataclasses.replace`` for the core's frozen
+dataclasses, at a fraction of its cost.
+
+Every step of every call makes a few changed copies of a call, an agent or a
+queue entry; ``dataclasses.replace`` re-runs ``__init__`` with every field for
+each (about 5 µs for a call). These dataclasses have no ``__post_init__`` and
+no init-only fields, so a copy of the instance's fields with the changes laid
+over is the same object, made without ``__init__``. A name that is not a field
+is refused, as ``replace`` refuses it.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def evolve(obj: T, **changes: object) -> T:
+    fields = obj.__dict__
+    for name in changes:
+        if name not in fields:
+            raise TypeError(f"{type(obj).__name__} has no field {name!r}")
+    new = object.__new__(type(obj))
+    new.__dict__.update(fields)
+    new.__dict__.update(changes)
+    return new
