@@ -27,7 +27,7 @@ from callrouter.calls.executor import ChannelExecutor
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
-from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place
+from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallRecord, PlaceRecord
 from callrouter.metrics import Metrics
@@ -375,8 +375,9 @@ class Dispatcher:
         for channel, did in callers:
             place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
             menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
-            entry_id = place.place_id if place and place.place_id else call_id_for(self._node, channel.id)
-            agent_channel, agent_id = legs.pop(entry_id, (None, None))
+            agent_channel, agent_id = legs.pop(
+                place_id_of(place, call_id_for(self._node, channel.id)), (None, None)
+            )
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
             number, started = channel.caller.number, channel.creationtime

@@ -59,6 +59,12 @@ class Place:
         return cls(topic, priority, when, language, menu_path, place_id)
 
 
+def place_id_of(place: Place | None, call_id: str) -> str:
+    """The id of the place a call holds: the place's own, or the call's for a place
+    written before places had ids (and for a call whose place is unknown)."""
+    return place.place_id if place is not None and place.place_id else call_id
+
+
 @dataclass(frozen=True)
 class MenuLevel:
     """Where in the menu a caller was: the keys that led to the level, its language,
@@ -111,7 +117,7 @@ def resume(adopted: Adopted, place: Place, now: datetime) -> Result:
         language=place.language, menu_path=place.menu_path, topic=place.topic,
         priority=place.priority, queued_at=place.joined_at,
     )  # fmt: skip
-    entry_id, line = place.place_id or adopted.call_id, adopted.line
+    entry_id, line = place_id_of(place, adopted.call_id), adopted.line
     call = Call(
         record, Phase.QUEUED, place.language, line, entry_id=entry_id, greeted=True, plays=RESUMED_PLAYS,
         place_id=entry_id,

@@ -48,7 +48,7 @@ from callrouter.core.call_state import Call, Phase
 from callrouter.core.estimate import estimate_minutes
 from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
-from callrouter.core.place import Adopted, MenuLevel, Place, resume, resume_connected
+from callrouter.core.place import Adopted, MenuLevel, Place, place_id_of, resume, resume_connected
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import AgentStateRecord, CallRecord, PlaceRecord, PlaceState, Record
 
@@ -786,8 +786,7 @@ def _adopt(
         )  # fmt: skip
         place = f.place if kept is None else _stored_place(s, f, kept)
         if f.agent_id is not None and f.agent_channel is not None:
-            entry_id = place.place_id if place and place.place_id else adopted.call_id
-            _resume_talking(s, adopted, entry_id, f.agent_id, f.agent_channel)
+            _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f.agent_id, f.agent_channel)
         elif place is not None:
             call, first = resume(adopted, place, s.now)
             _start_call(s, call, first)
