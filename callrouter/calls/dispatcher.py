@@ -372,12 +372,15 @@ class Dispatcher:
             elif len(parts) >= 3 and parts[1] == "inbound":
                 callers.append((channel, parts[2]))
         found = []
+        # A channel that lost its place still has it among the stored ones; an agent's
+        # leg names the place it was rung for.
+        stored_ids = {p.call_id: p.place_id for p in self._stored_places if p.call_id is not None}
         for channel, did in callers:
             place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
             menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
-            agent_channel, agent_id = legs.pop(
-                place_id_of(place, call_id_for(self._node, channel.id)), (None, None)
-            )
+            call_id = call_id_for(self._node, channel.id)
+            place_id = place_id_of(place, stored_ids.get(call_id, call_id))
+            agent_channel, agent_id = legs.pop(place_id, (None, None))
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
             number, started = channel.caller.number, channel.creationtime

@@ -805,11 +805,13 @@ def _adopt(
 def _stored_place(s: _Step, f: Found, kept: PlaceRecord) -> Place | None:
     """The place a found call resumes, given the one stored for it: the channel's
     word wins; a stored place no longer held is closed."""
-    if f.agent_id is not None:  # connected (the record of it was lost)
+    stored = Place(kept.topic, kept.priority, kept.joined_at, kept.language, None, kept.place_id)
+    if f.agent_id is not None:  # connected (the record of it was lost): the agent's leg names this place
         _stored_place_ended(s, kept, PlaceState.CONNECTED)
-    elif f.place is None:  # the channel lost its place (or never got it written)
-        return Place(kept.topic, kept.priority, kept.joined_at, kept.language, None, kept.place_id)
-    elif f.place.place_id != kept.place_id:  # the channel holds another place
+        return f.place or stored
+    if f.place is None:  # the channel lost its place (or never got it written)
+        return stored
+    if f.place.place_id != kept.place_id:  # the channel holds another place
         _stored_place_ended(s, kept, PlaceState.LEFT)
     return f.place
 

@@ -226,3 +226,30 @@ async def test_a_caller_whose_channel_lost_its_place_resumes_the_stored_one(tmp_
     await second.dispatcher.on_connect()
     await settle()
     assert len(closed) == 3
+
+
+async def test_a_talking_caller_whose_channel_lost_its_place_stays_connected(tmp_path: Path) -> None:
+    first = Switchboard(tmp_path / "first")
+    written = _recording(first)
+    writing = await first.start()
+    entry_id, agent_channel = await first.talk_to_an_agent("t1")
+    agent_id = first.dispatcher.board.legs[agent_channel].agent_id
+    await first.writer.close(writing)
+    # Killed before the "connected" record was written, and the channel lost its variable:
+    # only the waiting place is stored, and only the agent's leg names it.
+    stored = [p for p in written if p.place_id == entry_id and p.state is PlaceState.WAITING]
+    assert len(stored) == 1
+    asterisk = first.asterisk
+    del asterisk.variables[("t1", VARIABLE)]
+    asterisk.calls.clear()
+    second = Switchboard(tmp_path / "second", asterisk)
+    closed = _recording(second)
+    second.dispatcher.restore_places(stored)
+    await second.dispatcher.on_connect()
+    await settle()
+    call = second.dispatcher.board.calls["t1"]
+    assert call.phase.value == "connected" and call.entry_id == entry_id
+    assert second.dispatcher.board.centre.agents[agent_id].state.value == "on_call"
+    assert agent_channel not in asterisk.hung_up, "its agent's leg is not a stray"
+    assert not second.dispatcher.board.centre.queue.entries, "not put back in the queue"
+    assert [(p.place_id, p.state) for p in closed] == [(entry_id, PlaceState.CONNECTED)]
