@@ -18,6 +18,17 @@ class Outcome(StrEnum):
     NO_LINE = "no_line"  # the DID belongs to no line and there is no default line
     FAILED = "failed"  # Asterisk refused what the router asked, or the call vanished
     BUSY = "busy"  # the router was overloaded: "please call back" (urgent lines: the fallback route)
+    REPLACED = "replaced"  # the same person called again while waiting: the newer call took the place
+    CALLBACK = "callback"  # the caller asked to be called back: the place is kept as a callback
+
+
+class RepeatKind(StrEnum):
+    """How a call was recognised as the same person calling again."""
+
+    ALREADY_WAITING = "already_waiting"  # took over the place their other call held
+    RESUMED = "resumed"  # hung up while waiting, redialled in time: the old place back
+    RECENT_CONTACT = "recent_contact"  # talked to an agent recently (first-contact resolution)
+    CALLBACK_PENDING = "callback_pending"  # a callback of theirs was waiting
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class CallRecord:
     queued_at: datetime | None = None
     agent: str | None = None
     agent_answered_at: datetime | None = None
+    repeat_of: str | None = None  # the earlier call of the same person this one follows up
+    repeat_kind: RepeatKind | None = None
 
 
 @dataclass(frozen=True)
@@ -90,4 +103,62 @@ class PlaceRecord:
     call_id: str | None = None  # the call holding it, if any
 
 
-Record = CallRecord | CallEventRecord | AgentStateRecord | PlaceRecord
+@dataclass(frozen=True)
+class PersonRecord:
+    """What the switchboard remembers of one person (their normalised number), as a
+    whole: the place they last gave up by hanging up while waiting, and their last
+    answered call. A later snapshot replaces an earlier one; a restarted router
+    loads the ones still inside their windows."""
+
+    person: str
+    at: datetime  # when this memory last changed
+    left_at: datetime | None = None  # hung up while waiting, at
+    joined_at: datetime | None = None  # ... holding a place taken at
+    topic: str | None = None
+    priority: int | None = None
+    language: str | None = None
+    line: str | None = None
+    left_call_id: str | None = None
+    contact_at: datetime | None = None  # last talked to an agent, at
+    contact_agent: str | None = None
+    contact_call_id: str | None = None
+
+
+class CallbackState(StrEnum):
+    PENDING = "pending"  # waits for its turn (a virtual place in the queue)
+    DIALLING = "dialling"  # an agent is reserved and the person is being called
+    COMPLETED = "completed"  # the person answered and was bridged to the agent
+    FAILED = "failed"  # every attempt failed: given up (on the abandoned-callers list)
+    CANCELLED = "cancelled"  # by the person (called in instead), an operator, or a rule
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    at: datetime
+    agent: str
+    outcome: str  # answered | no_answer | busy | failed | agent_missed
+
+
+@dataclass(frozen=True)
+class CallbackRecord:
+    """A callback as it changed. One pending (or dialling) callback per number, which
+    PostgreSQL enforces too. The place it keeps is ``joined_at``: the caller's
+    original join time (or, made by hand, the time it joins the queue)."""
+
+    callback_id: str
+    at: datetime  # this change
+    state: CallbackState
+    number: str  # E.164: the number to dial
+    requested_at: datetime
+    joined_at: datetime
+    topic: str
+    line: str
+    language: str
+    priority: int
+    person: str | None = None  # the requesting caller's own number (matching), if known
+    call_id: str | None = None  # the call that asked for it; None: made by hand
+    attempts: tuple[CallbackAttempt, ...] = ()
+    reason: str = ""  # why it ended (cancelled, failed), or who made it
+
+
+Record = CallRecord | CallEventRecord | AgentStateRecord | PlaceRecord | PersonRecord | CallbackRecord
