@@ -70,6 +70,7 @@ def rules(settings: Settings) -> sb.Rules:
             seconds=min(router.reconcile_seconds, max(1.0, router.max_call_seconds / 4))
         ),
         admission=AdmissionRules(router.shed_lag_seconds),
+        repeat=settings.file.repeat.to_core(),
     )
 
 

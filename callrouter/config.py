@@ -30,6 +30,7 @@ from callrouter.config_centre import (
     MenuConfig,
     MenuOptionConfig,
     QueueConfig,
+    RepeatConfig,
     TopicConfig,
 )
 from callrouter.config_checks import Item, Parts
@@ -61,6 +62,7 @@ class FileConfig(Strict):
         default_factory=lambda: {k: TopicConfig.model_validate(v) for k, v in DEFAULT_TOPICS.items()}
     )
     queue: QueueConfig = QueueConfig()
+    repeat: RepeatConfig = RepeatConfig()
     agents: list[AgentConfig] = Field(default_factory=list)
     hours: dict[str, HoursConfig] = Field(default_factory=dict)
     lines: list[Line] = Field(min_length=1)
@@ -212,6 +214,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "admin": Admin,
     "prompts": Prompts,
     "queue": QueueConfig,
+    "repeat": RepeatConfig,
 }
 TABLE: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 LIST: TypeAdapter[list[Any]] = TypeAdapter(list[Any])

@@ -18,6 +18,7 @@ from callrouter.core.agents import Agent
 from callrouter.core.centre import TopicRules
 from callrouter.core.hours import DAYS, Hours, parse_span
 from callrouter.core.menu import Action, MenuNode, MenuOption, MenuSpec
+from callrouter.core.repeat import EXCLUSION, RepeatRules
 
 NAME = r"^[a-z][a-z0-9_]{0,40}$"
 
@@ -82,6 +83,47 @@ class QueueConfig(Strict):
     announce_every_seconds: float = Field(default=60, ge=0, description="0: announce only on entry")
     short_abandon_seconds: float = Field(default=5, ge=0)
     estimate_window: int = Field(default=20, ge=1, le=1000, description="recent calls behind an estimate")
+
+
+class RepeatConfig(Strict):
+    """Recognising a person who calls again (``core.repeat``)."""
+
+    resume_seconds: float = Field(
+        default=600, ge=0, le=86_400, description="a redial this soon after hanging up keeps the place"
+    )
+    contact_seconds: float = Field(
+        default=86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="a call this soon after an answered one is a repeat contact",
+    )
+    skip_menu: bool = Field(
+        default=True, description="a redialler whose earlier call chose a topic skips the menu"
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="numbers never matched (switchboards, shared lines): E.164, * any digits, ? one digit",
+    )
+    match_withheld: bool = Field(
+        default=False, description="match a withheld caller on the number the network asserted"
+    )
+
+    @field_validator("exclude")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not EXCLUSION.match(pattern):
+                raise ValueError(f"{pattern!r} is not an E.164 number or pattern (+, digits, * and ?)")
+        return patterns
+
+    def to_core(self) -> RepeatRules:
+        return RepeatRules(
+            resume=timedelta(seconds=self.resume_seconds),
+            contact=timedelta(seconds=self.contact_seconds),
+            skip_menu=self.skip_menu,
+            exclude=tuple(self.exclude),
+            match_withheld=self.match_withheld,
+        )
 
 
 class AgentConfig(Strict):

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from callrouter.config_checks import Parts
 
-ALWAYS = ("greeting", "invalid_option", "queue_joined", "queue_position", "queue_wait", "goodbye")
+ALWAYS = (
+    "greeting", "invalid_option", "queue_joined", "queue_position", "queue_wait", "goodbye",
+    "repeat_kept_place", "repeat_replaced",
+)  # fmt: skip
 
 
 def required(parts: Parts) -> set[str]:

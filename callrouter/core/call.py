@@ -30,6 +30,8 @@ from callrouter.core.call_events import (
     MaxDurationReached,
     Overflowed,
     PlaybackFinished,
+    Recognised,
+    Replaced,
     TimerFired,
 )
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
@@ -54,7 +56,7 @@ from callrouter.core.numbers import CallerNumber
 from callrouter.core.place import MENU_VARIABLE, RESUMED_PLAYS, Adopted, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallRecord, Outcome
+from callrouter.core.records import CallRecord, Outcome, RepeatKind
 
 # Call ids are derived from where the call lives, so a router that adopts a call
 # after a restart gives it the id it already has: its timeline continues under
@@ -98,7 +100,9 @@ def arrive(
         started_at=now,
         language=line.language if line else None,
     )
-    call = Call(record, Phase.ANSWERING, line.language if line else "en", line, place_id=place_id)
+    language = line.language if line else "en"
+    # Recognised by their number; the switchboard narrows this (exclusions, withheld).
+    call = Call(record, Phase.ANSWERING, language, line, place_id=place_id, person=caller.e164)
     if line is None:
         ended = evolve(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
         return evolve(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]
@@ -127,7 +131,7 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
             outcome = {
                 Phase.CONNECTED: Outcome.ANSWERED,
                 Phase.CLOSED: Outcome.AFTER_HOURS,
-                Phase.LEAVING: Outcome.OVERFLOW,
+                Phase.LEAVING: call.record.outcome or Outcome.OVERFLOW,
             }.get(call.phase, Outcome.FAILED)
             return _finish(call, now, outcome, "maximum call duration")
         case Answered() if call.phase is Phase.ANSWERING:
@@ -140,7 +144,9 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
         return _finish(call, now, Outcome.ANSWERED, "agent hung up")
     last_message = call.phase in (Phase.CLOSED, Phase.LEAVING)
     if last_message and isinstance(event, PlaybackFinished) and event.playback_id == call.playback_id:
-        outcome = Outcome.AFTER_HOURS if call.phase is Phase.CLOSED else Outcome.OVERFLOW
+        outcome = (
+            Outcome.AFTER_HOURS if call.phase is Phase.CLOSED else call.record.outcome or Outcome.OVERFLOW
+        )
         return _finish(call, now, outcome, call.record.end_reason or "message played")
     return call, []
 
@@ -154,9 +160,11 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
         call = evolve(call, phase=Phase.CLOSED, record=evolve(call.record, end_reason="line closed"))
         call, play = play_media(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
         return call, [*commands, log_event(call, now, "after_hours"), *play]
-    if line.menu == "skip" and line.topic:
+    known = call.known_topic if call.known_topic in plan.topics else None
+    topic, reason = (known, "kept from the earlier call") if known else (line.topic, "line")
+    if topic and (known or line.menu == "skip"):
         call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
-        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, line.topic, "line")
+        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, topic, reason)
         return call, commands + played + joined
     spec = menu_for(line, plan)
     state, steps = mn.start(spec, call.language)
@@ -261,7 +269,7 @@ def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) ->
     entry_id = call.place_id or call.record.call_id
     entry = QueueEntry(
         entry_id, topic, call.language, line.name, priority, joined_at,
-        caller_key=record.caller_number, channel_id=record.channel_id, call_id=record.call_id,
+        caller_key=call.person, channel_id=record.channel_id, call_id=record.call_id,
     )  # fmt: skip
     call = evolve(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
     place = Place(topic, priority, joined_at, call.language, record.menu_path, entry_id)
@@ -317,7 +325,38 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             ]
         case Overflowed(reason):
             return _overflow(call, now, plan, reason)
+        case Recognised():
+            return _recognised(call, event, now)
+        case Replaced():
+            return _replaced(call, now, plan)
     return call, []
+
+
+def _recognised(call: Call, event: Recognised, now: datetime) -> Result:
+    """The same person called before: the record says so, and a kept place is taken
+    up (its id, its earlier join time) and told instead of "please hold"."""
+    record = evolve(call.record, repeat_of=event.repeat_of, repeat_kind=RepeatKind(event.kind))
+    detail = f"{event.kind} of {event.repeat_of}" if event.repeat_of else event.kind
+    place = event.place
+    if place is None:
+        call = evolve(call, record=record)
+        return call, [SaveCall(record), log_event(call, now, "repeat", detail)]
+    record = evolve(record, queued_at=place.joined_at, priority=place.priority, topic=place.topic)
+    call = evolve(call, record=record, entry_id=place.place_id or call.entry_id, kept=True)
+    return call, [
+        SaveCall(record),
+        log_event(call, now, "repeat", detail),
+        SetVariable(PLACE_VARIABLE, place.to_variable()),
+    ]
+
+
+def _replaced(call: Call, now: datetime, plan: CallPlan) -> Result:
+    """A newer call of the same person took this call's place: a short message, then the router hangs up."""
+    call, stop = stop_sound(call)
+    record = evolve(call.record, outcome=Outcome.REPLACED, end_reason="the same caller called again")
+    call = evolve(call, phase=Phase.LEAVING, record=record, entry_id=None)
+    call, play = play_media(call, plan.media(call.language, "repeat_replaced"))
+    return call, [log_event(call, now, "replaced"), SaveCall(record), *stop, *play]
 
 
 def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Result:
@@ -326,7 +365,9 @@ def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Resu
     match event:
         case Announce(position, minutes):
             media: list[str] = []
-            if not call.greeted:
+            if not call.greeted and call.kept:
+                media += plan.media(call.language, "repeat_kept_place")
+            elif not call.greeted:
                 rules = plan.topics.get(call.record.topic or "", TopicPlan())
                 media += plan.media(call.language, *_joined_prompts(rules))
             media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
@@ -403,7 +444,7 @@ def _outcome_on_hangup(call: Call, now: datetime, plan: CallPlan) -> Outcome:
         case Phase.CLOSED:
             return Outcome.AFTER_HOURS
         case Phase.LEAVING:
-            return Outcome.OVERFLOW
+            return call.record.outcome or Outcome.OVERFLOW
         case Phase.ANSWERING:
             return Outcome.FAILED if call.record.answered_at else Outcome.MENU_HANGUP
     return call.record.outcome or Outcome.MENU_HANGUP

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callrouter.core.place import Place
+
 
 @dataclass(frozen=True)
 class Answered:
@@ -86,6 +88,22 @@ class BeingOffered:
     """No position to say: an agent is being rung for this caller right now."""
 
 
+@dataclass(frozen=True)
+class Recognised:
+    """The switchboard recognised this caller as someone who called before.
+    ``place``: the place they keep (an earlier join time, another place's id), if any."""
+
+    kind: str  # a RepeatKind value
+    repeat_of: str | None  # the earlier call
+    place: Place | None = None
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """The same person called again while this call waited: the newer call holds the
+    place now; this one hears a short message and is released."""
+
+
 CallEvent = (
     Answered
     | PlaybackFinished
@@ -102,4 +120,6 @@ CallEvent = (
     | Overflowed
     | Announce
     | BeingOffered
+    | Recognised
+    | Replaced
 )

@@ -45,6 +45,9 @@ class Call:
     # The id the caller's place in the queue gets (minted outside the core, so a
     # place is not its call): empty means the call id, as for calls made before.
     place_id: str = ""
+    person: str | None = None  # who the caller is recognised as (None: never matched)
+    known_topic: str | None = None  # an earlier call of theirs chose it: the menu is skipped
+    kept: bool = False  # kept an earlier place: told so instead of "please hold"
 
     @property
     def ended(self) -> bool:

@@ -102,6 +102,13 @@ def join(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
     return dispatch(centre, now)
 
 
+def retake(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
+    """A queued entry is held by another call now (the same person called again),
+    maybe at a higher priority."""
+    centre = evolve(centre, queue=centre.queue.update(entry))
+    return dispatch(centre, now)
+
+
 def leave(centre: Centre, entry_id: str, now: datetime) -> Result:
     """The caller hung up while queued (or while their agent was being rung)."""
     entry = centre.queue.entries.get(entry_id)

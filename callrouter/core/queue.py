@@ -7,7 +7,9 @@ normalised number, so one person holds one entry.
 
 Matching (``assign``): entries are taken in order (priority high to low, then
 longest waiting); each gets the eligible available agent who has been idle
-longest. An entry no available agent can serve never blocks those behind it.
+longest, or the one who spoke to that caller last if they are free (a caller
+earlier in the order is matched first, so a preference never costs them). An
+entry no available agent can serve never blocks those behind it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class QueueEntry:
     channel_id: str | None = None  # None: a virtual entry (callback) with no live call
     call_id: str | None = None  # the call holding the place now, if any
     offered_to: str | None = None  # agent being rung for this entry
+    preferred_agent: str | None = None  # the agent who spoke to this caller last (if idle, first)
     seq: int = 0  # tie-breaker: arrival order in this process
 
     @property
@@ -121,7 +124,8 @@ class Queue:
                 break
             eligible = [a for a in free if a.can_serve(entry.topic, entry.language)]
             if eligible:
-                agent = min(eligible, key=_idle_order)
+                preferred = [a for a in eligible if a.agent_id == entry.preferred_agent]
+                agent = preferred[0] if preferred else min(eligible, key=_idle_order)
                 pairs.append((entry, agent))
                 free.remove(agent)
         return pairs
@@ -131,12 +135,15 @@ def _longest_idle(agents: Iterable[Agent], entry: QueueEntry) -> Agent | None:
     """``min(eligible, key=_idle_order)`` in one pass without a key per agent:
     it runs for every caller over every agent (hundreds), so it stays plain."""
     idle, topic, language = AgentState.IDLE, entry.topic, entry.language
+    preferred = entry.preferred_agent
     best: Agent | None = None
     for agent in agents:
         if agent.state is not idle or not agent.reachable:
             continue
         if topic not in agent.topics or language not in agent.languages:
             continue
+        if agent.agent_id == preferred:  # the agent who spoke to them last
+            return agent
         if best is None:
             best = agent
             continue

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from callrouter.core import admission
+from callrouter.core import admission, repeat
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
@@ -50,7 +50,16 @@ from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
 from callrouter.core.place import Adopted, MenuLevel, Place, place_id_of, resume, resume_connected
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import AgentStateRecord, CallRecord, PlaceRecord, PlaceState, Record
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallRecord,
+    PersonRecord,
+    PlaceRecord,
+    PlaceState,
+    Record,
+    RepeatKind,
+)
+from callrouter.core.repeat import RepeatRules
 
 AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
 # A phone still ringing this long after its ring timeout is hung up by the router
@@ -72,6 +81,7 @@ class Rules:
     # How often the maximum call duration is checked (one deadline for all calls).
     duration_check: timedelta = timedelta(seconds=30)
     admission: AdmissionRules = field(default_factory=lambda: AdmissionRules(0.0))  # 0: never shed
+    repeat: RepeatRules = field(default_factory=RepeatRules)
 
     def line_for(self, did: str) -> LineInfo | None:
         return self.lines.match(did) or self.default_line
@@ -183,9 +193,16 @@ class Adopt:
     stored_places: tuple[PlaceRecord, ...] = ()
 
 
+@dataclass(frozen=True)
+class Remember:
+    """At start: what was remembered of people who called (PostgreSQL, then the spool)."""
+
+    people: tuple[PersonRecord, ...]
+
+
 Event = (
     Arrived | OnCall | LegAnswered | LegGone | AgentCommand | Reachable | Reprioritise | StillThere | Wake
-    | RestoreAgents | Adopt
+    | RestoreAgents | Adopt | Remember
 )  # fmt: skip
 
 
@@ -306,6 +323,7 @@ class Board:
     lingering: frozenset[str] = frozenset()  # hung up by the router, yet still there at the last check
     legs_made: int = 0
     admission: Admission | None = None  # started with the first call
+    people: Mapping[str, PersonRecord] = field(default_factory=dict)  # person -> what is remembered
 
     @classmethod
     def create(cls, rules: Rules, centre: cc.Centre) -> Board:
@@ -396,6 +414,8 @@ def step(board: Board, event: Event, now: datetime) -> Result:
             _centre(s, cc.restore_agents(board.centre, last, now))
         case Adopt(found, stray, stored):
             _adopt(s, found, stray, stored)
+        case Remember(people):
+            s.set(people={**board.people, **repeat.loaded(board.rules.repeat, list(people), now)})
     _settle(s)
     return s.board, s.out
 
@@ -413,22 +433,37 @@ def _arrived(s: _Step, event: Arrived) -> None:
     rules = s.board.rules
     line = rules.line_for(event.did)
     taken = line is None or _admit(s, event.lag)
+    caller = normalise(event.number, line.country if line else "US")
     call, first = calls.arrive(
         call_id=calls.call_id_for(rules.node, event.channel_id),
         node=rules.node,
         channel_id=event.channel_id,
         did=event.did,
         line=line,
-        caller=normalise(event.number, line.country if line else "US"),
+        caller=caller,
         now=event.at,
         overloaded=not taken,
         place_id=event.place_id,
     )
+    call = _recognise(s, call, rules.repeat.person(caller))
     if event.up and cmd.Answer() in first:
         # Answered in the dialplan (ARI-NOTES 16): no REST call, the call goes on now.
         first = [c for c in first if not isinstance(c, cmd.Answer)]
         s.pending.append((event.channel_id, ev.Answered()))
     _start_call(s, call, first)
+
+
+def _recognise(s: _Step, call: Call, person: str | None) -> Call:
+    """Who the caller is; one who gave up a place in time and had chosen a topic
+    skips the menu (the place itself is decided when they join)."""
+    call = replace(call, person=person)
+    if person is None:
+        return call
+    rules = s.board.rules.repeat
+    kept = repeat.resumable(rules, s.board.people.get(person), s.now)
+    if kept is not None and rules.skip_menu:
+        call = replace(call, known_topic=kept.topic, language=kept.language or call.language)
+    return call
 
 
 def _admit(s: _Step, lag: float) -> bool:
@@ -465,7 +500,8 @@ def _settle(s: _Step) -> None:
             # Read after what came before it in this step (every caller a restart
             # resumes has joined, every overflow has rejoined): the place is the
             # caller's place now, not the one they had halfway through the step.
-            heard = _announcement(s.board, event.entry_id)
+            # The call's place now: a repeat caller may have taken over another.
+            heard = _announcement(s.board, call.entry_id or event.entry_id)
             if heard is None:
                 continue
             event = heard
@@ -505,11 +541,32 @@ def _bridge_id(call: Call) -> str:
 
 
 def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
-    board = s.board
-    if entry.caller_key is not None and board.centre.queue.by_caller(entry.caller_key) is not None:
-        # The same number on a second line while already waiting. Merging the two
-        # into one place is the repeat-callers work; until then both wait.
-        entry = replace(entry, caller_key=None)
+    person = entry.caller_key
+    if person is not None and s.board.rules.repeat.excluded(person):  # e.g. a call adopted after a restart
+        person, entry = None, replace(entry, caller_key=None)
+    held = s.board.centre.queue.by_caller(person) if person is not None else None
+    if held is not None:
+        _take_over(s, channel_id, entry, held)
+        return
+    recognised: ev.Recognised | None = None
+    memory = s.board.people.get(person) if person is not None else None
+    if (kept := repeat.resumable(s.board.rules.repeat, memory, s.now)) is not None:
+        assert kept.joined_at is not None and person is not None
+        # Their old join time, ahead of everyone who joined after it.
+        priority = max(entry.priority, kept.priority or 0)
+        entry = replace(entry, joined_at=kept.joined_at, priority=priority)
+        _remember(s, repeat.resumed(kept, s.now))
+        place = Place(entry.topic, priority, kept.joined_at, entry.language, None, entry.entry_id)
+        recognised = ev.Recognised(RepeatKind.RESUMED, kept.left_call_id, place)
+    elif (contact := repeat.recent_contact(s.board.rules.repeat, memory, s.now)) is not None:
+        entry = replace(entry, preferred_agent=contact.contact_agent)
+        recognised = ev.Recognised(RepeatKind.RECENT_CONTACT, contact.contact_call_id)
+    if recognised is not None:
+        s.pending.append((channel_id, recognised))
+    _take(s, channel_id, entry)
+
+
+def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     s.put("entries", entry.entry_id, channel_id)
     _centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
     taken = s.board.centre.queue.entries.get(entry.entry_id)
@@ -520,12 +577,50 @@ def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
         s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
 
 
+def _take_over(s: _Step, channel_id: str, entry: QueueEntry, held: QueueEntry) -> None:
+    """The person already holds a place (another call of theirs waits, through any
+    line): this call takes it over, with its join time and the higher priority of
+    the two, and the older call is told and released. One person, one place."""
+    old_channel = s.board.entries.get(held.entry_id)
+    old_call = s.board.calls.get(old_channel) if old_channel is not None else None
+    priority = max(entry.priority, held.priority)
+    changes: dict[str, object] = {
+        "channel_id": entry.channel_id,
+        "call_id": entry.call_id,
+        "priority": priority,
+    }
+    if held.offered_to is None:  # what they asked for this time (an agent ringing keeps the old)
+        changes |= {"topic": entry.topic, "language": entry.language, "line": entry.line}
+    taken = replace(held, **changes)  # type: ignore[arg-type]
+    s.put("entries", held.entry_id, channel_id)
+    if old_channel is not None:
+        bridge_id = s.board.bridges.get(old_channel)
+        if bridge_id is not None:  # made while an agent rings for the place: the new call's now
+            s.drop("bridges", old_channel)
+            s.put("bridges", channel_id, bridge_id)
+        s.pending.append((old_channel, ev.Replaced()))
+    _centre(s, cc.retake(s.board.centre, taken, s.now))
+    _place(s, taken, PlaceState.WAITING)
+    place = Place(taken.topic, priority, taken.joined_at, taken.language, None, taken.entry_id)
+    repeat_of = old_call.record.call_id if old_call is not None else held.call_id
+    s.pending.append((channel_id, ev.Recognised(RepeatKind.ALREADY_WAITING, repeat_of, place)))
+
+
+def _remember(s: _Step, memory: PersonRecord) -> None:
+    s.put("people", memory.person, memory)
+    s.write(memory)
+
+
 def _leave(s: _Step, entry_id: str) -> None:
-    """The caller hung up, or their call ended, while their place waited."""
+    """The caller hung up, or their call ended, while their place waited: the place
+    leaves the queue now, and is remembered for a redial."""
     entry = s.board.centre.queue.entries.get(entry_id)
     _centre(s, cc.leave(s.board.centre, entry_id, s.now))
     if entry is not None:
         _place(s, entry, PlaceState.LEFT)
+        if entry.caller_key is not None:
+            person = s.board.people.get(entry.caller_key)
+            _remember(s, repeat.left(person, entry, entry.call_id, s.now))
 
 
 def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
@@ -606,7 +701,7 @@ def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> N
                     s.out.append(HangupLeg(leg_channel, "caller left"))
             case cc.Connect(agent_id, entry_id):
                 if (entry := before(entry_id)) is not None:
-                    _place(s, entry, PlaceState.CONNECTED)
+                    _connected(s, entry, agent_id)
                 leg_channel = s.board.leg_of.get(entry_id)
                 channel_id = s.board.entries.get(entry_id)
                 if leg_channel is not None and channel_id is not None:
@@ -621,6 +716,15 @@ def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> N
                     s.pending.append((channel_id, ev.Overflowed(reason)))
             case cc.AgentChanged(agent, reason):
                 _agent_changed(s, agent, reason)
+
+
+def _connected(s: _Step, entry: QueueEntry, agent_id: str) -> None:
+    """An agent answered for this place: recorded, and remembered of the person
+    (a later call of theirs is a repeat contact, this agent preferred)."""
+    _place(s, entry, PlaceState.CONNECTED)
+    if (person := entry.caller_key) is not None:
+        memory = s.board.people.get(person)
+        _remember(s, repeat.answered(memory, person, agent_id, entry.call_id, s.now))
 
 
 def _agent_changed(s: _Step, agent: Agent, reason: str) -> None:
@@ -741,6 +845,10 @@ def _check_durations(s: _Step) -> None:
             told.add(channel_id)
             s.pending.append((channel_id, ev.MaxDurationReached()))
     s.set(overdue=frozenset(told))
+    rules = s.board.rules.repeat
+    gone = [p for p, memory in s.board.people.items() if repeat.expired(rules, memory, s.now)]
+    for person in gone:  # nothing is written: a restarted router skips them too
+        s.drop("people", person)
     if s.board.calls:
         s.deadline(("duration", ""), s.now + s.board.rules.duration_check)
 

@@ -233,17 +233,6 @@ def test_a_caller_whose_agent_rings_hears_music_only_after_a_second() -> None:
     assert channel_commands(out, "c1") == [cmd.StartMoh()], "BeingOffered: music, no position"
 
 
-def test_the_same_number_on_two_lines_waits_twice() -> None:
-    board = fresh("agent1")
-    board, _ = sb.step(board, sb.AgentCommand("agent1", "pause", "break"), T0)
-    board, first = queued(board, "c1", 1, number="+79161234567")
-    board, second = queued(board, "c2", 2, number="+79161234567", did=NORTH)
-    assert len(board.centre.queue) == 2
-    assert {e.line for e in board.centre.queue.entries.values()} == {"clinic-central", "clinic-north"}
-    assert "overflow" not in events(first + second), "neither is overflowed or refused"
-    assert board.calls["c1"].phase is board.calls["c2"].phase is Phase.QUEUED
-
-
 # ---- the end of a call ---------------------------------------------------------------------------
 def _nothing_of_the_call_stays(board: sb.Board) -> None:
     assert board.calls == {} and board.entries == {} and board.bridges == {}
@@ -468,7 +457,8 @@ def test_an_ambulance_call_goes_straight_to_the_urgent_topic_ahead_of_everyone()
 # ---- a restart ----------------------------------------------------------------------------------------
 def found_waiting(channel_id: str, seconds: float, topic: str = "operator") -> sb.Found:
     place = Place(topic, 0, at(seconds), "ru", "0", f"place-{channel_id}")
-    return sb.Found(channel_id, CLINIC, "+79161230000", at(seconds - 20), place)
+    number = f"+7916123{zlib.crc32(channel_id.encode()) % 10_000:04d}"  # one person each
+    return sb.Found(channel_id, CLINIC, number, at(seconds - 20), place)
 
 
 def test_adopted_waiting_callers_resume_their_places_in_order_without_greeting_or_menu() -> None:

@@ -49,7 +49,7 @@ class Asterisk:
     dying: set[str] = field(default_factory=set)  # asked to hang up (or back to the dialplan)
     legs: dict[str, str] = field(default_factory=dict)  # agent channel -> "ringing" | "up"
     hanging: list[tuple[str, str]] = field(default_factory=list)  # HangupLeg asked, not yet reported
-    bridges: dict[str, str] = field(default_factory=dict)  # caller channel -> bridge made for it
+    bridges: dict[str, str] = field(default_factory=dict)  # bridge made -> the caller channel it was made for
     over: dict[str, int] = field(default_factory=dict)  # CallOver commands per channel
     arrived: list[str] = field(default_factory=list)
     woken_at: set[datetime] = field(default_factory=set)  # every WakeAt asked for
@@ -79,7 +79,7 @@ class Asterisk:
                 case sb.WakeAt(at):
                     self.woken_at.add(at)
                 case sb.DestroyBridge(channel_id, bridge_id):
-                    assert self.bridges.pop(channel_id) == bridge_id
+                    assert self.bridges.pop(bridge_id, None) is not None, "a bridge made, destroyed once"
 
     def to_channel(self, channel_id: str, what: sb.ChannelCommand) -> None:
         match what:
@@ -90,10 +90,12 @@ class Asterisk:
             case cmd.Hangup() | cmd.ContinueInDialplan():
                 self.dying.add(channel_id)
             case sb.MakeBridge(bridge_id):
-                assert channel_id not in self.bridges, "one bridge per caller"
-                self.bridges[channel_id] = bridge_id
+                assert channel_id not in self.bridges.values(), "one bridge per caller"
+                assert bridge_id not in self.bridges, "a bridge id is made once"
+                self.bridges[bridge_id] = channel_id
             case sb.JoinBridge(bridge_id, agent_channel):
-                assert self.bridges.get(channel_id) == bridge_id, "joined the bridge made for it"
+                # The bridge made for the place (a repeat caller takes over the place and its bridge).
+                assert bridge_id in self.bridges, "joined a bridge that was made"
                 assert self.legs.get(agent_channel) == "up", "only an answered phone is bridged"
 
     # -- what Asterisk reports (as the dispatcher passes it on) ----------------------------------
@@ -162,6 +164,8 @@ def check(before: sb.Board, board: sb.Board, commands: list[sb.Command], asteris
         if call.phase is Phase.QUEUED:
             assert call.entry_id in queue, f"{channel_id} is queued without a place"
     assert len(set(board.entries.values())) == len(board.entries), "one place per call"
+    people = [e.caller_key for e in queue.entries.values() if e.caller_key is not None]
+    assert len(people) == len(set(people)), "one person, one place"
     for entry_id, channel_id in board.entries.items():
         assert board.calls[channel_id].entry_id == entry_id
     check_agents(board)
