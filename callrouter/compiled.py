@@ -71,6 +71,7 @@ def rules(settings: Settings) -> sb.Rules:
         ),
         admission=AdmissionRules(router.shed_lag_seconds),
         repeat=settings.file.repeat.to_core(),
+        by_name=lines,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from callrouter.core import call_callback as cb
 from callrouter.core import menu as mn
 from callrouter.core.call_events import (
     AgentAnswered,
@@ -22,6 +23,8 @@ from callrouter.core.call_events import (
     Announce,
     Answered,
     BeingOffered,
+    CallbackRefused,
+    CallbackTaken,
     CallerHungUp,
     CallEvent,
     ChannelGone,
@@ -291,6 +294,8 @@ def _joined_prompts(rules: TopicPlan) -> tuple[str, ...]:
 
 
 def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
+    if call.dialog is not None and isinstance(event, Digit | TimerFired | PlaybackFinished):
+        return cb.in_dialog(call, event, now, plan)  # settling a callback's number
     match event:
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
             call = evolve(call, playback_id=None)
@@ -299,7 +304,7 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             # The greeting is over: ask for the caller's place.
             assert call.entry_id is not None
             return call, [RequestAnnouncement(call.entry_id)]
-        case Announce() | BeingOffered() if call.playback_id is None:
+        case Announce() | BeingOffered() if call.playback_id is None and call.dialog is None:
             return _what_the_caller_hears(call, event, plan)
         case TimerFired(token) if token == call.timer and token.startswith("offer:"):
             return _what_the_caller_hears(evolve(call, timer=None), event, plan)
@@ -314,7 +319,7 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
                 return call, [missed, RequestAnnouncement(call.entry_id)]
             return call, [missed]
         case AgentAnswered(agent_id, agent_channel):
-            call, stop = stop_sound(call)
+            call, stop = stop_sound(evolve(call, dialog=None))
             record = evolve(call.record, agent=agent_id, agent_answered_at=now, outcome=Outcome.ANSWERED)
             call = evolve(call, record=record, phase=Phase.CONNECTED)
             return call, [
@@ -324,7 +329,20 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
                 log_event(call, now, "bridged", agent_id),
             ]
         case Overflowed(reason):
-            return _overflow(call, now, plan, reason)
+            return _overflow(evolve(call, dialog=None), now, plan, reason)
+        case Digit("1") if call.callback_offered:
+            return cb.start(call, now, plan)
+    return _told(call, event, now, plan)
+
+
+def _told(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
+    """What the switchboard tells a waiting caller about their place: taken over,
+    kept from an earlier call, or booked as a callback."""
+    match event:
+        case CallbackTaken():
+            return cb.taken(call, now, plan)
+        case CallbackRefused(reason):
+            return cb.refused(call, now, plan, reason)
         case Recognised():
             return _recognised(call, event, now)
         case Replaced():
@@ -373,6 +391,9 @@ def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Resu
             media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
             if minutes is not None:
                 media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
+            if cb.offer_due(call, minutes, plan):  # "press 1 to be called back, you keep your place"
+                media += plan.media(call.language, "callback_offer")
+                call = evolve(call, callback_offered=True)
             call, stop = stop_sound(call)
             call, play = play_media(evolve(call, announcing=True, greeted=True), tuple(media))
             return call, stop + play

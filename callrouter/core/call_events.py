@@ -104,6 +104,18 @@ class Replaced:
     place now; this one hears a short message and is released."""
 
 
+@dataclass(frozen=True)
+class CallbackTaken:
+    """The callback is booked: it holds the caller's place now."""
+
+    callback_id: str
+
+
+@dataclass(frozen=True)
+class CallbackRefused:
+    reason: str
+
+
 CallEvent = (
     Answered
     | PlaybackFinished
@@ -122,4 +134,6 @@ CallEvent = (
     | BeingOffered
     | Recognised
     | Replaced
+    | CallbackTaken
+    | CallbackRefused
 )

@@ -29,6 +29,7 @@ class TopicPlan:
     prompt: str | None = None  # said on joining
     overflow_topic: str | None = None
     overflow_prompt: str | None = None
+    callback_offer_after: timedelta | None = None  # None: the centre's threshold
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class CallPlan:
     topics: Mapping[str, TopicPlan]
     short_abandon: timedelta = timedelta(seconds=5)
     announce_every: timedelta = timedelta(seconds=60)
+    # A callback is offered once the estimated wait reaches this (None: never offered).
+    callback_offer_after: timedelta | None = None
 
     def media(self, language: str, *keys: str) -> tuple[str, ...]:
         return tuple(f"sound:{self.prompts_dir}/{language}/{key}" for key in keys)

@@ -27,6 +27,15 @@ class Phase(StrEnum):
 
 
 @dataclass(frozen=True)
+class NumberDialog:
+    """Settling the number a callback will dial (``call_callback``)."""
+
+    proposed: str | None  # the caller's own number, read back (None: withheld, they key one)
+    keyed: str = ""
+    tries: int = 0
+
+
+@dataclass(frozen=True)
 class Call:
     record: CallRecord
     phase: Phase
@@ -48,6 +57,8 @@ class Call:
     person: str | None = None  # who the caller is recognised as (None: never matched)
     known_topic: str | None = None  # an earlier call of theirs chose it: the menu is skipped
     kept: bool = False  # kept an earlier place: told so instead of "please hold"
+    callback_offered: bool = False  # offered a callback: reminded at each announcement
+    dialog: NumberDialog | None = None  # settling a callback's number
 
     @property
     def ended(self) -> bool:

@@ -159,6 +159,17 @@ def call_ended(centre: Centre, agent_id: str, entry_id: str, now: datetime) -> R
     return centre, [AgentChanged(agent, "call ended"), *more]
 
 
+def release(centre: Centre, agent_id: str, entry_id: str, now: datetime) -> Result:
+    """The agent's call never happened (a callback's person did not answer): idle at
+    once, no wrap-up, and offered the next caller."""
+    agent = centre.agents[agent_id]
+    if agent.state is not AgentState.ON_CALL or agent.entry_id != entry_id:
+        return centre, []
+    agent = ag.call_ended(agent, now, entry_id, timedelta(0))
+    centre, more = dispatch(centre._with_agent(agent), now)
+    return centre, [AgentChanged(agent, "released"), *more]
+
+
 def agent_command(centre: Centre, agent_id: str, command: str, now: datetime, reason: str = "") -> Result:
     """login / logout / pause / resume, from the admin API or a feature code."""
     agent = centre.agents.get(agent_id)

@@ -84,6 +84,14 @@ class RequestAnnouncement:
 
 
 @dataclass(frozen=True)
+class RequestCallback:
+    """The caller wants a callback on ``number`` (E.164) instead of waiting; the
+    switchboard answers CallbackTaken or CallbackRefused."""
+
+    number: str
+
+
+@dataclass(frozen=True)
 class Bridge:
     agent_channel_id: str
 
@@ -115,6 +123,7 @@ Command = (
     | JoinQueue
     | LeaveQueue
     | RequestAnnouncement
+    | RequestCallback
     | Bridge
     | Hangup
     | ContinueInDialplan

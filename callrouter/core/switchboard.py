@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from callrouter.core import admission, repeat
+from callrouter.core import admission, dialler, repeat
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
@@ -45,6 +45,7 @@ from callrouter.core.admission import Admission, AdmissionRules
 from callrouter.core.agents import Agent, AgentState, AgentStateError
 from callrouter.core.call_plan import CallPlan, LineInfo
 from callrouter.core.call_state import Call, Phase
+from callrouter.core.callbacks import Callback, CallbackRules
 from callrouter.core.estimate import estimate_minutes
 from callrouter.core.lines import DidDirectory
 from callrouter.core.numbers import normalise
@@ -52,6 +53,7 @@ from callrouter.core.place import Adopted, MenuLevel, Place, place_id_of, resume
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import (
     AgentStateRecord,
+    CallbackRecord,
     CallRecord,
     PersonRecord,
     PlaceRecord,
@@ -82,6 +84,11 @@ class Rules:
     duration_check: timedelta = timedelta(seconds=30)
     admission: AdmissionRules = field(default_factory=lambda: AdmissionRules(0.0))  # 0: never shed
     repeat: RepeatRules = field(default_factory=RepeatRules)
+    callback: CallbackRules | None = None  # None: callbacks are never offered nor dialled
+    by_name: Mapping[str, LineInfo] = field(default_factory=dict)  # every line by its name
+
+    def line_named(self, name: str) -> LineInfo | None:
+        return self.by_name.get(name)
 
     def line_for(self, did: str) -> LineInfo | None:
         return self.lines.match(did) or self.default_line
@@ -194,6 +201,56 @@ class Adopt:
 
 
 @dataclass(frozen=True)
+class CallbackLeased:
+    """The shell's answer to ``LeaseCallback``: the lease is ours (or not)."""
+
+    callback_id: str
+    taken: bool
+
+
+@dataclass(frozen=True)
+class DialAnswered:
+    """The person a callback dialled answered (their channel entered the application)."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class DialGone:
+    """The person's channel of a callback ended (or never rang: the originate failed)."""
+
+    channel_id: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class RestoreCallbacks:
+    """At start: the open callbacks (PostgreSQL, then the spool)."""
+
+    records: tuple[CallbackRecord, ...]
+
+
+@dataclass(frozen=True)
+class ScheduleCallback:
+    """An agent schedules a follow-up by hand: it joins the queue at ``record.joined_at``.
+    Raises CallbackError when the number already has an open callback."""
+
+    record: CallbackRecord
+
+
+@dataclass(frozen=True)
+class CancelCallback:
+    """Raises KeyError for an unknown callback, CallbackError for one being dialled."""
+
+    callback_id: str
+    reason: str
+
+
+class CallbackError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
 class Remember:
     """At start: what was remembered of people who called (PostgreSQL, then the spool)."""
 
@@ -202,7 +259,8 @@ class Remember:
 
 Event = (
     Arrived | OnCall | LegAnswered | LegGone | AgentCommand | Reachable | Reprioritise | StillThere | Wake
-    | RestoreAgents | Adopt | Remember
+    | RestoreAgents | Adopt | Remember | CallbackLeased | DialAnswered | DialGone | RestoreCallbacks
+    | ScheduleCallback | CancelCallback
 )  # fmt: skip
 
 
@@ -287,7 +345,29 @@ class CallOver:
     record: CallRecord
 
 
-Command = ToChannel | Originate | HangupLeg | DestroyBridge | Write | WakeAt | CallOver
+@dataclass(frozen=True)
+class LeaseCallback:
+    """Take this callback's lease in PostgreSQL; fed back as ``CallbackLeased``."""
+
+    callback_id: str
+
+
+@dataclass(frozen=True)
+class Dial:
+    """Call a callback's person through the outbound route; the channel enters the
+    application with ``app_args`` when answered (``DialAnswered``), a failed
+    originate or an unanswered call comes back as ``DialGone``."""
+
+    channel_id: str
+    number: str
+    app_args: str
+    ring_seconds: float
+    label: str
+
+
+Command = (
+    ToChannel | Originate | HangupLeg | DestroyBridge | Write | WakeAt | CallOver | LeaseCallback | Dial
+)  # fmt: skip
 
 
 # ---- state ---------------------------------------------------------------------------
@@ -324,6 +404,8 @@ class Board:
     legs_made: int = 0
     admission: Admission | None = None  # started with the first call
     people: Mapping[str, PersonRecord] = field(default_factory=dict)  # person -> what is remembered
+    callbacks: Mapping[str, Callback] = field(default_factory=dict)  # callback id (= its place's id) -> it
+    dials: Mapping[str, str] = field(default_factory=dict)  # a person's channel -> its callback
 
     @classmethod
     def create(cls, rules: Rules, centre: cc.Centre) -> Board:
@@ -416,6 +498,8 @@ def step(board: Board, event: Event, now: datetime) -> Result:
             _adopt(s, found, stray, stored)
         case Remember(people):
             s.set(people={**board.people, **repeat.loaded(board.rules.repeat, list(people), now)})
+        case _:  # the callbacks' events
+            dialler.on_event(s, event)
     _settle(s)
     return s.board, s.out
 
@@ -461,7 +545,10 @@ def _recognise(s: _Step, call: Call, person: str | None) -> Call:
         return call
     rules = s.board.rules.repeat
     kept = repeat.resumable(rules, s.board.people.get(person), s.now)
-    if kept is not None and rules.skip_menu:
+    pending = dialler.of_person(s.board, person)
+    if pending is not None and dialler.cancellable(pending) and rules.skip_menu:
+        call = replace(call, known_topic=pending.record.topic, language=pending.record.language)
+    elif kept is not None and rules.skip_menu:
         call = replace(call, known_topic=kept.topic, language=kept.language or call.language)
     return call
 
@@ -528,6 +615,8 @@ def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
                 _leave(s, entry_id)
             case cmd.RequestAnnouncement():
                 s.pending.append((channel_id, command))
+            case cmd.RequestCallback(number):
+                dialler.request(s, channel_id, number)
             case cmd.Bridge(agent_channel):
                 bridge_id = s.board.bridges.get(channel_id) or _bridge_id(s.board.calls[channel_id])
                 s.put("bridges", channel_id, bridge_id)
@@ -550,7 +639,15 @@ def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
         return
     recognised: ev.Recognised | None = None
     memory = s.board.people.get(person) if person is not None else None
-    if (kept := repeat.resumable(s.board.rules.repeat, memory, s.now)) is not None:
+    pending = dialler.of_person(s.board, person) if person is not None else None
+    if pending is not None and dialler.cancellable(pending):
+        # Waits on the line in the callback's place instead: never both.
+        dialler.cancel(s, pending.callback_id, "the person called in")
+        priority = max(entry.priority, pending.record.priority)
+        entry = replace(entry, joined_at=pending.record.joined_at, priority=priority)
+        place = Place(entry.topic, priority, entry.joined_at, entry.language, None, entry.entry_id)
+        recognised = ev.Recognised(RepeatKind.CALLBACK_PENDING, pending.record.call_id, place)
+    elif (kept := repeat.resumable(s.board.rules.repeat, memory, s.now)) is not None:
         assert kept.joined_at is not None and person is not None
         # Their old join time, ahead of everyone who joined after it.
         priority = max(entry.priority, kept.priority or 0)
@@ -700,13 +797,7 @@ def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> N
                 if leg_channel is not None:
                     s.out.append(HangupLeg(leg_channel, "caller left"))
             case cc.Connect(agent_id, entry_id):
-                if (entry := before(entry_id)) is not None:
-                    _connected(s, entry, agent_id)
-                leg_channel = s.board.leg_of.get(entry_id)
-                channel_id = s.board.entries.get(entry_id)
-                if leg_channel is not None and channel_id is not None:
-                    s.put("talk_started", agent_id, s.now)
-                    s.pending.append((channel_id, ev.AgentAnswered(agent_id, leg_channel)))
+                _connected(s, before(entry_id), entry_id, agent_id)
             case cc.OverflowEntry(entry_id, reason):
                 if (entry := before(entry_id)) is not None:
                     _place(s, entry, PlaceState.OVERFLOWED)
@@ -718,13 +809,23 @@ def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> N
                 _agent_changed(s, agent, reason)
 
 
-def _connected(s: _Step, entry: QueueEntry, agent_id: str) -> None:
-    """An agent answered for this place: recorded, and remembered of the person
-    (a later call of theirs is a repeat contact, this agent preferred)."""
-    _place(s, entry, PlaceState.CONNECTED)
-    if (person := entry.caller_key) is not None:
-        memory = s.board.people.get(person)
-        _remember(s, repeat.answered(memory, person, agent_id, entry.call_id, s.now))
+def _connected(s: _Step, entry: QueueEntry | None, entry_id: str, agent_id: str) -> None:
+    """An agent answered for this place: the caller is bridged to them, and it is
+    recorded and remembered of the person (a later call of theirs is a repeat
+    contact, this agent preferred). A callback's agent answered: the person is called."""
+    if entry_id in s.board.callbacks:  # recorded once the person answers
+        dialler.agent_answered(s, entry_id)
+        return
+    if entry is not None:
+        _place(s, entry, PlaceState.CONNECTED)
+        if (person := entry.caller_key) is not None:
+            memory = s.board.people.get(person)
+            _remember(s, repeat.answered(memory, person, agent_id, entry.call_id, s.now))
+    leg_channel = s.board.leg_of.get(entry_id)
+    channel_id = s.board.entries.get(entry_id)
+    if leg_channel is not None and channel_id is not None:
+        s.put("talk_started", agent_id, s.now)
+        s.pending.append((channel_id, ev.AgentAnswered(agent_id, leg_channel)))
 
 
 def _agent_changed(s: _Step, agent: Agent, reason: str) -> None:
@@ -744,6 +845,13 @@ def _agent_changed(s: _Step, agent: Agent, reason: str) -> None:
 
 
 def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
+    if entry_id in s.board.callbacks:  # a callback's place: the lease first, then its agent's phone
+        dialler.reserved(s, agent_id, entry_id)
+        return
+    ring_leg(s, agent_id, entry_id, None)
+
+
+def ring_leg(s: _Step, agent_id: str, entry_id: str, label: str | None) -> None:
     board = s.board
     made = board.legs_made + 1
     leg_channel = f"agent-{entry_id}-{made}"
@@ -752,7 +860,7 @@ def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
     s.put("leg_of", entry_id, leg_channel)
     s.set(legs_made=made)
     entry = board.centre.queue.entries.get(entry_id)
-    label = f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter"
+    label = label or (f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter")
     rules = board.rules
     s.out.append(Originate(leg_channel, agent_id, f"agent,{entry_id},{agent_id}", rules.ring_seconds, label))
     s.deadline(("leg", leg_channel), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))
@@ -786,6 +894,8 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
     s.drop("legs", leg_channel)
     s.deadline(("leg", leg_channel), None)
     channel_id = board.entries.get(leg.entry_id)
+    if leg.entry_id in board.callbacks:
+        dialler.agent_leg_gone(s, leg)
     if leg.answered:
         if channel_id is not None:
             s.pending.append((channel_id, ev.AgentLeft()))
@@ -824,6 +934,8 @@ def _wake(s: _Step) -> None:
             _max_wait(s, name)
         elif kind == "duration":
             _check_durations(s)
+        elif kind in ("callback", "lease", "closed"):
+            dialler.due(s, kind, name)
 
 
 def _max_wait(s: _Step, entry_id: str) -> None:

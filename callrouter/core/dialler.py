@@ -1,0 +1,321 @@
+"""The switchboard's side of callbacks: booking one in a waiting caller's place,
+reserving an agent when it reaches the head of the queue, the lease, the
+agent's phone first, then the person; and what every outcome does.
+
+The life cycle and its rules are ``callbacks``'; this module only wires them
+into a switchboard step (``switchboard._Step``), so the inbound call flow
+knows nothing of outbound dialling beyond "this place is a callback".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from callrouter.core import call_events as ev
+from callrouter.core import callbacks as cbs
+from callrouter.core import centre as cc
+from callrouter.core import repeat
+from callrouter.core import switchboard as sb
+from callrouter.core.call_plan import LineInfo
+from callrouter.core.callbacks import Callback, Stage
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import CallEventRecord, PlaceState
+
+if TYPE_CHECKING:
+    from callrouter.core.switchboard import _Step
+
+
+def _rules(s: _Step) -> cbs.CallbackRules:
+    rules = s.board.rules.callback
+    assert rules is not None
+    return rules
+
+
+def _line(s: _Step, name: str) -> LineInfo | None:
+    return s.board.rules.line_named(name)
+
+
+def _hours_open(s: _Step, callback: Callback) -> bool:
+    line = _line(s, callback.record.line)
+    return cbs.open_for(line.hours if line else None, s.now)
+
+
+def _save(s: _Step, callback: Callback, urgent: bool = True) -> None:
+    """The board's copy and its record (written at once: a restart must find it)."""
+    if cbs.final(callback):
+        s.drop("callbacks", callback.callback_id)
+    else:
+        s.put("callbacks", callback.callback_id, callback)
+    s.write(callback.record, urgent=urgent)
+
+
+def _log(s: _Step, callback: Callback, kind: str, detail: str = "") -> None:
+    call_id = callback.record.call_id
+    if call_id is not None:  # on the timeline of the call that asked for it
+        s.write(CallEventRecord(call_id, s.board.rules.node, s.now, kind, detail))
+
+
+def open_for_number(board: sb.Board, number: str) -> Callback | None:
+    return next((c for c in board.callbacks.values() if c.record.number == number), None)
+
+
+def of_person(board: sb.Board, person: str) -> Callback | None:
+    return next((c for c in board.callbacks.values() if c.record.person == person), None)
+
+
+# ---- booking -------------------------------------------------------------------------------
+def request(s: _Step, channel_id: str, number: str) -> None:
+    """A waiting caller asked for a callback on ``number``: it takes their place."""
+    call = s.board.calls[channel_id]
+    entry = s.board.centre.queue.entries.get(call.entry_id or "")
+    reason = _refusal(s, number, entry)
+    if reason is not None or entry is None:
+        s.pending.append((channel_id, ev.CallbackRefused(reason or "no place")))
+        return
+    callback = cbs.booked(entry.entry_id, number, entry, call.record.call_id, s.now)
+    virtual = replace(entry, channel_id=None, call_id=None)
+    s.drop("entries", entry.entry_id)
+    s.deadline(("entry", entry.entry_id), None)  # a callback never overflows
+    _save(s, callback)
+    sb._place(s, entry, PlaceState.LEFT)  # the call left; the callback holds the place now
+    s.pending.append((channel_id, ev.CallbackTaken(callback.callback_id)))
+    sb._centre(s, cc.retake(s.board.centre, virtual, s.now))
+
+
+def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
+    if s.board.rules.callback is None:
+        return "callbacks are off"
+    if entry is None:
+        return "not waiting"
+    if entry.offered_to is not None:
+        return "an agent is being rung"
+    if s.board.rules.repeat.excluded(number):
+        return "excluded number"
+    if open_for_number(s.board, number) is not None:
+        return "a callback to this number is pending"
+    return None
+
+
+def schedule(s: _Step, callback: Callback) -> None:
+    """A pending callback takes its virtual place now, or when it falls due."""
+    if callback.stage is Stage.SCHEDULED and callback.due_at is not None and callback.due_at > s.now:
+        s.put("callbacks", callback.callback_id, callback)
+        s.deadline(("callback", callback.callback_id), callback.due_at)
+        return
+    if not _hours_open(s, callback):
+        later = cbs.later(callback, s.now, cbs.CLOSED_RECHECK)
+        s.put("callbacks", later.callback_id, later)
+        s.deadline(("callback", later.callback_id), later.due_at)
+        return
+    waiting = replace(callback, stage=Stage.WAITING, due_at=None, agent=None, person_leg=None)
+    s.put("callbacks", waiting.callback_id, waiting)
+    person = waiting.record.person
+    held = s.board.centre.queue.by_caller(person) if person is not None else None
+    entry = cbs.entry_of(waiting)
+    if held is not None:  # the person is on the line again meanwhile: no second place
+        entry = replace(entry, caller_key=None)
+    sb._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
+
+
+# ---- dialling ------------------------------------------------------------------------------
+def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
+    """The callback reached the head of the queue for this agent (reserved: ringing
+    state, not yet rung). Nothing is dialled before the lease is ours."""
+    callback = replace(s.board.callbacks[callback_id], stage=Stage.LEASING, agent=agent_id)
+    s.put("callbacks", callback_id, callback)
+    if not _hours_open(s, callback):  # handled at once, outside the centre's step that reserved the agent
+        s.deadline(("closed", callback_id), s.now)
+        return
+    s.out.append(sb.LeaseCallback(callback_id))
+    s.deadline(("lease", callback_id), s.now + _rules(s).lease_guard)
+
+
+def leased(s: _Step, callback_id: str, taken: bool) -> None:
+    callback = s.board.callbacks.get(callback_id)
+    if callback is None or callback.stage is not Stage.LEASING or callback.agent is None:
+        return
+    s.deadline(("lease", callback_id), None)
+    if not taken:  # the database is away, or another router holds it: callers on the line go first
+        _not_now(s, callback, _rules(s).lease_retry, "no lease")
+        return
+    s.put("callbacks", callback_id, replace(callback, stage=Stage.RINGING_AGENT))
+    _log(s, callback, "callback_agent_rung", callback.agent)
+    sb.ring_leg(
+        s, callback.agent, callback_id, f"callback {callback.record.topic} {callback.record.language}"
+    )
+
+
+def _not_now(s: _Step, callback: Callback, wait: timedelta, why: str) -> None:
+    """Release the reserved agent (not paused: they did nothing wrong) and take the
+    callback out of the queue until ``wait`` has passed."""
+    _log(s, callback, "callback_postponed", why)
+    later = cbs.later(callback, s.now, wait)
+    s.put("callbacks", later.callback_id, later)
+    s.deadline(("callback", later.callback_id), later.due_at)
+    sb._centre(s, cc.leave(s.board.centre, callback.callback_id, s.now))
+    s.set(centre=cc.forget_ended(s.board.centre, [callback.callback_id]))
+
+
+def agent_answered(s: _Step, callback_id: str) -> None:
+    """The reserved agent took the call: now the person is called."""
+    callback = s.board.callbacks[callback_id]
+    s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))  # out of the queue: connected
+    channel_id = f"callback-{callback_id}-{callback.dials + 1}"
+    dialling = cbs.dialling(callback, s.now, channel_id)
+    _save(s, dialling)
+    s.put("dials", channel_id, callback_id)
+    _log(s, callback, "callback_dialled", callback.agent or "")
+    line = _line(s, callback.record.line)
+    label = line.name if line else "callrouter"
+    s.out.append(
+        sb.Dial(channel_id, callback.record.number, f"callback,{callback_id}", _rules(s).ring_seconds, label)
+    )
+
+
+def dial_answered(s: _Step, channel_id: str) -> None:
+    callback = _dialled(s, channel_id)
+    if callback is None or callback.stage is not Stage.DIALLING:
+        return
+    done = cbs.completed(callback, s.now)
+    s.put("callbacks", done.callback_id, done)
+    s.write(done.record, urgent=True)
+    _log(s, callback, "callback_answered", callback.agent or "")
+    leg_channel = s.board.leg_of.get(callback.callback_id)
+    bridge_id = f"bridge-{callback.callback_id}"
+    s.put("bridges", channel_id, bridge_id)
+    s.out.append(sb.ToChannel(channel_id, sb.MakeBridge(bridge_id)))
+    if leg_channel is not None:
+        s.out.append(sb.ToChannel(channel_id, sb.JoinBridge(bridge_id, leg_channel)))
+    if callback.agent is not None:
+        s.put("talk_started", callback.agent, s.now)
+        person = callback.record.person or callback.record.number
+        memory = s.board.people.get(person)
+        sb._remember(s, repeat.answered(memory, person, callback.agent, callback.record.call_id, s.now))
+
+
+def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
+    """The person's call ended: unanswered (an attempt failed) or after talking."""
+    callback = _dialled(s, channel_id)
+    s.drop("dials", channel_id)
+    bridge_id = s.board.bridges.get(channel_id)
+    if bridge_id is not None:
+        s.out.append(sb.DestroyBridge(channel_id, bridge_id))
+        s.drop("bridges", channel_id)
+    if callback is None:
+        return
+    leg_channel = s.board.leg_of.get(callback.callback_id)
+    if callback.stage is Stage.TALKING:
+        s.drop("callbacks", callback.callback_id)
+        if leg_channel is not None:
+            s.out.append(sb.HangupLeg(leg_channel, "person hung up"))
+        return
+    if callback.stage is Stage.DIALLING:
+        _attempt_failed(s, callback, _outcome(cause))
+        if leg_channel is not None:
+            s.out.append(sb.HangupLeg(leg_channel, "callback not answered"))
+
+
+def _outcome(cause: str) -> str:
+    text = cause.lower()
+    if "busy" in text:
+        return "busy"
+    if "no answer" in text or "timeout" in text or "no user" in text:
+        return "no_answer"
+    return "failed"
+
+
+def _attempt_failed(s: _Step, callback: Callback, outcome: str) -> None:
+    """The agent is released at once (no wrap-up); the callback retries later, or fails."""
+    agent = callback.agent
+    line = _line(s, callback.record.line)
+    after = cbs.attempt_failed(callback, _rules(s), outcome, s.now, line.hours if line else None)
+    _log(s, callback, "callback_attempt", outcome)
+    _save(s, after)
+    if after.due_at is not None:
+        s.deadline(("callback", after.callback_id), after.due_at)
+    if agent is not None:
+        sb._centre(s, cc.release(s.board.centre, agent, callback.callback_id, s.now))
+
+
+def _dialled(s: _Step, channel_id: str) -> Callback | None:
+    callback_id = s.board.dials.get(channel_id)
+    return s.board.callbacks.get(callback_id) if callback_id is not None else None
+
+
+def agent_leg_gone(s: _Step, leg: sb.Leg) -> None:
+    """The reserved agent's phone went: unanswered (the next agent is tried, as for
+    any caller), or the agent hung up while the person rang or talked."""
+    callback = s.board.callbacks.get(leg.entry_id)
+    if callback is None:
+        return
+    if not leg.answered:
+        s.put("callbacks", callback.callback_id, replace(callback, stage=Stage.WAITING, agent=None))
+        return
+    person_leg = callback.person_leg
+    if callback.stage is Stage.DIALLING:
+        s.drop("dials", person_leg or "")
+        _attempt_failed(s, callback, "agent_left")
+    elif callback.stage is Stage.TALKING:
+        s.drop("callbacks", callback.callback_id)
+    if person_leg is not None:
+        s.out.append(sb.HangupLeg(person_leg, "agent hung up"))
+
+
+# ---- time, restarts and operators ---------------------------------------------------------
+def due(s: _Step, kind: str, callback_id: str) -> None:
+    callback = s.board.callbacks.get(callback_id)
+    if callback is None:
+        return
+    if kind == "lease":  # the shell never answered about the lease: as good as refused
+        leased(s, callback_id, taken=False)
+    elif kind == "closed" and callback.stage is Stage.LEASING:
+        _not_now(s, callback, cbs.CLOSED_RECHECK, "line closed")
+    elif callback.stage is Stage.SCHEDULED:
+        schedule(s, replace(callback, due_at=None))
+
+
+def on_event(s: _Step, event: sb.Event) -> None:
+    match event:
+        case sb.CallbackLeased(callback_id, taken):
+            leased(s, callback_id, taken)
+        case sb.DialAnswered(channel_id):
+            dial_answered(s, channel_id)
+        case sb.DialGone(channel_id, cause):
+            dial_gone(s, channel_id, cause)
+        case sb.RestoreCallbacks(records):
+            for record in sorted(records, key=lambda r: (r.joined_at, r.callback_id)):
+                if record.callback_id not in s.board.callbacks and record.state in cbs.OPEN:
+                    schedule(s, cbs.scheduled(record, s.now))
+        case sb.ScheduleCallback(record):
+            if open_for_number(s.board, record.number) is not None:
+                raise sb.CallbackError("a callback to this number is already pending")
+            if record.callback_id in s.board.callbacks:
+                raise sb.CallbackError("this callback exists already")
+            callback = cbs.scheduled(record, s.now)
+            s.write(callback.record, urgent=True)
+            schedule(s, callback)
+        case sb.CancelCallback(callback_id, reason):
+            cancel(s, callback_id, reason)
+
+
+def cancellable(callback: Callback) -> bool:
+    return callback.stage not in (Stage.DIALLING, Stage.TALKING)
+
+
+def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
+    """An operator (or the person, calling in) cancels a callback not being dialled."""
+    callback = s.board.callbacks.get(callback_id)
+    if callback is None:
+        raise KeyError(callback_id)
+    if not cancellable(callback):
+        raise sb.CallbackError("the callback is being dialled")
+    for kind in ("callback", "lease", "closed"):
+        s.deadline((kind, callback_id), None)
+    _save(s, cbs.cancelled(callback, s.now, reason))
+    _log(s, callback, "callback_cancelled", reason)
+    if callback_id in s.board.centre.queue:
+        sb._centre(s, cc.leave(s.board.centre, callback_id, s.now))
+        s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))
+    return callback
