@@ -23,10 +23,9 @@ from callrouter.core.records import (
 )
 from callrouter.metrics import Metrics
 from callrouter.store import spool
-from callrouter.store.postgres import PgRecordStore
 from callrouter.store.writer import RecordWriter
-from tests.integration.conftest import Cluster
-from tests.integration.test_record_store import migrated, record, until
+from tests.integration.conftest import Migrated
+from tests.integration.test_record_store import record, until
 
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 NUMBER = "+79161234567"
@@ -56,9 +55,8 @@ def person(seconds: float, **changes: object) -> PersonRecord:
     return replace(PersonRecord(NUMBER, at(seconds)), **changes)  # type: ignore[arg-type]
 
 
-async def test_a_call_keeps_the_call_it_follows_up(empty_db: str, cluster: Cluster) -> None:
-    conn = await migrated(empty_db, cluster)
-    store = PgRecordStore(empty_db, cluster.password)
+async def test_a_call_keeps_the_call_it_follows_up(db: Migrated) -> None:
+    conn, store = db.conn, db.store
     first = record(1, outcome=Outcome.ABANDONED)
     again = record(2, repeat_of=first.call_id, repeat_kind=RepeatKind.RESUMED)
     ended = replace(again, outcome=Outcome.ANSWERED)
@@ -73,13 +71,10 @@ async def test_a_call_keeps_the_call_it_follows_up(empty_db: str, cluster: Clust
     assert rows[first.call_id]["repeat_of"] is None and rows[replaced.call_id]["outcome"] == "replaced"
     kinds = await conn.fetch("SELECT repeat_kind FROM call_durations WHERE repeat_kind IS NOT NULL")
     assert [r["repeat_kind"] for r in kinds] == ["resumed"]
-    await store.close()
-    await conn.close()
 
 
-async def test_a_person_s_row_is_their_latest_snapshot_whole(empty_db: str, cluster: Cluster) -> None:
-    conn = await migrated(empty_db, cluster)
-    store = PgRecordStore(empty_db, cluster.password)
+async def test_a_person_s_row_is_their_latest_snapshot_whole(db: Migrated) -> None:
+    conn, store = db.conn, db.store
     call_id = str(uuid.uuid4())
     left = person(1, left_at=at(1), joined_at=T0, topic="operator", priority=10, language="ru",
                   line="clinic-central", left_call_id=call_id)  # fmt: skip
@@ -98,15 +93,10 @@ async def test_a_person_s_row_is_their_latest_snapshot_whole(empty_db: str, clus
     assert await conn.fetchval("SELECT contact_agent FROM people") == "agent2"
     refused = await store.write([person(10, person="not-a-number")])
     assert [r for r, _why in refused] == [person(10, person="not-a-number")]
-    await store.close()
-    await conn.close()
 
 
-async def test_a_callback_s_row_is_its_latest_change_with_its_attempts(
-    empty_db: str, cluster: Cluster
-) -> None:
-    conn = await migrated(empty_db, cluster)
-    store = PgRecordStore(empty_db, cluster.password)
+async def test_a_callback_s_row_is_its_latest_change_with_its_attempts(db: Migrated) -> None:
+    conn, store = db.conn, db.store
     pending = callback(0)
     tried = (CallbackAttempt(at(5), "agent1", "no_answer"), CallbackAttempt(at(65), "agent2", "busy"))
     dialling = replace(pending, at=at(60), state=CallbackState.DIALLING, attempts=tried[:1])
@@ -120,25 +110,19 @@ async def test_a_callback_s_row_is_its_latest_change_with_its_attempts(
         {"at": at(65).isoformat(), "agent": "agent2", "outcome": "busy"},
     ]
     assert (row["leased_by"], row["lease_until"]) == (None, None)
-    await store.close()
-    await conn.close()
 
 
-async def test_a_record_never_touches_the_lease(empty_db: str, cluster: Cluster) -> None:
-    conn = await migrated(empty_db, cluster)
-    store = PgRecordStore(empty_db, cluster.password)
+async def test_a_record_never_touches_the_lease(db: Migrated) -> None:
+    conn, store = db.conn, db.store
     assert await store.write([callback(0)]) == []
     await conn.execute("UPDATE callbacks SET leased_by = 'router-a', lease_until = $1", at(30))
     assert await store.write([callback(5, CallbackState.DIALLING)]) == []
     row = await conn.fetchrow("SELECT state, leased_by, lease_until FROM callbacks")
     assert tuple(row) == ("dialling", "router-a", at(30))
-    await store.close()
-    await conn.close()
 
 
-async def test_one_open_callback_per_number(empty_db: str, cluster: Cluster) -> None:
-    conn = await migrated(empty_db, cluster)
-    store = PgRecordStore(empty_db, cluster.password)
+async def test_one_open_callback_per_number(db: Migrated) -> None:
+    conn, store = db.conn, db.store
     assert await store.write([callback(0)]) == []
     for state in (CallbackState.PENDING, CallbackState.DIALLING):
         refused = await store.write([second(1, state)])
@@ -160,16 +144,13 @@ async def test_one_open_callback_per_number(empty_db: str, cluster: Cluster) -> 
         callback(0).callback_id: "completed",
         second(0).callback_id: "pending",
     }
-    await store.close()
-    await conn.close()
 
 
 async def test_a_second_pending_callback_goes_to_records_bad_and_the_rest_go_in(
-    empty_db: str, cluster: Cluster, tmp_path: Path
+    db: Migrated, tmp_path: Path
 ) -> None:
-    conn = await migrated(empty_db, cluster)
-    metrics = Metrics()
-    writer = RecordWriter(PgRecordStore(empty_db, cluster.password), tmp_path, metrics, max_wait=0.01)
+    conn, metrics = db.conn, Metrics()
+    writer = RecordWriter(db.store, tmp_path, metrics, max_wait=0.01)
     task = asyncio.create_task(writer.run())
     duplicate = second(1)
     for item in (callback(0), record(1), duplicate, person(1, contact_at=at(1)), record(2)):
@@ -184,18 +165,14 @@ async def test_a_second_pending_callback_goes_to_records_bad_and_the_rest_go_in(
     assert metrics.registry.get_sample_value("callrouter_records_rejected_total") == 1
     assert await conn.fetchval("SELECT count(*) FROM callbacks") == 1
     assert await conn.fetchval("SELECT count(*) FROM people") == 1
-    await conn.close()
 
 
-async def test_a_callback_whose_id_is_no_uuid_is_refused_as_bad_data(empty_db: str, cluster: Cluster) -> None:
-    conn = await migrated(empty_db, cluster)
-    store = PgRecordStore(empty_db, cluster.password)
+async def test_a_callback_whose_id_is_no_uuid_is_refused_as_bad_data(db: Migrated) -> None:
+    conn, store = db.conn, db.store
     bad = callback(0, callback_id="cb-1")
     refused = await store.write([bad, person(0, contact_at=T0)])
     assert [r for r, _why in refused] == [bad]
     assert await conn.fetchval("SELECT count(*) FROM people") == 1
-    await store.close()
-    await conn.close()
 
 
 async def _counted(conn: asyncpg.Connection, sql: str, n: int) -> bool:
