@@ -431,5 +431,5 @@ def test_a_batch_keeps_the_last_change_of_each_person_and_callback_where_it_stan
     dialling = with_(first, at=T0 + timedelta(seconds=5), state=CallbackState.DIALLING)
     completed = with_(first, at=T0 + timedelta(seconds=9), state=CallbackState.COMPLETED)
     second = with_(first, callback_id="cb-2", at=T0 + timedelta(seconds=10))  # the same number again
-    batch = [left, first, other, dialling, answered, completed, second]
+    batch: list[Record] = [left, first, other, dialling, answered, completed, second]
     assert latest_snapshots(batch) == [other, answered, completed, second]
