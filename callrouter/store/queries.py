@@ -121,16 +121,13 @@ def _callback(r: asyncpg.Record) -> CallbackRecord:
     )  # fmt: skip
 
 
-def _uuids(ids: Collection[str]) -> list[str]:
-    """The ids that can be a uuid column's (a spool line may name another: no row has it)."""
-    valid = []
-    for value in ids:
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            continue
-        valid.append(value)
-    return valid
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` can be a uuid column's (a record may hold another: no row has it)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 class Pooled:
@@ -188,7 +185,7 @@ class Queries(Pooled):
     async def open_callbacks(self, also: Collection[str] = ()) -> list[CallbackRecord]:
         """The pending and dialling callbacks, and the callbacks ``also`` names in any
         state (read once, at start)."""
-        return [_callback(r) for r in await self._fetch(OPEN_CALLBACKS, _uuids(also))]
+        return [_callback(r) for r in await self._fetch(OPEN_CALLBACKS, [i for i in also if is_uuid(i)])]
 
     async def callbacks(self, state: str | None, limit: int) -> list[dict[str, Any]]:
         """The callbacks in ``state`` (any: None), latest change first, with full numbers
