@@ -125,7 +125,7 @@ def _person_row(r: PersonRecord) -> tuple[Any, ...]:
 def _callback_row(r: CallbackRecord) -> tuple[Any, ...]:
     return (
         r.callback_id, r.number, r.person, r.requested_at, r.joined_at, r.topic, r.line, r.language,
-        r.priority, r.call_id, r.state.value, attempts_json(r.attempts), r.reason, r.at,
+        r.priority, r.call_id, r.state.value, _attempts_json(r.attempts), r.reason, r.at,
     )  # fmt: skip
 
 
@@ -137,7 +137,7 @@ def _agent_state_row(r: AgentStateRecord) -> tuple[Any, ...]:
     return r.agent, r.at, r.state, r.reason, r.call_id
 
 
-def attempts_json(attempts: Sequence[CallbackAttempt]) -> str:
+def _attempts_json(attempts: Sequence[CallbackAttempt]) -> str:
     """A callback's attempts as the ``callbacks.attempts`` column holds them."""
     return json.dumps([{"at": a.at.isoformat(), "agent": a.agent, "outcome": a.outcome} for a in attempts])
 
