@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
 
-from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, PlaceRecord, Record
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallbackAttempt,
+    CallbackRecord,
+    CallEventRecord,
+    CallRecord,
+    PersonRecord,
+    PlaceRecord,
+    Record,
+)
 
 # A later snapshot adds facts: keep what is known, take what is new. A call is
 # one channel on one node (a router that adopts a call after a restart gives it
@@ -15,8 +25,8 @@ from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecor
 UPSERT_CALL = """
 INSERT INTO calls (call_id, node, channel_id, did, line, caller_number, caller_presentation,
                    started_at, answered_at, ended_at, outcome, end_reason, language, menu_path,
-                   topic, priority, queued_at, agent, agent_answered_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                   topic, priority, queued_at, agent, agent_answered_at, repeat_of, repeat_kind)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 ON CONFLICT (node, channel_id) DO UPDATE SET
     line              = COALESCE(EXCLUDED.line, calls.line),
     answered_at       = COALESCE(calls.answered_at, EXCLUDED.answered_at),
@@ -29,7 +39,9 @@ ON CONFLICT (node, channel_id) DO UPDATE SET
     priority          = COALESCE(EXCLUDED.priority, calls.priority),
     queued_at         = COALESCE(calls.queued_at, EXCLUDED.queued_at),
     agent             = COALESCE(EXCLUDED.agent, calls.agent),
-    agent_answered_at = COALESCE(calls.agent_answered_at, EXCLUDED.agent_answered_at)
+    agent_answered_at = COALESCE(calls.agent_answered_at, EXCLUDED.agent_answered_at),
+    repeat_of         = COALESCE(EXCLUDED.repeat_of, calls.repeat_of),
+    repeat_kind       = COALESCE(EXCLUDED.repeat_kind, calls.repeat_kind)
 """
 
 INSERT_EVENT = """
@@ -42,26 +54,40 @@ INSERT INTO agent_states (agent, at, state, reason, call_id) VALUES ($1, $2, $3,
 ON CONFLICT DO NOTHING
 """
 
-# A place's row is its latest change: a record never overwrites a newer one (a
-# replayed spool arrives late). Equal times: the later write wins (a place sent
-# to another topic's queue is "overflowed" then "waiting" in one instant).
-UPSERT_PLACE = """
-INSERT INTO places (place_id, node, person, topic, priority, language, line, joined_at, call_id,
-                    state, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (place_id) DO UPDATE SET
-    node       = EXCLUDED.node,
-    person     = EXCLUDED.person,
-    topic      = EXCLUDED.topic,
-    priority   = EXCLUDED.priority,
-    language   = EXCLUDED.language,
-    line       = EXCLUDED.line,
-    joined_at  = EXCLUDED.joined_at,
-    call_id    = EXCLUDED.call_id,
-    state      = EXCLUDED.state,
-    updated_at = EXCLUDED.updated_at
-WHERE places.updated_at <= EXCLUDED.updated_at
-"""
+
+def _latest_change_upsert(table: str, key: str, columns: str) -> str:
+    """An upsert for a table whose row is a thing's latest change, written whole:
+    a record never overwrites a newer one (a replayed spool arrives late). Equal
+    times: the later write wins (a place sent to another topic's queue is
+    "overflowed" then "waiting" in one instant). ``columns`` in the row's order."""
+    names = columns.split()
+    values = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+    updates = ",\n    ".join(f"{name} = EXCLUDED.{name}" for name in names if name != key)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)})\nVALUES ({values})\n"
+        f"ON CONFLICT ({key}) DO UPDATE SET\n    {updates}\n"
+        f"WHERE {table}.updated_at <= EXCLUDED.updated_at\n"
+    )
+
+
+UPSERT_PLACE = _latest_change_upsert(
+    "places",
+    "place_id",
+    "place_id node person topic priority language line joined_at call_id state updated_at",
+)
+UPSERT_PERSON = _latest_change_upsert(
+    "people",
+    "person",
+    "person updated_at left_at joined_at topic priority language line left_call_id contact_at contact_agent"
+    " contact_call_id",
+)
+# A callback's lease is the routers' (store.leases): a record never touches it.
+UPSERT_CALLBACK = _latest_change_upsert(
+    "callbacks",
+    "callback_id",
+    "callback_id number person requested_at joined_at topic line language priority call_id state attempts"
+    " reason updated_at",
+)
 
 BAD_DATA = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
@@ -78,6 +104,7 @@ def _call_row(r: CallRecord) -> tuple[Any, ...]:
         r.call_id, r.node, r.channel_id, r.did, r.line, r.caller_number, r.caller_presentation,
         r.started_at, r.answered_at, r.ended_at, r.outcome.value if r.outcome else None, r.end_reason,
         r.language, r.menu_path, r.topic, r.priority, r.queued_at, r.agent, r.agent_answered_at,
+        r.repeat_of, r.repeat_kind.value if r.repeat_kind else None,
     )  # fmt: skip
 
 
@@ -86,6 +113,46 @@ def _place_row(r: PlaceRecord) -> tuple[Any, ...]:
         r.place_id, r.node, r.person, r.topic, r.priority, r.language, r.line, r.joined_at, r.call_id,
         r.state.value, r.at,
     )  # fmt: skip
+
+
+def _person_row(r: PersonRecord) -> tuple[Any, ...]:
+    return (
+        r.person, r.at, r.left_at, r.joined_at, r.topic, r.priority, r.language, r.line, r.left_call_id,
+        r.contact_at, r.contact_agent, r.contact_call_id,
+    )  # fmt: skip
+
+
+def _callback_row(r: CallbackRecord) -> tuple[Any, ...]:
+    return (
+        r.callback_id, r.number, r.person, r.requested_at, r.joined_at, r.topic, r.line, r.language,
+        r.priority, r.call_id, r.state.value, _attempts_json(r.attempts), r.reason, r.at,
+    )  # fmt: skip
+
+
+def _event_row(r: CallEventRecord) -> tuple[Any, ...]:
+    return r.call_id, r.node, r.at, r.kind, r.detail
+
+
+def _agent_state_row(r: AgentStateRecord) -> tuple[Any, ...]:
+    return r.agent, r.at, r.state, r.reason, r.call_id
+
+
+def _attempts_json(attempts: Sequence[CallbackAttempt]) -> str:
+    """A callback's attempts as the ``callbacks.attempts`` column holds them."""
+    return json.dumps([{"at": a.at.isoformat(), "agent": a.agent, "outcome": a.outcome} for a in attempts])
+
+
+# Each record type's statement and row, in the order a batch runs them. Rows of
+# one type keep the batch's order: a callback ends before the next one for its
+# number opens (one open callback per number).
+STATEMENTS: dict[type[Record], tuple[str, Callable[[Any], tuple[Any, ...]]]] = {
+    CallRecord: (UPSERT_CALL, _call_row),
+    CallEventRecord: (INSERT_EVENT, _event_row),
+    AgentStateRecord: (INSERT_AGENT_STATE, _agent_state_row),
+    PlaceRecord: (UPSERT_PLACE, _place_row),
+    PersonRecord: (UPSERT_PERSON, _person_row),
+    CallbackRecord: (UPSERT_CALLBACK, _callback_row),
+}
 
 
 class PgRecordStore:
@@ -120,24 +187,15 @@ class PgRecordStore:
         return []
 
     async def _write_rows(self, pool: asyncpg.Pool, records: Sequence[Record]) -> None:
-        calls = [_call_row(r) for r in records if isinstance(r, CallRecord)]
-        events = [
-            (r.call_id, r.node, r.at, r.kind, r.detail) for r in records if isinstance(r, CallEventRecord)
-        ]
-        states = [
-            (r.agent, r.at, r.state, r.reason, r.call_id) for r in records if isinstance(r, AgentStateRecord)
-        ]
-        places = [_place_row(r) for r in records if isinstance(r, PlaceRecord)]
+        rows: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement, _row in STATEMENTS.values()}
+        for record in records:
+            statement, row = STATEMENTS[type(record)]
+            rows[statement].append(row(record))
         timeout = self._timeout
         async with pool.acquire(timeout=timeout) as conn, conn.transaction():
-            if calls:
-                await conn.executemany(UPSERT_CALL, calls, timeout=timeout)
-            if events:
-                await conn.executemany(INSERT_EVENT, events, timeout=timeout)
-            if states:
-                await conn.executemany(INSERT_AGENT_STATE, states, timeout=timeout)
-            if places:
-                await conn.executemany(UPSERT_PLACE, places, timeout=timeout)
+            for statement, batch in rows.items():
+                if batch:
+                    await conn.executemany(statement, batch, timeout=timeout)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallbackAttempt,
+    CallbackRecord,
+    CallbackState,
+    PersonRecord,
+    PlaceRecord,
+    PlaceState,
+)
 from callrouter.store.postgres import connect_kwargs
 
+# The callers to phone back: calls abandoned in the queue (but not one a later
+# call of the same person followed up: they got back), and numbers whose last
+# callback failed (requested in the window; "started_at" is when it was asked for).
 ABANDONED = """
-SELECT call_id, started_at, line, topic, caller_number, caller_presentation, outcome,
-       EXTRACT(EPOCH FROM (ended_at - queued_at)) AS waited_seconds
+SELECT call_id, NULL::uuid AS callback_id, started_at, line, topic, caller_number, caller_presentation,
+       outcome, EXTRACT(EPOCH FROM (ended_at - queued_at)) AS waited_seconds
 FROM calls
 WHERE outcome IN ('abandoned', 'short_abandon') AND started_at >= $1 AND started_at < $2
+  AND NOT EXISTS (SELECT 1 FROM calls later WHERE later.repeat_of = calls.call_id)
+UNION ALL
+SELECT call_id, callback_id, requested_at, line, topic, number, 'number', 'callback_failed',
+       EXTRACT(EPOCH FROM (updated_at - joined_at))
+FROM callbacks
+WHERE state = 'failed' AND requested_at >= $1 AND requested_at < $2
+  AND NOT EXISTS (SELECT 1 FROM callbacks later
+                  WHERE later.number = callbacks.number AND later.requested_at > callbacks.requested_at)
 ORDER BY started_at
 """
 LAST_AGENT_STATES = """
@@ -30,6 +51,25 @@ PLACES = """
 SELECT place_id, node, person, topic, priority, language, line, joined_at, call_id, state, updated_at
 FROM places
 WHERE node = $1 AND (state = 'waiting' OR place_id = ANY($2::text[]))
+"""
+PEOPLE_COLUMNS = """person, updated_at, left_at, joined_at, topic, priority, language, line, left_call_id,
+       contact_at, contact_agent, contact_call_id"""
+# The people inside either window, and the people the spool names (their row may be newer).
+PEOPLE = f"""
+SELECT {PEOPLE_COLUMNS} FROM people
+WHERE left_at >= $1 OR contact_at >= $2 OR person = ANY($3::text[])
+"""
+CALLBACK_COLUMNS = """callback_id, updated_at, state, number, requested_at, joined_at, topic, line, language,
+       priority, person, call_id, attempts, reason"""
+OPEN_CALLBACKS = f"""
+SELECT {CALLBACK_COLUMNS} FROM callbacks
+WHERE state IN ('pending', 'dialling') OR callback_id = ANY($1::uuid[])
+"""
+CALLBACKS = f"""
+SELECT {CALLBACK_COLUMNS}, leased_by, lease_until FROM callbacks
+WHERE $1::text IS NULL OR state = $1
+ORDER BY updated_at DESC, callback_id
+LIMIT $2
 """
 TIMEOUT_SECONDS = 5.0  # a connection, a free pooled one and the rows, all told
 
@@ -50,15 +90,50 @@ class DatabaseUnavailable(OSError):
     An OSError, so the admin API can tell it without importing the store."""
 
 
+def _str(value: object) -> str | None:
+    """A uuid column's value as the records hold it."""
+    return str(value) if value is not None else None
+
+
 def _place(r: asyncpg.Record) -> PlaceRecord:
-    call_id = str(r["call_id"]) if r["call_id"] is not None else None
     return PlaceRecord(
         r["place_id"], r["node"], r["updated_at"], PlaceState(r["state"]), r["person"], r["topic"],
-        r["priority"], r["language"], r["line"], r["joined_at"], call_id,
+        r["priority"], r["language"], r["line"], r["joined_at"], _str(r["call_id"]),
     )  # fmt: skip
 
 
-class Queries:
+def _person(r: asyncpg.Record) -> PersonRecord:
+    return PersonRecord(
+        r["person"], r["updated_at"], r["left_at"], r["joined_at"], r["topic"], r["priority"], r["language"],
+        r["line"], _str(r["left_call_id"]), r["contact_at"], r["contact_agent"], _str(r["contact_call_id"]),
+    )  # fmt: skip
+
+
+def _callback(r: asyncpg.Record) -> CallbackRecord:
+    attempts = tuple(
+        CallbackAttempt(datetime.fromisoformat(a["at"]), a["agent"], a["outcome"])
+        for a in json.loads(r["attempts"])
+    )
+    return CallbackRecord(
+        str(r["callback_id"]), r["updated_at"], CallbackState(r["state"]), r["number"], r["requested_at"],
+        r["joined_at"], r["topic"], r["line"], r["language"], r["priority"], r["person"], _str(r["call_id"]),
+        attempts, r["reason"],
+    )  # fmt: skip
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` can be a uuid column's (a record may hold another: no row has it)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class Pooled:
+    """A small pool of its own, opened at the first statement; each statement within
+    ``timeout``, else DatabaseUnavailable (as when PostgreSQL cannot answer)."""
+
     def __init__(self, dsn: str, password: str | None, timeout: float = TIMEOUT_SECONDS) -> None:
         self._kwargs = connect_kwargs(dsn, password)
         self._timeout = timeout
@@ -78,6 +153,12 @@ class Queries:
         except UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+class Queries(Pooled):
     async def last_agent_states(self) -> dict[str, AgentStateRecord]:
         """Each agent's last recorded state (read once, at start)."""
         return {
@@ -89,12 +170,39 @@ class Queries:
         """This node's waiting places, and the places ``also`` names in any state (read once, at start)."""
         return [_place(r) for r in await self._fetch(PLACES, node, list(also))]
 
+    async def people(
+        self, now: datetime, resume_seconds: float, contact_seconds: float, also: Collection[str] = ()
+    ) -> list[PersonRecord]:
+        """The people who hung up while waiting within ``resume_seconds`` of ``now`` or
+        talked to an agent within ``contact_seconds``, and the people ``also`` names
+        however old their row (read once, at start)."""
+        left_since, contact_since = (
+            now - timedelta(seconds=resume_seconds),
+            now - timedelta(seconds=contact_seconds),
+        )
+        return [_person(r) for r in await self._fetch(PEOPLE, left_since, contact_since, list(also))]
+
+    async def open_callbacks(self, also: Collection[str] = ()) -> list[CallbackRecord]:
+        """The pending and dialling callbacks, and the callbacks ``also`` names in any
+        state (read once, at start)."""
+        return [_callback(r) for r in await self._fetch(OPEN_CALLBACKS, [i for i in also if is_uuid(i)])]
+
+    async def callbacks(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        """The callbacks in ``state`` (any: None), latest change first, with full numbers
+        and their leases (the route is behind the admin token). ValueError: no such state."""
+        if state is not None:
+            state = CallbackState(state).value
+        if limit < 1:
+            raise ValueError(f"limit {limit} is not a positive number")
+        return [_callback_answer(r) for r in await self._fetch(CALLBACKS, state, limit)]
+
     async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """The callers to phone back: full numbers (the route is behind the admin token)."""
         rows = await self._fetch(ABANDONED, since, until)
         return [
             {
-                "call_id": str(r["call_id"]),
+                "call_id": _str(r["call_id"]),
+                "callback_id": _str(r["callback_id"]),  # a failed callback (outcome callback_failed)
                 "started_at": r["started_at"].isoformat(),
                 "line": r["line"],
                 "topic": r["topic"],
@@ -106,6 +214,24 @@ class Queries:
             for r in rows
         ]
 
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+
+def _callback_answer(r: asyncpg.Record) -> dict[str, Any]:
+    callback = _callback(r)
+    return {
+        "callback_id": callback.callback_id,
+        "state": callback.state.value,
+        "number": callback.number,
+        "person": callback.person,
+        "requested_at": callback.requested_at.isoformat(),
+        "joined_at": callback.joined_at.isoformat(),
+        "topic": callback.topic,
+        "line": callback.line,
+        "language": callback.language,
+        "priority": callback.priority,
+        "call_id": callback.call_id,
+        "attempts": json.loads(r["attempts"]),  # [{"at", "agent", "outcome"}, ...]
+        "reason": callback.reason,
+        "updated_at": callback.at.isoformat(),
+        "leased_by": r["leased_by"],
+        "lease_until": r["lease_until"].isoformat() if r["lease_until"] is not None else None,
+    }

@@ -1,5 +1,6 @@
-"""What a restarted router reads back at start: the agents' last states, and
-the queue's waiting places.
+"""What a restarted router reads back at start: the agents' last states, the
+queue's waiting places, the people the switchboard remembers and the open
+callbacks.
 
 From PostgreSQL and from the spool (what the last process could not write yet),
 the newest of the two winning. Read once, before the first call; never on a
@@ -11,47 +12,112 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import asyncpg
 
-from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallbackRecord,
+    CallbackState,
+    PersonRecord,
+    PlaceRecord,
+    PlaceState,
+    Record,
+)
 from callrouter.store import spool
 from callrouter.store.queries import DatabaseUnavailable, Queries
 
 log = logging.getLogger(__name__)
 
+OPEN = (CallbackState.PENDING, CallbackState.DIALLING)
+
+
+class _Change(Protocol):
+    @property
+    def at(self) -> datetime: ...
+
+
+_R = TypeVar("_R", bound=_Change)
+_T = TypeVar("_T")
+
+
+async def _stored(what: str, read: Awaitable[_T], nothing: _T) -> _T:
+    """PostgreSQL's word, or ``nothing`` (said in the log) when it cannot answer."""
+    try:
+        return await read
+    except (DatabaseUnavailable, asyncpg.PostgresError) as exc:
+        log.warning("%s not read from the database (%s); the spool's only", what, exc)
+        return nothing
+
+
+def _newest(stored: Iterable[_R], spooled: Iterable[_R], key: Callable[[_R], str]) -> dict[str, _R]:
+    """Each thing's latest change: the database's, then the spool's, a later change
+    winning (equal times: the spool's, and in the spool a later line)."""
+    last = {key(r): r for r in stored}
+    for record in spooled:
+        known = last.get(key(record))
+        if known is None or record.at >= known.at:
+            last[key(record)] = record
+    return last
+
+
+async def _spooled(spool_files: tuple[Path, ...], kind: type[_R]) -> list[_R]:
+    records: list[Record] = await asyncio.to_thread(spool.scan, *spool_files)
+    return [r for r in records if isinstance(r, kind)]
+
 
 async def last_agent_states(queries: Queries, spool_files: tuple[Path, ...]) -> dict[str, AgentStateRecord]:
-    last: dict[str, AgentStateRecord] = {}
-    try:
-        last = await queries.last_agent_states()
-    except (DatabaseUnavailable, asyncpg.PostgresError) as exc:
-        log.warning("agents' last states not read from the database (%s); the spool's only", exc)
-    for record in await asyncio.to_thread(spool.scan, *spool_files):
-        if isinstance(record, AgentStateRecord):
-            known = last.get(record.agent)
-            if known is None or record.at >= known.at:
-                last[record.agent] = record
-    return last
+    stored = await _stored("agents' last states", queries.last_agent_states(), {})
+    spooled = await _spooled(spool_files, AgentStateRecord)
+    return _newest(stored.values(), spooled, lambda r: r.agent)
 
 
 async def waiting_places(queries: Queries, node: str, spool_files: tuple[Path, ...]) -> list[PlaceRecord]:
     """This node's places whose latest state is "waiting" (oldest first): PostgreSQL's
     word, then the spool's, a later change winning (in the spool, a later line)."""
-    spooled = [
-        r
-        for r in await asyncio.to_thread(spool.scan, *spool_files)
-        if isinstance(r, PlaceRecord) and r.node == node
-    ]
-    last: dict[str, PlaceRecord] = {}
-    try:
-        last = {r.place_id: r for r in await queries.places(node, {r.place_id for r in spooled})}
-    except (DatabaseUnavailable, asyncpg.PostgresError) as exc:
-        log.warning("waiting places not read from the database (%s); the spool's only", exc)
-    for record in spooled:
-        known = last.get(record.place_id)
-        if known is None or record.at >= known.at:
-            last[record.place_id] = record
+    spooled = [r for r in await _spooled(spool_files, PlaceRecord) if r.node == node]
+    stored = await _stored("waiting places", queries.places(node, {r.place_id for r in spooled}), [])
+    last = _newest(stored, spooled, lambda r: r.place_id)
     waiting = [r for r in last.values() if r.node == node and r.state is PlaceState.WAITING]
     return sorted(waiting, key=lambda r: (r.joined_at, r.place_id))
+
+
+async def people(
+    queries: Queries,
+    now: datetime,
+    resume_seconds: float,
+    contact_seconds: float,
+    spool_files: tuple[Path, ...],
+) -> list[PersonRecord]:
+    """The people whose latest snapshot hung up while waiting within ``resume_seconds``
+    of ``now``, or talked to an agent within ``contact_seconds``."""
+    spooled = await _spooled(spool_files, PersonRecord)
+    read = queries.people(now, resume_seconds, contact_seconds, {r.person for r in spooled})
+    last = _newest(await _stored("people", read, []), spooled, lambda r: r.person)
+    left_since, contact_since = (
+        now - timedelta(seconds=resume_seconds),
+        now - timedelta(seconds=contact_seconds),
+    )
+    return sorted(
+        (
+            r
+            for r in last.values()
+            if (r.left_at is not None and r.left_at >= left_since)
+            or (r.contact_at is not None and r.contact_at >= contact_since)
+        ),
+        key=lambda r: r.person,
+    )
+
+
+async def open_callbacks(queries: Queries, spool_files: tuple[Path, ...]) -> list[CallbackRecord]:
+    """The callbacks whose latest change is pending or dialling, in queue order
+    (their places' join times)."""
+    spooled = await _spooled(spool_files, CallbackRecord)
+    read = queries.open_callbacks({r.callback_id for r in spooled})
+    last = _newest(await _stored("open callbacks", read, []), spooled, lambda r: r.callback_id)
+    waiting = [r for r in last.values() if r.state in OPEN]
+    return sorted(waiting, key=lambda r: (r.joined_at, r.callback_id))

@@ -19,19 +19,29 @@ from __future__ import annotations
 import json
 import os
 import types
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, PlaceRecord, Record
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallbackRecord,
+    CallEventRecord,
+    CallRecord,
+    PersonRecord,
+    PlaceRecord,
+    Record,
+)
 
 RECORD_TYPES: dict[str, type[Record]] = {
     "call": CallRecord,
     "call_event": CallEventRecord,
     "agent_state": AgentStateRecord,
     "place": PlaceRecord,
+    "person": PersonRecord,
+    "callback": CallbackRecord,
 }
 _NAMES = {cls: name for name, cls in RECORD_TYPES.items()}
 
@@ -45,7 +55,7 @@ def encode(record: Record, **extra: str) -> str:
     name = _NAMES.get(type(record))
     if name is None:
         raise TypeError(f"{type(record).__name__} has no spool name in RECORD_TYPES")
-    body = {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
+    body = _plain(record)
     # ASCII only: text from Asterisk may hold lone surrogates, which UTF-8 cannot carry
     # but a JSON escape can; the line then reads back to the same record.
     return json.dumps({"type": name, "record": body, **extra}, allow_nan=False)
@@ -56,6 +66,10 @@ def _plain(value: object) -> object:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, tuple):  # a callback's attempts
+        return [_plain(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     return value
 
 
@@ -93,53 +107,54 @@ def _first_format(data: dict[str, Any]) -> tuple[object, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class _FieldType:
-    base: type
+    base: Any  # a class, or a generic alias such as tuple[CallbackAttempt, ...]
     optional: bool
 
 
-def _field_types(cls: type[Record]) -> dict[str, _FieldType]:
-    out = {}
-    for name, hint in get_type_hints(cls).items():
-        args = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
-        bases = [a for a in args if a is not type(None)]
-        out[name] = _FieldType(bases[0], len(bases) < len(args))
-    return out
+_TYPES: dict[type, dict[str, _FieldType]] = {}  # each class's fields, read once
 
 
-_TYPES = {cls: _field_types(cls) for cls in RECORD_TYPES.values()}
+def _field_types(cls: type) -> dict[str, _FieldType]:
+    if cls not in _TYPES:
+        out = {}
+        for name, hint in get_type_hints(cls).items():
+            args = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+            bases = [a for a in args if a is not type(None)]
+            out[name] = _FieldType(bases[0], len(bases) < len(args))
+        _TYPES[cls] = out
+    return _TYPES[cls]
 
 
-def _build(cls: type[Record], body: dict[str, Any]) -> Record:
-    expected = _TYPES[cls]
+_Built = TypeVar("_Built")
+
+
+def _build(cls: type[_Built], body: dict[str, Any], where: str = "") -> _Built:
+    """``cls`` (a record, or a dataclass inside one) from its JSON object; ``where``
+    names it in errors (``CallbackRecord.attempts[0]``), by default its class."""
+    where = where or cls.__name__
+    expected = _field_types(cls)
     unknown = body.keys() - expected.keys()
     if unknown:
-        raise UnreadableLine(f"{cls.__name__} has no field {sorted(unknown)[0]!r}")
+        raise UnreadableLine(f"{where} has no field {sorted(unknown)[0]!r}")
     values: dict[str, Any] = {}
     for name, value in body.items():
-        values[name] = _value(cls, name, value, expected[name])
+        values[name] = _value(f"{where}.{name}", value, expected[name])
     try:
         return cls(**values)
     except TypeError as exc:  # a required field is missing
-        raise UnreadableLine(f"{cls.__name__}: {exc}") from None
+        raise UnreadableLine(f"{where}: {exc}") from None
 
 
-def _value(cls: type[Record], name: str, value: object, kind: _FieldType) -> object:
-    where = f"{cls.__name__}.{name}"
+def _value(where: str, value: object, kind: _FieldType) -> object:
     if value is None:
         if kind.optional:
             return None
         raise UnreadableLine(f"{where} is missing")
     base = kind.base
+    if get_origin(base) is tuple:  # tuple[Item, ...], Item a dataclass
+        return _items(where, value, get_args(base)[0])
     if base is datetime:
-        if not isinstance(value, str):
-            raise UnreadableLine(f"{where}: a time must be ISO 8601 text")
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            raise UnreadableLine(f"{where}: {value!r} is not an ISO 8601 time") from None
-        if when.tzinfo is None:
-            raise UnreadableLine(f"{where}: {value!r} has no time zone")
-        return when
+        return _time(where, value)
     if isinstance(base, type) and issubclass(base, Enum):
         try:
             return base(value)
@@ -150,6 +165,29 @@ def _value(cls: type[Record], name: str, value: object, kind: _FieldType) -> obj
     if base is str and not isinstance(value, str):
         raise UnreadableLine(f"{where}: {value!r} is not text")
     return value
+
+
+def _time(where: str, value: object) -> datetime:
+    if not isinstance(value, str):
+        raise UnreadableLine(f"{where}: a time must be ISO 8601 text")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise UnreadableLine(f"{where}: {value!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise UnreadableLine(f"{where}: {value!r} has no time zone")
+    return when
+
+
+def _items(where: str, value: object, item: type) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise UnreadableLine(f"{where}: {value!r} is not a list")
+    built: list[object] = []
+    for index, body in enumerate(value):
+        if not isinstance(body, dict):
+            raise UnreadableLine(f"{where}[{index}]: {body!r} is not an object")
+        built.append(_build(item, body, f"{where}[{index}]"))
+    return tuple(built)
 
 
 # ---- the files (blocking: call through asyncio.to_thread) ------------------------------

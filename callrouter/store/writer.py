@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from callrouter.core.records import CallRecord, PlaceRecord, Record
+from callrouter.core.records import CallbackRecord, CallRecord, PersonRecord, PlaceRecord, Record
 from callrouter.metrics import Metrics
 from callrouter.retry import Backoff
 from callrouter.store import spool
@@ -284,7 +284,9 @@ def _append_bytes(path: Path, lines: list[bytes]) -> None:
 def latest_snapshots(batch: list[Record]) -> list[Record]:
     """Keep only the last snapshot of each call in a batch: a call's snapshots
     only add facts, so the last one says everything the earlier ones did. The
-    same for a place: its row is its latest change."""
+    same for a place, a person and a callback: each row is its latest change,
+    and stays where that change stands in the batch (a callback ends before
+    the next one for its number opens)."""
     last: dict[tuple[str, str], int] = {}
     for index, record in enumerate(batch):
         if (key := _snapshot_key(record)) is not None:
@@ -297,4 +299,8 @@ def _snapshot_key(record: Record) -> tuple[str, str] | None:
         return "call", record.call_id
     if isinstance(record, PlaceRecord):
         return "place", record.place_id
+    if isinstance(record, PersonRecord):
+        return "person", record.person
+    if isinstance(record, CallbackRecord):
+        return "callback", record.callback_id
     return None

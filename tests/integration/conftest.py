@@ -11,6 +11,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from callrouter.store import migrate
+from callrouter.store.postgres import PgRecordStore
+from callrouter.store.queries import Queries
 from devstack import postgres
 from devstack.stack import REPO
 from devstack.util import free_port
@@ -57,3 +60,23 @@ async def empty_db(cluster: Cluster) -> AsyncIterator[str]:
     admin = await asyncpg.connect(cluster.dsn("callrouter"), password=cluster.password)
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
+
+
+@dataclass
+class Migrated:
+    """A migrated database: a connection to look into it, a record store and the queries."""
+
+    conn: asyncpg.Connection
+    store: PgRecordStore
+    queries: Queries
+
+
+@pytest.fixture
+async def db(empty_db: str, cluster: Cluster) -> AsyncIterator[Migrated]:
+    conn = await asyncpg.connect(empty_db, password=cluster.password)
+    await migrate.apply(conn, migrate.default_dir())
+    migrated = Migrated(conn, PgRecordStore(empty_db, cluster.password), Queries(empty_db, cluster.password))
+    yield migrated
+    await migrated.queries.close()
+    await migrated.store.close()
+    await conn.close()

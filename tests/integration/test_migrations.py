@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from callrouter.core.records import RepeatKind
 from callrouter.store import migrate
 from tests.integration.conftest import Cluster
 
@@ -84,3 +85,34 @@ def test_badly_named_file_is_refused(tmp_path: Path):
     (tmp_path / "first.sql").write_text("SELECT 1;")
     with pytest.raises(migrate.MigrationError, match=r"NNNN_name\.sql"):
         migrate.discover(tmp_path)
+
+
+async def test_repeats_apply_on_a_database_at_0003_and_keep_its_rows(
+    empty_db: str, cluster: Cluster, tmp_path: Path
+):
+    """A router upgraded in place: its database has 0001-0003 and calls in it."""
+    for migration in migrate.discover(MIGRATIONS):
+        if migration.version <= 3:
+            (tmp_path / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
+    conn = await connect(empty_db, cluster)
+    try:
+        assert [m.version for m in await migrate.apply(conn, tmp_path)] == [1, 2, 3]
+        await conn.execute(
+            """INSERT INTO calls (call_id, node, channel_id, did, caller_presentation, started_at, outcome)
+               VALUES ('0b5c8a52-7c3e-4a4e-9a51-2f1f3c0c9d11', 'asterisk-1', '1.2', '103', 'withheld',
+                       '2026-11-22T10:00:00Z', 'abandoned')"""
+        )
+        assert 4 in [m.version for m in await migrate.apply(conn, MIGRATIONS)]
+        row = await conn.fetchrow("SELECT repeat_of, repeat_kind, outcome FROM calls")
+        assert tuple(row) == (None, None, "abandoned")
+        view = await conn.fetchrow("SELECT * FROM call_durations")
+        assert list(view.keys())[-1] == "repeat_kind" and view["outcome"] == "abandoned"
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        assert {"people", "callbacks"} <= {r["tablename"] for r in tables}
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE calls SET repeat_kind = 'again'")
+        for kind in RepeatKind:  # the CHECK knows every kind the core has
+            await conn.execute("UPDATE calls SET repeat_kind = $1", kind.value)
+        assert await migrate.apply(conn, MIGRATIONS) == []
+    finally:
+        await conn.close()

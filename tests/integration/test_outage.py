@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,22 @@ import asyncpg
 
 from callrouter.core.records import (
     AgentStateRecord,
+    CallbackAttempt,
+    CallbackRecord,
+    CallbackState,
     CallEventRecord,
     CallRecord,
     Outcome,
+    PersonRecord,
     PlaceRecord,
     PlaceState,
     Record,
+    RepeatKind,
 )
 from callrouter.metrics import Metrics
 from callrouter.store import migrate
 from callrouter.store.postgres import PgRecordStore
+from callrouter.store.queries import Queries
 from callrouter.store.writer import RecordWriter
 from tests.integration.conftest import Cluster
 from tests.integration.test_record_store import until
@@ -40,6 +47,22 @@ class Produced:
     events: list[CallEventRecord] = field(default_factory=list)
     states: list[AgentStateRecord] = field(default_factory=list)
     places: dict[str, PlaceRecord] = field(default_factory=dict)  # the last change of each place
+    people: dict[str, PersonRecord] = field(default_factory=dict)  # the last snapshot of each person
+    callbacks: dict[str, CallbackRecord] = field(default_factory=dict)  # the last change of each callback
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, CallRecord):
+            self.calls[record.call_id] = record
+        elif isinstance(record, CallEventRecord):
+            self.events.append(record)
+        elif isinstance(record, AgentStateRecord):
+            self.states.append(record)
+        elif isinstance(record, PlaceRecord):
+            self.places[record.place_id] = record
+        elif isinstance(record, PersonRecord):
+            self.people[record.person] = record
+        elif isinstance(record, CallbackRecord):
+            self.callbacks[record.callback_id] = record
 
 
 def one_call(n: int, produced: Produced) -> list[Record]:
@@ -51,6 +74,9 @@ def one_call(n: int, produced: Produced) -> list[Record]:
         line="clinic-central", caller_number=f"+7916{n:07d}", caller_presentation="number",
         started_at=start, answered_at=start, language="ru",
     )  # fmt: skip
+    if n % 2:  # a repeat: it follows up an earlier call (a made-up id; no foreign key)
+        snapshot = replace(snapshot, repeat_of=str(uuid.uuid5(uuid.NAMESPACE_URL, f"call-{n - 1}")),
+                           repeat_kind=RepeatKind.RECENT_CONTACT)  # fmt: skip
     out: list[Record] = [snapshot]
     for step, kind in enumerate(TIMELINE):
         out.append(
@@ -76,15 +102,23 @@ def one_call(n: int, produced: Produced) -> list[Record]:
     end = start + timedelta(seconds=len(TIMELINE) + 30)
     snapshot = replace(snapshot, ended_at=end, outcome=Outcome.ANSWERED, end_reason="caller hung up")
     out += [snapshot, AgentStateRecord(agent, end, "wrap_up", "after call", call_id)]
+    out.append(PersonRecord(snapshot.caller_number or "", end, contact_at=end, contact_agent=agent,
+                            contact_call_id=call_id))  # fmt: skip
+    if n % 3 == 0:  # the person asked to be called back too: pending, dialled, answered
+        asked = CallbackRecord(
+            str(uuid.uuid4()), end, CallbackState.PENDING, f"+7495{n:07d}", end, start, "infection",
+            "clinic-central", "ru", 10, person=snapshot.caller_number, call_id=call_id,
+        )  # fmt: skip
+        tried = CallbackAttempt(end + timedelta(seconds=60), agent, "answered")
+        out += [
+            asked,
+            replace(asked, at=tried.at, state=CallbackState.DIALLING, attempts=(tried,)),
+            replace(
+                asked, at=tried.at + timedelta(seconds=1), state=CallbackState.COMPLETED, attempts=(tried,)
+            ),
+        ]
     for record in out:
-        if isinstance(record, CallRecord):
-            produced.calls[record.call_id] = record
-        elif isinstance(record, CallEventRecord):
-            produced.events.append(record)
-        elif isinstance(record, AgentStateRecord):
-            produced.states.append(record)
-        elif isinstance(record, PlaceRecord):
-            produced.places[record.place_id] = record
+        produced.add(record)
     return out
 
 
@@ -134,9 +168,18 @@ async def test_an_outage_with_a_restart_loses_no_record_of_any_type(
     await store.close()
 
     conn = await asyncpg.connect(empty_db, password=cluster.password)
+    queries = Queries(empty_db, cluster.password)
     try:
         await _holds_exactly(conn, produced)
+        people = await queries.people(T0, 0, 0)  # everyone who talked to an agent since T0
+        assert {p.person: p for p in people} == produced.people
+        callbacks = await queries.callbacks(None, 1000)
+        assert {c["callback_id"]: c["state"] for c in callbacks} == {
+            i: c.state.value for i, c in produced.callbacks.items()
+        }
+        assert await queries.open_callbacks() == []
     finally:
+        await queries.close()
         await conn.close()
     assert sorted(p.name for p in spool_dir.iterdir()) == []  # no spool left, nothing set aside
     assert metrics.registry.get_sample_value("callrouter_records_rejected_total") == 0
@@ -159,8 +202,8 @@ async def _holds_exactly(conn: asyncpg.Connection, produced: Produced) -> None:
         for f in fields(record):
             expected: Any = getattr(record, f.name)
             got = row[f.name]
-            got = str(got) if f.name == "call_id" else got
-            assert got == (expected.value if isinstance(expected, Outcome) else expected), (call_id, f.name)
+            got = str(got) if f.name in ("call_id", "repeat_of") and got is not None else got
+            assert got == (expected.value if isinstance(expected, Enum) else expected), (call_id, f.name)
 
     events = await conn.fetch("SELECT call_id, node, at, kind, detail FROM call_events")
     assert len(events) == len(produced.events)  # none twice

@@ -12,12 +12,17 @@ from hypothesis import strategies as st
 
 from callrouter.core.records import (
     AgentStateRecord,
+    CallbackAttempt,
+    CallbackRecord,
+    CallbackState,
     CallEventRecord,
     CallRecord,
     Outcome,
+    PersonRecord,
     PlaceRecord,
     PlaceState,
     Record,
+    RepeatKind,
 )
 from callrouter.store import spool
 
@@ -61,6 +66,8 @@ calls = st.builds(
     queued_at=maybe(st.none(), times),
     agent=maybe(st.none(), text),
     agent_answered_at=maybe(st.none(), times),
+    repeat_of=maybe(st.none(), text),
+    repeat_kind=maybe(st.none(), st.sampled_from(RepeatKind)),
 )
 call_events = st.builds(CallEventRecord, call_id=text, node=text, at=times, kind=event_kinds, detail=text)
 agent_states = st.builds(
@@ -80,11 +87,47 @@ places = st.builds(
     joined_at=times,
     call_id=maybe(st.none(), text),
 )
+priorities = st.integers(-(2**31), 2**31 - 1)
+people = st.builds(
+    PersonRecord,
+    person=text,
+    at=times,
+    left_at=maybe(st.none(), times),
+    joined_at=maybe(st.none(), times),
+    topic=maybe(st.none(), text),
+    priority=maybe(st.none(), priorities),
+    language=maybe(st.none(), text),
+    line=maybe(st.none(), text),
+    left_call_id=maybe(st.none(), text),
+    contact_at=maybe(st.none(), times),
+    contact_agent=maybe(st.none(), text),
+    contact_call_id=maybe(st.none(), text),
+)
+attempts = st.builds(CallbackAttempt, at=times, agent=text, outcome=text)
+callbacks = st.builds(
+    CallbackRecord,
+    callback_id=text,
+    at=times,
+    state=st.sampled_from(CallbackState),
+    number=text,
+    requested_at=times,
+    joined_at=times,
+    topic=text,
+    line=text,
+    language=text,
+    priority=priorities,
+    person=maybe(st.none(), text),
+    call_id=maybe(st.none(), text),
+    attempts=st.lists(attempts, max_size=4).map(tuple),
+    reason=text,
+)
 STRATEGIES: dict[type, st.SearchStrategy[Record]] = {
     CallRecord: calls,
     CallEventRecord: call_events,
     AgentStateRecord: agent_states,
     PlaceRecord: places,
+    PersonRecord: people,
+    CallbackRecord: callbacks,
 }
 
 
@@ -105,6 +148,10 @@ def test_every_record_comes_back_from_its_spool_line_unchanged(record: Record) -
     for name in ("at", "started_at"):  # the same instant in the same zone, not only an equal one
         if hasattr(record, name):
             assert getattr(back, name).utcoffset() == getattr(record, name).utcoffset()
+    if isinstance(record, CallbackRecord):
+        assert isinstance(back, CallbackRecord)
+        assert all(type(a) is CallbackAttempt for a in back.attempts)
+        assert [a.at.utcoffset() for a in back.attempts] == [a.at.utcoffset() for a in record.attempts]
 
 
 @given(call_events)
@@ -179,3 +226,143 @@ def test_a_place_line_with_an_unknown_state_or_a_text_priority_is_refused() -> N
         bad = {**body, "record": {**body["record"], field: value}}
         with pytest.raises(spool.UnreadableLine, match=f"PlaceRecord.{field}: .*{why}"):
             spool.decode(json.dumps(bad).encode())
+
+
+# ---- people and callbacks -----------------------------------------------------------------
+CALLBACK = CallbackRecord(
+    "0b5c8a52-7c3e-4a4e-9a51-2f1f3c0c9d11", T0, CallbackState.FAILED, "+79161234567", T0, T0,
+    "operator", "clinic-central", "ru", 10, person="+79161234567",
+    attempts=(CallbackAttempt(T0, "agent1", "no_answer"), CallbackAttempt(T0, "agent2", "busy")),
+    reason="every attempt failed",
+)  # fmt: skip
+
+
+def test_a_callback_line_holds_its_attempts_as_a_list_of_objects() -> None:
+    data = json.loads(spool.encode(CALLBACK))
+    assert data["type"] == "callback"
+    assert data["record"]["attempts"] == [
+        {"at": T0.isoformat(), "agent": "agent1", "outcome": "no_answer"},
+        {"at": T0.isoformat(), "agent": "agent2", "outcome": "busy"},
+    ]
+    assert spool.decode(json.dumps(data).encode()) == CALLBACK
+
+
+def test_a_callback_line_without_attempts_has_none() -> None:
+    data = json.loads(spool.encode(CALLBACK))
+    del data["record"]["attempts"]
+    assert spool.decode(json.dumps(data).encode()).attempts == ()  # type: ignore[union-attr]
+
+
+def _with(record: Record, field: str, value: object) -> bytes:
+    data = json.loads(spool.encode(record))
+    data["record"][field] = value
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("agent1", r"CallbackRecord\.attempts: 'agent1' is not a list"),
+        ({"at": "x"}, r"CallbackRecord\.attempts: .* is not a list"),
+        (["agent1"], r"CallbackRecord\.attempts\[0\]: 'agent1' is not an object"),
+        ([None], r"CallbackRecord\.attempts\[0\]: None is not an object"),
+        ([{"at": T0.isoformat(), "agent": "a1"}], r"CallbackRecord\.attempts\[0\]: .*outcome"),
+        (
+            [{"at": T0.isoformat(), "agent": "a1", "outcome": "busy", "cost": 3}],
+            r"CallbackRecord\.attempts\[0\] has no field 'cost'",
+        ),
+        (
+            [{"at": "2026-11-22T10:00:00", "agent": "a1", "outcome": "busy"}],
+            r"CallbackRecord\.attempts\[0\]\.at: .* no time zone",
+        ),
+        (
+            [{"at": T0.isoformat(), "agent": 7, "outcome": "busy"}],
+            r"CallbackRecord\.attempts\[0\]\.agent: 7 is not text",
+        ),
+        (
+            [{"at": T0.isoformat(), "agent": "a1", "outcome": None}],
+            r"CallbackRecord\.attempts\[0\]\.outcome is missing",
+        ),
+    ],
+)
+def test_a_callback_line_with_malformed_attempts_is_unreadable(value: object, why: str) -> None:
+    with pytest.raises(spool.UnreadableLine, match=why):
+        spool.decode(_with(CALLBACK, "attempts", value))
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "value", "why"),
+    [
+        (CALLBACK, "state", "ringing", r"CallbackRecord\.state: 'ringing' is not a known value"),
+        (CALLBACK, "state", None, r"CallbackRecord\.state is missing"),
+        (CALLBACK, "priority", 1.5, r"CallbackRecord\.priority: 1\.5 is not a whole number"),
+        (CALLBACK, "number", None, r"CallbackRecord\.number is missing"),
+        (PersonRecord("+79161234567", T0), "left_at", 5, r"PersonRecord\.left_at: a time must be"),
+        (PersonRecord("+79161234567", T0), "priority", True, r"PersonRecord\.priority: True is not a whole"),
+        (PersonRecord("+79161234567", T0), "mood", "calm", r"PersonRecord has no field 'mood'"),
+        (
+            CallRecord("c", "n", "1.2", "103", None, None, "withheld", T0),
+            "repeat_kind",
+            "again",
+            r"CallRecord\.repeat_kind: 'again' is not a known value",
+        ),
+    ],
+)
+def test_a_person_or_callback_line_with_a_bad_field_is_unreadable(
+    record: Record, field: str, value: object, why: str
+) -> None:
+    with pytest.raises(spool.UnreadableLine, match=why):
+        spool.decode(_with(record, field, value))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.sampled_from([CALLBACK, PersonRecord("+79161234567", T0, left_at=T0)]), st.data())
+def test_garbage_in_any_field_is_unreadable_never_a_crash(record: Record, data: st.DataObject) -> None:
+    """Whatever JSON stands in a field (or an attempt's field), the decoder rebuilds a
+    record or says the line is unreadable: it never raises anything else."""
+    body = json.loads(spool.encode(record))["record"]
+    field = data.draw(st.sampled_from(sorted(body)))
+    value = data.draw(json_values)
+    if field == "attempts" and data.draw(st.booleans()):
+        attempt = {"at": T0.isoformat(), "agent": "a1", "outcome": "busy"}
+        value = [{**attempt, data.draw(st.sampled_from(sorted(attempt))): value}]
+    try:
+        back = spool.decode(_with(record, field, value))
+    except spool.UnreadableLine:
+        return
+    assert type(back) is type(record)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"type": "callback", "record": []}',
+        b'{"type": "callback", "record": {"callback_id": "c"}}',
+        b'{"type": "person", "record": {"person": "+79161234567"}}',
+        b'{"type": "person", "record": {"person": "+79161234567", "at": "' + T0.isoformat().encode(),
+        b'{"type": "people", "record": {}}',
+        b"\xff\xfe garbage",
+        b'{"kind": "callback", "callback_id": "c"}',
+    ],
+)
+def test_garbage_lines_of_the_new_types_are_unreadable(line: bytes) -> None:
+    with pytest.raises(spool.UnreadableLine):
+        spool.decode(line)
+
+
+def test_a_spool_of_people_and_callbacks_with_a_torn_line_replays_the_rest(tmp_path) -> None:
+    person = PersonRecord("+79161234567", T0, contact_at=T0, contact_agent="agent1", contact_call_id="c1")
+    path = tmp_path / "records.jsonl"
+    spool.append(path, [spool.encode(person), spool.encode(CALLBACK)])
+    with open(path, "ab") as torn:
+        torn.write(spool.encode(CALLBACK).encode()[:40])  # a crash mid-write
+    assert spool.scan(path) == [person, CALLBACK]
+    taken = spool.take(path, tmp_path / "records.replaying")
+    assert taken.records == [person, CALLBACK]
+    assert [number for number, _raw, _why in taken.unreadable] == [3]

@@ -414,3 +414,22 @@ def test_a_batch_keeps_only_the_last_snapshot_of_each_call() -> None:
     other = record(2)
     ended = with_(answered, outcome=Outcome.ANSWERED)
     assert latest_snapshots([first, answered, other, ended]) == [other, ended]
+
+
+def test_a_batch_keeps_the_last_change_of_each_person_and_callback_where_it_stands() -> None:
+    from dataclasses import replace as with_
+
+    from callrouter.core.records import CallbackRecord, CallbackState, PersonRecord
+    from callrouter.store.writer import latest_snapshots
+
+    left = PersonRecord("+79161234567", T0, left_at=T0, joined_at=T0, left_call_id="call-0001")
+    answered = PersonRecord("+79161234567", T0 + timedelta(seconds=9), contact_at=T0, contact_agent="agent1")
+    other = PersonRecord("+79160000000", T0, contact_at=T0)
+    first = CallbackRecord(
+        "cb-1", T0, CallbackState.PENDING, "+79161234567", T0, T0, "operator", "clinic", "ru", 10
+    )
+    dialling = with_(first, at=T0 + timedelta(seconds=5), state=CallbackState.DIALLING)
+    completed = with_(first, at=T0 + timedelta(seconds=9), state=CallbackState.COMPLETED)
+    second = with_(first, callback_id="cb-2", at=T0 + timedelta(seconds=10))  # the same number again
+    batch: list[Record] = [left, first, other, dialling, answered, completed, second]
+    assert latest_snapshots(batch) == [other, answered, completed, second]

@@ -1,0 +1,78 @@
+"""Callback leases: which router dials a callback now.
+
+A router takes a callback's lease before dialling it, and only a free or
+expired lease (or its own, which renews it); a standby router takes the due
+ones the same way. Leases live in ``callbacks.leased_by``/``lease_until``,
+which the record writer never touches, and run on PostgreSQL's clock, so
+routers whose clocks differ still agree. A row another router is leasing this
+instant is skipped (``SKIP LOCKED``), never waited for: it is that router's.
+
+DatabaseUnavailable when PostgreSQL cannot answer: the callbacks wait.
+"""
+
+from __future__ import annotations
+
+from callrouter.store.queries import Pooled, is_uuid
+
+OPEN = "('pending', 'dialling')"
+TAKE = f"""
+WITH free AS (
+    SELECT callback_id FROM callbacks
+    WHERE callback_id = $1 AND state IN {OPEN}
+      AND (leased_by IS NULL OR lease_until <= now() OR leased_by = $2)
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE callbacks SET leased_by = $2, lease_until = now() + make_interval(secs => $3)
+FROM free WHERE callbacks.callback_id = free.callback_id
+RETURNING callbacks.callback_id
+"""
+RELEASE = """
+UPDATE callbacks SET leased_by = NULL, lease_until = NULL
+WHERE callback_id = $1 AND leased_by = $2
+RETURNING callback_id
+"""
+# The pending callbacks nobody holds, in queue order (their places' join times).
+TAKE_DUE = """
+WITH due AS (
+    SELECT callback_id FROM callbacks
+    WHERE state = 'pending' AND (leased_by IS NULL OR lease_until <= now())
+    ORDER BY joined_at, callback_id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE callbacks SET leased_by = $1, lease_until = now() + make_interval(secs => $3)
+FROM due WHERE callbacks.callback_id = due.callback_id
+RETURNING callbacks.callback_id, callbacks.joined_at
+"""
+
+
+def _positive(seconds: float) -> float:
+    if not seconds > 0:
+        raise ValueError(f"a lease of {seconds} seconds")
+    return seconds
+
+
+class CallbackLeases(Pooled):
+    async def take(self, callback_id: str, holder: str, seconds: float) -> bool:
+        """Hold this callback for ``seconds`` if it is pending or dialling and its lease
+        is free, expired or already ``holder``'s (then renewed). False: someone else's,
+        ended, or no such callback."""
+        if not is_uuid(callback_id):  # never a row's: the callbacks table's ids are uuids
+            return False
+        return bool(await self._fetch(TAKE, callback_id, holder, _positive(seconds)))
+
+    async def release(self, callback_id: str, holder: str) -> bool:
+        """Let go of this callback's lease; False if ``holder`` did not hold it."""
+        if not is_uuid(callback_id):
+            return False
+        return bool(await self._fetch(RELEASE, callback_id, holder))
+
+    async def take_due(self, holder: str, limit: int, seconds: float) -> list[str]:
+        """Hold up to ``limit`` pending callbacks nobody holds (or whose lease expired),
+        oldest place first; their ids."""
+        if limit < 1:
+            raise ValueError(f"limit {limit} is not a positive number")
+        rows = await self._fetch(TAKE_DUE, holder, limit, _positive(seconds))
+        return [
+            str(r["callback_id"]) for r in sorted(rows, key=lambda r: (r["joined_at"], str(r["callback_id"])))
+        ]

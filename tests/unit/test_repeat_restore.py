@@ -1,0 +1,69 @@
+"""Without the database, a restarted router still reads the people it remembers and
+the open callbacks from the spool, the later line winning."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from callrouter.core.records import CallbackRecord, CallbackState, PersonRecord
+from callrouter.store import spool
+from callrouter.store.queries import DatabaseUnavailable, Queries
+from callrouter.store.restore import open_callbacks, people
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+class AwayQueries:
+    async def people(
+        self, now: datetime, resume_seconds: float, contact_seconds: float, also: Collection[str] = ()
+    ) -> list[PersonRecord]:
+        raise DatabaseUnavailable("connection refused")
+
+    async def open_callbacks(self, also: Collection[str] = ()) -> list[CallbackRecord]:
+        raise DatabaseUnavailable("connection refused")
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+async def test_without_the_database_the_spool_s_people_come_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "records.jsonl"
+    spool.append(path, [
+        spool.encode(PersonRecord("+79160000001", ago(30), left_at=ago(30), joined_at=ago(300))),
+        spool.encode(PersonRecord("+79160000001", ago(10), contact_at=ago(10), contact_agent="agent1")),
+        spool.encode(PersonRecord("+79160000002", ago(600), left_at=ago(600))),  # past the resume window
+        spool.encode(PersonRecord("+79160000003", ago(60), left_at=ago(60))),
+    ])  # fmt: skip
+    back = await people(cast(Queries, AwayQueries()), NOW, 120, 3600, (path,))
+    assert back == [
+        PersonRecord("+79160000001", ago(10), contact_at=ago(10), contact_agent="agent1"),
+        PersonRecord("+79160000003", ago(60), left_at=ago(60)),
+    ]
+    assert "people not read from the database" in caplog.text
+
+
+async def test_without_the_database_the_spool_s_open_callbacks_come_back(tmp_path: Path) -> None:
+    def made(callback_id: str, at: datetime, state: CallbackState, joined_at: datetime) -> CallbackRecord:
+        return CallbackRecord(callback_id, at, state, "+79160000001", ago(900), joined_at, "operator",
+                              "clinic", "ru", 10)  # fmt: skip
+
+    path = tmp_path / "records.jsonl"
+    spool.append(path, [
+        spool.encode(made("cb-1", ago(50), CallbackState.PENDING, ago(900))),
+        spool.encode(made("cb-1", ago(40), CallbackState.COMPLETED, ago(900))),
+        spool.encode(made("cb-2", ago(30), CallbackState.PENDING, ago(100))),
+        spool.encode(made("cb-3", ago(30), CallbackState.DIALLING, ago(200))),
+    ])  # fmt: skip
+    back = await open_callbacks(cast(Queries, AwayQueries()), (path,))
+    assert [(c.callback_id, c.state) for c in back] == [
+        ("cb-3", CallbackState.DIALLING),
+        ("cb-2", CallbackState.PENDING),
+    ]
