@@ -89,13 +89,16 @@ class RepeatConfig(Strict):
     """Recognising a person who calls again (``core.repeat``)."""
 
     resume_seconds: float = Field(
-        default=600, ge=0, le=86_400, description="a redial this soon after hanging up keeps the place"
+        default=600,
+        ge=0,
+        le=86_400,
+        description="a redial this soon after hanging up keeps the place (0: never)",
     )
     contact_seconds: float = Field(
         default=86_400,
         ge=0,
         le=30 * 86_400,
-        description="a call this soon after an answered one is a repeat contact",
+        description="a call this soon after an answered one is a repeat contact (0: never)",
     )
     skip_menu: bool = Field(
         default=True, description="a redialler whose earlier call chose a topic skips the menu"

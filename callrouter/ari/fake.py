@@ -5,6 +5,7 @@ application lists them, and the test removes one to make it vanish."""
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -102,7 +103,14 @@ class FakeAriClient:
         return Endpoint(technology=technology, resource=resource, state="online", channel_ids=[])
 
 
-def fake_channel(channel_id: str, number: str = "+79161234567", exten: str = "+78162700101") -> Channel:
+def caller_of(channel_id: str) -> str:
+    """A caller number of its own for each channel: different calls, different people
+    (the same number twice is one person, whose calls share one place in line)."""
+    return f"+7916{zlib.crc32(channel_id.encode()) % 10_000_000:07d}"
+
+
+def fake_channel(channel_id: str, number: str | None = None, exten: str = "+78162700101") -> Channel:
+    number = caller_of(channel_id) if number is None else number
     return Channel(
         id=channel_id,
         name=f"PJSIP/trunk-{channel_id}",

@@ -28,6 +28,7 @@ from typing import Any
 
 from callrouter.ari import models
 from callrouter.ari.client import AriError, AriNotFound
+from callrouter.ari.fake import caller_of
 
 Sink = Callable[[models.Event], None]
 
@@ -146,8 +147,10 @@ class FakeAsterisk:
         """Where events go (as the router's event stream hands them on)."""
         self._sink = sink
 
-    def call(self, channel_id: str, did: str, number: str = "+79161234567", up: bool = True) -> None:
-        """A call to ``did`` reaches the application (answered in the dialplan when ``up``)."""
+    def call(self, channel_id: str, did: str, number: str | None = None, up: bool = True) -> None:
+        """A call to ``did`` reaches the application (answered in the dialplan when ``up``),
+        from ``number`` (by default a number of its own: one person per channel)."""
+        number = caller_of(channel_id) if number is None else number
         if channel_id in self.channels:
             raise ValueError(f"channel {channel_id} exists")
         channel = models.Channel(

@@ -715,7 +715,7 @@ def _leave(s: _Step, entry_id: str) -> None:
     _centre(s, cc.leave(s.board.centre, entry_id, s.now))
     if entry is not None:
         _place(s, entry, PlaceState.LEFT)
-        if entry.caller_key is not None:
+        if entry.caller_key is not None and s.board.rules.repeat.resume > timedelta(0):
             person = s.board.people.get(entry.caller_key)
             _remember(s, repeat.left(person, entry, entry.call_id, s.now))
 
@@ -818,7 +818,7 @@ def _connected(s: _Step, entry: QueueEntry | None, entry_id: str, agent_id: str)
         return
     if entry is not None:
         _place(s, entry, PlaceState.CONNECTED)
-        if (person := entry.caller_key) is not None:
+        if (person := entry.caller_key) is not None and s.board.rules.repeat.contact > timedelta(0):
             memory = s.board.people.get(person)
             _remember(s, repeat.answered(memory, person, agent_id, entry.call_id, s.now))
     leg_channel = s.board.leg_of.get(entry_id)

@@ -68,8 +68,11 @@ async def settle() -> None:
 class Switchboard:
     """Drives a Dispatcher the way Asterisk would, a batch of calls at a time."""
 
-    def __init__(self, tmp_path: Path, asterisk: Asterisk | None = None) -> None:
+    def __init__(self, tmp_path: Path, asterisk: Asterisk | None = None, remember: bool = True) -> None:
         text = EXAMPLE.read_text().replace("wrap_up_seconds = 10", "wrap_up_seconds = 0")
+        if not remember:  # repeat callers are remembered for a day (by design): not here
+            text = text.replace("resume_seconds = 600", "resume_seconds = 0")
+            text = text.replace("contact_seconds = 86400", "contact_seconds = 0")
         settings = config.parse(text, str(EXAMPLE), environ={})
         metrics = build_metrics(line.name for line in settings.lines)
         self.clock = Clock()
