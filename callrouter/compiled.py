@@ -18,7 +18,13 @@ from callrouter.core.lines import DidDirectory
 def call_plan(settings: Settings) -> CallPlan:
     file = settings.file
     topics = {
-        name: TopicPlan(t.priority, t.prompt, t.overflow_topic, t.overflow_prompt)
+        name: TopicPlan(
+            t.priority,
+            t.prompt,
+            t.overflow_topic,
+            t.overflow_prompt,
+            _seconds(t.callback_offer_after_seconds),
+        )
         for name, t in file.topics.items()
     }
     return CallPlan(
@@ -27,7 +33,12 @@ def call_plan(settings: Settings) -> CallPlan:
         topics=topics,
         short_abandon=timedelta(seconds=file.queue.short_abandon_seconds),
         announce_every=timedelta(seconds=file.queue.announce_every_seconds),
+        callback_offer_after=_seconds(file.callback.offer_after_seconds),
     )
+
+
+def _seconds(value: float | None) -> timedelta | None:
+    return timedelta(seconds=value) if value is not None else None
 
 
 def line_info(settings: Settings, line: Line) -> LineInfo:
@@ -71,8 +82,19 @@ def rules(settings: Settings) -> sb.Rules:
         ),
         admission=AdmissionRules(router.shed_lag_seconds),
         repeat=settings.file.repeat.to_core(),
+        callback=settings.file.callback.to_core() if _callbacks_on(settings) else None,
         by_name=lines,
     )
+
+
+def _callbacks_on(settings: Settings) -> bool:
+    """Callbacks are dialled when they can be offered at all (by default or for a topic)."""
+    file = settings.file
+    offered = [
+        file.callback.offer_after_seconds,
+        *(t.callback_offer_after_seconds for t in file.topics.values()),
+    ]
+    return any(seconds is not None for seconds in offered)
 
 
 def board(settings: Settings) -> sb.Board:

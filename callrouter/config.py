@@ -26,6 +26,7 @@ from callrouter.config_centre import (
     DEFAULT_MENU,
     DEFAULT_TOPICS,
     AgentConfig,
+    CallbackConfig,
     HoursConfig,
     MenuConfig,
     MenuOptionConfig,
@@ -63,6 +64,7 @@ class FileConfig(Strict):
     )
     queue: QueueConfig = QueueConfig()
     repeat: RepeatConfig = RepeatConfig()
+    callback: CallbackConfig = CallbackConfig()
     agents: list[AgentConfig] = Field(default_factory=list)
     hours: dict[str, HoursConfig] = Field(default_factory=dict)
     lines: list[Line] = Field(min_length=1)
@@ -215,6 +217,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "prompts": Prompts,
     "queue": QueueConfig,
     "repeat": RepeatConfig,
+    "callback": CallbackConfig,
 }
 TABLE: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 LIST: TypeAdapter[list[Any]] = TypeAdapter(list[Any])
@@ -238,7 +241,15 @@ def split(data: dict[str, Any], problems: list[str]) -> Parts:
     elif (lines := _list(Line, data["lines"], "lines", problems)) == []:
         problems.append("lines: List should have at least 1 item")
     return Parts(
-        sections["router"], sections["prompts"], menu_item, options, topics, hours, agents or [], lines
+        sections["router"],
+        sections["prompts"],
+        menu_item,
+        options,
+        topics,
+        hours,
+        agents or [],
+        lines,
+        sections["callback"],
     )
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callrouter.core.agents import Agent
+from callrouter.core.callbacks import CallbackRules
 from callrouter.core.centre import TopicRules
 from callrouter.core.hours import DAYS, Hours, parse_span
 from callrouter.core.menu import Action, MenuNode, MenuOption, MenuSpec
@@ -64,6 +65,11 @@ class TopicConfig(Strict):
     overflow_prompt: str | None = Field(default=None, pattern=NAME, description="said before hanging up")
     when_no_agents: str = Field(default="wait", pattern="^(wait|overflow)$")
     prompt: str | None = Field(default=None, pattern=NAME, description="said when the caller joins")
+    callback_offer_after_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="offer a callback once the estimated wait reaches this (callback's own)",
+    )
 
     def to_core(self) -> TopicRules:
         max_wait = timedelta(seconds=self.max_wait_seconds) if self.max_wait_seconds else None
@@ -126,6 +132,34 @@ class RepeatConfig(Strict):
             skip_menu=self.skip_menu,
             exclude=tuple(self.exclude),
             match_withheld=self.match_withheld,
+        )
+
+
+class CallbackConfig(Strict):
+    """Calling a waiting caller back instead (``core.callbacks``)."""
+
+    offer_after_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="offer a callback once the estimated wait reaches this (absent: never)",
+    )
+    dial: str = Field(
+        default="PJSIP/{number}@trunk",
+        pattern=r"^[A-Za-z0-9_/@.:+{}-]*\{number\}[A-Za-z0-9_/@.:+{}-]*$",
+        description="the outbound route; {number} is the E.164 number without its +",
+    )
+    retry_seconds: float = Field(default=300, ge=1, le=86_400, description="after no answer, busy or failed")
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    ring_seconds: float = Field(default=30, gt=0, le=120, description="the person's phone rings this long")
+    lease_seconds: float = Field(
+        default=120, ge=10, le=3600, description="a router holds a callback this long"
+    )
+
+    def to_core(self) -> CallbackRules:
+        return CallbackRules(
+            retry=timedelta(seconds=self.retry_seconds),
+            max_attempts=self.max_attempts,
+            ring_seconds=self.ring_seconds,
         )
 
 

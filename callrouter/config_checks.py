@@ -55,6 +55,7 @@ class Parts:
     hours: dict[str, Item] | None
     agents: list[Item]
     lines: list[Item] | None
+    callback: Item | None = None
 
 
 def problems(parts: Parts) -> list[str]:

@@ -16,6 +16,11 @@ ALWAYS = (
     "greeting", "invalid_option", "queue_joined", "queue_position", "queue_wait", "goodbye",
     "repeat_kept_place", "repeat_replaced",
 )  # fmt: skip
+# Said when callbacks are offered (``[callback] offer_after_seconds`` or a topic's).
+CALLBACK = (
+    "callback_offer", "callback_confirm", "callback_confirm_keys", "callback_key_number",
+    "callback_number_invalid", "callback_stay_in_line", "callback_accepted", "callback_not_possible",
+)  # fmt: skip
 
 
 def required(parts: Parts) -> set[str]:
@@ -25,6 +30,10 @@ def required(parts: Parts) -> set[str]:
     keys |= {hours.get("closed_prompt") for hours in (parts.hours or {}).values()}
     for topic in (parts.topics or {}).values():
         keys |= {topic.get("prompt"), topic.get("overflow_prompt")}
+    offers = [parts.callback.get("offer_after_seconds") if parts.callback else None]
+    offers += [topic.get("callback_offer_after_seconds") for topic in (parts.topics or {}).values()]
+    if any(seconds is not None for seconds in offers):
+        keys |= set(CALLBACK)
     if any(line.get("menu") == "fast" for line in parts.lines or []):
         keys.add("fast_path")
     return {key for key in keys if isinstance(key, str)}

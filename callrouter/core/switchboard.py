@@ -633,34 +633,59 @@ def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     person = entry.caller_key
     if person is not None and s.board.rules.repeat.excluded(person):  # e.g. a call adopted after a restart
         person, entry = None, replace(entry, caller_key=None)
-    held = s.board.centre.queue.by_caller(person) if person is not None else None
-    if held is not None:
-        _take_over(s, channel_id, entry, held)
-        return
-    recognised: ev.Recognised | None = None
-    memory = s.board.people.get(person) if person is not None else None
     pending = dialler.of_person(s.board, person) if person is not None else None
     if pending is not None and dialler.cancellable(pending):
         # Waits on the line in the callback's place instead: never both.
         dialler.cancel(s, pending.callback_id, "the person called in")
-        priority = max(entry.priority, pending.record.priority)
-        entry = replace(entry, joined_at=pending.record.joined_at, priority=priority)
-        place = Place(entry.topic, priority, entry.joined_at, entry.language, None, entry.entry_id)
-        recognised = ev.Recognised(RepeatKind.CALLBACK_PENDING, pending.record.call_id, place)
-    elif (kept := repeat.resumable(s.board.rules.repeat, memory, s.now)) is not None:
-        assert kept.joined_at is not None and person is not None
-        # Their old join time, ahead of everyone who joined after it.
-        priority = max(entry.priority, kept.priority or 0)
-        entry = replace(entry, joined_at=kept.joined_at, priority=priority)
-        _remember(s, repeat.resumed(kept, s.now))
-        place = Place(entry.topic, priority, kept.joined_at, entry.language, None, entry.entry_id)
-        recognised = ev.Recognised(RepeatKind.RESUMED, kept.left_call_id, place)
-    elif (contact := repeat.recent_contact(s.board.rules.repeat, memory, s.now)) is not None:
-        entry = replace(entry, preferred_agent=contact.contact_agent)
-        recognised = ev.Recognised(RepeatKind.RECENT_CONTACT, contact.contact_call_id)
+    else:
+        pending = None
+    held = s.board.centre.queue.by_caller(person) if person is not None else None
+    if held is not None:
+        _take_over(s, channel_id, entry, held)
+        return
+    entry, recognised = _recall(s, entry, pending)
     if recognised is not None:
         s.pending.append((channel_id, recognised))
     _take(s, channel_id, entry)
+
+
+Recalled = tuple[QueueEntry, ev.Recognised | None]
+
+
+def _recall(s: _Step, entry: QueueEntry, pending: Callback | None) -> Recalled:
+    """A person's earlier call decides this one's place: their cancelled callback's,
+    or the one they gave up in time (ahead of everyone who joined after it); or,
+    answered recently, their last agent is preferred."""
+    person = entry.caller_key
+    memory = s.board.people.get(person) if person is not None else None
+    rules = s.board.rules.repeat
+    priority: int | None
+    if pending is not None:
+        booked = pending.record
+        kind, repeat_of, joined_at, priority = (
+            RepeatKind.CALLBACK_PENDING,
+            booked.call_id,
+            booked.joined_at,
+            booked.priority,
+        )
+    elif (kept := repeat.resumable(rules, memory, s.now)) is not None:
+        assert kept.joined_at is not None
+        kind, repeat_of, joined_at, priority = (
+            RepeatKind.RESUMED,
+            kept.left_call_id,
+            kept.joined_at,
+            kept.priority,
+        )
+        _remember(s, repeat.resumed(kept, s.now))
+    elif (contact := repeat.recent_contact(rules, memory, s.now)) is not None:
+        entry = replace(entry, preferred_agent=contact.contact_agent)
+        return entry, ev.Recognised(RepeatKind.RECENT_CONTACT, contact.contact_call_id)
+    else:
+        return entry, None
+    priority = max(entry.priority, priority or 0)
+    entry = replace(entry, joined_at=joined_at, priority=priority)
+    place = Place(entry.topic, priority, joined_at, entry.language, None, entry.entry_id)
+    return entry, ev.Recognised(kind, repeat_of, place)
 
 
 def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
