@@ -19,13 +19,15 @@ from callrouter.ari.events import EVENT_LABELS, EventStream, Replaced
 from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
+from callrouter.calls.outbound import Leases, Route
 from callrouter.config import Settings
 from callrouter.core.records import Outcome
-from callrouter.core.switchboard import RestoreAgents
+from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
+from callrouter.store.leases import CallbackLeases
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
-from callrouter.store.restore import last_agent_states, waiting_places
+from callrouter.store.restore import last_agent_states, open_callbacks, people, waiting_places
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def build_dispatcher(
     writer: RecordWriter,
     metrics: Metrics,
     clock: Callable[[], datetime] = utcnow,
+    leases: Leases | None = None,
 ) -> Dispatcher:
     """The shell around the switchboard, with the config compiled once."""
     router, queue = settings.router, settings.file.queue
@@ -54,8 +57,9 @@ def build_dispatcher(
         router.reconcile_seconds,
         queue.hold,
         queue.hold_bridges,
+        Route(settings.file.callback.dial, settings.file.callback.lease_seconds),
     )
-    return Dispatcher(compiled.board(settings), shell, ari, writer, metrics, clock)
+    return Dispatcher(compiled.board(settings), shell, ari, writer, metrics, clock, leases)
 
 
 def build_metrics(line_names: Iterable[str]) -> Metrics:
@@ -108,13 +112,19 @@ async def run(settings: Settings) -> int:
         rest_ws,
         metrics.ari_request.observe,
     )
-    dispatcher = build_dispatcher(settings, ari, writer, metrics)
+    leases = CallbackLeases(settings.database.dsn, _secret(settings.database_password))
+    dispatcher = build_dispatcher(settings, ari, writer, metrics, leases=leases)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)
     dispatcher.step(RestoreAgents(await last_agent_states(queries, spooled)))
     # Waiting places, for callers whose channels lost theirs (and to close those whose calls are gone).
     dispatcher.restore_places(await waiting_places(queries, settings.router.node, spooled))
+    # What was remembered of callers (repeat callers), and the callbacks still to make.
+    repeat = settings.file.repeat
+    remembered = await people(queries, utcnow(), repeat.resume_seconds, repeat.contact_seconds, spooled)
+    dispatcher.step(Remember(tuple(remembered)))
+    dispatcher.restore_callbacks(await open_callbacks(queries, spooled))
     events = EventStream(
         settings.ari.url,
         settings.router.app,
@@ -176,5 +186,6 @@ async def run(settings: Settings) -> int:
     await ari.close()
     await store.close()
     await queries.close()
+    await leases.close()
     await admin.cleanup()
     return code

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +24,13 @@ from callrouter.ari import models as ari
 from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.calls import features
 from callrouter.calls.executor import ChannelExecutor
+from callrouter.calls.outbound import Leases, Outbound, Route
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
 from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.records import CallRecord, PlaceRecord
+from callrouter.core.records import CallbackRecord, CallRecord, PlaceRecord
 from callrouter.metrics import Metrics
 from callrouter.store.writer import RecordWriter
 
@@ -66,6 +67,7 @@ class Shell:
     reconcile_seconds: float = 30.0
     hold: str = "channel"  # music: "channel" (its own) or "bridge" (shared holding bridges)
     hold_bridges: int = 1
+    route: Route = field(default_factory=Route)  # where callbacks are dialled
 
 
 class Dispatcher:
@@ -77,6 +79,7 @@ class Dispatcher:
         writer: RecordWriter,
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
+        leases: Leases | None = None,
     ) -> None:
         self._app = shell.app
         self._node = shell.node
@@ -95,12 +98,19 @@ class Dispatcher:
         self._detached = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._stored_places: tuple[PlaceRecord, ...] = ()
+        self._stored_callbacks: tuple[CallbackRecord, ...] = ()
+        self._outbound = Outbound(ari_client, shell.app, shell.node, shell.route, leases, self._step_safely)
 
     def restore_places(self, places: Iterable[PlaceRecord]) -> None:
         """At start, before connecting: the places recorded waiting (PostgreSQL, then
         the spool). The first adoption hands them to the switchboard, which resumes
         the callers whose channels lost theirs and closes those whose calls are gone."""
         self._stored_places = tuple(places)
+
+    def restore_callbacks(self, callbacks: Iterable[CallbackRecord]) -> None:
+        """At start: the open callbacks (PostgreSQL, then the spool), handed to the
+        switchboard once connected (they may be dialled at once)."""
+        self._stored_callbacks = tuple(callbacks)
 
     @property
     def active_calls(self) -> int:
@@ -140,6 +150,10 @@ class Dispatcher:
                         self._spawn(self._destroy_bridge(command.bridge_id))
                 case sb.CallOver(channel_id, record):
                     self._call_over(channel_id, record)
+                case sb.LeaseCallback(callback_id):
+                    self._spawn(self._outbound.lease(callback_id))
+                case sb.Dial():
+                    self._spawn(self._outbound.dial(command))
 
     def _executor(self, channel_id: str) -> ChannelExecutor:
         executor = self.executors.get(channel_id)
@@ -256,6 +270,11 @@ class Dispatcher:
             self._step_safely(sb.OnCall(channel_id, ev.ChannelGone(cause)))
         elif channel_id in self.board.legs:
             self._step_safely(sb.LegGone(channel_id, cause))
+        elif channel_id in self.board.dials:  # a callback's person
+            self._step_safely(sb.DialGone(channel_id, cause))
+            executor = self.executors.get(channel_id)
+            if executor is not None:
+                executor.close()
 
     def _stasis_start(self, args: list[str], channel: ari.Channel, at: datetime) -> None:
         kind = args[0] if args else ""
@@ -266,6 +285,10 @@ class Dispatcher:
             self._step_safely(sb.LegAnswered(channel.id))
         elif kind == "agent":  # rung by a router before a restart: nobody waits on it now
             log.info("hanging up agent channel %s that no call of this router rang", channel.id)
+            self._spawn(self._hangup_leg(channel.id, "stray"))
+        elif kind == "callback" and channel.id in self.board.dials:
+            self._step_safely(sb.DialAnswered(channel.id))
+        elif kind == "callback":  # dialled by a router before a restart: nobody waits on it now
             self._spawn(self._hangup_leg(channel.id, "stray"))
         elif kind == "feature" and len(args) >= 3:
             self._spawn(features.run(self._ari, self.step, channel.id, args[1], args[2]))
@@ -294,6 +317,9 @@ class Dispatcher:
         await self._watch_agents()
         await self._hold_bridge()
         await self.reconcile(adopt=True)
+        if self._stored_callbacks:  # once: later reconnects must not bring back finished ones
+            callbacks, self._stored_callbacks = self._stored_callbacks, ()
+            self._step_safely(sb.RestoreCallbacks(callbacks))
 
     def _next_hold_bridge(self) -> str | None:
         bridges = self.hold_bridge_ids
