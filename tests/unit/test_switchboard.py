@@ -324,8 +324,25 @@ def test_the_menu_times_out_at_its_deadline_not_before() -> None:
     assert not plays(out, "c1")
     board, out = sb.step(board, sb.Wake(), at(13))
     (again,) = plays(out, "c1")
-    assert any("menu_main" in m for m in again.media), "silence: the menu is said again"
+    short = f"sound:{SETTINGS.file.prompts.directory}/ru/menu_short"
+    assert again.media == (short,), "silence: the menu's short form"
     assert ("call", "c1") not in board.deadlines
+
+
+def test_a_silent_caller_joins_the_default_topic_after_the_short_form() -> None:
+    """The greeting and menu, 5 s of silence, the short form, 5 s more: an operator,
+    not the whole menu twice more."""
+    board, out = arrive(fresh(), "c1")
+    board, out = on(board, "c1", ev.Answered(), 0.2)
+    board, out = on(board, "c1", ev.PlaybackFinished(plays(out, "c1")[0].playback_id), 20)
+    board, out = sb.step(board, sb.Wake(), at(25))
+    board, out = on(board, "c1", ev.PlaybackFinished(plays(out, "c1")[0].playback_id), 31)
+    assert board.calls["c1"].phase is Phase.MENU
+    board, out = sb.step(board, sb.Wake(), at(36))
+    call = board.calls["c1"]
+    assert call.phase is Phase.QUEUED and call.record.topic == "operator"
+    assert call.record.queued_at == at(36)
+    assert "place-c1" in board.centre.queue
 
 
 def test_a_key_cancels_the_menu_deadline_for_good() -> None:
