@@ -47,7 +47,7 @@ from callrouter.core.call_plan import CallPlan, LineInfo
 from callrouter.core.call_state import Call, Phase
 from callrouter.core.estimate import estimate_minutes
 from callrouter.core.lines import DidDirectory
-from callrouter.core.numbers import normalise
+from callrouter.core.numbers import is_restricted, normalise
 from callrouter.core.place import Adopted, MenuLevel, Place, place_id_of, resume, resume_connected
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import AgentStateRecord, CallRecord, PlaceRecord, PlaceState, Record
@@ -91,6 +91,7 @@ class Arrived:
     # How far behind the router is (this event's age, or Asterisk's REST round
     # trip, whichever is worse): what overload admission goes by.
     lag: float = 0.0
+    presentation: str = ""  # Asterisk's CALLERID(pres) from the dialplan ("": not given)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class Found:
     menu: MenuLevel | None = None  # else the menu level it had reached, if past the top
     agent_id: str | None = None  # talking to this agent (their leg is ``agent_channel``)
     agent_channel: str | None = None
+    presentation: str = ""  # as in Arrived
 
 
 @dataclass(frozen=True)
@@ -419,7 +421,9 @@ def _arrived(s: _Step, event: Arrived) -> None:
         channel_id=event.channel_id,
         did=event.did,
         line=line,
-        caller=normalise(event.number, line.country if line else "US"),
+        caller=normalise(
+            event.number, line.country if line else "US", restricted=is_restricted(event.presentation)
+        ),
         now=event.at,
         overloaded=not taken,
         place_id=event.place_id,
@@ -781,9 +785,8 @@ def _adopt(
             if kept is not None:
                 _stored_place_ended(s, kept, PlaceState.LEFT)
             continue
-        adopted = Adopted(
-            call_id, rules.node, f.channel_id, f.did, line, normalise(f.number, line.country), f.started_at,
-        )  # fmt: skip
+        caller = normalise(f.number, line.country, restricted=is_restricted(f.presentation))
+        adopted = Adopted(call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at)
         place = f.place if kept is None else _stored_place(s, f, kept)
         if f.agent_id is not None and f.agent_channel is not None:
             _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f.agent_id, f.agent_channel)
@@ -793,7 +796,10 @@ def _adopt(
         elif f.menu is not None and (resumed := calls.resume_menu(adopted, f.menu, s.now, rules.plan)):
             _start_call(s, *resumed)
         else:  # at the menu's top level (or before it): starts afresh
-            _arrived(s, Arrived(f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True))
+            again = Arrived(
+                f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation
+            )
+            _arrived(s, again)
     for leg_channel in stray:
         s.out.append(HangupLeg(leg_channel, "no call waits on it"))
     known = {call.record.call_id for call in s.board.calls.values()}

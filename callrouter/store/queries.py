@@ -12,8 +12,11 @@ import asyncpg
 from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
 from callrouter.store.postgres import connect_kwargs
 
+# A number only where the caller showed it: a withheld caller is listed as withheld.
 ABANDONED = """
-SELECT call_id, started_at, line, topic, caller_number, caller_presentation, outcome,
+SELECT call_id, started_at, line, topic,
+       CASE WHEN caller_presentation = 'number' THEN caller_number END AS caller_number,
+       caller_presentation, outcome,
        EXTRACT(EPOCH FROM (ended_at - queued_at)) AS waited_seconds
 FROM calls
 WHERE outcome IN ('abandoned', 'short_abandon') AND started_at >= $1 AND started_at < $2
@@ -90,7 +93,8 @@ class Queries:
         return [_place(r) for r in await self._fetch(PLACES, node, list(also))]
 
     async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """The callers to phone back: full numbers (the route is behind the admin token)."""
+        """The callers to phone back: full numbers (the route is behind the admin token),
+        none for a caller who withheld theirs (``caller_presentation`` says so)."""
         rows = await self._fetch(ABANDONED, since, until)
         return [
             {

@@ -174,6 +174,27 @@ async def test_a_whole_call_from_arrival_to_the_agents_wrap_up(tmp_path: Path) -
     assert record.outcome is Outcome.ANSWERED and record.agent == "agent1"
 
 
+# ---- 1b. a caller who asked for privacy --------------------------------------------
+async def test_a_restarted_router_keeps_a_private_caller_withheld(tmp_path: Path) -> None:
+    """The presentation is read from the channel's Stasis() arguments on adoption."""
+    fake = FakeAsterisk()
+    first = Router(fake, tmp_path / "first")
+    await first.start()
+    fake.call("private", CLINIC, number="+79167654321", presentation="prohib_not_screened")
+    await fake.settle()
+    first.dispatcher.detach()
+    second = Router(fake, tmp_path / "second")
+    await second.start()
+    await fake.settle()
+    assert second.board.calls["private"].record.caller_presentation == "withheld"
+    fake.hang_up("private")
+    await fake.settle()
+    await second.close()
+    await first.close()
+    assert second.final("private").caller_number is None
+    assert not [r for r in (*first.store.records, *second.store.records) if "7654321" in repr(r)]
+
+
 # ---- 2. a restart: the calls in Asterisk adopted --------------------------------------
 async def test_a_restarted_router_adopts_the_calls_where_they_are(tmp_path: Path) -> None:
     fake = FakeAsterisk()

@@ -19,7 +19,7 @@ from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.core.place import MenuLevel, Place
 from callrouter.core.queue import QueueError
-from callrouter.core.records import AgentStateRecord, CallEventRecord, Outcome
+from callrouter.core.records import AgentStateRecord, CallEventRecord, Outcome, PlaceRecord
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 SETTINGS = config.parse(EXAMPLE.read_text(), str(EXAMPLE), environ={})
@@ -81,9 +81,12 @@ def arrive(
     did: str = CLINIC,
     number: str | None = None,
     up: bool = False,
+    presentation: str = "",
 ) -> tuple[sb.Board, list[sb.Command]]:
     number = number if number is not None else f"+7916{zlib.crc32(channel_id.encode()) % 10_000_000:07d}"
-    event = sb.Arrived(channel_id, did, number, at(seconds), f"place-{channel_id}", up)
+    event = sb.Arrived(
+        channel_id, did, number, at(seconds), f"place-{channel_id}", up, presentation=presentation
+    )
     return sb.step(board, event, at(seconds))
 
 
@@ -480,6 +483,29 @@ def test_an_ambulance_call_goes_straight_to_the_urgent_topic_ahead_of_everyone()
     board, _ = queued(board, "c1", 0)
     board, _ = queued(board, "c2", 5, did=AMBULANCE, keys="")
     assert [e.entry_id for e in board.centre.queue.ordered()] == ["place-c2", "place-c1"]
+
+
+# ---- privacy ------------------------------------------------------------------------------------------
+def test_a_caller_who_asked_for_privacy_is_withheld_everywhere() -> None:
+    """Asterisk gives the asserted number with a restricted presentation: it is
+    never the call's number, the place's person, or in any command."""
+    board, out = queued(fresh("agent1"), "c1", number="+79161234567", presentation="prohib")
+    board, more = sb.step(board, sb.LegAnswered(leg_for(out).channel_id), at(2))
+    board, last = on(board, "c1", ev.CallerHungUp("16"), 30)
+    everything = out + more + last
+    (over,) = [c for c in last if isinstance(c, sb.CallOver)]
+    assert (over.record.caller_number, over.record.caller_presentation) == (None, "withheld")
+    places = [c.record for c in everything if isinstance(c, sb.Write) and isinstance(c.record, PlaceRecord)]
+    assert places and all(p.person is None for p in places)
+    assert "9161234567" not in repr(everything)
+
+
+def test_an_adopted_caller_who_asked_for_privacy_stays_withheld() -> None:
+    found = sb.Found("c1", CLINIC, "+79161230000", at(-5), presentation="prohib_not_screened")
+    board, out = sb.step(fresh(), sb.Adopt((found,)), T0)
+    assert board.calls["c1"].record.caller_number is None
+    assert board.calls["c1"].record.caller_presentation == "withheld"
+    assert "9161230000" not in repr(out)
 
 
 # ---- a restart ----------------------------------------------------------------------------------------
