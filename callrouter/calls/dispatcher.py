@@ -201,7 +201,7 @@ class Dispatcher:
                 self._app,
                 command.app_args,
                 command.ring_seconds,
-                f'"{command.label}" <{command.agent_id}>',
+                f'"{command.label}" <{command.number}>',
             )
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("ringing %s failed: %s", command.agent_id, exc)

@@ -56,6 +56,8 @@ AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
 # A phone still ringing this long after its ring timeout is hung up by the router
 # (Asterisk may never report the end of a ring).
 RING_GRACE_SECONDS = 5.0
+# The caller-ID number an agent's phone shows for a caller who withheld theirs.
+ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -227,13 +229,15 @@ class ToChannel:
 @dataclass(frozen=True)
 class Originate:
     """Ring an agent's phone; the channel enters the application with ``app_args``
-    when answered. A failed originate comes back as ``LegGone``."""
+    when answered. A failed originate comes back as ``LegGone``. The phone shows
+    ``label`` as the caller-ID name and ``number`` as the number."""
 
     channel_id: str
     agent_id: str
     app_args: str
     ring_seconds: float
     label: str
+    number: str = ANONYMOUS  # the caller's E.164 number, to phone them back; else anonymous
 
 
 @dataclass(frozen=True)
@@ -653,11 +657,14 @@ def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
     s.set(legs_made=made)
     entry = board.centre.queue.entries.get(entry_id)
     label = f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter"
-    rules = board.rules
-    s.out.append(Originate(leg_channel, agent_id, f"agent,{entry_id},{agent_id}", rules.ring_seconds, label))
-    s.deadline(("leg", leg_channel), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))
     channel_id = board.entries.get(entry_id)
     call = board.calls.get(channel_id) if channel_id is not None else None
+    # The number the caller showed (never one they withheld, nor the asserted one).
+    number = (call.record.caller_number if call else None) or ANONYMOUS
+    rules = board.rules
+    args = f"agent,{entry_id},{agent_id}"
+    s.out.append(Originate(leg_channel, agent_id, args, rules.ring_seconds, label, number))
+    s.deadline(("leg", leg_channel), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))
     if channel_id is None or call is None:
         return
     s.pending.append((channel_id, ev.AgentRinging(agent_id)))

@@ -143,6 +143,25 @@ def test_joining_rings_the_agent_with_our_own_channel_id_and_a_label() -> None:
     assert sb.JoinBridge(board.bridges["c1"], ring.channel_id) in channel_commands(out, "c1")
 
 
+@pytest.mark.parametrize(
+    ("number", "presentation", "shown"),
+    [
+        ("8 916 123-45-67", "allowed_not_screened", "+79161234567"),  # E.164, to phone back
+        ("+79161234567", "", "+79161234567"),  # a dialplan that passes no presentation
+        ("anonymous", "allowed_not_screened", "anonymous"),
+        ("+79161234567", "prohib_not_screened", "anonymous"),  # asked for privacy
+        ("12", "allowed_not_screened", "anonymous"),  # nothing usable
+    ],
+)
+def test_the_agents_phone_shows_the_callers_number_unless_withheld(
+    number: str, presentation: str, shown: str
+) -> None:
+    _, out = queued(fresh("agent1"), "c1", number=number, presentation=presentation)
+    ring = leg_for(out)
+    assert (ring.label, ring.number) == ("clinic-central operator ru", shown)
+    assert ring.number != "agent1", "never the agent's own id"
+
+
 def test_a_caller_leaving_while_the_agent_rings_hangs_up_the_phone_and_the_agent_is_idle() -> None:
     board, out = queued(fresh("agent1"), "c1")
     leg = leg_for(out).channel_id
@@ -498,6 +517,7 @@ def test_a_caller_who_asked_for_privacy_is_withheld_everywhere() -> None:
     places = [c.record for c in everything if isinstance(c, sb.Write) and isinstance(c.record, PlaceRecord)]
     assert places and all(p.person is None for p in places)
     assert "9161234567" not in repr(everything)
+    assert leg_for(out).number == "anonymous"
 
 
 def test_an_adopted_caller_who_asked_for_privacy_stays_withheld() -> None:
