@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def keys_xml(keys: list[tuple[int, str]], rfc2833: bool = False) -> str:
 
 def call(
     sip_port: int,
-    calls: list[tuple[str, str]] | list[tuple[str, str, str]],
+    calls: Sequence[tuple[str, ...]],
     hold_ms: int = 60000,
     keys: list[tuple[int, str]] | None = None,
     rfc2833: bool = False,

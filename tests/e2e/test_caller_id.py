@@ -41,6 +41,31 @@ async def ended_on(db: asyncpg.Connection, did: str, since: datetime) -> asyncpg
     return rows[0]
 
 
+async def shown_on_the_phone(
+    stack: StackInfo,
+    router: RouterProcess,
+    agent_id: str,
+    from_matches: str,
+    call: tuple[str, ...],
+    headers: list[str] | None = None,
+) -> str:
+    """The one call, keying "0", answered by ``agent_id``'s softphone, which
+    takes it only if its From matches: that From."""
+    agent = sipp.Agent(stack.agent_ports[agent_id], calls=1, ring_ms=300, from_matches=from_matches)
+    assert (await admin(router, "POST", f"/agents/{agent_id}/login"))[0] == 200
+    try:
+        result = await asyncio.to_thread(
+            sipp.call, stack.sip_port, [call], 5000, [(1000, "0")], headers=headers
+        )
+    finally:
+        agent_result = agent.wait(30)
+        await admin(router, "POST", f"/agents/{agent_id}/logout")
+    assert result.ok, result.output[-1500:]
+    assert agent_result.ok and agent_result.successful == 1, (agent.froms, agent_result.output[-1500:])
+    (shown,) = agent.froms
+    return shown
+
+
 async def nowhere(db: asyncpg.Connection, router: RouterProcess, *numbers: str) -> None:
     """Not one of ``numbers`` in any record or in the router's log."""
     for raw in numbers:
@@ -54,17 +79,7 @@ async def test_the_agents_phone_shows_the_callers_number(
 ):
     caller = number()
     # The phone's call history can phone the caller back: their number, with the line's name.
-    expected = f"{LABEL} <sip:\\{caller}@"
-    agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=300, from_matches=expected)
-    assert (await admin(router, "POST", "/agents/agent1/login"))[0] == 200
-    try:
-        result = await asyncio.to_thread(sipp.call, stack.sip_port, [(caller, CLINIC)], 5000, [(1000, "0")])
-    finally:
-        agent_result = agent.wait(30)
-        await admin(router, "POST", "/agents/agent1/logout")
-    assert result.ok, result.output[-1500:]
-    assert agent_result.ok and agent_result.successful == 1, (agent.froms, agent_result.output[-1500:])
-    (shown,) = agent.froms
+    shown = await shown_on_the_phone(stack, router, "agent1", f"{LABEL} <sip:\\{caller}@", (caller, CLINIC))
     assert shown.startswith(f"{LABEL} <sip:{caller}@"), shown
     rows = await wait_rows(
         db, "SELECT * FROM calls WHERE caller_number = $1 AND ended_at IS NOT NULL", caller, count=1
@@ -79,19 +94,10 @@ async def test_a_caller_asking_for_privacy_rings_the_agent_as_anonymous_and_is_s
     as the caller's, with the presentation restricted."""
     did, from_number, asserted = international_did(), number(), number()
     since = datetime.now(UTC)
-    agent = sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300, from_matches="<sip:anonymous@")
-    assert (await admin(router, "POST", "/agents/agent2/login"))[0] == 200
-    try:
-        result = await asyncio.to_thread(
-            sipp.call, stack.sip_port, [(from_number, did, asserted)], 5000, [(1000, "0")],
-            headers=[ASSERTED, "Privacy: id"],
-        )  # fmt: skip
-    finally:
-        agent_result = agent.wait(30)
-        await admin(router, "POST", "/agents/agent2/logout")
-    assert result.ok, result.output[-1500:]
-    assert agent_result.ok and agent_result.successful == 1, (agent.froms, agent_result.output[-1500:])
-    (shown,) = agent.froms
+    call = (from_number, did, asserted)
+    shown = await shown_on_the_phone(
+        stack, router, "agent2", "<sip:anonymous@", call, [ASSERTED, "Privacy: id"]
+    )
     assert shown.startswith('"hotline-international operator en" <sip:anonymous@'), shown
     row = await ended_on(db, did, since)
     assert (row["caller_number"], row["caller_presentation"]) == (None, "withheld")
