@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -47,6 +49,7 @@ def build_dispatcher(
     metrics: Metrics,
     clock: Callable[[], datetime] = utcnow,
     leases: Leases | None = None,
+    repeat_key: bytes = b"",
 ) -> Dispatcher:
     """The shell around the switchboard, with the config compiled once."""
     router, queue = settings.router, settings.file.queue
@@ -59,7 +62,7 @@ def build_dispatcher(
         queue.hold_bridges,
         Route(settings.file.callback.dial, settings.file.callback.lease_seconds),
     )
-    return Dispatcher(compiled.board(settings), shell, ari, writer, metrics, clock, leases)
+    return Dispatcher(compiled.board(settings, repeat_key), shell, ari, writer, metrics, clock, leases)
 
 
 def build_metrics(line_names: Iterable[str]) -> Metrics:
@@ -70,6 +73,27 @@ def build_metrics(line_names: Iterable[str]) -> Metrics:
         outcomes=[outcome.value for outcome in Outcome],
         event_types=EVENT_LABELS,
     )
+
+
+def repeat_key(settings: Settings) -> bytes:
+    """The key of the hash callers are recognised by: CALLROUTER_REPEAT_KEY, else one
+    made once and kept beside the spool (so a restart on this box knows its callers;
+    routers sharing a database should share the key through the environment)."""
+    given = _secret(settings.repeat_key)
+    if given:
+        return given.encode()
+    path = settings.database.spool_dir / "repeat.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    key = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(key.hex())
+    log.warning("CALLROUTER_REPEAT_KEY is not set: made one, kept in %s", path)
+    return key
 
 
 async def run(settings: Settings) -> int:
@@ -113,7 +137,8 @@ async def run(settings: Settings) -> int:
         metrics.ari_request.observe,
     )
     leases = CallbackLeases(settings.database.dsn, _secret(settings.database_password))
-    dispatcher = build_dispatcher(settings, ari, writer, metrics, leases=leases)
+    key = repeat_key(settings)
+    dispatcher = build_dispatcher(settings, ari, writer, metrics, leases=leases, repeat_key=key)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)

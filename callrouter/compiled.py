@@ -4,6 +4,7 @@ never per call. Nothing below the shell sees ``Settings``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from callrouter.config import Settings
@@ -65,7 +66,7 @@ def centre(settings: Settings) -> cc.Centre:
     )
 
 
-def rules(settings: Settings) -> sb.Rules:
+def rules(settings: Settings, repeat_key: bytes = b"") -> sb.Rules:
     """The whole configuration as the switchboard consults it, compiled once."""
     router, queue = settings.router, settings.file.queue
     lines = {line.name: line_info(settings, line) for line in settings.lines}
@@ -81,7 +82,7 @@ def rules(settings: Settings) -> sb.Rules:
             seconds=min(router.reconcile_seconds, max(1.0, router.max_call_seconds / 4))
         ),
         admission=AdmissionRules(router.shed_lag_seconds),
-        repeat=settings.file.repeat.to_core(),
+        repeat=replace(settings.file.repeat.to_core(), secret=repeat_key),
         callback=settings.file.callback.to_core() if _callbacks_on(settings) else None,
         by_name=lines,
     )
@@ -97,5 +98,5 @@ def _callbacks_on(settings: Settings) -> bool:
     return any(seconds is not None for seconds in offered)
 
 
-def board(settings: Settings) -> sb.Board:
-    return sb.Board.create(rules(settings), centre(settings))
+def board(settings: Settings, repeat_key: bytes = b"") -> sb.Board:
+    return sb.Board.create(rules(settings, repeat_key), centre(settings))

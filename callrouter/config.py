@@ -80,6 +80,7 @@ class EnvironmentValues(BaseModel):
     database_dsn: str | None = None
     database_password: SecretStr | None = None
     admin_token: SecretStr | None = None
+    repeat_key: SecretStr | None = None
     admin_bind: str | None = None
     spool_dir: Path | None = None
 
@@ -99,6 +100,9 @@ class Settings(BaseModel):
     database_password: SecretStr | None
     admin_token: SecretStr | None
     source: str
+    # The key of the hash people are recognised by (CALLROUTER_REPEAT_KEY); without
+    # one, ``run`` makes one and keeps it beside the spool.
+    repeat_key: SecretStr | None = None
 
     @property
     def router(self) -> Router:
@@ -205,6 +209,7 @@ def validate(
         database_password=env.database_password,
         admin_token=env.admin_token,
         source=source,
+        repeat_key=env.repeat_key,
     )
 
 

@@ -45,16 +45,30 @@ class MenuOptionConfig(Strict):
 
 class MenuConfig(Strict):
     prompt: str = Field(default="menu_main", pattern=NAME)
+    short_prompt: str = Field(
+        default="menu_short", pattern=NAME, description="the top level's short form, said after a silence"
+    )
     timeout_seconds: float = Field(default=5, gt=0, le=60)
     max_failures: int = Field(default=3, ge=1, le=10)
+    silent_to_default_after: int = Field(
+        default=1,
+        ge=0,
+        le=10,
+        description="silences in a row answered by the short form; the next goes to the default topic",
+    )
     default_topic: str = Field(default="operator", pattern=NAME)
     languages: list[str] = Field(default=["ru", "en"], min_length=1)
     options: dict[str, MenuOptionConfig] = Field(default_factory=dict)
 
     def to_core(self) -> MenuSpec:
-        root = MenuNode(self.prompt, {k: v.to_core() for k, v in self.options.items()})
+        root = MenuNode(self.prompt, {k: v.to_core() for k, v in self.options.items()}, self.short_prompt)
         return MenuSpec(
-            root, self.default_topic, tuple(self.languages), self.timeout_seconds, self.max_failures
+            root,
+            self.default_topic,
+            tuple(self.languages),
+            self.timeout_seconds,
+            self.max_failures,
+            silent_to_default_after=self.silent_to_default_after,
         )
 
 

@@ -27,6 +27,7 @@ def required(parts: Parts) -> set[str]:
     """The prompts the config plays, as far as its keys validated."""
     keys = set(ALWAYS)
     keys |= {item.get("prompt") for item in (parts.menu, *parts.options)}
+    keys.add(parts.menu.get("short_prompt"))
     keys |= {hours.get("closed_prompt") for hours in (parts.hours or {}).values()}
     for topic in (parts.topics or {}).values():
         keys |= {topic.get("prompt"), topic.get("overflow_prompt")}

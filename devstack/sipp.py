@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,21 +112,25 @@ def keys_xml(keys: list[tuple[int, str]], rfc2833: bool = False) -> str:
 
 def call(
     sip_port: int,
-    calls: list[tuple[str, str]],
+    calls: Sequence[tuple[str, ...]],
     hold_ms: int = 60000,
     keys: list[tuple[int, str]] | None = None,
     rfc2833: bool = False,
     rate: float = 5.0,
     timeout_s: int = 120,
     extra: list[str] | None = None,
+    headers: list[str] | None = None,
 ) -> SippResult:
-    """Place one call per (caller number, DID); each waits for the far end's BYE
-    or hangs up itself after ``hold_ms``. Blocks until all calls are done."""
-    scenario = _render("caller.xml", {"HOLD_MS": str(hold_ms), "KEYS": keys_xml(keys or [], rfc2833)})
+    """Place one call per (caller number, DID[, field 2]); each waits for the far
+    end's BYE or hangs up itself after ``hold_ms``. Blocks until all calls are done.
+    ``headers``: more INVITE header lines, e.g. ``"P-Asserted-Identity: <sip:[field2]@127.0.0.1>"``."""
+    more = "".join(f"\n      {line}" for line in headers or [])
+    values = {"HOLD_MS": str(hold_ms), "KEYS": keys_xml(keys or [], rfc2833), "HEADERS": more}
+    scenario = _render("caller.xml", values)
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as inf:
         inf.write("SEQUENTIAL\n")
-        for caller, did in calls:
-            inf.write(f"{caller};{did};\n")
+        for fields in calls:
+            inf.write(";".join(fields) + ";\n")
     args = [
         "sipp",
         f"127.0.0.1:{sip_port}",
@@ -162,14 +168,31 @@ def call(
     return SippResult(proc.returncode, ok, bad, output)
 
 
+FROM_CHECK = """
+      <ereg regexp="{regexp}" search_in="hdr" header="From:" check_it="true" assign_to="from_ok"/>
+      <log message="From matched: [$from_ok]"/>"""
+
+
 class Agent:
-    """A sipp UAS answering calls on its own port, in the background."""
+    """A sipp UAS answering calls on its own port, in the background. It logs
+    each INVITE's From (``froms``); with ``from_matches`` (a regexp), a call
+    whose From does not match fails instead of being answered."""
 
     def __init__(
-        self, port: int, calls: int = 1, ring_ms: int = 600, timeout_s: int = 120, talk_ms: int = 600_000
+        self,
+        port: int,
+        calls: int = 1,
+        ring_ms: int = 600,
+        timeout_s: int = 120,
+        talk_ms: int = 600_000,
+        from_matches: str | None = None,
     ) -> None:
         self.port = port
-        self._scenario = _render("agent.xml", {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms)})
+        check = FROM_CHECK.format(regexp=html.escape(from_matches)) if from_matches is not None else ""
+        values = {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms), "FROM_CHECK": check}
+        self._scenario = _render("agent.xml", values)
+        self._log = Path(tempfile.mkstemp(prefix="callrouter-sipp-", suffix=".log")[1])
+        self.froms: list[str] = []  # each INVITE's From header, once the agent is done
         self._proc = subprocess.Popen(
             [
                 "sipp",
@@ -187,6 +210,9 @@ class Agent:
                 "-timeout",
                 f"{timeout_s}s",
                 "-timeout_error",
+                "-trace_logs",
+                "-log_file",
+                str(self._log),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -201,6 +227,10 @@ class Agent:
             self._proc.terminate()
             output, _ = self._proc.communicate(timeout=10)
         self._scenario.unlink(missing_ok=True)
+        if self._log.exists():
+            logged = self._log.read_text().splitlines()
+            self.froms = [line.removeprefix("From: ").strip() for line in logged if line.startswith("From: ")]
+            self._log.unlink()
         ok, bad = _counts(output)
         return SippResult(self._proc.returncode, ok, bad, output)
 

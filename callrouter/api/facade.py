@@ -35,6 +35,7 @@ class AdminFacade(Protocol):
         ...
 
     async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Callers who hung up while waiting, with full numbers. Raises OSError
+        """Callers who hung up while waiting, with full numbers (none where the
+        caller withheld theirs: listed as withheld). Raises OSError
         or TimeoutError when the records cannot be read now."""
         ...

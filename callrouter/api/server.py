@@ -8,7 +8,8 @@ rest behind ``Authorization: Bearer <CALLROUTER_ADMIN_TOKEN>`` (api/auth.py).
 - ``GET /queue``: the queue in order, numbers masked.
 - ``POST /queue/{entry_id}/priority``: ``{"priority": N}``; the queue reorders at once.
 - ``GET /calls/abandoned?since=&until=``: callers who hung up while waiting, with full
-  numbers, for operators to phone back (ISO 8601 times with a zone; default the last 24 hours);
+  numbers, for operators to phone back; a caller who withheld their number (or asked for
+  privacy) is listed as withheld, with no number (ISO 8601 times with a zone; default the last 24 hours);
   503 while PostgreSQL cannot answer (down, starting, full, or over 5 s).
 
 Bodies and queries are checked by the models in api/models.py (400/413/415/422,
@@ -187,7 +188,7 @@ def _add_abandoned_route(routes: Routes, admin: AdminFacade) -> None:
     operation = Operation(
         "GET",
         "/calls/abandoned",
-        "callers who hung up while waiting (full numbers)",
+        "callers who hung up while waiting (full numbers; withheld callers as withheld)",
         query=AbandonedQuery,
         statuses=(503,),
     )

@@ -147,12 +147,21 @@ class FakeAsterisk:
         """Where events go (as the router's event stream hands them on)."""
         self._sink = sink
 
-    def call(self, channel_id: str, did: str, number: str | None = None, up: bool = True) -> None:
+    def call(
+        self,
+        channel_id: str,
+        did: str,
+        number: str | None = None,
+        up: bool = True,
+        presentation: str | None = None,
+    ) -> None:
         """A call to ``did`` reaches the application (answered in the dialplan when ``up``),
-        from ``number`` (by default a number of its own: one person per channel)."""
+        from ``number`` (by default a number of its own: one person per channel);
+        ``presentation``: the CALLERID(pres) the dialplan passes after the DID (None: none)."""
         number = caller_of(channel_id) if number is None else number
         if channel_id in self.channels:
             raise ValueError(f"channel {channel_id} exists")
+        args = ["inbound", did] if presentation is None else ["inbound", did, presentation]
         channel = models.Channel(
             id=channel_id,
             name=self._channel_name("trunk"),
@@ -164,13 +173,13 @@ class FakeAsterisk:
                 exten=did,
                 priority=2 if up else 1,  # after Answer() when up
                 app_name="Stasis",
-                app_data=f"{self.app},inbound,{did}",
+                app_data=",".join([self.app, *args]),
             ),
             creationtime=self._clock(),
         )
         self.channels[channel_id] = channel
         self._in_app.add(channel_id)
-        self._later(0.0, lambda: self._send(models.StasisStart, args=["inbound", did], channel=channel))
+        self._later(0.0, lambda: self._send(models.StasisStart, args=args, channel=channel))
 
     def press(self, channel_id: str, digit: str, duration_ms: int = 100) -> None:
         channel = self.channels[channel_id]

@@ -215,7 +215,7 @@ class Dispatcher:
                 self._app,
                 command.app_args,
                 command.ring_seconds,
-                f'"{command.label}" <{command.agent_id}>',
+                f'"{command.label}" <{command.number}>',
             )
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("ringing %s failed: %s", command.agent_id, exc)
@@ -280,7 +280,8 @@ class Dispatcher:
         kind = args[0] if args else ""
         if kind == "inbound" and channel.id not in self.board.calls:
             did = args[1] if len(args) > 1 else channel.dialplan.exten
-            self._arrive(channel, did, at)
+            presentation = args[2] if len(args) > 2 else ""  # CALLERID(pres) (dialplans/callrouter.conf)
+            self._arrive(channel, did, presentation, at)
         elif kind == "agent" and channel.id in self.board.legs:
             self._step_safely(sb.LegAnswered(channel.id))
         elif kind == "agent":  # rung by a router before a restart: nobody waits on it now
@@ -293,12 +294,13 @@ class Dispatcher:
         elif kind == "feature" and len(args) >= 3:
             self._spawn(features.run(self._ari, self.step, channel.id, args[1], args[2]))
 
-    def _arrive(self, channel: ari.Channel, did: str, at: datetime) -> None:
+    def _arrive(self, channel: ari.Channel, did: str, presentation: str, at: datetime) -> None:
         # Behind: the call's own event came late, or Asterisk answers requests slowly.
         lag = max((self._clock() - at).total_seconds(), self._ari.round_trip)
         up = channel.state == "Up"
         was = self.board.admission
-        self._step_safely(sb.Arrived(channel.id, did, channel.caller.number, at, new_place_id(), up, lag))
+        number = channel.caller.number
+        self._step_safely(sb.Arrived(channel.id, did, number, at, new_place_id(), up, lag, presentation))
         now = self.board.admission
         if now is not None and now.limiting != (was is not None and was.limiting):
             if now.limiting:
@@ -384,7 +386,7 @@ class Dispatcher:
         before a restart, or before a WebSocket drop, had them): what each kept on
         itself goes to the switchboard, all in one step."""
         legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
-        callers: list[tuple[ari.Channel, str]] = []
+        callers: list[tuple[ari.Channel, str, str]] = []  # (channel, DID, presentation)
         unread: set[str] = set()  # the call ids of channels Asterisk listed but would not describe
         for channel_id in sorted(channel_ids):  # sorted: the same every time
             try:
@@ -396,12 +398,12 @@ class Dispatcher:
             if len(parts) >= 4 and parts[1] == "agent":
                 legs[parts[2]] = (channel_id, parts[3])
             elif len(parts) >= 3 and parts[1] == "inbound":
-                callers.append((channel, parts[2]))
+                callers.append((channel, parts[2], parts[3] if len(parts) >= 4 else ""))
         found = []
         # A channel that lost its place still has it among the stored ones; an agent's
         # leg names the place it was rung for.
         stored_ids = {p.call_id: p.place_id for p in self._stored_places if p.call_id is not None}
-        for channel, did in callers:
+        for channel, did, presentation in callers:
             place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
             menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
             call_id = call_id_for(self._node, channel.id)
@@ -410,7 +412,9 @@ class Dispatcher:
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
             number, started = channel.caller.number, channel.creationtime
-            found.append(sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel))
+            found.append(
+                sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel, presentation)
+            )
         for channel_id, _ in legs.values():
             log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
         # A stored place whose channel could not be read waits for the next adoption.

@@ -190,7 +190,7 @@ def dial_answered(s: _Step, channel_id: str) -> None:
         s.out.append(sb.ToChannel(channel_id, sb.JoinBridge(bridge_id, leg_channel)))
     if callback.agent is not None:
         s.put("talk_started", callback.agent, s.now)
-        person = callback.record.person or callback.record.number
+        person = callback.record.person or s.board.rules.repeat.key_of(callback.record.number)
         memory = s.board.people.get(person)
         sb._remember(s, repeat.answered(memory, person, callback.agent, callback.record.call_id, s.now))
 

@@ -1,9 +1,13 @@
 """The one voice menu, as pure transitions.
 
-A digit interrupts the prompt (barge-in); silence after a prompt repeats it;
-an invalid key says so and repeats; after ``max_failures`` (silences and
-invalid keys together) the caller goes to the default topic. The language
-option cycles the call's language and replays the current level.
+A digit interrupts the prompt (barge-in); an invalid key says so and repeats
+the level's prompt; after ``max_failures`` (silences and invalid keys together)
+the caller goes to the default topic. Silence takes a shorter way: the level's
+short form is said (its prompt when it has none), and after
+``silent_to_default_after`` such repeats without a key the caller goes to the
+default topic, so a caller who keys nothing (a rotary phone, an elderly caller)
+is not kept through the whole menu again and again. The language option cycles
+the call's language and replays the current level.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Action(StrEnum):
 class MenuNode:
     prompt: str
     options: Mapping[str, MenuOption]
+    short_prompt: str | None = None  # said after a silence (None: the prompt again)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class MenuSpec:
     timeout_seconds: float = 5.0
     max_failures: int = 3
     invalid_prompt: str = "invalid_option"
+    silent_to_default_after: int = 1  # silences in a row answered by the short form; the next: default topic
 
 
 # ---- what the menu asks for -----------------------------------------------------
@@ -63,7 +69,7 @@ class WaitForDigit:
 @dataclass(frozen=True)
 class Chosen:
     topic: str
-    reason: str  # "choice", "failures"
+    reason: str  # "choice", "failures", "silence"
 
 
 MenuStep = PlayPrompts | StopPrompt | WaitForDigit | Chosen
@@ -77,6 +83,7 @@ class MenuState:
     keys: tuple[str, ...] = ()  # every key pressed, for the record
     playing: bool = False
     done: bool = False
+    silences: int = 0  # in a row: timeouts since the caller's last key
 
 
 def node_at(spec: MenuSpec, path: tuple[str, ...]) -> MenuNode:
@@ -102,18 +109,18 @@ def prompt_finished(spec: MenuSpec, state: MenuState) -> tuple[MenuState, list[M
 def timed_out(spec: MenuSpec, state: MenuState) -> tuple[MenuState, list[MenuStep]]:
     if state.done or state.playing:
         return state, []
-    return _fail(spec, state, ())
+    return _fail(spec, evolve(state, silences=state.silences + 1), silent=True)
 
 
 def digit(spec: MenuSpec, state: MenuState, key: str) -> tuple[MenuState, list[MenuStep]]:
     if state.done:
         return state, []
     steps: list[MenuStep] = [StopPrompt()] if state.playing else []
-    state = evolve(state, keys=(*state.keys, key), playing=False)
+    state = evolve(state, keys=(*state.keys, key), playing=False, silences=0)
     node = node_at(spec, state.path)
     option = node.options.get(key)
     if option is None:
-        state, more = _fail(spec, state, (spec.invalid_prompt,))
+        state, more = _fail(spec, state, silent=False)
         return state, steps + more
     if option.topic is not None:
         return evolve(state, done=True), [*steps, Chosen(option.topic, "choice")]
@@ -130,10 +137,14 @@ def digit(spec: MenuSpec, state: MenuState, key: str) -> tuple[MenuState, list[M
     return state, [*steps, PlayPrompts((node_at(spec, state.path).prompt,), state.language)]
 
 
-def _fail(spec: MenuSpec, state: MenuState, first: tuple[str, ...]) -> tuple[MenuState, list[MenuStep]]:
+def _fail(spec: MenuSpec, state: MenuState, *, silent: bool) -> tuple[MenuState, list[MenuStep]]:
+    """A silence (``silent``) or an invalid key: the level again, or the default topic."""
     failures = state.failures + 1
     if failures >= spec.max_failures:
         return evolve(state, failures=failures, done=True), [Chosen(spec.default_topic, "failures")]
+    if silent and state.silences > spec.silent_to_default_after:
+        return evolve(state, failures=failures, done=True), [Chosen(spec.default_topic, "silence")]
     node = node_at(spec, state.path)
     state = evolve(state, failures=failures, playing=True)
-    return state, [PlayPrompts((*first, node.prompt), state.language)]
+    said = (node.short_prompt or node.prompt,) if silent else (spec.invalid_prompt, node.prompt)
+    return state, [PlayPrompts(said, state.language)]

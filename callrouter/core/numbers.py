@@ -1,9 +1,15 @@
-"""Caller numbers: normalised to E.164, withheld numbers kept withheld, masked for logs."""
+"""Caller numbers: normalised to E.164, withheld numbers kept withheld, masked for logs.
+
+A caller who asked for privacy (SIP ``Privacy: id``, or an anonymous From with a
+P-Asserted-Identity; Asterisk's presentation "prohib...") is withheld, even
+though the network told us the number: that number is kept apart as
+``asserted``, never as the call's number.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import phonenumbers
@@ -20,20 +26,41 @@ class Presentation(StrEnum):
 
 @dataclass(frozen=True)
 class CallerNumber:
-    e164: str | None
+    e164: str | None  # None: withheld or unparseable (``presentation`` says which)
     presentation: Presentation
+    # For a caller who withheld their number: the E.164 number the network
+    # asserted anyway, only for recognising a repeat caller where the config
+    # allows. Never stored as the call's number, logged, shown or returned.
+    asserted: str | None = field(default=None, repr=False)
 
     @property
     def masked(self) -> str:
         return mask(self.e164) if self.e164 else self.presentation.value
 
 
-def normalise(raw: str | None, country: str) -> CallerNumber:
+def is_restricted(presentation: str | None) -> bool:
+    """Whether Asterisk's caller presentation (``CALLERID(pres)``: ``allowed_not_screened``,
+    ``prohib_not_screened``, ``unavailable``...) keeps the number from being shown.
+    Only an ``allowed...`` one shows it; none given (an older dialplan) counts as allowed."""
+    text = (presentation or "").strip().lower()
+    return bool(text) and not text.startswith("allowed")
+
+
+def normalise(raw: str | None, country: str, *, restricted: bool = False) -> CallerNumber:
     """Normalise what the network sent as the caller's number.
 
     ``country`` (ISO 3166 alpha-2) is the line's country, used for national
-    formats such as ``8 495 ...`` or ``0 20 ...``.
+    formats such as ``8 495 ...`` or ``0 20 ...``. ``restricted``: the caller
+    asked for their number not to be shown (``is_restricted``); they are
+    withheld, and the number (if it is one) is only ``asserted``.
     """
+    number = _normalise(raw, country)
+    if not restricted:
+        return number
+    return CallerNumber(None, Presentation.WITHHELD, asserted=number.e164)
+
+
+def _normalise(raw: str | None, country: str) -> CallerNumber:
     text = (raw or "").strip()
     if text.lower() in WITHHELD_WORDS:
         return CallerNumber(None, Presentation.WITHHELD)

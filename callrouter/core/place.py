@@ -16,6 +16,7 @@ from datetime import datetime
 from callrouter.core.call_plan import LineInfo
 from callrouter.core.call_state import Call, Phase, Result, log_event
 from callrouter.core.commands import JoinQueue, RequestAnnouncement, SaveCall
+from callrouter.core.evolve import evolve
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallRecord, Outcome
@@ -101,6 +102,7 @@ class Adopted:
     line: LineInfo
     caller: CallerNumber
     started_at: datetime
+    person: str | None = None  # who the caller is recognised as (``repeat``): None, never matched
 
     def record(self, **facts: object) -> CallRecord:
         return CallRecord(
@@ -124,8 +126,9 @@ def resume(adopted: Adopted, place: Place, now: datetime) -> Result:
     )  # fmt: skip
     entry = QueueEntry(
         entry_id, place.topic, place.language, line.name, place.priority, place.joined_at,
-        caller_key=adopted.caller.e164, channel_id=adopted.channel_id, call_id=adopted.call_id,
+        caller_key=adopted.person, channel_id=adopted.channel_id, call_id=adopted.call_id,
     )  # fmt: skip
+    call = evolve(call, person=adopted.person)
     return call, [
         SaveCall(record),
         log_event(call, now, "resumed", f"{place.topic} since {place.joined_at.isoformat()}"),

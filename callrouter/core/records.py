@@ -94,7 +94,7 @@ class PlaceRecord:
     node: str
     at: datetime
     state: PlaceState
-    person: str | None  # the caller's normalised number; None when withheld
+    person: str | None  # who the caller is (a keyed hash of their number); None: never matched
     topic: str
     priority: int
     language: str
@@ -105,7 +105,7 @@ class PlaceRecord:
 
 @dataclass(frozen=True)
 class PersonRecord:
-    """What the switchboard remembers of one person (their normalised number), as a
+    """What the switchboard remembers of one person (a keyed hash of their number), as a
     whole: the place they last gave up by hanging up while waiting, and their last
     answered call. A later snapshot replaces an earlier one; a restarted router
     loads the ones still inside their windows."""
@@ -155,7 +155,7 @@ class CallbackRecord:
     line: str
     language: str
     priority: int
-    person: str | None = None  # the requesting caller's own number (matching), if known
+    person: str | None = None  # the requesting caller (the keyed hash of their number), if known
     call_id: str | None = None  # the call that asked for it; None: made by hand
     attempts: tuple[CallbackAttempt, ...] = ()
     reason: str = ""  # why it ended (cancelled, failed), or who made it

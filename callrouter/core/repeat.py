@@ -21,9 +21,10 @@ When a person's call joins the queue, the first of these that holds decides:
 from __future__ import annotations
 
 import fnmatch
+import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from callrouter.core.evolve import evolve
@@ -42,15 +43,22 @@ class RepeatRules:
     skip_menu: bool = True  # a redialler whose earlier call chose a topic skips the menu
     exclude: tuple[str, ...] = ()
     match_withheld: bool = False  # match a withheld caller on the number the network asserted
+    # Numbers are personal health data: people are known by a keyed hash of their
+    # number (the key from the environment, never committed), not the number itself.
+    secret: bytes = field(default=b"", repr=False)
 
     def person(self, caller: CallerNumber) -> str | None:
         """The key a caller is recognised by; None: never matched."""
         number = caller.e164
         if number is None and self.match_withheld:
-            number = getattr(caller, "asserted", None)
+            number = caller.asserted
         if number is None or self.excluded(number):
             return None
-        return number
+        return self.key_of(number)
+
+    def key_of(self, number: str) -> str:
+        """The person behind an E.164 number (32 hex digits of an HMAC-SHA256)."""
+        return hmac.new(self.secret, number.encode(), "sha256").hexdigest()[:32]
 
     def excluded(self, number: str) -> bool:
         return any(fnmatch.fnmatchcase(number, pattern) for pattern in self.exclude)

@@ -48,7 +48,7 @@ from callrouter.core.call_state import Call, Phase
 from callrouter.core.callbacks import Callback, CallbackRules
 from callrouter.core.estimate import estimate_minutes
 from callrouter.core.lines import DidDirectory
-from callrouter.core.numbers import normalise
+from callrouter.core.numbers import is_restricted, normalise
 from callrouter.core.place import Adopted, MenuLevel, Place, place_id_of, resume, resume_connected
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import (
@@ -67,6 +67,8 @@ AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
 # A phone still ringing this long after its ring timeout is hung up by the router
 # (Asterisk may never report the end of a ring).
 RING_GRACE_SECONDS = 5.0
+# The caller-ID number an agent's phone shows for a caller who withheld theirs.
+ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Arrived:
     # How far behind the router is (this event's age, or Asterisk's REST round
     # trip, whichever is worse): what overload admission goes by.
     lag: float = 0.0
+    presentation: str = ""  # Asterisk's CALLERID(pres) from the dialplan ("": not given)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class Found:
     menu: MenuLevel | None = None  # else the menu level it had reached, if past the top
     agent_id: str | None = None  # talking to this agent (their leg is ``agent_channel``)
     agent_channel: str | None = None
+    presentation: str = ""  # as in Arrived
 
 
 @dataclass(frozen=True)
@@ -300,13 +304,15 @@ class ToChannel:
 @dataclass(frozen=True)
 class Originate:
     """Ring an agent's phone; the channel enters the application with ``app_args``
-    when answered. A failed originate comes back as ``LegGone``."""
+    when answered. A failed originate comes back as ``LegGone``. The phone shows
+    ``label`` as the caller-ID name and ``number`` as the number."""
 
     channel_id: str
     agent_id: str
     app_args: str
     ring_seconds: float
     label: str
+    number: str = ANONYMOUS  # the caller's E.164 number, to phone them back; else anonymous
 
 
 @dataclass(frozen=True)
@@ -517,7 +523,9 @@ def _arrived(s: _Step, event: Arrived) -> None:
     rules = s.board.rules
     line = rules.line_for(event.did)
     taken = line is None or _admit(s, event.lag)
-    caller = normalise(event.number, line.country if line else "US")
+    caller = normalise(
+        event.number, line.country if line else "US", restricted=is_restricted(event.presentation)
+    )
     call, first = calls.arrive(
         call_id=calls.call_id_for(rules.node, event.channel_id),
         node=rules.node,
@@ -631,8 +639,6 @@ def _bridge_id(call: Call) -> str:
 
 def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     person = entry.caller_key
-    if person is not None and s.board.rules.repeat.excluded(person):  # e.g. a call adopted after a restart
-        person, entry = None, replace(entry, caller_key=None)
     pending = dialler.of_person(s.board, person) if person is not None else None
     if pending is not None and dialler.cancellable(pending):
         # Waits on the line in the callback's place instead: never both.
@@ -886,11 +892,17 @@ def ring_leg(s: _Step, agent_id: str, entry_id: str, label: str | None) -> None:
     s.set(legs_made=made)
     entry = board.centre.queue.entries.get(entry_id)
     label = label or (f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter")
-    rules = board.rules
-    s.out.append(Originate(leg_channel, agent_id, f"agent,{entry_id},{agent_id}", rules.ring_seconds, label))
-    s.deadline(("leg", leg_channel), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))
     channel_id = board.entries.get(entry_id)
     call = board.calls.get(channel_id) if channel_id is not None else None
+    # The number the caller showed (never one they withheld, nor the asserted one).
+    callback = board.callbacks.get(entry_id)  # a callback: the number the agent will talk to
+    number = (
+        call.record.caller_number if call else callback.record.number if callback else None
+    ) or ANONYMOUS
+    rules = board.rules
+    args = f"agent,{entry_id},{agent_id}"
+    s.out.append(Originate(leg_channel, agent_id, args, rules.ring_seconds, label, number))
+    s.deadline(("leg", leg_channel), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))
     if channel_id is None or call is None:
         return
     s.pending.append((channel_id, ev.AgentRinging(agent_id)))
@@ -1026,9 +1038,9 @@ def _adopt(
             if kept is not None:
                 _stored_place_ended(s, kept, PlaceState.LEFT)
             continue
-        adopted = Adopted(
-            call_id, rules.node, f.channel_id, f.did, line, normalise(f.number, line.country), f.started_at,
-        )  # fmt: skip
+        caller = normalise(f.number, line.country, restricted=is_restricted(f.presentation))
+        person = rules.repeat.person(caller)
+        adopted = Adopted(call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at, person)
         place = f.place if kept is None else _stored_place(s, f, kept)
         if f.agent_id is not None and f.agent_channel is not None:
             _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f.agent_id, f.agent_channel)
@@ -1038,7 +1050,10 @@ def _adopt(
         elif f.menu is not None and (resumed := calls.resume_menu(adopted, f.menu, s.now, rules.plan)):
             _start_call(s, *resumed)
         else:  # at the menu's top level (or before it): starts afresh
-            _arrived(s, Arrived(f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True))
+            again = Arrived(
+                f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation
+            )
+            _arrived(s, again)
     for leg_channel in stray:
         s.out.append(HangupLeg(leg_channel, "no call waits on it"))
     known = {call.record.call_id for call in s.board.calls.values()}

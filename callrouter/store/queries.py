@@ -25,9 +25,11 @@ from callrouter.store.postgres import connect_kwargs
 # The callers to phone back: calls abandoned in the queue (but not one a later
 # call of the same person followed up: they got back), and numbers whose last
 # callback failed (requested in the window; "started_at" is when it was asked for).
+# A number only where the caller showed it: a withheld caller is listed as withheld.
 ABANDONED = """
-SELECT call_id, NULL::uuid AS callback_id, started_at, line, topic, caller_number, caller_presentation,
-       outcome, EXTRACT(EPOCH FROM (ended_at - queued_at)) AS waited_seconds
+SELECT call_id, NULL::uuid AS callback_id, started_at, line, topic,
+       CASE WHEN caller_presentation = 'number' THEN caller_number END AS caller_number,
+       caller_presentation, outcome, EXTRACT(EPOCH FROM (ended_at - queued_at)) AS waited_seconds
 FROM calls
 WHERE outcome IN ('abandoned', 'short_abandon') AND started_at >= $1 AND started_at < $2
   AND NOT EXISTS (SELECT 1 FROM calls later WHERE later.repeat_of = calls.call_id)
@@ -197,7 +199,8 @@ class Queries(Pooled):
         return [_callback_answer(r) for r in await self._fetch(CALLBACKS, state, limit)]
 
     async def abandoned(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """The callers to phone back: full numbers (the route is behind the admin token)."""
+        """The callers to phone back: full numbers (the route is behind the admin token),
+        none for a caller who withheld theirs (``caller_presentation`` says so)."""
         rows = await self._fetch(ABANDONED, since, until)
         return [
             {

@@ -58,7 +58,8 @@ async def test_each_menu_option_reaches_its_topic(
         assert row["queued_at"] is not None and row["agent"] is None
     urgent = await call_row(db, callers["4"])
     assert urgent["priority"] == 100
-    # Operators get the list of people to phone back, with full numbers.
+    # Operators get the list of people to phone back, with full numbers (a caller
+    # who withheld theirs is listed as withheld: test_caller_id.py).
     status, body = await admin(router, "GET", "/calls/abandoned")
     assert status == 200
     listed = {c["caller_number"] for c in body["calls"]}  # type: ignore[index]
@@ -204,6 +205,30 @@ async def test_barge_in_stops_the_menu_prompt(
     if hangups:
         hung_up = datetime.fromisoformat(hangups[0]["timestamp"].replace("+0000", "+00:00"))
         assert (hung_up - stopped_at).total_seconds() > 2, "stopped by the key, not by the hang-up"
+
+
+async def test_a_silent_caller_hears_the_short_form_once_then_reaches_an_operator(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    """A caller who keys nothing (a rotary phone, an elderly caller): the greeting
+    and the Russian menu, 2 s of silence (test config), the menu's short form, 2 s
+    more, then the operator queue; not the whole menu three times (over a minute)."""
+    caller = number()
+    async with AriObserver(stack) as observer:
+        result = await asyncio.to_thread(sipp.call, stack.sip_port, [(caller, "+78162700105")], 45000)
+        assert result.ok, result.output[-1500:]
+        row = await call_row(db, caller)
+        played = {
+            (str(e["playback"]["id"]), str(e["playback"]["media_uri"]).rsplit("/", 1)[-1])
+            for e in observer.events
+            if str(e.get("type", "")).startswith("Playback")
+            and e["playback"]["target_uri"] == f"channel:{row['channel_id']}"
+        }
+    menus = sorted((media, playback) for playback, media in played if media.startswith("menu_"))
+    assert menus == [("menu_main", f"{row['call_id']}-p1"), ("menu_short", f"{row['call_id']}-p2")]
+    assert (row["topic"], row["menu_path"]) == ("operator", None)
+    assert ("queued", "operator (silence)") in await events_of(db, row["call_id"])
+    assert (row["queued_at"] - row["answered_at"]).total_seconds() < 40, "well under a minute"
 
 
 async def test_rfc2833_digit_reaches_the_menu(

@@ -1,20 +1,48 @@
-"""The admin API's read query while the real PostgreSQL cannot answer: it
-raises ``DatabaseUnavailable`` (the API's 503), never asyncpg's own errors (a
-500), and reads again once the database is back."""
+"""The admin API's read query on the real PostgreSQL: the abandoned callers'
+numbers (withheld ones listed as withheld), and, while PostgreSQL cannot answer,
+``DatabaseUnavailable`` (the API's 503), never asyncpg's own errors (a 500),
+reading again once the database is back."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
+from callrouter.core.records import Outcome
+from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import DatabaseUnavailable, Queries
 from tests.integration.conftest import Cluster
-from tests.integration.test_record_store import migrated
+from tests.integration.test_record_store import migrated, record
 
 DAY = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
+
+
+async def test_abandoned_callers_with_their_numbers_and_withheld_ones_as_withheld(
+    empty_db: str, cluster: Cluster
+) -> None:
+    await (await migrated(empty_db, cluster)).close()
+    store = PgRecordStore(empty_db, cluster.password)
+    started = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    when = {"started_at": started, "outcome": Outcome.ABANDONED}
+    shown = record(1, **when)
+    withheld = record(2, **when, caller_number=None, caller_presentation="withheld")
+    # A row no router writes (a withheld caller with a number): still no number.
+    mixed = record(3, **when, caller_presentation="withheld")
+    assert await store.write([shown, withheld, mixed]) == []
+    await store.close()
+    query = Queries(empty_db, cluster.password)
+    try:
+        hour = timedelta(hours=1)
+        listed = {c["call_id"]: c for c in await query.abandoned(started - hour, started + hour)}
+    finally:
+        await query.close()
+    assert listed[shown.call_id]["caller_number"] == shown.caller_number, "a number to phone back"
+    for call in (withheld, mixed):
+        assert listed[call.call_id]["caller_number"] is None
+        assert listed[call.call_id]["caller_presentation"] == "withheld"
 
 
 async def test_abandoned_calls_while_postgresql_is_stopped(empty_db: str, cluster: Cluster) -> None:

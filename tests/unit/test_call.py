@@ -421,6 +421,19 @@ def test_too_many_failures_go_to_the_default_topic() -> None:
     assert commands[-1] == RequestAnnouncement(CALL_ID)
 
 
+def test_a_silent_caller_hears_the_short_form_then_joins_the_default_topic() -> None:
+    plan = replace(PLAN, menu=replace(MENU, root=replace(MENU.root, short_prompt="menu_short")))
+    call, _ = step(in_menu(plan=plan), PlaybackFinished(pid(1)), 20.0, plan)
+    call, commands = step(call, TimerFired("menu:1"), 25.0, plan)
+    assert commands == [Play((sound("menu_short"),), pid(2))]
+    call, _ = step(call, PlaybackFinished(pid(2)), 31.0, plan)
+    call, commands = step(call, TimerFired("menu:2"), 36.0, plan)
+    assert call.phase is Phase.QUEUED
+    assert (call.record.topic, call.record.menu_path) == ("operator", None)
+    assert log("queued", "operator (silence)", 36.0) in commands
+    assert commands[-1] == RequestAnnouncement(CALL_ID), "nothing plays: the place is said at once"
+
+
 # ---- language --------------------------------------------------------------------------
 def test_the_language_option_switches_the_prompts_and_the_entry() -> None:
     call, commands = step(in_menu(), Digit("9"), 2.0)

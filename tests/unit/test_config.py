@@ -85,6 +85,20 @@ def test_settings_are_frozen() -> None:
         settings.router.app = "other"  # type: ignore[misc]
 
 
+def test_the_menu_says_its_short_form_once_after_a_silence_by_default() -> None:
+    spec = config.parse(MINIMAL, environ={}).file.menu.to_core()
+    assert (spec.root.short_prompt, spec.silent_to_default_after) == ("menu_short", 1)
+    text = '[menu]\nshort_prompt = "menu_brief"\nsilent_to_default_after = 0\n' + MINIMAL
+    spec = config.parse(text, environ={}).file.menu.to_core()
+    assert (spec.root.short_prompt, spec.silent_to_default_after) == ("menu_brief", 0)
+
+
+@pytest.mark.parametrize("value", ["-1", "11", "1.5", '"once"'])
+def test_a_bad_silent_to_default_after_is_refused_with_its_path(value: str) -> None:
+    problems = problems_of(f"[menu]\nsilent_to_default_after = {value}\n" + MINIMAL)
+    assert [p.split(":", 1)[0] for p in problems] == ["menu.silent_to_default_after"]
+
+
 # ---- bad configs: every problem names its path --------------------------------
 def test_bad_kind_on_fourth_line_names_its_path() -> None:
     problems = problems_of(four_lines(kind="pharmacy"))

@@ -213,6 +213,13 @@ def test_prompts_are_checked_in_the_same_pass() -> None:
     assert f"{REPO / 'prompts' / 'de'}.toml is missing" in problems[-1]
 
 
+def test_the_short_form_must_exist_in_every_language() -> None:
+    text = mutated(("", 'short_prompt = "menu_short"', 'short_prompt = "menu_brief"'))
+    problems = problems_of(text, prompts_base=REPO)
+    assert paths(problems) == ["prompts", "prompts"], problems
+    assert all("'menu_brief' is missing" in p for p in problems)
+
+
 def test_invalid_toml_names_the_line_and_column() -> None:
     (problem,) = problems_of(EXAMPLE_TEXT.replace("[queue]", "[queue", 1))
     assert problem.startswith("not valid TOML: ")

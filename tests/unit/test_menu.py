@@ -1,6 +1,9 @@
-"""The voice menu: barge-in, silence, invalid keys, failures, submenus, languages."""
+"""The voice menu: barge-in, silence (the short form, then the default topic),
+invalid keys, failures, submenus, languages."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -36,6 +39,7 @@ SPEC = MenuSpec(
             "0": MenuOption(topic="operator"),
             "9": MenuOption(action=Action.LANGUAGE),
         },
+        short_prompt="menu_short",
     ),
     default_topic="operator",
     languages=("ru", "en"),
@@ -102,20 +106,75 @@ def test_an_invalid_key_while_playing_stops_the_prompt_then_says_so() -> None:
 
 
 # ---- silence and invalid keys ----------------------------------------------------------
-def test_silence_repeats_the_level_prompt() -> None:
+def silent(spec: MenuSpec, state: MenuState) -> tuple[MenuState, list[mn.MenuStep]]:
+    """The caller keys nothing: the timeout, then (if something was said) its end."""
+    state, steps = mn.timed_out(spec, state)
+    if state.playing:
+        state, more = mn.prompt_finished(spec, state)
+        assert more == [WaitForDigit(spec.timeout_seconds)]
+    return state, steps
+
+
+def test_silence_says_the_short_form_once_then_goes_to_the_default_topic() -> None:
     state, steps = mn.timed_out(SPEC, waiting())
-    assert steps == [PlayPrompts(("menu_main",), "ru")]
-    assert state.failures == 1
+    assert steps == [PlayPrompts(("menu_short",), "ru")]
+    assert (state.failures, state.silences) == (1, 1)
     assert state.playing
     state, steps = mn.prompt_finished(SPEC, state)
-    assert steps == [WaitForDigit(5.0)]
+    assert steps == [WaitForDigit(5.0)], "a key after the short form still counts"
+    state, steps = mn.timed_out(SPEC, state)
+    assert steps == [Chosen("operator", "silence")]
+    assert state.done and state.failures == 2
 
 
-def test_silence_in_a_submenu_repeats_the_submenu() -> None:
+def test_a_key_after_the_short_form_is_a_choice() -> None:
+    state, _ = silent(SPEC, waiting())
+    state, steps = mn.digit(SPEC, state, "1")
+    assert steps == [Chosen("infection", "choice")]
+
+
+@pytest.mark.parametrize(("repeats", "short_forms"), [(0, 0), (1, 1), (2, 2)])
+def test_silent_to_default_after_counts_the_short_forms(repeats: int, short_forms: int) -> None:
+    spec = replace(SPEC, silent_to_default_after=repeats, max_failures=10)
+    state, _ = mn.prompt_finished(spec, mn.start(spec, "ru")[0])
+    said = []
+    while not state.done:
+        state, steps = silent(spec, state)
+        said += [s.prompts for s in steps if isinstance(s, PlayPrompts)]
+    assert said == [("menu_short",)] * short_forms
+    assert state.failures == short_forms + 1
+
+
+def test_a_level_without_a_short_form_says_its_prompt_again() -> None:
     state, _ = mn.digit(SPEC, waiting(), "2")
     state, _ = mn.prompt_finished(SPEC, state)
     state, steps = mn.timed_out(SPEC, state)
     assert steps == [PlayPrompts(("menu_appointments",), "ru")]
+    spec = replace(SPEC, root=replace(SPEC.root, short_prompt=None))
+    _, steps = mn.timed_out(spec, mn.prompt_finished(spec, mn.start(spec, "ru")[0])[0])
+    assert steps == [PlayPrompts(("menu_main",), "ru")]
+
+
+def test_a_key_between_silences_counts_them_again_from_none() -> None:
+    state, _ = silent(SPEC, waiting())  # the short form
+    state, _ = mn.digit(SPEC, state, "2")  # into the submenu: the caller is there
+    assert state.silences == 0
+    state, _ = mn.prompt_finished(SPEC, state)
+    state, steps = silent(SPEC, state)
+    assert steps == [PlayPrompts(("menu_appointments",), "ru")], "not sent away at the first silence"
+    state, steps = silent(SPEC, state)
+    assert steps == [Chosen("operator", "failures")], "three silences: max_failures came first"
+
+
+def test_invalid_keys_keep_to_max_failures() -> None:
+    state = waiting()
+    for n in range(1, 3):
+        state, steps = mn.digit(SPEC, state, "7")
+        state, _ = mn.prompt_finished(SPEC, state)
+        assert steps == [PlayPrompts(("invalid_option", "menu_main"), "ru")], "the level, not its short form"
+        assert (state.failures, state.silences) == (n, 0)
+    _, steps = mn.digit(SPEC, state, "7")
+    assert steps == [Chosen("operator", "failures")]
 
 
 def test_a_timeout_while_the_prompt_plays_is_ignored() -> None:
@@ -231,7 +290,7 @@ def test_prompts_after_a_language_switch_use_the_new_language() -> None:
     state, _ = mn.digit(SPEC, waiting("ru"), "9")
     state, _ = mn.prompt_finished(SPEC, state)
     state, steps = mn.timed_out(SPEC, state)
-    assert steps == [PlayPrompts(("menu_main",), "en")]
+    assert steps == [PlayPrompts(("menu_short",), "en")]
     state, steps = mn.digit(SPEC, state, "2")
     assert steps == [StopPrompt(), PlayPrompts(("menu_appointments",), "en")]
 
@@ -267,6 +326,8 @@ def test_any_sequence_chooses_at_most_once_and_stops_only_what_plays(inputs: lis
             assert isinstance(steps[0], StopPrompt)
         chosen += [s for s in steps if isinstance(s, Chosen)]
         assert state.failures <= SPEC.max_failures
+        assert state.silences <= SPEC.silent_to_default_after + 1
+        assert all(s.reason != "silence" or item == "timeout" for s in steps if isinstance(s, Chosen))
         assert state.language in SPEC.languages
         if any(isinstance(s, PlayPrompts) for s in steps):
             assert state.playing

@@ -1,4 +1,4 @@
-"""Caller numbers: E.164 normalisation, withheld numbers, masking for logs."""
+"""Caller numbers: E.164 normalisation, withheld numbers, privacy, masking for logs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from callrouter.core.numbers import CallerNumber, Presentation, mask, mask_text, normalise
+from callrouter.core.numbers import CallerNumber, Presentation, is_restricted, mask, mask_text, normalise
 
 # The CHECK constraint on calls.caller_number (callrouter/store/migrations/0001_calls.sql).
 E164 = re.compile(r"^\+[1-9]\d{3,14}$")
@@ -39,6 +39,43 @@ def test_withheld_numbers_stay_withheld(raw: str | None) -> None:
     number = normalise(raw, "RU")
     assert number == CallerNumber(None, Presentation.WITHHELD)
     assert number.masked == "withheld"
+
+
+# ---- privacy: a number the network asserted for a caller who withheld it -------------------
+def test_a_restricted_caller_is_withheld_and_the_number_only_asserted() -> None:
+    number = normalise("8 916 123-45-67", "RU", restricted=True)
+    assert (number.e164, number.presentation) == (None, Presentation.WITHHELD)
+    assert number.asserted == "+79161234567"
+    assert number.masked == "withheld"
+    assert "+79161234567" not in repr(number) and "916" not in repr(number), "not in a log line by accident"
+
+
+@pytest.mark.parametrize("raw", [None, "", "anonymous", "abc", "12"])
+def test_a_restricted_caller_without_a_usable_number_asserts_none(raw: str | None) -> None:
+    assert normalise(raw, "RU", restricted=True) == CallerNumber(None, Presentation.WITHHELD)
+
+
+def test_an_allowed_caller_has_nothing_asserted() -> None:
+    number = normalise("+79161234567", "RU", restricted=False)
+    assert (number.e164, number.asserted) == ("+79161234567", None)
+
+
+@pytest.mark.parametrize(
+    ("presentation", "restricted"),
+    [
+        ("allowed_not_screened", False),
+        ("allowed_passed_screen", False),
+        ("allowed", False),
+        ("", False),  # an older dialplan passes none
+        (None, False),
+        ("prohib_not_screened", True),
+        ("prohib", True),
+        ("Prohib_Passed_Screen", True),
+        ("unavailable", True),
+    ],
+)
+def test_asterisks_presentation_names(presentation: str | None, restricted: bool) -> None:
+    assert is_restricted(presentation) is restricted
 
 
 @pytest.mark.parametrize("raw", ["abc", "12", "+", "00", "sip:alice@example.com", "+999123456789"])

@@ -14,6 +14,7 @@ from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
 from callrouter.core.place import Place
 from callrouter.core.records import PlaceRecord, PlaceState
+from callrouter.core.repeat import RepeatRules
 from tests.unit.switchboard import CLINIC, EXAMPLE
 
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow: the clinics are open
@@ -61,8 +62,8 @@ def test_a_place_taken_then_connected_is_written_twice_and_not_per_announcement(
     place_id = b.queue_for_operator("c1")
     (taken,) = b.places
     assert taken == PlaceRecord(
-        place_id, NODE, b.now, PlaceState.WAITING, NUMBER, "operator", taken.priority, "ru", taken.line,
-        b.now, call_id_for(NODE, "c1"),
+        place_id, NODE, b.now, PlaceState.WAITING, b.board.rules.repeat.key_of(NUMBER), "operator",
+        taken.priority, "ru", taken.line, b.now, call_id_for(NODE, "c1"),
     )  # fmt: skip
     for _ in range(5):  # announcements, music, timers: no place records
         b.step(sb.OnCall("c1", ev.PlaybackFinished(b.board.calls["c1"].playback_id or "")), after=10)
@@ -125,7 +126,8 @@ def test_a_place_overflowed_to_another_topic_waits_again_in_the_same_instant() -
 # ---- a restart ---------------------------------------------------------------------------
 def stored(channel: str, **changes: object) -> PlaceRecord:
     base = PlaceRecord(
-        f"place-{channel}", NODE, T0, PlaceState.WAITING, NUMBER, "infection", 10, "ru", "clinic-central",
+        f"place-{channel}", NODE, T0, PlaceState.WAITING, RepeatRules().key_of(NUMBER), "infection", 10, "ru",
+        "clinic-central",
         T0 - timedelta(minutes=3), call_id_for(NODE, channel),
     )  # fmt: skip
     return replace(base, **changes)  # type: ignore[arg-type]

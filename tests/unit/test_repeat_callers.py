@@ -26,6 +26,7 @@ from tests.unit.test_switchboard import (
 
 ANNA = "+79161234567"
 BORIS = "+79167654321"
+KEY = fresh().rules.repeat.key_of  # people are known by a keyed hash of their number
 
 
 def paused(*agents: str) -> sb.Board:
@@ -64,7 +65,7 @@ def test_the_same_number_on_a_second_line_takes_over_the_place_and_the_older_leg
     board, _ = queued(board, "other", 2, number=BORIS)
     board, out = queued(board, "c2", 30, number=ANNA, did=NORTH)
 
-    (entry,) = [e for e in board.centre.queue.entries.values() if e.caller_key == ANNA]
+    (entry,) = [e for e in board.centre.queue.entries.values() if e.caller_key == KEY(ANNA)]
     assert len(board.centre.queue) == 2, "one person, one entry"
     assert entry.entry_id == "place-c1" and entry.joined_at == at(1), "the first call's place and join time"
     assert entry.channel_id == "c2" and board.entries["place-c1"] == "c2"
@@ -116,7 +117,7 @@ def test_a_redial_within_the_window_skips_the_menu_and_is_served_before_those_wh
     assert "place-c1" not in board.centre.queue, "a caller who is gone is never offered"
     assert last_call_record(out, "c1").outcome is Outcome.ABANDONED, "counted as abandoned, per call"
     (memory,) = people(out)
-    assert (memory.person, memory.joined_at, memory.topic) == (ANNA, at(1), "operator")
+    assert (memory.person, memory.joined_at, memory.topic) == (KEY(ANNA), at(1), "operator")
 
     board, out = queued(board, "c2", 300, number=ANNA, keys="")  # no key: the menu is skipped
     entry = board.centre.queue.entries["place-c2"]
@@ -166,7 +167,7 @@ def test_a_call_lost_while_waiting_gives_up_its_place_but_a_redial_gets_it_back(
     board, _ = queued(board, "c1", 1, number=ANNA)
     board, out = sb.step(board, sb.OnCall("c1", ev.CommandFailed("play", "boom")), at(2))
     assert "place-c1" not in board.centre.queue, "an abnormal end never keeps a place in the queue"
-    assert [p.person for p in people(out)] == [ANNA]
+    assert [p.person for p in people(out)] == [KEY(ANNA)]
     board, _ = queued(board, "c2", 30, number=ANNA, keys="")
     assert board.centre.queue.entries["place-c2"].joined_at == at(1)
 
@@ -220,14 +221,44 @@ def test_what_was_remembered_survives_a_restart() -> None:
 
 
 def test_memories_past_their_windows_are_not_loaded_and_are_dropped() -> None:
-    old = PersonRecord(ANNA, T0, left_at=T0, joined_at=T0, topic="operator", priority=0)
+    old = PersonRecord(KEY(ANNA), T0, left_at=T0, joined_at=T0, topic="operator", priority=0)
     board, _ = sb.step(paused("agent1"), sb.Remember((old,)), T0 + timedelta(seconds=601))
     assert board.people == {}
     board, _ = sb.step(paused("agent1"), sb.Remember((old,)), T0 + timedelta(seconds=10))
-    assert ANNA in board.people
+    assert KEY(ANNA) in board.people
     board, _ = queued(board, "c1", 20, number=BORIS)
     board, _ = sb.step(board, sb.Wake(), T0 + timedelta(seconds=700))
-    assert ANNA not in board.people
+    assert KEY(ANNA) not in board.people
     contact = replace(old, left_at=None, contact_at=T0, contact_agent="agent1")
     board, _ = sb.step(paused("agent1"), sb.Remember((contact,)), T0 + timedelta(hours=23))
-    assert ANNA in board.people
+    assert KEY(ANNA) in board.people
+
+
+def test_a_withheld_caller_is_matched_on_the_asserted_number_only_where_the_config_allows() -> None:
+    def two_private_calls(board: sb.Board) -> sb.Board:
+        for n, channel_id in enumerate(("c1", "c2")):
+            event = sb.Arrived(channel_id, NORTH, ANNA, at(n), f"place-{channel_id}", True, 0.0, "prohib")
+            board, _ = sb.step(board, event, at(n))
+            board, _ = on(board, channel_id, ev.Digit("0"), n + 0.5)
+        return board
+
+    board = two_private_calls(paused("agent1"))
+    assert len(board.centre.queue) == 2, "by default a withheld number is never matched"
+    assert all(e.caller_key is None for e in board.centre.queue.entries.values())
+
+    allowing = paused("agent1")
+    rules = replace(allowing.rules, repeat=replace(allowing.rules.repeat, match_withheld=True))
+    board = two_private_calls(replace(allowing, rules=rules))
+    (entry,) = board.centre.queue.entries.values()
+    assert entry.channel_id == "c2" and board.calls["c1"].phase is Phase.LEAVING
+    assert board.calls["c2"].record.caller_number is None, "matched, never shown or stored"
+
+
+def test_people_are_known_by_a_keyed_hash_never_by_their_number() -> None:
+    board = paused("agent1")
+    board, _ = queued(board, "c1", 1, number=ANNA)
+    board, out = hang_up(board, "c1", 100)
+    (memory,) = people(out)
+    assert ANNA not in repr(memory) and ANNA.lstrip("+") not in repr(memory)
+    other = replace(board.rules, repeat=replace(board.rules.repeat, secret=b"another key"))
+    assert other.repeat.key_of(ANNA) != memory.person, "keyed: not a plain hash anyone can recompute"

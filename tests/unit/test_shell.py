@@ -174,6 +174,58 @@ async def test_a_whole_call_from_arrival_to_the_agents_wrap_up(tmp_path: Path) -
     assert record.outcome is Outcome.ANSWERED and record.agent == "agent1"
 
 
+# ---- 1b. what the agent's phone shows; a caller who asked for privacy ---------------
+async def test_the_agents_phone_shows_the_callers_number_and_a_private_caller_as_anonymous(
+    tmp_path: Path,
+) -> None:
+    fake = FakeAsterisk()
+    fake.agent("agent1", answer_after=0.05)
+    router = Router(fake, tmp_path)
+    await router.start("agent1")
+    callers = {"shown": ("8 916 123-45-67", "allowed_not_screened"), "private": ("+79167654321", "prohib")}
+    legs = []
+    for channel_id, (number, presentation) in callers.items():
+        fake.call(channel_id, CLINIC, number=number, presentation=presentation)
+        await fake.settle()
+        fake.press(channel_id, "0")
+        await fake.settle(0.1)  # the agent answers
+        (leg,) = router.board.legs
+        legs.append(fake.channels[leg].caller)
+        fake.hang_up(channel_id)
+        await fake.settle(0.3)  # and wraps up
+    assert [args[5] for args in fake.called("originate")] == [
+        '"clinic-central operator ru" <+79161234567>',
+        '"clinic-central operator ru" <anonymous>',
+    ]
+    assert [caller.number for caller in legs] == ["+79161234567", "anonymous"]
+    await router.close()
+    assert router.final("shown").caller_number == "+79161234567"
+    private = router.final("private")
+    assert (private.caller_number, private.caller_presentation) == (None, "withheld")
+    stored = [r for r in router.store.records if "7654321" in repr(r)]
+    assert stored == [], "the asserted number is written nowhere"
+
+
+async def test_a_restarted_router_keeps_a_private_caller_withheld(tmp_path: Path) -> None:
+    """The presentation is read from the channel's Stasis() arguments on adoption."""
+    fake = FakeAsterisk()
+    first = Router(fake, tmp_path / "first")
+    await first.start()
+    fake.call("private", CLINIC, number="+79167654321", presentation="prohib_not_screened")
+    await fake.settle()
+    first.dispatcher.detach()
+    second = Router(fake, tmp_path / "second")
+    await second.start()
+    await fake.settle()
+    assert second.board.calls["private"].record.caller_presentation == "withheld"
+    fake.hang_up("private")
+    await fake.settle()
+    await second.close()
+    await first.close()
+    assert second.final("private").caller_number is None
+    assert not [r for r in (*first.store.records, *second.store.records) if "7654321" in repr(r)]
+
+
 # ---- 2. a restart: the calls in Asterisk adopted --------------------------------------
 async def test_a_restarted_router_adopts_the_calls_where_they_are(tmp_path: Path) -> None:
     fake = FakeAsterisk()

@@ -19,7 +19,7 @@ from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.core.place import MenuLevel, Place
 from callrouter.core.queue import QueueError
-from callrouter.core.records import AgentStateRecord, CallEventRecord, Outcome
+from callrouter.core.records import AgentStateRecord, CallEventRecord, Outcome, PlaceRecord
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 SETTINGS = config.parse(EXAMPLE.read_text(), str(EXAMPLE), environ={})
@@ -81,9 +81,12 @@ def arrive(
     did: str = CLINIC,
     number: str | None = None,
     up: bool = False,
+    presentation: str = "",
 ) -> tuple[sb.Board, list[sb.Command]]:
     number = number if number is not None else f"+7916{zlib.crc32(channel_id.encode()) % 10_000_000:07d}"
-    event = sb.Arrived(channel_id, did, number, at(seconds), f"place-{channel_id}", up)
+    event = sb.Arrived(
+        channel_id, did, number, at(seconds), f"place-{channel_id}", up, presentation=presentation
+    )
     return sb.step(board, event, at(seconds))
 
 
@@ -138,6 +141,25 @@ def test_joining_rings_the_agent_with_our_own_channel_id_and_a_label() -> None:
     assert state(board) is AgentState.ON_CALL
     assert board.calls["c1"].phase is Phase.CONNECTED
     assert sb.JoinBridge(board.bridges["c1"], ring.channel_id) in channel_commands(out, "c1")
+
+
+@pytest.mark.parametrize(
+    ("number", "presentation", "shown"),
+    [
+        ("8 916 123-45-67", "allowed_not_screened", "+79161234567"),  # E.164, to phone back
+        ("+79161234567", "", "+79161234567"),  # a dialplan that passes no presentation
+        ("anonymous", "allowed_not_screened", "anonymous"),
+        ("+79161234567", "prohib_not_screened", "anonymous"),  # asked for privacy
+        ("12", "allowed_not_screened", "anonymous"),  # nothing usable
+    ],
+)
+def test_the_agents_phone_shows_the_callers_number_unless_withheld(
+    number: str, presentation: str, shown: str
+) -> None:
+    _, out = queued(fresh("agent1"), "c1", number=number, presentation=presentation)
+    ring = leg_for(out)
+    assert (ring.label, ring.number) == ("clinic-central operator ru", shown)
+    assert ring.number != "agent1", "never the agent's own id"
 
 
 def test_a_caller_leaving_while_the_agent_rings_hangs_up_the_phone_and_the_agent_is_idle() -> None:
@@ -313,8 +335,25 @@ def test_the_menu_times_out_at_its_deadline_not_before() -> None:
     assert not plays(out, "c1")
     board, out = sb.step(board, sb.Wake(), at(13))
     (again,) = plays(out, "c1")
-    assert any("menu_main" in m for m in again.media), "silence: the menu is said again"
+    short = f"sound:{SETTINGS.file.prompts.directory}/ru/menu_short"
+    assert again.media == (short,), "silence: the menu's short form"
     assert ("call", "c1") not in board.deadlines
+
+
+def test_a_silent_caller_joins_the_default_topic_after_the_short_form() -> None:
+    """The greeting and menu, 5 s of silence, the short form, 5 s more: an operator,
+    not the whole menu twice more."""
+    board, out = arrive(fresh(), "c1")
+    board, out = on(board, "c1", ev.Answered(), 0.2)
+    board, out = on(board, "c1", ev.PlaybackFinished(plays(out, "c1")[0].playback_id), 20)
+    board, out = sb.step(board, sb.Wake(), at(25))
+    board, out = on(board, "c1", ev.PlaybackFinished(plays(out, "c1")[0].playback_id), 31)
+    assert board.calls["c1"].phase is Phase.MENU
+    board, out = sb.step(board, sb.Wake(), at(36))
+    call = board.calls["c1"]
+    assert call.phase is Phase.QUEUED and call.record.topic == "operator"
+    assert call.record.queued_at == at(36)
+    assert "place-c1" in board.centre.queue
 
 
 def test_a_key_cancels_the_menu_deadline_for_good() -> None:
@@ -452,6 +491,30 @@ def test_an_ambulance_call_goes_straight_to_the_urgent_topic_ahead_of_everyone()
     board, _ = queued(board, "c1", 0)
     board, _ = queued(board, "c2", 5, did=AMBULANCE, keys="")
     assert [e.entry_id for e in board.centre.queue.ordered()] == ["place-c2", "place-c1"]
+
+
+# ---- privacy ------------------------------------------------------------------------------------------
+def test_a_caller_who_asked_for_privacy_is_withheld_everywhere() -> None:
+    """Asterisk gives the asserted number with a restricted presentation: it is
+    never the call's number, the place's person, or in any command."""
+    board, out = queued(fresh("agent1"), "c1", number="+79161234567", presentation="prohib")
+    board, more = sb.step(board, sb.LegAnswered(leg_for(out).channel_id), at(2))
+    board, last = on(board, "c1", ev.CallerHungUp("16"), 30)
+    everything = out + more + last
+    (over,) = [c for c in last if isinstance(c, sb.CallOver)]
+    assert (over.record.caller_number, over.record.caller_presentation) == (None, "withheld")
+    places = [c.record for c in everything if isinstance(c, sb.Write) and isinstance(c.record, PlaceRecord)]
+    assert places and all(p.person is None for p in places)
+    assert "9161234567" not in repr(everything)
+    assert leg_for(out).number == "anonymous"
+
+
+def test_an_adopted_caller_who_asked_for_privacy_stays_withheld() -> None:
+    found = sb.Found("c1", CLINIC, "+79161230000", at(-5), presentation="prohib_not_screened")
+    board, out = sb.step(fresh(), sb.Adopt((found,)), T0)
+    assert board.calls["c1"].record.caller_number is None
+    assert board.calls["c1"].record.caller_presentation == "withheld"
+    assert "9161230000" not in repr(out)
 
 
 # ---- a restart ----------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 -- person it follows up, and how it was recognised. people holds what the
 -- switchboard remembers of each person (a whole snapshot, the latest wins);
 -- callbacks, each callback as last changed, plus a lease a router takes before
--- dialling it (the record writer never touches the lease).
+-- dialling it (the record writer never touches the lease). A person is known
+-- by a keyed hash of their number, here and from now on in places.person too.
 ALTER TABLE calls
     ADD COLUMN repeat_of   uuid,
     ADD COLUMN repeat_kind text CHECK (repeat_kind IN ('already_waiting', 'resumed', 'recent_contact',
@@ -26,10 +27,11 @@ SELECT call_id,
        repeat_kind
 FROM calls;
 
--- person is the E.164 number. A place given up by hanging up while waiting
+-- person is a keyed hash of the E.164 number (never the number: STYLE, Records).
+-- A place given up by hanging up while waiting
 -- (left_at ... left_call_id), and the last answered call (contact_*).
 CREATE TABLE people (
-    person          text PRIMARY KEY CHECK (person ~ '^\+[1-9][0-9]{3,14}$'),
+    person          text PRIMARY KEY CHECK (person ~ '^[0-9a-f]{32}$'),
     updated_at      timestamptz NOT NULL,
     left_at         timestamptz,
     joined_at       timestamptz,
@@ -46,12 +48,12 @@ CREATE TABLE people (
 CREATE INDEX people_left_at ON people (left_at) WHERE left_at IS NOT NULL;
 CREATE INDEX people_contact_at ON people (contact_at) WHERE contact_at IS NOT NULL;
 
--- number is the E.164 number to dial; person the requesting caller's own, if
--- known. attempts: [{"at", "agent", "outcome"}, ...], oldest first.
+-- number is the E.164 number to dial (needed to dial it); person the requesting
+-- caller's keyed hash, if known. attempts: [{"at", "agent", "outcome"}, ...], oldest first.
 CREATE TABLE callbacks (
     callback_id  uuid PRIMARY KEY,
     number       text        NOT NULL CHECK (number ~ '^\+[1-9][0-9]{3,14}$'),
-    person       text,
+    person       text CHECK (person ~ '^[0-9a-f]{32}$'),
     requested_at timestamptz NOT NULL,
     joined_at    timestamptz NOT NULL,
     topic        text        NOT NULL,
