@@ -31,6 +31,7 @@ from bench.run import (
     bench_stack,
     counters,
     cpu_ms,
+    fresh_numbers,
     histogram,
     histogram_quantile,
     save,
@@ -101,7 +102,7 @@ async def wait_and_measure(
     and that of process ``pid`` are read over the window."""
     arrive = n / rate
     hold_ms = int((arrive + window + 20) * 1000)  # every caller still waits through the window
-    callers = [(f"+7917{2_000_000 + i:07d}", did) for i in range(n)]
+    callers = [(number, did) for number in fresh_numbers(n)]  # no repeat callers
     placing = asyncio.create_task(
         asyncio.to_thread(
             sipp.call, bs.info.sip_port, callers, hold_ms, [(1200, "0")], False, rate, int(arrive) + 240

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import statistics
@@ -38,6 +39,18 @@ from devstack.stack import REPO, Stack, StackInfo
 from devstack.util import log
 
 BENCH = Path(__file__).resolve().parent
+_FIRST_NUMBER = [random.randrange(10_000_000)]
+
+
+def fresh_numbers(count: int) -> list[str]:
+    """Caller numbers no earlier step of this run used (and, from a random start,
+    most likely no earlier run): a number seen before is a repeat caller to the
+    router (its place resumed, its menu skipped), which app_queue knows nothing of."""
+    first = _FIRST_NUMBER[0]
+    _FIRST_NUMBER[0] += count
+    return [f"+7916{(first + i) % 10_000_000:07d}" for i in range(count)]
+
+
 ROUTER_DID = "+78162700101"  # clinic-central: greeting, menu, key 0 -> operator
 QUEUE_DID = "999100"  # bench.conf: the same prompts, Read(), Queue(bench)
 TOKEN = "bench-admin-token-0123456789"  # the router refuses one under 16 characters
@@ -195,7 +208,7 @@ async def run_path(
     """One step on one path; sipp gives up on calls still unfinished ``patience`` s after the last."""
     count = max(1, int(rate * seconds))
     did = ROUTER_DID if path == "router" else QUEUE_DID
-    callers = [(f"+7916{1_000_000 + i:07d}", did) for i in range(count)]
+    callers = [(number, did) for number in fresh_numbers(count)]
     observer.take()
     asterisk_before = cpu_ms(info.asterisk_pid)
     ticks_before = cpu_ticks()
