@@ -27,6 +27,7 @@ from callrouter.core.records import (
     Record,
     RepeatKind,
 )
+from callrouter.core.repeat import RepeatRules
 from callrouter.metrics import Metrics
 from callrouter.store import migrate
 from callrouter.store.postgres import PgRecordStore
@@ -102,12 +103,13 @@ def one_call(n: int, produced: Produced) -> list[Record]:
     end = start + timedelta(seconds=len(TIMELINE) + 30)
     snapshot = replace(snapshot, ended_at=end, outcome=Outcome.ANSWERED, end_reason="caller hung up")
     out += [snapshot, AgentStateRecord(agent, end, "wrap_up", "after call", call_id)]
-    out.append(PersonRecord(snapshot.caller_number or "", end, contact_at=end, contact_agent=agent,
+    person = RepeatRules().key_of(snapshot.caller_number or "")
+    out.append(PersonRecord(person, end, contact_at=end, contact_agent=agent,
                             contact_call_id=call_id))  # fmt: skip
     if n % 3 == 0:  # the person asked to be called back too: pending, dialled, answered
         asked = CallbackRecord(
             str(uuid.uuid4()), end, CallbackState.PENDING, f"+7495{n:07d}", end, start, "infection",
-            "clinic-central", "ru", 10, person=snapshot.caller_number, call_id=call_id,
+            "clinic-central", "ru", 10, person=person, call_id=call_id,
         )  # fmt: skip
         tried = CallbackAttempt(end + timedelta(seconds=60), agent, "answered")
         out += [

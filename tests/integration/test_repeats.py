@@ -21,6 +21,7 @@ from callrouter.core.records import (
     PersonRecord,
     RepeatKind,
 )
+from callrouter.core.repeat import RepeatRules
 from callrouter.metrics import Metrics
 from callrouter.store import spool
 from callrouter.store.writer import RecordWriter
@@ -29,6 +30,7 @@ from tests.integration.test_record_store import record, until
 
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 NUMBER = "+79161234567"
+PERSON = RepeatRules().key_of(NUMBER)  # a person is the keyed hash of their number
 CALLBACK_ID, SECOND_ID, CALL_ID = (str(uuid.uuid5(uuid.NAMESPACE_URL, n)) for n in ("cb-1", "cb-2", "call"))
 
 
@@ -41,7 +43,7 @@ def callback(
 ) -> CallbackRecord:
     base = CallbackRecord(
         CALLBACK_ID, at(seconds), state, NUMBER, T0, T0 - timedelta(minutes=3), "operator",
-        "clinic-central", "ru", 10, person=NUMBER, call_id=CALL_ID,
+        "clinic-central", "ru", 10, person=PERSON, call_id=CALL_ID,
     )  # fmt: skip
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -52,7 +54,7 @@ def second(seconds: float, state: CallbackState = CallbackState.PENDING, **chang
 
 
 def person(seconds: float, **changes: object) -> PersonRecord:
-    return replace(PersonRecord(NUMBER, at(seconds)), **changes)  # type: ignore[arg-type]
+    return replace(PersonRecord(PERSON, at(seconds)), **changes)  # type: ignore[arg-type]
 
 
 async def test_a_call_keeps_the_call_it_follows_up(db: Migrated) -> None:
@@ -84,7 +86,7 @@ async def test_a_person_s_row_is_their_latest_snapshot_whole(db: Migrated) -> No
     assert await store.write([left]) == [], "a replayed spool line, late"
     row = await conn.fetchrow("SELECT * FROM people")
     assert dict(row) == {
-        "person": NUMBER, "updated_at": at(9), "left_at": None, "joined_at": None, "topic": None,
+        "person": PERSON, "updated_at": at(9), "left_at": None, "joined_at": None, "topic": None,
         "priority": None, "language": None, "line": None, "left_call_id": None, "contact_at": at(9),
         "contact_agent": "agent1", "contact_call_id": uuid.UUID(call_id),
     }  # fmt: skip

@@ -18,6 +18,7 @@ from callrouter.core.records import (
     PersonRecord,
     RepeatKind,
 )
+from callrouter.core.repeat import RepeatRules
 from callrouter.store import spool
 from callrouter.store.restore import open_callbacks, people
 from tests.integration.conftest import Migrated
@@ -32,9 +33,14 @@ def number(n: int) -> str:
     return f"+7916000{n:04d}"
 
 
+def who(n: int) -> str:
+    """Person n: the keyed hash of their number (never the number)."""
+    return RepeatRules().key_of(number(n))
+
+
 def someone(n: int, seconds: float, **changes: object) -> PersonRecord:
     """Person n as remembered ``seconds`` after T0."""
-    return replace(PersonRecord(number(n), at(seconds)), **changes)  # type: ignore[arg-type]
+    return replace(PersonRecord(who(n), at(seconds)), **changes)  # type: ignore[arg-type]
 
 
 def left(n: int, seconds: float) -> PersonRecord:
@@ -55,7 +61,7 @@ def cb(
     mine = {
         "callback_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cb-{n}")),
         "number": number(n),
-        "person": number(n),
+        "person": who(n),
     }
     return callback(seconds, state, **{**mine, **changes})
 
@@ -87,16 +93,16 @@ async def test_people_inside_their_windows_come_back_the_newer_change_winning(
     queries = db.queries
     back = await people(queries, NOW, RESUME, CONTACT, (tmp_path / "records.replaying", path))
     rows = {r["person"]: r for r in await conn.fetch("SELECT person, contact_call_id FROM people")}
-    assert [p.person for p in back] == [number(n) for n in (1, 3, 5, 6, 8, 9)]
+    assert [p.person for p in back] == sorted(who(n) for n in (1, 3, 5, 6, 8, 9))
     by_number = {p.person: p for p in back}
-    assert by_number[number(5)].contact_at == at(inside_left + 10) and by_number[number(5)].left_at is None
-    assert by_number[number(6)].contact_at == at(1800) and by_number[number(6)].left_at is None
-    assert by_number[number(9)].contact_call_id != str(rows[number(9)]["contact_call_id"]), "the spool's"
-    assert by_number[number(1)].joined_at == T0 and by_number[number(1)].line == "clinic-central"
+    assert by_number[who(5)].contact_at == at(inside_left + 10) and by_number[who(5)].left_at is None
+    assert by_number[who(6)].contact_at == at(1800) and by_number[who(6)].left_at is None
+    assert by_number[who(9)].contact_call_id != str(rows[who(9)]["contact_call_id"]), "the spool's"
+    assert by_number[who(1)].joined_at == T0 and by_number[who(1)].line == "clinic-central"
     # The database alone returns the rows as they were written.
     stored = await queries.people(NOW, RESUME, CONTACT)
-    assert {p.person for p in stored} == {number(n) for n in (1, 3, 5, 6, 7, 9)}
-    assert next(p for p in stored if p.person == number(1)) == by_number[number(1)]
+    assert {p.person for p in stored} == {who(n) for n in (1, 3, 5, 6, 7, 9)}
+    assert next(p for p in stored if p.person == who(1)) == by_number[who(1)]
 
 
 async def test_open_callbacks_come_back_in_queue_order_the_newer_change_winning(
@@ -148,7 +154,7 @@ async def test_the_admin_list_of_callbacks(db: Migrated) -> None:
     failed = await queries.callbacks("failed", 10)
     assert failed == [
         {
-            "callback_id": cb(2, 0).callback_id, "state": "failed", "number": number(2), "person": number(2),
+            "callback_id": cb(2, 0).callback_id, "state": "failed", "number": number(2), "person": who(2),
             "requested_at": T0.isoformat(), "joined_at": (T0 - timedelta(minutes=3)).isoformat(),
             "topic": "operator", "line": "clinic-central", "language": "ru", "priority": 10,
             "call_id": cb(2, 0).call_id,
