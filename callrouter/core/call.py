@@ -360,7 +360,9 @@ def _recognised(call: Call, event: Recognised, now: datetime) -> Result:
         call = evolve(call, record=record)
         return call, [SaveCall(record), log_event(call, now, "repeat", detail)]
     record = evolve(record, queued_at=place.joined_at, priority=place.priority, topic=place.topic)
-    call = evolve(call, record=record, entry_id=place.place_id or call.entry_id, kept=True)
+    entry_id = place.place_id or call.entry_id
+    # The place is this call's from now on (an overflow to another topic keeps it).
+    call = evolve(call, record=record, entry_id=entry_id, place_id=entry_id or call.place_id, kept=True)
     return call, [
         SaveCall(record),
         log_event(call, now, "repeat", detail),

@@ -77,6 +77,8 @@ def request(s: _Step, channel_id: str, number: str) -> None:
     callback = cbs.booked(entry.entry_id, number, entry, call.record.call_id, s.now)
     virtual = replace(entry, channel_id=None, call_id=None)
     s.drop("entries", entry.entry_id)
+    s.put("calls", channel_id, replace(call, entry_id=None))  # the callback's place now, whatever comes next
+    s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))  # how an earlier stint of it ended
     s.deadline(("entry", entry.entry_id), None)  # a callback never overflows
     _save(s, callback)
     sb._place(s, entry, PlaceState.LEFT)  # the call left; the callback holds the place now
@@ -117,6 +119,9 @@ def schedule(s: _Step, callback: Callback) -> None:
     if held is not None:  # the person is on the line again meanwhile: no second place
         entry = replace(entry, caller_key=None)
     sb._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
+    if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
+        s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))
+        _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
 
 
 # ---- dialling ------------------------------------------------------------------------------
@@ -183,7 +188,8 @@ def dial_answered(s: _Step, channel_id: str) -> None:
     s.write(done.record, urgent=True)
     _log(s, callback, "callback_answered", callback.agent or "")
     leg_channel = s.board.leg_of.get(callback.callback_id)
-    bridge_id = f"bridge-{callback.callback_id}"
+    # This dial's own: the caller who booked the callback may still hold "bridge-<place>".
+    bridge_id = f"bridge-{channel_id}"
     s.put("bridges", channel_id, bridge_id)
     s.out.append(sb.ToChannel(channel_id, sb.MakeBridge(bridge_id)))
     if leg_channel is not None:
@@ -214,7 +220,17 @@ def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
     if callback.stage is Stage.DIALLING:
         _attempt_failed(s, callback, _outcome(cause))
         if leg_channel is not None:
-            s.out.append(sb.HangupLeg(leg_channel, "callback not answered"))
+            _let_go(s, callback.callback_id, leg_channel, "callback not answered")
+
+
+def _let_go(s: _Step, callback_id: str, leg_channel: str, reason: str) -> None:
+    """Hang up the released agent's phone. It is no longer the callback's: a retry may
+    ring an agent (even the same one) before Asterisk says this phone is gone."""
+    leg = s.board.legs.get(leg_channel)
+    if leg is not None:
+        s.put("legs", leg_channel, replace(leg, ending=True))
+    s.drop("leg_of", callback_id)
+    s.out.append(sb.HangupLeg(leg_channel, reason))
 
 
 def _outcome(cause: str) -> str:

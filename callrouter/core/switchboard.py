@@ -720,7 +720,15 @@ def _take_over(s: _Step, channel_id: str, entry: QueueEntry, held: QueueEntry) -
     if held.offered_to is None:  # what they asked for this time (an agent ringing keeps the old)
         changes |= {"topic": entry.topic, "language": entry.language, "line": entry.line}
     taken = replace(held, **changes)  # type: ignore[arg-type]
+    if s.board.entries.get(entry.entry_id) == channel_id:  # its own earlier place (overflowed): gone
+        s.drop("entries", entry.entry_id)
+        s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))
     s.put("entries", held.entry_id, channel_id)
+    # Both calls change hands at once (what they hear follows below): any event of
+    # theirs already waiting in this step sees the place where it is now.
+    s.put("calls", channel_id, replace(s.board.calls[channel_id], entry_id=held.entry_id))
+    if old_call is not None and old_channel is not None:
+        s.put("calls", old_channel, replace(old_call, entry_id=None))
     if old_channel is not None:
         bridge_id = s.board.bridges.get(old_channel)
         if bridge_id is not None:  # made while an agent rings for the place: the new call's now
@@ -830,7 +838,7 @@ def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> N
             case cc.Connect(agent_id, entry_id):
                 _connected(s, before(entry_id), entry_id, agent_id)
             case cc.OverflowEntry(entry_id, reason):
-                if (entry := before(entry_id)) is not None:
+                if (entry := before(entry_id)) is not None and entry_id not in s.board.callbacks:
                     _place(s, entry, PlaceState.OVERFLOWED)
                 s.deadline(("entry", entry_id), None)
                 channel_id = s.board.entries.get(entry_id)
@@ -925,6 +933,11 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
     board = s.board
     leg = board.legs.get(leg_channel)
     if leg is None:
+        return
+    if leg.ending and leg.entry_id in board.callbacks and board.leg_of.get(leg.entry_id) != leg_channel:
+        # A released agent's phone of an earlier attempt at a callback: nothing to decide.
+        s.drop("legs", leg_channel)
+        s.deadline(("leg", leg_channel), None)
         return
     if board.leg_of.get(leg.entry_id) == leg_channel:
         s.drop("leg_of", leg.entry_id)

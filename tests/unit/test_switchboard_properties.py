@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from callrouter import compiled, config
@@ -22,12 +22,20 @@ from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
+from callrouter.core.callbacks import CallbackRules, Stage
+from callrouter.core.records import CallbackRecord, CallbackState
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 SETTINGS = config.parse(EXAMPLE.read_text(), str(EXAMPLE), environ={})
 BOARD = compiled.board(SETTINGS)
-# A shorter maximum call so random days reach it too.
-RULES = replace(BOARD.rules, max_call=timedelta(hours=1))
+# A shorter maximum call so random days reach it too; callbacks offered as soon as
+# the estimate is honest, and a short retry, so random days book and dial them.
+RULES = replace(
+    BOARD.rules,
+    max_call=timedelta(hours=1),
+    plan=replace(BOARD.rules.plan, callback_offer_after=timedelta(0)),
+    callback=CallbackRules(retry=timedelta(seconds=60), max_attempts=2),
+)
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
 STARTS = [T0, T0 + timedelta(hours=9, minutes=58)]  # the clinics open, or about to close
 DIDS = [did for line in SETTINGS.lines for did in line.dids if not did.startswith("_")] + ["+78162700399"]
@@ -54,6 +62,10 @@ class Asterisk:
     arrived: list[str] = field(default_factory=list)
     woken_at: set[datetime] = field(default_factory=set)  # every WakeAt asked for
     made: int = 0
+    leasing: set[str] = field(default_factory=set)  # callbacks whose lease was asked for
+    leased: set[str] = field(default_factory=set)  # ... and granted
+    persons: dict[str, str] = field(default_factory=dict)  # a callback's person channel -> "ringing" | "up"
+    callbacks: dict[str, list[str]] = field(default_factory=dict)  # callback id -> the states written
 
     # -- one switchboard step, its commands carried out, the board checked ------------------
     def step(self, event: sb.Event) -> None:
@@ -80,6 +92,17 @@ class Asterisk:
                     self.woken_at.add(at)
                 case sb.DestroyBridge(channel_id, bridge_id):
                     assert self.bridges.pop(bridge_id, None) is not None, "a bridge made, destroyed once"
+                case sb.LeaseCallback(callback_id):
+                    self.leasing.add(callback_id)
+                case sb.Dial(channel_id, _, app_args):
+                    self.dialled(channel_id, app_args.split(",")[1])
+                case sb.Write(CallbackRecord() as record):
+                    states = self.callbacks.setdefault(record.callback_id, [])
+                    assert not states or states[-1] not in FINAL, (
+                        f"{record.callback_id} written after {states}"
+                    )
+                    states.append(record.state)
+                    event(f"a callback {record.state.value}")
 
     def to_channel(self, channel_id: str, what: sb.ChannelCommand) -> None:
         match what:
@@ -97,6 +120,18 @@ class Asterisk:
                 # The bridge made for the place (a repeat caller takes over the place and its bridge).
                 assert bridge_id in self.bridges, "joined a bridge that was made"
                 assert self.legs.get(agent_channel) == "up", "only an answered phone is bridged"
+
+    def dialled(self, channel_id: str, callback_id: str) -> None:
+        """A callback's person is called only with its lease, and only once an agent
+        reserved for it answered its phone."""
+        assert callback_id in self.leased, "dialled without its lease"
+        callback = self.board.callbacks[callback_id]
+        agent = self.board.centre.agents[callback.agent or ""]
+        assert agent.state is AgentState.ON_CALL and agent.entry_id == callback_id, agent
+        leg = self.board.legs[self.board.leg_of[callback_id]]
+        assert leg.answered and leg.agent_id == agent.agent_id and self.legs.get(leg.channel_id) == "up"
+        assert channel_id not in self.persons, "a person's channel id is never reused"
+        self.persons[channel_id] = "ringing"
 
     # -- what Asterisk reports (as the dispatcher passes it on) ----------------------------------
     def on_call(self, channel_id: str, event: ev.CallEvent) -> None:
@@ -123,7 +158,15 @@ class Asterisk:
         self.step(sb.Arrived(channel_id, did, number, self.now, f"p{self.made}", up, lag))
 
     def finish(self) -> None:
-        """Every caller hangs up, every phone goes, time passes: nothing may stay."""
+        """Every caller hangs up, every phone goes, time passes: nothing may stay but
+        callbacks still to make (each open once, or ended in exactly one final state)."""
+        for channel_id in sorted(self.persons):
+            if channel_id in self.board.dials:
+                self.step(sb.DialGone(channel_id, "Normal Clearing"))
+        self.persons.clear()
+        for callback_id in sorted(self.leasing):
+            self.step(sb.CallbackLeased(callback_id, False))
+        self.leasing.clear()
         for channel_id in sorted(self.callers):
             self.on_call(channel_id, ev.CallerHungUp("16"))
             self.gone(channel_id, "Normal Clearing")
@@ -141,9 +184,22 @@ class Asterisk:
         board = self.board
         assert board.calls == {} and board.entries == {} and board.legs == {} and board.leg_of == {}
         assert board.bridges == {} and board.talk_started == {} and board.overdue == frozenset()
-        assert len(board.centre.queue) == 0 and board.centre.ended == {}
-        assert set(board.deadlines) <= {("duration", "")}
+        assert board.dials == {} and board.centre.ended == {}
+        # Only open callbacks stay: in the queue (a virtual place) or due later.
+        assert set(board.centre.queue.entries) <= set(board.callbacks)
+        callback_kinds = ("callback", "lease", "closed")  # an open callback's: due, its lease, a closed line
+        assert {k for k in board.deadlines if k[0] not in callback_kinds} <= {("duration", "")}, (
+            board.deadlines
+        )
+        assert {name for kind, name in board.deadlines if kind in callback_kinds} <= set(board.callbacks)
+        for callback_id, states in self.callbacks.items():
+            finals = [state for state in states if state in FINAL]
+            assert len(finals) <= 1, states
+            assert (callback_id in board.callbacks) == (not finals), (callback_id, states)
         for agent in board.centre.agents.values():
+            callback = board.callbacks.get(agent.entry_id or "")
+            if callback is not None and callback.stage is Stage.LEASING:  # reserved for an open callback
+                continue
             assert agent.state not in (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP), agent
             assert agent.entry_id is None, agent
         assert self.bridges == {}, "every bridge made is destroyed"
@@ -156,6 +212,9 @@ def check(before: sb.Board, board: sb.Board, commands: list[sb.Command], asteris
     queue = board.centre.queue
     # No queue entry lost or duplicated: each belongs to one live, queued call.
     for entry_id, entry in queue.entries.items():
+        if entry.channel_id is None:  # a callback's virtual place
+            assert entry_id in board.callbacks and entry_id not in board.entries, entry
+            continue
         channel_id = board.entries.get(entry_id)
         assert channel_id is not None and entry.channel_id == channel_id, f"{entry_id} has no call"
         call = board.calls[channel_id]
@@ -183,7 +242,17 @@ def check_agents(board: sb.Board) -> None:
     busy = [a for a in agents.values() if a.state in (AgentState.RINGING, AgentState.ON_CALL)]
     assert len({a.entry_id for a in busy}) == len(busy), "two agents on one place"
     for agent in busy:
-        legs = [leg for leg in board.legs.values() if leg.entry_id == agent.entry_id]
+        # (not a released phone of an earlier attempt at a callback, being hung up)
+        legs = [
+            leg
+            for leg in board.legs.values()
+            if leg.entry_id == agent.entry_id
+            and (board.leg_of.get(leg.entry_id) == leg.channel_id or not leg.ending)
+        ]
+        callback = board.callbacks.get(agent.entry_id or "")
+        if callback is not None and callback.stage is Stage.LEASING:  # reserved: rung once the lease is ours
+            assert not legs and agent.state is AgentState.RINGING and callback.agent == agent.agent_id
+            continue
         assert len(legs) == 1 and legs[0].agent_id == agent.agent_id, (agent, legs)
         assert legs[0].answered == (agent.state is AgentState.ON_CALL)
         assert board.leg_of.get(legs[0].entry_id) == legs[0].channel_id
@@ -218,6 +287,8 @@ def check_order(before: sb.Board, board: sb.Board, commands: list[sb.Command]) -
                 other.offered_to is None
                 and was is not None
                 and was.offered_to is None
+                and (was.topic, was.language)
+                == (other.topic, other.language)  # not overflowed here meanwhile
                 and agents[ring.agent_id].can_serve(other.topic, other.language)
             ):
                 assert other.order > rung.order, f"{ring.agent_id} rung for {rung} before {other}"
@@ -322,6 +393,41 @@ class Day:
     def reachable(self) -> None:
         self.asterisk.step(sb.Reachable(self.pick(AGENTS), self.data.draw(st.booleans())))
 
+    def accept_callback(self) -> None:
+        """A caller offered a callback presses 1 (to take it, then to confirm their number)."""
+        offered = [
+            c
+            for c in self.asterisk.callers
+            if (call := self.asterisk.board.calls.get(c)) and call.callback_offered
+        ]
+        if offered:
+            self.asterisk.on_call(self.pick(offered), ev.Digit("1"))
+
+    def lease_answer(self) -> None:
+        if self.asterisk.leasing:
+            callback_id = self.pick(self.asterisk.leasing)
+            self.asterisk.leasing.discard(callback_id)
+            taken = self.data.draw(st.sampled_from([True, True, True, False]))
+            if taken:
+                self.asterisk.leased.add(callback_id)
+            self.asterisk.step(sb.CallbackLeased(callback_id, taken))
+
+    def person_answers(self) -> None:
+        if ringing := [c for c, state in self.asterisk.persons.items() if state == "ringing"]:
+            channel_id = self.pick(ringing)
+            self.asterisk.persons[channel_id] = "up"
+            self.asterisk.step(sb.DialAnswered(channel_id))
+
+    def person_gone(self) -> None:
+        if self.asterisk.persons:
+            channel_id = self.pick(self.asterisk.persons)
+            state = self.asterisk.persons.pop(channel_id)
+            cause = (
+                "Normal Clearing" if state == "up" else self.pick(["No answer", "Busy", "originate failed"])
+            )
+            if channel_id in self.asterisk.board.dials:
+                self.asterisk.step(sb.DialGone(channel_id, cause))
+
 
 # Weighted towards calls that get somewhere (answered, prompts heard out, keys
 # pressed, phones answered); failures and hang-ups less often.
@@ -341,13 +447,20 @@ ACTS = [
     *["wake"] * 3,
     "reprioritise",
     "reachable",
+    *["accept_callback"] * 2,
+    *["lease_answer"] * 2,
+    *["person_answers"] * 2,
+    "person_gone",
 ]
+FINAL = (CallbackState.COMPLETED, CallbackState.FAILED, CallbackState.CANCELLED)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_the_switchboard_stays_whole_through_random_days(data: st.DataObject) -> None:
-    asterisk = Asterisk(replace(BOARD, rules=RULES), data.draw(st.sampled_from(STARTS)))
+    # Half the days start with calls handled already: estimates are honest, callbacks offered.
+    handled = data.draw(st.sampled_from([(), (120.0,) * 5]))
+    asterisk = Asterisk(replace(BOARD, rules=RULES, handled=handled), data.draw(st.sampled_from(STARTS)))
     for agent_id in data.draw(st.lists(st.sampled_from(AGENTS), unique=True, min_size=1)):
         asterisk.step(sb.AgentCommand(agent_id, "login"))
     day = Day(data, asterisk)
