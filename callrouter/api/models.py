@@ -123,9 +123,7 @@ class AbandonedQuery(BaseModel):
         until = self.until or now
         since = self.since or until - ABANDONED_WINDOW
         if since > until:  # only `since` given, and it is in the future
-            raise ApiError(
-                422, "since: must not be after until (now)", [Problem("since", "query", "is after until")]
-            )
+            raise ApiError(422, f"since: {SINCE_AFTER_NOW}", [Problem("since", "query", SINCE_AFTER_NOW)])
         return since, until
 
 
