@@ -171,7 +171,9 @@ async def run(settings: Settings) -> int:
             "node": settings.router.node,
         }
 
-    api = build_app(metrics, health, admin_token, CentreAdmin(dispatcher, queries.abandoned))
+    api = build_app(
+        metrics, health, admin_token, CentreAdmin(dispatcher, queries.abandoned, queries.callbacks)
+    )
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()
