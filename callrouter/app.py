@@ -23,7 +23,7 @@ from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
 from callrouter.config import Settings
-from callrouter.core.records import Outcome
+from callrouter.core.records import Outcome, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.store.leases import CallbackLeases
@@ -67,11 +67,12 @@ def build_dispatcher(
 
 def build_metrics(line_names: Iterable[str]) -> Metrics:
     """The router's metrics, their label children made for the configured lines,
-    every call outcome and every ARI event type."""
+    every call outcome, every ARI event type and every kind of repeat call."""
     return Metrics(
         lines=line_names,
         outcomes=[outcome.value for outcome in Outcome],
         event_types=EVENT_LABELS,
+        repeat_kinds=[kind.value for kind in RepeatKind],
     )
 
 
@@ -158,7 +159,11 @@ async def run(settings: Settings) -> int:
         metrics,
         settings.ari.reconnect_max_seconds,
     )
-    metrics.watch(LiveCollector(lambda: dispatcher.active_calls, lambda: writer.backlog))
+    metrics.watch(
+        LiveCollector(
+            lambda: dispatcher.active_calls, lambda: writer.backlog, lambda: dispatcher.callbacks_pending
+        )
+    )
 
     def health() -> dict[str, Any]:
         return {
@@ -171,7 +176,9 @@ async def run(settings: Settings) -> int:
             "node": settings.router.node,
         }
 
-    api = build_app(metrics, health, admin_token, CentreAdmin(dispatcher, queries.abandoned))
+    api = build_app(
+        metrics, health, admin_token, CentreAdmin(dispatcher, queries.abandoned, queries.callbacks)
+    )
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()

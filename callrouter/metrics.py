@@ -17,14 +17,22 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# What happens to callbacks, each counted once: booked (by a caller or by hand), then one end.
+CALLBACK_RESULTS = ("requested", "completed", "failed", "cancelled")
 
 
 class LiveCollector(Collector):
     """Gauges computed from the router's state when Prometheus scrapes."""
 
-    def __init__(self, active_calls: Callable[[], int], writer_backlog: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        active_calls: Callable[[], int],
+        writer_backlog: Callable[[], int],
+        callbacks_pending: Callable[[], int],
+    ) -> None:
         self._active_calls = active_calls
         self._writer_backlog = writer_backlog
+        self._callbacks_pending = callbacks_pending
 
     def collect(self) -> Iterable[Metric]:
         yield GaugeMetricFamily(
@@ -35,6 +43,11 @@ class LiveCollector(Collector):
             "Records waiting for PostgreSQL (queued in memory and spooled to disk)",
             value=self._writer_backlog(),
         )
+        yield GaugeMetricFamily(
+            "callrouter_callbacks_pending",
+            "Open callbacks (waiting for their turn or being dialled)",
+            value=self._callbacks_pending(),
+        )
 
 
 class Metrics:
@@ -44,9 +57,10 @@ class Metrics:
         lines: Iterable[str] = (),
         outcomes: Iterable[str] = (),
         event_types: Iterable[str] = (),
+        repeat_kinds: Iterable[str] = (),
     ) -> None:
-        """``lines``, ``outcomes`` and ``event_types``: the label values whose
-        children exist from the first scrape (others appear when first used)."""
+        """``lines``, ``outcomes``, ``event_types`` and ``repeat_kinds``: the label values
+        whose children exist from the first scrape (others appear when first used)."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.ari_connected = Gauge(
@@ -127,8 +141,24 @@ class Metrics:
             ["action"],
             registry=r,
         )
+        self.repeat_calls = Counter(
+            "callrouter_repeat_calls_total",
+            "Calls recognised as a person calling again, by how (counted when the call ends)",
+            ["kind"],
+            registry=r,
+        )
+        self.callbacks = Counter(
+            "callrouter_callbacks_total",
+            "Callbacks requested (by a caller or by hand) and how they ended",
+            ["result"],
+            registry=r,
+        )
         for name in event_types:
             self.ari_events.labels(type=name)
+        for kind in repeat_kinds:
+            self.repeat_calls.labels(kind=kind)
+        for result in CALLBACK_RESULTS:
+            self.callbacks.labels(result=result)
         outcomes = list(outcomes)
         for line in [*lines, "none"]:
             for outcome in outcomes:

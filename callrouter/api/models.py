@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import (
@@ -29,8 +29,12 @@ from pydantic import (
 
 from callrouter.api.errors import ApiError, Problem, invalid
 
-MAX_BODY_BYTES = 16 * 1024  # the largest valid body (a pause reason) is far below this
+MAX_BODY_BYTES = 16 * 1024  # the largest valid body (a follow-up) is far below this
 ABANDONED_WINDOW = timedelta(days=1)
+# One line of text a person wrote (a reason, a name): no control characters, so it
+# can be logged, stored and shown as it is.
+ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
+CallbackStateName = Literal["pending", "dialling", "completed", "failed", "cancelled"]
 # RFC 3339 with seconds and a zone, in years a person may mean (and PostgreSQL
 # holds in any zone): the description's pattern and the check are one.
 TIME_PATTERN = (
@@ -54,14 +58,19 @@ class AgentCommandBody(Body):
     """login, logout and resume take no fields; the body may be left out."""
 
 
-class PauseBody(Body):
-    reason: str = Field(
-        default="admin",
+def _one_line(description: str, default: str | None = None, max_length: int = 200) -> Any:
+    """A text field of one line, ``max_length`` at most (required when no default)."""
+    return Field(
+        default=... if default is None else default,
         min_length=1,
-        max_length=200,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="why the agent is paused (shown in GET /agents); no control characters",
+        max_length=max_length,
+        pattern=ONE_LINE,
+        description=f"{description}; no control characters",
     )
+
+
+class PauseBody(Body):
+    reason: str = _one_line("why the agent is paused (shown in GET /agents)", "admin")
 
 
 def _whole_number(value: object) -> object:
@@ -71,10 +80,12 @@ def _whole_number(value: object) -> object:
     return value
 
 
+# The bounds before the validator: it runs first, and the description keeps them.
+Priority = Annotated[int, Field(ge=0, le=1000), BeforeValidator(_whole_number)]
+
+
 class PriorityBody(Body):
-    priority: Annotated[int, BeforeValidator(_whole_number)] = Field(
-        ge=0, le=1000, description="the caller's new priority; higher is served first"
-    )
+    priority: Priority = Field(description="the caller's new priority; higher is served first")
 
 
 def _rfc3339(value: object) -> object:
@@ -123,10 +134,40 @@ class AbandonedQuery(BaseModel):
         until = self.until or now
         since = self.since or until - ABANDONED_WINDOW
         if since > until:  # only `since` given, and it is in the future
-            raise ApiError(
-                422, "since: must not be after until (now)", [Problem("since", "query", "is after until")]
-            )
+            raise ApiError(422, f"since: {SINCE_AFTER_NOW}", [Problem("since", "query", SINCE_AFTER_NOW)])
         return since, until
+
+
+class CallbacksQuery(BaseModel):
+    """``GET /callbacks``: the latest callbacks, by state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    state: CallbackStateName | None = Field(default=None, description="only callbacks in this state")
+    limit: int = Field(default=100, ge=1, le=1000, description="at most this many, latest change first")
+
+
+class FollowUpBody(Body):
+    """``POST /callbacks``: a follow-up scheduled by hand; it joins the queue at ``at``."""
+
+    number: str = _one_line("the number to call, in any format (read in the line's country)", max_length=40)
+    line: str = _one_line("a configured line's name", max_length=100)
+    topic: str = _one_line("a configured topic", max_length=100)
+    language: str | None = Field(
+        default=None, min_length=1, max_length=20, pattern=ONE_LINE, description="default: the line's"
+    )
+    at: StorableTime | None = Field(
+        default=None,
+        strict=False,  # strict, a union takes no string for a time; _rfc3339 takes nothing else
+        description="when it joins the queue (a time gone by: now); default: now",
+    )
+    priority: Priority | None = Field(
+        default=None, description="higher is served first; default: the topic's (or the line's, if higher)"
+    )
+    by: str = _one_line("who schedules it (an agent's id, an operator's name), recorded as made by", "admin")
+
+
+class CancelBody(Body):
+    reason: str = _one_line("why the callback is cancelled (recorded with it)", "admin")
 
 
 async def read_body(request: web.Request, model: type[Model]) -> Model:

@@ -5,12 +5,14 @@ rest behind ``Authorization: Bearer <CALLROUTER_ADMIN_TOKEN>`` (api/auth.py).
 - ``POST /agents/{agent_id}/{login|logout|pause|resume}``: change state (JSON
   ``{"reason": ...}`` for a pause); 409 when the change is not possible now
   (e.g. logging out mid-call).
-- ``GET /queue``: the queue in order, numbers masked.
+- ``GET /queue``: the queue in order: each place's caller number masked (or how
+  the caller withheld it), a callback's place (no call) marked as such.
 - ``POST /queue/{entry_id}/priority``: ``{"priority": N}``; the queue reorders at once.
 - ``GET /calls/abandoned?since=&until=``: callers who hung up while waiting, with full
   numbers, for operators to phone back; a caller who withheld their number (or asked for
   privacy) is listed as withheld, with no number (ISO 8601 times with a zone; default the last 24 hours);
   503 while PostgreSQL cannot answer (down, starting, full, or over 5 s).
+- ``/callbacks``: list, make by hand, cancel (api/callbacks.py).
 
 Bodies and queries are checked by the models in api/models.py (400/413/415/422,
 naming the field); every error is JSON (api/errors.py).
@@ -26,6 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callrouter.api.auth import token_auth
+from callrouter.api.callbacks import add_callback_routes
 from callrouter.api.errors import ApiError, errors
 from callrouter.api.facade import AdminFacade
 from callrouter.api.models import (
@@ -40,6 +43,8 @@ from callrouter.api.models import (
 from callrouter.api.openapi import Operation, Routes
 from callrouter.core.agents import Agent, AgentStateError
 from callrouter.core.numbers import mask
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import CallbackRecord, CallRecord
 from callrouter.metrics import Metrics
 
 AGENT_COMMANDS: dict[str, type[AgentCommandBody | PauseBody]] = {
@@ -100,6 +105,7 @@ def build_app(
     _add_agent_routes(routes, admin)
     _add_queue_routes(routes, admin)
     _add_abandoned_route(routes, admin)
+    add_callback_routes(routes, admin)
     description.update(routes.describe())
     return app
 
@@ -131,25 +137,37 @@ def _add_agent_routes(routes: Routes, admin: AdminFacade) -> None:
         routes.add(operation, command_route(command, model))
 
 
+def caller_shown(holder: CallRecord | CallbackRecord | None) -> str:
+    """The number of whoever holds a place, masked; for a caller who showed none, how
+    (withheld, unparseable). Never the person's key: a keyed hash of the number."""
+    if isinstance(holder, CallbackRecord):
+        return mask(holder.number)
+    if holder is None:
+        return "unknown"
+    return mask(holder.caller_number) if holder.caller_number else holder.caller_presentation
+
+
+def place_json(admin: AdminFacade, position: int, entry: QueueEntry, now: datetime) -> dict[str, Any]:
+    holder = admin.holder(entry)
+    return {
+        "position": position,
+        "entry_id": entry.entry_id,
+        "call_id": entry.call_id,
+        "callback": isinstance(holder, CallbackRecord),  # a callback's place: no call holds it
+        "line": entry.line,
+        "topic": entry.topic,
+        "language": entry.language,
+        "priority": entry.priority,
+        "waiting_seconds": round((now - entry.joined_at).total_seconds(), 1),
+        "caller": caller_shown(holder),
+        "offered_to": entry.offered_to,
+    }
+
+
 def _add_queue_routes(routes: Routes, admin: AdminFacade) -> None:
     async def queue_route(request: web.Request) -> web.Response:
         now = datetime.now(UTC)
-        entries = []
-        for place, entry in enumerate(admin.queue(), 1):
-            entries.append(
-                {
-                    "position": place,
-                    "entry_id": entry.entry_id,
-                    "call_id": entry.call_id,
-                    "line": entry.line,
-                    "topic": entry.topic,
-                    "language": entry.language,
-                    "priority": entry.priority,
-                    "waiting_seconds": round((now - entry.joined_at).total_seconds(), 1),
-                    "caller": mask(entry.caller_key) if entry.caller_key else "withheld",
-                    "offered_to": entry.offered_to,
-                }
-            )
+        entries = [place_json(admin, place, entry, now) for place, entry in enumerate(admin.queue(), 1)]
         return web.json_response({"queue": entries})
 
     async def priority_route(request: web.Request) -> web.Response:
@@ -163,7 +181,10 @@ def _add_queue_routes(routes: Routes, admin: AdminFacade) -> None:
             {"entry_id": entry.entry_id, "priority": entry.priority, "position": position}
         )
 
-    routes.add(Operation("GET", "/queue", "the queue in order, numbers masked"), queue_route)
+    routes.add(
+        Operation("GET", "/queue", "the queue in order, numbers masked, callbacks' places marked"),
+        queue_route,
+    )
     routes.add(
         Operation(
             "POST",

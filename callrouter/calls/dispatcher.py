@@ -22,12 +22,13 @@ from typing import Any
 
 from callrouter.ari import models as ari
 from callrouter.ari.client import AriClient, AriError, AriNotFound
-from callrouter.calls import features
+from callrouter.calls import features, tally
 from callrouter.calls.executor import ChannelExecutor
 from callrouter.calls.outbound import Leases, Outbound, Route
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
+from callrouter.core.callbacks import final
 from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, CallRecord, PlaceRecord
@@ -116,6 +117,11 @@ class Dispatcher:
     def active_calls(self) -> int:
         return len(self.board.calls)
 
+    @property
+    def callbacks_pending(self) -> int:
+        """Open callbacks: waiting for their turn or being dialled (not one talking)."""
+        return sum(1 for callback in self.board.callbacks.values() if not final(callback))
+
     # -- the switchboard -----------------------------------------------------------
     def step(self, event: sb.Event) -> None:
         """One switchboard step, its commands carried out. A refused admin command
@@ -131,6 +137,7 @@ class Dispatcher:
 
     def _carry_out(self, commands: list[sb.Command]) -> None:
         for command in commands:
+            tally.count(self._metrics, command)
             match command:
                 case sb.ToChannel(channel_id, channel_command):
                     self._executor(channel_id).put(channel_command)

@@ -32,6 +32,8 @@ from callrouter.core.records import CallbackAttempt, CallbackRecord, CallbackSta
 OPEN = (CallbackState.PENDING, CallbackState.DIALLING)
 # A line closed when a callback falls due: looked at again this much later.
 CLOSED_RECHECK = timedelta(minutes=5)
+# A callback made by hand joins the queue within this (a later time is a typo, not a plan).
+MAX_AHEAD = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,27 @@ class Callback:
     @property
     def callback_id(self) -> str:
         return self.record.callback_id
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A callback an agent or operator schedules by hand (the admin API's request)."""
+
+    number: str  # as given, in any format: read in the line's country
+    line: str
+    topic: str
+    by: str  # who made it (recorded as the reason: "made by ...")
+    language: str | None = None  # None: the line's
+    at: datetime | None = None  # joins the queue then; None (or a time gone by): now
+    priority: int | None = None  # None: the topic's, or the line's if higher (as for a call)
+
+
+class InvalidFollowUp(ValueError):
+    """A follow-up the config cannot take; ``problems`` names each field and why."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        self.problems = tuple(problems)
 
 
 def booked(

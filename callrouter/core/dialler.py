@@ -10,7 +10,7 @@ knows nothing of outbound dialling beyond "this place is a callback".
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from callrouter.core import call_events as ev
@@ -19,9 +19,10 @@ from callrouter.core import centre as cc
 from callrouter.core import repeat
 from callrouter.core import switchboard as sb
 from callrouter.core.call_plan import LineInfo
-from callrouter.core.callbacks import Callback, Stage
+from callrouter.core.callbacks import Callback, FollowUp, InvalidFollowUp, Stage
+from callrouter.core.numbers import normalise
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallEventRecord, PlaceState
+from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, PlaceState
 
 if TYPE_CHECKING:
     from callrouter.core.switchboard import _Step
@@ -122,6 +123,40 @@ def schedule(s: _Step, callback: Callback) -> None:
     if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
         s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))
         _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
+
+
+def by_hand(rules: sb.Rules, order: FollowUp, callback_id: str, now: datetime) -> CallbackRecord:
+    """The pending callback a follow-up makes, checked against the config: a configured
+    line, topic and language; a phone number (read in the line's country) not on the
+    exclusion list; a time within ``MAX_AHEAD`` (one gone by joins now). Raises
+    InvalidFollowUp naming every bad field. Whether the number has one open already
+    is the switchboard's to say (``ScheduleCallback``)."""
+    problems: list[tuple[str, str]] = []
+    line = rules.line_named(order.line)
+    topic = rules.plan.topics.get(order.topic)
+    if line is None:
+        problems.append(("line", "no line of this name is configured"))
+    if topic is None:
+        problems.append(("topic", "no topic of this name is configured"))
+    if order.language is not None and order.language not in rules.plan.menu.languages:
+        problems.append(
+            ("language", f"not one of the menu's languages ({', '.join(rules.plan.menu.languages)})")
+        )
+    number = normalise(order.number, line.country).e164 if line is not None else None
+    if line is not None and number is None:
+        problems.append(("number", f"not a phone number (read in {line.country} when national)"))
+    elif number is not None and rules.repeat.excluded(number):
+        problems.append(("number", "excluded from callbacks ([repeat] exclude)"))
+    joined_at = max(order.at or now, now)
+    if joined_at - now > cbs.MAX_AHEAD:
+        problems.append(("at", f"more than {cbs.MAX_AHEAD.days} days ahead"))
+    if problems or line is None or topic is None or number is None:
+        raise InvalidFollowUp(problems)
+    priority = order.priority if order.priority is not None else max(topic.priority, line.priority)
+    return CallbackRecord(
+        callback_id, now, CallbackState.PENDING, number, now, joined_at, order.topic, line.name,
+        order.language or line.language, priority, rules.repeat.key_of(number), reason=f"made by {order.by}",
+    )  # fmt: skip
 
 
 # ---- dialling ------------------------------------------------------------------------------
@@ -305,6 +340,8 @@ def on_event(s: _Step, event: sb.Event) -> None:
                 if record.callback_id not in s.board.callbacks and record.state in cbs.OPEN:
                     schedule(s, cbs.scheduled(record, s.now))
         case sb.ScheduleCallback(record):
+            if s.board.rules.callback is None:  # nothing would ever dial it
+                raise sb.CallbackError("callbacks are off (no callback.offer_after_seconds in the config)")
             if open_for_number(s.board, record.number) is not None:
                 raise sb.CallbackError("a callback to this number is already pending")
             if record.callback_id in s.board.callbacks:

@@ -22,11 +22,12 @@ CONTRACTS = [c["id"] for c in tomllib.loads(PYPROJECT.read_text())["tool"]["impo
 
 # (module changed, the import added, the contracts it must break)
 VIOLATIONS = {
-    # (the shell uses the core: a core that reads the config makes the shell read it too)
+    # (the shell uses the core: a core that reads the config makes the shell read it too, and
+    # the api, which takes the callbacks' requests and errors from the core, reach it)
     "the core reads the config": (
         "core/hours.py",
         "import callrouter.config",
-        {"core-pure", "shell-compiled"},
+        {"core-pure", "shell-compiled", "api-facade"},
     ),
     "the core waits on asyncio": ("core/queue.py", "import asyncio", {"core-pure"}),
     "the core decides through metrics": (

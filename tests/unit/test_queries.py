@@ -75,10 +75,24 @@ async def test_the_api_answers_a_json_503_while_the_database_cannot_answer(
 ) -> None:
     query = queries(Pool(error), monkeypatch)
     app = build_app(
-        Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre_runner(tmp_path), query.abandoned)
+        Metrics(),
+        lambda: {"ok": True},
+        TOKEN,
+        CentreAdmin(centre_runner(tmp_path), query.abandoned, query.callbacks),
     )
     async with TestClient(TestServer(app)) as client:
         status, body = await call(client, "GET", "/calls/abandoned", headers=AUTH)
+    assert (status, body) == (503, {"error": "the database is unreachable; try again"})
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [], "not a bug"
+
+
+async def test_the_callbacks_list_is_a_json_503_too_while_the_database_cannot_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = queries(Pool(AWAY["refused"]), monkeypatch)
+    admin = CentreAdmin(centre_runner(tmp_path), query.abandoned, query.callbacks)
+    async with TestClient(TestServer(build_app(Metrics(), lambda: {"ok": True}, TOKEN, admin))) as client:
+        status, body = await call(client, "GET", "/callbacks?state=pending", headers=AUTH)
     assert (status, body) == (503, {"error": "the database is unreachable; try again"})
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [], "not a bug"
 

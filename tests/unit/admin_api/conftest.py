@@ -1,5 +1,5 @@
-"""The admin API's fixtures: a centre, the abandoned-calls query's stand-in, and
-a client of the app built on both that fails the test if anything reached the
+"""The admin API's fixtures: a centre, the read queries' stand-ins, and
+a client of the app built on them that fails the test if anything reached the
 catch-all or aiohttp's own error handler."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callrouter.api.server import build_app
-from callrouter.calls.admin import CentreAdmin
 from callrouter.metrics import Metrics
-from tests.unit.admin_api.harness import TOKEN, Abandoned, Board, centre_runner
+from tests.unit.admin_api.harness import TOKEN, Abandoned, Board, Callbacks, admin_of, centre_runner
 
 
 @pytest.fixture
@@ -29,10 +28,15 @@ def abandoned() -> Abandoned:
 
 
 @pytest.fixture
+def callbacks() -> Callbacks:
+    return Callbacks()
+
+
+@pytest.fixture
 async def client(
-    centre: Board, abandoned: Abandoned, caplog: pytest.LogCaptureFixture
+    centre: Board, abandoned: Abandoned, callbacks: Callbacks, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, CentreAdmin(centre, abandoned))
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, admin_of(centre, abandoned, callbacks))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
     # Bad input is the client's problem: nothing reached the catch-all or aiohttp's own handler.

@@ -1,5 +1,6 @@
-"""The admin API's test harness (aiohttp's test server, a real switchboard whose
-commands go nowhere, a fake abandoned-calls query), shared by the auth and input modules."""
+"""The admin API's test harness (aiohttp's test server, a real switchboard on the
+example config whose commands go nowhere, fake read queries), shared by the
+auth, input and callbacks modules."""
 
 from __future__ import annotations
 
@@ -10,17 +11,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from callrouter.calls.admin import CentreAdmin
 from callrouter.core import centre as cc
 from callrouter.core import switchboard as sb
-from callrouter.core.agents import Agent
-from callrouter.core.call_plan import CallPlan
-from callrouter.core.lines import DidDirectory
-from callrouter.core.menu import MenuNode, MenuSpec
 from callrouter.core.queue import QueueEntry
+from tests.unit.test_switchboard import T0, fresh, queued
 
 TOKEN = "unit-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 class Abandoned:
@@ -38,33 +36,66 @@ class Abandoned:
         return [{"call_id": "c1", "caller_number": "+79161234567"}]
 
 
-class Board:
-    """The switchboard the admin API steps, with no Asterisk behind it."""
+class Callbacks:
+    """``Queries.callbacks``' stand-in: the rows it answers, as the store makes them."""
 
     def __init__(self) -> None:
-        agents = [Agent("agent1", frozenset({"operator"}), frozenset({"ru"}))]
-        menu = MenuSpec(MenuNode("root", {}), "operator", ("ru",))
-        rules = sb.Rules("asterisk-1", CallPlan("/prompts", menu, {}), DidDirectory([]))
-        self.board = sb.Board.create(rules, cc.Centre.create(agents, {}, timedelta(0)))
+        self.asked: list[tuple[str | None, int]] = []
+        self.rows: list[dict[str, Any]] = []
+
+    async def __call__(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        self.asked.append((state, limit))
+        return [row for row in self.rows if state is None or row["state"] == state][:limit]
+
+
+class Board:
+    """The switchboard the admin API steps (the example config's), with no Asterisk
+    behind it; its clock stands still until a test moves it."""
+
+    def __init__(self) -> None:
+        self.board = fresh()
+        self.now = T0
 
     def step(self, event: sb.Event) -> None:
-        self.board, _ = sb.step(self.board, event, T0)
+        self.board, _ = sb.step(self.board, event, self.now)
 
     @property
     def centre(self) -> cc.Centre:
         return self.board.centre
 
     def queue_someone(self, entry_id: str) -> None:
-        entry = QueueEntry(entry_id, "operator", "ru", "clinic", 0, T0, "+79161234567", entry_id)
+        """A place in the queue and nothing else (no call holds it)."""
+        entry = QueueEntry(entry_id, "operator", "ru", "clinic-central", 0, T0, "person-key", entry_id)
         centre, _ = cc.join(self.board.centre, entry, T0)
         self.board = replace(self.board, centre=centre)
+
+    def call_in(self, channel_id: str, number: str, presentation: str = "") -> str:
+        """A caller from ``number`` waits for the operator; their place's id."""
+        self.board, _ = queued(self.board, channel_id, number=number, presentation=presentation)
+        entry_id = self.board.calls[channel_id].entry_id
+        assert entry_id is not None
+        return entry_id
 
 
 def centre_runner(tmp_path: Path) -> Board:
     return Board()
 
 
+def admin_of(
+    board: Board, abandoned: Abandoned | None = None, callbacks: Callbacks | None = None
+) -> CentreAdmin:
+    return CentreAdmin(board, abandoned or Abandoned(), callbacks or Callbacks(), clock=lambda: board.now)
+
+
 async def call(client: TestClient[Any, Any], method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
     async with client.request(method, path, **kwargs) as response:
         assert response.content_type == "application/json", await response.text()
         return response.status, await response.json()
+
+
+async def refused(client: TestClient[Any, Any], method: str, path: str, field: str, **kwargs: Any) -> Any:
+    """The request is a 422 naming ``field`` (first) in its problems and its message; the body."""
+    status, body = await call(client, method, path, headers=AUTH, **kwargs)
+    assert status == 422, body
+    assert body["problems"][0]["field"] == field and field in body["error"]
+    return body

@@ -9,12 +9,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from callrouter.api.auth import TokenError, bearer_credentials, check_token
-from callrouter.api.models import PauseBody, PriorityBody
+from callrouter.api.models import CancelBody, FollowUpBody, PauseBody, PriorityBody
 from callrouter.api.openapi import REF
 from callrouter.api.server import build_app
-from callrouter.calls.admin import CentreAdmin
+from callrouter.core.records import CallbackState
 from callrouter.metrics import Metrics
-from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, Board, call
+from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, Board, Callbacks, admin_of, call
 
 SECURED = [
     ("GET", "/agents"),
@@ -25,6 +25,9 @@ SECURED = [
     ("GET", "/queue"),
     ("POST", "/queue/e1/priority"),
     ("GET", "/calls/abandoned"),
+    ("GET", "/callbacks"),
+    ("POST", "/callbacks"),
+    ("POST", "/callbacks/cb-1/cancel"),
 ]
 OPEN = ["/health", "/metrics", "/openapi.json"]
 WRONG_AUTHORIZATION = {
@@ -59,7 +62,7 @@ def test_a_sixteen_character_token_is_enough():
 def test_the_app_cannot_be_built_without_a_usable_token(centre: Board, abandoned: Abandoned):
     for token in ("", "short"):
         with pytest.raises(TokenError, match="CALLROUTER_ADMIN_TOKEN"):
-            build_app(Metrics(), lambda: {"ok": True}, token, CentreAdmin(centre, abandoned))
+            build_app(Metrics(), lambda: {"ok": True}, token, admin_of(centre, abandoned))
 
 
 def test_only_the_bearer_scheme_carries_the_token():
@@ -73,16 +76,18 @@ def test_only_the_bearer_scheme_carries_the_token():
 @pytest.mark.parametrize("method,path", SECURED)
 @pytest.mark.parametrize("authorization", WRONG_AUTHORIZATION.values(), ids=WRONG_AUTHORIZATION.keys())
 async def test_every_route_but_the_open_ones_needs_the_right_token(
-    client: TestClient[Any, Any], centre: Board, abandoned: Abandoned, method: str, path: str,
-    authorization: str | None,
+    client: TestClient[Any, Any], centre: Board, abandoned: Abandoned, callbacks: Callbacks, method: str,
+    path: str, authorization: str | None,
 ):  # fmt: skip
     headers = {"Authorization": authorization} if authorization is not None else {}
-    async with client.request(method, path, headers=headers, json={"priority": 5}) as response:
+    body = {"priority": 5, "number": "+79161234567", "line": "clinic-central", "topic": "operator"}
+    async with client.request(method, path, headers=headers, json=body) as response:
         assert response.status == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert "CALLROUTER_ADMIN_TOKEN" in (await response.json())["error"]
     assert centre.centre.agents["agent1"].state.value == "logged_out", "nothing changed"
-    assert abandoned.asked == [], "no numbers were read"
+    assert abandoned.asked == [] and callbacks.asked == [], "no numbers were read"
+    assert not centre.board.callbacks, "no callback was made"
 
 
 @pytest.mark.parametrize("method,path", SECURED)
@@ -127,9 +132,11 @@ async def test_the_description_lists_every_route_with_the_models_schemas(client:
     described = {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
     assert registered == described
     schemas = doc["components"]["schemas"]
-    for model in (PauseBody, PriorityBody):
+    for model in (PauseBody, PriorityBody, FollowUpBody, CancelBody):
         assert schemas[model.__name__] == model.model_json_schema(ref_template=REF)
     priority = doc["paths"]["/queue/{entry_id}/priority"]["post"]
     assert priority["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("PriorityBody")
     assert priority["security"] == [{"bearer": []}]
     assert doc["paths"]["/health"]["get"]["security"] == []
+    states = doc["paths"]["/callbacks"]["get"]["parameters"][0]
+    assert states["name"] == "state" and states["schema"]["enum"] == [s.value for s in CallbackState]
