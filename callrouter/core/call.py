@@ -305,9 +305,9 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             assert call.entry_id is not None
             return call, [RequestAnnouncement(call.entry_id)]
         case Announce() | BeingOffered() if call.playback_id is None and call.dialog is None:
-            return _what_the_caller_hears(call, event, plan)
+            return _what_the_caller_hears(call, event, now, plan)
         case TimerFired(token) if token == call.timer and token.startswith("offer:"):
-            return _what_the_caller_hears(evolve(call, timer=None), event, plan)
+            return _what_the_caller_hears(evolve(call, timer=None), event, now, plan)
         case TimerFired(token) if token == call.timer and call.entry_id is not None:
             return evolve(call, timer=None), [RequestAnnouncement(call.entry_id)]
         case AgentRinging(agent_id):
@@ -377,12 +377,14 @@ def _replaced(call: Call, now: datetime, plan: CallPlan) -> Result:
     return call, [log_event(call, now, "replaced"), SaveCall(record), *stop, *play]
 
 
-def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Result:
+def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
     """While nothing plays: their place (with "please hold" the first time), or,
-    when an agent is being rung, music if that agent takes more than a second."""
+    when an agent is being rung, music if that agent takes more than a second.
+    The first callback offer is on the call's timeline (how many were offered one)."""
     match event:
         case Announce(position, minutes):
             media: list[str] = []
+            offered: list[Command] = []
             if not call.greeted and call.kept:
                 media += plan.media(call.language, "repeat_kept_place")
             elif not call.greeted:
@@ -393,10 +395,12 @@ def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Resu
                 media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
             if cb.offer_due(call, minutes, plan):  # "press 1 to be called back, you keep your place"
                 media += plan.media(call.language, "callback_offer")
+                if not call.callback_offered:
+                    offered.append(log_event(call, now, "callback_offered", f"estimate {minutes} min"))
                 call = evolve(call, callback_offered=True)
             call, stop = stop_sound(call)
             call, play = play_media(evolve(call, announcing=True, greeted=True), tuple(media))
-            return call, stop + play
+            return call, offered + stop + play
         case BeingOffered() if not call.moh:
             # Most agents answer within a second: music (for Asterisk, a
             # bridge to join and leave again) starts only if this one does not.
