@@ -196,14 +196,14 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
             before = call.menu
             state, steps = mn.digit(spec, before, key)
             call = evolve(call, menu=state, timer=None)
-            call, commands = _menu_steps(call, steps, now, plan)
-            commands = [log_event(call, now, "key", key), *commands]
+            kept: list[Command] = []
             if not state.done and (state.path, state.language) != (before.path, before.language):
                 # Another level (or language): kept on the channel, so a restarted
                 # router plays this level's prompt rather than the menu from the top.
                 level = MenuLevel(state.path, state.language, state.keys)
-                commands.append(SetVariable(MENU_VARIABLE, level.to_variable()))
-            return call, commands
+                kept.append(SetVariable(MENU_VARIABLE, level.to_variable()))
+            call, commands = _menu_steps(call, steps, now, plan, before_play=kept)
+            return call, [log_event(call, now, "key", key), *commands]
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
             state, steps = mn.prompt_finished(spec, call.menu)
             return _menu_steps(evolve(call, menu=state, playback_id=None), steps, now, plan)
@@ -214,9 +214,18 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
 
 
 def _menu_steps(
-    call: Call, steps: list[mn.MenuStep], now: datetime, plan: CallPlan, greeting: str = ""
+    call: Call,
+    steps: list[mn.MenuStep],
+    now: datetime,
+    plan: CallPlan,
+    greeting: str = "",
+    before_play: list[Command] | None = None,
 ) -> Result:
+    """The menu's steps as commands. ``before_play`` goes before the next prompt:
+    Asterisk carries out a channel's commands one after another, and one sent
+    behind a prompt waits for the prompt's end (an 11 s prompt timed it out)."""
     commands: list[Command] = []
+    waiting = list(before_play or [])
     for step in steps:
         match step:
             case mn.StopPrompt() if call.playback_id is not None:
@@ -226,6 +235,8 @@ def _menu_steps(
                 keys = (greeting, *prompts) if greeting else prompts
                 if language != call.language:
                     commands.append(SetLanguage(language))
+                commands += waiting
+                waiting = []
                 call = evolve(call, language=language)
                 call, more = play_media(call, plan.media(language, *keys))
                 commands += more
@@ -235,7 +246,7 @@ def _menu_steps(
             case mn.Chosen(topic, reason):
                 call, more = _join(call, now, plan, topic, reason)
                 commands += more
-    return call, commands
+    return call, commands + waiting
 
 
 def resume_menu(adopted: Adopted, level: MenuLevel, now: datetime, plan: CallPlan) -> Result | None:
