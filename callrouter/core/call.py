@@ -168,7 +168,9 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
     if topic and (known or line.menu == "skip"):
         call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
         call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, topic, reason)
-        return call, commands + played + joined
+        # The place is set on the channel before the greeting: sent behind it, it
+        # would wait for the greeting's end, and so would the bridge to an agent.
+        return call, commands + joined + played
     spec = menu_for(line, plan)
     state, steps = mn.start(spec, call.language)
     call = evolve(call, phase=Phase.MENU, menu_spec=spec, menu=state)

@@ -490,11 +490,12 @@ def test_a_skip_line_greets_and_joins_its_topic_at_once() -> None:
     assert commands == [
         SaveCall(replace(record, topic=None, priority=None, queued_at=None)),
         SetLanguage("ru"),
-        Play((sound("greeting-ambulance"),), pid(1)),
         SaveCall(record),
         log("queued", "urgent (line)", 0.1),
         JoinQueue(entry),
+        # Before the greeting: Asterisk would carry it out only once the greeting ended.
         SetVariable("CALLROUTER_PLACE", Place("urgent", 100, at(0.1), "ru", place_id=CALL_ID).to_variable()),
+        Play((sound("greeting-ambulance"),), pid(1)),
     ]
     # The greeting finishing asks for the position (said, or music if an agent rings).
     call, commands = step(call, PlaybackFinished(pid(1)), 4.0)
