@@ -164,10 +164,17 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
         call, play = play_media(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
         return call, [*commands, log_event(call, now, "after_hours"), *play]
     known = call.known_topic if call.known_topic in plan.topics else None
-    topic, reason = (known, "kept from the earlier call") if known else (line.topic, "line")
-    if topic and (known or line.menu == "skip"):
+    if known:
+        # Back to a place an earlier call chose: no menu, and the greeting opens the
+        # first announcement, once the switchboard has said which place it is and
+        # that is set on the channel (set while a greeting plays, it would wait for
+        # the greeting's end, and hold up the requests sent after it).
+        call = evolve(call, phase=Phase.MENU, greeting_owed=True)
+        call, joined = _join(call, now, plan, known, "kept from the earlier call")
+        return call, commands + joined
+    if line.topic and line.menu == "skip":
         call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
-        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, topic, reason)
+        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, line.topic, "line")
         # The place is set on the channel before the greeting: sent behind it, it
         # would wait for the greeting's end, and so would the bridge to an agent.
         return call, commands + joined + played
@@ -398,6 +405,9 @@ def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: Ca
         case Announce(position, minutes):
             media: list[str] = []
             offered: list[Command] = []
+            if call.greeting_owed and call.line is not None:
+                media += plan.media(call.language, f"greeting-{call.line.name}")
+                call = evolve(call, greeting_owed=False)
             if not call.greeted and call.kept:
                 media += plan.media(call.language, "repeat_kept_place")
             elif not call.greeted:
