@@ -32,10 +32,7 @@ from devstack.util import log
 TOKEN = "demo-admin-token"
 CLINICS = ["+78162700101", "+78162700102", "+78162700103", "+78162700104", "+78162700105", "+78166400100"]
 # Said under the callbacks: why none is completed on this stack.
-NO_ROUTE = (
-    "(none completed here: the dev stack has no outbound route yet, so [callback] dial"
-    " fails at once for every number)"
-)
+NO_ROUTE = "(none can complete here: the dev stack has no outbound route yet, every dial fails at once)"
 # (keys pressed, share of callers): infection, appointments > book, results, operator, language + operator
 CHOICES = [("1", 3), ("21", 4), ("3", 3), ("0", 3), ("90", 1)]
 

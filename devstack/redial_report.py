@@ -114,32 +114,34 @@ async def section(conn: asyncpg.Connection, since: float, note: str = "") -> str
 
 
 def render(f: Figures, stories: list[asyncpg.Record], note: str = "") -> str:
-    withheld = f"; each of {f.withheld} withheld calls counts as one" if f.withheld else ""
+    withheld = f"; {f.withheld} withheld, each one person" if f.withheld else ""
+    calls = f"{_count(f.calls, 'call')} from {_count(f.people, 'person')} (told apart by number{withheld})"
     states = f.callbacks
     still_open = states.get("pending", 0) + states.get("dialling", 0)
+    dials = ", ".join(f"{n} {outcome}" for outcome, n in f.dials.items()) or "none"
     rows = [
-        ("calls", f"{f.calls} calls from {f.people} people (distinct numbers{withheld})"),
+        ("calls", calls),
         ("called", _spread(f.per_person)),
-        ("recognised", f"{f.repeats} calls were a person calling again:"),
+        ("recognised", f"{_count(f.repeats, 'call')} from a person calling again:"),
         (
             "  resumed their place",
-            f"{f.resumed} calls ({f.resumed_people} people) redialled after hanging up in line:"
-            f" back at their first join time; {f.resumed_answered} then answered",
+            f"{_count(f.resumed, 'call')} ({_count(f.resumed_people, 'person')}) redialled after hanging up"
+            f" in line: back at their first join time; {f.resumed_answered} then answered",
         ),
         (
             "  took over a place",
-            f"{f.already_waiting} calls came in while the person's first call waited: one place;"
-            f" {f.replaced} older calls released",
+            f"{_count(f.already_waiting, 'call')} came in while the person's first call waited: one place;"
+            f" {_count(f.replaced, 'older call')} released",
         ),
-        ("  repeat contacts", f"{f.recent_contact} calls came again after an answered call"),
+        ("  repeat contacts", f"{_count(f.recent_contact, 'call')} came again after an answered call"),
         (
             "  callback pending",
-            f"{f.callback_pending} calls came in while their callback waited:"
+            f"{_count(f.callback_pending, 'call')} came in while their callback waited:"
             " its place, the callback cancelled",
         ),
         (
             "queue entries avoided",
-            f"{f.entries_avoided} of the {f.queued} calls that queued took over or got back a place"
+            f"{f.entries_avoided} of the {_count(f.queued, 'call')} that queued took over or got back a place"
             " instead of joining at the back",
         ),
         (
@@ -149,13 +151,20 @@ def render(f: Figures, stories: list[asyncpg.Record], note: str = "") -> str:
             f" still open {still_open})",
         ),
         ("", f"of those offered, {f.pressed} pressed 1 and {f.confirmed} confirmed the number"),
-        ("", "dial attempts: " + (", ".join(f"{n} {outcome}" for outcome, n in f.dials.items()) or "none")),
+        ("", f"dial attempts: {dials}"),
     ]
     if note:
         rows.append(("", note))
     out = ["redial storm: people who called again, as PostgreSQL recorded it"]
     out += [f"  {name:<23} {text}".rstrip() for name, text in rows]
     return "\n".join(out + _stories(stories))
+
+
+def _count(n: int, noun: str) -> str:
+    """E.g. "1 call", "2 calls", "1 person", "2 people"."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {'people' if noun == 'person' else noun + 's'}"
 
 
 def _spread(per_person: dict[int, int]) -> str:

@@ -104,7 +104,8 @@ async def test_the_section_reads_as_the_figures_say(db: Migrated) -> None:
     text = await redial_report.section(db.conn, at(0).timestamp(), note="(a note)")
     lines = text.splitlines()
     assert lines[0] == "redial storm: people who called again, as PostgreSQL recorded it"
-    assert "11 calls from 6 people (distinct numbers; each of 1 withheld calls counts as one)" in text
+    assert "11 calls from 6 people (told apart by number; 1 withheld, each one person)" in text
+    assert "1 call came in while their callback waited" in text
     assert "1 person once, 3 twice, 1 three times" in text
     assert "4 of the 11 calls that queued took over or got back a place" in text
     assert "offered 4 / accepted 2 / completed 0 / failed 1 (cancelled 1, still open 0)" in text
