@@ -2,8 +2,10 @@
 
 Four agents' softphones (sipp) log in and answer; three dozen callers (sipp)
 dial clinics, hotlines and the ambulance line, key the menu, wait, talk, and
-some give up; one clinic is closed. Then a report of what PostgreSQL recorded:
-per line and per topic, waits and outcomes.
+some give up; one clinic is closed. Meanwhile a redial storm: a few dozen
+people call several times each (``redial_storm``). Then a report of what
+PostgreSQL recorded: every call, per line and per topic, waits and outcomes,
+and what recognising the people who called again saved.
 
     ./dev.sh demo
 """
@@ -20,35 +22,46 @@ from pathlib import Path
 import asyncpg
 
 from callrouter.core.numbers import mask
-from devstack import sipp
+from devstack import redial_report, redial_storm, sipp
 from devstack.configs import clockless_config
+from devstack.redial_storm import PlannedCall, menu_keys
 from devstack.router import RouterProcess, migrate
 from devstack.stack import REPO, Stack, StackInfo
 from devstack.util import log
 
 TOKEN = "demo-admin-token"
 CLINICS = ["+78162700101", "+78162700102", "+78162700103", "+78162700104", "+78162700105", "+78166400100"]
+# Said under the callbacks: why none is completed on this stack.
+NO_ROUTE = "(none can complete here: the dev stack has no outbound route yet, every dial fails at once)"
 # (keys pressed, share of callers): infection, appointments > book, results, operator, language + operator
 CHOICES = [("1", 3), ("21", 4), ("3", 3), ("0", 3), ("90", 1)]
 
 
-def plan_callers(seed: int = 7) -> list[tuple[float, str, str, str, int]]:
-    """(start offset s, caller, DID, keys, hold ms after the last key) for ~36 callers."""
+def plan_callers(seed: int = 7) -> list[PlannedCall]:
+    """The busy hour's ~36 callers, each calling once."""
     rnd = random.Random(seed)
     keys_pool = [k for k, n in CHOICES for _ in range(n)]
     callers = []
     for i in range(30):
         did = rnd.choice(CLINICS)
-        keys = rnd.choice(keys_pool)
+        keys = menu_keys(rnd.choice(keys_pool))
         patient = rnd.random() > 0.2  # one in five gives up early
         hold = rnd.randint(9000, 16000) if patient else rnd.randint(2500, 4500)
-        callers.append((i * 1.3, f"+7916{rnd.randint(1_000_000, 9_999_999)}", did, keys, hold))
+        callers.append(PlannedCall(i * 1.3, f"+7916{rnd.randint(1_000_000, 9_999_999)}", did, keys, hold))
     for i in range(3):  # the ambulance line skips the menu
-        callers.append((5 + i * 12.0, f"+7903{rnd.randint(1_000_000, 9_999_999)}", "103", "", 9000))
-    callers.append((8.0, "anonymous", "+78162700300", "0", 8000))  # the international line, withheld
-    callers.append((12.0, "+442079460958", "+78162700342", "3", 8000))  # inside its number block
-    callers.append((15.0, "+79035550033", "+78162700108", "", 15000))  # the dental clinic is closed
-    return sorted(callers)
+        number = f"+7903{rnd.randint(1_000_000, 9_999_999)}"
+        callers.append(PlannedCall(5 + i * 12.0, number, "103", (), 9000))
+    callers += [
+        PlannedCall(8.0, "anonymous", "+78162700300", menu_keys("0"), 8000),  # international, withheld
+        PlannedCall(12.0, "+442079460958", "+78162700342", menu_keys("3"), 8000),  # inside its number block
+        PlannedCall(15.0, "+79035550033", "+78162700108", (), 15000),  # the dental clinic is closed
+    ]
+    return sorted(callers, key=lambda c: c.offset)
+
+
+def plan_all() -> list[PlannedCall]:
+    """The busy hour with the redial storm in it."""
+    return sorted(plan_callers() + redial_storm.plan(CLINICS), key=lambda c: c.offset)
 
 
 async def report(info: StackInfo, since: float) -> str:
@@ -62,11 +75,12 @@ async def report(info: StackInfo, since: float) -> str:
         )
         listing = await conn.fetch(
             """SELECT c.started_at, c.did, c.line, c.caller_number, c.caller_presentation, c.menu_path,
-                      c.topic, c.outcome, c.agent, d.wait_seconds
+                      c.topic, c.outcome, c.agent, d.wait_seconds, c.repeat_kind
                FROM calls c JOIN call_durations d USING (call_id)
                WHERE c.started_at >= to_timestamp($1) ORDER BY c.started_at""",
             since,
         )
+        storm = await redial_report.section(conn, since, NO_ROUTE)
     finally:
         await conn.close()
     out = [_calls(listing), "", _table("line", rows, "line"), "", _table("topic", rows, "topic"), ""]
@@ -79,13 +93,13 @@ async def report(info: StackInfo, since: float) -> str:
     for r in rows:
         outcomes[r["outcome"] or "in progress"] = outcomes.get(r["outcome"] or "in progress", 0) + 1
     out.append(f"{len(rows)} calls: " + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())))
-    return "\n".join(out)
+    return "\n".join([*out, "", storm])
 
 
 def _calls(rows: list[asyncpg.Record]) -> str:
     """Every call as recorded (numbers masked, as in the logs)."""
     head = f"{'time':<8} {'DID dialled':<13} {'line':<21} {'caller':<13} {'keys':<4}"
-    head += f" {'topic':<16} {'outcome':<13} {'agent':<6} {'wait':>6}"
+    head += f" {'topic':<16} {'outcome':<13} {'agent':<6} {'wait':>6} {'repeat':<15}"
     lines = [head, "-" * len(head)]
     for r in rows:
         caller = mask(r["caller_number"]) if r["caller_number"] else r["caller_presentation"]
@@ -94,6 +108,7 @@ def _calls(rows: list[asyncpg.Record]) -> str:
             f"{r['started_at']:%H:%M:%S} {r['did']:<13} {r['line'] or '-':<21} {caller:<13}"
             f" {r['menu_path'] or '-':<4}"
             f" {r['topic'] or '-':<16} {r['outcome'] or '-':<13} {r['agent'] or '-':<6} {wait:>6}"
+            f" {r['repeat_kind'] or '':<15}".rstrip()
         )
     return "\n".join(lines)
 
@@ -117,35 +132,70 @@ def _table(title: str, rows: list[asyncpg.Record], key: str) -> str:
     return "\n".join(lines)
 
 
-def run_callers(info: StackInfo) -> tuple[int, int]:
-    callers = plan_callers()
+def run_callers(info: StackInfo, callers: list[PlannedCall]) -> tuple[int, int]:
     started = time.monotonic()
 
-    def one(plan: tuple[float, str, str, str, int]) -> sipp.SippResult:
-        offset, caller, did, keys, hold = plan
-        time.sleep(max(0.0, offset - (time.monotonic() - started)))
-        pressed = [(1500, keys[0])] + [(900, k) for k in keys[1:]] if keys else []
-        return sipp.call(info.sip_port, [(caller, did)], hold_ms=hold, keys=pressed, timeout_s=180)
+    def one(call: PlannedCall) -> sipp.SippResult:
+        time.sleep(max(0.0, call.offset - (time.monotonic() - started)))
+        keys = list(call.keys)
+        return sipp.call(info.sip_port, [(call.number, call.did)], call.hold_ms, keys, timeout_s=180)
 
     with ThreadPoolExecutor(len(callers)) as pool:
         results = list(pool.map(one, callers))
     return sum(r.successful for r in results), sum(r.failed for r in results)
 
 
+async def callbacks_settled(info: StackInfo, since: float, within: float) -> int:
+    """Wait (up to ``within`` s) until no callback booked since ``since`` is still
+    open (due retries included); the number still open."""
+    conn = await asyncpg.connect(info.dsn(), password=info.pg_password)
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            still = int(
+                await conn.fetchval(
+                    """SELECT count(*) FROM callbacks
+                       WHERE requested_at >= to_timestamp($1) AND state IN ('pending', 'dialling')""",
+                    since,
+                )
+            )
+            if still == 0 or time.monotonic() > deadline:
+                return still
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
+def demo_config(target: Path) -> Path:
+    """The tests' clockless config with the redial storm's shorter windows."""
+    config = clockless_config(target)
+    text = config.read_text()
+    for key, value in redial_storm.CONFIG.items():
+        assert key in text, key
+        text = text.replace(key, value)
+    config.write_text(text)
+    return config
+
+
 def main() -> int:
     stack = Stack("demo")
     info = stack.up()
     run_dir = Path(info.run_dir)
-    config = clockless_config(run_dir / "callrouter.demo.toml")
+    config = demo_config(run_dir / "callrouter.demo.toml")
     since = time.time() - 1
     migrate(info, config)
     router = RouterProcess(info, config, run_dir / "router.log", run_dir / "spool", TOKEN)
-    agents = [sipp.Agent(port, calls=100, ring_ms=600, timeout_s=600) for port in info.agent_ports.values()]
+    agents = [sipp.Agent(port, calls=200, ring_ms=600, timeout_s=600) for port in info.agent_ports.values()]
+    callers = plan_all()
     try:
         router.login_all(list(info.agent_ports))
         log(f"router up (admin {router.admin_url}); {len(agents)} agents logged in")
-        log("callers start now (about 70 s)")
-        ok, failed = run_callers(info)
+        people = len({c.number for c in callers})
+        last = max(c.ends for c in callers)
+        log(f"{len(callers)} calls of {people} callers start now (about {last:.0f} s)")
+        ok, failed = run_callers(info, callers)
+        log("callers done; the callbacks they booked are dialled now (at most 30 s)")
+        asyncio.run(callbacks_settled(info, since, within=30))
         time.sleep(2)  # the writer batches; give it a moment
         print()
         print(f"callrouter demo: a busy hour through {REPO.name}'s dev stack, as PostgreSQL recorded it")

@@ -164,11 +164,20 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
         call, play = play_media(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
         return call, [*commands, log_event(call, now, "after_hours"), *play]
     known = call.known_topic if call.known_topic in plan.topics else None
-    topic, reason = (known, "kept from the earlier call") if known else (line.topic, "line")
-    if topic and (known or line.menu == "skip"):
+    if known:
+        # Back to a place an earlier call chose: no menu, and the greeting opens the
+        # first announcement, once the switchboard has said which place it is and
+        # that is set on the channel (set while a greeting plays, it would wait for
+        # the greeting's end, and hold up the requests sent after it).
+        call = evolve(call, phase=Phase.MENU, greeting_owed=True)
+        call, joined = _join(call, now, plan, known, "kept from the earlier call")
+        return call, commands + joined
+    if line.topic and line.menu == "skip":
         call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
-        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, topic, reason)
-        return call, commands + played + joined
+        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, line.topic, "line")
+        # The place is set on the channel before the greeting: sent behind it, it
+        # would wait for the greeting's end, and so would the bridge to an agent.
+        return call, commands + joined + played
     spec = menu_for(line, plan)
     state, steps = mn.start(spec, call.language)
     call = evolve(call, phase=Phase.MENU, menu_spec=spec, menu=state)
@@ -196,14 +205,14 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
             before = call.menu
             state, steps = mn.digit(spec, before, key)
             call = evolve(call, menu=state, timer=None)
-            call, commands = _menu_steps(call, steps, now, plan)
-            commands = [log_event(call, now, "key", key), *commands]
+            kept: list[Command] = []
             if not state.done and (state.path, state.language) != (before.path, before.language):
                 # Another level (or language): kept on the channel, so a restarted
                 # router plays this level's prompt rather than the menu from the top.
                 level = MenuLevel(state.path, state.language, state.keys)
-                commands.append(SetVariable(MENU_VARIABLE, level.to_variable()))
-            return call, commands
+                kept.append(SetVariable(MENU_VARIABLE, level.to_variable()))
+            call, commands = _menu_steps(call, steps, now, plan, before_play=kept)
+            return call, [log_event(call, now, "key", key), *commands]
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
             state, steps = mn.prompt_finished(spec, call.menu)
             return _menu_steps(evolve(call, menu=state, playback_id=None), steps, now, plan)
@@ -214,9 +223,18 @@ def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Res
 
 
 def _menu_steps(
-    call: Call, steps: list[mn.MenuStep], now: datetime, plan: CallPlan, greeting: str = ""
+    call: Call,
+    steps: list[mn.MenuStep],
+    now: datetime,
+    plan: CallPlan,
+    greeting: str = "",
+    before_play: list[Command] | None = None,
 ) -> Result:
+    """The menu's steps as commands. ``before_play`` goes before the next prompt:
+    Asterisk carries out a channel's commands one after another, and one sent
+    behind a prompt waits for the prompt's end (an 11 s prompt timed it out)."""
     commands: list[Command] = []
+    waiting = list(before_play or [])
     for step in steps:
         match step:
             case mn.StopPrompt() if call.playback_id is not None:
@@ -226,6 +244,8 @@ def _menu_steps(
                 keys = (greeting, *prompts) if greeting else prompts
                 if language != call.language:
                     commands.append(SetLanguage(language))
+                commands += waiting
+                waiting = []
                 call = evolve(call, language=language)
                 call, more = play_media(call, plan.media(language, *keys))
                 commands += more
@@ -235,7 +255,7 @@ def _menu_steps(
             case mn.Chosen(topic, reason):
                 call, more = _join(call, now, plan, topic, reason)
                 commands += more
-    return call, commands
+    return call, commands + waiting
 
 
 def resume_menu(adopted: Adopted, level: MenuLevel, now: datetime, plan: CallPlan) -> Result | None:
@@ -305,9 +325,9 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
             assert call.entry_id is not None
             return call, [RequestAnnouncement(call.entry_id)]
         case Announce() | BeingOffered() if call.playback_id is None and call.dialog is None:
-            return _what_the_caller_hears(call, event, plan)
+            return _what_the_caller_hears(call, event, now, plan)
         case TimerFired(token) if token == call.timer and token.startswith("offer:"):
-            return _what_the_caller_hears(evolve(call, timer=None), event, plan)
+            return _what_the_caller_hears(evolve(call, timer=None), event, now, plan)
         case TimerFired(token) if token == call.timer and call.entry_id is not None:
             return evolve(call, timer=None), [RequestAnnouncement(call.entry_id)]
         case AgentRinging(agent_id):
@@ -379,12 +399,17 @@ def _replaced(call: Call, now: datetime, plan: CallPlan) -> Result:
     return call, [log_event(call, now, "replaced"), SaveCall(record), *stop, *play]
 
 
-def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Result:
+def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
     """While nothing plays: their place (with "please hold" the first time), or,
-    when an agent is being rung, music if that agent takes more than a second."""
+    when an agent is being rung, music if that agent takes more than a second.
+    The first callback offer is on the call's timeline (how many were offered one)."""
     match event:
         case Announce(position, minutes):
             media: list[str] = []
+            offered: list[Command] = []
+            if call.greeting_owed and call.line is not None:
+                media += plan.media(call.language, f"greeting-{call.line.name}")
+                call = evolve(call, greeting_owed=False)
             if not call.greeted and call.kept:
                 media += plan.media(call.language, "repeat_kept_place")
             elif not call.greeted:
@@ -395,10 +420,12 @@ def _what_the_caller_hears(call: Call, event: CallEvent, plan: CallPlan) -> Resu
                 media += [*plan.media(call.language, "queue_wait"), f"number:{minutes}"]
             if cb.offer_due(call, minutes, plan):  # "press 1 to be called back, you keep your place"
                 media += plan.media(call.language, "callback_offer")
+                if not call.callback_offered:
+                    offered.append(log_event(call, now, "callback_offered", f"estimate {minutes} min"))
                 call = evolve(call, callback_offered=True)
             call, stop = stop_sound(call)
             call, play = play_media(evolve(call, announcing=True, greeted=True), tuple(media))
-            return call, stop + play
+            return call, offered + stop + play
         case BeingOffered() if not call.moh:
             # Most agents answer within a second: music (for Asterisk, a
             # bridge to join and leave again) starts only if this one does not.

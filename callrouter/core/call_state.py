@@ -57,6 +57,7 @@ class Call:
     person: str | None = None  # who the caller is recognised as (None: never matched)
     known_topic: str | None = None  # an earlier call of theirs chose it: the menu is skipped
     kept: bool = False  # kept an earlier place: told so instead of "please hold"
+    greeting_owed: bool = False  # joined without the menu: the line's greeting opens the first announcement
     callback_offered: bool = False  # offered a callback: reminded at each announcement
     dialog: NumberDialog | None = None  # settling a callback's number
 

@@ -298,8 +298,9 @@ def test_a_digit_during_the_prompt_stops_it_then_plays_the_next_level() -> None:
     assert commands == [
         log("key", "2", 2.0),
         StopPlayback(pid(1)),
+        # The level, for a restarted router; before the prompt, or it waits for the prompt's end.
+        SetVariable("CALLROUTER_MENU", '["2","ru","2"]'),
         Play((sound("menu_appointments"),), pid(2)),
-        SetVariable("CALLROUTER_MENU", '["2","ru","2"]'),  # the level, for a restarted router
     ]
     assert call.playback_id == pid(2)
     assert call.phase is Phase.MENU
@@ -441,8 +442,8 @@ def test_the_language_option_switches_the_prompts_and_the_entry() -> None:
         log("key", "9", 2.0),
         StopPlayback(pid(1)),
         SetLanguage("en"),
-        Play((sound("menu_main", "en"),), pid(2)),
         SetVariable("CALLROUTER_MENU", '["","en","9"]'),
+        Play((sound("menu_main", "en"),), pid(2)),
     ]
     assert call.language == "en"
     call, _ = step(call, PlaybackFinished(pid(2)), 6.0)
@@ -489,11 +490,12 @@ def test_a_skip_line_greets_and_joins_its_topic_at_once() -> None:
     assert commands == [
         SaveCall(replace(record, topic=None, priority=None, queued_at=None)),
         SetLanguage("ru"),
-        Play((sound("greeting-ambulance"),), pid(1)),
         SaveCall(record),
         log("queued", "urgent (line)", 0.1),
         JoinQueue(entry),
+        # Before the greeting: Asterisk would carry it out only once the greeting ended.
         SetVariable("CALLROUTER_PLACE", Place("urgent", 100, at(0.1), "ru", place_id=CALL_ID).to_variable()),
+        Play((sound("greeting-ambulance"),), pid(1)),
     ]
     # The greeting finishing asks for the position (said, or music if an agent rings).
     call, commands = step(call, PlaybackFinished(pid(1)), 4.0)

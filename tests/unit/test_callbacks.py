@@ -14,7 +14,14 @@ from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call_state import Phase
 from callrouter.core.callbacks import Stage
-from callrouter.core.records import CallbackRecord, CallbackState, CallRecord, Outcome, RepeatKind
+from callrouter.core.records import (
+    CallbackRecord,
+    CallbackState,
+    CallEventRecord,
+    CallRecord,
+    Outcome,
+    RepeatKind,
+)
 from tests.unit.test_switchboard import NORTH, T0, at, fresh, on, originates, plays, queued
 
 ANNA = "+79161234567"
@@ -75,6 +82,20 @@ def test_the_offer_comes_with_an_honest_estimate_past_the_threshold_only() -> No
     assert "callback_offer" not in heard(out, "c1"), "no samples: no honest estimate, no offer"
     board, _ = on(board, "c1", ev.Digit("1"), 3)
     assert board.calls["c1"].dialog is None, "1 means nothing before the offer"
+
+
+def test_the_first_offer_is_on_the_calls_timeline_the_reminders_are_not() -> None:
+    board = busy_centre("agent1")
+    board, out = queued(board, "c1", 1, number=ANNA)  # the place, the estimate and the offer at once
+    assert "callback_offer" in heard(out, "c1")
+    offers = [r for r in written(out, CallEventRecord) if r.kind == "callback_offered"]
+    assert [(r.at, r.detail) for r in offers] == [(at(1), "estimate 10 min")]
+    board, _ = finish_playback(board, "c1", 10)  # music until the next announcement
+    timer = board.calls["c1"].timer
+    assert timer is not None
+    board, out = on(board, "c1", ev.TimerFired(timer), 70)
+    assert "callback_offer" in heard(out, "c1"), "reminded"
+    assert not [r for r in written(out, CallEventRecord) if r.kind == "callback_offered"]
 
 
 def test_accepting_reads_the_number_back_and_books_a_callback_that_keeps_the_place() -> None:

@@ -10,6 +10,8 @@ from datetime import timedelta
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call_state import Phase
+from callrouter.core.commands import SetVariable
+from callrouter.core.place import Place
 from callrouter.core.records import CallRecord, Outcome, PersonRecord, RepeatKind
 from tests.unit.test_switchboard import (
     AMBULANCE,
@@ -127,8 +129,18 @@ def test_a_redial_within_the_window_skips_the_menu_and_is_served_before_those_wh
     record = last_call_record(out, "c2")
     assert (record.repeat_kind, record.queued_at) == (RepeatKind.RESUMED, at(1))
     assert record.repeat_of == memory.left_call_id is not None
-    board, out = on(board, "c2", ev.PlaybackFinished(board.calls["c2"].playback_id or ""), 303)
-    assert "repeat_kept_place" in " ".join(heard(out, "c2"))
+    (said,) = plays(out, "c2")  # the line's greeting, that they kept their place, and where
+    assert [m.rsplit("/", 1)[-1] for m in said.media[:3]] == [
+        "greeting-clinic-central",
+        "repeat_kept_place",
+        "queue_position",
+    ]
+    # Nothing plays before the kept place is set on the channel: Asterisk would set it
+    # only once the playback ended, holding up what the router sends after it.
+    c2 = [c.command for c in out if isinstance(c, sb.ToChannel) and c.channel_id == "c2"]
+    place = [c for c in c2 if isinstance(c, SetVariable)][-1]
+    kept = Place.from_variable(place.value)
+    assert c2.index(place) < c2.index(said) and kept is not None and kept.joined_at == at(1)
 
 
 def test_a_place_is_resumed_once_and_a_second_abandon_keeps_the_original_time() -> None:
