@@ -10,12 +10,13 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from bench.observer import Observer
 from devstack import sipp
@@ -37,6 +38,19 @@ PROMPTS = "sound:/usr/share/callrouter/prompts/ru/"  # as Asterisk plays them
 
 def number() -> str:
     return f"+7905{random.randint(1_000_000, 9_999_999)}"
+
+
+@pytest.fixture(autouse=True)
+async def no_callback_left_open(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """Every router on the shared database dials the open callbacks it finds: one a
+    failed test left open is closed, after that test's router stopped."""
+    since = await db.fetchval("SELECT now()")
+    yield
+    await db.execute(
+        "UPDATE callbacks SET state = 'cancelled', reason = 'left open by a failed test', updated_at = now()"
+        " WHERE state IN ('pending', 'dialling') AND requested_at >= $1",
+        since,
+    )
 
 
 def keyed(national: str) -> list[tuple[int, str]]:
