@@ -38,6 +38,7 @@ def values_for(info: StackInfo) -> dict[str, str]:
         "SIP_BIND": f"127.0.0.1:{info.sip_port}",
         "MEDIA_ADDRESS": "127.0.0.1",
         "TRUNK_MATCH": "127.0.0.1",
+        "TRUNK_CONTACT": f"sip:127.0.0.1:{info.trunk_port}",
         "ARI_BIND": "127.0.0.1",
         "ARI_PORT": str(info.ari_port),
         "ARI_USER": info.ari_user,

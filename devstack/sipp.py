@@ -173,10 +173,60 @@ FROM_CHECK = """
       <log message="From matched: [$from_ok]"/>"""
 
 
-class Agent:
-    """A sipp UAS answering calls on its own port, in the background. It logs
-    each INVITE's From (``froms``); with ``from_matches`` (a regexp), a call
-    whose From does not match fails instead of being answered."""
+class _Phones:
+    """A sipp UAS answering ``calls`` calls on its own port, in the background, its
+    scenario's log lines read once it is done (``_read``)."""
+
+    def __init__(
+        self, port: int, scenario: Path, calls: int, timeout_s: int, extra: Sequence[str] = ()
+    ) -> None:
+        self.port = port
+        self._scenario = scenario
+        self._log = Path(tempfile.mkstemp(prefix="callrouter-sipp-", suffix=".log")[1])
+        self._proc = subprocess.Popen(
+            [
+                "sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-mp", str(media_port()),
+                "-m", str(calls), "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
+                "-trace_logs", "-log_file", str(self._log), *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+
+    def _read(self, logged: list[str]) -> None:
+        """What the scenario logged, a line each."""
+
+    def wait(self, timeout_s: float = 60) -> SippResult:
+        try:
+            output, _ = self._proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._proc.terminate()
+            output, _ = self._proc.communicate(timeout=10)
+        self._scenario.unlink(missing_ok=True)
+        if self._log.exists():
+            self._read(self._log.read_text().splitlines())
+            self._log.unlink()
+        ok, bad = _counts(output)
+        return SippResult(self._proc.returncode, ok, bad, output)
+
+    def stop(self) -> SippResult:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+        return self.wait(10)
+
+
+def _logged_at(line: str) -> float:
+    """The Unix time in a line sipp's ``[timestamp]`` wrote (date, time, then seconds since 1970)."""
+    return float(re.findall(r"\b(\d{9,}\.\d+)\b", line)[-1])
+
+
+class Agent(_Phones):
+    """An agent's softphone: a sipp UAS answering calls on its own port, in the
+    background. It logs each INVITE's From (``froms``) and when it came
+    (``rung_at``, Unix time); with ``from_matches`` (a regexp), a call whose From
+    does not match fails instead of being answered."""
 
     def __init__(
         self,
@@ -187,57 +237,61 @@ class Agent:
         talk_ms: int = 600_000,
         from_matches: str | None = None,
     ) -> None:
-        self.port = port
         check = FROM_CHECK.format(regexp=html.escape(from_matches)) if from_matches is not None else ""
         values = {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms), "FROM_CHECK": check}
-        self._scenario = _render("agent.xml", values)
-        self._log = Path(tempfile.mkstemp(prefix="callrouter-sipp-", suffix=".log")[1])
         self.froms: list[str] = []  # each INVITE's From header, once the agent is done
-        self._proc = subprocess.Popen(
-            [
-                "sipp",
-                "-sf",
-                str(self._scenario),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-mp",
-                str(media_port()),
-                "-m",
-                str(calls),
-                "-nostdin",
-                "-timeout",
-                f"{timeout_s}s",
-                "-timeout_error",
-                "-trace_logs",
-                "-log_file",
-                str(self._log),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
+        self.rung_at: list[float] = []  # when each INVITE came, once the agent is done
+        super().__init__(port, _render("agent.xml", values), calls, timeout_s)
 
-    def wait(self, timeout_s: float = 60) -> SippResult:
-        try:
-            output, _ = self._proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self._proc.terminate()
-            output, _ = self._proc.communicate(timeout=10)
-        self._scenario.unlink(missing_ok=True)
-        if self._log.exists():
-            logged = self._log.read_text().splitlines()
-            self.froms = [line.removeprefix("From: ").strip() for line in logged if line.startswith("From: ")]
-            self._log.unlink()
-        ok, bad = _counts(output)
-        return SippResult(self._proc.returncode, ok, bad, output)
+    def _read(self, logged: list[str]) -> None:
+        self.froms = [line.removeprefix("From: ").strip() for line in logged if line.startswith("From: ")]
+        self.rung_at = [_logged_at(line) for line in logged if line.startswith("Rung at: ")]
 
-    def stop(self) -> SippResult:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-        return self.wait(10)
+
+@dataclass(frozen=True)
+class Dialled:
+    """One call the trunk made out."""
+
+    number: str  # the Request-URI's user: the number dialled (E.164 digits, no +)
+    at: float  # when its INVITE came (Unix time)
+    to: str  # its To header
+
+
+CALLEE_ANSWERS = ("answer", "busy", "no_answer")
+
+
+class Callee(_Phones):
+    """The phones behind the trunk's calls out (a callback's person): a sipp UAS on
+    the stack's ``trunk_port`` (``PJSIP/{number}@trunk`` reaches it, the number in
+    the Request-URI), in the background. One call per item of ``answers``, in the
+    order the calls come: "answer" (rings ``ring_ms``, answers, hangs up after
+    ``talk_ms`` unless the far end did first), "busy" (486 at once) or "no_answer"
+    (rings until the caller gives up). Whatever number is dialled, it answers as
+    that number; ``dialled`` says which, and when, once it is done."""
+
+    def __init__(
+        self,
+        port: int,
+        answers: Sequence[str] = ("answer",),
+        ring_ms: int = 600,
+        talk_ms: int = 600_000,
+        timeout_s: int = 120,
+    ) -> None:
+        unknown = set(answers) - set(CALLEE_ANSWERS)
+        if unknown or not answers:
+            raise ValueError(f"answers: each one of {CALLEE_ANSWERS}, not {sorted(unknown) or 'none'}")
+        self.dialled: list[Dialled] = []
+        with tempfile.NamedTemporaryFile("w", prefix="callrouter-sipp-", suffix=".csv", delete=False) as inf:
+            inf.write("SEQUENTIAL\n" + "".join(f"{answer};\n" for answer in answers))
+        self._answers = Path(inf.name)
+        values = {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms)}
+        super().__init__(port, _render("callee.xml", values), len(answers), timeout_s, ["-inf", inf.name])
+
+    def _read(self, logged: list[str]) -> None:
+        self._answers.unlink(missing_ok=True)
+        for line in logged:
+            if (found := re.match(r"Dialled: (\S+) at (.*) To: (.*)$", line)) is not None:
+                self.dialled.append(Dialled(found[1], _logged_at(found[2]), found[3].strip()))
 
 
 def feature_code(sip_port: int, agent_id: str, password: str, code: str, timeout_s: int = 30) -> SippResult:

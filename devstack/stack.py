@@ -51,6 +51,7 @@ class StackInfo:
     agent_ports: dict[str, int] = field(default_factory=dict)
     agent_password: str = ""
     fallback_port: int = 0
+    trunk_port: int = 0  # where the trunk's calls out (callbacks) go: a sipp UAS (sipp.Callee)
     asterisk_pid: int = 0
     overlay: bool = True
     suite: str = ""
@@ -108,7 +109,8 @@ class Stack:
         ensure_debian_packages({"sipp": "sip-tester", "sox": "sox", "espeak-ng": "espeak-ng"})
         info = self.load()
         alive = info and pid_alive(info.asterisk_pid) and postgres.running(self.pg_dir)
-        if info and alive and _ari_ready(info):
+        # A stack from before the trunk's calls out had a port (stack.json without one) is made again.
+        if info and alive and info.trunk_port and _ari_ready(info):
             log(f"stack '{self.name}' already up (ARI {info.ari_url})")
             return info
         self.down(quiet=True)  # whatever an interrupted run left
@@ -128,6 +130,7 @@ class Stack:
             agent_ports=self._agent_ports(),
             agent_password=os.environ.get("CALLROUTER_AGENT_PASSWORD") or secrets.token_urlsafe(12),
             fallback_port=free_port(also_udp=True),
+            trunk_port=free_port(also_udp=True),
             suite=meta["suite"],
             asterisk_version=meta["asterisk"],
             pg_dir=str(self.pg_dir),

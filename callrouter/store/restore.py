@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,6 +119,15 @@ async def open_callbacks(queries: Queries, spool_files: tuple[Path, ...]) -> lis
     (their places' join times)."""
     spooled = await _spooled(spool_files, CallbackRecord)
     read = queries.open_callbacks({r.callback_id for r in spooled})
-    last = _newest(await _stored("open callbacks", read, []), spooled, lambda r: r.callback_id)
+    last = _newest(await _stored("open callbacks", read, []), spooled, _callback_key)
     waiting = [r for r in last.values() if r.state in OPEN]
     return sorted(waiting, key=lambda r: (r.joined_at, r.callback_id))
+
+
+def _callback_key(record: CallbackRecord) -> str:
+    """One callback however its id is spelt: the router names it after its place (32
+    hex digits), PostgreSQL's uuid column gives it back with dashes."""
+    try:
+        return uuid.UUID(record.callback_id).hex
+    except ValueError:
+        return record.callback_id

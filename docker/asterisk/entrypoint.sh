@@ -10,8 +10,9 @@
 #   entrypoint.sh render       render only (tests/packaging/ uses this)
 #
 # Environment:
-#   SIP_BIND MEDIA_ADDRESS TRUNK_MATCH ARI_BIND ARI_PORT ARI_USER ARI_PASSWORD
-#   RTP_START RTP_END FALLBACK_DIAL FALLBACK_CONTACT     required, not empty
+#   SIP_BIND MEDIA_ADDRESS TRUNK_MATCH TRUNK_CONTACT ARI_BIND ARI_PORT ARI_USER
+#   ARI_PASSWORD RTP_START RTP_END FALLBACK_DIAL FALLBACK_CONTACT
+#                    required, not empty
 #   AGENTS           agent ids, whitespace-separated; "id=sip:uri" gives the
 #                    agent a fixed contact, a bare "id" registers
 #   AGENT_PASSWORDS  "id=password" for every agent, whitespace-separated
@@ -24,7 +25,7 @@ set -euo pipefail
 
 # Every placeholder of asterisk-conf/*.conf and dialplans/*.conf.
 PLACEHOLDERS=(
-    SIP_BIND MEDIA_ADDRESS TRUNK_MATCH ARI_BIND ARI_PORT ARI_USER ARI_PASSWORD
+    SIP_BIND MEDIA_ADDRESS TRUNK_MATCH TRUNK_CONTACT ARI_BIND ARI_PORT ARI_USER ARI_PASSWORD
     RTP_START RTP_END FALLBACK_DIAL FALLBACK_CONTACT
 )
 # Filled per agent in asterisk-conf/pjsip_agent.conf.in.

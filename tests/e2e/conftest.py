@@ -23,13 +23,27 @@ CONFIG = REPO / ".run" / "callrouter.test.toml"
 ADMIN_TOKEN = "e2e-admin-token-0123456789"  # the router refuses a token under 16 characters
 
 
+# What the tests change in the clock-independent config: booking appointments
+# overflow after 6 s; a callback is offered at the first honest wait estimate (it
+# is a whole minute at least), its person's phone rings 3 s, a callback that was
+# not answered is tried again 2 s later, twice at most.
+CHANGES = {
+    "[topics.appointment_book]\nmax_wait_seconds = 900": "[topics.appointment_book]\nmax_wait_seconds = 6",
+    "offer_after_seconds = 300 ": "offer_after_seconds = 60 ",
+    "retry_seconds = 300 ": "retry_seconds = 2 ",
+    "max_attempts = 3 ": "max_attempts = 2 ",
+    "ring_seconds = 30 ": "ring_seconds = 3 ",
+}
+
+
 def write_test_config() -> Path:
-    """The clock-independent config, with booking appointments overflowing after 6 s."""
+    """The clock-independent config with ``CHANGES``."""
     clockless_config(CONFIG)
     text = CONFIG.read_text()
-    booking = "[topics.appointment_book]\nmax_wait_seconds = 900"
-    assert booking in text
-    CONFIG.write_text(text.replace(booking, "[topics.appointment_book]\nmax_wait_seconds = 6"))
+    for old, new in CHANGES.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    CONFIG.write_text(text)
     return CONFIG
 
 

@@ -28,6 +28,7 @@ SITE = {
     "SIP_BIND": "0.0.0.0:5060",
     "MEDIA_ADDRESS": "192.0.2.10",
     "TRUNK_MATCH": "198.51.100.0/24",
+    "TRUNK_CONTACT": "sip:198.51.100.1:5060",
     "ARI_BIND": "127.0.0.1",
     "ARI_PORT": "8088",
     "ARI_USER": "callrouter",
@@ -81,7 +82,9 @@ def test_the_entrypoint_fills_every_placeholder_the_dev_stack_fills() -> None:
     general = _bash_array(script, "PLACEHOLDERS")
     agent = _bash_array(script, "AGENT_PLACEHOLDERS")
     assert general | agent == placeholders_in_repo()
-    info = SimpleNamespace(sip_port=5060, ari_port=8088, ari_user="u", ari_password="p", fallback_port=5070)
+    info = SimpleNamespace(
+        sip_port=5060, ari_port=8088, ari_user="u", ari_password="p", fallback_port=5070, trunk_port=5080
+    )
     assert general == set(values_for(cast("StackInfo", info)))
     assert general <= set(environment("asterisk")), "Compose gives Asterisk every one"
 

@@ -3,7 +3,9 @@ the open callbacks from the spool, the later line winning."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -67,3 +69,28 @@ async def test_without_the_database_the_spool_s_open_callbacks_come_back(tmp_pat
         ("cb-3", CallbackState.DIALLING),
         ("cb-2", CallbackState.PENDING),
     ]
+
+
+class StoredQueries:
+    """PostgreSQL's answer: its uuid column spells a callback's id with dashes."""
+
+    def __init__(self, callbacks: list[CallbackRecord]) -> None:
+        self.callbacks = callbacks
+
+    async def open_callbacks(self, also: Collection[str] = ()) -> list[CallbackRecord]:
+        return self.callbacks
+
+
+async def test_a_callback_the_spool_has_ended_is_not_brought_back_by_the_database_s_spelling(
+    tmp_path: Path,
+) -> None:
+    """The router names a callback after its place (32 hex digits); read back from the
+    database the same id has dashes. The spool's later change (completed while the
+    database was away) is the same callback's: it is not dialled again."""
+    place_id = "0f8e4a3c5b6d4e7f8a9b0c1d2e3f4a5b"
+    stored = CallbackRecord(str(uuid.UUID(place_id)), ago(50), CallbackState.PENDING, "+79160000001",
+                            ago(900), ago(900), "operator", "clinic", "ru", 0)  # fmt: skip
+    path = tmp_path / "records.jsonl"
+    spool.append(path, [spool.encode(replace(stored, callback_id=place_id, at=ago(40),
+                                             state=CallbackState.COMPLETED))])  # fmt: skip
+    assert await open_callbacks(cast(Queries, StoredQueries([stored])), (path,)) == []
