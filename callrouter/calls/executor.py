@@ -5,12 +5,6 @@ calls and reports back only what Asterisk said (an answer done, a command
 failed, the channel gone). Music is either the channel's own or a place in a
 shared holding bridge (``hold_bridge``); that choice is the shell's, made once
 per call, and invisible to the core.
-
-Channel variables are set beside that order, in their own: Asterisk sets one
-only between the channel's own work, so behind a playback it waits for the
-playback's end (seen: 4.3 s behind a greeting, while the caller's agent had
-answered and waited to be bridged). Nothing the call does next needs them; a
-restarted router reads them.
 """
 
 from __future__ import annotations
@@ -60,7 +54,6 @@ class ChannelExecutor:
         self._task: asyncio.Task[None] | None = None
         self._retired = retired
         self._closing = False
-        self._variables: asyncio.Task[None] | None = None  # the last SetVariable, the others before it
 
     def close(self) -> None:
         """The call is over: retired once its last commands are carried out."""
@@ -81,8 +74,6 @@ class ChannelExecutor:
         self._work.clear()
         if self._task is not None:
             self._task.cancel()
-        if self._variables is not None:
-            self._variables.cancel()
 
     async def _run(self) -> None:
         try:
@@ -138,21 +129,9 @@ class ChannelExecutor:
             case cmd.Hangup(reason):
                 await ari.hangup(channel, reason)
             case cmd.SetVariable(name, value):
-                self._variables = asyncio.create_task(self._set_variable(self._variables, name, value))
+                await ari.set_variable(channel, name, value)
             case cmd.ContinueInDialplan(context, extension):
                 await ari.continue_in_dialplan(channel, context, extension)
-
-    async def _set_variable(self, before: asyncio.Task[None] | None, name: str, value: str) -> None:
-        """After the variables set before it; a failure is logged and counted (best effort)."""
-        if before is not None:
-            await before
-        try:
-            await self._ari.set_variable(self.channel_id, name, value)
-        except AriNotFound:
-            pass  # the call is over
-        except (AriError, OSError, TimeoutError) as exc:
-            self._metrics.ari_errors.labels(command="setvariable").inc()
-            log.warning("ARI setvariable failed on channel %s: %s", self.channel_id, exc)
 
     async def _hold(self, command: cmd.StartMoh | cmd.StopMoh) -> None:
         """Music: in a shared holding bridge, or on the channel itself."""
