@@ -20,6 +20,7 @@ ALWAYS = (
 CALLBACK = (
     "callback_offer", "callback_confirm", "callback_confirm_keys", "callback_key_number",
     "callback_number_invalid", "callback_stay_in_line", "callback_accepted", "callback_not_possible",
+    "callback_pending_choice", "callback_kept",
 )  # fmt: skip
 
 

@@ -139,6 +139,14 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
             return _finish(call, now, outcome, "maximum call duration")
         case Answered() if call.phase is Phase.ANSWERING:
             return _answered(call, now, plan)
+    if call.phase is Phase.MENU and call.callback_pending:
+        return cb.choosing(
+            call,
+            event,
+            now,
+            plan,
+            lambda c: _join(c, now, plan, c.known_topic or "", "their callback's place"),
+        )
     if call.phase is Phase.MENU:
         return _in_menu(call, event, now, plan)
     if call.phase is Phase.QUEUED:
@@ -164,6 +172,9 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
         call, play = play_media(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
         return call, [*commands, log_event(call, now, "after_hours"), *play]
     known = call.known_topic if call.known_topic in plan.topics else None
+    if known and call.callback_pending:
+        call, choice = cb.pending_choice(evolve(call, phase=Phase.MENU), now, plan)
+        return call, commands + choice
     if known:
         # Back to a place an earlier call chose: no menu, and the greeting opens the
         # first announcement, once the switchboard has said which place it is and

@@ -12,6 +12,7 @@ keeps their place in the queue all along; an agent may still take them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from callrouter.core.call_events import Digit, PlaybackFinished, TimerFired
@@ -29,7 +30,7 @@ from callrouter.core.call_state import (
 from callrouter.core.commands import Command, RequestCallback, SaveCall, StartMoh
 from callrouter.core.evolve import evolve
 from callrouter.core.numbers import Presentation, normalise
-from callrouter.core.records import Outcome
+from callrouter.core.records import Outcome, RepeatKind
 
 MAX_KEYED = 16  # digits: E.164 has at most 15
 KEYING_TRIES = 2  # a bad number is asked again once, then the caller stays in line
@@ -129,6 +130,44 @@ def taken(call: Call, now: datetime, plan: CallPlan) -> Result:
     call = evolve(call, phase=Phase.LEAVING, record=record, entry_id=None, dialog=None)
     call, play = play_media(call, plan.media(call.language, "callback_accepted"))
     return call, [SaveCall(record), log_event(call, now, "callback_booked"), *play]
+
+
+def pending_choice(call: Call, now: datetime, plan: CallPlan) -> Result:
+    """A caller whose callback still waits: "we will call you back: press 1 to keep
+    that, or stay on the line in its place"."""
+    line = call.line
+    assert line is not None
+    call, play = play_media(
+        call, plan.media(call.language, f"greeting-{line.name}", "callback_pending_choice")
+    )
+    return call, [log_event(call, now, "callback_pending"), *play]
+
+
+def choosing(
+    call: Call, event: object, now: datetime, plan: CallPlan, join: Callable[[Call], Result]
+) -> Result:
+    """1 keeps the callback (the call ends); any other key, or silence, waits on the
+    line in the callback's place (the switchboard cancels the callback then)."""
+    match event:
+        case PlaybackFinished(playback_id) if playback_id == call.playback_id:
+            return start_timer(evolve(call, playback_id=None), "choice", KEY_SECONDS / 2)
+        case Digit("1"):
+            call, stop = stop_sound(evolve(call, callback_pending=False))
+            reason = "kept the pending callback"
+            record = evolve(
+                call.record,
+                outcome=Outcome.CALLBACK,
+                end_reason=reason,
+                repeat_kind=RepeatKind.CALLBACK_PENDING,
+            )
+            call = evolve(call, phase=Phase.LEAVING, record=record)
+            call, play = play_media(call, plan.media(call.language, "callback_kept"))
+            return call, [*stop, SaveCall(record), log_event(call, now, "callback_kept"), *play]
+        case Digit() | TimerFired() if not isinstance(event, TimerFired) or event.token == call.timer:
+            call, stop = stop_sound(evolve(call, callback_pending=False))
+            call, joined = join(call)
+            return call, [*stop, *joined]
+    return call, []
 
 
 def refused(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:

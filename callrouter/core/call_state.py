@@ -59,6 +59,7 @@ class Call:
     kept: bool = False  # kept an earlier place: told so instead of "please hold"
     greeting_owed: bool = False  # joined without the menu: the line's greeting opens the first announcement
     callback_offered: bool = False  # offered a callback: reminded at each announcement
+    callback_pending: bool = False  # their callback waits: keep it (1), or wait in its place
     dialog: NumberDialog | None = None  # settling a callback's number
 
     @property

@@ -165,7 +165,8 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
     state, not yet rung). Nothing is dialled before the lease is ours."""
     callback = replace(s.board.callbacks[callback_id], stage=Stage.LEASING, agent=agent_id)
     s.put("callbacks", callback_id, callback)
-    if not _hours_open(s, callback):  # handled at once, outside the centre's step that reserved the agent
+    if not _hours_open(s, callback) or s.board.rules.repeat.excluded(callback.record.number):
+        # Handled at once, outside the centre's step that reserved the agent.
         s.deadline(("closed", callback_id), s.now)
         return
     s.out.append(sb.LeaseCallback(callback_id))
@@ -206,6 +207,8 @@ def agent_answered(s: _Step, callback_id: str) -> None:
     dialling = cbs.dialling(callback, s.now, channel_id)
     _save(s, dialling)
     s.put("dials", channel_id, callback_id)
+    ring = _rules(s).ring_seconds + sb.RING_GRACE_SECONDS  # a guard, as for agents' phones
+    s.deadline(("dial", callback_id), s.now + timedelta(seconds=ring))
     _log(s, callback, "callback_dialled", callback.agent or "")
     line = _line(s, callback.record.line)
     label = line.name if line else "callrouter"
@@ -218,6 +221,7 @@ def dial_answered(s: _Step, channel_id: str) -> None:
     callback = _dialled(s, channel_id)
     if callback is None or callback.stage is not Stage.DIALLING:
         return
+    s.deadline(("dial", callback.callback_id), None)
     done = cbs.completed(callback, s.now)
     s.put("callbacks", done.callback_id, done)
     s.write(done.record, urgent=True)
@@ -253,6 +257,7 @@ def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
             s.out.append(sb.HangupLeg(leg_channel, "person hung up"))
         return
     if callback.stage is Stage.DIALLING:
+        s.deadline(("dial", callback.callback_id), None)
         _attempt_failed(s, callback, _outcome(cause))
         if leg_channel is not None:
             _let_go(s, callback.callback_id, leg_channel, "callback not answered")
@@ -307,6 +312,7 @@ def agent_leg_gone(s: _Step, leg: sb.Leg) -> None:
     person_leg = callback.person_leg
     if callback.stage is Stage.DIALLING:
         s.drop("dials", person_leg or "")
+        s.deadline(("dial", callback.callback_id), None)
         _attempt_failed(s, callback, "agent_left")
     elif callback.stage is Stage.TALKING:
         s.drop("callbacks", callback.callback_id)
@@ -322,9 +328,21 @@ def due(s: _Step, kind: str, callback_id: str) -> None:
     if kind == "lease":  # the shell never answered about the lease: as good as refused
         leased(s, callback_id, taken=False)
     elif kind == "closed" and callback.stage is Stage.LEASING:
-        _not_now(s, callback, cbs.CLOSED_RECHECK, "line closed")
+        if s.board.rules.repeat.excluded(callback.record.number):  # excluded since it was booked
+            _release_reserved(s, callback)
+            cancel(s, callback_id, "the number is excluded now")
+        else:
+            _not_now(s, callback, cbs.CLOSED_RECHECK, "line closed")
+    elif kind == "dial" and callback.stage is Stage.DIALLING and callback.person_leg is not None:
+        # Asterisk never said the person's phone stopped ringing: hang up, no answer.
+        s.out.append(sb.HangupLeg(callback.person_leg, "ring timeout"))
+        dial_gone(s, callback.person_leg, "ring timeout: no answer")
     elif callback.stage is Stage.SCHEDULED:
         schedule(s, replace(callback, due_at=None))
+
+
+def _release_reserved(s: _Step, callback: Callback) -> None:
+    s.put("callbacks", callback.callback_id, replace(callback, stage=Stage.WAITING, agent=None))
 
 
 def on_event(s: _Step, event: sb.Event) -> None:
@@ -364,7 +382,7 @@ def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
         raise KeyError(callback_id)
     if not cancellable(callback):
         raise sb.CallbackError("the callback is being dialled")
-    for kind in ("callback", "lease", "closed"):
+    for kind in ("callback", "lease", "closed", "dial"):
         s.deadline((kind, callback_id), None)
     _save(s, cbs.cancelled(callback, s.now, reason))
     _log(s, callback, "callback_cancelled", reason)

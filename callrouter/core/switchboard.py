@@ -554,8 +554,10 @@ def _recognise(s: _Step, call: Call, person: str | None) -> Call:
     rules = s.board.rules.repeat
     kept = repeat.resumable(rules, s.board.people.get(person), s.now)
     pending = dialler.of_person(s.board, person)
-    if pending is not None and dialler.cancellable(pending) and rules.skip_menu:
-        call = replace(call, known_topic=pending.record.topic, language=pending.record.language)
+    if pending is not None and dialler.cancellable(pending):  # keep it, or wait in its place
+        call = replace(
+            call, known_topic=pending.record.topic, language=pending.record.language, callback_pending=True
+        )
     elif kept is not None and rules.skip_menu:
         call = replace(call, known_topic=kept.topic, language=kept.language or call.language)
     return call
@@ -984,7 +986,7 @@ def _wake(s: _Step) -> None:
             _max_wait(s, name)
         elif kind == "duration":
             _check_durations(s)
-        elif kind in ("callback", "lease", "closed"):
+        elif kind in ("callback", "lease", "closed", "dial"):
             dialler.due(s, kind, name)
 
 

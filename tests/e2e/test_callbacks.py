@@ -150,7 +150,7 @@ async def test_an_accepted_callback_rings_the_agent_then_the_person_and_bridges_
     (shown,) = agent.froms
     assert shown.startswith(f'"callback operator ru" <sip:{caller}@'), shown
     # Both in the callback's bridge: the trunk's call out and the agent's phone.
-    bridge = f"bridge-{callback['callback_id'].hex}"  # the callback's id is its place's
+    bridge = f"bridge-callback-{callback['callback_id'].hex}-1"  # its first dial's own bridge
     names = {e["channel"]["name"].split("-")[0] for e in entered if e["bridge"]["id"] == bridge}
     assert names == {"PJSIP/trunk", "PJSIP/agent1"}, [
         (e["bridge"]["id"], e["channel"]["name"]) for e in entered

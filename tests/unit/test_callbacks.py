@@ -230,6 +230,9 @@ def test_a_person_with_a_pending_callback_who_calls_in_waits_in_its_place_instea
     board, _ = finish_playback(board, "c1", 30)
     board, _ = on(board, "c1", ev.CallerHungUp(), 31)
     board, out = queued(board, "c3", 100, number=ANNA, did=NORTH, keys="")
+    assert "callback_pending_choice" in heard(out, "c3") and board.callbacks, "asked first"
+    board, more = on(board, "c3", ev.Digit("5"), 104)  # anything but 1: waits in the callback's place
+    out += more
     assert board.callbacks == {}, "never both"
     cancelled = written(out, CallbackRecord)[-1]
     assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the person called in"
@@ -260,3 +263,51 @@ def test_restored_and_scheduled_callbacks_join_the_queue_at_their_time() -> None
     )
     with pytest.raises(KeyError):
         sb.step(board, sb.CancelCallback("cb-9", "x"), at(602))
+
+
+def test_a_callback_whose_number_is_excluded_since_is_cancelled_with_the_reason() -> None:
+    board = booked(busy_centre("agent1"))
+    (callback_id,) = board.callbacks
+    rules = replace(board.rules, repeat=replace(board.rules.repeat, exclude=(ANNA,)))
+    board = replace(board, rules=rules)
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    assert sb.LeaseCallback(callback_id) not in out
+    board, out = sb.step(board, sb.Wake(), at(60))
+    cancelled = written(out, CallbackRecord)[-1]
+    assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the number is excluded now"
+    assert board.callbacks == {} and [o.app_args.split(",")[1] for o in originates(out)] == ["place-c2"]
+
+
+def test_a_persons_phone_that_never_says_it_stopped_ringing_is_hung_up_as_no_answer() -> None:
+    board = booked(busy_centre("agent1"))
+    (callback_id,) = board.callbacks
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    board, out = sb.step(board, sb.LegAnswered(originates(out)[0].channel_id), at(62))
+    (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+    board, out = sb.step(board, sb.Wake(), at(62 + 30 + sb.RING_GRACE_SECONDS))
+    assert sb.HangupLeg(dial.channel_id, "ring timeout") in out
+    assert [a.outcome for a in written(out, CallbackRecord)[-1].attempts] == ["no_answer"]
+    assert board.centre.agents["agent1"].entry_id == "place-c2", "released at once: the next caller"
+
+
+def test_a_person_who_keeps_their_pending_callback_hangs_up_and_the_callback_stays() -> None:
+    board = booked(busy_centre("agent1"))
+    (callback_id,) = board.callbacks
+    board, _ = finish_playback(board, "c1", 30)
+    board, _ = on(board, "c1", ev.CallerHungUp(), 31)
+    board, out = queued(board, "c3", 100, number=ANNA, did=NORTH, keys="1")
+    assert "callback_kept" in heard(out, "c3") and callback_id in board.callbacks
+    assert callback_id in board.centre.queue and "place-c3" not in board.centre.queue
+    record = [r for r in written(out, CallRecord) if r.channel_id == "c3"][-1]
+    assert (record.outcome, record.repeat_kind) == (Outcome.CALLBACK, RepeatKind.CALLBACK_PENDING)
+
+
+def test_silence_at_the_choice_waits_in_the_callbacks_place() -> None:
+    board = booked(busy_centre("agent1"))
+    board, _ = finish_playback(board, "c1", 30)
+    board, _ = on(board, "c1", ev.CallerHungUp(), 31)
+    board, _ = queued(board, "c3", 100, number=ANNA, did=NORTH, keys="")
+    board, _ = finish_playback(board, "c3", 110)
+    board, _ = sb.step(board, sb.Wake(), at(116))
+    assert board.callbacks == {} and board.centre.queue.entries["place-c3"].joined_at == at(1)

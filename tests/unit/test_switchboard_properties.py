@@ -187,7 +187,12 @@ class Asterisk:
         assert board.dials == {} and board.centre.ended == {}
         # Only open callbacks stay: in the queue (a virtual place) or due later.
         assert set(board.centre.queue.entries) <= set(board.callbacks)
-        callback_kinds = ("callback", "lease", "closed")  # an open callback's: due, its lease, a closed line
+        callback_kinds = (
+            "callback",
+            "lease",
+            "closed",
+            "dial",
+        )  # an open callback's: due, its lease, a closed line
         assert {k for k in board.deadlines if k[0] not in callback_kinds} <= {("duration", "")}, (
             board.deadlines
         )

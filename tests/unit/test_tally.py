@@ -115,7 +115,7 @@ def test_a_person_calling_in_cancels_their_callback_and_their_call_counts_when_i
     counted = Counted(booked(busy_centre("agent1")))
     counted.board, _ = finish_playback(counted.board, "c1", 30)
     counted.on("c1", ev.CallerHungUp(), 31)
-    counted.queued("c3", 100, number=ANNA, did=NORTH, keys="")
+    counted.queued("c3", 100, number=ANNA, did=NORTH, keys="5")  # not 1: waits in the callback's place
     assert counted.callbacks() == counts(cancelled=1)
     assert counted.repeats() == kinds(), "counted when the call ends"
     counted.on("c3", ev.CallerHungUp(), 120)
