@@ -3,29 +3,29 @@ reserving an agent when it reaches the head of the queue, the lease, the
 agent's phone first, then the person; and what every outcome does.
 
 The life cycle and its rules are ``callbacks``'; this module only wires them
-into a switchboard step (``switchboard._Step``), so the inbound call flow
-knows nothing of outbound dialling beyond "this place is a callback".
+into a switchboard step (``board._Step``; the centre's part through
+``board_centre``), so the inbound call flow knows nothing of outbound
+dialling beyond "this place is a callback". ``board_centre`` imports this module
+back: each uses the other's names at call time only.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from callrouter.core import board_centre, repeat
+from callrouter.core import board_commands as bcmd
+from callrouter.core import board_events as bev
 from callrouter.core import call_events as ev
 from callrouter.core import callbacks as cbs
 from callrouter.core import centre as cc
-from callrouter.core import repeat
-from callrouter.core import switchboard as sb
+from callrouter.core.board import Board, Leg, Rules, _place, _remember, _Step
 from callrouter.core.call_plan import LineInfo
 from callrouter.core.callbacks import Callback, FollowUp, InvalidFollowUp, Stage
 from callrouter.core.numbers import normalise
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, PlaceState
-
-if TYPE_CHECKING:
-    from callrouter.core.switchboard import _Step
 
 
 def _rules(s: _Step) -> cbs.CallbackRules:
@@ -58,11 +58,11 @@ def _log(s: _Step, callback: Callback, kind: str, detail: str = "") -> None:
         s.write(CallEventRecord(call_id, s.board.rules.node, s.now, kind, detail))
 
 
-def open_for_number(board: sb.Board, number: str) -> Callback | None:
+def open_for_number(board: Board, number: str) -> Callback | None:
     return next((c for c in board.callbacks.values() if c.record.number == number), None)
 
 
-def of_person(board: sb.Board, person: str) -> Callback | None:
+def of_person(board: Board, person: str) -> Callback | None:
     return next((c for c in board.callbacks.values() if c.record.person == person), None)
 
 
@@ -82,9 +82,9 @@ def request(s: _Step, channel_id: str, number: str) -> None:
     s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))  # how an earlier stint of it ended
     s.deadline(("entry", entry.entry_id), None)  # a callback never overflows
     _save(s, callback)
-    sb._place(s, entry, PlaceState.LEFT)  # the call left; the callback holds the place now
+    _place(s, entry, PlaceState.LEFT)  # the call left; the callback holds the place now
     s.pending.append((channel_id, ev.CallbackTaken(callback.callback_id)))
-    sb._centre(s, cc.retake(s.board.centre, virtual, s.now))
+    board_centre._centre(s, cc.retake(s.board.centre, virtual, s.now))
 
 
 def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
@@ -119,13 +119,13 @@ def schedule(s: _Step, callback: Callback) -> None:
     entry = cbs.entry_of(waiting)
     if held is not None:  # the person is on the line again meanwhile: no second place
         entry = replace(entry, caller_key=None)
-    sb._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
+    board_centre._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
     if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
         s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))
         _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
 
 
-def by_hand(rules: sb.Rules, order: FollowUp, callback_id: str, now: datetime) -> CallbackRecord:
+def by_hand(rules: Rules, order: FollowUp, callback_id: str, now: datetime) -> CallbackRecord:
     """The pending callback a follow-up makes, checked against the config: a configured
     line, topic and language; a phone number (read in the line's country) not on the
     exclusion list; a time within ``MAX_AHEAD`` (one gone by joins now). Raises
@@ -169,7 +169,7 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
         # Handled at once, outside the centre's step that reserved the agent.
         s.deadline(("closed", callback_id), s.now)
         return
-    s.out.append(sb.LeaseCallback(callback_id))
+    s.out.append(bcmd.LeaseCallback(callback_id))
     s.deadline(("lease", callback_id), s.now + _rules(s).lease_guard)
 
 
@@ -183,7 +183,7 @@ def leased(s: _Step, callback_id: str, taken: bool) -> None:
         return
     s.put("callbacks", callback_id, replace(callback, stage=Stage.RINGING_AGENT))
     _log(s, callback, "callback_agent_rung", callback.agent)
-    sb.ring_leg(
+    board_centre.ring_leg(
         s, callback.agent, callback_id, f"callback {callback.record.topic} {callback.record.language}"
     )
 
@@ -195,7 +195,7 @@ def _not_now(s: _Step, callback: Callback, wait: timedelta, why: str) -> None:
     later = cbs.later(callback, s.now, wait)
     s.put("callbacks", later.callback_id, later)
     s.deadline(("callback", later.callback_id), later.due_at)
-    sb._centre(s, cc.leave(s.board.centre, callback.callback_id, s.now))
+    board_centre._centre(s, cc.leave(s.board.centre, callback.callback_id, s.now))
     s.set(centre=cc.forget_ended(s.board.centre, [callback.callback_id]))
 
 
@@ -207,14 +207,13 @@ def agent_answered(s: _Step, callback_id: str) -> None:
     dialling = cbs.dialling(callback, s.now, channel_id)
     _save(s, dialling)
     s.put("dials", channel_id, callback_id)
-    ring = _rules(s).ring_seconds + sb.RING_GRACE_SECONDS  # a guard, as for agents' phones
+    ring = _rules(s).ring_seconds + board_centre.RING_GRACE_SECONDS  # a guard, as for agents' phones
     s.deadline(("dial", callback_id), s.now + timedelta(seconds=ring))
     _log(s, callback, "callback_dialled", callback.agent or "")
     line = _line(s, callback.record.line)
     label = line.name if line else "callrouter"
-    s.out.append(
-        sb.Dial(channel_id, callback.record.number, f"callback,{callback_id}", _rules(s).ring_seconds, label)
-    )
+    args = f"callback,{callback_id}"
+    s.out.append(bcmd.Dial(channel_id, callback.record.number, args, _rules(s).ring_seconds, label))
 
 
 def dial_answered(s: _Step, channel_id: str) -> None:
@@ -230,14 +229,14 @@ def dial_answered(s: _Step, channel_id: str) -> None:
     # This dial's own: the caller who booked the callback may still hold "bridge-<place>".
     bridge_id = f"bridge-{channel_id}"
     s.put("bridges", channel_id, bridge_id)
-    s.out.append(sb.ToChannel(channel_id, sb.MakeBridge(bridge_id)))
+    s.out.append(bcmd.ToChannel(channel_id, bcmd.MakeBridge(bridge_id)))
     if leg_channel is not None:
-        s.out.append(sb.ToChannel(channel_id, sb.JoinBridge(bridge_id, leg_channel)))
+        s.out.append(bcmd.ToChannel(channel_id, bcmd.JoinBridge(bridge_id, leg_channel)))
     if callback.agent is not None:
         s.put("talk_started", callback.agent, s.now)
         person = callback.record.person or s.board.rules.repeat.key_of(callback.record.number)
         memory = s.board.people.get(person)
-        sb._remember(s, repeat.answered(memory, person, callback.agent, callback.record.call_id, s.now))
+        _remember(s, repeat.answered(memory, person, callback.agent, callback.record.call_id, s.now))
 
 
 def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
@@ -246,7 +245,7 @@ def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
     s.drop("dials", channel_id)
     bridge_id = s.board.bridges.get(channel_id)
     if bridge_id is not None:
-        s.out.append(sb.DestroyBridge(channel_id, bridge_id))
+        s.out.append(bcmd.DestroyBridge(channel_id, bridge_id))
         s.drop("bridges", channel_id)
     if callback is None:
         return
@@ -254,7 +253,7 @@ def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
     if callback.stage is Stage.TALKING:
         s.drop("callbacks", callback.callback_id)
         if leg_channel is not None:
-            s.out.append(sb.HangupLeg(leg_channel, "person hung up"))
+            s.out.append(bcmd.HangupLeg(leg_channel, "person hung up"))
         return
     if callback.stage is Stage.DIALLING:
         s.deadline(("dial", callback.callback_id), None)
@@ -270,7 +269,7 @@ def _let_go(s: _Step, callback_id: str, leg_channel: str, reason: str) -> None:
     if leg is not None:
         s.put("legs", leg_channel, replace(leg, ending=True))
     s.drop("leg_of", callback_id)
-    s.out.append(sb.HangupLeg(leg_channel, reason))
+    s.out.append(bcmd.HangupLeg(leg_channel, reason))
 
 
 def _outcome(cause: str) -> str:
@@ -292,7 +291,7 @@ def _attempt_failed(s: _Step, callback: Callback, outcome: str) -> None:
     if after.due_at is not None:
         s.deadline(("callback", after.callback_id), after.due_at)
     if agent is not None:
-        sb._centre(s, cc.release(s.board.centre, agent, callback.callback_id, s.now))
+        board_centre._centre(s, cc.release(s.board.centre, agent, callback.callback_id, s.now))
 
 
 def _dialled(s: _Step, channel_id: str) -> Callback | None:
@@ -300,7 +299,7 @@ def _dialled(s: _Step, channel_id: str) -> Callback | None:
     return s.board.callbacks.get(callback_id) if callback_id is not None else None
 
 
-def agent_leg_gone(s: _Step, leg: sb.Leg) -> None:
+def agent_leg_gone(s: _Step, leg: Leg) -> None:
     """The reserved agent's phone went: unanswered (the next agent is tried, as for
     any caller), or the agent hung up while the person rang or talked."""
     callback = s.board.callbacks.get(leg.entry_id)
@@ -317,7 +316,7 @@ def agent_leg_gone(s: _Step, leg: sb.Leg) -> None:
     elif callback.stage is Stage.TALKING:
         s.drop("callbacks", callback.callback_id)
     if person_leg is not None:
-        s.out.append(sb.HangupLeg(person_leg, "agent hung up"))
+        s.out.append(bcmd.HangupLeg(person_leg, "agent hung up"))
 
 
 # ---- time, restarts and operators ---------------------------------------------------------
@@ -335,7 +334,7 @@ def due(s: _Step, kind: str, callback_id: str) -> None:
             _not_now(s, callback, cbs.CLOSED_RECHECK, "line closed")
     elif kind == "dial" and callback.stage is Stage.DIALLING and callback.person_leg is not None:
         # Asterisk never said the person's phone stopped ringing: hang up, no answer.
-        s.out.append(sb.HangupLeg(callback.person_leg, "ring timeout"))
+        s.out.append(bcmd.HangupLeg(callback.person_leg, "ring timeout"))
         dial_gone(s, callback.person_leg, "ring timeout: no answer")
     elif callback.stage is Stage.SCHEDULED:
         schedule(s, replace(callback, due_at=None))
@@ -345,29 +344,29 @@ def _release_reserved(s: _Step, callback: Callback) -> None:
     s.put("callbacks", callback.callback_id, replace(callback, stage=Stage.WAITING, agent=None))
 
 
-def on_event(s: _Step, event: sb.Event) -> None:
+def on_event(s: _Step, event: bev.Event) -> None:
     match event:
-        case sb.CallbackLeased(callback_id, taken):
+        case bev.CallbackLeased(callback_id, taken):
             leased(s, callback_id, taken)
-        case sb.DialAnswered(channel_id):
+        case bev.DialAnswered(channel_id):
             dial_answered(s, channel_id)
-        case sb.DialGone(channel_id, cause):
+        case bev.DialGone(channel_id, cause):
             dial_gone(s, channel_id, cause)
-        case sb.RestoreCallbacks(records):
+        case bev.RestoreCallbacks(records):
             for record in sorted(records, key=lambda r: (r.joined_at, r.callback_id)):
                 if record.callback_id not in s.board.callbacks and record.state in cbs.OPEN:
                     schedule(s, cbs.scheduled(record, s.now))
-        case sb.ScheduleCallback(record):
+        case bev.ScheduleCallback(record):
             if s.board.rules.callback is None:  # nothing would ever dial it
-                raise sb.CallbackError("callbacks are off (no callback.offer_after_seconds in the config)")
+                raise bev.CallbackError("callbacks are off (no callback.offer_after_seconds in the config)")
             if open_for_number(s.board, record.number) is not None:
-                raise sb.CallbackError("a callback to this number is already pending")
+                raise bev.CallbackError("a callback to this number is already pending")
             if record.callback_id in s.board.callbacks:
-                raise sb.CallbackError("this callback exists already")
+                raise bev.CallbackError("this callback exists already")
             callback = cbs.scheduled(record, s.now)
             s.write(callback.record, urgent=True)
             schedule(s, callback)
-        case sb.CancelCallback(callback_id, reason):
+        case bev.CancelCallback(callback_id, reason):
             cancel(s, callback_id, reason)
 
 
@@ -381,12 +380,12 @@ def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
     if callback is None:
         raise KeyError(callback_id)
     if not cancellable(callback):
-        raise sb.CallbackError("the callback is being dialled")
+        raise bev.CallbackError("the callback is being dialled")
     for kind in ("callback", "lease", "closed", "dial"):
         s.deadline((kind, callback_id), None)
     _save(s, cbs.cancelled(callback, s.now, reason))
     _log(s, callback, "callback_cancelled", reason)
     if callback_id in s.board.centre.queue:
-        sb._centre(s, cc.leave(s.board.centre, callback_id, s.now))
+        board_centre._centre(s, cc.leave(s.board.centre, callback_id, s.now))
         s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))
     return callback

@@ -1,0 +1,171 @@
+"""The switchboard's state: the ``Rules`` it consults, the ``Board`` (every call,
+the centre, agents' phones as ``Leg``s, bridges, deadlines, people, callbacks),
+and ``_Step``, one step's working copy of it; with the records and names every
+part of a step shares (a place's record, what is remembered of a person, a
+caller's bridge)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from callrouter.core import call_events as ev
+from callrouter.core import centre as cc
+from callrouter.core import commands as cmd
+from callrouter.core.admission import Admission, AdmissionRules
+from callrouter.core.board_commands import Command, WakeAt, Write
+from callrouter.core.call_plan import CallPlan, LineInfo
+from callrouter.core.call_state import Call
+from callrouter.core.callbacks import Callback, CallbackRules
+from callrouter.core.lines import DidDirectory
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import PersonRecord, PlaceRecord, PlaceState, Record
+from callrouter.core.repeat import RepeatRules
+
+
+# ---- what it consults --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rules:
+    """The configuration, compiled once into what the switchboard consults."""
+
+    node: str
+    plan: CallPlan
+    lines: DidDirectory[LineInfo]
+    default_line: LineInfo | None = None
+    ring_seconds: float = 15.0
+    estimate_window: int = 20
+    max_call: timedelta = timedelta(hours=4)
+    # How often the maximum call duration is checked (one deadline for all calls).
+    duration_check: timedelta = timedelta(seconds=30)
+    admission: AdmissionRules = field(default_factory=lambda: AdmissionRules(0.0))  # 0: never shed
+    repeat: RepeatRules = field(default_factory=RepeatRules)
+    callback: CallbackRules | None = None  # None: callbacks are never offered nor dialled
+    by_name: Mapping[str, LineInfo] = field(default_factory=dict)  # every line by its name
+
+    def line_named(self, name: str) -> LineInfo | None:
+        return self.by_name.get(name)
+
+    def line_for(self, did: str) -> LineInfo | None:
+        return self.lines.match(did) or self.default_line
+
+
+# ---- the board ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Leg:
+    """An agent's phone rung for one place."""
+
+    channel_id: str
+    agent_id: str
+    entry_id: str
+    answered: bool = False
+    ending: bool = False  # its caller is gone and the router is hanging it up
+
+
+Key = tuple[
+    str, str
+]  # ("call", channel) | ("leg", channel) | ("agent", id) | ("entry", id) | ("duration", "")
+
+
+@dataclass(frozen=True)
+class Board:
+    rules: Rules
+    centre: cc.Centre
+    calls: Mapping[str, Call] = field(default_factory=dict)  # caller channel -> call
+    entries: Mapping[str, str] = field(default_factory=dict)  # place id -> caller channel
+    legs: Mapping[str, Leg] = field(default_factory=dict)  # agent channel -> leg
+    leg_of: Mapping[str, str] = field(default_factory=dict)  # place id -> its agent channel now
+    bridges: Mapping[str, str] = field(default_factory=dict)  # caller channel -> their bridge
+    deadlines: Mapping[Key, datetime] = field(default_factory=dict)
+    handled: tuple[float, ...] = ()  # recent handle times (talk + wrap-up), seconds
+    talk_started: Mapping[str, datetime] = field(default_factory=dict)  # agent id -> bridged at
+    overdue: frozenset[str] = frozenset()  # channels told their maximum duration is reached
+    lingering: frozenset[str] = frozenset()  # hung up by the router, yet still there at the last check
+    legs_made: int = 0
+    admission: Admission | None = None  # started with the first call
+    people: Mapping[str, PersonRecord] = field(default_factory=dict)  # person -> what is remembered
+    callbacks: Mapping[str, Callback] = field(default_factory=dict)  # callback id (= its place's id) -> it
+    dials: Mapping[str, str] = field(default_factory=dict)  # a person's channel -> its callback
+
+    @classmethod
+    def create(cls, rules: Rules, centre: cc.Centre) -> Board:
+        return cls(rules, centre)
+
+    def call_of_entry(self, entry_id: str) -> Call | None:
+        channel = self.entries.get(entry_id)
+        return self.calls.get(channel) if channel is not None else None
+
+    def next_wake(self) -> datetime | None:
+        """When the switchboard next needs a ``Wake`` (None: nothing pending)."""
+        return min(self.deadlines.values(), default=None)
+
+
+Result = tuple[Board, list[Command]]
+
+
+class _Step:
+    """One step's working state: the board as it changes, the commands so far, and
+    the call events still to be decided (the call and the centre talk through it).
+
+    The step works on its own shallow copy of the board and copies a mapping the
+    first time it changes it (``put``/``drop``), then changes that copy in place:
+    the board it was given is never changed, and a step costs one copy of each
+    mapping it touches rather than one per change."""
+
+    def __init__(self, board: Board, now: datetime) -> None:
+        self.board = object.__new__(Board)
+        self.board.__dict__.update(board.__dict__)
+        self._owned: set[str] = set()
+        self.now = now
+        self.out: list[Command] = []
+        # A RequestAnnouncement waits here too: the place is read when its turn comes.
+        self.pending: deque[tuple[str, ev.CallEvent | cmd.RequestAnnouncement]] = deque()
+
+    def set(self, **changes: object) -> None:
+        self.board.__dict__.update(changes)
+        self._owned -= changes.keys()
+
+    def _own(self, name: str) -> dict[Any, Any]:
+        if name not in self._owned:
+            self.board.__dict__[name] = dict(getattr(self.board, name))
+            self._owned.add(name)
+        mapping: dict[Any, Any] = self.board.__dict__[name]
+        return mapping
+
+    def put(self, name: str, key: Any, value: Any) -> None:
+        self._own(name)[key] = value
+
+    def drop(self, name: str, key: Any) -> None:
+        if key in getattr(self.board, name):
+            del self._own(name)[key]
+
+    def deadline(self, key: Key, at: datetime | None) -> None:
+        if at is None:
+            self.drop("deadlines", key)
+        elif self.board.deadlines.get(key) != at:
+            self.put("deadlines", key, at)
+            self.out.append(WakeAt(at))
+
+    def write(self, record: Record, urgent: bool = False) -> None:
+        self.out.append(Write(record, urgent))
+
+
+# ---- shared by every part of a step ---------------------------------------------------
+def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
+    """One record per change of a place (taken, reprioritised, and how it ended)."""
+    record = PlaceRecord(
+        entry.entry_id, s.board.rules.node, s.now, state, entry.caller_key, entry.topic, entry.priority,
+        entry.language, entry.line, entry.joined_at, entry.call_id,
+    )  # fmt: skip
+    s.write(record)
+
+
+def _remember(s: _Step, memory: PersonRecord) -> None:
+    s.put("people", memory.person, memory)
+    s.write(memory)
+
+
+def _bridge_id(call: Call) -> str:
+    return f"bridge-{call.entry_id or call.place_id or call.record.call_id}"

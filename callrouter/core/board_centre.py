@@ -1,0 +1,171 @@
+"""The switchboard's side of the centre and agents' phones: a centre transition
+applied to the board (``_centre``: who is rung, connected, overflowed, an agent's
+change recorded), and an agent's phone (``Leg``) from ringing to answered or
+gone (no answer, ring timeout, a failed originate: all treated as no answer).
+
+``dialler`` imports this module back: each uses the other's names at call time only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from callrouter.core import call_events as ev
+from callrouter.core import centre as cc
+from callrouter.core import dialler, repeat
+from callrouter.core.agents import Agent, AgentState
+from callrouter.core.board import Leg, _bridge_id, _place, _remember, _Step
+from callrouter.core.board_commands import ANONYMOUS, HangupLeg, MakeBridge, Originate, ToChannel
+from callrouter.core.board_events import AGENT_COMMANDS
+from callrouter.core.queue import QueueEntry
+from callrouter.core.records import AgentStateRecord, PlaceState
+
+# A phone still ringing this long after its ring timeout is hung up by the router
+# (Asterisk may never report the end of a ring).
+RING_GRACE_SECONDS = 5.0
+
+
+def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
+    """Apply a centre transition; its commands become call events and I/O.
+    ``joining``: the entry this transition took (it may overflow at once)."""
+    centre, commands = result
+    queued = s.board.centre.queue.entries
+
+    def before(entry_id: str) -> QueueEntry | None:  # the entry as it was (for its record)
+        entry = queued.get(entry_id)
+        return joining if entry is None and joining is not None and joining.entry_id == entry_id else entry
+
+    s.set(centre=centre)
+    for command in commands:
+        match command:
+            case cc.RingAgent(agent_id, entry_id):
+                _ring(s, agent_id, entry_id)
+            case cc.CancelRing(_, entry_id):
+                leg_channel = s.board.leg_of.get(entry_id)
+                if leg_channel is not None:
+                    s.out.append(HangupLeg(leg_channel, "caller left"))
+            case cc.Connect(agent_id, entry_id):
+                _connected(s, before(entry_id), entry_id, agent_id)
+            case cc.OverflowEntry(entry_id, reason):
+                if (entry := before(entry_id)) is not None and entry_id not in s.board.callbacks:
+                    _place(s, entry, PlaceState.OVERFLOWED)
+                s.deadline(("entry", entry_id), None)
+                channel_id = s.board.entries.get(entry_id)
+                if channel_id is not None:
+                    s.pending.append((channel_id, ev.Overflowed(reason)))
+            case cc.AgentChanged(agent, reason):
+                _agent_changed(s, agent, reason)
+
+
+def _connected(s: _Step, entry: QueueEntry | None, entry_id: str, agent_id: str) -> None:
+    """An agent answered for this place: the caller is bridged to them, and it is
+    recorded and remembered of the person (a later call of theirs is a repeat
+    contact, this agent preferred). A callback's agent answered: the person is called."""
+    if entry_id in s.board.callbacks:  # recorded once the person answers
+        dialler.agent_answered(s, entry_id)
+        return
+    if entry is not None:
+        _place(s, entry, PlaceState.CONNECTED)
+        if (person := entry.caller_key) is not None and s.board.rules.repeat.contact > timedelta(0):
+            memory = s.board.people.get(person)
+            _remember(s, repeat.answered(memory, person, agent_id, entry.call_id, s.now))
+    leg_channel = s.board.leg_of.get(entry_id)
+    channel_id = s.board.entries.get(entry_id)
+    if leg_channel is not None and channel_id is not None:
+        s.put("talk_started", agent_id, s.now)
+        s.pending.append((channel_id, ev.AgentAnswered(agent_id, leg_channel)))
+
+
+def _agent_changed(s: _Step, agent: Agent, reason: str) -> None:
+    # A pause is recorded with its own reason ("lunch", "auto-pause: no answer"),
+    # which a restarted router gives back to the agent.
+    paused = agent.state is AgentState.PAUSED
+    said = (agent.pause_reason or reason) if paused else reason
+    call = s.board.call_of_entry(agent.entry_id) if agent.entry_id else None
+    call_id = call.record.call_id if call is not None else agent.entry_id
+    # Changes a restart must keep (log in/out, pause, resume) are written at once.
+    s.write(
+        AgentStateRecord(agent.agent_id, s.now, agent.state.value, said, call_id),
+        urgent=paused or reason in AGENT_COMMANDS,
+    )
+    wrap_up = agent.wrap_up_until if agent.state is AgentState.WRAP_UP else None
+    s.deadline(("agent", agent.agent_id), wrap_up)
+
+
+def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
+    if entry_id in s.board.callbacks:  # a callback's place: the lease first, then its agent's phone
+        dialler.reserved(s, agent_id, entry_id)
+        return
+    ring_leg(s, agent_id, entry_id, None)
+
+
+def ring_leg(s: _Step, agent_id: str, entry_id: str, label: str | None) -> None:
+    board = s.board
+    made = board.legs_made + 1
+    leg_channel = f"agent-{entry_id}-{made}"
+    leg = Leg(leg_channel, agent_id, entry_id)
+    s.put("legs", leg_channel, leg)
+    s.put("leg_of", entry_id, leg_channel)
+    s.set(legs_made=made)
+    entry = board.centre.queue.entries.get(entry_id)
+    label = label or (f"{entry.line} {entry.topic} {entry.language}" if entry else "callrouter")
+    channel_id = board.entries.get(entry_id)
+    call = board.calls.get(channel_id) if channel_id is not None else None
+    # The number the caller showed (never one they withheld, nor the asserted one).
+    callback = board.callbacks.get(entry_id)  # a callback: the number the agent will talk to
+    number = (
+        call.record.caller_number if call else callback.record.number if callback else None
+    ) or ANONYMOUS
+    rules = board.rules
+    args = f"agent,{entry_id},{agent_id}"
+    s.out.append(Originate(leg_channel, agent_id, args, rules.ring_seconds, label, number))
+    s.deadline(("leg", leg_channel), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))
+    if channel_id is None or call is None:
+        return
+    s.pending.append((channel_id, ev.AgentRinging(agent_id)))
+    if channel_id not in s.board.bridges:
+        bridge_id = _bridge_id(call)
+        s.put("bridges", channel_id, bridge_id)
+        s.out.append(ToChannel(channel_id, MakeBridge(bridge_id)))
+
+
+def _leg_answered(s: _Step, leg_channel: str) -> None:
+    leg = s.board.legs.get(leg_channel)
+    if leg is None or leg.answered:
+        return
+    s.put("legs", leg_channel, replace(leg, answered=True))
+    s.deadline(("leg", leg_channel), None)
+    _centre(s, cc.agent_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now))
+
+
+def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
+    board = s.board
+    leg = board.legs.get(leg_channel)
+    if leg is None:
+        return
+    if leg.ending and leg.entry_id in board.callbacks and board.leg_of.get(leg.entry_id) != leg_channel:
+        # A released agent's phone of an earlier attempt at a callback: nothing to decide.
+        s.drop("legs", leg_channel)
+        s.deadline(("leg", leg_channel), None)
+        return
+    if board.leg_of.get(leg.entry_id) == leg_channel:
+        s.drop("leg_of", leg.entry_id)
+    s.drop("legs", leg_channel)
+    s.deadline(("leg", leg_channel), None)
+    channel_id = board.entries.get(leg.entry_id)
+    if leg.entry_id in board.callbacks:
+        dialler.agent_leg_gone(s, leg)
+    if leg.answered:
+        if channel_id is not None:
+            s.pending.append((channel_id, ev.AgentLeft()))
+        started = board.talk_started.get(leg.agent_id)
+        if started is not None:
+            handled = (s.now - started).total_seconds() + board.centre.wrap_up.total_seconds()
+            window = board.rules.estimate_window
+            s.set(handled=(*board.handled, handled)[-window:])
+            s.drop("talk_started", leg.agent_id)
+        _centre(s, cc.call_ended(s.board.centre, leg.agent_id, leg.entry_id, s.now))
+        return
+    if channel_id is not None:
+        s.pending.append((channel_id, ev.AgentMissed(leg.agent_id, cause)))
+    _centre(s, cc.agent_not_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now, cause))

@@ -1,0 +1,187 @@
+"""The switchboard's events: what happened outside, as the shell tells ``step``
+(a call arrived, something happened to a caller's channel, an agent's phone
+answered or went, an admin command, a restart's findings, the callbacks' answers,
+or just time passing: ``Wake``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from callrouter.core import call_events as ev
+from callrouter.core.place import MenuLevel, Place
+from callrouter.core.records import AgentStateRecord, CallbackRecord, PersonRecord, PlaceRecord
+
+AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """A new caller's channel entered the application for ``did``."""
+
+    channel_id: str
+    did: str
+    number: str | None  # as Asterisk has it (not yet normalised)
+    at: datetime
+    place_id: str  # a fresh id for the place this caller may take in the queue
+    up: bool = False  # answered already (in the dialplan)
+    # How far behind the router is (this event's age, or Asterisk's REST round
+    # trip, whichever is worse): what overload admission goes by.
+    lag: float = 0.0
+    presentation: str = ""  # Asterisk's CALLERID(pres) from the dialplan ("": not given)
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """Something happened to a caller's channel (a key, a playback's end, a hang-up...)."""
+
+    channel_id: str
+    event: ev.CallEvent
+
+
+@dataclass(frozen=True)
+class LegAnswered:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class LegGone:
+    """An agent's phone stopped ringing without an answer, or hung up, or never rang."""
+
+    channel_id: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class AgentCommand:
+    """login / logout / pause / resume (admin API or feature code). A refused one
+    raises AgentStateError (KeyError for an unknown agent) and changes nothing."""
+
+    agent_id: str
+    command: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reachable:
+    agent_id: str
+    reachable: bool
+
+
+@dataclass(frozen=True)
+class Reprioritise:
+    """Raises QueueError when the entry is not queued."""
+
+    entry_id: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class StillThere:
+    """At a periodic check: these calls of the board are still in Asterisk."""
+
+    channel_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Wake:
+    """Time passed: whatever deadline is due now is handled."""
+
+
+@dataclass(frozen=True)
+class RestoreAgents:
+    """At start: the agents' last recorded states (PostgreSQL, then the spool)."""
+
+    last: Mapping[str, AgentStateRecord]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A call a restarted router found in Asterisk, with what its channel kept."""
+
+    channel_id: str
+    did: str
+    number: str | None
+    started_at: datetime
+    place: Place | None = None  # the place it held, if it had joined the queue
+    menu: MenuLevel | None = None  # else the menu level it had reached, if past the top
+    agent_id: str | None = None  # talking to this agent (their leg is ``agent_channel``)
+    agent_channel: str | None = None
+    presentation: str = ""  # as in Arrived
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """Every call a restarted router found, taken up in one step: the talking ones
+    first, so no resumed waiting caller is offered an agent who is on a call."""
+
+    found: tuple[Found, ...]
+    stray_legs: tuple[str, ...] = ()  # agent channels no found call waits on
+    # The places recorded waiting (PostgreSQL, then the spool): a found call whose
+    # channel lost its place resumes the stored one; one whose call is not found is closed.
+    stored_places: tuple[PlaceRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallbackLeased:
+    """The shell's answer to ``LeaseCallback``: the lease is ours (or not)."""
+
+    callback_id: str
+    taken: bool
+
+
+@dataclass(frozen=True)
+class DialAnswered:
+    """The person a callback dialled answered (their channel entered the application)."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class DialGone:
+    """The person's channel of a callback ended (or never rang: the originate failed)."""
+
+    channel_id: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class RestoreCallbacks:
+    """At start: the open callbacks (PostgreSQL, then the spool)."""
+
+    records: tuple[CallbackRecord, ...]
+
+
+@dataclass(frozen=True)
+class ScheduleCallback:
+    """An agent schedules a follow-up by hand: it joins the queue at ``record.joined_at``.
+    Raises CallbackError when the number already has an open callback."""
+
+    record: CallbackRecord
+
+
+@dataclass(frozen=True)
+class CancelCallback:
+    """Raises KeyError for an unknown callback, CallbackError for one being dialled."""
+
+    callback_id: str
+    reason: str
+
+
+class CallbackError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Remember:
+    """At start: what was remembered of people who called (PostgreSQL, then the spool)."""
+
+    people: tuple[PersonRecord, ...]
+
+
+Event = (
+    Arrived | OnCall | LegAnswered | LegGone | AgentCommand | Reachable | Reprioritise | StillThere | Wake
+    | RestoreAgents | Adopt | Remember | CallbackLeased | DialAnswered | DialGone | RestoreCallbacks
+    | ScheduleCallback | CancelCallback
+)  # fmt: skip

@@ -1,0 +1,100 @@
+"""The switchboard's side of a restart: every call a restarted router found in
+Asterisk taken up again (``Adopt``): talking callers first, then waiting places
+(the channel's, else the stored one), menu levels, and the rest afresh; stray
+agents' phones hung up, and stored places no call holds any more closed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from callrouter.core import call as calls
+from callrouter.core import call_events as ev
+from callrouter.core import centre as cc
+from callrouter.core.board import Leg, _bridge_id, _Step
+from callrouter.core.board_calls import _arrived, _start_call
+from callrouter.core.board_centre import _centre
+from callrouter.core.board_commands import HangupLeg
+from callrouter.core.board_events import Arrived, Found
+from callrouter.core.numbers import is_restricted, normalise
+from callrouter.core.place import Adopted, Place, place_id_of, resume, resume_connected
+from callrouter.core.records import PlaceRecord, PlaceState
+
+
+def _adopt(
+    s: _Step, found: tuple[Found, ...], stray: tuple[str, ...], stored: tuple[PlaceRecord, ...]
+) -> None:
+    rules = s.board.rules
+    waiting = {
+        p.call_id: p
+        for p in stored
+        if p.node == rules.node and p.state is PlaceState.WAITING and p.call_id is not None
+        and p.place_id not in s.board.entries
+    }  # fmt: skip
+    talking = [f for f in found if f.agent_id is not None]
+    for f in talking + [f for f in found if f.agent_id is None]:
+        call_id = calls.call_id_for(rules.node, f.channel_id)
+        kept = waiting.pop(call_id, None)
+        if f.channel_id in s.board.calls:
+            continue  # its own event came first
+        line = rules.line_for(f.did)
+        if line is None:  # left alone: its place is not kept
+            if kept is not None:
+                _stored_place_ended(s, kept, PlaceState.LEFT)
+            continue
+        caller = normalise(f.number, line.country, restricted=is_restricted(f.presentation))
+        person = rules.repeat.person(caller)
+        adopted = Adopted(call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at, person)
+        place = f.place if kept is None else _stored_place(s, f, kept)
+        if f.agent_id is not None and f.agent_channel is not None:
+            _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f.agent_id, f.agent_channel)
+        elif place is not None:
+            call, first = resume(adopted, place, s.now)
+            _start_call(s, call, first)
+        elif f.menu is not None and (resumed := calls.resume_menu(adopted, f.menu, s.now, rules.plan)):
+            _start_call(s, *resumed)
+        else:  # at the menu's top level (or before it): starts afresh
+            again = Arrived(
+                f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation
+            )
+            _arrived(s, again)
+    for leg_channel in stray:
+        s.out.append(HangupLeg(leg_channel, "no call waits on it"))
+    known = {call.record.call_id for call in s.board.calls.values()}
+    for kept in waiting.values():
+        if kept.call_id not in known:  # its call is not in Asterisk any more
+            _stored_place_ended(s, kept, PlaceState.LEFT)
+
+
+def _stored_place(s: _Step, f: Found, kept: PlaceRecord) -> Place | None:
+    """The place a found call resumes, given the one stored for it: the channel's
+    word wins; a stored place no longer held is closed."""
+    stored = Place(kept.topic, kept.priority, kept.joined_at, kept.language, None, kept.place_id)
+    if f.agent_id is not None:  # connected (the record of it was lost): the agent's leg names this place
+        _stored_place_ended(s, kept, PlaceState.CONNECTED)
+        return f.place or stored
+    if f.place is None:  # the channel lost its place (or never got it written)
+        return stored
+    if f.place.place_id != kept.place_id:  # the channel holds another place
+        _stored_place_ended(s, kept, PlaceState.LEFT)
+    return f.place
+
+
+def _stored_place_ended(s: _Step, kept: PlaceRecord, state: PlaceState) -> None:
+    s.write(replace(kept, at=s.now, state=state))
+
+
+def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, leg_channel: str) -> None:
+    """A caller still talking to an agent: left as it is, followed to its end."""
+    call, first = resume_connected(adopted, entry_id, agent_id, s.now)
+    _start_call(s, call, first)
+    channel_id = adopted.channel_id
+    if agent_id not in s.board.centre.agents:  # an agent this config does not know: end it cleanly
+        s.pending.append((channel_id, ev.AgentLeft()))
+        s.out.append(HangupLeg(leg_channel, "unknown agent"))
+        return
+    s.put("legs", leg_channel, Leg(leg_channel, agent_id, entry_id, answered=True))
+    s.put("leg_of", entry_id, leg_channel)
+    s.put("entries", entry_id, channel_id)
+    s.put("bridges", channel_id, _bridge_id(call))
+    s.put("talk_started", agent_id, s.now)
+    _centre(s, cc.resume_call(s.board.centre, agent_id, entry_id, s.now))
