@@ -104,13 +104,10 @@ def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
 def schedule(s: _Step, callback: Callback) -> None:
     """A pending callback takes its virtual place now, or when it falls due."""
     if callback.stage is Stage.SCHEDULED and callback.due_at is not None and callback.due_at > s.now:
-        s.put("callbacks", callback.callback_id, callback)
-        s.deadline(("callback", callback.callback_id), callback.due_at)
+        _wait(s, callback)
         return
     if not _hours_open(s, callback):
-        later = cbs.later(callback, s.now, cbs.CLOSED_RECHECK)
-        s.put("callbacks", later.callback_id, later)
-        s.deadline(("callback", later.callback_id), later.due_at)
+        _wait(s, cbs.later(callback, s.now, cbs.CLOSED_RECHECK))
         return
     waiting = replace(callback, stage=Stage.WAITING, due_at=None, agent=None, person_leg=None)
     s.put("callbacks", waiting.callback_id, waiting)
@@ -121,7 +118,6 @@ def schedule(s: _Step, callback: Callback) -> None:
         entry = replace(entry, caller_key=None)
     board_centre._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
     if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
-        s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))
         _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
 
 
@@ -192,11 +188,21 @@ def _not_now(s: _Step, callback: Callback, wait: timedelta, why: str) -> None:
     """Release the reserved agent (not paused: they did nothing wrong) and take the
     callback out of the queue until ``wait`` has passed."""
     _log(s, callback, "callback_postponed", why)
-    later = cbs.later(callback, s.now, wait)
-    s.put("callbacks", later.callback_id, later)
-    s.deadline(("callback", later.callback_id), later.due_at)
-    board_centre._centre(s, cc.leave(s.board.centre, callback.callback_id, s.now))
-    s.set(centre=cc.forget_ended(s.board.centre, [callback.callback_id]))
+    _wait(s, cbs.later(callback, s.now, wait))
+    _out_of_queue(s, callback.callback_id)
+
+
+def _wait(s: _Step, callback: Callback) -> None:
+    """Kept on the board, out of the queue, until its due time wakes it."""
+    s.put("callbacks", callback.callback_id, callback)
+    s.deadline(("callback", callback.callback_id), callback.due_at)
+
+
+def _out_of_queue(s: _Step, callback_id: str) -> None:
+    """Its virtual place leaves the queue (a reserved agent is let go), and how it
+    ended is forgotten at once: no call will read it."""
+    board_centre._centre(s, cc.leave(s.board.centre, callback_id, s.now))
+    s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))
 
 
 def agent_answered(s: _Step, callback_id: str) -> None:
@@ -386,6 +392,5 @@ def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
     _save(s, cbs.cancelled(callback, s.now, reason))
     _log(s, callback, "callback_cancelled", reason)
     if callback_id in s.board.centre.queue:
-        board_centre._centre(s, cc.leave(s.board.centre, callback_id, s.now))
-        s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))
+        _out_of_queue(s, callback_id)
     return callback
