@@ -167,8 +167,9 @@ async def run(settings: Settings) -> int:
 
     def health() -> dict[str, Any]:
         return {
-            "ok": events.connected.is_set(),
+            "ok": events.ready.is_set(),
             "ari_connected": events.connected.is_set(),
+            "ready": events.ready.is_set(),
             "database_up": writer.database_up,
             "active_calls": dispatcher.active_calls,
             "queued": len(dispatcher.board.centre.queue),

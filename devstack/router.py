@@ -64,7 +64,7 @@ class RouterProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"router exited {self.proc.returncode}:\n{self.log()[-3000:]}")
             try:
-                if self.health().get("ari_connected"):
+                if self.health().get("ready"):  # connected, and the calls found taken up
                     return
             except OSError:
                 pass

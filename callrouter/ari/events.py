@@ -72,6 +72,8 @@ class EventStream:
         self._metrics = metrics
         self._cap = reconnect_max_seconds
         self.connected = asyncio.Event()
+        # Connected, and the connect hook done (calls found in Asterisk taken up): ready.
+        self.ready = asyncio.Event()
 
     async def run(self, handler: EventHandler, on_connect: ConnectHook) -> None:
         """Read events until cancelled or replaced; reconnect on any drop."""
@@ -84,6 +86,7 @@ class EventStream:
                         backoff.reset()
                         log.info("ARI events connected", extra={"app": self.app})
                         await on_connect()
+                        self.ready.set()
                         await self._read(ws, handler)
                     log.warning("ARI events closed by Asterisk; reconnecting")
                 except Replaced:
@@ -100,6 +103,7 @@ class EventStream:
             self.connected.set()
         else:
             self.connected.clear()
+            self.ready.clear()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse, handler: EventHandler) -> None:
         async for message in ws:
