@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from callrouter import config_checks, prompts
+from callrouter import config_checks, config_results, prompts
 from callrouter.config_centre import (
     DEFAULT_MENU,
     DEFAULT_TOPICS,
@@ -35,6 +35,7 @@ from callrouter.config_centre import (
     TopicConfig,
 )
 from callrouter.config_checks import Item, Parts
+from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
 
 SECRET_KEYS = {"password", "token", "secret"}
@@ -65,6 +66,7 @@ class FileConfig(Strict):
     queue: QueueConfig = QueueConfig()
     repeat: RepeatConfig = RepeatConfig()
     callback: CallbackConfig = CallbackConfig()
+    results: ResultsConfig | None = None  # absent: no results call is made
     agents: list[AgentConfig] = Field(default_factory=list)
     hours: dict[str, HoursConfig] = Field(default_factory=dict)
     lines: list[Line] = Field(min_length=1)
@@ -195,6 +197,9 @@ def validate(
                 table[key] = str(value)
     parts = split(data, problems)
     problems.extend(config_checks.problems(parts))
+    if "results" in data:
+        results = _item(ResultsConfig, data["results"], ("results",), problems)
+        problems.extend(config_results.problems(results, parts.topics, parts.lines))
     if prompts_base is not None and parts.prompts.has("source"):
         problems.extend(prompts.missing(parts, prompts_base / parts.prompts["source"]))
     if problems:

@@ -20,6 +20,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # the router was overloaded: "please call back" (urgent lines: the fallback route)
     REPLACED = "replaced"  # the same person called again while waiting: the newer call took the place
     CALLBACK = "callback"  # the caller asked to be called back: the place is kept as a callback
+    RESULTS = "results"  # a results call (outbound) that ended without joining the queue
 
 
 class RepeatKind(StrEnum):
@@ -56,6 +57,7 @@ class CallRecord:
     agent_answered_at: datetime | None = None
     repeat_of: str | None = None  # the earlier call of the same person this one follows up
     repeat_kind: RepeatKind | None = None
+    direction: str = "inbound"  # or "results": a results call the router made
 
 
 @dataclass(frozen=True)
@@ -161,4 +163,45 @@ class CallbackRecord:
     reason: str = ""  # why it ended (cancelled, failed), or who made it
 
 
-Record = CallRecord | CallEventRecord | AgentStateRecord | PlaceRecord | PersonRecord | CallbackRecord
+class NotificationState(StrEnum):
+    """A results notification's state; every one ends in exactly one of the final six."""
+
+    PENDING = "pending"  # waits for its due time (and its line's calling window)
+    DIALLING = "dialling"  # a router holds it: being dialled, or talking
+    DELIVERED = "delivered"  # the callee proved who they are and heard the result
+    TRANSFERRED = "transferred"  # ... and, a positive result, asked for a medical consultant
+    VERIFICATION_FAILED = "verification_failed"  # the callee never proved who they are
+    UNREACHABLE = "unreachable"  # never answered (no answer, busy, failed, hung up) within the attempts
+    CANCELLED = "cancelled"  # by an operator
+    EXPIRED = "expired"  # not told before it expired
+
+
+NOTIFICATION_FINAL = frozenset(NotificationState) - {NotificationState.PENDING, NotificationState.DIALLING}
+
+
+@dataclass(frozen=True)
+class NotificationAttempt:
+    at: datetime
+    # no_answer | busy | failed | verification_failed | no_input | hung_up | interrupted
+    # | delivered | transferred
+    outcome: str
+    call_id: str | None = None  # the results call, if the callee answered
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """A notification's state as the router changed it (the row itself is put in by the
+    import; a router writes its state, attempts, reason and next due time only)."""
+
+    notification_id: str
+    at: datetime  # this change
+    state: NotificationState
+    due_at: datetime  # tried again from then on (pending)
+    attempts: tuple[NotificationAttempt, ...] = ()
+    reason: str = ""
+
+
+Record = (
+    CallRecord | CallEventRecord | AgentStateRecord | PlaceRecord | PersonRecord | CallbackRecord
+    | NotificationRecord
+)  # fmt: skip

@@ -14,6 +14,8 @@ from callrouter.core.records import (
     CallbackRecord,
     CallEventRecord,
     CallRecord,
+    NotificationAttempt,
+    NotificationRecord,
     PersonRecord,
     PlaceRecord,
     Record,
@@ -25,8 +27,9 @@ from callrouter.core.records import (
 UPSERT_CALL = """
 INSERT INTO calls (call_id, node, channel_id, did, line, caller_number, caller_presentation,
                    started_at, answered_at, ended_at, outcome, end_reason, language, menu_path,
-                   topic, priority, queued_at, agent, agent_answered_at, repeat_of, repeat_kind)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                   topic, priority, queued_at, agent, agent_answered_at, repeat_of, repeat_kind, direction)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+        $22)
 ON CONFLICT (node, channel_id) DO UPDATE SET
     line              = COALESCE(EXCLUDED.line, calls.line),
     answered_at       = COALESCE(calls.answered_at, EXCLUDED.answered_at),
@@ -89,6 +92,14 @@ UPSERT_CALLBACK = _latest_change_upsert(
     " reason updated_at",
 )
 
+# A notification's row is the import's; a router changes its state, attempts,
+# reason and due time only, never to an older change (a replayed spool), never
+# the lease (store.notifications).
+UPDATE_NOTIFICATION = """
+UPDATE notifications SET state = $2, due_at = $3, attempts = $4::jsonb, reason = $5, updated_at = $6
+WHERE notification_id = $1 AND updated_at <= $6
+"""
+
 BAD_DATA = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
@@ -104,7 +115,7 @@ def _call_row(r: CallRecord) -> tuple[Any, ...]:
         r.call_id, r.node, r.channel_id, r.did, r.line, r.caller_number, r.caller_presentation,
         r.started_at, r.answered_at, r.ended_at, r.outcome.value if r.outcome else None, r.end_reason,
         r.language, r.menu_path, r.topic, r.priority, r.queued_at, r.agent, r.agent_answered_at,
-        r.repeat_of, r.repeat_kind.value if r.repeat_kind else None,
+        r.repeat_of, r.repeat_kind.value if r.repeat_kind else None, r.direction,
     )  # fmt: skip
 
 
@@ -127,6 +138,15 @@ def _callback_row(r: CallbackRecord) -> tuple[Any, ...]:
         r.callback_id, r.number, r.person, r.requested_at, r.joined_at, r.topic, r.line, r.language,
         r.priority, r.call_id, r.state.value, _attempts_json(r.attempts), r.reason, r.at,
     )  # fmt: skip
+
+
+def _notification_row(r: NotificationRecord) -> tuple[Any, ...]:
+    attempts = json.dumps([_notification_attempt(a) for a in r.attempts])
+    return r.notification_id, r.state.value, r.due_at, attempts, r.reason, r.at
+
+
+def _notification_attempt(a: NotificationAttempt) -> dict[str, Any]:
+    return {"at": a.at.isoformat(), "outcome": a.outcome, "call_id": a.call_id}
 
 
 def _event_row(r: CallEventRecord) -> tuple[Any, ...]:
@@ -152,6 +172,7 @@ STATEMENTS: dict[type[Record], tuple[str, Callable[[Any], tuple[Any, ...]]]] = {
     PlaceRecord: (UPSERT_PLACE, _place_row),
     PersonRecord: (UPSERT_PERSON, _person_row),
     CallbackRecord: (UPSERT_CALLBACK, _callback_row),
+    NotificationRecord: (UPDATE_NOTIFICATION, _notification_row),
 }
 
 

@@ -30,6 +30,7 @@ from callrouter.core.records import (
     CallbackRecord,
     CallEventRecord,
     CallRecord,
+    NotificationRecord,
     PersonRecord,
     PlaceRecord,
     Record,
@@ -42,6 +43,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "place": PlaceRecord,
     "person": PersonRecord,
     "callback": CallbackRecord,
+    "notification": NotificationRecord,
 }
 _NAMES = {cls: name for name, cls in RECORD_TYPES.items()}
 
