@@ -17,6 +17,9 @@ from callrouter.core.records import (
     CallbackState,
     CallEventRecord,
     CallRecord,
+    NotificationAttempt,
+    NotificationRecord,
+    NotificationState,
     Outcome,
     PersonRecord,
     PlaceRecord,
@@ -68,6 +71,7 @@ calls = st.builds(
     agent_answered_at=maybe(st.none(), times),
     repeat_of=maybe(st.none(), text),
     repeat_kind=maybe(st.none(), st.sampled_from(RepeatKind)),
+    direction=st.sampled_from(["inbound", "results"]),
 )
 call_events = st.builds(CallEventRecord, call_id=text, node=text, at=times, kind=event_kinds, detail=text)
 agent_states = st.builds(
@@ -121,6 +125,17 @@ callbacks = st.builds(
     attempts=st.lists(attempts, max_size=4).map(tuple),
     reason=text,
 )
+notifications = st.builds(
+    NotificationRecord,
+    notification_id=text,
+    at=times,
+    state=st.sampled_from(NotificationState),
+    due_at=times,
+    attempts=st.lists(
+        st.builds(NotificationAttempt, at=times, outcome=text, call_id=maybe(st.none(), text)), max_size=4
+    ).map(tuple),
+    reason=text,
+)
 STRATEGIES: dict[type, st.SearchStrategy[Record]] = {
     CallRecord: calls,
     CallEventRecord: call_events,
@@ -128,6 +143,7 @@ STRATEGIES: dict[type, st.SearchStrategy[Record]] = {
     PlaceRecord: places,
     PersonRecord: people,
     CallbackRecord: callbacks,
+    NotificationRecord: notifications,
 }
 
 
