@@ -28,6 +28,10 @@ CREATE TABLE notifications (
     updated_at      timestamptz NOT NULL,
     leased_by       text,
     lease_until     timestamptz,
+    -- The results call that told it during the attempt now being made (set with its
+    -- audit row, cleared when a router takes it): a router that stopped mid-call is
+    -- followed by one that knows it was told, and never tells it twice.
+    disclosed_in    uuid,
     CHECK ((leased_by IS NULL) = (lease_until IS NULL))
 );
 -- What a router takes next: the due ones, oldest first.
