@@ -119,6 +119,7 @@ class ResultsConfig(Strict):
             consult_max_wait=timedelta(seconds=self.consult_max_wait_seconds),
             poll=timedelta(seconds=self.poll_seconds),
             expire_after=timedelta(hours=self.expire_after_hours),
+            dial=self.dial,
             retry={
                 k: RetryRule(timedelta(seconds=r.after_seconds), r.max_attempts)
                 for k, r in self.retry.items()

@@ -24,6 +24,7 @@ from callrouter.core.lines import DidDirectory
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import PersonRecord, PlaceRecord, PlaceState, Record
 from callrouter.core.repeat import RepeatRules
+from callrouter.core.results import Notification, ResultsRules
 
 
 # ---- what it consults --------------------------------------------------------------------
@@ -44,6 +45,7 @@ class Rules:
     repeat: RepeatRules = field(default_factory=RepeatRules)
     callback: CallbackRules | None = None  # None: callbacks are never offered nor dialled
     by_name: Mapping[str, LineInfo] = field(default_factory=dict)  # every line by its name
+    results: ResultsRules | None = None  # None: no results call is made
 
     def line_named(self, name: str) -> LineInfo | None:
         return self.by_name.get(name)
@@ -70,6 +72,16 @@ Key = tuple[
 
 
 @dataclass(frozen=True)
+class ResultsCall:
+    """A notification this router is dialling (or talking to its patient about)."""
+
+    notification: Notification
+    channel_id: str
+    started_at: datetime
+    answered: bool = False
+
+
+@dataclass(frozen=True)
 class Board:
     rules: Rules
     centre: cc.Centre
@@ -88,6 +100,10 @@ class Board:
     people: Mapping[str, PersonRecord] = field(default_factory=dict)  # person -> what is remembered
     callbacks: Mapping[str, Callback] = field(default_factory=dict)  # callback id (= its place's id) -> it
     dials: Mapping[str, str] = field(default_factory=dict)  # a person's channel -> its callback
+    results: Mapping[str, ResultsCall] = field(default_factory=dict)  # notification id -> its call
+    result_dials: Mapping[str, str] = field(default_factory=dict)  # a patient's channel -> notification id
+    results_taking: bool = False  # a TakeResults is on its way
+    results_pending: int = 0  # due or waiting notifications, as the last TakeResults counted them
 
     @classmethod
     def create(cls, rules: Rules, centre: cc.Centre) -> Board:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from callrouter.core import admission, dialler, repeat
+from callrouter.core import admission, board_results, dialler, repeat
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
@@ -16,7 +16,14 @@ from callrouter.core import commands as cmd
 from callrouter.core.agents import AgentState
 from callrouter.core.board import Board, _bridge_id, _place, _remember, _Step
 from callrouter.core.board_centre import _centre
-from callrouter.core.board_commands import CallOver, DestroyBridge, HangupLeg, JoinBridge, ToChannel
+from callrouter.core.board_commands import (
+    CallOver,
+    DestroyBridge,
+    ForResults,
+    HangupLeg,
+    JoinBridge,
+    ToChannel,
+)
 from callrouter.core.board_events import Arrived
 from callrouter.core.call_state import Call
 from callrouter.core.callbacks import Callback
@@ -130,6 +137,10 @@ def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
                 s.deadline(("call", channel_id), s.now + timedelta(seconds=seconds))
             case cmd.JoinQueue(entry):
                 _join(s, channel_id, entry)
+                if s.board.calls[channel_id].results is not None:  # a patient asked for a consultant
+                    board_results.joined(s, channel_id)
+            case cmd.VerifySecret() | cmd.AuditDisclosure():
+                s.out.append(ForResults(channel_id, s.board.calls[channel_id].record.call_id, command))
             case cmd.LeaveQueue(entry_id):
                 _leave(s, entry_id)
             case cmd.RequestAnnouncement():
@@ -300,6 +311,9 @@ def _call_over(s: _Step, channel_id: str) -> None:
     if entry_id is not None:
         s.set(centre=cc.forget_ended(s.board.centre, [entry_id]))
     s.deadline(("call", channel_id), None)
+    s.deadline(("consult", channel_id), None)
+    if call.results is not None:
+        board_results.call_over(s, call)
     if entry_id is not None:
         s.deadline(("entry", entry_id), None)
         leg_channel = s.board.leg_of.get(entry_id)

@@ -114,8 +114,30 @@ class Dial:
     app_args: str
     ring_seconds: float
     label: str
+    route: str = ""  # the route's template ({number}); empty: the callbacks' route
+
+
+@dataclass(frozen=True)
+class TakeResults:
+    """Take (lease) up to ``limit`` due notifications of these lines (their calling
+    windows are open), none of ``holding`` (dialled now); fed back as ``ResultsTaken``."""
+
+    lines: tuple[str, ...]
+    limit: int
+    holding: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ForResults:
+    """A results call's check of the keyed secret, or its disclosure's audit row
+    (``VerifySecret``, ``AuditDisclosure``): the answer goes back to the channel."""
+
+    channel_id: str
+    call_id: str
+    command: cmd.VerifySecret | cmd.AuditDisclosure
 
 
 Command = (
     ToChannel | Originate | HangupLeg | DestroyBridge | Write | WakeAt | CallOver | LeaseCallback | Dial
+    | TakeResults | ForResults
 )  # fmt: skip

@@ -12,6 +12,7 @@ from datetime import datetime
 from callrouter.core import call_events as ev
 from callrouter.core.place import MenuLevel, Place
 from callrouter.core.records import AgentStateRecord, CallbackRecord, PersonRecord, PlaceRecord
+from callrouter.core.results import Notification
 
 AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
 
@@ -180,8 +181,32 @@ class Remember:
     people: tuple[PersonRecord, ...]
 
 
+@dataclass(frozen=True)
+class ResultsTaken:
+    """The shell's answer to ``TakeResults``: the notifications now leased to this
+    router, and how many are still pending in all (due or not)."""
+
+    notifications: tuple[Notification, ...]
+    pending: int
+
+
+@dataclass(frozen=True)
+class PollResults:
+    """Look for due notifications now (the shell says so once it is ready; later
+    looks are the switchboard's own deadline)."""
+
+
+@dataclass(frozen=True)
+class CancelNotification:
+    """An operator cancels a notification this router holds. Raises KeyError if it
+    holds none of that id, CallbackError while its patient is on the line."""
+
+    notification_id: str
+    reason: str
+
+
 Event = (
     Arrived | OnCall | LegAnswered | LegGone | AgentCommand | Reachable | Reprioritise | StillThere | Wake
     | RestoreAgents | Adopt | Remember | CallbackLeased | DialAnswered | DialGone | RestoreCallbacks
-    | ScheduleCallback | CancelCallback
+    | ScheduleCallback | CancelCallback | ResultsTaken | PollResults | CancelNotification
 )  # fmt: skip

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from callrouter.core import call_callback as cb
 from callrouter.core import menu as mn
+from callrouter.core import results_call as rc
 from callrouter.core.call_events import (
     AgentAnswered,
     AgentLeft,
@@ -139,6 +140,9 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
             return _finish(call, now, outcome, "maximum call duration")
         case Answered() if call.phase is Phase.ANSWERING:
             return _answered(call, now, plan)
+    if call.phase is Phase.RESULTS and call.results is not None:
+        topic = call.results.consult_topic
+        return rc.decide(call, event, now, plan, lambda c: _join(c, now, plan, topic, "results consult"))
     if call.phase is Phase.MENU and call.callback_pending:
         return cb.choosing(
             call,

@@ -116,6 +116,20 @@ class CallbackRefused:
     reason: str
 
 
+@dataclass(frozen=True)
+class SecretChecked:
+    """The shell's answer to ``VerifySecret``: the keyed digits match the stored hash (or not)."""
+
+    ok: bool
+
+
+@dataclass(frozen=True)
+class DisclosureAudited:
+    """The shell's answer to ``AuditDisclosure``: the audit row is committed (or could not be)."""
+
+    ok: bool
+
+
 CallEvent = (
     Answered
     | PlaybackFinished
@@ -136,4 +150,6 @@ CallEvent = (
     | Replaced
     | CallbackTaken
     | CallbackRefused
+    | SecretChecked
+    | DisclosureAudited
 )

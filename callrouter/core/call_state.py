@@ -24,6 +24,7 @@ class Phase(StrEnum):
     LEAVING = "leaving"  # a last message, then the router hangs up
     ENDING = "ending"  # the router asked for the hang-up; waiting for Asterisk
     ENDED = "ended"
+    RESULTS = "results"  # a results call: identity check, then the result (``results_call``)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,33 @@ class NumberDialog:
     proposed: str | None  # the caller's own number, read back (None: withheld, they key one)
     keyed: str = ""
     tries: int = 0
+
+
+class Told(StrEnum):
+    """How far a results call got with the result."""
+
+    NOTHING = "nothing"
+    TELLING = "telling"  # the audit row is committed and the result is being played
+    TOLD = "told"  # played to its end at least once
+
+
+@dataclass(frozen=True)
+class ResultsDialog:
+    """A results call (``results_call``): the callee keys their secret, then hears the result."""
+
+    notification_id: str
+    result: str  # negative | positive | inconclusive
+    tries_allowed: int
+    max_digits: int
+    key_seconds: float
+    consult_topic: str  # a positive result's "press 1" joins the queue for it
+    keyed: str = ""  # digits keyed so far on this try (never logged)
+    tries: int = 0  # wrong secrets so far
+    silences: int = 0  # prompts met with silence
+    checking: bool = False  # a VerifySecret or AuditDisclosure is on its way
+    verified: bool = False
+    told: Told = Told.NOTHING
+    outcome: str | None = None  # decided: verification_failed | no_input | transferred | failed
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,7 @@ class Call:
     callback_offered: bool = False  # offered a callback: reminded at each announcement
     callback_pending: bool = False  # their callback waits: keep it (1), or wait in its place
     dialog: NumberDialog | None = None  # settling a callback's number
+    results: ResultsDialog | None = None  # a results call's dialog (``results_call``)
 
     @property
     def ended(self) -> bool:

@@ -111,6 +111,27 @@ class LogEvent:
     event: CallEventRecord
 
 
+@dataclass(frozen=True)
+class VerifySecret:
+    """Check the keyed digits against the notification's stored hash (off the call's
+    path: argon2 is slow by design); answered with SecretChecked. The digits go no
+    further than the check: never logged, never recorded."""
+
+    notification_id: str
+    digits: str
+
+
+@dataclass(frozen=True)
+class AuditDisclosure:
+    """Commit the disclosure's audit row before a result is played; answered with
+    DisclosureAudited. ``verified_by``: how the callee proved who they are;
+    ``played``: the prompts that will tell the result."""
+
+    notification_id: str
+    verified_by: str
+    played: str
+
+
 Command = (
     Answer
     | Play
@@ -129,4 +150,6 @@ Command = (
     | ContinueInDialplan
     | SaveCall
     | LogEvent
+    | VerifySecret
+    | AuditDisclosure
 )

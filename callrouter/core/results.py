@@ -78,6 +78,7 @@ class ResultsRules:
     poll: timedelta = timedelta(seconds=5)
     expire_after: timedelta = timedelta(hours=72)
     retry: Mapping[str, RetryRule] = field(default_factory=_default_retry)
+    dial: str = "PJSIP/{number}@trunk"  # the outbound route
 
     def window_of(self, line: str) -> Hours:
         return self.windows.get(line, self.window)

@@ -49,10 +49,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from callrouter.core import board_results, dialler, repeat
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
-from callrouter.core import dialler, repeat
 from callrouter.core.agents import AgentStateError
 from callrouter.core.board import Board, Key, Leg, Result, Rules, _place, _remember, _Step
 from callrouter.core.board_calls import _arrived, _settle
@@ -64,11 +64,13 @@ from callrouter.core.board_commands import (
     Command,
     DestroyBridge,
     Dial,
+    ForResults,
     HangupLeg,
     JoinBridge,
     LeaseCallback,
     MakeBridge,
     Originate,
+    TakeResults,
     ToChannel,
     WakeAt,
     Write,
@@ -81,6 +83,7 @@ from callrouter.core.board_events import (
     CallbackError,
     CallbackLeased,
     CancelCallback,
+    CancelNotification,
     DialAnswered,
     DialGone,
     Event,
@@ -88,11 +91,13 @@ from callrouter.core.board_events import (
     LegAnswered,
     LegGone,
     OnCall,
+    PollResults,
     Reachable,
     Remember,
     Reprioritise,
     RestoreAgents,
     RestoreCallbacks,
+    ResultsTaken,
     ScheduleCallback,
     StillThere,
     Wake,
@@ -114,6 +119,7 @@ __all__ = [
     "CallbackError",
     "CallbackLeased",
     "CancelCallback",
+    "CancelNotification",
     "ChannelCommand",
     "Command",
     "DestroyBridge",
@@ -121,6 +127,7 @@ __all__ = [
     "DialAnswered",
     "DialGone",
     "Event",
+    "ForResults",
     "Found",
     "HangupLeg",
     "JoinBridge",
@@ -132,15 +139,18 @@ __all__ = [
     "MakeBridge",
     "OnCall",
     "Originate",
+    "PollResults",
     "Reachable",
     "Remember",
     "Reprioritise",
     "RestoreAgents",
     "RestoreCallbacks",
     "Result",
+    "ResultsTaken",
     "Rules",
     "ScheduleCallback",
     "StillThere",
+    "TakeResults",
     "ToChannel",
     "Wake",
     "WakeAt",
@@ -167,25 +177,33 @@ def step(board: Board, event: Event, now: datetime) -> Result:
             _leg_gone(s, channel_id, cause)
         case AgentCommand():
             _agent_command(s, event)
-        case Reachable(agent_id, reachable):
-            _centre(s, cc.set_reachable(board.centre, agent_id, reachable, now))
-        case Reprioritise(entry_id, priority):
-            _centre(s, cc.reprioritise(board.centre, entry_id, priority, now))
-            _place(s, s.board.centre.queue.entries[entry_id], PlaceState.WAITING)
+        case Reachable() | Reprioritise() | RestoreAgents():
+            _centre_event(s, event)
         case StillThere(channel_ids):
             _hang_up_lingering(s, channel_ids)
         case Wake():
             _wake(s)
-        case RestoreAgents(last):
-            _centre(s, cc.restore_agents(board.centre, last, now))
         case Adopt(found, stray, stored):
             _adopt(s, found, stray, stored)
         case Remember(people):
             s.set(people={**board.people, **repeat.loaded(board.rules.repeat, list(people), now)})
-        case _:  # the callbacks' events
-            dialler.on_event(s, event)
+        case _:  # the results calls' events, else the callbacks'
+            if not board_results.on_event(s, event):
+                dialler.on_event(s, event)
     _settle(s)
     return s.board, s.out
+
+
+def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> None:
+    centre = s.board.centre
+    match event:
+        case Reachable(agent_id, reachable):
+            _centre(s, cc.set_reachable(centre, agent_id, reachable, s.now))
+        case Reprioritise(entry_id, priority):
+            _centre(s, cc.reprioritise(centre, entry_id, priority, s.now))
+            _place(s, s.board.centre.queue.entries[entry_id], PlaceState.WAITING)
+        case RestoreAgents(last):
+            _centre(s, cc.restore_agents(centre, last, s.now))
 
 
 def _agent_command(s: _Step, event: AgentCommand) -> None:
@@ -220,6 +238,12 @@ def _wake(s: _Step) -> None:
             _check_durations(s)
         elif kind in ("callback", "lease", "closed", "dial"):
             dialler.due(s, kind, name)
+        elif kind == "results":
+            board_results.poll(s)
+        elif kind == "results_dial":
+            board_results.ring_timeout(s, name)
+        elif kind == "consult":
+            board_results.consult_due(s, name)
 
 
 def _max_wait(s: _Step, entry_id: str) -> None:
