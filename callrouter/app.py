@@ -22,6 +22,7 @@ from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
+from callrouter.calls.results_io import argon2_verify
 from callrouter.config import Settings
 from callrouter.core.records import Outcome, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
@@ -30,6 +31,7 @@ from callrouter.store.leases import CallbackLeases
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
 from callrouter.store.restore import last_agent_states, open_callbacks, people, waiting_places
+from callrouter.store.results_dialler import ResultsDialler
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,15 @@ def build_metrics(line_names: Iterable[str]) -> Metrics:
         event_types=EVENT_LABELS,
         repeat_kinds=[kind.value for kind in RepeatKind],
     )
+
+
+def _use_results(settings: Settings, dispatcher: Dispatcher) -> ResultsDialler:
+    """Results calls are made with a ``[results]`` section (its store opens no
+    connection before its first statement)."""
+    store = ResultsDialler(settings.database.dsn, _secret(settings.database_password))
+    if settings.file.results is not None:
+        dispatcher.use_results(store, argon2_verify, settings.file.results.lease_seconds)
+    return store
 
 
 def repeat_key(settings: Settings) -> bytes:
@@ -140,6 +151,7 @@ async def run(settings: Settings) -> int:
     leases = CallbackLeases(settings.database.dsn, _secret(settings.database_password))
     key = repeat_key(settings)
     dispatcher = build_dispatcher(settings, ari, writer, metrics, leases=leases, repeat_key=key)
+    results_store = _use_results(settings, dispatcher)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)
@@ -161,7 +173,10 @@ async def run(settings: Settings) -> int:
     )
     metrics.watch(
         LiveCollector(
-            lambda: dispatcher.active_calls, lambda: writer.backlog, lambda: dispatcher.callbacks_pending
+            lambda: dispatcher.active_calls,
+            lambda: writer.backlog,
+            lambda: dispatcher.callbacks_pending,
+            lambda: dispatcher.board.results_pending + len(dispatcher.board.results),
         )
     )
 
@@ -220,5 +235,6 @@ async def run(settings: Settings) -> int:
     await store.close()
     await queries.close()
     await leases.close()
+    await results_store.close()
     await admin.cleanup()
     return code

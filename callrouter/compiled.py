@@ -85,6 +85,7 @@ def rules(settings: Settings, repeat_key: bytes = b"") -> sb.Rules:
         repeat=replace(settings.file.repeat.to_core(), secret=repeat_key),
         callback=settings.file.callback.to_core() if _callbacks_on(settings) else None,
         by_name=lines,
+        results=settings.file.results.to_core() if settings.file.results is not None else None,
     )
 
 

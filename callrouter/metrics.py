@@ -19,6 +19,10 @@ from prometheus_client.registry import Collector
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # What happens to callbacks, each counted once: booked (by a caller or by hand), then one end.
 CALLBACK_RESULTS = ("requested", "completed", "failed", "cancelled")
+# The final states of a results notification (core.records.NotificationState).
+NOTIFICATION_STATES = (
+    "delivered", "transferred", "verification_failed", "unreachable", "cancelled", "expired",
+)  # fmt: skip
 
 
 class LiveCollector(Collector):
@@ -29,7 +33,9 @@ class LiveCollector(Collector):
         active_calls: Callable[[], int],
         writer_backlog: Callable[[], int],
         callbacks_pending: Callable[[], int],
+        notifications_pending: Callable[[], int] = lambda: 0,
     ) -> None:
+        self._notifications_pending = notifications_pending
         self._active_calls = active_calls
         self._writer_backlog = writer_backlog
         self._callbacks_pending = callbacks_pending
@@ -47,6 +53,11 @@ class LiveCollector(Collector):
             "callrouter_callbacks_pending",
             "Open callbacks (waiting for their turn or being dialled)",
             value=self._callbacks_pending(),
+        )
+        yield GaugeMetricFamily(
+            "callrouter_notifications_pending",
+            "Results notifications not yet final: waiting (due or not) or being dialled",
+            value=self._notifications_pending(),
         )
 
 
@@ -153,6 +164,20 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.notifications = Counter(
+            "callrouter_notifications_total",
+            "Results notifications by the final state they ended in",
+            ["state"],
+            registry=r,
+        )
+        self.notification_attempts = Histogram(
+            "callrouter_notification_attempts",
+            "Calls made for a results notification by the time it ended",
+            buckets=(1, 2, 3, 4, 5, 6, 8, 10, 15, 20),
+            registry=r,
+        )
+        for state in NOTIFICATION_STATES:
+            self.notifications.labels(state=state)
         for name in event_types:
             self.ari_events.labels(type=name)
         for kind in repeat_kinds:

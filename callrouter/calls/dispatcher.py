@@ -25,7 +25,9 @@ from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.calls import features, tally
 from callrouter.calls.executor import ChannelExecutor
 from callrouter.calls.outbound import Leases, Outbound, Route
+from callrouter.calls.results_io import ResultsIO, Verifier
 from callrouter.core import call_events as ev
+from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
 from callrouter.core.callbacks import final
@@ -33,6 +35,7 @@ from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, CallRecord, PlaceRecord
 from callrouter.metrics import Metrics
+from callrouter.store.results_dialler import ResultsDialler
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,11 @@ class Dispatcher:
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
         self._outbound = Outbound(ari_client, shell.app, shell.node, shell.route, leases, self._step_safely)
+        self._results: ResultsIO | None = None
+
+    def use_results(self, store: ResultsDialler, verify: Verifier, lease_seconds: float) -> None:
+        """Results calls: due notifications taken from ``store``, secrets checked with ``verify``."""
+        self._results = ResultsIO(store, verify, self._node, lease_seconds, self._step_safely, self._clock)
 
     def restore_places(self, places: Iterable[PlaceRecord]) -> None:
         """At start, before connecting: the places recorded waiting (PostgreSQL, then
@@ -161,6 +169,23 @@ class Dispatcher:
                     self._spawn(self._outbound.lease(callback_id))
                 case sb.Dial():
                     self._spawn(self._outbound.dial(command))
+                case sb.TakeResults() | sb.ForResults():
+                    self._for_results(command)
+
+    def _for_results(self, command: sb.TakeResults | sb.ForResults) -> None:
+        """Results calls' I/O; without a store (no [results]) nothing is taken nor told."""
+        match command:
+            case sb.TakeResults() if self._results is not None:
+                self._results.forget_all_but(set(self.board.results))
+                self._spawn(self._results.take(command))
+            case sb.TakeResults():
+                self._step_safely(sb.ResultsTaken((), 0))
+            case sb.ForResults() if self._results is not None:
+                self._spawn(self._results.for_call(command))
+            case sb.ForResults(channel_id, _, asked):
+                no = isinstance(asked, cmd.VerifySecret)
+                refused: ev.CallEvent = ev.SecretChecked(False) if no else ev.DisclosureAudited(False)
+                self._step_safely(sb.OnCall(channel_id, refused))
 
     def _executor(self, channel_id: str) -> ChannelExecutor:
         executor = self.executors.get(channel_id)
@@ -277,6 +302,8 @@ class Dispatcher:
             self._step_safely(sb.OnCall(channel_id, ev.ChannelGone(cause)))
         elif channel_id in self.board.legs:
             self._step_safely(sb.LegGone(channel_id, cause))
+        elif channel_id in self.board.result_dials:  # a results call's patient, before answering
+            self._step_safely(sb.DialGone(channel_id, cause))
         elif channel_id in self.board.dials:  # a callback's person
             self._step_safely(sb.DialGone(channel_id, cause))
             executor = self.executors.get(channel_id)
@@ -297,6 +324,10 @@ class Dispatcher:
         elif kind == "callback" and channel.id in self.board.dials:
             self._step_safely(sb.DialAnswered(channel.id))
         elif kind == "callback":  # dialled by a router before a restart: nobody waits on it now
+            self._spawn(self._hangup_leg(channel.id, "stray"))
+        elif kind == "results" and channel.id in self.board.result_dials:
+            self._step_safely(sb.DialAnswered(channel.id))
+        elif kind == "results":  # dialled by a router before a restart: its attempt is over
             self._spawn(self._hangup_leg(channel.id, "stray"))
         elif kind == "feature" and len(args) >= 3:
             self._spawn(features.run(self._ari, self.step, channel.id, args[1], args[2]))
@@ -329,6 +360,7 @@ class Dispatcher:
         if self._stored_callbacks:  # once: later reconnects must not bring back finished ones
             callbacks, self._stored_callbacks = self._stored_callbacks, ()
             self._step_safely(sb.RestoreCallbacks(callbacks))
+        self._step_safely(sb.PollResults())  # a look for due results now; the next ones on its own clock
 
     def _next_hold_bridge(self) -> str | None:
         bridges = self.hold_bridge_ids
@@ -404,6 +436,11 @@ class Dispatcher:
             parts = channel.dialplan.app_data.split(",")
             if len(parts) >= 4 and parts[1] == "agent":
                 legs[parts[2]] = (channel_id, parts[3])
+            elif len(parts) >= 2 and parts[1] in ("results", "callback"):
+                # Dialled by the router before: the attempt is over (a results call is
+                # taken again once its lease is free, never told twice).
+                log.info("hanging up outbound channel %s of a router before", channel_id)
+                self._spawn(self._hangup_leg(channel_id, "stray"))
             elif len(parts) >= 3 and parts[1] == "inbound":
                 callers.append((channel, parts[2], parts[3] if len(parts) >= 4 else ""))
         found = []

@@ -63,7 +63,7 @@ class Outbound:
         try:
             await self._ari.originate(
                 command.channel_id,
-                self._route.endpoint(command.number),
+                (Route(command.route) if command.route else self._route).endpoint(command.number),
                 self._app,
                 command.app_args,
                 command.ring_seconds,

@@ -5,7 +5,7 @@ hands every command it carries out here; nothing here decides anything."""
 from __future__ import annotations
 
 from callrouter.core import switchboard as sb
-from callrouter.core.records import CallbackRecord, CallbackState
+from callrouter.core.records import NOTIFICATION_FINAL, CallbackRecord, CallbackState, NotificationRecord
 from callrouter.metrics import Metrics
 
 
@@ -27,5 +27,8 @@ def count(metrics: Metrics, command: sb.Command) -> None:
             result = callback_result(record)
             if result is not None:
                 metrics.callbacks.labels(result=result).inc()
+        case sb.Write(NotificationRecord() as record) if record.state in NOTIFICATION_FINAL:
+            metrics.notifications.labels(state=record.state.value).inc()
+            metrics.notification_attempts.observe(len(record.attempts))
         case sb.CallOver(_, record) if record.repeat_kind is not None:  # the call's final record
             metrics.repeat_calls.labels(kind=record.repeat_kind.value).inc()

@@ -1,0 +1,114 @@
+"""The router's side of notifications in PostgreSQL: taking due ones (a lease, as
+for callbacks: ``FOR UPDATE SKIP LOCKED``, an expiry, PostgreSQL's clock), and
+the audit row committed before a result is told.
+
+A router takes a notification by setting it ``dialling`` and holding its lease;
+its state from then on is the record writer's (``NotificationRecord``: pending
+again, or final), never its lease. A ``dialling`` one whose lease expired (its
+router stopped) is taken again; if it was told during that attempt
+(``disclosed_in``, set with the audit row) it is delivered, never told twice.
+
+DatabaseUnavailable when PostgreSQL cannot answer: nothing is dialled, nothing told.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from callrouter.core.records import NotificationAttempt
+from callrouter.store.queries import Pooled, is_uuid
+
+TAKE = """
+WITH due AS (
+    SELECT notification_id FROM notifications
+    WHERE line = ANY($2::text[]) AND NOT (notification_id = ANY($5::uuid[]))
+      AND ((state = 'pending' AND due_at <= now())
+           OR (state = 'dialling' AND (lease_until <= now() OR leased_by = $1)))
+    ORDER BY due_at, notification_id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notifications n
+SET leased_by = $1, lease_until = now() + make_interval(secs => $4), state = 'dialling',
+    disclosed_in = CASE WHEN n.state = 'pending' THEN NULL ELSE n.disclosed_in END
+FROM due WHERE n.notification_id = due.notification_id
+RETURNING n.notification_id, n.number, n.line, n.language, n.result, n.test_type, n.due_at, n.expires_at,
+          n.attempts, n.secret_hash, n.disclosed_in IS NOT NULL AS disclosed
+"""
+PENDING = "SELECT count(*) AS pending FROM notifications WHERE state = 'pending'"
+# Only while this router holds it, dialling: else nothing is audited, and nothing told.
+AUDIT = """
+WITH mine AS (
+    UPDATE notifications SET disclosed_in = $4
+    WHERE notification_id = $1 AND leased_by = $3 AND state = 'dialling'
+    RETURNING notification_id
+)
+INSERT INTO notification_audit (notification_id, at, node, call_id, verified_by, played)
+SELECT notification_id, $2, $3, $4, $5, $6 FROM mine
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class TakenRow:
+    """A notification as taken (the shell makes the core's ``Notification`` of it)."""
+
+    notification_id: str
+    number: str
+    line: str
+    language: str
+    result: str
+    test_type: str
+    due_at: datetime
+    expires_at: datetime
+    attempts: tuple[NotificationAttempt, ...]
+    secret_hash: str
+    disclosed: bool  # told during the attempt its last router was making
+
+
+@dataclass(frozen=True)
+class Taken:
+    rows: tuple[TakenRow, ...]
+    pending: int
+
+
+def _row(row: asyncpg.Record) -> TakenRow:
+    attempts = tuple(
+        NotificationAttempt(datetime.fromisoformat(a["at"]), a["outcome"], a.get("call_id"))
+        for a in json.loads(row["attempts"])
+    )
+    return TakenRow(
+        str(row["notification_id"]), row["number"], row["line"], row["language"], row["result"],
+        row["test_type"], row["due_at"], row["expires_at"], attempts, row["secret_hash"], row["disclosed"],
+    )  # fmt: skip
+
+
+class ResultsDialler(Pooled):
+    async def take(
+        self, holder: str, lines: Sequence[str], limit: int, seconds: float, holding: Sequence[str] = ()
+    ) -> Taken:
+        """Up to ``limit`` due notifications of ``lines`` (none of ``holding``), leased
+        to ``holder`` for ``seconds``, oldest due first; and how many are pending in all."""
+        if limit < 1 or not lines:
+            rows = []
+        else:
+            held = [h for h in holding if is_uuid(h)]
+            rows = await self._fetch(TAKE, holder, list(lines), limit, seconds, held)
+        pending = (await self._fetch(PENDING))[0]["pending"]
+        taken = sorted((_row(r) for r in rows), key=lambda n: (n.due_at, n.notification_id))
+        return Taken(tuple(taken), int(pending))
+
+    async def audit(
+        self, notification_id: str, at: datetime, holder: str, call_id: str, verified_by: str, played: str
+    ) -> bool:
+        """The disclosure's audit row, committed; False when this router no longer
+        holds the notification (nothing is written then, and nothing may be told)."""
+        if not is_uuid(notification_id) or not is_uuid(call_id):
+            return False
+        rows = await self._fetch(AUDIT, notification_id, at, holder, call_id, verified_by, played)
+        return bool(rows)
