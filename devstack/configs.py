@@ -16,6 +16,12 @@ QUICK = {
     "announce_every_seconds = 60 ": "announce_every_seconds = 20 ",
 }
 
+WEEKDAYS = '["mon", "tue", "wed", "thu", "fri", "sat"]'
+RESULTS_ANY_TIME = {
+    f'zone = "Europe/Moscow"\ndays = {WEEKDAYS}': f'zone = "UTC"\ndays = {WEEKDAYS[:-1]}, "sun"]',
+    'hours = ["09:00-20:00"] ': 'hours = ["00:00-24:00"] ',
+}
+
 
 def clockless_config(target: Path) -> Path:
     text = EXAMPLE.read_text()
@@ -26,6 +32,10 @@ def clockless_config(target: Path) -> Path:
     for key, value in QUICK.items():
         assert key in text, key
         text = text.replace(key, value)
+    # Results calls at any hour: [results.window] every day, all day.
+    for old, new in RESULTS_ANY_TIME.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
     text += '\n[hours.closed]\nzone = "UTC"\nweekly = {}\n'
     text = text.replace('source = "prompts"', f'source = "{REPO / "prompts"}"')
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ CONFIG = {
     "offer_after_seconds = 300 ": "offer_after_seconds = 60 ",
     "retry_seconds = 300 ": "retry_seconds = 10 ",
     "max_attempts = 3 ": "max_attempts = 2 ",
-    "ring_seconds = 30 ": "ring_seconds = 10 ",
+    "ring_seconds = 30             #": "ring_seconds = 10             #",
 }
 
 REDIALLERS, TWO_LINES, BACK_AGAIN, CALLBACKS = 12, 8, 6, 4

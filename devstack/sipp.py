@@ -97,6 +97,33 @@ RFC2833_KEY = """
 """
 
 
+ANSWERED_KEY = """
+  <pause milliseconds="{pause}"/>
+  <send>
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$invite_to];tag=[pid]SIPpTag03[call_number]
+      To: [$invite_from]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={digit}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+
+def answered_keys_xml(keys: Sequence[tuple[int, str]]) -> str:
+    """The steps of a called person keying (pause in ms, key) after answering (SIP INFO)."""
+    return "".join(ANSWERED_KEY.format(pause=p, digit=k, cseq=n) for n, (p, k) in enumerate(keys, 2))
+
+
 def keys_xml(keys: list[tuple[int, str]], rfc2833: bool = False) -> str:
     """Scenario steps pressing each (pause in ms, key) after the answer.
     SIP INFO carries every key; RFC 2833 (sipp's pcaps) only the first of a call."""
@@ -267,7 +294,8 @@ class Callee(_Phones):
     order the calls come: "answer" (rings ``ring_ms``, answers, hangs up after
     ``talk_ms`` unless the far end did first), "busy" (486 at once) or "no_answer"
     (rings until the caller gives up). Whatever number is dialled, it answers as
-    that number; ``dialled`` says which, and when, once it is done."""
+    that number; ``dialled`` says which, and when, once it is done. ``keys``: what
+    the person keys once answered (pause in ms, key), on every answered call."""
 
     def __init__(
         self,
@@ -276,6 +304,7 @@ class Callee(_Phones):
         ring_ms: int = 600,
         talk_ms: int = 600_000,
         timeout_s: int = 120,
+        keys: Sequence[tuple[int, str]] = (),
     ) -> None:
         unknown = set(answers) - set(CALLEE_ANSWERS)
         if unknown or not answers:
@@ -284,7 +313,7 @@ class Callee(_Phones):
         with tempfile.NamedTemporaryFile("w", prefix="callrouter-sipp-", suffix=".csv", delete=False) as inf:
             inf.write("SEQUENTIAL\n" + "".join(f"{answer};\n" for answer in answers))
         self._answers = Path(inf.name)
-        values = {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms)}
+        values = {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms), "KEYS": answered_keys_xml(keys)}
         super().__init__(port, _render("callee.xml", values), len(answers), timeout_s, ["-inf", inf.name])
 
     def _read(self, logged: list[str]) -> None:

@@ -26,13 +26,18 @@ ADMIN_TOKEN = "e2e-admin-token-0123456789"  # the router refuses a token under 1
 # What the tests change in the clock-independent config: booking appointments
 # overflow after 6 s; a callback is offered at the first honest wait estimate (it
 # is a whole minute at least), its person's phone rings 3 s, a callback that was
-# not answered is tried again 2 s later, twice at most.
+# not answered is tried again 2 s later, twice at most; and results calls quicker.
 CHANGES = {
     "[topics.appointment_book]\nmax_wait_seconds = 900": "[topics.appointment_book]\nmax_wait_seconds = 6",
     "offer_after_seconds = 300 ": "offer_after_seconds = 60 ",
     "retry_seconds = 300 ": "retry_seconds = 2 ",
     "max_attempts = 3 ": "max_attempts = 2 ",
-    "ring_seconds = 30 ": "ring_seconds = 3 ",
+    "ring_seconds = 30             #": "ring_seconds = 3             #",
+    # Results calls: the patient's phone rings 4 s, 4 s of silence ends the keying, a
+    # look for due results every second; not answered: tried again 2 s later, twice at most.
+    "ring_seconds = 30                  #": "ring_seconds = 4                  #",
+    "consult_topic = ": "key_seconds = 4\npoll_seconds = 1\nconsult_topic = ",
+    "after_seconds = 1800\nmax_attempts = 4": "after_seconds = 2\nmax_attempts = 2",  # no answer
 }
 
 

@@ -1,0 +1,290 @@
+"""Results calls in the pure core: the life cycle of a notification (retry spacing
+and caps per outcome, expiry, a stopped router's call), the switchboard's looks
+(window, room, a slow queue), and the call itself: nothing about the result is
+ever played before the secret matched and the disclosure was audited, whatever
+keys are pressed (a property over every key sequence)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callrouter.core import call_events as ev
+from callrouter.core import commands as cmd
+from callrouter.core import results
+from callrouter.core import switchboard as sb
+from callrouter.core.records import NotificationAttempt, NotificationRecord, NotificationState
+from callrouter.core.results import Notification, ResultKind, RetryRule
+from tests.unit.test_switchboard import T0, at, fresh, originates, plays
+
+SECRET = "12031980"
+PROMPTS = "sound:/usr/share/callrouter/prompts/ru/"
+TOLD = {"results_negative", "results_positive", "results_positive_advice", "results_inconclusive"}
+NID = "5b0f6c1e-59a1-4c5e-9a55-2f6e3b1d0a11"
+
+
+def notification(result: ResultKind = ResultKind.NEGATIVE, **changes: object) -> Notification:
+    n = Notification(
+        NID, "+79161234567", "clinic-central", "ru", result, "covid-19 PCR", T0, T0 + timedelta(hours=72)
+    )
+    return replace(n, **changes)  # type: ignore[arg-type]
+
+
+def rules() -> results.ResultsRules:
+    rules = fresh().rules.results
+    assert rules is not None
+    return rules
+
+
+# ---- the life cycle -------------------------------------------------------------------------
+def test_each_outcome_is_retried_after_its_spacing_until_its_own_cap() -> None:
+    r = rules()  # the example: no answer every 30 min, 4 times; busy every 10 min, 4 times
+    n = notification()
+    record = results.after_attempt(n, "no_answer", at(0), r)
+    assert (record.state, record.due_at) == (NotificationState.PENDING, at(1800))
+    for i in range(3):  # busy counts against its own cap, not no_answer's
+        n = replace(n, attempts=record.attempts, due_at=record.due_at)
+        record = results.after_attempt(n, "busy", at(i), r)
+        assert record.state is NotificationState.PENDING
+        assert record.due_at == at(i + 600)
+    n = replace(n, attempts=record.attempts)
+    record = results.after_attempt(n, "busy", at(10), r)
+    assert (record.state, record.reason) == (NotificationState.UNREACHABLE, "busy x4")
+    assert [a.outcome for a in record.attempts] == ["no_answer", "busy", "busy", "busy", "busy"]
+
+
+def test_wrong_secrets_end_in_verification_failed_and_silence_counts_as_hung_up() -> None:
+    r = replace(rules(), retry={**rules().retry, "verification_failed": RetryRule(timedelta(hours=2), 2)})
+    n = notification()
+    first = results.after_attempt(n, "verification_failed", at(0), r)
+    assert (first.state, first.due_at) == (NotificationState.PENDING, at(7200))
+    second = results.after_attempt(replace(n, attempts=first.attempts), "verification_failed", at(9), r)
+    assert second.state is NotificationState.VERIFICATION_FAILED
+    silent = results.after_attempt(n, "no_input", at(0), r)
+    assert silent.state is NotificationState.PENDING and silent.due_at == at(1800)  # the hung_up rule
+
+
+def test_no_retry_after_expiry_and_delivered_or_transferred_are_final() -> None:
+    r = rules()
+    n = notification(expires_at=at(1000))
+    assert results.after_attempt(n, "no_answer", at(0), r).state is NotificationState.EXPIRED
+    assert results.after_attempt(n, "delivered", at(0), r).state is NotificationState.DELIVERED
+    assert results.after_attempt(n, "transferred", at(0), r).state is NotificationState.TRANSFERRED
+    assert results.taken(n, at(1000)) == NotificationRecord(
+        NID, at(1000), NotificationState.EXPIRED, n.due_at, (), "not told before it expired"
+    )
+
+
+def test_a_notification_told_during_a_stopped_routers_call_is_delivered_not_told_again() -> None:
+    record = results.taken(notification(disclosed=True), at(5))
+    assert record is not None and record.state is NotificationState.DELIVERED
+    assert results.taken(notification(), at(5)) is None  # dial it
+
+
+# ---- the switchboard's looks --------------------------------------------------------------
+def takes(commands: list[sb.Command]) -> list[sb.TakeResults]:
+    return [c for c in commands if isinstance(c, sb.TakeResults)]
+
+
+def test_a_look_asks_for_as_many_as_there_is_room_for_in_open_windows_only() -> None:
+    board, out = sb.step(fresh(), sb.PollResults(), T0)  # Monday 10:00 in Moscow: open
+    (take,) = takes(out)
+    assert take.limit == 4 and "clinic-central" in take.lines
+    assert board.deadlines[("results", "poll")] == T0 + rules().poll
+    board, out = sb.step(board, sb.PollResults(), at(1))
+    assert takes(out) == [], "one look at a time"
+    board, _ = sb.step(board, sb.ResultsTaken((notification(),), 7), at(2))
+    assert board.results_pending == 7 and NID in board.results
+    board, out = sb.step(board, sb.Wake(), at(10))
+    assert takes(out)[0].limit == 3 and takes(out)[0].holding == (NID,)
+    sunday = datetime(2026, 11, 29, 9, 0, tzinfo=T0.tzinfo)  # 12:00 in Moscow, but on a Sunday
+    assert takes(sb.step(fresh(), sb.PollResults(), sunday)[1]) == []
+
+
+def test_no_new_results_call_while_the_queue_is_slow() -> None:
+    board = fresh()
+    board, _ = sb.step(board, sb.Arrived("c1", "+78162700101", "+79160000001", T0, "p1"), T0)
+    for event in (ev.Answered(), ev.Digit("0")):
+        board, _ = sb.step(board, sb.OnCall("c1", event), T0)
+    assert len(board.centre.queue.entries) == 1
+    assert takes(sb.step(board, sb.PollResults(), at(60))[1]) != []
+    assert takes(sb.step(board, sb.PollResults(), at(121))[1]) == [], "its caller waited over 120 s"
+
+
+# ---- the call ---------------------------------------------------------------------------------
+def answered(result: ResultKind = ResultKind.NEGATIVE) -> tuple[sb.Board, str]:
+    board, _ = sb.step(fresh("agent1"), sb.ResultsTaken((notification(result),), 1), T0)
+    channel = board.results[NID].channel_id
+    board, out = sb.step(board, sb.DialAnswered(channel), at(5))
+    assert media(out, channel) == ["results_greeting-clinic-central", "results_verify"]
+    return board, channel
+
+
+def media(commands: list[sb.Command], channel: str) -> list[str]:
+    return [m.removeprefix(PROMPTS) for p in plays(commands, channel) for m in p.media]
+
+
+def asked(commands: list[sb.Command]) -> list[cmd.VerifySecret | cmd.AuditDisclosure]:
+    return [c.command for c in commands if isinstance(c, sb.ForResults)]
+
+
+def notes(commands: list[sb.Command]) -> list[NotificationRecord]:
+    return [
+        c.record for c in commands if isinstance(c, sb.Write) and isinstance(c.record, NotificationRecord)
+    ]
+
+
+def on(
+    board: sb.Board, channel: str, event: ev.CallEvent, seconds: float
+) -> tuple[sb.Board, list[sb.Command]]:
+    return sb.step(board, sb.OnCall(channel, event), at(seconds))
+
+
+def key(board: sb.Board, channel: str, digits: str, seconds: float) -> tuple[sb.Board, list[sb.Command]]:
+    out: list[sb.Command] = []
+    for digit in digits:
+        board, more = on(board, channel, ev.Digit(digit), seconds)
+        out += more
+    return board, out
+
+
+def test_the_right_secret_then_the_audit_then_the_result_then_delivered() -> None:
+    board, channel = answered()
+    board, out = key(board, channel, SECRET + "#", 8)
+    assert asked(out) == [cmd.VerifySecret(NID, SECRET)]
+    assert not any(m in TOLD for m in media(out, channel))
+    board, out = on(board, channel, ev.SecretChecked(True), 9)
+    (audit,) = asked(out)
+    assert isinstance(audit, cmd.AuditDisclosure) and audit.verified_by == "secret keyed, try 1"
+    assert media(out, channel) == [], "nothing told before the audit row is committed"
+    board, out = on(board, channel, ev.DisclosureAudited(True), 9)
+    assert media(out, channel) == ["results_negative"]
+    board, out = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 12)
+    assert media(out, channel) == ["results_repeat"]
+    board, out = on(board, channel, ev.Digit("9"), 13)  # again: audited again
+    assert [type(c) for c in asked(out)] == [cmd.AuditDisclosure]
+    board, out = on(board, channel, ev.DisclosureAudited(True), 13)
+    assert media(out, channel) == ["results_negative"]
+    board, out = on(board, channel, ev.ChannelGone("hung up"), 14)
+    (record,) = notes(out)
+    assert record.state is NotificationState.DELIVERED and record.attempts[-1].outcome == "delivered"
+    assert NID not in board.results
+
+
+def test_wrong_secrets_hear_nothing_of_the_result_then_the_neutral_message() -> None:
+    board, channel = answered()
+    heard: list[str] = []
+    for attempt in range(3):
+        board, out = key(board, channel, "01011990#", 8 + attempt)
+        board, more = on(board, channel, ev.SecretChecked(False), 8 + attempt)
+        heard += media(out + more, channel)
+    assert heard[-1] == "results_neutral" and not TOLD & set(heard)
+    board, out = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 20)
+    board, out = on(board, channel, ev.ChannelGone("hung up"), 21)
+    (record,) = notes(out)
+    assert record.state is NotificationState.PENDING and record.attempts[-1].outcome == "verification_failed"
+
+
+def test_an_answering_machine_hears_the_prompt_twice_then_the_neutral_message() -> None:
+    board, channel = answered()
+    board, _ = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 10)
+    board, out = sb.step(board, sb.Wake(), at(21))
+    assert media(out, channel) == ["results_verify"]
+    board, _ = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 25)
+    board, out = sb.step(board, sb.Wake(), at(36))
+    assert media(out, channel) == ["results_neutral"]
+    board, out = on(board, channel, ev.ChannelGone("hung up"), 40)
+    assert notes(out)[0].attempts[-1].outcome == "no_input"
+
+
+def test_a_positive_result_and_1_joins_the_queue_for_a_consultant_transferred() -> None:
+    board, channel = answered(ResultKind.POSITIVE)
+    board, _ = key(board, channel, SECRET + "#", 8)
+    board, _ = on(board, channel, ev.SecretChecked(True), 9)
+    board, out = on(board, channel, ev.DisclosureAudited(True), 9)
+    assert media(out, channel) == ["results_positive", "results_positive_advice"]
+    board, out = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 15)
+    assert media(out, channel) == ["results_consult_offer"]
+    board, out = on(board, channel, ev.Digit("1"), 16)
+    (record,) = notes(out)
+    assert record.state is NotificationState.TRANSFERRED
+    (ring,) = originates(out)
+    assert ring.agent_id == "agent1" and "results_consult" in ring.label and ring.number == "+79161234567"
+    assert board.calls[channel].record.topic == "results_consult"
+    assert ("consult", channel) in board.deadlines
+
+
+def test_an_unanswered_dial_counts_its_outcome_and_a_silent_ring_is_hung_up() -> None:
+    board, _ = sb.step(fresh(), sb.ResultsTaken((notification(),), 1), T0)
+    channel = board.results[NID].channel_id
+    board, out = sb.step(board, sb.DialGone(channel, "User busy"), at(3))
+    assert notes(out)[0].attempts[-1].outcome == "busy"
+    board, _ = sb.step(fresh(), sb.ResultsTaken((notification(),), 1), T0)
+    channel = board.results[NID].channel_id
+    board, out = sb.step(board, sb.Wake(), at(60))
+    assert sb.HangupLeg(channel, "ring timeout") in out
+    assert notes(out)[0].attempts[-1].outcome == "no_answer"
+
+
+# ---- never told before proven: a property over key sequences ----------------------------------
+events = st.lists(
+    st.one_of(
+        st.sampled_from("0123456789#*").map(ev.Digit),
+        st.just("finish"),
+        st.just("wake"),
+        st.just("audit_fails"),
+        st.just(SECRET + "#"),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events, st.sampled_from(list(ResultKind)))
+def test_no_result_is_played_before_a_matching_secret_and_a_committed_audit(
+    steps: list[object], result: ResultKind
+) -> None:
+    """The shell's part played honestly: VerifySecret is answered by comparing the
+    digits with the secret, AuditDisclosure is committed unless the step says it fails."""
+    board, channel = answered(result)
+    proven = audited = False
+    fail_audit = False
+    seconds = 6.0
+    for item in steps:
+        seconds += 1
+        if channel not in board.calls:
+            break
+        if item == "finish":
+            board, out = on(
+                board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), seconds
+            )
+        elif item == "wake":
+            seconds += 30
+            board, out = sb.step(board, sb.Wake(), at(seconds))
+        elif item == "audit_fails":
+            fail_audit, out = True, []
+        elif isinstance(item, str):
+            board, out = key(board, channel, item, seconds)
+        else:
+            assert isinstance(item, ev.Digit)
+            board, out = on(board, channel, item, seconds)
+        queue = list(out)
+        while queue:
+            command = queue.pop(0)
+            if isinstance(command, sb.ToChannel) and isinstance(command.command, cmd.Play):
+                told = {m.removeprefix(PROMPTS) for m in command.command.media} & TOLD
+                assert not told or (proven and audited), (told, proven, audited)
+                audited = False  # each telling needs its own audit row
+            if isinstance(command, sb.ForResults) and channel in board.calls:
+                match command.command:
+                    case cmd.VerifySecret(_, digits):
+                        ok = digits == SECRET
+                        proven = proven or ok
+                        board, more = on(board, channel, ev.SecretChecked(ok), seconds)
+                    case cmd.AuditDisclosure():
+                        audited = proven and not fail_audit
+                        board, more = on(board, channel, ev.DisclosureAudited(not fail_audit), seconds)
+                queue += more
