@@ -3,7 +3,8 @@
 Four agents' softphones (sipp) log in and answer; three dozen callers (sipp)
 dial clinics, hotlines and the ambulance line, key the menu, wait, talk, and
 some give up; one clinic is closed. Meanwhile a redial storm: a few dozen
-people call several times each (``redial_storm``). Then a report of what
+people call several times each (``redial_storm``). Then a small batch of lab
+results is phoned to patients (``results_batch``). Then a report of what
 PostgreSQL recorded: every call, per line and per topic, waits and outcomes,
 and what recognising the people who called again saved.
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import asyncpg
 
 from callrouter.core.numbers import mask
-from devstack import redial_report, redial_storm, sipp
+from devstack import redial_report, redial_storm, results_batch, sipp
 from devstack.configs import clockless_config
 from devstack.redial_storm import PlannedCall, menu_keys
 from devstack.router import RouterProcess, migrate
@@ -69,7 +70,8 @@ async def report(info: StackInfo, since: float) -> str:
         rows = await conn.fetch(
             """SELECT c.line, c.topic, c.outcome, c.agent, d.wait_seconds, d.queued_seconds, d.talk_seconds
                FROM calls c JOIN call_durations d USING (call_id)
-               WHERE c.started_at >= to_timestamp($1) ORDER BY c.started_at""",
+               WHERE c.started_at >= to_timestamp($1) AND c.direction = 'inbound'
+               ORDER BY c.started_at""",
             since,
         )
         listing = await conn.fetch(
@@ -169,7 +171,7 @@ def demo_config(target: Path) -> Path:
     """The tests' clockless config with the redial storm's shorter windows."""
     config = clockless_config(target)
     text = config.read_text()
-    for key, value in redial_storm.CONFIG.items():
+    for key, value in {**redial_storm.CONFIG, **results_batch.CONFIG}.items():
         assert key in text, key
         text = text.replace(key, value)
     config.write_text(text)
@@ -197,11 +199,19 @@ def main() -> int:
         ok, failed = run_callers(info, callers)
         log("callers done; the callbacks they booked are dialled now (at most 30 s)")
         asyncio.run(callbacks_settled(info, since, within=30))
+        callees.stop()  # the trunk's port is the patients' now
+        patients = results_batch.phones(info.trunk_port)
+        log(f"{len(results_batch.PATIENTS)} lab results are phoned now (about 40 s)")
+        ids = asyncio.run(results_batch.put(info))
+        results = asyncio.run(results_batch.settled(info, ids, within=90))
+        patients.stop()
         time.sleep(2)  # the writer batches; give it a moment
         print()
         print(f"callrouter demo: a busy hour through {REPO.name}'s dev stack, as PostgreSQL recorded it")
         print()
         print(asyncio.run(report(info, since)))
+        print()
+        print(results_batch.report(results))
         print(f"sipp: {ok} calls completed, {failed} failed")
         print(f"router log: {router.log_path}   Asterisk log: {info.asterisk_log}")
         return 0 if failed == 0 else 1

@@ -28,12 +28,13 @@ SELECT count(*)                                                              AS 
        count(*) FILTER (WHERE repeat_kind = 'recent_contact')                AS recent_contact,
        count(*) FILTER (WHERE repeat_kind = 'callback_pending')              AS callback_pending,
        count(*) FILTER (WHERE queued_at IS NOT NULL)                         AS queued
-FROM calls WHERE started_at >= to_timestamp($1)
+FROM calls WHERE started_at >= to_timestamp($1) AND direction = 'inbound'
 """
 PER_PERSON = """
 SELECT n AS calls, count(*) AS people
 FROM (SELECT count(*) AS n FROM calls
-      WHERE started_at >= to_timestamp($1) AND caller_number IS NOT NULL GROUP BY caller_number) p
+      WHERE started_at >= to_timestamp($1) AND direction = 'inbound' AND caller_number IS NOT NULL
+      GROUP BY caller_number) p
 GROUP BY n ORDER BY n
 """
 OFFERS = """

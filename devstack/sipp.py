@@ -120,8 +120,15 @@ ANSWERED_KEY = """
 
 
 def answered_keys_xml(keys: Sequence[tuple[int, str]]) -> str:
-    """The steps of a called person keying (pause in ms, key) after answering (SIP INFO)."""
-    return "".join(ANSWERED_KEY.format(pause=p, digit=k, cseq=n) for n, (p, k) in enumerate(keys, 2))
+    """The steps of a called person keying (pause in ms, key) after answering (SIP INFO).
+    A key "?" is the call's own: the next character of its row's keys (``Callee``)."""
+    steps, own = [], 0
+    for n, (pause, key) in enumerate(keys, 2):
+        if key == "?":
+            own += 1
+            key = f"[field{own}]"
+        steps.append(ANSWERED_KEY.format(pause=pause, digit=key, cseq=n))
+    return "".join(steps)
 
 
 def keys_xml(keys: list[tuple[int, str]], rfc2833: bool = False) -> str:
@@ -295,7 +302,9 @@ class Callee(_Phones):
     ``talk_ms`` unless the far end did first), "busy" (486 at once) or "no_answer"
     (rings until the caller gives up). Whatever number is dialled, it answers as
     that number; ``dialled`` says which, and when, once it is done. ``keys``: what
-    the person keys once answered (pause in ms, key), on every answered call."""
+    the person keys once answered (pause in ms, key), on every answered call; a key
+    "?" is each call's own, from ``own_keys`` (one string per item of ``answers``,
+    as many keys as there are "?"), so calls of one phone key different digits."""
 
     def __init__(
         self,
@@ -305,13 +314,21 @@ class Callee(_Phones):
         talk_ms: int = 600_000,
         timeout_s: int = 120,
         keys: Sequence[tuple[int, str]] = (),
+        own_keys: Sequence[str] = (),
     ) -> None:
         unknown = set(answers) - set(CALLEE_ANSWERS)
         if unknown or not answers:
             raise ValueError(f"answers: each one of {CALLEE_ANSWERS}, not {sorted(unknown) or 'none'}")
+        wanted = sum(1 for _, key in keys if key == "?")
+        if own_keys and (len(own_keys) != len(answers) or {len(k) for k in own_keys} != {wanted}):
+            raise ValueError(f"own_keys: one string of {wanted} keys per answer")
+        rows = [
+            ";".join([answer, *own])
+            for answer, own in zip(answers, own_keys or [""] * len(answers), strict=True)
+        ]
         self.dialled: list[Dialled] = []
         with tempfile.NamedTemporaryFile("w", prefix="callrouter-sipp-", suffix=".csv", delete=False) as inf:
-            inf.write("SEQUENTIAL\n" + "".join(f"{answer};\n" for answer in answers))
+            inf.write("SEQUENTIAL\n" + "".join(f"{row.rstrip(';')};\n" for row in rows))
         self._answers = Path(inf.name)
         values = {"RING_MS": str(ring_ms), "TALK_MS": str(talk_ms), "KEYS": answered_keys_xml(keys)}
         super().__init__(port, _render("callee.xml", values), len(answers), timeout_s, ["-inf", inf.name])

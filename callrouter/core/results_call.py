@@ -111,8 +111,9 @@ def _identifying(call: Call, dialog: ResultsDialog, event: object, now: datetime
             if dialog.keyed:
                 return _check(call, dialog, now)
             silences = dialog.silences + 1
-            if silences >= SILENCES:
-                return _neutral(call, evolve(dialog, silences=silences), "no_input", now, plan)
+            if silences >= SILENCES:  # keyed nothing (at all: no input), or nothing right
+                outcome = "verification_failed" if dialog.tries else "no_input"
+                return _neutral(call, evolve(dialog, silences=silences), outcome, now, plan)
             call = evolve(call, results=evolve(dialog, silences=silences))
             return play_media(call, plan.media(call.language, "results_verify"))
         case SecretChecked(ok) if dialog.checking:
@@ -196,7 +197,9 @@ def _telling(
             call, stop = stop_sound(evolve(call, results=evolve(dialog, checking=True)))
             again = log_event(call, now, "results_again")
             return call, [*stop, again, _audit(dialog, "verified earlier in this call")]
-        case Digit("1") if dialog.told is Told.TOLD and dialog.result == ResultKind.POSITIVE:
+        case Digit("1") if dialog.told is not Told.NOTHING and dialog.result == ResultKind.POSITIVE:
+            # Pressed once the result is being told (the offer follows the advice;
+            # someone who knows it need not wait for it).
             call, stop = stop_sound(call)
             dialog = evolve(dialog, outcome="transferred")
             # The queue decides the call's outcome from here (answered, abandoned, callback).
