@@ -201,7 +201,8 @@ def validate(
         results = _item(ResultsConfig, data["results"], ("results",), problems)
         problems.extend(config_results.problems(results, parts.topics, parts.lines))
     if prompts_base is not None and parts.prompts.has("source"):
-        problems.extend(prompts.missing(parts, prompts_base / parts.prompts["source"]))
+        words = prompts_base / parts.prompts["source"]
+        problems.extend(prompts.missing(parts, words, results="results" in data))
     if problems:
         raise ConfigError(source, problems)
     try:

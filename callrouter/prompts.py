@@ -23,8 +23,15 @@ CALLBACK = (
     "callback_pending_choice", "callback_kept",
 )  # fmt: skip
 
+# Played by results calls (``[results]``); ``results_greeting`` is made per line.
+RESULTS = (
+    "results_greeting", "results_verify", "results_verify_wrong", "results_negative", "results_positive",
+    "results_positive_advice", "results_inconclusive", "results_repeat", "results_consult_offer",
+    "results_neutral", "results_consult_joined", "results_goodbye",
+)  # fmt: skip
 
-def required(parts: Parts) -> set[str]:
+
+def required(parts: Parts, results: bool = False) -> set[str]:
     """The prompts the config plays, as far as its keys validated."""
     keys = set(ALWAYS)
     keys |= {item.get("prompt") for item in (parts.menu, *parts.options)}
@@ -36,6 +43,8 @@ def required(parts: Parts) -> set[str]:
     offers += [topic.get("callback_offer_after_seconds") for topic in (parts.topics or {}).values()]
     if any(seconds is not None for seconds in offers):
         keys |= set(CALLBACK)
+    if results:
+        keys |= set(RESULTS)
     if any(line.get("menu") == "fast" for line in parts.lines or []):
         keys.add("fast_path")
     return {key for key in keys if isinstance(key, str)}
@@ -49,10 +58,10 @@ def catalogue(source: Path, language: str) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.get("prompts", {}).items()}
 
 
-def missing(parts: Parts, source: Path) -> list[str]:
+def missing(parts: Parts, source: Path, results: bool = False) -> list[str]:
     """``prompts: ...`` problems, one per missing file or key, in every language that validated."""
     problems: list[str] = []
-    keys = required(parts)
+    keys = required(parts, results)
     for language in parts.menu.get("languages") or []:
         try:
             words = catalogue(source, language)

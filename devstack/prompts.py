@@ -2,8 +2,8 @@
 
 Audio is 8 kHz mono 16-bit WAV made by espeak-ng and sox, cached in
 ``prompts/audio/`` by a hash of the words and voice, so only changed prompts
-are made again. Per-line greetings (``greeting-<line>``) are made for the lines
-of the given config; music on hold is synthesised too.
+are made again. A prompt whose words hold ``{organisation}`` is made per line of
+the given config (``greeting-<line>``, ``results_greeting-<line>``); music on hold is synthesised too.
 """
 
 from __future__ import annotations
@@ -37,13 +37,15 @@ def _wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str,
     config = config or repo / DEFAULT_CONFIG
     if config.exists():
         lines = tomllib.loads(config.read_text()).get("lines", [])
-        for line in lines:
+        for line in lines:  # a template's words for each line: "<key>-<line name>"
             lang = line.get("language", "en")
             catalogue = catalogues.get(lang)
             if catalogue is None:
                 continue
-            words = catalogue["prompts"]["greeting"].format(organisation=line["organisation"])
-            wanted[(lang, f"greeting-{line['name']}")] = (catalogue["voice"], words)
+            for key, words in catalogue["prompts"].items():
+                if "{organisation}" in words:
+                    words = words.format(organisation=line["organisation"])
+                    wanted[(lang, f"{key}-{line['name']}")] = (catalogue["voice"], words)
     return wanted
 
 
