@@ -167,6 +167,16 @@ async def callbacks_settled(info: StackInfo, since: float, within: float) -> int
         await conn.close()
 
 
+def free_agents(router: RouterProcess, within: float) -> None:
+    """Wait (up to ``within`` s) until no agent is on a call."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        _, body = router.request("GET", "/agents")
+        if '"on_call"' not in body:
+            return
+        time.sleep(0.5)
+
+
 def demo_config(target: Path) -> Path:
     """The tests' clockless config with the redial storm's shorter windows."""
     config = clockless_config(target)
@@ -199,6 +209,7 @@ def main() -> int:
         ok, failed = run_callers(info, callers)
         log("callers done; the callbacks they booked are dialled now (at most 30 s)")
         asyncio.run(callbacks_settled(info, since, within=30))
+        free_agents(router, within=30)  # the callbacks' calls end (their people talk 6 s)
         callees.stop()  # the trunk's port is the patients' now
         patients = results_batch.phones(info.trunk_port)
         log(f"{len(results_batch.PATIENTS)} lab results are phoned now (about 40 s)")

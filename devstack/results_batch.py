@@ -97,11 +97,27 @@ async def settled(info: StackInfo, ids: list[str], within: float) -> list[asyncp
         while True:
             rows = await conn.fetch(
                 "SELECT n.*, (SELECT count(*) FROM notification_audit a"
-                "             WHERE a.notification_id = n.notification_id) AS told"
+                "             WHERE a.notification_id = n.notification_id) AS told,"
+                " (SELECT string_agg(c.agent || ' (' || c.outcome || ')', ', ') FROM calls c"
+                "  WHERE c.direction = 'results' AND c.agent IS NOT NULL"
+                "    AND c.call_id::text IN (SELECT a->>'call_id' FROM jsonb_array_elements(n.attempts) a))"
+                "  AS consultant,"
+                " (SELECT string_agg(e.kind || coalesce(' ' || nullif(e.detail, ''), ''), ', '"
+                "                    ORDER BY e.at, e.id)"
+                "  FROM call_events e WHERE e.kind IN ('queued', 'offered', 'agent_missed', 'bridged',"
+                "                                      'callback_booked', 'ended')"
+                "    AND e.call_id::text IN (SELECT a->>'call_id' FROM jsonb_array_elements(n.attempts) a))"
+                "  AS queue"
                 " FROM notifications n WHERE notification_id = ANY($1::uuid[])",
                 [uuid.UUID(i) for i in ids],
             )
-            if all(r["state"] not in ("pending", "dialling") for r in rows) or time.monotonic() > deadline:
+            talking = await conn.fetchval(
+                "SELECT count(*) FROM calls WHERE direction = 'results' AND ended_at IS NULL"
+                " AND caller_number = ANY($1::text[])",
+                [p.number for p in PATIENTS],
+            )
+            done = all(r["state"] not in ("pending", "dialling") for r in rows) and talking == 0
+            if done or time.monotonic() > deadline:
                 order = {nid: n for n, nid in enumerate(ids)}
                 return sorted(rows, key=lambda r: order[str(r["notification_id"])])
             await asyncio.sleep(1)
@@ -110,13 +126,16 @@ async def settled(info: StackInfo, ids: list[str], within: float) -> list[asyncp
 
 
 def report(rows: list[asyncpg.Record]) -> str:
-    head = f"{'patient':<28} {'phone':<13} {'result':<13} {'final state':<20} {'told':>4}  attempts"
+    head = f"{'patient':<28} {'phone':<13} {'result':<13} {'final state':<20} {'told':>4}  {'attempts':<22}"
+    head += " consultant"
     lines = ["lab results phoned (one patient each):", head, "-" * len(head)]
     for patient, row in zip(PATIENTS, rows, strict=True):
         attempts = ", ".join(a["outcome"] for a in json.loads(row["attempts"])) or "-"
         lines.append(
             f"{patient.name:<28} {mask(row['number']):<13} {row['result']:<13} {row['state']:<20}"
-            f" {row['told']:>4}  {attempts}"
+            f" {row['told']:>4}  {attempts:<22} {row['consultant'] or '-'}"
         )
+        if row["consultant"] is None and row["queue"] and "results_consult" in row["queue"]:
+            lines.append(f"{'':<28} in the queue: {row['queue']}")
     lines.append("told: disclosures audited (each one committed before the result was played)")
     return "\n".join(lines)

@@ -288,3 +288,23 @@ def test_no_result_is_played_before_a_matching_secret_and_a_committed_audit(
                         audited = proven and not fail_audit
                         board, more = on(board, channel, ev.DisclosureAudited(not fail_audit), seconds)
                 queue += more
+
+
+def test_no_consultant_in_time_books_a_consultant_callback_in_that_place() -> None:
+    board, channel = answered(ResultKind.POSITIVE)
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "pause", "break"), at(6))
+    board, _ = key(board, channel, SECRET + "#", 8)
+    board, _ = on(board, channel, ev.SecretChecked(True), 9)
+    board, _ = on(board, channel, ev.DisclosureAudited(True), 9)
+    board, out = on(board, channel, ev.Digit("1"), 12)  # while the advice plays: heard already
+    assert notes(out)[0].state is NotificationState.TRANSFERRED
+    entry_id = board.calls[channel].entry_id
+    assert entry_id in board.centre.queue.entries and not originates(out)
+    board, out = sb.step(board, sb.Wake(), at(12 + 120))
+    (callback,) = board.callbacks.values()
+    assert (callback.record.topic, callback.record.number) == ("results_consult", "+79161234567")
+    assert callback.record.joined_at == at(12), "the consult's place"
+    assert media(out, channel) == ["callback_accepted"]
+    board, out = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 140)
+    board, out = on(board, channel, ev.ChannelGone("hung up"), 141)
+    assert notes(out) == [], "transferred already: the call's end changes nothing"
