@@ -14,8 +14,15 @@ from callrouter.app import build_metrics
 from callrouter.calls import tally
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
-from callrouter.core.records import CallbackRecord, CallbackState, RepeatKind
-from callrouter.metrics import CALLBACK_RESULTS, LiveCollector
+from callrouter.core.records import (
+    CallbackRecord,
+    CallbackState,
+    NotificationAttempt,
+    NotificationRecord,
+    NotificationState,
+    RepeatKind,
+)
+from callrouter.metrics import CALLBACK_RESULTS, NOTIFICATION_STATES, LiveCollector
 from tests.unit.switchboard import Switchboard
 from tests.unit.test_callbacks import (
     ANNA,
@@ -156,3 +163,20 @@ async def test_the_dispatcher_counts_the_callbacks_it_books_and_cancels(tmp_path
     dispatcher.step(sb.CancelCallback(record.callback_id, "sorted"))
     assert sample("callrouter_callbacks_total", {"result": "cancelled"}) == 1
     assert sample("callrouter_callbacks_pending") == 1
+
+
+def test_a_notification_is_counted_once_in_its_final_state_with_its_attempts() -> None:
+    metrics = build_metrics([])
+    text = generate_latest(metrics.registry).decode()
+    for state in NOTIFICATION_STATES:
+        assert f'callrouter_notifications_total{{state="{state}"}} 0.0' in text
+    tries = tuple(NotificationAttempt(at(n), "no_answer") for n in range(3))
+    pending = NotificationRecord("n1", at(0), NotificationState.PENDING, at(60), tries[:1])
+    final = NotificationRecord("n1", at(9), NotificationState.UNREACHABLE, at(60), tries)
+    for record in (pending, pending, final):
+        tally.count(metrics, sb.Write(record))
+    text = generate_latest(metrics.registry).decode()
+    assert 'callrouter_notifications_total{state="unreachable"} 1.0' in text
+    assert 'callrouter_notifications_total{state="delivered"} 0.0' in text
+    assert "callrouter_notification_attempts_count 1.0" in text
+    assert "callrouter_notification_attempts_sum 3.0" in text
