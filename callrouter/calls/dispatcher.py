@@ -108,7 +108,10 @@ class Dispatcher:
 
     def use_results(self, store: ResultsDialler, verify: Verifier, lease_seconds: float) -> None:
         """Results calls: due notifications taken from ``store``, secrets checked with ``verify``."""
-        self._results = ResultsIO(store, verify, self._node, lease_seconds, self._step_safely, self._clock)
+        # This process's own name as a lease holder: a restarted router (same node) takes its
+        # predecessor's calls back at once, never its own finished ones before their records land.
+        holder = f"{self._node}/{uuid.uuid4().hex[:12]}"
+        self._results = ResultsIO(store, verify, holder, lease_seconds, self._step_safely, self._clock)
 
     def restore_places(self, places: Iterable[PlaceRecord]) -> None:
         """At start, before connecting: the places recorded waiting (PostgreSQL, then

@@ -2,11 +2,14 @@
 for callbacks: ``FOR UPDATE SKIP LOCKED``, an expiry, PostgreSQL's clock), and
 the audit row committed before a result is told.
 
-A router takes a notification by setting it ``dialling`` and holding its lease;
-its state from then on is the record writer's (``NotificationRecord``: pending
-again, or final), never its lease. A ``dialling`` one whose lease expired (its
-router stopped) is taken again; if it was told during that attempt
-(``disclosed_in``, set with the audit row) it is delivered, never told twice.
+A router takes a notification by setting it ``dialling`` and holding its lease
+(the holder is ``<node>/<process>``); its state from then on is the record
+writer's (``NotificationRecord``: pending again, or final), never its lease. A
+``dialling`` one is taken again when its lease expired (its router stopped),
+or at once by a later process of the same node (a restart), never by the
+process that holds it (its attempt is over, its record on the way); if it was
+told during that attempt (``disclosed_in``, set with the audit row) it is
+delivered, never told twice.
 
 DatabaseUnavailable when PostgreSQL cannot answer: nothing is dialled, nothing told.
 """
@@ -28,7 +31,8 @@ WITH due AS (
     SELECT notification_id FROM notifications
     WHERE line = ANY($2::text[]) AND NOT (notification_id = ANY($5::uuid[]))
       AND ((state = 'pending' AND due_at <= now())
-           OR (state = 'dialling' AND (lease_until <= now() OR leased_by = $1)))
+           OR (state = 'dialling' AND (lease_until <= now()
+                                       OR (split_part(leased_by, '/', 1) = $6 AND leased_by <> $1))))
     ORDER BY due_at, notification_id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
@@ -98,7 +102,8 @@ class ResultsDialler(Pooled):
             rows = []
         else:
             held = [h for h in holding if is_uuid(h)]
-            rows = await self._fetch(TAKE, holder, list(lines), limit, seconds, held)
+            node = holder.split("/", 1)[0]
+            rows = await self._fetch(TAKE, holder, list(lines), limit, seconds, held, node)
         pending = (await self._fetch(PENDING))[0]["pending"]
         taken = sorted((_row(r) for r in rows), key=lambda n: (n.due_at, n.notification_id))
         return Taken(tuple(taken), int(pending))
