@@ -3,11 +3,15 @@
 The words live in ``prompts/<lang>.toml`` (``[prompts] key = "words"``); the
 audio Asterisk plays is generated from them. ``check-config`` and ``run``
 refuse a config that would play a prompt missing in one of its languages.
+A prompt naming ``{organisation}`` (``greeting``, ``results_greeting``) is a
+template: its audio is made per line as ``<key>-<line name>``, and the check
+asks the catalogue for the template's key.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from callrouter.config_checks import Parts
@@ -21,6 +25,14 @@ CALLBACK = (
     "callback_offer", "callback_confirm", "callback_confirm_keys", "callback_key_number",
     "callback_number_invalid", "callback_stay_in_line", "callback_accepted", "callback_not_possible",
     "callback_pending_choice", "callback_kept",
+)  # fmt: skip
+
+# Said by the results dialler, when ``[results]`` is configured; ``results_greeting``
+# is played per line, as ``results_greeting-<line name>``.
+RESULTS = (
+    "results_greeting", "results_verify", "results_verify_wrong", "results_negative", "results_positive",
+    "results_positive_advice", "results_inconclusive", "results_repeat", "results_consult_offer",
+    "results_neutral", "results_consult_joined", "results_goodbye",
 )  # fmt: skip
 
 
@@ -49,10 +61,13 @@ def catalogue(source: Path, language: str) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.get("prompts", {}).items()}
 
 
-def missing(parts: Parts, source: Path) -> list[str]:
-    """``prompts: ...`` problems, one per missing file or key, in every language that validated."""
+def missing(parts: Parts, source: Path, also: Iterable[str] = ()) -> list[str]:
+    """``prompts: ...`` problems, one per missing file or key, in every language that validated.
+
+    ``also``: keys needed beyond what ``parts`` plays (``RESULTS`` when ``[results]`` is configured).
+    """
     problems: list[str] = []
-    keys = required(parts)
+    keys = required(parts) | set(also)
     for language in parts.menu.get("languages") or []:
         try:
             words = catalogue(source, language)
