@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callrouter.core.hours import DAYS, Hours, Span, parse_span
@@ -420,6 +420,7 @@ def between(since: datetime, until: datetime) -> list[datetime]:
     return [*sample, last] if last > since else sample
 
 
+@settings(max_examples=200, deadline=None)  # each example checks thousands of instants
 @given(st.sampled_from(ZONES), schedules, instants, st.lists(st.integers(-2, 9), max_size=3))
 def test_next_open_and_next_close_agree_with_is_open(
     zone: str, weekly: dict[str, tuple[Span, ...]], now: datetime, holidays: list[int]
