@@ -31,7 +31,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH = timedelta(days=366)
 ONE_DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
-CLOCK = re.compile(r"(\d\d):(\d\d)(?::(\d\d))?")
+CLOCK = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
+DAY_END = ("24:00", "24:00:00")  # as an end only: midnight, the end of the day
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _pieces(
     """``[since, until)`` (naive UTC) cut where the zone's offset changes: (start, end, offset).
 
     Pieces are at most a day long and a change is looked for at each day's end,
-    so two changes within one day that cancel out would go unseen (no zone has them).
+    so two changes within one day that cancel out would go unseen (zones change months apart).
     """
     start = since
     while start < until:
@@ -161,7 +162,7 @@ def parse_span(text: str) -> Span:
         start, end = _clock(parts[0]), _clock(parts[1], end=True)
     except ValueError:
         raise ValueError(f"{text!r} is not a span like 08:00-20:00 or 18:00-01:00") from None
-    if start == end and parts[1] not in ("24:00", "24:00:00"):
+    if start == end and parts[1] not in DAY_END:
         raise ValueError(
             f"{text!r} starts when it ends: empty or 24 hours is ambiguous "
             "(00:00-24:00 is a whole day; split a day from another hour in two spans)"
@@ -171,7 +172,7 @@ def parse_span(text: str) -> Span:
 
 def _clock(text: str, end: bool = False) -> time:
     """``HH:MM`` or ``HH:MM:SS``; as an end, ``24:00`` is midnight (the day's end)."""
-    if end and text in ("24:00", "24:00:00"):
+    if end and text in DAY_END:
         return time(0, 0)
     matched = CLOCK.fullmatch(text)
     if matched is None:
