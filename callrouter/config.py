@@ -202,7 +202,8 @@ def validate(
         problems.extend(config_results.problems(results, parts.topics, parts.lines))
     if prompts_base is not None and parts.prompts.has("source"):
         words = prompts_base / parts.prompts["source"]
-        problems.extend(prompts.missing(parts, words, results="results" in data))
+        needed = prompts.RESULTS if "results" in data else ()
+        problems.extend(prompts.missing(parts, words, also=needed))
     if problems:
         raise ConfigError(source, problems)
     try:

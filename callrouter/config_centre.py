@@ -188,6 +188,9 @@ class AgentConfig(Strict):
 
 
 class HoursConfig(Strict):
+    """``[hours.<name>]``: spans in the zone's wall-clock time, by weekday; a span may
+    cross midnight (``18:00-01:00``) and is the day's it is listed on, holidays too."""
+
     zone: str
     weekly: dict[str, list[str]]
     holidays: list[date] = Field(default_factory=list)

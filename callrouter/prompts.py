@@ -3,11 +3,15 @@
 The words live in ``prompts/<lang>.toml`` (``[prompts] key = "words"``); the
 audio Asterisk plays is generated from them. ``check-config`` and ``run``
 refuse a config that would play a prompt missing in one of its languages.
+A prompt naming ``{organisation}`` (``greeting``, ``results_greeting``) is a
+template: its audio is made per line as ``<key>-<line name>``, and the check
+asks the catalogue for the template's key.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from callrouter.config_checks import Parts
@@ -23,7 +27,8 @@ CALLBACK = (
     "callback_pending_choice", "callback_kept",
 )  # fmt: skip
 
-# Played by results calls (``[results]``); ``results_greeting`` is made per line.
+# Said by the results dialler, when ``[results]`` is configured; ``results_greeting``
+# is played per line, as ``results_greeting-<line name>``.
 RESULTS = (
     "results_greeting", "results_verify", "results_verify_wrong", "results_negative", "results_positive",
     "results_positive_advice", "results_inconclusive", "results_repeat", "results_consult_offer",
@@ -31,7 +36,7 @@ RESULTS = (
 )  # fmt: skip
 
 
-def required(parts: Parts, results: bool = False) -> set[str]:
+def required(parts: Parts) -> set[str]:
     """The prompts the config plays, as far as its keys validated."""
     keys = set(ALWAYS)
     keys |= {item.get("prompt") for item in (parts.menu, *parts.options)}
@@ -43,8 +48,6 @@ def required(parts: Parts, results: bool = False) -> set[str]:
     offers += [topic.get("callback_offer_after_seconds") for topic in (parts.topics or {}).values()]
     if any(seconds is not None for seconds in offers):
         keys |= set(CALLBACK)
-    if results:
-        keys |= set(RESULTS)
     if any(line.get("menu") == "fast" for line in parts.lines or []):
         keys.add("fast_path")
     return {key for key in keys if isinstance(key, str)}
@@ -58,10 +61,13 @@ def catalogue(source: Path, language: str) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.get("prompts", {}).items()}
 
 
-def missing(parts: Parts, source: Path, results: bool = False) -> list[str]:
-    """``prompts: ...`` problems, one per missing file or key, in every language that validated."""
+def missing(parts: Parts, source: Path, also: Iterable[str] = ()) -> list[str]:
+    """``prompts: ...`` problems, one per missing file or key, in every language that validated.
+
+    ``also``: keys needed beyond what ``parts`` plays (``RESULTS`` when ``[results]`` is configured).
+    """
     problems: list[str] = []
-    keys = required(parts, results)
+    keys = required(parts) | set(also)
     for language in parts.menu.get("languages") or []:
         try:
             words = catalogue(source, language)

@@ -2,8 +2,10 @@
 
 Audio is 8 kHz mono 16-bit WAV made by espeak-ng and sox, cached in
 ``prompts/audio/`` by a hash of the words and voice, so only changed prompts
-are made again. A prompt whose words hold ``{organisation}`` is made per line of
-the given config (``greeting-<line>``, ``results_greeting-<line>``); music on hold is synthesised too.
+are made again. A prompt whose words name ``{organisation}`` is a template: it
+is made once per line of the given config, as ``<key>-<line name>`` with the
+line's organisation (``greeting-clinic-central``), and never as the key alone.
+Music on hold is synthesised too.
 """
 
 from __future__ import annotations
@@ -21,39 +23,40 @@ from devstack.util import ensure_debian_packages, log
 ASTERISK_PROMPTS = "usr/share/callrouter/prompts"  # inside the Asterisk root
 ASTERISK_MOH = "usr/share/asterisk/moh"
 DEFAULT_CONFIG = "callrouter.example.toml"
+TEMPLATE = "{organisation}"
 
 
-def _wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str, str]]:
+def wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str, str]]:
     """{(language, key): (voice, words)} for every prompt to make."""
     catalogues = {}
     for path in sorted((repo / "prompts").glob("*.toml")):
         data = tomllib.loads(path.read_text())
         catalogues[path.stem] = data
-    wanted: dict[tuple[str, str], tuple[str, str]] = {}
+    to_make: dict[tuple[str, str], tuple[str, str]] = {}
     for lang, data in catalogues.items():
         for key, words in data["prompts"].items():
-            if "{" not in words:
-                wanted[(lang, key)] = (data["voice"], words)
+            if TEMPLATE not in words:
+                to_make[(lang, key)] = (data["voice"], words)
     config = config or repo / DEFAULT_CONFIG
     if config.exists():
         lines = tomllib.loads(config.read_text()).get("lines", [])
-        for line in lines:  # a template's words for each line: "<key>-<line name>"
+        for line in lines:
             lang = line.get("language", "en")
             catalogue = catalogues.get(lang)
             if catalogue is None:
                 continue
             for key, words in catalogue["prompts"].items():
-                if "{organisation}" in words:
-                    words = words.format(organisation=line["organisation"])
-                    wanted[(lang, f"{key}-{line['name']}")] = (catalogue["voice"], words)
-    return wanted
+                if TEMPLATE in words:
+                    spoken = words.replace(TEMPLATE, line["organisation"])
+                    to_make[(lang, f"{key}-{line['name']}")] = (catalogue["voice"], spoken)
+    return to_make
 
 
 def build(repo: Path, config: Path | None = None) -> Path:
     ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
     out = repo / "prompts/audio"
     made = 0
-    for (lang, key), (voice, words) in _wanted(repo, config).items():
+    for (lang, key), (voice, words) in wanted(repo, config).items():
         digest = hashlib.sha256(f"{voice}\0{words}".encode()).hexdigest()[:16]
         target = out / lang / f"{key}.wav"
         stamp = target.with_suffix(".sha")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
@@ -99,7 +101,40 @@ def test_a_bad_silent_to_default_after_is_refused_with_its_path(value: str) -> N
     assert [p.split(":", 1)[0] for p in problems] == ["menu.silent_to_default_after"]
 
 
+EVENINGS = """\
+[hours.evenings]
+zone = "Europe/Moscow"
+weekly = { mon = ["18:00-01:00"], sun = ["22:00-24:00"] }
+
+[results]
+consult_topic = "operator"
+
+[results.window]
+zone = "Europe/Moscow"
+hours = ["18:00-01:00"]
+"""
+
+
+def test_spans_may_cross_midnight() -> None:
+    settings = config.parse(EVENINGS + MINIMAL + 'hours = "evenings"\n', environ={})
+    monday_evening = datetime(2026, 11, 23, 23, 30, tzinfo=ZoneInfo("Europe/Moscow"))
+    tuesday_night = monday_evening + timedelta(hours=1)
+    assert settings.file.hours["evenings"].to_core().is_open(tuesday_night)
+    assert settings.file.results is not None
+    assert settings.file.results.window.to_core().is_open(tuesday_night)
+
+
 # ---- bad configs: every problem names its path --------------------------------
+def test_bad_spans_are_refused_with_their_paths() -> None:
+    bad = EVENINGS.replace('mon = ["18:00-01:00"]', 'mon = ["18:00-18:00"]')
+    bad = bad.replace('hours = ["18:00-01:00"]', 'hours = ["6pm-1am"]')
+    assert problems_of(bad + MINIMAL + 'hours = "evenings"\n') == [
+        "hours.evenings.weekly: '18:00-18:00' starts when it ends: empty or 24 hours is ambiguous"
+        " (00:00-24:00 is a whole day; split a day from another hour in two spans)",
+        "results.window.hours: '6pm-1am' is not a span like 08:00-20:00 or 18:00-01:00",
+    ]
+
+
 def test_bad_kind_on_fourth_line_names_its_path() -> None:
     problems = problems_of(four_lines(kind="pharmacy"))
     assert len(problems) == 1

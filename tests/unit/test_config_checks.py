@@ -67,6 +67,7 @@ FIELD_ERRORS = [
     ("lines[12].name", 'name = "hotline-health"', 'name = "Hotline Health"'),  # router.default_line's
     ("lines[13].language", 'language = "en"', 'language = "english"'),
     ("lines[14].menu", 'menu = "skip" ', 'menu = "slow" '),
+    ("hours.clinics.weekly", 'sat = ["09:00-15:00"]', 'sat = ["09:00-09:00"]'),  # empty or a whole day?
 ]
 CROSS_ERRORS = [
     (
