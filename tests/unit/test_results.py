@@ -16,7 +16,7 @@ from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core import results
 from callrouter.core import switchboard as sb
-from callrouter.core.records import NotificationAttempt, NotificationRecord, NotificationState
+from callrouter.core.records import NotificationRecord, NotificationState
 from callrouter.core.results import Notification, ResultKind, RetryRule
 from tests.unit.test_switchboard import T0, at, fresh, originates, plays
 
