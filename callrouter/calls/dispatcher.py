@@ -27,7 +27,6 @@ from callrouter.calls.executor import ChannelExecutor
 from callrouter.calls.outbound import Leases, Outbound, Route
 from callrouter.calls.results_io import ResultsIO, Verifier
 from callrouter.core import call_events as ev
-from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
 from callrouter.core.callbacks import final
@@ -104,14 +103,14 @@ class Dispatcher:
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
         self._outbound = Outbound(ari_client, shell.app, shell.node, shell.route, leases, self._step_safely)
-        self._results: ResultsIO | None = None
+        self._results = ResultsIO(self._step_safely, clock)
 
     def use_results(self, store: ResultsDialler, verify: Verifier, lease_seconds: float) -> None:
         """Results calls: due notifications taken from ``store``, secrets checked with ``verify``."""
         # This process's own name as a lease holder: a restarted router (same node) takes its
         # predecessor's calls back at once, never its own finished ones before their records land.
         holder = f"{self._node}/{uuid.uuid4().hex[:12]}"
-        self._results = ResultsIO(store, verify, holder, lease_seconds, self._step_safely, self._clock)
+        self._results = ResultsIO(self._step_safely, self._clock, store, verify, holder, lease_seconds)
 
     def restore_places(self, places: Iterable[PlaceRecord]) -> None:
         """At start, before connecting: the places recorded waiting (PostgreSQL, then
@@ -173,22 +172,7 @@ class Dispatcher:
                 case sb.Dial():
                     self._spawn(self._outbound.dial(command))
                 case sb.TakeResults() | sb.ForResults():
-                    self._for_results(command)
-
-    def _for_results(self, command: sb.TakeResults | sb.ForResults) -> None:
-        """Results calls' I/O; without a store (no [results]) nothing is taken nor told."""
-        match command:
-            case sb.TakeResults() if self._results is not None:
-                self._results.forget_all_but(set(self.board.results))
-                self._spawn(self._results.take(command))
-            case sb.TakeResults():
-                self._step_safely(sb.ResultsTaken((), 0))
-            case sb.ForResults() if self._results is not None:
-                self._spawn(self._results.for_call(command))
-            case sb.ForResults(channel_id, _, asked):
-                no = isinstance(asked, cmd.VerifySecret)
-                refused: ev.CallEvent = ev.SecretChecked(False) if no else ev.DisclosureAudited(False)
-                self._step_safely(sb.OnCall(channel_id, refused))
+                    self._spawn(self._results.carry_out(command, set(self.board.results)))
 
     def _executor(self, channel_id: str) -> ChannelExecutor:
         executor = self.executors.get(channel_id)

@@ -37,14 +37,17 @@ def argon2_verify(secret_hash: str, digits: str) -> bool:
 
 
 class ResultsIO:
+    """Without a store (no ``[results]``), nothing is taken, no secret matches and
+    nothing is audited: nothing is told."""
+
     def __init__(
         self,
-        store: ResultsDialler,
-        verify: Verifier,
-        holder: str,
-        lease_seconds: float,
         step: Callable[[sb.Event], None],
         clock: Callable[[], datetime],
+        store: ResultsDialler | None = None,
+        verify: Verifier = argon2_verify,
+        holder: str = "",
+        lease_seconds: float = 900.0,
     ) -> None:
         self._store = store
         self._verify = verify
@@ -54,7 +57,19 @@ class ResultsIO:
         self._clock = clock
         self._secrets: dict[str, str] = {}  # notification id -> hash, while this router holds it
 
+    async def carry_out(self, command: sb.TakeResults | sb.ForResults, holding: set[str]) -> None:
+        """A results call's command; ``holding``: the notifications the switchboard holds now."""
+        if isinstance(command, sb.TakeResults):
+            for notification_id in set(self._secrets) - holding:
+                del self._secrets[notification_id]
+            await self.take(command)
+        else:
+            await self.for_call(command)
+
     async def take(self, command: sb.TakeResults) -> None:
+        if self._store is None:
+            self._step(sb.ResultsTaken((), 0))
+            return
         try:
             taken = await self._store.take(
                 self._holder, command.lines, command.limit, self._lease_seconds, command.holding
@@ -77,7 +92,7 @@ class ResultsIO:
 
     async def _check(self, notification_id: str, digits: str) -> bool:
         secret = self._secrets.get(notification_id)
-        if secret is None:
+        if secret is None:  # not one this router holds (or no store at all)
             return False
         try:
             return await asyncio.to_thread(self._verify, secret, digits)
@@ -86,19 +101,14 @@ class ResultsIO:
             return False
 
     async def _audit(self, notification_id: str, call_id: str, verified_by: str, played: str) -> bool:
+        if self._store is None:
+            return False
         try:
             at = self._clock()
             return await self._store.audit(notification_id, at, self._holder, call_id, verified_by, played)
         except Exception as exc:
             log.warning("disclosure of %s not audited (%s): nothing is told", notification_id, exc)
             return False
-
-    def forget_all_but(self, holding: set[str]) -> None:
-        for notification_id in set(self._secrets) - holding:
-            del self._secrets[notification_id]
-
-    def forget(self, notification_id: str) -> None:
-        self._secrets.pop(notification_id, None)
 
 
 def _notification(row: TakenRow) -> Notification:
