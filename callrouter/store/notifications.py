@@ -58,6 +58,7 @@ WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR line = $2)
 ORDER BY received_at DESC, external_id DESC
 LIMIT $7
 """
+RECEIVED = "SELECT received_at FROM notifications WHERE external_id = $1"
 CANCEL = f"""
 UPDATE notifications SET state = 'cancelled', reason = $2, updated_at = $3
 WHERE external_id = $1 AND state = 'pending'
@@ -221,17 +222,23 @@ class Notifications(Pooled):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
-        after: tuple[datetime, str] | None = None,
+        after: str | None = None,
     ) -> list[dict[str, Any]]:
         """The notifications received in [since, until) in ``state`` on ``line`` (any:
-        None), latest first; ``after``: the (received_at, external_id) of the last one of
-        the page before. Each as ``get`` shows it. ValueError: no such state, no limit."""
+        None), latest first (by received_at, then external id); ``after``: the external
+        id of the last one of the page before (KeyError: no such notification). Each as
+        ``get`` shows it. ValueError: no such state, no limit."""
         if state is not None:
             state = NotificationState(state).value
         if limit < 1:
             raise ValueError(f"limit {limit} is not a positive number")
-        at, external_id = after if after is not None else (None, None)
-        rows = await self._fetch(LISTING, state, line, since, until, at, external_id, limit)
+        at = None
+        if after is not None:
+            received = await self._fetch(RECEIVED, after)
+            if not received:
+                raise KeyError(after)
+            at = received[0]["received_at"]
+        rows = await self._fetch(LISTING, state, line, since, until, at, after, limit)
         return [_shown(r) for r in rows]
 
     async def cancel(self, external_id: str, reason: str, now: datetime) -> Cancelling:
