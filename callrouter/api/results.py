@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -42,6 +42,7 @@ from callrouter.api.openapi import Operation, Routes
 from callrouter.core.numbers import mask
 from callrouter.core.results_input import InputRules, NewNotification, Problem, read_item
 
+Found = TypeVar("Found")
 UNREACHABLE = "the database is unreachable; nothing was changed; try again"
 # What a listed result shows (one read by its id shows its result too).
 LISTED = (
@@ -78,14 +79,9 @@ class ResultsStore(Protocol):
     async def get(self, external_id: str) -> dict[str, Any] | None: ...
 
     async def listing(
-        self,
-        state: str | None = None,
-        line: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        after: str | None = None,
-    ) -> list[dict[str, Any]]:
+        self, state: str | None, line: str | None, since: datetime | None, until: datetime | None, limit: int,
+        after: str | None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
         """Raises KeyError when no notification has the id ``after``."""
         ...
 
@@ -127,10 +123,7 @@ async def put_in(desk: ResultsDesk, items: Sequence[Mapping[str, Any]]) -> list[
     would hold the event loop (and every call) for a good part of a second."""
     checked = await asyncio.to_thread(lambda: [read_item(item, desk.rules) for item in items])
     valid = [c for c in checked if isinstance(c, NewNotification)]
-    try:
-        outcomes = iter(await desk.store.put(valid, desk.clock()))
-    except (OSError, TimeoutError):  # the store's DatabaseUnavailable is an OSError
-        raise ApiError(503, UNREACHABLE) from None
+    outcomes = iter(await stored(desk.store.put(valid, desk.clock())))
     reports = []
     for item, result in zip(items, checked, strict=True):
         if isinstance(result, list):
@@ -140,6 +133,18 @@ async def put_in(desk: ResultsDesk, items: Sequence[Mapping[str, Any]]) -> list[
         problems = [("external_id", outcome.reason)] if outcome.reason else []
         reports.append(report(item, str(outcome.status), problems))
     return reports
+
+
+async def stored(answer: Awaitable[Found]) -> Found:
+    """The store's answer; 503 while PostgreSQL cannot answer."""
+    try:
+        return await answer
+    except (OSError, TimeoutError):  # the store's DatabaseUnavailable is an OSError
+        raise ApiError(503, UNREACHABLE) from None
+
+
+def unknown(external_id: str) -> ApiError:
+    return ApiError(404, f"no result has the external id {external_id!r}")
 
 
 def add_results_routes(routes: Routes, desk: ResultsDesk) -> None:
@@ -158,12 +163,11 @@ def add_results_routes(routes: Routes, desk: ResultsDesk) -> None:
     async def list_route(request: web.Request) -> web.Response:
         query = read_query(request, ResultsQuery)
         since, until = query.window()
+        listing = desk.store.listing(query.state, query.line, since, until, query.limit, query.after)
         try:
-            rows = await desk.store.listing(query.state, query.line, since, until, query.limit, query.after)
+            rows = await stored(listing)
         except KeyError:
             raise ApiError(404, f"after: no result has the external id {query.after!r}") from None
-        except (OSError, TimeoutError):
-            raise ApiError(503, UNREACHABLE) from None
         last = rows[-1]["external_id"] if len(rows) == query.limit else None
         return web.json_response({"results": [shown(row) for row in rows], "next": last})
 
@@ -184,35 +188,26 @@ def add_results_routes(routes: Routes, desk: ResultsDesk) -> None:
 def _add_one_result_routes(routes: Routes, desk: ResultsDesk) -> None:
     async def one_route(request: web.Request) -> web.Response:
         external_id = request.match_info["external_id"]
-        try:
-            row = await desk.store.get(external_id)
-        except (OSError, TimeoutError):
-            raise ApiError(503, UNREACHABLE) from None
+        row = await stored(desk.store.get(external_id))
         if row is None:
-            raise ApiError(404, f"no result has the external id {external_id!r}")
+            raise unknown(external_id)
         return web.json_response(shown(row, ONE))
 
     async def cancel_route(request: web.Request) -> web.Response:
         external_id = request.match_info["external_id"]
         body = await read_body(request, ResultCancelBody)
-        try:
-            outcome = await desk.store.cancel(external_id, body.reason, desk.clock())
-        except (OSError, TimeoutError):
-            raise ApiError(503, UNREACHABLE) from None
+        outcome = await stored(desk.store.cancel(external_id, body.reason, desk.clock()))
         if outcome.status == "not found":
-            raise ApiError(404, f"no result has the external id {external_id!r}")
+            raise unknown(external_id)
         if outcome.notification is None:
             raise ApiError(409, f"{external_id!r} cannot be cancelled: {outcome.message}")
         return web.json_response(shown(outcome.notification, ONE))
 
     async def audit_route(request: web.Request) -> web.Response:
         external_id = request.match_info["external_id"]
-        try:
-            audit = await desk.store.audit(external_id)
-        except (OSError, TimeoutError):
-            raise ApiError(503, UNREACHABLE) from None
+        audit = await stored(desk.store.audit(external_id))
         if audit is None:
-            raise ApiError(404, f"no result has the external id {external_id!r}")
+            raise unknown(external_id)
         return web.json_response({"external_id": external_id, "audit": audit})
 
     one = Operation("GET", "/results/{external_id}", "one result, with its value", statuses=(404, 503))

@@ -71,6 +71,14 @@ class NewNotification:
     line: str
     fingerprint: str  # of everything but the secret (``fingerprint``)
 
+    def columns(self) -> dict[str, str]:
+        """What is kept of it as it is, by column: all but the secret (kept as a hash)."""
+        return {
+            "external_id": self.external_id, "number": self.number, "test_type": self.test_type,
+            "result": self.result.value, "language": self.language, "line": self.line,
+            "fingerprint": self.fingerprint,
+        }  # fmt: skip
+
 
 def fingerprint(external_id: str, number: str, test_type: str, result: str, language: str, line: str) -> str:
     """sha256 (hex) of the canonical JSON of what the result says: the same result put

@@ -32,12 +32,12 @@ from callrouter.core.records import NOTIFICATION_FINAL, NotificationState
 from callrouter.secrets_hash import hash_secrets, verify_secrets
 from callrouter.store.queries import TIMEOUT_SECONDS, Pooled
 
-COMPARED = "external_id, number, secret_hash, test_type, result, language, line, fingerprint"
-STORED = f"SELECT {COMPARED} FROM notifications WHERE external_id = ANY($1::text[])"
+COLUMNS = ("external_id", "number", "secret_hash", "test_type", "result", "language", "line", "fingerprint")
+STORED = f"SELECT {', '.join(COLUMNS)} FROM notifications WHERE external_id = ANY($1::text[])"
 # Sorted by external id: two importers insert their common ids in the same order (no deadlock).
-INSERT = """
-INSERT INTO notifications (notification_id, external_id, number, secret_hash, test_type, result, language,
-                           line, fingerprint, received_at, due_at, expires_at, state, updated_at)
+INSERT = f"""
+INSERT INTO notifications (notification_id, {", ".join(COLUMNS)}, received_at, due_at, expires_at, state,
+                           updated_at)
 SELECT given.*, $10::timestamptz, $10::timestamptz, $11::timestamptz, 'pending', $10::timestamptz
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
             $9::text[]) AS given
@@ -82,19 +82,11 @@ class NewItem(Protocol):
     @property
     def external_id(self) -> str: ...
     @property
-    def number(self) -> str: ...
-    @property
-    def secret(self) -> str: ...
-    @property
-    def test_type(self) -> str: ...
-    @property
-    def result(self) -> str: ...
-    @property
-    def language(self) -> str: ...
-    @property
-    def line(self) -> str: ...
-    @property
-    def fingerprint(self) -> str: ...
+    def secret(self) -> str: ...  # digits, hashed here: never stored, logged or returned
+
+    def columns(self) -> dict[str, str]:
+        """The columns of ``COLUMNS`` but the secret's hash, by name."""
+        ...
 
 
 class PutStatus(StrEnum):
@@ -200,13 +192,10 @@ class Notifications(Pooled):
     async def _insert(self, rows: list[tuple[NewItem, str]], now: datetime) -> set[str]:
         if not rows:
             return set()
-        columns: list[list[Any]] = [[] for _ in range(9)]
-        for item, phc in rows:
-            values = (uuid.uuid4(), item.external_id, item.number, phc, item.test_type, str(item.result),
-                      item.language, item.line, item.fingerprint)  # fmt: skip
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
-        done = await self._fetch(INSERT, *columns, now, now + self._expire_after)
+        ids = [uuid.uuid4() for _ in rows]
+        stored = [_as_stored(item, phc) for item, phc in rows]
+        columns = [[row[name] for row in stored] for name in COLUMNS]
+        done = await self._fetch(INSERT, ids, *columns, now, now + self._expire_after)
         return {r["external_id"] for r in done}
 
     async def get(self, external_id: str) -> dict[str, Any] | None:
@@ -274,17 +263,14 @@ class Notifications(Pooled):
 
 
 def _as_stored(item: NewItem, phc: str) -> dict[str, Any]:
-    return {
-        "external_id": item.external_id, "number": item.number, "secret_hash": phc,
-        "test_type": item.test_type, "result": str(item.result), "language": item.language,
-        "line": item.line, "fingerprint": item.fingerprint,
-    }  # fmt: skip
+    return {**item.columns(), "secret_hash": phc}
 
 
 def _changed(item: NewItem, row: dict[str, Any]) -> tuple[str, ...]:
     """The fields ``item`` says otherwise than the stored row (none: the same result)."""
-    changed = tuple(name for column, name in FIELD_OF.items() if str(getattr(item, column)) != row[column])
-    if not changed and item.fingerprint != row["fingerprint"]:
+    given = item.columns()
+    changed = tuple(name for column, name in FIELD_OF.items() if given[column] != row[column])
+    if not changed and given["fingerprint"] != row["fingerprint"]:
         return ("fingerprint",)  # made by another release's rule: not provably the same
     return changed
 

@@ -63,32 +63,29 @@ def test_a_national_number_is_read_in_its_lines_country_an_international_one_any
     assert isinstance(chosen, NewNotification) and chosen.language == "en"
 
 
+NOT_A_NUMBER = "not a phone number (national numbers are read as RU)"
+A_STRING = "must be a string (as a number it would lose its leading zeros)"
+DIGITS = "only digits, with . - / or spaces between them"
+PRINTABLE_128 = "must be 1-128 printable characters"
+# A field, what it was given, and what is said of it (None: accepted).
+BAD: dict[str, list[tuple[object, str | None]]] = {
+    "external_id": [("x" * 129, PRINTABLE_128), ("a\tb", PRINTABLE_128), ("", "required")],
+    "phone": [("12", NOT_A_NUMBER), ("anonymous", NOT_A_NUMBER), ("+0 123", "not a phone number"),
+              (89165550123, A_STRING), ("  ", "required")],
+    "secret": [("123", "must be 4 to 8 digits"), ("1234567890", "must be 4 to 8 digits"), ("12a4", DIGITS),
+               ("١٢٣٤", DIGITS), (12031980, A_STRING), (None, "required")],
+    # surrounding whitespace is no part of a field: "PCR\n" is accepted
+    "test_type": [("t" * 65, "must be 1-64 printable characters"), ("PCR\n", None),
+                  ("PCR\nSARS", "must be 1-64 printable characters")],
+    "result": [("maybe", "must be one of negative, positive, inconclusive"), (True, "must be a string")],
+    "language": [("de", "'de' is not enabled ([menu] languages: en, ru)")],
+    "line": [("moon", "unknown organisation/line 'moon'"), ("", "required")],
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [
-        ("external_id", "x" * 129, "must be 1-128 printable characters"),
-        ("external_id", "a\tb", "must be 1-128 printable characters"),
-        ("external_id", "", "required"),
-        ("phone", "12", "not a phone number (national numbers are read as RU)"),
-        ("phone", "anonymous", "not a phone number (national numbers are read as RU)"),
-        ("phone", "+0 123", "not a phone number"),
-        ("phone", 89165550123, "must be a string (as a number it would lose its leading zeros)"),
-        ("phone", "  ", "required"),
-        ("secret", "123", "must be 4 to 8 digits"),
-        ("secret", "1234567890", "must be 4 to 8 digits"),
-        ("secret", "12a4", "only digits, with . - / or spaces between them"),
-        ("secret", "١٢٣٤", "only digits, with . - / or spaces between them"),
-        ("secret", 12031980, "must be a string (as a number it would lose its leading zeros)"),
-        ("secret", None, "required"),
-        ("test_type", "t" * 65, "must be 1-64 printable characters"),
-        ("test_type", "PCR\n", None),  # surrounding whitespace is no part of it: accepted
-        ("test_type", "PCR\nSARS", "must be 1-64 printable characters"),
-        ("result", "maybe", "must be one of negative, positive, inconclusive"),
-        ("result", True, "must be a string"),
-        ("language", "de", "'de' is not enabled ([menu] languages: en, ru)"),
-        ("line", "moon", "unknown organisation/line 'moon'"),
-        ("line", "", "required"),
-    ],
+    [(field, value, message) for field, cases in BAD.items() for value, message in cases],
 )
 def test_each_bad_field_is_named_with_what_is_wrong(field: str, value: object, message: str | None) -> None:
     item = {**GOOD, field: value}

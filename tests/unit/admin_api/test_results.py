@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,24 +19,11 @@ from callrouter.api.results import ResultsDesk
 from callrouter.api.server import build_app
 from callrouter.core.results_input import NewNotification
 from callrouter.metrics import Metrics
+from callrouter.store.notifications import Cancelling, CancelStatus, Outcome, PutStatus
 from tests.unit.admin_api.harness import AUTH, TOKEN, Board, admin_of, call
 from tests.unit.test_results_input import GOOD, RULES
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Put:
-    external_id: str
-    status: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    status: str
-    message: str
-    notification: dict[str, Any] | None = None
 
 
 class Results:
@@ -53,7 +39,7 @@ class Results:
         if self.down:
             raise OSError("connection refused")
 
-    async def put(self, items: Sequence[NewNotification], now: datetime) -> list[Put]:
+    async def put(self, items: Sequence[NewNotification], now: datetime) -> list[Outcome]:
         self._up()
         self.put_in.append(list(items))
         answers = []
@@ -61,11 +47,11 @@ class Results:
             row = self.rows.get(item.external_id)
             if row is None:
                 self.rows[item.external_id] = row_of(item, now)
-                answers.append(Put(item.external_id, "accepted"))
+                answers.append(Outcome(item.external_id, PutStatus.ACCEPTED))
             elif row["result"] != item.result:
-                answers.append(Put(item.external_id, "refused", f"external id {item.external_id} differs"))
+                answers.append(Outcome(item.external_id, PutStatus.REFUSED, ("result",)))
             else:
-                answers.append(Put(item.external_id, "duplicate"))
+                answers.append(Outcome(item.external_id, PutStatus.DUPLICATE))
         return answers
 
     async def get(self, external_id: str) -> dict[str, Any] | None:
@@ -79,17 +65,16 @@ class Results:
             raise KeyError(after)
         return list(self.rows.values())[:limit]
 
-    async def cancel(self, external_id: str, reason: str, now: datetime) -> Cancelled:
+    async def cancel(self, external_id: str, reason: str, now: datetime) -> Cancelling:
         row = self.rows.get(external_id)
         if row is None:
-            return Cancelled("not found", "not found")
+            return Cancelling(CancelStatus.NOT_FOUND)
+        if row["state"] == "dialling":
+            return Cancelling(CancelStatus.DIALLING, "dialling")
         if row["state"] != "pending":
-            final = row["state"] != "dialling"
-            return Cancelled(
-                *(("already final", f"already final: {row['state']}") if final else ("x", "being dialled"))
-            )
+            return Cancelling(CancelStatus.FINAL, row["state"])
         row.update(state="cancelled", reason=reason)
-        return Cancelled("cancelled", "cancelled", row)
+        return Cancelling(CancelStatus.CANCELLED, "cancelled", row)
 
     async def audit(self, external_id: str) -> list[dict[str, Any]] | None:
         if external_id not in self.rows:
@@ -147,7 +132,7 @@ async def test_a_batch_is_answered_item_by_item_in_order(client: TestClient[Any,
         {"field": "dob", "message": "unknown field"},
     ]
     assert body["results"][3]["problems"] == [
-        {"field": "external_id", "message": "external id LAB-1 differs"}
+        {"field": "external_id", "message": "external id LAB-1 exists with a different result"}
     ]
     assert body["counts"] == {"accepted": 1, "duplicate": 1, "refused": 1, "invalid": 1, "total": 4}
     assert [i.external_id for i in results.put_in[-1]] == ["LAB-2", "LAB-1", "LAB-1"], "the valid ones only"
