@@ -6,9 +6,10 @@ secret, its hash or the fingerprint.
   (413 beyond); 200 with one report per item, in order (``external_id``,
   ``status``: accepted, duplicate, refused or invalid, ``problems``) and the
   counts. 422 for a body of another shape, 503 while PostgreSQL cannot answer
-  (nothing of the batch is written then). One batch at a time is put in, its
-  secrets hashed in one worker thread, so the router's other cores stay with
-  the calls (5,000 new results take a minute or two).
+  (a batch goes in whole or not at all: sent again, what went in is a
+  duplicate). One batch at a time is put in, its secrets hashed in one worker
+  thread, so the router's other cores stay with the calls (5,000 new results
+  take a minute or two).
 - ``GET /results?state=&line=&from=&to=&limit=&after=``: latest received first;
   each with its state, line, test, masked number, attempts and times, not its
   result; ``next`` is the ``after`` of the next page (none: the last page).
@@ -43,7 +44,8 @@ from callrouter.core.numbers import mask
 from callrouter.core.results_input import InputRules, NewNotification, Problem, read_item
 
 Found = TypeVar("Found")
-UNREACHABLE = "the database is unreachable; nothing was changed; try again"
+# A batch goes in by one statement, whole or not at all; sent again, what went in is a duplicate.
+UNREACHABLE = "the database is unreachable; try again (a result already in is then a duplicate)"
 # What a listed result shows (one read by its id shows its result too).
 LISTED = (
     "external_id", "state", "line", "language", "test_type", "number", "attempts", "reason", "received_at",
