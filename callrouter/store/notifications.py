@@ -201,6 +201,8 @@ class Notifications(Pooled):
     async def get(self, external_id: str) -> dict[str, Any] | None:
         """The notification as an operator sees it (its full number: the admin API
         masks it), or None."""
+        if not _may_be_id(external_id):
+            return None
         rows = await self._fetch(ONE, external_id)
         return _shown(rows[0]) if rows else None
 
@@ -223,7 +225,7 @@ class Notifications(Pooled):
             raise ValueError(f"limit {limit} is not a positive number")
         at = None
         if after is not None:
-            received = await self._fetch(RECEIVED, after)
+            received = await self._fetch(RECEIVED, after) if _may_be_id(after) else []
             if not received:
                 raise KeyError(after)
             at = received[0]["received_at"]
@@ -232,6 +234,8 @@ class Notifications(Pooled):
 
     async def cancel(self, external_id: str, reason: str, now: datetime) -> Cancelling:
         """Cancel a pending notification (one a router took is ``dialling`` and stays)."""
+        if not _may_be_id(external_id):
+            return Cancelling(CancelStatus.NOT_FOUND)
         for _ in range(3):  # a notification back to pending between the two statements: again
             rows = await self._fetch(CANCEL, external_id, reason, now)
             if rows:
@@ -248,7 +252,7 @@ class Notifications(Pooled):
 
     async def audit(self, external_id: str) -> list[dict[str, Any]] | None:
         """The notification's disclosures, oldest first; None: no such notification."""
-        if not await self._fetch(STATE, external_id):
+        if not _may_be_id(external_id) or not await self._fetch(STATE, external_id):
             return None
         return [
             {
@@ -260,6 +264,12 @@ class Notifications(Pooled):
             }
             for r in await self._fetch(AUDIT, external_id)
         ]
+
+
+def _may_be_id(text: str) -> bool:
+    """Whether ``text`` can be an external id put in (1-128 printable characters): any
+    other (a NUL, say, which PostgreSQL's text cannot even hold) is no notification's."""
+    return 1 <= len(text) <= 128 and text.isprintable()
 
 
 def _as_stored(item: NewItem, phc: str) -> dict[str, Any]:

@@ -172,6 +172,12 @@ async def test_one_is_shown_with_its_result_but_never_its_secrets_hash_or_finger
     assert not {"secret", "secret_hash", "fingerprint"} & set(shown)
     assert not any("argon2" in str(value) for value in shown.values())
     assert await store.get("LAB-99999") is None
+    for never in ("LAB\x00", "", "x" * 129):  # no query: PostgreSQL's text holds no NUL
+        assert await store.get(never) is None
+        assert await store.audit(never) is None
+        assert (await store.cancel(never, "x", T0)).status is CancelStatus.NOT_FOUND
+        with pytest.raises(KeyError):
+            await store.listing(after=never)
 
 
 async def test_the_list_filters_by_state_line_and_time_latest_first_in_pages(
