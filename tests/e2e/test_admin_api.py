@@ -28,7 +28,7 @@ from devstack.util import free_port
 from tests.e2e.conftest import CONFIG
 
 WINDOW_ORDER = (SINCE_AFTER_NOW, UNTIL_BEFORE_SINCE)
-FUZZ_EXAMPLES = 25  # per route and mode: 13 operations x 2 modes, about 20 s in all
+FUZZ_EXAMPLES = 25  # per route and mode: 18 operations x 2 modes
 # What JSON Schema cannot say of a follow-up: which lines, topics and numbers the config takes.
 CONFIG_DECIDES = "POST /callbacks"
 
@@ -94,6 +94,11 @@ SECURED = [
     ("GET", "/callbacks"),
     ("POST", "/callbacks"),
     ("POST", "/callbacks/00000000-0000-0000-0000-000000000000/cancel"),
+    ("POST", "/results"),
+    ("GET", "/results"),
+    ("GET", "/results/LAB-1"),
+    ("POST", "/results/LAB-1/cancel"),
+    ("GET", "/results/LAB-1/audit"),
 ]
 
 
@@ -147,6 +152,12 @@ REPORTED = [
     ("POST", "/callbacks", b'{"number": "12", "line": "clinic-central", "topic": "operator"}', 422, "number"),
     ("POST", "/callbacks", b'{"number": "+79161234567", "line": "moon", "topic": "operator"}', 422, "line"),
     ("POST", "/callbacks/not-a-callback/cancel", None, 404, None),
+    ("GET", "/results/LAB%00", None, 404, None),  # PostgreSQL's text holds no NUL: no result's id
+    ("POST", "/results/LAB%00/cancel", None, 404, None),
+    ("GET", "/results/LAB%00/audit", None, 404, None),
+    ("GET", "/results?after=%00", None, 404, None),
+    ("GET", "/results?from=2026-02-30", None, 422, "from"),
+    ("POST", "/results", b'{"results": [1]}', 422, "results.0"),
 ]
 
 
@@ -219,7 +230,7 @@ def test_fuzzing_every_route_from_its_description_finds_no_5xx(router: RouterPro
                 seen |= fuzz(operation, mode, session, agent_id="agent1")
     assert log_problems(router) == []
     print(f"fuzzed {len(statuses)} operations in {time.monotonic() - started:.1f} s: {statuses}")
-    assert len(statuses) >= 13, statuses
+    assert len(statuses) >= 18, statuses
     assert 200 in statuses["POST /agents/{agent_id}/login"], "the real agent was reached"
     assert {409, 422} <= statuses["POST /agents/{agent_id}/pause"], "bodies were checked, states changed"
 
