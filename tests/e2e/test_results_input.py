@@ -1,7 +1,8 @@
 """Lab results put in for real: ``callrouter results import`` as an operator runs it
 (a subprocess on the stack's PostgreSQL) with bad rows among the good, then the
 running router's admin API: a mixed batch, the list, one result, a cancel, the
-audit. The config has no ``[results]``: results go in before any is dialled."""
+audit. The router's config has no ``[results]``: results go in without a dialler (and
+none is dialled under the test)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import string
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pytest
 from callrouter.secrets_hash import verify_secret
 from devstack.router import RouterProcess
 from devstack.stack import REPO, StackInfo
-from tests.e2e.conftest import CONFIG, admin
+from tests.e2e.conftest import CONFIG, admin, start_router
 from tests.e2e.test_admin_api import log_problems
 
 # Each secret as written in the file or the batch, and what a row or a log must never show.
@@ -57,6 +58,29 @@ async def run_id(db: asyncpg.Connection) -> AsyncIterator[str]:
         " lease_until = NULL WHERE external_id LIKE $1 AND state IN ('pending', 'dialling')",
         f"{prefix}-%",
     )
+
+
+def without_results(text: str) -> str:
+    """The config's text without ``[results]`` and its tables: no router dials what a
+    test puts in, and the input side is shown to need no dialler."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            skipping = line.startswith(("[results]", "[results."))
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
+@pytest.fixture
+def router(stack: StackInfo, tmp_path: Path) -> Iterator[RouterProcess]:
+    """The router on the test config without ``[results]``."""
+    config = tmp_path / "callrouter.toml"
+    config.write_text(without_results(CONFIG.read_text()))
+    router = start_router(stack, tmp_path, config)
+    yield router
+    code = router.stop()
+    assert router.killed or code == 0, f"router exited {code}:\n{router.log()}"
 
 
 def import_csv(stack: StackInfo, path: Path) -> subprocess.CompletedProcess[str]:
