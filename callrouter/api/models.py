@@ -178,6 +178,8 @@ ResultStateName = Literal[
     "expired",
 ]  # fmt: skip
 DAY_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# The one rule JSON Schema cannot say of a day: which days a month has (2026-02-31).
+NOT_A_REAL_DAY = "not a real date or time"
 RESULT_ITEM = (
     "one result: `external_id` (1-128 printable characters), `phone` (a national number is read in the"
     " line's country), `secret` (the digits the callee keys: a date of birth as DDMMYYYY or a PIN;"
@@ -207,7 +209,7 @@ def _real_day_or_time(value: str) -> str:
     try:
         (date if re.fullmatch(DAY_PATTERN, value) else datetime).fromisoformat(value)
     except ValueError:
-        raise ValueError("not a real date or time") from None
+        raise ValueError(NOT_A_REAL_DAY) from None
     return value
 
 
