@@ -15,6 +15,7 @@ from aiohttp import web
 
 from callrouter import compiled
 from callrouter.api.auth import TokenError, check_token
+from callrouter.api.results import ResultsDesk
 from callrouter.api.server import build_app
 from callrouter.ari.client import AriClient, HttpAriClient
 from callrouter.ari.events import EVENT_LABELS, EventStream, Replaced
@@ -28,6 +29,7 @@ from callrouter.core.records import Outcome, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.store.leases import CallbackLeases
+from callrouter.store.notifications import Notifications
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
 from callrouter.store.restore import last_agent_states, open_callbacks, people, waiting_places
@@ -153,6 +155,8 @@ async def run(settings: Settings) -> int:
     dispatcher = build_dispatcher(settings, ari, writer, metrics, leases=leases, repeat_key=key)
     results_store = _use_results(settings, dispatcher)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
+    expire_after = compiled.results_expire_after(settings)
+    notifications = Notifications(settings.database.dsn, _secret(settings.database_password), expire_after)
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)
     dispatcher.step(RestoreAgents(await last_agent_states(queries, spooled)))
@@ -193,7 +197,11 @@ async def run(settings: Settings) -> int:
         }
 
     api = build_app(
-        metrics, health, admin_token, CentreAdmin(dispatcher, queries.abandoned, queries.callbacks)
+        metrics,
+        health,
+        admin_token,
+        CentreAdmin(dispatcher, queries.abandoned, queries.callbacks),
+        ResultsDesk(notifications, compiled.results_input(settings)),
     )
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
@@ -234,6 +242,7 @@ async def run(settings: Settings) -> int:
     await ari.close()
     await store.close()
     await queries.close()
+    await notifications.close()
     await leases.close()
     await results_store.close()
     await admin.cleanup()

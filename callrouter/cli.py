@@ -75,6 +75,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_results_import(args: argparse.Namespace) -> int:
+    from callrouter import compiled, results_import
+    from callrouter.store.notifications import Notifications
+
+    settings = _load(args.config)
+    password = settings.database_password.get_secret_value() if settings.database_password else None
+    expire_after = compiled.results_expire_after(settings)
+    store = Notifications(settings.database.dsn, password, expire_after, results_import.hash_threads())
+    return results_import.run(
+        Path(args.file), compiled.results_input(settings), store, sys.stdout, sys.stderr
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from callrouter import app
 
@@ -110,6 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of NNNN_name.sql files (default: the ones shipped with the package)",
     )
     mig.set_defaults(func=cmd_migrate)
+
+    results = sub.add_parser("results", help="lab results phoned to patients: put them in")
+    actions = results.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = actions.add_parser(
+        "import",
+        help="put results in from a CSV file (exit 0: all in, 1: rows rejected, 2: unusable)",
+        description="Put lab results in from a CSV file whose header names the fields: "
+        "external_id, phone, secret, test_type, result, line and, optionally, language. "
+        "Each rejected row on stderr as 'line N: field: reason'; a summary on stdout. "
+        "Exit 0: every row went in (or was in already); 1: some rows were rejected; "
+        "2: the file, the config or the database was unusable.",
+    )
+    imp.add_argument("file", help="the CSV file (UTF-8)")
+    imp.add_argument("--config", "-c", default="callrouter.toml")
+    imp.set_defaults(func=cmd_results_import)
 
     chk = sub.add_parser(
         "check-config", help="validate a config file: prints OK, or every bad key with its path (exit 2)"

@@ -8,12 +8,14 @@ from dataclasses import replace
 from datetime import timedelta
 
 from callrouter.config import Settings
+from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Line
 from callrouter.core import centre as cc
 from callrouter.core import switchboard as sb
 from callrouter.core.admission import AdmissionRules
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
 from callrouter.core.lines import DidDirectory
+from callrouter.core.results_input import InputRules, LineTerms
 
 
 def call_plan(settings: Settings) -> CallPlan:
@@ -101,3 +103,20 @@ def _callbacks_on(settings: Settings) -> bool:
 
 def board(settings: Settings, repeat_key: bytes = b"") -> sb.Board:
     return sb.Board.create(rules(settings, repeat_key), centre(settings))
+
+
+def results_input(settings: Settings) -> InputRules:
+    """What a result put in is checked against (``callrouter results import``, POST
+    /results): the lines, the menu's languages, ``[results] secret_max_digits``
+    (its default without ``[results]``: results may be put in before they are dialled)."""
+    results = settings.file.results or ResultsConfig()
+    return InputRules(
+        lines={line.name: LineTerms(line.country, line.language) for line in settings.lines},
+        languages=frozenset(settings.file.menu.languages),
+        secret_max_digits=results.secret_max_digits,
+    )
+
+
+def results_expire_after(settings: Settings) -> timedelta:
+    """How long a result put in may wait to be told (``[results] expire_after_hours``)."""
+    return timedelta(hours=(settings.file.results or ResultsConfig()).expire_after_hours)

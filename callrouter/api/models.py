@@ -10,7 +10,7 @@ JSON parser, which bounds nesting: nothing a client sends reaches Python's
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
@@ -170,10 +170,100 @@ class CancelBody(Body):
     reason: str = _one_line("why the callback is cancelled (recorded with it)", "admin")
 
 
-async def read_body(request: web.Request, model: type[Model]) -> Model:
-    """The request's JSON body as ``model``; no body counts as ``{}``."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, f"body: larger than {MAX_BODY_BYTES} bytes")
+# ---- results (api/results.py) -------------------------------------------------------------
+MAX_RESULTS = 5000
+RESULTS_BODY_BYTES = 4 * 1024 * 1024  # 5,000 results of about 800 bytes each
+ResultStateName = Literal[
+    "pending", "dialling", "delivered", "transferred", "verification_failed", "unreachable", "cancelled",
+    "expired",
+]  # fmt: skip
+DAY_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# The one rule JSON Schema cannot say of a day: which days a month has (2026-02-31).
+NOT_A_REAL_DAY = "not a real date or time"
+RESULT_ITEM = (
+    "one result: `external_id` (1-128 printable characters), `phone` (a national number is read in the"
+    " line's country), `secret` (the digits the callee keys: a date of birth as DDMMYYYY or a PIN;"
+    " `.`, `-`, `/` and spaces between them are dropped), `test_type` (1-64 printable characters),"
+    " `result` (negative, positive or inconclusive), `line` (a configured line's name), `language`"
+    " (optional: the line's), all strings. Checked one by one: a bad one is reported as `invalid`"
+    " with its problems, the others go in."
+)
+
+
+class ResultsBody(Body):
+    """``POST /results``: up to 5,000 results, each answered in its own report."""
+
+    results: list[dict[str, Any]] = Field(
+        max_length=MAX_RESULTS,
+        description=RESULT_ITEM,
+        json_schema_extra={
+            "examples": [[{
+                "external_id": "LAB-2026-000123", "phone": "+79161234567", "secret": "12.03.1980",
+                "test_type": "PCR SARS-CoV-2", "result": "negative", "line": "clinic-central",
+            }]],
+        },
+    )  # fmt: skip
+
+
+def _real_day_or_time(value: str) -> str:
+    try:
+        (date if re.fullmatch(DAY_PATTERN, value) else datetime).fromisoformat(value)
+    except ValueError:
+        raise ValueError(NOT_A_REAL_DAY) from None
+    return value
+
+
+DayOrTime = Annotated[
+    str,
+    Field(pattern=f"{DAY_PATTERN}|{TIME_PATTERN}"),
+    AfterValidator(_real_day_or_time),
+]
+
+
+def _moment(value: str | None, day_end: bool) -> datetime | None:
+    """A time in UTC; a day is UTC's, from its start (or, ``day_end``, to its end)."""
+    if value is None:
+        return None
+    if re.fullmatch(DAY_PATTERN, value):
+        start = datetime.combine(date.fromisoformat(value), time(), UTC)
+        return start + timedelta(days=1) if day_end else start
+    return _in_utc(datetime.fromisoformat(value))
+
+
+class ResultsQuery(BaseModel):
+    """``GET /results``: latest received first, ``limit`` at a time; ``next`` gives the page after."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    state: ResultStateName | None = Field(default=None, description="only results in this state")
+    line: str | None = Field(default=None, min_length=1, max_length=100, pattern=ONE_LINE)
+    from_: DayOrTime | None = Field(
+        default=None, alias="from", description="received from (inclusive): a time, or a day (UTC)"
+    )
+    to: DayOrTime | None = Field(
+        default=None, description="received before (exclusive): a time, or a day (UTC; that day included)"
+    )
+    limit: int = Field(default=100, ge=1, le=1000, description="at most this many")
+    after: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the external id the page before ended with (its `next`); 404 when there is none",
+    )
+
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        return _moment(self.from_, day_end=False), _moment(self.to, day_end=True)
+
+
+class ResultCancelBody(Body):
+    reason: str = _one_line("why the result is not to be phoned (recorded with it)", "admin")
+
+
+async def read_body(request: web.Request, model: type[Model], limit: int = MAX_BODY_BYTES) -> Model:
+    """The request's JSON body as ``model``, ``limit`` bytes at most; no body counts as ``{}``."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"body: larger than {limit} bytes")
+    if limit != request.client_max_size:  # the app's limit is the other routes' (413 beyond, too)
+        request = request.clone(client_max_size=limit)
     raw = await request.read() if request.body_exists else b""
     if not raw.strip():
         raw = b"{}"

@@ -21,8 +21,9 @@ REASONS = {
     200: "done",
     400: "the body is not JSON (syntax, encoding, nesting)",
     401: "no valid `Authorization: Bearer` token",
-    404: "no such agent, queue entry, open callback or route",
-    409: "not possible now (the agent's state; a callback being dialled, already open, or callbacks off)",
+    404: "no such agent, queue entry, open callback, result or route",
+    409: "not possible now (the agent's state; a callback being dialled, already open, or callbacks off;"
+    " a result being dialled or told already)",
     413: "the body is too large",
     415: "the body is not application/json in UTF-8",
     422: "a field is invalid; `problems` names it",

@@ -13,6 +13,7 @@ rest behind ``Authorization: Bearer <CALLROUTER_ADMIN_TOKEN>`` (api/auth.py).
   privacy) is listed as withheld, with no number (ISO 8601 times with a zone; default the last 24 hours);
   503 while PostgreSQL cannot answer (down, starting, full, or over 5 s).
 - ``/callbacks``: list, make by hand, cancel (api/callbacks.py).
+- ``/results``: lab results put in, listed, read, cancelled, audited (api/results.py).
 
 Bodies and queries are checked by the models in api/models.py (400/413/415/422,
 naming the field); every error is JSON (api/errors.py).
@@ -41,6 +42,7 @@ from callrouter.api.models import (
     read_query,
 )
 from callrouter.api.openapi import Operation, Routes
+from callrouter.api.results import ResultsDesk, add_results_routes
 from callrouter.core.agents import Agent, AgentStateError
 from callrouter.core.numbers import mask
 from callrouter.core.queue import QueueEntry
@@ -73,8 +75,10 @@ def build_app(
     health: Callable[[], dict[str, Any]],
     token: str,
     admin: AdminFacade,
+    results: ResultsDesk | None = None,
 ) -> web.Application:
-    """The admin app; ``token`` must pass ``auth.check_token`` (TokenError otherwise)."""
+    """The admin app; ``token`` must pass ``auth.check_token`` (TokenError otherwise);
+    without ``results``, no /results routes."""
     app = web.Application(middlewares=[errors, token_auth(token)], client_max_size=MAX_BODY_BYTES)
     routes = Routes(app)
 
@@ -106,6 +110,8 @@ def build_app(
     _add_queue_routes(routes, admin)
     _add_abandoned_route(routes, admin)
     add_callback_routes(routes, admin)
+    if results is not None:
+        add_results_routes(routes, results)
     description.update(routes.describe())
     return app
 

@@ -1,0 +1,86 @@
+"""The callee's secret as an argon2id hash: a PHC string that verifies the digits it
+was made of and nothing else, never the secret in an error, batches off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+
+import pytest
+
+from callrouter import secrets_hash
+from callrouter.secrets_hash import hash_secret, hash_secrets, verify_secret, verify_secrets
+
+PHC = re.compile(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}")
+
+
+def test_a_secret_is_an_argon2id_phc_string_with_a_real_memory_cost() -> None:
+    phc = hash_secret("12031980")
+    match = PHC.fullmatch(phc)
+    assert match is not None, phc
+    memory, time_cost, lanes = (int(g) for g in match.groups())
+    assert (memory, time_cost, lanes) == (secrets_hash.MEMORY_KIB, secrets_hash.TIME_COST, 1)
+    assert memory >= 8 * 1024, "argon2id with a real memory cost"
+    assert "12031980" not in phc
+    assert hash_secret("12031980") != phc, "a fresh salt each time"
+
+
+def test_only_the_same_digits_verify() -> None:
+    phc = hash_secret("0042")
+    assert verify_secret(phc, "0042")
+    for wrong in ("42", "00420", "0043", "", "00 42", "٠٠٤٢"):
+        assert not verify_secret(phc, wrong), wrong
+
+
+@pytest.mark.parametrize(
+    "phc",
+    ["", "not a hash", "$argon2id$v=19$m=12288,t=2,p=1$AAAA$BBBB", "$2b$12$abcdefghijklmnopqrstuv"],
+)
+def test_a_malformed_or_foreign_hash_verifies_nothing(phc: str) -> None:
+    assert verify_secret(phc, "1234") is False
+
+
+def test_a_hash_made_with_other_parameters_still_verifies() -> None:
+    from argon2 import PasswordHasher
+
+    older = PasswordHasher(time_cost=3, memory_cost=8 * 1024, parallelism=2).hash("1234")
+    assert verify_secret(older, "1234") and not verify_secret(older, "1235")
+
+
+def test_only_digits_are_hashed_and_the_error_does_not_quote_them() -> None:
+    with pytest.raises(ValueError) as refused:
+        hash_secret("12.03.1980")
+    assert "12" not in str(refused.value)
+
+
+async def test_a_batch_is_hashed_in_order_in_worker_threads_and_the_loop_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secrets = [f"{n:04d}" for n in range(12)]
+    threads: set[int] = set()
+    real = secrets_hash.hash_secret
+
+    def watched(digits: str) -> str:
+        threads.add(threading.get_ident())
+        return real(digits)
+
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    ticker = asyncio.create_task(ticking())
+    monkeypatch.setattr(secrets_hash, "hash_secret", watched)
+    hashes = await hash_secrets(secrets, threads=3)
+    ticker.cancel()
+    assert threading.get_ident() not in threads and len(threads) == 3
+    assert ticks > 5, "the event loop ran while the batch was hashed"
+    assert await verify_secrets([*zip(hashes, secrets, strict=True), (hashes[0], "9999")], threads=2) == [
+        *[True] * 12,
+        False,
+    ]
+    assert await hash_secrets([], threads=2) == []
