@@ -23,11 +23,11 @@ from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
-from callrouter.calls.results_io import argon2_verify
 from callrouter.config import Settings
 from callrouter.core.records import Outcome, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
+from callrouter.secrets_hash import verify_secret
 from callrouter.store.leases import CallbackLeases
 from callrouter.store.notifications import Notifications
 from callrouter.store.postgres import PgRecordStore
@@ -85,7 +85,7 @@ def _use_results(settings: Settings, dispatcher: Dispatcher) -> ResultsDialler:
     connection before its first statement)."""
     store = ResultsDialler(settings.database.dsn, _secret(settings.database_password))
     if settings.file.results is not None:
-        dispatcher.use_results(store, argon2_verify, settings.file.results.lease_seconds)
+        dispatcher.use_results(store, verify_secret, settings.file.results.lease_seconds)
     return store
 
 

@@ -19,9 +19,9 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
-from argon2 import PasswordHasher
 
 from callrouter.core.numbers import mask
+from callrouter.secrets_hash import hash_secret
 from devstack import sipp
 from devstack.stack import StackInfo
 
@@ -68,7 +68,6 @@ def phones(trunk_port: int) -> sipp.Callee:
 
 async def put(info: StackInfo) -> list[str]:
     """The batch in PostgreSQL (as the import leaves it), one result due every 3 s."""
-    hasher = PasswordHasher()
     conn = await asyncpg.connect(info.dsn(), password=info.pg_password)
     ids = []
     try:
@@ -80,7 +79,7 @@ async def put(info: StackInfo) -> list[str]:
                 " reason, updated_at) VALUES ($1, $2, $3, $4, 'covid-19 PCR', $5, 'ru', 'clinic-central', $6,"
                 " now(), now() + make_interval(secs => $7), now() + interval '3 days', 'pending', '[]', '',"
                 " now())",
-                nid, f"demo-{nid}", patient.number, hasher.hash(SECRET), patient.result,
+                nid, f"demo-{nid}", patient.number, hash_secret(SECRET), patient.result,
                 hashlib.sha256(str(nid).encode()).hexdigest(), 3.0 * n,
             )  # fmt: skip
             ids.append(str(nid))

@@ -13,27 +13,17 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import Argon2Error
-
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.records import NotificationState
 from callrouter.core.results import Notification, ResultKind
+from callrouter.secrets_hash import verify_secret
 from callrouter.store.results_dialler import ResultsDialler, TakenRow
 
 log = logging.getLogger(__name__)
 
 Verifier = Callable[[str, str], bool]  # (argon2 hash, digits) -> match
-
-
-def argon2_verify(secret_hash: str, digits: str) -> bool:
-    """Whether ``digits`` are the secret ``secret_hash`` was made of (argon2, constant time)."""
-    try:
-        return bool(PasswordHasher().verify(secret_hash, digits))
-    except (Argon2Error, ValueError):
-        return False
 
 
 class ResultsIO:
@@ -45,7 +35,7 @@ class ResultsIO:
         step: Callable[[sb.Event], None],
         clock: Callable[[], datetime],
         store: ResultsDialler | None = None,
-        verify: Verifier = argon2_verify,
+        verify: Verifier = verify_secret,
         holder: str = "",
         lease_seconds: float = 900.0,
     ) -> None:

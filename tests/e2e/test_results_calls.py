@@ -20,9 +20,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from argon2 import PasswordHasher
 
 from bench.observer import Observer
+from callrouter.secrets_hash import hash_secret
 from devstack import sipp
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
@@ -66,7 +66,7 @@ async def put(
         " language, line, fingerprint, received_at, due_at, expires_at, state, attempts, reason, updated_at)"
         " VALUES ($1, $2, $3, $4, 'covid-19 PCR', $5, 'ru', $6, $7, now(), now(), now() + interval '3 days',"
         " 'pending', '[]', '', now())",
-        uuid.UUID(nid), f"e2e-{nid}", phone, PasswordHasher().hash(SECRET), result, line,
+        uuid.UUID(nid), f"e2e-{nid}", phone, hash_secret(SECRET), result, line,
         hashlib.sha256(nid.encode()).hexdigest(),
     )  # fmt: skip
     return nid
