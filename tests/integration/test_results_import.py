@@ -5,6 +5,7 @@ could be done (2); rows go in batch by batch; no secret is ever printed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,12 @@ def csv_file(tmp_path: Path, *lines: str) -> Path:
 
 async def run(path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """The command as a user runs it (in a thread: it runs its own event loop)."""
-    code = await asyncio.to_thread(cli.main, ["results", "import", str(path), "-c", str(config)])
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        code = await asyncio.to_thread(cli.main, ["results", "import", str(path), "-c", str(config)])
+    finally:  # the command sets up logging to this test's stderr: never left to later tests
+        root.handlers[:], root.level = handlers, level
     out, err = capsys.readouterr()
     for secret in SECRETS:
         assert secret not in out + err, "a secret printed"
