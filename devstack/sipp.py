@@ -68,18 +68,17 @@ def _counts(output: str) -> tuple[int, int]:
     return (int(ok[-1]) if ok else 0, int(bad[-1]) if bad else 0)
 
 
+# One key as SIP INFO; ``{dialog}``: the request's From, To (and route, contact) lines,
+# the caller's (UAC) or the called person's (UAS, once answered).
 INFO_KEY = """
   <pause milliseconds="{pause}"/>
   <send>
     <![CDATA[
       INFO [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field1]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
+      {dialog}
       Call-ID: [call_id]
       CSeq: {cseq} INFO
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
       Max-Forwards: 70
       Content-Type: application/dtmf-relay
       Content-Length: [len]
@@ -90,32 +89,16 @@ INFO_KEY = """
   </send>
   <recv response="200"/>
 """
+CALLER_DIALOG = """From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field1]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Contact: <sip:[field0]@[local_ip]:[local_port]>"""
+ANSWERED_DIALOG = """From: [$invite_to];tag=[pid]SIPpTag03[call_number]
+      To: [$invite_from]"""
 
 RFC2833_KEY = """
   <pause milliseconds="{pause}"/>
   <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_{name}.pcap"/></action></nop>
-"""
-
-
-ANSWERED_KEY = """
-  <pause milliseconds="{pause}"/>
-  <send>
-    <![CDATA[
-      INFO [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: [$invite_to];tag=[pid]SIPpTag03[call_number]
-      To: [$invite_from]
-      Call-ID: [call_id]
-      CSeq: {cseq} INFO
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
-
-      Signal={digit}
-      Duration=160
-    ]]>
-  </send>
-  <recv response="200"/>
 """
 
 
@@ -127,7 +110,7 @@ def answered_keys_xml(keys: Sequence[tuple[int, str]]) -> str:
         if key == "?":
             own += 1
             key = f"[field{own}]"
-        steps.append(ANSWERED_KEY.format(pause=pause, digit=key, cseq=n))
+        steps.append(INFO_KEY.format(pause=pause, digit=key, cseq=n, dialog=ANSWERED_DIALOG))
     return "".join(steps)
 
 
@@ -140,7 +123,7 @@ def keys_xml(keys: list[tuple[int, str]], rfc2833: bool = False) -> str:
             name = {"*": "star", "#": "pound"}.get(key, key)
             out.append(RFC2833_KEY.format(pause=pause, name=name))
         else:
-            out.append(INFO_KEY.format(pause=pause, digit=key, cseq=n))
+            out.append(INFO_KEY.format(pause=pause, digit=key, cseq=n, dialog=CALLER_DIALOG))
     return "".join(out)
 
 
