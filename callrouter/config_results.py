@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from callrouter.config_checks import Item
 from callrouter.config_router import Strict
+from callrouter.core import results
 from callrouter.core.hours import DAYS, Hours, parse_span
 from callrouter.core.results import OUTCOMES, ResultsRules, RetryRule
 
@@ -59,12 +60,9 @@ class RetryConfig(Strict):
     max_attempts: int = Field(ge=1, le=20, description="attempts with this outcome, at most")
 
 
-DEFAULT_RETRY = {
-    "no_answer": {"after_seconds": 1800, "max_attempts": 4},
-    "busy": {"after_seconds": 600, "max_attempts": 4},
-    "failed": {"after_seconds": 1800, "max_attempts": 3},
-    "verification_failed": {"after_seconds": 7200, "max_attempts": 2},
-    "hung_up": {"after_seconds": 1800, "max_attempts": 3},
+DEFAULT_RETRY = {  # the core's, as the config spells them
+    outcome: {"after_seconds": rule.after.total_seconds(), "max_attempts": rule.max_attempts}
+    for outcome, rule in results.DEFAULT_RETRY.items()
 }
 
 

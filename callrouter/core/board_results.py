@@ -87,12 +87,13 @@ def paused(s: _Step, rules: ResultsRules) -> bool:
 def taken(s: _Step, notifications: tuple[Notification, ...], pending: int) -> None:
     s.set(results_taking=False, results_pending=pending)
     rules = _rules(s)
+    assert rules is not None, "only a look asks for notifications, and only with [results]"
     for notification in notifications:
         if notification.notification_id in s.board.results:
             continue
         ended = results.taken(notification, s.now)
-        if ended is not None or rules is None:
-            s.write(ended or notification.record(s.now, notification.state, "results calls are off"), True)
+        if ended is not None:
+            s.write(ended, urgent=True)
             continue
         _dial(s, notification, rules)
 
@@ -119,7 +120,7 @@ def answered(s: _Step, channel_id: str) -> bool:
     """The patient's phone answered: the call begins (False: not a results call's channel)."""
     nid = s.board.result_dials.get(channel_id)
     held = s.board.results.get(nid) if nid is not None else None
-    rules, line = _rules(s), None
+    rules = _rules(s)
     if held is None or nid is None or rules is None:
         return nid is not None
     line = s.board.rules.line_named(held.notification.line)

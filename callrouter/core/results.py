@@ -59,8 +59,14 @@ class RetryRule:
     max_attempts: int
 
 
-def _default_retry() -> dict[str, RetryRule]:
-    return {outcome: RetryRule(timedelta(minutes=30), 3) for outcome in OUTCOMES}
+# Each outcome's rule when the config names none ([results.retry.<outcome>]'s defaults).
+DEFAULT_RETRY: Mapping[str, RetryRule] = {
+    "no_answer": RetryRule(timedelta(minutes=30), 4),
+    "busy": RetryRule(timedelta(minutes=10), 4),
+    "failed": RetryRule(timedelta(minutes=30), 3),
+    "verification_failed": RetryRule(timedelta(hours=2), 2),
+    "hung_up": RetryRule(timedelta(minutes=30), 3),
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class ResultsRules:
     consult_max_wait: timedelta = timedelta(minutes=2)
     poll: timedelta = timedelta(seconds=5)
     expire_after: timedelta = timedelta(hours=72)
-    retry: Mapping[str, RetryRule] = field(default_factory=_default_retry)
+    retry: Mapping[str, RetryRule] = field(default_factory=lambda: dict(DEFAULT_RETRY))
     dial: str = "PJSIP/{number}@trunk"  # the outbound route
 
     def window_of(self, line: str) -> Hours:
@@ -135,7 +141,7 @@ def after_attempt(
     if outcome == "transferred":
         return done.record(now, NotificationState.TRANSFERRED)
     rule_name = RULE_OF.get(outcome, "failed")
-    rule = rules.retry.get(rule_name) or RetryRule(timedelta(minutes=30), 3)
+    rule = rules.retry.get(rule_name, DEFAULT_RETRY[rule_name])
     same = sum(1 for a in attempts if RULE_OF.get(a.outcome, "failed") == rule_name)
     if same >= rule.max_attempts:
         return done.record(now, FINAL_OF[rule_name], f"{rule_name} x{same}")
