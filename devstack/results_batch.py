@@ -66,26 +66,36 @@ def phones(trunk_port: int) -> sipp.Callee:
     )
 
 
+async def insert(
+    conn: asyncpg.Connection,
+    number: str,
+    result: str = "negative",
+    line: str = "clinic-central",
+    due_in: float = 0.0,
+    prefix: str = "demo",
+) -> str:
+    """One due notification as the import leaves one (its secret, ``SECRET``, hashed
+    with argon2id), due ``due_in`` s from now; its id."""
+    nid = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO notifications (notification_id, external_id, number, secret_hash, test_type,"
+        " result, language, line, fingerprint, received_at, due_at, expires_at, state, attempts,"
+        " reason, updated_at) VALUES ($1, $2, $3, $4, 'covid-19 PCR', $5, 'ru', $6, $7,"
+        " now(), now() + make_interval(secs => $8), now() + interval '3 days', 'pending', '[]', '',"
+        " now())",
+        nid, f"{prefix}-{nid}", number, hash_secret(SECRET), result, line,
+        hashlib.sha256(str(nid).encode()).hexdigest(), due_in,
+    )  # fmt: skip
+    return str(nid)
+
+
 async def put(info: StackInfo) -> list[str]:
-    """The batch in PostgreSQL (as the import leaves it), one result due every 3 s."""
+    """The batch in PostgreSQL, one result due every 3 s."""
     conn = await asyncpg.connect(info.dsn(), password=info.pg_password)
-    ids = []
     try:
-        for n, patient in enumerate(PATIENTS):
-            nid = uuid.uuid4()
-            await conn.execute(
-                "INSERT INTO notifications (notification_id, external_id, number, secret_hash, test_type,"
-                " result, language, line, fingerprint, received_at, due_at, expires_at, state, attempts,"
-                " reason, updated_at) VALUES ($1, $2, $3, $4, 'covid-19 PCR', $5, 'ru', 'clinic-central', $6,"
-                " now(), now() + make_interval(secs => $7), now() + interval '3 days', 'pending', '[]', '',"
-                " now())",
-                nid, f"demo-{nid}", patient.number, hash_secret(SECRET), patient.result,
-                hashlib.sha256(str(nid).encode()).hexdigest(), 3.0 * n,
-            )  # fmt: skip
-            ids.append(str(nid))
+        return [await insert(conn, p.number, p.result, due_in=3.0 * n) for n, p in enumerate(PATIENTS)]
     finally:
         await conn.close()
-    return ids
 
 
 async def settled(info: StackInfo, ids: list[str], within: float) -> list[asyncpg.Record]:

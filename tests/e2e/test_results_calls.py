@@ -9,7 +9,6 @@ nothing twice."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 import time
@@ -22,13 +21,12 @@ import asyncpg
 import pytest
 
 from bench.observer import Observer
-from callrouter.secrets_hash import hash_secret
-from devstack import sipp
+from devstack import results_batch, sipp
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
 from tests.e2e.conftest import CONFIG, AriObserver, admin, start_router
 
-SECRET = "12031980"
+SECRET = results_batch.SECRET
 PROMPTS = "sound:/usr/share/callrouter/prompts/ru/"
 TOLD = ("results_negative", "results_positive", "results_positive_advice", "results_inconclusive")
 # Keyed over the greeting (barge-in), 1.5 s after the answer.
@@ -60,16 +58,7 @@ async def put(
     db: asyncpg.Connection, phone: str, result: str = "negative", line: str = "clinic-central"
 ) -> str:
     """A due notification, as the import leaves one (its secret hashed with argon2id)."""
-    nid = str(uuid.uuid4())
-    await db.execute(
-        "INSERT INTO notifications (notification_id, external_id, number, secret_hash, test_type, result,"
-        " language, line, fingerprint, received_at, due_at, expires_at, state, attempts, reason, updated_at)"
-        " VALUES ($1, $2, $3, $4, 'covid-19 PCR', $5, 'ru', $6, $7, now(), now(), now() + interval '3 days',"
-        " 'pending', '[]', '', now())",
-        uuid.UUID(nid), f"e2e-{nid}", phone, hash_secret(SECRET), result, line,
-        hashlib.sha256(nid.encode()).hexdigest(),
-    )  # fmt: skip
-    return nid
+    return await results_batch.insert(db, phone, result, line, prefix="e2e")
 
 
 async def ended(
