@@ -23,7 +23,9 @@ from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
+from callrouter.calls.tally import centre_now
 from callrouter.config import Settings
+from callrouter.core import waits
 from callrouter.core.records import Outcome, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
@@ -69,14 +71,22 @@ def build_dispatcher(
     return Dispatcher(compiled.board(settings, repeat_key), shell, ari, writer, metrics, clock, leases)
 
 
-def build_metrics(line_names: Iterable[str]) -> Metrics:
+def build_metrics(line_names: Iterable[str], settings: Settings | None = None) -> Metrics:
     """The router's metrics, their label children made for the configured lines,
-    every call outcome, every ARI event type and every kind of repeat call."""
+    every call outcome, every ARI event type and every kind of repeat call; with
+    ``settings``, the wait and talk figures of every line kind and topic too."""
+    file = settings.file if settings is not None else None
     return Metrics(
         lines=line_names,
         outcomes=[outcome.value for outcome in Outcome],
         event_types=EVENT_LABELS,
         repeat_kinds=[kind.value for kind in RepeatKind],
+        line_kinds={line.name: line.kind for line in file.lines} if file else None,
+        topics=file.topics if file else (),
+        wait_outcomes=waits.WAIT_OUTCOME_NAMES,
+        wait_buckets=waits.WAIT_BUCKETS,
+        talk_buckets=waits.TALK_BUCKETS,
+        service_level=(file.queue.service_level_seconds, file.queue.service_level_target) if file else None,
     )
 
 
@@ -112,7 +122,7 @@ def repeat_key(settings: Settings) -> bytes:
 
 async def run(settings: Settings) -> int:
     """Run the router until SIGTERM/SIGINT; returns the process exit code."""
-    metrics = build_metrics(line.name for line in settings.lines)
+    metrics = build_metrics((line.name for line in settings.lines), settings)
     ari_password = _secret(settings.ari_password)
     if ari_password is None:
         log.error("CALLROUTER_ARI_PASSWORD is not set")
@@ -181,6 +191,7 @@ async def run(settings: Settings) -> int:
             lambda: writer.backlog,
             lambda: dispatcher.callbacks_pending,
             lambda: dispatcher.board.results_pending + len(dispatcher.board.results),
+            lambda: centre_now(dispatcher.board, utcnow()),
         )
     )
 

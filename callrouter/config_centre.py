@@ -20,6 +20,7 @@ from callrouter.core.centre import TopicRules
 from callrouter.core.hours import DAYS, Hours, parse_span
 from callrouter.core.menu import Action, MenuNode, MenuOption, MenuSpec
 from callrouter.core.repeat import EXCLUSION, RepeatRules
+from callrouter.core.waits import WAIT_BUCKETS
 
 NAME = r"^[a-z][a-z0-9_]{0,40}$"
 
@@ -103,6 +104,23 @@ class QueueConfig(Strict):
     announce_every_seconds: float = Field(default=60, ge=0, description="0: announce only on entry")
     short_abandon_seconds: float = Field(default=5, ge=0)
     estimate_window: int = Field(default=20, ge=1, le=1000, description="recent calls behind an estimate")
+    service_level_seconds: float = Field(
+        default=20,
+        description="answered within this many seconds counts as within the service level; one of "
+        + ", ".join(f"{b:g}" for b in WAIT_BUCKETS)
+        + " (a bucket boundary of callrouter_queue_wait_seconds)",
+    )
+    service_level_target: float = Field(
+        default=0.8, gt=0, le=1, description="the share answered within the service level aimed at"
+    )
+
+    @field_validator("service_level_seconds")
+    @classmethod
+    def _a_bucket(cls, value: float) -> float:
+        if value not in WAIT_BUCKETS:
+            choices = ", ".join(f"{b:g}" for b in WAIT_BUCKETS)
+            raise ValueError(f"must be a boundary of the wait-time histogram: one of {choices}")
+        return value
 
 
 class RepeatConfig(Strict):

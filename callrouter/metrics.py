@@ -10,7 +10,8 @@ Live figures are read at scrape time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -25,6 +26,16 @@ NOTIFICATION_STATES = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CentreNow:
+    """The centre as it stands, read at scrape time (label values: configured names)."""
+
+    callers: Mapping[str, int] = field(default_factory=dict)  # topic -> callers waiting on the line
+    oldest_seconds: Mapping[str, float] = field(default_factory=dict)  # topic -> longest wait now
+    agents: Mapping[str, int] = field(default_factory=dict)  # agent state -> agents in it
+    lines_open: Mapping[str, bool] = field(default_factory=dict)  # line -> inside its opening hours
+
+
 class LiveCollector(Collector):
     """Gauges computed from the router's state when Prometheus scrapes."""
 
@@ -34,7 +45,9 @@ class LiveCollector(Collector):
         writer_backlog: Callable[[], int],
         callbacks_pending: Callable[[], int],
         notifications_pending: Callable[[], int] = lambda: 0,
+        centre: Callable[[], CentreNow] = CentreNow,
     ) -> None:
+        self._centre = centre
         self._notifications_pending = notifications_pending
         self._active_calls = active_calls
         self._writer_backlog = writer_backlog
@@ -59,6 +72,33 @@ class LiveCollector(Collector):
             "Results notifications not yet final: waiting (due or not) or being dialled",
             value=self._notifications_pending(),
         )
+        now = self._centre()
+        callers = GaugeMetricFamily(
+            "callrouter_queue_callers",
+            "Callers waiting in the queue now (on the line), by topic",
+            labels=["topic"],
+        )
+        for topic, count in now.callers.items():
+            callers.add_metric([topic], count)
+        yield callers
+        oldest = GaugeMetricFamily(
+            "callrouter_queue_oldest_wait_seconds",
+            "How long the longest-waiting caller of each topic has waited (0: nobody waits)",
+            labels=["topic"],
+        )
+        for topic, seconds in now.oldest_seconds.items():
+            oldest.add_metric([topic], seconds)
+        yield oldest
+        agents = GaugeMetricFamily("callrouter_agents", "Agents by state now", labels=["state"])
+        for state, count in now.agents.items():
+            agents.add_metric([state], count)
+        yield agents
+        lines_open = GaugeMetricFamily(
+            "callrouter_line_open", "1 while a line is inside its opening hours", labels=["line"]
+        )
+        for line, is_open in now.lines_open.items():
+            lines_open.add_metric([line], 1 if is_open else 0)
+        yield lines_open
 
 
 class Metrics:
@@ -69,11 +109,22 @@ class Metrics:
         outcomes: Iterable[str] = (),
         event_types: Iterable[str] = (),
         repeat_kinds: Iterable[str] = (),
+        line_kinds: Mapping[str, str] | None = None,
+        topics: Iterable[str] = (),
+        wait_outcomes: Iterable[str] = (),
+        wait_buckets: Sequence[float] = Histogram.DEFAULT_BUCKETS,
+        talk_buckets: Sequence[float] = Histogram.DEFAULT_BUCKETS,
+        service_level: tuple[float, float] | None = None,
     ) -> None:
-        """``lines``, ``outcomes``, ``event_types`` and ``repeat_kinds``: the label values
-        whose children exist from the first scrape (others appear when first used)."""
+        """``lines``, ``outcomes``, ``event_types``, ``repeat_kinds``, ``topics`` and
+        ``wait_outcomes``: the label values whose children exist from the first scrape
+        (others appear when first used). ``line_kinds``: each line's kind (exported as
+        ``callrouter_line_info``); ``service_level``: the threshold in seconds and the
+        target share, exported for dashboards and alerts."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self.line_kinds = dict(line_kinds or {})
+        self._operations(list(topics), list(wait_outcomes), wait_buckets, talk_buckets, service_level)
         self.ari_connected = Gauge(
             "callrouter_ari_connected", "1 while the ARI events WebSocket is up", registry=r
         )
@@ -203,6 +254,65 @@ class Metrics:
             self.record_write_failures.labels(reason=reason)
         for action in ("cleared", "adopted"):
             self.calls_reconciled.labels(action=action)
+
+    def _operations(
+        self,
+        topics: list[str],
+        wait_outcomes: list[str],
+        wait_buckets: Sequence[float],
+        talk_buckets: Sequence[float],
+        service_level: tuple[float, float] | None,
+    ) -> None:
+        """What operations watch: waits, talk, menu choices, lines and the service level."""
+        r, line_kinds = self.registry, self.line_kinds
+        self.line_info = Gauge(
+            "callrouter_line_info",
+            "1 for every configured line, labelled with its kind",
+            ["line", "kind"],
+            registry=r,
+        )
+        for line, kind in line_kinds.items():
+            self.line_info.labels(line=line, kind=kind).set(1)
+        self.service_level_seconds = Gauge(
+            "callrouter_service_level_threshold_seconds",
+            "Answered within this many seconds counts as within the service level",
+            registry=r,
+        )
+        self.service_level_target = Gauge(
+            "callrouter_service_level_target_ratio",
+            "The share of calls answered within the service-level threshold the centre aims at",
+            registry=r,
+        )
+        if service_level is not None:
+            self.service_level_seconds.set(service_level[0])
+            self.service_level_target.set(service_level[1])
+        self.queue_wait = Histogram(
+            "callrouter_queue_wait_seconds",
+            "How long callers waited in the queue, by how the wait ended (answered by an agent, "
+            "abandoned, overflowed, turned into a callback); counted when the call ends",
+            ["line_kind", "topic", "outcome"],
+            buckets=wait_buckets,
+            registry=r,
+        )
+        self.talk = Histogram(
+            "callrouter_talk_seconds",
+            "How long answered callers talked with an agent (agent's answer to the call's end)",
+            ["line_kind", "topic"],
+            buckets=talk_buckets,
+            registry=r,
+        )
+        self.menu_choices = Counter(
+            "callrouter_menu_choices_total",
+            "Calls that joined the queue, by the topic chosen in the menu (or by their line); counted when the call ends",
+            ["topic"],
+            registry=r,
+        )
+        for topic in topics:
+            self.menu_choices.labels(topic=topic)
+            for kind in sorted(set(line_kinds.values())):
+                self.talk.labels(line_kind=kind, topic=topic)
+                for outcome in wait_outcomes:
+                    self.queue_wait.labels(line_kind=kind, topic=topic, outcome=outcome)
 
     def watch(self, collector: LiveCollector) -> None:
         self.registry.register(collector)
