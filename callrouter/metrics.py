@@ -303,7 +303,8 @@ class Metrics:
         )
         self.menu_choices = Counter(
             "callrouter_menu_choices_total",
-            "Calls that joined the queue, by the topic chosen in the menu (or by their line); counted when the call ends",
+            "Calls that joined the queue, by the topic chosen in the menu (or by their line); "
+            "counted when the call ends",
             ["topic"],
             registry=r,
         )

@@ -10,7 +10,6 @@ restart policies, the order of lines in a script) is not restated here.
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import json
 import re
@@ -25,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from callrouter.app import build_metrics
 from callrouter.config import load
-from callrouter.metrics import LiveCollector
+from callrouter.metrics import CentreNow, LiveCollector
 from tests.packaging.docker_files import (
     DOCKER,
     PLACEHOLDER_VALUE,
@@ -290,8 +289,8 @@ def test_grafana_reads_the_composition_prometheus_and_the_mounted_dashboards() -
 def exported() -> dict[str, set[str]]:
     """Every sample name the router exports, with its label names."""
     metrics = build_metrics(["clinic-central"])
-    params = inspect.signature(LiveCollector).parameters
-    metrics.watch(LiveCollector(*[lambda: 0 for _ in params]))
+    now = CentreNow({"operator": 0}, {"operator": 0.0}, {"idle": 0}, {"clinic-central": True})
+    metrics.watch(LiveCollector(lambda: 0, lambda: 0, lambda: 0, lambda: 0, lambda: now))
     text = generate_latest(metrics.registry).decode()
     names: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(text):

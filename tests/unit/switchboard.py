@@ -74,7 +74,7 @@ class Switchboard:
             text = text.replace("resume_seconds = 600", "resume_seconds = 0")
             text = text.replace("contact_seconds = 86400", "contact_seconds = 0")
         settings = config.parse(text, str(EXAMPLE), environ={})
-        metrics = self.metrics = build_metrics(line.name for line in settings.lines)
+        metrics = self.metrics = build_metrics((line.name for line in settings.lines), settings)
         self.clock = Clock()
         self.asterisk = asterisk or Asterisk()
         self.writer = RecordWriter(NullStore(), tmp_path, metrics)
