@@ -361,7 +361,7 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
                 *stop,
                 Bridge(agent_channel),
                 SaveCall(record),
-                log_event(call, now, "bridged", agent_id),
+                log_event(call, now, "bridged", f"{agent_id} {agent_channel}"),
             ]
         case Overflowed(reason):
             return _overflow(evolve(call, dialog=None), now, plan, reason)

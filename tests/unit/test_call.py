@@ -625,7 +625,12 @@ def test_an_agent_answers_over_the_music() -> None:
     assert call.phase is Phase.CONNECTED
     record = call.record
     assert (record.agent, record.agent_answered_at, record.outcome) == ("a1", at(30.0), Outcome.ANSWERED)
-    assert commands == [StopMoh(), Bridge("agent-chan"), SaveCall(record), log("bridged", "a1", 30.0)]
+    assert commands == [
+        StopMoh(),
+        Bridge("agent-chan"),
+        SaveCall(record),
+        log("bridged", "a1 agent-chan", 30.0),
+    ]
     assert not call.moh
     assert call.timer is None
 
