@@ -80,7 +80,7 @@ ABANDONED_RINGING = Call(
 URGENT = Call(
     "urgent", "+79161110005",
     [("02:08.000", "queued", "infection (menu)"), ("02:08.000", "offered", "agent1"),
-     ("02:12.000", "bridged", "agent1"), ("02:30.000", "ended", "answered")],
+     ("02:12.000", "bridged", "agent1 agent-urgent-1"), ("02:30.000", "ended", "answered")],
     Outcome.ANSWERED, "caller: Normal Clearing", "infection", priority=100, agent="agent1",
 )  # fmt: skip
 MAX_WAIT = Call(
@@ -150,7 +150,8 @@ def expected() -> list[tuple[str, ...]]:
         row("02:08", URGENT, "infection", "NONE", "ENTERQUEUE", "", "+79161110005", "1"),
         row("02:10", d, "infection", "agent3", "RINGCANCELED", "4000"),
         row("02:10", d, "infection", "NONE", "ABANDON", "3", "2", "5"),
-        row("02:12", URGENT, "infection", "agent1", "CONNECT", "4", "", "4"),
+        # A 'bridged' step that names the agent's channel too: app_queue's bridged channel.
+        row("02:12", URGENT, "infection", "agent1", "CONNECT", "4", "agent-urgent-1", "4"),
         row("02:20", c, "infection", "NONE", "ABANDON", "1", "1", "20"),
         row("02:30", URGENT, "infection", "agent1", "COMPLETECALLER", "4", "18", "1"),
         row("03:00", MAX_WAIT, "appointment_book", "NONE", "ENTERQUEUE", "", "+79161110006", "1"),

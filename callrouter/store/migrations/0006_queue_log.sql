@@ -21,6 +21,7 @@
 -- A caller's stay in one topic's queue: from its 'queued' step to the first step that
 -- took it out (none while it still waits). An overflow to another topic ends one stay
 -- and starts the next, at one instant: steps of one instant keep their written order.
+-- A 'bridged' step names the agent, and may name the agent's channel after it.
 CREATE VIEW queue_log_stays AS
 SELECT q.call_id,
        split_part(q.detail, ' (', 1) AS queuename,
@@ -28,7 +29,9 @@ SELECT q.call_id,
        q.id                          AS entered_id,
        o.kind                        AS left_by,
        o.at                          AS left_at,
-       o.detail                      AS left_detail
+       o.detail                      AS left_detail,
+       CASE WHEN o.kind = 'bridged' THEN split_part(o.detail, ' ', 1) END AS agent,
+       CASE WHEN o.kind = 'bridged' THEN split_part(o.detail, ' ', 2) END AS agent_channel
 FROM call_events q
 LEFT JOIN LATERAL (
     SELECT y.kind, y.at, y.detail
@@ -129,15 +132,15 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (SELECT queue_log_queue_of(o.call_id, o.at, o.id) AS queuename) stay
 WHERE o.kind = 'offered' AND n.kind = 'ended' AND stay.queuename IS NOT NULL
 UNION ALL
--- CONNECT holdtime|bridgedchanneluniqueid|ringtime: the agent's channel is not recorded
-SELECT date_trunc('second', s.left_at), s.call_id::text, s.queuename, s.left_detail, 'CONNECT',
-       queue_log_seconds(s.entered_at, s.left_at)::text, '',
+-- CONNECT holdtime|bridgedchanneluniqueid|ringtime ('' while 'bridged' names no channel)
+SELECT date_trunc('second', s.left_at), s.call_id::text, s.queuename, s.agent, 'CONNECT',
+       queue_log_seconds(s.entered_at, s.left_at)::text, s.agent_channel,
        COALESCE(floor(extract(epoch FROM s.left_at - rang.at))::bigint::text, '0'), '', '', s.left_at
 FROM queue_log_stays s
 LEFT JOIN LATERAL (
     SELECT o.at
     FROM call_events o
-    WHERE o.call_id = s.call_id AND o.kind = 'offered' AND o.detail = s.left_detail
+    WHERE o.call_id = s.call_id AND o.kind = 'offered' AND o.detail = s.agent
       AND o.at BETWEEN s.entered_at AND s.left_at
     ORDER BY o.at DESC, o.id DESC
     LIMIT 1
@@ -147,7 +150,7 @@ UNION ALL
 -- COMPLETECALLER / COMPLETEAGENT holdtime|calltime|origposition: who hung up, from the
 -- call's end_reason ("agent hung up"; else the caller's channel ended first: the caller,
 -- or the router's maximum call duration)
-SELECT date_trunc('second', c.ended_at), s.call_id::text, s.queuename, s.left_detail,
+SELECT date_trunc('second', c.ended_at), s.call_id::text, s.queuename, s.agent,
        CASE WHEN c.end_reason = 'agent hung up' THEN 'COMPLETEAGENT' ELSE 'COMPLETECALLER' END,
        queue_log_seconds(s.entered_at, s.left_at)::text,
        queue_log_seconds(s.left_at, c.ended_at)::text,
