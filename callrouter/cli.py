@@ -159,45 +159,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-REPORT_HELP = """\
-The KPI report of a period from PostgreSQL: overall, per line and per topic,
-with the load by weekday x hour, the waits and the service level by hour.
-Counts only: no phone number is ever printed.
-
-  offered          inbound calls that reached a line (results calls apart)
-  unique callers   distinct caller numbers; each withheld call is one
-  queued           calls whose wait in the queue ended (answered, abandoned,
-                   overflow, callback)
-  ASA              mean wait (joined the queue -> agent answered) of answered calls
-  SL1              answered within T / answered
-  SL2              answered within T / (answered + abandoned after T);
-                   abandons within T are left out
-  abandonment      abandoned (short too) / queued
-  AHT              mean talk (agent answered -> end) of answered calls
-  repeat rate      calls recognised as a person calling again / offered
-
-T is [queue] service_level_seconds (default 20), the target
-[queue] service_level_target (default 0.8). --from/--to are days
-(2026-11-23) or ISO datetimes (2026-11-23T08:00, with an offset or in the
-centre's zone); --to is exclusive. The centre's zone is --zone, else that of
-the opening hours most lines follow, else UTC.
-Exit 0: written; 2: bad arguments, config or database.
-"""
-
-
 def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from callrouter import report
 
     rep = sub.add_parser(
         "report",
         help="the KPI report of a period (table, csv, json or html)",
-        description=REPORT_HELP,
+        description=report.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rep.add_argument(
-        "--from", dest="start", required=True, type=report.moment, help="the first day or instant"
+        "--from",
+        dest="start",
+        metavar="FROM",
+        required=True,
+        type=report.moment,
+        help="the first day or instant",
     )
-    rep.add_argument("--to", dest="end", required=True, type=report.moment, help="the day or instant after")
+    rep.add_argument(
+        "--to", dest="end", metavar="TO", required=True, type=report.moment, help="the day or instant after"
+    )
     rep.add_argument("--line", action="append", help="only this line (repeat for several)")
     rep.add_argument("--format", choices=["table", "csv", "json", "html"], default="table")
     rep.add_argument("--output", "-o", help="write to this file (default: stdout)")

@@ -30,6 +30,30 @@ from callrouter.store.queries import DatabaseUnavailable
 from callrouter.store.report import ReportReader
 
 EXIT_UNUSABLE = 2
+HELP = """\
+The KPI report of a period from PostgreSQL: overall, per line and per topic,
+with the load by weekday x hour, the waits and the service level by hour.
+Counts only: no phone number is ever printed.
+
+  offered          inbound calls that reached a line (results calls apart)
+  unique callers   distinct caller numbers; each withheld call is one
+  queued           calls whose wait in the queue ended (answered, abandoned,
+                   overflow, callback)
+  ASA              mean wait (joined the queue -> agent answered) of answered calls
+  SL1              answered within T / answered
+  SL2              answered within T / (answered + abandoned after T);
+                   abandons within T are left out
+  abandonment      abandoned (short too) / queued
+  AHT              mean talk (agent answered -> end) of answered calls
+  repeat rate      calls recognised as a person calling again / offered
+
+T is [queue] service_level_seconds (default 20), the target
+[queue] service_level_target (default 0.8). --from/--to are days
+(2026-11-23) or ISO datetimes (2026-11-23T08:00, with an offset or in the
+centre's zone); --to is exclusive. The centre's zone is --zone, else that of
+the opening hours most lines follow, else UTC.
+Exit 0: written; 2: bad arguments, config or database.
+"""
 
 
 class ReportError(Exception):

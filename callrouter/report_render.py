@@ -65,7 +65,7 @@ def seconds(value: float | None) -> str:
     """Under a minute in seconds (``33.3 s``), longer as minutes:seconds (``2:38``)."""
     if value is None:
         return DASH
-    if value < 60:
+    if round(value, 1) < 60:
         return f"{value:.1f} s"
     whole = int(value + 0.5)
     return f"{whole // 60}:{whole % 60:02d}"
