@@ -108,7 +108,10 @@ def instant(value: date | datetime, zone: ZoneInfo) -> datetime:
 
 def scope_of(request: Request, settings: Settings) -> Scope:
     zone = request.zone or centre_zone(settings)
-    start, end = instant(request.start, ZoneInfo(zone)), instant(request.end, ZoneInfo(zone))
+    # said on the centre's wall clock, whatever offset they were given with
+    start, end = (
+        instant(given, ZoneInfo(zone)).astimezone(ZoneInfo(zone)) for given in (request.start, request.end)
+    )
     if start >= end:
         raise ReportError(f"--from ({start.isoformat()}) must be before --to ({end.isoformat()})")
     known = {line.name for line in settings.lines}

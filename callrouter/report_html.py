@@ -12,6 +12,7 @@ with a ``data-row`` per row."""
 from __future__ import annotations
 
 from html import escape
+from zoneinfo import ZoneInfo
 
 from callrouter import report_charts
 from callrouter.core.kpi import GroupFigures, Report
@@ -84,7 +85,10 @@ def page(report: Report) -> str:
 
 def _period(report: Report) -> str:
     scope = report.scope
-    start, end = scope.start.strftime("%Y-%m-%d %H:%M"), scope.end.strftime("%Y-%m-%d %H:%M")
+    start, end = (
+        moment.astimezone(ZoneInfo(scope.zone)).strftime("%Y-%m-%d %H:%M")
+        for moment in (scope.start, scope.end)
+    )
     return f"{start} to {end} ({scope.zone}, end exclusive)"
 
 

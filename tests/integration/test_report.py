@@ -184,6 +184,7 @@ async def test_the_period_ends_before_to_and_takes_instants(week: Week) -> None:
     # Monday 09:00 to 09:10 Moscow, the start given in UTC: c1 alone (c2 starts at 09:10, the end)
     figures = week.json("--from", "2026-11-23T06:00:00+00:00", "--to", "2026-11-23T09:10")
     assert figures["overall"]["offered"] == 1 and figures["overall"]["asa_seconds"] == 10.0
+    assert figures["period"]["from"] == "2026-11-23T09:00:00+03:00"  # told on the centre's clock
     # the same span on UTC's wall clock: the load's hour is 06 then
     figures = week.json("--from", "2026-11-23T06:00", "--to", "2026-11-23T06:10", "--zone", "UTC")
     assert figures["overall"]["offered"] == 1 and figures["load"]["offered"][0][6] == 1
