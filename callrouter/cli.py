@@ -88,6 +88,16 @@ def cmd_results_import(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from callrouter import report
+    from callrouter.store.report import ReportReader
+
+    settings = _load(args.config)
+    password = settings.database_password.get_secret_value() if settings.database_password else None
+    reader = ReportReader(settings.database.dsn, password)
+    return report.run(report.request_of(args), settings, reader, sys.stdout, sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from callrouter import app
 
@@ -139,12 +149,42 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--config", "-c", default="callrouter.toml")
     imp.set_defaults(func=cmd_results_import)
 
+    _report_parser(sub)
+
     chk = sub.add_parser(
         "check-config", help="validate a config file: prints OK, or every bad key with its path (exit 2)"
     )
     chk.add_argument("config", help="the callrouter.toml to check")
     chk.set_defaults(func=cmd_check_config)
     return parser
+
+
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from callrouter import report
+
+    rep = sub.add_parser(
+        "report",
+        help="the KPI report of a period (table, csv, json or html)",
+        description=report.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument(
+        "--from",
+        dest="start",
+        metavar="FROM",
+        required=True,
+        type=report.moment,
+        help="the first day or instant",
+    )
+    rep.add_argument(
+        "--to", dest="end", metavar="TO", required=True, type=report.moment, help="the day or instant after"
+    )
+    rep.add_argument("--line", action="append", help="only this line (repeat for several)")
+    rep.add_argument("--format", choices=["table", "csv", "json", "html"], default="table")
+    rep.add_argument("--output", "-o", help="write to this file (default: stdout)")
+    rep.add_argument("--zone", type=report.zone_name, help="the centre's time zone (default: from [hours])")
+    rep.add_argument("--config", "-c", default="callrouter.toml")
+    rep.set_defaults(func=cmd_report)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,9 @@ some give up; one clinic is closed. Meanwhile a redial storm: a few dozen
 people call several times each (``redial_storm``). Then a small batch of lab
 results is phoned to patients (``results_batch``). Then a report of what
 PostgreSQL recorded: every call, per line and per topic, waits and outcomes,
-and what recognising the people who called again saved.
+and what recognising the people who called again saved; last, the KPI report
+of the run (``callrouter report``): its headline figures, and the page for
+managers in ``.run/demo-report.html``.
 
     ./dev.sh demo
 """
@@ -14,15 +16,20 @@ and what recognising the people who called again saved.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 
 from callrouter.core.numbers import mask
+from callrouter.report_render import goal, percent, seconds
 from devstack import redial_report, redial_storm, results_batch, sipp
 from devstack.configs import clockless_config
 from devstack.redial_storm import PlannedCall, menu_keys
@@ -31,6 +38,7 @@ from devstack.stack import REPO, Stack, StackInfo
 from devstack.util import log
 
 TOKEN = "demo-admin-token"
+KPI_PAGE = REPO / ".run" / "demo-report.html"
 CLINICS = ["+78162700101", "+78162700102", "+78162700103", "+78162700104", "+78162700105", "+78166400100"]
 # Said under the callbacks: why none is completed on this stack.
 # (keys pressed, share of callers): infection, appointments > book, results, operator, language + operator
@@ -133,6 +141,35 @@ def _table(title: str, rows: list[asyncpg.Record], key: str) -> str:
     return "\n".join(lines)
 
 
+def kpi_report(info: StackInfo, config: Path, since: float) -> str:
+    """``callrouter report`` over the run, as an operator runs it: the headline figures
+    (from its JSON) and the HTML page written to ``KPI_PAGE``."""
+    period = [
+        "--from", datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds"),
+        "--to", datetime.fromtimestamp(time.time() + 1, UTC).isoformat(timespec="seconds"),
+    ]  # fmt: skip
+    command = [sys.executable, "-m", "callrouter", "report", "-c", str(config), *period]
+    env = dict(os.environ, **info.env())
+    KPI_PAGE.parent.mkdir(parents=True, exist_ok=True)
+    outputs = [
+        subprocess.run([*command, *fmt], env=env, cwd=REPO, capture_output=True, text=True, check=False)
+        for fmt in (["--format", "json"], ["--format", "html", "--output", str(KPI_PAGE)])
+    ]
+    for done in outputs:
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(done.args[3:])} exited {done.returncode}: {done.stderr}")
+    figures = json.loads(outputs[0].stdout)
+    g, level = figures["overall"], figures["service_level"]
+    return "\n".join([
+        f"KPI report of the run (callrouter report {' '.join(period)}; {figures['period']['zone']}):",
+        f"  offered {g['offered']}, unique callers {g['unique_callers']}, answered {g['answered']}"
+        f" of {g['queued']} queued, average speed of answer {seconds(g['asa_seconds'])}",
+        f"  service level SL1 {percent(g['sl1'])}, SL2 {percent(g['sl2'])} (answered within"
+        f" {level['seconds']:g} s; target {goal(level['target'])}), abandonment {percent(g['abandonment'])}",
+        f"  the page for managers: {KPI_PAGE}",
+    ])  # fmt: skip
+
+
 def run_callers(info: StackInfo, callers: list[PlannedCall]) -> tuple[int, int]:
     started = time.monotonic()
 
@@ -223,6 +260,8 @@ def main() -> int:
         print(asyncio.run(report(info, since)))
         print()
         print(results_batch.report(results))
+        print()
+        print(kpi_report(info, config, since))
         print(f"sipp: {ok} calls completed, {failed} failed")
         print(f"router log: {router.log_path}   Asterisk log: {info.asterisk_log}")
         return 0 if failed == 0 else 1

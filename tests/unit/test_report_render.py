@@ -1,0 +1,60 @@
+"""The KPI report's formats (report_render.py, report_html.py) without a database:
+an empty period writes "—" and nulls, never a division error, and the page keeps
+its 7 x 24 cells; numbers read as people read them; the centre's zone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from callrouter import report
+from callrouter.config import load
+from callrouter.core import kpi
+from callrouter.report_render import percent, seconds
+from devstack.configs import EXAMPLE, clockless_config
+from tests.unit import kpi_data as data
+
+
+def test_an_empty_period_in_every_format() -> None:
+    empty = kpi.report(data.SCOPE, [])
+    table = report.render(empty, "table")
+    assert "average speed of answer  —" in table and "service level SL1        — (target 80%)" in table
+    figures = json.loads(report.render(empty, "json"))
+    assert figures["overall"]["asa_seconds"] is None and figures["overall"]["offered"] == 0
+    assert figures["lines"] == {} and sum(map(sum, figures["load"]["offered"])) == 0
+    rows = {
+        (r["section"], r["figure"]): r["value"]
+        for r in csv.DictReader(io.StringIO(report.render(empty, "csv")))
+    }
+    assert rows["overall", "sl2"] == "" and rows["overall", "offered"] == "0"
+    page = report.render(empty, "html")
+    assert page.count("<rect data-cell ") == 168 and page.count("<g data-mark ") == 24
+    assert 'data-headline="asa" data-value=""' in page and "no calls" in page
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(None, "—"), (0.0, "0.0 s"), (33.333, "33.3 s"), (59.94, "59.9 s"), (59.96, "1:00"), (158.33, "2:38"),
+     (147.5, "2:28"), (3725.0, "62:05")],
+)  # fmt: skip
+def test_seconds_as_people_read_them(value: float | None, shown: str) -> None:
+    assert seconds(value) == shown
+
+
+def test_shares_as_percent() -> None:
+    assert (percent(None), percent(3 / 7), percent(1.0), percent(0.0)) == ("—", "42.9%", "100.0%", "0.0%")
+
+
+def test_the_centres_zone_is_that_of_most_lines_hours(tmp_path) -> None:
+    # the example: every clinic on [hours.clinics] (Moscow); the tests' config moves one to UTC
+    assert report.centre_zone(load(EXAMPLE, environ={})) == "Europe/Moscow"
+    assert report.centre_zone(load(clockless_config(tmp_path / "c.toml"), environ={})) == "Europe/Moscow"
+    text = (
+        EXAMPLE.read_text().replace('hours = "clinics"', 'hours = "utc"')
+        + '\n[hours.utc]\nzone = "UTC"\nweekly = {}\n'
+    )
+    (tmp_path / "utc.toml").write_text(text)
+    assert report.centre_zone(load(tmp_path / "utc.toml", environ={})) == "UTC"
