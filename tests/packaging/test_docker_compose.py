@@ -10,7 +10,6 @@ restart policies, the order of lines in a script) is not restated here.
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import json
 import re
@@ -20,12 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
-from callrouter.app import build_metrics
 from callrouter.config import load
-from callrouter.metrics import LiveCollector
 from tests.packaging.docker_files import (
     DOCKER,
     PLACEHOLDER_VALUE,
@@ -39,11 +34,13 @@ from tests.packaging.docker_files import (
     dockerfile_of,
     dockerignore_for,
     environment,
+    exported,
     files_of,
     host_port,
     instructions,
     load_yaml,
     mounted,
+    router_settings,
     sent_to_build,
     service,
     services,
@@ -225,12 +222,6 @@ def test_asterisk_and_router_share_the_prompts_where_both_expect_them() -> None:
     assert f"SHARED={target}\n" in script, "the router's entrypoint publishes the audio there"
 
 
-def router_settings() -> Any:
-    """The default config as the router's container loads it (secrets stubbed)."""
-    env = {key: ("stub" if "${" in value else value) for key, value in environment("callrouter").items()}
-    return load(mounted("callrouter", "/etc/callrouter/callrouter.toml"), environ=env)
-
-
 def test_the_default_config_loads_with_the_compose_environment() -> None:
     settings = router_settings()
     assert settings.ari.url == environment("callrouter")["CALLROUTER_ARI_URL"]
@@ -285,20 +276,6 @@ def test_grafana_reads_the_composition_prometheus_and_the_mounted_dashboards() -
     provider_file = mounted("grafana", "/etc/grafana/provisioning") / "dashboards/callrouter.yaml"
     for provider in load_yaml(provider_file)["providers"]:
         assert list(mounted("grafana", provider["options"]["path"]).glob("*.json"))
-
-
-def exported() -> dict[str, set[str]]:
-    """Every sample name the router exports, with its label names."""
-    metrics = build_metrics(["clinic-central"])
-    params = inspect.signature(LiveCollector).parameters
-    metrics.watch(LiveCollector(*[lambda: 0 for _ in params]))
-    text = generate_latest(metrics.registry).decode()
-    names: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(text):
-        names.setdefault(family.name, set())
-        for sample in family.samples:
-            names.setdefault(sample.name, set()).update(sample.labels)
-    return names
 
 
 def test_dashboard_uses_only_metrics_the_router_exports() -> None:
