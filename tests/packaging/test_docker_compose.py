@@ -40,7 +40,9 @@ from tests.packaging.docker_files import (
     instructions,
     load_yaml,
     mounted,
+    prometheus_config,
     router_settings,
+    scrape_job,
     sent_to_build,
     service,
     services,
@@ -250,10 +252,7 @@ def test_the_router_reaches_postgres() -> None:
 
 
 def test_prometheus_scrapes_the_router_admin_port() -> None:
-    config_file = command_option("prometheus", "--config.file")
-    config = load_yaml(mounted("prometheus", config_file))
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    router = jobs["callrouter"]
+    router = scrape_job("callrouter")
     assert router.get("metrics_path", "/metrics") == "/metrics"
     targets = [t for group in router["static_configs"] for t in group["targets"]]
     assert targets == [environment("callrouter")["CALLROUTER_ADMIN_BIND"]]
@@ -299,3 +298,25 @@ def test_dashboard_uses_only_metrics_the_router_exports() -> None:
             for group in re.findall(r"\bby \(([^)]*)\)", expr):
                 for label in group.split(","):
                     assert label.strip() in labels, f"{panel['title']}: no label {label.strip()!r}"
+
+
+def test_prometheus_scrapes_asterisk_on_the_http_server_that_carries_ari() -> None:
+    asterisk = environment("asterisk")
+    job = scrape_job("asterisk")
+    targets = [t for group in job["static_configs"] for t in group["targets"]]
+    assert targets == [f"{asterisk['ARI_BIND']}:{asterisk['ARI_PORT']}"]
+    conf = (REPO / "asterisk-conf/prometheus.conf").read_text(encoding="utf-8")
+    assert re.search(r"^enabled = yes$", conf, re.MULTILINE)
+    uri = re.search(r"^uri = (\S+)$", conf, re.MULTILINE)
+    assert uri is not None and job.get("metrics_path", "/metrics") == f"/{uri.group(1)}"
+    modules = (REPO / "asterisk-conf/modules.conf").read_text(encoding="utf-8")
+    assert re.search(r"^load => res_prometheus\.so$", modules, re.MULTILINE)
+
+
+def test_prometheus_loads_the_rules_compose_mounts() -> None:
+    config_dir = Path(command_option("prometheus", "--config.file")).parent
+    patterns = prometheus_config()["rule_files"]
+    assert patterns
+    for pattern in patterns:
+        folder, _, glob = (config_dir / pattern).as_posix().rpartition("/")
+        assert list(mounted("prometheus", folder).glob(glob)), f"rule_files {pattern}: no file in the mount"
