@@ -34,7 +34,6 @@ from tests.packaging.docker_files import (
     dockerfile_of,
     dockerignore_for,
     environment,
-    exported,
     files_of,
     host_port,
     instructions,
@@ -275,29 +274,6 @@ def test_grafana_reads_the_composition_prometheus_and_the_mounted_dashboards() -
     provider_file = mounted("grafana", "/etc/grafana/provisioning") / "dashboards/callrouter.yaml"
     for provider in load_yaml(provider_file)["providers"]:
         assert list(mounted("grafana", provider["options"]["path"]).glob("*.json"))
-
-
-def test_dashboard_uses_only_metrics_the_router_exports() -> None:
-    names = exported()
-    uid = datasource()["uid"]
-    panels = [
-        panel
-        for path in sorted(mounted("grafana", "/etc/grafana/dashboards").glob("*.json"))
-        for panel in json.loads(path.read_text(encoding="utf-8"))["panels"]
-    ]
-    assert panels
-    for panel in panels:
-        assert panel["datasource"]["uid"] == uid, panel["title"]
-        for target in panel["targets"]:
-            expr = target["expr"]
-            used = re.findall(r"\bcallrouter_[a-z0-9_]+", expr)
-            assert used, f"{panel['title']}: {expr}"
-            for name in used:
-                assert name in names, f"{panel['title']}: {name} is not in callrouter/metrics.py"
-            labels = set().union(*(names[name] for name in used))
-            for group in re.findall(r"\bby \(([^)]*)\)", expr):
-                for label in group.split(","):
-                    assert label.strip() in labels, f"{panel['title']}: no label {label.strip()!r}"
 
 
 def test_prometheus_scrapes_asterisk_on_the_http_server_that_carries_ari() -> None:
