@@ -1,5 +1,7 @@
 """Reading docker/ as Compose and Docker would: YAML by PyYAML, ``${VAR:-default}``
-interpolation, Dockerfile instructions and which paths .dockerignore sends."""
+interpolation, Dockerfile instructions and which paths .dockerignore sends; and
+what the composition's router and Prometheus make of them (the router's config
+and metrics, Prometheus' config)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import yaml
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from callrouter.app import build_metrics
+from callrouter.config import Settings, load
+from callrouter.core.waits import agents_now
+from callrouter.metrics import CentreNow, LiveCollector
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -183,3 +192,60 @@ def files_of(source: str) -> list[Path]:
     if path.is_dir():
         return [p for p in sorted(path.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
     return [path]
+
+
+# ---- what the router and Prometheus make of it -------------------------------------
+
+
+def router_settings() -> Settings:
+    """The default config as the router's container loads it (secrets stubbed)."""
+    env = {key: ("stub" if "${" in value else value) for key, value in environment("callrouter").items()}
+    return load(mounted("callrouter", "/etc/callrouter/callrouter.toml"), environ=env)
+
+
+def exported() -> dict[str, set[str]]:
+    """Every sample name the composition's router exports, with its label names
+    (every child it pre-initialises, and the live gauges)."""
+    settings = router_settings()
+    lines = [line.name for line in settings.file.lines]
+    metrics = build_metrics(lines, settings)
+    topics = list(settings.file.topics)
+    centre = CentreNow(
+        callers=dict.fromkeys(topics, 0),
+        oldest_seconds=dict.fromkeys(topics, 0.0),
+        agents=agents_now([]),
+        lines_open=dict.fromkeys(lines, True),
+    )
+    metrics.watch(LiveCollector(lambda: 0, lambda: 0, lambda: 0, centre=lambda: centre))
+    names: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
+        names.setdefault(family.name, set())
+        for sample in family.samples:
+            names.setdefault(sample.name, set()).update(sample.labels)
+    return names
+
+
+def prometheus_config() -> dict[str, Any]:
+    """The Prometheus config the composition mounts."""
+    config: dict[str, Any] = load_yaml(mounted("prometheus", command_option("prometheus", "--config.file")))
+    return config
+
+
+def scrape_job(name: str) -> dict[str, Any]:
+    (job,) = [job for job in prometheus_config()["scrape_configs"] if job["job_name"] == name]
+    return cast("dict[str, Any]", job)
+
+
+def kept_by(job: dict[str, Any], name: str) -> bool:
+    """Whether the job's metric_relabel_configs keep a series of this name."""
+    keeps = [
+        rule["regex"]
+        for rule in job.get("metric_relabel_configs", [])
+        if rule.get("source_labels") == ["__name__"] and rule.get("action") == "keep"
+    ]
+    return all(re.fullmatch(regex, name) for regex in keeps)
+
+
+def metric_names(expr: str) -> list[str]:
+    """The callrouter_ and asterisk_ metric names a PromQL expression reads."""
+    return re.findall(r"\b(?:callrouter|asterisk)_[a-z0-9_]+", expr)

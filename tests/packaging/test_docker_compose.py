@@ -19,12 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
-from callrouter.app import build_metrics
 from callrouter.config import load
-from callrouter.metrics import CentreNow, LiveCollector
 from tests.packaging.docker_files import (
     DOCKER,
     PLACEHOLDER_VALUE,
@@ -43,6 +39,9 @@ from tests.packaging.docker_files import (
     instructions,
     load_yaml,
     mounted,
+    prometheus_config,
+    router_settings,
+    scrape_job,
     sent_to_build,
     service,
     services,
@@ -224,12 +223,6 @@ def test_asterisk_and_router_share_the_prompts_where_both_expect_them() -> None:
     assert f"SHARED={target}\n" in script, "the router's entrypoint publishes the audio there"
 
 
-def router_settings() -> Any:
-    """The default config as the router's container loads it (secrets stubbed)."""
-    env = {key: ("stub" if "${" in value else value) for key, value in environment("callrouter").items()}
-    return load(mounted("callrouter", "/etc/callrouter/callrouter.toml"), environ=env)
-
-
 def test_the_default_config_loads_with_the_compose_environment() -> None:
     settings = router_settings()
     assert settings.ari.url == environment("callrouter")["CALLROUTER_ARI_URL"]
@@ -258,10 +251,7 @@ def test_the_router_reaches_postgres() -> None:
 
 
 def test_prometheus_scrapes_the_router_admin_port() -> None:
-    config_file = command_option("prometheus", "--config.file")
-    config = load_yaml(mounted("prometheus", config_file))
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    router = jobs["callrouter"]
+    router = scrape_job("callrouter")
     assert router.get("metrics_path", "/metrics") == "/metrics"
     targets = [t for group in router["static_configs"] for t in group["targets"]]
     assert targets == [environment("callrouter")["CALLROUTER_ADMIN_BIND"]]
@@ -286,38 +276,23 @@ def test_grafana_reads_the_composition_prometheus_and_the_mounted_dashboards() -
         assert list(mounted("grafana", provider["options"]["path"]).glob("*.json"))
 
 
-def exported() -> dict[str, set[str]]:
-    """Every sample name the router exports, with its label names."""
-    metrics = build_metrics(["clinic-central"])
-    now = CentreNow({"operator": 0}, {"operator": 0.0}, {"idle": 0}, {"clinic-central": True})
-    metrics.watch(LiveCollector(lambda: 0, lambda: 0, lambda: 0, lambda: 0, lambda: now))
-    text = generate_latest(metrics.registry).decode()
-    names: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(text):
-        names.setdefault(family.name, set())
-        for sample in family.samples:
-            names.setdefault(sample.name, set()).update(sample.labels)
-    return names
+def test_prometheus_scrapes_asterisk_on_the_http_server_that_carries_ari() -> None:
+    asterisk = environment("asterisk")
+    job = scrape_job("asterisk")
+    targets = [t for group in job["static_configs"] for t in group["targets"]]
+    assert targets == [f"{asterisk['ARI_BIND']}:{asterisk['ARI_PORT']}"]
+    conf = (REPO / "asterisk-conf/prometheus.conf").read_text(encoding="utf-8")
+    assert re.search(r"^enabled = yes$", conf, re.MULTILINE)
+    uri = re.search(r"^uri = (\S+)$", conf, re.MULTILINE)
+    assert uri is not None and job.get("metrics_path", "/metrics") == f"/{uri.group(1)}"
+    modules = (REPO / "asterisk-conf/modules.conf").read_text(encoding="utf-8")
+    assert re.search(r"^load => res_prometheus\.so$", modules, re.MULTILINE)
 
 
-def test_dashboard_uses_only_metrics_the_router_exports() -> None:
-    names = exported()
-    uid = datasource()["uid"]
-    panels = [
-        panel
-        for path in sorted(mounted("grafana", "/etc/grafana/dashboards").glob("*.json"))
-        for panel in json.loads(path.read_text(encoding="utf-8"))["panels"]
-    ]
-    assert panels
-    for panel in panels:
-        assert panel["datasource"]["uid"] == uid, panel["title"]
-        for target in panel["targets"]:
-            expr = target["expr"]
-            used = re.findall(r"\bcallrouter_[a-z0-9_]+", expr)
-            assert used, f"{panel['title']}: {expr}"
-            for name in used:
-                assert name in names, f"{panel['title']}: {name} is not in callrouter/metrics.py"
-            labels = set().union(*(names[name] for name in used))
-            for group in re.findall(r"\bby \(([^)]*)\)", expr):
-                for label in group.split(","):
-                    assert label.strip() in labels, f"{panel['title']}: no label {label.strip()!r}"
+def test_prometheus_loads_the_rules_compose_mounts() -> None:
+    config_dir = Path(command_option("prometheus", "--config.file")).parent
+    patterns = prometheus_config()["rule_files"]
+    assert patterns
+    for pattern in patterns:
+        folder, _, glob = (config_dir / pattern).as_posix().rpartition("/")
+        assert list(mounted("prometheus", folder).glob(glob)), f"rule_files {pattern}: no file in the mount"
