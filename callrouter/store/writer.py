@@ -53,8 +53,13 @@ class RecordWriter:
         queue_limit: int = 10_000,
         retry_max: float = 5.0,
         slow_grace: float = 10.0,
+        probe_seconds: float = 5.0,
     ) -> None:
+        """``probe_seconds``: an idle writer asks PostgreSQL this often whether it is
+        there (an empty batch), so ``callrouter_database_up`` tells the truth before
+        the first record and while no call is made."""
         self._store = store
+        self._probe_seconds = probe_seconds
         self._metrics = metrics
         self._batch_size = batch_size
         self._max_wait = max_wait
@@ -105,12 +110,16 @@ class RecordWriter:
         backoff = Backoff(self._retry_max, jitter=0.0)
         failing_since: float | None = None
         loop = asyncio.get_running_loop()
+        next_probe = loop.time()
         while True:
             if self._spill:
                 await self._drain_spill()
             if not self._pending and not self._spooled:
                 if self._closing:
                     return
+                if loop.time() >= next_probe:
+                    next_probe = loop.time() + self._probe_seconds
+                    await self._probe()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._max_wait):
                         await self._wake.wait()
@@ -133,9 +142,28 @@ class RecordWriter:
                 await backoff.wait()
                 continue
             failing_since = None
+            next_probe = loop.time() + self._probe_seconds
             self._metrics.db_up.set(1)
             self.database_up = True
             backoff.reset()
+
+    async def _probe(self) -> None:
+        """Whether PostgreSQL is there, asked with an empty batch while nothing is to be
+        written. Away: records spool from now on (as after a failed write), and the
+        next good probe or write brings them back."""
+        try:
+            async with asyncio.timeout(self._probe_seconds):
+                await self._store.write([])
+        except Exception as exc:  # unreachable, refused, slow: all mean not there now
+            if self.database_up is not False:
+                log.warning("database unreachable while idle (%s)", type(exc).__name__)
+            self._metrics.db_up.set(0)
+            self.database_up = False
+            return
+        if self.database_up is False:
+            log.info("database reachable again")
+        self._metrics.db_up.set(1)
+        self.database_up = True
 
     async def _database_away(self, exc: Exception) -> None:
         self._metrics.db_up.set(0)

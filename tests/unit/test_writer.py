@@ -78,18 +78,23 @@ async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
 
 
 def spooled_ids(spool_dir: Path) -> list[str]:
-    ids = []
-    for name in ("records.jsonl", "records.replaying"):
-        path = spool_dir / name
-        if path.exists():
-            # Only whole lines: the writer may be appending in its thread right now.
-            *lines, _partial = path.read_text(encoding="utf-8").split("\n")
-            ids += [json.loads(line)["record"]["call_id"] for line in lines]
-    return ids
+    """The ids in the spool files now. The writer may be appending in its thread (only
+    whole lines count) or moving the spool aside to replay it (then read again)."""
+    while True:
+        ids = []
+        try:
+            for name in ("records.jsonl", "records.replaying"):
+                path = spool_dir / name
+                if path.exists():
+                    *lines, _partial = path.read_text(encoding="utf-8").split("\n")
+                    ids += [json.loads(line)["record"]["call_id"] for line in lines]
+        except FileNotFoundError:
+            continue
+        return ids
 
 
-def sample(metrics: Metrics, name: str) -> float:
-    value = metrics.registry.get_sample_value(name)
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
     assert value is not None, name
     return value
 
@@ -111,6 +116,7 @@ class Harness:
             max_wait=settings["max_wait"],
             queue_limit=int(settings.get("queue_limit", 10_000)),
             retry_max=settings["retry_max"],
+            probe_seconds=settings.get("probe_seconds", 5.0),
         )
 
     def start(self, writer: RecordWriter) -> asyncio.Task[None]:
@@ -203,6 +209,30 @@ async def test_records_are_spooled_while_the_database_is_away_and_replayed_after
     assert sample(harness.metrics, "callrouter_database_up") == 1
     assert list(harness.spool_dir.iterdir()) == []
     assert all(len(batch) <= 3 for batch in harness.store.batches)
+
+
+async def test_an_idle_writer_tells_whether_the_database_is_there(harness: Harness) -> None:
+    """No record to write, yet callrouter_database_up follows PostgreSQL: from the start,
+    when it goes away and when it is back; records of the outage spool and replay."""
+    writer = harness.writer(probe_seconds=0.05)
+    assert sample(harness.metrics, "callrouter_database_up") == 0  # not known yet
+    harness.start(writer)
+    await until(lambda: writer.database_up is True)
+    assert sample(harness.metrics, "callrouter_database_up") == 1
+    assert harness.store.written == set()
+
+    harness.store.down = True
+    await until(lambda: writer.database_up is False)
+    assert sample(harness.metrics, "callrouter_database_up") == 0
+    assert sample(harness.metrics, "callrouter_record_write_failures_total", reason="unreachable") == 0
+    during = [record(i) for i in range(4)]
+    submit_all(writer, during)
+    await until(lambda: sorted(spooled_ids(harness.spool_dir)) == [r.call_id for r in during])
+
+    harness.store.down = False
+    await until(lambda: writer.database_up is True and writer.backlog == 0)
+    assert harness.store.written == set(during)
+    assert sample(harness.metrics, "callrouter_database_up") == 1
 
 
 async def test_past_the_queue_limit_records_go_to_the_spool(harness: Harness) -> None:
