@@ -19,8 +19,8 @@ DASH = "—"  # a figure with nothing to divide by
 # The scalar figures of a group, in the order tables and CSV give them.
 GROUP_FIELDS = (
     "offered", "unique_callers", "queued", "answered", "answered_within", "abandoned", "abandoned_after",
-    "short_abandoned", "asa_seconds", "aht_seconds", "sl1", "sl2", "abandonment", "short_abandonment",
-    "repeat_calls", "repeat_rate",
+    "short_abandoned", "asa_seconds", "aht_seconds", "sl1", "sl2", "sl_perf2", "abandonment",
+    "short_abandonment", "repeat_calls", "repeat_rate",
 )  # fmt: skip
 
 
@@ -38,6 +38,8 @@ def definitions(scope: Scope) -> dict[str, str]:
         "(a resumed place: its first join) to the agent's answer",
         "sl1": f"answered within {t} / answered (Asterisk's ServicelevelPerf)",
         "sl2": f"answered within {t} / (answered + abandoned after {t}); abandons within {t} are left out",
+        "sl_perf2": f"(answered within {t} + abandoned within {t}) / (answered + abandoned): Asterisk's "
+        "ServicelevelPerf2, for comparison with app_queue (abandons within the threshold count as served)",
         "abandonment": "abandoned in the queue (short abandons included) / queued",
         "short_abandonment": "short abandons ([queue] short_abandon_seconds) / queued",
         "aht_seconds": "average handling time: mean talk of answered calls, agent's answer to the end",
@@ -210,6 +212,7 @@ def _overall(g: GroupFigures, scope: Scope) -> list[str]:
         f"  average speed of answer  {seconds(g.asa_seconds)}",
         f"  service level SL1        {percent(g.sl1)} (target {target})",
         f"  service level SL2        {percent(g.sl2)} (target {target}; {g.abandoned_after} abandoned after)",
+        f"  Asterisk's perf2         {percent(g.sl_perf2)} (abandons within the threshold count as served)",
         f"  abandonment              {percent(g.abandonment)} ({g.abandoned} abandoned)",
         f"  short abandonment        {percent(g.short_abandonment)} ({g.short_abandoned})",
         f"  average handling time    {seconds(g.aht_seconds)}",

@@ -21,6 +21,9 @@ What counts (the README's "KPI report" says the same for operators):
 - SL1 = answered within T / answered (Asterisk's ServicelevelPerf).
 - SL2 = answered within T / (answered + abandoned after T): abandons within T
   are left out of the denominator.
+- Asterisk's ServicelevelPerf2 (for comparison with app_queue's QueueSummary) =
+  (answered within T + abandoned within T) / (answered + abandoned): abandons
+  within T count as served.
 - abandonment = abandoned (short included) / queued; short abandonment = short
   abandons / queued.
 - repeat rate = offered calls recognised as a person calling again
@@ -83,6 +86,7 @@ class GroupFigures:
     aht_seconds: float | None
     sl1: float | None
     sl2: float | None
+    sl_perf2: float | None  # Asterisk's ServicelevelPerf2
     abandonment: float | None
     short_abandonment: float | None
     repeat_calls: int
@@ -192,6 +196,9 @@ class _Group:
             aht_seconds=ratio(self.talk_sum, self.talks),
             sl1=ratio(self.within, self.answered),
             sl2=ratio(self.within, self.answered + self.abandoned_after),
+            sl_perf2=ratio(
+                self.within + self.abandoned - self.abandoned_after, self.answered + self.abandoned
+            ),
             abandonment=ratio(self.abandoned, self.queued),
             short_abandonment=ratio(self.short, self.queued),
             repeat_calls=repeat_calls,

@@ -162,13 +162,15 @@ NOTIFICATION_STATES = {
 # answered: c1 c2 c5 c8 c10 c13 = 6; waits 10+30+20+5+75+60 = 200 -> ASA 200/6 = 33.33 s.
 # within T (<= 20 s): c1 10, c5 20, c8 5 = 3 -> SL1 = 3/6 = 50.0%.
 # abandoned (short too): c3 40, c4 3, c9 15 = 3; after T: c3 = 1 -> SL2 = 3/(6+1) = 42.86%.
+# Asterisk's perf2: (answered within T 3 + abandoned within T: c4, c9 = 2) / (6 + 3) = 5/9 = 55.6%.
 # abandonment = 3/11 = 27.27%; short abandonment = 1/11 = 9.09%.
 # AHT: talks 180+120+60+300+200+90 = 950 -> 950/6 = 158.33 s (2:38).
 # repeats: c3 recent_contact, c10 resumed, c13 already_waiting = 3 -> 3/14 = 21.43%.
 OVERALL = {
     "offered": 14, "unique_callers": 11, "queued": 11, "answered": 6, "answered_within": 3,
     "abandoned": 3, "abandoned_after": 1, "short_abandoned": 1, "asa_seconds": 200 / 6,
-    "aht_seconds": 950 / 6, "sl1": 3 / 6, "sl2": 3 / 7, "abandonment": 3 / 11,
+    "aht_seconds": 950 / 6, "sl1": 3 / 6, "sl2": 3 / 7, "sl_perf2": 5 / 9,
+    "abandonment": 3 / 11,
     "short_abandonment": 1 / 11, "repeat_calls": 3, "repeat_rate": 3 / 14,
 }  # fmt: skip
 REPEATS = {"already_waiting": 1, "resumed": 1, "recent_contact": 1, "callback_pending": 0}
