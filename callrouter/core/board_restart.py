@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
+from callrouter.core import call_menu
 from callrouter.core import centre as cc
 from callrouter.core.board import Leg, _bridge_id, _Step
 from callrouter.core.board_calls import _arrived, _start_call
@@ -50,7 +51,7 @@ def _adopt(
         elif place is not None:
             call, first = resume(adopted, place, s.now)
             _start_call(s, call, first)
-        elif f.menu is not None and (resumed := calls.resume_menu(adopted, f.menu, s.now, rules.plan)):
+        elif f.menu is not None and (resumed := call_menu.resume_menu(adopted, f.menu, s.now, rules.plan)):
             _start_call(s, *resumed)
         else:  # at the menu's top level (or before it): starts afresh
             again = Arrived(

@@ -38,6 +38,7 @@ from callrouter.core.call_events import (
     Replaced,
     TimerFired,
 )
+from callrouter.core.call_menu import in_menu, join, menu_for, menu_steps
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
 from callrouter.core.call_state import Call, Phase, Result, log_event, play_media, start_timer, stop_sound
 from callrouter.core.commands import (
@@ -46,20 +47,16 @@ from callrouter.core.commands import (
     Command,
     ContinueInDialplan,
     Hangup,
-    JoinQueue,
     LeaveQueue,
     RequestAnnouncement,
     SaveCall,
     SetLanguage,
     SetVariable,
     StartMoh,
-    StopPlayback,
 )
 from callrouter.core.evolve import evolve
 from callrouter.core.numbers import CallerNumber
-from callrouter.core.place import MENU_VARIABLE, RESUMED_PLAYS, Adopted, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallRecord, Outcome, RepeatKind
 
 # Call ids are derived from where the call lives, so a router that adopts a call
@@ -142,17 +139,17 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
             return _answered(call, now, plan)
     if call.phase is Phase.RESULTS and call.results is not None:
         topic = call.results.consult_topic
-        return rc.decide(call, event, now, plan, lambda c: _join(c, now, plan, topic, "results consult"))
+        return rc.decide(call, event, now, plan, lambda c: join(c, now, plan, topic, "results consult"))
     if call.phase is Phase.MENU and call.callback_pending:
         return cb.choosing(
             call,
             event,
             now,
             plan,
-            lambda c: _join(c, now, plan, c.known_topic or "", "their callback's place"),
+            lambda c: join(c, now, plan, c.known_topic or "", "their callback's place"),
         )
     if call.phase is Phase.MENU:
-        return _in_menu(call, event, now, plan)
+        return in_menu(call, event, now, plan)
     if call.phase is Phase.QUEUED:
         return _in_queue(call, event, now, plan)
     if call.phase is Phase.CONNECTED and isinstance(event, AgentLeft):
@@ -185,143 +182,19 @@ def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
         # that is set on the channel (set while a greeting plays, it would wait for
         # the greeting's end, and hold up the requests sent after it).
         call = evolve(call, phase=Phase.MENU, greeting_owed=True)
-        call, joined = _join(call, now, plan, known, "kept from the earlier call")
+        call, joined = join(call, now, plan, known, "kept from the earlier call")
         return call, commands + joined
     if line.topic and line.menu == "skip":
         call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
-        call, joined = _join(evolve(call, phase=Phase.MENU), now, plan, line.topic, "line")
+        call, joined = join(evolve(call, phase=Phase.MENU), now, plan, line.topic, "line")
         # The place is set on the channel before the greeting: sent behind it, it
         # would wait for the greeting's end, and so would the bridge to an agent.
         return call, commands + joined + played
     spec = menu_for(line, plan)
     state, steps = mn.start(spec, call.language)
     call = evolve(call, phase=Phase.MENU, menu_spec=spec, menu=state)
-    call, more = _menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
+    call, more = menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
     return call, [*commands, log_event(call, now, "menu"), *more]
-
-
-def menu_for(line: LineInfo, plan: CallPlan) -> mn.MenuSpec:
-    """The menu a line's callers get: the configured one, the line's fast path, or
-    the configured one falling back to the line's own topic."""
-    spec = plan.menu
-    if line.topic:  # the line's own default topic after too many failures
-        spec = evolve(spec, default_topic=line.topic)
-    if line.menu == "fast" and line.topic:
-        fast = mn.MenuNode("fast_path", {"1": mn.MenuOption(topic=line.topic)})
-        spec = evolve(spec, root=fast, default_topic=line.topic, max_failures=1)
-    return spec
-
-
-def _in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
-    spec = call.menu_spec
-    assert spec is not None
-    match event:
-        case Digit(key):
-            before = call.menu
-            state, steps = mn.digit(spec, before, key)
-            call = evolve(call, menu=state, timer=None)
-            kept: list[Command] = []
-            if not state.done and (state.path, state.language) != (before.path, before.language):
-                # Another level (or language): kept on the channel, so a restarted
-                # router plays this level's prompt rather than the menu from the top.
-                level = MenuLevel(state.path, state.language, state.keys)
-                kept.append(SetVariable(MENU_VARIABLE, level.to_variable()))
-            call, commands = _menu_steps(call, steps, now, plan, before_play=kept)
-            return call, [log_event(call, now, "key", key), *commands]
-        case PlaybackFinished(playback_id) if playback_id == call.playback_id:
-            state, steps = mn.prompt_finished(spec, call.menu)
-            return _menu_steps(evolve(call, menu=state, playback_id=None), steps, now, plan)
-        case TimerFired(token) if token == call.timer:
-            state, steps = mn.timed_out(spec, call.menu)
-            return _menu_steps(evolve(call, menu=state, timer=None), steps, now, plan)
-    return call, []
-
-
-def _menu_steps(
-    call: Call,
-    steps: list[mn.MenuStep],
-    now: datetime,
-    plan: CallPlan,
-    greeting: str = "",
-    before_play: list[Command] | None = None,
-) -> Result:
-    """The menu's steps as commands. ``before_play`` goes before the next prompt:
-    Asterisk carries out a channel's commands one after another, and one sent
-    behind a prompt waits for the prompt's end (an 11 s prompt timed it out)."""
-    commands: list[Command] = []
-    waiting = list(before_play or [])
-    for step in steps:
-        match step:
-            case mn.StopPrompt() if call.playback_id is not None:
-                commands.append(StopPlayback(call.playback_id))
-                call = evolve(call, playback_id=None)
-            case mn.PlayPrompts(prompts, language):
-                keys = (greeting, *prompts) if greeting else prompts
-                if language != call.language:
-                    commands.append(SetLanguage(language))
-                commands += waiting
-                waiting = []
-                call = evolve(call, language=language)
-                call, more = play_media(call, plan.media(language, *keys))
-                commands += more
-            case mn.WaitForDigit(seconds):
-                call, more = start_timer(call, "menu", seconds)
-                commands += more
-            case mn.Chosen(topic, reason):
-                call, more = _join(call, now, plan, topic, reason)
-                commands += more
-    return call, commands + waiting
-
-
-def resume_menu(adopted: Adopted, level: MenuLevel, now: datetime, plan: CallPlan) -> Result | None:
-    """An adopted call that was in the menu: the prompt of the level it had reached,
-    in its language, with the keys it pressed kept (None: that level no longer exists)."""
-    spec = menu_for(adopted.line, plan)
-    try:
-        node = mn.node_at(spec, level.path)
-    except (KeyError, AssertionError):
-        return None
-    record = adopted.record(language=level.language)
-    call = Call(record, Phase.MENU, level.language, adopted.line, menu_spec=spec, place_id=adopted.call_id)
-    state = mn.MenuState(level.path, 0, level.language, level.keys, playing=True)
-    call = evolve(call, plays=RESUMED_PLAYS, menu=state)
-    call, commands = _menu_steps(call, [mn.PlayPrompts((node.prompt,), level.language)], now, plan)
-    resumed = log_event(call, now, "resumed", f"menu level {''.join(level.path) or 'top'}")
-    return call, [SaveCall(record), resumed, SetLanguage(level.language), *commands]
-
-
-def _join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) -> Result:
-    line = call.line
-    assert line is not None
-    rules = plan.topics.get(topic, TopicPlan())
-    priority = max(rules.priority, line.priority)
-    joined_at = call.record.queued_at or now  # an overflow to another topic keeps the place
-    record = evolve(
-        call.record,
-        topic=topic,
-        priority=priority,
-        queued_at=joined_at,
-        language=call.language,
-        menu_path="".join(call.menu.keys) or None,
-    )
-    entry_id = call.place_id or call.record.call_id
-    entry = QueueEntry(
-        entry_id, topic, call.language, line.name, priority, joined_at,
-        caller_key=call.person, channel_id=record.channel_id, call_id=record.call_id,
-    )  # fmt: skip
-    call = evolve(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
-    place = Place(topic, priority, joined_at, call.language, record.menu_path, entry_id)
-    commands: list[Command] = [
-        SaveCall(record),
-        log_event(call, now, "queued", f"{topic} ({reason})"),
-        JoinQueue(entry),
-        SetVariable(PLACE_VARIABLE, place.to_variable()),  # for a router that adopts the call
-    ]
-    if call.playback_id is None:
-        # Nothing is playing (the menu ended on a key): "please hold" and the
-        # position at once, or music if an agent is already being rung.
-        commands.append(RequestAnnouncement(entry_id))
-    return call, commands
 
 
 def _joined_prompts(rules: TopicPlan) -> tuple[str, ...]:
@@ -464,7 +337,7 @@ def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:
     log = log_event(call, now, "overflow", f"{topic}: {reason}")
     if rules.overflow_topic:
         call = evolve(call, phase=Phase.MENU, entry_id=None)
-        call, commands = _join(call, now, plan, rules.overflow_topic, f"overflow from {topic}")
+        call, commands = join(call, now, plan, rules.overflow_topic, f"overflow from {topic}")
         return call, [log, *commands]
     call, stop = stop_sound(call)
     call = evolve(call, phase=Phase.LEAVING, record=evolve(call.record, end_reason=f"overflow: {reason}"))
