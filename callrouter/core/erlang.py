@@ -241,6 +241,8 @@ def _within(
     stay = [max(0.0, 1 - (speed + (j + 1) * theta) / rate) for j in range(len(waiting))]
     leave = theta / rate
     x = rate * threshold
+    if x == 0:  # a threshold so small that ΛT underflows: nothing is within it
+        return 0.0, 0.0
     answered, gone = [0.0] * len(waiting), [0.0] * len(waiting)
     answered_sum = gone_sum = mass = 0.0
     k = 0

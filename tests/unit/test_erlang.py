@@ -274,6 +274,9 @@ def test_the_threshold_at_its_ends() -> None:
     at_once = erlang_a(10, rate, MU, theta, 0.0)
     assert at_once.answered_within == pytest.approx(1 - at_once.p_wait, abs=1e-15)
     assert at_once.abandoned_within == 0.0
+    # The smallest positive float: ΛT underflows to 0 (hypothesis found it: log(0) failed).
+    tiny = erlang_a(10, rate, MU, theta, 5e-324)
+    assert (tiny.answered_within, tiny.abandoned_within) == (at_once.answered_within, 0.0)
     never = erlang_a(10, rate, MU, theta, 1e7)
     assert never.answered_within == pytest.approx(never.p_answered, abs=1e-12)
     assert never.abandoned_within == pytest.approx(never.p_abandon, abs=1e-12)
