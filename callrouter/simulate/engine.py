@@ -37,7 +37,7 @@ from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentStateError
 from callrouter.core.call_state import Phase
-from callrouter.core.records import AgentStateRecord, CallbackRecord, CallRecord, Outcome
+from callrouter.core.records import AgentStateRecord, CallbackRecord, CallEventRecord, CallRecord, Outcome
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Scenario
 
@@ -54,7 +54,7 @@ HORIZON = timedelta(days=1)
     ARRIVE, KEY, PLAYED, ABANDON, TALK_END, GONE, LEG_ANSWERS, LEG_GONE, WAKE, LOGIN, LOGOUT,
     OFFER_KEY, LEASED, DIAL_ANSWERS, DIAL_GONE,
 ) = range(15)  # fmt: skip
-Observer = Callable[[sb.Board, sb.Board, list[sb.Command]], None]
+Observer = Callable[[sb.Board, list[sb.Command]], None]
 
 
 @dataclass(slots=True)
@@ -104,6 +104,7 @@ class Simulation:
         self.leaving: set[str] = set()  # agents whose shift ended while they were on a call
         self.made = 0
         self.observe = observe
+        self.commands = self._commands()
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
 
@@ -156,13 +157,13 @@ class Simulation:
                 self.step(sb.OnCall(channel_id, ev.CallerHungUp("simulation over")))
 
     def step(self, event: sb.Event) -> None:
-        before = self.board
-        self.board, commands = sb.step(before, event, self.now)
+        # In place: nobody keeps the board before a step, so no step copies its mappings.
+        self.board, commands = sb.step(self.board, event, self.now, in_place=True)
         self.day.steps += 1
         for command in commands:
             self.carry_out(command)
         if self.observe is not None:
-            self.observe(before, self.board, commands)
+            self.observe(self.board, commands)
 
     def _handlers(self) -> dict[int, Callable[[Any, Any], None]]:
         return {
@@ -266,30 +267,38 @@ class Simulation:
 
     # ---- the switchboard's commands carried out -------------------------------------------------
     def carry_out(self, command: sb.Command) -> None:
-        match command:
-            case sb.ToChannel(channel_id, what):
-                self.to_channel(channel_id, what)
-            case sb.Write(record):
-                self.written(record)
-            case sb.WakeAt(at):
-                if at not in self.wakes:
-                    self.wakes.add(at)
-                    self.push(at, WAKE)
-            case sb.Originate(leg):
-                self.legs[leg] = False
-                self.after(self.timing.agent_answer_seconds, LEG_ANSWERS, leg)
-            case sb.HangupLeg(leg, reason):
-                if leg in self.dials:
-                    self.after(0, DIAL_GONE, leg, reason)
-                else:
-                    self.legs.pop(leg, None)
-                    self.after(0, LEG_GONE, leg, reason)
-            case sb.CallOver(channel_id, record):
-                self.call_over(channel_id, record)
-            case sb.LeaseCallback(callback_id):
-                self.after(0, LEASED, callback_id)
-            case sb.Dial(channel_id, _, app_args, ring_seconds):
-                self.dialled(channel_id, app_args, ring_seconds)
+        handler = self.commands.get(type(command))
+        if handler is not None:  # the rest is nothing to the model (a bridge destroyed)
+            handler(command)
+
+    def _commands(self) -> dict[type, Callable[[Any], None]]:
+        return {
+            sb.ToChannel: lambda c: self.to_channel(c.channel_id, c.command),
+            sb.Write: lambda c: self.written(c.record),
+            sb.WakeAt: self.wake_at,
+            sb.Originate: self.originate,
+            sb.HangupLeg: self.hang_up_leg,
+            sb.CallOver: lambda c: self.call_over(c.channel_id, c.record),
+            sb.LeaseCallback: lambda c: self.after(0, LEASED, c.callback_id),
+            sb.Dial: self.dialled,
+        }
+
+    def wake_at(self, command: sb.WakeAt) -> None:
+        if command.at not in self.wakes:
+            self.wakes.add(command.at)
+            self.push(command.at, WAKE)
+
+    def originate(self, command: sb.Originate) -> None:
+        self.legs[command.channel_id] = False
+        self.after(self.timing.agent_answer_seconds, LEG_ANSWERS, command.channel_id)
+
+    def hang_up_leg(self, command: sb.HangupLeg) -> None:
+        leg = command.channel_id
+        if leg in self.dials:  # a callback's call to its person
+            self.after(0, DIAL_GONE, leg, command.reason)
+        else:
+            self.legs.pop(leg, None)
+            self.after(0, LEG_GONE, leg, command.reason)
 
     def to_channel(self, channel_id: str, what: sb.ChannelCommand) -> None:
         channel = self.channels.get(channel_id)
@@ -321,6 +330,8 @@ class Simulation:
             self.after(self.timing.key_seconds, OFFER_KEY, channel_id)
 
     def written(self, record: object) -> None:
+        if type(record) is CallEventRecord:  # the most written: nothing to the model
+            return
         if isinstance(record, CallRecord):
             channel = self.channels.get(record.channel_id)
             if channel is not None and record.queued_at is not None and not channel.queued:
@@ -348,19 +359,20 @@ class Simulation:
         if at < self.end_of_day:  # the day's people call that day only
             self.push(at, ARRIVE, person)
 
-    def dialled(self, channel_id: str, app_args: str, ring_seconds: float) -> None:
-        self.dials[channel_id] = app_args.split(",")[1]
+    def dialled(self, command: sb.Dial) -> None:
+        channel_id = command.channel_id
+        self.dials[channel_id] = command.app_args.split(",")[1]
         self.day.dials.append(self.now)
         behaviour = self.scenario.file.callback
         answers = self.draws.callback.random() < behaviour.answer_probability
-        if answers and behaviour.answer_seconds < ring_seconds:
+        if answers and behaviour.answer_seconds < command.ring_seconds:
             self.after(behaviour.answer_seconds, DIAL_ANSWERS, channel_id)
         else:
-            self.after(ring_seconds, DIAL_GONE, channel_id, "No answer")
+            self.after(command.ring_seconds, DIAL_GONE, channel_id, "No answer")
 
 
 def simulate(scenario: Scenario, observe: Observer | None = None, people: list[Person] | None = None) -> Day:
     """A day of the scenario through the production switchboard. ``observe`` sees every
-    step (the board before and after, the commands); ``people``: these callers instead
+    step (the board after it, and its commands); ``people``: these callers instead
     of the ones the scenario's arrivals draw."""
     return Simulation(scenario, observe, people).run()

@@ -128,7 +128,7 @@ def test_the_same_seed_gives_the_same_day_and_another_seed_another() -> None:
 def test_every_call_ends_once_and_is_counted_once() -> None:
     seen: list[sb.Command] = []
 
-    def observe(before: sb.Board, board: sb.Board, commands: list[sb.Command]) -> None:
+    def observe(board: sb.Board, commands: list[sb.Command]) -> None:
         check_agents(board)  # no agent on two calls, nobody waits whom a free agent could take
         seen.extend(c for c in commands if isinstance(c, sb.CallOver))
 
@@ -166,3 +166,17 @@ def test_agents_log_in_and_out_with_their_shifts() -> None:
     assert [r.state for r in agent2] == ["idle", "logged_out"]
     assert agent2[0].at == s.at(8 * 3600)
     assert s.at(16 * 3600) <= agent2[1].at < s.at(16 * 3600) + timedelta(minutes=30), "after their last call"
+
+
+def test_the_benchmarks_busy_weekday_is_a_valid_scenario(tmp_path: Path) -> None:
+    """bench/simulate.py's day (only built here: the benchmark itself is not a test)."""
+    from bench import simulate as bench
+
+    (tmp_path / "callrouter.toml").write_text(bench.config_text(max(bench.needed(35_000))))
+    (tmp_path / "day.toml").write_text(bench.scenario_text(35_000, 1))
+    s = load_scenario(tmp_path / "day.toml")
+    first = sum(rate * (end - start) for stream in s.streams for start, end, rate in stream.intervals)
+    assert first == pytest.approx(35_000 * bench.FIRST_SHARE, rel=0.01)
+    spans = [span for agent in s.shifts.values() for span in agent]
+    staffed = [sum(1 for a, b in spans if a <= h * 3600 < b) for h in range(24)]
+    assert staffed == bench.needed(35_000) and max(staffed) > 150
