@@ -38,7 +38,8 @@ def test_the_example_compiles_against_the_example_config() -> None:
     assert (north.keys, hotline.keys) == (("3",), ("0",))
     assert (ambulance.did, ambulance.keys) == ("103", ()), "the line skips the menu"
     assert hotline.intervals[0] == (9 * 3600, 9 * 3600 + 900, 2 / 900), "per_quarter: calls in 15 minutes"
-    assert scenario.shifts["agent1"] == ((8 * 3600, 16 * 3600), (16 * 3600, 20 * 3600))
+    assert scenario.shifts["agent1"] == ((8 * 3600, 20 * 3600),), "08-16 then 16-20: one stretch"
+    assert scenario.shifts["agent2"] == ((8 * 3600, 16 * 3600),)
 
 
 def test_bad_keys_are_named_by_their_path_all_at_once() -> None:
