@@ -282,11 +282,10 @@ def _announcement(board: Board, entry_id: str) -> ev.Announce | ev.BeingOffered 
     if entry.offered_to is not None:
         return ev.BeingOffered()
     position = centre.queue.position(entry_id)
-    serving = sum(
-        1
-        for a in centre.agents.values()
-        if a.state is not AgentState.LOGGED_OUT and a.can_serve(entry.topic, entry.language)
-    )
+    out, topic, language = AgentState.LOGGED_OUT, entry.topic, entry.language
+    # ``can_serve`` spelt out: this runs over every agent at every announcement.
+    agents = centre.agents.values()
+    serving = sum(1 for a in agents if a.state is not out and topic in a.topics and language in a.languages)
     return ev.Announce(position, estimate_minutes(position, serving, board.handled))
 
 
