@@ -21,7 +21,9 @@ menu, agents), and compiled into what the engine plays.
     end = "17:00"
 
 ``examples/scenario-small.toml`` is a whole one. Times of day are the centre's
-wall clock (``zone``, else the zone of the opening hours most lines follow).
+wall clock (``zone``, else the zone of the opening hours most lines follow),
+counted in elapsed hours from midnight (on a day the clocks change, an hour off
+after the change).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import os
 import tomllib
 from collections import deque
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -199,7 +201,7 @@ class Scenario:
     source: str
     settings: Settings
     zone: str
-    start: datetime  # the day's midnight, aware
+    start: datetime  # the day's midnight on the centre's wall clock, in UTC
     streams: tuple[Stream, ...]
     shifts: dict[str, tuple[tuple[int, int], ...]]  # agent -> (login, logout) in seconds of the day
 
@@ -259,7 +261,8 @@ def build(data: Any, source: str, base: Path) -> Scenario:
     if problems:
         raise ScenarioError(source, problems)
     zone = file.zone or compiled.centre_zone(settings)
-    start = datetime.combine(file.date, time(0), tzinfo=ZoneInfo(zone))
+    # In UTC: the switchboard's clock runs in real seconds, whatever the wall clock does that day.
+    start = datetime.combine(file.date, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
     return Scenario(file, source, settings, zone, start, tuple(s for s in streams if s), shifts)
 
 

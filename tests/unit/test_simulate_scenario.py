@@ -32,7 +32,7 @@ def problems(data: dict[str, Any]) -> list[str]:
 
 def test_the_example_compiles_against_the_example_config() -> None:
     scenario = load_scenario(SMALL)
-    assert scenario.zone == "Europe/Moscow" and scenario.start.isoformat() == "2026-11-23T00:00:00+03:00"
+    assert scenario.zone == "Europe/Moscow" and scenario.start.isoformat() == "2026-11-22T21:00:00+00:00"
     central, north, hotline, ambulance = scenario.streams
     assert (central.did, central.keys) == ("+78162700101", ("2", "1")), "the submenu's path"
     assert (north.keys, hotline.keys) == (("3",), ("0",))
@@ -105,7 +105,7 @@ def test_json_scenarios_are_read_by_their_name(tmp_path: Path) -> None:
     data["date"] = "2026-11-24"
     data["config"] = str(ROOT / "callrouter.example.toml")
     (tmp_path / "day.json").write_text(json.dumps(data))
-    assert load_scenario(tmp_path / "day.json").start.isoformat() == "2026-11-24T00:00:00+03:00"
+    assert load_scenario(tmp_path / "day.json").start.isoformat() == "2026-11-23T21:00:00+00:00"
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ScenarioError, match="not valid JSON"):
         load_scenario(tmp_path / "bad.json")
