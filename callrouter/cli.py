@@ -98,6 +98,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report.run(report.request_of(args), settings, reader, sys.stdout, sys.stderr)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from callrouter.simulate import command
+
+    return command.run(Path(args.scenario), args.format, args.seed, sys.stdout, sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from callrouter import app
 
@@ -150,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_results_import)
 
     _report_parser(sub)
+    _simulate_parser(sub)
 
     chk = sub.add_parser(
         "check-config", help="validate a config file: prints OK, or every bad key with its path (exit 2)"
@@ -185,6 +192,21 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     rep.add_argument("--zone", type=report.zone_name, help="the centre's time zone (default: from [hours])")
     rep.add_argument("--config", "-c", default="callrouter.toml")
     rep.set_defaults(func=cmd_report)
+
+
+def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from callrouter.simulate import command, render
+
+    sim = sub.add_parser(
+        "simulate",
+        help="a day of traffic through the router's switchboard in simulated time (table or json)",
+        description=command.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("scenario", help="the scenario file (TOML, or JSON by its .json name)")
+    sim.add_argument("--format", choices=render.FORMATS, default="table")
+    sim.add_argument("--seed", type=int, help="the random seed (default: the scenario's)")
+    sim.set_defaults(func=cmd_simulate)
 
 
 def main(argv: list[str] | None = None) -> int:

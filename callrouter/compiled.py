@@ -4,6 +4,7 @@ never per call. Nothing below the shell sees ``Settings``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
@@ -120,3 +121,13 @@ def results_input(settings: Settings) -> InputRules:
 def results_expire_after(settings: Settings) -> timedelta:
     """How long a result put in may wait to be told (``[results] expire_after_hours``)."""
     return timedelta(hours=(settings.file.results or ResultsConfig()).expire_after_hours)
+
+
+def centre_zone(settings: Settings) -> str:
+    """The centre's time zone: that of the opening hours most lines follow (ties: the
+    first by name); UTC without any. The KPI report's and the simulation's wall clock."""
+    hours = settings.file.hours
+    zones = Counter(hours[line.hours].zone for line in settings.lines if line.hours in hours)
+    if not zones:
+        return "UTC"
+    return min(zones, key=lambda zone: (-zones[zone], zone))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 
 from callrouter import report_html, report_render
+from callrouter.compiled import centre_zone
 from callrouter.config import Settings
 from callrouter.core.kpi import Report, Scope, Tally
 from callrouter.store.queries import DatabaseUnavailable
@@ -88,15 +88,6 @@ def zone_name(text: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a time zone (e.g. Europe/Moscow, UTC)") from None
     return text
-
-
-def centre_zone(settings: Settings) -> str:
-    """The zone of the opening hours most lines follow (ties: the first by name); UTC without any."""
-    hours = settings.file.hours
-    zones = Counter(hours[line.hours].zone for line in settings.lines if line.hours in hours)
-    if not zones:
-        return "UTC"
-    return min(zones, key=lambda zone: (-zones[zone], zone))
 
 
 def instant(value: date | datetime, zone: ZoneInfo) -> datetime:

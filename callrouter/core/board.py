@@ -7,14 +7,15 @@ caller's bridge)."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
+from callrouter.core import repeat
 from callrouter.core.admission import Admission, AdmissionRules
 from callrouter.core.board_commands import Command, WakeAt, Write
 from callrouter.core.call_plan import CallPlan, LineInfo
@@ -98,6 +99,9 @@ class Board:
     legs_made: int = 0
     admission: Admission | None = None  # started with the first call
     people: Mapping[str, PersonRecord] = field(default_factory=dict)  # person -> what is remembered
+    # When memories may be forgotten: a span of FORGET_SPAN seconds -> the people whose memory
+    # ends in it (each change of a memory adds its person again; a stale mention is skipped).
+    forgetting: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     callbacks: Mapping[str, Callback] = field(default_factory=dict)  # callback id (= its place's id) -> it
     dials: Mapping[str, str] = field(default_factory=dict)  # a person's channel -> its callback
     results: Mapping[str, ResultsCall] = field(default_factory=dict)  # notification id -> its call
@@ -128,12 +132,17 @@ class _Step:
     The step works on its own shallow copy of the board and copies a mapping the
     first time it changes it (``put``/``drop``), then changes that copy in place:
     the board it was given is never changed, and a step costs one copy of each
-    mapping it touches rather than one per change."""
+    mapping it touches rather than one per change.
 
-    def __init__(self, board: Board, now: datetime) -> None:
+    ``in_place``: the board's mappings are the step's own from the start, changed
+    where they are, so a step copies none (the board given must not be used again;
+    ``simulate`` steps a day's board so, where a copy of every mapping touched
+    grows with the calls and people of the day)."""
+
+    def __init__(self, board: Board, now: datetime, in_place: bool = False) -> None:
         self.board = object.__new__(Board)
         self.board.__dict__.update(board.__dict__)
-        self._owned: set[str] = set()
+        self._owned: set[str] = _dicts(board) if in_place else set()
         self.now = now
         self.out: list[Command] = []
         # A RequestAnnouncement waits here too: the place is read when its turn comes.
@@ -168,6 +177,16 @@ class _Step:
         self.out.append(Write(record, urgent))
 
 
+# The board's mappings (the fields a step changes with ``put`` and ``drop``).
+MAPPINGS = tuple(f.name for f in fields(Board) if str(f.type).startswith("Mapping"))
+
+
+def _dicts(board: Board) -> set[str]:
+    """The board's mappings a step may change where they are (each a dict of its own)."""
+    held = board.__dict__
+    return {name for name in MAPPINGS if type(held[name]) is dict}
+
+
 # ---- shared by every part of a step ---------------------------------------------------
 def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
     """One record per change of a place (taken, reprioritised, and how it ended)."""
@@ -180,7 +199,48 @@ def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
 
 def _remember(s: _Step, memory: PersonRecord) -> None:
     s.put("people", memory.person, memory)
+    _forget_later(s, [memory])
     s.write(memory)
+
+
+# Memories that end within the same 5 minutes are looked at together, once their span has begun.
+FORGET_SPAN = 300
+
+
+def forget_span(rules: RepeatRules, memory: PersonRecord) -> int:
+    """The span of ``Board.forgetting`` a memory ends in (-1: it has ended already)."""
+    end = repeat.forget_after(rules, memory)
+    return -1 if end is None else int(end.timestamp()) // FORGET_SPAN
+
+
+def _forget_later(s: _Step, memories: Iterable[PersonRecord]) -> None:
+    spans: dict[int, list[str]] = {}
+    for memory in memories:
+        spans.setdefault(forget_span(s.board.rules.repeat, memory), []).append(memory.person)
+    for span, people in spans.items():
+        s.put("forgetting", span, (*s.board.forgetting.get(span, ()), *people))
+
+
+def _forget_expired(s: _Step) -> None:
+    """Forget the people whose memory has expired (nothing is written: a restarted
+    router skips them too), looking only at the spans begun by now: the board stays
+    as small as the windows keep it, without reading every memory at every check."""
+    rules = s.board.rules.repeat
+    now_span = int(s.now.timestamp()) // FORGET_SPAN
+    for span in sorted(k for k in s.board.forgetting if k <= now_span):
+        kept: dict[str, None] = {}
+        for person in s.board.forgetting[span]:
+            memory = s.board.people.get(person)
+            if memory is None or forget_span(rules, memory) != span:
+                continue  # forgotten already, or changed since: its later mention counts
+            if repeat.expired(rules, memory, s.now):
+                s.drop("people", person)
+            else:
+                kept[person] = None
+        if kept:
+            s.put("forgetting", span, tuple(kept))
+        else:
+            s.drop("forgetting", span)
 
 
 def _bridge_id(call: Call) -> str:

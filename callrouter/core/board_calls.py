@@ -5,7 +5,6 @@ of theirs taken over), given up, announced, and the call's end."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from callrouter.core import admission, board_results, dialler, repeat
@@ -28,6 +27,7 @@ from callrouter.core.board_events import Arrived
 from callrouter.core.call_state import Call
 from callrouter.core.callbacks import Callback
 from callrouter.core.estimate import estimate_minutes
+from callrouter.core.evolve import evolve
 from callrouter.core.numbers import is_restricted, normalise
 from callrouter.core.place import Place
 from callrouter.core.queue import QueueEntry
@@ -64,18 +64,18 @@ def _arrived(s: _Step, event: Arrived) -> None:
 def _recognise(s: _Step, call: Call, person: str | None) -> Call:
     """Who the caller is; one who gave up a place in time and had chosen a topic
     skips the menu (the place itself is decided when they join)."""
-    call = replace(call, person=person)
+    call = evolve(call, person=person)
     if person is None:
         return call
     rules = s.board.rules.repeat
     kept = repeat.resumable(rules, s.board.people.get(person), s.now)
     pending = dialler.of_person(s.board, person)
     if pending is not None and dialler.cancellable(pending):  # keep it, or wait in its place
-        call = replace(
+        call = evolve(
             call, known_topic=pending.record.topic, language=pending.record.language, callback_pending=True
         )
     elif kept is not None and rules.skip_menu:
-        call = replace(call, known_topic=kept.topic, language=kept.language or call.language)
+        call = evolve(call, known_topic=kept.topic, language=kept.language or call.language)
     return call
 
 
@@ -203,12 +203,12 @@ def _recall(s: _Step, entry: QueueEntry, pending: Callback | None) -> Recalled:
         )
         _remember(s, repeat.resumed(kept, s.now))
     elif (contact := repeat.recent_contact(rules, memory, s.now)) is not None:
-        entry = replace(entry, preferred_agent=contact.contact_agent)
+        entry = evolve(entry, preferred_agent=contact.contact_agent)
         return entry, ev.Recognised(RepeatKind.RECENT_CONTACT, contact.contact_call_id)
     else:
         return entry, None
     priority = max(entry.priority, priority or 0)
-    entry = replace(entry, joined_at=joined_at, priority=priority)
+    entry = evolve(entry, joined_at=joined_at, priority=priority)
     place = Place(entry.topic, priority, joined_at, entry.language, None, entry.entry_id)
     return entry, ev.Recognised(kind, repeat_of, place)
 
@@ -238,16 +238,16 @@ def _take_over(s: _Step, channel_id: str, entry: QueueEntry, held: QueueEntry) -
     }
     if held.offered_to is None:  # what they asked for this time (an agent ringing keeps the old)
         changes |= {"topic": entry.topic, "language": entry.language, "line": entry.line}
-    taken = replace(held, **changes)  # type: ignore[arg-type]
+    taken = evolve(held, **changes)
     if s.board.entries.get(entry.entry_id) == channel_id:  # its own earlier place (overflowed): gone
         s.drop("entries", entry.entry_id)
         s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))
     s.put("entries", held.entry_id, channel_id)
     # Both calls change hands at once (what they hear follows below): any event of
     # theirs already waiting in this step sees the place where it is now.
-    s.put("calls", channel_id, replace(s.board.calls[channel_id], entry_id=held.entry_id))
+    s.put("calls", channel_id, evolve(s.board.calls[channel_id], entry_id=held.entry_id))
     if old_call is not None and old_channel is not None:
-        s.put("calls", old_channel, replace(old_call, entry_id=None))
+        s.put("calls", old_channel, evolve(old_call, entry_id=None))
     if old_channel is not None:
         bridge_id = s.board.bridges.get(old_channel)
         if bridge_id is not None:  # made while an agent rings for the place: the new call's now
@@ -282,11 +282,10 @@ def _announcement(board: Board, entry_id: str) -> ev.Announce | ev.BeingOffered 
     if entry.offered_to is not None:
         return ev.BeingOffered()
     position = centre.queue.position(entry_id)
-    serving = sum(
-        1
-        for a in centre.agents.values()
-        if a.state is not AgentState.LOGGED_OUT and a.can_serve(entry.topic, entry.language)
-    )
+    out, topic, language = AgentState.LOGGED_OUT, entry.topic, entry.language
+    # ``can_serve`` spelt out: this runs over every agent at every announcement.
+    agents = centre.agents.values()
+    serving = sum(1 for a in agents if a.state is not out and topic in a.topics and language in a.languages)
     return ev.Announce(position, estimate_minutes(position, serving, board.handled))
 
 
@@ -319,6 +318,6 @@ def _call_over(s: _Step, channel_id: str) -> None:
         leg_channel = s.board.leg_of.get(entry_id)
         leg = s.board.legs.get(leg_channel) if leg_channel is not None else None
         if leg is not None and leg.answered and not leg.ending:
-            s.put("legs", leg.channel_id, replace(leg, ending=True))
+            s.put("legs", leg.channel_id, evolve(leg, ending=True))
             s.out.append(HangupLeg(leg.channel_id, "caller gone"))
     s.out.append(CallOver(channel_id, call.record))

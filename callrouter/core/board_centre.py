@@ -7,7 +7,6 @@ gone (no answer, ring timeout, a failed originate: all treated as no answer).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from callrouter.core import call_events as ev
@@ -17,6 +16,7 @@ from callrouter.core.agents import Agent, AgentState
 from callrouter.core.board import Leg, _bridge_id, _place, _remember, _Step
 from callrouter.core.board_commands import ANONYMOUS, HangupLeg, MakeBridge, Originate, ToChannel
 from callrouter.core.board_events import AGENT_COMMANDS
+from callrouter.core.evolve import evolve
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import AgentStateRecord, PlaceState
 
@@ -133,7 +133,7 @@ def _leg_answered(s: _Step, leg_channel: str) -> None:
     leg = s.board.legs.get(leg_channel)
     if leg is None or leg.answered:
         return
-    s.put("legs", leg_channel, replace(leg, answered=True))
+    s.put("legs", leg_channel, evolve(leg, answered=True))
     s.deadline(("leg", leg_channel), None)
     _centre(s, cc.agent_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now))
 

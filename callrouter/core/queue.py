@@ -117,7 +117,8 @@ class Queue:
         if len(waiting) == 1:  # the usual case: one pass over the agents, no lists
             agent = _longest_idle(agents, waiting[0])
             return [(waiting[0], agent)] if agent is not None else []
-        free = [a for a in agents if a.available]
+        idle = AgentState.IDLE
+        free = [a for a in agents if a.state is idle and a.reachable]  # ``available``, without a call each
         pairs: list[tuple[QueueEntry, Agent]] = []
         for entry in sorted(waiting, key=lambda e: e.order):
             if not free:

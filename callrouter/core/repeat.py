@@ -104,6 +104,16 @@ def answered(
     return evolve(base, at=now, contact_at=now, contact_agent=agent, contact_call_id=call_id)
 
 
+def forget_after(rules: RepeatRules, memory: PersonRecord) -> datetime | None:
+    """The last moment this memory matters: ``expired`` from just after it (None: already)."""
+    ends = []
+    if memory.left_at is not None and memory.joined_at is not None and memory.topic is not None:
+        ends.append(memory.left_at + rules.resume)
+    if memory.contact_at is not None:
+        ends.append(memory.contact_at + rules.contact)
+    return max(ends, default=None)
+
+
 def expired(rules: RepeatRules, memory: PersonRecord, now: datetime) -> bool:
     return resumable(rules, memory, now) is None and recent_contact(rules, memory, now) is None
 

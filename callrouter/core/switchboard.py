@@ -54,7 +54,18 @@ from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
 from callrouter.core.agents import AgentStateError
-from callrouter.core.board import Board, Key, Leg, Result, Rules, _place, _remember, _Step
+from callrouter.core.board import (
+    Board,
+    Key,
+    Leg,
+    Result,
+    Rules,
+    _forget_expired,
+    _forget_later,
+    _place,
+    _remember,
+    _Step,
+)
 from callrouter.core.board_calls import _arrived, _settle
 from callrouter.core.board_centre import RING_GRACE_SECONDS, _centre, _leg_answered, _leg_gone, ring_leg
 from callrouter.core.board_commands import (
@@ -164,8 +175,12 @@ __all__ = [
 ]
 
 
-def step(board: Board, event: Event, now: datetime) -> Result:
-    s = _Step(board, now)
+def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -> Result:
+    """The board after ``event`` at ``now``, and the commands for the shell. The board
+    given is never changed, unless ``in_place``: then its mappings are changed where
+    they are (no copy of them) and it must not be used again (``_Step``). A refused
+    admin event raises before anything is changed, in place or not."""
+    s = _Step(board, now, in_place)
     match event:
         case Arrived():
             _arrived(s, event)
@@ -186,7 +201,9 @@ def step(board: Board, event: Event, now: datetime) -> Result:
         case Adopt(found, stray, stored):
             _adopt(s, found, stray, stored)
         case Remember(people):
-            s.set(people={**board.people, **repeat.loaded(board.rules.repeat, list(people), now)})
+            loaded = repeat.loaded(board.rules.repeat, list(people), now)
+            s.set(people={**board.people, **loaded})
+            _forget_later(s, loaded.values())
         case _:  # the results calls' events, else the callbacks'
             if not board_results.on_event(s, event):
                 dialler.on_event(s, event)
@@ -265,10 +282,7 @@ def _check_durations(s: _Step) -> None:
             told.add(channel_id)
             s.pending.append((channel_id, ev.MaxDurationReached()))
     s.set(overdue=frozenset(told))
-    rules = s.board.rules.repeat
-    gone = [p for p, memory in s.board.people.items() if repeat.expired(rules, memory, s.now)]
-    for person in gone:  # nothing is written: a restarted router skips them too
-        s.drop("people", person)
+    _forget_expired(s)
     if s.board.calls:
         s.deadline(("duration", ""), s.now + s.board.rules.duration_check)
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from callrouter import report
+from callrouter import compiled, report
 from callrouter.config import load
 from callrouter.core import kpi
 from callrouter.report_render import percent, seconds
@@ -50,11 +50,11 @@ def test_shares_as_percent() -> None:
 
 def test_the_centres_zone_is_that_of_most_lines_hours(tmp_path) -> None:
     # the example: every clinic on [hours.clinics] (Moscow); the tests' config moves one to UTC
-    assert report.centre_zone(load(EXAMPLE, environ={})) == "Europe/Moscow"
-    assert report.centre_zone(load(clockless_config(tmp_path / "c.toml"), environ={})) == "Europe/Moscow"
+    assert compiled.centre_zone(load(EXAMPLE, environ={})) == "Europe/Moscow"
+    assert compiled.centre_zone(load(clockless_config(tmp_path / "c.toml"), environ={})) == "Europe/Moscow"
     text = (
         EXAMPLE.read_text().replace('hours = "clinics"', 'hours = "utc"')
         + '\n[hours.utc]\nzone = "UTC"\nweekly = {}\n'
     )
     (tmp_path / "utc.toml").write_text(text)
-    assert report.centre_zone(load(tmp_path / "utc.toml", environ={})) == "UTC"
+    assert compiled.centre_zone(load(tmp_path / "utc.toml", environ={})) == "UTC"

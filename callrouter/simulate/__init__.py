@@ -1,0 +1,10 @@
+"""``callrouter simulate``: a day of traffic through the production switchboard in
+simulated time.
+
+``scenario`` reads and checks what the day looks like (the router config it runs
+against, arrivals, handle times, patience, redials, shifts); ``people`` draws the
+callers and their times; ``engine`` plays Asterisk and the people around
+``core.switchboard.step`` on a discrete-event clock (no asyncio, no sleeps);
+``figures`` turns the records the switchboard wrote into the day's and each
+hour's figures, ``render`` writes them, ``command`` is the CLI's entry.
+"""

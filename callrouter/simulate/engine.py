@@ -1,0 +1,378 @@
+"""The simulation's clock and its model of Asterisk and of the people around the
+production switchboard (``core.switchboard.step``): a heap of timestamped
+events, each fed to ``step`` as the shell would feed it, and each command
+``step`` returns carried out as Asterisk, a caller or an agent would.
+
+What the model does (the switchboard decides everything else):
+- a person calls the line's first DID from their own number (answered in the
+  dialplan, as ``dialplans/`` does), keys the menu path to their topic, one key
+  every ``timing.key_seconds``, while they are in the menu;
+- a playback ends ``timing.prompt_seconds`` per sound after it starts (a stopped
+  one never ends); a hang-up the router asks for is done at once;
+- a caller waits in the queue for their patience, drawn when the call joins it,
+  then hangs up (the agent's phone may be ringing); once bridged to an agent
+  they talk for a drawn handle time and hang up;
+- an agent's phone is answered ``timing.agent_answer_seconds`` after it rings;
+  agents log in and out per shift (one still on a call logs out after it);
+- a caller whose call ended unserved (abandoned, overflowed, told to call back)
+  calls again with ``redial.probability`` after a drawn delay, up to
+  ``redial.max_attempts`` calls, that day only;
+- callbacks: the first offer is taken with ``callback.accept_probability`` (the
+  number read back confirmed); every lease is granted; the person answers the
+  callback's call with ``callback.answer_probability`` after
+  ``callback.answer_seconds``, then talks for a drawn handle time.
+The records the switchboard writes are the outcome (``Day``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from callrouter.core import call_events as ev
+from callrouter.core import commands as cmd
+from callrouter.core import switchboard as sb
+from callrouter.core.agents import AgentStateError
+from callrouter.core.call_state import Phase
+from callrouter.core.records import AgentStateRecord, CallbackRecord, CallEventRecord, CallRecord, Outcome
+from callrouter.simulate.people import Draws, Person, draw, first_calls
+from callrouter.simulate.scenario import DAY_SECONDS, Scenario
+
+# Calls that ended without the person being served: they may call again.
+UNSERVED = frozenset({Outcome.ABANDONED, Outcome.SHORT_ABANDON, Outcome.OVERFLOW, Outcome.BUSY})
+# Agents in these states may log out (not while rung or talking).
+FREE_STATES = frozenset({"idle", "wrap_up", "paused"})
+PRESENTED = "allowed_not_screened"  # every simulated caller shows their number
+# Past this, whatever is still going is ended (calls last at most [router] max_call_seconds).
+HORIZON = timedelta(days=1)
+
+# The heap's events: (at, seq, kind, subject, detail).
+(
+    ARRIVE, KEY, PLAYED, ABANDON, TALK_END, GONE, LEG_ANSWERS, LEG_GONE, WAKE, LOGIN, LOGOUT,
+    OFFER_KEY, LEASED, DIAL_ANSWERS, DIAL_GONE,
+) = range(15)  # fmt: skip
+Observer = Callable[[sb.Board, list[sb.Command]], None]
+
+
+@dataclass(slots=True)
+class Channel:
+    """A caller's channel in the model's Asterisk."""
+
+    person: Person
+    key: int = 0  # keys pressed so far
+    playing: str | None = None  # the playback whose end is due
+    queued: bool = False  # joined the queue (their patience runs)
+    talking: bool = False
+    offered: bool = False  # decided about the callback offer
+
+
+@dataclass
+class Day:
+    """What the switchboard wrote in a simulated day, and what the model saw of it."""
+
+    scenario: Scenario
+    people: list[Person]
+    calls: list[CallRecord] = field(default_factory=list)  # final records (CallOver), in order
+    agent_states: list[AgentStateRecord] = field(default_factory=list)
+    callbacks: dict[str, CallbackRecord] = field(default_factory=dict)  # the last record of each
+    dials: list[datetime] = field(default_factory=list)  # each callback's call made, at
+    steps: int = 0
+    ended_at: datetime | None = None
+
+
+class Simulation:
+    def __init__(
+        self, scenario: Scenario, observe: Observer | None = None, people: list[Person] | None = None
+    ) -> None:
+        self.scenario = scenario
+        self.timing = scenario.file.timing
+        self.board = scenario.board()
+        self.draws = Draws(scenario.seed)
+        self.patience = scenario.file.patience.finite()
+        self.now = scenario.start
+        self.end_of_day = scenario.at(DAY_SECONDS)
+        self.heap: list[tuple[datetime, int, int, Any, Any]] = []
+        self.seq = 0
+        self.people_events = 0  # events in the heap other than wakes
+        self.wakes: set[datetime] = set()
+        self.channels: dict[str, Channel] = {}  # callers' channels up
+        self.legs: dict[str, bool] = {}  # agents' phones: ringing (False) or answered (True)
+        self.dials: dict[str, str] = {}  # a callback's call to its person -> the callback
+        self.leaving: set[str] = set()  # agents whose shift ended while they were on a call
+        self.made = 0
+        self.observe = observe
+        self.commands = self._commands()
+        # The day's callers: drawn from the scenario's arrivals, unless given.
+        self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
+
+    # ---- the clock ----------------------------------------------------------------------------
+    def push(self, at: datetime, kind: int, subject: Any = None, detail: Any = None) -> None:
+        self.seq += 1
+        if kind != WAKE:
+            self.people_events += 1
+        heapq.heappush(self.heap, (max(at, self.now), self.seq, kind, subject, detail))
+
+    def after(self, seconds: float, kind: int, subject: Any = None, detail: Any = None) -> None:
+        self.push(self.now + timedelta(seconds=seconds), kind, subject, detail)
+
+    def run(self) -> Day:
+        for person in self.day.people:
+            self.push(self.scenario.at(person.first_at), ARRIVE, person)
+        for agent_id, spans in self.scenario.shifts.items():
+            for start, end in spans:
+                self.push(self.scenario.at(start), LOGIN, agent_id)
+                self.push(self.scenario.at(end), LOGOUT, agent_id)
+        handlers = self._handlers()
+        limit = self.end_of_day + HORIZON
+        while self.heap and not self._quiet():
+            at, _, kind, subject, detail = heapq.heappop(self.heap)
+            if at > limit:
+                break
+            self.now = at
+            if kind != WAKE:
+                self.people_events -= 1
+            handlers[kind](subject, detail)
+        self._close()
+        self.day.ended_at = self.now
+        return self.day
+
+    def _quiet(self) -> bool:
+        """Nothing left that could happen: no person or agent will act, and only the
+        switchboard's own timers remain (a callback with nobody logged in to dial it)."""
+        return (
+            self.people_events == 0
+            and not self.channels
+            and not self.legs
+            and not self.dials
+            and not any(a.state != "logged_out" for a in self.board.centre.agents.values())
+        )
+
+    def _close(self) -> None:
+        """The horizon: every call still up hangs up, so each has its final record."""
+        for channel_id in sorted(self.channels):
+            if channel_id in self.board.calls:
+                self.step(sb.OnCall(channel_id, ev.CallerHungUp("simulation over")))
+
+    def step(self, event: sb.Event) -> None:
+        # In place: nobody keeps the board before a step, so no step copies its mappings.
+        self.board, commands = sb.step(self.board, event, self.now, in_place=True)
+        self.day.steps += 1
+        for command in commands:
+            self.carry_out(command)
+        if self.observe is not None:
+            self.observe(self.board, commands)
+
+    def _handlers(self) -> dict[int, Callable[[Any, Any], None]]:
+        return {
+            ARRIVE: self.arrive, KEY: self.key, PLAYED: self.played, ABANDON: self.abandon,
+            TALK_END: self.talk_end, GONE: self.gone, LEG_ANSWERS: self.leg_answers, LEG_GONE: self.leg_gone,
+            WAKE: self.wake, LOGIN: self.login, LOGOUT: self.logout, OFFER_KEY: self.offer_key,
+            LEASED: self.leased, DIAL_ANSWERS: self.dial_answers, DIAL_GONE: self.dial_gone,
+        }  # fmt: skip
+
+    # ---- what happens: people, phones, shifts, time ---------------------------------------------
+    def arrive(self, person: Person, _: Any) -> None:
+        self.made += 1
+        channel_id = f"c{self.made}"
+        person.calls.append(channel_id)
+        self.channels[channel_id] = Channel(person)
+        stream = person.stream
+        arrived = sb.Arrived(
+            channel_id, stream.did, person.number, self.now, f"p{self.made}", True, presentation=PRESENTED
+        )
+        self.step(arrived)
+        if stream.keys:
+            self.after(self.timing.key_seconds, KEY, channel_id)
+
+    def key(self, channel_id: str, _: Any) -> None:
+        channel = self.channels.get(channel_id)
+        call = self.board.calls.get(channel_id)
+        if channel is None or call is None or call.phase is not Phase.MENU:
+            return  # gone, or past the menu (a redial back in its kept place)
+        keys = channel.person.stream.keys
+        channel.key += 1
+        self.step(sb.OnCall(channel_id, ev.Digit(keys[channel.key - 1])))
+        if channel.key < len(keys):
+            self.after(self.timing.key_seconds, KEY, channel_id)
+
+    def played(self, channel_id: str, playback_id: str) -> None:
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.playing == playback_id:
+            channel.playing = None
+            self.step(sb.OnCall(channel_id, ev.PlaybackFinished(playback_id)))
+
+    def abandon(self, channel_id: str, _: Any) -> None:
+        channel = self.channels.get(channel_id)
+        if channel is not None and not channel.talking and channel_id in self.board.calls:
+            self.step(sb.OnCall(channel_id, ev.CallerHungUp("16")))
+
+    def talk_end(self, channel_id: str, _: Any) -> None:
+        if channel_id in self.channels and channel_id in self.board.calls:
+            self.step(sb.OnCall(channel_id, ev.CallerHungUp("16")))
+
+    def gone(self, channel_id: str, cause: str) -> None:
+        if channel_id in self.board.calls:
+            self.step(sb.OnCall(channel_id, ev.ChannelGone(cause)))
+        self.channels.pop(channel_id, None)
+
+    def offer_key(self, channel_id: str, _: Any) -> None:
+        """The caller takes the callback offered (1), then confirms the number read back (1)."""
+        call = self.board.calls.get(channel_id)
+        if channel_id in self.channels and call is not None and call.phase is Phase.QUEUED:
+            self.step(sb.OnCall(channel_id, ev.Digit("1")))
+
+    def leg_answers(self, leg: str, _: Any) -> None:
+        if self.legs.get(leg) is False:
+            self.legs[leg] = True
+            if leg in self.board.legs:
+                self.step(sb.LegAnswered(leg))
+            else:  # nobody waits on it any more: the dispatcher hangs it up
+                del self.legs[leg]
+
+    def leg_gone(self, leg: str, cause: str) -> None:
+        self.legs.pop(leg, None)
+        if leg in self.board.legs:
+            self.step(sb.LegGone(leg, cause))
+
+    def wake(self, _: Any, __: Any) -> None:
+        self.wakes.discard(self.now)
+        self.step(sb.Wake())
+
+    def login(self, agent_id: str, _: Any) -> None:
+        if agent_id in self.leaving:  # the next shift began before the last call of the one before ended
+            self.leaving.discard(agent_id)
+            return
+        self.step(sb.AgentCommand(agent_id, "login"))
+
+    def logout(self, agent_id: str, _: Any) -> None:
+        try:
+            self.step(sb.AgentCommand(agent_id, "logout"))
+        except AgentStateError:  # rung or talking: after the call (nothing changed)
+            self.leaving.add(agent_id)
+
+    def leased(self, callback_id: str, _: Any) -> None:
+        self.step(sb.CallbackLeased(callback_id, True))
+
+    def dial_answers(self, channel_id: str, _: Any) -> None:
+        if channel_id in self.dials and channel_id in self.board.dials:
+            self.step(sb.DialAnswered(channel_id))
+            self.after(draw(self.draws.handle, self.scenario.file.handle), DIAL_GONE, channel_id, "16")
+
+    def dial_gone(self, channel_id: str, cause: str) -> None:
+        if self.dials.pop(channel_id, None) is not None and channel_id in self.board.dials:
+            self.step(sb.DialGone(channel_id, cause))
+
+    # ---- the switchboard's commands carried out -------------------------------------------------
+    def carry_out(self, command: sb.Command) -> None:
+        handler = self.commands.get(type(command))
+        if handler is not None:  # the rest is nothing to the model (a bridge destroyed)
+            handler(command)
+
+    def _commands(self) -> dict[type, Callable[[Any], None]]:
+        return {
+            sb.ToChannel: lambda c: self.to_channel(c.channel_id, c.command),
+            sb.Write: lambda c: self.written(c.record),
+            sb.WakeAt: self.wake_at,
+            sb.Originate: self.originate,
+            sb.HangupLeg: self.hang_up_leg,
+            sb.CallOver: lambda c: self.call_over(c.channel_id, c.record),
+            sb.LeaseCallback: lambda c: self.after(0, LEASED, c.callback_id),
+            sb.Dial: self.dialled,
+        }
+
+    def wake_at(self, command: sb.WakeAt) -> None:
+        if command.at not in self.wakes:
+            self.wakes.add(command.at)
+            self.push(command.at, WAKE)
+
+    def originate(self, command: sb.Originate) -> None:
+        self.legs[command.channel_id] = False
+        self.after(self.timing.agent_answer_seconds, LEG_ANSWERS, command.channel_id)
+
+    def hang_up_leg(self, command: sb.HangupLeg) -> None:
+        leg = command.channel_id
+        if leg in self.dials:  # a callback's call to its person
+            self.after(0, DIAL_GONE, leg, command.reason)
+        else:
+            self.legs.pop(leg, None)
+            self.after(0, LEG_GONE, leg, command.reason)
+
+    def to_channel(self, channel_id: str, what: sb.ChannelCommand) -> None:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return  # a callback's call to its person (bridged when it answers)
+        match what:
+            case cmd.Play(media, playback_id):
+                channel.playing = playback_id
+                self.after(self.timing.prompt_seconds * len(media), PLAYED, channel_id, playback_id)
+                self.heard(channel_id, channel, media)
+            case cmd.StopPlayback(playback_id) if channel.playing == playback_id:
+                channel.playing = None
+            case sb.JoinBridge():
+                channel.talking = True
+                self.after(draw(self.draws.handle, self.scenario.file.handle), TALK_END, channel_id)
+            case cmd.Hangup() | cmd.ContinueInDialplan():
+                self.after(0, GONE, channel_id, "Normal Clearing")
+
+    def heard(self, channel_id: str, channel: Channel, media: tuple[str, ...]) -> None:
+        """A callback offered (the first time: taken or not), or the number read back (confirmed)."""
+        behaviour = self.scenario.file.callback
+        if behaviour.accept_probability <= 0:
+            return
+        if not channel.offered and any(m.endswith("/callback_offer") for m in media):
+            channel.offered = True
+            if self.draws.callback.random() < behaviour.accept_probability:
+                self.after(self.timing.prompt_seconds * len(media), OFFER_KEY, channel_id)
+        elif channel.offered and any(m.endswith("/callback_confirm") for m in media):
+            self.after(self.timing.key_seconds, OFFER_KEY, channel_id)
+
+    def written(self, record: object) -> None:
+        if type(record) is CallEventRecord:  # the most written: nothing to the model
+            return
+        if isinstance(record, CallRecord):
+            channel = self.channels.get(record.channel_id)
+            if channel is not None and record.queued_at is not None and not channel.queued:
+                channel.queued = True
+                if self.patience is not None:
+                    self.after(draw(self.draws.patience, self.patience), ABANDON, record.channel_id)
+        elif isinstance(record, AgentStateRecord):
+            self.day.agent_states.append(record)
+            if record.agent in self.leaving and record.state in FREE_STATES:
+                self.leaving.discard(record.agent)
+                self.after(0, LOGOUT, record.agent)
+        elif isinstance(record, CallbackRecord):
+            self.day.callbacks[record.callback_id] = record
+
+    def call_over(self, channel_id: str, record: CallRecord) -> None:
+        self.day.calls.append(record)
+        channel = self.channels.pop(channel_id, None)
+        if channel is None or record.outcome not in UNSERVED:
+            return
+        redial = self.scenario.file.redial
+        person = channel.person
+        if len(person.calls) >= redial.max_attempts or self.draws.redial.random() >= redial.probability:
+            return
+        at = self.now + timedelta(seconds=draw(self.draws.redial, redial.delay))
+        if at < self.end_of_day:  # the day's people call that day only
+            self.push(at, ARRIVE, person)
+
+    def dialled(self, command: sb.Dial) -> None:
+        channel_id = command.channel_id
+        self.dials[channel_id] = command.app_args.split(",")[1]
+        self.day.dials.append(self.now)
+        behaviour = self.scenario.file.callback
+        answers = self.draws.callback.random() < behaviour.answer_probability
+        if answers and behaviour.answer_seconds < command.ring_seconds:
+            self.after(behaviour.answer_seconds, DIAL_ANSWERS, channel_id)
+        else:
+            self.after(command.ring_seconds, DIAL_GONE, channel_id, "No answer")
+
+
+def simulate(scenario: Scenario, observe: Observer | None = None, people: list[Person] | None = None) -> Day:
+    """A day of the scenario through the production switchboard. ``observe`` sees every
+    step (the board after it, and its commands); ``people``: these callers instead
+    of the ones the scenario's arrivals draw."""
+    return Simulation(scenario, observe, people).run()

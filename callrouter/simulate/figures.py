@@ -1,0 +1,167 @@
+"""A simulated day's figures, for the day and for each hour, from the records the
+switchboard wrote: the calls' through the KPI report's own tally (``core.kpi``:
+offered, answered, abandoned, ASA, both service levels, as ``callrouter report``
+counts them), the rest here: people (each number is one person), those never
+served, agents' occupancy from their state records, callbacks made.
+
+- never served: people none of whose calls was answered, nor a callback they
+  booked completed; counted in the hour of their first call.
+- calls per person: offered / people.
+- occupancy: agents' busy time (rung, talking, wrapping up) / their logged-in
+  time; agents: the mean number logged in.
+- callbacks made: calls the dialler made to people (every attempt);
+  completed: callbacks whose person answered.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from callrouter.core.kpi import GroupFigures, Scope, Tally, ratio
+from callrouter.core.records import CallbackState, CallRecord, Outcome
+from callrouter.simulate.engine import Day
+from callrouter.simulate.scenario import DAY_SECONDS
+
+HOURS = 24
+BUSY = frozenset({"ringing", "on_call", "wrap_up"})
+OPEN = (CallbackState.PENDING, CallbackState.DIALLING)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of the day, or of one hour of it (the calls that started in it)."""
+
+    offered: int
+    people: int
+    answered: int
+    abandoned: int  # short abandons included
+    asa_seconds: float | None
+    sl1: float | None
+    sl2: float | None
+    never_served: int
+    calls_per_person: float | None
+    agents: float  # logged in, on average
+    occupancy: float | None
+    callbacks_made: int
+    callbacks_completed: int
+    outcomes: dict[str, int]  # every call by how it ended
+
+
+@dataclass(frozen=True)
+class Summary:
+    scope: Scope
+    day: Figures
+    hours: tuple[Figures, ...]  # 24, midnight first
+    steps: int  # switchboard steps taken
+    callbacks_open: int  # still pending when the simulation ended
+
+
+def summary(day: Day) -> Summary:
+    scenario = day.scenario
+    queue = scenario.settings.file.queue
+    end = scenario.at(DAY_SECONDS)
+    scope = Scope(scenario.start, end, scenario.zone, queue.service_level_seconds, queue.service_level_target)
+    tally = Tally(scope)
+    for call in day.calls:
+        tally.add(call)
+    report = tally.report({}, {})
+    never = _never_served(day)
+    logged, busy = _agent_seconds(day, scenario.start, day.ended_at or end)
+    dials = [0] * HOURS
+    for at in day.dials:
+        dials[_hour(scenario.start, at)] += 1
+    completed = [0] * HOURS
+    for record in day.callbacks.values():
+        if record.state is CallbackState.COMPLETED:
+            completed[_hour(scenario.start, record.at)] += 1
+    hours = tuple(
+        _figures(report.by_hour[h], never[h], logged[h], busy[h], 3600, dials[h], completed[h])
+        for h in range(HOURS)
+    )
+    whole = _figures(
+        report.overall, sum(never), sum(logged), sum(busy), DAY_SECONDS, sum(dials), sum(completed)
+    )
+    still = sum(
+        1 for r in day.callbacks.values() if r.state in (CallbackState.PENDING, CallbackState.DIALLING)
+    )
+    return Summary(scope, whole, hours, day.steps, still)
+
+
+def _figures(
+    group: GroupFigures, never: int, logged: float, busy: float, span: int, dials: int, completed: int
+) -> Figures:
+    return Figures(
+        offered=group.offered,
+        people=group.unique_callers,
+        answered=group.answered,
+        abandoned=group.abandoned,
+        asa_seconds=group.asa_seconds,
+        sl1=group.sl1,
+        sl2=group.sl2,
+        never_served=never,
+        calls_per_person=ratio(group.offered, group.unique_callers),
+        agents=logged / span,
+        occupancy=ratio(busy, logged),
+        callbacks_made=dials,
+        callbacks_completed=completed,
+        outcomes=dict(group.outcomes),
+    )
+
+
+def _hour(start: datetime, at: datetime) -> int:
+    return min(max(int((at - start).total_seconds() // 3600), 0), HOURS - 1)
+
+
+def _never_served(day: Day) -> list[int]:
+    """People never served, by the hour of their first call."""
+    records: dict[str, CallRecord] = {call.channel_id: call for call in day.calls}
+    called_back = {
+        r.call_id for r in day.callbacks.values() if r.state is CallbackState.COMPLETED and r.call_id
+    }
+    never = [0] * HOURS
+    for person in day.people:
+        calls = [records[c] for c in person.calls if c in records]
+        if not calls or any(c.outcome is Outcome.ANSWERED or c.call_id in called_back for c in calls):
+            continue
+        never[_hour(day.scenario.start, calls[0].started_at)] += 1
+    return never
+
+
+def _agent_seconds(day: Day, start: datetime, end: datetime) -> tuple[list[float], list[float]]:
+    """Per hour of the day: agents' logged-in seconds, and their busy seconds."""
+    logged, busy = [0.0] * HOURS, [0.0] * HOURS
+    timelines: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for record in day.agent_states:
+        timelines[record.agent].append((record.at, record.state))
+    for timeline in timelines.values():
+        for (since, state), (until, _) in zip(timeline, [*timeline[1:], (end, "")], strict=True):
+            if state == "logged_out":
+                continue
+            for hour, seconds in _by_hour(start, since, until):
+                logged[hour] += seconds
+                if state in BUSY:
+                    busy[hour] += seconds
+    return logged, busy
+
+
+def _by_hour(start: datetime, since: datetime, until: datetime) -> list[tuple[int, float]]:
+    """The seconds of [since, until) in each hour of the day (none outside it)."""
+    first = max((since - start).total_seconds(), 0.0)
+    last = min((until - start).total_seconds(), float(DAY_SECONDS))
+    spans = []
+    while first < last:
+        hour = int(first // 3600)
+        upto = min((hour + 1) * 3600.0, last)
+        spans.append((hour, upto - first))
+        first = upto
+    return spans
+
+
+def as_dict(figures: Figures) -> dict[str, Any]:
+    return {
+        name: round(value, 6) if isinstance(value, float) else value
+        for name, value in figures.__dict__.items()
+    }

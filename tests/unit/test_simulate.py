@@ -1,0 +1,182 @@
+"""``callrouter simulate``'s engine: days through the production switchboard whose
+outcome can be reasoned out exactly (one agent, calls far apart; two callers at
+once and one agent), reproducible days, every call accounted for and ended, and
+redials recognised by the switchboard's own repeat-caller rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callrouter.core import switchboard as sb
+from callrouter.core.records import CallRecord, Outcome, RepeatKind
+from callrouter.simulate import figures, render
+from callrouter.simulate.engine import Day, simulate
+from callrouter.simulate.people import Person, number_for
+from callrouter.simulate.scenario import Scenario, build, load_scenario
+from tests.unit.test_switchboard_properties import check_agents
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "examples" / "scenario-small.toml"
+TEN = 10 * 3600  # 10:00 in Moscow: the clinics are open
+WRAP_UP = 10.0  # the example config's [queue] wrap_up_seconds
+
+
+def scenario(**changes: Any) -> Scenario:
+    """One agent (agent1, all day) and appointment bookings on clinic-central (keys 2, 1)."""
+    data: dict[str, Any] = {
+        "config": "callrouter.example.toml",
+        "date": "2026-11-23",
+        "handle": {"distribution": "fixed", "mean_seconds": 60},
+        "patience": {"distribution": "infinite"},
+        "arrivals": [{"line": "clinic-central", "topic": "appointment_book", "per_hour": [0]}],
+        "shifts": [{"agents": ["agent1"], "start": "00:00", "end": "24:00"}],
+        **changes,
+    }
+    return build(data, "test", ROOT)
+
+
+def callers(scenario: Scenario, *seconds: float) -> list[Person]:
+    """People calling at these seconds of the day, on the scenario's first arrival line."""
+    stream = scenario.streams[0]
+    return [Person(number_for(stream.country, n), stream, at) for n, at in enumerate(seconds)]
+
+
+def wait(call: CallRecord) -> float:
+    assert call.queued_at is not None and call.agent_answered_at is not None
+    return (call.agent_answered_at - call.queued_at).total_seconds()
+
+
+def test_one_agent_and_calls_far_apart_all_answered_after_the_ring() -> None:
+    s = scenario()
+    day = simulate(s, people=callers(s, TEN, TEN + 1800, TEN + 3600))
+    assert [c.outcome for c in day.calls] == [Outcome.ANSWERED] * 3
+    assert {c.agent for c in day.calls} == {"agent1"}
+    for call, person in zip(day.calls, day.people, strict=True):
+        # keys 2 and 1 a second apart, then the agent's phone rings 2 s
+        assert call.queued_at == s.at(person.first_at + 2) and wait(call) == 2.0
+        assert call.ended_at == s.at(person.first_at + 4 + 60), "talked for the fixed handle time"
+        assert call.menu_path == "21" and call.repeat_kind is None
+    summary = figures.summary(day)
+    assert (summary.day.offered, summary.day.answered, summary.day.abandoned) == (3, 3, 0)
+    assert (summary.day.asa_seconds, summary.day.sl1, summary.day.sl2) == (2.0, 1.0, 1.0)
+    assert summary.day.never_served == 0 and summary.day.calls_per_person == 1.0
+    ten = summary.hours[10]
+    assert ten.offered == 2 and ten.agents == 1.0
+    assert ten.occupancy == pytest.approx(2 * (2 + 60 + WRAP_UP) / 3600), "rung, talking, wrapping up"
+    assert summary.day.agents == 1.0
+
+
+def test_one_agent_two_callers_at_once_the_second_abandons_when_patience_runs_out() -> None:
+    s = scenario(
+        handle={"distribution": "fixed", "mean_seconds": 300},
+        patience={"distribution": "fixed", "mean_seconds": 60},
+    )
+    day = simulate(s, people=callers(s, TEN, TEN))
+    first, second = sorted(day.calls, key=lambda c: c.channel_id)
+    assert first.outcome is Outcome.ANSWERED and wait(first) == 2.0
+    assert second.outcome is Outcome.ABANDONED
+    assert second.ended_at == s.at(TEN + 2 + 60), "hung up 60 s after joining the queue"
+    summary = figures.summary(day).day
+    assert (summary.answered, summary.abandoned, summary.never_served, summary.people) == (1, 1, 1, 2)
+    assert summary.sl2 == 0.5, "answered within 20 s / (answered + abandoned after 20 s)"
+
+
+def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
+    s = scenario(
+        handle={"distribution": "fixed", "mean_seconds": 600},
+        patience={"distribution": "fixed", "mean_seconds": 30},
+        redial={"probability": 1, "max_attempts": 2, "delay": {"distribution": "fixed", "mean_seconds": 60}},
+    )
+    talker, waiter = callers(s, TEN, TEN + 10)
+    day = simulate(s, people=[talker, waiter])
+    assert len(waiter.calls) == 2, "one redial, then max_attempts"
+    by_channel = {c.channel_id: c for c in day.calls}
+    gave_up, again = (by_channel[c] for c in waiter.calls)
+    assert gave_up.outcome is Outcome.ABANDONED and gave_up.repeat_kind is None
+    assert again.started_at == s.at(TEN + 10 + 2 + 30 + 60), "60 s after hanging up"
+    assert again.repeat_kind is RepeatKind.RESUMED and again.repeat_of == gave_up.call_id
+    assert again.queued_at == gave_up.queued_at, "the place kept its first join time"
+    assert again.menu_path is None, "the known topic skips the menu"
+    assert again.outcome is Outcome.ABANDONED
+    assert by_channel[talker.calls[0]].outcome is Outcome.ANSWERED
+    summary = figures.summary(day).day
+    assert (summary.offered, summary.people, summary.never_served) == (3, 2, 1)
+    assert summary.calls_per_person == 1.5
+
+
+def run_small(seed: int | None = None, **observe: Any) -> tuple[Scenario, Day]:
+    s = load_scenario(SMALL, seed)
+    return s, simulate(s, **observe)
+
+
+def test_the_same_seed_gives_the_same_day_and_another_seed_another() -> None:
+    s, day = run_small()
+    again_s, again = run_small()
+    text = render.as_json_text(s, figures.summary(day))
+    assert text == render.as_json_text(again_s, figures.summary(again))
+    assert day.calls == again.calls, "every record the same, to the microsecond"
+    other_s, other = run_small(seed=2)
+    assert json.loads(render.as_json_text(other_s, figures.summary(other)))["seed"] == 2
+    assert other.calls != day.calls
+
+
+def test_every_call_ends_once_and_is_counted_once() -> None:
+    seen: list[sb.Command] = []
+
+    def observe(board: sb.Board, commands: list[sb.Command]) -> None:
+        check_agents(board)  # no agent on two calls, nobody waits whom a free agent could take
+        seen.extend(c for c in commands if isinstance(c, sb.CallOver))
+
+    s, day = run_small(observe=observe)
+    made = [channel for person in day.people for channel in person.calls]
+    assert sorted(c.channel_id for c in day.calls) == sorted(made), "one final record a call made"
+    assert len(seen) == len(made) == len({c.channel_id for c in day.calls})
+    for call in day.calls:
+        assert call.outcome is not None and call.ended_at is not None, call
+    summary = figures.summary(day).day
+    outcomes = summary.outcomes
+    assert summary.offered == len(made) == sum(outcomes.values())
+    assert summary.answered == outcomes["answered"]
+    assert summary.abandoned == outcomes.get("abandoned", 0) + outcomes.get("short_abandon", 0)
+    assert set(outcomes) <= {"answered", "abandoned", "short_abandon", "overflow", "callback", "busy"}
+    assert summary.people == len(day.people) and summary.never_served < summary.people
+    assert summary.callbacks_completed > 0 and outcomes["callback"] > 0, "the example takes callbacks"
+    assert sum(h.offered for h in figures.summary(day).hours) == summary.offered
+    assert day.ended_at is not None and day.ended_at < s.at(86_400 + 3600)
+
+
+def test_callbacks_booked_are_dialled_and_completed_by_the_switchboard() -> None:
+    _, day = run_small()
+    booked = {c.call_id for c in day.calls if c.outcome is Outcome.CALLBACK}
+    completed = {r.call_id for r in day.callbacks.values() if r.state.value == "completed"}
+    assert completed and completed <= booked
+    assert len(day.dials) >= len(completed)
+    first = min(day.dials)
+    assert first > min(c.ended_at for c in day.calls if c.outcome is Outcome.CALLBACK and c.ended_at)
+
+
+def test_agents_log_in_and_out_with_their_shifts() -> None:
+    s, day = run_small()
+    agent2 = [r for r in day.agent_states if r.agent == "agent2" and r.reason in ("login", "logout")]
+    assert [r.state for r in agent2] == ["idle", "logged_out"]
+    assert agent2[0].at == s.at(8 * 3600)
+    assert s.at(16 * 3600) <= agent2[1].at < s.at(16 * 3600) + timedelta(minutes=30), "after their last call"
+
+
+def test_the_benchmarks_busy_weekday_is_a_valid_scenario(tmp_path: Path) -> None:
+    """bench/simulate.py's day (only built here: the benchmark itself is not a test)."""
+    from bench import simulate as bench
+
+    (tmp_path / "callrouter.toml").write_text(bench.config_text(max(bench.needed(35_000))))
+    (tmp_path / "day.toml").write_text(bench.scenario_text(35_000, 1))
+    s = load_scenario(tmp_path / "day.toml")
+    first = sum(rate * (end - start) for stream in s.streams for start, end, rate in stream.intervals)
+    assert first == pytest.approx(35_000 * bench.FIRST_SHARE, rel=0.01)
+    spans = [span for agent in s.shifts.values() for span in agent]
+    staffed = [sum(1 for a, b in spans if a <= h * 3600 < b) for h in range(24)]
+    assert staffed == bench.needed(35_000) and max(staffed) > 150

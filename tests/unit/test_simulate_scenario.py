@@ -1,0 +1,138 @@
+"""A simulation scenario is read like the config: every bad key named by its path,
+all at once, then checked against the router config it names; and ``callrouter
+simulate`` writes the figures, or exits 2 naming each bad key."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callrouter import cli
+from callrouter.simulate.scenario import ScenarioError, build, keys_to, load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "examples" / "scenario-small.toml"
+
+
+def small() -> dict[str, Any]:
+    data = tomllib.loads(SMALL.read_text())
+    data["config"] = "callrouter.example.toml"  # built from the repository's root below
+    return data
+
+
+def problems(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ScenarioError) as raised:
+        build(data, "bad.toml", ROOT)
+    return raised.value.problems
+
+
+def test_the_example_compiles_against_the_example_config() -> None:
+    scenario = load_scenario(SMALL)
+    assert scenario.zone == "Europe/Moscow" and scenario.start.isoformat() == "2026-11-22T21:00:00+00:00"
+    central, north, hotline, ambulance = scenario.streams
+    assert (central.did, central.keys) == ("+78162700101", ("2", "1")), "the submenu's path"
+    assert (north.keys, hotline.keys) == (("3",), ("0",))
+    assert (ambulance.did, ambulance.keys) == ("103", ()), "the line skips the menu"
+    assert hotline.intervals[0] == (9 * 3600, 9 * 3600 + 900, 2 / 900), "per_quarter: calls in 15 minutes"
+    assert scenario.shifts["agent1"] == ((8 * 3600, 20 * 3600),), "08-16 then 16-20: one stretch"
+    assert scenario.shifts["agent2"] == ((8 * 3600, 16 * 3600),)
+
+
+def test_bad_keys_are_named_by_their_path_all_at_once() -> None:
+    data = small()
+    data["arrivals"][2]["per_hours"] = [1]
+    data["arrivals"][0]["per_hour"] = [1, -2]
+    data["arrivals"][1]["per_quarter"] = [1]  # and per_hour
+    data["patience"] = {"distribution": "exponential"}
+    data["handle"]["distribution"] = "gamma"
+    data["shifts"][0]["end"] = "25:00"
+    data["seeds"] = 3
+    found = problems(data)
+    for path in (
+        "arrivals[2].per_hours: Extra inputs are not permitted",
+        "arrivals[0].per_hour: calls per interval cannot be negative",
+        "arrivals[1]: give per_hour or per_quarter (one of them)",
+        "patience: mean_seconds is required for exponential patience",
+        "handle.distribution: Input should be 'exponential', 'lognormal' or 'fixed'",
+        "shifts[0].end: String should match pattern",
+        "seeds: Extra inputs are not permitted",
+    ):
+        assert any(p.startswith(path) for p in found), (path, found)
+    assert len(found) == 7
+
+
+def test_what_the_config_does_not_know_is_named_too() -> None:
+    data = small()
+    data["arrivals"][0]["line"] = "clinic-nowhere"
+    data["arrivals"][1]["topic"] = "results_consult"  # no menu key leads there
+    data["arrivals"][3]["topic"] = "operator"  # the ambulance line skips the menu
+    data["arrivals"][2]["start"] = "22:00"  # 8 quarters from 22:00 fit; 12 hours from 20:00 do not
+    data["arrivals"].append(
+        {"line": "clinic-south", "topic": "home_visit", "start": "20:00", "per_hour": [1] * 5}
+    )
+    data["shifts"][0]["agents"] = ["agent1", "agent9"]
+    data["shifts"][2]["agents"] = ["agent3", "agent1"]  # all day: agent1 is on shifts[0] and [1] then too
+    data["timing"]["agent_answer_seconds"] = 15
+    found = problems(data)
+    assert found[0].startswith("arrivals[0].line: no line 'clinic-nowhere' in the config (lines: ambulance, ")
+    assert found[1:] == [
+        "arrivals[1].topic: 'results_consult' cannot be reached from clinic-north's menu",
+        "arrivals[3].topic: ambulance skips the menu: its callers all go to urgent",
+        "arrivals[4].per_hour: 5 intervals from 20:00 run past midnight",
+        "shifts[0].agents[1]: no agent 'agent9' in the config",
+        "shifts[2].agents[1]: agent1 is on shifts[0] then too",
+        "shifts[2].agents[1]: agent1 is on shifts[1] then too",
+        "timing.agent_answer_seconds: must be shorter than the config's ring timeout (15 s): "
+        "agents who never answer are paused, and nobody resumes them",
+    ]
+
+
+def test_a_bad_config_and_a_bad_file_say_so() -> None:
+    data = small()
+    data["config"] = "pyproject.toml"
+    (first, *_) = problems(data)
+    assert first == f"config: {ROOT / 'pyproject.toml'}: build-system: Extra inputs are not permitted"
+    data["config"] = "nothing-here.toml"
+    assert problems(data) == [f"config: {ROOT / 'nothing-here.toml'}: cannot read: No such file or directory"]
+
+
+def test_json_scenarios_are_read_by_their_name(tmp_path: Path) -> None:
+    data = small()
+    data["date"] = "2026-11-24"
+    data["config"] = str(ROOT / "callrouter.example.toml")
+    (tmp_path / "day.json").write_text(json.dumps(data))
+    assert load_scenario(tmp_path / "day.json").start.isoformat() == "2026-11-23T21:00:00+00:00"
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ScenarioError, match="not valid JSON"):
+        load_scenario(tmp_path / "bad.json")
+
+
+def test_the_shortest_keys_lead_to_each_topic() -> None:
+    menu = load_scenario(SMALL).settings.file.menu.to_core()
+    assert keys_to(menu, "appointment_change") == ("2", "2")
+    assert keys_to(menu, "operator") == ("0",)
+    assert keys_to(menu, "results_consult") is None
+
+
+def test_the_command_prints_the_day_and_each_hour(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["simulate", str(SMALL), "--format", "json", "--seed", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["seed"] == 5 and out["service_level"] == {"seconds": 20.0, "target": 0.8}
+    assert len(out["hours"]) == 24 and out["day"]["offered"] == sum(h["offered"] for h in out["hours"])
+    assert cli.main(["simulate", str(SMALL)]) == 0
+    table = capsys.readouterr().out
+    assert "  day  " in table and "\n   09 " in table and "outcomes: " in table
+
+
+def test_the_command_exits_2_naming_each_bad_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.read_text().replace("per_quarter", "per_quarters").replace("seed = 1", 'seed = "x"'))
+    assert cli.main(["simulate", str(bad)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"{bad}: invalid scenario"
+    assert "  seed: Input should be a valid integer, unable to parse string as an integer" in err
+    assert "  arrivals[2].per_quarters: Extra inputs are not permitted" in err
