@@ -44,7 +44,7 @@ from callrouter import compiled
 from callrouter.config import ConfigError, Settings, error_path, load
 from callrouter.core import menu as mn
 from callrouter.core import switchboard as sb
-from callrouter.core.call import menu_for
+from callrouter.core.call_menu import menu_for
 from callrouter.core.lines import is_pattern
 
 CLOCK = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
