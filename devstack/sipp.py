@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,22 +22,33 @@ SCENARIOS = Path(__file__).resolve().parent / "sipp"
 MEDIA_PORTS = (61000, 65000)
 
 
+_media_lock = threading.Lock()
+_media_next = random.randrange(MEDIA_PORTS[0], MEDIA_PORTS[1] - 4, 4)  # this process's next block
+
+
 def media_port() -> int:
-    """A free block of four UDP ports (audio, RTCP, video, RTCP) for one sipp."""
-    for _ in range(200):
-        base = random.randrange(MEDIA_PORTS[0], MEDIA_PORTS[1] - 4, 4)
-        socks: list[socket.socket] = []
-        try:
-            for port in range(base, base + 4):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-        return base
+    """A free block of four UDP ports (audio, RTCP, video, RTCP) for one sipp. Blocks are
+    handed out in turn across the range (under a lock: tests start sipps from several
+    threads at once), so two sipps of one process never get the same block; the probe
+    skips blocks another process holds. (Picked at random, two of four callers started
+    together once drew the same block: "Unable to bind audio RTP socket".)"""
+    global _media_next
+    with _media_lock:
+        for _ in range((MEDIA_PORTS[1] - MEDIA_PORTS[0]) // 4):
+            base = _media_next
+            _media_next = base + 4 if base + 8 <= MEDIA_PORTS[1] else MEDIA_PORTS[0]
+            socks: list[socket.socket] = []
+            try:
+                for port in range(base, base + 4):
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    socks.append(sock)
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            finally:
+                for sock in socks:
+                    sock.close()
+            return base
     raise RuntimeError("no free media ports for sipp")
 
 
