@@ -12,7 +12,7 @@ from callrouter.simulate.scenario import Scenario
 
 FORMATS = ("table", "json")
 COLUMNS = (
-    ("hour", 5), ("offered", 8), ("people", 7), ("answered", 9), ("abandoned", 10), ("ASA", 7),
+    ("hour", 5), ("offered", 8), ("people", 7), ("answered", 9), ("abandoned", 10), ("ASA", 7), ("wait", 7),
     ("SL1", 7), ("SL2", 7), ("never", 6), ("calls/p", 8), ("agents", 7), ("occup.", 7), ("callbacks", 10),
 )  # fmt: skip
 
@@ -24,8 +24,11 @@ def definitions(summary: Summary) -> dict[str, str]:
         "people": "distinct callers (each simulated person calls from a number of their own)",
         "answered": "queued calls an agent answered",
         "abandoned": "calls that hung up while waiting in the queue (short abandons included)",
+        "abandonment": "abandoned / calls that waited in the queue (the KPI report's abandonment)",
         "asa_seconds": "mean wait of answered calls, joining the queue (a resumed place: its first join) "
         "to the agent's answer",
+        "mean_wait_seconds": "mean wait of every call that waited in the queue, however it ended "
+        "(answered, abandoned, overflowed, callback booked)",
         "sl1": f"answered within {t} / answered",
         "sl2": f"answered within {t} / (answered + abandoned after {t})",
         "never_served": "people none of whose calls was answered nor a callback completed "
@@ -38,15 +41,24 @@ def definitions(summary: Summary) -> dict[str, str]:
     }
 
 
-def as_json(scenario: Scenario, summary: Summary) -> dict[str, Any]:
-    scope = summary.scope
+def _about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     return {
         "scenario": scenario.source,
         "config": scenario.settings.source,
         "date": scenario.file.date.isoformat(),
-        "zone": scope.zone,
+        "zone": summary.scope.zone,
+    }
+
+
+def _service_level(summary: Summary) -> dict[str, float]:
+    return {"seconds": summary.scope.service_level_seconds, "target": summary.scope.service_level_target}
+
+
+def as_json(scenario: Scenario, summary: Summary) -> dict[str, Any]:
+    return {
+        **_about(scenario, summary),
         "seed": scenario.seed,
-        "service_level": {"seconds": scope.service_level_seconds, "target": scope.service_level_target},
+        "service_level": _service_level(summary),
         "definitions": definitions(summary),
         "day": as_dict(summary.day),
         "hours": [{"hour": hour, **as_dict(figures)} for hour, figures in enumerate(summary.hours)],
@@ -64,8 +76,8 @@ def _row(label: str, f: Figures) -> list[str]:
     per_person = DASH if f.calls_per_person is None else f"{f.calls_per_person:.2f}"
     return [
         label, str(f.offered), str(f.people), str(f.answered), str(f.abandoned), seconds(f.asa_seconds),
-        percent(f.sl1), percent(f.sl2), str(f.never_served), per_person, f"{f.agents:.1f}",
-        percent(f.occupancy), callbacks,
+        seconds(f.mean_wait_seconds), percent(f.sl1), percent(f.sl2), str(f.never_served), per_person,
+        f"{f.agents:.1f}", percent(f.occupancy), callbacks,
     ]  # fmt: skip
 
 
@@ -93,7 +105,8 @@ def as_table(scenario: Scenario, summary: Summary) -> str:
         "",
         f"outcomes: {outcomes}",
         f"SL1: answered within {t} / answered; SL2: answered within {t} / (answered + abandoned after {t})",
-        "never: people never served; calls/p: calls per person; agents: logged in on average;",
+        "wait: mean wait of every call that waited (abandoned too); never: people never served;",
+        "calls/p: calls per person; agents: logged in on average;",
         "occup.: agents' busy time / logged-in time; callbacks: completed/made",
     ]
     if summary.callbacks_open:
