@@ -101,7 +101,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from callrouter.simulate import command
 
-    return command.run(Path(args.scenario), args.format, args.seed, sys.stdout, sys.stderr)
+    return command.run(Path(args.scenario), args.format, args.seed, sys.stdout, sys.stderr, args.replications)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -206,7 +206,23 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     sim.add_argument("scenario", help="the scenario file (TOML, or JSON by its .json name)")
     sim.add_argument("--format", choices=render.FORMATS, default="table")
     sim.add_argument("--seed", type=int, help="the random seed (default: the scenario's)")
+    sim.add_argument(
+        "--replications",
+        type=_replications,
+        metavar="N",
+        help="run the day N times (seeds seed, seed+1, ...): each figure's mean and 95%% interval",
+    )
     sim.set_defaults(func=cmd_simulate)
+
+
+def _replications(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 2:
+        raise argparse.ArgumentTypeError("at least 2 (an interval needs two days)")
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:

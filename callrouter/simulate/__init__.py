@@ -6,5 +6,7 @@ against, arrivals, handle times, patience, redials, shifts); ``people`` draws th
 callers and their times; ``engine`` plays Asterisk and the people around
 ``core.switchboard.step`` on a discrete-event clock (no asyncio, no sleeps);
 ``figures`` turns the records the switchboard wrote into the day's and each
-hour's figures, ``render`` writes them, ``command`` is the CLI's entry.
+hour's figures, ``replications`` runs the day from several seeds and gives
+each figure's mean with a confidence interval, ``render`` writes them,
+``command`` is the CLI's entry.
 """

@@ -6,6 +6,9 @@ served, agents' occupancy from their state records, callbacks made.
 
 - never served: people none of whose calls was answered, nor a callback they
   booked completed; counted in the hour of their first call.
+- abandonment: abandoned / queued (the KPI report's); mean wait: of every call
+  that waited in the queue, however its wait ended (answered, abandoned,
+  overflow, callback), as ``core.waits`` measures each wait.
 - calls per person: offered / people.
 - occupancy: agents' busy time (rung, talking, wrapping up) / their logged-in
   time; agents: the mean number logged in.
@@ -19,9 +22,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from callrouter.core.kpi import GroupFigures, Scope, Tally, ratio
 from callrouter.core.records import CallbackState, CallRecord, Outcome
+from callrouter.core.waits import wait_of
 from callrouter.simulate.engine import Day
 from callrouter.simulate.scenario import DAY_SECONDS
 
@@ -38,7 +43,9 @@ class Figures:
     people: int
     answered: int
     abandoned: int  # short abandons included
+    abandonment: float | None  # abandoned / queued
     asa_seconds: float | None
+    mean_wait_seconds: float | None  # of every call that waited: answered, abandoned or otherwise
     sl1: float | None
     sl2: float | None
     never_served: int
@@ -60,55 +67,98 @@ class Summary:
 
 
 def summary(day: Day) -> Summary:
-    scenario = day.scenario
-    queue = scenario.settings.file.queue
-    end = scenario.at(DAY_SECONDS)
-    scope = Scope(scenario.start, end, scenario.zone, queue.service_level_seconds, queue.service_level_target)
+    scope = _scope(day)
     tally = Tally(scope)
     for call in day.calls:
         tally.add(call)
     report = tally.report({}, {})
-    never = _never_served(day)
-    logged, busy = _agent_seconds(day, scenario.start, day.ended_at or end)
-    dials = [0] * HOURS
-    for at in day.dials:
-        dials[_hour(scenario.start, at)] += 1
-    completed = [0] * HOURS
-    for record in day.callbacks.values():
-        if record.state is CallbackState.COMPLETED:
-            completed[_hour(scenario.start, record.at)] += 1
-    hours = tuple(
-        _figures(report.by_hour[h], never[h], logged[h], busy[h], 3600, dials[h], completed[h])
-        for h in range(HOURS)
-    )
-    whole = _figures(
-        report.overall, sum(never), sum(logged), sum(busy), DAY_SECONDS, sum(dials), sum(completed)
-    )
-    still = sum(
-        1 for r in day.callbacks.values() if r.state in (CallbackState.PENDING, CallbackState.DIALLING)
-    )
+    parts = _Parts.of(day)
+    hours = tuple(parts.figures(report.by_hour[h], range(h, h + 1)) for h in range(HOURS))
+    whole = parts.figures(report.overall, range(HOURS))
+    still = sum(1 for r in day.callbacks.values() if r.state in OPEN)
     return Summary(scope, whole, hours, day.steps, still)
 
 
-def _figures(
-    group: GroupFigures, never: int, logged: float, busy: float, span: int, dials: int, completed: int
-) -> Figures:
-    return Figures(
-        offered=group.offered,
-        people=group.unique_callers,
-        answered=group.answered,
-        abandoned=group.abandoned,
-        asa_seconds=group.asa_seconds,
-        sl1=group.sl1,
-        sl2=group.sl2,
-        never_served=never,
-        calls_per_person=ratio(group.offered, group.unique_callers),
-        agents=logged / span,
-        occupancy=ratio(busy, logged),
-        callbacks_made=dials,
-        callbacks_completed=completed,
-        outcomes=dict(group.outcomes),
-    )
+def window(day: Day, first: int, end: int) -> Figures:
+    """The figures of the calls that started in hours ``first`` to ``end`` (exclusive)
+    of the day, and of the agents' time in those hours: a steady stretch of a day
+    without its warm-up (``bench/theory.py``)."""
+    scope = _scope(day)
+    zone = ZoneInfo(scope.zone)
+    tally = Tally(scope)
+    for call in day.calls:
+        if first <= call.started_at.astimezone(zone).hour < end:
+            tally.add(call)
+    return _Parts.of(day).figures(tally.report({}, {}).overall, range(first, end))
+
+
+def _scope(day: Day) -> Scope:
+    scenario = day.scenario
+    queue = scenario.settings.file.queue
+    end = scenario.at(DAY_SECONDS)
+    return Scope(scenario.start, end, scenario.zone, queue.service_level_seconds, queue.service_level_target)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What the KPI report's tally does not count, for each hour of the day."""
+
+    never: list[int]  # people never served, by the hour of their first call
+    logged: list[float]  # agents' logged-in seconds
+    busy: list[float]  # and their busy seconds
+    dials: list[int]  # callbacks' calls made
+    completed: list[int]  # callbacks completed
+    waited: list[float]  # seconds waited in the queue by the calls that started in the hour
+    waits: list[int]  # and how many of them waited
+
+    @classmethod
+    def of(cls, day: Day) -> _Parts:
+        start = day.scenario.start
+        logged, busy = _agent_seconds(day, start, day.ended_at or day.scenario.at(DAY_SECONDS))
+        dials = [0] * HOURS
+        for at in day.dials:
+            dials[_hour(start, at)] += 1
+        completed = [0] * HOURS
+        for record in day.callbacks.values():
+            if record.state is CallbackState.COMPLETED:
+                completed[_hour(start, record.at)] += 1
+        waited, waits = _waits(day)
+        return cls(_never_served(day), logged, busy, dials, completed, waited, waits)
+
+    def figures(self, group: GroupFigures, hours: range) -> Figures:
+        logged = sum(self.logged[h] for h in hours)
+        return Figures(
+            offered=group.offered,
+            people=group.unique_callers,
+            answered=group.answered,
+            abandoned=group.abandoned,
+            abandonment=group.abandonment,
+            asa_seconds=group.asa_seconds,
+            mean_wait_seconds=ratio(sum(self.waited[h] for h in hours), sum(self.waits[h] for h in hours)),
+            sl1=group.sl1,
+            sl2=group.sl2,
+            never_served=sum(self.never[h] for h in hours),
+            calls_per_person=ratio(group.offered, group.unique_callers),
+            agents=logged / (3600 * len(hours)),
+            occupancy=ratio(sum(self.busy[h] for h in hours), logged),
+            callbacks_made=sum(self.dials[h] for h in hours),
+            callbacks_completed=sum(self.completed[h] for h in hours),
+            outcomes=dict(group.outcomes),
+        )
+
+
+def _waits(day: Day) -> tuple[list[float], list[int]]:
+    """Seconds waited, and waits, by the hour the call started on the centre's clock
+    (the KPI tally's hours), of the calls the tally counts as queued."""
+    zone = ZoneInfo(day.scenario.zone)
+    waited, waits = [0.0] * HOURS, [0] * HOURS
+    for call in day.calls:
+        wait = wait_of(call) if call.direction == "inbound" else None
+        if wait is not None:
+            hour = call.started_at.astimezone(zone).hour
+            waited[hour] += wait.seconds
+            waits[hour] += 1
+    return waited, waits
 
 
 def _hour(start: datetime, at: datetime) -> int:

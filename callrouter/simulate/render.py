@@ -1,5 +1,6 @@
 """A simulated day's figures written out: a plain-text table (the day, then each
-hour with calls or agents) or JSON (every hour)."""
+hour with calls or agents) or JSON (every hour); and, for ``--replications``,
+each figure's mean over the days with its confidence interval, the same two ways."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Any
 
 from callrouter.report_render import DASH, goal, percent, seconds
 from callrouter.simulate.figures import Figures, Summary, as_dict
+from callrouter.simulate.replications import FIGURES, Interval, Replicated
 from callrouter.simulate.scenario import Scenario
 
 FORMATS = ("table", "json")
 COLUMNS = (
-    ("hour", 5), ("offered", 8), ("people", 7), ("answered", 9), ("abandoned", 10), ("ASA", 7),
+    ("hour", 5), ("offered", 8), ("people", 7), ("answered", 9), ("abandoned", 10), ("ASA", 7), ("wait", 7),
     ("SL1", 7), ("SL2", 7), ("never", 6), ("calls/p", 8), ("agents", 7), ("occup.", 7), ("callbacks", 10),
 )  # fmt: skip
 
@@ -24,8 +26,11 @@ def definitions(summary: Summary) -> dict[str, str]:
         "people": "distinct callers (each simulated person calls from a number of their own)",
         "answered": "queued calls an agent answered",
         "abandoned": "calls that hung up while waiting in the queue (short abandons included)",
+        "abandonment": "abandoned / calls that waited in the queue (the KPI report's abandonment)",
         "asa_seconds": "mean wait of answered calls, joining the queue (a resumed place: its first join) "
         "to the agent's answer",
+        "mean_wait_seconds": "mean wait of every call that waited in the queue, however it ended "
+        "(answered, abandoned, overflowed, callback booked)",
         "sl1": f"answered within {t} / answered",
         "sl2": f"answered within {t} / (answered + abandoned after {t})",
         "never_served": "people none of whose calls was answered nor a callback completed "
@@ -38,15 +43,24 @@ def definitions(summary: Summary) -> dict[str, str]:
     }
 
 
-def as_json(scenario: Scenario, summary: Summary) -> dict[str, Any]:
-    scope = summary.scope
+def _about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     return {
         "scenario": scenario.source,
         "config": scenario.settings.source,
         "date": scenario.file.date.isoformat(),
-        "zone": scope.zone,
+        "zone": summary.scope.zone,
+    }
+
+
+def _service_level(summary: Summary) -> dict[str, float]:
+    return {"seconds": summary.scope.service_level_seconds, "target": summary.scope.service_level_target}
+
+
+def as_json(scenario: Scenario, summary: Summary) -> dict[str, Any]:
+    return {
+        **_about(scenario, summary),
         "seed": scenario.seed,
-        "service_level": {"seconds": scope.service_level_seconds, "target": scope.service_level_target},
+        "service_level": _service_level(summary),
         "definitions": definitions(summary),
         "day": as_dict(summary.day),
         "hours": [{"hour": hour, **as_dict(figures)} for hour, figures in enumerate(summary.hours)],
@@ -64,8 +78,8 @@ def _row(label: str, f: Figures) -> list[str]:
     per_person = DASH if f.calls_per_person is None else f"{f.calls_per_person:.2f}"
     return [
         label, str(f.offered), str(f.people), str(f.answered), str(f.abandoned), seconds(f.asa_seconds),
-        percent(f.sl1), percent(f.sl2), str(f.never_served), per_person, f"{f.agents:.1f}",
-        percent(f.occupancy), callbacks,
+        seconds(f.mean_wait_seconds), percent(f.sl1), percent(f.sl2), str(f.never_served), per_person,
+        f"{f.agents:.1f}", percent(f.occupancy), callbacks,
     ]  # fmt: skip
 
 
@@ -93,7 +107,8 @@ def as_table(scenario: Scenario, summary: Summary) -> str:
         "",
         f"outcomes: {outcomes}",
         f"SL1: answered within {t} / answered; SL2: answered within {t} / (answered + abandoned after {t})",
-        "never: people never served; calls/p: calls per person; agents: logged in on average;",
+        "wait: mean wait of every call that waited (abandoned too); never: people never served;",
+        "calls/p: calls per person; agents: logged in on average;",
         "occup.: agents' busy time / logged-in time; callbacks: completed/made",
     ]
     if summary.callbacks_open:
@@ -103,3 +118,115 @@ def as_table(scenario: Scenario, summary: Summary) -> str:
 
 def render(scenario: Scenario, summary: Summary, fmt: str) -> str:
     return as_json_text(scenario, summary) if fmt == "json" else as_table(scenario, summary)
+
+
+# ---- replications ----------------------------------------------------------------------------
+SHARES = frozenset({"abandonment", "sl1", "sl2", "occupancy"})
+SECONDS = frozenset({"asa_seconds", "mean_wait_seconds"})
+DAY_LABELS = {
+    "offered": "offered", "people": "people", "answered": "answered", "abandoned": "abandoned",
+    "abandonment": "abandoned share", "asa_seconds": "ASA (s)", "mean_wait_seconds": "mean wait, all (s)",
+    "sl1": "SL1", "sl2": "SL2", "never_served": "never served", "calls_per_person": "calls per person",
+    "agents": "agents logged in", "occupancy": "occupancy", "callbacks_made": "callbacks made",
+    "callbacks_completed": "callbacks completed",
+}  # fmt: skip
+# Each hour: these figures, each as mean±half-width.
+HOUR_COLUMNS = (
+    ("offered", "offered"), ("answered", "answered"), ("abandonment", "aband."), ("asa_seconds", "ASA s"),
+    ("mean_wait_seconds", "wait s"), ("sl1", "SL1"), ("sl2", "SL2"), ("never_served", "never"),
+    ("occupancy", "occup."),
+)  # fmt: skip
+HOUR_WIDTH = 13
+
+
+def _value(name: str, value: float) -> str:
+    if name in SHARES:
+        return f"{100 * value:.1f}%"
+    return f"{value:.2f}" if name == "calls_per_person" else f"{value:.1f}"
+
+
+def _half(name: str, iv: Interval) -> str:
+    return (
+        f"{100 * iv.half_width:.1f}"
+        if name in SHARES
+        else f"{iv.half_width:.{2 if name == 'calls_per_person' else 1}f}"
+    )
+
+
+def _cell(name: str, iv: Interval | None) -> str:
+    return DASH if iv is None else f"{_value(name, iv.mean)}±{_half(name, iv)}"
+
+
+def interval_dict(iv: Interval | None) -> dict[str, float | int] | None:
+    if iv is None:
+        return None
+    return {"mean": round(iv.mean, 6), "low": round(iv.low, 6), "high": round(iv.high, 6),
+            "half_width": round(iv.half_width, 6), "n": iv.n}  # fmt: skip
+
+
+def replicated_json(scenario: Scenario, summary: Summary, replicated: Replicated) -> dict[str, Any]:
+    return {
+        **_about(scenario, summary),
+        "seeds": list(replicated.seeds),
+        "replications": len(replicated.seeds),
+        "confidence": replicated.confidence,
+        "interval": "mean ± t(n - 1)·s/√n over the replications (Student's t); n: the replications "
+        "with a value for the figure",
+        "service_level": _service_level(summary),
+        "definitions": {name: text for name, text in definitions(summary).items() if name in FIGURES},
+        "day": {name: interval_dict(replicated.day[name]) for name in FIGURES},
+        "hours": [
+            {"hour": hour, **{name: interval_dict(figures[name]) for name in FIGURES}}
+            for hour, figures in enumerate(replicated.hours)
+        ],
+    }
+
+
+def replicated_table(scenario: Scenario, summary: Summary, replicated: Replicated) -> str:
+    scope = summary.scope
+    seeds = replicated.seeds
+    level = f"{100 * replicated.confidence:g}%"
+    lines = [
+        f"callrouter simulate: {scenario.source} on {scenario.file.date.isoformat()} ({scope.zone}), "
+        f"{len(seeds)} replications, seeds {seeds[0]}-{seeds[-1]}",
+        f"config {scenario.settings.source}; service level: answered within "
+        f"{scope.service_level_seconds:g} s, target {goal(scope.service_level_target)}",
+        f"each figure: its mean over the days, and the {level} confidence interval of that mean "
+        f"(Student's t, {len(seeds) - 1} degrees of freedom)",
+        "",
+        f"{'the day':<20}  {'mean':>10}  {level + ' interval':>22}",
+    ]
+    for name in FIGURES:
+        iv = replicated.day[name]
+        span = DASH if iv is None else f"{_value(name, iv.low)} to {_value(name, iv.high)}"
+        mean = DASH if iv is None else _value(name, iv.mean)
+        lines.append(f"{DAY_LABELS[name]:<20}  {mean:>10}  {span:>22}".rstrip())
+    lines += [
+        "",
+        f"each hour: mean±half-width of its {level} interval",
+        _hour_line("hour", [c for _, c in HOUR_COLUMNS]),
+    ]
+    for hour, figures in enumerate(replicated.hours):
+        offered, agents = figures["offered"], figures["agents"]
+        if (offered is not None and offered.mean) or (agents is not None and agents.mean):
+            lines.append(_hour_line(f"{hour:02d}", [_cell(name, figures[name]) for name, _ in HOUR_COLUMNS]))
+    lines += [
+        "",
+        "aband.: abandoned share (abandoned / waited);",
+        "wait: mean wait of every call that waited (abandoned too);",
+        f"SL1: answered within {scope.service_level_seconds:g} s / answered; SL2: answered within "
+        f"{scope.service_level_seconds:g} s / (answered + abandoned after it); never: people never served;",
+        "occup.: agents' busy time / logged-in time",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _hour_line(label: str, cells: list[str]) -> str:
+    return (label.rjust(4) + "".join(cell.rjust(HOUR_WIDTH) for cell in cells)).rstrip()
+
+
+def render_replicated(scenario: Scenario, summary: Summary, replicated: Replicated, fmt: str) -> str:
+    """``summary``: one of the runs (for the scope and the definitions)."""
+    if fmt == "json":
+        return json.dumps(replicated_json(scenario, summary, replicated), indent=2, ensure_ascii=False) + "\n"
+    return replicated_table(scenario, summary, replicated)

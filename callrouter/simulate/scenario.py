@@ -32,7 +32,7 @@ import json
 import os
 import tomllib
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -208,6 +208,10 @@ class Scenario:
     @property
     def seed(self) -> int:
         return self.file.seed
+
+    def with_seed(self, seed: int) -> Scenario:
+        """The same scenario drawn from another seed (a replication of its day)."""
+        return replace(self, file=self.file.model_copy(update={"seed": seed}))
 
     def board(self) -> sb.Board:
         return compiled.board(self.settings)

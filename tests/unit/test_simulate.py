@@ -84,6 +84,8 @@ def test_one_agent_two_callers_at_once_the_second_abandons_when_patience_runs_ou
     summary = figures.summary(day).day
     assert (summary.answered, summary.abandoned, summary.never_served, summary.people) == (1, 1, 1, 2)
     assert summary.sl2 == 0.5, "answered within 20 s / (answered + abandoned after 20 s)"
+    assert summary.abandonment == 0.5 and summary.asa_seconds == 2.0
+    assert summary.mean_wait_seconds == (2 + 60) / 2, "the abandoned caller's wait counts too"
 
 
 def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
@@ -112,6 +114,16 @@ def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
 def run_small(seed: int | None = None, **observe: Any) -> tuple[Scenario, Day]:
     s = load_scenario(SMALL, seed)
     return s, simulate(s, **observe)
+
+
+def test_a_window_of_hours_counts_the_calls_that_started_in_them() -> None:
+    _, day = run_small()
+    summary = figures.summary(day)
+    assert figures.window(day, 0, 24) == summary.day
+    assert figures.window(day, 9, 10) == summary.hours[9]
+    morning = figures.window(day, 8, 12)
+    assert morning.offered == sum(h.offered for h in summary.hours[8:12])
+    assert morning.agents == pytest.approx(sum(h.agents for h in summary.hours[8:12]) / 4)
 
 
 def test_the_same_seed_gives_the_same_day_and_another_seed_another() -> None:
