@@ -73,32 +73,29 @@ class LiveCollector(Collector):
             value=self._notifications_pending(),
         )
         now = self._centre()
-        callers = GaugeMetricFamily(
-            "callrouter_queue_callers",
-            "Callers waiting in the queue now (on the line), by topic",
-            labels=["topic"],
-        )
-        for topic, count in now.callers.items():
-            callers.add_metric([topic], count)
-        yield callers
-        oldest = GaugeMetricFamily(
+        yield _by(
+            "callrouter_queue_callers", "Callers waiting in the queue now (on the line), by topic", "topic",
+            now.callers,
+        )  # fmt: skip
+        yield _by(
             "callrouter_queue_oldest_wait_seconds",
             "How long the longest-waiting caller of each topic has waited (0: nobody waits)",
-            labels=["topic"],
+            "topic",
+            now.oldest_seconds,
         )
-        for topic, seconds in now.oldest_seconds.items():
-            oldest.add_metric([topic], seconds)
-        yield oldest
-        agents = GaugeMetricFamily("callrouter_agents", "Agents by state now", labels=["state"])
-        for state, count in now.agents.items():
-            agents.add_metric([state], count)
-        yield agents
-        lines_open = GaugeMetricFamily(
-            "callrouter_line_open", "1 while a line is inside its opening hours", labels=["line"]
-        )
-        for line, is_open in now.lines_open.items():
-            lines_open.add_metric([line], 1 if is_open else 0)
-        yield lines_open
+        yield _by("callrouter_agents", "Agents by state now", "state", now.agents)
+        yield _by(
+            "callrouter_line_open", "1 while a line is inside its opening hours", "line",
+            {line: float(is_open) for line, is_open in now.lines_open.items()},
+        )  # fmt: skip
+
+
+def _by(name: str, documentation: str, label: str, values: Mapping[str, float]) -> GaugeMetricFamily:
+    """A live gauge with one label, a sample per value."""
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for key, value in values.items():
+        family.add_metric([key], value)
+    return family
 
 
 class Metrics:

@@ -32,7 +32,7 @@ WAIT_OUTCOMES: Mapping[Outcome, str] = {
     Outcome.OVERFLOW: "overflow",
     Outcome.CALLBACK: "callback",
 }
-WAIT_OUTCOME_NAMES = ("answered", "abandoned", "overflow", "callback")
+WAIT_OUTCOME_NAMES = tuple(dict.fromkeys(WAIT_OUTCOMES.values()))  # each once, in that order
 
 
 @dataclass(frozen=True)
