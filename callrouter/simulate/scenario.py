@@ -46,6 +46,7 @@ from callrouter.core import menu as mn
 from callrouter.core import switchboard as sb
 from callrouter.core.call_menu import menu_for
 from callrouter.core.lines import is_pattern
+from callrouter.simulate import staff as st
 
 CLOCK = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 DAY_SECONDS = 86_400
@@ -170,6 +171,7 @@ class ScenarioFile(Strict):
     callback: CallbackBehaviour = CallbackBehaviour()
     arrivals: list[Arrival] = Field(min_length=1)
     shifts: list[Shift] = Field(default_factory=list)
+    staff: st.Staff | None = Field(default=None, description="all-round agents by the hour, besides shifts")
 
     @field_validator("zone")
     @classmethod
@@ -216,8 +218,35 @@ class Scenario:
     def board(self) -> sb.Board:
         return compiled.board(self.settings)
 
+    def with_staff(self, staff: st.Staff | None) -> Scenario:
+        """The same day with these all-round agents by the hour instead of the scenario's
+        own ``[staff]`` (None: none; the named shifts stay)."""
+        file = self.settings.file
+        kept = [a for a in file.agents if not _staffed(a.id)]
+        settings = self.settings.model_copy(update={"file": file.model_copy(update={"agents": kept})})
+        shifts = {agent: spans for agent, spans in self.shifts.items() if not _staffed(agent)}
+        if staff is not None:
+            settings = st.with_staff(settings, staff)
+            shifts |= st.shifts_of(staff)
+        file_now = self.file.model_copy(update={"staff": staff})
+        return replace(self, file=file_now, settings=settings, shifts=shifts)
+
+    def agents_by_hour(self) -> list[float]:
+        """Agents on shift in each hour of the day (one there for part of it: that share)."""
+        counts = [0.0] * 24
+        for spans in self.shifts.values():
+            for start, end in spans:
+                for hour in range(start // 3600, min(24, -(-end // 3600))):
+                    covered = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
+                    counts[hour] += max(0, covered) / 3600
+        return counts
+
     def at(self, seconds: float) -> datetime:
         return self.start + timedelta(seconds=seconds)
+
+
+def _staffed(agent: str) -> bool:
+    return agent.startswith(st.PREFIX)
 
 
 def load_scenario(path: Path | str, seed: int | None = None) -> Scenario:
@@ -256,6 +285,8 @@ def build(data: Any, source: str, base: Path) -> Scenario:
     dids = {line.name: line.dids for line in settings.lines}
     streams = [_stream(board.rules, dids, arrival, i, problems) for i, arrival in enumerate(file.arrivals)]
     shifts = _shifts(file.shifts, set(board.centre.agents), problems)
+    if file.staff is not None:
+        problems += st.staff_problems(file.staff, settings)
     ring = settings.file.queue.ring_timeout_seconds
     if file.timing.agent_answer_seconds >= ring:
         problems.append(
@@ -267,7 +298,8 @@ def build(data: Any, source: str, base: Path) -> Scenario:
     zone = file.zone or compiled.centre_zone(settings)
     # In UTC: the switchboard's clock runs in real seconds, whatever the wall clock does that day.
     start = datetime.combine(file.date, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
-    return Scenario(file, source, settings, zone, start, tuple(s for s in streams if s), shifts)
+    scenario = Scenario(file, source, settings, zone, start, tuple(s for s in streams if s), shifts)
+    return scenario.with_staff(file.staff) if file.staff is not None else scenario
 
 
 def _problems(exc: ValidationError) -> list[str]:
