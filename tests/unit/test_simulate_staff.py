@@ -11,7 +11,7 @@ import pytest
 
 from callrouter.simulate import figures
 from callrouter.simulate.engine import simulate
-from callrouter.simulate.scenario import ScenarioError, build
+from callrouter.simulate.scenario import ScenarioError, build, load_scenario
 from callrouter.simulate.staff import Staff, shifts_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,3 +79,12 @@ def test_more_staff_answer_more_of_the_same_callers() -> None:
     assert many.offered <= few.offered, "fewer lost callers: fewer redials"
     assert many.people == few.people, "the same people call"
     assert many.answered > few.answered and (many.abandonment or 0) < (few.abandonment or 0)
+
+
+def test_the_regional_example_is_a_busy_weekday_on_staff_alone() -> None:
+    scenario = load_scenario(ROOT / "examples" / "scenario-regional.toml")
+    first_calls = sum(rate * (end - start) for s in scenario.streams for start, end, rate in s.intervals)
+    assert round(first_calls) == 30_176 and len({s.line for s in scenario.streams}) == 15
+    assert set(scenario.shifts) == {f"staff-{i:03d}" for i in range(1, 131)}, "the config's agents stay out"
+    planned = scenario.agents_by_hour()
+    assert planned[3] == 6 and planned[9] == 130 and sum(planned) == 7 * 6 + 15 + 12 * 130 + 4 * 10
