@@ -17,7 +17,7 @@ types:
 	$(BIN)/mypy
 
 test:
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 test-unit:
 	$(BIN)/pytest tests/unit
