@@ -43,7 +43,7 @@ def definitions(summary: Summary) -> dict[str, str]:
     }
 
 
-def _about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
+def about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     return {
         "scenario": scenario.source,
         "config": scenario.settings.source,
@@ -52,15 +52,15 @@ def _about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     }
 
 
-def _service_level(summary: Summary) -> dict[str, float]:
+def service_level(summary: Summary) -> dict[str, float]:
     return {"seconds": summary.scope.service_level_seconds, "target": summary.scope.service_level_target}
 
 
 def as_json(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     return {
-        **_about(scenario, summary),
+        **about(scenario, summary),
         "seed": scenario.seed,
-        "service_level": _service_level(summary),
+        "service_level": service_level(summary),
         "definitions": definitions(summary),
         "day": as_dict(summary.day),
         "hours": [{"hour": hour, **as_dict(figures)} for hour, figures in enumerate(summary.hours)],
@@ -153,7 +153,7 @@ def _half(name: str, iv: Interval) -> str:
     )
 
 
-def _cell(name: str, iv: Interval | None) -> str:
+def interval_cell(name: str, iv: Interval | None) -> str:
     return DASH if iv is None else f"{_value(name, iv.mean)}±{_half(name, iv)}"
 
 
@@ -166,13 +166,13 @@ def interval_dict(iv: Interval | None) -> dict[str, float | int] | None:
 
 def replicated_json(scenario: Scenario, summary: Summary, replicated: Replicated) -> dict[str, Any]:
     return {
-        **_about(scenario, summary),
+        **about(scenario, summary),
         "seeds": list(replicated.seeds),
         "replications": len(replicated.seeds),
         "confidence": replicated.confidence,
         "interval": "mean ± t(n - 1)·s/√n over the replications (Student's t); n: the replications "
         "with a value for the figure",
-        "service_level": _service_level(summary),
+        "service_level": service_level(summary),
         "definitions": {name: text for name, text in definitions(summary).items() if name in FIGURES},
         "day": {name: interval_dict(replicated.day[name]) for name in FIGURES},
         "hours": [
@@ -209,7 +209,9 @@ def replicated_table(scenario: Scenario, summary: Summary, replicated: Replicate
     for hour, figures in enumerate(replicated.hours):
         offered, agents = figures["offered"], figures["agents"]
         if (offered is not None and offered.mean) or (agents is not None and agents.mean):
-            lines.append(_hour_line(f"{hour:02d}", [_cell(name, figures[name]) for name, _ in HOUR_COLUMNS]))
+            lines.append(
+                _hour_line(f"{hour:02d}", [interval_cell(name, figures[name]) for name, _ in HOUR_COLUMNS])
+            )
     lines += [
         "",
         "aband.: abandoned share (abandoned / waited);",
