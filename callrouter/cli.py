@@ -201,7 +201,7 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     sim = sub.add_parser(
         "simulate",
-        help="a day of traffic through the router's switchboard in simulated time (table or json)",
+        help="a day of traffic through the router's switchboard in simulated time (table, json or html)",
         description=command.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from callrouter.simulate import compare, compare_render, figures, render, replications
+from callrouter.simulate import compare, compare_render, figures, page, render, replications
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.scenario import ScenarioError, load_scenario
 
@@ -39,7 +39,13 @@ same first calls in each) with the same agent-hours:
   repeat.skip_menu = false, repeat.exclude = ["+*"] (no number recognised),
   no callback.offer_after_seconds and no topic's callback_offer_after_seconds.
   With --replications N, each figure's mean and interval in each set-up.
-Exit 0: written; 2: a bad scenario or config (each bad key by its path).
+--format html: one self-contained page (no script, no link: it opens offline)
+with the KPI report's kind of charts: offered and answered by hour, the service
+level by hour against the target, the waits, agents and occupancy by hour; the
+day's and the hours' tables; with --compare, the three set-ups side by side.
+One day: not with --replications.
+Exit 0: written; 2: a bad scenario or config (each bad key by its path), or
+--format html with --replications.
 """
 
 
@@ -52,6 +58,9 @@ def run(
     replicate: int | None = None,
     comparison: str | None = None,
 ) -> int:
+    if fmt == "html" and replicate is not None:
+        print("--format html draws one day: not with --replications (use table or json)", file=stderr)
+        return EXIT_UNUSABLE
     try:
         scenario = load_scenario(path, seed)
     except ScenarioError as exc:
@@ -60,12 +69,13 @@ def run(
             print(f"  {problem}", file=stderr)
         return EXIT_UNUSABLE
     if comparison is not None:
-        stdout.write(compare_render.render(compare.compare(scenario, replicate), fmt))
+        compared = compare.compare(scenario, replicate)
+        stdout.write(page.compare_page(compared) if fmt == "html" else compare_render.render(compared, fmt))
         return 0
     if replicate is not None:
         summaries, replicated = replications.replicate(scenario, replicate)
         stdout.write(render.render_replicated(scenario, summaries[0], replicated, fmt))
         return 0
     summary = figures.summary(simulate(scenario))
-    stdout.write(render.render(scenario, summary, fmt))
+    stdout.write(page.page(scenario, summary) if fmt == "html" else render.render(scenario, summary, fmt))
     return 0

@@ -94,14 +94,18 @@ def _header(comparison: Comparison) -> list[str]:
     ]
 
 
-def _specialists(comparison: Comparison) -> list[str]:
+def specialists_note(comparison: Comparison) -> list[str]:
+    """A warning when one queue's agents are less flexible than separate lines' all-round ones."""
     if not comparison.specialists:
         return []
-    note = (
+    return [
         f"note: the scenario's agents {', '.join(comparison.specialists)} do not take every topic in every "
         "language, as separate lines' all-round agents do: one queue is compared with less flexible agents"
-    )
-    return [textwrap.fill(note, WRAP, break_on_hyphens=False)]
+    ]
+
+
+def _specialists(comparison: Comparison) -> list[str]:
+    return [textwrap.fill(note, WRAP, break_on_hyphens=False) for note in specialists_note(comparison)]
 
 
 def as_table(comparison: Comparison) -> str:

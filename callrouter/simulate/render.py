@@ -12,7 +12,7 @@ from callrouter.simulate.figures import Figures, Summary, as_dict
 from callrouter.simulate.replications import FIGURES, Interval, Replicated
 from callrouter.simulate.scenario import Scenario
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "html")
 COLUMNS = (
     ("hour", 5), ("offered", 8), ("people", 7), ("answered", 9), ("abandoned", 10), ("ASA", 7), ("wait", 7),
     ("SL1", 7), ("SL2", 7), ("never", 6), ("calls/p", 8), ("agents", 7), ("occup.", 7), ("callbacks", 10),
@@ -73,7 +73,7 @@ def as_json_text(scenario: Scenario, summary: Summary) -> str:
     return json.dumps(as_json(scenario, summary), indent=2, ensure_ascii=False) + "\n"
 
 
-def _row(label: str, f: Figures) -> list[str]:
+def row(label: str, f: Figures) -> list[str]:
     callbacks = f"{f.callbacks_completed}/{f.callbacks_made}" if f.callbacks_made else DASH
     per_person = DASH if f.calls_per_person is None else f"{f.calls_per_person:.2f}"
     return [
@@ -97,11 +97,11 @@ def as_table(scenario: Scenario, summary: Summary) -> str:
         f"target {goal(scope.service_level_target)}",
         "",
         _line([name for name, _ in COLUMNS]),
-        _line(_row("day", summary.day)),
+        _line(row("day", summary.day)),
     ]
     for hour, figures in enumerate(summary.hours):
         if figures.offered or figures.agents:
-            lines.append(_line(_row(f"{hour:02d}", figures)))
+            lines.append(_line(row(f"{hour:02d}", figures)))
     outcomes = ", ".join(f"{name} {count}" for name, count in summary.day.outcomes.items()) or DASH
     lines += [
         "",
