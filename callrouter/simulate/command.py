@@ -30,9 +30,10 @@ same first calls in each) with the same agent-hours:
      and its own agents: each hour, the agents logged in then (rounded to whole
      agents) split over the lines in proportion to the calls expected on each
      that hour (largest remainder; a line with calls gets at least one while
-     there are as many agents as such lines), as all-round agents; the lines'
-     days then merged into one;
-  2. one queue: every line into the one queue, the scenario's own agents;
+     there are as many agents as such lines; an hour with no calls expected
+     splits by the day's), as all-round agents; the lines' days then merged;
+  2. one queue: every line into the one queue, the scenario's own agents and
+     shifts (a note says when they do not all take every topic and language);
   3. one queue + keep-your-place + callbacks: the scenario as configured.
   In 1 and 2 the config's repeat-caller recognition and callback offers are
   off: repeat.resume_seconds = 0, repeat.contact_seconds = 0,

@@ -72,13 +72,12 @@ def _header(comparison: Comparison) -> list[str]:
         f"{replicated['unified'].seeds[-1]}"
     )
     people = "the same people (the same first calls)" if comparison.same_people else "NOT the same people"
-    hours = sum(sum(agents) for agents in comparison.agents_by_line.values())
     return [
         f"callrouter simulate --compare separate-lines: {scenario.source} on "
         f"{scenario.file.date.isoformat()} ({scope.zone}), {runs}",
         f"config {scenario.settings.source}; service level: answered within "
         f"{scope.service_level_seconds:g} s, target {goal(scope.service_level_target)}",
-        f"{people} and {hours} agent-hours in each set-up",
+        f"{people} and {agent_hours(comparison)}",
         "",
         *(
             textwrap.fill(
@@ -92,6 +91,16 @@ def _header(comparison: Comparison) -> list[str]:
         *_specialists(comparison),
         "",
     ]
+
+
+def agent_hours(comparison: Comparison) -> str:
+    """The agent-hours planned for the set-ups: the same, unless the scenario's shifts
+    have parts of hours (separate lines have whole agents by the hour)."""
+    separate = sum(sum(agents) for agents in comparison.agents_by_line.values())
+    own = sum(comparison.scenario.agents_by_hour())
+    if abs(own - separate) < 0.01:
+        return f"{separate} agent-hours in each set-up"
+    return f"{own:.1f} agent-hours in one queue, {separate} in separate lines (whole agents by the hour)"
 
 
 def specialists_note(comparison: Comparison) -> list[str]:

@@ -166,8 +166,7 @@ def compare_page(comparison: Comparison) -> str:
         for key in compare.SETUPS
     )
     people = "The same people (the same first calls)" if comparison.same_people else "NOT the same people"
-    hours = sum(sum(agents) for agents in comparison.agents_by_line.values())
-    notes = [f"{people} and {hours} agent-hours in each set-up."]
+    notes = [f"{people} and {compare_render.agent_hours(comparison)}."]
     notes += compare_render.specialists_note(comparison)
     off = "; ".join(f"{key} = {value}" for key, value in compare.SWITCHED_OFF.items())
     notes.append(f"Off in separate lines and one queue: {off}.")
