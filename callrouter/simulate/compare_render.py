@@ -139,13 +139,18 @@ def as_table(comparison: Comparison) -> str:
     level = "" if not replicated else " each: mean±half-width of its 95% interval;"
     lines += [
         "",
-        f"SL1: answered within T / answered; SL2: answered within T / (answered + abandoned after T);{level}",
+        "SL1: answered within T / answered; SL2: answered within T / (answered + abandoned after T);",
+        *([level.strip()] if level else []),
         "abandonment: abandoned / waited in the queue; mean wait: every call that waited (abandoned too);",
         "never served: people none of whose calls was answered nor a callback completed;",
         "agent-hours: agents' logged-in time; occupancy: their busy time / logged-in time; "
         "callbacks: completed/made",
-        "off in set-ups 1 and 2: "
-        + "; ".join(f"{key} = {value.split(' (')[0]}" for key, value in SWITCHED_OFF.items()),
+        textwrap.fill(
+            "off in set-ups 1 and 2: "
+            + "; ".join(f"{key}={value.split(' (')[0]}" for key, value in SWITCHED_OFF.items()),
+            WRAP,
+            break_on_hyphens=False,
+        ),
     ]
     return "\n".join(lines) + "\n"
 
