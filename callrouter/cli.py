@@ -101,7 +101,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from callrouter.simulate import command
 
-    return command.run(Path(args.scenario), args.format, args.seed, sys.stdout, sys.stderr, args.replications)
+    return command.run(
+        Path(args.scenario), args.format, args.seed, sys.stdout, sys.stderr, args.replications, args.compare
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -195,11 +197,11 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from callrouter.simulate import command, render
+    from callrouter.simulate import command, compare, render
 
     sim = sub.add_parser(
         "simulate",
-        help="a day of traffic through the router's switchboard in simulated time (table or json)",
+        help="a day of traffic through the router's switchboard in simulated time (table, json or html)",
         description=command.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -211,6 +213,12 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         type=_replications,
         metavar="N",
         help="run the day N times (seeds seed, seed+1, ...): each figure's mean and 95%% interval",
+    )
+    sim.add_argument(
+        "--compare",
+        choices=compare.COMPARISONS,
+        help="separate-lines: the day as separate lines, as one queue, and as one queue with "
+        "keep-your-place and callbacks, side by side (see above)",
     )
     sim.set_defaults(func=cmd_simulate)
 

@@ -6,6 +6,7 @@ attribute a test can count too: ``data-cell``, ``data-bar``, ``data-mark``."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -201,3 +202,78 @@ def _hour_mark(hour: int, x: int, g: GroupFigures, target: float) -> str:
 
 def _data(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+# ---- by hour: two counts side by side; agents and their occupancy -------------------
+PAIR_COLOURS = ("#94a3b8", GOOD)  # the first count (offered), the second (answered)
+OCCUPANCY = "#6366f1"
+
+
+def pairs_by_hour(pairs: Sequence[tuple[int, int]], names: tuple[str, str]) -> str:
+    """Two counts of each hour side by side (offered and answered): 24 marks, each
+    ``data-mark data-hour`` with the counts as ``data-first`` and ``data-second``."""
+    most = max((max(pair) for pair in pairs), default=0) or 1
+    body = [_axis(HOURS * HOUR_W, most, "calls")]
+    half = (HOUR_W - 6) / 2
+    for hour, pair in enumerate(pairs):
+        x = 40 + hour * HOUR_W
+        title = f"{hour:02d}:00-{hour:02d}:59: {names[0]} {pair[0]}, {names[1]} {pair[1]}"
+        parts = [f"<title>{escape(title)}</title>"]
+        for i, (count, colour) in enumerate(zip(pair, PAIR_COLOURS, strict=True)):
+            height = PLOT_H * count / most
+            parts.append(
+                f'<rect x="{x + 3 + i * half:g}" y="{BASE - height:.1f}" width="{half:g}"'
+                f' height="{height:.1f}" fill="{colour}"/>'
+            )
+        parts.append(_text(x + HOUR_W / 2, BASE + 14, f"{hour:02d}"))
+        body.append(
+            f'<g data-mark data-hour="{hour}" data-first="{pair[0]}" data-second="{pair[1]}">'
+            + "".join(parts)
+            + "</g>"
+        )
+    legend = ['<g data-legend="pairs-by-hour">']
+    for i, (name, colour) in enumerate(zip(names, PAIR_COLOURS, strict=True)):
+        legend.append(f'<rect x="{40 + i * 120}" y="{BASE + 24}" width="12" height="12" fill="{colour}"/>')
+        legend.append(_text(56 + i * 120, BASE + 34, name, "start"))
+    body.append("".join(legend) + "</g>")
+    return _svg(50 + HOURS * HOUR_W, BASE + 46, body, f"{names[0]} and {names[1]} by hour of the day")
+
+
+def agents_by_hour(agents: Sequence[float], occupancy: Sequence[float | None]) -> str:
+    """Agents logged in each hour (bars, on the left scale) and their occupancy (dots,
+    0-100% on the right): 24 marks, ``data-mark data-hour data-agents data-occupancy``."""
+    most = max(max(agents, default=0.0), 1.0)
+    right = 44 + HOURS * HOUR_W
+    body = [
+        _axis(HOURS * HOUR_W, math.ceil(most), "agents"),
+        _text(right + 4, BASE + 4, "0%", "start"),
+        _text(right + 4, BASE - PLOT_H + 4, "100%", "start"),
+    ]
+    for hour, (count, busy) in enumerate(zip(agents, occupancy, strict=True)):
+        x = 40 + hour * HOUR_W
+        title = f"{hour:02d}:00-{hour:02d}:59: {count:.1f} agents logged in, occupancy {percent(busy)}"
+        height = PLOT_H * count / math.ceil(most)
+        parts = [
+            f"<title>{escape(title)}</title>",
+            f'<rect x="{x + 3}" y="{BASE - height:.1f}" width="{HOUR_W - 6}" height="{height:.1f}"'
+            ' fill="#93c5fd"/>',
+        ]
+        if busy is not None:
+            parts.append(
+                f'<circle cx="{x + HOUR_W / 2:g}" cy="{BASE - PLOT_H * busy:.1f}" r="3.5"'
+                f' fill="{OCCUPANCY}"/>'
+            )
+        parts.append(_text(x + HOUR_W / 2, BASE + 14, f"{hour:02d}"))
+        body.append(
+            f'<g data-mark data-hour="{hour}" data-agents="{count:.2f}" data-occupancy="{_data(busy)}">'
+            f"{''.join(parts)}</g>"
+        )
+    body.append(
+        '<g data-legend="agents-by-hour">'
+        + f'<rect x="40" y="{BASE + 24}" width="12" height="12" fill="#93c5fd"/>'
+        + _text(56, BASE + 34, "agents logged in (left)", "start")
+        + f'<circle cx="230" cy="{BASE + 30}" r="4" fill="{OCCUPANCY}"/>'
+        + _text(238, BASE + 34, "occupancy: busy / logged-in time (right)", "start")
+        + "</g>"
+    )
+    return _svg(right + 40, BASE + 46, body, "agents logged in and their occupancy by hour of the day")

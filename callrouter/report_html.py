@@ -49,13 +49,13 @@ def page(report: Report) -> str:
         f'<p class="sub">{escape(_period(report))} · service level: answered within {t},'
         f" target {goal(scope.service_level_target)}{escape(lines)}</p>",
         _headlines(report),
-        _section(
+        section(
             "heatmap",
             "Load by weekday and hour",
             f"Offered calls by the weekday and hour they started ({scope.zone}).",
             report_charts.heatmap(report.load, scope.zone),
         ),
-        _section(
+        section(
             "waits",
             "How long callers waited",
             "Waits of queued calls, from joining the queue to an agent's answer or to leaving it; "
@@ -63,7 +63,7 @@ def page(report: Report) -> str:
             "coloured by how they ended.",
             report_charts.wait_bars(report.waits, scope.service_level_seconds),
         ),
-        _section(
+        section(
             "sl-by-hour",
             "Service level by hour of the day",
             "Calls that started in each hour (all days of the period). Bars: SL1; dots: SL2; "
@@ -75,10 +75,16 @@ def page(report: Report) -> str:
         _extras(report),
         _definitions(report),
     ]
+    return document(f"KPI report {_period(report)}", body)
+
+
+def document(title: str, body: list[str], style: str = "") -> str:
+    """A whole page: ``title`` (escaped here), the parts of ``body`` (HTML already),
+    the report's styles and ``style`` besides."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>KPI report {escape(_period(report))}</title><style>{STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{STYLE}{style}</style></head>"
         f"<body><main>{''.join(body)}</main></body></html>\n"
     )
 
@@ -95,50 +101,52 @@ def _period(report: Report) -> str:
 def _headlines(report: Report) -> str:
     g, target = report.overall, report.scope.service_level_target
     cards = [
-        _card("offered", "Offered", str(g.offered), g.offered, "inbound calls that reached a line"),
-        _card(
+        card("offered", "Offered", str(g.offered), g.offered, "inbound calls that reached a line"),
+        card(
             "unique_callers", "Unique callers", str(g.unique_callers), g.unique_callers, "withheld: one each"
         ),
-        _card("answered", "Answered", str(g.answered), g.answered, f"of {g.queued} queued"),
-        _card("asa", "Avg speed of answer", seconds(g.asa_seconds), g.asa_seconds, "mean wait, answered"),
-        _card(
+        card("answered", "Answered", str(g.answered), g.answered, f"of {g.queued} queued"),
+        card("asa", "Avg speed of answer", seconds(g.asa_seconds), g.asa_seconds, "mean wait, answered"),
+        card(
             "sl1",
             "Service level SL1",
             percent(g.sl1),
             g.sl1,
             f"target {goal(target)}",
-            _grade(g.sl1, target),
+            grade(g.sl1, target),
         ),
-        _card(
+        card(
             "sl2",
             "Service level SL2",
             percent(g.sl2),
             g.sl2,
             f"target {goal(target)}",
-            _grade(g.sl2, target),
+            grade(g.sl2, target),
         ),
-        _card(
+        card(
             "abandonment", "Abandoned", percent(g.abandonment), g.abandonment, f"{g.abandoned} of {g.queued}"
         ),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
-def _grade(value: float | None, target: float) -> str:
+def grade(value: float | None, target: float) -> str:
     if value is None:
         return ""
     return " good" if value >= target else " short"
 
 
-def _card(key: str, label: str, shown: str, value: float | None, note: str, grade: str = "") -> str:
+def card(key: str, label: str, shown: str, value: float | None, note: str, grade: str = "") -> str:
     raw = "" if value is None else (str(value) if isinstance(value, int) else f"{value:.4f}")
     return (
-        f'<div class="card{grade}" data-headline="{key}" data-value="{raw}"><div class="label">{label}</div>'
+        f'<div class="card{grade}" data-headline="{key}" data-value="{raw}">'
+        f'<div class="label">{escape(label)}</div>'
         f'<div class="value">{escape(shown)}</div><div class="note">{escape(note)}</div></div>'
     )
 
 
-def _section(chart: str, title: str, text: str, svg: str) -> str:
+def section(chart: str, title: str, text: str, svg: str) -> str:
+    """A chart's section: its title (HTML), what it shows (escaped here) and the chart."""
     return f'<section data-chart="{chart}"><h2>{title}</h2><p>{escape(text)}</p>{svg}</section>'
 
 

@@ -7,6 +7,8 @@ callers and their times; ``engine`` plays Asterisk and the people around
 ``core.switchboard.step`` on a discrete-event clock (no asyncio, no sleeps);
 ``figures`` turns the records the switchboard wrote into the day's and each
 hour's figures, ``replications`` runs the day from several seeds and gives
-each figure's mean with a confidence interval, ``render`` writes them,
-``command`` is the CLI's entry.
+each figure's mean with a confidence interval, ``render`` writes them
+(``page``: as an HTML page), ``compare`` plays the day as separate lines, as
+one queue and as configured (``compare_render`` writes them side by side),
+``staff`` gives all-round agents by the hour, ``command`` is the CLI's entry.
 """

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from callrouter.simulate import figures, render, replications
+from callrouter.simulate import compare, compare_render, figures, page, render, replications
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.scenario import ScenarioError, load_scenario
 
@@ -23,13 +23,45 @@ never served, calls per person, agents logged in and their occupancy,
 callbacks completed/made. The same seed gives the same figures.
 --replications N (2 or more): the day N times, seeds seed, seed + 1, ...; each
 figure as its mean with a 95% confidence interval (Student's t over the days).
-Exit 0: written; 2: a bad scenario or config (each bad key by its path).
+--compare separate-lines: the before/after picture of unifying the lines, the
+day in three set-ups side by side, from the same seed (the same people make the
+same first calls in each) with the same agent-hours:
+  1. separate lines: each line alone, its own queue, with only its own callers
+     and its own agents: each hour, the agents logged in then (rounded to whole
+     agents) split over the lines in proportion to the calls expected on each
+     that hour (largest remainder; a line with calls gets at least one while
+     there are as many agents as such lines; an hour with no calls expected
+     splits by the day's), as all-round agents; the lines' days then merged;
+  2. one queue: every line into the one queue, the scenario's own agents and
+     shifts (a note says when they do not all take every topic and language);
+  3. one queue + keep-your-place + callbacks: the scenario as configured.
+  In 1 and 2 the config's repeat-caller recognition and callback offers are
+  off: repeat.resume_seconds = 0, repeat.contact_seconds = 0,
+  repeat.skip_menu = false, repeat.exclude = ["+*"] (no number recognised),
+  no callback.offer_after_seconds and no topic's callback_offer_after_seconds.
+  With --replications N, each figure's mean and interval in each set-up.
+--format html: one self-contained page (no script, no link: it opens offline)
+with the KPI report's kind of charts: offered and answered by hour, the service
+level by hour against the target, the waits, agents and occupancy by hour; the
+day's and the hours' tables; with --compare, the three set-ups side by side.
+One day: not with --replications.
+Exit 0: written; 2: a bad scenario or config (each bad key by its path), or
+--format html with --replications.
 """
 
 
 def run(
-    path: Path, fmt: str, seed: int | None, stdout: TextIO, stderr: TextIO, replicate: int | None = None
+    path: Path,
+    fmt: str,
+    seed: int | None,
+    stdout: TextIO,
+    stderr: TextIO,
+    replicate: int | None = None,
+    comparison: str | None = None,
 ) -> int:
+    if fmt == "html" and replicate is not None:
+        print("--format html draws one day: not with --replications (use table or json)", file=stderr)
+        return EXIT_UNUSABLE
     try:
         scenario = load_scenario(path, seed)
     except ScenarioError as exc:
@@ -37,10 +69,14 @@ def run(
         for problem in exc.problems:
             print(f"  {problem}", file=stderr)
         return EXIT_UNUSABLE
+    if comparison is not None:
+        compared = compare.compare(scenario, replicate)
+        stdout.write(page.compare_page(compared) if fmt == "html" else compare_render.render(compared, fmt))
+        return 0
     if replicate is not None:
         summaries, replicated = replications.replicate(scenario, replicate)
         stdout.write(render.render_replicated(scenario, summaries[0], replicated, fmt))
         return 0
     summary = figures.summary(simulate(scenario))
-    stdout.write(render.render(scenario, summary, fmt))
+    stdout.write(page.page(scenario, summary) if fmt == "html" else render.render(scenario, summary, fmt))
     return 0

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callrouter.core.kpi import GroupFigures, Scope, Tally, ratio
+from callrouter.core.kpi import GroupFigures, Report, Scope, Tally, ratio
 from callrouter.core.records import CallbackState, CallRecord, Outcome
 from callrouter.core.waits import wait_of
 from callrouter.simulate.engine import Day
@@ -64,6 +64,7 @@ class Summary:
     hours: tuple[Figures, ...]  # 24, midnight first
     steps: int  # switchboard steps taken
     callbacks_open: int  # still pending when the simulation ended
+    kpi: Report  # the KPI report's tally of the day's calls (the page's waits and hours)
 
 
 def summary(day: Day) -> Summary:
@@ -76,7 +77,7 @@ def summary(day: Day) -> Summary:
     hours = tuple(parts.figures(report.by_hour[h], range(h, h + 1)) for h in range(HOURS))
     whole = parts.figures(report.overall, range(HOURS))
     still = sum(1 for r in day.callbacks.values() if r.state in OPEN)
-    return Summary(scope, whole, hours, day.steps, still)
+    return Summary(scope, whole, hours, day.steps, still, report)
 
 
 def window(day: Day, first: int, end: int) -> Figures:

@@ -12,7 +12,7 @@ from callrouter.simulate.figures import Figures, Summary, as_dict
 from callrouter.simulate.replications import FIGURES, Interval, Replicated
 from callrouter.simulate.scenario import Scenario
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "html")
 COLUMNS = (
     ("hour", 5), ("offered", 8), ("people", 7), ("answered", 9), ("abandoned", 10), ("ASA", 7), ("wait", 7),
     ("SL1", 7), ("SL2", 7), ("never", 6), ("calls/p", 8), ("agents", 7), ("occup.", 7), ("callbacks", 10),
@@ -43,7 +43,7 @@ def definitions(summary: Summary) -> dict[str, str]:
     }
 
 
-def _about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
+def about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     return {
         "scenario": scenario.source,
         "config": scenario.settings.source,
@@ -52,15 +52,15 @@ def _about(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     }
 
 
-def _service_level(summary: Summary) -> dict[str, float]:
+def service_level(summary: Summary) -> dict[str, float]:
     return {"seconds": summary.scope.service_level_seconds, "target": summary.scope.service_level_target}
 
 
 def as_json(scenario: Scenario, summary: Summary) -> dict[str, Any]:
     return {
-        **_about(scenario, summary),
+        **about(scenario, summary),
         "seed": scenario.seed,
-        "service_level": _service_level(summary),
+        "service_level": service_level(summary),
         "definitions": definitions(summary),
         "day": as_dict(summary.day),
         "hours": [{"hour": hour, **as_dict(figures)} for hour, figures in enumerate(summary.hours)],
@@ -73,7 +73,7 @@ def as_json_text(scenario: Scenario, summary: Summary) -> str:
     return json.dumps(as_json(scenario, summary), indent=2, ensure_ascii=False) + "\n"
 
 
-def _row(label: str, f: Figures) -> list[str]:
+def row(label: str, f: Figures) -> list[str]:
     callbacks = f"{f.callbacks_completed}/{f.callbacks_made}" if f.callbacks_made else DASH
     per_person = DASH if f.calls_per_person is None else f"{f.calls_per_person:.2f}"
     return [
@@ -97,11 +97,11 @@ def as_table(scenario: Scenario, summary: Summary) -> str:
         f"target {goal(scope.service_level_target)}",
         "",
         _line([name for name, _ in COLUMNS]),
-        _line(_row("day", summary.day)),
+        _line(row("day", summary.day)),
     ]
     for hour, figures in enumerate(summary.hours):
         if figures.offered or figures.agents:
-            lines.append(_line(_row(f"{hour:02d}", figures)))
+            lines.append(_line(row(f"{hour:02d}", figures)))
     outcomes = ", ".join(f"{name} {count}" for name, count in summary.day.outcomes.items()) or DASH
     lines += [
         "",
@@ -153,7 +153,7 @@ def _half(name: str, iv: Interval) -> str:
     )
 
 
-def _cell(name: str, iv: Interval | None) -> str:
+def interval_cell(name: str, iv: Interval | None) -> str:
     return DASH if iv is None else f"{_value(name, iv.mean)}±{_half(name, iv)}"
 
 
@@ -166,13 +166,13 @@ def interval_dict(iv: Interval | None) -> dict[str, float | int] | None:
 
 def replicated_json(scenario: Scenario, summary: Summary, replicated: Replicated) -> dict[str, Any]:
     return {
-        **_about(scenario, summary),
+        **about(scenario, summary),
         "seeds": list(replicated.seeds),
         "replications": len(replicated.seeds),
         "confidence": replicated.confidence,
         "interval": "mean ± t(n - 1)·s/√n over the replications (Student's t); n: the replications "
         "with a value for the figure",
-        "service_level": _service_level(summary),
+        "service_level": service_level(summary),
         "definitions": {name: text for name, text in definitions(summary).items() if name in FIGURES},
         "day": {name: interval_dict(replicated.day[name]) for name in FIGURES},
         "hours": [
@@ -209,7 +209,9 @@ def replicated_table(scenario: Scenario, summary: Summary, replicated: Replicate
     for hour, figures in enumerate(replicated.hours):
         offered, agents = figures["offered"], figures["agents"]
         if (offered is not None and offered.mean) or (agents is not None and agents.mean):
-            lines.append(_hour_line(f"{hour:02d}", [_cell(name, figures[name]) for name, _ in HOUR_COLUMNS]))
+            lines.append(
+                _hour_line(f"{hour:02d}", [interval_cell(name, figures[name]) for name, _ in HOUR_COLUMNS])
+            )
     lines += [
         "",
         "aband.: abandoned share (abandoned / waited);",
