@@ -4,15 +4,13 @@ call's path; the figures are the core's (``core.kpi``, ``core.cover``)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 
 import asyncpg
 
 from callrouter.core.records import AgentStateRecord, CallRecord, Outcome, RepeatKind
-from callrouter.store.queries import UNAVAILABLE, DatabaseUnavailable, Pooled
+from callrouter.store.queries import Pooled
 
 # Every call that started in the period, results calls too (the core counts them apart).
 # An empty array of lines: every line.
@@ -58,7 +56,6 @@ SELECT agent, at, state, reason, call_id, id FROM (
 ORDER BY agent, at, id
 """
 BATCH = 2000
-Row = TypeVar("Row")
 
 
 def _call(r: asyncpg.Record) -> CallRecord:
@@ -85,29 +82,12 @@ class ReportReader(Pooled):
         self, start: datetime, end: datetime, lines: Sequence[str] = ()
     ) -> AsyncIterator[list[CallRecord]]:
         """The calls that started in [start, end), ``BATCH`` at a time, through a cursor."""
-        return self._stream(_call, CALLS, start, end, list(lines))
+        return self._stream(_call, CALLS, start, end, list(lines), batch=BATCH)
 
     def agent_states(self, start: datetime, end: datetime) -> AsyncIterator[list[AgentStateRecord]]:
         """Every agent's state changes in [start, end), after the last one before
         ``start``; by agent, then time; ``BATCH`` at a time."""
-        return self._stream(_agent_state, AGENT_STATES, start, end)
-
-    async def _stream(
-        self, row: Callable[[asyncpg.Record], Row], query: str, *args: Any
-    ) -> AsyncIterator[list[Row]]:
-        try:
-            async with asyncio.timeout(self._timeout):
-                pool = await self._get_pool()
-                conn = await pool.acquire()
-            try:
-                async with conn.transaction():
-                    cursor = await conn.cursor(query, *args, timeout=self._timeout)
-                    while rows := await cursor.fetch(BATCH, timeout=self._timeout):
-                        yield [row(r) for r in rows]
-            finally:
-                await pool.release(conn)
-        except UNAVAILABLE as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return self._stream(_agent_state, AGENT_STATES, start, end, batch=BATCH)
 
     async def callback_states(
         self, start: datetime, end: datetime, lines: Sequence[str] = ()
