@@ -99,6 +99,45 @@ def _pieces(zone: ZoneInfo, since: datetime, until: datetime) -> Iterator[tuple[
         at = upto
 
 
+def patience_estimate(abandoned: int, waited_seconds: float) -> float | None:
+    """Mean patience, exponential, by maximum likelihood: the seconds every queued
+    caller waited (an answered caller's wait is a patience cut short) / abandons.
+    None: infinite (nobody abandoned)."""
+    return waited_seconds / abandoned if abandoned and waited_seconds > 0 else None
+
+
+class Logins:
+    """Agents' logged-in spans from their state records (any state but
+    ``logged_out`` is logged in), none before ``start``."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self._spans: dict[str, list[tuple[datetime, datetime]]] = {}
+        self._since: dict[str, datetime | None] = {}  # agent -> logged in since (None: logged out)
+
+    def add(self, record: AgentStateRecord) -> None:
+        """An agent's state change, each agent's in order of time; the first may be
+        the last one before ``start`` (still in force then)."""
+        at = max(record.at, self.start)
+        since = self._since.get(record.agent)
+        if record.state == LOGGED_OUT:
+            if since is not None:
+                self._spans.setdefault(record.agent, []).append((since, at))
+            self._since[record.agent] = None
+        elif since is None:
+            self._since[record.agent] = at
+
+    def spans(self, until: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Each agent's spans up to ``until`` (one still logged in: up to it), in order;
+        empty ones left out."""
+        found: dict[str, list[tuple[datetime, datetime]]] = {}
+        ongoing = {agent: [(since, until)] for agent, since in self._since.items() if since is not None}
+        for agent in sorted({*self._spans, *ongoing}):
+            clipped = [(a, min(b, until)) for a, b in [*self._spans.get(agent, []), *ongoing.get(agent, [])]]
+            found[agent] = [(a, b) for a, b in clipped if a < b]
+        return {agent: spans for agent, spans in found.items() if spans}
+
+
 class CoverTally:
     """Staff cover, built call by call and agent state by agent state (the store streams both)."""
 
@@ -122,8 +161,7 @@ class CoverTally:
         self._talked = [0.0] * HOURS
         self._abandoned = 0
         self._waited = 0.0
-        self._spans: list[tuple[datetime, datetime]] = []  # agents' logged-in spans (a login each)
-        self._since: dict[str, datetime | None] = {}  # agent -> logged in since (None: logged out)
+        self._logins = Logins(start)
 
     def add_call(self, call: CallRecord) -> None:
         """An inbound call of the period (its final record)."""
@@ -142,26 +180,19 @@ class CoverTally:
     def add_agent_state(self, record: AgentStateRecord) -> None:
         """An agent's state change, each agent's in order of time; the first may be
         the last one before the period (still in force at its start)."""
-        at = max(record.at, self.start)
-        since = self._since.get(record.agent)
-        if record.state == LOGGED_OUT:
-            if since is not None:
-                self._spans.append((since, at))
-            self._since[record.agent] = None
-        elif since is None:
-            self._since[record.agent] = at
+        self._logins.add(record)
 
     def figures(self, until: datetime) -> Cover:
         """The cover of [start, until): ``until`` is the period's end, or now if sooner."""
         logged = [0.0] * HOURS
-        still = [(since, until) for since in self._since.values() if since is not None]
-        for since, end in [*self._spans, *still]:
-            for hour, seconds in seconds_by_hour(self.zone, since, min(end, until)):
-                logged[hour] += seconds
+        for spans in self._logins.spans(until).values():
+            for since, end in spans:
+                for hour, seconds in seconds_by_hour(self.zone, since, end):
+                    logged[hour] += seconds
         covered = [0.0] * HOURS
         for hour, seconds in seconds_by_hour(self.zone, self.start, until):
             covered[hour] += seconds
-        patience = self._waited / self._abandoned if self._abandoned and self._waited > 0 else None
+        patience = patience_estimate(self._abandoned, self._waited)
         talks = sum(self._talks)
         overall_talk = sum(self._talked) / talks if talks else None
         hours = tuple(self._hour(h, covered[h], logged[h], patience, overall_talk) for h in range(HOURS))

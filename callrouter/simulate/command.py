@@ -9,7 +9,7 @@ from typing import TextIO
 
 from callrouter.simulate import figures, render, replications
 from callrouter.simulate.engine import simulate
-from callrouter.simulate.scenario import ScenarioError, load_scenario
+from callrouter.simulate.scenario import Scenario, ScenarioError, load_scenario
 
 EXIT_UNUSABLE = 2
 HELP = """\
@@ -23,7 +23,14 @@ never served, calls per person, agents logged in and their occupancy,
 callbacks completed/made. The same seed gives the same figures.
 --replications N (2 or more): the day N times, seeds seed, seed + 1, ...; each
 figure as its mean with a 95% confidence interval (Student's t over the days).
-Exit 0: written; 2: a bad scenario or config (each bad key by its path).
+--from/--to (instead of SCENARIO): the day recorded in PostgreSQL between the
+two instants (within one day of the centre's clock): first calls per line and
+topic per 15 minutes and the recorded talk times (handle "empirical"); the
+rest (patience, redials, callbacks, shifts, timing) from --base SCENARIO, else
+patience estimated from the records' abandons (exponential; infinite when none
+abandoned) and shifts from the agents' recorded logins.
+Exit 0: written; 2: a bad scenario or config (each bad key by its path), or
+bad arguments or database.
 """
 
 
@@ -33,10 +40,20 @@ def run(
     try:
         scenario = load_scenario(path, seed)
     except ScenarioError as exc:
-        print(f"{exc.source}: invalid scenario", file=stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=stderr)
-        return EXIT_UNUSABLE
+        return refuse(exc, stderr)
+    return play(scenario, fmt, stdout, replicate)
+
+
+def refuse(exc: ScenarioError, stderr: TextIO) -> int:
+    """Every problem of an unusable scenario on stderr; the exit code."""
+    print(f"{exc.source}: invalid scenario", file=stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=stderr)
+    return EXIT_UNUSABLE
+
+
+def play(scenario: Scenario, fmt: str, stdout: TextIO, replicate: int | None = None) -> int:
+    """The scenario's day (``replicate`` times), its figures on stdout."""
     if replicate is not None:
         summaries, replicated = replications.replicate(scenario, replicate)
         stdout.write(render.render_replicated(scenario, summaries[0], replicated, fmt))
