@@ -321,11 +321,12 @@ def shown_hours(cover: Cover) -> list[HourCover]:
 
 
 def cover_cells(hour: HourCover) -> tuple[str, ...]:
-    """hours, queued, per hour, handle, load, planned, needed: as people read them."""
+    """hours, queued, per hour, handle, load, planned, needed, gap (planned - needed): as people read them."""
     needed = DASH if hour.needed is None else str(hour.needed)
+    gap = DASH if hour.needed is None or hour.planned is None else f"{hour.planned - hour.needed:+.1f}"
     return (
         f"{hour.hours:.2f}", str(hour.queued), number(hour.arrivals_per_hour, 1),
-        seconds(hour.handle_seconds), number(hour.load_erlangs, 2), number(hour.planned, 1), needed,
+        seconds(hour.handle_seconds), number(hour.load_erlangs, 2), number(hour.planned, 1), needed, gap,
     )  # fmt: skip
 
 
@@ -333,7 +334,7 @@ def number(value: float | None, places: int) -> str:
     return DASH if value is None else f"{value:.{places}f}"
 
 
-COVER_COLUMNS = ("hours", "queued", "per hour", "handle", "load", "planned", "needed")
+COVER_COLUMNS = ("hours", "queued", "per hour", "handle", "load", "planned", "needed", "gap")
 
 
 def _cover(report: Report) -> list[str]:

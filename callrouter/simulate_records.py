@@ -111,8 +111,9 @@ def run(request: Request, settings: Settings, stdout: TextIO, stderr: TextIO) ->
     try:
         base: dict[str, Any] = {}
         if request.base is not None:
-            loaded = read_data(request.base)
-            base = loaded if isinstance(loaded, dict) else {}
+            base = read_data(request.base)
+            if not isinstance(base, dict):
+                raise ScenarioError(str(request.base), ["not a scenario: a table of keys is expected"])
         span = window(request, base.get("zone") or compiled.centre_zone(settings))
         records = asyncio.run(read(settings, span))
         agents = frozenset(compiled.board(settings).centre.agents)

@@ -54,7 +54,7 @@ class HourCover:
     planned: float | None  # agents logged in, on average (None: the period does not cover the hour)
     queued: int
     arrivals_per_hour: float | None  # queued calls per hour
-    handle_seconds: float | None  # mean talk + wrap-up
+    handle_seconds: float | None  # mean talk + wrap-up (None: no queued call, or none answered at all)
     load_erlangs: float | None
     needed: int | None  # None: nothing to compute it from (see the module's docstring)
 
@@ -207,9 +207,9 @@ class CoverTally:
         if covered <= 0:
             return HourCover(hour, 0.0, None, queued, None, None, None, None)
         talk = self._talked[hour] / self._talks[hour] if self._talks[hour] else overall_talk
-        handle = None if talk is None else talk + self.wrap_up
+        handle = None if talk is None or not queued else talk + self.wrap_up
         rate = queued / covered
-        load = None if handle is None else rate * handle
+        load = 0.0 if not queued else None if handle is None else rate * handle
         return HourCover(
             hour=hour,
             hours=covered / 3600,

@@ -109,7 +109,19 @@ def test_every_format_shows_planned_vs_needed() -> None:
     assert "agents planned vs needed by hour of the day (Europe/Moscow; mean patience 1:50" in table
     cover = table.split("agents planned vs needed")[1].splitlines()
     row = next(line for line in cover if line.startswith("  09  "))
-    assert row.split() == ["09", "1.00", "60", "60.0", "3:00", "3.00", "1.5", str(needed)]
+    assert row.split() == [
+        "09",
+        "1.00",
+        "60",
+        "60.0",
+        "3:00",
+        "3.00",
+        "1.5",
+        str(needed),
+        f"{1.5 - needed:+.1f}",
+    ]
+    quiet = next(line for line in cover if line.startswith("  03  "))
+    assert quiet.split() == ["03", "1.00", "0", "0.0", "—", "0.00", "1.0", "0", "+1.0"]
     assert "needed" in table.split("definitions")[1]
     figures = json.loads(report.render(day, "json"))["cover"]
     assert figures["patience_seconds"] == 110 and figures["model"] == "erlang_a"
