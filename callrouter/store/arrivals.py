@@ -4,8 +4,10 @@ and what the callers' patience showed. Never on a call's path; the scenario is
 built from it by ``simulate.recorded``.
 
 A first call is an inbound call that reached a line and was not recognised as
-the same person calling again (``repeat_kind`` empty): the simulator makes the
-redials itself. Quarters count 15-minute steps of elapsed time from the day's
+an unserved person calling again (already waiting, resuming their place, or
+with a callback pending): the simulator makes those redials itself. A person
+calling again after talking to an agent (``recent_contact``) has a new need, as
+the simulator sees it: a first call. Quarters count 15-minute steps of elapsed time from the day's
 midnight, as the simulator's clock does.
 """
 
@@ -25,7 +27,7 @@ FIRST_CALLS = """
 SELECT line, topic, floor(EXTRACT(EPOCH FROM (started_at - $3)) / 900)::integer AS quarter, count(*) AS n
 FROM calls
 WHERE started_at >= $1 AND started_at < $2 AND direction = 'inbound' AND line IS NOT NULL
-  AND repeat_kind IS NULL
+  AND (repeat_kind IS NULL OR repeat_kind = 'recent_contact')
 GROUP BY 1, 2, 3
 """
 TALKS = """

@@ -30,19 +30,23 @@ async def test_the_reader_counts_first_calls_talks_and_abandons(
     db: Migrated, empty_db: str, cluster: Cluster
 ) -> None:
     redial = replace(CALLS[0], call_id=str(uuid.uuid4()), channel_id="redial", repeat_kind=RepeatKind.RESUMED)
-    assert await db.store.write([*CALLS, redial]) == []
+    again = replace(
+        CALLS[0], call_id=str(uuid.uuid4()), channel_id="again", repeat_kind=RepeatKind.RECENT_CONTACT
+    )
+    assert await db.store.write([*CALLS, redial, again]) == []
     reader = ArrivalReader(empty_db, cluster.password)
     try:
         traffic = await reader.traffic(at("08:00:00"), at("12:00:01"), START)
     finally:
         await reader.close()
     # 60 first calls 09:00-09:59, one a minute; 10 from 10:00, one each 6 minutes; not the redial
-    quarters = {36: 15, 37: 15, 38: 15, 39: 15, 40: 3, 41: 2, 42: 3, 43: 2}
+    # of an unserved caller (the simulator redials), but one calling again after talking: a new need
+    quarters = {36: 15 + 1, 37: 15, 38: 15, 39: 15, 40: 3, 41: 2, 42: 3, 43: 2}
     assert traffic.first_calls == {("clinic-central", "operator"): quarters}
     assert traffic.without_topic == 1  # the menu hang-up at 12:00
-    # every answered call talked, the redial too (a copy of the first: 10 s waited, 170 s talked)
-    assert traffic.talk_seconds == [170.0] * 61
-    assert traffic.abandoned == 10 and traffic.waited_seconds == pytest.approx(1100 + 10)
+    # every answered call talked, the two copies of the first too (each 10 s waited, 170 s talked)
+    assert traffic.talk_seconds == [170.0] * 62
+    assert traffic.abandoned == 10 and traffic.waited_seconds == pytest.approx(1100 + 2 * 10)
 
 
 @pytest.fixture
