@@ -101,9 +101,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from callrouter.simulate import command
 
-    return command.run(
-        Path(args.scenario), args.format, args.seed, sys.stdout, sys.stderr, args.replications, args.compare
+    from_records = args.start is not None and args.end is not None
+    if (args.scenario is not None) == from_records or (args.start is None) != (args.end is None):
+        print("simulate: give a SCENARIO, or --from and --to (a recorded day)", file=sys.stderr)
+        return command.EXIT_UNUSABLE
+    if not from_records:
+        scenario, seed, out, err = Path(args.scenario), args.seed, sys.stdout, sys.stderr
+        return command.run(scenario, args.format, seed, out, err, args.replications, args.compare)
+    from callrouter import simulate_records as records
+
+    base = Path(args.base) if args.base else None
+    request = records.Request(
+        args.start, args.end, Path(args.config), base, args.seed, args.format, args.replications, args.compare
     )
+    return records.run(request, _load(args.config), sys.stdout, sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -205,7 +216,7 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description=command.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sim.add_argument("scenario", help="the scenario file (TOML, or JSON by its .json name)")
+    sim.add_argument("scenario", nargs="?", help="the scenario file (TOML, or JSON by its .json name)")
     sim.add_argument("--format", choices=render.FORMATS, default="table")
     sim.add_argument("--seed", type=int, help="the random seed (default: the scenario's)")
     sim.add_argument(
@@ -220,7 +231,23 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="separate-lines: the day as separate lines, as one queue, and as one queue with "
         "keep-your-place and callbacks, side by side (see above)",
     )
+    _recorded_day_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
+
+
+def _recorded_day_arguments(sim: argparse.ArgumentParser) -> None:
+    """``simulate --from --to``: the day's arrivals and handle times from the records."""
+    from callrouter import report
+
+    day = "a recorded day (instead of SCENARIO): "
+    sim.add_argument(
+        "--from", dest="start", metavar="FROM", type=report.moment, help=day + "its first instant"
+    )
+    sim.add_argument("--to", dest="end", metavar="TO", type=report.moment, help=day + "the instant after")
+    sim.add_argument(
+        "--base", metavar="SCENARIO", help="with --from/--to: patience, redials, shifts... from it"
+    )
+    sim.add_argument("--config", "-c", default="callrouter.toml", help="with --from/--to: the config")
 
 
 def _replications(text: str) -> int:

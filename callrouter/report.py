@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,7 +32,8 @@ from callrouter.store.report import ReportReader
 EXIT_UNUSABLE = 2
 HELP = """\
 The KPI report of a period from PostgreSQL: overall, per line and per topic,
-with the load by weekday x hour, the waits and the service level by hour.
+with the load by weekday x hour, the waits, the service level by hour and the
+agents planned vs needed by hour.
 Counts only: no phone number is ever printed.
 
   offered          inbound calls that reached a line (results calls apart)
@@ -46,6 +47,11 @@ Counts only: no phone number is ever printed.
   abandonment      abandoned (short too) / queued
   AHT              mean talk (agent answered -> end) of answered calls
   repeat rate      calls recognised as a person calling again / offered
+  planned          per hour of the day: agents logged in, on average
+  needed           per hour of the day: the fewest agents whose SL2 reaches the
+                   target by Erlang A at the hour's queued calls, handle time
+                   (talk + [queue] wrap_up_seconds) and the callers' patience
+                   (abandoned / seconds waited by all queued: exponential MLE)
 
 T is [queue] service_level_seconds (default 20), the target
 [queue] service_level_target (default 0.8). --from/--to are days
@@ -113,18 +119,31 @@ def scope_of(request: Request, settings: Settings) -> Scope:
         )
     queue = settings.file.queue
     lines = tuple(dict.fromkeys(request.lines))
-    return Scope(start, end, zone, queue.service_level_seconds, queue.service_level_target, lines)
+    return Scope(
+        start,
+        end,
+        zone,
+        queue.service_level_seconds,
+        queue.service_level_target,
+        lines,
+        queue.wrap_up_seconds,
+    )
 
 
-async def collect(reader: ReportReader, scope: Scope) -> Report:
-    """The period's figures, the calls streamed through the core's tally."""
+async def collect(reader: ReportReader, scope: Scope, now: datetime | None = None) -> Report:
+    """The period's figures, the calls and the agents' states streamed through the
+    core's tally; staff cover up to ``now`` (default: the clock) when the period
+    has not ended yet."""
     tally = Tally(scope)
     async for batch in reader.calls(scope.start, scope.end, scope.lines):
         for call in batch:
             tally.add(call)
+    async for states in reader.agent_states(scope.start, scope.end):
+        for state in states:
+            tally.agent_state(state)
     callbacks = await reader.callback_states(scope.start, scope.end, scope.lines)
     notifications = await reader.notification_states(scope.start, scope.end, scope.lines)
-    return tally.report(callbacks, notifications)
+    return tally.report(callbacks, notifications, until=now or datetime.now(UTC))
 
 
 def render(report: Report, fmt: str) -> str:

@@ -6,7 +6,7 @@ URL: the file opens anywhere, offline, as it is.
 
 Marks for tests and tools: ``data-headline="<figure>"`` with ``data-value`` (the
 figure: a count, seconds or a share 0..1; empty for none), ``data-chart``
-(``heatmap``, ``waits``, ``sl-by-hour``), ``data-table`` (``lines``, ``topics``)
+(``heatmap``, ``waits``, ``sl-by-hour``), ``data-table`` (``cover``, ``lines``, ``topics``)
 with a ``data-row`` per row."""
 
 from __future__ import annotations
@@ -15,8 +15,19 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from callrouter import report_charts
+from callrouter.core.cover import HourCover
 from callrouter.core.kpi import GroupFigures, Report
-from callrouter.report_render import DASH, definitions, goal, percent, seconds
+from callrouter.report_render import (
+    COVER_COLUMNS,
+    DASH,
+    cover_cells,
+    definitions,
+    goal,
+    patience_note,
+    percent,
+    seconds,
+    shown_hours,
+)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f8fafc;color:#111827}
@@ -35,6 +46,7 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:5px 8px;border-bottom:1px solid #f1f5f9;text-align:right}
 th:first-child,td:first-child{text-align:left}
 [data-table=extras] td{text-align:left}
+tr.short td{background:#fef3c7}
 th{color:#6b7280;font-weight:600;background:#f9fafb}
 dl{font-size:13px;display:grid;grid-template-columns:160px 1fr;gap:4px 12px}dt{font-weight:600}dd{margin:0}
 """
@@ -70,6 +82,7 @@ def page(report: Report) -> str:
             "an empty hour had no answered call.",
             report_charts.sl_by_hour(report.by_hour, scope.service_level_target),
         ),
+        _cover_section(report),
         _table_section("lines", "Per line", report.lines),
         _table_section("topics", "Per topic", report.topics),
         _extras(report),
@@ -175,6 +188,32 @@ def _cells(g: GroupFigures) -> str:
         seconds(g.aht_seconds), percent(g.repeat_rate),
     )  # fmt: skip
     return "".join(f"<td>{escape(v)}</td>" for v in values)
+
+
+def _cover_section(report: Report) -> str:
+    cover = report.cover
+    if cover is None:
+        return ""
+    head = "".join(f"<th>{name}</th>" for name in ("hour", *COVER_COLUMNS))
+    rows = [_cover_row(hour) for hour in shown_hours(cover)]
+    if not rows:
+        rows = [f'<tr><td colspan="{len(COVER_COLUMNS) + 1}">no calls and no agents</td></tr>']
+    text = (
+        f"Per hour of the day ({report.scope.zone}): agents logged in on average (planned) against the "
+        f"agents Erlang A says the hour's calls needed for the service level; {patience_note(cover)}. "
+        "Rows where fewer were planned than needed are marked."
+    )
+    return (
+        f'<section><h2>Agents planned vs needed</h2><p>{escape(text)}</p><table data-table="cover">'
+        f"<tr>{head}</tr>{''.join(rows)}</table></section>"
+    )
+
+
+def _cover_row(hour: HourCover) -> str:
+    short = hour.planned is not None and hour.needed is not None and hour.planned < hour.needed
+    cells = "".join(f"<td>{escape(cell)}</td>" for cell in cover_cells(hour))
+    mark = ' class="short"' if short else ""
+    return f'<tr data-row="{hour.hour:02d}"{mark}><td>{hour.hour:02d}:00</td>{cells}</tr>'
 
 
 def _extras(report: Report) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
+from callrouter.core.cover import Cover, HourCover
 from callrouter.core.hours import DAYS
 from callrouter.core.kpi import HOURS, GroupFigures, Report, Scope, WaitBin
 
@@ -50,6 +51,16 @@ def definitions(scope: Scope) -> dict[str, str]:
         "callbacks": "callbacks requested in the period, by their state now",
         "results": "results calls the router made in the period; results received in the period "
         "by their state now",
+        "planned": f"agents logged in (any state but logged_out), on average over the hour ({scope.zone}; "
+        "the period's days of that hour together); agents serve every line, whatever --line selects",
+        "offered_load": "the hour's queued calls per hour x handle time, in erlangs; handle time: mean talk "
+        "of the hour's answered calls (the period's when it had none) + [queue] wrap_up_seconds",
+        "patience": "mean patience, one estimate for the period (patience is the callers', not the hour's): "
+        "exponential patience by maximum likelihood, abandoned / seconds waited by every queued caller "
+        "(an answered caller's wait says only that their patience was longer); nobody abandoned: infinite",
+        "needed": f"the fewest agents whose SL2 reaches {goal(scope.service_level_target)} within {t} by "
+        "Erlang A (Erlang C with infinite patience), at the hour's arrival rate, handle time and the "
+        "patience; SL2, as SL1 would be met by too few agents while callers leave; 0: no queued call",
     }
 
 
@@ -112,7 +123,19 @@ def as_json(report: Report) -> dict[str, Any]:
         "waits": [{"upto": b.upto, **b.counts, "total": b.total} for b in report.waits],
         "callbacks": asdict(report.callbacks),
         "results": asdict(report.results),
+        **({} if report.cover is None else {"cover": cover_json(report.cover)}),
     }
+
+
+def cover_json(cover: Cover) -> dict[str, Any]:
+    """Staff cover: the patience behind it, then the 24 hours of the day."""
+    values = {name: round(v, 6) if isinstance(v, float) else v for name, v in asdict(cover).items()}
+    values["model"] = model(cover)
+    values["hours"] = [
+        {name: round(v, 6) if isinstance(v, float) else v for name, v in asdict(hour).items()}
+        for hour in cover.hours
+    ]
+    return values
 
 
 # ---- CSV: section, name, figure, value --------------------------------------------
@@ -151,6 +174,17 @@ def _csv_rows(report: Report) -> Iterator[tuple[str, str, str, object]]:
     states = results.pop("states")
     yield from (("results", "", key, value) for key, value in results.items())
     yield from (("results", "state", state, count) for state, count in states.items())
+    if report.cover is not None:
+        yield from _cover_rows(report.cover)
+
+
+def _cover_rows(cover: Cover) -> Iterator[tuple[str, str, str, object]]:
+    values = cover_json(cover)
+    hours = values.pop("hours")
+    yield from (("cover", "", key, "" if value is None else value) for key, value in values.items())
+    for hour in hours:
+        name = f"{hour.pop('hour'):02d}"
+        yield from (("cover", name, key, "" if value is None else value) for key, value in hour.items())
 
 
 def _group_rows(section: str, name: str, group: GroupFigures) -> Iterator[tuple[str, str, str, object]]:
@@ -192,6 +226,7 @@ def as_table(report: Report) -> str:
         "",
         *_by_hour(report),
         "",
+        *_cover(report),
         *_waits(report),
         "",
         "definitions",
@@ -264,6 +299,55 @@ def _by_hour(report: Report) -> list[str]:
                 f"  {hour:02d}   {g.offered:>7} {g.answered:>8} {percent(g.sl1):>6} {percent(g.sl2):>6}"
             )
     return rows
+
+
+# ---- staff cover, in the table and on the page --------------------------------------
+def model(cover: Cover) -> str:
+    return "erlang_c" if cover.patience_seconds is None else "erlang_a"
+
+
+def patience_note(cover: Cover) -> str:
+    if cover.patience_seconds is None:
+        return "patience infinite (nobody abandoned): Erlang C"
+    return (
+        f"mean patience {seconds(cover.patience_seconds)} ({cover.abandoned} abandoned in "
+        f"{seconds(cover.waited_seconds)} waited): Erlang A"
+    )
+
+
+def shown_hours(cover: Cover) -> list[HourCover]:
+    """The hours the period covers that had a queued call or an agent logged in."""
+    return [h for h in cover.hours if h.planned is not None and (h.queued or h.planned)]
+
+
+def cover_cells(hour: HourCover) -> tuple[str, ...]:
+    """hours, queued, per hour, handle, load, planned, needed, gap (planned - needed): as people read them."""
+    needed = DASH if hour.needed is None else str(hour.needed)
+    gap = DASH if hour.needed is None or hour.planned is None else f"{hour.planned - hour.needed:+.1f}"
+    return (
+        f"{hour.hours:.2f}", str(hour.queued), number(hour.arrivals_per_hour, 1),
+        seconds(hour.handle_seconds), number(hour.load_erlangs, 2), number(hour.planned, 1), needed, gap,
+    )  # fmt: skip
+
+
+def number(value: float | None, places: int) -> str:
+    return DASH if value is None else f"{value:.{places}f}"
+
+
+COVER_COLUMNS = ("hours", "queued", "per hour", "handle", "load", "planned", "needed", "gap")
+
+
+def _cover(report: Report) -> list[str]:
+    cover = report.cover
+    if cover is None:
+        return []
+    rows = [
+        f"agents planned vs needed by hour of the day ({report.scope.zone}; {patience_note(cover)})",
+        "  hour" + "".join(f" {name:>8}" for name in COVER_COLUMNS),
+    ]
+    for hour in shown_hours(cover):
+        rows.append(f"  {hour.hour:02d}  " + "".join(f" {cell:>8}" for cell in cover_cells(hour)))
+    return [*rows, ""]
 
 
 def _waits(report: Report) -> list[str]:

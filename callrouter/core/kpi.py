@@ -29,6 +29,8 @@ What counts (the README's "KPI report" says the same for operators):
 - repeat rate = offered calls recognised as a person calling again
   (``repeat_kind``) / offered, and per kind.
 - load: offered calls by the weekday and hour they started, in the centre's zone.
+- staff cover: agents planned (logged in) vs needed by Erlang A, per hour of the
+  day (``core.cover`` says how).
 
 A figure with nothing to divide by is None (the renderers print "—").
 """
@@ -41,8 +43,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from callrouter.core.cover import Cover, CoverTally
 from callrouter.core.hours import DAYS
-from callrouter.core.records import CallRecord, NotificationState, Outcome, RepeatKind
+from callrouter.core.records import AgentStateRecord, CallRecord, NotificationState, Outcome, RepeatKind
 from callrouter.core.waits import WAIT_BUCKETS, WAIT_OUTCOME_NAMES, Wait, talk_of, wait_of
 
 # The wait distribution's bins: each up to and including its bound (the buckets of
@@ -68,6 +71,7 @@ class Scope:
     service_level_seconds: float  # T
     service_level_target: float  # the share aimed at, 0..1
     lines: tuple[str, ...] = ()  # only these lines; empty: every line
+    wrap_up_seconds: float = 0.0  # [queue] wrap_up_seconds: part of the handle time staff cover counts
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class Report:
     waits: tuple[WaitBin, ...]  # one per WAIT_BINS
     callbacks: CallbackFigures
     results: ResultsFigures
+    cover: Cover | None = None  # agents planned vs needed by hour (``core.cover``), when asked for
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -229,6 +234,13 @@ class Tally:
         self._load = [[0] * HOURS for _ in DAYS]
         self._waits: list[Counter[str]] = [Counter() for _ in WAIT_BINS]
         self._results = Counter[str]()
+        self._cover = CoverTally(
+            scope.start,
+            scope.zone,
+            scope.service_level_seconds,
+            scope.service_level_target,
+            scope.wrap_up_seconds,
+        )
 
     def add(self, call: CallRecord) -> None:
         """One call's final record (a call still going counts as far as it got)."""
@@ -244,6 +256,7 @@ class Tally:
         topic = self._topics.setdefault(call.topic or NO_TOPIC, _Group())
         for group in (self._overall, line, topic, self._hours[local.hour]):
             group.add(call, wait, self.scope.service_level_seconds)
+        self._cover.add_call(call)
         if wait is not None:
             self._waits[wait_bin(wait.seconds)][wait.outcome] += 1
 
@@ -254,9 +267,18 @@ class Tally:
         if call.outcome is Outcome.ANSWERED:
             self._results["consultations_answered"] += 1
 
-    def report(self, callbacks: Mapping[str, int], notifications: Mapping[str, int]) -> Report:
+    def agent_state(self, record: AgentStateRecord) -> None:
+        """An agent's state change, for staff cover (``core.cover``): each agent's in
+        order of time, the first the last one before the period."""
+        self._cover.add_agent_state(record)
+
+    def report(
+        self, callbacks: Mapping[str, int], notifications: Mapping[str, int], until: datetime | None = None
+    ) -> Report:
         """The figures; ``callbacks``: callbacks requested in the period by state now;
-        ``notifications``: results received in the period by state now."""
+        ``notifications``: results received in the period by state now; ``until``:
+        the instant the records reach (the period's end, or now if sooner): given,
+        the report has staff cover (agents planned vs needed) up to it."""
         topics = sorted(self._topics.items(), key=lambda item: (item[0] == NO_TOPIC, item[0]))
         return Report(
             scope=self.scope,
@@ -278,6 +300,7 @@ class Tally:
                 states={state: notifications.get(state, 0) for state in NOTIFICATION_ENDS},
                 open=sum(notifications.get(state, 0) for state in OPEN_STATES),
             ),
+            cover=None if until is None else self._cover.figures(min(until, self.scope.end)),
         )
 
 
@@ -297,9 +320,14 @@ def report(
     calls: Iterable[CallRecord],
     callbacks: Mapping[str, int] | None = None,
     notifications: Mapping[str, int] | None = None,
+    agent_states: Iterable[AgentStateRecord] = (),
+    until: datetime | None = None,
 ) -> Report:
-    """The figures of ``calls`` (the period's records) in one go."""
+    """The figures of ``calls`` (the period's records) in one go; with ``until``,
+    staff cover from ``agent_states`` too (``Tally.agent_state``)."""
     tally = Tally(scope)
     for call in calls:
         tally.add(call)
-    return tally.report(callbacks or {}, notifications or {})
+    for state in agent_states:
+        tally.agent_state(state)
+    return tally.report(callbacks or {}, notifications or {}, until)

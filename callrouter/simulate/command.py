@@ -9,7 +9,7 @@ from typing import TextIO
 
 from callrouter.simulate import compare, compare_render, figures, page, render, replications
 from callrouter.simulate.engine import simulate
-from callrouter.simulate.scenario import ScenarioError, load_scenario
+from callrouter.simulate.scenario import Scenario, ScenarioError, load_scenario
 
 EXIT_UNUSABLE = 2
 HELP = """\
@@ -45,8 +45,14 @@ with the KPI report's kind of charts: offered and answered by hour, the service
 level by hour against the target, the waits, agents and occupancy by hour; the
 day's and the hours' tables; with --compare, the three set-ups side by side.
 One day: not with --replications.
-Exit 0: written; 2: a bad scenario or config (each bad key by its path), or
---format html with --replications.
+--from/--to (instead of SCENARIO): the day recorded in PostgreSQL between the
+two instants (within one day of the centre's clock): first calls per line and
+topic per 15 minutes and the recorded talk times (handle "empirical"); the
+rest (patience, redials, callbacks, shifts, timing) from --base SCENARIO, else
+patience estimated from the records' abandons (exponential; infinite when none
+abandoned) and shifts from the agents' recorded logins.
+Exit 0: written; 2: a bad scenario or config (each bad key by its path),
+--format html with --replications, or bad arguments or database.
 """
 
 
@@ -59,15 +65,32 @@ def run(
     replicate: int | None = None,
     comparison: str | None = None,
 ) -> int:
-    if fmt == "html" and replicate is not None:
-        print("--format html draws one day: not with --replications (use table or json)", file=stderr)
-        return EXIT_UNUSABLE
     try:
         scenario = load_scenario(path, seed)
     except ScenarioError as exc:
-        print(f"{exc.source}: invalid scenario", file=stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=stderr)
+        return refuse(exc, stderr)
+    return play(scenario, fmt, stdout, stderr, replicate, comparison)
+
+
+def refuse(exc: ScenarioError, stderr: TextIO) -> int:
+    """Every problem of an unusable scenario on stderr; the exit code."""
+    print(f"{exc.source}: invalid scenario", file=stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=stderr)
+    return EXIT_UNUSABLE
+
+
+def play(
+    scenario: Scenario,
+    fmt: str,
+    stdout: TextIO,
+    stderr: TextIO,
+    replicate: int | None = None,
+    comparison: str | None = None,
+) -> int:
+    """The scenario's day (``replicate`` times; ``comparison``: in three set-ups), its figures on stdout."""
+    if fmt == "html" and replicate is not None:
+        print("--format html draws one day: not with --replications (use table or json)", file=stderr)
         return EXIT_UNUSABLE
     if comparison is not None:
         compared = compare.compare(scenario, replicate)

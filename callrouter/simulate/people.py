@@ -34,6 +34,8 @@ def draw(rng: random.Random, dist: Distribution) -> float:
     mean = dist.mean_seconds
     if dist.distribution == "fixed":
         return mean
+    if dist.samples is not None:  # empirical
+        return rng.choice(dist.samples)
     if dist.distribution == "exponential":
         return rng.expovariate(1.0 / mean)
     sigma2 = math.log(1.0 + dist.cv * dist.cv)  # lognormal: mean and cv given, mu and sigma derived

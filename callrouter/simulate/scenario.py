@@ -6,7 +6,7 @@ menu, agents), and compiled into what the engine plays.
     config = "../callrouter.example.toml"  # the router config, relative to this file
     date = 2026-11-23                       # the day (its weekday, opening hours, holidays)
     seed = 17
-    handle = { distribution = "lognormal", mean_seconds = 180, cv = 0.8 }
+    handle = { distribution = "lognormal", mean_seconds = 180, cv = 0.8 }  # or "empirical", samples = [...]
     patience = { distribution = "exponential", mean_seconds = 120 }  # or "infinite"
     redial = { probability = 0.7, max_attempts = 5, delay = { distribution = "exponential",
                mean_seconds = 180 } }
@@ -29,6 +29,7 @@ after the change).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from collections import deque
@@ -68,11 +69,34 @@ def seconds_of_day(clock: str) -> int:
 # ---- the file --------------------------------------------------------------------------------
 class Distribution(Strict):
     """A duration drawn at random: exponential, lognormal (its mean and coefficient of
-    variation) or fixed (always the mean)."""
+    variation), fixed (always the mean) or empirical (one of ``samples``, each as
+    likely: recorded durations; the mean is theirs)."""
 
-    distribution: Literal["exponential", "lognormal", "fixed"]
+    distribution: Literal["exponential", "lognormal", "fixed", "empirical"]
     mean_seconds: float = Field(gt=0, le=DAY_SECONDS)
     cv: float = Field(default=1.0, gt=0, le=10, description="lognormal only: standard deviation / mean")
+    samples: tuple[float, ...] | None = Field(
+        default=None, min_length=1, description="empirical only: the durations drawn from, in seconds"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mean_of_samples(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("distribution") == "empirical" and "mean_seconds" not in data:
+            samples = data.get("samples")
+            if not samples:
+                raise ValueError("samples are required for an empirical distribution (durations in seconds)")
+            if isinstance(samples, list | tuple) and all(isinstance(x, int | float) for x in samples):
+                return {**data, "mean_seconds": max(math.fsum(samples) / len(samples), 1e-9)}
+        return data
+
+    @model_validator(mode="after")
+    def _samples_when_empirical(self) -> Distribution:
+        if (self.distribution == "empirical") != (self.samples is not None):
+            raise ValueError("samples go with an empirical distribution, and only with it")
+        if self.samples is not None and not all(0 <= x <= DAY_SECONDS for x in self.samples):
+            raise ValueError(f"samples must lie between 0 and {DAY_SECONDS} seconds")
+        return self
 
 
 class Patience(Strict):
@@ -252,14 +276,19 @@ def _staffed(agent: str) -> bool:
 def load_scenario(path: Path | str, seed: int | None = None) -> Scenario:
     """The scenario and its config, or ScenarioError with every problem (a bad config's too)."""
     path = Path(path)
+    data = read_data(path)
+    if seed is not None and isinstance(data, dict):
+        data["seed"] = seed
+    return build(data, str(path), path.parent)
+
+
+def read_data(path: Path) -> Any:
+    """A scenario file's data as written, not yet checked; ScenarioError: unreadable."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    data = _parsed(text, str(path))
-    if seed is not None and isinstance(data, dict):
-        data["seed"] = seed
-    return build(data, str(path), path.parent)
+    return _parsed(text, str(path))
 
 
 def _parsed(text: str, source: str) -> Any:

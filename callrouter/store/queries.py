@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -73,6 +73,7 @@ WHERE $1::text IS NULL OR state = $1
 ORDER BY updated_at DESC, callback_id
 LIMIT $2
 """
+Row = TypeVar("Row")
 TIMEOUT_SECONDS = 5.0  # a connection, a free pooled one and the rows, all told
 
 # PostgreSQL down, starting, shutting down, full or unreachable, or the
@@ -152,6 +153,25 @@ class Pooled:
             async with asyncio.timeout(self._timeout):
                 pool = await self._get_pool()
                 return list(await pool.fetch(sql, *args))
+        except UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _stream(
+        self, row: Callable[[asyncpg.Record], Row], query: str, *args: object, batch: int = 2000
+    ) -> AsyncIterator[list[Row]]:
+        """The rows, ``batch`` at a time through a cursor (however many), each batch
+        within the timeout; DatabaseUnavailable when PostgreSQL cannot answer now."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                pool = await self._get_pool()
+                conn = await pool.acquire()
+            try:
+                async with conn.transaction():
+                    cursor = await conn.cursor(query, *args, timeout=self._timeout)
+                    while rows := await cursor.fetch(batch, timeout=self._timeout):
+                        yield [row(r) for r in rows]
+            finally:
+                await pool.release(conn)
         except UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
 

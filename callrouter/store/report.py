@@ -1,17 +1,16 @@
-"""The KPI report's reads: a period's calls (streamed in batches, however many),
-its callbacks and its results by state. Never on a call's path; the figures are
-the core's (``core.kpi``)."""
+"""The KPI report's reads: a period's calls and agents' state changes (streamed in
+batches, however many), its callbacks and its results by state. Never on a
+call's path; the figures are the core's (``core.kpi``, ``core.cover``)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import asyncpg
 
-from callrouter.core.records import CallRecord, Outcome, RepeatKind
-from callrouter.store.queries import UNAVAILABLE, DatabaseUnavailable, Pooled
+from callrouter.core.records import AgentStateRecord, CallRecord, Outcome, RepeatKind
+from callrouter.store.queries import Pooled
 
 # Every call that started in the period, results calls too (the core counts them apart).
 # An empty array of lines: every line.
@@ -34,6 +33,28 @@ SELECT state, count(*) AS n FROM notifications
 WHERE received_at >= $1 AND received_at < $2 AND (cardinality($3::text[]) = 0 OR line = ANY($3::text[]))
 GROUP BY state
 """
+# Agents' state changes in the period, each agent's last one before it first (the
+# state it began the period in), by agent and time. The agents are found by a skip
+# scan of the (agent, at) index: one probe per agent, not a read of all history.
+AGENT_STATES = """
+WITH RECURSIVE agents AS (
+    (SELECT agent FROM agent_states ORDER BY agent LIMIT 1)
+    UNION ALL
+    SELECT (SELECT a.agent FROM agent_states a WHERE a.agent > agents.agent ORDER BY a.agent LIMIT 1)
+    FROM agents WHERE agents.agent IS NOT NULL
+)
+SELECT agent, at, state, reason, call_id, id FROM (
+    SELECT before.* FROM agents
+    CROSS JOIN LATERAL (
+        SELECT s.agent, s.at, s.state, s.reason, s.call_id, s.id FROM agent_states s
+        WHERE s.agent = agents.agent AND s.at < $1
+        ORDER BY s.at DESC, s.id DESC LIMIT 1
+    ) before
+    UNION ALL
+    SELECT agent, at, state, reason, call_id, id FROM agent_states WHERE at >= $1 AND at < $2
+) states
+ORDER BY agent, at, id
+"""
 BATCH = 2000
 
 
@@ -48,27 +69,25 @@ def _call(r: asyncpg.Record) -> CallRecord:
     )  # fmt: skip
 
 
+def _agent_state(r: asyncpg.Record) -> AgentStateRecord:
+    call_id = str(r["call_id"]) if r["call_id"] else None
+    return AgentStateRecord(r["agent"], r["at"], r["state"], r["reason"], call_id)
+
+
 class ReportReader(Pooled):
     """asyncpg.PostgresError: the schema is not there (not migrated); DatabaseUnavailable:
     PostgreSQL cannot answer (each batch within the timeout)."""
 
-    async def calls(
+    def calls(
         self, start: datetime, end: datetime, lines: Sequence[str] = ()
     ) -> AsyncIterator[list[CallRecord]]:
         """The calls that started in [start, end), ``BATCH`` at a time, through a cursor."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                pool = await self._get_pool()
-                conn = await pool.acquire()
-            try:
-                async with conn.transaction():
-                    cursor = await conn.cursor(CALLS, start, end, list(lines), timeout=self._timeout)
-                    while rows := await cursor.fetch(BATCH, timeout=self._timeout):
-                        yield [_call(r) for r in rows]
-            finally:
-                await pool.release(conn)
-        except UNAVAILABLE as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return self._stream(_call, CALLS, start, end, list(lines), batch=BATCH)
+
+    def agent_states(self, start: datetime, end: datetime) -> AsyncIterator[list[AgentStateRecord]]:
+        """Every agent's state changes in [start, end), after the last one before
+        ``start``; by agent, then time; ``BATCH`` at a time."""
+        return self._stream(_agent_state, AGENT_STATES, start, end, batch=BATCH)
 
     async def callback_states(
         self, start: datetime, end: datetime, lines: Sequence[str] = ()

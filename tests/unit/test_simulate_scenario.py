@@ -57,7 +57,7 @@ def test_bad_keys_are_named_by_their_path_all_at_once() -> None:
         "arrivals[0].per_hour: calls per interval cannot be negative",
         "arrivals[1]: give per_hour or per_quarter (one of them)",
         "patience: mean_seconds is required for exponential patience",
-        "handle.distribution: Input should be 'exponential', 'lognormal' or 'fixed'",
+        "handle.distribution: Input should be 'exponential', 'lognormal', 'fixed' or 'empirical'",
         "shifts[0].end: String should match pattern",
         "seeds: Extra inputs are not permitted",
     ):

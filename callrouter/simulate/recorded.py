@@ -1,0 +1,101 @@
+"""A scenario from a recorded day (``callrouter simulate --from --to``): what the
+records say (first calls per line, topic and quarter hour, talk times, the
+callers' patience, agents' logins) put into a scenario's data, over a base
+scenario's or the defaults, for ``scenario.build`` to check like any file.
+
+- arrivals: per line and topic, ``per_quarter`` from the first quarter with a
+  first call to the last (Poisson at each quarter's recorded count).
+- handle: ``empirical``, the recorded talk times of answered calls.
+- patience (unless the base gives it): exponential with the mean the records'
+  abandons give (``core.cover.patience_estimate``), infinite when nobody
+  abandoned.
+- shifts (unless the base gives them): each agent's recorded logins, to the
+  nearest minute; agents the config does not know are left out.
+- redials, callbacks, timing, seed: the base's, else the scenario's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from callrouter.simulate.scenario import DAY_SECONDS, ScenarioError
+
+QUARTER = 900
+DAY_QUARTERS = DAY_SECONDS // QUARTER
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A day's records, in seconds of the day (elapsed from its midnight, as the simulator counts)."""
+
+    source: str  # said in errors: which records
+    first_calls: Mapping[tuple[str, str], Mapping[int, int]]  # (line, topic) -> quarter -> first calls
+    talk_seconds: Sequence[float]
+    patience_seconds: float | None  # None: infinite
+    logins: Mapping[str, Sequence[tuple[float, float]]]  # agent -> logged in (from, to)
+
+
+def clock(seconds: float) -> str:
+    """Seconds of the day as ``HH:MM`` (24:00 at the end of the day)."""
+    minutes = int(min(seconds, DAY_SECONDS) // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def scenario_data(
+    recorded: Recorded, base: Mapping[str, Any], config: str, day: date, agents: frozenset[str]
+) -> dict[str, Any]:
+    """The scenario's data: ``base``'s (a scenario file's, or empty) with the
+    records' arrivals and handle times, and their patience and shifts where the
+    base has none. ScenarioError: the records hold nothing to simulate."""
+    arrivals = [
+        _arrival(line, topic, counts) for (line, topic), counts in sorted(recorded.first_calls.items())
+    ]
+    arrivals = [arrival for arrival in arrivals if arrival is not None]
+    if not arrivals:
+        raise ScenarioError(recorded.source, ["arrivals: no first call that chose a topic was recorded"])
+    data: dict[str, Any] = {**base, "config": config, "date": day, "arrivals": arrivals}
+    if recorded.talk_seconds:
+        samples = [min(max(talk, 0.0), float(DAY_SECONDS)) for talk in recorded.talk_seconds]
+        data["handle"] = {"distribution": "empirical", "samples": samples}
+    elif "handle" not in base:
+        raise ScenarioError(
+            recorded.source, ["handle: no answered call was recorded to draw talk times from (give --base)"]
+        )
+    if "patience" not in base:
+        data["patience"] = _patience(recorded.patience_seconds)
+    if "shifts" not in base:
+        data["shifts"] = _shifts(recorded.logins, agents)
+    return data
+
+
+def _arrival(line: str, topic: str, counts: Mapping[int, int]) -> dict[str, Any] | None:
+    quarters = sorted(q for q, n in counts.items() if n > 0 and 0 <= q < DAY_QUARTERS)
+    if not quarters:
+        return None
+    first, last = quarters[0], quarters[-1]
+    per_quarter = [counts.get(q, 0) for q in range(first, last + 1)]
+    return {"line": line, "topic": topic, "start": clock(first * QUARTER), "per_quarter": per_quarter}
+
+
+def _patience(mean: float | None) -> dict[str, Any]:
+    if mean is None:
+        return {"distribution": "infinite"}
+    return {"distribution": "exponential", "mean_seconds": min(mean, float(DAY_SECONDS))}
+
+
+def _shifts(
+    logins: Mapping[str, Sequence[tuple[float, float]]], agents: frozenset[str]
+) -> list[dict[str, Any]]:
+    """One shift per recorded login, to the nearest minute (the order stays: no overlap)."""
+    shifts = []
+    for agent, spans in sorted(logins.items()):
+        if agent not in agents:
+            continue
+        for since, until in spans:
+            start, end = (clock(round(min(max(s, 0.0), DAY_SECONDS) / 60) * 60) for s in (since, until))
+            if start < end:
+                shifts.append({"agents": [agent], "start": start, "end": end})
+    return shifts
