@@ -9,7 +9,7 @@ from typing import TextIO
 
 from callrouter.simulate import figures, render, replications
 from callrouter.simulate.engine import simulate
-from callrouter.simulate.scenario import ScenarioError, load_scenario
+from callrouter.simulate.scenario import Scenario, ScenarioError, load_scenario
 
 EXIT_UNUSABLE = 2
 HELP = """\
@@ -30,12 +30,8 @@ Exit 0: written; 2: a bad scenario or config (each bad key by its path).
 def run(
     path: Path, fmt: str, seed: int | None, stdout: TextIO, stderr: TextIO, replicate: int | None = None
 ) -> int:
-    try:
-        scenario = load_scenario(path, seed)
-    except ScenarioError as exc:
-        print(f"{exc.source}: invalid scenario", file=stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=stderr)
+    scenario = loaded(path, seed, stderr)
+    if scenario is None:
         return EXIT_UNUSABLE
     if replicate is not None:
         summaries, replicated = replications.replicate(scenario, replicate)
@@ -44,3 +40,14 @@ def run(
     summary = figures.summary(simulate(scenario))
     stdout.write(render.render(scenario, summary, fmt))
     return 0
+
+
+def loaded(path: Path, seed: int | None, stderr: TextIO) -> Scenario | None:
+    """The scenario, or None once every problem is written to ``stderr`` (by its path)."""
+    try:
+        return load_scenario(path, seed)
+    except ScenarioError as exc:
+        print(f"{exc.source}: invalid scenario", file=stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=stderr)
+        return None
