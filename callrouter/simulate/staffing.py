@@ -66,7 +66,8 @@ class Target:
     definition: Definition = "sl2"
 
     def met(self, level: float | None, abandonment: float | None) -> bool:
-        if level is not None and level < self.level:
+        """``level`` None: nobody answered (a judged hour with no answer fails)."""
+        if level is None or level < self.level:
             return False
         return self.max_abandon is None or abandonment is None or abandonment <= self.max_abandon
 
@@ -188,10 +189,12 @@ class Trial:
         return math.fsum(v * w for v, w in weighed) / total
 
     def judged(self, hour: int) -> bool:
-        return (self.mean(hour, "offered") or 0.0) >= MIN_CALLS
+        """Whether the hour's calls that waited (answered or abandoned) are enough to judge."""
+        return (self.mean(hour, "answered") or 0.0) + (self.mean(hour, "abandoned") or 0.0) >= MIN_CALLS
 
     def failing(self, target: Target) -> list[int]:
-        """The hours judged whose calls, on the runs' mean, miss the target."""
+        """The hours judged whose calls, on the runs' mean, miss the target (or none of
+        whose calls was answered)."""
         return [
             h
             for h in range(HOURS)
@@ -275,24 +278,27 @@ def _load_seen(trial: Trial, hour: int, first_calls: float) -> float:
 
 @dataclass
 class _Search:
-    """Where the search stands: the counts to try next, what each hour may not go below."""
+    """Where the search stands: the counts to try next and, for each hour, the fewest
+    agents not known to fail. Once every hour meets the target, the hours above that
+    are cut (by one; by half the distance once a failure below is known) and tried."""
 
     counts: list[int]
-    floor: list[int]  # a count known to fail is below this
+    floor: list[int]  # the fewest agents not known to fail
     trim: bool
+    known: list[bool] = field(default_factory=lambda: [False] * HOURS)  # floor set by a failure
     raises: list[int] = field(default_factory=lambda: [0] * HOURS)
-    cut: set[int] = field(default_factory=set)  # hours cut by one in the trial under way
+    cut: dict[int, int] = field(default_factory=dict)  # hour -> the count that passed, in the trial under way
     done: bool = False
     history: list[tuple[int, ...]] = field(default_factory=list)
 
     def passed(self) -> None:
-        self.cut.clear()
-        if not self.trim:
-            self.done = True
-            return
-        self.cut = {h for h in range(HOURS) if self.counts[h] > self.floor[h]}
-        for hour in self.cut:
-            self.counts[hour] -= 1
+        self.cut = {}
+        if self.trim:
+            for hour in range(HOURS):
+                gap = self.counts[hour] - self.floor[hour]
+                if gap > 0:
+                    self.cut[hour] = self.counts[hour]
+                    self.counts[hour] -= (gap + 1) // 2 if self.known[hour] else 1
         self.done = not self.cut
 
     def failed(self, failing: list[int], erlang_seen: dict[int, int]) -> None:
@@ -301,23 +307,24 @@ class _Search:
             self._undo(failing)
             return
         for hour in failing:
-            more = max(self.counts[hour] + 1, erlang_seen[hour])
-            self.floor[hour] = self.counts[hour] + 1
-            self.counts[hour] = more
+            self._fails_at(hour)
+            self.counts[hour] = max(self.counts[hour] + 1, erlang_seen[hour])
             self.raises[hour] += 1
             if self.raises[hour] > RAISES_BEFORE_THE_HOUR_BEFORE and hour > 0 and self.counts[hour - 1] > 0:
                 self.counts[hour - 1] += 1
-                self.floor[hour - 1] = max(self.floor[hour - 1], self.counts[hour - 1])
+
+    def _fails_at(self, hour: int) -> None:
+        self.floor[hour] = max(self.floor[hour], self.counts[hour] + 1)
+        self.known[hour] = True
 
     def _undo(self, failing: list[int]) -> None:
-        """A cut made hours fail: the cut hours to blame get their agent back for good
-        (the failing hour's own cut, else the cut of the hour before; else every cut)."""
+        """A cut made hours fail: the cut to blame (the failing hour's own, else the hour
+        before's; else every cut) is undone, and its count is known to fail."""
         blamed = {next((h for h in (hour, hour - 1) if h in self.cut), -1) for hour in failing}
         if -1 in blamed:
             blamed = set(self.cut)
         for hour in blamed:
-            self.counts[hour] += 1
-            self.floor[hour] = self.counts[hour]
-        self.cut -= blamed
+            self._fails_at(hour)
+            self.counts[hour] = self.cut.pop(hour)
         if not self.cut:  # back to the staffing that passed: try the next cuts at once
             self.passed()
