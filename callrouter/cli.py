@@ -238,16 +238,24 @@ def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     staff.add_argument("--scenario", required=True, metavar="FILE", help="the scenario (TOML, or .json)")
     staff.add_argument("--target", required=True, help="PERCENT/SECONDS: 80/20 is 80%% within 20 s")
     staff.add_argument(
-        "--max-abandon", metavar="PERCENT", help="at most this share abandoned each hour (5%%)"
-    )
-    staff.add_argument("--definition", choices=["sl2", "sl1"], default="sl2", help="the service level (sl2)")
-    staff.add_argument(
-        "--replications", type=_replications, default=4, metavar="N", help="days simulated a try (4)"
+        "--max-abandon", metavar="PERCENT", help="at most this share abandoned each hour (e.g. 5%%)"
     )
     staff.add_argument(
-        "--iterations", type=_positive, default=12, metavar="N", help="staffings tried at most (12)"
+        "--definition", choices=["sl2", "sl1"], default="sl2", help="the service level judged (default sl2)"
     )
-    staff.add_argument("--no-trim", action="store_true", help="do not try one agent fewer once met")
+    staff.add_argument(
+        "--replications",
+        type=_replications,
+        default=4,
+        metavar="N",
+        help="days simulated for each staffing tried (default 4)",
+    )
+    staff.add_argument(
+        "--iterations", type=_positive, default=12, metavar="N", help="staffings tried at most (default 12)"
+    )
+    staff.add_argument(
+        "--no-trim", action="store_true", help="stop at the first staffing that meets the target"
+    )
     staff.add_argument("--seed", type=int, help="the first seed (default: the scenario's)")
     staff.add_argument("--format", choices=render.FORMATS, default="table")
     staff.add_argument("--output", "-o", metavar="FILE", help="write the scenario with the advised [staff]")

@@ -8,5 +8,8 @@ callers and their times; ``engine`` plays Asterisk and the people around
 ``figures`` turns the records the switchboard wrote into the day's and each
 hour's figures, ``replications`` runs the day from several seeds and gives
 each figure's mean with a confidence interval, ``render`` writes them,
-``command`` is the CLI's entry.
+``command`` is the CLI's entry. ``staffing`` (``callrouter staffing``) finds
+the agents each hour needs to meet a service-level target: Erlang A, then the
+day simulated and corrected; ``staffing_render`` and ``staffing_command`` write
+the advice and take the command line.
 """

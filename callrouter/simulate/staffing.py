@@ -18,13 +18,15 @@ not see, and a queue left at the end of an hour carries into the next.
    rules (``core.kpi`` through ``figures``) with this T; each run's ratio
    weighted by the calls it divides by, so that the mean is near the pooled one.
 3. Each failing hour gets at least one more agent, or Erlang A's number for the
-   load the simulation saw in it (first calls times calls per person) when that is
-   more. An hour still failing after two raises also raises the hour before it
-   (its queue carries over). Then 2 again.
-4. Once every hour meets the target, each hour is tried with one agent fewer
-   (all at once, then again while they keep meeting it); an hour whose cut made
-   it, or the hour after it, fail gets its agent back and is not cut again.
-   Stops when no hour can be cut, or at the iteration cap (reported).
+   calls the simulation offered in it (redials included) when that is more. An
+   hour still failing after two raises also raises the hour before it (its
+   queue carries over). Then 2 again.
+4. Once every hour meets the target, every hour above the fewest agents not
+   known to fail it is cut (by one; once a count below is known to fail, by
+   half the way to it), all at once, and the day simulated again. A cut that
+   made its hour, or the hour after it, fail is undone and that count is known
+   to fail; the others stand. Stops when no hour can be cut, or at the
+   iteration cap (reported): the last staffing that met the target is the advice.
 """
 
 from __future__ import annotations
@@ -259,7 +261,7 @@ def advise(
             best = trial
             search.passed()
         else:
-            seen = {h: queue.agents(_load_seen(trial, h, first[h]), target) for h in failing}
+            seen = {h: queue.agents(max(first[h], trial.mean(h, "offered") or 0.0), target) for h in failing}
             search.failed(failing, seen)
     final = best or trial
     assert final is not None  # max_iterations >= 1
@@ -267,13 +269,6 @@ def advise(
         target, replications_, erlang, list(final.counts), final, best is not None, iterations,
         capped=not search.done, seconds=time.perf_counter() - started, history=search.history,
     )  # fmt: skip
-
-
-def _load_seen(trial: Trial, hour: int, first_calls: float) -> float:
-    """The hour's calls an hour as the simulation saw them: its first calls, each
-    made as often as the hour's callers called on average (redials included)."""
-    per_person = trial.mean(hour, "calls_per_person") or 1.0
-    return max(first_calls, 1.0) * per_person
 
 
 @dataclass
