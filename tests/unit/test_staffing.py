@@ -188,3 +188,17 @@ def test_the_command_writes_the_advice_and_the_scenario_with_it(
     assert code == 0
     assert "by SL2 (answered within 20 s / (answered + abandoned after 20 s))" in table
     assert "[staff]" in table and "agent-hours: planned 4.0" in table
+
+
+def test_the_iteration_cap_is_reported_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Impatient callers and SL1: Erlang A's count fails in the simulation; one try allows no correction.
+    impatient = {"distribution": "exponential", "mean_seconds": 30}
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(data(config=str(ROOT / "callrouter.example.toml"), patience=impatient)))
+    args = ["--scenario", str(path), "--target", "80/20", "--definition", "sl1", "--replications", "2"]
+    code, table, _ = run([*args, "--iterations", "1"], capsys)
+    assert code == 1
+    assert "NOT MET: the iteration cap was reached with hours still missing the target" in table
+    assert "by SL1 (answered within 20 s / answered)" in table
