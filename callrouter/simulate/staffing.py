@@ -216,6 +216,7 @@ def _weight(figures: Figures, name: str) -> float:
 
 
 Runner = Callable[[Scenario, int], tuple[list[Summary], Replicated]]
+Progress = Callable[[int, tuple[int, ...], list[int]], None]  # try, its counts, the hours failing
 
 
 @dataclass
@@ -239,6 +240,7 @@ def advise(
     max_iterations: int = 12,
     trim: bool = True,
     run: Runner = replications.replicate,
+    progress: Progress | None = None,
 ) -> Advice:
     """The fewest agents each hour (as far as the search goes) meeting ``target``
     in the simulated day; see the module's docstring for how."""
@@ -257,6 +259,8 @@ def advise(
         trial = Trial(counts, *run(staffed(base, counts), replications_))
         search.history.append(counts)
         failing = trial.failing(target)
+        if progress is not None:
+            progress(iterations, counts, failing)
         if not failing:
             best = trial
             search.passed()

@@ -1,14 +1,15 @@
 """``callrouter staffing --target 80/20 --scenario FILE``: the agents each hour
 needs (``staffing``), written out (``staffing_render``); ``--output`` writes the
-scenario again with the advised ``[staff]`` in place of its shifts. Exit 0: the
-target is met; 1: the iteration cap came first (the advice is written, marked
-NOT MET); 2: a bad target or scenario, in one line each."""
+scenario again with the advised ``[staff]`` in place of its shifts. Each try's
+progress goes to stderr. Exit 0: the target is met; 1: the iteration cap came
+first (the advice is written, marked NOT MET); 2: a bad target or scenario."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,8 @@ agent-hours planned and needed; and the advised [staff] table to paste into
 the scenario (--output FILE writes the scenario with it instead of its shifts).
 Each try simulates --replications days: a day of 35,000 calls takes about 18 s,
 so such a day takes minutes; --iterations caps the tries (the last staffing
-that met the target is the advice). The time taken is printed.
+that met the target is the advice). Each try is reported on stderr as it ends,
+and the time taken is printed.
 Exit 0: met; 1: the iteration cap came first (NOT MET); 2: a bad target or
 scenario (each bad key by its path).
 """
@@ -75,7 +77,20 @@ def run(request: Request, stdout: TextIO, stderr: TextIO) -> int:
     if scenario is None:
         return EXIT_UNUSABLE
     target = staffing.Target(level, seconds, ceiling, request.definition)
-    advice = staffing.advise(scenario, target, request.replications, request.iterations, request.trim)
+    started = time.perf_counter()
+
+    def progress(attempt: int, counts: tuple[int, ...], failing: list[int]) -> None:
+        hours = ", ".join(f"{h:02d}" for h in failing) or "none"
+        print(
+            f"staffing: try {attempt}: {sum(counts)} agent-hours, hours missing the target: {hours} "
+            f"({time.perf_counter() - started:.0f} s)",
+            file=stderr,
+            flush=True,
+        )
+
+    advice = staffing.advise(
+        scenario, target, request.replications, request.iterations, request.trim, progress=progress
+    )
     stdout.write(staffing_render.render(scenario, advice, request.fmt))
     if request.output is not None:
         try:
