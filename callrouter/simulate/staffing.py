@@ -48,8 +48,8 @@ from callrouter.simulate.staff import Staff
 HOURS = 24
 Definition = Literal["sl1", "sl2"]
 RAISES_BEFORE_THE_HOUR_BEFORE = 2  # raises of a still-failing hour before its previous hour is raised too
-# An hour with fewer calls than this on average is not judged (one late call would be a third of
-# its service level): the formula's count, or what the hours around it brought, stands.
+# An hour with fewer calls that waited (answered or abandoned) than this a day on average is not
+# judged (one late call would be a fifth of its service level): its count stands as it is.
 MIN_CALLS = 5.0
 
 
@@ -173,7 +173,7 @@ def staff_of(counts: Sequence[int]) -> Staff | None:
 
 @dataclass(frozen=True)
 class Trial:
-    """One staffing simulated: each run's figures and their means with intervals."""
+    """One staffing simulated: each run's figures (and their means with intervals)."""
 
     counts: tuple[int, ...]
     summaries: list[Summary]
