@@ -18,6 +18,7 @@ from callrouter.simulate.scenario import Scenario, build
 from callrouter.simulate.staffing import (
     Target,
     Trial,
+    _Search,
     advise,
     erlang_by_hour,
     first_calls_by_hour,
@@ -202,3 +203,33 @@ def test_the_iteration_cap_is_reported_and_exits_1(
     assert code == 1
     assert "NOT MET: the iteration cap was reached with hours still missing the target" in table
     assert "by SL1 (answered within 20 s / answered)" in table
+
+
+def search_against(need: list[int], start: list[int], overshoot: int) -> tuple[list[int], int]:
+    """The search's moves against hours that meet the target from ``need`` agents on,
+    each alone; a raise overshoots by ``overshoot``. The staffing found, and the tries."""
+    search = _Search(list(start), [1 if n else 0 for n in need], trim=True)
+    best, tries = None, 0
+    while not search.done and tries < 50:
+        tries += 1
+        failing = [h for h, n in enumerate(need) if search.counts[h] < n]
+        if failing:
+            search.failed(failing, {h: need[h] + overshoot for h in failing})
+        else:
+            best = list(search.counts)
+            search.passed()
+    assert best is not None
+    return best, tries
+
+
+def test_the_search_finds_each_hours_fewest_from_below_and_from_far_above() -> None:
+    need = [0] * 8 + [3, 9, 14, 6, 1] + [0] * 11
+    for start, overshoot in (
+        (need, 0),
+        ([max(n - 2, 0) for n in need], 0),
+        ([n + 3 for n in need], 0),
+        ([1] * 24, 12),
+    ):
+        found, tries = search_against(need, start, overshoot)
+        assert found[8:13] == need[8:13], (start, overshoot)
+        assert tries <= 10, tries  # bisection down from an overshoot, not one agent a try
