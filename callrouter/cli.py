@@ -117,6 +117,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return records.run(request, _load(args.config), sys.stdout, sys.stderr)
 
 
+def cmd_staffing(args: argparse.Namespace) -> int:
+    from callrouter.simulate import staffing_command as sc
+
+    request = sc.Request(
+        Path(args.scenario), args.target, args.max_abandon, args.definition, args.replications,
+        args.iterations, not args.no_trim, args.seed, args.format, Path(args.output) if args.output else None,
+    )  # fmt: skip
+    return sc.run(request, sys.stdout, sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from callrouter import app
 
@@ -170,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _report_parser(sub)
     _simulate_parser(sub)
+    _staffing_parser(sub)
 
     chk = sub.add_parser(
         "check-config", help="validate a config file: prints OK, or every bad key with its path (exit 2)"
@@ -248,6 +259,48 @@ def _recorded_day_arguments(sim: argparse.ArgumentParser) -> None:
         "--base", metavar="SCENARIO", help="with --from/--to: patience, redials, shifts... from it"
     )
     sim.add_argument("--config", "-c", default="callrouter.toml", help="with --from/--to: the config")
+
+
+def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from callrouter.simulate import render, staffing_command
+
+    staff = sub.add_parser(
+        "staffing",
+        help="the agents each hour needs to meet a service-level target (Erlang A, checked by simulation)",
+        description=staffing_command.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    staff.add_argument("--scenario", required=True, metavar="FILE", help="the scenario (TOML, or .json)")
+    staff.add_argument("--target", required=True, help="PERCENT/SECONDS: 80/20 is 80%% within 20 s")
+    staff.add_argument(
+        "--max-abandon", metavar="PERCENT", help="at most this share abandoned each hour (e.g. 5%%)"
+    )
+    staff.add_argument(
+        "--definition", choices=["sl2", "sl1"], default="sl2", help="the service level judged (default sl2)"
+    )
+    staff.add_argument(
+        "--replications",
+        type=_replications,
+        default=4,
+        metavar="N",
+        help="days simulated for each staffing tried (default 4)",
+    )
+    staff.add_argument(
+        "--iterations", type=_positive, default=12, metavar="N", help="staffings tried at most (default 12)"
+    )
+    staff.add_argument(
+        "--no-trim", action="store_true", help="stop at the first staffing that meets the target"
+    )
+    staff.add_argument("--seed", type=int, help="the first seed (default: the scenario's)")
+    staff.add_argument("--format", choices=render.FORMATS, default="table")
+    staff.add_argument("--output", "-o", metavar="FILE", help="write the scenario with the advised [staff]")
+    staff.set_defaults(func=cmd_staffing)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
+    return int(text)
 
 
 def _replications(text: str) -> int:

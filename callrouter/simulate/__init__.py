@@ -11,4 +11,8 @@ each figure's mean with a confidence interval, ``render`` writes them
 (``page``: as an HTML page), ``compare`` plays the day as separate lines, as
 one queue and as configured (``compare_render`` writes them side by side),
 ``staff`` gives all-round agents by the hour, ``command`` is the CLI's entry.
+``staffing`` (``callrouter staffing``) finds the agents each hour needs to
+meet a service-level target: Erlang A, then the day simulated and corrected;
+``staffing_render`` and ``staffing_command`` write the advice and take the
+command line.
 """

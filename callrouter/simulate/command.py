@@ -103,3 +103,12 @@ def play(
     summary = figures.summary(simulate(scenario))
     stdout.write(page.page(scenario, summary) if fmt == "html" else render.render(scenario, summary, fmt))
     return 0
+
+
+def loaded(path: Path, seed: int | None, stderr: TextIO) -> Scenario | None:
+    """The scenario, or None once every problem is written to ``stderr`` (by its path)."""
+    try:
+        return load_scenario(path, seed)
+    except ScenarioError as exc:
+        refuse(exc, stderr)
+        return None

@@ -1,0 +1,329 @@
+"""``callrouter staffing``: the agents each hour of a scenario's day needs to meet a
+service-level target, by Erlang A first, then checked and corrected by simulating
+the day, because the redials of callers who gave up add load the formula does
+not see, and a queue left at the end of an hour carries into the next.
+
+1. Erlang A (``core.erlang.agents_for``) for each hour with first calls, one
+   queue for every line: λ = the hour's first calls from the scenario's
+   arrivals, service time = mean handle time + the config's ``wrap_up_seconds``
+   + ``timing.agent_answer_seconds`` (the agent is rung for it), patience rate
+   θ = 1/mean patience (0: infinite), and T less the agent's ring (the caller's
+   wait ends when the agent answers, as the KPI report counts it).
+2. The day with that many all-round agents each hour (``[staff]``; the
+   scenario's named shifts and staff are left out) is simulated from the same
+   seeds every time (common random numbers: a change in the figures comes from
+   the staffing, not from other draws). Each hour with calls (``MIN_CALLS`` on
+   average at least) is judged by the replications' mean of its service level
+   (and abandonment, when a ceiling is given), counted by the KPI report's own
+   rules (``core.kpi`` through ``figures``) with this T; each run's ratio
+   weighted by the calls it divides by, so that the mean is near the pooled one.
+3. Each failing hour gets at least one more agent, or Erlang A's number for the
+   calls the simulation offered in it (redials included) when that is more. An
+   hour still failing after two raises also raises the hour before it (its
+   queue carries over). Then 2 again.
+4. Once every hour meets the target, every hour above the fewest agents not
+   known to fail it is cut (by one; once a count below is known to fail, by
+   half the way to it), all at once, and the day simulated again. A cut that
+   made its hour, or the hour after it, fail is undone and that count is known
+   to fail; the others stand. Stops when no hour can be cut, or at the
+   iteration cap (reported): the last staffing that met the target is the advice.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from callrouter.core.erlang import agents_for
+from callrouter.simulate import replications
+from callrouter.simulate.figures import Figures, Summary
+from callrouter.simulate.replications import Replicated
+from callrouter.simulate.scenario import Scenario
+from callrouter.simulate.staff import Staff
+
+HOURS = 24
+Definition = Literal["sl1", "sl2"]
+RAISES_BEFORE_THE_HOUR_BEFORE = 2  # raises of a still-failing hour before its previous hour is raised too
+# An hour with fewer calls that waited (answered or abandoned) than this a day on average is not
+# judged (one late call would be a fifth of its service level): its count stands as it is.
+MIN_CALLS = 5.0
+
+
+class TargetError(ValueError):
+    """A --target or --max-abandon that cannot be used; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What each hour must meet: ``level`` of calls answered within ``seconds`` (by
+    ``definition``), and at most ``max_abandon`` of queued calls abandoned when given."""
+
+    level: float  # 0..1, exclusive
+    seconds: float
+    max_abandon: float | None = None
+    definition: Definition = "sl2"
+
+    def met(self, level: float | None, abandonment: float | None) -> bool:
+        """``level`` None: nobody answered (a judged hour with no answer fails)."""
+        if level is None or level < self.level:
+            return False
+        return self.max_abandon is None or abandonment is None or abandonment <= self.max_abandon
+
+
+def parse_target(text: str) -> tuple[float, float]:
+    """``80/20`` (or ``80%/20s``): 80% within 20 s, as (0.8, 20.0)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*", text)
+    if found is None:
+        raise TargetError(f"--target: {text!r} is not PERCENT/SECONDS, e.g. 80/20 (80% within 20 s)")
+    level, seconds = float(found[1]), float(found[2])
+    if not 0 < level < 100:
+        raise TargetError(f"--target: the share must lie between 0 and 100% (exclusive), not {level:g}%")
+    if not 0 < seconds <= 3600:
+        raise TargetError(f"--target: the seconds must lie in (0, 3600], not {seconds:g}")
+    return level / 100, seconds
+
+
+def parse_share(text: str) -> float:
+    """``5%`` (or ``5``): 0.05."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
+    if found is None:
+        raise TargetError(f"--max-abandon: {text!r} is not a percentage, e.g. 5%")
+    share = float(found[1])
+    if not 0 < share <= 100:
+        raise TargetError(f"--max-abandon: must lie in (0, 100%], not {share:g}%")
+    return share / 100
+
+
+# ---- the formula ------------------------------------------------------------------------------
+def first_calls_by_hour(scenario: Scenario) -> list[float]:
+    """The first calls each hour of the day is expected to bring, every line together."""
+    counts = [0.0] * HOURS
+    for stream in scenario.streams:
+        for start, end, rate in stream.intervals:
+            for hour in range(start // 3600, min(HOURS, -(-end // 3600))):
+                covered = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
+                counts[hour] += rate * max(0, covered)
+    return counts
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The scenario's one queue as Erlang A sees it (rates per second)."""
+
+    service_seconds: float  # handle + wrap-up + the agent's ring
+    abandon_rate: float  # 1 / mean patience; 0: infinite patience
+    threshold: float  # T less the agent's ring
+
+    @classmethod
+    def of(cls, scenario: Scenario, target: Target) -> Queue:
+        ring = scenario.file.timing.agent_answer_seconds
+        service = scenario.file.handle.mean_seconds + scenario.settings.file.queue.wrap_up_seconds + ring
+        patience = scenario.file.patience.finite()
+        return cls(
+            service, 0.0 if patience is None else 1 / patience.mean_seconds, max(0.0, target.seconds - ring)
+        )
+
+    def agents(self, calls_per_hour: float, target: Target) -> int:
+        """Erlang A's fewest agents for this many calls an hour (0 for none)."""
+        if calls_per_hour <= 0:
+            return 0
+        return agents_for(
+            target.level,
+            self.threshold,
+            calls_per_hour / 3600,
+            1 / self.service_seconds,
+            self.abandon_rate,
+            target.max_abandon,
+            target.definition,
+        )
+
+
+def erlang_by_hour(scenario: Scenario, target: Target) -> list[int]:
+    queue = Queue.of(scenario, target)
+    return [queue.agents(calls, target) for calls in first_calls_by_hour(scenario)]
+
+
+# ---- the simulation ---------------------------------------------------------------------------
+def for_advice(scenario: Scenario, target: Target) -> Scenario:
+    """The scenario without its own agents on shift (named or ``[staff]``), its figures
+    counted with the target's T and level."""
+    settings = scenario.settings
+    queue = settings.file.queue.model_copy(
+        update={"service_level_seconds": target.seconds, "service_level_target": target.level}
+    )
+    settings = settings.model_copy(update={"file": settings.file.model_copy(update={"queue": queue})})
+    return replace(scenario, settings=settings, shifts={}).with_staff(None)
+
+
+def staffed(scenario: Scenario, counts: Sequence[int]) -> Scenario:
+    return scenario.with_staff(staff_of(counts))
+
+
+def staff_of(counts: Sequence[int]) -> Staff | None:
+    """``[staff]`` from the first hour with agents to the last (None: nobody)."""
+    hours = [h for h, n in enumerate(counts) if n > 0]
+    if not hours:
+        return None
+    return Staff(start=f"{hours[0]:02d}:00", per_hour=list(counts[hours[0] : hours[-1] + 1]))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One staffing simulated: each run's figures (and their means with intervals)."""
+
+    counts: tuple[int, ...]
+    summaries: list[Summary]
+    replicated: Replicated
+
+    def mean(self, hour: int | None, name: str) -> float | None:
+        """The runs' mean of a figure (hour None: the day's), over the runs that have a
+        value; a ratio weighted by the calls it divides by, as if the runs' calls were
+        pooled (a run with 2 calls in the hour, one lost, counts less than one with 40)."""
+        runs = [s.day if hour is None else s.hours[hour] for s in self.summaries]
+        weighed = [(float(v), _weight(f, name)) for f in runs if (v := getattr(f, name)) is not None]
+        total = math.fsum(w for _, w in weighed)
+        if not total:
+            return math.fsum(v for v, _ in weighed) / len(weighed) if weighed else None
+        return math.fsum(v * w for v, w in weighed) / total
+
+    def judged(self, hour: int) -> bool:
+        """Whether the hour's calls that waited (answered or abandoned) are enough to judge."""
+        return (self.mean(hour, "answered") or 0.0) + (self.mean(hour, "abandoned") or 0.0) >= MIN_CALLS
+
+    def failing(self, target: Target) -> list[int]:
+        """The hours judged whose calls, on the runs' mean, miss the target (or none of
+        whose calls was answered)."""
+        return [
+            h
+            for h in range(HOURS)
+            if self.judged(h) and not target.met(self.mean(h, target.definition), self.mean(h, "abandonment"))
+        ]
+
+
+# What a ratio divides by, near enough: SL1 and ASA the answered (exactly), SL2 the answered and
+# abandoned after T, abandonment every queued call (here: those answered or abandoned).
+WEIGHTS = {"sl1": ("answered",), "asa_seconds": ("answered",), "sl2": ("answered", "abandoned"),
+           "abandonment": ("answered", "abandoned")}  # fmt: skip
+
+
+def _weight(figures: Figures, name: str) -> float:
+    counts = WEIGHTS.get(name)
+    return 1.0 if counts is None else float(sum(getattr(figures, count) for count in counts))
+
+
+Runner = Callable[[Scenario, int], tuple[list[Summary], Replicated]]
+Progress = Callable[[int, tuple[int, ...], list[int]], None]  # try, its counts, the hours failing
+
+
+@dataclass
+class Advice:
+    target: Target
+    replications: int
+    erlang: list[int]
+    needed: list[int]
+    trial: Trial  # the needed staffing's
+    met: bool
+    iterations: int
+    capped: bool  # the iteration cap stopped the search
+    seconds: float = 0.0
+    history: list[tuple[int, ...]] = field(default_factory=list)  # each staffing tried, in order
+
+
+def advise(
+    scenario: Scenario,
+    target: Target,
+    replications_: int = 4,
+    max_iterations: int = 12,
+    trim: bool = True,
+    run: Runner = replications.replicate,
+    progress: Progress | None = None,
+) -> Advice:
+    """The fewest agents each hour (as far as the search goes) meeting ``target``
+    in the simulated day; see the module's docstring for how."""
+    started = time.perf_counter()
+    base = for_advice(scenario, target)
+    queue = Queue.of(base, target)
+    first = first_calls_by_hour(base)
+    erlang = [queue.agents(calls, target) for calls in first]
+    search = _Search(list(erlang), [1 if calls > 0 else 0 for calls in first], trim)
+    best: Trial | None = None
+    trial = None
+    iterations = 0
+    while iterations < max_iterations and not search.done:
+        iterations += 1
+        counts = tuple(search.counts)
+        trial = Trial(counts, *run(staffed(base, counts), replications_))
+        search.history.append(counts)
+        failing = trial.failing(target)
+        if progress is not None:
+            progress(iterations, counts, failing)
+        if not failing:
+            best = trial
+            search.passed()
+        else:
+            seen = {h: queue.agents(max(first[h], trial.mean(h, "offered") or 0.0), target) for h in failing}
+            search.failed(failing, seen)
+    final = best or trial
+    assert final is not None  # max_iterations >= 1
+    return Advice(
+        target, replications_, erlang, list(final.counts), final, best is not None, iterations,
+        capped=not search.done, seconds=time.perf_counter() - started, history=search.history,
+    )  # fmt: skip
+
+
+@dataclass
+class _Search:
+    """Where the search stands: the counts to try next and, for each hour, the fewest
+    agents not known to fail. Once every hour meets the target, the hours above that
+    are cut (by one; by half the distance once a failure below is known) and tried."""
+
+    counts: list[int]
+    floor: list[int]  # the fewest agents not known to fail
+    trim: bool
+    known: list[bool] = field(default_factory=lambda: [False] * HOURS)  # floor set by a failure
+    raises: list[int] = field(default_factory=lambda: [0] * HOURS)
+    cut: dict[int, int] = field(default_factory=dict)  # hour -> the count that passed, in the trial under way
+    done: bool = False
+    history: list[tuple[int, ...]] = field(default_factory=list)
+
+    def passed(self) -> None:
+        self.cut = {}
+        if self.trim:
+            for hour in range(HOURS):
+                gap = self.counts[hour] - self.floor[hour]
+                if gap > 0:
+                    self.cut[hour] = self.counts[hour]
+                    self.counts[hour] -= (gap + 1) // 2 if self.known[hour] else 1
+        self.done = not self.cut
+
+    def failed(self, failing: list[int], erlang_seen: dict[int, int]) -> None:
+        """``erlang_seen``: Erlang A's agents for each failing hour's load as simulated."""
+        if self.cut:
+            self._undo(failing)
+            return
+        for hour in failing:
+            self._fails_at(hour)
+            self.counts[hour] = max(self.counts[hour] + 1, erlang_seen[hour])
+            self.raises[hour] += 1
+            if self.raises[hour] > RAISES_BEFORE_THE_HOUR_BEFORE and hour > 0 and self.counts[hour - 1] > 0:
+                self.counts[hour - 1] += 1
+
+    def _fails_at(self, hour: int) -> None:
+        self.floor[hour] = max(self.floor[hour], self.counts[hour] + 1)
+        self.known[hour] = True
+
+    def _undo(self, failing: list[int]) -> None:
+        """A cut made hours fail: the cut to blame (the failing hour's own, else the hour
+        before's; else every cut) is undone, and its count is known to fail."""
+        blamed = {next((h for h in (hour, hour - 1) if h in self.cut), -1) for hour in failing}
+        if -1 in blamed:
+            blamed = set(self.cut)
+        for hour in blamed:
+            self._fails_at(hour)
+            self.counts[hour] = self.cut.pop(hour)
+        if not self.cut:  # back to the staffing that passed: try the next cuts at once
+            self.passed()

@@ -1,0 +1,138 @@
+"""``callrouter staffing --target 80/20 --scenario FILE``: the agents each hour
+needs (``staffing``), written out (``staffing_render``); ``--output`` writes the
+scenario again with the advised ``[staff]`` in place of its shifts. Each try's
+progress goes to stderr. Exit 0: the target is met; 1: the iteration cap came
+first (the advice is written, marked NOT MET); 2: a bad target or scenario."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+
+from callrouter.simulate import staffing, staffing_render
+from callrouter.simulate.command import EXIT_UNUSABLE, loaded
+
+EXIT_NOT_MET = 1
+HELP = """\
+The agents each hour of a scenario's day needs to meet a service-level target:
+Erlang A per hour on the first calls (every line as one queue, all-round
+agents; service time = handle + wrap-up + the agent's ring, patience from the
+scenario), then the day simulated with that staffing (--replications days from
+the scenario's seed, the same seeds each time) and corrected until every hour
+meets the target: redials of callers who gave up add load the formula does not
+see, and a queue left at the end of an hour carries into the next. Then the
+hours are tried with fewer agents (one fewer; half the way down to a count
+known to fail), kept where the target still holds. Each hour is judged by the
+days' figures pooled (each day's ratio weighted by its calls).
+
+--target 80/20: 80% of calls answered within 20 s, by SL2 = answered within T /
+(answered + abandoned after T) unless --definition sl1 (answered within T /
+answered, which ignores the callers who gave up: meet it with --max-abandon).
+--max-abandon 5%: besides, at most 5% of queued calls abandoned each hour.
+Hours with under 5 calls that waited (answered or abandoned) a day on average
+are not judged: the formula's count stands.
+
+Prints per hour: the scenario's planned agents, Erlang A's number, the needed
+number, first calls and offered calls (redials included), the predicted SL1,
+SL2, abandonment, ASA and occupancy with the needed staffing; the day; the
+agent-hours planned and needed; and the advised [staff] table to paste into
+the scenario (--output FILE writes the scenario with it instead of its shifts).
+Each try simulates --replications days: a day of 35,000 calls takes about 18 s,
+so such a day takes minutes; --iterations caps the tries (the last staffing
+that met the target is the advice). Each try is reported on stderr as it ends,
+and the time taken is printed.
+Exit 0: met; 1: the iteration cap came first (NOT MET); 2: a bad target or
+scenario (each bad key by its path).
+"""
+
+
+@dataclass(frozen=True)
+class Request:
+    scenario: Path
+    target: str
+    max_abandon: str | None = None
+    definition: Literal["sl1", "sl2"] = "sl2"
+    replications: int = 4
+    iterations: int = 12
+    trim: bool = True
+    seed: int | None = None
+    fmt: str = "table"
+    output: Path | None = None
+
+
+def run(request: Request, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        level, seconds = staffing.parse_target(request.target)
+        ceiling = None if request.max_abandon is None else staffing.parse_share(request.max_abandon)
+    except staffing.TargetError as exc:
+        print(f"callrouter staffing: {exc}", file=stderr)
+        return EXIT_UNUSABLE
+    scenario = loaded(request.scenario, request.seed, stderr)
+    if scenario is None:
+        return EXIT_UNUSABLE
+    target = staffing.Target(level, seconds, ceiling, request.definition)
+    started = time.perf_counter()
+
+    def progress(attempt: int, counts: tuple[int, ...], failing: list[int]) -> None:
+        hours = ", ".join(f"{h:02d}" for h in failing) or "none"
+        print(
+            f"staffing: try {attempt}: {sum(counts)} agent-hours, hours missing the target: {hours} "
+            f"({time.perf_counter() - started:.0f} s)",
+            file=stderr,
+            flush=True,
+        )
+
+    advice = staffing.advise(
+        scenario, target, request.replications, request.iterations, request.trim, progress=progress
+    )
+    stdout.write(staffing_render.render(scenario, advice, request.fmt))
+    if request.output is not None:
+        try:
+            text = request.scenario.read_text(encoding="utf-8")
+            written = with_staff(text, request.scenario, request.output, staffing_render.staff_toml(advice))
+            request.output.write_text(written, encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            print(f"callrouter staffing: --output {request.output}: {exc}", file=stderr)
+            return EXIT_UNUSABLE
+    return 0 if advice.met else EXIT_NOT_MET
+
+
+def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
+    """The scenario's text with ``staff`` (a ``[staff]`` table) in place of its
+    ``[[shifts]]`` and ``[staff]``, its config path made relative to ``output``."""
+    config = tomllib.loads(staff)["staff"]
+    if source.suffix == ".json":
+        data = json.loads(text)
+        data.pop("shifts", None)
+        data["config"] = _config_path(data["config"], source, output)
+        return json.dumps({**data, "staff": config}, indent=2, ensure_ascii=False) + "\n"
+    kept, skipping = [], False
+    for line in text.splitlines():
+        header = re.match(r"\s*\[\[?\s*([A-Za-z_.-]+)\s*\]\]?", line)
+        if header:
+            skipping = header[1] in ("shifts", "staff")
+        if not skipping:
+            kept.append(line)
+    out = "\n".join(kept).rstrip() + "\n\n" + staff
+    where = tomllib.loads(out).get("config")
+    if isinstance(where, str):
+        moved = _config_path(where, source, output)
+        out = re.sub(r'(?m)^config\s*=\s*"[^"\n]*"', lambda _: f"config = {json.dumps(moved)}", out, count=1)
+    check = tomllib.loads(out)
+    if "shifts" in check or check.get("staff") != config:
+        raise ValueError("cannot put [staff] in place of the shifts here: paste it by hand")
+    return out
+
+
+def _config_path(config: str, source: Path, output: Path) -> str:
+    """The config's path as seen from the output file's folder."""
+    if Path(config).is_absolute():
+        return config
+    absolute = os.path.normpath(source.resolve().parent / config)
+    return Path(os.path.relpath(absolute, output.resolve().parent)).as_posix()

@@ -1,0 +1,209 @@
+"""``callrouter staffing``'s advice written out: a plain-text table (each hour with
+calls or agents: planned, Erlang A's, needed, the figures predicted with the
+needed staffing; the day; agent-hours; the advised ``[staff]`` as TOML) or the
+same as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from callrouter.report_render import DASH, percent, seconds
+from callrouter.simulate.scenario import Scenario
+from callrouter.simulate.staffing import (
+    HOURS,
+    MIN_CALLS,
+    Advice,
+    Queue,
+    Target,
+    Trial,
+    first_calls_by_hour,
+    staff_of,
+)
+
+COLUMNS = (
+    ("hour", 4), ("planned", 8), ("Erlang A", 8), ("needed", 6), ("first", 6), ("offered", 7), ("SL1", 6),
+    ("SL2", 6), ("abandon.", 8), ("ASA", 7), ("occup.", 6),
+)  # fmt: skip
+PREDICTED = ("offered", "sl1", "sl2", "abandonment", "asa_seconds", "occupancy", "calls_per_person")
+
+
+def target_text(target: Target) -> str:
+    t = f"{target.seconds:g} s"
+    rule = (
+        f"answered within {t} / answered"
+        if target.definition == "sl1"
+        else f"answered within {t} / (answered + abandoned after {t})"
+    )
+    ceiling = "" if target.max_abandon is None else f", abandonment at most {100 * target.max_abandon:g}%"
+    return f"{100 * target.level:g}% within {t} by {target.definition.upper()} ({rule}){ceiling}"
+
+
+def staff_toml(advice: Advice) -> str:
+    staff = staff_of(advice.needed)
+    if staff is None:
+        return "[staff]  # nobody needed\nper_hour = [0]\n"
+    counts = ", ".join(str(n) for n in staff.per_hour)
+    return f'[staff]\nstart = "{staff.start}"\nper_hour = [{counts}]\n'
+
+
+def planned_by_hour(scenario: Scenario) -> list[float] | None:
+    """The scenario's own agents on shift each hour (None: it plans none)."""
+    planned = scenario.agents_by_hour()
+    return planned if any(planned) else None
+
+
+def _hours(advice: Advice, planned: list[float] | None, first: list[float]) -> list[int]:
+    return [
+        h
+        for h in range(HOURS)
+        if first[h] or advice.needed[h] or (planned and planned[h]) or advice.trial.mean(h, "offered")
+    ]
+
+
+def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
+    planned = planned_by_hour(scenario)
+    first = first_calls_by_hour(scenario)
+    queue = Queue.of(scenario, advice.target)
+    trial = advice.trial
+    target = advice.target
+    staff = staff_of(advice.needed)
+    return {
+        "scenario": scenario.source,
+        "config": scenario.settings.source,
+        "date": scenario.file.date.isoformat(),
+        "zone": scenario.zone,
+        "target": {
+            "level": target.level,
+            "seconds": target.seconds,
+            "definition": target.definition,
+            "max_abandon": target.max_abandon,
+        },
+        "erlang": {
+            "service_seconds": queue.service_seconds,
+            "abandon_rate": queue.abandon_rate,
+            "threshold_seconds": queue.threshold,
+        },
+        "met": advice.met,
+        "capped": advice.capped,
+        "iterations": advice.iterations,
+        "replications": advice.replications,
+        "seeds": list(trial.replicated.seeds),
+        "seconds": round(advice.seconds, 3),
+        "agent_hours": {
+            "planned": None if planned is None else round(sum(planned), 3),
+            "erlang": sum(advice.erlang),
+            "needed": sum(advice.needed),
+        },
+        "day": {name: _rounded(trial.mean(None, name)) for name in PREDICTED},
+        "hours": [
+            {
+                "hour": h,
+                "planned": None if planned is None else round(planned[h], 3),
+                "erlang": advice.erlang[h],
+                "needed": advice.needed[h],
+                "first_calls": round(first[h], 3),
+                "judged": trial.judged(h),
+                **{name: _rounded(trial.mean(h, name)) for name in PREDICTED},
+            }
+            for h in range(HOURS)
+        ],
+        "staff": None if staff is None else {"start": staff.start, "per_hour": list(staff.per_hour)},
+        "tried": [list(counts) for counts in advice.history],
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _count(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.1f}"
+
+
+def _row(advice: Advice, hour: int, planned: list[float] | None, first: list[float]) -> list[str]:
+    mark = "" if advice.trial.judged(hour) else "*"
+    return [
+        f"{hour:02d}",
+        DASH if planned is None else _count(planned[hour]),
+        str(advice.erlang[hour]),
+        f"{advice.needed[hour]}{mark}",
+        _count(round(first[hour], 1)),
+        *_predicted(advice.trial, hour),
+    ]
+
+
+def _day_row(advice: Advice, planned: list[float] | None, first: list[float]) -> list[str]:
+    return [
+        "day",
+        DASH if planned is None else _count(round(sum(planned), 1)),
+        str(sum(advice.erlang)),
+        str(sum(advice.needed)),
+        _count(round(sum(first), 1)),
+        *_predicted(advice.trial, None),
+    ]
+
+
+def _predicted(trial: Trial, hour: int | None) -> list[str]:
+    """Offered, SL1, SL2, abandonment, ASA and occupancy: the days' means (hour None: the day's)."""
+    offered = trial.mean(hour, "offered")
+    return [
+        DASH if offered is None else f"{offered:.1f}",
+        percent(trial.mean(hour, "sl1")),
+        percent(trial.mean(hour, "sl2")),
+        percent(trial.mean(hour, "abandonment")),
+        seconds(trial.mean(hour, "asa_seconds")),
+        percent(trial.mean(hour, "occupancy")),
+    ]
+
+
+def _line(cells: list[str]) -> str:
+    return "  ".join(cell.rjust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True)).rstrip()
+
+
+def _verdict(advice: Advice) -> str:
+    tried = f"{advice.iterations} staffings tried, {advice.replications} days each; {advice.seconds:.1f} s"
+    if advice.met and not advice.capped:
+        return f"every hour meets the target ({tried})"
+    if advice.met:
+        return f"every hour meets the target; the iteration cap stopped the search for fewer agents ({tried})"
+    return f"NOT MET: the iteration cap was reached with hours still missing the target ({tried})"
+
+
+def as_table(scenario: Scenario, advice: Advice) -> str:
+    planned = planned_by_hour(scenario)
+    first = first_calls_by_hour(scenario)
+    queue = Queue.of(scenario, advice.target)
+    seeds = advice.trial.replicated.seeds
+    lines = [
+        f"callrouter staffing: {scenario.source} on {scenario.file.date.isoformat()} ({scenario.zone})",
+        f"target: {target_text(advice.target)}",
+        f"Erlang A per hour, one queue: service {queue.service_seconds:g} s (handle + wrap-up + ring), "
+        + ("patience infinite" if queue.abandon_rate == 0 else f"patience {1 / queue.abandon_rate:g} s")
+        + f", within {queue.threshold:g} s of the ring",
+        f"needed: simulated, seeds {seeds[0]}..{seeds[-1]}; {_verdict(advice)}",
+        "",
+        _line([name for name, _ in COLUMNS]),
+        _line(_day_row(advice, planned, first)),
+    ]
+    lines += [_line(_row(advice, h, planned, first)) for h in _hours(advice, planned, first)]
+    planned_hours = DASH if planned is None else f"{sum(planned):.1f}"
+    lines += [
+        "",
+        f"agent-hours: planned {planned_hours}, Erlang A {sum(advice.erlang)}, needed {sum(advice.needed)}",
+        "planned: the scenario's own agents on shift (with their own topics and languages);",
+        "Erlang A: the formula on the first calls; needed: after simulation (all-round agents, the",
+        "scenario's shifts left out); first: first calls expected; offered: calls simulated (redials",
+        "included); the figures: the days' mean with the needed staffing, pooled; *: under",
+        f"{MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
+        "",
+        "# the advised staffing, in place of the scenario's [[shifts]] and [staff]:",
+        staff_toml(advice).rstrip(),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render(scenario: Scenario, advice: Advice, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(as_json(scenario, advice), indent=2, ensure_ascii=False) + "\n"
+    return as_table(scenario, advice)

@@ -1,0 +1,235 @@
+"""``callrouter staffing``: Erlang A per hour on the first calls, then corrected by
+simulating the day; small days of the example config's ambulance line (no menu,
+one topic), a few seconds each."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callrouter import cli
+from callrouter.core.erlang import agents_for
+from callrouter.simulate import replications
+from callrouter.simulate.scenario import Scenario, build
+from callrouter.simulate.staffing import (
+    Target,
+    Trial,
+    _Search,
+    advise,
+    erlang_by_hour,
+    first_calls_by_hour,
+    for_advice,
+    staffed,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+WRAP_UP = 10.0  # the example config's [queue] wrap_up_seconds
+RING = 2.0  # the scenario's timing.agent_answer_seconds (the default)
+EIGHTY_TWENTY = Target(0.8, 20.0)
+
+
+def data(**changes: Any) -> dict[str, Any]:
+    """Ambulance calls from 09:00 (the line skips the menu: every call joins the queue at once)."""
+    return {
+        "config": "callrouter.example.toml",
+        "date": "2026-11-23",
+        "seed": 3,
+        "handle": {"distribution": "exponential", "mean_seconds": 120},
+        "patience": {"distribution": "exponential", "mean_seconds": 90},
+        "arrivals": [{"line": "ambulance", "topic": "urgent", "start": "09:00", "per_hour": [60, 90, 60]}],
+        "shifts": [{"agents": ["agent3"], "start": "08:00", "end": "12:00"}],
+        **changes,
+    }
+
+
+def scenario(**changes: Any) -> Scenario:
+    return build(data(**changes), "test", ROOT)
+
+
+def test_the_erlang_step_is_erlang_a_on_each_hours_first_calls() -> None:
+    s = scenario(
+        arrivals=[
+            {"line": "ambulance", "topic": "urgent", "start": "09:00", "per_hour": [60, 90]},
+            {"line": "hotline-health", "topic": "operator", "start": "09:30", "per_quarter": [5, 5, 10, 10]},
+        ]
+    )
+    first = first_calls_by_hour(s)
+    assert first[8] == 0 and first[9] == 60 + 5 + 5 and first[10] == 90 + 10 + 10 and first[11] == 0
+    for target in (EIGHTY_TWENTY, Target(0.9, 30.0, 0.05, "sl1")):
+        counts = erlang_by_hour(s, target)
+        for hour, calls in ((9, 70), (10, 110)):
+            assert counts[hour] == agents_for(
+                target.level,
+                target.seconds - RING,  # the caller waits through the agent's ring too
+                calls / 3600,
+                1 / (120 + WRAP_UP + RING),
+                1 / 90,
+                target.max_abandon,
+                target.definition,
+            )
+        assert counts[8] == counts[11] == 0, "no calls: nobody"
+    assert erlang_by_hour(scenario(patience={"distribution": "infinite"}), EIGHTY_TWENTY)[10] == agents_for(
+        0.8, 18.0, 90 / 3600, 1 / 132, 0.0, None, "sl2"
+    )
+
+
+def judged(s: Scenario, counts: list[int], target: Target, days: int) -> list[int]:
+    """The hours failing the target with these counts, on the same seeds as the advice."""
+    base = for_advice(s, target)
+    return Trial(tuple(counts), *replications.replicate(staffed(base, counts), days)).failing(target)
+
+
+def test_the_advice_meets_the_target_and_one_agent_fewer_would_not() -> None:
+    s = scenario()
+    advice = advise(s, EIGHTY_TWENTY, 3)
+    assert advice.met and not advice.capped
+    assert advice.needed[:9] == [0] * 9 and advice.needed[12:] == [0] * 12
+    assert judged(s, advice.needed, EIGHTY_TWENTY, 3) == []
+    fewer = [
+        hour
+        for hour in (9, 10, 11)
+        if judged(s, [n - (h == hour) for h, n in enumerate(advice.needed)], EIGHTY_TWENTY, 3)
+    ]
+    assert fewer, f"no hour needs all of {advice.needed[9:12]}"
+    assert advice.trial.mean(10, "sl2") is not None and advice.trial.mean(10, "sl2") >= 0.8  # type: ignore[operator]
+
+
+def test_heavy_redials_need_more_agents_than_none() -> None:
+    # SL1 ignores the callers who give up: Erlang A staffs for it while many leave, and they call again.
+    target = Target(0.8, 20.0, None, "sl1")
+    impatient = {"distribution": "exponential", "mean_seconds": 30}
+    minute = {"distribution": "fixed", "mean_seconds": 60}
+    once = advise(scenario(patience=impatient, redial={"probability": 0}), target, 2)
+    again = advise(
+        scenario(
+            patience=impatient,
+            redial={"probability": 1, "max_attempts": 6, "delay": minute},
+        ),
+        target,
+        2,
+    )
+    assert once.erlang == again.erlang, "the formula sees the first calls only"
+    assert once.met and again.met
+    assert (again.trial.mean(10, "calls_per_person") or 0) > 1.0
+    assert sum(again.needed) > sum(once.needed), (again.needed[9:12], once.needed[9:12])
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(["staffing", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_bad_target_or_ceiling_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(data(config=str(ROOT / "callrouter.example.toml"))))
+    for args, said in (
+        (["--target", "80-20"], "--target: '80-20' is not PERCENT/SECONDS"),
+        (["--target", "100/20"], "--target: the share must lie between 0 and 100%"),
+        (["--target", "80/0"], "--target: the seconds must lie in (0, 3600]"),
+        (["--target", "80/20", "--max-abandon", "lots"], "--max-abandon: 'lots' is not a percentage"),
+        (["--target", "80/20", "--max-abandon", "0%"], "--max-abandon: must lie in (0, 100%]"),
+    ):
+        code, out, err = run(["--scenario", str(path), *args], capsys)
+        assert code == 2 and out == ""
+        assert len(err.splitlines()) == 1 and err.startswith(f"callrouter staffing: {said}"), err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["staffing", "--scenario", str(path), "--target", "80/20", "--replications", "1"])
+    assert exited.value.code == 2 and "at least 2" in capsys.readouterr().err
+
+
+def test_a_bad_scenario_exits_2_naming_each_bad_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = data(
+        config=str(ROOT / "callrouter.example.toml"), handle={"distribution": "gamma", "mean_seconds": 1}
+    )
+    bad["arrivals"][0]["per_hour"] = [60, -1]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    code, out, err = run(["--scenario", str(path), "--target", "80/20"], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"{path}: invalid scenario"
+    problems = [line.strip() for line in err.splitlines()[1:]]
+    assert any(p.startswith("handle.distribution: Input should be") for p in problems), err
+    assert "arrivals[0].per_hour: calls per interval cannot be negative" in problems, err
+
+
+def test_the_command_writes_the_advice_and_the_scenario_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "day.toml"
+    source.write_text(
+        f'config = "{ROOT / "callrouter.example.toml"}"\ndate = 2026-11-23\nseed = 3\n'
+        'handle = { distribution = "exponential", mean_seconds = 120 }\n'
+        'patience = { distribution = "exponential", mean_seconds = 90 }\n'
+        '[[arrivals]]\nline = "ambulance"\ntopic = "urgent"\nstart = "09:00"\nper_hour = [60, 90, 60]\n'
+        '[[shifts]]\nagents = ["agent3"]\nstart = "08:00"\nend = "12:00"\n'
+    )
+    output = tmp_path / "out" / "advised.toml"
+    output.parent.mkdir()
+    args = ["--scenario", str(source), "--target", "80/20", "--replications", "2", "--format", "json"]
+    code, out, _ = run([*args, "--output", str(output)], capsys)
+    advice = json.loads(out)
+    assert code == 0 and advice["met"] and advice["target"]["definition"] == "sl2"
+    assert advice["hours"][9]["planned"] == 1 and advice["agent_hours"]["planned"] == 4
+    assert advice["agent_hours"]["needed"] == sum(h["needed"] for h in advice["hours"])
+    written = tomllib.loads(output.read_text())
+    assert "shifts" not in written and written["staff"] == advice["staff"]
+    assert written["staff"]["start"] == "09:00" and len(written["staff"]["per_hour"]) == 3
+    advised = build(written, str(output), output.parent)
+    assert advised.agents_by_hour()[9:12] == [float(n) for n in advice["staff"]["per_hour"]]
+    code, table, _ = run(args[:-2], capsys)
+    assert code == 0
+    assert "by SL2 (answered within 20 s / (answered + abandoned after 20 s))" in table
+    assert "[staff]" in table and "agent-hours: planned 4.0" in table
+
+
+def test_the_iteration_cap_is_reported_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Impatient callers and SL1: Erlang A's count fails in the simulation; one try allows no correction.
+    impatient = {"distribution": "exponential", "mean_seconds": 30}
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(data(config=str(ROOT / "callrouter.example.toml"), patience=impatient)))
+    args = ["--scenario", str(path), "--target", "80/20", "--definition", "sl1", "--replications", "2"]
+    code, table, _ = run([*args, "--iterations", "1"], capsys)
+    assert code == 1
+    assert "NOT MET: the iteration cap was reached with hours still missing the target" in table
+    assert "by SL1 (answered within 20 s / answered)" in table
+
+
+def search_against(need: list[int], start: list[int], overshoot: int) -> tuple[list[int], int]:
+    """The search's moves against hours that meet the target from ``need`` agents on,
+    each alone; a raise overshoots by ``overshoot``. The staffing found, and the tries."""
+    search = _Search(list(start), [1 if n else 0 for n in need], trim=True)
+    best, tries = None, 0
+    while not search.done and tries < 50:
+        tries += 1
+        failing = [h for h, n in enumerate(need) if search.counts[h] < n]
+        if failing:
+            search.failed(failing, {h: need[h] + overshoot for h in failing})
+        else:
+            best = list(search.counts)
+            search.passed()
+    assert best is not None
+    return best, tries
+
+
+def test_the_search_finds_each_hours_fewest_from_below_and_from_far_above() -> None:
+    need = [0] * 8 + [3, 9, 14, 6, 1] + [0] * 11
+    for start, overshoot in (
+        (need, 0),
+        ([max(n - 2, 0) for n in need], 0),
+        ([n + 3 for n in need], 0),
+        ([1] * 24, 12),
+    ):
+        found, tries = search_against(need, start, overshoot)
+        assert found[8:13] == need[8:13], (start, overshoot)
+        assert tries <= 10, tries  # bisection down from an overshoot, not one agent a try
