@@ -6,11 +6,15 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvloop
 
 from callrouter import __version__, logs
 from callrouter.config import ConfigError, Settings, load
+
+if TYPE_CHECKING:
+    from callrouter.simulate_records import RecordedDay
 
 DESCRIPTION = """\
 callrouter: one front door for a healthcare contact centre on Asterisk ARI.
@@ -110,11 +114,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return command.run(scenario, args.format, seed, out, err, args.replications, args.compare)
     from callrouter import simulate_records as records
 
+    request = _recorded_day(args)
+    out, err = sys.stdout, sys.stderr
+    return records.run(request, _load(args.config), out, err, args.format, args.replications, args.compare)
+
+
+def _recorded_day(args: argparse.Namespace) -> RecordedDay:
+    from callrouter.simulate_records import RecordedDay
+
     base = Path(args.base) if args.base else None
-    request = records.Request(
-        args.start, args.end, Path(args.config), base, args.seed, args.format, args.replications, args.compare
-    )
-    return records.run(request, _load(args.config), sys.stdout, sys.stderr)
+    return RecordedDay(args.start, args.end, Path(args.config), base, args.seed)
 
 
 def cmd_staffing(args: argparse.Namespace) -> int:
