@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import uvloop
 
 from callrouter import __version__, logs
 from callrouter.config import ConfigError, Settings, load
+
+if TYPE_CHECKING:
+    from callrouter.simulate.scenario import Scenario
+    from callrouter.simulate_records import RecordedDay
 
 DESCRIPTION = """\
 callrouter: one front door for a healthcare contact centre on Asterisk ARI.
@@ -110,21 +115,40 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return command.run(scenario, args.format, seed, out, err, args.replications, args.compare)
     from callrouter import simulate_records as records
 
+    request = _recorded_day(args)
+    out, err = sys.stdout, sys.stderr
+    return records.run(request, _load(args.config), out, err, args.format, args.replications, args.compare)
+
+
+def _recorded_day(args: argparse.Namespace) -> RecordedDay:
+    from callrouter.simulate_records import RecordedDay
+
     base = Path(args.base) if args.base else None
-    request = records.Request(
-        args.start, args.end, Path(args.config), base, args.seed, args.format, args.replications, args.compare
-    )
-    return records.run(request, _load(args.config), sys.stdout, sys.stderr)
+    return RecordedDay(args.start, args.end, Path(args.config), base, args.seed)
 
 
 def cmd_staffing(args: argparse.Namespace) -> int:
     from callrouter.simulate import staffing_command as sc
 
+    problem = sc.source_problem(args.scenario, args.start, args.end, args.base, args.output)
+    if problem is not None:
+        print(f"callrouter staffing: {problem}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     request = sc.Request(
-        Path(args.scenario), args.target, args.max_abandon, args.definition, args.replications,
-        args.iterations, not args.no_trim, args.seed, args.format, Path(args.output) if args.output else None,
+        Path(args.scenario) if args.scenario else None, args.target, args.max_abandon, args.definition,
+        args.replications, args.iterations, not args.no_trim, args.seed, args.format,
+        Path(args.output) if args.output else None,
     )  # fmt: skip
-    return sc.run(request, sys.stdout, sys.stderr)
+    if args.scenario is not None:
+        return sc.run(request, sys.stdout, sys.stderr)
+    from callrouter import simulate_records as records
+
+    day, settings = _recorded_day(args), _load(args.config)
+
+    def recorded(stderr: TextIO) -> Scenario | int:
+        return records.scenario(day, settings, stderr, "callrouter staffing")
+
+    return sc.run(request, sys.stdout, sys.stderr, recorded)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -250,7 +274,7 @@ def _recorded_day_arguments(sim: argparse.ArgumentParser) -> None:
     """``simulate --from --to``: the day's arrivals and handle times from the records."""
     from callrouter import report
 
-    day = "a recorded day (instead of SCENARIO): "
+    day = "a recorded day (instead of a scenario): "
     sim.add_argument(
         "--from", dest="start", metavar="FROM", type=report.moment, help=day + "its first instant"
     )
@@ -270,7 +294,7 @@ def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description=staffing_command.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    staff.add_argument("--scenario", required=True, metavar="FILE", help="the scenario (TOML, or .json)")
+    staff.add_argument("--scenario", metavar="FILE", help="the scenario (TOML, or .json)")
     staff.add_argument("--target", required=True, help="PERCENT/SECONDS: 80/20 is 80%% within 20 s")
     staff.add_argument(
         "--max-abandon", metavar="PERCENT", help="at most this share abandoned each hour (e.g. 5%%)"
@@ -294,6 +318,7 @@ def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     staff.add_argument("--seed", type=int, help="the first seed (default: the scenario's)")
     staff.add_argument("--format", choices=render.FORMATS, default="table")
     staff.add_argument("--output", "-o", metavar="FILE", help="write the scenario with the advised [staff]")
+    _recorded_day_arguments(staff)
     staff.set_defaults(func=cmd_staffing)
 
 

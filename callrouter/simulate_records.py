@@ -1,8 +1,9 @@
-"""``callrouter simulate --from --to``: a day recorded in PostgreSQL played again
-through the simulator. The store reads the traffic (``store.arrivals``) and the
-agents' states (``store.report``), ``simulate.recorded`` makes them a
-scenario over ``--base`` (or the defaults), and the simulator plays it as it
-plays a scenario file.
+"""``callrouter simulate --from --to`` and ``callrouter staffing --from --to``: a
+day recorded in PostgreSQL as a scenario. The store reads the traffic
+(``store.arrivals``) and the agents' states (``store.report``),
+``simulate.recorded`` makes them a scenario over ``--base`` (or the defaults)
+(``scenario``, shared by both commands); ``simulate`` plays it as it plays a
+scenario file, ``staffing`` advises on it.
 
 The window is ``--from`` up to ``--to`` (exclusive), each a day (its midnight)
 or an ISO datetime, one without an offset on the centre's wall clock; it lies
@@ -27,7 +28,7 @@ from callrouter.config import Settings
 from callrouter.core.cover import Logins, patience_estimate
 from callrouter.report import instant
 from callrouter.simulate import command, recorded
-from callrouter.simulate.scenario import ScenarioError, build, read_data
+from callrouter.simulate.scenario import Scenario, ScenarioError, build, read_data
 from callrouter.store.arrivals import ArrivalReader, RecordedTraffic
 from callrouter.store.queries import DatabaseUnavailable
 from callrouter.store.report import ReportReader
@@ -36,15 +37,14 @@ EXIT_UNUSABLE = 2
 
 
 @dataclass(frozen=True)
-class Request:
+class RecordedDay:
+    """What ``--from``, ``--to``, ``-c``, ``--base`` and ``--seed`` ask for."""
+
     start: date | datetime
     end: date | datetime
     config: Path
     base: Path | None = None
     seed: int | None = None
-    fmt: str = "table"
-    replicate: int | None = None
-    comparison: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Window:
     zone: str
 
 
-def window(request: Request, zone: str) -> Window:
+def window(request: RecordedDay, zone: str) -> Window:
     """The request's instants on the centre's clock; ScenarioError unless within one day."""
     here = ZoneInfo(zone)
     start, end = (instant(given, here).astimezone(here) for given in (request.start, request.end))
@@ -107,8 +107,11 @@ def _recorded(traffic: RecordedTraffic, logins: Logins, span: Window) -> recorde
     )
 
 
-def run(request: Request, settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
-    """The whole command; its exit code."""
+def scenario(
+    request: RecordedDay, settings: Settings, stderr: TextIO, name: str = "simulate"
+) -> Scenario | int:
+    """The recorded day as a scenario; or, once the problem is written to ``stderr``
+    (``name``: the command saying it), the exit code."""
     try:
         base: dict[str, Any] = {}
         if request.base is not None:
@@ -124,15 +127,28 @@ def run(request: Request, settings: Settings, stdout: TextIO, stderr: TextIO) ->
         data["zone"] = span.zone
         if request.seed is not None:
             data["seed"] = request.seed
-        scenario = build(data, records.source, Path.cwd())
+        return build(data, records.source, Path.cwd())
     except ScenarioError as exc:
         return command.refuse(exc, stderr)
     except DatabaseUnavailable as exc:
-        print(f"simulate: cannot reach the database: {exc}", file=stderr)
+        print(f"{name}: cannot reach the database: {exc}", file=stderr)
         return EXIT_UNUSABLE
     except asyncpg.PostgresError as exc:
-        print(
-            f"simulate: the database cannot answer: {exc} (is it migrated? callrouter migrate)", file=stderr
-        )
+        print(f"{name}: the database cannot answer: {exc} (is it migrated? callrouter migrate)", file=stderr)
         return EXIT_UNUSABLE
-    return command.play(scenario, request.fmt, stdout, stderr, request.replicate, request.comparison)
+
+
+def run(
+    request: RecordedDay,
+    settings: Settings,
+    stdout: TextIO,
+    stderr: TextIO,
+    fmt: str = "table",
+    replicate: int | None = None,
+    comparison: str | None = None,
+) -> int:
+    """``simulate --from --to``, the whole command; its exit code."""
+    day = scenario(request, settings, stderr)
+    if isinstance(day, int):
+        return day
+    return command.play(day, fmt, stdout, stderr, replicate, comparison)

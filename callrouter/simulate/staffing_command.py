@@ -1,8 +1,10 @@
-"""``callrouter staffing --target 80/20 --scenario FILE``: the agents each hour
-needs (``staffing``), written out (``staffing_render``); ``--output`` writes the
-scenario again with the advised ``[staff]`` in place of its shifts. Each try's
-progress goes to stderr. Exit 0: the target is met; 1: the iteration cap came
-first (the advice is written, marked NOT MET); 2: a bad target or scenario."""
+"""``callrouter staffing --target 80/20 --scenario FILE`` (or ``--from --to``, a
+recorded day, whose scenario the caller builds: ``callrouter.simulate_records``):
+the agents each hour needs (``staffing``), written out (``staffing_render``);
+``--output`` writes the scenario file again with the advised ``[staff]`` in place
+of its shifts. Each try's progress goes to stderr. Exit 0: the target is met; 1:
+the iteration cap came first (the advice is written, marked NOT MET); 2: bad
+arguments, target, scenario or records."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ import os
 import re
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
 from callrouter.simulate import staffing, staffing_render
 from callrouter.simulate.command import EXIT_UNUSABLE, loaded
+from callrouter.simulate.scenario import Scenario
 
 EXIT_NOT_MET = 1
 HELP = """\
@@ -47,14 +51,21 @@ Each try simulates --replications days: a day of 35,000 calls takes about 18 s,
 so such a day takes minutes; --iterations caps the tries (the last staffing
 that met the target is the advice). Each try is reported on stderr as it ends,
 and the time taken is printed.
-Exit 0: met; 1: the iteration cap came first (NOT MET); 2: a bad target or
-scenario (each bad key by its path).
+--from/--to (instead of --scenario): the day recorded in PostgreSQL between the
+two instants (within one day of the centre's clock), made a scenario as
+`callrouter simulate --from --to` makes it (-c the config, --base SCENARIO for
+patience, redials, shifts...): first calls and talk times from the records;
+planned = the agents' recorded logins (the --base's shifts when it has some).
+--output goes with --scenario only.
+Exit 0: met; 1: the iteration cap came first (NOT MET); 2: a bad target,
+scenario (each bad key by its path), records, database or combination of
+arguments (--scenario, or --from and --to: one of them).
 """
 
 
 @dataclass(frozen=True)
 class Request:
-    scenario: Path
+    scenario: Path | None  # None: a recorded day (``run``'s ``recorded``)
     target: str
     max_abandon: str | None = None
     definition: Literal["sl1", "sl2"] = "sl2"
@@ -66,16 +77,37 @@ class Request:
     output: Path | None = None
 
 
-def run(request: Request, stdout: TextIO, stderr: TextIO) -> int:
+def source_problem(
+    scenario: str | None, start: object, end: object, base: str | None, output: str | None
+) -> str | None:
+    """What is wrong with where the day comes from (``--scenario``, or ``--from``
+    and ``--to``); None: nothing."""
+    if (scenario is None) == (start is None and end is None) or (start is None) != (end is None):
+        return "give --scenario FILE, or --from and --to (a recorded day): one of them"
+    if scenario is not None and base is not None:
+        return "--base goes with --from and --to (a scenario file gives the rest itself)"
+    if scenario is None and output is not None:
+        return "--output writes the scenario file again with the advice: with --scenario only"
+    return None
+
+
+def run(
+    request: Request,
+    stdout: TextIO,
+    stderr: TextIO,
+    recorded: Callable[[TextIO], Scenario | int] | None = None,
+) -> int:
+    """The whole command on ``request.scenario``, or on the day ``recorded`` builds
+    (its exit code instead once it wrote the problem to stderr); its exit code."""
     try:
         level, seconds = staffing.parse_target(request.target)
         ceiling = None if request.max_abandon is None else staffing.parse_share(request.max_abandon)
     except staffing.TargetError as exc:
         print(f"callrouter staffing: {exc}", file=stderr)
         return EXIT_UNUSABLE
-    scenario = loaded(request.scenario, request.seed, stderr)
-    if scenario is None:
-        return EXIT_UNUSABLE
+    scenario = _scenario(request, stderr, recorded)
+    if isinstance(scenario, int):
+        return scenario
     target = staffing.Target(level, seconds, ceiling, request.definition)
     started = time.perf_counter()
 
@@ -92,7 +124,7 @@ def run(request: Request, stdout: TextIO, stderr: TextIO) -> int:
         scenario, target, request.replications, request.iterations, request.trim, progress=progress
     )
     stdout.write(staffing_render.render(scenario, advice, request.fmt))
-    if request.output is not None:
+    if request.output is not None and request.scenario is not None:
         try:
             text = request.scenario.read_text(encoding="utf-8")
             written = with_staff(text, request.scenario, request.output, staffing_render.staff_toml(advice))
@@ -101,6 +133,17 @@ def run(request: Request, stdout: TextIO, stderr: TextIO) -> int:
             print(f"callrouter staffing: --output {request.output}: {exc}", file=stderr)
             return EXIT_UNUSABLE
     return 0 if advice.met else EXIT_NOT_MET
+
+
+def _scenario(
+    request: Request, stderr: TextIO, recorded: Callable[[TextIO], Scenario | int] | None
+) -> Scenario | int:
+    if recorded is not None:
+        return recorded(stderr)
+    if request.scenario is None:
+        raise ValueError("a scenario file or a recorded day is needed")
+    scenario = loaded(request.scenario, request.seed, stderr)
+    return EXIT_UNUSABLE if scenario is None else scenario
 
 
 def with_staff(text: str, source: Path, output: Path, staff: str) -> str:

@@ -2,7 +2,8 @@
 PostgreSQL, ``callrouter report --format html`` writes the page, headless
 Chromium opens it (tests/integration/chromium.py) and counts what it shows:
 every chart with the marks the week implies, the headline numbers counted by
-hand, no error in the console. The screenshot is kept in .run/artifacts/."""
+hand, the agents planned vs needed by hour (short hours marked), no error in the
+console. The screenshot is kept in .run/artifacts/."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from callrouter.core.records import AgentStateRecord
 from devstack.configs import clockless_config
 from devstack.stack import REPO
 from tests.integration import chromium
@@ -18,6 +20,13 @@ from tests.integration.test_report import WEEK, put_week, report
 from tests.unit import kpi_data as data
 
 ARTIFACT = REPO / ".run" / "artifacts" / "kpi-report.png"
+# agent1 logged in 09:00-11:00 each day of the week: the hours 09 and 10 have the one agent
+# their few calls need; the other hours with calls (11, 12, 14, 16, 23) have none: short
+LOGINS = [
+    AgentStateRecord("agent1", data.local(day, clock), state, reason)
+    for day in range(7)
+    for clock, state, reason in (("09:00:00", "idle", "login"), ("11:00:00", "logged_out", "logout"))
+]
 # What the page shows, read as a person reads it (rendered text, drawn boxes).
 MARKS = """(() => {
   const all = (selector) => [...document.querySelectorAll(selector)];
@@ -37,6 +46,10 @@ MARKS = """(() => {
       [el.dataset.headline, [el.querySelector('.value').innerText, el.dataset.value]])),
     lines: all('[data-table="lines"] [data-row]').map((el) => el.dataset.row),
     topics: all('[data-table="topics"] [data-row]').map((el) => el.dataset.row),
+    cover: all('[data-table="cover"] [data-row]').map((el) =>
+      [el.dataset.row, el.className, drawn(el), getComputedStyle(el.cells[0]).backgroundColor,
+       [...el.cells].map((cell) => cell.innerText)]),
+    coverHead: all('[data-table="cover"] th').map((el) => el.innerText),
     linked: all('[src], [href], link, script, iframe, img').length,
   };
 })()"""
@@ -46,6 +59,7 @@ MARKS = """(() => {
 async def page(db: Migrated, empty_db: str, cluster: Cluster, tmp_path: Path) -> Path:
     """The week's page, written by the command."""
     await put_week(db)
+    assert await db.store.write(LOGINS) == []
     path = tmp_path / "kpi.html"
     config = clockless_config(tmp_path / "callrouter.toml")
     done = report(config, empty_db, cluster.password, *WEEK, "--format", "html", "--output", str(path))
@@ -83,3 +97,19 @@ async def test_chromium_shows_the_weeks_figures(page: Path, tmp_path: Path) -> N
     }  # fmt: skip
     assert marks["lines"] == sorted(data.LINES) and marks["topics"] == list(data.TOPICS)
     assert marks["linked"] == 0  # self-contained: nothing fetched, no script
+    # agents planned vs needed: a drawn row per hour with calls, its figures as the report counts
+    # them (a week of each hour; planned, needed, gap), marked short (amber) where planned < needed
+    assert marks["coverHead"][0] == "hour" and marks["coverHead"][-3:] == ["planned", "needed", "gap"]
+    amber = "rgb(254, 243, 199)"  # report_html: tr.short td{background:#fef3c7}
+    cover = {
+        row: (mark, drawn, background == amber, cells[0], cells[1], cells[-3:])
+        for row, mark, drawn, background, cells in marks["cover"]
+    }
+    assert cover == {
+        "09": ("", True, False, "09:00", "7.00", ["1.0", "1", "+0.0"]),
+        "10": ("", True, False, "10:00", "7.00", ["1.0", "1", "+0.0"]),
+        **{
+            f"{h:02d}": ("short", True, True, f"{h:02d}:00", "7.00", ["0.0", "1", "-1.0"])
+            for h in (11, 12, 14, 16, 23)
+        },
+    }

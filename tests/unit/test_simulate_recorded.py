@@ -122,8 +122,10 @@ def test_clock() -> None:
     ]
 
 
-def request(start: str, end: str) -> simulate_records.Request:
-    return simulate_records.Request(datetime.fromisoformat(start), datetime.fromisoformat(end), Path(CONFIG))
+def request(start: str, end: str) -> simulate_records.RecordedDay:
+    return simulate_records.RecordedDay(
+        datetime.fromisoformat(start), datetime.fromisoformat(end), Path(CONFIG)
+    )
 
 
 def test_the_window_is_within_one_day_of_the_centres_clock() -> None:

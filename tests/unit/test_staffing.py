@@ -144,6 +144,21 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
     assert exited.value.code == 2 and "at least 2" in capsys.readouterr().err
 
 
+def test_a_scenario_or_a_recorded_day_one_of_them_else_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    day = ["--from", "2026-11-23", "--to", "2026-11-24"]
+    one_of = "callrouter staffing: give --scenario FILE, or --from and --to (a recorded day): one of them"
+    for args, said in (
+        ([], one_of),
+        (["--scenario", "day.toml", *day], one_of),
+        (day[:2], one_of),
+        (["--scenario", "day.toml", *day[2:]], one_of),
+        (["--scenario", "day.toml", "--base", "other.toml"], "callrouter staffing: --base goes with --from"),
+        ([*day, "--output", "out.toml"], "callrouter staffing: --output writes the scenario file again"),
+    ):
+        code, out, err = run([*args, "--target", "80/20"], capsys)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1 and err.startswith(said), (args, err)
+
+
 def test_a_bad_scenario_exits_2_naming_each_bad_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

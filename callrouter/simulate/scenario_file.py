@@ -1,0 +1,191 @@
+"""A simulation scenario's file as written: TOML or JSON, validated like the
+config (every bad key named by its path, ``arrivals[2].per_hour: ...``, all at
+once); ``scenario`` checks it against the router config it names and compiles
+it into what the engine plays.
+
+    config = "../callrouter.example.toml"  # the router config, relative to this file
+    date = 2026-11-23                       # the day (its weekday, opening hours, holidays)
+    seed = 17
+    handle = { distribution = "lognormal", mean_seconds = 180, cv = 0.8 }  # or "empirical", samples = [...]
+    patience = { distribution = "exponential", mean_seconds = 120 }  # or "infinite"
+    redial = { probability = 0.7, max_attempts = 5, delay = { distribution = "exponential",
+               mean_seconds = 180 } }
+    [[arrivals]]  # first calls: Poisson, per_hour (or per_quarter: each 15 min) from start
+    line = "clinic-central"
+    topic = "appointment_book"
+    start = "08:00"
+    per_hour = [300, 420, 380]
+    [[shifts]]
+    agents = ["agent1", "agent2"]
+    start = "08:00"
+    end = "17:00"
+
+``examples/scenario-small.toml`` is a whole one. Times of day are the centre's
+wall clock (``zone``, else the zone of the opening hours most lines follow),
+counted in elapsed hours from midnight (on a day the clocks change, an hour off
+after the change).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from callrouter.simulate import staff as st
+
+CLOCK = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
+DAY_SECONDS = 86_400
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def seconds_of_day(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 3600 + int(minutes) * 60
+
+
+class Distribution(Strict):
+    """A duration drawn at random: exponential, lognormal (its mean and coefficient of
+    variation), fixed (always the mean) or empirical (one of ``samples``, each as
+    likely: recorded durations; the mean is theirs)."""
+
+    distribution: Literal["exponential", "lognormal", "fixed", "empirical"]
+    mean_seconds: float = Field(gt=0, le=DAY_SECONDS)
+    cv: float = Field(default=1.0, gt=0, le=10, description="lognormal only: standard deviation / mean")
+    samples: tuple[float, ...] | None = Field(
+        default=None, min_length=1, description="empirical only: the durations drawn from, in seconds"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mean_of_samples(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("distribution") == "empirical" and "mean_seconds" not in data:
+            samples = data.get("samples")
+            if not samples:
+                raise ValueError("samples are required for an empirical distribution (durations in seconds)")
+            if isinstance(samples, list | tuple) and all(isinstance(x, int | float) for x in samples):
+                return {**data, "mean_seconds": max(math.fsum(samples) / len(samples), 1e-9)}
+        return data
+
+    @model_validator(mode="after")
+    def _samples_when_empirical(self) -> Distribution:
+        if (self.distribution == "empirical") != (self.samples is not None):
+            raise ValueError("samples go with an empirical distribution, and only with it")
+        if self.samples is not None and not all(0 <= x <= DAY_SECONDS for x in self.samples):
+            raise ValueError(f"samples must lie between 0 and {DAY_SECONDS} seconds")
+        return self
+
+
+class Patience(Strict):
+    """How long a caller waits in the queue before hanging up; ``infinite``: never."""
+
+    distribution: Literal["exponential", "lognormal", "fixed", "infinite"]
+    mean_seconds: float | None = Field(default=None, gt=0, le=DAY_SECONDS)
+    cv: float = Field(default=1.0, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _mean_unless_infinite(self) -> Patience:
+        if self.distribution != "infinite" and self.mean_seconds is None:
+            raise ValueError(f"mean_seconds is required for {self.distribution} patience")
+        return self
+
+    def finite(self) -> Distribution | None:
+        if self.distribution == "infinite" or self.mean_seconds is None:
+            return None
+        return Distribution(distribution=self.distribution, mean_seconds=self.mean_seconds, cv=self.cv)
+
+
+class Redial(Strict):
+    """Callers whose call ended unserved (abandoned, overflowed, told to call back) call again."""
+
+    probability: float = Field(default=0.0, ge=0, le=1, description="after each unserved call")
+    delay: Distribution = Distribution(distribution="exponential", mean_seconds=300)
+    max_attempts: int = Field(default=5, ge=1, le=100, description="calls per person in all, the first too")
+
+
+class CallbackBehaviour(Strict):
+    """What callers do with the callbacks the config offers."""
+
+    accept_probability: float = Field(default=0.0, ge=0, le=1, description="take the first offer")
+    answer_probability: float = Field(default=1.0, ge=0, le=1, description="answer the callback's call")
+    answer_seconds: float = Field(default=5.0, ge=0, le=600, description="their phone rings this long first")
+
+
+class Timing(Strict):
+    """How long Asterisk's and the people's parts take."""
+
+    prompt_seconds: float = Field(default=2.0, ge=0, le=60, description="each sound of a playback")
+    key_seconds: float = Field(default=1.0, ge=0, le=60, description="before each key the caller presses")
+    agent_answer_seconds: float = Field(default=2.0, ge=0, le=60, description="an agent's phone rings")
+
+
+class Arrival(Strict):
+    """First calls on a line for a topic: Poisson, at a rate constant within each interval."""
+
+    line: str
+    topic: str
+    start: str = Field(default="00:00", pattern=CLOCK)
+    per_hour: list[float] | None = Field(default=None, min_length=1, description="calls in each hour")
+    per_quarter: list[float] | None = Field(default=None, min_length=1, description="calls in each 15 min")
+
+    @field_validator("per_hour", "per_quarter")
+    @classmethod
+    def _not_negative(cls, counts: list[float] | None) -> list[float] | None:
+        if counts is not None and any(c < 0 for c in counts):
+            raise ValueError("calls per interval cannot be negative")
+        return counts
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Arrival:
+        if (self.per_hour is None) == (self.per_quarter is None):
+            raise ValueError("give per_hour or per_quarter (one of them)")
+        return self
+
+    def intervals(self) -> list[tuple[int, int, float]]:
+        """(start, end, calls per second) in seconds of the day."""
+        step, counts = (3600, self.per_hour) if self.per_hour is not None else (900, self.per_quarter or [])
+        first = seconds_of_day(self.start)
+        return [(first + i * step, first + (i + 1) * step, n / step) for i, n in enumerate(counts)]
+
+
+class Shift(Strict):
+    agents: list[str] = Field(min_length=1)
+    start: str = Field(pattern=CLOCK)
+    end: str = Field(pattern=CLOCK)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Shift:
+        if seconds_of_day(self.end) <= seconds_of_day(self.start):
+            raise ValueError("end must be after start (a shift across midnight: two shifts)")
+        return self
+
+
+class ScenarioFile(Strict):
+    config: str = Field(min_length=1, description="the router config, relative to the scenario file")
+    date: date
+    seed: int = 0
+    zone: str | None = Field(default=None, description="the wall clock of times; default: the config's")
+    timing: Timing = Timing()
+    handle: Distribution
+    patience: Patience
+    redial: Redial = Redial()
+    callback: CallbackBehaviour = CallbackBehaviour()
+    arrivals: list[Arrival] = Field(min_length=1)
+    shifts: list[Shift] = Field(default_factory=list)
+    staff: st.Staff | None = Field(default=None, description="all-round agents by the hour, besides shifts")
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, zone: str | None) -> str | None:
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{zone!r} is not a time zone (e.g. Europe/Moscow, UTC)") from None
+        return zone
