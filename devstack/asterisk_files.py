@@ -2,7 +2,8 @@
 
 The repo's ``asterisk-conf/`` and ``dialplans/`` hold ``{{NAME}}`` placeholders
 where a site differs (ports, secrets, addresses); they are never edited in
-place. Agents' PJSIP sections are generated from ``pjsip_agent.conf.in``.
+place. Agents' PJSIP sections are generated from ``pjsip_agent.conf.in``; the dev stack's
+own sections (``COLP_SECTIONS``) follow the repo's ``pjsip.conf``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,24 @@ if TYPE_CHECKING:
     from devstack.stack import StackInfo
 
 PLACEHOLDER = re.compile(r"\{\{([A-Z0-9_]+)\}\}")
+# Where the dev stack's callers who see who answered come from (``COLP_SECTIONS``).
+COLP_CALLERS = "127.0.0.2"
+# The dev stack's own PJSIP sections, after the repo's: a second carrier whose callers
+# are sent connected-line updates. When the router bridges such a caller to an agent,
+# Asterisk re-INVITEs the caller with a P-Asserted-Identity. Without ``send_pai`` (or
+# ``send_rpid``) chan_pjsip sends no connected-line update at all, and the trunk has
+# neither: its callers are told nothing. The one sign SIP gives a caller that its wait
+# is over, which a sipp caller with a patience needs (``devstack.patience.Patients``).
+COLP_SECTIONS = f"""
+; ---- dev stack only: callers from {COLP_CALLERS} see who answered (COLP) -------
+[trunk-colp](trunk-endpoint)
+send_pai = yes
+
+[trunk-colp]
+type = identify
+endpoint = trunk-colp
+match = {COLP_CALLERS}
+"""
 
 
 def render(text: str, values: dict[str, str], source: str) -> str:
@@ -69,6 +88,8 @@ def install(repo: Path, root: Path, info: StackInfo) -> None:
     for folder in ("asterisk-conf", "dialplans"):
         for source in sorted((repo / folder).glob("*.conf")):
             (etc / source.name).write_text(render(source.read_text(), values, f"{folder}/{source.name}"))
+    with open(etc / "pjsip.conf", "a") as pjsip:
+        pjsip.write(COLP_SECTIONS)
     agents = {agent: f"sip:{agent}@127.0.0.1:{port}" for agent, port in info.agent_ports.items()}
     (etc / "pjsip_agents.conf").write_text(agent_sections(repo, agents, values, info.agent_password))
     prompts.install(repo, root)

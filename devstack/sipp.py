@@ -203,18 +203,25 @@ FROM_CHECK = """
 
 
 class _Phones:
-    """A sipp UAS answering ``calls`` calls on its own port, in the background, its
-    scenario's log lines read once it is done (``_read``)."""
+    """A sipp on its own port and ``local_ip``, in the background: a UAS answering
+    ``calls`` calls (or a UAC placing them, the far end in ``extra``), its scenario's
+    log lines read once it is done (``_read``)."""
 
     def __init__(
-        self, port: int, scenario: Path, calls: int, timeout_s: int, extra: Sequence[str] = ()
+        self,
+        port: int,
+        scenario: Path,
+        calls: int,
+        timeout_s: int,
+        extra: Sequence[str] = (),
+        local_ip: str = "127.0.0.1",
     ) -> None:
         self.port = port
         self._scenario = scenario
         self._log = Path(tempfile.mkstemp(prefix="callrouter-sipp-", suffix=".log")[1])
         self._proc = subprocess.Popen(
             [
-                "sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-mp", str(media_port()),
+                "sipp", "-sf", str(scenario), "-i", local_ip, "-p", str(port), "-mp", str(media_port()),
                 "-m", str(calls), "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
                 "-trace_logs", "-log_file", str(self._log), *extra,
             ],

@@ -109,8 +109,9 @@ class Stack:
         ensure_debian_packages({"sipp": "sip-tester", "sox": "sox", "espeak-ng": "espeak-ng"})
         info = self.load()
         alive = info and pid_alive(info.asterisk_pid) and postgres.running(self.pg_dir)
-        # A stack from before the trunk's calls out had a port (stack.json without one) is made again.
-        if info and alive and info.trunk_port and _ari_ready(info):
+        # A stack from before the trunk's calls out had a port (stack.json without one), or
+        # from before its callers could see who answered, is made again.
+        if info and alive and info.trunk_port and _has_colp(info) and _ari_ready(info):
             log(f"stack '{self.name}' already up (ARI {info.ari_url})")
             return info
         self.down(quiet=True)  # whatever an interrupted run left
@@ -274,6 +275,14 @@ class Stack:
             timeout=20,
         )
         return out.stdout
+
+
+def _has_colp(info: StackInfo) -> bool:
+    """Whether the stack's Asterisk has the section for callers who see who answered."""
+    try:
+        return asterisk_files.COLP_SECTIONS in (Path(info.root) / "etc/asterisk/pjsip.conf").read_text()
+    except OSError:
+        return False
 
 
 def _ari_ready(info: StackInfo) -> bool:
