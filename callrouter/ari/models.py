@@ -103,6 +103,13 @@ class PlaybackFinished(Event):
     playback: Playback
 
 
+class PlaybackContinuing(Event):
+    """A list's playback moved on to its next sound (a stop that came while a number was said was lost)."""
+
+    type: Literal["PlaybackContinuing"]
+    playback: Playback
+
+
 class ChannelStateChange(Event):
     type: Literal["ChannelStateChange"]
     channel: Channel
@@ -139,6 +146,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChannelDtmfReceived,
         PlaybackStarted,
         PlaybackFinished,
+        PlaybackContinuing,
         ChannelStateChange,
         ChannelHangupRequest,
         ChannelDestroyed,

@@ -47,6 +47,7 @@ EVENT_FILTER = [
     "ChannelHangupRequest",
     "ChannelDtmfReceived",
     "PlaybackFinished",
+    "PlaybackContinuing",
     "ApplicationReplaced",
     "EndpointStateChange",
 ]
@@ -270,6 +271,10 @@ class Dispatcher:
                 self._on_call(channel.id, ev.Digit(digit))
             case ari.PlaybackFinished(playback=playback):
                 self._on_call(playback.target_uri.removeprefix("channel:"), ev.PlaybackFinished(playback.id))
+            case ari.PlaybackContinuing(playback=playback):
+                executor = self.executors.get(playback.target_uri.removeprefix("channel:"))
+                if executor is not None:
+                    executor.still_playing(playback.id)
             case ari.ChannelHangupRequest(channel=channel):
                 self._on_call(channel.id, ev.CallerHungUp(str(event.cause or "normal")))
             case ari.StasisEnd(channel=channel):

@@ -54,6 +54,8 @@ class ChannelExecutor:
         self._task: asyncio.Task[None] | None = None
         self._retired = retired
         self._closing = False
+        self._stopped: set[str] = set()  # playbacks this channel was told to stop
+        self._again: set[asyncio.Task[None]] = set()  # stops sent again, until done
 
     def close(self) -> None:
         """The call is over: retired once its last commands are carried out."""
@@ -112,6 +114,7 @@ class ChannelExecutor:
             case cmd.Play(media, playback_id):
                 await ari.play(channel, media, playback_id, self._language)
             case cmd.StopPlayback(playback_id):
+                self._stopped.add(playback_id)
                 await ari.stop_playback(playback_id)
             case cmd.StartMoh() | cmd.StopMoh():
                 await self._hold(command)
@@ -132,6 +135,24 @@ class ChannelExecutor:
                 await ari.set_variable(channel, name, value)
             case cmd.ContinueInDialplan(context, extension):
                 await ari.continue_in_dialplan(channel, context, extension)
+
+    def still_playing(self, playback_id: str) -> None:
+        """A playback told to stop moved on to its next sound: Asterisk lost the stop
+        (one that comes while a ``number:`` of a list is said: res_stasis_playback does not
+        listen for a stop then, and goes on to the next sound). Stopped again at
+        once, not behind this channel's queue: a bridge join waits there until the
+        playback ends, and the caller would hear the rest of it while the agent waits."""
+        if playback_id in self._stopped:
+            log.info("playback %s on %s went on after its stop: stopped again", playback_id, self.channel_id)
+            task = asyncio.create_task(self._stop_again(playback_id))
+            self._again.add(task)
+            task.add_done_callback(self._again.discard)
+
+    async def _stop_again(self, playback_id: str) -> None:
+        try:
+            await self._ari.stop_playback(playback_id)
+        except (AriError, OSError, TimeoutError) as exc:  # gone by now (404), or a number again
+            log.info("stopping playback %s again: %s", playback_id, exc)
 
     async def _hold(self, command: cmd.StartMoh | cmd.StopMoh) -> None:
         """Music: in a shared holding bridge, or on the channel itself."""

@@ -204,12 +204,12 @@ async def test_measured_abandonment_and_wait_agree_with_the_simulator(
     assert result.ok, result.output[-2000:]
     assert all(r.failed == 0 for r in agent_results), [r.output[-1500:] for r in agent_results if r.failed]
     # What each caller did is what the router recorded: a caller joined to an agent was
-    # answered, one recorded abandoned hung up waiting. Recorded answered but never
-    # joined (or joined late): the agent answered while a number of an announcement
-    # was said; Asterisk loses a stop that comes then (res_stasis_playback: a number
-    # does not listen for it, and the playback goes on to its next sound), and the
-    # caller joins the bridge only when the announcement ends.
+    # answered, one recorded abandoned hung up waiting, and every answered caller reached
+    # their agent. (Before the router stopped a playback again when it went on, a caller
+    # whose agent answered while a number of an announcement was said heard the rest of
+    # it instead: Asterisk loses a stop that comes then.)
     assert set(calls.bridged) <= answered, sorted(set(calls.bridged) - answered)
+    assert not unheard, f"recorded answered, never joined to their agent: {sorted(unheard)}"
     assert abandoned == set(calls.gave_up) - answered, (sorted(abandoned), sorted(calls.gave_up))
     assert measured.offered == len(people)
     assert not outside, f"{', '.join(outside)} outside the simulator's band:\n{table}"
