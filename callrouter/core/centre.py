@@ -262,7 +262,10 @@ def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
     forget = set(entry_ids)
     if not forget & centre.ended.keys():
         return centre
-    return evolve(centre, ended={k: v for k, v in centre.ended.items() if k not in forget})
+    ended = dict(centre.ended)
+    for entry_id in forget:
+        ended.pop(entry_id, None)
+    return evolve(centre, ended=ended)
 
 
 def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:

@@ -16,12 +16,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def evolve(obj: T, **changes: object) -> T:
+def evolve(obj: T, /, **changes: object) -> T:
     fields = obj.__dict__
-    for name in changes:
-        if name not in fields:
-            raise TypeError(f"{type(obj).__name__} has no field {name!r}")
     new = object.__new__(type(obj))
-    new.__dict__.update(fields)
-    new.__dict__.update(changes)
+    held = new.__dict__
+    held.update(fields)
+    held.update(changes)
+    if len(held) != len(fields):  # a name that is not a field added a key (checked after: cheaper)
+        wrong = next(name for name in changes if name not in fields)
+        raise TypeError(f"{type(obj).__name__} has no field {wrong!r}")
     return new

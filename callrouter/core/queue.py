@@ -81,7 +81,8 @@ class Queue:
     def leave(self, entry_id: str) -> tuple[Queue, QueueEntry]:
         if entry_id not in self.entries:
             raise QueueError(f"entry {entry_id} is not queued")
-        rest = {k: v for k, v in self.entries.items() if k != entry_id}
+        rest = dict(self.entries)
+        del rest[entry_id]
         return Queue(rest, self.next_seq), self.entries[entry_id]
 
     def update(self, entry: QueueEntry) -> Queue:
