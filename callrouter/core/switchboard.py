@@ -233,8 +233,7 @@ def _agent_command(s: _Step, event: AgentCommand) -> None:
 
 # ---- time --------------------------------------------------------------------------------
 def _wake(s: _Step) -> None:
-    due = sorted((at, key) for key, at in s.board.deadlines.items() if at <= s.now)
-    for _, key in due:
+    for _, key in s.due():
         s.deadline(key, None)
         kind, name = key
         if kind == "call":
