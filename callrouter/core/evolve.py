@@ -3,10 +3,11 @@ dataclasses, at a fraction of its cost.
 
 Every step of every call makes a few changed copies of a call, an agent or a
 queue entry; ``dataclasses.replace`` re-runs ``__init__`` with every field for
-each (about 5 µs for a call). These dataclasses have no ``__post_init__`` and
-no init-only fields, so a copy of the instance's fields with the changes laid
-over is the same object, made without ``__init__``. A name that is not a field
-is refused, as ``replace`` refuses it.
+each (about 5 µs for a call). These dataclasses have no init-only fields, and
+no ``__post_init__`` but one that builds indexes (``Centre``'s, which its one
+changing method keeps itself), so a copy of the instance's fields with the
+changes laid over is the same object, made without ``__init__``. A name that
+is not a field is refused, as ``replace`` refuses it.
 """
 
 from __future__ import annotations
