@@ -151,7 +151,8 @@ class _Step:
     def __init__(self, board: Board, now: datetime, in_place: bool = False) -> None:
         self.board = object.__new__(Board)
         self.board.__dict__.update(board.__dict__)
-        self._owned: set[str] = _dicts(board) if in_place else set()
+        # In place: every mapping is the step's own (one that is not a dict is copied once).
+        self._owned: set[str] = set(MAPPINGS) if in_place else set()
         self._heap_owned = in_place
         self.now = now
         self.out: list[Command] = []
@@ -163,10 +164,11 @@ class _Step:
         self._owned -= changes.keys()
 
     def _own(self, name: str) -> dict[Any, Any]:
-        if name not in self._owned:
-            self.board.__dict__[name] = dict(getattr(self.board, name))
+        held = self.board.__dict__
+        mapping: dict[Any, Any] = held[name]
+        if name not in self._owned or type(mapping) is not dict:
+            mapping = held[name] = dict(mapping)
             self._owned.add(name)
-        mapping: dict[Any, Any] = self.board.__dict__[name]
         return mapping
 
     def put(self, name: str, key: Any, value: Any) -> None:
@@ -217,13 +219,7 @@ class _Step:
 # Stale pairs the deadline heap may hold beyond twice the deadlines before it is rebuilt.
 STALE_KEPT = 64
 # The board's mappings (the fields a step changes with ``put`` and ``drop``).
-MAPPINGS = tuple(f.name for f in fields(Board) if str(f.type).startswith("Mapping"))
-
-
-def _dicts(board: Board) -> set[str]:
-    """The board's mappings a step may change where they are (each a dict of its own)."""
-    held = board.__dict__
-    return {name for name in MAPPINGS if type(held[name]) is dict}
+MAPPINGS = frozenset(f.name for f in fields(Board) if str(f.type).startswith("Mapping"))
 
 
 # ---- shared by every part of a step ---------------------------------------------------

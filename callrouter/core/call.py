@@ -39,7 +39,7 @@ from callrouter.core.call_events import (
     TimerFired,
 )
 from callrouter.core.call_menu import in_menu, join, menu_for, menu_steps
-from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
+from callrouter.core.call_plan import NO_TOPIC_PLAN, CallPlan, LineInfo, TopicPlan
 from callrouter.core.call_state import Call, Phase, Result, log_event, play_media, start_timer, stop_sound
 from callrouter.core.commands import (
     Answer,
@@ -301,7 +301,7 @@ def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: Ca
             if not call.greeted and call.kept:
                 media += plan.media(call.language, "repeat_kept_place")
             elif not call.greeted:
-                rules = plan.topics.get(call.record.topic or "", TopicPlan())
+                rules = plan.topics.get(call.record.topic or "", NO_TOPIC_PLAN)
                 media += plan.media(call.language, *_joined_prompts(rules))
             media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
             if minutes is not None:
@@ -333,7 +333,7 @@ def _after_announcement(call: Call, plan: CallPlan) -> Result:
 
 def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:
     topic = call.record.topic or ""
-    rules = plan.topics.get(topic, TopicPlan())
+    rules = plan.topics.get(topic, NO_TOPIC_PLAN)
     log = log_event(call, now, "overflow", f"{topic}: {reason}")
     if rules.overflow_topic:
         call = evolve(call, phase=Phase.MENU, entry_id=None)

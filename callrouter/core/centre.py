@@ -95,11 +95,17 @@ class Centre:
         agent_id = agent.agent_id
         agents = {**self.agents, agent_id: agent}
         available, serving = self.available, self.serving
-        if agent.available != (agent_id in available):
-            available = available | {agent_id} if agent.available else available - {agent_id}
+        now_available = agent.state is IDLE and agent.reachable  # ``Agent.available``
+        if now_available != (agent_id in available):
+            available = available | {agent_id} if now_available else available - {agent_id}
         was = self.agents.get(agent_id)
-        if was is None or (was.state is LOGGED_OUT) != (agent.state is LOGGED_OUT):
+        if was is None:
             serving = _serving(agents.values())
+        elif (was.state is LOGGED_OUT) != (agent.state is LOGGED_OUT):  # logged in or out: +1 or -1
+            counts, change = dict(serving), 1 if was.state is LOGGED_OUT else -1
+            for pair in itertools.product(was.topics, was.languages):
+                counts[pair] = counts.get(pair, 0) + change
+            serving = counts
         return evolve(self, agents=agents, available=available, serving=serving)
 
     def _end(self, entry_id: str, how: EntryEnd) -> Centre:
@@ -107,7 +113,7 @@ class Centre:
         return evolve(self, queue=queue, ended={**self.ended, entry_id: how})
 
 
-LOGGED_OUT = AgentState.LOGGED_OUT
+LOGGED_OUT, IDLE = AgentState.LOGGED_OUT, AgentState.IDLE
 
 
 def _serving(agents: Iterable[Agent]) -> dict[tuple[str, str], int]:
