@@ -127,10 +127,8 @@ def _settle(s: _Step) -> None:
 def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
     """A call's commands: the centre's part is done here, the rest is I/O."""
     for command in commands:
-        match command:
-            case cmd.SaveCall(record):
-                s.write(record)
-            case cmd.LogEvent(record):
+        match command:  # the records first: most of a call's commands are
+            case cmd.LogEvent(record) | cmd.SaveCall(record):
                 s.write(record)
             case cmd.StartTimer(_, seconds):
                 s.deadline(("call", channel_id), s.now + timedelta(seconds=seconds))
