@@ -125,10 +125,18 @@ class Simulation:
             for start, end in spans:
                 self.push(self.scenario.at(start), LOGIN, agent_id)
                 self.push(self.scenario.at(end), LOGOUT, agent_id)
+        # The day's first calls and shifts, known from the start, wait in order outside the
+        # heap (which then holds only what happens on the way, a few hundred events, not
+        # the tens of thousands), and each next event is the earlier of the two.
+        planned, self.heap = sorted(self.heap, reverse=True), []
+        heap, pop = self.heap, heapq.heappop
         handlers = self._handlers()
         limit = self.end_of_day + HORIZON
-        while self.heap and (self.people_events or not self._quiet()):
-            at, _, kind, subject, detail = heapq.heappop(self.heap)
+        while (heap or planned) and (self.people_events or not self._quiet()):
+            if planned and (not heap or planned[-1] < heap[0]):  # (at, seq): never equal
+                at, _, kind, subject, detail = planned.pop()
+            else:
+                at, _, kind, subject, detail = pop(heap)
             if at > limit:
                 break
             self.now = at
