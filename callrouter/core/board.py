@@ -143,16 +143,20 @@ class _Step:
     the board it was given is never changed, and a step costs one copy of each
     mapping it touches rather than one per change.
 
-    ``in_place``: the board's mappings are the step's own from the start, changed
+    ``in_place``: the board and its mappings are the step's own from the start, changed
     where they are, so a step copies none (the board given must not be used again;
     ``simulate`` steps a day's board so, where a copy of every mapping touched
     grows with the calls and people of the day)."""
 
     def __init__(self, board: Board, now: datetime, in_place: bool = False) -> None:
-        self.board = object.__new__(Board)
-        self.board.__dict__.update(board.__dict__)
-        # In place: every mapping is the step's own (one that is not a dict is copied once).
-        self._owned: set[str] = set(MAPPINGS) if in_place else set()
+        if in_place:  # the board itself changes (it is not to be used again), and every
+            # mapping is the step's own (one that is not a dict is copied once)
+            self.board = board
+            self._owned: set[str] = set(MAPPINGS)
+        else:
+            self.board = object.__new__(Board)
+            self.board.__dict__.update(board.__dict__)
+            self._owned = set()
         self._heap_owned = in_place
         self.now = now
         self.out: list[Command] = []

@@ -177,8 +177,8 @@ __all__ = [
 
 def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -> Result:
     """The board after ``event`` at ``now``, and the commands for the shell. The board
-    given is never changed, unless ``in_place``: then its mappings are changed where
-    they are (no copy of them) and it must not be used again (``_Step``). A refused
+    given is never changed, unless ``in_place``: then it and its mappings are changed
+    where they are (no copy of them) and it must not be used again (``_Step``). A refused
     admin event raises before anything is changed, in place or not."""
     s = _Step(board, now, in_place)
     match event:
