@@ -360,14 +360,15 @@ def _gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
     """The channel is gone: decide the outcome if the router had not, and close the record."""
     commands: list[Command] = []
     record = call.record
+    # A language change in the menu counts; the record closed (one copy of it).
+    closed: dict[str, object] = {"language": call.language, "ended_at": record.ended_at or now}
     if record.outcome is None or call.phase in (Phase.CLOSED, Phase.LEAVING):
-        record = evolve(record, outcome=_outcome_on_hangup(call, now, plan), end_reason=f"caller: {cause}")
+        closed |= {"outcome": _outcome_on_hangup(call, now, plan), "end_reason": f"caller: {cause}"}
     elif record.end_reason is None:  # e.g. answered: say who hung up
-        record = evolve(record, end_reason=f"caller: {cause}")
-    record = evolve(record, language=call.language)  # a language change in the menu counts
+        closed["end_reason"] = f"caller: {cause}"
+    record = evolve(record, **closed)
     if call.phase is Phase.QUEUED and call.entry_id is not None:
         commands.append(LeaveQueue(call.entry_id))
-    record = evolve(record, ended_at=record.ended_at or now)
     call = evolve(call, record=record, phase=Phase.ENDED)
     return call, [*commands, SaveCall(record), log_event(call, now, "ended", record.outcome or "")]
 

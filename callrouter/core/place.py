@@ -25,6 +25,8 @@ VARIABLE = "CALLROUTER_PLACE"
 MENU_VARIABLE = "CALLROUTER_MENU"  # the menu level a caller reached (before choosing a topic)
 # Playback ids of a resumed call start here, clear of the ones its first router used.
 RESUMED_PLAYS = 1000
+# ``json.dumps(..., separators=(",", ":"))`` without a new encoder for each call (one a call joins).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Place:
 
     def to_variable(self) -> str:
         fields = [self.topic, self.priority, self.joined_at.isoformat(), self.language, self.menu_path]
-        return json.dumps([*fields, self.place_id] if self.place_id else fields, separators=(",", ":"))
+        return _COMPACT.encode([*fields, self.place_id] if self.place_id else fields)
 
     @classmethod
     def from_variable(cls, text: str | None) -> Place | None:
@@ -76,7 +78,7 @@ class MenuLevel:
     keys: tuple[str, ...] = ()
 
     def to_variable(self) -> str:
-        return json.dumps(["".join(self.path), self.language, "".join(self.keys)], separators=(",", ":"))
+        return _COMPACT.encode(["".join(self.path), self.language, "".join(self.keys)])
 
     @classmethod
     def from_variable(cls, text: str | None) -> MenuLevel | None:
