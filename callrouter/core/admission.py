@@ -172,11 +172,10 @@ def _close_period(state: Admission, last: float) -> Admission:
     lag = state.period_lag
     fresh = evolve(state, period_start=state.at, period_lag=None, previous_lag=lag, admitted=0, refused=0)
     if lag is None or lag <= rules.target_lag_seconds:
-        fresh = evolve(fresh, overs=0)
-        if state.rate is None or state.refused == 0:
-            return evolve(fresh, rate=None, tokens=0.0)  # keeping up, and the bucket does not bind
+        if state.rate is None or state.refused == 0:  # keeping up, and the bucket does not bind
+            return evolve(fresh, overs=0, rate=None, tokens=0.0)
         raised = max(state.rate + rules.increase, state.rate * rules.growth)
-        return evolve(fresh, rate=min(rules.ceiling_rate, raised))
+        return evolve(fresh, overs=0, rate=min(rules.ceiling_rate, raised))
     if state.rate is None:
         overs = state.overs + 1
         if overs < rules.patience:  # not yet: one slow moment is not an overload
