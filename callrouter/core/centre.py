@@ -286,10 +286,10 @@ def dispatch(centre: Centre, now: datetime) -> Result:
     """Offer waiting callers to available agents, in queue order (the choice does
     not depend on the order the agents are given in)."""
     commands: list[CentreCommand] = []
-    if not centre.available:  # the usual moment of a busy day: nobody to offer to
+    if not centre.available or not centre.queue.entries:  # a busy moment, or a quiet one
         return centre, commands
     agents = centre.agents
-    for entry, agent in centre.queue.assign([agents[agent_id] for agent_id in centre.available]):
+    for entry, agent in centre.queue.assign(agents[agent_id] for agent_id in centre.available):
         agent = ag.offer(agent, now, entry.entry_id)
         centre = evolve(
             centre._with_agent(agent), queue=centre.queue.update(evolve(entry, offered_to=agent.agent_id))
