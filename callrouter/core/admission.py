@@ -54,7 +54,9 @@ same observations and calls in the same order give the same decisions.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from callrouter.core.evolve import evolve
 
 # A token within this of a whole one is whole (float sums of rate x elapsed).
 _EPSILON = 1e-9
@@ -135,7 +137,7 @@ def observe(state: Admission, now: float, lag_seconds: float) -> Admission:
     state = _advance(state, now)
     lag = max(lag_seconds, 0.0)
     least = lag if state.period_lag is None else min(state.period_lag, lag)
-    return replace(state, period_lag=least)
+    return evolve(state, period_lag=least)
 
 
 def admit(state: Admission, now: float, urgent: bool) -> tuple[Admission, bool]:
@@ -144,9 +146,9 @@ def admit(state: Admission, now: float, urgent: bool) -> tuple[Admission, bool]:
         return state, True
     state = _advance(state, now)
     if state.rate is not None and not urgent and state.tokens + _EPSILON < 1:
-        return replace(state, refused=state.refused + 1), False
+        return evolve(state, refused=state.refused + 1), False
     tokens = state.tokens - 1 if state.rate is not None else state.tokens
-    return replace(state, tokens=tokens, admitted=state.admitted + 1), True
+    return evolve(state, tokens=tokens, admitted=state.admitted + 1), True
 
 
 def _advance(state: Admission, now: float) -> Admission:
@@ -156,7 +158,7 @@ def _advance(state: Admission, now: float) -> Admission:
     tokens = state.tokens
     if state.rate is not None:
         tokens = min(state.rules.burst, tokens + state.rate * (at - state.at))
-    moved = replace(state, at=at, tokens=tokens)
+    moved = evolve(state, at=at, tokens=tokens)
     if at - state.period_start >= state.rules.interval_seconds:
         return _close_period(moved, last=state.at)
     return moved
@@ -168,22 +170,21 @@ def _close_period(state: Admission, last: float) -> Admission:
     # Calls admitted per second over the period's activity (a quiet gap after it is not part of it).
     admitted_rate = state.admitted / max(last - state.period_start, rules.interval_seconds)
     lag = state.period_lag
-    fresh = replace(state, period_start=state.at, period_lag=None, previous_lag=lag, admitted=0, refused=0)
+    fresh = evolve(state, period_start=state.at, period_lag=None, previous_lag=lag, admitted=0, refused=0)
     if lag is None or lag <= rules.target_lag_seconds:
-        fresh = replace(fresh, overs=0)
-        if state.rate is None or state.refused == 0:
-            return replace(fresh, rate=None, tokens=0.0)  # keeping up, and the bucket does not bind
+        if state.rate is None or state.refused == 0:  # keeping up, and the bucket does not bind
+            return evolve(fresh, overs=0, rate=None, tokens=0.0)
         raised = max(state.rate + rules.increase, state.rate * rules.growth)
-        return replace(fresh, rate=min(rules.ceiling_rate, raised))
+        return evolve(fresh, overs=0, rate=min(rules.ceiling_rate, raised))
     if state.rate is None:
         overs = state.overs + 1
         if overs < rules.patience:  # not yet: one slow moment is not an overload
-            return replace(fresh, overs=overs)
+            return evolve(fresh, overs=overs)
         # Overload: below what made the box fall behind.
-        return replace(fresh, rate=_bounded(rules, admitted_rate * rules.decrease), tokens=0.0, overs=0)
+        return evolve(fresh, rate=_bounded(rules, admitted_rate * rules.decrease), tokens=0.0, overs=0)
     if state.previous_lag is not None and lag < state.previous_lag:
         return fresh  # behind but catching up: the last cut is working
-    return replace(fresh, rate=_bounded(rules, min(state.rate, admitted_rate) * rules.decrease))
+    return evolve(fresh, rate=_bounded(rules, min(state.rate, admitted_rate) * rules.decrease))
 
 
 def _bounded(rules: AdmissionRules, rate: float) -> float:

@@ -6,6 +6,7 @@ caller's bridge)."""
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -92,6 +93,10 @@ class Board:
     leg_of: Mapping[str, str] = field(default_factory=dict)  # place id -> its agent channel now
     bridges: Mapping[str, str] = field(default_factory=dict)  # caller channel -> their bridge
     deadlines: Mapping[Key, datetime] = field(default_factory=dict)
+    # The deadlines as a heap of (at, key), so a wake finds those due without reading
+    # every one: a changed or dropped deadline's pair stays until it comes up (or the
+    # heap is rebuilt), and is skipped as stale. ``_Step`` keeps it (never by hand).
+    due_order: list[tuple[datetime, Key]] = field(default_factory=list, compare=False, repr=False)
     handled: tuple[float, ...] = ()  # recent handle times (talk + wrap-up), seconds
     talk_started: Mapping[str, datetime] = field(default_factory=dict)  # agent id -> bridged at
     overdue: frozenset[str] = frozenset()  # channels told their maximum duration is reached
@@ -119,6 +124,10 @@ class Board:
 
     def next_wake(self) -> datetime | None:
         """When the switchboard next needs a ``Wake`` (None: nothing pending)."""
+        if self.due_order:
+            at, key = self.due_order[0]
+            if self.deadlines.get(key) == at:  # not stale: the earliest of them all
+                return at
         return min(self.deadlines.values(), default=None)
 
 
@@ -134,15 +143,21 @@ class _Step:
     the board it was given is never changed, and a step costs one copy of each
     mapping it touches rather than one per change.
 
-    ``in_place``: the board's mappings are the step's own from the start, changed
+    ``in_place``: the board and its mappings are the step's own from the start, changed
     where they are, so a step copies none (the board given must not be used again;
     ``simulate`` steps a day's board so, where a copy of every mapping touched
     grows with the calls and people of the day)."""
 
     def __init__(self, board: Board, now: datetime, in_place: bool = False) -> None:
-        self.board = object.__new__(Board)
-        self.board.__dict__.update(board.__dict__)
-        self._owned: set[str] = _dicts(board) if in_place else set()
+        if in_place:  # the board itself changes (it is not to be used again), and every
+            # mapping is the step's own (one that is not a dict is copied once)
+            self.board = board
+            self._owned: set[str] = set(MAPPINGS)
+        else:
+            self.board = object.__new__(Board)
+            self.board.__dict__.update(board.__dict__)
+            self._owned = set()
+        self._heap_owned = in_place
         self.now = now
         self.out: list[Command] = []
         # A RequestAnnouncement waits here too: the place is read when its turn comes.
@@ -153,10 +168,11 @@ class _Step:
         self._owned -= changes.keys()
 
     def _own(self, name: str) -> dict[Any, Any]:
-        if name not in self._owned:
-            self.board.__dict__[name] = dict(getattr(self.board, name))
+        held = self.board.__dict__
+        mapping: dict[Any, Any] = held[name]
+        if name not in self._owned or type(mapping) is not dict:
+            mapping = held[name] = dict(mapping)
             self._owned.add(name)
-        mapping: dict[Any, Any] = self.board.__dict__[name]
         return mapping
 
     def put(self, name: str, key: Any, value: Any) -> None:
@@ -171,20 +187,43 @@ class _Step:
             self.drop("deadlines", key)
         elif self.board.deadlines.get(key) != at:
             self.put("deadlines", key, at)
+            heap = self._heap()
+            if len(heap) > 2 * len(self.board.deadlines) + STALE_KEPT:  # mostly stale: rebuilt
+                heap[:] = [(when, name) for name, when in self.board.deadlines.items()]
+                heapq.heapify(heap)
+            else:
+                heapq.heappush(heap, (at, key))
             self.out.append(WakeAt(at))
+
+    def due(self) -> list[tuple[datetime, Key]]:
+        """The deadlines due by now, earliest first (then by key): taken off the heap,
+        still in ``deadlines`` (each is dropped as it is acted on)."""
+        heap = self.board.due_order
+        if not heap or heap[0][0] > self.now:
+            return []
+        heap = self._heap()
+        deadlines = self.board.deadlines
+        due: set[tuple[datetime, Key]] = set()
+        while heap and heap[0][0] <= self.now:
+            at, key = heapq.heappop(heap)
+            if deadlines.get(key) == at:
+                due.add((at, key))
+        return sorted(due)
+
+    def _heap(self) -> list[tuple[datetime, Key]]:
+        if not self._heap_owned:
+            self.board.__dict__["due_order"] = list(self.board.due_order)
+            self._heap_owned = True
+        return self.board.due_order
 
     def write(self, record: Record, urgent: bool = False) -> None:
         self.out.append(Write(record, urgent))
 
 
+# Stale pairs the deadline heap may hold beyond twice the deadlines before it is rebuilt.
+STALE_KEPT = 64
 # The board's mappings (the fields a step changes with ``put`` and ``drop``).
-MAPPINGS = tuple(f.name for f in fields(Board) if str(f.type).startswith("Mapping"))
-
-
-def _dicts(board: Board) -> set[str]:
-    """The board's mappings a step may change where they are (each a dict of its own)."""
-    held = board.__dict__
-    return {name for name in MAPPINGS if type(held[name]) is dict}
+MAPPINGS = frozenset(f.name for f in fields(Board) if str(f.type).startswith("Mapping"))
 
 
 # ---- shared by every part of a step ---------------------------------------------------

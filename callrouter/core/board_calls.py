@@ -12,7 +12,6 @@ from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
-from callrouter.core.agents import AgentState
 from callrouter.core.board import Board, _bridge_id, _place, _remember, _Step
 from callrouter.core.board_centre import _centre
 from callrouter.core.board_commands import (
@@ -128,10 +127,8 @@ def _settle(s: _Step) -> None:
 def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
     """A call's commands: the centre's part is done here, the rest is I/O."""
     for command in commands:
-        match command:
-            case cmd.SaveCall(record):
-                s.write(record)
-            case cmd.LogEvent(record):
+        match command:  # the records first: most of a call's commands are
+            case cmd.LogEvent(record) | cmd.SaveCall(record):
                 s.write(record)
             case cmd.StartTimer(_, seconds):
                 s.deadline(("call", channel_id), s.now + timedelta(seconds=seconds))
@@ -282,10 +279,7 @@ def _announcement(board: Board, entry_id: str) -> ev.Announce | ev.BeingOffered 
     if entry.offered_to is not None:
         return ev.BeingOffered()
     position = centre.queue.position(entry_id)
-    out, topic, language = AgentState.LOGGED_OUT, entry.topic, entry.language
-    # ``can_serve`` spelt out: this runs over every agent at every announcement.
-    agents = centre.agents.values()
-    serving = sum(1 for a in agents if a.state is not out and topic in a.topics and language in a.languages)
+    serving = centre.serving.get((entry.topic, entry.language), 0)  # logged in, able to take it
     return ev.Announce(position, estimate_minutes(position, serving, board.handled))
 
 

@@ -10,6 +10,7 @@ and hears what the centre decided.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -39,7 +40,7 @@ from callrouter.core.call_events import (
     TimerFired,
 )
 from callrouter.core.call_menu import in_menu, join, menu_for, menu_steps
-from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
+from callrouter.core.call_plan import NO_TOPIC_PLAN, CallPlan, LineInfo, TopicPlan
 from callrouter.core.call_state import Call, Phase, Result, log_event, play_media, start_timer, stop_sound
 from callrouter.core.commands import (
     Answer,
@@ -65,8 +66,17 @@ from callrouter.core.records import CallRecord, Outcome, RepeatKind
 CALL_ID_NAMESPACE = uuid.UUID("6f1c1f0e-2b8e-5a55-9a77-63616c6c726f")
 
 
+# uuid.uuid5's bits laid over SHA-1's first 16 bytes: the version (5) and RFC 4122's variant.
+_UUID5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID5_SET = (0x8000 << 48) | (5 << 76)
+
+
 def call_id_for(node: str, channel_id: str) -> str:
-    return str(uuid.uuid5(CALL_ID_NAMESPACE, f"{node}/{channel_id}"))
+    """``str(uuid.uuid5(CALL_ID_NAMESPACE, f"{node}/{channel_id}"))``, computed without
+    the ``UUID`` object (made and formatted for every call, it cost twice the hash)."""
+    digest = hashlib.sha1(CALL_ID_NAMESPACE.bytes + f"{node}/{channel_id}".encode()).digest()
+    text = f"{int.from_bytes(digest[:16]) & _UUID5_CLEAR | _UUID5_SET:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 # A caller whose agent is rung at once hears music only if the agent takes longer than this.
@@ -301,7 +311,7 @@ def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: Ca
             if not call.greeted and call.kept:
                 media += plan.media(call.language, "repeat_kept_place")
             elif not call.greeted:
-                rules = plan.topics.get(call.record.topic or "", TopicPlan())
+                rules = plan.topics.get(call.record.topic or "", NO_TOPIC_PLAN)
                 media += plan.media(call.language, *_joined_prompts(rules))
             media += [*plan.media(call.language, "queue_position"), f"number:{position}"]
             if minutes is not None:
@@ -333,7 +343,7 @@ def _after_announcement(call: Call, plan: CallPlan) -> Result:
 
 def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:
     topic = call.record.topic or ""
-    rules = plan.topics.get(topic, TopicPlan())
+    rules = plan.topics.get(topic, NO_TOPIC_PLAN)
     log = log_event(call, now, "overflow", f"{topic}: {reason}")
     if rules.overflow_topic:
         call = evolve(call, phase=Phase.MENU, entry_id=None)
@@ -360,14 +370,15 @@ def _gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
     """The channel is gone: decide the outcome if the router had not, and close the record."""
     commands: list[Command] = []
     record = call.record
+    # A language change in the menu counts; the record closed (one copy of it).
+    closed: dict[str, object] = {"language": call.language, "ended_at": record.ended_at or now}
     if record.outcome is None or call.phase in (Phase.CLOSED, Phase.LEAVING):
-        record = evolve(record, outcome=_outcome_on_hangup(call, now, plan), end_reason=f"caller: {cause}")
+        closed |= {"outcome": _outcome_on_hangup(call, now, plan), "end_reason": f"caller: {cause}"}
     elif record.end_reason is None:  # e.g. answered: say who hung up
-        record = evolve(record, end_reason=f"caller: {cause}")
-    record = evolve(record, language=call.language)  # a language change in the menu counts
+        closed["end_reason"] = f"caller: {cause}"
+    record = evolve(record, **closed)
     if call.phase is Phase.QUEUED and call.entry_id is not None:
         commands.append(LeaveQueue(call.entry_id))
-    record = evolve(record, ended_at=record.ended_at or now)
     call = evolve(call, record=record, phase=Phase.ENDED)
     return call, [*commands, SaveCall(record), log_event(call, now, "ended", record.outcome or "")]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from callrouter.core.call_events import Digit, PlaybackFinished, TimerFired
-from callrouter.core.call_plan import CallPlan, TopicPlan
+from callrouter.core.call_plan import NO_TOPIC_PLAN, CallPlan
 from callrouter.core.call_state import (
     Call,
     NumberDialog,
@@ -38,7 +38,7 @@ KEY_SECONDS = 10.0  # to start or go on keying, after the prompt
 
 
 def offer_after(plan: CallPlan, topic: str | None) -> timedelta | None:
-    rules = plan.topics.get(topic or "", TopicPlan())
+    rules = plan.topics.get(topic or "", NO_TOPIC_PLAN)
     return rules.callback_offer_after if rules.callback_offer_after is not None else plan.callback_offer_after
 
 

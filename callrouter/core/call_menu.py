@@ -8,7 +8,7 @@ from datetime import datetime
 
 from callrouter.core import menu as mn
 from callrouter.core.call_events import CallEvent, Digit, PlaybackFinished, TimerFired
-from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
+from callrouter.core.call_plan import NO_TOPIC_PLAN, CallPlan, LineInfo
 from callrouter.core.call_state import Call, Phase, Result, log_event, play_media, start_timer
 from callrouter.core.commands import (
     Command,
@@ -118,7 +118,7 @@ def resume_menu(adopted: Adopted, level: MenuLevel, now: datetime, plan: CallPla
 def join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) -> Result:
     line = call.line
     assert line is not None
-    rules = plan.topics.get(topic, TopicPlan())
+    rules = plan.topics.get(topic, NO_TOPIC_PLAN)
     priority = max(rules.priority, line.priority)
     joined_at = call.record.queued_at or now  # an overflow to another topic keeps the place
     record = evolve(

@@ -32,6 +32,10 @@ class TopicPlan:
     callback_offer_after: timedelta | None = None  # None: the centre's threshold
 
 
+# A topic the config does not name: the defaults (one, shared: it never changes).
+NO_TOPIC_PLAN = TopicPlan()
+
+
 @dataclass(frozen=True)
 class CallPlan:
     """The static, configured knowledge every call consults."""

@@ -8,6 +8,7 @@ exactly one way: connected to an agent, left (the caller hung up), or overflowed
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from enum import StrEnum
 from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
 from callrouter.core.evolve import evolve
-from callrouter.core.queue import Queue, QueueEntry, can_anyone_serve
+from callrouter.core.queue import Queue, QueueEntry
 from callrouter.core.records import AgentStateRecord
 
 
@@ -74,17 +75,55 @@ class Centre:
     topics: Mapping[str, TopicRules] = field(default_factory=dict)
     wrap_up: timedelta = timedelta(seconds=10)
     ended: Mapping[str, EntryEnd] = field(default_factory=dict)  # recent entry outcomes
+    # Indexes of ``agents``, kept by ``_with_agent`` (the one way an agent changes; built
+    # whole when a centre is made), so the hot paths read a few ids or one count rather
+    # than every agent: the agents a caller may be offered to now (``Agent.available``),
+    # and how many logged-in agents can take each (topic, language).
+    available: frozenset[str] = field(init=False, compare=False, repr=False)
+    serving: Mapping[tuple[str, str], int] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        agents = self.agents.values()
+        object.__setattr__(self, "available", frozenset(a.agent_id for a in agents if a.available))
+        object.__setattr__(self, "serving", _serving(agents))
 
     @classmethod
     def create(cls, agents: list[Agent], topics: Mapping[str, TopicRules], wrap_up: timedelta) -> Centre:
         return cls(Queue.empty(), {a.agent_id: a for a in agents}, topics, wrap_up)
 
     def _with_agent(self, agent: Agent) -> Centre:
-        return evolve(self, agents={**self.agents, agent.agent_id: agent})
+        agent_id = agent.agent_id
+        agents = {**self.agents, agent_id: agent}
+        available, serving = self.available, self.serving
+        now_available = agent.state is IDLE and agent.reachable  # ``Agent.available``
+        if now_available != (agent_id in available):
+            available = available | {agent_id} if now_available else available - {agent_id}
+        was = self.agents.get(agent_id)
+        if was is None:
+            serving = _serving(agents.values())
+        elif (was.state is LOGGED_OUT) != (agent.state is LOGGED_OUT):  # logged in or out: +1 or -1
+            counts, change = dict(serving), 1 if was.state is LOGGED_OUT else -1
+            for pair in itertools.product(was.topics, was.languages):
+                counts[pair] = counts.get(pair, 0) + change
+            serving = counts
+        return evolve(self, agents=agents, available=available, serving=serving)
 
     def _end(self, entry_id: str, how: EntryEnd) -> Centre:
         queue, _ = self.queue.leave(entry_id)
         return evolve(self, queue=queue, ended={**self.ended, entry_id: how})
+
+
+LOGGED_OUT, IDLE = AgentState.LOGGED_OUT, AgentState.IDLE
+
+
+def _serving(agents: Iterable[Agent]) -> dict[tuple[str, str], int]:
+    """Logged-in agents by each (topic, language) they can take."""
+    counts: dict[tuple[str, str], int] = {}
+    for agent in agents:
+        if agent.state is not LOGGED_OUT:
+            for pair in itertools.product(agent.topics, agent.languages):
+                counts[pair] = counts.get(pair, 0) + 1
+    return counts
 
 
 Result = tuple[Centre, list[CentreCommand]]
@@ -92,9 +131,7 @@ Result = tuple[Centre, list[CentreCommand]]
 
 def join(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
     rules = centre.topics.get(entry.topic, TopicRules())
-    if rules.overflow_when_no_agents and not can_anyone_serve(
-        centre.agents.values(), entry.topic, entry.language
-    ):
+    if rules.overflow_when_no_agents and not centre.serving.get((entry.topic, entry.language)):
         return evolve(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), [
             OverflowEntry(entry.entry_id, "no_agents")
         ]
@@ -246,9 +283,13 @@ def overflow(centre: Centre, entry_id: str, reason: str) -> Result:
 
 
 def dispatch(centre: Centre, now: datetime) -> Result:
-    """Offer waiting callers to available agents, in queue order."""
+    """Offer waiting callers to available agents, in queue order (the choice does
+    not depend on the order the agents are given in)."""
     commands: list[CentreCommand] = []
-    for entry, agent in centre.queue.assign(centre.agents.values()):
+    if not centre.available or not centre.queue.entries:  # a busy moment, or a quiet one
+        return centre, commands
+    agents = centre.agents
+    for entry, agent in centre.queue.assign(agents[agent_id] for agent_id in centre.available):
         agent = ag.offer(agent, now, entry.entry_id)
         centre = evolve(
             centre._with_agent(agent), queue=centre.queue.update(evolve(entry, offered_to=agent.agent_id))
@@ -262,7 +303,10 @@ def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
     forget = set(entry_ids)
     if not forget & centre.ended.keys():
         return centre
-    return evolve(centre, ended={k: v for k, v in centre.ended.items() if k not in forget})
+    ended = dict(centre.ended)
+    for entry_id in forget:
+        ended.pop(entry_id, None)
+    return evolve(centre, ended=ended)
 
 
 def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:

@@ -10,8 +10,10 @@ join time: no greeting, no menu, the same order as before.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 
 from callrouter.core.call_plan import LineInfo
 from callrouter.core.call_state import Call, Phase, Result, log_event
@@ -27,6 +29,21 @@ MENU_VARIABLE = "CALLROUTER_MENU"  # the menu level a caller reached (before cho
 RESUMED_PLAYS = 1000
 
 
+def compact_json(items: Sequence[str | int | None]) -> str:
+    """``json.dumps(items, separators=(",", ":"))`` for a list of strings, whole numbers and
+    None, quoted by the JSON encoder's own function without building an encoder (it was
+    built for every call that joins, and every menu level)."""
+    return "[" + ",".join(_json_item(item) for item in items) + "]"
+
+
+def _json_item(item: str | int | None) -> str:
+    if item is None:
+        return "null"
+    if isinstance(item, str):
+        return encode_basestring_ascii(item)
+    return int.__repr__(item)  # as the encoder writes an int (a bool is not one here)
+
+
 @dataclass(frozen=True)
 class Place:
     topic: str
@@ -37,8 +54,10 @@ class Place:
     place_id: str | None = None  # None: a place written before places had ids (its call id)
 
     def to_variable(self) -> str:
-        fields = [self.topic, self.priority, self.joined_at.isoformat(), self.language, self.menu_path]
-        return json.dumps([*fields, self.place_id] if self.place_id else fields, separators=(",", ":"))
+        fields: list[str | int | None] = [
+            self.topic, self.priority, self.joined_at.isoformat(), self.language, self.menu_path,
+        ]  # fmt: skip
+        return compact_json([*fields, self.place_id] if self.place_id else fields)
 
     @classmethod
     def from_variable(cls, text: str | None) -> Place | None:
@@ -76,7 +95,7 @@ class MenuLevel:
     keys: tuple[str, ...] = ()
 
     def to_variable(self) -> str:
-        return json.dumps(["".join(self.path), self.language, "".join(self.keys)], separators=(",", ":"))
+        return compact_json(["".join(self.path), self.language, "".join(self.keys)])
 
     @classmethod
     def from_variable(cls, text: str | None) -> MenuLevel | None:

@@ -81,7 +81,8 @@ class Queue:
     def leave(self, entry_id: str) -> tuple[Queue, QueueEntry]:
         if entry_id not in self.entries:
             raise QueueError(f"entry {entry_id} is not queued")
-        rest = {k: v for k, v in self.entries.items() if k != entry_id}
+        rest = dict(self.entries)
+        del rest[entry_id]
         return Queue(rest, self.next_seq), self.entries[entry_id]
 
     def update(self, entry: QueueEntry) -> Queue:
@@ -97,12 +98,19 @@ class Queue:
         return self.update(evolve(entry, priority=priority))
 
     def position(self, entry_id: str) -> int:
-        """1-based place among waiting entries (those not being offered)."""
-        waiting = [e for e in self.ordered() if e.offered_to is None]
-        for place, entry in enumerate(waiting, 1):
-            if entry.entry_id == entry_id:
-                return place
-        raise QueueError(f"entry {entry_id} is not waiting")
+        """1-based place among waiting entries (those not being offered): its place in
+        ``ordered()`` counted without sorting (a tie in order goes by the mapping's
+        order, as the stable sort puts it)."""
+        entry = self.entries.get(entry_id)
+        if entry is None or entry.offered_to is not None:
+            raise QueueError(f"entry {entry_id} is not waiting")
+        order, place, earlier = entry.order, 1, True
+        for other in self.entries.values():
+            if other is entry:
+                earlier = False
+            elif other.offered_to is None and (other.order < order or (earlier and other.order == order)):
+                place += 1
+        return place
 
     def assign(self, agents: Iterable[Agent]) -> list[tuple[QueueEntry, Agent]]:
         """Pairs to offer now: each waiting entry in order gets the eligible
@@ -155,11 +163,6 @@ def _longest_idle(agents: Iterable[Agent], entry: QueueEntry) -> Agent | None:
         elif best_since is None or (since is not None and since < best_since):
             best = agent
     return best
-
-
-def can_anyone_serve(agents: Iterable[Agent], topic: str, language: str) -> bool:
-    """Is any logged-in agent (idle, busy or paused) able to take this entry?"""
-    return any(a.state is not AgentState.LOGGED_OUT and a.can_serve(topic, language) for a in agents)
 
 
 def _idle_order(agent: Agent) -> tuple[float, str]:

@@ -177,8 +177,8 @@ __all__ = [
 
 def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -> Result:
     """The board after ``event`` at ``now``, and the commands for the shell. The board
-    given is never changed, unless ``in_place``: then its mappings are changed where
-    they are (no copy of them) and it must not be used again (``_Step``). A refused
+    given is never changed, unless ``in_place``: then it and its mappings are changed
+    where they are (no copy of them) and it must not be used again (``_Step``). A refused
     admin event raises before anything is changed, in place or not."""
     s = _Step(board, now, in_place)
     match event:
@@ -233,8 +233,7 @@ def _agent_command(s: _Step, event: AgentCommand) -> None:
 
 # ---- time --------------------------------------------------------------------------------
 def _wake(s: _Step) -> None:
-    due = sorted((at, key) for key, at in s.board.deadlines.items() if at <= s.now)
-    for _, key in due:
+    for _, key in s.due():
         s.deadline(key, None)
         kind, name = key
         if kind == "call":

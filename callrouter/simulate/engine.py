@@ -125,10 +125,18 @@ class Simulation:
             for start, end in spans:
                 self.push(self.scenario.at(start), LOGIN, agent_id)
                 self.push(self.scenario.at(end), LOGOUT, agent_id)
+        # The day's first calls and shifts, known from the start, wait in order outside the
+        # heap (which then holds only what happens on the way, a few hundred events, not
+        # the tens of thousands), and each next event is the earlier of the two.
+        planned, self.heap = sorted(self.heap, reverse=True), []
+        heap, pop = self.heap, heapq.heappop
         handlers = self._handlers()
         limit = self.end_of_day + HORIZON
-        while self.heap and not self._quiet():
-            at, _, kind, subject, detail = heapq.heappop(self.heap)
+        while (heap or planned) and (self.people_events or not self._quiet()):
+            if planned and (not heap or planned[-1] < heap[0]):  # (at, seq): never equal
+                at, _, kind, subject, detail = planned.pop()
+            else:
+                at, _, kind, subject, detail = pop(heap)
             if at > limit:
                 break
             self.now = at
@@ -160,8 +168,11 @@ class Simulation:
         # In place: nobody keeps the board before a step, so no step copies its mappings.
         self.board, commands = sb.step(self.board, event, self.now, in_place=True)
         self.day.steps += 1
+        handlers = self.commands
         for command in commands:
-            self.carry_out(command)
+            handler = handlers.get(type(command))
+            if handler is not None:  # the rest is nothing to the model (a bridge destroyed)
+                handler(command)
         if self.observe is not None:
             self.observe(self.board, commands)
 
@@ -266,19 +277,14 @@ class Simulation:
             self.step(sb.DialGone(channel_id, cause))
 
     # ---- the switchboard's commands carried out -------------------------------------------------
-    def carry_out(self, command: sb.Command) -> None:
-        handler = self.commands.get(type(command))
-        if handler is not None:  # the rest is nothing to the model (a bridge destroyed)
-            handler(command)
-
     def _commands(self) -> dict[type, Callable[[Any], None]]:
         return {
-            sb.ToChannel: lambda c: self.to_channel(c.channel_id, c.command),
-            sb.Write: lambda c: self.written(c.record),
+            sb.ToChannel: self.to_channel,
+            sb.Write: self.written,
             sb.WakeAt: self.wake_at,
             sb.Originate: self.originate,
             sb.HangupLeg: self.hang_up_leg,
-            sb.CallOver: lambda c: self.call_over(c.channel_id, c.record),
+            sb.CallOver: self.call_over,
             sb.LeaseCallback: lambda c: self.after(0, LEASED, c.callback_id),
             sb.Dial: self.dialled,
         }
@@ -300,11 +306,12 @@ class Simulation:
             self.legs.pop(leg, None)
             self.after(0, LEG_GONE, leg, command.reason)
 
-    def to_channel(self, channel_id: str, what: sb.ChannelCommand) -> None:
+    def to_channel(self, command: sb.ToChannel) -> None:
+        channel_id = command.channel_id
         channel = self.channels.get(channel_id)
         if channel is None:
             return  # a callback's call to its person (bridged when it answers)
-        match what:
+        match command.command:
             case cmd.Play(media, playback_id):
                 channel.playing = playback_id
                 self.after(self.timing.prompt_seconds * len(media), PLAYED, channel_id, playback_id)
@@ -329,7 +336,8 @@ class Simulation:
         elif channel.offered and any(m.endswith("/callback_confirm") for m in media):
             self.after(self.timing.key_seconds, OFFER_KEY, channel_id)
 
-    def written(self, record: object) -> None:
+    def written(self, command: sb.Write) -> None:
+        record = command.record
         if type(record) is CallEventRecord:  # the most written: nothing to the model
             return
         if isinstance(record, CallRecord):
@@ -346,7 +354,8 @@ class Simulation:
         elif isinstance(record, CallbackRecord):
             self.day.callbacks[record.callback_id] = record
 
-    def call_over(self, channel_id: str, record: CallRecord) -> None:
+    def call_over(self, command: sb.CallOver) -> None:
+        channel_id, record = command.channel_id, command.record
         self.day.calls.append(record)
         channel = self.channels.pop(channel_id, None)
         if channel is None or record.outcome not in UNSERVED:

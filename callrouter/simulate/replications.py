@@ -8,12 +8,18 @@ averaged over the days that have one; with fewer than two, it has no interval.
 Student's t is computed here, exactly for whole degrees of freedom (Abramowitz
 and Stegun 26.7.3: P(|T| ≤ t) as a finite sum in θ = atan(t/√df)), its
 quantile by bisection: no table, no approximation, any confidence.
+
+The days are run side by side in worker processes (one per CPU, at most N):
+each day is its seed's alone, so the figures, and their order, are those of
+running them one after another.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from callrouter.simulate import figures
@@ -110,13 +116,26 @@ def seeds_from(first: int, replications: int) -> tuple[int, ...]:
 
 
 def replicate(
-    scenario: Scenario, replications: int, confidence: float = CONFIDENCE
+    scenario: Scenario, replications: int, confidence: float = CONFIDENCE, workers: int | None = None
 ) -> tuple[list[Summary], Replicated]:
     """The day run from the seeds scenario.seed, scenario.seed + 1, …: each run's
-    figures, and their means with intervals."""
+    figures, in seed order, and their means with intervals. ``workers``: processes
+    running days side by side (None: one per CPU, at most one per day; 1: here)."""
     seeds = seeds_from(scenario.seed, replications)
-    summaries = [figures.summary(simulate(scenario.with_seed(seed))) for seed in seeds]
+    days = [scenario.with_seed(seed) for seed in seeds]
+    if workers is None:
+        workers = min(replications, os.cpu_count() or 1)
+    if workers <= 1:
+        summaries = [day_summary(day) for day in days]
+    else:
+        with ProcessPoolExecutor(min(workers, replications)) as pool:
+            summaries = list(pool.map(day_summary, days))  # in the order given
     return summaries, combine(seeds, summaries, confidence)
+
+
+def day_summary(scenario: Scenario) -> Summary:
+    """One day's figures (what a worker process runs)."""
+    return figures.summary(simulate(scenario))
 
 
 def combine(seeds: Sequence[int], summaries: Sequence[Summary], confidence: float) -> Replicated:

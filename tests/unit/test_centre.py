@@ -264,6 +264,17 @@ class CentreMachine(RuleBasedStateMachine):
                 assert self.centre.agents[e.offered_to].entry_id == e.entry_id
 
     @invariant()
+    def the_indexes_are_those_reading_every_agent_gives(self):
+        agents = self.centre.agents.values()
+        assert self.centre.available == {a.agent_id for a in agents if a.available}
+        for topic in TOPICS:
+            for lang in LANGS:
+                logged = sum(
+                    1 for a in agents if a.state is not AgentState.LOGGED_OUT and a.can_serve(topic, lang)
+                )
+                assert self.centre.serving.get((topic, lang), 0) == logged
+
+    @invariant()
     def nobody_waits_while_an_eligible_agent_is_free(self):
         waiting = [e for e in self.centre.queue.ordered() if e.offered_to is None]
         for a in self.centre.agents.values():

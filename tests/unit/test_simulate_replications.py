@@ -105,6 +105,16 @@ def test_n_replications_are_n_single_runs_from_consecutive_seeds() -> None:
     assert replicated.hours[3]["asa_seconds"] is None, "nobody answered at 03:00: no interval"
 
 
+def test_days_run_side_by_side_give_the_figures_of_days_run_one_after_another() -> None:
+    scenario = build(small_day(), "test", ROOT)
+    alone, replicated_alone = replicate(scenario, 4, workers=1)
+    side_by_side, replicated = replicate(scenario, 4, workers=2)
+    assert side_by_side == alone and replicated == replicated_alone, "the same days, in seed order"
+    assert [s.day.offered for s in alone] == [
+        figures.summary(simulate(build(small_day(seed), "test", ROOT))).day.offered for seed in (4, 5, 6, 7)
+    ]
+
+
 def test_the_command_prints_means_and_intervals(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["simulate", str(SMALL), "--replications", "2", "--seed", "7", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
