@@ -215,7 +215,7 @@ async def test_a_silent_caller_hears_the_short_form_once_then_reaches_an_operato
     more, then the operator queue; not the whole menu three times (over a minute)."""
     caller = number()
     async with AriObserver(stack) as observer:
-        result = await asyncio.to_thread(sipp.call, stack.sip_port, [(caller, "+78162700105")], 45000)
+        result = await asyncio.to_thread(sipp.call, stack.sip_port, [(caller, "+78162700105")], 40000)
         assert result.ok, result.output[-1500:]
         row = await call_row(db, caller)
         played = {

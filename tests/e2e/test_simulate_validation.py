@@ -49,7 +49,7 @@ from devstack.stack import StackInfo
 from tests.e2e.conftest import CONFIG, wait_rows
 
 SCENARIO = Path(__file__).with_name("simulate_validation.toml")
-ARRIVAL_SECONDS = 90
+ARRIVAL_SECONDS = 60
 RUNS = 200
 KEY = "0"  # the clinic menu's key for an operator
 TALKS = 60  # talk times drawn for each agent (more than any agent takes)
