@@ -286,7 +286,7 @@ def _recorded_day_arguments(sim: argparse.ArgumentParser) -> None:
 
 
 def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from callrouter.simulate import render, staffing_command
+    from callrouter.simulate import staffing_command, staffing_render
 
     staff = sub.add_parser(
         "staffing",
@@ -316,7 +316,7 @@ def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--no-trim", action="store_true", help="stop at the first staffing that meets the target"
     )
     staff.add_argument("--seed", type=int, help="the first seed (default: the scenario's)")
-    staff.add_argument("--format", choices=render.FORMATS, default="table")
+    staff.add_argument("--format", choices=staffing_render.FORMATS, default="table")
     staff.add_argument("--output", "-o", metavar="FILE", help="write the scenario with the advised [staff]")
     _recorded_day_arguments(staff)
     staff.set_defaults(func=cmd_staffing)

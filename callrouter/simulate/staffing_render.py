@@ -203,6 +203,9 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMATS = ("table", "json")
+
+
 def render(scenario: Scenario, advice: Advice, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(as_json(scenario, advice), indent=2, ensure_ascii=False) + "\n"
