@@ -93,6 +93,8 @@ def parse_share(text: str) -> float:
     if found is None:
         raise TargetError(f"--max-abandon: {text!r} is not a percentage, e.g. 5%")
     share = float(found[1])
+    if share < 1 and "%" not in text:  # 0.05: a fraction meant, or really 0.05%? Asked, not guessed
+        raise TargetError(f"--max-abandon: {text!r}: write it with its % sign (5% or {share:g}%)")
     if not 0 < share <= 100:
         raise TargetError(f"--max-abandon: must lie in (0, 100%], not {share:g}%")
     return share / 100

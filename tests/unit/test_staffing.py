@@ -135,6 +135,7 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         (["--target", "80/0"], "--target: the seconds must lie in (0, 3600]"),
         (["--target", "80/20", "--max-abandon", "lots"], "--max-abandon: 'lots' is not a percentage"),
         (["--target", "80/20", "--max-abandon", "0%"], "--max-abandon: must lie in (0, 100%]"),
+        (["--target", "80/20", "--max-abandon", "0.05"], "--max-abandon: '0.05': write it with its % sign"),
     ):
         code, out, err = run(["--scenario", str(path), *args], capsys)
         assert code == 2 and out == ""
