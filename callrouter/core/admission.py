@@ -158,7 +158,8 @@ def _advance(state: Admission, now: float) -> Admission:
     tokens = state.tokens
     if state.rate is not None:
         tokens = min(state.rules.burst, tokens + state.rate * (at - state.at))
-    moved = evolve(state, at=at, tokens=tokens)
+    # Not copied when no time passed (``admit`` right after ``observe``, at one arrival).
+    moved = state if (at, tokens) == (state.at, state.tokens) else evolve(state, at=at, tokens=tokens)
     if at - state.period_start >= state.rules.interval_seconds:
         return _close_period(moved, last=state.at)
     return moved

@@ -130,6 +130,21 @@ class Board:
                 return at
         return min(self.deadlines.values(), default=None)
 
+    def due_by(self, now: datetime) -> bool:
+        """Whether a deadline falls due by ``now`` (else a ``Wake`` would find nothing to
+        do): only the heap's pairs at or before ``now`` are read, and none is taken off."""
+        heap, deadlines = self.due_order, self.deadlines
+        looking = [0] if heap else []
+        while looking:  # the heap's children are never earlier than their parent
+            i = looking.pop()
+            at, key = heap[i]
+            if at > now:
+                continue
+            if deadlines.get(key) == at:
+                return True
+            looking += [child for child in (2 * i + 1, 2 * i + 2) if child < len(heap)]
+        return False
+
 
 Result = tuple[Board, list[Command]]
 

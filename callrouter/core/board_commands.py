@@ -36,7 +36,7 @@ ChannelCommand = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ToChannel:
     """Commands for one caller's channel, carried out in the order given. A failed
     one comes back as ``OnCall(channel, CommandFailed)`` (``ChannelGone`` on 404),
@@ -77,13 +77,13 @@ class DestroyBridge:
     bridge_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Write:
     record: Record
     urgent: bool = False  # written at once (a restart must find it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WakeAt:
     at: datetime
 

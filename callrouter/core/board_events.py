@@ -33,7 +33,7 @@ class Arrived:
     presentation: str = ""  # Asterisk's CALLERID(pres) from the dialplan ("": not given)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OnCall:
     """Something happened to a caller's channel (a key, a playback's end, a hang-up...)."""
 
@@ -85,7 +85,7 @@ class StillThere:
     channel_ids: frozenset[str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wake:
     """Time passed: whatever deadline is due now is handled."""
 

@@ -176,33 +176,36 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
 def _answered(call: Call, now: datetime, plan: CallPlan) -> Result:
     line = call.line
     assert line is not None
-    call = evolve(call, record=evolve(call.record, answered_at=now))
-    commands: list[Command] = [SaveCall(call.record), SetLanguage(call.language)]
+    # The answered record goes into the one copy of the call each way on makes.
+    record = evolve(call.record, answered_at=now)
+    commands: list[Command] = [SaveCall(record), SetLanguage(call.language)]
     if line.hours is not None and not line.hours.is_open(now):
-        call = evolve(call, phase=Phase.CLOSED, record=evolve(call.record, end_reason="line closed"))
-        call, play = play_media(call, plan.media(call.language, f"greeting-{line.name}", line.closed_prompt))
+        media = plan.media(call.language, f"greeting-{line.name}", line.closed_prompt)
+        closed = evolve(record, end_reason="line closed")
+        call, play = play_media(call, media, phase=Phase.CLOSED, record=closed)
         return call, [*commands, log_event(call, now, "after_hours"), *play]
     known = call.known_topic if call.known_topic in plan.topics else None
     if known and call.callback_pending:
-        call, choice = cb.pending_choice(evolve(call, phase=Phase.MENU), now, plan)
+        call, choice = cb.pending_choice(evolve(call, record=record, phase=Phase.MENU), now, plan)
         return call, commands + choice
     if known:
         # Back to a place an earlier call chose: no menu, and the greeting opens the
         # first announcement, once the switchboard has said which place it is and
         # that is set on the channel (set while a greeting plays, it would wait for
         # the greeting's end, and hold up the requests sent after it).
-        call = evolve(call, phase=Phase.MENU, greeting_owed=True)
+        call = evolve(call, record=record, phase=Phase.MENU, greeting_owed=True)
         call, joined = join(call, now, plan, known, "kept from the earlier call")
         return call, commands + joined
     if line.topic and line.menu == "skip":
-        call, played = play_media(call, plan.media(call.language, f"greeting-{line.name}"))
-        call, joined = join(evolve(call, phase=Phase.MENU), now, plan, line.topic, "line")
+        media = plan.media(call.language, f"greeting-{line.name}")
+        call, played = play_media(call, media, record=record, phase=Phase.MENU)
+        call, joined = join(call, now, plan, line.topic, "line")
         # The place is set on the channel before the greeting: sent behind it, it
         # would wait for the greeting's end, and so would the bridge to an agent.
         return call, commands + joined + played
     spec = menu_for(line, plan)
     state, steps = mn.start(spec, call.language)
-    call = evolve(call, phase=Phase.MENU, menu_spec=spec, menu=state)
+    call = evolve(call, record=record, phase=Phase.MENU, menu_spec=spec, menu=state)
     call, more = menu_steps(call, steps, now, plan, greeting=f"greeting-{line.name}")
     return call, [*commands, log_event(call, now, "menu"), *more]
 
@@ -216,12 +219,11 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
         return cb.in_dialog(call, event, now, plan)  # settling a callback's number
     match event:
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:
-            call = evolve(call, playback_id=None)
             if call.announcing:
-                return _after_announcement(evolve(call, announcing=False), plan)
+                return _after_announcement(call, plan)
             # The greeting is over: ask for the caller's place.
             assert call.entry_id is not None
-            return call, [RequestAnnouncement(call.entry_id)]
+            return evolve(call, playback_id=None), [RequestAnnouncement(call.entry_id)]
         case Announce() | BeingOffered() if call.playback_id is None and call.dialog is None:
             return _what_the_caller_hears(call, event, now, plan)
         case TimerFired(token) if token == call.timer and token.startswith("offer:"):
@@ -237,9 +239,8 @@ def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Re
                 return call, [missed, RequestAnnouncement(call.entry_id)]
             return call, [missed]
         case AgentAnswered(agent_id, agent_channel):
-            call, stop = stop_sound(evolve(call, dialog=None))
             record = evolve(call.record, agent=agent_id, agent_answered_at=now, outcome=Outcome.ANSWERED)
-            call = evolve(call, record=record, phase=Phase.CONNECTED)
+            call, stop = stop_sound(call, dialog=None, record=record, phase=Phase.CONNECTED)
             return call, [
                 *stop,
                 Bridge(agent_channel),
@@ -305,9 +306,10 @@ def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: Ca
         case Announce(position, minutes):
             media: list[str] = []
             offered: list[Command] = []
+            changes: dict[str, object] = {"announcing": True, "greeted": True}  # made in one copy, below
             if call.greeting_owed and call.line is not None:
                 media += plan.media(call.language, f"greeting-{call.line.name}")
-                call = evolve(call, greeting_owed=False)
+                changes["greeting_owed"] = False
             if not call.greeted and call.kept:
                 media += plan.media(call.language, "repeat_kept_place")
             elif not call.greeted:
@@ -320,9 +322,9 @@ def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: Ca
                 media += plan.media(call.language, "callback_offer")
                 if not call.callback_offered:
                     offered.append(log_event(call, now, "callback_offered", f"estimate {minutes} min"))
-                call = evolve(call, callback_offered=True)
-            call, stop = stop_sound(call)
-            call, play = play_media(evolve(call, announcing=True, greeted=True), tuple(media))
+                changes["callback_offered"] = True
+            call, stop = stop_sound(call, **changes)
+            call, play = play_media(call, tuple(media))
             return call, offered + stop + play
         case BeingOffered() if not call.moh:
             # Most agents answer within a second: music (for Asterisk, a
@@ -334,10 +336,11 @@ def _what_the_caller_hears(call: Call, event: CallEvent, now: datetime, plan: Ca
 
 
 def _after_announcement(call: Call, plan: CallPlan) -> Result:
-    """Music again until the next announcement is due."""
+    """The announcement is over: music again until the next one is due."""
+    over = {"playback_id": None, "announcing": False, "moh": True}
     if plan.announce_every <= timedelta(0):
-        return evolve(call, moh=True), [StartMoh()]
-    call, timer = start_timer(evolve(call, moh=True), "announce", plan.announce_every.total_seconds())
+        return evolve(call, **over), [StartMoh()]
+    call, timer = start_timer(call, "announce", plan.announce_every.total_seconds(), **over)
     return call, [StartMoh(), *timer]
 
 

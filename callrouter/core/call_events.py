@@ -17,7 +17,7 @@ class PlaybackFinished:
     playback_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Digit:
     digit: str
 

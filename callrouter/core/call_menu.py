@@ -86,8 +86,7 @@ def menu_steps(
                     commands.append(SetLanguage(language))
                 commands += waiting
                 waiting = []
-                call = evolve(call, language=language)
-                call, more = play_media(call, plan.media(language, *keys))
+                call, more = play_media(call, plan.media(language, *keys), language=language)
                 commands += more
             case mn.WaitForDigit(seconds):
                 call, more = start_timer(call, "menu", seconds)

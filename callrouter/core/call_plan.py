@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from callrouter.core import menu as mn
 from callrouter.core.hours import Hours
@@ -49,4 +50,9 @@ class CallPlan:
     callback_offer_after: timedelta | None = None
 
     def media(self, language: str, *keys: str) -> tuple[str, ...]:
-        return tuple(f"sound:{self.prompts_dir}/{language}/{key}" for key in keys)
+        return _sounds(self.prompts_dir, language, keys)
+
+
+@lru_cache(maxsize=4096)  # a few prompts in a few languages, asked for at every announcement
+def _sounds(prompts_dir: str, language: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"sound:{prompts_dir}/{language}/{key}" for key in keys)

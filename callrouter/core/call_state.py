@@ -103,21 +103,27 @@ def log_event(call: Call, now: datetime, kind: str, detail: str = "") -> LogEven
     return LogEvent(CallEventRecord(call.record.call_id, call.record.node, now, kind, detail))
 
 
-def play_media(call: Call, media: tuple[str, ...]) -> Result:
+def play_media(call: Call, media: tuple[str, ...], **changes: object) -> Result:
+    """Play ``media`` (``changes``: any other fields changed, in the same copy of the call)."""
     playback_id = f"{call.record.call_id}-p{call.plays + 1}"
-    return evolve(call, playback_id=playback_id, plays=call.plays + 1), [Play(media, playback_id)]
+    return evolve(call, **changes, playback_id=playback_id, plays=call.plays + 1), [Play(media, playback_id)]
 
 
-def start_timer(call: Call, kind: str, seconds: float) -> Result:
+def start_timer(call: Call, kind: str, seconds: float, **changes: object) -> Result:
     token = f"{kind}:{call.timers + 1}"
-    return evolve(call, timer=token, timers=call.timers + 1), [StartTimer(token, seconds)]
+    return evolve(call, **changes, timer=token, timers=call.timers + 1), [StartTimer(token, seconds)]
 
 
-def stop_sound(call: Call) -> Result:
-    """Silence the caller (before an announcement or the bridge)."""
+# What silencing the caller changes (``stop_sound``).
+SILENT: dict[str, object] = {"playback_id": None, "moh": False, "timer": None, "announcing": False}
+
+
+def stop_sound(call: Call, **changes: object) -> Result:
+    """Silence the caller (before an announcement or the bridge); ``changes``: any other
+    fields changed (or silenced fields set again), in the same copy of the call."""
     commands: list[Command] = []
     if call.playback_id is not None:
         commands.append(StopPlayback(call.playback_id))
     if call.moh:
         commands.append(StopMoh())
-    return evolve(call, playback_id=None, moh=False, timer=None, announcing=False), commands
+    return evolve(call, **{**SILENT, **changes}), commands

@@ -52,7 +52,7 @@ class OverflowEntry:
     reason: str  # "max_wait", "no_agents"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AgentChanged:
     agent: Agent
     reason: str

@@ -13,7 +13,7 @@ class Answer:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Play:
     media: tuple[str, ...]  # played in sequence under one playback id
     playback_id: str
@@ -35,7 +35,7 @@ class SetLanguage:
     language: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StopPlayback:
     playback_id: str
 
@@ -56,7 +56,7 @@ class StartTimer:
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SetVariable:
     """Kept on the channel itself, so a restarted router can read it back even
     when the last records never reached the database."""
@@ -101,12 +101,12 @@ class Hangup:
     reason: str = "normal"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SaveCall:
     record: CallRecord
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogEvent:
     event: CallEventRecord
 

@@ -60,7 +60,7 @@ class CallRecord:
     direction: str = "inbound"  # or "results": a results call the router made
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallEventRecord:
     """One step of a call's timeline (entered menu, choice, queued, offered...)."""
 
@@ -71,7 +71,7 @@ class CallEventRecord:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AgentStateRecord:
     agent: str
     at: datetime

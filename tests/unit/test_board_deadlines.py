@@ -1,8 +1,9 @@
 """A wake finds the deadlines due through ``Board.due_order`` (a heap that keeps
 stale pairs until they come up) rather than by reading every deadline: under
 random sets, moves and drops of deadlines, the pairs a step takes as due, and
-the board's next wake, are exactly what reading every deadline gives; and a
-step that is not in place leaves the heap of the board it was given as it was."""
+the board's next wake (and whether a wake has anything to do), are exactly
+what reading every deadline gives; and a step that is not in place leaves the
+heap of the board it was given as it was."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def test_the_heap_finds_exactly_the_deadlines_reading_every_one_finds(day: list[
         now += timedelta(seconds=wait)
         s.now = now
         expected = scanned(dict(s.board.deadlines), now)
+        assert s.board.due_by(now) == bool(expected), "a wake has something to do exactly when some is due"
         due = s.due()
         assert due == expected
         for _, key in due:  # as ``_wake`` does: each dropped as it is acted on
@@ -50,6 +52,7 @@ def test_the_heap_finds_exactly_the_deadlines_reading_every_one_finds(day: list[
         if not in_place:
             assert board.due_order == given_heap, "the board given is never changed"
         board = s.board
+        assert not board.due_by(now)
         assert board.next_wake() == min(board.deadlines.values(), default=None)
         assert {(at, key) for key, at in board.deadlines.items()} <= set(board.due_order)
 
