@@ -9,10 +9,10 @@ import json
 import textwrap
 from typing import Any
 
-from callrouter.report_render import DASH, goal, percent, seconds
+from callrouter.report_render import DASH, goal, percent
 from callrouter.simulate.compare import LABELS, SETUPS, SWITCHED_OFF, Comparison
-from callrouter.simulate.figures import Figures, as_dict
-from callrouter.simulate.render import about, definitions, interval_cell, interval_dict, service_level
+from callrouter.simulate.figures import as_dict
+from callrouter.simulate.render import about, cell, definitions, interval_cell, interval_dict, service_level
 from callrouter.simulate.replications import FIGURES
 
 # The day's rows: the figure, as ``Figures`` names it (``callbacks``: completed/made).
@@ -32,22 +32,6 @@ DESCRIPTIONS = {
     "keep-your-place and callbacks off",
     "unified": "the scenario as configured: one queue, keep-your-place and callbacks",
 }
-
-
-def cell(name: str, f: Figures) -> str:
-    """One figure of a day as the table shows it."""
-    if name == "callbacks":
-        return f"{f.callbacks_completed}/{f.callbacks_made}" if f.callbacks_made else DASH
-    if name == "agent_hours":
-        return f"{24 * f.agents:.1f}"
-    value = getattr(f, name)
-    if name in ("asa_seconds", "mean_wait_seconds"):
-        return seconds(value)
-    if name in ("abandonment", "sl1", "sl2", "occupancy"):
-        return percent(value)
-    if name == "calls_per_person":
-        return DASH if value is None else f"{value:.2f}"
-    return str(value)
 
 
 def replicated_cell(name: str, comparison: Comparison, key: str) -> str:

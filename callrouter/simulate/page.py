@@ -191,7 +191,7 @@ def compare_page(comparison: Comparison) -> str:
 
 def _compare_table(comparison: Comparison) -> str:
     rows = [
-        [label, *(compare_render.cell(name, comparison.summaries[key].day) for key in compare.SETUPS)]
+        [label, *(render.cell(name, comparison.summaries[key].day) for key in compare.SETUPS)]
         for name, label in compare_render.ROWS
     ]
     return table("compare", ["the day", *(compare.LABELS[key] for key in compare.SETUPS)], rows)

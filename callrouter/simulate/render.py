@@ -73,14 +73,32 @@ def as_json_text(scenario: Scenario, summary: Summary) -> str:
     return json.dumps(as_json(scenario, summary), indent=2, ensure_ascii=False) + "\n"
 
 
+# The figures of a table row, in COLUMNS' order after the hour.
+ROW = (
+    "offered", "people", "answered", "abandoned", "asa_seconds", "mean_wait_seconds", "sl1", "sl2",
+    "never_served", "calls_per_person", "agents", "occupancy", "callbacks",
+)  # fmt: skip
+
+
+def cell(name: str, f: Figures) -> str:
+    """One figure of a day as a table shows it (``agent_hours``: 24 times agents, the
+    logged-in mean; ``callbacks``: completed/made)."""
+    if name == "callbacks":
+        return f"{f.callbacks_completed}/{f.callbacks_made}" if f.callbacks_made else DASH
+    if name == "agent_hours":
+        return f"{24 * f.agents:.1f}"
+    value = getattr(f, name)
+    if name in SECONDS:
+        return seconds(value)
+    if name in SHARES:
+        return percent(value)
+    if name == "calls_per_person":
+        return DASH if value is None else f"{value:.2f}"
+    return f"{value:.1f}" if name == "agents" else str(value)
+
+
 def row(label: str, f: Figures) -> list[str]:
-    callbacks = f"{f.callbacks_completed}/{f.callbacks_made}" if f.callbacks_made else DASH
-    per_person = DASH if f.calls_per_person is None else f"{f.calls_per_person:.2f}"
-    return [
-        label, str(f.offered), str(f.people), str(f.answered), str(f.abandoned), seconds(f.asa_seconds),
-        seconds(f.mean_wait_seconds), percent(f.sl1), percent(f.sl2), str(f.never_served), per_person,
-        f"{f.agents:.1f}", percent(f.occupancy), callbacks,
-    ]  # fmt: skip
+    return [label, *(cell(name, f) for name in ROW)]
 
 
 def _line(cells: list[str]) -> str:
