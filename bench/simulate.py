@@ -6,10 +6,10 @@ timed on one core. Prints calls simulated per second; the issue's bar is a
     python -m bench.simulate [--calls 35000] [--seed 1] [--profile FILE] [--json FILE]
                              [--replications N]
 
-The config is the example's with its agents replaced by all-round agents, about
-as many each hour as the hour's offered load in erlangs (a busy day: callers
-wait, some give up and call again), each on the shifts covering those hours;
-written with the scenario to a temporary folder. The same seed, the same day.
+The config is the example's without its agents; the scenario's ``[staff]`` gives
+all-round agents by the hour, about as many as the hour's offered load in
+erlangs (a busy day: callers wait, some give up and call again); both written
+to a temporary folder. The same seed, the same day.
 ``--profile FILE`` writes cProfile's statistics there (then ``python -m pstats FILE``);
 ``--json FILE`` the day's figures as ``callrouter simulate --format json`` gives them
 (the same seed must give the same file, before and after a change of speed);
@@ -50,6 +50,9 @@ STREAMS = (
 HANDLE_SECONDS = 150.0
 BAR_SECONDS = 10.0  # the issue's bar for a 35,000-call day on the 2-core dev machine
 WRAP_UP_SECONDS = 10.0
+TOPICS = (
+    '["infection", "appointment_book", "appointment_change", "home_visit", "results", "operator", "urgent"]'
+)
 # First calls: the redials of those who gave up make the rest of the day's calls.
 FIRST_SHARE = 0.97
 
@@ -70,8 +73,8 @@ def scenario_text(calls: int, seed: int) -> str:
         weight = sum(PROFILE[h] for h in hours)
         per_hour = [round(first * share * PROFILE[h] / weight, 1) if h in hours else 0.0 for h in range(24)]
         lines += ["[[arrivals]]", f'line = "{line}"', f'topic = "{topic}"', f"per_hour = {per_hour}"]
-    for agent, (start, end) in shifts(calls):
-        lines += ["[[shifts]]", f'agents = ["{agent}"]', f'start = "{start:02d}:00"', f'end = "{end:02d}:00"']
+    # all-round agents by the hour: agent i works the hours that need more than i (simulate.staff)
+    lines += ["[staff]", f"per_hour = {needed(calls)}", f"topics = {TOPICS}", 'languages = ["ru", "en"]']
     return "\n".join(lines) + "\n"
 
 
@@ -82,20 +85,6 @@ def needed(calls: int) -> list[int]:
     return [math.ceil(a * 1.08) + 1 for a in load]
 
 
-def shifts(calls: int) -> list[tuple[str, tuple[int, int]]]:
-    """Agent i works the hours that need more than i agents (each run of them a shift)."""
-    need = needed(calls)
-    out = []
-    for i in range(max(need)):
-        hours = [h for h in range(24) if need[h] > i]
-        start = hours[0]
-        for before, after in zip(hours, [*hours[1:], None], strict=True):
-            if after != before + 1:
-                out.append((agent_id(i), (start, before + 1)))
-                start = after if after is not None else start
-    return out
-
-
 def agent_id(i: int) -> str:
     return f"a{i:03d}"
 
@@ -104,10 +93,8 @@ def config_text(agents: int) -> str:
     text = (ROOT / "callrouter.example.toml").read_text()
     # the example's four agents out (they stand together, before the opening hours)
     text = text[: text.index("[[agents]]")] + text[text.index("# ---- opening hours") :]
-    topics = '["infection", "appointment_book", "appointment_change", "home_visit", "results", "operator", '
-    topics += '"urgent"]'
     for i in range(agents):
-        text += f'\n[[agents]]\nid = "{agent_id(i)}"\ntopics = {topics}\nlanguages = ["ru", "en"]\n'
+        text += f'\n[[agents]]\nid = "{agent_id(i)}"\ntopics = {TOPICS}\nlanguages = ["ru", "en"]\n'
     return text
 
 
@@ -122,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replications", type=int, default=0, help="then time N days side by side")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "callrouter.toml").write_text(config_text(max(needed(args.calls))))
+        (Path(folder) / "callrouter.toml").write_text(config_text(0))
         (Path(folder) / "day.toml").write_text(scenario_text(args.calls, args.seed))
         scenario = load_scenario(Path(folder) / "day.toml")
     profiler = cProfile.Profile() if args.profile else None
