@@ -219,15 +219,4 @@ def _shifts(
                 if span[0] < end and start < span[1]:
                     problems.append(f"shifts[{i}].agents[{j}]: {agent} is on shifts[{other}] then too")
             by_agent.setdefault(agent, []).append((*span, i))
-    return {agent: _joined(sorted((s, e) for s, e, _ in spans)) for agent, spans in sorted(by_agent.items())}
-
-
-def _joined(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Shifts one after the other as one (08-16 and 16-20: logged in 08-20, not out and in at 16)."""
-    joined: list[tuple[int, int]] = []
-    for start, end in spans:
-        if joined and joined[-1][1] == start:
-            joined[-1] = (joined[-1][0], end)
-        else:
-            joined.append((start, end))
-    return tuple(joined)
+    return {agent: st.joined(sorted((s, e) for s, e, _ in on)) for agent, on in sorted(by_agent.items())}

@@ -86,14 +86,18 @@ def languages_of(settings: Settings) -> list[str]:
 def shifts_of(staff: Staff) -> dict[str, tuple[tuple[int, int], ...]]:
     """Each staff agent's (login, logout) spans in seconds of the day."""
     counts = staff.by_hour()
-    shifts: dict[str, tuple[tuple[int, int], ...]] = {}
-    for i in range(max(counts)):
-        spans: list[tuple[int, int]] = []
-        for hour in range(24):
-            if counts[hour] > i:
-                if spans and spans[-1][1] == hour * HOUR:
-                    spans[-1] = (spans[-1][0], (hour + 1) * HOUR)
-                else:
-                    spans.append((hour * HOUR, (hour + 1) * HOUR))
-        shifts[agent_id(i)] = tuple(spans)
-    return shifts
+    return {
+        agent_id(i): joined([(hour * HOUR, (hour + 1) * HOUR) for hour in range(24) if counts[hour] > i])
+        for i in range(max(counts))
+    }
+
+
+def joined(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Spans one after the other as one (08-16 and 16-20: logged in 08-20, not out and in at 16)."""
+    together: list[tuple[int, int]] = []
+    for start, end in spans:
+        if together and together[-1][1] == start:
+            together[-1] = (together[-1][0], end)
+        else:
+            together.append((start, end))
+    return tuple(together)
