@@ -103,13 +103,6 @@ class PlaybackFinished(Event):
     playback: Playback
 
 
-class PlaybackContinuing(Event):
-    """A list's playback moved on to its next sound (a stop that came while a number was said was lost)."""
-
-    type: Literal["PlaybackContinuing"]
-    playback: Playback
-
-
 class ChannelStateChange(Event):
     type: Literal["ChannelStateChange"]
     channel: Channel
@@ -146,7 +139,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChannelDtmfReceived,
         PlaybackStarted,
         PlaybackFinished,
-        PlaybackContinuing,
         ChannelStateChange,
         ChannelHangupRequest,
         ChannelDestroyed,

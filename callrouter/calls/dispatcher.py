@@ -47,7 +47,6 @@ EVENT_FILTER = [
     "ChannelHangupRequest",
     "ChannelDtmfReceived",
     "PlaybackFinished",
-    "PlaybackContinuing",
     "ApplicationReplaced",
     "EndpointStateChange",
 ]
@@ -270,11 +269,11 @@ class Dispatcher:
             case ari.ChannelDtmfReceived(channel=channel, digit=digit):
                 self._on_call(channel.id, ev.Digit(digit))
             case ari.PlaybackFinished(playback=playback):
-                self._on_call(playback.target_uri.removeprefix("channel:"), ev.PlaybackFinished(playback.id))
-            case ari.PlaybackContinuing(playback=playback):
-                executor = self.executors.get(playback.target_uri.removeprefix("channel:"))
+                channel_id = playback.target_uri.removeprefix("channel:")
+                executor = self.executors.get(channel_id)
                 if executor is not None:
-                    executor.still_playing(playback.id)
+                    executor.finished(playback.id)
+                self._on_call(channel_id, ev.PlaybackFinished(playback.id))
             case ari.ChannelHangupRequest(channel=channel):
                 self._on_call(channel.id, ev.CallerHungUp(str(event.cause or "normal")))
             case ari.StasisEnd(channel=channel):

@@ -30,6 +30,9 @@ STOPPING = (cmd.Hangup, cmd.StopPlayback, cmd.StopMoh, DestroyBridge)
 BEST_EFFORT = (*STOPPING, cmd.SetVariable, MakeBridge)
 
 Work = ChannelCommand | DestroyBridge
+# A stopped playback Asterisk still plays is stopped again this often, this many times at most.
+STOP_AGAIN_SECONDS = 0.3
+STOP_AGAIN_TIMES = 20
 
 
 class ChannelExecutor:
@@ -54,8 +57,7 @@ class ChannelExecutor:
         self._task: asyncio.Task[None] | None = None
         self._retired = retired
         self._closing = False
-        self._stopped: set[str] = set()  # playbacks this channel was told to stop
-        self._again: set[asyncio.Task[None]] = set()  # stops sent again, until done
+        self._stopping: dict[str, asyncio.Task[None]] = {}  # playback -> its stop sent again until it ends
 
     def close(self) -> None:
         """The call is over: retired once its last commands are carried out."""
@@ -76,6 +78,8 @@ class ChannelExecutor:
         self._work.clear()
         if self._task is not None:
             self._task.cancel()
+        for playback_id in list(self._stopping):
+            self.finished(playback_id)
 
     async def _run(self) -> None:
         try:
@@ -114,8 +118,7 @@ class ChannelExecutor:
             case cmd.Play(media, playback_id):
                 await ari.play(channel, media, playback_id, self._language)
             case cmd.StopPlayback(playback_id):
-                self._stopped.add(playback_id)
-                await ari.stop_playback(playback_id)
+                await self._stop(playback_id)
             case cmd.StartMoh() | cmd.StopMoh():
                 await self._hold(command)
             case MakeBridge(bridge_id):
@@ -136,23 +139,45 @@ class ChannelExecutor:
             case cmd.ContinueInDialplan(context, extension):
                 await ari.continue_in_dialplan(channel, context, extension)
 
-    def still_playing(self, playback_id: str) -> None:
-        """A playback told to stop moved on to its next sound: Asterisk lost the stop
-        (one that comes while a ``number:`` of a list is said: res_stasis_playback does not
-        listen for a stop then, and goes on to the next sound). Stopped again at
-        once, not behind this channel's queue: a bridge join waits there until the
-        playback ends, and the caller would hear the rest of it while the agent waits."""
-        if playback_id in self._stopped:
-            log.info("playback %s on %s went on after its stop: stopped again", playback_id, self.channel_id)
-            task = asyncio.create_task(self._stop_again(playback_id))
-            self._again.add(task)
-            task.add_done_callback(self._again.discard)
-
-    async def _stop_again(self, playback_id: str) -> None:
+    async def _stop(self, playback_id: str) -> None:
+        # The resends are set going before the request: its PlaybackFinished may come first.
+        if playback_id not in self._stopping:
+            self._stopping[playback_id] = asyncio.create_task(self._stop_until_finished(playback_id))
         try:
             await self._ari.stop_playback(playback_id)
-        except (AriError, OSError, TimeoutError) as exc:  # gone by now (404), or a number again
-            log.info("stopping playback %s again: %s", playback_id, exc)
+        except AriNotFound:
+            self.finished(playback_id)  # over already
+            raise
+
+    def finished(self, playback_id: str) -> None:
+        """Asterisk said the playback ended: its stop is not sent again."""
+        task = self._stopping.pop(playback_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _stop_until_finished(self, playback_id: str) -> None:
+        """The stop sent again every STOP_AGAIN_SECONDS until Asterisk says the playback
+        ended (``finished``) or no longer knows it. Asterisk 22 loses a stop that comes
+        while a ``number:`` of a media list is said (204, or 500 when the number is the
+        list's first sound) and plays the list on; a bridge join queued behind the
+        playback would wait for its end while the agent talks to silence. Sent at once,
+        not behind this channel's queue; the common stop ends before the first resend."""
+        try:
+            for _ in range(STOP_AGAIN_TIMES):
+                await asyncio.sleep(STOP_AGAIN_SECONDS)
+                try:
+                    await self._ari.stop_playback(playback_id)
+                except AriNotFound:
+                    return
+                except (AriError, OSError, TimeoutError) as exc:  # a number again: the next try
+                    log.info("stopping playback %s again on %s: %s", playback_id, self.channel_id, exc)
+                    continue
+                log.info(
+                    "playback %s on %s played on after its stop: stopped again", playback_id, self.channel_id
+                )
+        finally:
+            if self._stopping.get(playback_id) is asyncio.current_task():
+                del self._stopping[playback_id]
 
     async def _hold(self, command: cmd.StartMoh | cmd.StopMoh) -> None:
         """Music: in a shared holding bridge, or on the channel itself."""
