@@ -60,8 +60,10 @@ class ChannelExecutor:
         self._stopping: dict[str, asyncio.Task[None]] = {}  # playback -> its stop sent again until it ends
 
     def close(self) -> None:
-        """The call is over: retired once its last commands are carried out."""
+        """The call is over: retired once its last commands are carried out. No stop
+        is sent again: the channel's playbacks ended with it."""
         self._closing = True
+        self._stop_resending()
         if self.idle:
             self._retired(self)
 
@@ -78,6 +80,9 @@ class ChannelExecutor:
         self._work.clear()
         if self._task is not None:
             self._task.cancel()
+        self._stop_resending()
+
+    def _stop_resending(self) -> None:
         for playback_id in list(self._stopping):
             self.finished(playback_id)
 

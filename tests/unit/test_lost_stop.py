@@ -86,3 +86,16 @@ async def test_the_dispatcher_passes_the_playbacks_end_to_its_channels_executor(
     assert stops(fake, playback_id) == 1
     assert router.dispatcher.executors["c1"]._stopping == {}
     await router.close()
+
+
+async def test_a_call_that_ends_stops_its_resends() -> None:
+    fake = FakeAsterisk(play_seconds=60)
+    executor = executor_on(fake)
+    executor.put(cmd.Play(("number:3",), "p1"))
+    await fake.settle()
+    fake.fail("stop_playback", 500, times=5)
+    executor.put(cmd.StopPlayback("p1"))
+    await fake.settle()
+    executor.close()  # the call is over: its playbacks with it
+    await asyncio.sleep(2 * AGAIN)
+    assert stops(fake, "p1") == 1 and executor._stopping == {}
