@@ -121,7 +121,10 @@ def open_for(hours: Hours | None, now: datetime) -> bool:
 def attempt_failed(
     callback: Callback, rules: CallbackRules, outcome: str, now: datetime, hours: Hours | None
 ) -> Callback:
-    """The person did not answer (or the call failed): try again later, or give up."""
+    """The person did not answer (or the call failed): try again after ``rules.retry``,
+    or give up. A retry that would fall due while the line (``hours``) is closed is
+    due when it opens again (a line that never opens again: when the retry is due,
+    and the switchboard looks again every ``CLOSED_RECHECK``)."""
     attempts = (*callback.record.attempts, CallbackAttempt(now, callback.agent or "", outcome))
     if len(attempts) >= rules.max_attempts:
         record = evolve(
@@ -136,6 +139,8 @@ def attempt_failed(
         )
     record = evolve(callback.record, at=now, state=CallbackState.PENDING, attempts=attempts)
     due = now + rules.retry
+    if hours is not None:
+        due = hours.next_open(due) or due
     return evolve(callback, record=record, stage=Stage.SCHEDULED, agent=None, person_leg=None, due_at=due)
 
 
