@@ -4,10 +4,12 @@ number read back or keyed, and what happens when the switchboard takes it.
 The offer is made at the announcement where the estimated wait first passes the
 topic's threshold (only an honest estimate counts) and repeated at each later
 one: "press 1 to be called back, you keep your place". On 1 the caller hears
-their own number read back (1 confirms) or, withheld, is asked to key one; a
-keyed number ends with # and is validated (a bad one is refused and asked
-again, then the caller simply stays in line: nothing is stored). The caller
-keeps their place in the queue all along; an agent may still take them.
+their own number read back: 1 confirms it, 2 gives another (any other key hears
+the choice again), so a new number that begins with 1 is never taken for a
+confirmation. A withheld caller, or one who pressed 2, is asked to key a number;
+it ends with # and is validated (a bad one is refused and asked again, then the
+caller simply stays in line: nothing is stored). The caller keeps their place in
+the queue all along; an agent may still take them.
 """
 
 from __future__ import annotations
@@ -78,12 +80,12 @@ def in_dialog(call: Call, event: object, now: datetime, plan: CallPlan) -> Resul
         case TimerFired(token) if token == call.timer:
             call = evolve(call, timer=None)
             return _number_keyed(call, now, plan) if dialog.keyed else _back_to_waiting(call, now, plan)
-        case Digit("1") if dialog.proposed is not None and not dialog.keyed:
-            return _accept(call, dialog.proposed, now)
-        case Digit("#"):
-            return _number_keyed(call, now, plan)
         case Digit("*"):
             return _back_to_waiting(call, now, plan)
+        case Digit(key) if dialog.proposed is not None:
+            return _confirming(call, dialog.proposed, key, now, plan)
+        case Digit("#"):
+            return _number_keyed(call, now, plan)
         case Digit(key) if key.isdigit():
             call, stop = stop_sound(
                 evolve(call, dialog=evolve(dialog, keyed=(dialog.keyed + key)[:MAX_KEYED]))
@@ -91,6 +93,19 @@ def in_dialog(call: Call, event: object, now: datetime, plan: CallPlan) -> Resul
             call, timer = start_timer(call, "callback", KEY_SECONDS)
             return call, [*stop, *timer]
     return call, []
+
+
+def _confirming(call: Call, proposed: str, key: str, now: datetime, plan: CallPlan) -> Result:
+    """Their own number was read back: 1 confirms it, 2 asks for another."""
+    if key == "1":
+        return _accept(call, proposed, now)
+    if key == "2":
+        call, stop = stop_sound(evolve(call, dialog=NumberDialog(None)))
+        call, ask = _ask(call, plan, None)
+        return call, [log_event(call, now, "callback_other_number"), *stop, *ask]
+    call, stop = stop_sound(call)
+    call, ask = _ask(call, plan, proposed, first="invalid_option")
+    return call, [*stop, *ask]
 
 
 def _number_keyed(call: Call, now: datetime, plan: CallPlan) -> Result:

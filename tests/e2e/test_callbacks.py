@@ -28,8 +28,8 @@ CLINIC = "+78162700101"  # clinic-central (Russian): "0" for the operator topic,
 AGENT_RING_MS = 600
 # The caller keys "0" (operator) and waits: "please hold", their place, the wait
 # estimate, then the offer, about 9.4 s into it; "1" there. Their number is read
-# back for about 7.5 s, then "to confirm, press 1": "1" there, or, at once, the
-# digits of another number and "#".
+# back for about 7.5 s, then "to confirm, press 1": "1" there, or, at once, "2"
+# (another number), its digits and "#".
 OFFER = [(800, "0"), (10_000, "1")]
 CONFIRM = [(8_500, "1")]
 CALLBACK = "SELECT * FROM callbacks WHERE number = $1"
@@ -54,8 +54,8 @@ async def no_callback_left_open(db: asyncpg.Connection) -> AsyncIterator[None]:
 
 
 def keyed(national: str) -> list[tuple[int, str]]:
-    """Another number keyed instead of confirming, then "#"."""
-    return [(300, digit) for digit in national] + [(300, "#")]
+    """Another number (2) keyed instead of confirming, then "#"."""
+    return [(300, digit) for digit in "2" + national] + [(300, "#")]
 
 
 async def warm_up(

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from callrouter import compiled, config
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call_state import Phase
@@ -22,7 +23,7 @@ from callrouter.core.records import (
     Outcome,
     RepeatKind,
 )
-from tests.unit.test_switchboard import NORTH, T0, at, fresh, on, originates, plays, queued
+from tests.unit.test_switchboard import EXAMPLE, NORTH, T0, at, fresh, on, originates, plays, queued
 
 ANNA = "+79161234567"
 BORIS = "+79167654321"
@@ -119,6 +120,44 @@ def test_accepting_reads_the_number_back_and_books_a_callback_that_keeps_the_pla
     (record,) = [r for r in written(out, CallRecord) if r.channel_id == "c1"]
     assert record.outcome is Outcome.CALLBACK
     assert callback.callback_id in board.centre.queue, "the call's end leaves the callback in place"
+
+
+def us_centre() -> sb.Board:
+    """``busy_centre`` with clinic-central reading numbers as in the US (national ones begin with 1)."""
+    text = EXAMPLE.read_text().replace('country = "RU"', 'country = "US"', 1)  # the first line's
+    board = compiled.board(config.parse(text, str(EXAMPLE), environ={}))
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "login"), T0)
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "pause", "break"), T0)
+    return replace(board, handled=(600.0,) * 5)
+
+
+def test_two_at_the_read_back_asks_for_another_number_which_may_begin_with_1() -> None:
+    board = waiting_with_offer(us_centre(), "c1", 1, number="+12125550100")
+    board, out = on(board, "c1", ev.Digit("1"), 20)
+    assert heard(out, "c1") == ["callback_confirm", "digits:12125550100", "callback_confirm_keys"]
+    board, out = on(board, "c1", ev.Digit("2"), 22)
+    assert heard(out, "c1") == ["callback_key_number"]
+    assert [r.kind for r in written(out, CallEventRecord)] == ["callback_other_number"]
+    board, _ = on(board, "c1", ev.Digit("1"), 23)
+    assert board.callbacks == {} and board.calls["c1"].dialog is not None, "a digit, not a confirmation"
+    for key in "2125550123#":
+        board, out = on(board, "c1", ev.Digit(key), 24)
+    (callback,) = board.callbacks.values()
+    assert callback.record.number == "+12125550123", "the number keyed, not the one read back"
+
+
+def test_another_key_at_the_read_back_hears_the_choice_again() -> None:
+    board = waiting_with_offer(busy_centre("agent1"), "c1", 1, number=ANNA)
+    board, _ = on(board, "c1", ev.Digit("1"), 20)
+    for key in "8#":  # keying a number straight away: the choice again, nothing booked
+        board, out = on(board, "c1", ev.Digit(key), 21)
+        assert heard(out, "c1") == [
+            "invalid_option", "callback_confirm", "digits:79161234567", "callback_confirm_keys"
+        ]  # fmt: skip
+        assert board.callbacks == {} and board.calls["c1"].dialog is not None
+    board, _ = on(board, "c1", ev.Digit("1"), 22)
+    (callback,) = board.callbacks.values()
+    assert callback.record.number == ANNA
 
 
 def test_a_withheld_caller_keys_a_number_and_garbage_is_asked_again_then_dropped() -> None:
