@@ -165,7 +165,7 @@ def section(chart: str, title: str, text: str, svg: str) -> str:
 
 TABLE_HEAD = (
     "offered", "unique callers", "queued", "answered", "ASA", "SL1", "SL2", "abandoned", "short", "AHT",
-    "repeat calls",
+    "repeat calls", "FCR",
 )  # fmt: skip
 
 
@@ -185,7 +185,7 @@ def _cells(g: GroupFigures) -> str:
     values = (
         str(g.offered), str(g.unique_callers), str(g.queued), str(g.answered), seconds(g.asa_seconds),
         percent(g.sl1), percent(g.sl2), percent(g.abandonment), percent(g.short_abandonment),
-        seconds(g.aht_seconds), percent(g.repeat_rate),
+        seconds(g.aht_seconds), percent(g.repeat_rate), percent(g.fcr),
     )  # fmt: skip
     return "".join(f"<td>{escape(v)}</td>" for v in values)
 
@@ -221,6 +221,8 @@ def _extras(report: Report) -> str:
     rows = [
         ("Repeat calls", f"{g.repeat_calls} ({percent(g.repeat_rate)} of offered): "
          + ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in g.repeats.items())),
+        ("First-contact resolution", f"{percent(g.fcr)}: {g.fcr_called_again} of {g.fcr_answered} "
+         "answered calls from a number called again"),
         ("Average handling time", seconds(g.aht_seconds)),
         ("Short abandons", f"{g.short_abandoned} ({percent(g.short_abandonment)} of queued)"),
         ("Callbacks requested", f"{c.requested}: completed {c.completed}, failed {c.failed}, "

@@ -21,7 +21,7 @@ DASH = "—"  # a figure with nothing to divide by
 GROUP_FIELDS = (
     "offered", "unique_callers", "queued", "answered", "answered_within", "abandoned", "abandoned_after",
     "short_abandoned", "asa_seconds", "aht_seconds", "sl1", "sl2", "sl_perf2", "abandonment",
-    "short_abandonment", "repeat_calls", "repeat_rate",
+    "short_abandonment", "repeat_calls", "repeat_rate", "fcr_answered", "fcr_called_again", "fcr",
 )  # fmt: skip
 
 
@@ -45,6 +45,11 @@ def definitions(scope: Scope) -> dict[str, str]:
         "short_abandonment": "short abandons ([queue] short_abandon_seconds) / queued",
         "aht_seconds": "average handling time: mean talk of answered calls, agent's answer to the end",
         "repeat_rate": "offered calls recognised as a person calling again (any kind) / offered",
+        "fcr": "first-contact resolution: 1 - answered calls the person called again about / answered calls "
+        "from a caller number (withheld ones left out); called again: a later call recognised as a recent "
+        "contact ([repeat] contact_seconds), counted with the answered call's line, topic and hour; one "
+        "after the period's end is not seen, so a period that ended less than contact_seconds ago may "
+        "still fall",
         "load": f"offered calls by the weekday and hour they started ({scope.zone})",
         "waits": "waits of queued calls, each bin up to and including its bound "
         "(the buckets of callrouter_queue_wait_seconds)",
@@ -138,7 +143,7 @@ def cover_json(cover: Cover) -> dict[str, Any]:
     return values
 
 
-# ---- CSV: section, name, figure, value --------------------------------------------
+# ---- CSV: section, name, figure, value (last, what each figure counts) ---------------
 def as_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -176,6 +181,7 @@ def _csv_rows(report: Report) -> Iterator[tuple[str, str, str, object]]:
     yield from (("results", "state", state, count) for state, count in states.items())
     if report.cover is not None:
         yield from _cover_rows(report.cover)
+    yield from (("definition", "", name, text) for name, text in definitions(scope).items())
 
 
 def _cover_rows(cover: Cover) -> Iterator[tuple[str, str, str, object]]:
@@ -203,7 +209,7 @@ def _with_previous(waits: tuple[WaitBin, ...]) -> Iterator[tuple[float | None, W
 
 
 # ---- the table ------------------------------------------------------------------
-COLUMNS = "offered unique queued answered      ASA    SL1    SL2  aband  short    AHT repeat"
+COLUMNS = "offered unique queued answered      ASA    SL1    SL2  aband  short    AHT repeat    FCR"
 
 
 def as_table(report: Report) -> str:
@@ -252,6 +258,8 @@ def _overall(g: GroupFigures, scope: Scope) -> list[str]:
         f"  short abandonment        {percent(g.short_abandonment)} ({g.short_abandoned})",
         f"  average handling time    {seconds(g.aht_seconds)}",
         f"  repeat calls             {percent(g.repeat_rate)} ({g.repeat_calls}: {kinds})",
+        f"  first-contact resolution {percent(g.fcr)} ({g.fcr_called_again} of {g.fcr_answered} answered"
+        " called again)",
         "  outcomes                 " + ", ".join(f"{name} {n}" for name, n in g.outcomes.items()),
     ]
 
@@ -264,7 +272,7 @@ def _groups(title: str, groups: dict[str, GroupFigures]) -> list[str]:
             f"{name:<22} {g.offered:>7} {g.unique_callers:>6} {g.queued:>6} {g.answered:>8}"
             f" {seconds(g.asa_seconds):>8} {percent(g.sl1):>6} {percent(g.sl2):>6}"
             f" {percent(g.abandonment):>6} {percent(g.short_abandonment):>6} {seconds(g.aht_seconds):>6}"
-            f" {percent(g.repeat_rate):>6}"
+            f" {percent(g.repeat_rate):>6} {percent(g.fcr):>6}"
         )
     return rows if groups else [*rows, "(no calls)"]
 

@@ -28,6 +28,16 @@ What counts (the README's "KPI report" says the same for operators):
   abandons / queued.
 - repeat rate = offered calls recognised as a person calling again
   (``repeat_kind``) / offered, and per kind.
+- first-contact resolution (FCR) = 1 - answered calls the person called again
+  about / answered calls from a caller number. Called again: a later call
+  recognised as a recent contact (``repeat_kind = recent_contact``, within
+  ``repeat.contact_seconds`` of the answer) names the answered call as its
+  ``repeat_of``; it counts with the answered call's line, topic and hour, where
+  the later call went. Withheld callers' calls are left out (never recognised).
+  Only the records of the period are read: a call again after its end is not
+  seen, so the figure of a period that ended less than ``contact_seconds`` ago
+  may still fall. A call again recognised as another kind (a place given up
+  since, a pending callback) is not counted.
 - load: offered calls by the weekday and hour they started, in the centre's zone.
 - staff cover: agents planned (logged in) vs needed by Erlang A, per hour of the
   day (``core.cover`` says how).
@@ -96,6 +106,9 @@ class GroupFigures:
     repeat_calls: int
     repeat_rate: float | None
     repeats: dict[str, int]  # kind -> calls, every kind present
+    fcr_answered: int  # answered calls from a caller number
+    fcr_called_again: int  # of which the person called again (a recent contact naming it)
+    fcr: float | None  # first-contact resolution: 1 - called again / answered
     outcomes: dict[str, int]  # outcome (or "in_progress") -> calls
 
 
@@ -158,13 +171,15 @@ class _Group:
         self.abandoned = self.abandoned_after = self.short = self.talks = 0
         self.wait_sum = self.talk_sum = 0.0
         self.numbers: set[str] = set()
+        self.contacts: set[str] = set()  # answered calls from a caller number (FCR)
         self.repeats: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
 
     def add(self, call: CallRecord, wait: Wait | None, threshold: float) -> None:
         self.offered += 1
-        if call.caller_presentation == "number" and call.caller_number:
-            self.numbers.add(call.caller_number)
+        number = call.caller_number if call.caller_presentation == "number" else None
+        if number:
+            self.numbers.add(number)
         else:
             self.withheld += 1
         self.outcomes[call.outcome.value if call.outcome else IN_PROGRESS] += 1
@@ -177,6 +192,8 @@ class _Group:
             self.answered += 1
             self.wait_sum += wait.seconds
             self.within += wait.seconds <= threshold
+            if number:
+                self.contacts.add(call.call_id)
             talk = talk_of(call)
             if talk is not None:
                 self.talks += 1
@@ -186,8 +203,10 @@ class _Group:
             self.short += call.outcome is Outcome.SHORT_ABANDON
             self.abandoned_after += wait.seconds > threshold
 
-    def figures(self) -> GroupFigures:
+    def figures(self, called_again: set[str]) -> GroupFigures:
+        """``called_again``: the answered calls a recent contact names (any group's)."""
         repeat_calls = sum(self.repeats.values())
+        again = len(self.contacts & called_again)
         return GroupFigures(
             offered=self.offered,
             unique_callers=len(self.numbers) + self.withheld,
@@ -209,6 +228,9 @@ class _Group:
             repeat_calls=repeat_calls,
             repeat_rate=ratio(repeat_calls, self.offered),
             repeats={kind: self.repeats[kind] for kind in REPEAT_KINDS},
+            fcr_answered=len(self.contacts),
+            fcr_called_again=again,
+            fcr=ratio(len(self.contacts) - again, len(self.contacts)),
             outcomes=dict(sorted(self.outcomes.items())),
         )
 
@@ -234,6 +256,7 @@ class Tally:
         self._load = [[0] * HOURS for _ in DAYS]
         self._waits: list[Counter[str]] = [Counter() for _ in WAIT_BINS]
         self._results = Counter[str]()
+        self._called_again: set[str] = set()  # answered calls a recent contact names
         self._cover = CoverTally(
             scope.start,
             scope.zone,
@@ -249,6 +272,8 @@ class Tally:
             return
         if call.line is None:
             return
+        if call.repeat_kind is RepeatKind.RECENT_CONTACT and call.repeat_of is not None:
+            self._called_again.add(call.repeat_of)
         local = call.started_at.astimezone(self._zone)
         self._load[local.weekday()][local.hour] += 1
         wait = wait_of(call)
@@ -280,12 +305,13 @@ class Tally:
         the instant the records reach (the period's end, or now if sooner): given,
         the report has staff cover (agents planned vs needed) up to it."""
         topics = sorted(self._topics.items(), key=lambda item: (item[0] == NO_TOPIC, item[0]))
+        again = self._called_again
         return Report(
             scope=self.scope,
-            overall=self._overall.figures(),
-            lines={name: group.figures() for name, group in sorted(self._lines.items())},
-            topics={name: group.figures() for name, group in topics},
-            by_hour=tuple(group.figures() for group in self._hours),
+            overall=self._overall.figures(again),
+            lines={name: group.figures(again) for name, group in sorted(self._lines.items())},
+            topics={name: group.figures(again) for name, group in topics},
+            by_hour=tuple(group.figures(again) for group in self._hours),
             load=tuple(tuple(row) for row in self._load),
             waits=tuple(
                 WaitBin(upto, {name: counts[name] for name in WAIT_OUTCOME_NAMES})

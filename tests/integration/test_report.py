@@ -141,6 +141,7 @@ async def test_csv_tells_the_same(week: Week) -> None:
     assert value["load", "sun", "23"] == "1" and value["load", "fri", "16"] == "3"
     assert sum(int(v) for (section, _, _), v in value.items() if section == "load") == 14
     assert value["callbacks", "", "requested"] == "4" and value["results", "state", "delivered"] == "2"
+    assert value["line", "clinic-central", "fcr"] == "0.75" and value["definition", "", "fcr"]
 
 
 async def test_the_table_tells_the_same(week: Week) -> None:
@@ -157,13 +158,14 @@ async def test_the_table_tells_the_same(week: Week) -> None:
         "short abandonment        9.1% (1)",
         "average handling time    2:38",  # 950 / 6 = 158.3 s
         "repeat calls             21.4% (3: already_waiting 1, resumed 1, recent_contact 1,",
+        "first-contact resolution 80.0% (1 of 5 answered called again)",
         "requested 4, completed 1, failed 1, cancelled 1, open 1",
         "results calls 2, consultations asked 1 (answered 1)",
     ):
         assert line in done.stdout, line
-    row = r"clinic-central +8 +5 +7 +4 +43\.8 s +25\.0% +20\.0% +28\.6% +0\.0% +2:28 +37\.5%"
+    row = r"clinic-central +8 +5 +7 +4 +43\.8 s +25\.0% +20\.0% +28\.6% +0\.0% +2:28 +37\.5% +75\.0%"
     assert re.search(row, done.stdout)
-    assert re.search(r"\(none\) +2 +2 +0 +0 +— +— +— +— +— +— +0\.0%", done.stdout)
+    assert re.search(r"\(none\) +2 +2 +0 +0 +— +— +— +— +— +— +0\.0% +—", done.stdout)
 
 
 async def test_the_page_is_written_to_its_file(week: Week) -> None:

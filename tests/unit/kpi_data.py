@@ -10,7 +10,7 @@ Chromium test (the page) all check these same numbers.
     call line       caller  start (MSK)     topic      outcome        wait  talk  repeat
     c1   central    01      Mon 09:00:00    operator   answered        10   180
     c2   central    02      Mon 09:10:00    operator   answered        30   120
-    c3   central    01      Mon 10:00:00    operator   abandoned       40         recent_contact
+    c3   central    01      Mon 10:00:00    operator   abandoned       40         recent_contact (of c1)
     c4   north      03      Tue 14:00:00    infection  short_abandon    3
     c5   north      withheld Tue 14:30:00   infection  answered        20    60
     c6   north      withheld Tue 15:00:00   -          menu_hangup
@@ -70,10 +70,12 @@ def call(
     *,
     queued_at: datetime | None = None,
     repeat: RepeatKind | None = None,
+    repeat_of: str | None = None,
     direction: str = "inbound",
 ) -> CallRecord:
     """A call's final record: queued 10 s after it started (unless ``queued_at``), then
-    waited ``wait`` s (to the agent's answer, or to the end), then talked ``talk`` s."""
+    waited ``wait`` s (to the agent's answer, or to the end), then talked ``talk`` s;
+    ``repeat_of``: the name of the earlier call."""
     answered_by_agent = ended = None
     if wait is not None:
         queued_at = queued_at or started + timedelta(seconds=10)
@@ -83,12 +85,16 @@ def call(
     else:
         ended = started + timedelta(seconds=30)
     return CallRecord(
-        str(uuid.uuid5(uuid.NAMESPACE_URL, f"kpi/{name}")), NODE, f"1795400000.{name}", "+78162700101", line,
+        call_id(name), NODE, f"1795400000.{name}", "+78162700101", line,
         f"+791600000{caller}" if caller else None, "number" if caller else "withheld", started,
         answered_at=started, ended_at=ended, outcome=outcome, topic=topic, queued_at=queued_at,
         agent="agent1" if answered_by_agent else None, agent_answered_at=answered_by_agent,
-        repeat_kind=repeat, direction=direction,
+        repeat_of=call_id(repeat_of) if repeat_of else None, repeat_kind=repeat, direction=direction,
     )  # fmt: skip
+
+
+def call_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kpi/{name}"))
 
 
 CENTRAL, NORTH = "clinic-central", "clinic-north"
@@ -97,7 +103,8 @@ CALLS = [
     call("c0", CENTRAL, "12", local(-1, "23:59:59"), ANS, "operator", 5, 60),
     call("c1", CENTRAL, "01", local(0, "09:00:00"), ANS, "operator", 10, 180),
     call("c2", CENTRAL, "02", local(0, "09:10:00"), ANS, "operator", 30, 120),
-    call("c3", CENTRAL, "01", local(0, "10:00:00"), ABD, "operator", 40, repeat=R.RECENT_CONTACT),
+    call("c3", CENTRAL, "01", local(0, "10:00:00"), ABD, "operator", 40, repeat=R.RECENT_CONTACT,
+         repeat_of="c1"),
     call("c4", NORTH, "03", local(1, "14:00:00"), Outcome.SHORT_ABANDON, "infection", 3),
     call("c5", NORTH, None, local(1, "14:30:00"), ANS, "infection", 20, 60),
     call("c6", NORTH, None, local(1, "15:00:00"), Outcome.MENU_HANGUP),
@@ -166,12 +173,15 @@ NOTIFICATION_STATES = {
 # abandonment = 3/11 = 27.27%; short abandonment = 1/11 = 9.09%.
 # AHT: talks 180+120+60+300+200+90 = 950 -> 950/6 = 158.33 s (2:38).
 # repeats: c3 recent_contact, c10 resumed, c13 already_waiting = 3 -> 3/14 = 21.43%.
+# FCR: answered from a number c1 c2 c8 c10 c13 = 5 (c5 withheld: left out); called again
+#   (a recent contact names it): c1 (by c3) = 1 -> 1 - 1/5 = 80.0%.
 OVERALL = {
     "offered": 14, "unique_callers": 11, "queued": 11, "answered": 6, "answered_within": 3,
     "abandoned": 3, "abandoned_after": 1, "short_abandoned": 1, "asa_seconds": 200 / 6,
     "aht_seconds": 950 / 6, "sl1": 3 / 6, "sl2": 3 / 7, "sl_perf2": 5 / 9,
     "abandonment": 3 / 11,
     "short_abandonment": 1 / 11, "repeat_calls": 3, "repeat_rate": 3 / 14,
+    "fcr_answered": 5, "fcr_called_again": 1, "fcr": 4 / 5,
 }  # fmt: skip
 REPEATS = {"already_waiting": 1, "resumed": 1, "recent_contact": 1, "callback_pending": 0}
 OUTCOMES = {
@@ -183,33 +193,35 @@ HEADLINE = {
     "offered": "14", "unique_callers": "11", "answered": "6", "asa": "33.3 s", "sl1": "50.0%",
     "sl2": "42.9%", "abandonment": "27.3%",
 }  # fmt: skip
-# Per line (offered, unique, queued, answered, ASA, SL1, SL2, abandonment, short, AHT, repeat rate):
+# Per line (offered, unique, queued, answered, ASA, SL1, SL2, abandonment, short, AHT, repeat rate,
+# FCR):
 # central: c1 c2 c3 c9 c10 c11 c12 c13 = 8; numbers 01 02 06 07 08 = 5; queued 7 (not c12);
 #   answered c1 c2 c10 c13 = 4, waits 10+30+75+60 = 175 -> 43.75 s; within: c1 -> 1/4;
 #   abandoned c3 (after T) c9 (within) -> SL2 1/(4+1); abandonment 2/7; short 0/7;
-#   talk 180+120+200+90 = 590 -> 147.5 s; repeats 3/8.
+#   talk 180+120+200+90 = 590 -> 147.5 s; repeats 3/8; FCR: c1 c2 c10 c13, c1 called again: 3/4.
 # north: c4 c5 c6 c7 c17 = 5; 03, withheld, withheld, 04, 10 = 5; queued c4 c5 c17 = 3;
 #   answered c5 (20 s, within) -> SL1 1/1, SL2 1/(1+0) (c4's 3 s are within T: left out);
-#   abandonment 1/3, short 1/3; AHT 60; no repeats.
-# ambulance: c8 alone: 5 s wait, 300 s talk.
+#   abandonment 1/3, short 1/3; AHT 60; no repeats; FCR: c5 withheld, nothing to divide: None.
+# ambulance: c8 alone: 5 s wait, 300 s talk; FCR 1/1.
 LINES: dict[str, tuple[float | None, ...]] = {
-    CENTRAL: (8, 5, 7, 4, 175 / 4, 1 / 4, 1 / 5, 2 / 7, 0.0, 590 / 4, 3 / 8),
-    NORTH: (5, 5, 3, 1, 20.0, 1.0, 1.0, 1 / 3, 1 / 3, 60.0, 0.0),
-    "ambulance": (1, 1, 1, 1, 5.0, 1.0, 1.0, 0.0, 0.0, 300.0, 0.0),
+    CENTRAL: (8, 5, 7, 4, 175 / 4, 1 / 4, 1 / 5, 2 / 7, 0.0, 590 / 4, 3 / 8, 3 / 4),
+    NORTH: (5, 5, 3, 1, 20.0, 1.0, 1.0, 1 / 3, 1 / 3, 60.0, 0.0, None),
+    "ambulance": (1, 1, 1, 1, 5.0, 1.0, 1.0, 0.0, 0.0, 300.0, 0.0, 1.0),
 }
 # Per topic: operator = central without c11 (7 calls: 01 02 06 08; queued 6; the same 4
 #   answered; abandonment 2/6; repeats 3/7); infection = c4 c5 c11 c17 (4 callers, all
 #   queued; c5 answered; c4 short: abandonment 1/4, short 1/4); urgent = c8; "(none)" =
-#   c6 c7: offered 2, unique 2, nothing queued: every rate but repeats is None.
+#   c6 c7: offered 2, unique 2, nothing queued: every rate but repeats is None. FCR as the
+#   lines': operator 3/4 (as central), infection None (c5 withheld), urgent 1/1.
 TOPICS: dict[str, tuple[float | None, ...]] = {
-    "infection": (4, 4, 4, 1, 20.0, 1.0, 1.0, 1 / 4, 1 / 4, 60.0, 0.0),
-    "operator": (7, 4, 6, 4, 175 / 4, 1 / 4, 1 / 5, 2 / 6, 0.0, 590 / 4, 3 / 7),
-    "urgent": (1, 1, 1, 1, 5.0, 1.0, 1.0, 0.0, 0.0, 300.0, 0.0),
-    "(none)": (2, 2, 0, 0, None, None, None, None, None, None, 0.0),
+    "infection": (4, 4, 4, 1, 20.0, 1.0, 1.0, 1 / 4, 1 / 4, 60.0, 0.0, None),
+    "operator": (7, 4, 6, 4, 175 / 4, 1 / 4, 1 / 5, 2 / 6, 0.0, 590 / 4, 3 / 7, 3 / 4),
+    "urgent": (1, 1, 1, 1, 5.0, 1.0, 1.0, 0.0, 0.0, 300.0, 0.0, 1.0),
+    "(none)": (2, 2, 0, 0, None, None, None, None, None, None, 0.0, None),
 }
 TABLE_FIELDS = (
     "offered", "unique_callers", "queued", "answered", "asa_seconds", "sl1", "sl2", "abandonment",
-    "short_abandonment", "aht_seconds", "repeat_rate",
+    "short_abandonment", "aht_seconds", "repeat_rate", "fcr",
 )  # fmt: skip
 # Load (offered by weekday x hour, Moscow): Mon 09: 2 (c1 c2), Mon 10: 1, Tue 14: 2 (c4 c5),
 # Tue 15: 1, Wed 08: 1, Wed 12: 1 (c17), Thu 11: 2 (c9 c10), Fri 16: 3 (c11 c12 c13),

@@ -11,7 +11,7 @@ import pytest
 
 from callrouter.core import kpi
 from callrouter.core.hours import DAYS
-from callrouter.core.records import Outcome
+from callrouter.core.records import Outcome, RepeatKind
 from tests.unit import kpi_data as data
 
 
@@ -95,6 +95,7 @@ def test_no_calls_no_division_by_zero() -> None:
     assert overall.asa_seconds is None and overall.aht_seconds is None
     assert overall.sl1 is None and overall.sl2 is None
     assert overall.abandonment is None and overall.short_abandonment is None and overall.repeat_rate is None
+    assert (overall.fcr_answered, overall.fcr_called_again, overall.fcr) == (0, 0, None)
     assert report.lines == {} and report.topics == {}
     assert sum(map(sum, report.load)) == 0 and len(report.by_hour) == 24
     assert all(w.total == 0 for w in report.waits)
@@ -118,3 +119,36 @@ def test_a_call_still_going_is_offered_but_not_queued() -> None:
     )
     overall = kpi.report(data.SCOPE, [going]).overall
     assert (overall.offered, overall.queued, overall.outcomes) == (1, 0, {"in_progress": 1})
+
+
+def test_first_contact_resolution_counts_with_the_answered_call() -> None:
+    """a1 (central, 09:00) is called again about by r1 (north, 12:00), which comes first
+    in the records; a2's person gave up a later place (resumed: another kind, not
+    counted); a3 is withheld (left out); r2 is a recent contact of a call before the
+    period (not in it: nothing to count). Answered from a number: a1 a2 r1 r2 = 4, called
+    again: a1 -> 3/4; central a1 r2 -> 1/2; north a2 r1 -> 2/2; hour 09 a1 a2 -> 1/2."""
+    ans, R = Outcome.ANSWERED, RepeatKind
+    calls = [
+        data.call("r1", data.NORTH, "31", data.local(0, "12:00:00"), ans, "infection", 5, 60,
+                  repeat=R.RECENT_CONTACT, repeat_of="a1"),
+        data.call("a1", data.CENTRAL, "31", data.local(0, "09:00:00"), ans, "operator", 5, 60),
+        data.call("a2", data.NORTH, "32", data.local(0, "09:05:00"), ans, "infection", 5, 60),
+        data.call("a3", data.CENTRAL, None, data.local(0, "09:10:00"), ans, "operator", 5, 60),
+        data.call("r2", data.CENTRAL, "33", data.local(0, "12:30:00"), ans, "operator", 5, 60,
+                  repeat=R.RECENT_CONTACT, repeat_of="before"),
+        data.call("r3", data.CENTRAL, "32", data.local(0, "13:00:00"), Outcome.ABANDONED, "operator", 50,
+                  repeat=R.RESUMED, repeat_of="a2"),
+    ]  # fmt: skip
+    report = kpi.report(data.SCOPE, calls)
+    fcr = {
+        name: (g.fcr_answered, g.fcr_called_again, g.fcr)
+        for name, g in [("overall", report.overall), *report.lines.items(), *report.topics.items()]
+    }
+    assert fcr == {
+        "overall": (4, 1, 3 / 4),
+        data.CENTRAL: (2, 1, 1 / 2),
+        data.NORTH: (2, 0, 1.0),
+        "operator": (2, 1, 1 / 2),
+        "infection": (2, 0, 1.0),
+    }
+    assert [(h, g.fcr) for h, g in enumerate(report.by_hour) if g.fcr_answered] == [(9, 0.5), (12, 1.0)]

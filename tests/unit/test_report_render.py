@@ -58,3 +58,23 @@ def test_the_centres_zone_is_that_of_most_lines_hours(tmp_path) -> None:
     )
     (tmp_path / "utc.toml").write_text(text)
     assert compiled.centre_zone(load(tmp_path / "utc.toml", environ={})) == "UTC"
+
+
+def test_first_contact_resolution_and_its_definition_in_every_format() -> None:
+    week = kpi.report(data.SCOPE, data.IN_WEEK)  # FCR 4/5 (kpi_data.py counts it)
+    table = report.render(week, "table")
+    assert "first-contact resolution 80.0% (1 of 5 answered called again)" in table
+    assert "  fcr                first-contact resolution: 1 - answered calls" in table
+    figures = json.loads(report.render(week, "json"))
+    assert (figures["overall"]["fcr"], figures["lines"]["clinic-north"]["fcr"]) == (0.8, None)
+    assert figures["definitions"]["fcr"].startswith("first-contact resolution")
+    rows = {
+        (r["section"], r["name"], r["figure"]): r["value"]
+        for r in csv.DictReader(io.StringIO(report.render(week, "csv")))
+    }
+    assert (rows["overall", "", "fcr"], rows["overall", "", "fcr_called_again"]) == ("0.8", "1")
+    assert rows["line", "clinic-central", "fcr"] == "0.75" and rows["line", "clinic-north", "fcr"] == ""
+    assert rows["definition", "", "fcr"].startswith("first-contact resolution")
+    page = report.render(week, "html")
+    assert "<th>FCR</th>" in page and "80.0%: 1 of 5 answered calls from a number called again" in page
+    assert "<dt>fcr</dt><dd>first-contact resolution" in page
