@@ -12,7 +12,7 @@ back: each uses the other's names at call time only.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from callrouter.core import board_centre, repeat
 from callrouter.core import board_commands as bcmd
@@ -20,12 +20,11 @@ from callrouter.core import board_events as bev
 from callrouter.core import call_events as ev
 from callrouter.core import callbacks as cbs
 from callrouter.core import centre as cc
-from callrouter.core.board import Board, Leg, Rules, _place, _remember, _Step
+from callrouter.core.board import Board, Leg, _place, _remember, _Step
 from callrouter.core.call_plan import LineInfo
-from callrouter.core.callbacks import Callback, FollowUp, InvalidFollowUp, Stage
-from callrouter.core.numbers import normalise
+from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, PlaceState
+from callrouter.core.records import CallEventRecord, PlaceState
 
 
 def _rules(s: _Step) -> cbs.CallbackRules:
@@ -119,40 +118,6 @@ def schedule(s: _Step, callback: Callback) -> None:
     board_centre._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
     if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
         _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
-
-
-def by_hand(rules: Rules, order: FollowUp, callback_id: str, now: datetime) -> CallbackRecord:
-    """The pending callback a follow-up makes, checked against the config: a configured
-    line, topic and language; a phone number (read in the line's country) not on the
-    exclusion list; a time within ``MAX_AHEAD`` (one gone by joins now). Raises
-    InvalidFollowUp naming every bad field. Whether the number has one open already
-    is the switchboard's to say (``ScheduleCallback``)."""
-    problems: list[tuple[str, str]] = []
-    line = rules.line_named(order.line)
-    topic = rules.plan.topics.get(order.topic)
-    if line is None:
-        problems.append(("line", "no line of this name is configured"))
-    if topic is None:
-        problems.append(("topic", "no topic of this name is configured"))
-    if order.language is not None and order.language not in rules.plan.menu.languages:
-        problems.append(
-            ("language", f"not one of the menu's languages ({', '.join(rules.plan.menu.languages)})")
-        )
-    number = normalise(order.number, line.country).e164 if line is not None else None
-    if line is not None and number is None:
-        problems.append(("number", f"not a phone number (read in {line.country} when national)"))
-    elif number is not None and rules.repeat.excluded(number):
-        problems.append(("number", "excluded from callbacks ([repeat] exclude)"))
-    joined_at = max(order.at or now, now)
-    if joined_at - now > cbs.MAX_AHEAD:
-        problems.append(("at", f"more than {cbs.MAX_AHEAD.days} days ahead"))
-    if problems or line is None or topic is None or number is None:
-        raise InvalidFollowUp(problems)
-    priority = order.priority if order.priority is not None else max(topic.priority, line.priority)
-    return CallbackRecord(
-        callback_id, now, CallbackState.PENDING, number, now, joined_at, order.topic, line.name,
-        order.language or line.language, priority, rules.repeat.key_of(number), reason=f"made by {order.by}",
-    )  # fmt: skip
 
 
 # ---- dialling ------------------------------------------------------------------------------
