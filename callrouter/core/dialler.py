@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from callrouter.core import board_centre, repeat
+from callrouter.core import board_calls, board_centre, repeat
 from callrouter.core import board_commands as bcmd
 from callrouter.core import board_events as bev
 from callrouter.core import call_events as ev
@@ -108,16 +108,30 @@ def schedule(s: _Step, callback: Callback) -> None:
     if not _hours_open(s, callback):
         _wait(s, cbs.later(callback, s.now, cbs.CLOSED_RECHECK))
         return
+    if _gives_way(s, callback):
+        return
     waiting = replace(callback, stage=Stage.WAITING, due_at=None, agent=None, person_leg=None)
     s.put("callbacks", waiting.callback_id, waiting)
-    person = waiting.record.person
-    held = s.board.centre.queue.by_caller(person) if person is not None else None
     entry = cbs.entry_of(waiting)
-    if held is not None:  # the person is on the line again meanwhile: no second place
-        entry = replace(entry, caller_key=None)
     board_centre._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
     if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
         _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
+
+
+def _gives_way(s: _Step, callback: Callback) -> bool:
+    """The person holds a live place (they called in while it was dialled, or a
+    restored call of theirs waits): that place takes the callback's, and the
+    callback is cancelled (True). A person never holds two places."""
+    person = callback.record.person
+    held = s.board.centre.queue.by_caller(person) if person is not None else None
+    if held is None or held.entry_id == callback.callback_id:
+        return False
+    board_calls.take_callbacks_place(s, held, callback.record)
+    if cbs.final(callback):  # its last attempt failed: recorded so, the caller's place kept
+        return False
+    s.put("callbacks", callback.callback_id, callback)
+    cancel(s, callback.callback_id, "the person called in")
+    return True
 
 
 # ---- dialling ------------------------------------------------------------------------------
@@ -258,9 +272,10 @@ def _attempt_failed(s: _Step, callback: Callback, outcome: str) -> None:
     line = _line(s, callback.record.line)
     after = cbs.attempt_failed(callback, _rules(s), outcome, s.now, line.hours if line else None)
     _log(s, callback, "callback_attempt", outcome)
-    _save(s, after)
-    if after.due_at is not None:
-        s.deadline(("callback", after.callback_id), after.due_at)
+    if not _gives_way(s, after):  # not retried while the person waits on the line
+        _save(s, after)
+        if after.due_at is not None:
+            s.deadline(("callback", after.callback_id), after.due_at)
     if agent is not None:
         board_centre._centre(s, cc.release(s.board.centre, agent, callback.callback_id, s.now))
 

@@ -1,0 +1,71 @@
+"""Callbacks that must end, or give way, before they are dialled again: the person
+who called in while their callback was being dialled (never both), a callback the
+config no longer fits, one whose row the database does not hold; and the timeline
+of a follow-up made by hand. Pure steps on the example's board."""
+
+from __future__ import annotations
+
+from callrouter.core import call_events as ev
+from callrouter.core import switchboard as sb
+from callrouter.core.callbacks import Stage
+from callrouter.core.records import CallbackRecord, CallbackState, CallRecord, RepeatKind
+from tests.unit.test_callbacks import ANNA, accept, busy_centre, waiting_with_offer, written
+from tests.unit.test_switchboard import NORTH, at, originates, queued
+
+
+def dialling_anna() -> tuple[sb.Board, str, str, str]:
+    """ANNA (joined at 1 s) took a callback at 20 s, hung up; BORIS waits since 5 s;
+    agent1 took the callback at 62 s and ANNA's phone rings now. The callback's id,
+    the agent's channel and the person's."""
+    board = busy_centre("agent1")
+    board = waiting_with_offer(board, "c1", 1, number=ANNA)
+    board = waiting_with_offer(board, "c2", 5, number="+79167654321")
+    board, _ = accept(board, "c1", 20)
+    (callback_id,) = board.callbacks
+    board, _ = sb.step(board, sb.OnCall("c1", ev.CallerHungUp()), at(31))
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    (ring,) = originates(out)
+    board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(62))
+    (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+    assert board.callbacks[callback_id].stage is Stage.DIALLING
+    return board, callback_id, ring.channel_id, dial.channel_id
+
+
+def test_a_person_who_calls_in_while_their_callback_is_dialled_keeps_one_place_its_own() -> None:
+    board, callback_id, ring, dial = dialling_anna()
+    board, _ = queued(board, "c3", 70, number=ANNA, did=NORTH)  # being dialled: no choice to make
+    assert "place-c3" in board.centre.queue and board.centre.queue.entries["place-c3"].joined_at == at(70)
+
+    board, out = sb.step(board, sb.DialGone(dial, "User busy"), at(72))  # her line was busy: she is on it
+    cancelled = written(out, CallbackRecord)[-1]
+    assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the person called in"
+    assert [a.outcome for a in cancelled.attempts] == ["busy"], "the attempt is kept"
+    assert callback_id not in board.callbacks, "never both: no retry"
+    entry = board.centre.queue.entries["place-c3"]
+    assert entry.joined_at == at(1), "the callback's place: ahead of BORIS, who joined after it"
+    assert board.centre.agents["agent1"].entry_id == "place-c3", "the released agent: hers, not BORIS's"
+    record = [r for r in written(out, CallRecord) if r.channel_id == "c3"][-1]
+    assert record.repeat_kind is RepeatKind.CALLBACK_PENDING and record.queued_at == at(1)
+
+    board, _ = sb.step(board, sb.LegGone(ring, "normal"), at(72.2))
+    board, out = sb.step(board, sb.Wake(), at(72 + 400))
+    assert sb.LeaseCallback(callback_id) not in out
+    assert [
+        e for e in board.centre.queue.entries.values() if e.caller_key is None and e.channel_id is None
+    ] == []
+
+
+def test_a_callback_that_falls_due_while_its_person_waits_on_the_line_gives_way_to_them() -> None:
+    board = busy_centre("agent1")
+    board, _ = queued(board, "c1", 100, number=ANNA)
+    person = board.rules.repeat.key_of(ANNA)
+    restored = CallbackRecord(
+        "cb-1", at(0), CallbackState.PENDING, ANNA, at(0), at(-180), "operator", "clinic-central", "ru", 0,
+        person, None,
+    )  # fmt: skip
+    board, out = sb.step(board, sb.RestoreCallbacks((restored,)), at(101))
+    assert board.callbacks == {} and "cb-1" not in board.centre.queue, "never both"
+    cancelled = written(out, CallbackRecord)[-1]
+    assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the person called in"
+    assert board.centre.queue.entries["place-c1"].joined_at == at(-180), "the callback's place"
