@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from callrouter.core import board_calls, board_centre, repeat
+from callrouter.core import board_calls, board_centre, callback_fit, repeat
 from callrouter.core import board_commands as bcmd
 from callrouter.core import board_events as bev
 from callrouter.core import call_events as ev
@@ -101,7 +101,14 @@ def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
 
 
 def schedule(s: _Step, callback: Callback) -> None:
-    """A pending callback takes its virtual place now, or when it falls due."""
+    """A pending callback takes its virtual place now, or when it falls due; one the
+    config no longer fits (``callback_fit``), or whose person waits on the line
+    now, is cancelled instead."""
+    invalid = callback_fit.no_longer_valid(s.board.rules, callback.record)
+    if invalid is not None:
+        s.put("callbacks", callback.callback_id, callback)
+        cancel(s, callback.callback_id, invalid)
+        return
     if callback.stage is Stage.SCHEDULED and callback.due_at is not None and callback.due_at > s.now:
         _wait(s, callback)
         return
@@ -140,7 +147,7 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
     state, not yet rung). Nothing is dialled before the lease is ours."""
     callback = replace(s.board.callbacks[callback_id], stage=Stage.LEASING, agent=agent_id)
     s.put("callbacks", callback_id, callback)
-    if not _hours_open(s, callback) or s.board.rules.repeat.excluded(callback.record.number):
+    if not _hours_open(s, callback) or callback_fit.no_longer_valid(s.board.rules, callback.record):
         # Handled at once, outside the centre's step that reserved the agent.
         s.deadline(("closed", callback_id), s.now)
         return
@@ -313,9 +320,10 @@ def due(s: _Step, kind: str, callback_id: str) -> None:
     if kind == "lease":  # the shell never answered about the lease: as good as refused
         leased(s, callback_id, taken=False)
     elif kind == "closed" and callback.stage is Stage.LEASING:
-        if s.board.rules.repeat.excluded(callback.record.number):  # excluded since it was booked
+        invalid = callback_fit.no_longer_valid(s.board.rules, callback.record)
+        if invalid is not None:  # the config changed since it was booked
             _release_reserved(s, callback)
-            cancel(s, callback_id, "the number is excluded now")
+            cancel(s, callback_id, invalid)
         else:
             _not_now(s, callback, cbs.CLOSED_RECHECK, "line closed")
     elif kind == "dial" and callback.stage is Stage.DIALLING and callback.person_leg is not None:

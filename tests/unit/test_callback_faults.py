@@ -5,10 +5,13 @@ of a follow-up made by hand. Pure steps on the example's board."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from callrouter.calls import tally
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.callbacks import Stage
-from callrouter.core.records import CallbackRecord, CallbackState, CallRecord, RepeatKind
+from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, CallRecord, RepeatKind
 from tests.unit.test_callbacks import ANNA, accept, busy_centre, waiting_with_offer, written
 from tests.unit.test_switchboard import NORTH, at, originates, queued
 
@@ -69,3 +72,48 @@ def test_a_callback_that_falls_due_while_its_person_waits_on_the_line_gives_way_
     cancelled = written(out, CallbackRecord)[-1]
     assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the person called in"
     assert board.centre.queue.entries["place-c1"].joined_at == at(-180), "the callback's place"
+
+
+def restored(callback_id: str, number: str = ANNA, **changes: object) -> CallbackRecord:
+    record = CallbackRecord(
+        callback_id, at(0), CallbackState.PENDING, number, at(0), at(-60), "operator", "clinic-central", "ru",
+        0, None, "c0ffee00-0000-4000-8000-000000000001",
+    )  # fmt: skip
+    return replace(record, **changes)  # type: ignore[arg-type]
+
+
+def test_a_restored_callback_the_config_no_longer_fits_is_cancelled_with_the_reason() -> None:
+    board = busy_centre("agent1")
+    records = (
+        restored("cb-topic", topic="dermatology"),
+        restored("cb-line", "+79160000002", line="clinic-gone"),
+        restored("cb-number", "+7916"),
+        restored("cb-fine", "+79160000004"),
+    )
+    board, out = sb.step(board, sb.RestoreCallbacks(records), at(1))
+    assert set(board.callbacks) == {"cb-fine"} and "cb-fine" in board.centre.queue
+    reasons = {r.callback_id: r.reason for r in written(out, CallbackRecord)}
+    assert reasons == {
+        "cb-topic": "no longer valid: topic 'dermatology': no topic of this name is configured",
+        "cb-line": "no longer valid: line 'clinic-gone': no line of this name is configured",
+        "cb-number": "no longer valid: number not a phone number (read in RU when national)",
+    }
+    assert all(r.state is CallbackState.CANCELLED for r in written(out, CallbackRecord))
+    logged = [(r.kind, r.detail) for r in written(out, CallEventRecord)]
+    assert ("callback_cancelled", reasons["cb-topic"]) in logged, "on the timeline of the call that asked"
+    counted = [tally.callback_result(r) for r in written(out, CallbackRecord)]
+    assert counted == ["cancelled"] * 3
+
+
+def test_a_callback_whose_number_is_excluded_before_its_retry_is_cancelled_not_rescheduled() -> None:
+    board, callback_id, ring, dial = dialling_anna()
+    board, _ = sb.step(board, sb.DialGone(dial, "No answer"), at(92))
+    board, _ = sb.step(board, sb.LegGone(ring, "normal"), at(92.2))
+    rules = replace(board.rules, repeat=replace(board.rules.repeat, exclude=("+7916123*",)))
+    board = replace(board, rules=rules)
+    board, out = sb.step(board, sb.Wake(), at(92 + 300))
+    assert callback_id not in board.callbacks and callback_id not in board.centre.queue
+    (cancelled,) = written(out, CallbackRecord)
+    assert cancelled.state is CallbackState.CANCELLED
+    assert cancelled.reason == "no longer valid: number excluded from callbacks ([repeat] exclude)"
+    assert [a.outcome for a in cancelled.attempts] == ["no_answer"]
