@@ -155,19 +155,38 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
     s.deadline(("lease", callback_id), s.now + _rules(s).lease_guard)
 
 
-def leased(s: _Step, callback_id: str, taken: bool) -> None:
+def leased(s: _Step, callback_id: str, taken: bool, refused: bev.NoLease = bev.NoLease.WAIT) -> None:
     callback = s.board.callbacks.get(callback_id)
     if callback is None or callback.stage is not Stage.LEASING or callback.agent is None:
         return
     s.deadline(("lease", callback_id), None)
-    if not taken:  # the database is away, or another router holds it: callers on the line go first
+    if not taken and refused is bev.NoLease.WAIT:  # database away, or another router's: callers first
         _not_now(s, callback, _rules(s).lease_retry, "no lease")
+        return
+    if not taken:  # never leased: asking again every lease_retry would reserve an agent forever
+        _never_leased(s, callback, refused)
         return
     s.put("callbacks", callback_id, replace(callback, stage=Stage.RINGING_AGENT))
     _log(s, callback, "callback_agent_rung", callback.agent)
     board_centre.ring_leg(
         s, callback.agent, callback_id, f"callback {callback.record.topic} {callback.record.language}"
     )
+
+
+def _never_leased(s: _Step, callback: Callback, refused: bev.NoLease) -> None:
+    """The database has no open row for it. Absent (its record was refused, e.g. a
+    second open callback for the number): cancelled, and so recorded. Ended there
+    (another router finished it): forgotten here, the database's final word kept."""
+    _release_reserved(s, callback)
+    if refused is bev.NoLease.ABSENT:
+        cancel(
+            s, callback.callback_id, "no lease: the database has no such callback (its record was refused)"
+        )
+        return
+    _no_deadlines(s, callback.callback_id)
+    s.drop("callbacks", callback.callback_id)
+    _log(s, callback, "callback_dropped", "no lease: the database says it ended")
+    _out_of_queue(s, callback.callback_id)
 
 
 def _not_now(s: _Step, callback: Callback, wait: timedelta, why: str) -> None:
@@ -340,8 +359,8 @@ def _release_reserved(s: _Step, callback: Callback) -> None:
 
 def on_event(s: _Step, event: bev.Event) -> None:
     match event:
-        case bev.CallbackLeased(callback_id, taken):
-            leased(s, callback_id, taken)
+        case bev.CallbackLeased(callback_id, taken, refused):
+            leased(s, callback_id, taken, refused)
         case bev.DialAnswered(channel_id):
             dial_answered(s, channel_id)
         case bev.DialGone(channel_id, cause):
@@ -375,10 +394,14 @@ def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
         raise KeyError(callback_id)
     if not cancellable(callback):
         raise bev.CallbackError("the callback is being dialled")
-    for kind in ("callback", "lease", "closed", "dial"):
-        s.deadline((kind, callback_id), None)
+    _no_deadlines(s, callback_id)
     _save(s, cbs.cancelled(callback, s.now, reason))
     _log(s, callback, "callback_cancelled", reason)
     if callback_id in s.board.centre.queue:
         _out_of_queue(s, callback_id)
     return callback
+
+
+def _no_deadlines(s: _Step, callback_id: str) -> None:
+    for kind in ("callback", "lease", "closed", "dial"):
+        s.deadline((kind, callback_id), None)

@@ -12,7 +12,7 @@ from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.callbacks import Stage
 from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, CallRecord, RepeatKind
-from tests.unit.test_callbacks import ANNA, accept, busy_centre, waiting_with_offer, written
+from tests.unit.test_callbacks import ANNA, accept, booked, busy_centre, waiting_with_offer, written
 from tests.unit.test_switchboard import NORTH, at, originates, queued
 
 
@@ -117,3 +117,41 @@ def test_a_callback_whose_number_is_excluded_before_its_retry_is_cancelled_not_r
     assert cancelled.state is CallbackState.CANCELLED
     assert cancelled.reason == "no longer valid: number excluded from callbacks ([repeat] exclude)"
     assert [a.outcome for a in cancelled.attempts] == ["no_answer"]
+
+
+def leasing(board: sb.Board) -> tuple[sb.Board, str]:
+    """ANNA's callback (booked at 20 s) reached agent1, who is reserved for it."""
+    board = booked(board)
+    (callback_id,) = board.callbacks
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    assert sb.LeaseCallback(callback_id) in out
+    return board, callback_id
+
+
+def test_a_callback_the_database_does_not_hold_is_cancelled_not_leased_again_and_again() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.ABSENT), at(60.5))
+    cancelled = written(out, CallbackRecord)[-1]
+    assert cancelled.state is CallbackState.CANCELLED
+    assert cancelled.reason == "no lease: the database has no such callback (its record was refused)"
+    assert callback_id not in board.callbacks and callback_id not in board.centre.queue
+    assert [o.app_args.split(",")[1] for o in originates(out)] == ["place-c2"], "the agent serves a caller"
+    board, out = sb.step(board, sb.Wake(), at(60.5 + 3600))
+    assert sb.LeaseCallback(callback_id) not in out
+
+
+def test_a_callback_the_database_says_ended_is_forgotten_its_record_left_alone() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.CLOSED), at(60.5))
+    assert not written(out, CallbackRecord), "the database's final word stands"
+    assert ("callback_dropped", "no lease: the database says it ended") in [
+        (r.kind, r.detail) for r in written(out, CallEventRecord)
+    ]
+    assert callback_id not in board.callbacks and callback_id not in board.centre.queue
+    assert [o.app_args.split(",")[1] for o in originates(out)] == ["place-c2"]
+
+
+def test_a_lease_held_elsewhere_or_a_database_away_still_waits_and_retries() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.WAIT), at(60.5))
+    assert not written(out, CallbackRecord) and board.callbacks[callback_id].stage is Stage.SCHEDULED
