@@ -52,9 +52,9 @@ def _save(s: _Step, callback: Callback, urgent: bool = True) -> None:
 
 
 def _log(s: _Step, callback: Callback, kind: str, detail: str = "") -> None:
-    call_id = callback.record.call_id
-    if call_id is not None:  # on the timeline of the call that asked for it
-        s.write(CallEventRecord(call_id, s.board.rules.node, s.now, kind, detail))
+    """On the callback's timeline, and the timeline of the call that asked for it (if any)."""
+    record = callback.record
+    s.write(CallEventRecord(record.call_id, s.board.rules.node, s.now, kind, detail, record.callback_id))
 
 
 def open_for_number(board: Board, number: str) -> Callback | None:

@@ -155,3 +155,29 @@ def test_a_lease_held_elsewhere_or_a_database_away_still_waits_and_retries() -> 
     board, callback_id = leasing(busy_centre("agent1"))
     board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.WAIT), at(60.5))
     assert not written(out, CallbackRecord) and board.callbacks[callback_id].stage is Stage.SCHEDULED
+
+
+def test_a_follow_up_made_by_hand_has_its_steps_on_the_callbacks_own_timeline() -> None:
+    board = busy_centre("agent1")
+    follow_up = restored("cb-hand", call_id=None, reason="made by agent1")
+    board, _ = sb.step(board, sb.ScheduleCallback(follow_up), at(1))
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    board, out = sb.step(board, sb.CallbackLeased("cb-hand", True), at(60.1))
+    steps = [(r.call_id, r.callback_id, r.kind) for r in written(out, CallEventRecord)]
+    assert steps == [(None, "cb-hand", "callback_agent_rung")]
+    board, out = sb.step(board, sb.LegAnswered(originates(out)[0].channel_id), at(62))
+    (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+    board, out = sb.step(board, sb.DialGone(dial.channel_id, "No answer"), at(92))
+    kinds = [(r.call_id, r.callback_id, r.kind, r.detail) for r in written(out, CallEventRecord)]
+    assert kinds == [(None, "cb-hand", "callback_attempt", "no_answer")]
+
+
+def test_a_callback_a_caller_booked_is_on_both_timelines_the_calls_and_its_own() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    (step,) = written(out, CallEventRecord)
+    assert (step.call_id is not None, step.callback_id, step.kind) == (
+        True,
+        callback_id,
+        "callback_agent_rung",
+    )
