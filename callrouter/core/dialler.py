@@ -268,7 +268,7 @@ def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
         return
     if callback.stage is Stage.DIALLING:
         s.deadline(("dial", callback.callback_id), None)
-        _attempt_failed(s, callback, _outcome(cause))
+        _attempt_failed(s, callback, cbs.outcome_of(cause))
         if leg_channel is not None:
             _let_go(s, callback.callback_id, leg_channel, "callback not answered")
 
@@ -281,15 +281,6 @@ def _let_go(s: _Step, callback_id: str, leg_channel: str, reason: str) -> None:
         s.put("legs", leg_channel, replace(leg, ending=True))
     s.drop("leg_of", callback_id)
     s.out.append(bcmd.HangupLeg(leg_channel, reason))
-
-
-def _outcome(cause: str) -> str:
-    text = cause.lower()
-    if "busy" in text:
-        return "busy"
-    if "no answer" in text or "timeout" in text or "no user" in text:
-        return "no_answer"
-    return "failed"
 
 
 def _attempt_failed(s: _Step, callback: Callback, outcome: str) -> None:
