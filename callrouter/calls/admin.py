@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callrouter.calls.dispatcher import utcnow
+from callrouter.core import callback_fit
 from callrouter.core import callbacks as cbs
-from callrouter.core import dialler
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import Agent
 from callrouter.core.callbacks import FollowUp
@@ -82,7 +82,7 @@ class CentreAdmin:
         return await self._callbacks(state, limit)
 
     def schedule_callback(self, order: FollowUp) -> CallbackRecord:
-        record = dialler.by_hand(self._switchboard.board.rules, order, str(uuid.uuid4()), self._clock())
+        record = callback_fit.by_hand(self._switchboard.board.rules, order, str(uuid.uuid4()), self._clock())
         self._switchboard.step(sb.ScheduleCallback(record))
         return record
 

@@ -102,7 +102,9 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
-        self._outbound = Outbound(ari_client, shell.app, shell.node, shell.route, leases, self._step_safely)
+        self._outbound = Outbound(
+            ari_client, shell.app, shell.node, shell.route, leases, self._step_safely, lambda: writer.backlog
+        )
         self._results = ResultsIO(self._step_safely, clock)
 
     def use_results(self, store: ResultsDialler, verify: Verifier, lease_seconds: float) -> None:

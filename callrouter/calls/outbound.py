@@ -13,12 +13,17 @@ from typing import Protocol
 
 from callrouter.ari.client import AriClient, AriError
 from callrouter.core import switchboard as sb
+from callrouter.store.leases import LeaseAnswer
 
 log = logging.getLogger(__name__)
 
 
 class Leases(Protocol):
-    async def take(self, callback_id: str, holder: str, seconds: float) -> bool: ...
+    async def try_take(self, callback_id: str, holder: str, seconds: float) -> LeaseAnswer: ...
+
+
+# What the switchboard is told of a lease not taken (any other answer: it waits).
+_NEVER = {LeaseAnswer.ABSENT: sb.NoLease.ABSENT, LeaseAnswer.CLOSED: sb.NoLease.CLOSED}
 
 
 @dataclass(frozen=True)
@@ -41,23 +46,36 @@ class Outbound:
         route: Route,
         leases: Leases | None,
         step: Callable[[sb.Event], None],
+        unwritten: Callable[[], int] = lambda: 0,
     ) -> None:
+        """``unwritten``: how many records the record writer still holds (memory and
+        spool); while any wait, a callback's missing or ended row is no verdict."""
         self._ari = ari
         self._app = app
         self._holder = holder
         self._route = route
         self._leases = leases
         self._step = step
+        self._unwritten = unwritten
 
     async def lease(self, callback_id: str) -> None:
-        """No lease, no dialling: a database that cannot answer means the callback waits."""
-        taken = False
+        """No lease, no dialling: a database that cannot answer means the callback waits.
+        One it holds no open row for is never leased: the switchboard ends it, unless
+        its record may be among those not written yet (asked first: a record written
+        during the question was on its way before it)."""
+        answer = LeaseAnswer.HELD
         if self._leases is not None:
+            on_its_way = self._unwritten() > 0
             try:
-                taken = await self._leases.take(callback_id, self._holder, self._route.lease_seconds)
+                answer = await self._leases.try_take(callback_id, self._holder, self._route.lease_seconds)
             except Exception as exc:  # the database away, or anything else: never dial without it
                 log.warning("callback %s not leased (%s): it waits", callback_id, exc)
-        self._step(sb.CallbackLeased(callback_id, taken))
+            if answer in _NEVER and on_its_way:
+                answer = LeaseAnswer.HELD
+        if answer in _NEVER:
+            log.warning("callback %s not leased: %s in the database", callback_id, answer.value)
+        taken = answer is LeaseAnswer.TAKEN
+        self._step(sb.CallbackLeased(callback_id, taken, _NEVER.get(answer, sb.NoLease.WAIT)))
 
     async def dial(self, command: sb.Dial) -> None:
         try:

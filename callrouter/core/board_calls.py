@@ -31,7 +31,7 @@ from callrouter.core.evolve import evolve
 from callrouter.core.numbers import is_restricted, normalise
 from callrouter.core.place import Place
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import PlaceState, RepeatKind
+from callrouter.core.records import CallbackRecord, PlaceState, RepeatKind
 
 
 # ---- arrival and what a call says ---------------------------------------------------------
@@ -232,9 +232,31 @@ def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     taken = s.board.centre.queue.entries.get(entry.entry_id)
     if taken is not None:
         _place(s, taken, PlaceState.WAITING)
+    if taken is not None:
+        _max_wait_from(s, taken)
+
+
+def _max_wait_from(s: _Step, entry: QueueEntry) -> None:
+    """The place overflows its topic's ``max_wait`` after its join time (a kept one's)."""
     rules = s.board.centre.topics.get(entry.topic, cc.TopicRules())
-    if taken is not None and rules.max_wait is not None:
+    if rules.max_wait is not None:
         s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
+
+
+def take_callbacks_place(s: _Step, held: QueueEntry, booked: CallbackRecord) -> None:
+    """The person waits on the line while their callback is pending (they called in
+    while it was being dialled): their place takes the callback's join time and the
+    higher priority of the two, so they keep the place the callback held. The
+    callback itself is the dialler's to cancel: never both."""
+    joined_at, priority = min(held.joined_at, booked.joined_at), max(held.priority, booked.priority)
+    taken = evolve(held, joined_at=joined_at, priority=priority)
+    _centre(s, cc.retake(s.board.centre, taken, s.now))
+    _place(s, taken, PlaceState.WAITING)
+    _max_wait_from(s, taken)
+    channel_id = s.board.entries.get(held.entry_id)
+    if channel_id is not None:  # its call says so, and takes the place up
+        place = Place(taken.topic, priority, joined_at, taken.language, None, taken.entry_id)
+        s.pending.append((channel_id, ev.Recognised(RepeatKind.CALLBACK_PENDING, booked.call_id, place)))
 
 
 def _take_over(s: _Step, channel_id: str, entry: QueueEntry, held: QueueEntry) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from callrouter.core import call_events as ev
 from callrouter.core.place import MenuLevel, Place
@@ -124,12 +125,21 @@ class Adopt:
     stored_places: tuple[PlaceRecord, ...] = ()
 
 
+class NoLease(StrEnum):
+    """Why a callback's lease was not taken, as far as it matters to the switchboard."""
+
+    WAIT = "wait"  # another router holds it, or the database cannot answer: try again later
+    ABSENT = "absent"  # the database has no such callback (its record refused): never
+    CLOSED = "closed"  # the database says it ended (completed, failed, cancelled elsewhere): never
+
+
 @dataclass(frozen=True)
 class CallbackLeased:
-    """The shell's answer to ``LeaseCallback``: the lease is ours (or not)."""
+    """The shell's answer to ``LeaseCallback``: the lease is ours, or not (and why)."""
 
     callback_id: str
     taken: bool
+    refused: NoLease = NoLease.WAIT
 
 
 @dataclass(frozen=True)

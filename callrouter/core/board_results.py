@@ -19,6 +19,7 @@ from callrouter.core import board_calls, dialler, results
 from callrouter.core import board_commands as bcmd
 from callrouter.core import board_events as bev
 from callrouter.core import call as calls
+from callrouter.core import callbacks as cbs
 from callrouter.core import results_call as rc
 from callrouter.core.agents import AgentState
 from callrouter.core.board import ResultsCall, _Step
@@ -153,7 +154,7 @@ def gone(s: _Step, channel_id: str, cause: str) -> bool:
     s.drop("result_dials", channel_id)
     held = s.board.results.get(nid)
     if held is not None and held.channel_id == channel_id and not held.answered:
-        outcome = dialler._outcome(cause)
+        outcome = cbs.outcome_of(cause)
         _log(s, channel_id, "results_not_answered", outcome)
         _attempt(s, held, outcome, None)
     return True

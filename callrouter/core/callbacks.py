@@ -144,6 +144,16 @@ def attempt_failed(
     return evolve(callback, record=record, stage=Stage.SCHEDULED, agent=None, person_leg=None, due_at=due)
 
 
+def outcome_of(cause: str) -> str:
+    """An unanswered dial's attempt outcome, from the cause Asterisk gave."""
+    text = cause.lower()
+    if "busy" in text:
+        return "busy"
+    if "no answer" in text or "timeout" in text or "no user" in text:
+        return "no_answer"
+    return "failed"
+
+
 def later(callback: Callback, now: datetime, wait: timedelta) -> Callback:
     """Not now (no lease, or the line is closed): out of the queue until then."""
     record = evolve(callback.record, at=now, state=CallbackState.PENDING)

@@ -12,20 +12,19 @@ back: each uses the other's names at call time only.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from callrouter.core import board_centre, repeat
+from callrouter.core import board_calls, board_centre, callback_fit, repeat
 from callrouter.core import board_commands as bcmd
 from callrouter.core import board_events as bev
 from callrouter.core import call_events as ev
 from callrouter.core import callbacks as cbs
 from callrouter.core import centre as cc
-from callrouter.core.board import Board, Leg, Rules, _place, _remember, _Step
+from callrouter.core.board import Board, Leg, _place, _remember, _Step
 from callrouter.core.call_plan import LineInfo
-from callrouter.core.callbacks import Callback, FollowUp, InvalidFollowUp, Stage
-from callrouter.core.numbers import normalise
+from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, PlaceState
+from callrouter.core.records import CallEventRecord, PlaceState
 
 
 def _rules(s: _Step) -> cbs.CallbackRules:
@@ -53,9 +52,9 @@ def _save(s: _Step, callback: Callback, urgent: bool = True) -> None:
 
 
 def _log(s: _Step, callback: Callback, kind: str, detail: str = "") -> None:
-    call_id = callback.record.call_id
-    if call_id is not None:  # on the timeline of the call that asked for it
-        s.write(CallEventRecord(call_id, s.board.rules.node, s.now, kind, detail))
+    """On the callback's timeline, and the timeline of the call that asked for it (if any)."""
+    record = callback.record
+    s.write(CallEventRecord(record.call_id, s.board.rules.node, s.now, kind, detail, record.callback_id))
 
 
 def open_for_number(board: Board, number: str) -> Callback | None:
@@ -102,57 +101,44 @@ def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
 
 
 def schedule(s: _Step, callback: Callback) -> None:
-    """A pending callback takes its virtual place now, or when it falls due."""
+    """A pending callback takes its virtual place now, or when it falls due; one the
+    config no longer fits (``callback_fit``), or whose person waits on the line
+    now, is cancelled instead."""
+    invalid = callback_fit.no_longer_valid(s.board.rules, callback.record)
+    if invalid is not None:
+        s.put("callbacks", callback.callback_id, callback)
+        cancel(s, callback.callback_id, invalid)
+        return
     if callback.stage is Stage.SCHEDULED and callback.due_at is not None and callback.due_at > s.now:
         _wait(s, callback)
         return
     if not _hours_open(s, callback):
         _wait(s, cbs.later(callback, s.now, cbs.CLOSED_RECHECK))
         return
+    if _gives_way(s, callback):
+        return
     waiting = replace(callback, stage=Stage.WAITING, due_at=None, agent=None, person_leg=None)
     s.put("callbacks", waiting.callback_id, waiting)
-    person = waiting.record.person
-    held = s.board.centre.queue.by_caller(person) if person is not None else None
     entry = cbs.entry_of(waiting)
-    if held is not None:  # the person is on the line again meanwhile: no second place
-        entry = replace(entry, caller_key=None)
     board_centre._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
     if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
         _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
 
 
-def by_hand(rules: Rules, order: FollowUp, callback_id: str, now: datetime) -> CallbackRecord:
-    """The pending callback a follow-up makes, checked against the config: a configured
-    line, topic and language; a phone number (read in the line's country) not on the
-    exclusion list; a time within ``MAX_AHEAD`` (one gone by joins now). Raises
-    InvalidFollowUp naming every bad field. Whether the number has one open already
-    is the switchboard's to say (``ScheduleCallback``)."""
-    problems: list[tuple[str, str]] = []
-    line = rules.line_named(order.line)
-    topic = rules.plan.topics.get(order.topic)
-    if line is None:
-        problems.append(("line", "no line of this name is configured"))
-    if topic is None:
-        problems.append(("topic", "no topic of this name is configured"))
-    if order.language is not None and order.language not in rules.plan.menu.languages:
-        problems.append(
-            ("language", f"not one of the menu's languages ({', '.join(rules.plan.menu.languages)})")
-        )
-    number = normalise(order.number, line.country).e164 if line is not None else None
-    if line is not None and number is None:
-        problems.append(("number", f"not a phone number (read in {line.country} when national)"))
-    elif number is not None and rules.repeat.excluded(number):
-        problems.append(("number", "excluded from callbacks ([repeat] exclude)"))
-    joined_at = max(order.at or now, now)
-    if joined_at - now > cbs.MAX_AHEAD:
-        problems.append(("at", f"more than {cbs.MAX_AHEAD.days} days ahead"))
-    if problems or line is None or topic is None or number is None:
-        raise InvalidFollowUp(problems)
-    priority = order.priority if order.priority is not None else max(topic.priority, line.priority)
-    return CallbackRecord(
-        callback_id, now, CallbackState.PENDING, number, now, joined_at, order.topic, line.name,
-        order.language or line.language, priority, rules.repeat.key_of(number), reason=f"made by {order.by}",
-    )  # fmt: skip
+def _gives_way(s: _Step, callback: Callback) -> bool:
+    """The person holds a live place (they called in while it was dialled, or a
+    restored call of theirs waits): that place takes the callback's, and the
+    callback is cancelled (True). A person never holds two places."""
+    person = callback.record.person
+    held = s.board.centre.queue.by_caller(person) if person is not None else None
+    if held is None or held.entry_id == callback.callback_id:
+        return False
+    board_calls.take_callbacks_place(s, held, callback.record)
+    if cbs.final(callback):  # its last attempt failed: recorded so, the caller's place kept
+        return False
+    s.put("callbacks", callback.callback_id, callback)
+    cancel(s, callback.callback_id, "the person called in")
+    return True
 
 
 # ---- dialling ------------------------------------------------------------------------------
@@ -161,7 +147,7 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
     state, not yet rung). Nothing is dialled before the lease is ours."""
     callback = replace(s.board.callbacks[callback_id], stage=Stage.LEASING, agent=agent_id)
     s.put("callbacks", callback_id, callback)
-    if not _hours_open(s, callback) or s.board.rules.repeat.excluded(callback.record.number):
+    if not _hours_open(s, callback) or callback_fit.no_longer_valid(s.board.rules, callback.record):
         # Handled at once, outside the centre's step that reserved the agent.
         s.deadline(("closed", callback_id), s.now)
         return
@@ -169,19 +155,38 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
     s.deadline(("lease", callback_id), s.now + _rules(s).lease_guard)
 
 
-def leased(s: _Step, callback_id: str, taken: bool) -> None:
+def leased(s: _Step, callback_id: str, taken: bool, refused: bev.NoLease = bev.NoLease.WAIT) -> None:
     callback = s.board.callbacks.get(callback_id)
     if callback is None or callback.stage is not Stage.LEASING or callback.agent is None:
         return
     s.deadline(("lease", callback_id), None)
-    if not taken:  # the database is away, or another router holds it: callers on the line go first
+    if not taken and refused is bev.NoLease.WAIT:  # database away, or another router's: callers first
         _not_now(s, callback, _rules(s).lease_retry, "no lease")
+        return
+    if not taken:  # never leased: asking again every lease_retry would reserve an agent forever
+        _never_leased(s, callback, refused)
         return
     s.put("callbacks", callback_id, replace(callback, stage=Stage.RINGING_AGENT))
     _log(s, callback, "callback_agent_rung", callback.agent)
     board_centre.ring_leg(
         s, callback.agent, callback_id, f"callback {callback.record.topic} {callback.record.language}"
     )
+
+
+def _never_leased(s: _Step, callback: Callback, refused: bev.NoLease) -> None:
+    """The database has no open row for it. Absent (its record was refused, e.g. a
+    second open callback for the number): cancelled, and so recorded. Ended there
+    (another router finished it): forgotten here, the database's final word kept."""
+    _release_reserved(s, callback)
+    if refused is bev.NoLease.ABSENT:
+        cancel(
+            s, callback.callback_id, "no lease: the database has no such callback (its record was refused)"
+        )
+        return
+    _no_deadlines(s, callback.callback_id)
+    s.drop("callbacks", callback.callback_id)
+    _log(s, callback, "callback_dropped", "no lease: the database says it ended")
+    _out_of_queue(s, callback.callback_id)
 
 
 def _not_now(s: _Step, callback: Callback, wait: timedelta, why: str) -> None:
@@ -263,7 +268,7 @@ def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
         return
     if callback.stage is Stage.DIALLING:
         s.deadline(("dial", callback.callback_id), None)
-        _attempt_failed(s, callback, _outcome(cause))
+        _attempt_failed(s, callback, cbs.outcome_of(cause))
         if leg_channel is not None:
             _let_go(s, callback.callback_id, leg_channel, "callback not answered")
 
@@ -278,24 +283,16 @@ def _let_go(s: _Step, callback_id: str, leg_channel: str, reason: str) -> None:
     s.out.append(bcmd.HangupLeg(leg_channel, reason))
 
 
-def _outcome(cause: str) -> str:
-    text = cause.lower()
-    if "busy" in text:
-        return "busy"
-    if "no answer" in text or "timeout" in text or "no user" in text:
-        return "no_answer"
-    return "failed"
-
-
 def _attempt_failed(s: _Step, callback: Callback, outcome: str) -> None:
     """The agent is released at once (no wrap-up); the callback retries later, or fails."""
     agent = callback.agent
     line = _line(s, callback.record.line)
     after = cbs.attempt_failed(callback, _rules(s), outcome, s.now, line.hours if line else None)
     _log(s, callback, "callback_attempt", outcome)
-    _save(s, after)
-    if after.due_at is not None:
-        s.deadline(("callback", after.callback_id), after.due_at)
+    if not _gives_way(s, after):  # not retried while the person waits on the line
+        _save(s, after)
+        if after.due_at is not None:
+            s.deadline(("callback", after.callback_id), after.due_at)
     if agent is not None:
         board_centre._centre(s, cc.release(s.board.centre, agent, callback.callback_id, s.now))
 
@@ -333,9 +330,10 @@ def due(s: _Step, kind: str, callback_id: str) -> None:
     if kind == "lease":  # the shell never answered about the lease: as good as refused
         leased(s, callback_id, taken=False)
     elif kind == "closed" and callback.stage is Stage.LEASING:
-        if s.board.rules.repeat.excluded(callback.record.number):  # excluded since it was booked
+        invalid = callback_fit.no_longer_valid(s.board.rules, callback.record)
+        if invalid is not None:  # the config changed since it was booked
             _release_reserved(s, callback)
-            cancel(s, callback_id, "the number is excluded now")
+            cancel(s, callback_id, invalid)
         else:
             _not_now(s, callback, cbs.CLOSED_RECHECK, "line closed")
     elif kind == "dial" and callback.stage is Stage.DIALLING and callback.person_leg is not None:
@@ -352,8 +350,8 @@ def _release_reserved(s: _Step, callback: Callback) -> None:
 
 def on_event(s: _Step, event: bev.Event) -> None:
     match event:
-        case bev.CallbackLeased(callback_id, taken):
-            leased(s, callback_id, taken)
+        case bev.CallbackLeased(callback_id, taken, refused):
+            leased(s, callback_id, taken, refused)
         case bev.DialAnswered(channel_id):
             dial_answered(s, channel_id)
         case bev.DialGone(channel_id, cause):
@@ -387,10 +385,14 @@ def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
         raise KeyError(callback_id)
     if not cancellable(callback):
         raise bev.CallbackError("the callback is being dialled")
-    for kind in ("callback", "lease", "closed", "dial"):
-        s.deadline((kind, callback_id), None)
+    _no_deadlines(s, callback_id)
     _save(s, cbs.cancelled(callback, s.now, reason))
     _log(s, callback, "callback_cancelled", reason)
     if callback_id in s.board.centre.queue:
         _out_of_queue(s, callback_id)
     return callback
+
+
+def _no_deadlines(s: _Step, callback_id: str) -> None:
+    for kind in ("callback", "lease", "closed", "dial"):
+        s.deadline((kind, callback_id), None)

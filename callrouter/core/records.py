@@ -62,13 +62,16 @@ class CallRecord:
 
 @dataclass(frozen=True, slots=True)
 class CallEventRecord:
-    """One step of a call's timeline (entered menu, choice, queued, offered...)."""
+    """One step of a call's timeline (entered menu, choice, queued, offered...), or
+    of a callback's: ``callback_id`` names it, and ``call_id`` the call that asked
+    for it (None: a follow-up made by hand, which no call asked for)."""
 
-    call_id: str
+    call_id: str | None
     node: str
     at: datetime
     kind: str
     detail: str = ""
+    callback_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

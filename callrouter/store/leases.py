@@ -7,10 +7,14 @@ which the record writer never touches, and run on PostgreSQL's clock, so
 routers whose clocks differ still agree. A row another router is leasing this
 instant is skipped (``SKIP LOCKED``), never waited for: it is that router's.
 
-DatabaseUnavailable when PostgreSQL cannot answer: the callbacks wait.
+DatabaseUnavailable when PostgreSQL cannot answer: the callbacks wait. A
+callback with no row, or whose row has ended, is told apart (``try_take``): no
+later attempt would ever take it.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from callrouter.store.queries import Pooled, is_uuid
 
@@ -26,6 +30,8 @@ UPDATE callbacks SET leased_by = $2, lease_until = now() + make_interval(secs =>
 FROM free WHERE callbacks.callback_id = free.callback_id
 RETURNING callbacks.callback_id
 """
+# Why TAKE took nothing: a plain read, which a row lock never blocks.
+STATE = "SELECT state FROM callbacks WHERE callback_id = $1"
 RELEASE = """
 UPDATE callbacks SET leased_by = NULL, lease_until = NULL
 WHERE callback_id = $1 AND leased_by = $2
@@ -46,6 +52,13 @@ RETURNING callbacks.callback_id, callbacks.joined_at
 """
 
 
+class LeaseAnswer(StrEnum):
+    TAKEN = "taken"
+    HELD = "held"  # another router's (or being taken by one this instant)
+    ABSENT = "absent"  # no such callback
+    CLOSED = "closed"  # completed, failed or cancelled
+
+
 def _positive(seconds: float) -> float:
     if not seconds > 0:
         raise ValueError(f"a lease of {seconds} seconds")
@@ -57,9 +70,20 @@ class CallbackLeases(Pooled):
         """Hold this callback for ``seconds`` if it is pending or dialling and its lease
         is free, expired or already ``holder``'s (then renewed). False: someone else's,
         ended, or no such callback."""
+        return await self.try_take(callback_id, holder, seconds) is LeaseAnswer.TAKEN
+
+    async def try_take(self, callback_id: str, holder: str, seconds: float) -> LeaseAnswer:
+        """``take``, telling apart why not: held by another router (ask again later)
+        from absent or ended (asking again will never take it)."""
+        seconds = _positive(seconds)
         if not is_uuid(callback_id):  # never a row's: the callbacks table's ids are uuids
-            return False
-        return bool(await self._fetch(TAKE, callback_id, holder, _positive(seconds)))
+            return LeaseAnswer.ABSENT
+        if await self._fetch(TAKE, callback_id, holder, seconds):
+            return LeaseAnswer.TAKEN
+        rows = await self._fetch(STATE, callback_id)
+        if not rows:
+            return LeaseAnswer.ABSENT
+        return LeaseAnswer.HELD if rows[0]["state"] in ("pending", "dialling") else LeaseAnswer.CLOSED
 
     async def release(self, callback_id: str, holder: str) -> bool:
         """Let go of this callback's lease; False if ``holder`` did not hold it."""

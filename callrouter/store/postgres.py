@@ -48,7 +48,7 @@ ON CONFLICT (node, channel_id) DO UPDATE SET
 """
 
 INSERT_EVENT = """
-INSERT INTO call_events (call_id, node, at, kind, detail) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO call_events (call_id, node, at, kind, detail, callback_id) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING
 """
 
@@ -150,7 +150,7 @@ def _notification_attempt(a: NotificationAttempt) -> dict[str, Any]:
 
 
 def _event_row(r: CallEventRecord) -> tuple[Any, ...]:
-    return r.call_id, r.node, r.at, r.kind, r.detail
+    return r.call_id, r.node, r.at, r.kind, r.detail, r.callback_id
 
 
 def _agent_state_row(r: AgentStateRecord) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from callrouter.core.records import CallbackState
-from callrouter.store.leases import CallbackLeases
+from callrouter.store.leases import CallbackLeases, LeaseAnswer
 from callrouter.store.queries import DatabaseUnavailable
 from devstack.stack import REPO
 from tests.integration.conftest import Cluster, Migrated
@@ -81,6 +81,27 @@ async def test_only_an_open_callback_that_exists_is_leased(db: Migrated, leases:
     # The callback's own record, written later, leaves the lease alone.
     assert await db.store.write([replace(dialling, at=T0 + timedelta(seconds=9))]) == []
     assert (await held(db))[dialling.callback_id] == "router-a"
+
+
+async def test_why_a_lease_is_not_taken_tells_waiting_from_never(
+    db: Migrated, leases: CallbackLeases
+) -> None:
+    pending, completed = cb(1), cb(2, CallbackState.COMPLETED)
+    assert await db.store.write([pending, completed]) == []
+    assert await leases.try_take(pending.callback_id, "router-a", HOURS) is LeaseAnswer.TAKEN
+    assert await leases.try_take(pending.callback_id, "router-b", HOURS) is LeaseAnswer.HELD, "ask later"
+    assert await leases.try_take(completed.callback_id, "router-a", HOURS) is LeaseAnswer.CLOSED
+    assert await leases.try_take(str(uuid.uuid4()), "router-a", HOURS) is LeaseAnswer.ABSENT
+    assert await leases.try_take("cb-1", "router-a", HOURS) is LeaseAnswer.ABSENT
+    # A second open callback for the number: refused by the unique index (records.bad), no row.
+    second = replace(cb(3), number=pending.number)
+    assert [reason for _, reason in await db.store.write([second])] != []
+    assert await leases.try_take(second.callback_id, "router-a", HOURS) is LeaseAnswer.ABSENT
+    async with db.conn.transaction():  # another router taking it this instant: held, not ended
+        await db.conn.execute(
+            "SELECT 1 FROM callbacks WHERE callback_id = $1 FOR UPDATE", uuid.UUID(cb(1).callback_id)
+        )
+        assert await leases.try_take(pending.callback_id, "router-a", HOURS) is LeaseAnswer.HELD
 
 
 async def test_the_due_callbacks_are_taken_oldest_first_and_nobody_s_twice(

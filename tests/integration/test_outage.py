@@ -207,11 +207,11 @@ async def _holds_exactly(conn: asyncpg.Connection, produced: Produced) -> None:
             got = str(got) if f.name in ("call_id", "repeat_of") and got is not None else got
             assert got == (expected.value if isinstance(expected, Enum) else expected), (call_id, f.name)
 
-    events = await conn.fetch("SELECT call_id, node, at, kind, detail FROM call_events")
+    events = await conn.fetch("SELECT call_id, node, at, kind, detail, callback_id FROM call_events")
     assert len(events) == len(produced.events)  # none twice
-    assert {(str(e["call_id"]), e["node"], e["at"], e["kind"], e["detail"]) for e in events} == {
-        (e.call_id, e.node, e.at, e.kind, e.detail) for e in produced.events
-    }
+    assert {
+        (str(e["call_id"]), e["node"], e["at"], e["kind"], e["detail"], e["callback_id"]) for e in events
+    } == {(e.call_id, e.node, e.at, e.kind, e.detail, e.callback_id) for e in produced.events}
     places = {r["place_id"]: r for r in await conn.fetch("SELECT * FROM places")}
     assert places.keys() == produced.places.keys()
     for place_id, place in produced.places.items():

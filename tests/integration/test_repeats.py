@@ -17,6 +17,7 @@ from callrouter.core.records import (
     CallbackAttempt,
     CallbackRecord,
     CallbackState,
+    CallEventRecord,
     Outcome,
     PersonRecord,
     RepeatKind,
@@ -179,3 +180,21 @@ async def test_a_callback_whose_id_is_no_uuid_is_refused_as_bad_data(db: Migrate
 
 async def _counted(conn: asyncpg.Connection, sql: str, n: int) -> bool:
     return bool(await conn.fetchval(sql) == n)
+
+
+async def test_a_callback_s_steps_are_on_its_own_timeline_with_or_without_a_call(db: Migrated) -> None:
+    by_hand, booked = str(uuid.uuid4()), str(uuid.uuid4())
+    call_id = str(uuid.uuid4())
+    steps = [
+        CallEventRecord(None, "asterisk-1", T0, "callback_attempt", "no_answer", by_hand),
+        CallEventRecord(call_id, "asterisk-1", T0, "callback_attempt", "busy", booked),
+    ]
+    assert await db.store.write(steps) == []
+    assert await db.store.write(steps) == [], "written twice (a replayed spool): harmless"
+    rows = await db.conn.fetch("SELECT call_id, callback_id, detail FROM call_events ORDER BY detail")
+    assert [(r["call_id"], str(r["callback_id"]), r["detail"]) for r in rows] == [
+        (uuid.UUID(call_id), booked, "busy"),
+        (None, by_hand, "no_answer"),
+    ], "one row each"
+    (refused,) = await db.store.write([CallEventRecord(None, "asterisk-1", T0, "x")])
+    assert "call_events_call_or_callback" in refused[1], "a step of nothing is bad data"

@@ -313,7 +313,9 @@ def test_a_callback_whose_number_is_excluded_since_is_cancelled_with_the_reason(
     assert sb.LeaseCallback(callback_id) not in out
     board, out = sb.step(board, sb.Wake(), at(60))
     cancelled = written(out, CallbackRecord)[-1]
-    assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the number is excluded now"
+    assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == (
+        "no longer valid: number excluded from callbacks ([repeat] exclude)"
+    )
     assert board.callbacks == {} and [o.app_args.split(",")[1] for o in originates(out)] == ["place-c2"]
 
 

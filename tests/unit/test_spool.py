@@ -73,7 +73,10 @@ calls = st.builds(
     repeat_kind=maybe(st.none(), st.sampled_from(RepeatKind)),
     direction=st.sampled_from(["inbound", "results"]),
 )
-call_events = st.builds(CallEventRecord, call_id=text, node=text, at=times, kind=event_kinds, detail=text)
+call_events = st.builds(
+    CallEventRecord, call_id=maybe(st.none(), text), node=text, at=times, kind=event_kinds, detail=text,
+    callback_id=maybe(st.none(), text),
+)  # fmt: skip
 agent_states = st.builds(
     AgentStateRecord, agent=text, at=times, state=text, reason=text, call_id=maybe(st.none(), text)
 )

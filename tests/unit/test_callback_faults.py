@@ -1,0 +1,183 @@
+"""Callbacks that must end, or give way, before they are dialled again: the person
+who called in while their callback was being dialled (never both), a callback the
+config no longer fits, one whose row the database does not hold; and the timeline
+of a follow-up made by hand. Pure steps on the example's board."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from callrouter.calls import tally
+from callrouter.core import call_events as ev
+from callrouter.core import switchboard as sb
+from callrouter.core.callbacks import Stage
+from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, CallRecord, RepeatKind
+from tests.unit.test_callbacks import ANNA, accept, booked, busy_centre, waiting_with_offer, written
+from tests.unit.test_switchboard import NORTH, at, originates, queued
+
+
+def dialling_anna() -> tuple[sb.Board, str, str, str]:
+    """ANNA (joined at 1 s) took a callback at 20 s, hung up; BORIS waits since 5 s;
+    agent1 took the callback at 62 s and ANNA's phone rings now. The callback's id,
+    the agent's channel and the person's."""
+    board = busy_centre("agent1")
+    board = waiting_with_offer(board, "c1", 1, number=ANNA)
+    board = waiting_with_offer(board, "c2", 5, number="+79167654321")
+    board, _ = accept(board, "c1", 20)
+    (callback_id,) = board.callbacks
+    board, _ = sb.step(board, sb.OnCall("c1", ev.CallerHungUp()), at(31))
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    (ring,) = originates(out)
+    board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(62))
+    (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+    assert board.callbacks[callback_id].stage is Stage.DIALLING
+    return board, callback_id, ring.channel_id, dial.channel_id
+
+
+def test_a_person_who_calls_in_while_their_callback_is_dialled_keeps_one_place_its_own() -> None:
+    board, callback_id, ring, dial = dialling_anna()
+    board, _ = queued(board, "c3", 70, number=ANNA, did=NORTH)  # being dialled: no choice to make
+    assert "place-c3" in board.centre.queue and board.centre.queue.entries["place-c3"].joined_at == at(70)
+
+    board, out = sb.step(board, sb.DialGone(dial, "User busy"), at(72))  # her line was busy: she is on it
+    cancelled = written(out, CallbackRecord)[-1]
+    assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the person called in"
+    assert [a.outcome for a in cancelled.attempts] == ["busy"], "the attempt is kept"
+    assert callback_id not in board.callbacks, "never both: no retry"
+    entry = board.centre.queue.entries["place-c3"]
+    assert entry.joined_at == at(1), "the callback's place: ahead of BORIS, who joined after it"
+    assert board.centre.agents["agent1"].entry_id == "place-c3", "the released agent: hers, not BORIS's"
+    record = [r for r in written(out, CallRecord) if r.channel_id == "c3"][-1]
+    assert record.repeat_kind is RepeatKind.CALLBACK_PENDING and record.queued_at == at(1)
+
+    board, _ = sb.step(board, sb.LegGone(ring, "normal"), at(72.2))
+    board, out = sb.step(board, sb.Wake(), at(72 + 400))
+    assert sb.LeaseCallback(callback_id) not in out
+    assert [
+        e for e in board.centre.queue.entries.values() if e.caller_key is None and e.channel_id is None
+    ] == []
+
+
+def test_a_callback_that_falls_due_while_its_person_waits_on_the_line_gives_way_to_them() -> None:
+    board = busy_centre("agent1")
+    board, _ = queued(board, "c1", 100, number=ANNA)
+    person = board.rules.repeat.key_of(ANNA)
+    restored = CallbackRecord(
+        "cb-1", at(0), CallbackState.PENDING, ANNA, at(0), at(-180), "operator", "clinic-central", "ru", 0,
+        person, None,
+    )  # fmt: skip
+    board, out = sb.step(board, sb.RestoreCallbacks((restored,)), at(101))
+    assert board.callbacks == {} and "cb-1" not in board.centre.queue, "never both"
+    cancelled = written(out, CallbackRecord)[-1]
+    assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the person called in"
+    assert board.centre.queue.entries["place-c1"].joined_at == at(-180), "the callback's place"
+
+
+def restored(callback_id: str, number: str = ANNA, **changes: object) -> CallbackRecord:
+    record = CallbackRecord(
+        callback_id, at(0), CallbackState.PENDING, number, at(0), at(-60), "operator", "clinic-central", "ru",
+        0, None, "c0ffee00-0000-4000-8000-000000000001",
+    )  # fmt: skip
+    return replace(record, **changes)  # type: ignore[arg-type]
+
+
+def test_a_restored_callback_the_config_no_longer_fits_is_cancelled_with_the_reason() -> None:
+    board = busy_centre("agent1")
+    records = (
+        restored("cb-topic", topic="dermatology"),
+        restored("cb-line", "+79160000002", line="clinic-gone"),
+        restored("cb-number", "+7916"),
+        restored("cb-fine", "+79160000004"),
+    )
+    board, out = sb.step(board, sb.RestoreCallbacks(records), at(1))
+    assert set(board.callbacks) == {"cb-fine"} and "cb-fine" in board.centre.queue
+    reasons = {r.callback_id: r.reason for r in written(out, CallbackRecord)}
+    assert reasons == {
+        "cb-topic": "no longer valid: topic 'dermatology': no topic of this name is configured",
+        "cb-line": "no longer valid: line 'clinic-gone': no line of this name is configured",
+        "cb-number": "no longer valid: number not a phone number (read in RU when national)",
+    }
+    assert all(r.state is CallbackState.CANCELLED for r in written(out, CallbackRecord))
+    logged = [(r.kind, r.detail) for r in written(out, CallEventRecord)]
+    assert ("callback_cancelled", reasons["cb-topic"]) in logged, "on the timeline of the call that asked"
+    counted = [tally.callback_result(r) for r in written(out, CallbackRecord)]
+    assert counted == ["cancelled"] * 3
+
+
+def test_a_callback_whose_number_is_excluded_before_its_retry_is_cancelled_not_rescheduled() -> None:
+    board, callback_id, ring, dial = dialling_anna()
+    board, _ = sb.step(board, sb.DialGone(dial, "No answer"), at(92))
+    board, _ = sb.step(board, sb.LegGone(ring, "normal"), at(92.2))
+    rules = replace(board.rules, repeat=replace(board.rules.repeat, exclude=("+7916123*",)))
+    board = replace(board, rules=rules)
+    board, out = sb.step(board, sb.Wake(), at(92 + 300))
+    assert callback_id not in board.callbacks and callback_id not in board.centre.queue
+    (cancelled,) = written(out, CallbackRecord)
+    assert cancelled.state is CallbackState.CANCELLED
+    assert cancelled.reason == "no longer valid: number excluded from callbacks ([repeat] exclude)"
+    assert [a.outcome for a in cancelled.attempts] == ["no_answer"]
+
+
+def leasing(board: sb.Board) -> tuple[sb.Board, str]:
+    """ANNA's callback (booked at 20 s) reached agent1, who is reserved for it."""
+    board = booked(board)
+    (callback_id,) = board.callbacks
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    assert sb.LeaseCallback(callback_id) in out
+    return board, callback_id
+
+
+def test_a_callback_the_database_does_not_hold_is_cancelled_not_leased_again_and_again() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.ABSENT), at(60.5))
+    cancelled = written(out, CallbackRecord)[-1]
+    assert cancelled.state is CallbackState.CANCELLED
+    assert cancelled.reason == "no lease: the database has no such callback (its record was refused)"
+    assert callback_id not in board.callbacks and callback_id not in board.centre.queue
+    assert [o.app_args.split(",")[1] for o in originates(out)] == ["place-c2"], "the agent serves a caller"
+    board, out = sb.step(board, sb.Wake(), at(60.5 + 3600))
+    assert sb.LeaseCallback(callback_id) not in out
+
+
+def test_a_callback_the_database_says_ended_is_forgotten_its_record_left_alone() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.CLOSED), at(60.5))
+    assert not written(out, CallbackRecord), "the database's final word stands"
+    assert ("callback_dropped", "no lease: the database says it ended") in [
+        (r.kind, r.detail) for r in written(out, CallEventRecord)
+    ]
+    assert callback_id not in board.callbacks and callback_id not in board.centre.queue
+    assert [o.app_args.split(",")[1] for o in originates(out)] == ["place-c2"]
+
+
+def test_a_lease_held_elsewhere_or_a_database_away_still_waits_and_retries() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.WAIT), at(60.5))
+    assert not written(out, CallbackRecord) and board.callbacks[callback_id].stage is Stage.SCHEDULED
+
+
+def test_a_follow_up_made_by_hand_has_its_steps_on_the_callbacks_own_timeline() -> None:
+    board = busy_centre("agent1")
+    follow_up = restored("cb-hand", call_id=None, reason="made by agent1")
+    board, _ = sb.step(board, sb.ScheduleCallback(follow_up), at(1))
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    board, out = sb.step(board, sb.CallbackLeased("cb-hand", True), at(60.1))
+    steps = [(r.call_id, r.callback_id, r.kind) for r in written(out, CallEventRecord)]
+    assert steps == [(None, "cb-hand", "callback_agent_rung")]
+    board, out = sb.step(board, sb.LegAnswered(originates(out)[0].channel_id), at(62))
+    (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+    board, out = sb.step(board, sb.DialGone(dial.channel_id, "No answer"), at(92))
+    kinds = [(r.call_id, r.callback_id, r.kind, r.detail) for r in written(out, CallEventRecord)]
+    assert kinds == [(None, "cb-hand", "callback_attempt", "no_answer")]
+
+
+def test_a_callback_a_caller_booked_is_on_both_timelines_the_calls_and_its_own() -> None:
+    board, callback_id = leasing(busy_centre("agent1"))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    (step,) = written(out, CallEventRecord)
+    assert (step.call_id is not None, step.callback_id, step.kind) == (
+        True,
+        callback_id,
+        "callback_agent_rung",
+    )
