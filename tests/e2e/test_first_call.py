@@ -146,7 +146,7 @@ async def test_router_adopts_calls_after_restart(
         )
         assert kinds[0]["kind"] == "arrived" and kinds[-1]["kind"] == "ended", kinds
         orphans = await db.fetchval(
-            "SELECT count(*) FROM call_events e WHERE e.at >= $1 AND NOT EXISTS"
+            "SELECT count(*) FROM call_events e WHERE e.at >= $1 AND e.call_id IS NOT NULL AND NOT EXISTS"
             " (SELECT 1 FROM calls c WHERE c.call_id = e.call_id)",
             rows[0]["started_at"],
         )
