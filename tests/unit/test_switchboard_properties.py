@@ -286,6 +286,9 @@ def check_order(before: sb.Board, board: sb.Board, commands: list[sb.Command]) -
         if rung is None:  # its caller went later in the same step: the phone is hung up again
             assert sb.HangupLeg(ring.channel_id, "caller left") in commands
             continue
+        offered = before.centre.queue.entries.get(rung.entry_id)
+        if offered is not None and offered.offered_to == ring.agent_id:
+            continue  # a callback's agent, reserved in an earlier step (the order decided then), now rung
         for other in queue.entries.values():
             was = before.centre.queue.entries.get(other.entry_id)
             if (
