@@ -33,8 +33,9 @@ from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
-from callrouter.core.callbacks import OPEN, Stage
+from callrouter.core.callbacks import Stage
 from callrouter.core.queue import QueueEntry
+from callrouter.core.records import CallbackState
 from tests.unit.test_switchboard_properties import AGENTS, BOARD, FINAL, RULES, T0, Asterisk, Day
 
 # Three people: they call again, on two clinics and the two hotlines (no opening hours).
@@ -97,13 +98,17 @@ class Abandoned:
 
 
 def live_places(board: sb.Board) -> Counter[str]:
-    """Per person: the places of callers on the line and their open callbacks."""
+    """Per person: the places of callers on the line and their callbacks waiting to be
+    dialled. A callback whose person's phone is being rung (DIALLING) is out of the queue,
+    and a person may call in meanwhile (their line is then busy to the dial): once that
+    dial ends unanswered the call on the line keeps the callback's place and the callback
+    is cancelled, never retried beside it (counted again here as soon as it is pending)."""
     places: Counter[str] = Counter()
     for entry in board.centre.queue.entries.values():
         if entry.channel_id is not None and entry.caller_key is not None:
             places[entry.caller_key] += 1
     for callback in board.callbacks.values():
-        if callback.record.state in OPEN and callback.record.person is not None:
+        if callback.record.state is CallbackState.PENDING and callback.record.person is not None:
             places[callback.record.person] += 1
     return places
 
@@ -139,7 +144,6 @@ class RepeatCallers(RuleBasedStateMachine):
         self.abandoned: dict[str, Abandoned] = {}  # person -> their place given up
         self.read: dict[str, int] = {}  # invariant -> how many steps it has read
         self.leases: dict[str, bool] = {}  # callback -> its lease granted since last asked
-        self.dialfix: set[str] = set()  # callbacks on the known defect's path (``known_defect``)
 
     def unread(self, invariant_name: str) -> list[Stepped]:
         start = self.read.get(invariant_name, 0)
@@ -335,8 +339,8 @@ class RepeatCallers(RuleBasedStateMachine):
     @invariant()
     def one_person_one_place(self) -> None:
         for step in self.unread("one place"):
-            for person, places in live_places(step.after).items():
-                if places > 1 and not self.known_defect(step.after, person):
+            for places in live_places(step.after).values():
+                if places > 1:
                     raise AssertionError(f"{places} live places of one person after {step.event}")
             for entry in step.after.centre.queue.entries.values():  # who took over another's place
                 was = step.before.centre.queue.entries.get(entry.entry_id)
@@ -347,17 +351,6 @@ class RepeatCallers(RuleBasedStateMachine):
                     and was.channel_id != entry.channel_id
                 ):
                     seen("a second call took over the place")
-
-    def known_defect(self, board: sb.Board, person: str) -> bool:
-        """# known defect, fixed in branch dialfix: a person who calls in while their
-        callback is dialled (DIALLING) is given a second place beside it, and keeps both
-        when that attempt fails (the retry joins the queue as well)."""
-        theirs = {c.callback_id for c in board.callbacks.values() if c.record.person == person}
-        self.dialfix |= {i for i in theirs if board.callbacks[i].stage is Stage.DIALLING}
-        if theirs & self.dialfix:
-            seen("known defect: called in while their callback was dialled")
-            return True
-        return False
 
     @invariant()
     def resumed_places_come_first(self) -> None:
