@@ -3,9 +3,24 @@
 PY := .venv/bin/python
 BIN := .venv/bin
 
-.PHONY: check lint types test test-unit test-integration test-packaging test-e2e demo prompts up down bench bench-smoke
+.PHONY: check lint types test test-beside test-unit test-integration test-packaging test-e2e demo prompts up down bench bench-smoke
 
-check: lint types test
+# The gate: the end-to-end tests (mostly waiting on real calls) run beside the rest
+# (lint, types, unit, integration and packaging tests: mostly CPU), whose output is
+# printed once both are done; it fails if either does.
+check:
+	@mkdir -p .run
+	@( $(MAKE) --no-print-directory lint types test-beside > .run/check-beside.log 2>&1; \
+	   echo $$? > .run/check-beside.rc ) & beside=$$!; \
+	$(BIN)/pytest tests/e2e --durations=15; e2e=$$?; \
+	wait $$beside; \
+	echo "==== beside the e2e tests: lint, types, unit, integration and packaging tests"; \
+	cat .run/check-beside.log; beside_rc=$$(cat .run/check-beside.rc); \
+	echo "==== e2e tests: exit $$e2e; lint, types and the other tests: exit $$beside_rc"; \
+	[ "$$e2e" -eq 0 ] && [ "$$beside_rc" -eq 0 ]
+
+test-beside:
+	$(BIN)/pytest tests/unit tests/integration tests/packaging --durations=15
 
 # lint-imports: the layers (pyproject's [tool.importlinter] contracts).
 lint:
