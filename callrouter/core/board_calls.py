@@ -222,8 +222,13 @@ def _recall(s: _Step, entry: QueueEntry, pending: Callback | None) -> Recalled:
         return entry, None
     priority = max(entry.priority, priority or 0)
     entry = evolve(entry, joined_at=joined_at, priority=priority)
-    place = Place(entry.topic, priority, joined_at, entry.language, None, entry.entry_id)
-    return entry, ev.Recognised(kind, repeat_of, place)
+    return entry, ev.Recognised(kind, repeat_of, _place_of(entry))
+
+
+def _place_of(entry: QueueEntry) -> Place:
+    """The place a recognised call is told it has: the entry's topic, priority, join
+    time and language (its menu path is the call's own)."""
+    return Place(entry.topic, entry.priority, entry.joined_at, entry.language, None, entry.entry_id)
 
 
 def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
@@ -232,7 +237,6 @@ def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     taken = s.board.centre.queue.entries.get(entry.entry_id)
     if taken is not None:
         _place(s, taken, PlaceState.WAITING)
-    if taken is not None:
         _max_wait_from(s, taken)
 
 
@@ -255,8 +259,8 @@ def take_callbacks_place(s: _Step, held: QueueEntry, booked: CallbackRecord) -> 
     _max_wait_from(s, taken)
     channel_id = s.board.entries.get(held.entry_id)
     if channel_id is not None:  # its call says so, and takes the place up
-        place = Place(taken.topic, priority, joined_at, taken.language, None, taken.entry_id)
-        s.pending.append((channel_id, ev.Recognised(RepeatKind.CALLBACK_PENDING, booked.call_id, place)))
+        recognised = ev.Recognised(RepeatKind.CALLBACK_PENDING, booked.call_id, _place_of(taken))
+        s.pending.append((channel_id, recognised))
 
 
 def _take_over(s: _Step, channel_id: str, entry: QueueEntry, held: QueueEntry) -> None:
@@ -291,9 +295,8 @@ def _take_over(s: _Step, channel_id: str, entry: QueueEntry, held: QueueEntry) -
         s.pending.append((old_channel, ev.Replaced()))
     _centre(s, cc.retake(s.board.centre, taken, s.now))
     _place(s, taken, PlaceState.WAITING)
-    place = Place(taken.topic, priority, taken.joined_at, taken.language, None, taken.entry_id)
     repeat_of = old_call.record.call_id if old_call is not None else held.call_id
-    s.pending.append((channel_id, ev.Recognised(RepeatKind.ALREADY_WAITING, repeat_of, place)))
+    s.pending.append((channel_id, ev.Recognised(RepeatKind.ALREADY_WAITING, repeat_of, _place_of(taken))))
 
 
 def _leave(s: _Step, entry_id: str) -> None:
