@@ -18,7 +18,8 @@ from enum import StrEnum
 
 from callrouter.store.queries import Pooled, is_uuid
 
-OPEN = "('pending', 'dialling')"
+OPEN_STATES = ("pending", "dialling")
+OPEN = "(" + ", ".join(f"'{state}'" for state in OPEN_STATES) + ")"  # in SQL
 TAKE = f"""
 WITH free AS (
     SELECT callback_id FROM callbacks
@@ -83,7 +84,7 @@ class CallbackLeases(Pooled):
         rows = await self._fetch(STATE, callback_id)
         if not rows:
             return LeaseAnswer.ABSENT
-        return LeaseAnswer.HELD if rows[0]["state"] in ("pending", "dialling") else LeaseAnswer.CLOSED
+        return LeaseAnswer.HELD if rows[0]["state"] in OPEN_STATES else LeaseAnswer.CLOSED
 
     async def release(self, callback_id: str, holder: str) -> bool:
         """Let go of this callback's lease; False if ``holder`` did not hold it."""
