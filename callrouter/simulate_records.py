@@ -99,6 +99,7 @@ def _recorded(traffic: RecordedTraffic, logins: Logins, span: Window) -> recorde
         source=f"records {span.start.isoformat()} to {span.end.isoformat()}",
         first_calls=traffic.first_calls,
         talk_seconds=traffic.talk_seconds,
+        talk_by_topic=traffic.talk_by_topic,
         patience_seconds=patience_estimate(traffic.abandoned, traffic.waited_seconds),
         logins={
             agent: [(of_day(a), of_day(b)) for a, b in spans]

@@ -11,7 +11,7 @@ What the model does (the switchboard decides everything else):
   one never ends); a hang-up the router asks for is done at once;
 - a caller waits in the queue for their patience, drawn when the call joins it,
   then hangs up (the agent's phone may be ringing); once bridged to an agent
-  they talk for a drawn handle time and hang up;
+  they talk for a drawn handle time (their stream's) and hang up;
 - an agent's phone is answered ``timing.agent_answer_seconds`` after it rings;
   agents log in and out per shift (one still on a call logs out after it);
 - a caller whose call ended unserved (abandoned, overflowed, told to call back)
@@ -39,7 +39,7 @@ from callrouter.core.agents import AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.core.records import AgentStateRecord, CallbackRecord, CallEventRecord, CallRecord, Outcome
 from callrouter.simulate.people import Draws, Person, draw, first_calls
-from callrouter.simulate.scenario import DAY_SECONDS, Scenario
+from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario, Stream
 
 # Calls that ended without the person being served: they may call again.
 UNSERVED = frozenset({Outcome.ABANDONED, Outcome.SHORT_ABANDON, Outcome.OVERFLOW, Outcome.BUSY})
@@ -105,6 +105,10 @@ class Simulation:
         self.made = 0
         self.observe = observe
         self.commands = self._commands()
+        # The first stream of each line and topic: its talk times are a callback's for them.
+        self.streams: dict[tuple[str, str], Stream] = {}
+        for stream in reversed(scenario.streams):
+            self.streams[(stream.line, stream.topic)] = stream
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
 
@@ -273,7 +277,15 @@ class Simulation:
     def dial_answers(self, channel_id: str, _: Any) -> None:
         if channel_id in self.dials and channel_id in self.board.dials:
             self.step(sb.DialAnswered(channel_id))
-            self.after(draw(self.draws.handle, self.scenario.file.handle), DIAL_GONE, channel_id, "16")
+            self.after(
+                draw(self.draws.handle, self._callback_handle(channel_id)), DIAL_GONE, channel_id, "16"
+            )
+
+    def _callback_handle(self, channel_id: str) -> Distribution:
+        """A callback's talk: as long as a call of its line and topic, else the scenario's."""
+        record = self.day.callbacks.get(self.dials[channel_id])
+        stream = self.streams.get((record.line, record.topic)) if record is not None else None
+        return stream.handle if stream is not None else self.scenario.file.handle
 
     def dial_gone(self, channel_id: str, cause: str) -> None:
         if self.dials.pop(channel_id, None) is not None and channel_id in self.board.dials:
@@ -323,7 +335,7 @@ class Simulation:
                 channel.playing = None
             case sb.JoinBridge():
                 channel.talking = True
-                self.after(draw(self.draws.handle, self.scenario.file.handle), TALK_END, channel_id)
+                self.after(draw(self.draws.handle, channel.person.stream.handle), TALK_END, channel_id)
             case cmd.Hangup() | cmd.ContinueInDialplan():
                 self.after(0, GONE, channel_id, "Normal Clearing")
 

@@ -5,7 +5,9 @@ scenario's or the defaults, for ``scenario.build`` to check like any file.
 
 - arrivals: per line and topic, ``per_quarter`` from the first quarter with a
   first call to the last (Poisson at each quarter's recorded count).
-- handle: ``empirical``, the recorded talk times of answered calls.
+- handle: ``empirical``, the recorded talk times of answered calls; an arrival
+  whose topic has ``MIN_TOPIC_TALKS`` answered calls or more draws from that
+  topic's own (a results call is shorter than a home visit's).
 - patience (unless the base gives it): exponential with the mean the records'
   abandons give (``core.cover.patience_estimate``), infinite when nobody
   abandoned.
@@ -17,13 +19,16 @@ scenario's or the defaults, for ``scenario.build`` to check like any file.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from callrouter.simulate.scenario import DAY_SECONDS, ScenarioError
 
 QUARTER = 900
+# A topic's own talk times are drawn from once it has this many answered calls; a
+# topic with fewer draws from every topic's (a few calls are no distribution).
+MIN_TOPIC_TALKS = 30
 DAY_QUARTERS = DAY_SECONDS // QUARTER
 
 
@@ -36,6 +41,7 @@ class Recorded:
     talk_seconds: Sequence[float]
     patience_seconds: float | None  # None: infinite
     logins: Mapping[str, Sequence[tuple[float, float]]]  # agent -> logged in (from, to)
+    talk_by_topic: Mapping[str, Sequence[float]] = field(default_factory=dict)  # the same talks, by topic
 
 
 def clock(seconds: float) -> str:
@@ -50,16 +56,17 @@ def scenario_data(
     """The scenario's data: ``base``'s (a scenario file's, or empty) with the
     records' arrivals and handle times, and their patience and shifts where the
     base has none. ScenarioError: the records hold nothing to simulate."""
-    arrivals = [
-        _arrival(line, topic, counts) for (line, topic), counts in sorted(recorded.first_calls.items())
-    ]
-    arrivals = [arrival for arrival in arrivals if arrival is not None]
+    made = [_arrival(line, topic, counts) for (line, topic), counts in sorted(recorded.first_calls.items())]
+    arrivals = [arrival for arrival in made if arrival is not None]
+    for arrival in arrivals:  # a topic with talks enough to draw from has its own
+        talks = recorded.talk_by_topic.get(arrival["topic"], ())
+        if len(talks) >= MIN_TOPIC_TALKS:
+            arrival["handle"] = {"distribution": "empirical", "samples": _samples(talks)}
     if not arrivals:
         raise ScenarioError(recorded.source, ["arrivals: no first call that chose a topic was recorded"])
     data: dict[str, Any] = {**base, "config": config, "date": day, "arrivals": arrivals}
     if recorded.talk_seconds:
-        samples = [min(max(talk, 0.0), float(DAY_SECONDS)) for talk in recorded.talk_seconds]
-        data["handle"] = {"distribution": "empirical", "samples": samples}
+        data["handle"] = {"distribution": "empirical", "samples": _samples(recorded.talk_seconds)}
     elif "handle" not in base:
         raise ScenarioError(
             recorded.source, ["handle: no answered call was recorded to draw talk times from (give --base)"]
@@ -69,6 +76,10 @@ def scenario_data(
     if "shifts" not in base:
         data["shifts"] = _shifts(recorded.logins, agents)
     return data
+
+
+def _samples(talks: Sequence[float]) -> list[float]:
+    return [min(max(talk, 0.0), float(DAY_SECONDS)) for talk in talks]
 
 
 def _arrival(line: str, topic: str, counts: Mapping[int, int]) -> dict[str, Any] | None:

@@ -46,6 +46,7 @@ class Stream:
     country: str
     keys: tuple[str, ...]  # the menu path to the topic (none: the line skips the menu)
     intervals: tuple[tuple[int, int, float], ...]  # (start, end, calls per second), seconds of the day
+    handle: Distribution  # the talk times of its calls: the arrival's own, else the scenario's
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,10 @@ def build(data: Any, source: str, base: Path) -> Scenario:
     problems: list[str] = []
     board = compiled.board(settings)
     dids = {line.name: line.dids for line in settings.lines}
-    streams = [_stream(board.rules, dids, arrival, i, problems) for i, arrival in enumerate(file.arrivals)]
+    streams = [
+        _stream(board.rules, dids, arrival, i, problems, file.handle)
+        for i, arrival in enumerate(file.arrivals)
+    ]
     shifts = _shifts(file.shifts, set(board.centre.agents), problems)
     if file.staff is not None:
         problems += st.staff_problems(file.staff, settings)
@@ -163,7 +167,12 @@ def _problems(exc: ValidationError) -> list[str]:
 
 
 def _stream(
-    rules: sb.Rules, dids: dict[str, list[str]], arrival: Arrival, index: int, problems: list[str]
+    rules: sb.Rules,
+    dids: dict[str, list[str]],
+    arrival: Arrival,
+    index: int,
+    problems: list[str],
+    handle_default: Distribution,
 ) -> Stream | None:
     here = f"arrivals[{index}]"
     line = rules.line_named(arrival.line)
@@ -189,7 +198,8 @@ def _stream(
     if keys is None and line.menu != "skip":
         problems.append(f"{here}.topic: {arrival.topic!r} cannot be reached from {line.name}'s menu")
         return None
-    return Stream(line.name, arrival.topic, did, line.country, keys or (), tuple(intervals))
+    handle = arrival.handle or handle_default
+    return Stream(line.name, arrival.topic, did, line.country, keys or (), tuple(intervals), handle)
 
 
 def keys_to(spec: mn.MenuSpec, topic: str) -> tuple[str, ...] | None:

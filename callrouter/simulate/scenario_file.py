@@ -15,6 +15,7 @@ it into what the engine plays.
     topic = "appointment_book"
     start = "08:00"
     per_hour = [300, 420, 380]
+    handle = { distribution = "lognormal", mean_seconds = 240, cv = 0.8 }  # its own talk times (optional)
     [[shifts]]
     agents = ["agent1", "agent2"]
     start = "08:00"
@@ -133,6 +134,9 @@ class Arrival(Strict):
     start: str = Field(default="00:00", pattern=CLOCK)
     per_hour: list[float] | None = Field(default=None, min_length=1, description="calls in each hour")
     per_quarter: list[float] | None = Field(default=None, min_length=1, description="calls in each 15 min")
+    handle: Distribution | None = Field(
+        default=None, description="this line and topic's talk times; default: the scenario's handle"
+    )
 
     @field_validator("per_hour", "per_quarter")
     @classmethod

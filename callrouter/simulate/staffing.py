@@ -5,7 +5,8 @@ not see, and a queue left at the end of an hour carries into the next.
 
 1. Erlang A (``core.erlang.agents_for``) for each hour with first calls, one
    queue for every line: λ = the hour's first calls from the scenario's
-   arrivals, service time = mean handle time + the config's ``wrap_up_seconds``
+   arrivals, service time = mean handle time (the hour's: each arrival stream's
+   own ``handle`` weighted by its calls) + the config's ``wrap_up_seconds``
    + ``timing.agent_answer_seconds`` (the agent is rung for it), patience rate
    θ = 1/mean patience (0: infinite), and T less the agent's ring (the caller's
    wait ends when the agent answers, as the KPI report counts it).
@@ -42,7 +43,7 @@ from callrouter.core.erlang import agents_for
 from callrouter.simulate import replications
 from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.replications import Replicated
-from callrouter.simulate.scenario import Scenario
+from callrouter.simulate.scenario import Scenario, Stream
 from callrouter.simulate.staff import Staff
 
 HOURS = 24
@@ -105,48 +106,86 @@ def first_calls_by_hour(scenario: Scenario) -> list[float]:
     """The first calls each hour of the day is expected to bring, every line together."""
     counts = [0.0] * HOURS
     for stream in scenario.streams:
-        for start, end, rate in stream.intervals:
-            for hour in range(start // 3600, min(HOURS, -(-end // 3600))):
-                covered = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
-                counts[hour] += rate * max(0, covered)
+        for hour, calls in enumerate(_stream_by_hour(stream)):
+            counts[hour] += calls
     return counts
+
+
+def _stream_by_hour(stream: Stream) -> list[float]:
+    counts = [0.0] * HOURS
+    for start, end, rate in stream.intervals:
+        for hour in range(start // 3600, min(HOURS, -(-end // 3600))):
+            covered = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
+            counts[hour] += rate * max(0, covered)
+    return counts
+
+
+def talk_by_hour(scenario: Scenario) -> tuple[float, list[float]]:
+    """The mean talk time of the day's first calls, and of each hour's: each stream's
+    own mean (its ``handle``) weighted by its calls, so an hour of long home-visit
+    calls needs more agents than one of short results calls. An hour without calls
+    has the day's."""
+    calls = [(stream.handle.mean_seconds, _stream_by_hour(stream)) for stream in scenario.streams]
+    total = math.fsum(sum(by_hour) for _, by_hour in calls)
+    day = (
+        math.fsum(talk * sum(by_hour) for talk, by_hour in calls) / total
+        if total > 0
+        else scenario.file.handle.mean_seconds
+    )
+    hours = []
+    for hour in range(HOURS):
+        weight = math.fsum(by_hour[hour] for _, by_hour in calls)
+        talk = math.fsum(t * by_hour[hour] for t, by_hour in calls) / weight if weight > 0 else day
+        hours.append(talk)
+    return day, hours
 
 
 @dataclass(frozen=True)
 class Queue:
     """The scenario's one queue as Erlang A sees it (rates per second)."""
 
-    service_seconds: float  # handle + wrap-up + the agent's ring
+    service_seconds: float  # handle + wrap-up + the agent's ring (the day's mix of topics)
     abandon_rate: float  # 1 / mean patience; 0: infinite patience
     threshold: float  # T less the agent's ring
+    hourly: tuple[float, ...] = ()  # each hour's service time, by its own mix of topics
 
     @classmethod
     def of(cls, scenario: Scenario, target: Target) -> Queue:
         ring = scenario.file.timing.agent_answer_seconds
-        service = scenario.file.handle.mean_seconds + scenario.settings.file.queue.wrap_up_seconds + ring
+        overhead = scenario.settings.file.queue.wrap_up_seconds + ring
+        day, hours = talk_by_hour(scenario)
         patience = scenario.file.patience.finite()
         return cls(
-            service, 0.0 if patience is None else 1 / patience.mean_seconds, max(0.0, target.seconds - ring)
+            day + overhead,
+            0.0 if patience is None else 1 / patience.mean_seconds,
+            max(0.0, target.seconds - ring),
+            tuple(talk + overhead for talk in hours),
         )
 
-    def agents(self, calls_per_hour: float, target: Target) -> int:
-        """Erlang A's fewest agents for this many calls an hour (0 for none)."""
+    def service(self, hour: int | None) -> float:
+        return self.service_seconds if hour is None or not self.hourly else self.hourly[hour]
+
+    def agents(self, calls_per_hour: float, target: Target, hour: int | None = None) -> int:
+        """Erlang A's fewest agents for this many calls an hour (0 for none), with the
+        hour's service time (None: the day's)."""
         if calls_per_hour <= 0:
             return 0
         return agents_for(
             target.level,
             self.threshold,
             calls_per_hour / 3600,
-            1 / self.service_seconds,
+            1 / self.service(hour),
             self.abandon_rate,
             target.max_abandon,
             target.definition,
         )
 
+    def agents_by_hour(self, calls: Sequence[float], target: Target) -> list[int]:
+        return [self.agents(n, target, hour) for hour, n in enumerate(calls)]
+
 
 def erlang_by_hour(scenario: Scenario, target: Target) -> list[int]:
-    queue = Queue.of(scenario, target)
-    return [queue.agents(calls, target) for calls in first_calls_by_hour(scenario)]
+    return Queue.of(scenario, target).agents_by_hour(first_calls_by_hour(scenario), target)
 
 
 # ---- the simulation ---------------------------------------------------------------------------
@@ -250,7 +289,7 @@ def advise(
     base = for_advice(scenario, target)
     queue = Queue.of(base, target)
     first = first_calls_by_hour(base)
-    erlang = [queue.agents(calls, target) for calls in first]
+    erlang = queue.agents_by_hour(first, target)
     search = _Search(list(erlang), [1 if calls > 0 else 0 for calls in first], trim)
     best: Trial | None = None
     trial = None
@@ -267,7 +306,9 @@ def advise(
             best = trial
             search.passed()
         else:
-            seen = {h: queue.agents(max(first[h], trial.mean(h, "offered") or 0.0), target) for h in failing}
+            seen = {
+                h: queue.agents(max(first[h], trial.mean(h, "offered") or 0.0), target, h) for h in failing
+            }
             search.failed(failing, seen)
     final = best or trial
     assert final is not None  # max_iterations >= 1

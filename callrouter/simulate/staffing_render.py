@@ -80,7 +80,8 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
             "max_abandon": target.max_abandon,
         },
         "erlang": {
-            "service_seconds": queue.service_seconds,
+            "service_seconds": round(queue.service_seconds, 3),
+            "service_seconds_by_hour": [round(x, 3) for x in queue.hourly],
             "abandon_rate": queue.abandon_rate,
             "threshold_seconds": queue.threshold,
         },
@@ -170,6 +171,15 @@ def _verdict(advice: Advice) -> str:
     return f"NOT MET: the iteration cap was reached with hours still missing the target ({tried})"
 
 
+def _service_text(queue: Queue, first: list[float]) -> str:
+    """The service time, or its range over the hours with calls when their mix of topics differs."""
+    hours = [queue.service(h) for h in range(HOURS) if first[h] > 0]
+    low, high = (min(hours), max(hours)) if hours else (queue.service_seconds,) * 2
+    if high - low < 0.5:
+        return f"{queue.service_seconds:.0f} s"
+    return f"{queue.service_seconds:.0f} s on the day, {low:.0f}-{high:.0f} s by the hour's mix of topics"
+
+
 def as_table(scenario: Scenario, advice: Advice) -> str:
     planned = planned_by_hour(scenario)
     first = first_calls_by_hour(scenario)
@@ -178,7 +188,7 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
     lines = [
         f"callrouter staffing: {scenario.source} on {scenario.file.date.isoformat()} ({scenario.zone})",
         f"target: {target_text(advice.target)}",
-        f"Erlang A per hour, one queue: service {queue.service_seconds:g} s (handle + wrap-up + ring), "
+        f"Erlang A per hour, one queue: service {_service_text(queue, first)} (handle + wrap-up + ring), "
         + ("patience infinite" if queue.abandon_rate == 0 else f"patience {1 / queue.abandon_rate:g} s")
         + f", within {queue.threshold:g} s of the ring",
         f"needed: simulated, seeds {seeds[0]}..{seeds[-1]}; {_verdict(advice)}",

@@ -31,7 +31,7 @@ WHERE started_at >= $1 AND started_at < $2 AND direction = 'inbound' AND line IS
 GROUP BY 1, 2, 3
 """
 TALKS = """
-SELECT EXTRACT(EPOCH FROM (ended_at - agent_answered_at))::float8 AS talk
+SELECT EXTRACT(EPOCH FROM (ended_at - agent_answered_at))::float8 AS talk, topic
 FROM calls
 WHERE started_at >= $1 AND started_at < $2 AND direction = 'inbound' AND outcome = 'answered'
   AND agent_answered_at IS NOT NULL AND ended_at IS NOT NULL
@@ -64,6 +64,7 @@ class RecordedTraffic:
     # quarter -> first calls
     without_topic: int = 0  # first calls that chose no topic (the menu, after hours): not in first_calls
     talk_seconds: list[float] = field(default_factory=list)  # of every answered call, in order of start
+    talk_by_topic: dict[str, list[float]] = field(default_factory=dict)  # the same, by the call's topic
     abandoned: int = 0
     waited_seconds: float = 0.0  # by every queued caller
 
@@ -82,16 +83,17 @@ class ArrivalReader(Pooled):
                 found.first_calls.setdefault((row["line"], row["topic"]), {})[row["quarter"]] = row["n"]
         patience = await self._fetch(PATIENCE, start, end)
         found.abandoned, found.waited_seconds = patience[0]["abandoned"], patience[0]["waited"]
-        found.talk_seconds = await self._talks(start, end)
+        await self._talks(found, start, end)
         return found
 
-    async def _talks(self, start: datetime, end: datetime) -> list[float]:
+    async def _talks(self, found: RecordedTraffic, start: datetime, end: datetime) -> None:
         """Streamed through a cursor: a busy month holds many answered calls."""
-        talks: list[float] = []
         async for batch in self._stream(_talk, TALKS, start, end, batch=BATCH):
-            talks.extend(batch)
-        return talks
+            for topic, talk in batch:
+                found.talk_seconds.append(talk)
+                if topic is not None:
+                    found.talk_by_topic.setdefault(topic, []).append(talk)
 
 
-def _talk(r: asyncpg.Record) -> float:
-    return max(float(r["talk"]), 0.0)
+def _talk(r: asyncpg.Record) -> tuple[str | None, float]:
+    return r["topic"], max(float(r["talk"]), 0.0)

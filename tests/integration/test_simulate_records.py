@@ -46,6 +46,7 @@ async def test_the_reader_counts_first_calls_talks_and_abandons(
     assert traffic.without_topic == 1  # the menu hang-up at 12:00
     # every answered call talked, the two copies of the first too (each 10 s waited, 170 s talked)
     assert traffic.talk_seconds == [170.0] * 62
+    assert traffic.talk_by_topic == {"operator": [170.0] * 62}, "by topic too, for each stream's own"
     assert traffic.abandoned == 10 and traffic.waited_seconds == pytest.approx(1100 + 2 * 10)
 
 

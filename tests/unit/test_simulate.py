@@ -111,6 +111,31 @@ def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
     assert summary.calls_per_person == 1.5
 
 
+def test_each_arrival_stream_talks_for_its_own_handle_time() -> None:
+    """A stream with its own ``handle`` talks for it; the others for the scenario's."""
+    s = scenario(
+        arrivals=[
+            {"line": "clinic-central", "topic": "appointment_book", "per_hour": [0]},
+            {"line": "ambulance", "topic": "urgent", "per_hour": [0],
+             "handle": {"distribution": "fixed", "mean_seconds": 400}},
+        ],
+        shifts=[{"agents": ["agent1", "agent3"], "start": "00:00", "end": "24:00"}],
+    )  # fmt: skip
+    clinic, ambulance = s.streams
+    people = [
+        Person(number_for("RU", n), stream, TEN + 1800 * n)
+        for n, stream in enumerate((clinic, ambulance) * 2)
+    ]
+    day = simulate(s, people=people)
+    talks = {
+        (c.line, c.ended_at - c.agent_answered_at)
+        for c in day.calls
+        if c.outcome is Outcome.ANSWERED and c.ended_at and c.agent_answered_at
+    }
+    assert talks == {("clinic-central", timedelta(seconds=60)), ("ambulance", timedelta(seconds=400))}
+    assert len(day.calls) == 4
+
+
 def run_small(seed: int | None = None, **observe: Any) -> tuple[Scenario, Day]:
     s = load_scenario(SMALL, seed)
     return s, simulate(s, **observe)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import tomllib
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 from callrouter import simulate_records
 from callrouter.simulate.people import draw
-from callrouter.simulate.recorded import Recorded, clock, scenario_data
+from callrouter.simulate.recorded import MIN_TOPIC_TALKS, Recorded, clock, scenario_data
 from callrouter.simulate.scenario import Distribution, ScenarioError, build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,25 @@ def test_the_records_become_a_scenario() -> None:
     assert scenario.shifts == {"agent1": ((8 * 3600, 12 * 3600 + 31 * 60), (13 * 3600, 86_400))}
     central = next(s for s in scenario.streams if s.line == "clinic-central")
     assert central.intervals[1] == (9 * 3600 + 900, 9 * 3600 + 1800, 0.0)
+
+
+def test_a_topic_with_talks_enough_draws_from_its_own() -> None:
+    """Thirty answered calls of a topic make its own talk times; fewer, every topic's."""
+    booked = [200.0 + n for n in range(MIN_TOPIC_TALKS)]
+    recorded = replace(
+        RECORDED,
+        talk_seconds=[*booked, 30.0],
+        talk_by_topic={"appointment_book": booked, "urgent": [30.0]},
+    )
+    made = data(recorded=recorded)
+    ambulance, central = made["arrivals"]
+    assert central["handle"] == {"distribution": "empirical", "samples": booked}
+    assert "handle" not in ambulance, "one call is no distribution: the pooled one"
+    assert made["handle"]["samples"] == [*booked, 30.0]
+    scenario = build(made, "records", ROOT)
+    by_line = {s.line: s.handle.mean_seconds for s in scenario.streams}
+    assert by_line["clinic-central"] == pytest.approx(200 + (MIN_TOPIC_TALKS - 1) / 2)
+    assert by_line["ambulance"] == pytest.approx((sum(booked) + 30) / (MIN_TOPIC_TALKS + 1))
 
 
 def test_a_base_keeps_its_patience_shifts_and_the_rest() -> None:

@@ -24,6 +24,7 @@ from callrouter.simulate.staffing import (
     first_calls_by_hour,
     for_advice,
     staffed,
+    talk_by_hour,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +76,31 @@ def test_the_erlang_step_is_erlang_a_on_each_hours_first_calls() -> None:
     assert erlang_by_hour(scenario(patience={"distribution": "infinite"}), EIGHTY_TWENTY)[10] == agents_for(
         0.8, 18.0, 90 / 3600, 1 / 132, 0.0, None, "sl2"
     )
+
+
+def test_each_hours_service_time_is_its_own_mix_of_topics() -> None:
+    """A stream's own handle counts for its calls: an hour of long calls needs more agents
+    than the same number of short ones, and an hour of both is their weighted mean."""
+    s = scenario(
+        arrivals=[
+            {"line": "ambulance", "topic": "urgent", "start": "09:00", "per_hour": [60, 30],
+             "handle": {"distribution": "exponential", "mean_seconds": 300}},
+            {"line": "hotline-health", "topic": "operator", "start": "10:00", "per_hour": [90, 90]},
+        ]
+    )  # fmt: skip
+    day, hours = talk_by_hour(s)
+    assert hours[9] == 300 and hours[11] == 120, "one stream each: its own handle, else the scenario's"
+    assert hours[10] == pytest.approx((30 * 300 + 90 * 120) / 120)
+    assert day == pytest.approx((90 * 300 + 180 * 120) / 270) and hours[3] == day, "no calls: the day's"
+    counts = erlang_by_hour(s, EIGHTY_TWENTY)
+    for hour, calls in ((9, 60), (10, 120), (11, 90)):
+        assert counts[hour] == agents_for(
+            0.8, 20.0 - RING, calls / 3600, 1 / (hours[hour] + WRAP_UP + RING), 1 / 90, None, "sl2"
+        )
+    same_calls_short = erlang_by_hour(
+        scenario(arrivals=[{**s.file.arrivals[0].model_dump(), "handle": None}]), EIGHTY_TWENTY
+    )
+    assert counts[9] > same_calls_short[9], "60 calls of 300 s need more agents than 60 of 120 s"
 
 
 def judged(s: Scenario, counts: list[int], target: Target, days: int) -> list[int]:
