@@ -137,7 +137,7 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     request = sc.Request(
         Path(args.scenario) if args.scenario else None, args.target, args.max_abandon, args.definition,
         args.replications, args.iterations, not args.no_trim, args.seed, args.format,
-        Path(args.output) if args.output else None,
+        Path(args.output) if args.output else None, args.shrinkage,
     )  # fmt: skip
     if args.scenario is not None:
         return sc.run(request, sys.stdout, sys.stderr)
@@ -301,6 +301,11 @@ def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     staff.add_argument(
         "--definition", choices=["sl2", "sl1"], default="sl2", help="the service level judged (default sl2)"
+    )
+    staff.add_argument(
+        "--shrinkage",
+        metavar="PERCENT",
+        help="paid time off the phones (breaks, training, absence), e.g. 30%%: the rota each hour too",
     )
     staff.add_argument(
         "--replications",

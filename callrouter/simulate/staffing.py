@@ -88,17 +88,26 @@ def parse_target(text: str) -> tuple[float, float]:
     return level / 100, seconds
 
 
-def parse_share(text: str) -> float:
-    """``5%`` (or ``5``): 0.05."""
+def parse_share(text: str, option: str = "--max-abandon", zero: bool = False) -> float:
+    """``5%`` (or ``5``): 0.05. ``zero``: 0% is a share too (none); 100% never is then."""
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
     if found is None:
-        raise TargetError(f"--max-abandon: {text!r} is not a percentage, e.g. 5%")
+        raise TargetError(f"{option}: {text!r} is not a percentage, e.g. 5%")
     share = float(found[1])
-    if share < 1 and "%" not in text:  # 0.05: a fraction meant, or really 0.05%? Asked, not guessed
-        raise TargetError(f"--max-abandon: {text!r}: write it with its % sign (5% or {share:g}%)")
-    if not 0 < share <= 100:
-        raise TargetError(f"--max-abandon: must lie in (0, 100%], not {share:g}%")
+    if 0 < share < 1 and "%" not in text:  # 0.05: a fraction meant, or really 0.05%? Asked, not guessed
+        raise TargetError(f"{option}: {text!r}: write it with its % sign (5% or {share:g}%)")
+    if zero and not 0 <= share < 100:
+        raise TargetError(f"{option}: must lie in [0, 100%), not {share:g}%")
+    if not zero and not 0 < share <= 100:
+        raise TargetError(f"{option}: must lie in (0, 100%], not {share:g}%")
     return share / 100
+
+
+def roster(needed: Sequence[int], shrinkage: float) -> list[int]:
+    """The agents to put on the rota each hour so that ``needed`` are on the phones when
+    ``shrinkage`` of paid time goes elsewhere (breaks, training, meetings, absence):
+    needed / (1 - shrinkage), rounded up."""
+    return [math.ceil(n / (1 - shrinkage) - 1e-9) for n in needed]
 
 
 # ---- the formula ------------------------------------------------------------------------------
@@ -272,6 +281,11 @@ class Advice:
     capped: bool  # the iteration cap stopped the search
     seconds: float = 0.0
     history: list[tuple[int, ...]] = field(default_factory=list)  # each staffing tried, in order
+    shrinkage: float = 0.0  # of paid time off the phones: the rota is ``roster(needed, shrinkage)``
+
+    @property
+    def rostered(self) -> list[int]:
+        return roster(self.needed, self.shrinkage)
 
 
 def advise(

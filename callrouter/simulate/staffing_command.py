@@ -14,7 +14,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -75,6 +75,7 @@ class Request:
     seed: int | None = None
     fmt: str = "table"
     output: Path | None = None
+    shrinkage: str | None = None
 
 
 def source_problem(
@@ -102,6 +103,9 @@ def run(
     try:
         level, seconds = staffing.parse_target(request.target)
         ceiling = None if request.max_abandon is None else staffing.parse_share(request.max_abandon)
+        shrinkage = (
+            0.0 if request.shrinkage is None else staffing.parse_share(request.shrinkage, "--shrinkage", True)
+        )
     except staffing.TargetError as exc:
         print(f"callrouter staffing: {exc}", file=stderr)
         return EXIT_UNUSABLE
@@ -123,6 +127,7 @@ def run(
     advice = staffing.advise(
         scenario, target, request.replications, request.iterations, request.trim, progress=progress
     )
+    advice = replace(advice, shrinkage=shrinkage)
     stdout.write(staffing_render.render(scenario, advice, request.fmt))
     if request.output is not None and request.scenario is not None:
         try:

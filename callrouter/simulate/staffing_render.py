@@ -25,6 +25,7 @@ COLUMNS = (
     ("hour", 4), ("planned", 8), ("Erlang A", 8), ("needed", 6), ("first", 6), ("offered", 7), ("SL1", 6),
     ("SL2", 6), ("abandon.", 8), ("ASA", 7), ("occup.", 6),
 )  # fmt: skip
+ROTA = ("rota", 5)  # with --shrinkage: the agents to put on the rota for the needed on the phones
 PREDICTED = ("offered", "sl1", "sl2", "abandonment", "asa_seconds", "occupancy", "calls_per_person")
 
 
@@ -95,7 +96,9 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
             "planned": None if planned is None else round(sum(planned), 3),
             "erlang": sum(advice.erlang),
             "needed": sum(advice.needed),
+            "rota": sum(advice.rostered),
         },
+        "shrinkage": advice.shrinkage,
         "day": {name: _rounded(trial.mean(None, name)) for name in PREDICTED},
         "hours": [
             {
@@ -103,6 +106,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
                 "planned": None if planned is None else round(planned[h], 3),
                 "erlang": advice.erlang[h],
                 "needed": advice.needed[h],
+                "rota": advice.rostered[h],
                 "first_calls": round(first[h], 3),
                 "judged": trial.judged(h),
                 **{name: _rounded(trial.mean(h, name)) for name in PREDICTED},
@@ -158,8 +162,14 @@ def _predicted(trial: Trial, hour: int | None) -> list[str]:
     ]
 
 
-def _line(cells: list[str]) -> str:
-    return "  ".join(cell.rjust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True)).rstrip()
+def _line(cells: list[str], rota: bool = False) -> str:
+    """The cells under ``COLUMNS``; ``rota``: the rota's count comes after the needed one."""
+    columns = (*COLUMNS[:4], ROTA, *COLUMNS[4:]) if rota else COLUMNS
+    return "  ".join(cell.rjust(width) for cell, (_, width) in zip(cells, columns, strict=True)).rstrip()
+
+
+def _with_rota(advice: Advice, cells: list[str], rota: str) -> list[str]:
+    return [*cells[:4], rota, *cells[4:]] if advice.shrinkage else cells
 
 
 def _verdict(advice: Advice) -> str:
@@ -180,11 +190,19 @@ def _service_text(queue: Queue, first: list[float]) -> str:
     return f"{queue.service_seconds:.0f} s on the day, {low:.0f}-{high:.0f} s by the hour's mix of topics"
 
 
+def _rota_text(shrinkage: float) -> list[str]:
+    return [
+        f"rota: needed / (1 - shrinkage {100 * shrinkage:g}%), rounded up: the agents to put on the",
+        "rota for the needed to be on the phones (breaks, training, absence take the rest)",
+    ]
+
+
 def as_table(scenario: Scenario, advice: Advice) -> str:
     planned = planned_by_hour(scenario)
     first = first_calls_by_hour(scenario)
     queue = Queue.of(scenario, advice.target)
     seeds = advice.trial.replicated.seeds
+    rota = bool(advice.shrinkage)
     lines = [
         f"callrouter staffing: {scenario.source} on {scenario.file.date.isoformat()} ({scenario.zone})",
         f"target: {target_text(advice.target)}",
@@ -193,19 +211,24 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
         + f", within {queue.threshold:g} s of the ring",
         f"needed: simulated, seeds {seeds[0]}..{seeds[-1]}; {_verdict(advice)}",
         "",
-        _line([name for name, _ in COLUMNS]),
-        _line(_day_row(advice, planned, first)),
+        _line(_with_rota(advice, [name for name, _ in COLUMNS], ROTA[0]), rota),
+        _line(_with_rota(advice, _day_row(advice, planned, first), str(sum(advice.rostered))), rota),
     ]
-    lines += [_line(_row(advice, h, planned, first)) for h in _hours(advice, planned, first)]
+    lines += [
+        _line(_with_rota(advice, _row(advice, h, planned, first), str(advice.rostered[h])), rota)
+        for h in _hours(advice, planned, first)
+    ]
     planned_hours = DASH if planned is None else f"{sum(planned):.1f}"
     lines += [
         "",
-        f"agent-hours: planned {planned_hours}, Erlang A {sum(advice.erlang)}, needed {sum(advice.needed)}",
+        f"agent-hours: planned {planned_hours}, Erlang A {sum(advice.erlang)}, needed {sum(advice.needed)}"
+        + (f", on the rota {sum(advice.rostered)}" if rota else ""),
         "planned: the scenario's own agents on shift (with their own topics and languages);",
         "Erlang A: the formula on the first calls; needed: after simulation (all-round agents, the",
         "scenario's shifts left out); first: first calls expected; offered: calls simulated (redials",
         "included); the figures: the days' mean with the needed staffing, pooled; *: under",
         f"{MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
+        *(_rota_text(advice.shrinkage) if rota else []),
         "",
         "# the advised staffing, in place of the scenario's [[shifts]] and [staff]:",
         staff_toml(advice).rstrip(),

@@ -5,6 +5,7 @@ one topic), a few seconds each."""
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from callrouter.simulate.staffing import (
     first_calls_by_hour,
     for_advice,
     staffed,
+    roster,
     talk_by_hour,
 )
 
@@ -162,6 +164,9 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         (["--target", "80/20", "--max-abandon", "lots"], "--max-abandon: 'lots' is not a percentage"),
         (["--target", "80/20", "--max-abandon", "0%"], "--max-abandon: must lie in (0, 100%]"),
         (["--target", "80/20", "--max-abandon", "0.05"], "--max-abandon: '0.05': write it with its % sign"),
+        (["--target", "80/20", "--shrinkage", "100%"], "--shrinkage: must lie in [0, 100%)"),
+        (["--target", "80/20", "--shrinkage", "0.3"], "--shrinkage: '0.3': write it with its % sign"),
+        (["--target", "80/20", "--shrinkage", "a third"], "--shrinkage: 'a third' is not a percentage"),
     ):
         code, out, err = run(["--scenario", str(path), *args], capsys)
         assert code == 2 and out == ""
@@ -231,6 +236,36 @@ def test_the_command_writes_the_advice_and_the_scenario_with_it(
     assert code == 0
     assert "by SL2 (answered within 20 s / (answered + abandoned after 20 s))" in table
     assert "[staff]" in table and "agent-hours: planned 4.0" in table
+    assert " rota" not in table.splitlines()[5], "no shrinkage: no rota column"
+
+
+def test_shrinkage_puts_more_agents_on_the_rota_than_on_the_phones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(data(config=str(ROOT / "callrouter.example.toml"))))
+    args = ["--scenario", str(path), "--target", "80/20", "--replications", "2"]
+    code, out, _ = run([*args, "--format", "json", "--shrinkage", "30%"], capsys)
+    advice = json.loads(out)
+    assert code == 0 and advice["shrinkage"] == 0.3
+    for hour in advice["hours"]:
+        assert hour["rota"] == math.ceil(hour["needed"] / 0.7 - 1e-9), hour
+        assert hour["rota"] * 0.7 >= hour["needed"] > (hour["rota"] - 1) * 0.7
+    assert (
+        advice["agent_hours"]["rota"]
+        == sum(h["rota"] for h in advice["hours"])
+        > advice["agent_hours"]["needed"]
+    )
+    assert advice["staff"]["per_hour"] == [h["needed"] for h in advice["hours"][9:12]], (
+        "[staff]: on the phones"
+    )
+    code, table, _ = run([*args, "--shrinkage", "30%"], capsys)
+    header = next(line for line in table.splitlines() if line.lstrip().startswith("hour"))
+    assert header.split()[:6] == ["hour", "planned", "Erlang", "A", "needed", "rota"]
+    ten = next(line for line in table.splitlines() if line.startswith("  10"))
+    assert ten.split()[3:5] == [str(advice["hours"][10]["needed"]), str(advice["hours"][10]["rota"])]
+    assert f"on the rota {advice['agent_hours']['rota']}" in table and "shrinkage 30%" in table
+    assert roster([0, 1, 7, 10], 0.0) == [0, 1, 7, 10] and roster([7, 10], 0.3) == [10, 15]
 
 
 def test_the_iteration_cap_is_reported_and_exits_1(
