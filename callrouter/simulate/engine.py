@@ -12,7 +12,12 @@ What the model does (the switchboard decides everything else):
 - a caller waits in the queue for their patience, drawn when the call joins it,
   then hangs up (the agent's phone may be ringing); once bridged to an agent
   they talk for a drawn handle time (their stream's) and hang up;
-- an agent's phone is answered ``timing.agent_answer_seconds`` after it rings;
+- a share of people (``callers.withheld``) withhold their number; a share of
+  calls (``callers.menu_hangup``) hang up in the menu before its last key (they
+  do not call again);
+- an agent's phone is answered ``timing.agent_answer_seconds`` after it rings,
+  or with ``misses.probability`` rings out (the router's ring timeout): the
+  router auto-pauses the agent, who resumes ``misses.resume_seconds`` later;
   agents log in and out per shift (one still on a call logs out after it);
 - a caller whose call ended unserved (abandoned, overflowed, told to call back)
   calls again with ``redial.probability`` after a drawn delay, up to
@@ -35,7 +40,7 @@ from typing import Any
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
-from callrouter.core.agents import AgentStateError
+from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.core.records import AgentStateRecord, CallbackRecord, CallEventRecord, CallRecord, Outcome
 from callrouter.simulate.people import Draws, Person, draw, first_calls
@@ -45,15 +50,16 @@ from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario, St
 UNSERVED = frozenset({Outcome.ABANDONED, Outcome.SHORT_ABANDON, Outcome.OVERFLOW, Outcome.BUSY})
 # Agents in these states may log out (not while rung or talking).
 FREE_STATES = frozenset({"idle", "wrap_up", "paused"})
-PRESENTED = "allowed_not_screened"  # every simulated caller shows their number
+PRESENTED = "allowed_not_screened"  # a caller who shows their number
+WITHHELD = "prohib_not_screened"  # one who withholds it (the network still asserts it)
 # Past this, whatever is still going is ended (calls last at most [router] max_call_seconds).
 HORIZON = timedelta(days=1)
 
 # The heap's events: (at, seq, kind, subject, detail).
 (
     ARRIVE, KEY, PLAYED, ABANDON, TALK_END, GONE, LEG_ANSWERS, LEG_GONE, WAKE, LOGIN, LOGOUT,
-    OFFER_KEY, LEASED, DIAL_ANSWERS, DIAL_GONE,
-) = range(15)  # fmt: skip
+    OFFER_KEY, LEASED, DIAL_ANSWERS, DIAL_GONE, MENU_HANGUP, RESUME,
+) = range(17)  # fmt: skip
 Observer = Callable[[sb.Board, list[sb.Command]], None]
 
 
@@ -111,6 +117,10 @@ class Simulation:
             self.streams[(stream.line, stream.topic)] = stream
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
+        self.callers = scenario.file.callers
+        if self.callers.withheld:
+            for person in self.day.people:
+                person.withheld = self.draws.callers.random() < self.callers.withheld
 
     # ---- the clock ----------------------------------------------------------------------------
     def push(self, at: datetime, kind: int, subject: Any = None, detail: Any = None) -> None:
@@ -186,6 +196,7 @@ class Simulation:
             TALK_END: self.talk_end, GONE: self.gone, LEG_ANSWERS: self.leg_answers, LEG_GONE: self.leg_gone,
             WAKE: self.wake, LOGIN: self.login, LOGOUT: self.logout, OFFER_KEY: self.offer_key,
             LEASED: self.leased, DIAL_ANSWERS: self.dial_answers, DIAL_GONE: self.dial_gone,
+            MENU_HANGUP: self.menu_hangup, RESUME: self.resume,
         }  # fmt: skip
 
     # ---- what happens: people, phones, shifts, time ---------------------------------------------
@@ -195,12 +206,18 @@ class Simulation:
         person.calls.append(channel_id)
         self.channels[channel_id] = Channel(person)
         stream = person.stream
-        arrived = sb.Arrived(
-            channel_id, stream.did, person.number, self.now, f"p{self.made}", True, presentation=PRESENTED
+        shown = WITHHELD if person.withheld else PRESENTED
+        self.step(
+            sb.Arrived(
+                channel_id, stream.did, person.number, self.now, f"p{self.made}", True, presentation=shown
+            )
         )
-        self.step(arrived)
         if stream.keys:
             self.after(self.timing.key_seconds, KEY, channel_id)
+            share = self.callers.menu_hangup
+            if share and self.draws.callers.random() < share:  # before the last key
+                menu = self.timing.key_seconds * len(stream.keys)
+                self.after(menu * self.draws.callers.random(), MENU_HANGUP, channel_id)
 
     def key(self, channel_id: str, _: Any) -> None:
         channel = self.channels.get(channel_id)
@@ -212,6 +229,22 @@ class Simulation:
         self.step(sb.OnCall(channel_id, ev.Digit(keys[channel.key - 1])))
         if channel.key < len(keys):
             self.after(self.timing.key_seconds, KEY, channel_id)
+
+    def menu_hangup(self, channel_id: str, _: Any) -> None:
+        call = self.board.calls.get(channel_id)
+        if channel_id in self.channels and call is not None and call.phase is Phase.MENU:
+            self.step(sb.OnCall(channel_id, ev.CallerHungUp("16")))
+
+    def resume(self, agent_id: str, _: Any) -> None:
+        """An agent auto-paused for a ring they let go comes back (unless they were
+        paused otherwise since, or have logged out)."""
+        agent = self.board.centre.agents.get(agent_id)
+        if (
+            agent is not None
+            and agent.state is AgentState.PAUSED
+            and (agent.pause_reason or "").startswith("auto-pause")
+        ):
+            self.step(sb.AgentCommand(agent_id, "resume"))
 
     def played(self, channel_id: str, playback_id: str) -> None:
         channel = self.channels.get(channel_id)
@@ -311,6 +344,12 @@ class Simulation:
 
     def originate(self, command: sb.Originate) -> None:
         self.legs[command.channel_id] = False
+        misses = self.scenario.file.misses
+        if misses.probability and self.draws.misses.random() < misses.probability:
+            # Rings out: Asterisk ends the originate at its timeout, and the router pauses the agent.
+            self.after(command.ring_seconds, LEG_GONE, command.channel_id, "No answer")
+            self.after(command.ring_seconds + misses.resume_seconds, RESUME, command.agent_id)
+            return
         self.after(self.timing.agent_answer_seconds, LEG_ANSWERS, command.channel_id)
 
     def hang_up_leg(self, command: sb.HangupLeg) -> None:

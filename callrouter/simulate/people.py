@@ -27,6 +27,7 @@ class Person:
     stream: Stream
     first_at: float  # seconds of the day
     calls: list[str] = field(default_factory=list)  # their calls' channel ids, in order
+    withheld: bool = False  # calls with the number withheld (asserted to the network only)
 
 
 def draw(rng: random.Random, dist: Distribution) -> float:
@@ -46,9 +47,9 @@ class Draws:
     """The day's random streams, each seeded from the scenario's seed and its own name."""
 
     def __init__(self, seed: int) -> None:
-        self.arrivals, self.handle, self.patience, self.redial, self.callback = (
+        self.arrivals, self.handle, self.patience, self.redial, self.callback, self.callers, self.misses = (
             random.Random(f"{seed}:{name}")
-            for name in ("arrivals", "handle", "patience", "redial", "callback")
+            for name in ("arrivals", "handle", "patience", "redial", "callback", "callers", "misses")
         )
 
 

@@ -10,6 +10,8 @@ it into what the engine plays.
     patience = { distribution = "exponential", mean_seconds = 120 }  # or "infinite"
     redial = { probability = 0.7, max_attempts = 5, delay = { distribution = "exponential",
                mean_seconds = 180 } }
+    callers = { withheld = 0.05, menu_hangup = 0.02 }     # optional: shares of people, of calls
+    misses = { probability = 0.02, resume_seconds = 60 }  # optional: rings agents let go unanswered
     [[arrivals]]  # first calls: Poisson, per_hour (or per_quarter: each 15 min) from start
     line = "clinic-central"
     topic = "appointment_book"
@@ -118,6 +120,26 @@ class CallbackBehaviour(Strict):
     answer_seconds: float = Field(default=5.0, ge=0, le=600, description="their phone rings this long first")
 
 
+class Callers(Strict):
+    """What callers do besides waiting: withhold their number, hang up in the menu."""
+
+    withheld: float = Field(
+        default=0.0, ge=0, le=1, description="people who withhold their number (never recognised again)"
+    )
+    menu_hangup: float = Field(
+        default=0.0, ge=0, le=1, description="calls hung up in the menu before a topic is chosen"
+    )
+
+
+class Misses(Strict):
+    """Agents who let a ring go unanswered: the phone rings out (the config's ring
+    timeout), the router auto-pauses the agent and offers the caller again; the
+    agent resumes ``resume_seconds`` later."""
+
+    probability: float = Field(default=0.0, ge=0, le=1, description="of each ring going unanswered")
+    resume_seconds: float = Field(default=60.0, ge=0, le=DAY_SECONDS, description="paused this long")
+
+
 class Timing(Strict):
     """How long Asterisk's and the people's parts take."""
 
@@ -180,6 +202,8 @@ class ScenarioFile(Strict):
     patience: Patience
     redial: Redial = Redial()
     callback: CallbackBehaviour = CallbackBehaviour()
+    callers: Callers = Callers()
+    misses: Misses = Misses()
     arrivals: list[Arrival] = Field(min_length=1)
     shifts: list[Shift] = Field(default_factory=list)
     staff: st.Staff | None = Field(default=None, description="all-round agents by the hour, besides shifts")

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "examples" / "scenario-small.toml"
 TEN = 10 * 3600  # 10:00 in Moscow: the clinics are open
 WRAP_UP = 10.0  # the example config's [queue] wrap_up_seconds
+RING_TIMEOUT = 15.0  # the example config's [queue] ring_timeout_seconds
 
 
 def scenario(**changes: Any) -> Scenario:
@@ -109,6 +110,67 @@ def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
     summary = figures.summary(day).day
     assert (summary.offered, summary.people, summary.never_served) == (3, 2, 1)
     assert summary.calls_per_person == 1.5
+
+
+def test_a_caller_who_withholds_their_number_is_not_recognised_when_calling_again() -> None:
+    """The same day as the resume test, every person withholding: the redial queues anew."""
+    s = scenario(
+        handle={"distribution": "fixed", "mean_seconds": 600},
+        patience={"distribution": "fixed", "mean_seconds": 30},
+        redial={"probability": 1, "max_attempts": 2, "delay": {"distribution": "fixed", "mean_seconds": 60}},
+        callers={"withheld": 1.0},
+    )
+    talker, waiter = callers(s, TEN, TEN + 10)
+    day = simulate(s, people=[talker, waiter])
+    assert talker.withheld and waiter.withheld
+    assert {c.caller_presentation for c in day.calls} == {"withheld"} and {
+        c.caller_number for c in day.calls
+    } == {None}
+    by_channel = {c.channel_id: c for c in day.calls}
+    gave_up, again = (by_channel[c] for c in waiter.calls)
+    assert again.queued_at is not None and gave_up.queued_at is not None
+    assert again.repeat_kind is None and again.queued_at > gave_up.queued_at, "no place kept: a new one"
+    assert again.menu_path == "21", "not known: through the menu again"
+
+
+def test_menu_hangups_end_in_the_menu_and_do_not_call_again() -> None:
+    s = scenario(
+        callers={"menu_hangup": 1.0},
+        redial={"probability": 1, "max_attempts": 3, "delay": {"distribution": "fixed", "mean_seconds": 60}},
+    )
+    people = callers(s, TEN, TEN + 600)
+    day = simulate(s, people=people)
+    assert [c.outcome for c in day.calls] == [Outcome.MENU_HANGUP] * 2
+    for call, person in zip(day.calls, people, strict=True):
+        assert call.queued_at is None and call.topic is None
+        assert call.ended_at is not None and call.ended_at < s.at(person.first_at + 2), "before the last key"
+        assert len(person.calls) == 1, "a menu hang-up is not redialled"
+    assert [c.outcome for c in simulate(scenario(), people=callers(scenario(), TEN)).calls] == [
+        Outcome.ANSWERED
+    ]
+
+
+def test_an_agent_who_lets_a_ring_go_is_paused_the_caller_offered_again_and_the_agent_resumes() -> None:
+    """Two agents, every first ring missed at 50%: each miss is the ring timeout long,
+    auto-pauses the agent, who resumes ``resume_seconds`` after; every call is answered."""
+    s = scenario(
+        misses={"probability": 0.5, "resume_seconds": 45},
+        shifts=[{"agents": ["agent1", "agent2"], "start": "00:00", "end": "24:00"}],
+    )
+    people = callers(s, *(TEN + 400 * n for n in range(12)))
+    day = simulate(s, people=people)
+    assert [c.outcome for c in day.calls] == [Outcome.ANSWERED] * 12
+    paused = [r for r in day.agent_states if r.state == "paused"]
+    resumed = [r for r in day.agent_states if r.reason == "resume"]
+    assert paused and len(resumed) == len(paused), "each auto-pause is resumed"
+    for pause in paused:
+        assert pause.reason == "auto-pause: No answer"
+        back = min(r.at for r in resumed if r.agent == pause.agent and r.at > pause.at)
+        assert back == pause.at + timedelta(seconds=45)
+    missed = [c for c in day.calls if wait(c) > 2.0]
+    assert missed, "some caller waited through a missed ring"
+    for call in missed:
+        assert wait(call) >= RING_TIMEOUT + 2.0, "the ring timeout, then the next agent's ring"
 
 
 def test_each_arrival_stream_talks_for_its_own_handle_time() -> None:

@@ -51,6 +51,9 @@ def test_bad_keys_are_named_by_their_path_all_at_once() -> None:
     data["handle"]["distribution"] = "gamma"
     data["shifts"][0]["end"] = "25:00"
     data["seeds"] = 3
+    data["callers"] = {"withheld": 1.5, "menu_hangups": 0.1}
+    data["misses"] = {"probability": -0.1}
+    data["arrivals"][3]["handle"] = {"distribution": "fixed"}
     found = problems(data)
     for path in (
         "arrivals[2].per_hours: Extra inputs are not permitted",
@@ -60,9 +63,13 @@ def test_bad_keys_are_named_by_their_path_all_at_once() -> None:
         "handle.distribution: Input should be 'exponential', 'lognormal', 'fixed' or 'empirical'",
         "shifts[0].end: String should match pattern",
         "seeds: Extra inputs are not permitted",
+        "callers.withheld: Input should be less than or equal to 1",
+        "callers.menu_hangups: Extra inputs are not permitted",
+        "misses.probability: Input should be greater than or equal to 0",
+        "arrivals[3].handle.mean_seconds: Field required",
     ):
         assert any(p.startswith(path) for p in found), (path, found)
-    assert len(found) == 7
+    assert len(found) == 11
 
 
 def test_what_the_config_does_not_know_is_named_too() -> None:

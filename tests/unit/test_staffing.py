@@ -24,8 +24,8 @@ from callrouter.simulate.staffing import (
     erlang_by_hour,
     first_calls_by_hour,
     for_advice,
-    staffed,
     roster,
+    staffed,
     talk_by_hour,
 )
 
