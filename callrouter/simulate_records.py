@@ -6,8 +6,15 @@ day recorded in PostgreSQL as a scenario. The store reads the traffic
 scenario file, ``staffing`` advises on it.
 
 The window is ``--from`` up to ``--to`` (exclusive), each a day (its midnight)
-or an ISO datetime, one without an offset on the centre's wall clock; it lies
-within one day of that clock (a scenario is a day).
+or an ISO datetime, one without an offset on the centre's wall clock. Within one
+day of that clock it is played as recorded. A range of whole days (``--from``
+and ``--to`` both dates, at most ``MAX_DAYS``) is played as its average day: each
+day read on its own, first calls per line, topic and quarter averaged over the
+days, talk times and abandons pooled, and the agents logged in each hour
+averaged into ``[staff]`` (all-round agents; the days' named logins do not
+make one day's shifts). The day is played on the range's first date (its
+weekday's opening hours): a range of like days (weekdays, or the same weekday
+of several weeks by one range each) gives a day that means something.
 
 Exit 0: written; 2: bad arguments, config, scenario or database (on stderr).
 """
@@ -34,6 +41,7 @@ from callrouter.store.queries import DatabaseUnavailable
 from callrouter.store.report import ReportReader
 
 EXIT_UNUSABLE = 2
+MAX_DAYS = 92  # a range of whole days: about a quarter at most (each day is read on its own)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,37 @@ class Window:
     zone: str
 
 
+def windows(request: RecordedDay, zone: str) -> list[Window]:
+    """The request as the days it covers: one window within a day, or one per day of
+    a range of whole days; ScenarioError for anything else."""
+    here = ZoneInfo(zone)
+    start, end = (instant(given, here).astimezone(here) for given in (request.start, request.end))
+    if start >= end or end <= datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=here):
+        return [window(request, zone)]
+    problems = []
+    if not (_midnight(start) and _midnight(end)):
+        problems.append(
+            f"--from and --to more than a day apart make a range of whole days: give both as dates "
+            f"(--from 2026-11-16 --to 2026-11-21, the last day excluded), not {start.isoformat()} "
+            f"to {end.isoformat()}"
+        )
+    days = (end.date() - start.date()).days
+    if days > MAX_DAYS:
+        problems.append(f"--from and --to: {days} days; a range holds at most {MAX_DAYS}")
+    if problems:
+        raise ScenarioError("--from/--to", problems)
+    found = []
+    for n in range(days):
+        midnight = datetime.combine(start.date() + timedelta(days=n), time(0), tzinfo=here)
+        following = datetime.combine(start.date() + timedelta(days=n + 1), time(0), tzinfo=here)
+        found.append(Window(midnight, following, midnight, zone))
+    return found
+
+
+def _midnight(moment: datetime) -> bool:
+    return moment.timetz().replace(tzinfo=None) == time(0)
+
+
 def window(request: RecordedDay, zone: str) -> Window:
     """The request's instants on the centre's clock; ScenarioError unless within one day."""
     here = ZoneInfo(zone)
@@ -67,44 +106,87 @@ def window(request: RecordedDay, zone: str) -> Window:
     elif end > next_midnight:
         problems.append(
             f"--from and --to must lie within one day of the centre's clock ({zone}): "
-            f"{start.isoformat()} to {end.isoformat()} does not (a scenario is a day)"
+            f"{start.isoformat()} to {end.isoformat()} does not (a scenario is a day; "
+            "a range of whole days is given by dates: --from 2026-11-16 --to 2026-11-21)"
         )
     if problems:
         raise ScenarioError("--from/--to", problems)
     return Window(start, end, midnight, zone)
 
 
-async def read(settings: Settings, span: Window) -> recorded.Recorded:
-    """The window's records, in seconds of its day."""
+async def read(settings: Settings, days: list[Window]) -> recorded.Recorded:
+    """The windows' records, in seconds of their day; several days averaged into one."""
     password = settings.database_password.get_secret_value() if settings.database_password else None
     traffic_reader = ArrivalReader(settings.database.dsn, password)
     states_reader = ReportReader(settings.database.dsn, password)
+    read: list[tuple[RecordedTraffic, Logins]] = []
     try:
-        traffic = await traffic_reader.traffic(span.start, span.end, span.midnight)
-        logins = Logins(span.start)
-        async for states in states_reader.agent_states(span.start, span.end):
-            for state in states:
-                logins.add(state)
+        for span in days:
+            traffic = await traffic_reader.traffic(span.start, span.end, span.midnight)
+            logins = Logins(span.start)
+            async for states in states_reader.agent_states(span.start, span.end):
+                for state in states:
+                    logins.add(state)
+            read.append((traffic, logins))
     finally:
         await traffic_reader.close()
         await states_reader.close()
-    return _recorded(traffic, logins, span)
+    if len(days) == 1:
+        return _recorded(*read[0], days[0])
+    return _averaged(read, days)
 
 
 def _recorded(traffic: RecordedTraffic, logins: Logins, span: Window) -> recorded.Recorded:
-    def of_day(at: datetime) -> float:
-        return (at - span.midnight).total_seconds()
-
     return recorded.Recorded(
         source=f"records {span.start.isoformat()} to {span.end.isoformat()}",
         first_calls=traffic.first_calls,
         talk_seconds=traffic.talk_seconds,
         talk_by_topic=traffic.talk_by_topic,
         patience_seconds=patience_estimate(traffic.abandoned, traffic.waited_seconds),
-        logins={
-            agent: [(of_day(a), of_day(b)) for a, b in spans]
-            for agent, spans in logins.spans(span.end).items()
-        },
+        logins=_of_day(logins, span),
+    )
+
+
+def _of_day(logins: Logins, span: Window) -> dict[str, list[tuple[float, float]]]:
+    def of_day(at: datetime) -> float:
+        return (at - span.midnight).total_seconds()
+
+    return {
+        agent: [(of_day(a), of_day(b)) for a, b in spans] for agent, spans in logins.spans(span.end).items()
+    }
+
+
+def _averaged(read: list[tuple[RecordedTraffic, Logins]], days: list[Window]) -> recorded.Recorded:
+    """Several days as their average day: first calls per line, topic and quarter and the
+    agents logged in each hour averaged over the days; talks and abandons pooled."""
+    count = len(days)
+    first_calls: dict[tuple[str, str], dict[int, float]] = {}
+    talks: list[float] = []
+    by_topic: dict[str, list[float]] = {}
+    abandoned, waited = 0, 0.0
+    logged_in = [0.0] * 24  # agent-seconds in each hour, every day together
+    for (traffic, logins), span in zip(read, days, strict=True):
+        for stream, quarters in traffic.first_calls.items():
+            counts = first_calls.setdefault(stream, {})
+            for quarter, n in quarters.items():
+                counts[quarter] = counts.get(quarter, 0.0) + n / count
+        talks += traffic.talk_seconds
+        for topic, seconds in traffic.talk_by_topic.items():
+            by_topic.setdefault(topic, []).extend(seconds)
+        abandoned, waited = abandoned + traffic.abandoned, waited + traffic.waited_seconds
+        for spans in _of_day(logins, span).values():
+            for since, until in spans:
+                for hour in range(int(since // 3600), min(24, int(-(-until // 3600)))):
+                    logged_in[hour] += max(0.0, min(until, (hour + 1) * 3600) - max(since, hour * 3600))
+    first, last = days[0], days[-1]
+    return recorded.Recorded(
+        source=f"records {first.start.isoformat()} to {last.end.isoformat()} ({count} days averaged)",
+        first_calls=first_calls,
+        talk_seconds=talks,
+        talk_by_topic=by_topic,
+        patience_seconds=patience_estimate(abandoned, waited),
+        logins={},
+        staff_per_hour=[seconds / 3600 / count for seconds in logged_in],
     )
 
 
@@ -119,8 +201,9 @@ def scenario(
             base = read_data(request.base)
             if not isinstance(base, dict):
                 raise ScenarioError(str(request.base), ["not a scenario: a table of keys is expected"])
-        span = window(request, base.get("zone") or compiled.centre_zone(settings))
-        records = asyncio.run(read(settings, span))
+        days = windows(request, base.get("zone") or compiled.centre_zone(settings))
+        span = days[0]
+        records = asyncio.run(read(settings, days))
         agents = frozenset(compiled.board(settings).centre.agents)
         data = recorded.scenario_data(
             records, base, str(request.config.resolve()), span.midnight.date(), agents

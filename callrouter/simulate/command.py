@@ -50,7 +50,11 @@ two instants (within one day of the centre's clock): first calls per line and
 topic per 15 minutes and the recorded talk times (handle "empirical"); the
 rest (patience, redials, callbacks, shifts, timing) from --base SCENARIO, else
 patience estimated from the records' abandons (exponential; infinite when none
-abandoned) and shifts from the agents' recorded logins.
+abandoned) and shifts from the agents' recorded logins. Two dates more than a
+day apart (--from 2026-11-16 --to 2026-11-21: Monday to Friday, the last day
+excluded; at most 92 days) play the range's average day on its first date:
+first calls per quarter averaged over the days, talks and abandons pooled, and
+[staff] the agents logged in each hour on average.
 Exit 0: written; 2: a bad scenario or config (each bad key by its path),
 --format html with --replications, or bad arguments or database.
 """

@@ -12,12 +12,15 @@ scenario's or the defaults, for ``scenario.build`` to check like any file.
   abandons give (``core.cover.patience_estimate``), infinite when nobody
   abandoned.
 - shifts (unless the base gives them): each agent's recorded logins, to the
-  nearest minute; agents the config does not know are left out.
+  nearest minute; agents the config does not know are left out. Several days
+  averaged: ``[staff]`` instead (unless the base gives shifts or staff), the
+  agents logged in each hour on average, rounded.
 - redials, callbacks, timing, seed: the base's, else the scenario's defaults.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,11 +40,13 @@ class Recorded:
     """A day's records, in seconds of the day (elapsed from its midnight, as the simulator counts)."""
 
     source: str  # said in errors: which records
-    first_calls: Mapping[tuple[str, str], Mapping[int, int]]  # (line, topic) -> quarter -> first calls
+    first_calls: Mapping[tuple[str, str], Mapping[int, float]]  # (line, topic) -> quarter -> first calls
     talk_seconds: Sequence[float]
     patience_seconds: float | None  # None: infinite
     logins: Mapping[str, Sequence[tuple[float, float]]]  # agent -> logged in (from, to)
     talk_by_topic: Mapping[str, Sequence[float]] = field(default_factory=dict)  # the same talks, by topic
+    # Several days averaged: the agents logged in each hour (mean), for ``[staff]``; None: one day
+    staff_per_hour: Sequence[float] | None = None
 
 
 def clock(seconds: float) -> str:
@@ -73,7 +78,13 @@ def scenario_data(
         )
     if "patience" not in base:
         data["patience"] = _patience(recorded.patience_seconds)
-    if "shifts" not in base:
+    if recorded.staff_per_hour is not None:
+        if "shifts" not in base and "staff" not in base and any(n >= 0.5 for n in recorded.staff_per_hour):
+            data["staff"] = {
+                "start": "00:00",
+                "per_hour": [math.floor(n + 0.5) for n in recorded.staff_per_hour],
+            }
+    elif "shifts" not in base:
         data["shifts"] = _shifts(recorded.logins, agents)
     return data
 
@@ -82,7 +93,7 @@ def _samples(talks: Sequence[float]) -> list[float]:
     return [min(max(talk, 0.0), float(DAY_SECONDS)) for talk in talks]
 
 
-def _arrival(line: str, topic: str, counts: Mapping[int, int]) -> dict[str, Any] | None:
+def _arrival(line: str, topic: str, counts: Mapping[int, float]) -> dict[str, Any] | None:
     quarters = sorted(q for q, n in counts.items() if n > 0 and 0 <= q < DAY_QUARTERS)
     if not quarters:
         return None

@@ -92,11 +92,35 @@ async def test_a_base_scenario_gives_the_rest(
     assert day["hours"][13]["offered"] == 0  # the base's arrivals are not played: the records' are
 
 
+async def test_a_range_of_days_is_played_as_its_average_day(
+    db: Migrated, empty_db: str, cluster: Cluster, config: Path
+) -> None:
+    """The recorded Monday and an empty Tuesday: the average day has half Monday's first
+    calls, and [staff] the agents logged in each hour on average."""
+    assert await db.store.write([*CALLS, *STATES]) == []
+    week = ["--from", "2026-11-23", "--to", "2026-11-25"]
+    day = figures(simulate(config, empty_db, cluster.password, *week, "--format", "json", "--seed", "3"))
+    assert day["scenario"] == (
+        "records 2026-11-23T00:00:00+03:00 to 2026-11-25T00:00:00+03:00 (2 days averaged)"
+    )
+    assert day["date"] == "2026-11-23", "played on the range's first date"
+    hours = day["hours"]
+    # Poisson at half the recorded rate: 30 expected in 09:00 (60 on Monday, none on Tuesday)
+    assert hours[8]["offered"] == 0 and 12 <= hours[9]["offered"] <= 52, hours[9]
+    # agent1 logged in from Sunday 22:00 to 10:30 and agent2 09:30-11:00 on Monday, nobody on Tuesday:
+    # 0.5 agents each hour to 09:00, 0.75 in 09:00 and 10:00, then none: one agent, rounded
+    assert [h["agents"] for h in hours[7:12]] == pytest.approx([1.0, 1.0, 1.0, 1.0, 0.0])
+    done = simulate(config, empty_db, cluster.password, "--from", "2026-11-23T08:00", "--to", "2026-11-25")
+    assert done.returncode == 2 and "make a range of whole days" in done.stderr
+
+
 async def test_bad_windows_and_arguments_exit_2(
     db: Migrated, empty_db: str, cluster: Cluster, config: Path
 ) -> None:
-    done = simulate(config, empty_db, cluster.password, "--from", "2026-11-23", "--to", "2026-11-25")
-    assert done.returncode == 2 and "must lie within one day" in done.stderr
+    done = simulate(
+        config, empty_db, cluster.password, "--from", "2026-11-23T12:00", "--to", "2026-11-23T08:00"
+    )
+    assert done.returncode == 2 and "must be before" in done.stderr
     done = simulate(config, empty_db, cluster.password, "--from", "2026-11-24", "--to", "2026-11-25")
     assert done.returncode == 2 and "no first call that chose a topic was recorded" in done.stderr
     done = simulate(config, empty_db, cluster.password)

@@ -1,8 +1,9 @@
 """A scenario from a recorded day (simulate/recorded.py, simulate_records.window):
 the records' first calls become per_quarter arrivals, their talk times an
 empirical handle drawn as recorded, their abandons the patience and their
-logins the shifts, unless a base scenario says otherwise; a window of more
-than one day, or records with nothing to play, are refused by name."""
+logins the shifts, unless a base scenario says otherwise; a range of whole
+days is played as its average day; a window of more than one day that is not
+whole days, or records with nothing to play, are refused by name."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import random
 import tomllib
 from collections import Counter
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from callrouter import simulate_records
+from callrouter.core.cover import Logins
+from callrouter.core.records import AgentStateRecord
 from callrouter.simulate.people import draw
 from callrouter.simulate.recorded import MIN_TOPIC_TALKS, Recorded, clock, scenario_data
 from callrouter.simulate.scenario import Distribution, ScenarioError, build
+from callrouter.store.arrivals import RecordedTraffic
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "callrouter.example.toml")
@@ -163,3 +167,60 @@ def test_the_window_is_within_one_day_of_the_centres_clock() -> None:
         with pytest.raises(ScenarioError) as raised:
             simulate_records.window(request(start, end), "Europe/Moscow")
         assert problem in raised.value.problems[0]
+
+
+def test_a_range_of_whole_days_is_one_window_a_day() -> None:
+    days = simulate_records.windows(request("2026-11-16T00:00", "2026-11-21T00:00"), "Europe/Moscow")
+    assert [d.midnight.date().isoformat() for d in days] == [f"2026-11-{n}" for n in range(16, 21)]
+    assert all(d.start == d.midnight and d.end - d.start == timedelta(days=1) for d in days)
+    one = simulate_records.windows(request("2026-11-23T08:00", "2026-11-23T12:00"), "Europe/Moscow")
+    assert len(one) == 1 and one[0].start.hour == 8 and one[0].end.hour == 12, "within a day: as given"
+    for start, end, problem in [
+        ("2026-11-16T08:00", "2026-11-18T00:00", "make a range of whole days: give both as dates"),
+        ("2026-01-01T00:00", "2026-06-01T00:00", "151 days; a range holds at most 92"),
+    ]:
+        with pytest.raises(ScenarioError) as raised:
+            simulate_records.windows(request(start, end), "Europe/Moscow")
+        assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+def test_days_of_a_range_are_averaged_into_one() -> None:
+    """First calls per quarter averaged over the days, talks and abandons pooled, and the
+    agents logged in each hour averaged into [staff] (rounded)."""
+    days = simulate_records.windows(request("2026-11-23T00:00", "2026-11-25T00:00"), "Europe/Moscow")
+    first, second = (
+        RecordedTraffic(first_calls={("clinic-central", "appointment_book"): {36: 4}}, talk_seconds=[60.0],
+                        talk_by_topic={"appointment_book": [60.0]}, abandoned=1, waited_seconds=100.0),
+        RecordedTraffic(first_calls={("clinic-central", "appointment_book"): {36: 2, 37: 1},
+                                     ("ambulance", "urgent"): {95: 1}},
+                        talk_seconds=[120.0, 30.0],
+                        talk_by_topic={"appointment_book": [120.0], "urgent": [30.0]},
+                        abandoned=1, waited_seconds=140.0),
+    )  # fmt: skip
+    one, two = Logins(days[0].start), Logins(days[1].start)
+    one.add(AgentStateRecord("agent1", days[0].start + timedelta(hours=8), "idle", "login"))
+    one.add(
+        AgentStateRecord("agent1", days[0].start + timedelta(hours=10, minutes=30), "logged_out", "logout")
+    )
+    two.add(AgentStateRecord("agent1", days[1].start + timedelta(hours=8), "idle", "login"))
+    two.add(AgentStateRecord("agent2", days[1].start + timedelta(hours=8), "idle", "login"))
+    two.add(AgentStateRecord("agent1", days[1].start + timedelta(hours=9), "logged_out", "logout"))
+    two.add(AgentStateRecord("agent2", days[1].start + timedelta(hours=9), "logged_out", "logout"))
+    averaged = simulate_records._averaged([(first, one), (second, two)], days)
+    assert averaged.first_calls == {
+        ("clinic-central", "appointment_book"): {36: 3.0, 37: 0.5},
+        ("ambulance", "urgent"): {95: 0.5},
+    }
+    assert averaged.talk_seconds == [60.0, 120.0, 30.0]
+    assert averaged.talk_by_topic == {"appointment_book": [60.0, 120.0], "urgent": [30.0]}
+    assert averaged.patience_seconds == pytest.approx(240.0 / 2)
+    assert averaged.source.endswith("(2 days averaged)") and averaged.logins == {}
+    staff = averaged.staff_per_hour
+    assert staff is not None and staff[8] == 1.5 and staff[9] == 0.5 and staff[10] == 0.25 and staff[11] == 0
+    made = data(recorded=averaged)
+    assert made["staff"] == {"start": "00:00", "per_hour": [0] * 8 + [2, 1] + [0] * 14}
+    assert "shifts" not in made and made["arrivals"][1]["per_quarter"] == [3.0, 0.5]
+    scenario = build(made, averaged.source, ROOT)
+    assert scenario.agents_by_hour()[8:11] == [2.0, 1.0, 0.0]
+    base = tomllib.loads((ROOT / "examples" / "scenario-small.toml").read_text())
+    assert "staff" not in data(base, recorded=averaged), "the base's shifts are kept instead"
