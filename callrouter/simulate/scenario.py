@@ -191,15 +191,37 @@ def _stream(
     if did is None:
         problems.append(f"{here}.line: {line.name} has no plain DID to dial (only patterns)")
         return None
-    keys = keys_to(menu_for(line, rules.plan), arrival.topic) if line.menu != "skip" else None
+    spec = menu_for(line, rules.plan)
+    keys = keys_to(spec, arrival.topic) if line.menu != "skip" else None
     if line.menu == "skip" and arrival.topic != line.topic:
         problems.append(f"{here}.topic: {line.name} skips the menu: its callers all go to {line.topic}")
         return None
     if keys is None and line.menu != "skip":
         problems.append(f"{here}.topic: {arrival.topic!r} cannot be reached from {line.name}'s menu")
         return None
+    if arrival.language is not None and arrival.language != line.language:
+        switch = _language_keys(spec, line.language, arrival.language) if line.menu != "skip" else None
+        if switch is None:
+            problems.append(
+                f"{here}.language: {arrival.language!r} cannot be chosen on {line.name} (its language is "
+                f"{line.language!r}; the menu offers {', '.join(spec.languages)}"
+                + (", but the line skips the menu)" if line.menu == "skip" else ")")
+            )
+            return None
+        keys = (*switch, *(keys or ()))
     handle = arrival.handle or handle_default
     return Stream(line.name, arrival.topic, did, line.country, keys or (), tuple(intervals), handle)
+
+
+def _language_keys(spec: mn.MenuSpec, start: str, wanted: str) -> tuple[str, ...] | None:
+    """The top level's language key, pressed until the menu speaks ``wanted`` (None: it never does)."""
+    key = next((k for k, o in sorted(spec.root.options.items()) if o.action is mn.Action.LANGUAGE), None)
+    if key is None or wanted not in spec.languages:
+        return None
+    langs = spec.languages
+    first = langs.index(start) + 1 if start in langs else 0  # as ``menu.digit`` cycles
+    presses = next(n for n in range(1, len(langs) + 1) if langs[(first + n - 1) % len(langs)] == wanted)
+    return (key,) * presses
 
 
 def keys_to(spec: mn.MenuSpec, topic: str) -> tuple[str, ...] | None:

@@ -18,6 +18,7 @@ it into what the engine plays.
     start = "08:00"
     per_hour = [300, 420, 380]
     handle = { distribution = "lognormal", mean_seconds = 240, cv = 0.8 }  # its own talk times (optional)
+    language = "en"  # optional: its callers switch the menu to this language first (default: the line's)
     [[shifts]]
     agents = ["agent1", "agent2"]
     start = "08:00"
@@ -158,6 +159,9 @@ class Arrival(Strict):
     per_quarter: list[float] | None = Field(default=None, min_length=1, description="calls in each 15 min")
     handle: Distribution | None = Field(
         default=None, description="this line and topic's talk times; default: the scenario's handle"
+    )
+    language: str | None = Field(
+        default=None, description="the callers' language, chosen in the menu first; default: the line's"
     )
 
     @field_validator("per_hour", "per_quarter")

@@ -17,7 +17,7 @@ from callrouter.core.records import CallRecord, Outcome, RepeatKind
 from callrouter.simulate import figures, render
 from callrouter.simulate.engine import Day, simulate
 from callrouter.simulate.people import Person, number_for
-from callrouter.simulate.scenario import Scenario, build, load_scenario
+from callrouter.simulate.scenario import Scenario, ScenarioError, build, load_scenario
 from tests.unit.test_switchboard_properties import check_agents
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +171,41 @@ def test_an_agent_who_lets_a_ring_go_is_paused_the_caller_offered_again_and_the_
     assert missed, "some caller waited through a missed ring"
     for call in missed:
         assert wait(call) >= RING_TIMEOUT + 2.0, "the ring timeout, then the next agent's ring"
+
+
+def test_callers_of_a_stream_with_its_own_language_choose_it_and_wait_for_an_agent_who_speaks_it() -> None:
+    """English callers on a Russian line press the language key first; agent1 (Russian
+    only) is never offered them, agent2 (both) takes them, however long they wait."""
+    s = scenario(
+        arrivals=[{"line": "clinic-central", "topic": "appointment_book", "per_hour": [0], "language": "en"}],
+        shifts=[{"agents": ["agent1", "agent2"], "start": "00:00", "end": "24:00"}],
+        handle={"distribution": "fixed", "mean_seconds": 300},
+    )
+    assert s.streams[0].keys == ("9", "2", "1")
+    day = simulate(s, people=callers(s, TEN, TEN + 5, TEN + 10))
+    assert [c.outcome for c in day.calls] == [Outcome.ANSWERED] * 3
+    assert {(c.language, c.agent, c.menu_path) for c in day.calls} == {("en", "agent2", "921")}
+    assert sorted(wait(c) for c in day.calls)[-1] > 300, "the third waits for agent2, agent1 idle"
+    russian = scenario(shifts=[{"agents": ["agent1"], "start": "00:00", "end": "24:00"}])
+    assert russian.streams[0].keys == ("2", "1")
+
+
+def test_a_language_a_line_cannot_choose_is_refused_by_its_path() -> None:
+    with pytest.raises(ScenarioError) as raised:
+        scenario(
+            arrivals=[
+                {"line": "clinic-central", "topic": "appointment_book", "per_hour": [1], "language": "de"},
+                {"line": "ambulance", "topic": "urgent", "per_hour": [1], "language": "en"},
+            ]
+        )
+    problems = raised.value.problems
+    assert any(
+        p.startswith("arrivals[0].language: 'de' cannot be chosen on clinic-central") for p in problems
+    )
+    assert any(
+        p.startswith("arrivals[1].language: 'en' cannot be chosen on ambulance") and "skips the menu" in p
+        for p in problems
+    ), problems
 
 
 def test_each_arrival_stream_talks_for_its_own_handle_time() -> None:
