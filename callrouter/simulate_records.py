@@ -160,7 +160,7 @@ def _averaged(read: list[tuple[RecordedTraffic, Logins]], days: list[Window]) ->
     """Several days as their average day: first calls per line, topic and quarter and the
     agents logged in each hour averaged over the days; talks and abandons pooled."""
     count = len(days)
-    first_calls: dict[tuple[str, str], dict[int, float]] = {}
+    first_calls: dict[tuple[str, str, str | None], dict[int, float]] = {}
     talks: list[float] = []
     by_topic: dict[str, list[float]] = {}
     abandoned, waited = 0, 0.0

@@ -3,8 +3,9 @@ records say (first calls per line, topic and quarter hour, talk times, the
 callers' patience, agents' logins) put into a scenario's data, over a base
 scenario's or the defaults, for ``scenario.build`` to check like any file.
 
-- arrivals: per line and topic, ``per_quarter`` from the first quarter with a
-  first call to the last (Poisson at each quarter's recorded count).
+- arrivals: per line, topic and language, ``per_quarter`` from the first
+  quarter with a first call to the last (Poisson at each quarter's recorded
+  count); the language the calls ended in (chosen in the menu, else the line's).
 - handle: ``empirical``, the recorded talk times of answered calls; an arrival
   whose topic has ``MIN_TOPIC_TALKS`` answered calls or more draws from that
   topic's own (a results call is shorter than a home visit's).
@@ -40,7 +41,8 @@ class Recorded:
     """A day's records, in seconds of the day (elapsed from its midnight, as the simulator counts)."""
 
     source: str  # said in errors: which records
-    first_calls: Mapping[tuple[str, str], Mapping[int, float]]  # (line, topic) -> quarter -> first calls
+    # (line, topic, language or None) -> quarter -> first calls
+    first_calls: Mapping[tuple[str, str, str | None], Mapping[int, float]]
     talk_seconds: Sequence[float]
     patience_seconds: float | None  # None: infinite
     logins: Mapping[str, Sequence[tuple[float, float]]]  # agent -> logged in (from, to)
@@ -61,7 +63,10 @@ def scenario_data(
     """The scenario's data: ``base``'s (a scenario file's, or empty) with the
     records' arrivals and handle times, and their patience and shifts where the
     base has none. ScenarioError: the records hold nothing to simulate."""
-    made = [_arrival(line, topic, counts) for (line, topic), counts in sorted(recorded.first_calls.items())]
+    streams = sorted(
+        recorded.first_calls.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
+    )
+    made = [_arrival(line, topic, language, counts) for (line, topic, language), counts in streams]
     arrivals = [arrival for arrival in made if arrival is not None]
     for arrival in arrivals:  # a topic with talks enough to draw from has its own
         talks = recorded.talk_by_topic.get(arrival["topic"], ())
@@ -93,13 +98,16 @@ def _samples(talks: Sequence[float]) -> list[float]:
     return [min(max(talk, 0.0), float(DAY_SECONDS)) for talk in talks]
 
 
-def _arrival(line: str, topic: str, counts: Mapping[int, float]) -> dict[str, Any] | None:
+def _arrival(
+    line: str, topic: str, language: str | None, counts: Mapping[int, float]
+) -> dict[str, Any] | None:
     quarters = sorted(q for q, n in counts.items() if n > 0 and 0 <= q < DAY_QUARTERS)
     if not quarters:
         return None
     first, last = quarters[0], quarters[-1]
     per_quarter = [counts.get(q, 0) for q in range(first, last + 1)]
-    return {"line": line, "topic": topic, "start": clock(first * QUARTER), "per_quarter": per_quarter}
+    arrival = {"line": line, "topic": topic, "start": clock(first * QUARTER), "per_quarter": per_quarter}
+    return arrival if language is None else {**arrival, "language": language}
 
 
 def _patience(mean: float | None) -> dict[str, Any]:

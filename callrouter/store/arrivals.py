@@ -24,11 +24,12 @@ QUARTER_SECONDS = 900
 # $3: the day's midnight. Calls that chose no topic (hung up in the menu, after
 # hours) come with topic NULL: the caller counts them apart.
 FIRST_CALLS = """
-SELECT line, topic, floor(EXTRACT(EPOCH FROM (started_at - $3)) / 900)::integer AS quarter, count(*) AS n
+SELECT line, topic, language, floor(EXTRACT(EPOCH FROM (started_at - $3)) / 900)::integer AS quarter,
+       count(*) AS n
 FROM calls
 WHERE started_at >= $1 AND started_at < $2 AND direction = 'inbound' AND line IS NOT NULL
   AND (repeat_kind IS NULL OR repeat_kind = 'recent_contact')
-GROUP BY 1, 2, 3
+GROUP BY 1, 2, 3, 4
 """
 TALKS = """
 SELECT EXTRACT(EPOCH FROM (ended_at - agent_answered_at))::float8 AS talk, topic
@@ -60,8 +61,8 @@ BATCH = 5000
 class RecordedTraffic:
     """What the records of [start, end) say about the traffic."""
 
-    first_calls: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)  # (line, topic) ->
-    # quarter -> first calls
+    # (line, topic, language: the one the call ended in, None if not recorded) -> quarter -> first calls
+    first_calls: dict[tuple[str, str, str | None], dict[int, int]] = field(default_factory=dict)
     without_topic: int = 0  # first calls that chose no topic (the menu, after hours): not in first_calls
     talk_seconds: list[float] = field(default_factory=list)  # of every answered call, in order of start
     talk_by_topic: dict[str, list[float]] = field(default_factory=dict)  # the same, by the call's topic
@@ -80,7 +81,8 @@ class ArrivalReader(Pooled):
             if row["topic"] is None:
                 found.without_topic += row["n"]
             else:
-                found.first_calls.setdefault((row["line"], row["topic"]), {})[row["quarter"]] = row["n"]
+                stream = (row["line"], row["topic"], row["language"])
+                found.first_calls.setdefault(stream, {})[row["quarter"]] = row["n"]
         patience = await self._fetch(PATIENCE, start, end)
         found.abandoned, found.waited_seconds = patience[0]["abandoned"], patience[0]["waited"]
         await self._talks(found, start, end)

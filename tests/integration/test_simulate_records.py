@@ -33,7 +33,8 @@ async def test_the_reader_counts_first_calls_talks_and_abandons(
     again = replace(
         CALLS[0], call_id=str(uuid.uuid4()), channel_id="again", repeat_kind=RepeatKind.RECENT_CONTACT
     )
-    assert await db.store.write([*CALLS, redial, again]) == []
+    english = replace(CALLS[0], call_id=str(uuid.uuid4()), channel_id="english", language="en")
+    assert await db.store.write([*CALLS, redial, again, english]) == []
     reader = ArrivalReader(empty_db, cluster.password)
     try:
         traffic = await reader.traffic(at("08:00:00"), at("12:00:01"), START)
@@ -42,12 +43,16 @@ async def test_the_reader_counts_first_calls_talks_and_abandons(
     # 60 first calls 09:00-09:59, one a minute; 10 from 10:00, one each 6 minutes; not the redial
     # of an unserved caller (the simulator redials), but one calling again after talking: a new need
     quarters = {36: 15 + 1, 37: 15, 38: 15, 39: 15, 40: 3, 41: 2, 42: 3, 43: 2}
-    assert traffic.first_calls == {("clinic-central", "operator"): quarters}
+    # by the language the call ended in: the fixture's calls recorded none, one English caller besides
+    assert traffic.first_calls == {
+        ("clinic-central", "operator", None): quarters,
+        ("clinic-central", "operator", "en"): {36: 1},
+    }
     assert traffic.without_topic == 1  # the menu hang-up at 12:00
-    # every answered call talked, the two copies of the first too (each 10 s waited, 170 s talked)
-    assert traffic.talk_seconds == [170.0] * 62
-    assert traffic.talk_by_topic == {"operator": [170.0] * 62}, "by topic too, for each stream's own"
-    assert traffic.abandoned == 10 and traffic.waited_seconds == pytest.approx(1100 + 2 * 10)
+    # every answered call talked, the three copies of the first too (each 10 s waited, 170 s talked)
+    assert traffic.talk_seconds == [170.0] * 63
+    assert traffic.talk_by_topic == {"operator": [170.0] * 63}, "by topic too, for each stream's own"
+    assert traffic.abandoned == 10 and traffic.waited_seconds == pytest.approx(1100 + 3 * 10)
 
 
 @pytest.fixture

@@ -32,7 +32,10 @@ DAY = date(2026, 11, 23)
 RECORDED = Recorded(
     source="records",
     # 09:00-09:15 4 calls, none 09:15-09:30, 09:30-09:45 2; the ambulance at 23:45
-    first_calls={("clinic-central", "appointment_book"): {36: 4, 38: 2}, ("ambulance", "urgent"): {95: 1}},
+    first_calls={
+        ("clinic-central", "appointment_book", "ru"): {36: 4, 38: 2},
+        ("ambulance", "urgent", None): {95: 1},
+    },
     talk_seconds=[60.0, 120.0, 300.0],
     patience_seconds=140.0,
     logins={"agent1": [(8 * 3600 + 20, 12 * 3600 + 30 * 60 + 40), (13 * 3600, 86_400)], "ghost": [(0, 3600)]},
@@ -47,8 +50,9 @@ def test_the_records_become_a_scenario() -> None:
     made = data()
     assert made["arrivals"] == [
         {"line": "ambulance", "topic": "urgent", "start": "23:45", "per_quarter": [1]},
-        {"line": "clinic-central", "topic": "appointment_book", "start": "09:00", "per_quarter": [4, 0, 2]},
-    ]
+        {"line": "clinic-central", "topic": "appointment_book", "start": "09:00", "per_quarter": [4, 0, 2],
+         "language": "ru"},
+    ]  # fmt: skip
     assert made["handle"] == {"distribution": "empirical", "samples": [60.0, 120.0, 300.0]}
     assert made["patience"] == {"distribution": "exponential", "mean_seconds": 140.0}
     # to the nearest minute; the agent the config does not know is left out
@@ -80,6 +84,16 @@ def test_a_topic_with_talks_enough_draws_from_its_own() -> None:
     by_line = {s.line: s.handle.mean_seconds for s in scenario.streams}
     assert by_line["clinic-central"] == pytest.approx(200 + (MIN_TOPIC_TALKS - 1) / 2)
     assert by_line["ambulance"] == pytest.approx((sum(booked) + 30) / (MIN_TOPIC_TALKS + 1))
+
+
+def test_calls_recorded_in_another_language_are_a_stream_that_chooses_it() -> None:
+    english = ("clinic-central", "appointment_book", "en")
+    made = data(recorded=replace(RECORDED, first_calls={**RECORDED.first_calls, english: {40: 3}}))
+    assert [(a["line"], a.get("language")) for a in made["arrivals"]] == [
+        ("ambulance", None), ("clinic-central", "en"), ("clinic-central", "ru")
+    ]  # fmt: skip
+    streams = build(made, "records", ROOT).streams
+    assert [s.keys for s in streams if s.line == "clinic-central"] == [("9", "2", "1"), ("2", "1")]
 
 
 def test_a_base_keeps_its_patience_shifts_and_the_rest() -> None:
@@ -189,10 +203,11 @@ def test_days_of_a_range_are_averaged_into_one() -> None:
     agents logged in each hour averaged into [staff] (rounded)."""
     days = simulate_records.windows(request("2026-11-23T00:00", "2026-11-25T00:00"), "Europe/Moscow")
     first, second = (
-        RecordedTraffic(first_calls={("clinic-central", "appointment_book"): {36: 4}}, talk_seconds=[60.0],
-                        talk_by_topic={"appointment_book": [60.0]}, abandoned=1, waited_seconds=100.0),
-        RecordedTraffic(first_calls={("clinic-central", "appointment_book"): {36: 2, 37: 1},
-                                     ("ambulance", "urgent"): {95: 1}},
+        RecordedTraffic(first_calls={("clinic-central", "appointment_book", None): {36: 4}},
+                        talk_seconds=[60.0], talk_by_topic={"appointment_book": [60.0]},
+                        abandoned=1, waited_seconds=100.0),
+        RecordedTraffic(first_calls={("clinic-central", "appointment_book", None): {36: 2, 37: 1},
+                                     ("ambulance", "urgent", None): {95: 1}},
                         talk_seconds=[120.0, 30.0],
                         talk_by_topic={"appointment_book": [120.0], "urgent": [30.0]},
                         abandoned=1, waited_seconds=140.0),
@@ -208,8 +223,8 @@ def test_days_of_a_range_are_averaged_into_one() -> None:
     two.add(AgentStateRecord("agent2", days[1].start + timedelta(hours=9), "logged_out", "logout"))
     averaged = simulate_records._averaged([(first, one), (second, two)], days)
     assert averaged.first_calls == {
-        ("clinic-central", "appointment_book"): {36: 3.0, 37: 0.5},
-        ("ambulance", "urgent"): {95: 0.5},
+        ("clinic-central", "appointment_book", None): {36: 3.0, 37: 0.5},
+        ("ambulance", "urgent", None): {95: 0.5},
     }
     assert averaged.talk_seconds == [60.0, 120.0, 30.0]
     assert averaged.talk_by_topic == {"appointment_book": [60.0, 120.0], "urgent": [30.0]}
