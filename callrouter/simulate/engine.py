@@ -42,12 +42,14 @@ from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
-from callrouter.core.records import AgentStateRecord, CallbackRecord, CallEventRecord, CallRecord, Outcome
+from callrouter.core.records import AgentStateRecord, CallbackRecord, CallRecord, Outcome
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario, Stream
 
 # Calls that ended without the person being served: they may call again.
 UNSERVED = frozenset({Outcome.ABANDONED, Outcome.SHORT_ABANDON, Outcome.OVERFLOW, Outcome.BUSY})
+# What the model does something with, of the commands for a caller's channel (``to_channel``).
+HEARD = frozenset({cmd.Play, cmd.StopPlayback, sb.JoinBridge, cmd.Hangup, cmd.ContinueInDialplan})
 # Agents in these states may log out (not while rung or talking).
 FREE_STATES = frozenset({"idle", "wrap_up", "paused"})
 PRESENTED = "allowed_not_screened"  # a caller who shows their number
@@ -111,6 +113,7 @@ class Simulation:
         self.made = 0
         self.observe = observe
         self.commands = self._commands()
+        self.records = self._records()
         # The first stream of each line and topic: its talk times are a callback's for them.
         self.streams: dict[tuple[str, str], Stream] = {}
         for stream in reversed(scenario.streams):
@@ -182,11 +185,16 @@ class Simulation:
         # In place: nobody keeps the board before a step, so no step copies its mappings.
         self.board, commands = sb.step(self.board, event, self.now, in_place=True)
         self.day.steps += 1
-        handlers = self.commands
+        handlers, records = self.commands, self.records
         for command in commands:
-            handler = handlers.get(type(command))
-            if handler is not None:  # the rest is nothing to the model (a bridge destroyed)
-                handler(command)
+            if type(command) is sb.Write:  # the most of them: told apart by the record's type at once
+                recorded = records.get(type(command.record))
+                if recorded is not None:  # the rest is nothing to the model (a call's event)
+                    recorded(command.record)
+            elif type(command) is not sb.ToChannel or type(command.command) in HEARD:
+                handler = handlers.get(type(command))
+                if handler is not None:  # the rest is nothing to the model (a bridge destroyed)
+                    handler(command)
         if self.observe is not None:
             self.observe(self.board, commands)
 
@@ -328,7 +336,6 @@ class Simulation:
     def _commands(self) -> dict[type, Callable[[Any], None]]:
         return {
             sb.ToChannel: self.to_channel,
-            sb.Write: self.written,
             sb.WakeAt: self.wake_at,
             sb.Originate: self.originate,
             sb.HangupLeg: self.hang_up_leg,
@@ -390,23 +397,26 @@ class Simulation:
         elif channel.offered and any(m.endswith("/callback_confirm") for m in media):
             self.after(self.timing.key_seconds, OFFER_KEY, channel_id)
 
-    def written(self, command: sb.Write) -> None:
-        record = command.record
-        if type(record) is CallEventRecord:  # the most written: nothing to the model
-            return
-        if isinstance(record, CallRecord):
-            channel = self.channels.get(record.channel_id)
-            if channel is not None and record.queued_at is not None and not channel.queued:
-                channel.queued = True
-                if self.patience is not None:
-                    self.after(draw(self.draws.patience, self.patience), ABANDON, record.channel_id)
-        elif isinstance(record, AgentStateRecord):
-            self.day.agent_states.append(record)
-            if record.agent in self.leaving and record.state in FREE_STATES:
-                self.leaving.discard(record.agent)
-                self.after(0, LOGOUT, record.agent)
-        elif isinstance(record, CallbackRecord):
-            self.day.callbacks[record.callback_id] = record
+    def _records(self) -> dict[type, Callable[[Any], None]]:
+        """What the model reads of the records written (the rest is the day's outcome only)."""
+        return {
+            CallRecord: self.call_saved,
+            AgentStateRecord: self.agent_changed,
+            CallbackRecord: lambda record: self.day.callbacks.__setitem__(record.callback_id, record),
+        }
+
+    def call_saved(self, record: CallRecord) -> None:
+        channel = self.channels.get(record.channel_id)
+        if channel is not None and record.queued_at is not None and not channel.queued:
+            channel.queued = True
+            if self.patience is not None:
+                self.after(draw(self.draws.patience, self.patience), ABANDON, record.channel_id)
+
+    def agent_changed(self, record: AgentStateRecord) -> None:
+        self.day.agent_states.append(record)
+        if record.agent in self.leaving and record.state in FREE_STATES:
+            self.leaving.discard(record.agent)
+            self.after(0, LOGOUT, record.agent)
 
     def call_over(self, command: sb.CallOver) -> None:
         channel_id, record = command.channel_id, command.record
