@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from callrouter.core import call_callback as cb
 from callrouter.core import menu as mn
 from callrouter.core import results_call as rc
+from callrouter.core.call_end import finish, gone
 from callrouter.core.call_events import (
     AgentAnswered,
     AgentLeft,
@@ -48,7 +49,6 @@ from callrouter.core.commands import (
     Command,
     ContinueInDialplan,
     Hangup,
-    LeaveQueue,
     RequestAnnouncement,
     SaveCall,
     SetLanguage,
@@ -135,16 +135,16 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
         return call, []
     match event:
         case CallerHungUp(cause) | ChannelGone(cause):
-            return _gone(call, now, plan, cause)
+            return gone(call, now, plan, cause)
         case CommandFailed(command, detail):
-            return _finish(call, now, Outcome.FAILED, f"{command}: {detail}")
+            return finish(call, now, Outcome.FAILED, f"{command}: {detail}")
         case MaxDurationReached():
             outcome = {
                 Phase.CONNECTED: Outcome.ANSWERED,
                 Phase.CLOSED: Outcome.AFTER_HOURS,
                 Phase.LEAVING: call.record.outcome or Outcome.OVERFLOW,
             }.get(call.phase, Outcome.FAILED)
-            return _finish(call, now, outcome, "maximum call duration")
+            return finish(call, now, outcome, "maximum call duration")
         case Answered() if call.phase is Phase.ANSWERING:
             return _answered(call, now, plan)
     if call.phase is Phase.RESULTS and call.results is not None:
@@ -163,13 +163,13 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
     if call.phase is Phase.QUEUED:
         return _in_queue(call, event, now, plan)
     if call.phase is Phase.CONNECTED and isinstance(event, AgentLeft):
-        return _finish(call, now, Outcome.ANSWERED, "agent hung up")
+        return finish(call, now, Outcome.ANSWERED, "agent hung up")
     last_message = call.phase in (Phase.CLOSED, Phase.LEAVING)
     if last_message and isinstance(event, PlaybackFinished) and event.playback_id == call.playback_id:
         outcome = (
             Outcome.AFTER_HOURS if call.phase is Phase.CLOSED else call.record.outcome or Outcome.OVERFLOW
         )
-        return _finish(call, now, outcome, call.record.end_reason or "message played")
+        return finish(call, now, outcome, call.record.end_reason or "message played")
     return call, []
 
 
@@ -356,47 +356,3 @@ def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:
     call = evolve(call, phase=Phase.LEAVING, record=evolve(call.record, end_reason=f"overflow: {reason}"))
     call, play = play_media(call, plan.media(call.language, rules.overflow_prompt or "overflow_busy"))
     return call, [log, *stop, *play]
-
-
-def _finish(call: Call, now: datetime, outcome: Outcome, reason: str) -> Result:
-    """The router ends the call; the record is final when the channel is gone."""
-    if call.phase in (Phase.ENDING, Phase.ENDED):
-        return call, []
-    commands: list[Command] = []
-    if call.phase is Phase.QUEUED and call.entry_id is not None:
-        commands.append(LeaveQueue(call.entry_id))
-    record = evolve(call.record, outcome=outcome, end_reason=reason)
-    return evolve(call, record=record, phase=Phase.ENDING), [*commands, Hangup()]
-
-
-def _gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
-    """The channel is gone: decide the outcome if the router had not, and close the record."""
-    commands: list[Command] = []
-    record = call.record
-    # A language change in the menu counts; the record closed (one copy of it).
-    closed: dict[str, object] = {"language": call.language, "ended_at": record.ended_at or now}
-    if record.outcome is None or call.phase in (Phase.CLOSED, Phase.LEAVING):
-        closed |= {"outcome": _outcome_on_hangup(call, now, plan), "end_reason": f"caller: {cause}"}
-    elif record.end_reason is None:  # e.g. answered: say who hung up
-        closed["end_reason"] = f"caller: {cause}"
-    record = evolve(record, **closed)
-    if call.phase is Phase.QUEUED and call.entry_id is not None:
-        commands.append(LeaveQueue(call.entry_id))
-    call = evolve(call, record=record, phase=Phase.ENDED)
-    return call, [*commands, SaveCall(record), log_event(call, now, "ended", record.outcome or "")]
-
-
-def _outcome_on_hangup(call: Call, now: datetime, plan: CallPlan) -> Outcome:
-    match call.phase:
-        case Phase.QUEUED:
-            queued = call.record.queued_at or now
-            return Outcome.SHORT_ABANDON if now - queued < plan.short_abandon else Outcome.ABANDONED
-        case Phase.CONNECTED:
-            return Outcome.ANSWERED
-        case Phase.CLOSED:
-            return Outcome.AFTER_HOURS
-        case Phase.LEAVING:
-            return call.record.outcome or Outcome.OVERFLOW
-        case Phase.ANSWERING:
-            return Outcome.FAILED if call.record.answered_at else Outcome.MENU_HANGUP
-    return call.record.outcome or Outcome.MENU_HANGUP
