@@ -13,24 +13,23 @@ delivered.
 
 The test plays the callers (``call``, ``press``, ``hang_up``, ``vanish``) and
 the agents' phones (``agent``, ``set_endpoint``); ``fail`` makes REST calls fail.
+The event queue is ``ari.fake_events``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from callrouter.ari import models
 from callrouter.ari.client import AriError, AriNotFound
 from callrouter.ari.fake import caller_of
-
-Sink = Callable[[models.Event], None]
+from callrouter.ari.fake_events import Due, EventQueue, Sink
 
 NORMAL_CLEARING = (16, "Normal Clearing")
 NO_ANSWER = (19, "User alerting, no answer")  # an originate's ring timeout
@@ -88,19 +87,10 @@ class Phone:
     reject_after: float = 0.0
 
 
-@dataclass(order=True)
-class _Due:
-    at: float
-    seq: int
-    action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
-    lag: float = field(default=0.0, compare=False)  # the event queue's lag it was sent with
-
-
 @dataclass
 class _Playback:
     playback: models.Playback
-    finish: _Due
+    finish: Due
 
 
 class FakeAsterisk:
@@ -118,7 +108,9 @@ class FakeAsterisk:
         self.reply_seconds = 0.0  # how long a successful REST call takes to return
         self.round_trip = 0.0  # what the router reads as Asterisk's answer time
         self.calls: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=history)
-        self.events: deque[models.Event] = deque(maxlen=history)  # every event sent
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._events = EventQueue(app, self._clock, history)
+        self.events = self._events.sent  # every event sent
         self.hung_up: list[str] = []  # channels the router hung up (the last ``history``)
         self.channels: dict[str, models.Channel] = {}  # every channel Asterisk has
         self.bridges: dict[str, set[str]] = {}
@@ -126,26 +118,19 @@ class FakeAsterisk:
         self.filter: list[str] = []
         self.subscriptions: list[str] = []
         self._history = history
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._sink: Sink | None = None
-        self._errors: list[Exception] = []
         self._in_app: set[str] = set()  # channels in Stasis (an originated one once answered)
-        self._ringing: dict[str, _Due] = {}  # originated channel -> its phone's answer/reject/timeout
+        self._ringing: dict[str, Due] = {}  # originated channel -> its phone's answer/reject/timeout
         self._playbacks: dict[str, _Playback] = {}
         self._phones: dict[str, Phone] = {}
         self._endpoints: dict[str, str] = {}  # PJSIP resource -> state (online unless set)
         self._endpoint_of: dict[str, str] = {}  # originated channel -> PJSIP resource
         self._failures: dict[str, deque[int]] = {}
-        self._queue: list[_Due] = []
-        self._seq = 0
-        self._timer: asyncio.TimerHandle | None = None
         self._channel_seq = 0
-        self._lag = 0.0  # the lag of the events being sent now (their timestamps are older)
 
     # -- the test's side: events, callers, phones, failures -----------------------
     def connect(self, sink: Sink) -> None:
         """Where events go (as the router's event stream hands them on)."""
-        self._sink = sink
+        self._events.sink = sink
 
     def call(
         self,
@@ -179,13 +164,13 @@ class FakeAsterisk:
         )
         self.channels[channel_id] = channel
         self._in_app.add(channel_id)
-        self._later(0.0, lambda: self._send(models.StasisStart, args=args, channel=channel))
+        self._later(0.0, lambda: self._events.send(models.StasisStart, args=args, channel=channel))
 
     def press(self, channel_id: str, digit: str, duration_ms: int = 100) -> None:
         channel = self.channels[channel_id]
         self._later(
             0.0,
-            lambda: self._send(
+            lambda: self._events.send(
                 models.ChannelDtmfReceived, digit=digit, duration_ms=duration_ms, channel=channel
             ),
         )
@@ -198,7 +183,7 @@ class FakeAsterisk:
         playing = self._drop(channel_id)
 
         def report() -> None:
-            self._send(models.ChannelHangupRequest, channel=channel, cause=NORMAL_CLEARING[0])
+            self._events.send(models.ChannelHangupRequest, channel=channel, cause=NORMAL_CLEARING[0])
             self._end(channel, was_in_app, playing, "failed", NORMAL_CLEARING)
 
         self._later(0.0, report)
@@ -220,7 +205,7 @@ class FakeAsterisk:
             return
         self._endpoints[resource] = state
         endpoint = self._endpoint("PJSIP", resource)
-        self._later(0.0, lambda: self._send(models.EndpointStateChange, endpoint=endpoint))
+        self._later(0.0, lambda: self._events.send(models.EndpointStateChange, endpoint=endpoint))
 
     def fail(self, method_name: str, status: int = 500, times: int = 1) -> None:
         """The next ``times`` calls of that REST method fail with ``status``
@@ -236,22 +221,7 @@ class FakeAsterisk:
         """Wait until every event due up to ``seconds`` from now has been
         delivered and what the sink started in return has run; re-raises the
         first exception the sink raised."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
-        quiet = 0
-        while quiet < 20:
-            self._raise_sink_error()
-            nearest = self._nearest()
-            now = loop.time()
-            if nearest is not None and nearest <= until:
-                await asyncio.sleep(max(nearest - now, 0.0))
-                quiet = 0
-            elif now < until:
-                await asyncio.sleep(until - now)
-            else:
-                await asyncio.sleep(0)
-                quiet += 1
-        self._raise_sink_error()
+        await self._events.settle(seconds)
 
     # -- REST: channels -------------------------------------------------------------
     async def answer(self, channel_id: str) -> None:
@@ -268,7 +238,7 @@ class FakeAsterisk:
         playback = models.Playback(
             id=playback_id, media_uri=media[0], target_uri=f"channel:{channel_id}", state="playing"
         )
-        self._later(0.0, lambda: self._send(models.PlaybackStarted, playback=playback))
+        self._later(0.0, lambda: self._events.send(models.PlaybackStarted, playback=playback))
         finish = self._later(self.play_seconds, lambda: self._finish(playback_id, "done"))
         self._playbacks[playback_id] = _Playback(playback, finish)
         await self._reply()
@@ -513,17 +483,17 @@ class FakeAsterisk:
         (when it was in it), it is destroyed (unless the dialplan goes on with it)."""
         for playback in playing:
             finished = playback.model_copy(update={"state": playback_state})
-            self._send(models.PlaybackFinished, playback=finished)
+            self._events.send(models.PlaybackFinished, playback=finished)
         if in_app:
-            self._send(models.StasisEnd, channel=channel)
+            self._events.send(models.StasisEnd, channel=channel)
         if cause is not None:
-            self._send(models.ChannelDestroyed, channel=channel, cause=cause[0], cause_txt=cause[1])
+            self._events.send(models.ChannelDestroyed, channel=channel, cause=cause[0], cause_txt=cause[1])
 
     def _finish(self, playback_id: str, state: str) -> None:
         current = self._playbacks.pop(playback_id, None)
         if current is not None:
             playback = current.playback.model_copy(update={"state": state})
-            self._send(models.PlaybackFinished, playback=playback)
+            self._events.send(models.PlaybackFinished, playback=playback)
 
     def _answered(self, channel_id: str, app: str, app_args: str) -> None:
         del self._ringing[channel_id]
@@ -532,70 +502,15 @@ class FakeAsterisk:
         channel = channel.model_copy(update={"state": "Up", "dialplan": dialplan})
         self.channels[channel_id] = channel
         self._in_app.add(channel_id)
-        self._send(models.StasisStart, args=app_args.split(","), channel=channel)
+        self._events.send(models.StasisStart, args=app_args.split(","), channel=channel)
 
     def _ring_out(self, channel_id: str, cause: tuple[int, str]) -> None:
         channel = self.channels.pop(channel_id)
         self._drop(channel_id)
-        self._send(models.ChannelDestroyed, channel=channel, cause=cause[0], cause_txt=cause[1])
+        self._events.send(models.ChannelDestroyed, channel=channel, cause=cause[0], cause_txt=cause[1])
 
     # -- the event queue ---------------------------------------------------------------
-    def _later(self, delay: float, action: Callable[[], None]) -> _Due:
+    def _later(self, delay: float, action: Callable[[], None]) -> Due:
         """Run ``action`` (which sends events) ``delay`` + ``event_seconds`` from now,
         after everything due earlier or at the same time."""
-        loop = asyncio.get_running_loop()
-        self._seq += 1
-        due = _Due(
-            loop.time() + max(delay, 0.0) + self.event_seconds, self._seq, action, lag=self.event_seconds
-        )
-        heapq.heappush(self._queue, due)
-        if self._queue[0] is due:
-            self._arm(loop)
-        return due
-
-    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        nearest = self._nearest()
-        if nearest is not None:
-            self._timer = loop.call_at(nearest, self._run_due)
-
-    def _run_due(self) -> None:
-        self._timer = None
-        loop = asyncio.get_running_loop()
-        while self._queue and self._queue[0].at <= loop.time():
-            due = heapq.heappop(self._queue)
-            if not due.cancelled:
-                self._lag = due.lag
-                try:
-                    due.action()
-                finally:
-                    self._lag = 0.0
-        self._arm(loop)
-
-    def _nearest(self) -> float | None:
-        while self._queue and self._queue[0].cancelled:
-            heapq.heappop(self._queue)
-        return self._queue[0].at if self._queue else None
-
-    def _send(self, kind: type[models.Event], **fields: Any) -> None:
-        event = kind.model_validate(
-            {"type": kind.__name__, "application": self.app, "timestamp": self._stamp(), **fields}
-        )
-        self.events.append(event)
-        if self._sink is not None:
-            try:
-                self._sink(event)
-            except Exception as exc:  # raised again by settle, not lost in the loop's log
-                self._errors.append(exc)
-
-    def _stamp(self) -> datetime:
-        """When Asterisk made the event being sent: ``event_seconds`` before it is
-        delivered (the router reads an event's age as how far behind it is)."""
-        return self._clock() - timedelta(seconds=self._lag)
-
-    def _raise_sink_error(self) -> None:
-        if self._errors:
-            error, self._errors = self._errors[0], []
-            raise error
+        return self._events.later(delay, action, self.event_seconds)
