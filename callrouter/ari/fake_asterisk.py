@@ -13,66 +13,31 @@ delivered.
 
 The test plays the callers (``call``, ``press``, ``hang_up``, ``vanish``) and
 the agents' phones (``agent``, ``set_endpoint``); ``fail`` makes REST calls fail.
-The event queue is ``ari.fake_events``'s.
+The event queue is ``ari.fake_events``'s; the REST requests, their errors and
+the hangup causes are ``ari.fake_answers``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from callrouter.ari import models
-from callrouter.ari.client import AriError, AriNotFound
+from callrouter.ari.client import AriNotFound
 from callrouter.ari.fake import caller_of
+from callrouter.ari.fake_answers import (
+    CALL_REJECTED,
+    HANGUP_REASONS,
+    NO_ANSWER,
+    NORMAL_CLEARING,
+    RestLedger,
+    rest_error,
+)
 from callrouter.ari.fake_events import Due, EventQueue, Sink
-
-NORMAL_CLEARING = (16, "Normal Clearing")
-NO_ANSWER = (19, "User alerting, no answer")  # an originate's ring timeout
-CALL_REJECTED = (21, "Call Rejected")
-# DELETE /channels/{id}?reason=... as Asterisk maps it (ari_channels.c), texts from its causes table.
-HANGUP_REASONS: dict[str, tuple[int, str]] = {
-    "normal": NORMAL_CLEARING,
-    "busy": (17, "User busy"),
-    "congestion": (34, "Circuit/channel congestion"),
-    "no_answer": NO_ANSWER,
-    "timeout": (18, "No user responding"),
-    "rejected": CALL_REJECTED,
-    "unallocated": (1, "Unallocated (unassigned) number"),
-    "normal_unspecified": (31, "Normal, unspecified"),
-    "number_incomplete": (28, "Invalid number format (addressing incomplete)"),
-    "codec_mismatch": (58, "Bearer capability not available"),
-    "interworking": (127, "Interworking, unspecified"),
-    "failure": (38, "Network out of order"),
-    "answered_elsewhere": (26, "Answered elsewhere"),
-}
-
-# Each REST method's HTTP request, for the errors it raises.
-REST: dict[str, tuple[str, str]] = {
-    "answer": ("POST", "/channels/{}/answer"),
-    "play": ("POST", "/channels/{}/play"),
-    "stop_playback": ("DELETE", "/playbacks/{}"),
-    "start_moh": ("POST", "/channels/{}/moh"),
-    "stop_moh": ("DELETE", "/channels/{}/moh"),
-    "originate": ("POST", "/channels/{}"),
-    "create_bridge": ("POST", "/bridges/{}"),
-    "add_to_bridge": ("POST", "/bridges/{}/addChannel"),
-    "destroy_bridge": ("DELETE", "/bridges/{}"),
-    "start_bridge_moh": ("POST", "/bridges/{}/moh"),
-    "hangup": ("DELETE", "/channels/{}"),
-    "continue_in_dialplan": ("POST", "/channels/{}/continue"),
-    "get_channel": ("GET", "/channels/{}"),
-    "set_variable": ("POST", "/channels/{}/variable"),
-    "get_variable": ("GET", "/channels/{}/variable"),
-    "application": ("GET", "/applications/{}"),
-    "set_event_filter": ("PUT", "/applications/{}/eventFilter"),
-    "subscribe": ("POST", "/applications/{}/subscription"),
-    "endpoint": ("GET", "/endpoints/{}"),  # the technology
-}
 
 _CALLER_ID = re.compile(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$')
 
@@ -107,7 +72,8 @@ class FakeAsterisk:
         self.event_seconds = event_seconds  # added to the delivery of every event
         self.reply_seconds = 0.0  # how long a successful REST call takes to return
         self.round_trip = 0.0  # what the router reads as Asterisk's answer time
-        self.calls: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=history)
+        self._ledger = RestLedger(history)
+        self.calls = self._ledger.calls  # every REST call made (the last ``history``)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._events = EventQueue(app, self._clock, history)
         self.events = self._events.sent  # every event sent
@@ -124,7 +90,6 @@ class FakeAsterisk:
         self._phones: dict[str, Phone] = {}
         self._endpoints: dict[str, str] = {}  # PJSIP resource -> state (online unless set)
         self._endpoint_of: dict[str, str] = {}  # originated channel -> PJSIP resource
-        self._failures: dict[str, deque[int]] = {}
         self._channel_seq = 0
 
     # -- the test's side: events, callers, phones, failures -----------------------
@@ -210,12 +175,10 @@ class FakeAsterisk:
     def fail(self, method_name: str, status: int = 500, times: int = 1) -> None:
         """The next ``times`` calls of that REST method fail with ``status``
         (``AriNotFound`` for 404) and change nothing."""
-        if method_name not in REST:
-            raise ValueError(f"no REST method {method_name}")
-        self._failures.setdefault(method_name, deque()).extend([status] * times)
+        self._ledger.fail(method_name, status, times)
 
     def called(self, name: str) -> list[tuple[Any, ...]]:
-        return [args for method, args in self.calls if method == name]
+        return self._ledger.called(name)
 
     async def settle(self, seconds: float = 0.0) -> None:
         """Wait until every event due up to ``seconds`` from now has been
@@ -225,7 +188,7 @@ class FakeAsterisk:
 
     # -- REST: channels -------------------------------------------------------------
     async def answer(self, channel_id: str) -> None:
-        self._begin("answer", channel_id)
+        self._ledger.begin("answer", channel_id)
         channel = self._controlled("answer", channel_id)
         self.channels[channel_id] = channel.model_copy(update={"state": "Up"})
         await self._reply()
@@ -233,7 +196,7 @@ class FakeAsterisk:
     async def play(
         self, channel_id: str, media: tuple[str, ...], playback_id: str, language: str = ""
     ) -> None:
-        self._begin("play", channel_id, media, playback_id, language)
+        self._ledger.begin("play", channel_id, media, playback_id, language)
         self._controlled("play", channel_id)
         playback = models.Playback(
             id=playback_id, media_uri=media[0], target_uri=f"channel:{channel_id}", state="playing"
@@ -245,33 +208,33 @@ class FakeAsterisk:
 
     async def stop_playback(self, playback_id: str) -> None:
         """Stopped at once; Asterisk reports a stopped playback as ``done``."""
-        self._begin("stop_playback", playback_id)
+        self._ledger.begin("stop_playback", playback_id)
         current = self._playbacks.get(playback_id)
         if current is None:
-            raise self._error(404, "stop_playback", playback_id, "The playback cannot be found")
+            raise rest_error(404, "stop_playback", playback_id, "The playback cannot be found")
         current.finish.cancelled = True
         current.finish = self._later(0.0, lambda: self._finish(playback_id, "done"))
         await self._reply()
 
     async def start_moh(self, channel_id: str) -> None:
-        self._begin("start_moh", channel_id)
+        self._ledger.begin("start_moh", channel_id)
         self._controlled("start_moh", channel_id)
         await self._reply()
 
     async def stop_moh(self, channel_id: str) -> None:
-        self._begin("stop_moh", channel_id)
+        self._ledger.begin("stop_moh", channel_id)
         self._controlled("stop_moh", channel_id)
         await self._reply()
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         """StasisEnd and ChannelDestroyed; a ringing phone's channel only ChannelDestroyed."""
-        self._begin("hangup", channel_id, reason)
+        self._ledger.begin("hangup", channel_id, reason)
         channel = self.channels.get(channel_id)
         if channel is None:
-            raise self._error(404, "hangup", channel_id, "Channel not found")
+            raise rest_error(404, "hangup", channel_id, "Channel not found")
         cause = HANGUP_REASONS.get(reason)
         if cause is None:
-            raise self._error(400, "hangup", channel_id, "Invalid reason for hangup provided")
+            raise rest_error(400, "hangup", channel_id, "Invalid reason for hangup provided")
         was_in_app = channel_id in self._in_app
         del self.channels[channel_id]
         playing = self._drop(channel_id)
@@ -283,7 +246,7 @@ class FakeAsterisk:
 
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None:
         """StasisEnd: the dialplan has the channel now, and the fake forgets it."""
-        self._begin("continue_in_dialplan", channel_id, context, extension)
+        self._ledger.begin("continue_in_dialplan", channel_id, context, extension)
         channel = self._controlled("continue_in_dialplan", channel_id)
         del self.channels[channel_id]
         playing = self._drop(channel_id)
@@ -291,15 +254,15 @@ class FakeAsterisk:
         await self._reply()
 
     async def get_channel(self, channel_id: str) -> models.Channel:
-        self._begin("get_channel", channel_id)
+        self._ledger.begin("get_channel", channel_id)
         channel = self.channels.get(channel_id)
         if channel is None:
-            raise self._error(404, "get_channel", channel_id, "Channel not found")
+            raise rest_error(404, "get_channel", channel_id, "Channel not found")
         await self._reply()
         return channel
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
-        self._begin("set_variable", channel_id, name, value)
+        self._ledger.begin("set_variable", channel_id, name, value)
         self._controlled("set_variable", channel_id)
         self.variables.setdefault(channel_id, {})[name] = value
         await self._reply()
@@ -307,7 +270,7 @@ class FakeAsterisk:
     async def get_variable(self, channel_id: str, name: str) -> str | None:
         """None for an unknown channel or variable (the client's reading of a 404)."""
         try:
-            self._begin("get_variable", channel_id, name)
+            self._ledger.begin("get_variable", channel_id, name)
             self._controlled("get_variable", channel_id)
         except AriNotFound:
             return None
@@ -319,15 +282,15 @@ class FakeAsterisk:
     ) -> None:
         """Rings the agent's phone (``agent``): answered, it enters the
         application; unanswered or rejected, it is destroyed without."""
-        self._begin("originate", channel_id, endpoint, app, app_args, ring_seconds, caller_id)
+        self._ledger.begin("originate", channel_id, endpoint, app, app_args, ring_seconds, caller_id)
         technology, _, resource = endpoint.partition("/")
         if not technology or not resource:
             detail = f"Endpoint parameter '{endpoint}' does not contain tech/resource"
-            raise self._error(400, "originate", channel_id, detail)
+            raise rest_error(400, "originate", channel_id, detail)
         if channel_id in self.channels:
-            raise self._error(409, "originate", channel_id, "Channel with given unique ID already exists")
+            raise rest_error(409, "originate", channel_id, "Channel with given unique ID already exists")
         if self._endpoints.get(resource, "online") == "offline":
-            raise self._error(500, "originate", channel_id, "Allocation failed")
+            raise rest_error(500, "originate", channel_id, "Allocation failed")
         match = _CALLER_ID.match(caller_id)
         name, number = match.groups() if match else ("", caller_id)
         self.channels[channel_id] = models.Channel(
@@ -352,45 +315,45 @@ class FakeAsterisk:
 
     # -- REST: bridges, the application, endpoints ------------------------------------
     async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
-        self._begin("create_bridge", bridge_id, kind)
+        self._ledger.begin("create_bridge", bridge_id, kind)
         if bridge_id in self.bridges:
-            raise self._error(409, "create_bridge", bridge_id, "Bridge with the same bridgeId already exists")
+            raise rest_error(409, "create_bridge", bridge_id, "Bridge with the same bridgeId already exists")
         self.bridges[bridge_id] = set()
         await self._reply()
 
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
         """A channel in another bridge moves (ARI-NOTES 8); an unknown one is
         400, one not yet in the application 422 (ARI-NOTES 18), as Asterisk answers."""
-        self._begin("add_to_bridge", bridge_id, tuple(channel_ids))
+        self._ledger.begin("add_to_bridge", bridge_id, tuple(channel_ids))
         if bridge_id not in self.bridges:
-            raise self._error(404, "add_to_bridge", bridge_id, "Bridge not found")
+            raise rest_error(404, "add_to_bridge", bridge_id, "Bridge not found")
         for channel_id in channel_ids:
             if channel_id not in self.channels:
-                raise self._error(400, "add_to_bridge", bridge_id, "Channel not found")
+                raise rest_error(400, "add_to_bridge", bridge_id, "Channel not found")
             if channel_id not in self._in_app:
-                raise self._error(422, "add_to_bridge", bridge_id, "Channel not in Stasis application")
+                raise rest_error(422, "add_to_bridge", bridge_id, "Channel not in Stasis application")
         for channel_id in channel_ids:
             self._leave_bridges(channel_id)
             self.bridges[bridge_id].add(channel_id)
         await self._reply()
 
     async def destroy_bridge(self, bridge_id: str) -> None:
-        self._begin("destroy_bridge", bridge_id)
+        self._ledger.begin("destroy_bridge", bridge_id)
         if self.bridges.pop(bridge_id, None) is None:
-            raise self._error(404, "destroy_bridge", bridge_id, "Bridge not found")
+            raise rest_error(404, "destroy_bridge", bridge_id, "Bridge not found")
         await self._reply()
 
     async def start_bridge_moh(self, bridge_id: str) -> None:
-        self._begin("start_bridge_moh", bridge_id)
+        self._ledger.begin("start_bridge_moh", bridge_id)
         if bridge_id not in self.bridges:
-            raise self._error(404, "start_bridge_moh", bridge_id, "Bridge not found")
+            raise rest_error(404, "start_bridge_moh", bridge_id, "Bridge not found")
         await self._reply()
 
     async def application(self, app: str) -> models.Application:
         """Its channels: callers in it and the agents' phones it rang (answered or not)."""
-        self._begin("application", app)
+        self._ledger.begin("application", app)
         if app != self.app:
-            raise self._error(404, "application", app, "Application does not exist.")
+            raise rest_error(404, "application", app, "Application does not exist.")
         endpoints = [source.removeprefix("endpoint:") for source in self.subscriptions]
         await self._reply()
         return models.Application(
@@ -403,39 +366,28 @@ class FakeAsterisk:
 
     async def set_event_filter(self, app: str, allowed: list[str]) -> None:
         """Recorded, not applied: every event is sent."""
-        self._begin("set_event_filter", app, tuple(allowed))
+        self._ledger.begin("set_event_filter", app, tuple(allowed))
         self.filter = list(allowed)
         await self._reply()
 
     async def subscribe(self, app: str, sources: list[str]) -> None:
-        self._begin("subscribe", app, tuple(sources))
+        self._ledger.begin("subscribe", app, tuple(sources))
         self.subscriptions.extend(s for s in sources if s not in self.subscriptions)
         await self._reply()
 
     async def endpoint(self, technology: str, resource: str) -> models.Endpoint:
-        self._begin("endpoint", technology, resource)
+        self._ledger.begin("endpoint", technology, resource)
         await self._reply()
         return self._endpoint(technology, resource)
 
     # -- inside -------------------------------------------------------------------------
-    def _begin(self, name: str, subject: str, *more: Any) -> None:
-        """Record the call; raise the failure a test asked for."""
-        self.calls.append((name, (subject, *more)))
-        failures = self._failures.get(name)
-        if failures:
-            raise self._error(failures.popleft(), name, subject, "told to fail")
-
-    def _error(self, status: int, name: str, subject: str, detail: str) -> AriError:
-        method, path = REST[name]
-        return (AriNotFound if status == 404 else AriError)(status, method, path.format(subject), detail)
-
     def _controlled(self, name: str, channel_id: str) -> models.Channel:
         """The channel, when the application controls it (404 unknown, 409 not in Stasis)."""
         channel = self.channels.get(channel_id)
         if channel is None:
-            raise self._error(404, name, channel_id, "Channel not found")
+            raise rest_error(404, name, channel_id, "Channel not found")
         if channel_id not in self._in_app:
-            raise self._error(409, name, channel_id, "Channel not in Stasis application")
+            raise rest_error(409, name, channel_id, "Channel not in Stasis application")
         return channel
 
     async def _reply(self) -> None:
