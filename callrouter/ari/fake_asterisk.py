@@ -13,139 +13,28 @@ delivered.
 
 The test plays the callers (``call``, ``press``, ``hang_up``, ``vanish``) and
 the agents' phones (``agent``, ``set_endpoint``); ``fail`` makes REST calls fail.
+That side is here; the REST side the router calls is ``ari.fake_asterisk_rest``'s,
+the event queue ``ari.fake_events``'s, the REST errors and hangup causes
+``ari.fake_answers``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import heapq
-import re
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callrouter.ari import models
-from callrouter.ari.client import AriError, AriNotFound
 from callrouter.ari.fake import caller_of
-
-Sink = Callable[[models.Event], None]
-
-NORMAL_CLEARING = (16, "Normal Clearing")
-NO_ANSWER = (19, "User alerting, no answer")  # an originate's ring timeout
-CALL_REJECTED = (21, "Call Rejected")
-# DELETE /channels/{id}?reason=... as Asterisk maps it (ari_channels.c), texts from its causes table.
-HANGUP_REASONS: dict[str, tuple[int, str]] = {
-    "normal": NORMAL_CLEARING,
-    "busy": (17, "User busy"),
-    "congestion": (34, "Circuit/channel congestion"),
-    "no_answer": NO_ANSWER,
-    "timeout": (18, "No user responding"),
-    "rejected": CALL_REJECTED,
-    "unallocated": (1, "Unallocated (unassigned) number"),
-    "normal_unspecified": (31, "Normal, unspecified"),
-    "number_incomplete": (28, "Invalid number format (addressing incomplete)"),
-    "codec_mismatch": (58, "Bearer capability not available"),
-    "interworking": (127, "Interworking, unspecified"),
-    "failure": (38, "Network out of order"),
-    "answered_elsewhere": (26, "Answered elsewhere"),
-}
-
-# Each REST method's HTTP request, for the errors it raises.
-REST: dict[str, tuple[str, str]] = {
-    "answer": ("POST", "/channels/{}/answer"),
-    "play": ("POST", "/channels/{}/play"),
-    "stop_playback": ("DELETE", "/playbacks/{}"),
-    "start_moh": ("POST", "/channels/{}/moh"),
-    "stop_moh": ("DELETE", "/channels/{}/moh"),
-    "originate": ("POST", "/channels/{}"),
-    "create_bridge": ("POST", "/bridges/{}"),
-    "add_to_bridge": ("POST", "/bridges/{}/addChannel"),
-    "destroy_bridge": ("DELETE", "/bridges/{}"),
-    "start_bridge_moh": ("POST", "/bridges/{}/moh"),
-    "hangup": ("DELETE", "/channels/{}"),
-    "continue_in_dialplan": ("POST", "/channels/{}/continue"),
-    "get_channel": ("GET", "/channels/{}"),
-    "set_variable": ("POST", "/channels/{}/variable"),
-    "get_variable": ("GET", "/channels/{}/variable"),
-    "application": ("GET", "/applications/{}"),
-    "set_event_filter": ("PUT", "/applications/{}/eventFilter"),
-    "subscribe": ("POST", "/applications/{}/subscription"),
-    "endpoint": ("GET", "/endpoints/{}"),  # the technology
-}
-
-_CALLER_ID = re.compile(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$')
+from callrouter.ari.fake_answers import NORMAL_CLEARING
+from callrouter.ari.fake_asterisk_rest import FakeAsteriskRest, Phone
+from callrouter.ari.fake_events import Sink
 
 
-@dataclass(frozen=True)
-class Phone:
-    """How an agent's phone takes a call: answered after ``answer_after``
-    seconds (None: never, it rings out), or rejected after ``reject_after``."""
+class FakeAsterisk(FakeAsteriskRest):
+    """The REST side the router calls, and the test's: events, callers, phones, failures."""
 
-    answer_after: float | None = 0.6
-    reject: bool = False
-    reject_after: float = 0.0
-
-
-@dataclass(order=True)
-class _Due:
-    at: float
-    seq: int
-    action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
-    lag: float = field(default=0.0, compare=False)  # the event queue's lag it was sent with
-
-
-@dataclass
-class _Playback:
-    playback: models.Playback
-    finish: _Due
-
-
-class FakeAsterisk:
-    def __init__(
-        self,
-        app: str = "callrouter",
-        history: int | None = None,
-        play_seconds: float = 0.0,
-        event_seconds: float = 0.0,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.app = app
-        self.play_seconds = play_seconds  # how long every playback plays
-        self.event_seconds = event_seconds  # added to the delivery of every event
-        self.reply_seconds = 0.0  # how long a successful REST call takes to return
-        self.round_trip = 0.0  # what the router reads as Asterisk's answer time
-        self.calls: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=history)
-        self.events: deque[models.Event] = deque(maxlen=history)  # every event sent
-        self.hung_up: list[str] = []  # channels the router hung up (the last ``history``)
-        self.channels: dict[str, models.Channel] = {}  # every channel Asterisk has
-        self.bridges: dict[str, set[str]] = {}
-        self.variables: dict[str, dict[str, str]] = {}  # channel -> name -> value
-        self.filter: list[str] = []
-        self.subscriptions: list[str] = []
-        self._history = history
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._sink: Sink | None = None
-        self._errors: list[Exception] = []
-        self._in_app: set[str] = set()  # channels in Stasis (an originated one once answered)
-        self._ringing: dict[str, _Due] = {}  # originated channel -> its phone's answer/reject/timeout
-        self._playbacks: dict[str, _Playback] = {}
-        self._phones: dict[str, Phone] = {}
-        self._endpoints: dict[str, str] = {}  # PJSIP resource -> state (online unless set)
-        self._endpoint_of: dict[str, str] = {}  # originated channel -> PJSIP resource
-        self._failures: dict[str, deque[int]] = {}
-        self._queue: list[_Due] = []
-        self._seq = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._channel_seq = 0
-        self._lag = 0.0  # the lag of the events being sent now (their timestamps are older)
-
-    # -- the test's side: events, callers, phones, failures -----------------------
     def connect(self, sink: Sink) -> None:
         """Where events go (as the router's event stream hands them on)."""
-        self._sink = sink
+        self._events.sink = sink
 
     def call(
         self,
@@ -179,13 +68,13 @@ class FakeAsterisk:
         )
         self.channels[channel_id] = channel
         self._in_app.add(channel_id)
-        self._later(0.0, lambda: self._send(models.StasisStart, args=args, channel=channel))
+        self._later(0.0, lambda: self._events.send(models.StasisStart, args=args, channel=channel))
 
     def press(self, channel_id: str, digit: str, duration_ms: int = 100) -> None:
         channel = self.channels[channel_id]
         self._later(
             0.0,
-            lambda: self._send(
+            lambda: self._events.send(
                 models.ChannelDtmfReceived, digit=digit, duration_ms=duration_ms, channel=channel
             ),
         )
@@ -198,7 +87,7 @@ class FakeAsterisk:
         playing = self._drop(channel_id)
 
         def report() -> None:
-            self._send(models.ChannelHangupRequest, channel=channel, cause=NORMAL_CLEARING[0])
+            self._events.send(models.ChannelHangupRequest, channel=channel, cause=NORMAL_CLEARING[0])
             self._end(channel, was_in_app, playing, "failed", NORMAL_CLEARING)
 
         self._later(0.0, report)
@@ -220,382 +109,18 @@ class FakeAsterisk:
             return
         self._endpoints[resource] = state
         endpoint = self._endpoint("PJSIP", resource)
-        self._later(0.0, lambda: self._send(models.EndpointStateChange, endpoint=endpoint))
+        self._later(0.0, lambda: self._events.send(models.EndpointStateChange, endpoint=endpoint))
 
     def fail(self, method_name: str, status: int = 500, times: int = 1) -> None:
         """The next ``times`` calls of that REST method fail with ``status``
         (``AriNotFound`` for 404) and change nothing."""
-        if method_name not in REST:
-            raise ValueError(f"no REST method {method_name}")
-        self._failures.setdefault(method_name, deque()).extend([status] * times)
+        self._ledger.fail(method_name, status, times)
 
     def called(self, name: str) -> list[tuple[Any, ...]]:
-        return [args for method, args in self.calls if method == name]
+        return self._ledger.called(name)
 
     async def settle(self, seconds: float = 0.0) -> None:
         """Wait until every event due up to ``seconds`` from now has been
         delivered and what the sink started in return has run; re-raises the
         first exception the sink raised."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
-        quiet = 0
-        while quiet < 20:
-            self._raise_sink_error()
-            nearest = self._nearest()
-            now = loop.time()
-            if nearest is not None and nearest <= until:
-                await asyncio.sleep(max(nearest - now, 0.0))
-                quiet = 0
-            elif now < until:
-                await asyncio.sleep(until - now)
-            else:
-                await asyncio.sleep(0)
-                quiet += 1
-        self._raise_sink_error()
-
-    # -- REST: channels -------------------------------------------------------------
-    async def answer(self, channel_id: str) -> None:
-        self._begin("answer", channel_id)
-        channel = self._controlled("answer", channel_id)
-        self.channels[channel_id] = channel.model_copy(update={"state": "Up"})
-        await self._reply()
-
-    async def play(
-        self, channel_id: str, media: tuple[str, ...], playback_id: str, language: str = ""
-    ) -> None:
-        self._begin("play", channel_id, media, playback_id, language)
-        self._controlled("play", channel_id)
-        playback = models.Playback(
-            id=playback_id, media_uri=media[0], target_uri=f"channel:{channel_id}", state="playing"
-        )
-        self._later(0.0, lambda: self._send(models.PlaybackStarted, playback=playback))
-        finish = self._later(self.play_seconds, lambda: self._finish(playback_id, "done"))
-        self._playbacks[playback_id] = _Playback(playback, finish)
-        await self._reply()
-
-    async def stop_playback(self, playback_id: str) -> None:
-        """Stopped at once; Asterisk reports a stopped playback as ``done``."""
-        self._begin("stop_playback", playback_id)
-        current = self._playbacks.get(playback_id)
-        if current is None:
-            raise self._error(404, "stop_playback", playback_id, "The playback cannot be found")
-        current.finish.cancelled = True
-        current.finish = self._later(0.0, lambda: self._finish(playback_id, "done"))
-        await self._reply()
-
-    async def start_moh(self, channel_id: str) -> None:
-        self._begin("start_moh", channel_id)
-        self._controlled("start_moh", channel_id)
-        await self._reply()
-
-    async def stop_moh(self, channel_id: str) -> None:
-        self._begin("stop_moh", channel_id)
-        self._controlled("stop_moh", channel_id)
-        await self._reply()
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        """StasisEnd and ChannelDestroyed; a ringing phone's channel only ChannelDestroyed."""
-        self._begin("hangup", channel_id, reason)
-        channel = self.channels.get(channel_id)
-        if channel is None:
-            raise self._error(404, "hangup", channel_id, "Channel not found")
-        cause = HANGUP_REASONS.get(reason)
-        if cause is None:
-            raise self._error(400, "hangup", channel_id, "Invalid reason for hangup provided")
-        was_in_app = channel_id in self._in_app
-        del self.channels[channel_id]
-        playing = self._drop(channel_id)
-        self.hung_up.append(channel_id)
-        if self._history is not None and len(self.hung_up) > self._history:
-            del self.hung_up[0]
-        self._later(0.0, lambda: self._end(channel, was_in_app, playing, "failed", cause))
-        await self._reply()
-
-    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None:
-        """StasisEnd: the dialplan has the channel now, and the fake forgets it."""
-        self._begin("continue_in_dialplan", channel_id, context, extension)
-        channel = self._controlled("continue_in_dialplan", channel_id)
-        del self.channels[channel_id]
-        playing = self._drop(channel_id)
-        self._later(0.0, lambda: self._end(channel, True, playing, "done", None))
-        await self._reply()
-
-    async def get_channel(self, channel_id: str) -> models.Channel:
-        self._begin("get_channel", channel_id)
-        channel = self.channels.get(channel_id)
-        if channel is None:
-            raise self._error(404, "get_channel", channel_id, "Channel not found")
-        await self._reply()
-        return channel
-
-    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
-        self._begin("set_variable", channel_id, name, value)
-        self._controlled("set_variable", channel_id)
-        self.variables.setdefault(channel_id, {})[name] = value
-        await self._reply()
-
-    async def get_variable(self, channel_id: str, name: str) -> str | None:
-        """None for an unknown channel or variable (the client's reading of a 404)."""
-        try:
-            self._begin("get_variable", channel_id, name)
-            self._controlled("get_variable", channel_id)
-        except AriNotFound:
-            return None
-        await self._reply()
-        return self.variables.get(channel_id, {}).get(name) or None
-
-    async def originate(
-        self, channel_id: str, endpoint: str, app: str, app_args: str, ring_seconds: float, caller_id: str
-    ) -> None:
-        """Rings the agent's phone (``agent``): answered, it enters the
-        application; unanswered or rejected, it is destroyed without."""
-        self._begin("originate", channel_id, endpoint, app, app_args, ring_seconds, caller_id)
-        technology, _, resource = endpoint.partition("/")
-        if not technology or not resource:
-            detail = f"Endpoint parameter '{endpoint}' does not contain tech/resource"
-            raise self._error(400, "originate", channel_id, detail)
-        if channel_id in self.channels:
-            raise self._error(409, "originate", channel_id, "Channel with given unique ID already exists")
-        if self._endpoints.get(resource, "online") == "offline":
-            raise self._error(500, "originate", channel_id, "Allocation failed")
-        match = _CALLER_ID.match(caller_id)
-        name, number = match.groups() if match else ("", caller_id)
-        self.channels[channel_id] = models.Channel(
-            id=channel_id,
-            name=self._channel_name(resource),
-            state="Ringing",
-            caller=models.CallerID(name=name, number=number),
-            connected=models.CallerID(),
-            dialplan=models.DialplanCEP(context="default", exten="s", priority=1),
-            creationtime=self._clock(),
-        )
-        self._endpoint_of[channel_id] = resource
-        phone = self._phones.get(resource, Phone())
-        if phone.reject:
-            due = self._later(phone.reject_after, lambda: self._ring_out(channel_id, CALL_REJECTED))
-        elif phone.answer_after is not None and phone.answer_after < ring_seconds:
-            due = self._later(phone.answer_after, lambda: self._answered(channel_id, app, app_args))
-        else:
-            due = self._later(ring_seconds, lambda: self._ring_out(channel_id, NO_ANSWER))
-        self._ringing[channel_id] = due
-        await self._reply()
-
-    # -- REST: bridges, the application, endpoints ------------------------------------
-    async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
-        self._begin("create_bridge", bridge_id, kind)
-        if bridge_id in self.bridges:
-            raise self._error(409, "create_bridge", bridge_id, "Bridge with the same bridgeId already exists")
-        self.bridges[bridge_id] = set()
-        await self._reply()
-
-    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
-        """A channel in another bridge moves (ARI-NOTES 8); an unknown one is
-        400, one not yet in the application 422 (ARI-NOTES 18), as Asterisk answers."""
-        self._begin("add_to_bridge", bridge_id, tuple(channel_ids))
-        if bridge_id not in self.bridges:
-            raise self._error(404, "add_to_bridge", bridge_id, "Bridge not found")
-        for channel_id in channel_ids:
-            if channel_id not in self.channels:
-                raise self._error(400, "add_to_bridge", bridge_id, "Channel not found")
-            if channel_id not in self._in_app:
-                raise self._error(422, "add_to_bridge", bridge_id, "Channel not in Stasis application")
-        for channel_id in channel_ids:
-            self._leave_bridges(channel_id)
-            self.bridges[bridge_id].add(channel_id)
-        await self._reply()
-
-    async def destroy_bridge(self, bridge_id: str) -> None:
-        self._begin("destroy_bridge", bridge_id)
-        if self.bridges.pop(bridge_id, None) is None:
-            raise self._error(404, "destroy_bridge", bridge_id, "Bridge not found")
-        await self._reply()
-
-    async def start_bridge_moh(self, bridge_id: str) -> None:
-        self._begin("start_bridge_moh", bridge_id)
-        if bridge_id not in self.bridges:
-            raise self._error(404, "start_bridge_moh", bridge_id, "Bridge not found")
-        await self._reply()
-
-    async def application(self, app: str) -> models.Application:
-        """Its channels: callers in it and the agents' phones it rang (answered or not)."""
-        self._begin("application", app)
-        if app != self.app:
-            raise self._error(404, "application", app, "Application does not exist.")
-        endpoints = [source.removeprefix("endpoint:") for source in self.subscriptions]
-        await self._reply()
-        return models.Application(
-            name=app,
-            channel_ids=list(self.channels),
-            bridge_ids=list(self.bridges),
-            endpoint_ids=[e for e in endpoints if "/" in e],
-            device_names=[],
-        )
-
-    async def set_event_filter(self, app: str, allowed: list[str]) -> None:
-        """Recorded, not applied: every event is sent."""
-        self._begin("set_event_filter", app, tuple(allowed))
-        self.filter = list(allowed)
-        await self._reply()
-
-    async def subscribe(self, app: str, sources: list[str]) -> None:
-        self._begin("subscribe", app, tuple(sources))
-        self.subscriptions.extend(s for s in sources if s not in self.subscriptions)
-        await self._reply()
-
-    async def endpoint(self, technology: str, resource: str) -> models.Endpoint:
-        self._begin("endpoint", technology, resource)
-        await self._reply()
-        return self._endpoint(technology, resource)
-
-    # -- inside -------------------------------------------------------------------------
-    def _begin(self, name: str, subject: str, *more: Any) -> None:
-        """Record the call; raise the failure a test asked for."""
-        self.calls.append((name, (subject, *more)))
-        failures = self._failures.get(name)
-        if failures:
-            raise self._error(failures.popleft(), name, subject, "told to fail")
-
-    def _error(self, status: int, name: str, subject: str, detail: str) -> AriError:
-        method, path = REST[name]
-        return (AriNotFound if status == 404 else AriError)(status, method, path.format(subject), detail)
-
-    def _controlled(self, name: str, channel_id: str) -> models.Channel:
-        """The channel, when the application controls it (404 unknown, 409 not in Stasis)."""
-        channel = self.channels.get(channel_id)
-        if channel is None:
-            raise self._error(404, name, channel_id, "Channel not found")
-        if channel_id not in self._in_app:
-            raise self._error(409, name, channel_id, "Channel not in Stasis application")
-        return channel
-
-    async def _reply(self) -> None:
-        if self.reply_seconds > 0:
-            await asyncio.sleep(self.reply_seconds)
-
-    def _channel_name(self, resource: str) -> str:
-        self._channel_seq += 1
-        return f"PJSIP/{resource}-{self._channel_seq:08x}"
-
-    def _endpoint(self, technology: str, resource: str) -> models.Endpoint:
-        state = self._endpoints.get(resource, "online") if technology == "PJSIP" else "online"
-        channel_ids = [c for c, r in self._endpoint_of.items() if r == resource]
-        return models.Endpoint(technology=technology, resource=resource, state=state, channel_ids=channel_ids)
-
-    def _drop(self, channel_id: str) -> list[models.Playback]:
-        """Everything of a channel that leaves; returns the playbacks it had going."""
-        self._in_app.discard(channel_id)
-        self.variables.pop(channel_id, None)
-        self._endpoint_of.pop(channel_id, None)
-        self._leave_bridges(channel_id)
-        ringing = self._ringing.pop(channel_id, None)
-        if ringing is not None:
-            ringing.cancelled = True
-        target = f"channel:{channel_id}"
-        playing = [p for p in self._playbacks.values() if p.playback.target_uri == target]
-        for current in playing:
-            current.finish.cancelled = True
-            del self._playbacks[current.playback.id]
-        return [current.playback for current in playing]
-
-    def _leave_bridges(self, channel_id: str) -> None:
-        for members in self.bridges.values():
-            members.discard(channel_id)
-
-    def _end(
-        self,
-        channel: models.Channel,
-        in_app: bool,
-        playing: list[models.Playback],
-        playback_state: str,
-        cause: tuple[int, str] | None,
-    ) -> None:
-        """A channel's last events: its playbacks end, it leaves the application
-        (when it was in it), it is destroyed (unless the dialplan goes on with it)."""
-        for playback in playing:
-            finished = playback.model_copy(update={"state": playback_state})
-            self._send(models.PlaybackFinished, playback=finished)
-        if in_app:
-            self._send(models.StasisEnd, channel=channel)
-        if cause is not None:
-            self._send(models.ChannelDestroyed, channel=channel, cause=cause[0], cause_txt=cause[1])
-
-    def _finish(self, playback_id: str, state: str) -> None:
-        current = self._playbacks.pop(playback_id, None)
-        if current is not None:
-            playback = current.playback.model_copy(update={"state": state})
-            self._send(models.PlaybackFinished, playback=playback)
-
-    def _answered(self, channel_id: str, app: str, app_args: str) -> None:
-        del self._ringing[channel_id]
-        channel = self.channels[channel_id]
-        dialplan = channel.dialplan.model_copy(update={"app_name": "Stasis", "app_data": f"{app},{app_args}"})
-        channel = channel.model_copy(update={"state": "Up", "dialplan": dialplan})
-        self.channels[channel_id] = channel
-        self._in_app.add(channel_id)
-        self._send(models.StasisStart, args=app_args.split(","), channel=channel)
-
-    def _ring_out(self, channel_id: str, cause: tuple[int, str]) -> None:
-        channel = self.channels.pop(channel_id)
-        self._drop(channel_id)
-        self._send(models.ChannelDestroyed, channel=channel, cause=cause[0], cause_txt=cause[1])
-
-    # -- the event queue ---------------------------------------------------------------
-    def _later(self, delay: float, action: Callable[[], None]) -> _Due:
-        """Run ``action`` (which sends events) ``delay`` + ``event_seconds`` from now,
-        after everything due earlier or at the same time."""
-        loop = asyncio.get_running_loop()
-        self._seq += 1
-        due = _Due(
-            loop.time() + max(delay, 0.0) + self.event_seconds, self._seq, action, lag=self.event_seconds
-        )
-        heapq.heappush(self._queue, due)
-        if self._queue[0] is due:
-            self._arm(loop)
-        return due
-
-    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        nearest = self._nearest()
-        if nearest is not None:
-            self._timer = loop.call_at(nearest, self._run_due)
-
-    def _run_due(self) -> None:
-        self._timer = None
-        loop = asyncio.get_running_loop()
-        while self._queue and self._queue[0].at <= loop.time():
-            due = heapq.heappop(self._queue)
-            if not due.cancelled:
-                self._lag = due.lag
-                try:
-                    due.action()
-                finally:
-                    self._lag = 0.0
-        self._arm(loop)
-
-    def _nearest(self) -> float | None:
-        while self._queue and self._queue[0].cancelled:
-            heapq.heappop(self._queue)
-        return self._queue[0].at if self._queue else None
-
-    def _send(self, kind: type[models.Event], **fields: Any) -> None:
-        event = kind.model_validate(
-            {"type": kind.__name__, "application": self.app, "timestamp": self._stamp(), **fields}
-        )
-        self.events.append(event)
-        if self._sink is not None:
-            try:
-                self._sink(event)
-            except Exception as exc:  # raised again by settle, not lost in the loop's log
-                self._errors.append(exc)
-
-    def _stamp(self) -> datetime:
-        """When Asterisk made the event being sent: ``event_seconds`` before it is
-        delivered (the router reads an event's age as how far behind it is)."""
-        return self._clock() - timedelta(seconds=self._lag)
-
-    def _raise_sink_error(self) -> None:
-        if self._errors:
-            error, self._errors = self._errors[0], []
-            raise error
+        await self._events.settle(seconds)

@@ -3,10 +3,9 @@
 Every ARI event becomes one switchboard event and one ``step``; the step's
 commands are carried out here (a caller's channel commands by its executor, in
 order; an agent's phone rung or hung up; records written; one timer for the
-next deadline). On every (re)connect it sets the application's event filter
-and hands the switchboard the calls already in the application (a restart or
-a WebSocket drop leaves them there); periodically it tells the switchboard
-which of its calls Asterisk no longer has. No business rule lives here.
+next deadline). What the switchboard learns of the calls Asterisk has, at
+every (re)connect and periodically, ``calls.reconcile`` finds out. No business
+rule lives here.
 """
 
 from __future__ import annotations
@@ -25,31 +24,17 @@ from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.calls import features, tally
 from callrouter.calls.executor import ChannelExecutor
 from callrouter.calls.outbound import Leases, Outbound, Route
+from callrouter.calls.reconcile import Reconciler
 from callrouter.calls.results_io import ResultsIO, Verifier
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
-from callrouter.core.call import call_id_for
 from callrouter.core.callbacks import final
-from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
-from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, CallRecord, PlaceRecord
 from callrouter.metrics import Metrics
 from callrouter.store.results_dialler import ResultsDialler
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
-
-# The only events the application asks Asterisk for (ARI-NOTES 16: fewer events, less lag).
-EVENT_FILTER = [
-    "StasisStart",
-    "StasisEnd",
-    "ChannelDestroyed",
-    "ChannelHangupRequest",
-    "ChannelDtmfReceived",
-    "PlaybackFinished",
-    "ApplicationReplaced",
-    "EndpointStateChange",
-]
 
 
 def utcnow() -> datetime:
@@ -86,7 +71,6 @@ class Dispatcher:
     ) -> None:
         self._app = shell.app
         self._node = shell.node
-        self._agents = shell.agents
         self._reconcile_seconds = shell.reconcile_seconds
         self._ari = ari_client
         self._writer = writer
@@ -100,12 +84,22 @@ class Dispatcher:
         self._wake_at: datetime | None = None
         self._detached = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stored_places: tuple[PlaceRecord, ...] = ()
-        self._stored_callbacks: tuple[CallbackRecord, ...] = ()
         self._outbound = Outbound(
             ari_client, shell.app, shell.node, shell.route, leases, self._step_safely, lambda: writer.backlog
         )
         self._results = ResultsIO(self._step_safely, clock)
+        self._reconciler = Reconciler(
+            ari_client,
+            shell.app,
+            shell.node,
+            shell.agents,
+            self.hold_bridge_ids,
+            metrics,
+            lambda: self.board,
+            self._step_safely,
+            self._hangup_leg,
+            self._spawn,
+        )
 
     def use_results(self, store: ResultsDialler, verify: Verifier, lease_seconds: float) -> None:
         """Results calls: due notifications taken from ``store``, secrets checked with ``verify``."""
@@ -118,12 +112,12 @@ class Dispatcher:
         """At start, before connecting: the places recorded waiting (PostgreSQL, then
         the spool). The first adoption hands them to the switchboard, which resumes
         the callers whose channels lost theirs and closes those whose calls are gone."""
-        self._stored_places = tuple(places)
+        self._reconciler.restore_places(places)
 
     def restore_callbacks(self, callbacks: Iterable[CallbackRecord]) -> None:
         """At start: the open callbacks (PostgreSQL, then the spool), handed to the
         switchboard once connected (they may be dialled at once)."""
-        self._stored_callbacks = tuple(callbacks)
+        self._reconciler.restore_callbacks(callbacks)
 
     @property
     def active_calls(self) -> int:
@@ -183,6 +177,13 @@ class Dispatcher:
                 channel_id, self._ari, self._metrics, self._report, self._next_hold_bridge(), self._retired
             )
         return executor
+
+    def _next_hold_bridge(self) -> str | None:
+        bridges = self.hold_bridge_ids
+        if not bridges:
+            return None
+        self._calls_started += 1
+        return bridges[self._calls_started % len(bridges)]
 
     def _report(self, channel_id: str, event: ev.CallEvent) -> None:
         if not self._detached:
@@ -341,131 +342,14 @@ class Dispatcher:
             else:
                 log.info("router keeping up again: admitting every new call")
 
-    # -- (re)connect and reconcile ------------------------------------------------------
+    # -- (re)connect and reconcile (calls.reconcile) ----------------------------------------
     async def on_connect(self) -> None:
-        try:
-            await self._ari.set_event_filter(self._app, EVENT_FILTER)
-        except AriError as exc:
-            log.warning("could not set the event filter: %s", exc)
-        await self._watch_agents()
-        await self._hold_bridge()
-        await self.reconcile(adopt=True)
-        if self._stored_callbacks:  # once: later reconnects must not bring back finished ones
-            callbacks, self._stored_callbacks = self._stored_callbacks, ()
-            self._step_safely(sb.RestoreCallbacks(callbacks))
-        self._step_safely(sb.PollResults())  # a look for due results now; the next ones on its own clock
-
-    def _next_hold_bridge(self) -> str | None:
-        bridges = self.hold_bridge_ids
-        if not bridges:
-            return None
-        self._calls_started += 1
-        return bridges[self._calls_started % len(bridges)]
-
-    async def _hold_bridge(self) -> None:
-        for bridge_id in self.hold_bridge_ids:
-            try:
-                try:
-                    await self._ari.create_bridge(bridge_id, "holding")
-                except AriError as exc:
-                    if exc.status != 409:  # 409: kept from before a restart, found again
-                        raise
-                await self._ari.start_bridge_moh(bridge_id)  # idempotent
-            except (AriError, OSError, TimeoutError) as exc:
-                log.warning("could not prepare the holding bridge %s: %s", bridge_id, exc)
-
-    async def _watch_agents(self) -> None:
-        """Follow each agent's softphone: an offline endpoint is offered no calls."""
-        if not self._agents:
-            return
-        try:
-            await self._ari.subscribe(self._app, [f"endpoint:PJSIP/{a}" for a in self._agents])
-            for agent_id in self._agents:
-                endpoint = await self._ari.endpoint("PJSIP", agent_id)
-                self._step_safely(sb.Reachable(agent_id, endpoint.state != "offline"))
-        except (AriError, OSError, TimeoutError) as exc:
-            log.warning("could not follow the agents' endpoints: %s", exc)
+        await self._reconciler.on_connect()
 
     async def reconcile(self, adopt: bool) -> None:
         """Tell the switchboard which of its calls (and answered agents' phones) left
         Asterisk; retry hanging up phones whose caller left; adopt unknown channels."""
-        # Only what was known before asking: a call that arrives while the
-        # list is on its way is not in it, and is not gone.
-        known = set(self.board.calls)
-        answered = [channel_id for channel_id, leg in self.board.legs.items() if leg.answered]
-        ending = [channel_id for channel_id, leg in self.board.legs.items() if leg.ending]
-        try:
-            listed = set((await self._ari.application(self._app)).channel_ids)
-        except (AriError, OSError, TimeoutError) as exc:
-            log.warning("reconcile skipped: %s", exc)
-            return
-        for channel_id in known - listed:
-            if channel_id in self.board.calls:
-                self._metrics.calls_reconciled.labels(action="cleared").inc()
-                self._step_safely(sb.OnCall(channel_id, ev.ChannelGone("not in Asterisk any more")))
-        self._step_safely(sb.StillThere(frozenset(known & listed)))
-        for channel_id in answered:
-            if channel_id not in listed:  # its end was never reported: the caller hears it now
-                self._step_safely(sb.LegGone(channel_id, "not in Asterisk any more"))
-        for channel_id in ending:
-            if channel_id in listed:  # its caller left and an earlier hangup failed
-                await self._hangup_leg(channel_id, "caller gone")
-        if adopt:
-            await self._adopt(listed - set(self.board.calls) - set(self.board.legs))
-
-    async def _adopt(self, channel_ids: set[str]) -> None:
-        """Channels in the application that the switchboard does not know (a router
-        before a restart, or before a WebSocket drop, had them): what each kept on
-        itself goes to the switchboard, all in one step."""
-        legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
-        callers: list[tuple[ari.Channel, str, str]] = []  # (channel, DID, presentation)
-        unread: set[str] = set()  # the call ids of channels Asterisk listed but would not describe
-        for channel_id in sorted(channel_ids):  # sorted: the same every time
-            try:
-                channel = await self._ari.get_channel(channel_id)
-            except (AriError, OSError, TimeoutError):
-                unread.add(call_id_for(self._node, channel_id))
-                continue
-            parts = channel.dialplan.app_data.split(",")
-            if len(parts) >= 4 and parts[1] == "agent":
-                legs[parts[2]] = (channel_id, parts[3])
-            elif len(parts) >= 2 and parts[1] in ("results", "callback"):
-                # Dialled by the router before: the attempt is over (a results call is
-                # taken again once its lease is free, never told twice).
-                log.info("hanging up outbound channel %s of a router before", channel_id)
-                self._spawn(self._hangup_leg(channel_id, "stray"))
-            elif len(parts) >= 3 and parts[1] == "inbound":
-                callers.append((channel, parts[2], parts[3] if len(parts) >= 4 else ""))
-        found = []
-        # A channel that lost its place still has it among the stored ones; an agent's
-        # leg names the place it was rung for.
-        stored_ids = {p.call_id: p.place_id for p in self._stored_places if p.call_id is not None}
-        for channel, did, presentation in callers:
-            place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
-            menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
-            call_id = call_id_for(self._node, channel.id)
-            place_id = place_id_of(place, stored_ids.get(call_id, call_id))
-            agent_channel, agent_id = legs.pop(place_id, (None, None))
-            log.info("adopting call on channel %s after reconnect", channel.id)
-            self._metrics.calls_reconciled.labels(action="adopted").inc()
-            number, started = channel.caller.number, channel.creationtime
-            found.append(
-                sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel, presentation)
-            )
-        for channel_id, _ in legs.values():
-            log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
-        # A stored place whose channel could not be read waits for the next adoption.
-        stored = tuple(p for p in self._stored_places if p.call_id not in unread)
-        self._stored_places = tuple(p for p in self._stored_places if p.call_id in unread)
-        if found or legs or stored:
-            stray = tuple(channel_id for channel_id, _ in legs.values())
-            self._step_safely(sb.Adopt(tuple(found), stray, stored))
-
-    async def _variable(self, channel_id: str, name: str) -> str | None:
-        try:
-            return await self._ari.get_variable(channel_id, name)
-        except (AriError, OSError, TimeoutError):
-            return None
+        await self._reconciler.reconcile(adopt)
 
     async def reconcile_loop(self) -> None:
         while True:

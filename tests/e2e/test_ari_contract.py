@@ -88,7 +88,7 @@ def test_model_matches_installed_asterisk(model: type[BaseModel], asterisk_model
 
 
 def test_event_filter_names_real_events(asterisk_models: dict[str, dict[str, Any]]):
-    from callrouter.calls.dispatcher import EVENT_FILTER
+    from callrouter.calls.reconcile import EVENT_FILTER
 
     for name in EVENT_FILTER:
         assert name in asterisk_models, f"{name} is not an event this Asterisk sends"

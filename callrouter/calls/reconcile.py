@@ -1,0 +1,194 @@
+"""What the router and Asterisk agree on, at each (re)connect and at each check.
+
+On every (re)connect it sets the application's event filter, follows the
+agents' softphones, prepares the shared holding bridges and hands the
+switchboard the calls already in the application (a restart or a WebSocket
+drop leaves them there), with the places and callbacks stored before a
+restart; at each check it tells the switchboard which of its calls (and
+answered agents' phones) Asterisk no longer has. No business rule lives here:
+what a found call or a gone one means is the switchboard's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from callrouter.ari import models as ari
+from callrouter.ari.client import AriClient, AriError
+from callrouter.core import call_events as ev
+from callrouter.core import switchboard as sb
+from callrouter.core.call import call_id_for
+from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
+from callrouter.core.records import CallbackRecord, PlaceRecord
+from callrouter.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# The only events the application asks Asterisk for (ARI-NOTES 16: fewer events, less lag).
+EVENT_FILTER = [
+    "StasisStart",
+    "StasisEnd",
+    "ChannelDestroyed",
+    "ChannelHangupRequest",
+    "ChannelDtmfReceived",
+    "PlaybackFinished",
+    "ApplicationReplaced",
+    "EndpointStateChange",
+]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        ari_client: AriClient,
+        app: str,
+        node: str,
+        agents: tuple[str, ...],
+        hold_bridge_ids: list[str],
+        metrics: Metrics,
+        board: Callable[[], sb.Board],
+        step: Callable[[sb.Event], None],
+        hangup_leg: Callable[[str, str], Coroutine[Any, Any, None]],
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        """``board``: the switchboard as it is now; ``step``: one switchboard step,
+        its commands carried out; ``hangup_leg`` and ``spawn``: the dispatcher's."""
+        self._ari = ari_client
+        self._app = app
+        self._node = node
+        self._agents = agents
+        self._hold_bridge_ids = hold_bridge_ids
+        self._metrics = metrics
+        self._board = board
+        self._step = step
+        self._hangup_leg = hangup_leg
+        self._spawn = spawn
+        self._stored_places: tuple[PlaceRecord, ...] = ()
+        self._stored_callbacks: tuple[CallbackRecord, ...] = ()
+
+    def restore_places(self, places: Iterable[PlaceRecord]) -> None:
+        self._stored_places = tuple(places)
+
+    def restore_callbacks(self, callbacks: Iterable[CallbackRecord]) -> None:
+        self._stored_callbacks = tuple(callbacks)
+
+    async def on_connect(self) -> None:
+        try:
+            await self._ari.set_event_filter(self._app, EVENT_FILTER)
+        except AriError as exc:
+            log.warning("could not set the event filter: %s", exc)
+        await self._watch_agents()
+        await self._hold_bridge()
+        await self.reconcile(adopt=True)
+        if self._stored_callbacks:  # once: later reconnects must not bring back finished ones
+            callbacks, self._stored_callbacks = self._stored_callbacks, ()
+            self._step(sb.RestoreCallbacks(callbacks))
+        self._step(sb.PollResults())  # a look for due results now; the next ones on its own clock
+
+    async def _hold_bridge(self) -> None:
+        for bridge_id in self._hold_bridge_ids:
+            try:
+                try:
+                    await self._ari.create_bridge(bridge_id, "holding")
+                except AriError as exc:
+                    if exc.status != 409:  # 409: kept from before a restart, found again
+                        raise
+                await self._ari.start_bridge_moh(bridge_id)  # idempotent
+            except (AriError, OSError, TimeoutError) as exc:
+                log.warning("could not prepare the holding bridge %s: %s", bridge_id, exc)
+
+    async def _watch_agents(self) -> None:
+        """Follow each agent's softphone: an offline endpoint is offered no calls."""
+        if not self._agents:
+            return
+        try:
+            await self._ari.subscribe(self._app, [f"endpoint:PJSIP/{a}" for a in self._agents])
+            for agent_id in self._agents:
+                endpoint = await self._ari.endpoint("PJSIP", agent_id)
+                self._step(sb.Reachable(agent_id, endpoint.state != "offline"))
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("could not follow the agents' endpoints: %s", exc)
+
+    async def reconcile(self, adopt: bool) -> None:
+        """Tell the switchboard which of its calls (and answered agents' phones) left
+        Asterisk; retry hanging up phones whose caller left; adopt unknown channels."""
+        # Only what was known before asking: a call that arrives while the
+        # list is on its way is not in it, and is not gone.
+        known = set(self._board().calls)
+        answered = [channel_id for channel_id, leg in self._board().legs.items() if leg.answered]
+        ending = [channel_id for channel_id, leg in self._board().legs.items() if leg.ending]
+        try:
+            listed = set((await self._ari.application(self._app)).channel_ids)
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("reconcile skipped: %s", exc)
+            return
+        for channel_id in known - listed:
+            if channel_id in self._board().calls:
+                self._metrics.calls_reconciled.labels(action="cleared").inc()
+                self._step(sb.OnCall(channel_id, ev.ChannelGone("not in Asterisk any more")))
+        self._step(sb.StillThere(frozenset(known & listed)))
+        for channel_id in answered:
+            if channel_id not in listed:  # its end was never reported: the caller hears it now
+                self._step(sb.LegGone(channel_id, "not in Asterisk any more"))
+        for channel_id in ending:
+            if channel_id in listed:  # its caller left and an earlier hangup failed
+                await self._hangup_leg(channel_id, "caller gone")
+        if adopt:
+            await self._adopt(listed - set(self._board().calls) - set(self._board().legs))
+
+    async def _adopt(self, channel_ids: set[str]) -> None:
+        """Channels in the application that the switchboard does not know (a router
+        before a restart, or before a WebSocket drop, had them): what each kept on
+        itself goes to the switchboard, all in one step."""
+        legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
+        callers: list[tuple[ari.Channel, str, str]] = []  # (channel, DID, presentation)
+        unread: set[str] = set()  # the call ids of channels Asterisk listed but would not describe
+        for channel_id in sorted(channel_ids):  # sorted: the same every time
+            try:
+                channel = await self._ari.get_channel(channel_id)
+            except (AriError, OSError, TimeoutError):
+                unread.add(call_id_for(self._node, channel_id))
+                continue
+            parts = channel.dialplan.app_data.split(",")
+            if len(parts) >= 4 and parts[1] == "agent":
+                legs[parts[2]] = (channel_id, parts[3])
+            elif len(parts) >= 2 and parts[1] in ("results", "callback"):
+                # Dialled by the router before: the attempt is over (a results call is
+                # taken again once its lease is free, never told twice).
+                log.info("hanging up outbound channel %s of a router before", channel_id)
+                self._spawn(self._hangup_leg(channel_id, "stray"))
+            elif len(parts) >= 3 and parts[1] == "inbound":
+                callers.append((channel, parts[2], parts[3] if len(parts) >= 4 else ""))
+        found = []
+        # A channel that lost its place still has it among the stored ones; an agent's
+        # leg names the place it was rung for.
+        stored_ids = {p.call_id: p.place_id for p in self._stored_places if p.call_id is not None}
+        for channel, did, presentation in callers:
+            place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
+            menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
+            call_id = call_id_for(self._node, channel.id)
+            place_id = place_id_of(place, stored_ids.get(call_id, call_id))
+            agent_channel, agent_id = legs.pop(place_id, (None, None))
+            log.info("adopting call on channel %s after reconnect", channel.id)
+            self._metrics.calls_reconciled.labels(action="adopted").inc()
+            number, started = channel.caller.number, channel.creationtime
+            found.append(
+                sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel, presentation)
+            )
+        for channel_id, _ in legs.values():
+            log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
+        # A stored place whose channel could not be read waits for the next adoption.
+        stored = tuple(p for p in self._stored_places if p.call_id not in unread)
+        self._stored_places = tuple(p for p in self._stored_places if p.call_id in unread)
+        if found or legs or stored:
+            stray = tuple(channel_id for channel_id, _ in legs.values())
+            self._step(sb.Adopt(tuple(found), stray, stored))
+
+    async def _variable(self, channel_id: str, name: str) -> str | None:
+        try:
+            return await self._ari.get_variable(channel_id, name)
+        except (AriError, OSError, TimeoutError):
+            return None
