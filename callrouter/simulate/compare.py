@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 
 from callrouter.config import Settings
 from callrouter.simulate import figures
-from callrouter.simulate.engine import Day, simulate
+from callrouter.simulate.day import Day
+from callrouter.simulate.engine import simulate
 from callrouter.simulate.figures import Summary
 from callrouter.simulate.people import Draws, Person, first_calls
 from callrouter.simulate.replications import CONFIDENCE, Replicated, combine, seeds_from

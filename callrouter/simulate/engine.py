@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,53 +41,11 @@ from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
-from callrouter.core.records import AgentStateRecord, CallbackRecord, CallRecord, Outcome
+from callrouter.core.records import AgentStateRecord, CallbackRecord, CallRecord
+from callrouter.simulate import day as d
+from callrouter.simulate.day import Channel, Day, Observer
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario, Stream
-
-# Calls that ended without the person being served: they may call again.
-UNSERVED = frozenset({Outcome.ABANDONED, Outcome.SHORT_ABANDON, Outcome.OVERFLOW, Outcome.BUSY})
-# What the model does something with, of the commands for a caller's channel (``to_channel``).
-HEARD = frozenset({cmd.Play, cmd.StopPlayback, sb.JoinBridge, cmd.Hangup, cmd.ContinueInDialplan})
-# Agents in these states may log out (not while rung or talking).
-FREE_STATES = frozenset({"idle", "wrap_up", "paused"})
-PRESENTED = "allowed_not_screened"  # a caller who shows their number
-WITHHELD = "prohib_not_screened"  # one who withholds it (the network still asserts it)
-# Past this, whatever is still going is ended (calls last at most [router] max_call_seconds).
-HORIZON = timedelta(days=1)
-
-# The heap's events: (at, seq, kind, subject, detail).
-(
-    ARRIVE, KEY, PLAYED, ABANDON, TALK_END, GONE, LEG_ANSWERS, LEG_GONE, WAKE, LOGIN, LOGOUT,
-    OFFER_KEY, LEASED, DIAL_ANSWERS, DIAL_GONE, MENU_HANGUP, RESUME,
-) = range(17)  # fmt: skip
-Observer = Callable[[sb.Board, list[sb.Command]], None]
-
-
-@dataclass(slots=True)
-class Channel:
-    """A caller's channel in the model's Asterisk."""
-
-    person: Person
-    key: int = 0  # keys pressed so far
-    playing: str | None = None  # the playback whose end is due
-    queued: bool = False  # joined the queue (their patience runs)
-    talking: bool = False
-    offered: bool = False  # decided about the callback offer
-
-
-@dataclass
-class Day:
-    """What the switchboard wrote in a simulated day, and what the model saw of it."""
-
-    scenario: Scenario
-    people: list[Person]
-    calls: list[CallRecord] = field(default_factory=list)  # final records (CallOver), in order
-    agent_states: list[AgentStateRecord] = field(default_factory=list)
-    callbacks: dict[str, CallbackRecord] = field(default_factory=dict)  # the last record of each
-    dials: list[datetime] = field(default_factory=list)  # each callback's call made, at
-    steps: int = 0
-    ended_at: datetime | None = None
 
 
 class Simulation:
@@ -128,7 +85,7 @@ class Simulation:
     # ---- the clock ----------------------------------------------------------------------------
     def push(self, at: datetime, kind: int, subject: Any = None, detail: Any = None) -> None:
         self.seq += 1
-        if kind != WAKE:
+        if kind != d.WAKE:
             self.people_events += 1
         heapq.heappush(self.heap, (max(at, self.now), self.seq, kind, subject, detail))
 
@@ -137,18 +94,18 @@ class Simulation:
 
     def run(self) -> Day:
         for person in self.day.people:
-            self.push(self.scenario.at(person.first_at), ARRIVE, person)
+            self.push(self.scenario.at(person.first_at), d.ARRIVE, person)
         for agent_id, spans in self.scenario.shifts.items():
             for start, end in spans:
-                self.push(self.scenario.at(start), LOGIN, agent_id)
-                self.push(self.scenario.at(end), LOGOUT, agent_id)
+                self.push(self.scenario.at(start), d.LOGIN, agent_id)
+                self.push(self.scenario.at(end), d.LOGOUT, agent_id)
         # The day's first calls and shifts, known from the start, wait in order outside the
         # heap (which then holds only what happens on the way, a few hundred events, not
         # the tens of thousands), and each next event is the earlier of the two.
         planned, self.heap = sorted(self.heap, reverse=True), []
         heap, pop = self.heap, heapq.heappop
         handlers = self._handlers()
-        limit = self.end_of_day + HORIZON
+        limit = self.end_of_day + d.HORIZON
         while (heap or planned) and (self.people_events or not self._quiet()):
             if planned and (not heap or planned[-1] < heap[0]):  # (at, seq): never equal
                 at, _, kind, subject, detail = planned.pop()
@@ -157,7 +114,7 @@ class Simulation:
             if at > limit:
                 break
             self.now = at
-            if kind != WAKE:
+            if kind != d.WAKE:
                 self.people_events -= 1
             handlers[kind](subject, detail)
         self._close()
@@ -191,7 +148,7 @@ class Simulation:
                 recorded = records.get(type(command.record))
                 if recorded is not None:  # the rest is nothing to the model (a call's event)
                     recorded(command.record)
-            elif type(command) is not sb.ToChannel or type(command.command) in HEARD:
+            elif type(command) is not sb.ToChannel or type(command.command) in d.HEARD:
                 handler = handlers.get(type(command))
                 if handler is not None:  # the rest is nothing to the model (a bridge destroyed)
                     handler(command)
@@ -200,11 +157,11 @@ class Simulation:
 
     def _handlers(self) -> dict[int, Callable[[Any, Any], None]]:
         return {
-            ARRIVE: self.arrive, KEY: self.key, PLAYED: self.played, ABANDON: self.abandon,
-            TALK_END: self.talk_end, GONE: self.gone, LEG_ANSWERS: self.leg_answers, LEG_GONE: self.leg_gone,
-            WAKE: self.wake, LOGIN: self.login, LOGOUT: self.logout, OFFER_KEY: self.offer_key,
-            LEASED: self.leased, DIAL_ANSWERS: self.dial_answers, DIAL_GONE: self.dial_gone,
-            MENU_HANGUP: self.menu_hangup, RESUME: self.resume,
+            d.ARRIVE: self.arrive, d.KEY: self.key, d.PLAYED: self.played, d.ABANDON: self.abandon,
+            d.TALK_END: self.talk_end, d.GONE: self.gone, d.LEG_ANSWERS: self.leg_answers,
+            d.LEG_GONE: self.leg_gone, d.WAKE: self.wake, d.LOGIN: self.login, d.LOGOUT: self.logout,
+            d.OFFER_KEY: self.offer_key, d.LEASED: self.leased, d.DIAL_ANSWERS: self.dial_answers,
+            d.DIAL_GONE: self.dial_gone, d.MENU_HANGUP: self.menu_hangup, d.RESUME: self.resume,
         }  # fmt: skip
 
     # ---- what happens: people, phones, shifts, time ---------------------------------------------
@@ -214,18 +171,18 @@ class Simulation:
         person.calls.append(channel_id)
         self.channels[channel_id] = Channel(person)
         stream = person.stream
-        shown = WITHHELD if person.withheld else PRESENTED
+        shown = d.WITHHELD if person.withheld else d.PRESENTED
         self.step(
             sb.Arrived(
                 channel_id, stream.did, person.number, self.now, f"p{self.made}", True, presentation=shown
             )
         )
         if stream.keys:
-            self.after(self.timing.key_seconds, KEY, channel_id)
+            self.after(self.timing.key_seconds, d.KEY, channel_id)
             share = self.callers.menu_hangup
             if share and self.draws.callers.random() < share:  # before the last key
                 menu = self.timing.key_seconds * len(stream.keys)
-                self.after(menu * self.draws.callers.random(), MENU_HANGUP, channel_id)
+                self.after(menu * self.draws.callers.random(), d.MENU_HANGUP, channel_id)
 
     def key(self, channel_id: str, _: Any) -> None:
         channel = self.channels.get(channel_id)
@@ -236,7 +193,7 @@ class Simulation:
         channel.key += 1
         self.step(sb.OnCall(channel_id, ev.Digit(keys[channel.key - 1])))
         if channel.key < len(keys):
-            self.after(self.timing.key_seconds, KEY, channel_id)
+            self.after(self.timing.key_seconds, d.KEY, channel_id)
 
     def menu_hangup(self, channel_id: str, _: Any) -> None:
         call = self.board.calls.get(channel_id)
@@ -319,7 +276,7 @@ class Simulation:
         if channel_id in self.dials and channel_id in self.board.dials:
             self.step(sb.DialAnswered(channel_id))
             self.after(
-                draw(self.draws.handle, self._callback_handle(channel_id)), DIAL_GONE, channel_id, "16"
+                draw(self.draws.handle, self._callback_handle(channel_id)), d.DIAL_GONE, channel_id, "16"
             )
 
     def _callback_handle(self, channel_id: str) -> Distribution:
@@ -340,32 +297,32 @@ class Simulation:
             sb.Originate: self.originate,
             sb.HangupLeg: self.hang_up_leg,
             sb.CallOver: self.call_over,
-            sb.LeaseCallback: lambda c: self.after(0, LEASED, c.callback_id),
+            sb.LeaseCallback: lambda c: self.after(0, d.LEASED, c.callback_id),
             sb.Dial: self.dialled,
         }
 
     def wake_at(self, command: sb.WakeAt) -> None:
         if command.at not in self.wakes:
             self.wakes.add(command.at)
-            self.push(command.at, WAKE)
+            self.push(command.at, d.WAKE)
 
     def originate(self, command: sb.Originate) -> None:
         self.legs[command.channel_id] = False
         misses = self.scenario.file.misses
         if misses.probability and self.draws.misses.random() < misses.probability:
             # Rings out: Asterisk ends the originate at its timeout, and the router pauses the agent.
-            self.after(command.ring_seconds, LEG_GONE, command.channel_id, "No answer")
-            self.after(command.ring_seconds + misses.resume_seconds, RESUME, command.agent_id)
+            self.after(command.ring_seconds, d.LEG_GONE, command.channel_id, "No answer")
+            self.after(command.ring_seconds + misses.resume_seconds, d.RESUME, command.agent_id)
             return
-        self.after(self.timing.agent_answer_seconds, LEG_ANSWERS, command.channel_id)
+        self.after(self.timing.agent_answer_seconds, d.LEG_ANSWERS, command.channel_id)
 
     def hang_up_leg(self, command: sb.HangupLeg) -> None:
         leg = command.channel_id
         if leg in self.dials:  # a callback's call to its person
-            self.after(0, DIAL_GONE, leg, command.reason)
+            self.after(0, d.DIAL_GONE, leg, command.reason)
         else:
             self.legs.pop(leg, None)
-            self.after(0, LEG_GONE, leg, command.reason)
+            self.after(0, d.LEG_GONE, leg, command.reason)
 
     def to_channel(self, command: sb.ToChannel) -> None:
         channel_id = command.channel_id
@@ -375,15 +332,15 @@ class Simulation:
         match command.command:
             case cmd.Play(media, playback_id):
                 channel.playing = playback_id
-                self.after(self.timing.prompt_seconds * len(media), PLAYED, channel_id, playback_id)
+                self.after(self.timing.prompt_seconds * len(media), d.PLAYED, channel_id, playback_id)
                 self.heard(channel_id, channel, media)
             case cmd.StopPlayback(playback_id) if channel.playing == playback_id:
                 channel.playing = None
             case sb.JoinBridge():
                 channel.talking = True
-                self.after(draw(self.draws.handle, channel.person.stream.handle), TALK_END, channel_id)
+                self.after(draw(self.draws.handle, channel.person.stream.handle), d.TALK_END, channel_id)
             case cmd.Hangup() | cmd.ContinueInDialplan():
-                self.after(0, GONE, channel_id, "Normal Clearing")
+                self.after(0, d.GONE, channel_id, "Normal Clearing")
 
     def heard(self, channel_id: str, channel: Channel, media: tuple[str, ...]) -> None:
         """A callback offered (the first time: taken or not), or the number read back (confirmed)."""
@@ -393,9 +350,9 @@ class Simulation:
         if not channel.offered and any(m.endswith("/callback_offer") for m in media):
             channel.offered = True
             if self.draws.callback.random() < behaviour.accept_probability:
-                self.after(self.timing.prompt_seconds * len(media), OFFER_KEY, channel_id)
+                self.after(self.timing.prompt_seconds * len(media), d.OFFER_KEY, channel_id)
         elif channel.offered and any(m.endswith("/callback_confirm") for m in media):
-            self.after(self.timing.key_seconds, OFFER_KEY, channel_id)
+            self.after(self.timing.key_seconds, d.OFFER_KEY, channel_id)
 
     def _records(self) -> dict[type, Callable[[Any], None]]:
         """What the model reads of the records written (the rest is the day's outcome only)."""
@@ -410,19 +367,19 @@ class Simulation:
         if channel is not None and record.queued_at is not None and not channel.queued:
             channel.queued = True
             if self.patience is not None:
-                self.after(draw(self.draws.patience, self.patience), ABANDON, record.channel_id)
+                self.after(draw(self.draws.patience, self.patience), d.ABANDON, record.channel_id)
 
     def agent_changed(self, record: AgentStateRecord) -> None:
         self.day.agent_states.append(record)
-        if record.agent in self.leaving and record.state in FREE_STATES:
+        if record.agent in self.leaving and record.state in d.FREE_STATES:
             self.leaving.discard(record.agent)
-            self.after(0, LOGOUT, record.agent)
+            self.after(0, d.LOGOUT, record.agent)
 
     def call_over(self, command: sb.CallOver) -> None:
         channel_id, record = command.channel_id, command.record
         self.day.calls.append(record)
         channel = self.channels.pop(channel_id, None)
-        if channel is None or record.outcome not in UNSERVED:
+        if channel is None or record.outcome not in d.UNSERVED:
             return
         redial = self.scenario.file.redial
         person = channel.person
@@ -430,7 +387,7 @@ class Simulation:
             return
         at = self.now + timedelta(seconds=draw(self.draws.redial, redial.delay))
         if at < self.end_of_day:  # the day's people call that day only
-            self.push(at, ARRIVE, person)
+            self.push(at, d.ARRIVE, person)
 
     def dialled(self, command: sb.Dial) -> None:
         channel_id = command.channel_id
@@ -439,9 +396,9 @@ class Simulation:
         behaviour = self.scenario.file.callback
         answers = self.draws.callback.random() < behaviour.answer_probability
         if answers and behaviour.answer_seconds < command.ring_seconds:
-            self.after(behaviour.answer_seconds, DIAL_ANSWERS, channel_id)
+            self.after(behaviour.answer_seconds, d.DIAL_ANSWERS, channel_id)
         else:
-            self.after(command.ring_seconds, DIAL_GONE, channel_id, "No answer")
+            self.after(command.ring_seconds, d.DIAL_GONE, channel_id, "No answer")
 
 
 def simulate(scenario: Scenario, observe: Observer | None = None, people: list[Person] | None = None) -> Day:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from callrouter.core.kpi import GroupFigures, Report, Scope, Tally, ratio
 from callrouter.core.records import CallbackState, CallRecord, Outcome
 from callrouter.core.waits import wait_of
-from callrouter.simulate.engine import Day
+from callrouter.simulate.day import Day
 from callrouter.simulate.scenario import DAY_SECONDS
 
 HOURS = 24

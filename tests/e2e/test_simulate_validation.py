@@ -38,7 +38,8 @@ from pathlib import Path
 import asyncpg
 
 from callrouter.core.records import CallRecord, Outcome
-from callrouter.simulate.engine import Day, Simulation, simulate
+from callrouter.simulate.day import Day
+from callrouter.simulate.engine import Simulation, simulate
 from callrouter.simulate.figures import Figures, summary
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import Scenario, load_scenario

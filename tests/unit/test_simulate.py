@@ -15,7 +15,8 @@ import pytest
 from callrouter.core import switchboard as sb
 from callrouter.core.records import CallRecord, Outcome, RepeatKind
 from callrouter.simulate import figures, render
-from callrouter.simulate.engine import Day, simulate
+from callrouter.simulate.day import Day
+from callrouter.simulate.engine import simulate
 from callrouter.simulate.people import Person, number_for
 from callrouter.simulate.scenario import Scenario, ScenarioError, build, load_scenario
 from tests.unit.test_switchboard_properties import check_agents
