@@ -23,7 +23,9 @@ class Leases(Protocol):
 
 
 # What the switchboard is told of a lease not taken (any other answer: it waits).
-_NEVER = {LeaseAnswer.ABSENT: sb.NoLease.ABSENT, LeaseAnswer.CLOSED: sb.NoLease.CLOSED}
+_NEVER = {LeaseAnswer.ABSENT: sb.Lease.ABSENT, LeaseAnswer.CLOSED: sb.Lease.CLOSED}
+# The database's answer as the switchboard reads it (held by another router: wait).
+_LEASE = {**_NEVER, LeaseAnswer.TAKEN: sb.Lease.TAKEN, LeaseAnswer.HELD: sb.Lease.WAIT}
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,7 @@ class Outbound:
                 answer = LeaseAnswer.HELD
         if answer in _NEVER:
             log.warning("callback %s not leased: %s in the database", callback_id, answer.value)
-        taken = answer is LeaseAnswer.TAKEN
-        self._step(sb.CallbackLeased(callback_id, taken, _NEVER.get(answer, sb.NoLease.WAIT)))
+        self._step(sb.CallbackLeased(callback_id, _LEASE[answer]))
 
     async def dial(self, command: sb.Dial) -> None:
         try:

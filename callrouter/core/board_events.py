@@ -125,9 +125,10 @@ class Adopt:
     stored_places: tuple[PlaceRecord, ...] = ()
 
 
-class NoLease(StrEnum):
-    """Why a callback's lease was not taken, as far as it matters to the switchboard."""
+class Lease(StrEnum):
+    """The shell's answer about a callback's lease, as far as it matters to the switchboard."""
 
+    TAKEN = "taken"  # ours: the callback is dialled
     WAIT = "wait"  # another router holds it, or the database cannot answer: try again later
     ABSENT = "absent"  # the database has no such callback (its record refused): never
     CLOSED = "closed"  # the database says it ended (completed, failed, cancelled elsewhere): never
@@ -138,8 +139,11 @@ class CallbackLeased:
     """The shell's answer to ``LeaseCallback``: the lease is ours, or not (and why)."""
 
     callback_id: str
-    taken: bool
-    refused: NoLease = NoLease.WAIT
+    lease: Lease
+
+    @property
+    def taken(self) -> bool:
+        return self.lease is Lease.TAKEN
 
 
 @dataclass(frozen=True)

@@ -155,16 +155,18 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
     s.deadline(("lease", callback_id), s.now + _rules(s).lease_guard)
 
 
-def leased(s: _Step, callback_id: str, taken: bool, refused: bev.NoLease = bev.NoLease.WAIT) -> None:
+def leased(s: _Step, callback_id: str, lease: bev.Lease) -> None:
     callback = s.board.callbacks.get(callback_id)
     if callback is None or callback.stage is not Stage.LEASING or callback.agent is None:
         return
     s.deadline(("lease", callback_id), None)
-    if not taken and refused is bev.NoLease.WAIT:  # database away, or another router's: callers first
+    if lease is bev.Lease.WAIT:  # database away, or another router's: callers first
         _not_now(s, callback, _rules(s).lease_retry, "no lease")
         return
-    if not taken:  # never leased: asking again every lease_retry would reserve an agent forever
-        _never_leased(s, callback, refused)
+    if (
+        lease is not bev.Lease.TAKEN
+    ):  # never leased: asking again every lease_retry would reserve an agent forever
+        _never_leased(s, callback, lease)
         return
     s.put("callbacks", callback_id, replace(callback, stage=Stage.RINGING_AGENT))
     _log(s, callback, "callback_agent_rung", callback.agent)
@@ -173,12 +175,12 @@ def leased(s: _Step, callback_id: str, taken: bool, refused: bev.NoLease = bev.N
     )
 
 
-def _never_leased(s: _Step, callback: Callback, refused: bev.NoLease) -> None:
+def _never_leased(s: _Step, callback: Callback, refused: bev.Lease) -> None:
     """The database has no open row for it. Absent (its record was refused, e.g. a
     second open callback for the number): cancelled, and so recorded. Ended there
     (another router finished it): forgotten here, the database's final word kept."""
     _release_reserved(s, callback)
-    if refused is bev.NoLease.ABSENT:
+    if refused is bev.Lease.ABSENT:
         cancel(
             s, callback.callback_id, "no lease: the database has no such callback (its record was refused)"
         )
@@ -328,7 +330,7 @@ def due(s: _Step, kind: str, callback_id: str) -> None:
     if callback is None:
         return
     if kind == "lease":  # the shell never answered about the lease: as good as refused
-        leased(s, callback_id, taken=False)
+        leased(s, callback_id, bev.Lease.WAIT)
     elif kind == "closed" and callback.stage is Stage.LEASING:
         invalid = callback_fit.no_longer_valid(s.board.rules, callback.record)
         if invalid is not None:  # the config changed since it was booked
@@ -350,8 +352,8 @@ def _release_reserved(s: _Step, callback: Callback) -> None:
 
 def on_event(s: _Step, event: bev.Event) -> None:
     match event:
-        case bev.CallbackLeased(callback_id, taken, refused):
-            leased(s, callback_id, taken, refused)
+        case bev.CallbackLeased(callback_id, lease):
+            leased(s, callback_id, lease)
         case bev.DialAnswered(channel_id):
             dial_answered(s, channel_id)
         case bev.DialGone(channel_id, cause):

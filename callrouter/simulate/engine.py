@@ -270,7 +270,7 @@ class Simulation:
             self.leaving.add(agent_id)
 
     def leased(self, callback_id: str, _: Any) -> None:
-        self.step(sb.CallbackLeased(callback_id, True))
+        self.step(sb.CallbackLeased(callback_id, sb.Lease.TAKEN))
 
     def dial_answers(self, channel_id: str, _: Any) -> None:
         if channel_id in self.dials and channel_id in self.board.dials:

@@ -27,7 +27,7 @@ def dialling_anna() -> tuple[sb.Board, str, str, str]:
     (callback_id,) = board.callbacks
     board, _ = sb.step(board, sb.OnCall("c1", ev.CallerHungUp()), at(31))
     board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(60.1))
     (ring,) = originates(out)
     board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(62))
     (dial,) = [c for c in out if isinstance(c, sb.Dial)]
@@ -130,7 +130,7 @@ def leasing(board: sb.Board) -> tuple[sb.Board, str]:
 
 def test_a_callback_the_database_does_not_hold_is_cancelled_not_leased_again_and_again() -> None:
     board, callback_id = leasing(busy_centre("agent1"))
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.ABSENT), at(60.5))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.ABSENT), at(60.5))
     cancelled = written(out, CallbackRecord)[-1]
     assert cancelled.state is CallbackState.CANCELLED
     assert cancelled.reason == "no lease: the database has no such callback (its record was refused)"
@@ -142,7 +142,7 @@ def test_a_callback_the_database_does_not_hold_is_cancelled_not_leased_again_and
 
 def test_a_callback_the_database_says_ended_is_forgotten_its_record_left_alone() -> None:
     board, callback_id = leasing(busy_centre("agent1"))
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.CLOSED), at(60.5))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.CLOSED), at(60.5))
     assert not written(out, CallbackRecord), "the database's final word stands"
     assert ("callback_dropped", "no lease: the database says it ended") in [
         (r.kind, r.detail) for r in written(out, CallEventRecord)
@@ -153,7 +153,7 @@ def test_a_callback_the_database_says_ended_is_forgotten_its_record_left_alone()
 
 def test_a_lease_held_elsewhere_or_a_database_away_still_waits_and_retries() -> None:
     board, callback_id = leasing(busy_centre("agent1"))
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, False, sb.NoLease.WAIT), at(60.5))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.WAIT), at(60.5))
     assert not written(out, CallbackRecord) and board.callbacks[callback_id].stage is Stage.SCHEDULED
 
 
@@ -162,7 +162,7 @@ def test_a_follow_up_made_by_hand_has_its_steps_on_the_callbacks_own_timeline() 
     follow_up = restored("cb-hand", call_id=None, reason="made by agent1")
     board, _ = sb.step(board, sb.ScheduleCallback(follow_up), at(1))
     board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
-    board, out = sb.step(board, sb.CallbackLeased("cb-hand", True), at(60.1))
+    board, out = sb.step(board, sb.CallbackLeased("cb-hand", sb.Lease.TAKEN), at(60.1))
     steps = [(r.call_id, r.callback_id, r.kind) for r in written(out, CallEventRecord)]
     assert steps == [(None, "cb-hand", "callback_agent_rung")]
     board, out = sb.step(board, sb.LegAnswered(originates(out)[0].channel_id), at(62))
@@ -174,7 +174,7 @@ def test_a_follow_up_made_by_hand_has_its_steps_on_the_callbacks_own_timeline() 
 
 def test_a_callback_a_caller_booked_is_on_both_timelines_the_calls_and_its_own() -> None:
     board, callback_id = leasing(busy_centre("agent1"))
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(60.1))
     (step,) = written(out, CallEventRecord)
     assert (step.call_id is not None, step.callback_id, step.kind) == (
         True,

@@ -32,7 +32,7 @@ def dials(commands: list[sb.Command]) -> list[sb.Dial]:
 
 def dialled(board: sb.Board, callback_id: str, seconds: float) -> tuple[sb.Board, sb.Dial]:
     """The lease is taken, agent1's phone rings and is answered: the person is dialled."""
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(seconds))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(seconds))
     (ring,) = originates(out)
     assert ring.agent_id == "agent1"
     board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(seconds + 2))

@@ -194,7 +194,7 @@ def test_the_callback_is_dialled_agent_first_and_only_with_its_lease() -> None:
     (callback_id,) = board.callbacks
     board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
     assert out.count(sb.LeaseCallback(callback_id)) == 1 and not originates(out), "no ring before the lease"
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(60.1))
     (ring,) = originates(out)
     assert ring.agent_id == "agent1" and ring.label.startswith("callback ")
     assert not [c for c in out if isinstance(c, sb.Dial)], "the person only once the agent answered"
@@ -221,7 +221,7 @@ def test_no_lease_releases_the_agent_unpaused_and_callers_on_the_line_go_first()
     board = booked(busy_centre("agent1"))
     (callback_id,) = board.callbacks
     board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, False), at(60.5))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.WAIT), at(60.5))
     (ring,) = originates(out)
     assert ring.app_args.split(",")[1] == "place-c2", "the caller on the line is served meanwhile"
     assert board.callbacks[callback_id].stage is Stage.SCHEDULED
@@ -243,7 +243,7 @@ def test_no_answer_releases_the_agent_at_once_retries_then_gives_up() -> None:
     board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
     t = 60.0
     for attempt in range(1, 4):
-        board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(t + 0.1))
+        board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(t + 0.1))
         (ring,) = originates(out)
         board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(t + 2))
         (dial,) = [c for c in out if isinstance(c, sb.Dial)]
@@ -323,7 +323,7 @@ def test_a_persons_phone_that_never_says_it_stopped_ringing_is_hung_up_as_no_ans
     board = booked(busy_centre("agent1"))
     (callback_id,) = board.callbacks
     board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
-    board, out = sb.step(board, sb.CallbackLeased(callback_id, True), at(60.1))
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(60.1))
     board, out = sb.step(board, sb.LegAnswered(originates(out)[0].channel_id), at(62))
     (dial,) = [c for c in out if isinstance(c, sb.Dial)]
     board, out = sb.step(board, sb.Wake(), at(62 + 30 + sb.RING_GRACE_SECONDS))

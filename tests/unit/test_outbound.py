@@ -34,13 +34,13 @@ async def told(answer: LeaseAnswer | Exception, unwritten: int = 0) -> sb.Callba
 
 
 async def test_each_answer_of_the_database_is_told_apart() -> None:
-    assert await told(LeaseAnswer.TAKEN) == sb.CallbackLeased("cb-1", True)
-    assert await told(LeaseAnswer.HELD) == sb.CallbackLeased("cb-1", False, sb.NoLease.WAIT)
-    assert await told(OSError("connection refused")) == sb.CallbackLeased("cb-1", False, sb.NoLease.WAIT)
-    assert await told(LeaseAnswer.ABSENT) == sb.CallbackLeased("cb-1", False, sb.NoLease.ABSENT)
-    assert await told(LeaseAnswer.CLOSED) == sb.CallbackLeased("cb-1", False, sb.NoLease.CLOSED)
+    assert await told(LeaseAnswer.TAKEN) == sb.CallbackLeased("cb-1", sb.Lease.TAKEN)
+    assert await told(LeaseAnswer.HELD) == sb.CallbackLeased("cb-1", sb.Lease.WAIT)
+    assert await told(OSError("connection refused")) == sb.CallbackLeased("cb-1", sb.Lease.WAIT)
+    assert await told(LeaseAnswer.ABSENT) == sb.CallbackLeased("cb-1", sb.Lease.ABSENT)
+    assert await told(LeaseAnswer.CLOSED) == sb.CallbackLeased("cb-1", sb.Lease.CLOSED)
 
 
 async def test_a_missing_or_ended_row_is_no_verdict_while_records_wait_to_be_written() -> None:
     for answer in (LeaseAnswer.ABSENT, LeaseAnswer.CLOSED):
-        assert await told(answer, unwritten=3) == sb.CallbackLeased("cb-1", False, sb.NoLease.WAIT)
+        assert await told(answer, unwritten=3) == sb.CallbackLeased("cb-1", sb.Lease.WAIT)

@@ -295,7 +295,7 @@ class RepeatCallers(RuleBasedStateMachine):
         asterisk.leasing.discard(callback_id)
         if taken:
             asterisk.leased.add(callback_id)
-        asterisk.step(sb.CallbackLeased(callback_id, taken))
+        asterisk.step(sb.CallbackLeased(callback_id, sb.Lease.TAKEN if taken else sb.Lease.WAIT))
 
     def persons(self, state: str) -> list[str]:
         return sorted(c for c, up in self.asterisk.persons.items() if up == state)
@@ -437,7 +437,7 @@ class RepeatCallers(RuleBasedStateMachine):
         for callback_id in sorted(asterisk.leasing):
             asterisk.leasing.discard(callback_id)
             asterisk.leased.add(callback_id)
-            asterisk.step(sb.CallbackLeased(callback_id, True))
+            asterisk.step(sb.CallbackLeased(callback_id, sb.Lease.TAKEN))
         for channel_id, leg in sorted(asterisk.legs.items()):
             if leg == "ringing" and channel_id in asterisk.board.legs:
                 asterisk.legs[channel_id] = "up"

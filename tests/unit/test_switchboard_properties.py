@@ -165,7 +165,7 @@ class Asterisk:
                 self.step(sb.DialGone(channel_id, "Normal Clearing"))
         self.persons.clear()
         for callback_id in sorted(self.leasing):
-            self.step(sb.CallbackLeased(callback_id, False))
+            self.step(sb.CallbackLeased(callback_id, sb.Lease.WAIT))
         self.leasing.clear()
         for channel_id in sorted(self.callers):
             self.on_call(channel_id, ev.CallerHungUp("16"))
@@ -418,7 +418,7 @@ class Day:
             taken = self.data.draw(st.sampled_from([True, True, True, False]))
             if taken:
                 self.asterisk.leased.add(callback_id)
-            self.asterisk.step(sb.CallbackLeased(callback_id, taken))
+            self.asterisk.step(sb.CallbackLeased(callback_id, sb.Lease.TAKEN if taken else sb.Lease.WAIT))
 
     def person_answers(self) -> None:
         if ringing := [c for c, state in self.asterisk.persons.items() if state == "ringing"]:

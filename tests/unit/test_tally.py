@@ -96,7 +96,7 @@ def test_a_callback_is_requested_once_and_fails_once_however_many_attempts() -> 
     counted.step(sb.AgentCommand("agent1", "resume"), 60)
     t = 60.0
     for _ in range(3):
-        (ring,) = originates(counted.step(sb.CallbackLeased(callback_id, True), t + 0.1))
+        (ring,) = originates(counted.step(sb.CallbackLeased(callback_id, sb.Lease.TAKEN), t + 0.1))
         (dial,) = [c for c in counted.step(sb.LegAnswered(ring.channel_id), t + 2) if isinstance(c, sb.Dial)]
         counted.step(sb.DialGone(dial.channel_id, "No answer"), t + 32)
         counted.step(sb.LegGone(ring.channel_id, "normal"), t + 32.2)
@@ -110,7 +110,7 @@ def test_a_completed_callback_is_counted_once() -> None:
     counted.board = booked(counted.board)  # requested before counting began
     (callback_id,) = counted.board.callbacks
     counted.step(sb.AgentCommand("agent1", "resume"), 60)
-    (ring,) = originates(counted.step(sb.CallbackLeased(callback_id, True), 60.1))
+    (ring,) = originates(counted.step(sb.CallbackLeased(callback_id, sb.Lease.TAKEN), 60.1))
     (dial,) = [c for c in counted.step(sb.LegAnswered(ring.channel_id), 63) if isinstance(c, sb.Dial)]
     counted.step(sb.DialAnswered(dial.channel_id), 70)
     counted.step(sb.DialGone(dial.channel_id, "Normal Clearing"), 300)

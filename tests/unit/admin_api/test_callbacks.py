@@ -214,7 +214,7 @@ async def test_a_callback_being_dialled_cannot_be_cancelled(client: TestClient[A
     _, made = await call(client, "POST", "/callbacks", json=FOLLOW_UP, headers=AUTH)
     callback_id = made["callback_id"]
     assert centre.board.callbacks[callback_id].stage is Stage.LEASING, "agent2 reserved for it"
-    centre.step(sb.CallbackLeased(callback_id, taken=True))
+    centre.step(sb.CallbackLeased(callback_id, sb.Lease.TAKEN))
     centre.step(sb.LegAnswered(centre.board.leg_of[callback_id]))
     assert centre.board.callbacks[callback_id].stage is Stage.DIALLING
     status, body = await call(client, "POST", f"/callbacks/{callback_id}/cancel", headers=AUTH)
