@@ -239,6 +239,6 @@ def _run(scenario: Scenario) -> tuple[dict[str, Summary], bool]:
     return {key: figures.summary(day) for key, day in played.items()}, same
 
 
-def first_calls_of(day: Day) -> list[tuple[float, str, str]]:
-    """Who first called when, and on which line."""
-    return sorted((p.first_at, p.number, p.stream.line) for p in day.people)
+def first_calls_of(day: Day) -> list[tuple[float, str, str, bool]]:
+    """Who first called when, on which line, and whether they withhold their number."""
+    return sorted((p.first_at, p.number, p.stream.line, p.withheld) for p in day.people)

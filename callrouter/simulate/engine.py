@@ -12,12 +12,14 @@ What the model does (the switchboard decides everything else):
 - a caller waits in the queue for their patience, drawn when the call joins it,
   then hangs up (the agent's phone may be ringing); once bridged to an agent
   they talk for a drawn handle time (their stream's) and hang up;
-- a share of people (``callers.withheld``) withhold their number; a share of
-  calls (``callers.menu_hangup``) hang up in the menu before its last key (they
+- a share of people (``callers.withheld``, drawn with the people) withhold their
+  number; a share of the calls that go through the menu (``callers.menu_hangup``)
+  hang up in it before its last key (they
   do not call again);
 - an agent's phone is answered ``timing.agent_answer_seconds`` after it rings,
   or with ``misses.probability`` rings out (the router's ring timeout): the
-  router auto-pauses the agent, who resumes ``misses.resume_seconds`` later;
+  router auto-pauses the agent, who resumes ``misses.resume_seconds`` after the
+  pause;
   agents log in and out per shift (one still on a call logs out after it);
 - a caller whose call ended unserved (abandoned, overflowed, told to call back)
   calls again with ``redial.probability`` after a drawn delay, up to
@@ -78,9 +80,6 @@ class Simulation:
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
         self.callers = scenario.file.callers
-        if self.callers.withheld:
-            for person in self.day.people:
-                person.withheld = self.draws.callers.random() < self.callers.withheld
 
     # ---- the clock ----------------------------------------------------------------------------
     def push(self, at: datetime, kind: int, subject: Any = None, detail: Any = None) -> None:
@@ -200,15 +199,11 @@ class Simulation:
         if channel_id in self.channels and call is not None and call.phase is Phase.MENU:
             self.step(sb.OnCall(channel_id, ev.CallerHungUp("16")))
 
-    def resume(self, agent_id: str, _: Any) -> None:
-        """An agent auto-paused for a ring they let go comes back (unless they were
-        paused otherwise since, or have logged out)."""
+    def resume(self, agent_id: str, paused_at: datetime) -> None:
+        """An agent auto-paused for a ring they let go comes back, unless that pause is
+        over already (they logged out, or were paused again since: that one has its own)."""
         agent = self.board.centre.agents.get(agent_id)
-        if (
-            agent is not None
-            and agent.state is AgentState.PAUSED
-            and (agent.pause_reason or "").startswith("auto-pause")
-        ):
+        if agent is not None and agent.state is AgentState.PAUSED and agent.since == paused_at:
             self.step(sb.AgentCommand(agent_id, "resume"))
 
     def played(self, channel_id: str, playback_id: str) -> None:
@@ -312,7 +307,6 @@ class Simulation:
         if misses.probability and self.draws.misses.random() < misses.probability:
             # Rings out: Asterisk ends the originate at its timeout, and the router pauses the agent.
             self.after(command.ring_seconds, d.LEG_GONE, command.channel_id, "No answer")
-            self.after(command.ring_seconds + misses.resume_seconds, d.RESUME, command.agent_id)
             return
         self.after(self.timing.agent_answer_seconds, d.LEG_ANSWERS, command.channel_id)
 
@@ -374,6 +368,9 @@ class Simulation:
         if record.agent in self.leaving and record.state in d.FREE_STATES:
             self.leaving.discard(record.agent)
             self.after(0, d.LOGOUT, record.agent)
+        elif record.state == "paused" and (record.reason or "").startswith("auto-pause"):
+            # A ring let go (the router paused the agent): back ``misses.resume_seconds`` after the pause.
+            self.after(self.scenario.file.misses.resume_seconds, d.RESUME, record.agent, record.at)
 
     def call_over(self, command: sb.CallOver) -> None:
         channel_id, record = command.channel_id, command.record

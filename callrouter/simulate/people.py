@@ -65,7 +65,13 @@ def first_calls(scenario: Scenario, rng: random.Random) -> list[Person]:
                 found.append((at, index, stream))
                 at += rng.expovariate(rate)
     found.sort(key=lambda item: (item[0], item[1]))
-    return [Person(number_for(stream.country, n), stream, at) for n, (at, _, stream) in enumerate(found)]
+    people = [Person(number_for(stream.country, n), stream, at) for n, (at, _, stream) in enumerate(found)]
+    share = scenario.file.callers.withheld
+    if share:  # who withholds is the person's, fixed with them: every set-up of a comparison the same
+        pick = random.Random(f"{scenario.seed}:withheld")
+        for person in people:
+            person.withheld = pick.random() < share
+    return people
 
 
 def number_for(country: str, n: int) -> str:

@@ -128,7 +128,7 @@ class Callers(Strict):
         default=0.0, ge=0, le=1, description="people who withhold their number (never recognised again)"
     )
     menu_hangup: float = Field(
-        default=0.0, ge=0, le=1, description="calls hung up in the menu before a topic is chosen"
+        default=0.0, ge=0, le=1, description="calls through the menu hung up in it before a topic is chosen"
     )
 
 

@@ -134,6 +134,10 @@ def talk_by_hour(scenario: Scenario) -> tuple[float, list[float]]:
     own mean (its ``handle``) weighted by its calls, so an hour of long home-visit
     calls needs more agents than one of short results calls. An hour without calls
     has the day's."""
+    talks = {stream.handle.mean_seconds for stream in scenario.streams}
+    if len(talks) <= 1:  # one talk time for every stream: it, exactly
+        talk = talks.pop() if talks else scenario.file.handle.mean_seconds
+        return talk, [talk] * HOURS
     calls = [(stream.handle.mean_seconds, _stream_by_hour(stream)) for stream in scenario.streams]
     total = math.fsum(sum(by_hour) for _, by_hour in calls)
     day = (

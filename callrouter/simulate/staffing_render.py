@@ -81,7 +81,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
             "max_abandon": target.max_abandon,
         },
         "erlang": {
-            "service_seconds": round(queue.service_seconds, 3),
+            "service_seconds": queue.service_seconds,
             "service_seconds_by_hour": [round(x, 3) for x in queue.hourly],
             "abandon_rate": queue.abandon_rate,
             "threshold_seconds": queue.threshold,
@@ -98,7 +98,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
             "needed": sum(advice.needed),
             "rota": sum(advice.rostered),
         },
-        "shrinkage": advice.shrinkage,
+        "shrinkage": round(advice.shrinkage, 6),
         "day": {name: _rounded(trial.mean(None, name)) for name in PREDICTED},
         "hours": [
             {
@@ -186,7 +186,7 @@ def _service_text(queue: Queue, first: list[float]) -> str:
     hours = [queue.service(h) for h in range(HOURS) if first[h] > 0]
     low, high = (min(hours), max(hours)) if hours else (queue.service_seconds,) * 2
     if high - low < 0.5:
-        return f"{queue.service_seconds:.0f} s"
+        return f"{queue.service_seconds:g} s"
     return f"{queue.service_seconds:.0f} s on the day, {low:.0f}-{high:.0f} s by the hour's mix of topics"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from callrouter.core.records import CallRecord, Outcome, RepeatKind
 from callrouter.simulate import figures, render
 from callrouter.simulate.day import Day
 from callrouter.simulate.engine import simulate
-from callrouter.simulate.people import Person, number_for
+from callrouter.simulate.people import Draws, Person, first_calls, number_for
 from callrouter.simulate.scenario import Scenario, ScenarioError, build, load_scenario
 from tests.unit.test_switchboard_properties import check_agents
 
@@ -114,16 +115,15 @@ def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
 
 
 def test_a_caller_who_withholds_their_number_is_not_recognised_when_calling_again() -> None:
-    """The same day as the resume test, every person withholding: the redial queues anew."""
+    """The same day as the resume test, both people withholding: the redial queues anew."""
     s = scenario(
         handle={"distribution": "fixed", "mean_seconds": 600},
         patience={"distribution": "fixed", "mean_seconds": 30},
         redial={"probability": 1, "max_attempts": 2, "delay": {"distribution": "fixed", "mean_seconds": 60}},
-        callers={"withheld": 1.0},
     )
     talker, waiter = callers(s, TEN, TEN + 10)
+    talker.withheld = waiter.withheld = True
     day = simulate(s, people=[talker, waiter])
-    assert talker.withheld and waiter.withheld
     assert {c.caller_presentation for c in day.calls} == {"withheld"} and {
         c.caller_number for c in day.calls
     } == {None}
@@ -132,6 +132,22 @@ def test_a_caller_who_withholds_their_number_is_not_recognised_when_calling_agai
     assert again.queued_at is not None and gave_up.queued_at is not None
     assert again.repeat_kind is None and again.queued_at > gave_up.queued_at, "no place kept: a new one"
     assert again.menu_path == "21", "not known: through the menu again"
+
+
+def test_who_withholds_is_drawn_with_the_people_the_same_for_every_run_of_the_seed() -> None:
+    s = scenario(
+        arrivals=[{"line": "clinic-central", "topic": "appointment_book", "per_hour": [0] * 9 + [400]}],
+        callers={"withheld": 0.3},
+    )
+    people = first_calls(s, Draws(s.seed).arrivals)
+    again = first_calls(s, Draws(s.seed).arrivals)
+    assert [p.withheld for p in people] == [p.withheld for p in again]
+    assert 0.2 < sum(p.withheld for p in people) / len(people) < 0.4, len(people)
+    plain = first_calls(scenario(arrivals=s.file.arrivals), Draws(s.seed).arrivals)
+    assert [(p.number, p.first_at) for p in plain] == [(p.number, p.first_at) for p in people], (
+        "the same people"
+    )
+    assert not any(p.withheld for p in plain)
 
 
 def test_menu_hangups_end_in_the_menu_and_do_not_call_again() -> None:
@@ -172,6 +188,31 @@ def test_an_agent_who_lets_a_ring_go_is_paused_the_caller_offered_again_and_the_
     assert missed, "some caller waited through a missed ring"
     for call in missed:
         assert wait(call) >= RING_TIMEOUT + 2.0, "the ring timeout, then the next agent's ring"
+
+
+def test_a_ring_let_go_while_the_caller_hangs_up_leaves_no_resume_behind() -> None:
+    """Callers who give up during a missed ring: the agent is not paused for it, and no
+    resume is left over to cut a later pause short. Every auto-pause lasts ``resume_seconds``."""
+    s = scenario(
+        misses={"probability": 0.5, "resume_seconds": 600},
+        patience={"distribution": "exponential", "mean_seconds": 20},
+        shifts=[{"agents": ["agent1", "agent2"], "start": "00:00", "end": "24:00"}],
+    )
+    day = simulate(s, people=callers(s, *(TEN + 90 * n for n in range(80))))
+    by_agent: dict[str, list[Any]] = {}
+    for record in day.agent_states:
+        by_agent.setdefault(record.agent, []).append(record)
+    pauses = 0
+    for records in by_agent.values():
+        for record, after in pairwise(records):
+            if record.state == "paused":
+                pauses += 1
+                assert (after.reason, after.at - record.at) == ("resume", timedelta(seconds=600)), (
+                    record,
+                    after,
+                )
+    assert pauses >= 3
+    assert any(c.outcome is Outcome.ABANDONED for c in day.calls), "some gave up (during rings too)"
 
 
 def test_callers_of_a_stream_with_its_own_language_choose_it_and_wait_for_an_agent_who_speaks_it() -> None:
