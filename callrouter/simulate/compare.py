@@ -31,7 +31,7 @@ from callrouter.simulate.engine import simulate
 from callrouter.simulate.figures import Summary
 from callrouter.simulate.people import Draws, Person, first_calls
 from callrouter.simulate.replications import CONFIDENCE, Replicated, combine, seeds_from
-from callrouter.simulate.scenario import Scenario
+from callrouter.simulate.scenario import Scenario, by_hour
 from callrouter.simulate.staff import Staff, languages_of
 
 COMPARISONS = ("separate-lines",)
@@ -51,7 +51,6 @@ SWITCHED_OFF = {
     "topics.*.callback_offer_after_seconds": "absent (no topic offers one either)",
 }
 EVERYONE = "+*"
-HOUR = 3600
 
 
 def keep_your_place_off(settings: Settings) -> Settings:
@@ -85,8 +84,7 @@ def expected_calls(scenario: Scenario) -> dict[str, list[float]]:
     calls = {line: [0.0] * 24 for line in lines_of(scenario)}
     for stream in scenario.streams:
         for start, end, rate in stream.intervals:
-            for hour in range(start // HOUR, min(24, -(-end // HOUR))):
-                overlap = min(end, (hour + 1) * HOUR) - max(start, hour * HOUR)
+            for hour, overlap in by_hour(start, end):
                 calls[stream.line][hour] += rate * max(0, overlap)
     return calls
 

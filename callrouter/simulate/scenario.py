@@ -9,6 +9,7 @@ import json
 import os
 import tomllib
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -33,6 +34,13 @@ from callrouter.simulate.scenario_file import Distribution as Distribution
 
 class ScenarioError(ConfigError):
     """The scenario (or the config it names) is unusable; ``problems`` lists ``path: message`` lines."""
+
+
+def by_hour(start: float, end: float) -> Iterator[tuple[int, float]]:
+    """Each hour of the day that [start, end) (seconds of the day) touches, with the
+    seconds of it that fall in that hour."""
+    for hour in range(int(start // 3600), min(24, int(-(-end // 3600)))):
+        yield hour, min(end, (hour + 1) * 3600) - max(start, hour * 3600)
 
 
 # ---- compiled against the config -------------------------------------------------------------
@@ -88,8 +96,7 @@ class Scenario:
         counts = [0.0] * 24
         for spans in self.shifts.values():
             for start, end in spans:
-                for hour in range(start // 3600, min(24, -(-end // 3600))):
-                    covered = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
+                for hour, covered in by_hour(start, end):
                     counts[hour] += max(0, covered) / 3600
         return counts
 

@@ -43,7 +43,7 @@ from callrouter.core.erlang import agents_for
 from callrouter.simulate import replications
 from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.replications import Replicated
-from callrouter.simulate.scenario import Scenario, Stream
+from callrouter.simulate.scenario import Scenario, Stream, by_hour
 from callrouter.simulate.staff import Staff
 
 HOURS = 24
@@ -123,8 +123,7 @@ def first_calls_by_hour(scenario: Scenario) -> list[float]:
 def _stream_by_hour(stream: Stream) -> list[float]:
     counts = [0.0] * HOURS
     for start, end, rate in stream.intervals:
-        for hour in range(start // 3600, min(HOURS, -(-end // 3600))):
-            covered = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
+        for hour, covered in by_hour(start, end):
             counts[hour] += rate * max(0, covered)
     return counts
 
