@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ from callrouter.config import Settings
 from callrouter.core.cover import Logins, patience_estimate
 from callrouter.report import instant
 from callrouter.simulate import command, recorded
-from callrouter.simulate.scenario import Scenario, ScenarioError, build, read_data
+from callrouter.simulate.scenario import Scenario, ScenarioError, build, by_hour, read_data
 from callrouter.store.arrivals import ArrivalReader, RecordedTraffic
 from callrouter.store.queries import DatabaseUnavailable
 from callrouter.store.report import ReportReader
@@ -82,12 +83,10 @@ def windows(request: RecordedDay, zone: str) -> list[Window]:
         problems.append(f"--from and --to: {days} days; a range holds at most {MAX_DAYS}")
     if problems:
         raise ScenarioError("--from/--to", problems)
-    found = []
-    for n in range(days):
-        midnight = datetime.combine(start.date() + timedelta(days=n), time(0), tzinfo=here)
-        following = datetime.combine(start.date() + timedelta(days=n + 1), time(0), tzinfo=here)
-        found.append(Window(midnight, following, midnight, zone))
-    return found
+    midnights = [
+        datetime.combine(start.date() + timedelta(days=n), time(0), tzinfo=here) for n in range(days + 1)
+    ]
+    return [Window(midnight, following, midnight, zone) for midnight, following in pairwise(midnights)]
 
 
 def _midnight(moment: datetime) -> bool:
@@ -119,7 +118,7 @@ async def read(settings: Settings, days: list[Window]) -> recorded.Recorded:
     password = settings.database_password.get_secret_value() if settings.database_password else None
     traffic_reader = ArrivalReader(settings.database.dsn, password)
     states_reader = ReportReader(settings.database.dsn, password)
-    read: list[tuple[RecordedTraffic, Logins]] = []
+    found: list[tuple[RecordedTraffic, Logins]] = []
     try:
         for span in days:
             traffic = await traffic_reader.traffic(span.start, span.end, span.midnight)
@@ -127,13 +126,13 @@ async def read(settings: Settings, days: list[Window]) -> recorded.Recorded:
             async for states in states_reader.agent_states(span.start, span.end):
                 for state in states:
                     logins.add(state)
-            read.append((traffic, logins))
+            found.append((traffic, logins))
     finally:
         await traffic_reader.close()
         await states_reader.close()
     if len(days) == 1:
-        return _recorded(*read[0], days[0])
-    return _averaged(read, days)
+        return _recorded(*found[0], days[0])
+    return _averaged(found, days)
 
 
 def _recorded(traffic: RecordedTraffic, logins: Logins, span: Window) -> recorded.Recorded:
@@ -176,8 +175,8 @@ def _averaged(read: list[tuple[RecordedTraffic, Logins]], days: list[Window]) ->
         abandoned, waited = abandoned + traffic.abandoned, waited + traffic.waited_seconds
         for spans in _of_day(logins, span).values():
             for since, until in spans:
-                for hour in range(int(since // 3600), min(24, int(-(-until // 3600)))):
-                    logged_in[hour] += max(0.0, min(until, (hour + 1) * 3600) - max(since, hour * 3600))
+                for hour, covered in by_hour(since, until):
+                    logged_in[hour] += max(0.0, covered)
     first, last = days[0], days[-1]
     return recorded.Recorded(
         source=f"records {first.start.isoformat()} to {last.end.isoformat()} ({count} days averaged)",
