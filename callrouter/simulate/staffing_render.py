@@ -69,6 +69,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
     trial = advice.trial
     target = advice.target
     staff = staff_of(advice.needed)
+    rostered = advice.rostered
     return {
         "scenario": scenario.source,
         "config": scenario.settings.source,
@@ -96,7 +97,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
             "planned": None if planned is None else round(sum(planned), 3),
             "erlang": sum(advice.erlang),
             "needed": sum(advice.needed),
-            "rota": sum(advice.rostered),
+            "rota": sum(rostered),
         },
         "shrinkage": round(advice.shrinkage, 6),
         "day": {name: _rounded(trial.mean(None, name)) for name in PREDICTED},
@@ -106,7 +107,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
                 "planned": None if planned is None else round(planned[h], 3),
                 "erlang": advice.erlang[h],
                 "needed": advice.needed[h],
-                "rota": advice.rostered[h],
+                "rota": rostered[h],
                 "first_calls": round(first[h], 3),
                 "judged": trial.judged(h),
                 **{name: _rounded(trial.mean(h, name)) for name in PREDICTED},
@@ -162,9 +163,9 @@ def _predicted(trial: Trial, hour: int | None) -> list[str]:
     ]
 
 
-def _line(cells: list[str], rota: bool = False) -> str:
-    """The cells under ``COLUMNS``; ``rota``: the rota's count comes after the needed one."""
-    columns = (*COLUMNS[:4], ROTA, *COLUMNS[4:]) if rota else COLUMNS
+def _line(cells: list[str]) -> str:
+    """The cells under ``COLUMNS``, and the rota's after the needed one when they have it (``_with_rota``)."""
+    columns = COLUMNS if len(cells) == len(COLUMNS) else (*COLUMNS[:4], ROTA, *COLUMNS[4:])
     return "  ".join(cell.rjust(width) for cell, (_, width) in zip(cells, columns, strict=True)).rstrip()
 
 
@@ -202,7 +203,7 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
     first = first_calls_by_hour(scenario)
     queue = Queue.of(scenario, advice.target)
     seeds = advice.trial.replicated.seeds
-    rota = bool(advice.shrinkage)
+    rota, rostered = bool(advice.shrinkage), advice.rostered
     lines = [
         f"callrouter staffing: {scenario.source} on {scenario.file.date.isoformat()} ({scenario.zone})",
         f"target: {target_text(advice.target)}",
@@ -211,18 +212,18 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
         + f", within {queue.threshold:g} s of the ring",
         f"needed: simulated, seeds {seeds[0]}..{seeds[-1]}; {_verdict(advice)}",
         "",
-        _line(_with_rota(advice, [name for name, _ in COLUMNS], ROTA[0]), rota),
-        _line(_with_rota(advice, _day_row(advice, planned, first), str(sum(advice.rostered))), rota),
+        _line(_with_rota(advice, [name for name, _ in COLUMNS], ROTA[0])),
+        _line(_with_rota(advice, _day_row(advice, planned, first), str(sum(rostered)))),
     ]
     lines += [
-        _line(_with_rota(advice, _row(advice, h, planned, first), str(advice.rostered[h])), rota)
+        _line(_with_rota(advice, _row(advice, h, planned, first), str(rostered[h])))
         for h in _hours(advice, planned, first)
     ]
     planned_hours = DASH if planned is None else f"{sum(planned):.1f}"
     lines += [
         "",
         f"agent-hours: planned {planned_hours}, Erlang A {sum(advice.erlang)}, needed {sum(advice.needed)}"
-        + (f", on the rota {sum(advice.rostered)}" if rota else ""),
+        + (f", on the rota {sum(rostered)}" if rota else ""),
         "planned: the scenario's own agents on shift (with their own topics and languages);",
         "Erlang A: the formula on the first calls; needed: after simulation (all-round agents, the",
         "scenario's shifts left out); first: first calls expected; offered: calls simulated (redials",
