@@ -14,13 +14,11 @@ What the model does (the switchboard decides everything else):
   they talk for a drawn handle time (their stream's) and hang up;
 - a share of people (``callers.withheld``, drawn with the people) withhold their
   number; a share of the calls that go through the menu (``callers.menu_hangup``)
-  hang up in it before its last key (they
-  do not call again);
+  hang up in it before its last key (they do not call again);
 - an agent's phone is answered ``timing.agent_answer_seconds`` after it rings,
   or with ``misses.probability`` rings out (the router's ring timeout): the
   router auto-pauses the agent, who resumes ``misses.resume_seconds`` after the
-  pause;
-  agents log in and out per shift (one still on a call logs out after it);
+  pause; agents log in and out per shift (one still on a call logs out after it);
 - a caller whose call ended unserved (abandoned, overflowed, told to call back)
   calls again with ``redial.probability`` after a drawn delay, up to
   ``redial.max_attempts`` calls, that day only;
@@ -47,7 +45,7 @@ from callrouter.core.records import AgentStateRecord, CallbackRecord, CallRecord
 from callrouter.simulate import day as d
 from callrouter.simulate.day import Channel, Day, Observer
 from callrouter.simulate.people import Draws, Person, draw, first_calls
-from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario, Stream
+from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario
 
 
 class Simulation:
@@ -74,9 +72,7 @@ class Simulation:
         self.commands = self._commands()
         self.records = self._records()
         # The first stream of each line and topic: its talk times are a callback's for them.
-        self.streams: dict[tuple[str, str], Stream] = {}
-        for stream in reversed(scenario.streams):
-            self.streams[(stream.line, stream.topic)] = stream
+        self.streams = {(stream.line, stream.topic): stream for stream in reversed(scenario.streams)}
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
         self.callers = scenario.file.callers
