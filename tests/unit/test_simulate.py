@@ -91,14 +91,21 @@ def test_one_agent_two_callers_at_once_the_second_abandons_when_patience_runs_ou
     assert summary.mean_wait_seconds == (2 + 60) / 2, "the abandoned caller's wait counts too"
 
 
-def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
+def redialled(withheld: bool = False) -> tuple[Scenario, Person, Person, Day]:
+    """The talker keeps the one agent 600 s; the waiter gives up after 30 s and calls
+    again 60 s later, once (``withheld``: both withhold their number)."""
     s = scenario(
         handle={"distribution": "fixed", "mean_seconds": 600},
         patience={"distribution": "fixed", "mean_seconds": 30},
         redial={"probability": 1, "max_attempts": 2, "delay": {"distribution": "fixed", "mean_seconds": 60}},
     )
     talker, waiter = callers(s, TEN, TEN + 10)
-    day = simulate(s, people=[talker, waiter])
+    talker.withheld = waiter.withheld = withheld
+    return s, talker, waiter, simulate(s, people=[talker, waiter])
+
+
+def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
+    s, talker, waiter, day = redialled()
     assert len(waiter.calls) == 2, "one redial, then max_attempts"
     by_channel = {c.channel_id: c for c in day.calls}
     gave_up, again = (by_channel[c] for c in waiter.calls)
@@ -116,14 +123,7 @@ def test_a_redial_within_the_resume_window_takes_its_place_back() -> None:
 
 def test_a_caller_who_withholds_their_number_is_not_recognised_when_calling_again() -> None:
     """The same day as the resume test, both people withholding: the redial queues anew."""
-    s = scenario(
-        handle={"distribution": "fixed", "mean_seconds": 600},
-        patience={"distribution": "fixed", "mean_seconds": 30},
-        redial={"probability": 1, "max_attempts": 2, "delay": {"distribution": "fixed", "mean_seconds": 60}},
-    )
-    talker, waiter = callers(s, TEN, TEN + 10)
-    talker.withheld = waiter.withheld = True
-    day = simulate(s, people=[talker, waiter])
+    _, _, waiter, day = redialled(withheld=True)
     assert {c.caller_presentation for c in day.calls} == {"withheld"} and {
         c.caller_number for c in day.calls
     } == {None}
