@@ -19,23 +19,30 @@ have espeak-ng || need+=(espeak-ng)
 have promtool || need+=(prometheus)       # the operations tests run a real Prometheus
 have chromium || need+=(chromium)         # the KPI report's HTML is opened in headless Chromium
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
-have python3 || need+=(python3)
-if have python3 && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then need+=(python3-venv); fi
+# The venv's Python: Debian's own /usr/bin/python3 (the one a fresh Debian 12 machine has,
+# built with PGO and LTO: a simulated day runs about 15% faster on it than on an unoptimised
+# build), not whichever python3 comes first in PATH (a pyenv shim, say); PYTHON=... overrides.
+py="${PYTHON:-}"
+if [ -z "$py" ]; then
+  if [ -x /usr/bin/python3 ] || ! have python3; then py=/usr/bin/python3; else py=python3; fi
+fi
+[ -x "$py" ] || have "$py" || need+=(python3)
+if { [ -x "$py" ] || have "$py"; } && ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then need+=(python3-venv); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "[dev] installing Debian packages: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-  || { echo "[dev] Python 3.11 or newer is required (found $(python3 -V))" >&2; exit 1; }
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "[dev] Python 3.11 or newer is required (found $("$py" -V) at $py)" >&2; exit 1; }
 
-# The venv, rebuilt only when the locked requirements change.
-stamp=".venv/.lock-$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-12)"
+# The venv, rebuilt only when the locked requirements or the interpreter change.
+stamp=".venv/.lock-$( { cat requirements.lock pyproject.toml; "$py" -c 'import sys; print(sys.executable, sys.version)'; } | sha256sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-  echo "[dev] preparing .venv" >&2
+  echo "[dev] preparing .venv ($("$py" -V) at $py)" >&2
   rm -rf .venv
-  python3 -m venv .venv
+  "$py" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"

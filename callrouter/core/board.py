@@ -22,6 +22,7 @@ from callrouter.core.board_commands import Command, WakeAt, Write
 from callrouter.core.call_plan import CallPlan, LineInfo
 from callrouter.core.call_state import Call
 from callrouter.core.callbacks import Callback, CallbackRules
+from callrouter.core.evolve import quick_init
 from callrouter.core.lines import DidDirectory
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import PersonRecord, PlaceRecord, PlaceState, Record
@@ -57,6 +58,7 @@ class Rules:
 
 
 # ---- the board ----------------------------------------------------------------------------
+@quick_init
 @dataclass(frozen=True)
 class Leg:
     """An agent's phone rung for one place."""

@@ -242,7 +242,7 @@ def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
 
 def _max_wait_from(s: _Step, entry: QueueEntry) -> None:
     """The place overflows its topic's ``max_wait`` after its join time (a kept one's)."""
-    rules = s.board.centre.topics.get(entry.topic, cc.TopicRules())
+    rules = s.board.centre.topics.get(entry.topic, cc.NO_TOPIC_RULES)
     if rules.max_wait is not None:
         s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
 

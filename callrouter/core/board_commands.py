@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callrouter.core import commands as cmd
+from callrouter.core.evolve import quick_init
 from callrouter.core.records import CallRecord, Record
 
 # The caller-ID number an agent's phone shows for a caller who withheld theirs.
 ANONYMOUS = "anonymous"
 
 
+@quick_init
 @dataclass(frozen=True)
 class JoinBridge:
     """Put the caller and the answered agent's channel into the caller's bridge."""
@@ -22,6 +24,7 @@ class JoinBridge:
     agent_channel_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class MakeBridge:
     """Create the caller's bridge while their agent's phone rings (one REST call
@@ -36,6 +39,7 @@ ChannelCommand = (
 )  # fmt: skip
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ToChannel:
     """Commands for one caller's channel, carried out in the order given. A failed
@@ -46,6 +50,7 @@ class ToChannel:
     command: ChannelCommand
 
 
+@quick_init
 @dataclass(frozen=True)
 class Originate:
     """Ring an agent's phone; the channel enters the application with ``app_args``
@@ -60,6 +65,7 @@ class Originate:
     number: str = ANONYMOUS  # the caller's E.164 number, to phone them back; else anonymous
 
 
+@quick_init
 @dataclass(frozen=True)
 class HangupLeg:
     """Hang up an agent's phone; once done (or Asterisk does not know it) it comes
@@ -69,6 +75,7 @@ class HangupLeg:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class DestroyBridge:
     """After whatever is still to be done on the caller's channel."""
@@ -77,17 +84,20 @@ class DestroyBridge:
     bridge_id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Write:
     record: Record
     urgent: bool = False  # written at once (a restart must find it)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class WakeAt:
     at: datetime
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallOver:
     """The switchboard let go of this caller's channel (its record is final)."""

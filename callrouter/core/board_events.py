@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from callrouter.core import call_events as ev
+from callrouter.core.evolve import quick_init
 from callrouter.core.place import MenuLevel, Place
 from callrouter.core.records import AgentStateRecord, CallbackRecord, PersonRecord, PlaceRecord
 from callrouter.core.results import Notification
@@ -18,6 +19,7 @@ from callrouter.core.results import Notification
 AGENT_COMMANDS = frozenset({"login", "logout", "pause", "resume"})
 
 
+@quick_init
 @dataclass(frozen=True)
 class Arrived:
     """A new caller's channel entered the application for ``did``."""
@@ -34,6 +36,7 @@ class Arrived:
     presentation: str = ""  # Asterisk's CALLERID(pres) from the dialplan ("": not given)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OnCall:
     """Something happened to a caller's channel (a key, a playback's end, a hang-up...)."""
@@ -42,11 +45,13 @@ class OnCall:
     event: ev.CallEvent
 
 
+@quick_init
 @dataclass(frozen=True)
 class LegAnswered:
     channel_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class LegGone:
     """An agent's phone stopped ringing without an answer, or hung up, or never rang."""
@@ -86,6 +91,7 @@ class StillThere:
     channel_ids: frozenset[str]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Wake:
     """Time passed: whatever deadline is due now is handled."""

@@ -4,29 +4,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callrouter.core.evolve import quick_init
 from callrouter.core.place import Place
 
 
+@quick_init
 @dataclass(frozen=True)
 class Answered:
     pass
 
 
+@quick_init
 @dataclass(frozen=True)
 class PlaybackFinished:
     playback_id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Digit:
     digit: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class TimerFired:
     token: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallerHungUp:
     cause: str = "normal"
@@ -50,6 +56,7 @@ class MaxDurationReached:
     pass
 
 
+@quick_init
 @dataclass(frozen=True)
 class AgentRinging:
     agent_id: str
@@ -61,6 +68,7 @@ class AgentMissed:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class AgentAnswered:
     agent_id: str
@@ -77,12 +85,14 @@ class Overflowed:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Announce:
     position: int
     estimate_minutes: int | None  # None: no honest estimate, so none is said
 
 
+@quick_init
 @dataclass(frozen=True)
 class BeingOffered:
     """No position to say: an agent is being rung for this caller right now."""

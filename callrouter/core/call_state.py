@@ -11,7 +11,7 @@ from enum import StrEnum
 from callrouter.core import menu as mn
 from callrouter.core.call_plan import LineInfo
 from callrouter.core.commands import Command, LogEvent, Play, StartTimer, StopMoh, StopPlayback
-from callrouter.core.evolve import evolve
+from callrouter.core.evolve import evolve, quick_init
 from callrouter.core.records import CallEventRecord, CallRecord
 
 
@@ -63,6 +63,7 @@ class ResultsDialog:
     outcome: str | None = None  # decided: verification_failed | no_input | transferred | failed
 
 
+@quick_init
 @dataclass(frozen=True)
 class Call:
     record: CallRecord

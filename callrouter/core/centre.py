@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
-from callrouter.core.evolve import evolve
+from callrouter.core.evolve import evolve, quick_init
 from callrouter.core.queue import Queue, QueueEntry
 from callrouter.core.records import AgentStateRecord
 
@@ -28,6 +28,7 @@ class EntryEnd(StrEnum):
 
 
 # ---- commands ----------------------------------------------------------------------
+@quick_init
 @dataclass(frozen=True)
 class RingAgent:
     agent_id: str
@@ -40,6 +41,7 @@ class CancelRing:
     entry_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Connect:
     agent_id: str
@@ -52,6 +54,7 @@ class OverflowEntry:
     reason: str  # "max_wait", "no_agents"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AgentChanged:
     agent: Agent
@@ -66,6 +69,9 @@ class TopicRules:
     max_wait: timedelta | None = None
     # With no logged-in agent for the topic: wait anyway, or overflow at once.
     overflow_when_no_agents: bool = False
+
+
+NO_TOPIC_RULES = TopicRules()  # a topic the config gives no rules: the defaults
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,7 @@ Result = tuple[Centre, list[CentreCommand]]
 
 
 def join(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
-    rules = centre.topics.get(entry.topic, TopicRules())
+    rules = centre.topics.get(entry.topic, NO_TOPIC_RULES)
     if rules.overflow_when_no_agents and not centre.serving.get((entry.topic, entry.language)):
         return evolve(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), [
             OverflowEntry(entry.entry_id, "no_agents")
@@ -250,7 +256,7 @@ def tick(centre: Centre, now: datetime) -> Result:
             centre = centre._with_agent(after)
             commands.append(AgentChanged(after, "wrap-up over"))
     for entry in centre.queue.ordered():
-        rules = centre.topics.get(entry.topic, TopicRules())
+        rules = centre.topics.get(entry.topic, NO_TOPIC_RULES)
         if (
             rules.max_wait is not None
             and entry.offered_to is None

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callrouter.core.evolve import quick_init
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallEventRecord, CallRecord
 
 
+@quick_init
 @dataclass(frozen=True)
 class Answer:
     pass
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Play:
     media: tuple[str, ...]  # played in sequence under one playback id
@@ -27,6 +30,7 @@ class ContinueInDialplan:
     extension: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class SetLanguage:
     """The call's language from now on: Asterisk says numbers and digits in it
@@ -35,27 +39,32 @@ class SetLanguage:
     language: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StopPlayback:
     playback_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class StartMoh:
     pass
 
 
+@quick_init
 @dataclass(frozen=True)
 class StopMoh:
     pass
 
 
+@quick_init
 @dataclass(frozen=True)
 class StartTimer:
     token: str  # fed back as TimerFired(token); a stale token is ignored
     seconds: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SetVariable:
     """Kept on the channel itself, so a restarted router can read it back even
@@ -65,6 +74,7 @@ class SetVariable:
     value: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class JoinQueue:
     entry: QueueEntry
@@ -75,6 +85,7 @@ class LeaveQueue:
     entry_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class RequestAnnouncement:
     """Ask the centre for this caller's position and estimate (fed back as
@@ -91,6 +102,7 @@ class RequestCallback:
     number: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Bridge:
     agent_channel_id: str
@@ -101,11 +113,13 @@ class Hangup:
     reason: str = "normal"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SaveCall:
     record: CallRecord
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LogEvent:
     event: CallEventRecord

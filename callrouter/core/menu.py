@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from callrouter.core.evolve import evolve
+from callrouter.core.evolve import evolve, quick_init
 
 
 class Action(StrEnum):
@@ -50,12 +50,14 @@ class MenuSpec:
 
 
 # ---- what the menu asks for -----------------------------------------------------
+@quick_init
 @dataclass(frozen=True)
 class PlayPrompts:
     prompts: tuple[str, ...]
     language: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class StopPrompt:
     pass
@@ -66,6 +68,7 @@ class WaitForDigit:
     seconds: float
 
 
+@quick_init
 @dataclass(frozen=True)
 class Chosen:
     topic: str
@@ -75,6 +78,7 @@ class Chosen:
 MenuStep = PlayPrompts | StopPrompt | WaitForDigit | Chosen
 
 
+@quick_init
 @dataclass(frozen=True)
 class MenuState:
     path: tuple[str, ...] = ()  # the digits that led to the current level

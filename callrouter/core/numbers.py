@@ -14,6 +14,8 @@ from enum import StrEnum
 
 import phonenumbers
 
+from callrouter.core.evolve import quick_init
+
 WITHHELD_WORDS = frozenset({"", "anonymous", "unknown", "restricted", "private", "withheld", "unavailable"})
 _DIGITS = re.compile(r"[^\d+]")
 
@@ -24,6 +26,7 @@ class Presentation(StrEnum):
     UNPARSEABLE = "unparseable"  # something came, but not a phone number
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallerNumber:
     e164: str | None  # None: withheld or unparseable (``presentation`` says which)

@@ -18,7 +18,7 @@ from json.encoder import encode_basestring_ascii
 from callrouter.core.call_plan import LineInfo
 from callrouter.core.call_state import Call, Phase, Result, log_event
 from callrouter.core.commands import JoinQueue, RequestAnnouncement, SaveCall
-from callrouter.core.evolve import evolve
+from callrouter.core.evolve import evolve, quick_init
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallRecord, Outcome
@@ -44,6 +44,7 @@ def _json_item(item: str | int | None) -> str:
     return int.__repr__(item)  # as the encoder writes an int (a bool is not one here)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Place:
     topic: str
@@ -85,6 +86,7 @@ def place_id_of(place: Place | None, call_id: str) -> str:
     return place.place_id if place is not None and place.place_id else call_id
 
 
+@quick_init
 @dataclass(frozen=True)
 class MenuLevel:
     """Where in the menu a caller was: the keys that led to the level, its language,

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callrouter.core.agents import Agent, AgentState
-from callrouter.core.evolve import evolve
+from callrouter.core.evolve import evolve, quick_init
 
 
+@quick_init
 @dataclass(frozen=True)
 class QueueEntry:
     entry_id: str
@@ -46,6 +47,7 @@ class QueueError(ValueError):
     pass
 
 
+@quick_init
 @dataclass(frozen=True)
 class Queue:
     entries: Mapping[str, QueueEntry]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from callrouter.core.evolve import quick_init
+
 
 class Outcome(StrEnum):
     ANSWERED = "answered"  # talked with an agent
@@ -32,6 +34,7 @@ class RepeatKind(StrEnum):
     CALLBACK_PENDING = "callback_pending"  # a callback of theirs was waiting
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallRecord:
     """A snapshot of a call; later snapshots of one call complete earlier ones."""
@@ -60,6 +63,7 @@ class CallRecord:
     direction: str = "inbound"  # or "results": a results call the router made
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CallEventRecord:
     """One step of a call's timeline (entered menu, choice, queued, offered...), or
@@ -74,6 +78,7 @@ class CallEventRecord:
     callback_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AgentStateRecord:
     agent: str
@@ -90,6 +95,7 @@ class PlaceState(StrEnum):
     OVERFLOWED = "overflowed"  # sent to its topic's overflow (max wait, no agents)
 
 
+@quick_init
 @dataclass(frozen=True)
 class PlaceRecord:
     """A place in the queue as it changed (taken, reprioritised, then how it ended);
@@ -108,6 +114,7 @@ class PlaceRecord:
     call_id: str | None = None  # the call holding it, if any
 
 
+@quick_init
 @dataclass(frozen=True)
 class PersonRecord:
     """What the switchboard remembers of one person (a keyed hash of their number), as a

@@ -276,10 +276,10 @@ def _max_wait(s: _Step, entry_id: str) -> None:
 
 def _check_durations(s: _Step) -> None:
     """The maximum call duration, for every call, by one periodic deadline."""
-    limit = s.board.rules.max_call
+    began_by = s.now - s.board.rules.max_call  # a call begun by then has lasted the maximum
     told = set(s.board.overdue)
     for channel_id, call in s.board.calls.items():
-        if channel_id not in told and s.now - call.record.started_at >= limit:
+        if call.record.started_at <= began_by and channel_id not in told:
             told.add(channel_id)
             s.pending.append((channel_id, ev.MaxDurationReached()))
     s.set(overdue=frozenset(told))
