@@ -166,14 +166,17 @@ class _Step:
     grows with the calls and people of the day)."""
 
     def __init__(self, board: Board, now: datetime, in_place: bool = False) -> None:
+        # The mappings the step may change where they are (a frozenset: shared, not built
+        # for each step, and replaced, never changed, when one is taken or given up).
+        self._owned: frozenset[str]
         if in_place:  # the board itself changes (it is not to be used again), and every
             # mapping is the step's own (one that is not a dict is copied once)
             self.board = board
-            self._owned: set[str] = set(MAPPINGS)
+            self._owned = MAPPINGS
         else:
             self.board = object.__new__(Board)
             self.board.__dict__.update(board.__dict__)
-            self._owned = set()
+            self._owned = frozenset()
         self._heap_owned = in_place
         self.now = now
         self.out: list[Command] = []
@@ -182,22 +185,32 @@ class _Step:
 
     def set(self, **changes: object) -> None:
         self.board.__dict__.update(changes)
-        self._owned -= changes.keys()
+        if not self._owned.isdisjoint(changes):  # a mapping given: not the step's own
+            self._owned = self._owned.difference(changes)
 
     def _own(self, name: str) -> dict[Any, Any]:
+        """The mapping, the step's own (copied the first time; then changed where it is)."""
         held = self.board.__dict__
         mapping: dict[Any, Any] = held[name]
         if name not in self._owned or type(mapping) is not dict:
             mapping = held[name] = dict(mapping)
-            self._owned.add(name)
+            self._owned = self._owned | {name}
         return mapping
 
+    # ``put`` and ``drop`` check ownership themselves before asking ``_own``: they run
+    # tens of times a call, and the mapping is the step's own at all but the first.
     def put(self, name: str, key: Any, value: Any) -> None:
-        self._own(name)[key] = value
+        mapping = self.board.__dict__[name]
+        if name not in self._owned or type(mapping) is not dict:
+            mapping = self._own(name)
+        mapping[key] = value
 
     def drop(self, name: str, key: Any) -> None:
-        if key in getattr(self.board, name):
-            del self._own(name)[key]
+        mapping = self.board.__dict__[name]
+        if key in mapping:
+            if name not in self._owned or type(mapping) is not dict:
+                mapping = self._own(name)
+            del mapping[key]
 
     def deadline(self, key: Key, at: datetime | None) -> None:
         if at is None:

@@ -82,7 +82,7 @@ class Simulation:
         self.seq += 1
         if kind != d.WAKE:
             self.people_events += 1
-        heapq.heappush(self.heap, (max(at, self.now), self.seq, kind, subject, detail))
+        heapq.heappush(self.heap, (self.now if self.now > at else at, self.seq, kind, subject, detail))
 
     def after(self, seconds: float, kind: int, subject: Any = None, detail: Any = None) -> None:
         self.push(self.now + timedelta(seconds=seconds), kind, subject, detail)
