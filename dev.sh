@@ -20,14 +20,19 @@ have promtool || need+=(prometheus)       # the operations tests run a real Prom
 have chromium || need+=(chromium)         # the KPI report's HTML is opened in headless Chromium
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 # The venv's Python: Debian's own /usr/bin/python3 (the one a fresh Debian 12 machine has,
-# built with PGO and LTO: a simulated day runs about 15% faster on it than on an unoptimised
-# build), not whichever python3 comes first in PATH (a pyenv shim, say); PYTHON=... overrides.
-py="${PYTHON:-}"
-if [ -z "$py" ]; then
-  if [ -x /usr/bin/python3 ] || ! have python3; then py=/usr/bin/python3; else py=python3; fi
+# built with PGO and LTO: a simulated day runs about 15% faster on it than on an
+# unoptimised build), not whichever python3 comes first in PATH (a pyenv shim, say).
+# CALLROUTER_PYTHON=... picks another.
+py="${CALLROUTER_PYTHON:-}"
+if [ -n "$py" ]; then
+  have "$py" || { echo "[dev] CALLROUTER_PYTHON=$py: no such program" >&2; exit 1; }
+elif [ -x /usr/bin/python3 ] || ! have python3; then
+  py=/usr/bin/python3
+else
+  py=python3
 fi
-[ -x "$py" ] || have "$py" || need+=(python3)
-if { [ -x "$py" ] || have "$py"; } && ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then need+=(python3-venv); fi
+have "$py" || need+=(python3)
+if have "$py" && ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then need+=(python3-venv); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "[dev] installing Debian packages: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
