@@ -33,15 +33,15 @@ def compact_json(items: Sequence[str | int | None]) -> str:
     """``json.dumps(items, separators=(",", ":"))`` for a list of strings, whole numbers and
     None, quoted by the JSON encoder's own function without building an encoder (it was
     built for every call that joins, and every menu level)."""
-    return "[" + ",".join(_json_item(item) for item in items) + "]"
-
-
-def _json_item(item: str | int | None) -> str:
-    if item is None:
-        return "null"
-    if isinstance(item, str):
-        return encode_basestring_ascii(item)
-    return int.__repr__(item)  # as the encoder writes an int (a bool is not one here)
+    parts = []
+    for item in items:  # one loop, no call an item: it runs for every call that joins
+        if item is None:
+            parts.append("null")
+        elif isinstance(item, str):
+            parts.append(encode_basestring_ascii(item))
+        else:
+            parts.append(int.__repr__(item))  # as the encoder writes an int (a bool is not one here)
+    return "[" + ",".join(parts) + "]"
 
 
 @quick_init
