@@ -189,16 +189,15 @@ class _Step:
             self._owned = self._owned.difference(changes)
 
     def _own(self, name: str) -> dict[Any, Any]:
-        """The mapping, the step's own (copied the first time; then changed where it is)."""
+        """The mapping made the step's own: a copy, changed where it is from then on."""
         held = self.board.__dict__
-        mapping: dict[Any, Any] = held[name]
-        if name not in self._owned or type(mapping) is not dict:
-            mapping = held[name] = dict(mapping)
-            self._owned = self._owned | {name}
+        mapping: dict[Any, Any] = dict(held[name])
+        held[name] = mapping
+        self._owned = self._owned | {name}
         return mapping
 
-    # ``put`` and ``drop`` check ownership themselves before asking ``_own``: they run
-    # tens of times a call, and the mapping is the step's own at all but the first.
+    # ``put`` and ``drop`` tell whether the mapping is the step's own already (at all but
+    # its first change in a step: tens of times a call) without a call to ``_own``.
     def put(self, name: str, key: Any, value: Any) -> None:
         mapping = self.board.__dict__[name]
         if name not in self._owned or type(mapping) is not dict:

@@ -163,9 +163,8 @@ def leased(s: _Step, callback_id: str, lease: bev.Lease) -> None:
     if lease is bev.Lease.WAIT:  # database away, or another router's: callers first
         _not_now(s, callback, _rules(s).lease_retry, "no lease")
         return
-    if (
-        lease is not bev.Lease.TAKEN
-    ):  # never leased: asking again every lease_retry would reserve an agent forever
+    if lease is not bev.Lease.TAKEN:
+        # Never leased: asking again every lease_retry would reserve an agent forever.
         _never_leased(s, callback, lease)
         return
     s.put("callbacks", callback_id, replace(callback, stage=Stage.RINGING_AGENT))
