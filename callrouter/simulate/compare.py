@@ -31,7 +31,7 @@ from callrouter.simulate.engine import simulate
 from callrouter.simulate.figures import Summary
 from callrouter.simulate.people import Draws, Person, first_calls
 from callrouter.simulate.replications import CONFIDENCE, Replicated, combine, seeds_from
-from callrouter.simulate.scenario import Scenario, by_hour
+from callrouter.simulate.scenario import Scenario
 from callrouter.simulate.staff import Staff, languages_of
 
 COMPARISONS = ("separate-lines",)
@@ -83,9 +83,9 @@ def expected_calls(scenario: Scenario) -> dict[str, list[float]]:
     """First calls expected on each line in each hour of the day (the arrivals' rates)."""
     calls = {line: [0.0] * 24 for line in lines_of(scenario)}
     for stream in scenario.streams:
-        for start, end, rate in stream.intervals:
-            for hour, overlap in by_hour(start, end):
-                calls[stream.line][hour] += rate * max(0, overlap)
+        line = calls[stream.line]
+        for hour, expected in enumerate(stream.calls_by_hour()):
+            line[hour] += expected
     return calls
 
 

@@ -56,6 +56,14 @@ class Stream:
     intervals: tuple[tuple[int, int, float], ...]  # (start, end, calls per second), seconds of the day
     handle: Distribution  # the talk times of its calls: the arrival's own, else the scenario's
 
+    def calls_by_hour(self) -> list[float]:
+        """The first calls it is expected to bring in each hour of the day (its rates)."""
+        calls = [0.0] * 24
+        for start, end, rate in self.intervals:
+            for hour, covered in by_hour(start, end):
+                calls[hour] += rate * max(0, covered)
+        return calls
+
 
 @dataclass(frozen=True)
 class Scenario:

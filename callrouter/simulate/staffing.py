@@ -43,7 +43,7 @@ from callrouter.core.erlang import agents_for
 from callrouter.simulate import replications
 from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.replications import Replicated
-from callrouter.simulate.scenario import Scenario, Stream, by_hour
+from callrouter.simulate.scenario import Scenario
 from callrouter.simulate.staff import Staff
 
 HOURS = 24
@@ -115,16 +115,8 @@ def first_calls_by_hour(scenario: Scenario) -> list[float]:
     """The first calls each hour of the day is expected to bring, every line together."""
     counts = [0.0] * HOURS
     for stream in scenario.streams:
-        for hour, calls in enumerate(_stream_by_hour(stream)):
+        for hour, calls in enumerate(stream.calls_by_hour()):
             counts[hour] += calls
-    return counts
-
-
-def _stream_by_hour(stream: Stream) -> list[float]:
-    counts = [0.0] * HOURS
-    for start, end, rate in stream.intervals:
-        for hour, covered in by_hour(start, end):
-            counts[hour] += rate * max(0, covered)
     return counts
 
 
@@ -137,7 +129,7 @@ def talk_by_hour(scenario: Scenario) -> tuple[float, list[float]]:
     if len(talks) <= 1:  # one talk time for every stream: it, exactly
         talk = talks.pop() if talks else scenario.file.handle.mean_seconds
         return talk, [talk] * HOURS
-    calls = [(stream.handle.mean_seconds, _stream_by_hour(stream)) for stream in scenario.streams]
+    calls = [(stream.handle.mean_seconds, stream.calls_by_hour()) for stream in scenario.streams]
     total = math.fsum(sum(by_hour) for _, by_hour in calls)
     day = (
         math.fsum(talk * sum(by_hour) for talk, by_hour in calls) / total
