@@ -25,17 +25,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.run import (
-    ROUTER_DID,
-    BenchStack,
-    bench_stack,
-    counters,
-    cpu_ms,
-    fresh_numbers,
-    histogram,
-    histogram_quantile,
-    save,
-)
+from bench.figures import counters, histogram, histogram_quantile
+from bench.run import ROUTER_DID, BenchStack, bench_stack, cpu_ms, fresh_numbers, save
 from devstack import sipp
 from devstack.configs import with_hold
 from devstack.util import log

@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 import aiohttp
 import asyncpg
 
+from bench.figures import PathResult
+from bench.figures import table as rate_table
 from bench.observer import Observer
-from bench.run import BenchStack, PathResult, add_set_option, bench_stack, run_path, save
-from bench.run import table as rate_table
+from bench.run import BenchStack, add_set_option, bench_stack, run_path, save
 from devstack.stack import StackInfo
 from devstack.util import log
 

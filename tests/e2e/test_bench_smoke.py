@@ -3,7 +3,8 @@ so `make bench` cannot rot: both paths appear and every call connected."""
 
 from __future__ import annotations
 
-from bench.run import bench, table
+from bench.figures import table
+from bench.run import bench
 
 
 async def test_bench_smoke_both_paths_connect_every_call():

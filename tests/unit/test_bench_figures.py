@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.run import (
+from bench.figures import (
     PathResult,
     clean,
     counters,
