@@ -110,6 +110,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if (args.scenario is not None) == from_records or (args.start is None) != (args.end is None):
         print("simulate: give a SCENARIO, or --from and --to (a recorded day)", file=sys.stderr)
         return command.EXIT_UNUSABLE
+    if not from_records and args.weekdays is not None:
+        print("simulate: --weekdays goes with --from and --to (a range of recorded days)", file=sys.stderr)
+        return command.EXIT_UNUSABLE
     if not from_records:
         scenario, seed, out, err = Path(args.scenario), args.seed, sys.stdout, sys.stderr
         return command.run(scenario, args.format, seed, out, err, args.replications, args.compare)
@@ -124,13 +127,15 @@ def _recorded_day(args: argparse.Namespace) -> RecordedDay:
     from callrouter.simulate_records import RecordedDay
 
     base = Path(args.base) if args.base else None
-    return RecordedDay(args.start, args.end, Path(args.config), base, args.seed)
+    return RecordedDay(args.start, args.end, Path(args.config), base, args.seed, args.weekdays)
 
 
 def cmd_staffing(args: argparse.Namespace) -> int:
     from callrouter.simulate import staffing_command as sc
 
     problem = sc.source_problem(args.scenario, args.start, args.end, args.base, args.output)
+    if problem is None and args.scenario is not None and args.weekdays is not None:
+        problem = "--weekdays goes with --from and --to (a range of recorded days)"
     if problem is not None:
         print(f"callrouter staffing: {problem}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -283,6 +288,12 @@ def _recorded_day_arguments(sim: argparse.ArgumentParser) -> None:
         "--base", metavar="SCENARIO", help="with --from/--to: patience, redials, shifts... from it"
     )
     sim.add_argument("--config", "-c", default="callrouter.toml", help="with --from/--to: the config")
+    sim.add_argument(
+        "--weekdays",
+        metavar="DAYS",
+        type=_weekdays,
+        help="with --from/--to dates: only the range's days on these weekdays (mon-fri, sat,sun, mon)",
+    )
 
 
 def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -325,6 +336,15 @@ def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     staff.add_argument("--output", "-o", metavar="FILE", help="write the scenario with the advised [staff]")
     _recorded_day_arguments(staff)
     staff.set_defaults(func=cmd_staffing)
+
+
+def _weekdays(text: str) -> frozenset[int]:
+    from callrouter.simulate_records import weekdays
+
+    try:
+        return weekdays(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> int:

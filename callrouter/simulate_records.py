@@ -13,8 +13,8 @@ day read on its own, first calls per line, topic and quarter averaged over the
 days, talk times and abandons pooled, and the agents logged in each hour
 averaged into ``[staff]`` (all-round agents; the days' named logins do not
 make one day's shifts). The day is played on the range's first date (its
-weekday's opening hours): a range of like days (weekdays, or the same weekday
-of several weeks by one range each) gives a day that means something.
+weekday's opening hours): a range of like days (Monday to Friday, or with
+``--weekdays mon`` the Mondays of several weeks) gives a day that means something.
 
 Exit 0: written; 2: bad arguments, config, scenario or database (on stderr).
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -54,6 +54,35 @@ class RecordedDay:
     config: Path
     base: Path | None = None
     seed: int | None = None
+    weekdays: frozenset[int] | None = None  # a range's days on these weekdays only (Monday 0)
+
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def weekdays(text: str) -> frozenset[int]:
+    """``--weekdays``: ``mon-fri``, ``sat,sun``, ``tuesday`` (a span may wrap: ``fri-mon``);
+    ValueError naming what is not a weekday."""
+    days: set[int] = set()
+    for part in text.lower().split(","):
+        ends = [_weekday(name.strip()) for name in part.split("-")]
+        if len(ends) > 2 or None in ends:
+            raise ValueError(f"{part.strip()!r}: not a weekday or span of them (mon..sun, e.g. mon-fri)")
+        start, end = cast(int, ends[0]), cast(int, ends[-1])
+        days.update((start + n) % 7 for n in range((end - start) % 7 + 1))
+    return frozenset(days)
+
+
+def _weekday(name: str) -> int | None:
+    for names in (WEEKDAY_NAMES, _FULL_NAMES):
+        if name in names:
+            return names.index(name)
+    return None
+
+
+def weekday_names(days: frozenset[int] | set[int]) -> str:
+    return ",".join(WEEKDAY_NAMES[d] for d in sorted(days))
 
 
 @dataclass(frozen=True)
@@ -86,7 +115,15 @@ def windows(request: RecordedDay, zone: str) -> list[Window]:
     midnights = [
         datetime.combine(start.date() + timedelta(days=n), time(0), tzinfo=here) for n in range(days + 1)
     ]
-    return [Window(midnight, following, midnight, zone) for midnight, following in pairwise(midnights)]
+    found = [Window(midnight, following, midnight, zone) for midnight, following in pairwise(midnights)]
+    if request.weekdays is None:
+        return found
+    chosen = [day for day in found if day.midnight.weekday() in request.weekdays]
+    if not chosen:
+        raise ScenarioError("--weekdays", [
+            f"no day from {start.date()} to {end.date()} (excluded) is a {weekday_names(request.weekdays)}"
+        ])  # fmt: skip
+    return chosen
 
 
 def _midnight(moment: datetime) -> bool:
@@ -100,6 +137,11 @@ def window(request: RecordedDay, zone: str) -> Window:
     midnight = datetime.combine(start.date(), time(0), tzinfo=here)
     next_midnight = datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=here)
     problems = []
+    if request.weekdays is not None:
+        problems.append(
+            "--weekdays goes with a range of whole days (--from and --to dates more than a day apart: "
+            "--from 2026-10-05 --to 2026-11-30 --weekdays mon)"
+        )
     if start >= end:
         problems.append(f"--from ({start.isoformat()}) must be before --to ({end.isoformat()})")
     elif end > next_midnight:
@@ -178,8 +220,11 @@ def _averaged(read: list[tuple[RecordedTraffic, Logins]], days: list[Window]) ->
                 for hour, covered in by_hour(since, until):
                     logged_in[hour] += max(0.0, covered)
     first, last = days[0], days[-1]
+    # Days left out of the range (--weekdays): the weekdays the average is of.
+    spanned = (last.midnight.date() - first.midnight.date()).days + 1
+    which = f": {weekday_names({day.midnight.weekday() for day in days})}" if spanned > count else ""
     return recorded.Recorded(
-        source=f"records {first.start.isoformat()} to {last.end.isoformat()} ({count} days averaged)",
+        source=f"records {first.start.isoformat()} to {last.end.isoformat()} ({count} days averaged{which})",
         first_calls=first_calls,
         talk_seconds=talks,
         talk_by_topic=by_topic,

@@ -54,7 +54,9 @@ abandoned) and shifts from the agents' recorded logins. Two dates more than a
 day apart (--from 2026-11-16 --to 2026-11-21: Monday to Friday, the last day
 excluded; at most 92 days) play the range's average day on its first date:
 first calls per quarter averaged over the days, talks and abandons pooled, and
-[staff] the agents logged in each hour on average.
+[staff] the agents logged in each hour on average. --weekdays mon (or mon-fri,
+sat,sun) keeps only the range's days on those weekdays: the average Monday of
+--from 2026-10-05 --to 2026-11-30.
 Exit 0: written; 2: a bad scenario or config (each bad key by its path),
 --format html with --replications, or bad arguments or database.
 """

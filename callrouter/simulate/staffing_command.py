@@ -53,11 +53,11 @@ that met the target is the advice). Each try is reported on stderr as it ends,
 and the time taken is printed.
 --from/--to (instead of --scenario): the day recorded in PostgreSQL between the
 two instants (within one day of the centre's clock), or the average day of a
-range of dates, made a scenario as `callrouter simulate --from --to` makes it
-(-c the config, --base SCENARIO for patience, redials, shifts...): first calls
-and talk times from the records; planned = the agents' recorded logins (the
-range's agents logged in each hour on average; the --base's shifts when it has
-some).
+range of dates (--weekdays: only its days on those weekdays), made a scenario
+as `callrouter simulate --from --to` makes it (-c the config, --base SCENARIO
+for patience, redials, shifts...): first calls and talk times from the records;
+planned = the agents' recorded logins (the range's agents logged in each hour
+on average; the --base's shifts when it has some).
 --output goes with --scenario only.
 Exit 0: met; 1: the iteration cap came first (NOT MET); 2: a bad target,
 scenario (each bad key by its path), records, database or combination of

@@ -117,6 +117,15 @@ async def test_a_range_of_days_is_played_as_its_average_day(
     assert [h["agents"] for h in hours[7:12]] == pytest.approx([1.0, 1.0, 1.0, 1.0, 0.0])
     done = simulate(config, empty_db, cluster.password, "--from", "2026-11-23T08:00", "--to", "2026-11-25")
     assert done.returncode == 2 and "make a range of whole days" in done.stderr
+    # --weekdays: the recorded Monday and the empty Monday after it, the days between left out
+    mondays = ["--from", "2026-11-23", "--to", "2026-12-01", "--weekdays", "mon"]
+    day = figures(simulate(config, empty_db, cluster.password, *mondays, "--format", "json", "--seed", "3"))
+    assert day["scenario"].endswith("(2 days averaged: mon)") and day["date"] == "2026-11-23"
+    assert 12 <= day["hours"][9]["offered"] <= 52, day["hours"][9]
+    done = simulate(config, empty_db, cluster.password, *week, "--weekdays", "sat-sun")
+    assert (
+        done.returncode == 2 and "no day from 2026-11-23 to 2026-11-25 (excluded) is a sat,sun" in done.stderr
+    )
 
 
 async def test_bad_windows_and_arguments_exit_2(

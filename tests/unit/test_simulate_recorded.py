@@ -239,3 +239,34 @@ def test_days_of_a_range_are_averaged_into_one() -> None:
     assert scenario.agents_by_hour()[8:11] == [2.0, 1.0, 0.0]
     base = tomllib.loads((ROOT / "examples" / "scenario-small.toml").read_text())
     assert "staff" not in data(base, recorded=averaged), "the base's shifts are kept instead"
+
+
+def test_weekdays_pick_the_days_of_a_range() -> None:
+    weekdays = simulate_records.weekdays
+    assert weekdays("mon-fri") == {0, 1, 2, 3, 4} and weekdays("sat,sun") == {5, 6}
+    assert weekdays("Friday-mon") == {4, 5, 6, 0}, "a span may wrap past Sunday"
+    assert weekdays("tue, thu") == {1, 3} and weekdays("sun-sun") == {6}
+    for wrong in ["", "monkey", "mon-", "mon-tue-wed", "1"]:
+        with pytest.raises(ValueError, match="not a weekday"):
+            weekdays(wrong)
+    # Mondays from 2026-10-05 (a Monday) up to 2026-11-30 (excluded): eight of them
+    mondays = replace(request("2026-10-05T00:00", "2026-11-30T00:00"), weekdays=frozenset({0}))
+    days = simulate_records.windows(mondays, "Europe/Moscow")
+    assert [d.midnight.date() for d in days] == [date(2026, 10, 5) + timedelta(weeks=n) for n in range(8)]
+    assert all(d.end - d.start == timedelta(days=1) for d in days)
+    weekend = replace(request("2026-11-16T00:00", "2026-11-21T00:00"), weekdays=frozenset({5, 6}))
+    with pytest.raises(ScenarioError) as raised:
+        simulate_records.windows(weekend, "Europe/Moscow")
+    assert "no day from 2026-11-16 to 2026-11-21 (excluded) is a sat,sun" in raised.value.problems[0]
+    within = replace(request("2026-11-23T08:00", "2026-11-23T12:00"), weekdays=frozenset({0}))
+    with pytest.raises(ScenarioError) as raised:
+        simulate_records.windows(within, "Europe/Moscow")
+    assert "--weekdays goes with a range of whole days" in raised.value.problems[0]
+
+
+def test_an_average_of_chosen_weekdays_says_which() -> None:
+    mondays = replace(request("2026-11-16T00:00", "2026-11-30T00:00"), weekdays=frozenset({0}))
+    days = simulate_records.windows(mondays, "Europe/Moscow")
+    empty = RecordedTraffic(first_calls={}, talk_seconds=[], talk_by_topic={}, abandoned=0, waited_seconds=0)
+    averaged = simulate_records._averaged([(empty, Logins(d.start)) for d in days], days)
+    assert averaged.source.endswith("(2 days averaged: mon)"), averaged.source
