@@ -351,4 +351,6 @@ def load(path: Path | str, environ: dict[str, str] | None = None, *, check_promp
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None
     return parse(text, str(path), environ, path.resolve().parent if check_prompts else None)

@@ -79,12 +79,15 @@ class Request:
 def moment(text: str) -> date | datetime:
     """``--from``/``--to``: a day or an ISO datetime (argparse names the option and the value)."""
     try:
-        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        given = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is neither a day (2026-11-23) nor an ISO datetime"
             " (2026-11-23T08:00, 2026-11-23T08:00+03:00)"
         ) from None
+    if not 1970 <= given.year <= 2199:  # records are of these years; the calendar's ends overflow
+        raise argparse.ArgumentTypeError(f"{text!r}: a day from 1970 to 2199")
+    return given
 
 
 def zone_name(text: str) -> str:

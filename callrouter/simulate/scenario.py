@@ -128,18 +128,22 @@ def load_scenario(path: Path | str, seed: int | None = None) -> Scenario:
 def read_data(path: Path) -> Any:
     """A scenario file's data as written, not yet checked; ScenarioError: unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is skipped
     except OSError as exc:
         raise ScenarioError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(str(path), [f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None
     return _parsed(text, str(path))
 
 
 def _parsed(text: str, source: str) -> Any:
+    kind = "JSON" if source.endswith(".json") else "TOML"
     try:
-        return json.loads(text) if source.endswith(".json") else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        kind = "JSON" if source.endswith(".json") else "TOML"
+        return json.loads(text) if kind == "JSON" else tomllib.loads(text)
+    except ValueError as exc:  # TOML's and JSON's decode errors, and a number too long to read
         raise ScenarioError(source, [f"not valid {kind}: {exc}"]) from None
+    except RecursionError:
+        raise ScenarioError(source, [f"not valid {kind}: nested too deeply"]) from None
 
 
 def build(data: Any, source: str, base: Path) -> Scenario:
@@ -168,11 +172,19 @@ def build(data: Any, source: str, base: Path) -> Scenario:
             f"timing.agent_answer_seconds: must be shorter than the config's ring timeout ({ring:g} s): "
             "agents who never answer are paused, and nobody resumes them"
         )
-    if problems:
-        raise ScenarioError(source, problems)
     zone = file.zone or compiled.centre_zone(settings)
     # In UTC: the switchboard's clock runs in real seconds, whatever the wall clock does that day.
     start = datetime.combine(file.date, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    following = datetime.combine(file.date + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone))
+    if (hours := (following - start).total_seconds() / 3600) != 24:
+        # Times of day are elapsed seconds from midnight, and the figures' hours are those
+        # of the wall clock: on such a day they part at the change.
+        problems.append(
+            f"date: {file.date} is a day the clocks change in {zone} ({hours:g} hours); a scenario "
+            "plays a 24-hour day: take the same weekday a week before or after"
+        )
+    if problems:
+        raise ScenarioError(source, problems)
     scenario = Scenario(file, source, settings, zone, start, tuple(s for s in streams if s), shifts)
     return scenario.with_staff(file.staff) if file.staff is not None else scenario
 

@@ -26,8 +26,7 @@ it into what the engine plays.
 
 ``examples/scenario-small.toml`` is a whole one. Times of day are the centre's
 wall clock (``zone``, else the zone of the opening hours most lines follow),
-counted in elapsed hours from midnight (on a day the clocks change, an hour off
-after the change).
+counted in elapsed hours from midnight; a day the clocks change on is refused.
 """
 
 from __future__ import annotations
@@ -37,16 +36,24 @@ from datetime import date
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from callrouter.simulate import staff as st
 
 CLOCK = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 DAY_SECONDS = 86_400
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2199, 12, 31)  # the zone database's years, and more
+Day = date  # (``ScenarioFile.date`` hides the type's name in its class)
+
+
+# A stream's first calls in one hour at most (a quarter's: a quarter of it). A regional
+# centre's busiest hour is a few thousand; more is a typo, and would run for hours.
+MAX_PER_HOUR = 100_000
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN or infinity is refused wherever a number goes (an infinite rate never ends a day).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def seconds_of_day(clock: str) -> int:
@@ -69,7 +76,9 @@ class Distribution(Strict):
     @model_validator(mode="before")
     @classmethod
     def _mean_of_samples(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("distribution") == "empirical" and "mean_seconds" not in data:
+        if isinstance(data, dict) and data.get("distribution") == "empirical":
+            if "mean_seconds" in data:  # two talk times: the formula would read one, the day draw the other
+                raise ValueError("an empirical distribution's mean is its samples': leave mean_seconds out")
             samples = data.get("samples")
             if not samples:
                 raise ValueError("samples are required for an empirical distribution (durations in seconds)")
@@ -166,9 +175,12 @@ class Arrival(Strict):
 
     @field_validator("per_hour", "per_quarter")
     @classmethod
-    def _not_negative(cls, counts: list[float] | None) -> list[float] | None:
+    def _not_negative(cls, counts: list[float] | None, info: ValidationInfo) -> list[float] | None:
         if counts is not None and any(c < 0 for c in counts):
             raise ValueError("calls per interval cannot be negative")
+        most = MAX_PER_HOUR if info.field_name == "per_hour" else MAX_PER_HOUR // 4
+        if counts is not None and any(c > most for c in counts):
+            raise ValueError(f"at most {most:,} calls per interval (a stream's busiest hour is thousands)")
         return counts
 
     @model_validator(mode="after")
@@ -211,6 +223,13 @@ class ScenarioFile(Strict):
     arrivals: list[Arrival] = Field(min_length=1)
     shifts: list[Shift] = Field(default_factory=list)
     staff: st.Staff | None = Field(default=None, description="all-round agents by the hour, besides shifts")
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, day: Day) -> Day:
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise ValueError(f"a day from {FIRST_DATE} to {LAST_DATE}")
+        return day
 
     @field_validator("zone")
     @classmethod

@@ -4,6 +4,7 @@ simulate`` writes the figures, or exits 2 naming each bad key."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import tomllib
 from pathlib import Path
@@ -105,6 +106,65 @@ def test_a_bad_config_and_a_bad_file_say_so() -> None:
     assert first == f"config: {ROOT / 'pyproject.toml'}: build-system: Extra inputs are not permitted"
     data["config"] = "nothing-here.toml"
     assert problems(data) == [f"config: {ROOT / 'nothing-here.toml'}: cannot read: No such file or directory"]
+
+
+def test_numbers_that_would_hang_or_mislead_a_day_are_refused_by_their_path() -> None:
+    """NaN or infinity anywhere, a rate no centre has, a day outside the calendar the zones
+    know, an empirical handle with a mean of its own (the formula and the day would read
+    two talk times), and a day the clocks change on (hours of two clocks)."""
+    data = small()
+    data["arrivals"][0]["per_hour"] = [float("nan"), 1]
+    data["arrivals"][1]["per_hour"] = [float("inf")]
+    data["arrivals"][2]["per_quarter"] = [30_000]
+    data["patience"] = {"distribution": "exponential", "mean_seconds": float("nan")}
+    data["handle"] = {"distribution": "empirical", "samples": [10, 20], "mean_seconds": 1000}
+    data["date"] = datetime.date(1, 1, 1)
+    found = problems(data)
+    for path in (
+        "arrivals[0].per_hour[0]: Input should be a finite number",
+        "arrivals[1].per_hour[0]: Input should be a finite number",
+        "arrivals[2].per_quarter: at most 25,000 calls per interval",
+        "patience.mean_seconds: Input should be a finite number",
+        "handle: an empirical distribution's mean is its samples': leave mean_seconds out",
+        "date: a day from 1970-01-01 to 2199-12-31",
+    ):
+        assert any(p.startswith(path) for p in found), (path, found)
+    assert len(found) == 6, found
+    spring, autumn, ordinary = small(), small(), small()
+    spring.update(date=datetime.date(2026, 3, 29), zone="Europe/Berlin")
+    autumn.update(date=datetime.date(2026, 10, 25), zone="Europe/Berlin")
+    ordinary.update(date=datetime.date(2026, 3, 22), zone="Europe/Berlin")
+    assert problems(spring) == [
+        "date: 2026-03-29 is a day the clocks change in Europe/Berlin (23 hours); a scenario plays a "
+        "24-hour day: take the same weekday a week before or after"
+    ]
+    assert "(25 hours)" in problems(autumn)[0]
+    assert build(ordinary, "ok.toml", ROOT).start.isoformat() == "2026-03-21T23:00:00+00:00"
+
+
+def test_files_that_are_no_text_or_too_deep_are_refused_in_words(tmp_path: Path) -> None:
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tmp_path / "bin.toml")
+    assert raised.value.problems == ["not UTF-8 text (byte 0): invalid start byte"]
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    with pytest.raises(ScenarioError, match="nested too deeply"):
+        load_scenario(tmp_path / "deep.json")
+    (tmp_path / "long.json").write_text('{"seed": ' + "9" * 5000 + "}")
+    with pytest.raises(ScenarioError, match="not valid JSON: Exceeds the limit"):
+        load_scenario(tmp_path / "long.json")
+    data = small()
+    data.update(config=str(tmp_path / "bin.toml"), date="2026-11-24")
+    (tmp_path / "day.json").write_text(json.dumps(data))
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tmp_path / "day.json")
+    assert raised.value.problems == [
+        f"config: {tmp_path / 'bin.toml'}: not UTF-8 text (byte 0): invalid start byte"
+    ]
+    bom = tmp_path / "bom.toml"  # a UTF-8 byte-order mark, as some editors write it, is skipped
+    text = SMALL.read_text().replace('"../callrouter.example.toml"', f'"{ROOT}/callrouter.example.toml"')
+    bom.write_text(text, encoding="utf-8-sig")
+    assert bom.read_bytes().startswith(b"\xef\xbb\xbf") and load_scenario(bom).seed == small()["seed"]
 
 
 def test_json_scenarios_are_read_by_their_name(tmp_path: Path) -> None:
