@@ -142,7 +142,7 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     request = sc.Request(
         Path(args.scenario) if args.scenario else None, args.target, args.max_abandon, args.definition,
         args.replications, args.iterations, not args.no_trim, args.seed, args.format,
-        Path(args.output) if args.output else None, args.shrinkage,
+        Path(args.output) if args.output is not None else None, args.shrinkage,
     )  # fmt: skip
     if args.scenario is not None:
         return sc.run(request, sys.stdout, sys.stderr)
@@ -353,6 +353,9 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+MAX_REPLICATIONS = 1000
+
+
 def _replications(text: str) -> int:
     try:
         count = int(text)
@@ -360,6 +363,8 @@ def _replications(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if count < 2:
         raise argparse.ArgumentTypeError("at least 2 (an interval needs two days)")
+    if count > MAX_REPLICATIONS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_REPLICATIONS} (a busy day takes seconds each)")
     return count
 
 

@@ -21,6 +21,9 @@ PREFIX = "staff-"
 HOUR = 3600
 
 
+MAX_AGENTS = 5000  # in an hour: more than any centre (and a config of that many agents)
+
+
 class Staff(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,8 +35,8 @@ class Staff(BaseModel):
     @field_validator("per_hour")
     @classmethod
     def _counts(cls, counts: list[int]) -> list[int]:
-        if any(n < 0 or n > 5000 for n in counts):
-            raise ValueError("agents per hour must lie in 0..5000")
+        if any(n < 0 or n > MAX_AGENTS for n in counts):
+            raise ValueError(f"agents per hour must lie in 0..{MAX_AGENTS}")
         return counts
 
     @property

@@ -44,7 +44,7 @@ from callrouter.simulate import replications
 from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.replications import Replicated
 from callrouter.simulate.scenario import Scenario
-from callrouter.simulate.staff import Staff
+from callrouter.simulate.staff import MAX_AGENTS, Staff
 
 HOURS = 24
 Definition = Literal["sl1", "sl2"]
@@ -81,6 +81,8 @@ def parse_target(text: str) -> tuple[float, float]:
     if found is None:
         raise TargetError(f"--target: {text!r} is not PERCENT/SECONDS, e.g. 80/20 (80% within 20 s)")
     level, seconds = float(found[1]), float(found[2])
+    if 0 < level < 1 and "%" not in text:  # 0.8/20: 80% meant, or really 0.8%? Asked, not guessed
+        raise TargetError(f"--target: {text!r}: the share is in percent: 80/20, or {level:g}%/{seconds:g}")
     if not 0 < level < 100:
         raise TargetError(f"--target: the share must lie between 0 and 100% (exclusive), not {level:g}%")
     if not 0 < seconds <= 3600:
@@ -209,10 +211,17 @@ def staffed(scenario: Scenario, counts: Sequence[int]) -> Scenario:
 
 
 def staff_of(counts: Sequence[int]) -> Staff | None:
-    """``[staff]`` from the first hour with agents to the last (None: nobody)."""
+    """``[staff]`` from the first hour with agents to the last (None: nobody);
+    TargetError: an hour needs more agents than a ``[staff]`` holds."""
     hours = [h for h, n in enumerate(counts) if n > 0]
     if not hours:
         return None
+    most = max(range(len(counts)), key=lambda h: counts[h])
+    if counts[most] > MAX_AGENTS:
+        raise TargetError(
+            f"{most:02d}:00 would need {counts[most]:,} agents, more than a scenario staffs "
+            f"({MAX_AGENTS:,} an hour): is the traffic right?"
+        )
     return Staff(start=f"{hours[0]:02d}:00", per_hour=list(counts[hours[0] : hours[-1] + 1]))
 
 

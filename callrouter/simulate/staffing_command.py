@@ -111,9 +111,21 @@ def run(
     except staffing.TargetError as exc:
         print(f"callrouter staffing: {exc}", file=stderr)
         return EXIT_UNUSABLE
+    problem = _output_problem(request.output)
+    if problem is not None:
+        print(f"callrouter staffing: --output {request.output}: {problem}", file=stderr)
+        return EXIT_UNUSABLE
     scenario = _scenario(request, stderr, recorded)
     if isinstance(scenario, int):
         return scenario
+    ring = scenario.file.timing.agent_answer_seconds
+    if seconds <= ring:
+        print(
+            f"callrouter staffing: --target: {seconds:g} s is within the agents' ring "
+            f"(timing.agent_answer_seconds = {ring:g} s): no caller is answered sooner",
+            file=stderr,
+        )
+        return EXIT_UNUSABLE
     target = staffing.Target(level, seconds, ceiling, request.definition)
     started = time.perf_counter()
 
@@ -126,9 +138,13 @@ def run(
             flush=True,
         )
 
-    advice = staffing.advise(
-        scenario, target, request.replications, request.iterations, request.trim, progress=progress
-    )
+    try:
+        advice = staffing.advise(
+            scenario, target, request.replications, request.iterations, request.trim, progress=progress
+        )
+    except staffing.TargetError as exc:  # an hour needs more agents than a scenario staffs
+        print(f"callrouter staffing: {exc}", file=stderr)
+        return EXIT_UNUSABLE
     advice = replace(advice, shrinkage=shrinkage)
     stdout.write(staffing_render.render(scenario, advice, request.fmt))
     if request.output is not None and request.scenario is not None:
@@ -140,6 +156,17 @@ def run(
             print(f"callrouter staffing: --output {request.output}: {exc}", file=stderr)
             return EXIT_UNUSABLE
     return 0 if advice.met else EXIT_NOT_MET
+
+
+def _output_problem(output: Path | None) -> str | None:
+    """What keeps the advised scenario from being written there, told before the search."""
+    if output is None:
+        return None
+    if not output.name or output.is_dir():
+        return "is a folder, not a file"
+    if not output.parent.is_dir():
+        return f"no folder {output.parent}"
+    return None
 
 
 def _scenario(

@@ -14,8 +14,9 @@ import pytest
 
 from callrouter import cli
 from callrouter.core.erlang import agents_for
-from callrouter.simulate import replications
+from callrouter.simulate import replications, staffing
 from callrouter.simulate.scenario import Scenario, build
+from callrouter.simulate.staff import Staff
 from callrouter.simulate.staffing import (
     Target,
     Trial,
@@ -167,6 +168,13 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         (["--target", "80/20", "--shrinkage", "100%"], "--shrinkage: must lie in [0, 100%)"),
         (["--target", "80/20", "--shrinkage", "0.3"], "--shrinkage: '0.3': write it with its % sign"),
         (["--target", "80/20", "--shrinkage", "a third"], "--shrinkage: 'a third' is not a percentage"),
+        (["--target", "0.8/20"], "--target: '0.8/20': the share is in percent: 80/20, or 0.8%/20"),
+        (
+            ["--target", "80/2"],
+            "--target: 2 s is within the agents' ring (timing.agent_answer_seconds = 2 s)",
+        ),
+        (["--target", "80/20", "--output", str(tmp_path)], f"--output {tmp_path}: is a folder, not a file"),
+        (["--target", "80/20", "--output", str(tmp_path / "no" / "x.toml")], "--output"),
     ):
         code, out, err = run(["--scenario", str(path), *args], capsys)
         assert code == 2 and out == ""
@@ -174,6 +182,32 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
     with pytest.raises(SystemExit) as exited:
         cli.main(["staffing", "--scenario", str(path), "--target", "80/20", "--replications", "1"])
     assert exited.value.code == 2 and "at least 2" in capsys.readouterr().err
+    assert cli.main(["staffing", "--scenario", str(path), "--target", "0.8%/20", "--iterations", "1"]) in (
+        0,
+        1,
+    )
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["staffing", "--scenario", str(path), "--target", "80/20", "--replications", "1001"])
+    assert exited.value.code == 2 and "at most 1000" in capsys.readouterr().err
+
+
+def test_an_hour_that_would_need_more_agents_than_a_scenario_staffs_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Erlang A asks 12,771 agents for 90,000 ten-minute calls an hour: told, not a traceback."""
+    day = data(config=str(ROOT / "callrouter.example.toml"))
+    day["handle"] = {"distribution": "exponential", "mean_seconds": 600}
+    day["arrivals"] = [
+        {"line": "hotline-health", "topic": "operator", "start": "08:00", "per_hour": [90_000]}
+    ]
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(day))
+    code, out, err = run(["--scenario", str(path), "--target", "80/20", "--iterations", "1"], capsys)
+    assert code == 2 and out == ""
+    assert "08:00 would need 12,771 agents, more than a scenario staffs (5,000 an hour)" in err, err
+    with pytest.raises(staffing.TargetError, match="00:00 would need 5,001 agents"):
+        staffing.staff_of([5001])
+    assert staffing.staff_of([0, 5000]) == Staff(start="01:00", per_hour=[5000])
 
 
 def test_a_scenario_or_a_recorded_day_one_of_them_else_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
