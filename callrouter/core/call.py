@@ -143,6 +143,9 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
                 Phase.CONNECTED: Outcome.ANSWERED,
                 Phase.CLOSED: Outcome.AFTER_HOURS,
                 Phase.LEAVING: call.record.outcome or Outcome.OVERFLOW,
+                # The router ends a wait no agent took: an overflow (its wait counted with the
+                # others' in the waits and the KPI report), not a technical failure.
+                Phase.QUEUED: Outcome.OVERFLOW,
             }.get(call.phase, Outcome.FAILED)
             return finish(call, now, outcome, "maximum call duration")
         case Answered() if call.phase is Phase.ANSWERING:

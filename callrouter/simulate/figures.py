@@ -1,8 +1,9 @@
 """A simulated day's figures, for the day and for each hour, from the records the
 switchboard wrote: the calls' through the KPI report's own tally (``core.kpi``:
 offered, answered, abandoned, ASA, both service levels, as ``callrouter report``
-counts them), the rest here: people (each number is one person), those never
-served, agents' occupancy from their state records, callbacks made.
+counts them), the rest here: people (each person the day drew, one who withholds
+their number too; in an hour, those who called in it), those never served,
+agents' occupancy from their state records, callbacks made.
 
 - never served: people none of whose calls was answered, nor a callback they
   booked completed; counted in the hour of their first call.
@@ -111,6 +112,8 @@ class _Parts:
     completed: list[int]  # callbacks completed
     waited: list[float]  # seconds waited in the queue by the calls that started in the hour
     waits: list[int]  # and how many of them waited
+    # The hours each person called in (the simulation knows who called, a withheld number too)
+    called_in: list[frozenset[int]]
 
     @classmethod
     def of(cls, day: Day) -> _Parts:
@@ -124,13 +127,15 @@ class _Parts:
             if record.state is CallbackState.COMPLETED:
                 completed[_hour(start, record.at)] += 1
         waited, waits = _waits(day)
-        return cls(_never_served(day), logged, busy, dials, completed, waited, waits)
+        return cls(_never_served(day), logged, busy, dials, completed, waited, waits, _called_in(day))
 
     def figures(self, group: GroupFigures, hours: range) -> Figures:
         logged = sum(self.logged[h] for h in hours)
+        wanted = frozenset(hours)
+        people = sum(1 for called in self.called_in if not called.isdisjoint(wanted))
         return Figures(
             offered=group.offered,
-            people=group.unique_callers,
+            people=people,
             answered=group.answered,
             abandoned=group.abandoned,
             abandonment=group.abandonment,
@@ -139,7 +144,7 @@ class _Parts:
             sl1=group.sl1,
             sl2=group.sl2,
             never_served=sum(self.never[h] for h in hours),
-            calls_per_person=ratio(group.offered, group.unique_callers),
+            calls_per_person=ratio(group.offered, people),
             agents=logged / (3600 * len(hours)),
             occupancy=ratio(sum(self.busy[h] for h in hours), logged),
             callbacks_made=sum(self.dials[h] for h in hours),
@@ -160,6 +165,18 @@ def _waits(day: Day) -> tuple[list[float], list[int]]:
             waited[hour] += wait.seconds
             waits[hour] += 1
     return waited, waits
+
+
+def _called_in(day: Day) -> list[frozenset[int]]:
+    """For each person who called: the hours (the centre's clock, as the KPI tally's) of their calls."""
+    zone = ZoneInfo(day.scenario.zone)
+    records = {call.channel_id: call for call in day.calls if call.direction == "inbound"}
+    found = []
+    for person in day.people:
+        hours = frozenset(records[c].started_at.astimezone(zone).hour for c in person.calls if c in records)
+        if hours:
+            found.append(hours)
+    return found
 
 
 def _hour(start: datetime, at: datetime) -> int:

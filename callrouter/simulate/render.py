@@ -210,7 +210,8 @@ def replicated_table(scenario: Scenario, summary: Summary, replicated: Replicate
         f"config {scenario.settings.source}; service level: answered within "
         f"{scope.service_level_seconds:g} s, target {goal(scope.service_level_target)}",
         f"each figure: its mean over the days, and the {level} confidence interval of that mean "
-        f"(Student's t, {len(seeds) - 1} degrees of freedom)",
+        f"(Student's t, {len(seeds) - 1} degree{'s' if len(seeds) > 2 else ''} of freedom; cut at 0,"
+        " and a share at 100%)",
         "",
         f"{'the day':<20}  {'mean':>10}  {level + ' interval':>22}",
     ]

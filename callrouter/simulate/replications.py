@@ -20,7 +20,7 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callrouter.simulate import figures
 from callrouter.simulate.engine import simulate
@@ -28,6 +28,7 @@ from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.scenario import Scenario
 
 CONFIDENCE = 0.95
+SHARES = frozenset({"abandonment", "sl1", "sl2", "occupancy"})  # of FIGURES: between 0 and 1
 # The figures given with intervals (every number of ``Figures``; the outcomes' counts are left out).
 FIGURES = (
     "offered", "people", "answered", "abandoned", "abandonment", "asa_seconds", "mean_wait_seconds",
@@ -43,14 +44,18 @@ class Interval:
     mean: float
     half_width: float
     n: int
+    # What the figure can be (a count is never negative, a share never above 1): the
+    # interval is cut there (a few days of a small centre give wide ones).
+    lowest: float = -math.inf
+    highest: float = math.inf
 
     @property
     def low(self) -> float:
-        return self.mean - self.half_width
+        return max(self.mean - self.half_width, self.lowest) + 0.0  # + 0.0: never "-0.0"
 
     @property
     def high(self) -> float:
-        return self.mean + self.half_width
+        return min(self.mean + self.half_width, self.highest) + 0.0
 
     def covers(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -153,5 +158,8 @@ def intervals(runs: Sequence[Figures], confidence: float) -> dict[str, Interval 
     out: dict[str, Interval | None] = {}
     for name in FIGURES:
         values = [float(v) for v in (getattr(f, name) for f in runs) if v is not None]
-        out[name] = interval(values, confidence) if len(values) >= 2 else None
+        found = interval(values, confidence) if len(values) >= 2 else None
+        if found is not None:
+            found = replace(found, lowest=0.0, highest=1.0 if name in SHARES else math.inf)
+        out[name] = found
     return out

@@ -57,6 +57,7 @@ from callrouter.core.numbers import CallerNumber, Presentation
 from callrouter.core.place import Place
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallEventRecord, CallRecord, Outcome
+from callrouter.core.waits import wait_of
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday, 12:00 in Moscow
 PROMPTS = "/srv/callrouter/prompts"
@@ -831,11 +832,17 @@ def test_max_duration_on_a_connected_call_is_still_answered() -> None:
     assert call.record.end_reason == "maximum call duration"
 
 
-def test_max_duration_while_queued_leaves_and_hangs_up() -> None:
+def test_max_duration_while_queued_leaves_and_hangs_up_as_an_overflow() -> None:
+    """The router ended a wait no agent took: an overflow, its wait counted with the others'."""
     call, commands = step(with_music(), MaxDurationReached(), 3600.0)
     assert commands == [LeaveQueue(CALL_ID), Hangup()]
-    assert call.record.outcome is Outcome.FAILED
+    assert call.record.outcome is Outcome.OVERFLOW
+    assert call.record.end_reason == "maximum call duration"
     assert call.phase is Phase.ENDING
+    call, _ = step(call, ChannelGone("Normal Clearing"), 3600.5)  # the record is final once it is gone
+    assert call.record.outcome is Outcome.OVERFLOW
+    wait = wait_of(call.record)
+    assert wait is not None and wait.outcome == "overflow" and wait.seconds > 3000
 
 
 @pytest.mark.parametrize(

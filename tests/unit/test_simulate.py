@@ -132,6 +132,10 @@ def test_a_caller_who_withholds_their_number_is_not_recognised_when_calling_agai
     assert again.queued_at is not None and gave_up.queued_at is not None
     assert again.repeat_kind is None and again.queued_at > gave_up.queued_at, "no place kept: a new one"
     assert again.menu_path == "21", "not known: through the menu again"
+    # Not known to the switchboard, but to the day: two people, not one a call
+    totals = figures.summary(day).day
+    assert len(day.calls) == 3 and totals.offered == 3 and totals.people == 2
+    assert totals.calls_per_person == 1.5
 
 
 def test_who_withholds_is_drawn_with_the_people_the_same_for_every_run_of_the_seed() -> None:

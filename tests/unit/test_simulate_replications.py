@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from callrouter import cli
 from callrouter.simulate import figures
 from callrouter.simulate.engine import simulate
-from callrouter.simulate.replications import FIGURES, interval, replicate, t_quantile, t_within
+from callrouter.simulate.replications import FIGURES, interval, intervals, replicate, t_quantile, t_within
 from callrouter.simulate.scenario import build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,24 @@ def test_an_interval_worked_out_by_hand() -> None:
     assert interval([7.5, 7.5, 7.5]).half_width == 0.0
     with pytest.raises(ValueError, match="at least two"):
         interval([1.0])
+
+
+def test_an_interval_is_cut_where_the_figure_cannot_go() -> None:
+    """Two small days: t with one degree of freedom reaches below 0 and above 100%."""
+    runs = [replace(ZERO, offered=10, sl2=0.5), replace(ZERO, offered=100, sl2=1.0)]
+    found = intervals(runs, 0.95)
+    offered, sl2 = found["offered"], found["sl2"]
+    assert offered is not None and sl2 is not None
+    assert offered.low == 0.0 and offered.high == pytest.approx(55 + 12.706205 * 45, rel=1e-6)
+    assert (sl2.low, sl2.high) == (0.0, 1.0) and sl2.covers(0.75) and not sl2.covers(1.01)
+    assert str(found["people"].low) == "0.0", "never -0.0"  # type: ignore[union-attr]
+
+
+ZERO = figures.Figures(
+    offered=0, people=0, answered=0, abandoned=0, abandonment=None, asa_seconds=None,
+    mean_wait_seconds=None, sl1=None, sl2=None, never_served=0, calls_per_person=None, agents=0.0,
+    occupancy=None, callbacks_made=0, callbacks_completed=0, outcomes={},
+)  # fmt: skip
 
 
 def small_day(seed: int = 4) -> dict[str, Any]:
