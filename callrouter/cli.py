@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -107,11 +110,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from callrouter.simulate import command
 
     from_records = args.start is not None and args.end is not None
-    if (args.scenario is not None) == from_records or (args.start is None) != (args.end is None):
-        print("simulate: give a SCENARIO, or --from and --to (a recorded day)", file=sys.stderr)
-        return command.EXIT_UNUSABLE
-    if not from_records and args.weekdays is not None:
-        print("simulate: --weekdays goes with --from and --to (a range of recorded days)", file=sys.stderr)
+    problem = _simulate_source_problem(args)
+    if problem is not None:
+        print(f"simulate: {problem}", file=sys.stderr)
         return command.EXIT_UNUSABLE
     if not from_records:
         scenario, seed, out, err = Path(args.scenario), args.seed, sys.stdout, sys.stderr
@@ -120,14 +121,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     request = _recorded_day(args)
     out, err = sys.stdout, sys.stderr
-    return records.run(request, _load(args.config), out, err, args.format, args.replications, args.compare)
+    return records.run(request, _load(_config(args)), out, err, args.format, args.replications, args.compare)
+
+
+def _simulate_source_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with where ``simulate``'s day comes from; None: nothing."""
+    if (args.start is None) != (args.end is None):
+        return "--from and --to go together (a recorded day)"
+    if args.scenario is None and args.start is None:
+        return "give a SCENARIO, or --from and --to (a recorded day)"
+    if args.scenario is not None and args.start is not None:
+        return "a SCENARIO or --from and --to (a recorded day), not both"
+    if args.scenario is not None:
+        given = [name for name, value in (("--base", args.base), ("--weekdays", args.weekdays),
+                                          ("--config", args.config)) if value is not None]  # fmt: skip
+        if given:
+            return f"{', '.join(given)}: with --from and --to only (a scenario names its config and the rest)"
+    return None
 
 
 def _recorded_day(args: argparse.Namespace) -> RecordedDay:
     from callrouter.simulate_records import RecordedDay
 
     base = Path(args.base) if args.base else None
-    return RecordedDay(args.start, args.end, Path(args.config), base, args.seed, args.weekdays)
+    return RecordedDay(args.start, args.end, Path(_config(args)), base, args.seed, args.weekdays)
+
+
+def _config(args: argparse.Namespace) -> str:
+    """A recorded day's config: -c, else the router's own default file."""
+    return str(args.config or "callrouter.toml")
 
 
 def cmd_staffing(args: argparse.Namespace) -> int:
@@ -136,6 +158,8 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     problem = sc.source_problem(args.scenario, args.start, args.end, args.base, args.output)
     if problem is None and args.scenario is not None and args.weekdays is not None:
         problem = "--weekdays goes with --from and --to (a range of recorded days)"
+    if problem is None and args.scenario is not None and args.config is not None:
+        problem = "--config goes with --from and --to (a scenario names its config)"
     if problem is not None:
         print(f"callrouter staffing: {problem}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -148,7 +172,7 @@ def cmd_staffing(args: argparse.Namespace) -> int:
         return sc.run(request, sys.stdout, sys.stderr)
     from callrouter import simulate_records as records
 
-    day, settings = _recorded_day(args), _load(args.config)
+    day, settings = _recorded_day(args), _load(_config(args))
 
     def recorded(stderr: TextIO) -> Scenario | int:
         return records.scenario(day, settings, stderr, "callrouter staffing")
@@ -287,7 +311,7 @@ def _recorded_day_arguments(sim: argparse.ArgumentParser) -> None:
     sim.add_argument(
         "--base", metavar="SCENARIO", help="with --from/--to: patience, redials, shifts... from it"
     )
-    sim.add_argument("--config", "-c", default="callrouter.toml", help="with --from/--to: the config")
+    sim.add_argument("--config", "-c", help="with --from/--to: the config (default callrouter.toml)")
     sim.add_argument(
         "--weekdays",
         metavar="DAYS",
@@ -371,7 +395,23 @@ def _replications(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup(args.log_level, args.log_format)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("callrouter: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        # The output could not be written (a full disk, a reader gone): said, not a traceback,
+        # and what is still buffered for it dropped (else Python says it again at exit).
+        print(f"callrouter: cannot write the output: {exc.strerror}", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2 if exc.errno != errno.EPIPE else 141
+
+
+UNWRITABLE = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT})
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ from callrouter.core import switchboard as sb
 from callrouter.core.call_menu import menu_for
 from callrouter.core.lines import is_pattern
 from callrouter.simulate import staff as st
+from callrouter.simulate.scenario_file import CLOCK, Arrival, ScenarioFile, Shift, seconds_of_day
 
 # DAY_SECONDS and Distribution are named here too: the engine and its people import them from here.
 from callrouter.simulate.scenario_file import DAY_SECONDS as DAY_SECONDS
-from callrouter.simulate.scenario_file import Arrival, ScenarioFile, Shift, seconds_of_day
 from callrouter.simulate.scenario_file import Distribution as Distribution
 
 
@@ -166,6 +166,12 @@ def build(data: Any, source: str, base: Path) -> Scenario:
     shifts = _shifts(file.shifts, set(board.centre.agents), problems)
     if file.staff is not None:
         problems += st.staff_problems(file.staff, settings)
+    rings = settings.file.callback.ring_seconds
+    if file.callback.answer_seconds >= rings and file.callback.answer_probability > 0:
+        problems.append(
+            f"callback.answer_seconds: must be shorter than the config's callback ring ({rings:g} s): "
+            "nobody would answer a callback"
+        )
     ring = settings.file.queue.ring_timeout_seconds
     if file.timing.agent_answer_seconds >= ring:
         problems.append(
@@ -189,8 +195,22 @@ def build(data: Any, source: str, base: Path) -> Scenario:
     return scenario.with_staff(file.staff) if file.staff is not None else scenario
 
 
+# What a pattern a time of day must match means, said instead of the pattern.
+_PATTERNS = {
+    CLOCK: "a time of day as HH:MM (08:00; 24:00 ends the day)",
+    st.WHOLE_HOUR: "a whole hour as HH:00 (08:00)",
+}
+
+
 def _problems(exc: ValidationError) -> list[str]:
-    return [f"{error_path(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()]
+    found = []
+    for err in exc.errors():
+        said = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch":
+            pattern = str((err.get("ctx") or {}).get("pattern"))
+            said = f"{_PATTERNS.get(pattern, said)}, not {err['input']!r}"
+        found.append(f"{error_path(err['loc'])}: {said}")
+    return found
 
 
 def _stream(
@@ -206,7 +226,8 @@ def _stream(
     intervals = arrival.intervals()
     if intervals[-1][1] > DAY_SECONDS:
         which = "per_hour" if arrival.per_hour is not None else "per_quarter"
-        problems.append(f"{here}.{which}: {len(intervals)} intervals from {arrival.start} run past midnight")
+        count = f"{len(intervals)} {'hours' if which == 'per_hour' else 'quarters'}"
+        problems.append(f"{here}.{which}: {count} from {arrival.start} run past midnight")
     if line is None:
         known = ", ".join(sorted(rules.by_name))
         problems.append(f"{here}.line: no line {arrival.line!r} in the config (lines: {known})")

@@ -21,13 +21,14 @@ PREFIX = "staff-"
 HOUR = 3600
 
 
+WHOLE_HOUR = r"^([01]\d|2[0-3]):00$"
 MAX_AGENTS = 5000  # in an hour: more than any centre (and a config of that many agents)
 
 
 class Staff(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: str = Field(default="00:00", pattern=r"^([01]\d|2[0-3]):00$", description="a whole hour")
+    start: str = Field(default="00:00", pattern=WHOLE_HOUR, description="a whole hour")
     per_hour: list[int] = Field(min_length=1, max_length=24, description="agents logged in, each hour")
     topics: list[str] | None = Field(default=None, min_length=1, description="default: every topic")
     languages: list[str] | None = Field(default=None, min_length=1, description="default: every language")
@@ -62,6 +63,13 @@ def staff_problems(staff: Staff, settings: Settings, here: str = "staff") -> lis
     unknown = sorted(set(staff.topics or ()) - set(settings.file.topics))
     if unknown:
         problems.append(f"{here}.topics: no topic {', '.join(map(repr, unknown))} in the config")
+    spoken = set(settings.file.menu.languages) | {line.language for line in settings.file.lines}
+    unheard = sorted(set(staff.languages or ()) - spoken)
+    if unheard:
+        problems.append(
+            f"{here}.languages: no caller speaks {', '.join(map(repr, unheard))} "
+            f"(the lines' and the menu's: {', '.join(sorted(spoken))})"
+        )
     taken = [a.id for a in settings.file.agents if a.id.startswith(PREFIX)]
     if taken:
         problems.append(f"{here}: the config already has agents named {PREFIX}…: {', '.join(taken)}")

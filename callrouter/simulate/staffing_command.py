@@ -65,6 +65,9 @@ arguments (--scenario, or --from and --to: one of them).
 """
 
 
+MAX_SHRINKAGE = 0.9
+
+
 @dataclass(frozen=True)
 class Request:
     scenario: Path | None  # None: a recorded day (``run``'s ``recorded``)
@@ -108,6 +111,11 @@ def run(
         shrinkage = (
             0.0 if request.shrinkage is None else staffing.parse_share(request.shrinkage, "--shrinkage", True)
         )
+        if shrinkage > MAX_SHRINKAGE:
+            raise staffing.TargetError(
+                f"--shrinkage: at most {MAX_SHRINKAGE:.0%} of paid time off the phones (a rota of ten "
+                f"for each agent on the phones), not {shrinkage:.2%}"
+            )
     except staffing.TargetError as exc:
         print(f"callrouter staffing: {exc}", file=stderr)
         return EXIT_UNUSABLE

@@ -191,6 +191,7 @@ def test_a_range_of_whole_days_is_one_window_a_day() -> None:
     assert len(one) == 1 and one[0].start.hour == 8 and one[0].end.hour == 12, "within a day: as given"
     for start, end, problem in [
         ("2026-11-16T08:00", "2026-11-18T00:00", "make a range of whole days: give both as dates"),
+        ("2026-11-23T20:00", "2026-11-24T04:00", "to 2026-11-24T04:00:00+03:00 crosses midnight"),
         ("2026-01-01T00:00", "2026-06-01T00:00", "151 days; a range holds at most 92"),
     ]:
         with pytest.raises(ScenarioError) as raised:

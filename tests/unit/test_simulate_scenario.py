@@ -5,7 +5,10 @@ simulate`` writes the figures, or exits 2 naming each bad key."""
 from __future__ import annotations
 
 import datetime
+import errno
+import io
 import json
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -62,7 +65,7 @@ def test_bad_keys_are_named_by_their_path_all_at_once() -> None:
         "arrivals[1]: give per_hour or per_quarter (one of them)",
         "patience: mean_seconds is required for exponential patience",
         "handle.distribution: Input should be 'exponential', 'lognormal', 'fixed' or 'empirical'",
-        "shifts[0].end: String should match pattern",
+        "shifts[0].end: a time of day as HH:MM (08:00; 24:00 ends the day), not '25:00'",
         "seeds: Extra inputs are not permitted",
         "callers.withheld: Input should be less than or equal to 1",
         "callers.menu_hangups: Extra inputs are not permitted",
@@ -90,7 +93,7 @@ def test_what_the_config_does_not_know_is_named_too() -> None:
     assert found[1:] == [
         "arrivals[1].topic: 'results_consult' cannot be reached from clinic-north's menu",
         "arrivals[3].topic: ambulance skips the menu: its callers all go to urgent",
-        "arrivals[4].per_hour: 5 intervals from 20:00 run past midnight",
+        "arrivals[4].per_hour: 5 hours from 20:00 run past midnight",
         "shifts[0].agents[1]: no agent 'agent9' in the config",
         "shifts[2].agents[1]: agent1 is on shifts[0] then too",
         "shifts[2].agents[1]: agent1 is on shifts[1] then too",
@@ -130,6 +133,12 @@ def test_numbers_that_would_hang_or_mislead_a_day_are_refused_by_their_path() ->
     ):
         assert any(p.startswith(path) for p in found), (path, found)
     assert len(found) == 6, found
+    unanswered = small()
+    unanswered["callback"] = {"accept_probability": 0.5, "answer_seconds": 30}  # the config rings 30 s
+    assert problems(unanswered) == [
+        "callback.answer_seconds: must be shorter than the config's callback ring (30 s): nobody would "
+        "answer a callback"
+    ]
     spring, autumn, ordinary = small(), small(), small()
     spring.update(date=datetime.date(2026, 3, 29), zone="Europe/Berlin")
     autumn.update(date=datetime.date(2026, 10, 25), zone="Europe/Berlin")
@@ -203,3 +212,29 @@ def test_the_command_exits_2_naming_each_bad_key(tmp_path: Path, capsys: pytest.
     assert err[0] == f"{bad}: invalid scenario"
     assert "  seed: Input should be a valid integer, unable to parse string as an integer" in err
     assert "  arrivals[2].per_quarters: Extra inputs are not permitted" in err
+
+
+def test_where_the_day_comes_from_is_one_source_said_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    for args, said in (
+        ([str(SMALL), "--base", "x.toml"], "--base: with --from and --to only"),
+        ([str(SMALL), "-c", "x.toml"], "--config: with --from and --to only"),
+        ([str(SMALL), "--from", "2026-11-23", "--to", "2026-11-24"], "a SCENARIO or --from and --to"),
+        (["--from", "2026-11-23"], "--from and --to go together"),
+        ([], "give a SCENARIO, or --from and --to"),
+    ):
+        assert cli.main(["simulate", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"simulate: {said}") and len(err.splitlines()) == 1, err
+
+
+class _Full(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_an_output_that_cannot_be_written_is_said_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _Full())
+    assert cli.main(["simulate", str(SMALL)]) == 2
+    assert capsys.readouterr().err == "callrouter: cannot write the output: No space left on device\n"

@@ -61,11 +61,15 @@ def test_with_staff_replaces_the_staff_and_keeps_the_rest() -> None:
 
 def test_bad_staff_keys_are_named_by_their_path() -> None:
     for staff, problem in (
-        ({"start": "08:30", "per_hour": [1]}, "staff.start: String should match pattern"),
+        ({"start": "08:30", "per_hour": [1]}, "staff.start: a whole hour as HH:00 (08:00), not '08:30'"),
         ({"start": "20:00", "per_hour": [1] * 5}, "staff.per_hour: 5 hours from 20:00 run past midnight"),
         ({"per_hour": [1, -1]}, "staff.per_hour: agents per hour must lie in 0..5000"),
         ({"per_hour": [1], "topics": ["nope"]}, "staff.topics: no topic 'nope' in the config"),
         ({"per_hours": [1]}, "staff.per_hours: Extra inputs are not permitted"),
+        (
+            {"per_hour": [1], "languages": ["xx"]},
+            "staff.languages: no caller speaks 'xx' (the lines' and the",
+        ),
     ):
         with pytest.raises(ScenarioError) as raised:
             build(small(**staff), "bad.toml", ROOT)

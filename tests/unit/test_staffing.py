@@ -169,6 +169,8 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         (["--target", "80/20", "--shrinkage", "0.3"], "--shrinkage: '0.3': write it with its % sign"),
         (["--target", "80/20", "--shrinkage", "a third"], "--shrinkage: 'a third' is not a percentage"),
         (["--target", "0.8/20"], "--target: '0.8/20': the share is in percent: 80/20, or 0.8%/20"),
+        (["--target", "80/20", "--shrinkage", "95%"], "--shrinkage: at most 90% of paid time off the phones"),
+        (["--target", "80/20", "-c", "callrouter.toml"], "--config goes with --from and --to"),
         (
             ["--target", "80/2"],
             "--target: 2 s is within the agents' ring (timing.agent_answer_seconds = 2 s)",
