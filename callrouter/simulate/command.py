@@ -98,6 +98,8 @@ def play(
     if fmt == "html" and replicate is not None:
         print("--format html draws one day: not with --replications (use table or json)", file=stderr)
         return EXIT_UNUSABLE
+    for note in scenario.unserved():
+        print(f"note: {note}", file=stderr)
     if comparison is not None:
         compared = compare.compare(scenario, replicate)
         stdout.write(page.compare_page(compared) if fmt == "html" else compare_render.render(compared, fmt))

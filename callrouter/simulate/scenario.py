@@ -111,6 +111,21 @@ class Scenario:
     def at(self, seconds: float) -> datetime:
         return self.start + timedelta(seconds=seconds)
 
+    def unserved(self) -> list[str]:
+        """The arrivals no agent on any shift of the day can take (their topic in their
+        language): not wrong, but worth saying, as none of their callers is answered."""
+        agents = [a for a in self.settings.file.agents if self.shifts.get(a.id)]
+        lines = {line.name: line for line in self.settings.file.lines}
+        found = []
+        for i, arrival in enumerate(self.file.arrivals):
+            language = arrival.language or lines[arrival.line].language
+            if not any(arrival.topic in a.topics and language in a.languages for a in agents):
+                found.append(
+                    f"arrivals[{i}] ({arrival.line}, {arrival.topic}): no agent on shift takes "
+                    f"{arrival.topic} in {language!r}; none of its callers will be answered"
+                )
+        return found
+
 
 def _staffed(agent: str) -> bool:
     return agent.startswith(st.PREFIX)

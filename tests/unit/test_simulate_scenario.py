@@ -238,3 +238,27 @@ def test_an_output_that_cannot_be_written_is_said_not_a_traceback(
     monkeypatch.setattr(sys, "stdout", _Full())
     assert cli.main(["simulate", str(SMALL)]) == 2
     assert capsys.readouterr().err == "callrouter: cannot write the output: No space left on device\n"
+
+
+def test_arrivals_no_agent_on_shift_can_take_are_noted_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """agent1 speaks Russian only: the English international hotline's callers wait in vain."""
+    data = small()
+    data.update(date="2026-11-24", config=str(ROOT / "callrouter.example.toml"))
+    data["arrivals"] = [
+        {"line": "hotline-international", "topic": "operator", "start": "08:00", "per_hour": [20]},
+        {"line": "clinic-central", "topic": "appointment_book", "start": "08:00", "per_hour": [20]},
+    ]
+    data["shifts"] = [{"agents": ["agent1"], "start": "00:00", "end": "24:00"}]
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(data))
+    assert cli.main(["simulate", str(path), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        "note: arrivals[0] (hotline-international, operator): no agent on shift takes operator in 'en'; "
+        "none of its callers will be answered\n"
+    )
+    hours = json.loads(out)["hours"]
+    assert hours[8]["answered"] > 0, "clinic-central's callers are answered"
+    assert load_scenario(SMALL).unserved() == []
