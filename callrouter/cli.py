@@ -132,6 +132,8 @@ def _simulate_source_problem(args: argparse.Namespace) -> str | None:
         return "give a SCENARIO, or --from and --to (a recorded day)"
     if args.scenario is not None and args.start is not None:
         return "a SCENARIO or --from and --to (a recorded day), not both"
+    if args.format == "html" and args.replications is not None:
+        return "--format html draws one day: not with --replications (use table or json)"
     if args.scenario is not None:
         given = [name for name, value in (("--base", args.base), ("--weekdays", args.weekdays),
                                           ("--config", args.config)) if value is not None]  # fmt: skip
@@ -158,6 +160,8 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     problem = sc.source_problem(args.scenario, args.start, args.end, args.base, args.output)
     if problem is None and args.scenario is not None and args.weekdays is not None:
         problem = "--weekdays goes with --from and --to (a range of recorded days)"
+    if problem is None and args.output == "":
+        problem = "--output: an empty file name"
     if problem is None and args.scenario is not None and args.config is not None:
         problem = "--config goes with --from and --to (a scenario names its config)"
     if problem is not None:

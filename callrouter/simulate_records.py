@@ -142,7 +142,7 @@ def window(request: RecordedDay, zone: str) -> Window:
     midnight = datetime.combine(start.date(), time(0), tzinfo=here)
     next_midnight = datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=here)
     problems = []
-    if request.weekdays is not None:
+    if request.weekdays is not None and start < end:
         problems.append(
             "--weekdays goes with a range of whole days (--from and --to dates more than a day apart: "
             "--from 2026-10-05 --to 2026-11-30 --weekdays mon)"

@@ -160,6 +160,7 @@ def intervals(runs: Sequence[Figures], confidence: float) -> dict[str, Interval 
         values = [float(v) for v in (getattr(f, name) for f in runs) if v is not None]
         found = interval(values, confidence) if len(values) >= 2 else None
         if found is not None:
-            found = replace(found, lowest=0.0, highest=1.0 if name in SHARES else math.inf)
+            lowest = 1.0 if name == "calls_per_person" else 0.0  # a person calls at least once
+            found = replace(found, lowest=lowest, highest=1.0 if name in SHARES else math.inf)
         out[name] = found
     return out

@@ -156,7 +156,8 @@ def _parsed(text: str, source: str) -> Any:
     try:
         return json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except ValueError as exc:  # TOML's and JSON's decode errors, and a number too long to read
-        raise ScenarioError(source, [f"not valid {kind}: {exc}"]) from None
+        said = "a number of thousands of digits" if "integer string conversion" in str(exc) else exc
+        raise ScenarioError(source, [f"not valid {kind}: {said}"]) from None
     except RecursionError:
         raise ScenarioError(source, [f"not valid {kind}: nested too deeply"]) from None
 
@@ -241,7 +242,8 @@ def _stream(
     intervals = arrival.intervals()
     if intervals[-1][1] > DAY_SECONDS:
         which = "per_hour" if arrival.per_hour is not None else "per_quarter"
-        count = f"{len(intervals)} {'hours' if which == 'per_hour' else 'quarters'}"
+        unit = "hour" if which == "per_hour" else "quarter"
+        count = f"{len(intervals)} {unit}{'s' if len(intervals) > 1 else ''}"
         problems.append(f"{here}.{which}: {count} from {arrival.start} run past midnight")
     if line is None:
         known = ", ".join(sorted(rules.by_name))

@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callrouter.simulate import staff as st
 
@@ -69,7 +69,7 @@ class Distribution(Strict):
     distribution: Literal["exponential", "lognormal", "fixed", "empirical"]
     mean_seconds: float = Field(gt=0, le=DAY_SECONDS)
     cv: float = Field(default=1.0, gt=0, le=10, description="lognormal only: standard deviation / mean")
-    samples: tuple[float, ...] | None = Field(
+    samples: tuple[Annotated[float, Field(ge=0, le=DAY_SECONDS)], ...] | None = Field(
         default=None, min_length=1, description="empirical only: the durations drawn from, in seconds"
     )
 
@@ -93,8 +93,6 @@ class Distribution(Strict):
     def _samples_when_empirical(self) -> Distribution:
         if (self.distribution == "empirical") != (self.samples is not None):
             raise ValueError("samples go with an empirical distribution, and only with it")
-        if self.samples is not None and not all(0 <= x <= DAY_SECONDS for x in self.samples):
-            raise ValueError(f"samples must lie between 0 and {DAY_SECONDS} seconds")
         return self
 
 
@@ -167,24 +165,18 @@ class Arrival(Strict):
     line: str
     topic: str
     start: str = Field(default="00:00", pattern=CLOCK)
-    per_hour: list[float] | None = Field(default=None, min_length=1, description="calls in each hour")
-    per_quarter: list[float] | None = Field(default=None, min_length=1, description="calls in each 15 min")
+    per_hour: list[Annotated[float, Field(ge=0, le=MAX_PER_HOUR)]] | None = Field(
+        default=None, min_length=1, description="calls in each hour"
+    )
+    per_quarter: list[Annotated[float, Field(ge=0, le=MAX_PER_HOUR // 4)]] | None = Field(
+        default=None, min_length=1, description="calls in each 15 min"
+    )
     handle: Distribution | None = Field(
         default=None, description="this line and topic's talk times; default: the scenario's handle"
     )
     language: str | None = Field(
         default=None, description="the callers' language, chosen in the menu first; default: the line's"
     )
-
-    @field_validator("per_hour", "per_quarter")
-    @classmethod
-    def _not_negative(cls, counts: list[float] | None, info: ValidationInfo) -> list[float] | None:
-        if counts is not None and any(c < 0 for c in counts):
-            raise ValueError("calls per interval cannot be negative")
-        most = MAX_PER_HOUR if info.field_name == "per_hour" else MAX_PER_HOUR // 4
-        if counts is not None and any(c > most for c in counts):
-            raise ValueError(f"at most {most:,} calls per interval (a stream's busiest hour is thousands)")
-        return counts
 
     @model_validator(mode="after")
     def _one_of(self) -> Arrival:

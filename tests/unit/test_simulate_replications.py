@@ -71,8 +71,13 @@ def test_an_interval_worked_out_by_hand() -> None:
 
 def test_an_interval_is_cut_where_the_figure_cannot_go() -> None:
     """Two small days: t with one degree of freedom reaches below 0 and above 100%."""
-    runs = [replace(ZERO, offered=10, sl2=0.5), replace(ZERO, offered=100, sl2=1.0)]
+    runs = [
+        replace(ZERO, offered=10, sl2=0.5, calls_per_person=1.0),
+        replace(ZERO, offered=100, sl2=1.0, calls_per_person=1.5),
+    ]
     found = intervals(runs, 0.95)
+    per_person = found["calls_per_person"]
+    assert per_person is not None and per_person.low == 1.0, "a person calls at least once"
     offered, sl2 = found["offered"], found["sl2"]
     assert offered is not None and sl2 is not None
     assert offered.low == 0.0 and offered.high == pytest.approx(55 + 12.706205 * 45, rel=1e-6)

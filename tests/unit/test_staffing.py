@@ -171,6 +171,7 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         (["--target", "0.8/20"], "--target: '0.8/20': the share is in percent: 80/20, or 0.8%/20"),
         (["--target", "80/20", "--shrinkage", "95%"], "--shrinkage: at most 90% of paid time off the phones"),
         (["--target", "80/20", "-c", "callrouter.toml"], "--config goes with --from and --to"),
+        (["--target", "80/20", "--output", ""], "--output: an empty file name"),
         (
             ["--target", "80/2"],
             "--target: 2 s is within the agents' ring (timing.agent_answer_seconds = 2 s)",
@@ -241,7 +242,7 @@ def test_a_bad_scenario_exits_2_naming_each_bad_key(
     assert err.splitlines()[0] == f"{path}: invalid scenario"
     problems = [line.strip() for line in err.splitlines()[1:]]
     assert any(p.startswith("handle.distribution: Input should be") for p in problems), err
-    assert "arrivals[0].per_hour: calls per interval cannot be negative" in problems, err
+    assert "arrivals[0].per_hour[1]: Input should be greater than or equal to 0" in problems, err
 
 
 def test_the_command_writes_the_advice_and_the_scenario_with_it(
