@@ -183,7 +183,12 @@ def build(data: Any, source: str, base: Path) -> Scenario:
     if file.staff is not None:
         problems += st.staff_problems(file.staff, settings)
     rings = settings.file.callback.ring_seconds
-    if file.callback.answer_seconds >= rings and file.callback.answer_probability > 0:
+    behaviour = file.callback  # checked only where a callback can be taken and answered
+    if (
+        behaviour.accept_probability > 0
+        and behaviour.answer_probability > 0
+        and behaviour.answer_seconds >= rings
+    ):
         problems.append(
             f"callback.answer_seconds: must be shorter than the config's callback ring ({rings:g} s): "
             "nobody would answer a callback"

@@ -133,6 +133,9 @@ def test_numbers_that_would_hang_or_mislead_a_day_are_refused_by_their_path() ->
     ):
         assert any(p.startswith(path) for p in found), (path, found)
     assert len(found) == 6, found
+    never_taken = small()  # nobody takes a callback: how late they would answer is no matter
+    never_taken["callback"] = {"accept_probability": 0, "answer_seconds": 30}
+    assert build(never_taken, "ok.toml", ROOT).file.callback.answer_seconds == 30
     unanswered = small()
     unanswered["callback"] = {"accept_probability": 0.5, "answer_seconds": 30}  # the config rings 30 s
     assert problems(unanswered) == [
