@@ -90,10 +90,12 @@ def mean_ms(values: list[float]) -> float | None:
     return sum(values) / len(values) * 1000 if values else None
 
 
-def table(results: list[PathResult]) -> str:
-    def f(v: float | None) -> str:
-        return "-" if v is None else f"{v:.1f}"
+def cell(v: float | None) -> str:
+    """A table's figure: one decimal, "-" for none."""
+    return "-" if v is None else f"{v:.1f}"
 
+
+def table(results: list[PathResult]) -> str:
     head = (f"{'rate':>5} {'path':<9} {'offered':>7} {'conn':>5} {'failed':>6} {'retrans':>7} {'ans ms':>7} "
             f"{'ans p99':>7} {'bridge':>7} {'br p99':>7} {'ast ms/c':>8} {'rtr ms/c':>8} {'hdl p99':>7} "
             f"{'lag p99':>7} {'rest p99':>8} {'steal%':>6}")  # fmt: skip
@@ -102,11 +104,11 @@ def table(results: list[PathResult]) -> str:
         lines.append(
             f"{r.rate:>5.0f} {r.path:<9} {r.offered:>7} {r.connected:>5} {r.failed:>6} "
             f"{r.retransmissions:>7} "
-            f"{f(r.answer_mean_ms):>7} {f(r.answer_p99_ms):>7} "
-            f"{f(r.bridged_mean_ms):>7} {f(r.bridged_p99_ms):>7} "
-            f"{r.asterisk_cpu_ms_per_call:>8.1f} {f(r.router_cpu_ms_per_call):>8} "
-            f"{f(r.router_handling_p99_ms):>7} {f(r.router_event_lag_p99_ms):>7} {f(r.router_rest_p99_ms):>8}"
-            f" {f(r.steal_pct):>6}"
+            f"{cell(r.answer_mean_ms):>7} {cell(r.answer_p99_ms):>7} "
+            f"{cell(r.bridged_mean_ms):>7} {cell(r.bridged_p99_ms):>7} "
+            f"{r.asterisk_cpu_ms_per_call:>8.1f} {cell(r.router_cpu_ms_per_call):>8} "
+            f"{cell(r.router_handling_p99_ms):>7} {cell(r.router_event_lag_p99_ms):>7} "
+            f"{cell(r.router_rest_p99_ms):>8} {cell(r.steal_pct):>6}"
         )
     lines.append("")
     lines.append(

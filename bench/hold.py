@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.figures import counters, histogram, histogram_quantile
+from bench.figures import cell, counters, histogram, histogram_quantile
 from bench.run import ROUTER_DID, BenchStack, bench_stack, cpu_ms, fresh_numbers, save
 from devstack import sipp
 from devstack.configs import with_hold
@@ -176,9 +176,6 @@ async def queue_hold_step(bs: BenchStack, n: int, rate: float, window: float) ->
 
 
 def table(results: list[HoldResult]) -> str:
-    def f(v: float | None) -> str:
-        return "-" if v is None else f"{v:.1f}"
-
     head = (f"{'strategy':<10} {'waiting':>7} {'held':>5} {'failed':>6} {'sent back':>9} {'ast %cpu':>8} "
             f"{'us/caller/s':>11} {'rtr %cpu':>8} {'join ms':>7} {'join p99':>8}")  # fmt: skip
     lines = [head, "-" * len(head)]
@@ -186,8 +183,8 @@ def table(results: list[HoldResult]) -> str:
         lines.append(
             f"{r.strategy:<10} {r.waiting:>7} {r.held:>5} {r.failed:>6} {r.sent_back:>9} "
             f"{r.asterisk_cpu_pct:>8.1f} "
-            f"{r.asterisk_us_per_caller_s:>11.1f} {r.router_cpu_pct:>8.1f} {f(r.join_mean_ms):>7} "
-            f"{f(r.join_p99_ms):>8}"
+            f"{r.asterisk_us_per_caller_s:>11.1f} {r.router_cpu_pct:>8.1f} {cell(r.join_mean_ms):>7} "
+            f"{cell(r.join_p99_ms):>8}"
         )
     return "\n".join(lines)
 

@@ -157,13 +157,9 @@ def _config(args: argparse.Namespace) -> str:
 def cmd_staffing(args: argparse.Namespace) -> int:
     from callrouter.simulate import staffing_command as sc
 
-    problem = sc.source_problem(args.scenario, args.start, args.end, args.base, args.output)
-    if problem is None and args.scenario is not None and args.weekdays is not None:
-        problem = "--weekdays goes with --from and --to (a range of recorded days)"
-    if problem is None and args.output == "":
-        problem = "--output: an empty file name"
-    if problem is None and args.scenario is not None and args.config is not None:
-        problem = "--config goes with --from and --to (a scenario names its config)"
+    problem = sc.source_problem(
+        args.scenario, args.start, args.end, args.base, args.output, args.weekdays, args.config
+    )
     if problem is not None:
         print(f"callrouter staffing: {problem}", file=sys.stderr)
         return EXIT_BAD_CONFIG

@@ -101,12 +101,13 @@ def windows(request: RecordedDay, zone: str) -> list[Window]:
     if start >= end or end <= datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=here):
         return [window(request, zone)]
     problems = []
-    if not (_midnight(start) and _midnight(end)) and end - start <= timedelta(days=1):
+    whole_days = _midnight(start) and _midnight(end)
+    if not whole_days and end - start <= timedelta(days=1):
         problems.append(
             f"--from and --to must lie within one day of the centre's clock ({zone}): {start.isoformat()} "
             f"to {end.isoformat()} crosses midnight (a scenario is a day: play each day's part on its own)"
         )
-    elif not (_midnight(start) and _midnight(end)):
+    elif not whole_days:
         problems.append(
             f"--from and --to more than a day apart make a range of whole days: give both as dates "
             f"(--from 2026-11-16 --to 2026-11-21, the last day excluded), not {start.isoformat()} "

@@ -127,7 +127,9 @@ class _Parts:
             if record.state is CallbackState.COMPLETED:
                 completed[_hour(start, record.at)] += 1
         waited, waits = _waits(day)
-        return cls(_never_served(day), logged, busy, dials, completed, waited, waits, _called_in(day))
+        records = {call.channel_id: call for call in day.calls}
+        never, called_in = _never_served(day, records), _called_in(day, records)
+        return cls(never, logged, busy, dials, completed, waited, waits, called_in)
 
     def figures(self, group: GroupFigures, hours: range) -> Figures:
         logged = sum(self.logged[h] for h in hours)
@@ -167,13 +169,13 @@ def _waits(day: Day) -> tuple[list[float], list[int]]:
     return waited, waits
 
 
-def _called_in(day: Day) -> list[frozenset[int]]:
+def _called_in(day: Day, records: dict[str, CallRecord]) -> list[frozenset[int]]:
     """For each person who called: the hours (the centre's clock, as the KPI tally's) of their calls."""
     zone = ZoneInfo(day.scenario.zone)
-    records = {call.channel_id: call for call in day.calls if call.direction == "inbound"}
     found = []
     for person in day.people:
-        hours = frozenset(records[c].started_at.astimezone(zone).hour for c in person.calls if c in records)
+        calls = [records[c] for c in person.calls if c in records and records[c].direction == "inbound"]
+        hours = frozenset(call.started_at.astimezone(zone).hour for call in calls)
         if hours:
             found.append(hours)
     return found
@@ -183,9 +185,8 @@ def _hour(start: datetime, at: datetime) -> int:
     return min(max(int((at - start).total_seconds() // 3600), 0), HOURS - 1)
 
 
-def _never_served(day: Day) -> list[int]:
+def _never_served(day: Day, records: dict[str, CallRecord]) -> list[int]:
     """People never served, by the hour of their first call."""
-    records: dict[str, CallRecord] = {call.channel_id: call for call in day.calls}
     called_back = {
         r.call_id for r in day.callbacks.values() if r.state is CallbackState.COMPLETED and r.call_id
     }

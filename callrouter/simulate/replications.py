@@ -28,13 +28,18 @@ from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.scenario import Scenario
 
 CONFIDENCE = 0.95
-SHARES = frozenset({"abandonment", "sl1", "sl2", "occupancy"})  # of FIGURES: between 0 and 1
 # The figures given with intervals (every number of ``Figures``; the outcomes' counts are left out).
 FIGURES = (
     "offered", "people", "answered", "abandoned", "abandonment", "asa_seconds", "mean_wait_seconds",
     "sl1", "sl2", "never_served", "calls_per_person", "agents", "occupancy", "callbacks_made",
     "callbacks_completed",
 )  # fmt: skip
+# Where each figure's interval is cut: a count is never negative, a share never above 1,
+# and a person calls at least once.
+BOUNDS = {name: (0.0, math.inf) for name in FIGURES} | {
+    "abandonment": (0.0, 1.0), "sl1": (0.0, 1.0), "sl2": (0.0, 1.0), "occupancy": (0.0, 1.0),
+    "calls_per_person": (1.0, math.inf),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ def intervals(runs: Sequence[Figures], confidence: float) -> dict[str, Interval 
         values = [float(v) for v in (getattr(f, name) for f in runs) if v is not None]
         found = interval(values, confidence) if len(values) >= 2 else None
         if found is not None:
-            lowest = 1.0 if name == "calls_per_person" else 0.0  # a person calls at least once
-            found = replace(found, lowest=lowest, highest=1.0 if name in SHARES else math.inf)
+            lowest, highest = BOUNDS[name]
+            found = replace(found, lowest=lowest, highest=highest)
         out[name] = found
     return out

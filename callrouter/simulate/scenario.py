@@ -201,8 +201,9 @@ def build(data: Any, source: str, base: Path) -> Scenario:
         )
     zone = file.zone or compiled.centre_zone(settings)
     # In UTC: the switchboard's clock runs in real seconds, whatever the wall clock does that day.
-    start = datetime.combine(file.date, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
-    following = datetime.combine(file.date + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone))
+    here = ZoneInfo(zone)
+    start = datetime.combine(file.date, time(0), tzinfo=here).astimezone(UTC)
+    following = datetime.combine(file.date + timedelta(days=1), time(0), tzinfo=here)
     if (hours := (following - start).total_seconds() / 3600) != 24:
         # Times of day are elapsed seconds from midnight, and the figures' hours are those
         # of the wall clock: on such a day they part at the change.

@@ -84,16 +84,28 @@ class Request:
 
 
 def source_problem(
-    scenario: str | None, start: object, end: object, base: str | None, output: str | None
+    scenario: str | None,
+    start: object,
+    end: object,
+    base: str | None,
+    output: str | None,
+    weekdays: object = None,
+    config: str | None = None,
 ) -> str | None:
     """What is wrong with where the day comes from (``--scenario``, or ``--from``
-    and ``--to``); None: nothing."""
+    and ``--to``, with what goes with each); None: nothing."""
     if (scenario is None) == (start is None and end is None) or (start is None) != (end is None):
         return "give --scenario FILE, or --from and --to (a recorded day): one of them"
     if scenario is not None and base is not None:
         return "--base goes with --from and --to (a scenario file gives the rest itself)"
     if scenario is None and output is not None:
         return "--output writes the scenario file again with the advice: with --scenario only"
+    if scenario is not None and weekdays is not None:
+        return "--weekdays goes with --from and --to (a range of recorded days)"
+    if output == "":
+        return "--output: an empty file name"
+    if scenario is not None and config is not None:
+        return "--config goes with --from and --to (a scenario names its config)"
     return None
 
 
