@@ -9,7 +9,7 @@ overflow target) is ``config_checks``'s, which runs even when other keys are bad
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -26,12 +26,14 @@ NAME = r"^[a-z][a-z0-9_]{0,40}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number is a number (``true`` or ``"20"`` is refused, not read as 1 or 20), a
+    # flag a flag; the few fields a string names (a kind, an action, a date) say so themselves.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class MenuOptionConfig(Strict):
     topic: str | None = Field(default=None, pattern=NAME)
-    action: Action | None = None
+    action: Action | None = Field(default=None, strict=False)  # named by its value
     prompt: str | None = Field(default=None, pattern=NAME, description="for a submenu: its prompt")
     options: dict[str, MenuOptionConfig] | None = None
 
@@ -211,7 +213,7 @@ class HoursConfig(Strict):
 
     zone: str
     weekly: dict[str, list[str]]
-    holidays: list[date] = Field(default_factory=list)
+    holidays: list[Annotated[date, Field(strict=False)]] = Field(default_factory=list)  # or "2026-01-01"
     closed_prompt: str = Field(default="after_hours", pattern=NAME)
 
     @field_validator("zone")

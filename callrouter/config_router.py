@@ -16,7 +16,9 @@ from callrouter.core.lines import DidPattern, LineKind, PatternError, digits_of,
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number is a number (``true`` or ``"20"`` is refused, not read as 1 or 20), a
+    # flag a flag; the few fields a string names (a kind, an action, a date) say so themselves.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Line(Strict):
@@ -24,7 +26,7 @@ class Line(Strict):
         pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="short id used in records and metrics"
     )
     dids: list[str] = Field(min_length=1)
-    kind: LineKind
+    kind: LineKind = Field(strict=False)  # named by its value
     organisation: str = Field(min_length=1)
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 country for number normalisation")
@@ -90,7 +92,7 @@ class Database(Strict):
     dsn: str = Field(
         default="postgresql://callrouter@127.0.0.1:5432/callrouter", pattern=r"^postgres(ql)?://"
     )
-    spool_dir: Path = Path("/var/spool/callrouter")
+    spool_dir: Path = Field(default=Path("/var/spool/callrouter"), strict=False)  # a path is a string
     batch_size: int = Field(default=200, ge=1)
     batch_max_wait_ms: int = Field(default=200, ge=1)
     queue_limit: int = Field(default=10_000, ge=10)
@@ -111,5 +113,7 @@ class Admin(Strict):
 class Prompts(Strict):
     directory: str = Field(default="/usr/share/callrouter/prompts", description="where Asterisk finds them")
     source: Path = Field(
-        default=Path("prompts"), description="the prompts' texts, checked at start (relative: to the file)"
+        default=Path("prompts"),
+        strict=False,
+        description="the prompts' texts, checked at start (relative: to the file)",
     )

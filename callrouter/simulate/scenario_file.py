@@ -52,8 +52,9 @@ MAX_PER_HOUR = 100_000
 
 
 class Strict(BaseModel):
-    # NaN or infinity is refused wherever a number goes (an infinite rate never ends a day).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # NaN or infinity is refused wherever a number goes (an infinite rate never ends a day);
+    # strict: a number is a number (``true`` or ``"20"`` is refused, not read as 1 or 20).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 def seconds_of_day(clock: str) -> int:
@@ -69,8 +70,11 @@ class Distribution(Strict):
     distribution: Literal["exponential", "lognormal", "fixed", "empirical"]
     mean_seconds: float = Field(gt=0, le=DAY_SECONDS)
     cv: float = Field(default=1.0, gt=0, le=10, description="lognormal only: standard deviation / mean")
-    samples: tuple[Annotated[float, Field(ge=0, le=DAY_SECONDS)], ...] | None = Field(
-        default=None, min_length=1, description="empirical only: the durations drawn from, in seconds"
+    samples: tuple[Annotated[float, Field(ge=0, le=DAY_SECONDS, strict=True)], ...] | None = Field(
+        default=None,
+        min_length=1,
+        strict=False,  # a list (TOML, JSON) makes the tuple; each sample is still strictly a number
+        description="empirical only: the durations drawn from, in seconds",
     )
 
     @model_validator(mode="before")
@@ -205,7 +209,7 @@ class Shift(Strict):
 
 class ScenarioFile(Strict):
     config: str = Field(min_length=1, description="the router config, relative to the scenario file")
-    date: date
+    date: Day = Field(strict=False)  # a TOML date, or "2026-11-23" (JSON has no dates)
     seed: int = 0
     zone: str | None = Field(default=None, description="the wall clock of times; default: the config's")
     timing: Timing = Timing()

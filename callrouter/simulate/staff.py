@@ -26,7 +26,7 @@ MAX_AGENTS = 5000  # in an hour: more than any centre (and a config of that many
 
 
 class Staff(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # a count is a number, not true
 
     start: str = Field(default="00:00", pattern=WHOLE_HOUR, description="a whole hour")
     per_hour: list[int] = Field(min_length=1, max_length=24, description="agents logged in, each hour")

@@ -147,6 +147,24 @@ def test_every_bad_key_is_reported() -> None:
     assert {p.split(":", 1)[0] for p in problems} == {"lines[0].kind", "ari.max_connections"}
 
 
+def test_a_flag_or_a_string_where_a_number_goes_is_refused_not_read_as_one() -> None:
+    # TOML and JSON say what is a number: ``true`` is not 1, ``"10"`` not 10, ``1`` not a flag.
+    text = MINIMAL + '\n[queue]\nwrap_up_seconds = true\n[ari]\nmax_connections = "10"\n'
+    problems = problems_of(text)
+    assert {p.split(":", 1)[0] for p in problems} == {"queue.wrap_up_seconds", "ari.max_connections"}
+    assert all("valid" in p for p in problems)
+
+
+def test_the_fields_a_string_names_still_take_their_strings() -> None:
+    hours = (
+        'zone = "Europe/Moscow"\nweekly = { mon = ["08:00-20:00"] }\nholidays = ["2026-01-01", 2026-01-02]'
+    )
+    text = MINIMAL + f"\n[hours.clinics]\n{hours}\n"
+    settings = config.parse(text, "test.toml", environ={})
+    assert settings.file.lines[0].kind is LineKind.CLINIC
+    assert [d.isoformat() for d in settings.file.hours["clinics"].holidays] == ["2026-01-01", "2026-01-02"]
+
+
 def test_unknown_key_is_refused_with_its_path() -> None:
     problems = problems_of("[router]\nnode = 'a'\ntimeout = 5\n" + MINIMAL)
     assert problems == ["router.timeout: Extra inputs are not permitted"]

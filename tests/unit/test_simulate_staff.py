@@ -66,6 +66,8 @@ def test_bad_staff_keys_are_named_by_their_path() -> None:
         ({"per_hour": [1, -1]}, "staff.per_hour: agents per hour must lie in 0..5000"),
         ({"per_hour": [1], "topics": ["nope"]}, "staff.topics: no topic 'nope' in the config"),
         ({"per_hours": [1]}, "staff.per_hours: Extra inputs are not permitted"),
+        ({"per_hour": [1, True]}, "staff.per_hour[1]: Input should be a valid integer"),
+        ({"per_hour": [2.5]}, "staff.per_hour[0]: Input should be a valid integer"),
         (
             {"per_hour": [1], "languages": ["xx"]},
             "staff.languages: no caller speaks 'xx' (the lines' and the",
