@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import io
 import os
 import sys
 from pathlib import Path
@@ -392,10 +393,22 @@ def _replications(text: str) -> int:
     return count
 
 
+class _Closed(io.TextIOBase):
+    """Standard output when it was closed (``>&-``): writing to it is an unwritable output."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logs.setup(args.log_level, args.log_format)
+    if sys.stdout is None:
+        sys.stdout = _Closed()
     try:
+        args = build_parser().parse_args(argv)  # --help, --version: written here
+        logs.setup(args.log_level, args.log_format)
         return int(args.func(args))
     except KeyboardInterrupt:
         print("callrouter: interrupted", file=sys.stderr)
@@ -411,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if exc.errno != errno.EPIPE else 141
 
 
-UNWRITABLE = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT})
+UNWRITABLE = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF})
 
 
 if __name__ == "__main__":
