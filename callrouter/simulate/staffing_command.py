@@ -173,7 +173,8 @@ def run(
             written = with_staff(text, request.scenario, request.output, staffing_render.staff_toml(advice))
             request.output.write_text(written, encoding="utf-8")
         except (OSError, ValueError) as exc:
-            print(f"callrouter staffing: --output {request.output}: {exc}", file=stderr)
+            said = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            print(f"callrouter staffing: --output {request.output}: {said}", file=stderr)
             return EXIT_UNUSABLE
     return 0 if advice.met else EXIT_NOT_MET
 
@@ -186,6 +187,14 @@ def _output_problem(output: Path | None) -> str | None:
         return "is a folder, not a file"
     if not output.parent.is_dir():
         return f"no folder {output.parent}"
+    existed = output.exists()
+    try:  # opened to add to (nothing written, nothing cut), as it will be opened to write
+        with output.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return f"cannot be written: {exc.strerror or exc}"
+    if not existed:  # made by the check: not left behind should the search fail
+        output.unlink(missing_ok=True)
     return None
 
 

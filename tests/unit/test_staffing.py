@@ -178,10 +178,17 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         ),
         (["--target", "80/20", "--output", str(tmp_path)], f"--output {tmp_path}: is a folder, not a file"),
         (["--target", "80/20", "--output", str(tmp_path / "no" / "x.toml")], "--output"),
+        (["--target", "80/20", "--output", "/proc/version"], "--output /proc/version: cannot be written: "),
+        # the output is tried before the scenario is read, and not left behind when it is refused
+        (
+            ["--target", "80/2", "--output", str(tmp_path / "new.toml")],
+            "--target: 2 s is within the agents' ring",
+        ),
     ):
         code, out, err = run(["--scenario", str(path), *args], capsys)
         assert code == 2 and out == ""
         assert len(err.splitlines()) == 1 and err.startswith(f"callrouter staffing: {said}"), err
+    assert not (tmp_path / "new.toml").exists()
     with pytest.raises(SystemExit) as exited:
         cli.main(["staffing", "--scenario", str(path), "--target", "80/20", "--replications", "1"])
     assert exited.value.code == 2 and "at least 2" in capsys.readouterr().err
