@@ -58,7 +58,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     import asyncpg
 
-    from callrouter.store import migrate
+    from callrouter.store import migrate, queries
     from callrouter.store.postgres import connect_kwargs
 
     settings = _load(args.config)
@@ -79,8 +79,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     except migrate.MigrationError as exc:
         print(f"migrate: {exc}", file=sys.stderr)
         return 1
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"migrate: cannot reach the database: {exc}", file=sys.stderr)
+    except (*queries.UNAVAILABLE, *queries.REFUSED) as exc:
+        print(f"migrate: cannot reach the database: {queries.unavailable(exc, 60)}", file=sys.stderr)
+        return 1
+    except asyncpg.PostgresError as exc:
+        print(f"migrate: the database refused a migration: {exc}", file=sys.stderr)
         return 1
 
 

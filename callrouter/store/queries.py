@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import re
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
@@ -93,6 +96,32 @@ class DatabaseUnavailable(OSError):
     An OSError, so the admin API can tell it without importing the store."""
 
 
+# The login refused, or no such database: the config's address or password is wrong,
+# and nothing the store could ask would be answered (said as such, not "is it migrated?").
+REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
+
+
+def unavailable(exc: BaseException, timeout: float) -> DatabaseUnavailable:
+    """Why PostgreSQL could not be asked, in an operator's words (not Python's class names)."""
+    where = "[database] dsn, or CALLROUTER_DATABASE_DSN"
+    if isinstance(exc, TimeoutError):
+        return DatabaseUnavailable(f"no answer within {timeout:g} s (is PostgreSQL at {where} up?)")
+    if isinstance(exc, REFUSED):
+        return DatabaseUnavailable(
+            f"{exc} (the address and user: {where}; the password: CALLROUTER_DATABASE_PASSWORD)"
+        )
+    if isinstance(exc, socket.gaierror):
+        return DatabaseUnavailable(f"no such host: {exc.strerror} ({where})")
+    text = str(exc)
+    if isinstance(exc, OSError) and (exc.errno == errno.ECONNREFUSED or "Connect call failed" in text):
+        address = re.search(r"\('([^']+)', (\d+)", text)
+        at = f" at {address[1]}:{address[2]}" if address else ""
+        return DatabaseUnavailable(f"nothing listens{at} (is PostgreSQL running? the address: {where})")
+    if isinstance(exc, OSError) and exc.strerror:
+        return DatabaseUnavailable(f"{exc.strerror} ({where})")
+    return DatabaseUnavailable(text or type(exc).__name__)
+
+
 def _str(value: object) -> str | None:
     """A uuid column's value as the records hold it."""
     return str(value) if value is not None else None
@@ -153,8 +182,8 @@ class Pooled:
             async with asyncio.timeout(self._timeout):
                 pool = await self._get_pool()
                 return list(await pool.fetch(sql, *args))
-        except UNAVAILABLE as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except (*UNAVAILABLE, *REFUSED) as exc:
+            raise unavailable(exc, self._timeout) from exc
 
     async def _stream(
         self, row: Callable[[asyncpg.Record], Row], query: str, *args: object, batch: int = 2000
@@ -172,8 +201,8 @@ class Pooled:
                         yield [row(r) for r in rows]
             finally:
                 await pool.release(conn)
-        except UNAVAILABLE as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except (*UNAVAILABLE, *REFUSED) as exc:
+            raise unavailable(exc, self._timeout) from exc
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -78,3 +78,26 @@ async def test_abandoned_calls_while_postgresql_takes_no_more_connections(
         await query.close()
         await admin.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1')
         await admin.close()
+
+
+async def test_why_postgresql_cannot_be_asked_is_said_in_an_operators_words(
+    empty_db: str, cluster: Cluster
+) -> None:
+    """A wrong password, a database that does not exist, nothing listening: each a
+    DatabaseUnavailable that says so and where to look, no Python class name."""
+    base, _, name = empty_db.rpartition("/")
+    cases = (
+        (Queries(empty_db, "not-the-password", timeout=5), "password authentication failed"),
+        (Queries(f"{base}/no_such_db", cluster.password, timeout=5), 'database "no_such_db" does not exist'),
+        (Queries("postgresql://x@127.0.0.1:9/db", "p", timeout=5), "nothing listens at 127.0.0.1:9"),
+    )
+    assert name
+    for query, said in cases:
+        try:
+            with pytest.raises(DatabaseUnavailable) as raised:
+                await query.abandoned(*DAY)
+        finally:
+            await query.close()
+        text = str(raised.value)
+        assert said in text and "CALLROUTER_DATABASE" in text, text
+        assert "Error" not in text, text
