@@ -4,6 +4,8 @@ config it names) is unusable, every bad key named by its path on stderr."""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -108,9 +110,36 @@ def play(
         summaries, replicated = replications.replicate(scenario, replicate)
         stdout.write(render.render_replicated(scenario, summaries[0], replicated, fmt))
         return 0
-    summary = figures.summary(simulate(scenario))
+    day = simulate(scenario, progress=Progress(scenario, stderr))
+    if day.late_redials:
+        print(
+            f"note: {day.late_redials} redials would come after midnight (people who gave up late): "
+            "not made, a scenario is one day",
+            file=stderr,
+        )
+    summary = figures.summary(day)
     stdout.write(page.page(scenario, summary) if fmt == "html" else render.render(scenario, summary, fmt))
     return 0
+
+
+class Progress:
+    """A day that takes a while says how far it has come on stderr, at most every
+    ``EVERY`` seconds (a quick one says nothing)."""
+
+    EVERY = 5.0
+
+    def __init__(self, scenario: Scenario, stderr: TextIO) -> None:
+        self.start, self.stderr = scenario.start, stderr
+        self.began = self.told = time.monotonic()
+
+    def __call__(self, reached: datetime) -> None:
+        now = time.monotonic()
+        if now - self.told < self.EVERY:
+            return
+        self.told = now
+        hour = int((reached - self.start).total_seconds() // 3600)
+        at = f"{hour:02d}:00" if hour < 24 else "past midnight (calls still up)"
+        print(f"simulate: {at} reached ({now - self.began:.0f} s)", file=self.stderr, flush=True)
 
 
 def loaded(path: Path, seed: int | None, stderr: TextIO) -> Scenario | None:

@@ -59,3 +59,5 @@ class Day:
     dials: list[datetime] = field(default_factory=list)  # each callback's call made, at
     steps: int = 0
     ended_at: datetime | None = None
+    # Redials that would come after the day's end (people call that day only): not made.
+    late_redials: int = 0

@@ -47,11 +47,18 @@ from callrouter.simulate.day import Channel, Day, Observer
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario
 
+Progress = Callable[[datetime], None]  # told the simulated hour reached
+
 
 class Simulation:
     def __init__(
-        self, scenario: Scenario, observe: Observer | None = None, people: list[Person] | None = None
+        self,
+        scenario: Scenario,
+        observe: Observer | None = None,
+        people: list[Person] | None = None,
+        progress: Progress | None = None,
     ) -> None:
+        self.progress = progress
         self.scenario = scenario
         self.timing = scenario.file.timing
         self.board = scenario.board()
@@ -101,6 +108,8 @@ class Simulation:
         heap, pop = self.heap, heapq.heappop
         handlers = self._handlers()
         limit = self.end_of_day + d.HORIZON
+        hour = timedelta(hours=1)
+        report = self.now + hour if self.progress is not None else limit  # the next hour told
         while (heap or planned) and (self.people_events or not self._quiet()):
             if planned and (not heap or planned[-1] < heap[0]):  # (at, seq): never equal
                 at, _, kind, subject, detail = planned.pop()
@@ -108,6 +117,10 @@ class Simulation:
                 at, _, kind, subject, detail = pop(heap)
             if at > limit:
                 break
+            if at >= report and self.progress is not None:
+                while report <= at:
+                    report += hour
+                self.progress(report - hour)
             self.now = at
             if kind != d.WAKE:
                 self.people_events -= 1
@@ -381,6 +394,8 @@ class Simulation:
         at = self.now + timedelta(seconds=draw(self.draws.redial, redial.delay))
         if at < self.end_of_day:  # the day's people call that day only
             self.push(at, d.ARRIVE, person)
+        else:
+            self.day.late_redials += 1
 
     def dialled(self, command: sb.Dial) -> None:
         channel_id = command.channel_id
@@ -394,8 +409,14 @@ class Simulation:
             self.after(command.ring_seconds, d.DIAL_GONE, channel_id, "No answer")
 
 
-def simulate(scenario: Scenario, observe: Observer | None = None, people: list[Person] | None = None) -> Day:
+def simulate(
+    scenario: Scenario,
+    observe: Observer | None = None,
+    people: list[Person] | None = None,
+    progress: Progress | None = None,
+) -> Day:
     """A day of the scenario through the production switchboard. ``observe`` sees every
     step (the board after it, and its commands); ``people``: these callers instead
-    of the ones the scenario's arrivals draw."""
-    return Simulation(scenario, observe, people).run()
+    of the ones the scenario's arrivals draw; ``progress`` is told each simulated hour
+    the day has reached (the hour's start), as it is reached."""
+    return Simulation(scenario, observe, people, progress).run()

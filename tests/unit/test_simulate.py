@@ -360,3 +360,32 @@ def test_the_benchmarks_busy_weekday_is_a_valid_scenario(tmp_path: Path) -> None
     spans = [span for agent in s.shifts.values() for span in agent]
     staffed = [sum(1 for a, b in spans if a <= h * 3600 < b) for h in range(24)]
     assert staffed == bench.needed(35_000) and max(staffed) > 150
+
+
+def test_redials_that_would_come_after_midnight_are_counted_not_made() -> None:
+    """The one agent talks from 23:00 on; two callers give up after 30 s and call again
+    600 s later: the one at 23:01 calls again that day, the one at 23:51 would call after
+    midnight (not made, counted)."""
+    s = scenario(
+        arrivals=[{"line": "hotline-health", "topic": "operator", "per_hour": [0]}],
+        handle={"distribution": "fixed", "mean_seconds": 7200},
+        patience={"distribution": "fixed", "mean_seconds": 30},
+        redial={"probability": 1, "max_attempts": 2, "delay": {"distribution": "fixed", "mean_seconds": 600}},
+    )
+    talker, early, late = callers(s, 23 * 3600, 23 * 3600 + 60, 23 * 3600 + 51 * 60)
+    day = simulate(s, people=[talker, early, late])
+    assert (len(talker.calls), len(early.calls), len(late.calls)) == (1, 2, 1)
+    assert day.late_redials == 1
+
+
+def test_a_day_reports_each_simulated_hour_it_reaches_in_order() -> None:
+    s = scenario()
+    reached: list[int] = []
+    simulate(
+        s,
+        people=callers(s, TEN, 15 * 3600),
+        progress=lambda at: reached.append(int((at - s.start).total_seconds())),
+    )
+    hours = [r // 3600 for r in reached]
+    assert all(r % 3600 == 0 for r in reached) and hours == sorted(set(hours))
+    assert 10 in hours and 15 in hours and hours[-1] >= 15

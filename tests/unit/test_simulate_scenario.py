@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from callrouter import cli
+from callrouter.simulate import command
 from callrouter.simulate.scenario import ScenarioError, build, keys_to, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -283,3 +284,14 @@ def test_arrivals_no_agent_on_shift_can_take_are_noted_on_stderr(
     hours = json.loads(out)["hours"]
     assert hours[8]["answered"] > 0, "clinic-central's callers are answered"
     assert load_scenario(SMALL).unserved() == []
+
+
+def test_a_day_that_takes_a_while_says_how_far_it_has_come(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(command.Progress, "EVERY", 0.0)  # as if every hour took a while
+    assert cli.main(["simulate", str(SMALL), "--format", "json"]) == 0
+    told = [line for line in capsys.readouterr().err.splitlines() if line.startswith("simulate: ")]
+    hours = [line.split()[1] for line in told]
+    assert "09:00" in hours and hours == sorted(hours), told
+    assert all(line.endswith(" s)") and " reached (" in line for line in told), told
