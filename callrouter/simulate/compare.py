@@ -21,7 +21,9 @@ the same people and the same agent-hours in three set-ups, from the same seed.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 from callrouter.config import Settings
@@ -140,14 +142,13 @@ def line_scenario(scenario: Scenario, line: str, agents: Sequence[int]) -> Scena
 
 
 def separate_lines(scenario: Scenario) -> Day:
-    people = callers(scenario)
-    days = {
-        line: simulate(
-            line_scenario(scenario, line, agents), people=[p for p in people if p.stream.line == line]
-        )
-        for line, agents in split_agents(scenario).items()
-    }
-    return merged(plain(scenario), days)
+    return merged(plain(scenario), {line: line_day(scenario, line) for line in split_agents(scenario)})
+
+
+def line_day(scenario: Scenario, line: str) -> Day:
+    """One line's day alone, with its own callers of the day's people and its share of the agents."""
+    people = [p for p in callers(scenario) if p.stream.line == line]
+    return simulate(line_scenario(scenario, line, split_agents(scenario)[line]), people=people)
 
 
 def merged(scenario: Scenario, days: Mapping[str, Day]) -> Day:
@@ -206,10 +207,15 @@ class Comparison:
 
 
 def compare(
-    scenario: Scenario, replications: int | None = None, confidence: float = CONFIDENCE
+    scenario: Scenario,
+    replications: int | None = None,
+    confidence: float = CONFIDENCE,
+    workers: int | None = None,
 ) -> Comparison:
+    """The three set-ups' figures (each seed's). ``workers``: processes running the days
+    side by side, each set-up's day and each separate line's (None: one per CPU; 1: here)."""
     seeds = (scenario.seed,) if replications is None else seeds_from(scenario.seed, replications)
-    runs = [_run(scenario.with_seed(seed)) for seed in seeds]
+    runs = _runs([scenario.with_seed(seed) for seed in seeds], workers)
     same = all(same_people for _, same_people in runs)
     split = split_agents(scenario)
     if replications is None:
@@ -229,12 +235,54 @@ def specialists(scenario: Scenario) -> list[str]:
     ]
 
 
-def _run(scenario: Scenario) -> tuple[dict[str, Summary], bool]:
-    """The set-ups' figures, and whether their people made the same first calls."""
-    played = days(scenario)
-    first = {key: first_calls_of(day) for key, day in played.items()}
-    same = all(calls == first["unified"] for calls in first.values())
-    return {key: figures.summary(day) for key, day in played.items()}, same
+# One day to play: a set-up's whole day ("one_queue", "unified"; line None), or one line's
+# day alone (set-up "separate_lines", its line named).
+Task = tuple[int, Scenario, str, str | None]  # (which scenario, it, set-up, line)
+Played = tuple[Summary, list[tuple[float, str, str, bool]]] | Day
+
+
+def _runs(scenarios: Sequence[Scenario], workers: int | None) -> list[tuple[dict[str, Summary], bool]]:
+    """Each scenario's set-ups' figures, and whether their people made the same first calls."""
+    tasks: list[Task] = []
+    for i, s in enumerate(scenarios):  # the whole days first: the longest, the lines fill in around them
+        tasks += [(i, s, "unified", None), (i, s, "one_queue", None)]
+    for i, s in enumerate(scenarios):
+        tasks += [(i, s, "separate_lines", line) for line in split_agents(s)]
+    workers = min(len(tasks), os.cpu_count() or 1) if workers is None else min(workers, len(tasks))
+    if workers <= 1:
+        played = [_play(task) for task in tasks]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            played = list(pool.map(_play, tasks))  # in the order given
+    results: dict[tuple[int, str], Played] = {}
+    lines: dict[int, dict[str, Day]] = {i: {} for i in range(len(scenarios))}
+    for (i, _, setup, line), outcome in zip(tasks, played, strict=True):
+        if line is not None:
+            assert isinstance(outcome, Day)
+            lines[i][line] = outcome
+        else:
+            results[i, setup] = outcome
+    runs = []
+    for i, s in enumerate(scenarios):
+        separate = merged(plain(s), lines[i])
+        results[i, "separate_lines"] = (figures.summary(separate), first_calls_of(separate))
+        summaries, first = {}, {}
+        for key in SETUPS:
+            outcome = results[i, key]
+            assert not isinstance(outcome, Day)
+            summaries[key], first[key] = outcome
+        runs.append((summaries, all(calls == first["unified"] for calls in first.values())))
+    return runs
+
+
+def _play(task: Task) -> Played:
+    """One task's day (what a worker process runs): a set-up's figures and first calls,
+    or a separate line's whole day (merged with the other lines' where it was asked)."""
+    _, scenario, setup, line = task
+    if line is not None:
+        return line_day(scenario, line)
+    day = simulate(plain(scenario) if setup == "one_queue" else scenario)
+    return figures.summary(day), first_calls_of(day)
 
 
 def first_calls_of(day: Day) -> list[tuple[float, str, str, bool]]:

@@ -169,3 +169,15 @@ def test_replications_give_each_set_up_its_intervals() -> None:
         assert math.isclose(setup["day"]["agents"]["mean"] * 24, 16, abs_tol=0.5)
     table = compare_render.render(comparison, "table")
     assert "2 replications, seeds 3-4" in table and "±" in table
+
+
+def test_the_days_played_side_by_side_give_the_figures_played_one_after_another() -> None:
+    """Each set-up's day and each separate line's in worker processes: the same figures
+    as the days played here, one after another (``compare.days``), seed for seed."""
+    scenario = two_lines()
+    here = compare.compare(scenario, replications=2, workers=1)
+    side_by_side = compare.compare(scenario, replications=2, workers=2)
+    assert side_by_side.summaries == here.summaries and side_by_side.replicated == here.replicated
+    assert side_by_side.same_people and here.same_people
+    played = {key: figures.summary(day) for key, day in compare.days(scenario).items()}
+    assert here.summaries == played
