@@ -33,6 +33,7 @@ HORIZON = timedelta(days=1)
 ) = range(17)  # fmt: skip
 # Sees every step: the board after it, and its commands.
 Observer = Callable[[sb.Board, list[sb.Command]], None]
+Progress = Callable[[datetime], None]  # told each simulated hour reached (its start)
 
 
 @dataclass(slots=True)

@@ -43,11 +43,9 @@ from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.core.records import AgentStateRecord, CallbackRecord, CallRecord
 from callrouter.simulate import day as d
-from callrouter.simulate.day import Channel, Day, Observer
+from callrouter.simulate.day import Channel, Day, Observer, Progress
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario
-
-Progress = Callable[[datetime], None]  # told the simulated hour reached
 
 
 class Simulation:
@@ -108,8 +106,8 @@ class Simulation:
         heap, pop = self.heap, heapq.heappop
         handlers = self._handlers()
         limit = self.end_of_day + d.HORIZON
-        hour = timedelta(hours=1)
-        report = self.now + hour if self.progress is not None else limit  # the next hour told
+        hour, told = timedelta(hours=1), self.progress or (lambda _: None)
+        report = self.now + hour if self.progress is not None else limit + hour  # the next hour told
         while (heap or planned) and (self.people_events or not self._quiet()):
             if planned and (not heap or planned[-1] < heap[0]):  # (at, seq): never equal
                 at, _, kind, subject, detail = planned.pop()
@@ -117,10 +115,9 @@ class Simulation:
                 at, _, kind, subject, detail = pop(heap)
             if at > limit:
                 break
-            if at >= report and self.progress is not None:
-                while report <= at:
-                    report += hour
-                self.progress(report - hour)
+            if at >= report:
+                report += hour * ((at - report) // hour + 1)
+                told(report - hour)
             self.now = at
             if kind != d.WAKE:
                 self.people_events -= 1
