@@ -96,14 +96,23 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     return sc.run(request, sys.stdout, sys.stderr, recorded)
 
 
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, text: str
+) -> argparse.ArgumentParser:
+    """A command whose help is its module's text, as written (its lines kept)."""
+    return sub.add_parser(
+        name, help=summary, description=text, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
 def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from callrouter.simulate import command, compare, render
 
-    sim = sub.add_parser(
+    sim = _command(
+        sub,
         "simulate",
-        help="a day of traffic through the router's switchboard in simulated time (table, json or html)",
-        description=command.HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "a day of traffic through the router's switchboard in simulated time (table, json or html)",
+        command.HELP,
     )
     sim.add_argument("scenario", nargs="?", help="the scenario file (TOML, or JSON by its .json name)")
     sim.add_argument("--format", choices=render.FORMATS, default="table")
@@ -148,11 +157,11 @@ def _recorded_day_arguments(sim: argparse.ArgumentParser) -> None:
 def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from callrouter.simulate import staffing_command, staffing_render
 
-    staff = sub.add_parser(
+    staff = _command(
+        sub,
         "staffing",
-        help="the agents each hour needs to meet a service-level target (Erlang A, checked by simulation)",
-        description=staffing_command.HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "the agents each hour needs to meet a service-level target (Erlang A, checked by simulation)",
+        staffing_command.HELP,
     )
     staff.add_argument("--scenario", metavar="FILE", help="the scenario (TOML, or .json)")
     staff.add_argument("--target", required=True, help="PERCENT/SECONDS: 80/20 is 80%% within 20 s")
