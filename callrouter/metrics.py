@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import utils as prometheus_utils
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -24,6 +25,10 @@ CALLBACK_RESULTS = ("requested", "completed", "failed", "cancelled")
 NOTIFICATION_STATES = (
     "delivered", "transferred", "verification_failed", "unreachable", "cancelled", "expired",
 )  # fmt: skip
+
+
+# A histogram bucket's le label as prometheus_client writes it (20 -> "20.0").
+bucket_label: Callable[[float], str] = prometheus_utils.floatToGoString
 
 
 @dataclass(frozen=True)
@@ -280,9 +285,19 @@ class Metrics:
             "The share of calls answered within the service-level threshold the centre aims at",
             registry=r,
         )
+        # The wait histogram's bucket of the threshold, by its le label as the histogram writes
+        # it: dashboards and alerts multiply the buckets by this (on le) to pick that one, so
+        # another [queue] service_level_seconds needs no change to their queries.
+        self.service_level_bucket = Gauge(
+            "callrouter_service_level_bucket",
+            "1 for the callrouter_queue_wait_seconds bucket (le) of the service-level threshold",
+            ["le"],
+            registry=r,
+        )
         if service_level is not None:
             self.service_level_seconds.set(service_level[0])
             self.service_level_target.set(service_level[1])
+            self.service_level_bucket.labels(le=bucket_label(service_level[0])).set(1)
         self.queue_wait = Histogram(
             "callrouter_queue_wait_seconds",
             "How long callers waited in the queue, by how the wait ended (answered by an agent, "

@@ -145,6 +145,9 @@ async def test_waits_and_talk_are_counted_when_calls_end(tmp_path: Path) -> None
                   outcome="callback") == 0  # fmt: skip
     assert sample(board, "callrouter_service_level_threshold_seconds") == 20
     assert sample(board, "callrouter_service_level_target_ratio") == 0.8
+    # the threshold's bucket, by its le as the wait histogram writes it (the dashboards pick it so)
+    assert sample(board, "callrouter_service_level_bucket", le="20.0") == 1
+    assert sample(board, bucket, **answered, le="20.0") == 1  # the same le: the bucket it marks
     assert sample(board, "callrouter_line_info", line="ambulance", kind="ambulance") == 1
     after = generate_latest(board.metrics.registry).decode()
     assert 'callrouter_queue_callers{topic="operator"} 0.0' in after
