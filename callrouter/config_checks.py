@@ -69,6 +69,7 @@ def problems(parts: Parts) -> list[str]:
         *_topic_references(parts),
         *_line_references(parts),
         *_urgent_problems(parts),
+        *_overflow_cycles(parts),
     ]
 
 
@@ -174,3 +175,21 @@ def _urgent_problems(parts: Parts) -> Iterator[str]:
                     "hangs up (overflow_prompt); give it an overflow_topic or no maximum wait"
                 )
             topic = rules.get("overflow_topic")
+
+
+def _overflow_cycles(parts: Parts) -> Iterator[str]:
+    """A topic's overflows must end: one that leads back to a topic already on its way
+    would move a waiting caller round for ever (each move keeps their join time, so
+    each maximum wait is already over)."""
+    topics = parts.topics or {}
+    for name, topic in topics.items():
+        way = [name]
+        following = topic.get("overflow_topic")
+        while following in topics and following not in way:
+            way.append(following)
+            following = topics[following].get("overflow_topic")
+        if following == name:
+            yield (
+                f"{topic.path}.overflow_topic: the overflows lead back to {name!r} "
+                f"({' -> '.join([*way, name])}): end them in a topic without one"
+            )

@@ -373,3 +373,28 @@ def test_check_config_refuses_a_missing_file(tmp_path: Path, capsys: pytest.Capt
         cli.main(["check-config", str(tmp_path / "nope.toml")])
     assert exited.value.code == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+BACK = "overflow_topic: the overflows lead back to"
+
+
+@pytest.mark.parametrize(
+    ("overflows", "named"),
+    [
+        ({"results": "results"}, [f"topics.results.{BACK} 'results' (results -> results)"]),
+        ({"results": "operator", "operator": "results"}, [
+            f"topics.results.{BACK} 'results' (results -> operator -> results)",
+            f"topics.operator.{BACK} 'operator' (operator -> results -> operator)",
+        ]),
+    ],
+)  # fmt: skip
+def test_overflows_that_lead_back_to_their_topic_are_refused(
+    overflows: dict[str, str], named: list[str]
+) -> None:
+    """A caller overflowed round a loop would be moved for ever (the router spun on it)."""
+    text = EXAMPLE.read_text().replace('max_wait_seconds = 600\noverflow_topic = "operator"\n', "", 1)
+    for topic, to in overflows.items():
+        header = f"[topics.{topic}]\n"
+        text = text.replace(header, f'{header}max_wait_seconds = 600\noverflow_topic = "{to}"\n', 1)
+    problems = [p for p in problems_of(text) if "overflow" in p]
+    assert [p.split(": end them")[0] for p in problems] == named, problems
