@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from callrouter.config_router import DialRoute
 from callrouter.core.agents import Agent
 from callrouter.core.callbacks import CallbackRules
 from callrouter.core.centre import TopicRules
@@ -177,9 +178,8 @@ class CallbackConfig(Strict):
         ge=0,
         description="offer a callback once the estimated wait reaches this (absent: never)",
     )
-    dial: str = Field(
+    dial: DialRoute = Field(
         default="PJSIP/{number}@trunk",
-        pattern=r"^[A-Za-z0-9_/@.:+{}-]*\{number\}[A-Za-z0-9_/@.:+{}-]*$",
         description="the outbound route; {number} is the E.164 number without its +",
     )
     retry_seconds: float = Field(default=300, ge=1, le=86_400, description="after no answer, busy or failed")

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from callrouter.config_checks import Item
-from callrouter.config_router import Strict
+from callrouter.config_router import DialRoute, Strict
 from callrouter.core import results
 from callrouter.core.hours import DAYS, Hours, parse_span
 from callrouter.core.results import OUTCOMES, ResultsRules, RetryRule
@@ -82,9 +82,8 @@ class ResultsConfig(Strict):
     poll_seconds: float = Field(default=5, gt=0, le=300, description="how often due results are looked for")
     lease_seconds: float = Field(default=900, ge=60, le=86_400, description="a router holds one this long")
     expire_after_hours: float = Field(default=72, gt=0, le=24 * 90, description="not told by then: expired")
-    dial: str = Field(
+    dial: DialRoute = Field(
         default="PJSIP/{number}@trunk",
-        pattern=r"^[A-Za-z0-9_/@.:+{}-]*\{number\}[A-Za-z0-9_/@.:+{}-]*$",
         description="the outbound route; {number} is the E.164 number without its +",
     )
     window: WindowConfig = WindowConfig()

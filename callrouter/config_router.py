@@ -6,13 +6,28 @@ lines, a line naming unknown hours) is ``config_checks``'s.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from callrouter.core.lines import DidPattern, LineKind, PatternError, digits_of, is_pattern
+
+
+def dial_route(value: str) -> str:
+    """An outbound route as Asterisk dials it: one ``{number}`` and nothing else in braces
+    (the router fills it with ``str.format``: another brace failed every dial)."""
+    if not re.fullmatch(r"[A-Za-z0-9_/@.:+-]*\{number\}[A-Za-z0-9_/@.:+-]*", value):
+        raise ValueError(
+            "a dial string with one {number} (the E.164 number without its +) and no other "
+            "brace, of letters, digits and _/@.:+- besides: PJSIP/{number}@trunk"
+        )
+    return value
+
+
+DialRoute = Annotated[str, AfterValidator(dial_route)]
 
 
 class Strict(BaseModel):

@@ -398,3 +398,22 @@ def test_overflows_that_lead_back_to_their_topic_are_refused(
         text = text.replace(header, f'{header}max_wait_seconds = 600\noverflow_topic = "{to}"\n', 1)
     problems = [p for p in problems_of(text) if "overflow" in p]
     assert [p.split(": end them")[0] for p in problems] == named, problems
+
+
+@pytest.mark.parametrize("section", ["callback", "results"])
+@pytest.mark.parametrize(
+    "dial",
+    ["PJSIP/{number}@{trunk}", "PJSIP/{number}@trunk{", "PJSIP/number@trunk", "PJSIP/{number}@trunk;x"],
+)
+def test_a_dial_string_the_router_could_not_fill_is_refused(section: str, dial: str) -> None:
+    """The router fills the one {number} with str.format: any other brace failed every dial."""
+    problems = problems_of(MINIMAL + f'\n[{section}]\ndial = "{dial}"\n')
+    said = [p for p in problems if p.startswith(f"{section}.dial: ")]
+    assert len(said) == 1 and "one {number}" in said[0], problems
+
+
+def test_a_dial_string_with_its_number_is_taken() -> None:
+    settings = config.parse(
+        MINIMAL + '\n[callback]\ndial = "PJSIP/{number}@trunk-out.1"\n', "t.toml", environ={}
+    )
+    assert settings.file.callback.dial.format(number="78162700101") == "PJSIP/78162700101@trunk-out.1"
