@@ -347,10 +347,24 @@ def load(path: Path | str, environ: dict[str, str] | None = None, *, check_promp
     """The file's settings; ``check_prompts``: also every prompt in every language
     (``prompts.source`` is relative to the file's folder)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None
+    text = read_file(path)
     return parse(text, str(path), environ, path.resolve().parent if check_prompts else None)
+
+
+MAX_FILE_BYTES = 20 * 2**20  # a config or a scenario is kilobytes; /dev/zero is endless
+
+
+def read_file(path: Path, error: type[ConfigError] = ConfigError) -> str:
+    """A config's or a scenario's text (a byte-order mark some editors write skipped);
+    ``error`` says in one line why there is none: unreadable, too large, not UTF-8."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise error(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise error(str(path), [f"larger than {MAX_FILE_BYTES // 2**20} MB: not a file of settings"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(str(path), [f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from callrouter import compiled
-from callrouter.config import ConfigError, Settings, error_path, load
+from callrouter.config import ConfigError, Settings, error_path, load, read_file
 from callrouter.core import menu as mn
 from callrouter.core import switchboard as sb
 from callrouter.core.call_menu import menu_for
@@ -142,17 +142,11 @@ def load_scenario(path: Path | str, seed: int | None = None) -> Scenario:
 
 def read_data(path: Path) -> Any:
     """A scenario file's data as written, not yet checked; ScenarioError: unreadable."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is skipped
-    except OSError as exc:
-        raise ScenarioError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(str(path), [f"not UTF-8 text (byte {exc.start}): {exc.reason}"]) from None
-    return _parsed(text, str(path))
+    return _parsed(read_file(path, ScenarioError), str(path))
 
 
 def _parsed(text: str, source: str) -> Any:
-    kind = "JSON" if source.endswith(".json") else "TOML"
+    kind = "JSON" if source.lower().endswith(".json") else "TOML"
     try:
         return json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except ValueError as exc:  # TOML's and JSON's decode errors, and a number too long to read

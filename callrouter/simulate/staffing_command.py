@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TextIO
 
+from callrouter.config import read_file
 from callrouter.simulate import staffing, staffing_render
 from callrouter.simulate.command import EXIT_UNUSABLE, loaded
-from callrouter.simulate.scenario import Scenario
+from callrouter.simulate.scenario import Scenario, ScenarioError
 
 EXIT_NOT_MET = 1
 HELP = """\
@@ -138,6 +139,10 @@ def run(
     scenario = _scenario(request, stderr, recorded)
     if isinstance(scenario, int):
         return scenario
+    problem = _write_advised(request, "[staff]\nper_hour = [1]\n", trying=True)
+    if problem is not None:
+        print(f"callrouter staffing: --output {request.output}: {problem}", file=stderr)
+        return EXIT_UNUSABLE
     ring = scenario.file.timing.agent_answer_seconds
     if seconds <= ring:
         print(
@@ -167,16 +172,30 @@ def run(
         return EXIT_UNUSABLE
     advice = replace(advice, shrinkage=shrinkage)
     stdout.write(staffing_render.render(scenario, advice, request.fmt))
-    if request.output is not None and request.scenario is not None:
-        try:
-            text = request.scenario.read_text(encoding="utf-8")
-            written = with_staff(text, request.scenario, request.output, staffing_render.staff_toml(advice))
-            request.output.write_text(written, encoding="utf-8")
-        except (OSError, ValueError) as exc:
-            said = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            print(f"callrouter staffing: --output {request.output}: {said}", file=stderr)
-            return EXIT_UNUSABLE
+    problem = _write_advised(request, staffing_render.staff_toml(advice))
+    if problem is not None:
+        print(f"callrouter staffing: --output {request.output}: {problem}", file=stderr)
+        return EXIT_UNUSABLE
     return 0 if advice.met else EXIT_NOT_MET
+
+
+def _write_advised(request: Request, staff: str, *, trying: bool = False) -> str | None:
+    """The scenario written again to ``--output`` with ``staff`` in place of its shifts
+    (``trying``: only made, not written: what would keep it from being written, said
+    before the search); what went wrong, or None."""
+    if request.output is None or request.scenario is None:
+        return None
+    try:
+        text = with_staff(read_file(request.scenario, ScenarioError), request.scenario, request.output, staff)
+        if not trying:
+            request.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    except ScenarioError as exc:
+        return "; ".join(exc.problems)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _output_problem(output: Path | None) -> str | None:
@@ -213,14 +232,14 @@ def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
     """The scenario's text with ``staff`` (a ``[staff]`` table) in place of its
     ``[[shifts]]`` and ``[staff]``, its config path made relative to ``output``."""
     config = tomllib.loads(staff)["staff"]
-    if source.suffix == ".json":
+    if source.suffix.lower() == ".json":
         data = json.loads(text)
         data.pop("shifts", None)
         data["config"] = _config_path(data["config"], source, output)
         return json.dumps({**data, "staff": config}, indent=2, ensure_ascii=False) + "\n"
     kept, skipping = [], False
     for line in text.splitlines():
-        header = re.match(r"\s*\[\[?\s*([A-Za-z_.-]+)\s*\]\]?", line)
+        header = re.match(r"""\s*\[\[?\s*["']?([A-Za-z_.-]+)["']?\s*\]\]?""", line)
         if header:
             skipping = header[1] in ("shifts", "staff")
         if not skipping:
@@ -229,10 +248,16 @@ def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
     where = tomllib.loads(out).get("config")
     if isinstance(where, str):
         moved = _config_path(where, source, output)
-        out = re.sub(r'(?m)^config\s*=\s*"[^"\n]*"', lambda _: f"config = {json.dumps(moved)}", out, count=1)
-    check = tomllib.loads(out)
-    if "shifts" in check or check.get("staff") != config:
+        key = r"""(?m)^\s*(config|"config"|'config')\s*=\s*("[^"\n]*"|'[^'\n]*')"""
+        out = re.sub(key, lambda _: f"config = {json.dumps(moved)}", out, count=1)
+    check, before = tomllib.loads(out), tomllib.loads(text)
+    kept_as_was = {k: v for k, v in check.items() if k not in ("staff", "config")} == {
+        k: v for k, v in before.items() if k not in ("shifts", "staff", "config")
+    }
+    if "shifts" in check or check.get("staff") != config or not kept_as_was:
         raise ValueError("cannot put [staff] in place of the shifts here: paste it by hand")
+    if isinstance(where, str) and check.get("config") != _config_path(where, source, output):
+        raise ValueError("cannot write the config's path for the new folder here: paste [staff] by hand")
     return out
 
 

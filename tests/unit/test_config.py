@@ -417,3 +417,12 @@ def test_a_dial_string_with_its_number_is_taken() -> None:
         MINIMAL + '\n[callback]\ndial = "PJSIP/{number}@trunk-out.1"\n', "t.toml", environ={}
     )
     assert settings.file.callback.dial.format(number="78162700101") == "PJSIP/78162700101@trunk-out.1"
+
+
+def test_an_endless_file_is_refused_and_a_byte_order_mark_skipped(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load("/dev/zero", environ={})
+    assert caught.value.problems == ["larger than 20 MB: not a file of settings"]
+    bom = tmp_path / "bom.toml"
+    bom.write_text(MINIMAL, encoding="utf-8-sig")
+    assert config.load(bom, environ={}).lines[0].name == "clinic-central"

@@ -295,3 +295,12 @@ def test_a_day_that_takes_a_while_says_how_far_it_has_come(
     hours = [line.split()[1] for line in told]
     assert "09:00" in hours and hours == sorted(hours), told
     assert all(line.endswith(" s)") and " reached (" in line for line in told), told
+
+
+def test_a_json_scenario_is_known_by_its_name_in_any_case_and_an_endless_file_refused(tmp_path: Path) -> None:
+    data = small()
+    data.update(date="2026-11-24", config=str(ROOT / "callrouter.example.toml"))
+    (tmp_path / "DAY.JSON").write_text(json.dumps(data))
+    assert load_scenario(tmp_path / "DAY.JSON").seed == data["seed"]
+    with pytest.raises(ScenarioError, match="larger than 20 MB"):
+        load_scenario(Path("/dev/zero"))
