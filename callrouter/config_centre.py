@@ -8,13 +8,13 @@ overflow target) is ``config_checks``'s, which runs even when other keys are bad
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Annotated, Literal
+from datetime import timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callrouter.config_router import DialRoute
+from callrouter.config_router import CalendarDay, DialRoute
 from callrouter.core.agents import Agent
 from callrouter.core.callbacks import CallbackRules
 from callrouter.core.centre import TopicRules
@@ -213,7 +213,7 @@ class HoursConfig(Strict):
 
     zone: str
     weekly: dict[str, list[str]]
-    holidays: list[Annotated[date, Field(strict=False)]] = Field(default_factory=list)  # or "2026-01-01"
+    holidays: list[CalendarDay] = Field(default_factory=list)  # or "2026-01-01"
     closed_prompt: str = Field(default="after_hours", pattern=NAME)
 
     @field_validator("zone")

@@ -7,11 +7,12 @@ lines, a line naming unknown hours) is ``config_checks``'s.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from callrouter.core.lines import DidPattern, LineKind, PatternError, digits_of, is_pattern
 
@@ -28,6 +29,22 @@ def dial_route(value: str) -> str:
 
 
 DialRoute = Annotated[str, AfterValidator(dial_route)]
+
+
+def calendar_day(value: object) -> object:
+    """A date as TOML writes one (2026-11-23) or as a string of it ("2026-11-23": JSON
+    has no dates); not a number (pydantic read 0 as 1970-01-01) nor a date and time."""
+    if type(value) is date:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"not a date: {exc}") from None
+    raise ValueError(f"a date as YYYY-MM-DD (2026-11-23), not {value!r}")
+
+
+CalendarDay = Annotated[date, BeforeValidator(calendar_day)]
 
 
 class Strict(BaseModel):

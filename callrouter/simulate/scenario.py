@@ -25,7 +25,7 @@ from callrouter.core import switchboard as sb
 from callrouter.core.call_menu import menu_for
 from callrouter.core.lines import is_pattern
 from callrouter.simulate import staff as st
-from callrouter.simulate.scenario_file import CLOCK, Arrival, ScenarioFile, Shift, seconds_of_day
+from callrouter.simulate.scenario_file import CLOCK, NO_NUL, Arrival, ScenarioFile, Shift, seconds_of_day
 
 # DAY_SECONDS and Distribution are named here too: the engine and its people import them from here.
 from callrouter.simulate.scenario_file import DAY_SECONDS as DAY_SECONDS
@@ -215,6 +215,7 @@ def build(data: Any, source: str, base: Path) -> Scenario:
 _PATTERNS = {
     CLOCK: "a time of day as HH:MM (08:00; 24:00 ends the day)",
     st.WHOLE_HOUR: "a whole hour as HH:00 (08:00)",
+    NO_NUL: "a path without a NUL character",
 }
 
 

@@ -38,9 +38,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from callrouter.config_router import CalendarDay
 from callrouter.simulate import staff as st
 
 CLOCK = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
+NO_NUL = r"^[^\x00]*$"  # a path: no file's name holds a NUL character
 DAY_SECONDS = 86_400
 FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2199, 12, 31)  # the zone database's years, and more
 Day = date  # (``ScenarioFile.date`` hides the type's name in its class)
@@ -208,8 +210,10 @@ class Shift(Strict):
 
 
 class ScenarioFile(Strict):
-    config: str = Field(min_length=1, description="the router config, relative to the scenario file")
-    date: Day = Field(strict=False)  # a TOML date, or "2026-11-23" (JSON has no dates)
+    config: str = Field(
+        min_length=1, pattern=NO_NUL, description="the router config, relative to the scenario file"
+    )
+    date: CalendarDay  # a TOML date, or "2026-11-23" (JSON has no dates)
     seed: int = 0
     zone: str | None = Field(default=None, description="the wall clock of times; default: the config's")
     timing: Timing = Timing()

@@ -163,6 +163,8 @@ def test_the_fields_a_string_names_still_take_their_strings() -> None:
     settings = config.parse(text, "test.toml", environ={})
     assert settings.file.lines[0].kind is LineKind.CLINIC
     assert [d.isoformat() for d in settings.file.hours["clinics"].holidays] == ["2026-01-01", "2026-01-02"]
+    problems = problems_of(text.replace('"2026-01-01"', "0"))
+    assert problems == ["hours.clinics.holidays[0]: a date as YYYY-MM-DD (2026-11-23), not 0"], problems
 
 
 def test_unknown_key_is_refused_with_its_path() -> None:

@@ -304,3 +304,22 @@ def test_a_json_scenario_is_known_by_its_name_in_any_case_and_an_endless_file_re
     assert load_scenario(tmp_path / "DAY.JSON").seed == data["seed"]
     with pytest.raises(ScenarioError, match="larger than 20 MB"):
         load_scenario(Path("/dev/zero"))
+
+
+def test_a_date_is_a_date_and_a_path_has_no_nul(tmp_path: Path) -> None:
+    """A number is not a date (it was read as seconds since 1970), nor is a date and time."""
+    for date, said in (
+        (0, "a date as YYYY-MM-DD (2026-11-23), not 0"),
+        ("1795392000", "a date as YYYY-MM-DD (2026-11-23), not '1795392000'"),
+        ("20261123", "a date as YYYY-MM-DD (2026-11-23), not '20261123'"),
+        ("2026-02-30", "not a date: day is out of range for month"),
+    ):
+        assert problems({**small(), "date": date}) == [f"date: {said}"], date
+    toml = tmp_path / "day.toml"
+    toml.write_text(SMALL.read_text().replace("date = 2026-11-23", "date = 2026-11-23T10:00:00"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(toml)
+    assert caught.value.problems[0].startswith("date: a date as YYYY-MM-DD"), caught.value.problems
+    assert problems({**small(), "config": "/tmp/a\x00b.toml"}) == [
+        "config: a path without a NUL character, not '/tmp/a\\x00b.toml'"
+    ]
