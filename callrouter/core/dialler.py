@@ -42,6 +42,15 @@ def _hours_open(s: _Step, callback: Callback) -> bool:
     return cbs.open_for(line.hours if line else None, s.now)
 
 
+def _until_open(s: _Step, callback: Callback) -> timedelta:
+    """How long a callback due while its line is closed waits: until the line opens (one
+    look per callback a night, where each looked every ``CLOSED_RECHECK`` all night),
+    else (no opening ahead) that recheck."""
+    line = _line(s, callback.record.line)
+    opens = line.hours.next_open(s.now) if line is not None and line.hours is not None else None
+    return opens - s.now if opens is not None and opens > s.now else cbs.CLOSED_RECHECK
+
+
 def _save(s: _Step, callback: Callback, urgent: bool = True) -> None:
     """The board's copy and its record (written at once: a restart must find it)."""
     if cbs.final(callback):
@@ -113,7 +122,7 @@ def schedule(s: _Step, callback: Callback) -> None:
         _wait(s, callback)
         return
     if not _hours_open(s, callback):
-        _wait(s, cbs.later(callback, s.now, cbs.CLOSED_RECHECK))
+        _wait(s, cbs.later(callback, s.now, _until_open(s, callback)))
         return
     if _gives_way(s, callback):
         return

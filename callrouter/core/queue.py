@@ -15,7 +15,7 @@ entry no available agent can serve never blocks those behind it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from callrouter.core.agents import Agent, AgentState
@@ -52,6 +52,11 @@ class QueueError(ValueError):
 class Queue:
     entries: Mapping[str, QueueEntry]
     next_seq: int = 1
+    # Which entry each caller holds (caller_key -> entry_id), kept by join, leave and
+    # update (None: not built yet, as for a queue made from entries: built when asked).
+    # One person holds one place, so every arrival asks; with hundreds waiting, a scan
+    # of every entry for each was the step's biggest cost.
+    callers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def empty(cls) -> Queue:
@@ -67,30 +72,58 @@ class Queue:
         return sorted(self.entries.values(), key=lambda e: e.order)
 
     def by_caller(self, caller_key: str) -> QueueEntry | None:
+        entry_id = self._callers().get(caller_key)
+        return self.entries[entry_id] if entry_id is not None else None
+
+    def _callers(self) -> Mapping[str, str]:
+        if self.callers is not None:
+            return self.callers
+        callers: dict[str, str] = {}  # the first holder of a key, as a scan in order finds it
+        held = 0
         for entry in self.entries.values():
-            if entry.caller_key == caller_key:
-                return entry
-        return None
+            if entry.caller_key is not None:
+                held += 1
+                callers.setdefault(entry.caller_key, entry.entry_id)
+        if held == len(callers):  # kept only while one key is one place (join keeps it so)
+            object.__setattr__(self, "callers", callers)
+        return callers
 
     def join(self, entry: QueueEntry) -> Queue:
         if entry.entry_id in self.entries:
             raise QueueError(f"entry {entry.entry_id} is already queued")
-        if entry.caller_key is not None and self.by_caller(entry.caller_key) is not None:
+        callers, key = self._callers(), entry.caller_key
+        if key is not None and key in callers:
             raise QueueError("this caller already holds a place in the queue")
         stamped = evolve(entry, seq=self.next_seq)
-        return Queue({**self.entries, entry.entry_id: stamped}, self.next_seq + 1)
+        held = {**callers, key: entry.entry_id} if key is not None else callers
+        kept = held if self.callers is not None else None  # not kept where a key is held twice
+        return Queue({**self.entries, entry.entry_id: stamped}, self.next_seq + 1, kept)
 
     def leave(self, entry_id: str) -> tuple[Queue, QueueEntry]:
         if entry_id not in self.entries:
             raise QueueError(f"entry {entry_id} is not queued")
         rest = dict(self.entries)
-        del rest[entry_id]
-        return Queue(rest, self.next_seq), self.entries[entry_id]
+        gone = rest.pop(entry_id)
+        return Queue(rest, self.next_seq, self._without(gone)), gone
 
     def update(self, entry: QueueEntry) -> Queue:
-        if entry.entry_id not in self.entries:
+        was = self.entries.get(entry.entry_id)
+        if was is None:
             raise QueueError(f"entry {entry.entry_id} is not queued")
-        return Queue({**self.entries, entry.entry_id: entry}, self.next_seq)
+        entries = {**self.entries, entry.entry_id: entry}
+        if was.caller_key == entry.caller_key:
+            return Queue(entries, self.next_seq, self.callers)
+        return Queue(entries, self.next_seq)  # a place changed hands: its index built anew
+
+    def _without(self, gone: QueueEntry) -> Mapping[str, str] | None:
+        callers, key = self._callers(), gone.caller_key
+        if self.callers is None:  # a key held twice (a queue made so): built anew when asked
+            return None
+        if key is None or callers.get(key) != gone.entry_id:
+            return callers
+        rest = dict(callers)
+        del rest[key]
+        return rest
 
     def reprioritise(self, entry_id: str, priority: int) -> Queue:
         """A priority change reorders at once: order is computed, never cached."""
@@ -106,12 +139,21 @@ class Queue:
         entry = self.entries.get(entry_id)
         if entry is None or entry.offered_to is not None:
             raise QueueError(f"entry {entry_id} is not waiting")
-        order, place, earlier = entry.order, 1, True
+        # ``order`` compared field by field, without a tuple per entry: with hundreds
+        # waiting, every announcement of a place reads them all.
+        priority, joined, seq = entry.priority, entry.joined_at, entry.seq
+        place, earlier = 1, True
         for other in self.entries.values():
             if other is entry:
                 earlier = False
-            elif other.offered_to is None and (other.order < order or (earlier and other.order == order)):
-                place += 1
+            elif other.offered_to is not None or other.priority < priority:
+                continue
+            elif (
+                other.priority > priority
+                or (at := other.joined_at) < joined
+                or (at == joined and (other.seq < seq or (earlier and other.seq == seq)))
+            ):
+                place += 1  # ahead: a higher priority, or the same and waiting longer
         return place
 
     def assign(self, agents: Iterable[Agent]) -> list[tuple[QueueEntry, Agent]]:
@@ -129,17 +171,31 @@ class Queue:
             return [(waiting[0], agent)] if agent is not None else []
         idle = AgentState.IDLE
         free = [a for a in agents if a.state is idle and a.reachable]  # ``available``, without a call each
-        pairs: list[tuple[QueueEntry, Agent]] = []
-        for entry in sorted(waiting, key=lambda e: e.order):
-            if not free:
-                break
-            eligible = [a for a in free if a.can_serve(entry.topic, entry.language)]
-            if eligible:
-                preferred = [a for a in eligible if a.agent_id == entry.preferred_agent]
-                agent = preferred[0] if preferred else min(eligible, key=_idle_order)
-                pairs.append((entry, agent))
-                free.remove(agent)
-        return pairs
+        if len(free) == 1:  # one agent free while many wait (a busy hour): the first it serves, unsorted
+            agent = free[0]
+            first = min(
+                (e for e in waiting if agent.can_serve(e.topic, e.language)),
+                key=lambda e: e.order,  # min keeps the first of equals, as the stable sort does
+                default=None,
+            )
+            return [(first, agent)] if first is not None else []
+        return pairs_in_order(sorted(waiting, key=lambda e: e.order), free)
+
+
+def pairs_in_order(waiting: list[QueueEntry], free: list[Agent]) -> list[tuple[QueueEntry, Agent]]:
+    """Each entry in the order given gets the eligible agent of ``free`` preferred for
+    it, else the one idle longest (``free`` is used up)."""
+    pairs: list[tuple[QueueEntry, Agent]] = []
+    for entry in waiting:
+        if not free:
+            break
+        eligible = [a for a in free if a.can_serve(entry.topic, entry.language)]
+        if eligible:
+            preferred = [a for a in eligible if a.agent_id == entry.preferred_agent]
+            agent = preferred[0] if preferred else min(eligible, key=_idle_order)
+            pairs.append((entry, agent))
+            free.remove(agent)
+    return pairs
 
 
 def _longest_idle(agents: Iterable[Agent], entry: QueueEntry) -> Agent | None:

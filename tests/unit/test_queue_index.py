@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from callrouter.core import centre as cc
 from callrouter.core.agents import Agent, AgentState
-from callrouter.core.queue import Queue, QueueEntry
+from callrouter.core.queue import Queue, QueueEntry, pairs_in_order
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TOPICS = ("general", "results", "urgent")
@@ -71,3 +71,47 @@ def test_matching_the_indexed_agents_pairs_as_reading_every_agent(
 def test_a_position_counted_is_the_one_sorting_gives(queue: Queue) -> None:
     waiting = [e.entry_id for e in queue.ordered() if e.offered_to is None]
     assert [queue.position(entry_id) for entry_id in waiting] == list(range(1, len(waiting) + 1))
+
+
+@given(agents(), queues())
+def test_one_free_agent_is_paired_as_sorting_every_place_pairs_it(
+    everyone: list[Agent], queue: Queue
+) -> None:
+    """With one agent free, the first place it can serve is found without sorting."""
+    for agent in everyone:
+        if agent.available:
+            waiting = sorted(
+                (e for e in queue.entries.values() if e.offered_to is None), key=lambda e: e.order
+            )
+            assert queue.assign([agent]) == pairs_in_order(waiting, [agent])
+
+
+@given(
+    queues(),
+    st.lists(st.tuples(st.sampled_from(["join", "leave", "update"]), st.integers(0, 9), st.integers(0, 3))),
+)
+def test_the_place_each_caller_holds_is_the_one_a_scan_finds(
+    queue: Queue, changes: list[tuple[str, int, int]]
+) -> None:
+    """``by_caller`` reads an index kept through joins, leaves and updates (a place
+    changing hands included): always the first entry of that caller in the mapping."""
+
+    def scan(q: Queue, key: str) -> QueueEntry | None:
+        return next((e for e in q.entries.values() if e.caller_key == key), None)
+
+    keys = [f"+7900000000{k}" for k in range(4)]
+    for n, entry in enumerate(list(queue.entries.values())):  # the drawn entries, some callers twice
+        queue = queue.update(QueueEntry(**{**entry.__dict__, "caller_key": keys[n % 4] if n % 3 else None}))
+    for change, n, k in changes:
+        entry_id = f"x{n}"
+        if change == "join":
+            if entry_id in queue.entries or scan(queue, keys[k]) is not None:
+                continue  # one place a caller: join refuses a second
+            queue = queue.join(QueueEntry(entry_id, "general", "ru", "line", 0, T0, caller_key=keys[k]))
+        elif change == "leave" and queue.entries:
+            queue, _ = queue.leave(sorted(queue.entries)[n % len(queue.entries)])
+        elif change == "update" and queue.entries:
+            entry = queue.entries[sorted(queue.entries)[n % len(queue.entries)]]
+            queue = queue.update(QueueEntry(**{**entry.__dict__, "caller_key": keys[k]}))
+        for key in keys:
+            assert queue.by_caller(key) == scan(queue, key)
