@@ -22,8 +22,8 @@ not see, and a queue left at the end of an hour carries into the next.
    calls the simulation offered in it (redials included) when that is more. An
    hour still failing after two raises also raises the hour before it (its
    queue carries over). Then 2 again.
-4. Once every hour meets the target, every hour above the fewest agents not
-   known to fail it is cut (by one; once a count below is known to fail, by
+4. Once every hour meets the target, every judged hour above the fewest agents
+   not known to fail it is cut (by one; once a count below is known to fail, by
    half the way to it), all at once, and the day simulated again. A cut that
    made its hour, or the hour after it, fail is undone and that count is known
    to fail; the others stand. Stops when no hour can be cut, or at the
@@ -322,7 +322,7 @@ def advise(
             progress(iterations, counts, failing)
         if not failing:
             best = trial
-            search.passed()
+            search.passed({h for h in range(HOURS) if trial.judged(h)})
         else:
             seen = {
                 h: queue.agents(max(first[h], trial.mean(h, "offered") or 0.0), target, h) for h in failing
@@ -350,11 +350,15 @@ class _Search:
     cut: dict[int, int] = field(default_factory=dict)  # hour -> the count that passed, in the trial under way
     done: bool = False
     history: list[tuple[int, ...]] = field(default_factory=list)
+    judged: set[int] = field(default_factory=set)  # the hours the last staffing that passed was judged in
 
-    def passed(self) -> None:
+    def passed(self, judged: set[int]) -> None:
+        """The staffing tried met the target in every hour ``judged``: cut those hours
+        (an hour too quiet to judge keeps its count: nothing could show a cut fails)."""
+        self.judged = judged
         self.cut = {}
         if self.trim:
-            for hour in range(HOURS):
+            for hour in sorted(judged):
                 gap = self.counts[hour] - self.floor[hour]
                 if gap > 0:
                     self.cut[hour] = self.counts[hour]
@@ -387,4 +391,4 @@ class _Search:
             self._fails_at(hour)
             self.counts[hour] = self.cut.pop(hour)
         if not self.cut:  # back to the staffing that passed: try the next cuts at once
-            self.passed()
+            self.passed(self.judged)

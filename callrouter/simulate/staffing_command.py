@@ -41,7 +41,8 @@ days' figures pooled (each day's ratio weighted by its calls).
 answered, which ignores the callers who gave up: meet it with --max-abandon).
 --max-abandon 5%: besides, at most 5% of queued calls abandoned each hour.
 Hours with under 5 calls that waited (answered or abandoned) a day on average
-are not judged: the formula's count stands.
+are not judged: the formula's count stands, never cut (raised only when the
+hour after them keeps missing the target: its queue starts in them).
 
 Prints per hour: the scenario's planned agents, Erlang A's number, the needed
 number, first calls and offered calls (redials included), the predicted SL1,

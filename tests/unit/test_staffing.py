@@ -327,19 +327,23 @@ def test_the_iteration_cap_is_reported_and_exits_1(
     assert "by SL1 (answered within 20 s / answered)" in table
 
 
-def search_against(need: list[int], start: list[int], overshoot: int) -> tuple[list[int], int]:
+def search_against(
+    need: list[int], start: list[int], overshoot: int, judged: set[int] | None = None
+) -> tuple[list[int], int]:
     """The search's moves against hours that meet the target from ``need`` agents on,
-    each alone; a raise overshoots by ``overshoot``. The staffing found, and the tries."""
+    each alone (those ``judged``: every hour by default); a raise overshoots by
+    ``overshoot``. The staffing found, and the tries."""
+    judged = set(range(24)) if judged is None else judged
     search = _Search(list(start), [1 if n else 0 for n in need], trim=True)
     best, tries = None, 0
     while not search.done and tries < 50:
         tries += 1
-        failing = [h for h, n in enumerate(need) if search.counts[h] < n]
+        failing = [h for h, n in enumerate(need) if search.counts[h] < n and h in judged]
         if failing:
             search.failed(failing, {h: need[h] + overshoot for h in failing})
         else:
             best = list(search.counts)
-            search.passed()
+            search.passed(judged)
     assert best is not None
     return best, tries
 
@@ -355,6 +359,14 @@ def test_the_search_finds_each_hours_fewest_from_below_and_from_far_above() -> N
         found, tries = search_against(need, start, overshoot)
         assert found[8:13] == need[8:13], (start, overshoot)
         assert tries <= 10, tries  # bisection down from an overshoot, not one agent a try
+
+
+def test_an_hour_too_quiet_to_judge_keeps_the_formulas_count() -> None:
+    """Nothing could show a cut in such an hour fails, so it is not cut (as the help says)."""
+    need = [0] * 8 + [3, 9, 14, 6, 1] + [0] * 11
+    start = [n + 3 for n in need]
+    found, _ = search_against(need, start, 0, judged={8, 9, 10, 11})
+    assert found[8:12] == need[8:12] and found[12] == start[12] == 4
 
 
 STAFF = '[staff]\nstart = "08:00"\nper_hour = [2, 3]\n'
