@@ -29,7 +29,8 @@ NAME = r"^[a-z][a-z0-9_]{0,40}$"
 class Strict(BaseModel):
     # strict: a number is a number (``true`` or ``"20"`` is refused, not read as 1 or 20), a
     # flag a flag; the few fields a string names (a kind, an action, a date) say so themselves.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # NaN or infinity is no number of seconds or calls.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class MenuOptionConfig(Strict):

@@ -6,6 +6,7 @@ lines, a line naming unknown hours) is ``config_checks``'s.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import date
 from pathlib import Path
@@ -50,7 +51,8 @@ CalendarDay = Annotated[date, BeforeValidator(calendar_day)]
 class Strict(BaseModel):
     # strict: a number is a number (``true`` or ``"20"`` is refused, not read as 1 or 20), a
     # flag a flag; the few fields a string names (a kind, an action, a date) say so themselves.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # NaN or infinity is no number of seconds or calls.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Line(Strict):
@@ -130,12 +132,38 @@ class Database(Strict):
     queue_limit: int = Field(default=10_000, ge=10)
 
 
+HOST_NAME = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+
+
 class Admin(Strict):
-    bind: str = Field(default="127.0.0.1:8090", pattern=r"^[^:]+:\d+$")
+    bind: str = Field(default="127.0.0.1:8090", description="host:port, [v6 address]:port")
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, bind: str) -> str:
+        host, colon, port = bind.rpartition(":")
+        wrong = None
+        if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+            wrong = "the port must be a number from 1 to 65535"
+        elif host.startswith("[") and host.endswith("]"):
+            try:
+                ipaddress.IPv6Address(host[1:-1])
+            except ValueError:
+                wrong = f"{host} is no IPv6 address"
+        elif re.fullmatch(r"[\d.]+", host):
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                wrong = f"{host} is no IPv4 address"
+        elif not re.fullmatch(HOST_NAME, host):
+            wrong = f"{host!r} is no address or host name"
+        if wrong is not None:
+            raise ValueError(f"host:port (127.0.0.1:8090, [::1]:8090): {wrong}")
+        return bind
 
     @property
     def host(self) -> str:
-        return self.bind.rsplit(":", 1)[0]
+        return self.bind.rsplit(":", 1)[0].removeprefix("[").removesuffix("]")
 
     @property
     def port(self) -> int:

@@ -223,6 +223,8 @@ def _problems(exc: ValidationError) -> list[str]:
     found = []
     for err in exc.errors():
         said = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "tuple_type":  # what a file writes is a list
+            said = "a list is expected here"
         if err["type"] == "string_pattern_mismatch":
             pattern = str((err.get("ctx") or {}).get("pattern"))
             said = f"{_PATTERNS.get(pattern, said)}, not {err['input']!r}"

@@ -88,11 +88,13 @@ class Distribution(Strict):
             samples = data.get("samples")
             if not samples:
                 raise ValueError("samples are required for an empirical distribution (durations in seconds)")
-            if isinstance(samples, list | tuple):
-                usable = all(isinstance(x, int | float) and 0 <= x <= DAY_SECONDS for x in samples)
-                # Samples that are no durations are named by their own errors, not as a mean.
-                mean = math.fsum(samples) / len(samples) if usable else 1.0
-                return {**data, "mean_seconds": max(mean, 1e-9)}
+            usable = isinstance(samples, list | tuple) and all(
+                isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= DAY_SECONDS
+                for x in samples
+            )
+            # Samples that are no durations (or no list) are named by their own errors, not as a mean.
+            mean = math.fsum(samples) / len(samples) if usable else 1.0
+            return {**data, "mean_seconds": max(mean, 1e-9)}
         return data
 
     @model_validator(mode="after")

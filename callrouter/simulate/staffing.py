@@ -91,15 +91,14 @@ def parse_target(text: str) -> tuple[float, float]:
 
 
 def parse_share(text: str, option: str = "--max-abandon", zero: bool = False) -> float:
-    """``5%`` (or ``5``): 0.05. ``zero``: 0% is a share too (none); 100% never is then."""
+    """``5%`` (or ``5``): 0.05. ``zero``: 0% is a share too (none), and the caller holds
+    the share to its own ceiling (below 100%)."""
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
     if found is None:
         raise TargetError(f"{option}: {text!r} is not a percentage, e.g. 5%")
     share = float(found[1])
     if 0 < share < 1 and "%" not in text:  # 0.05: a fraction meant, or really 0.05%? Asked, not guessed
         raise TargetError(f"{option}: {text!r}: write it with its % sign (5% or {share:g}%)")
-    if zero and not 0 <= share < 100:
-        raise TargetError(f"{option}: must lie in [0, 100%), not {share:g}%")
     if not zero and not 0 < share <= 100:
         raise TargetError(f"{option}: must lie in (0, 100%], not {share:g}%")
     return share / 100

@@ -428,3 +428,31 @@ def test_an_endless_file_is_refused_and_a_byte_order_mark_skipped(tmp_path: Path
     bom = tmp_path / "bom.toml"
     bom.write_text(MINIMAL, encoding="utf-8-sig")
     assert config.load(bom, environ={}).lines[0].name == "clinic-central"
+
+
+@pytest.mark.parametrize(
+    ("bind", "said"),
+    [
+        ("127.0.0.1:99999", "the port must be a number from 1 to 65535"),
+        ("127.0.0.1", "the port must be a number from 1 to 65535"),
+        ("nonsense host:80", "'nonsense host' is no address or host name"),
+        ("999.1.1.1:80", "999.1.1.1 is no IPv4 address"),
+        ("[::zz]:80", "[::zz] is no IPv6 address"),
+    ],
+)
+def test_a_bind_address_that_cannot_be_bound_is_refused_in_words(bind: str, said: str) -> None:
+    problems = problems_of(MINIMAL + f'\n[admin]\nbind = "{bind}"\n')
+    assert problems == [f"admin.bind: host:port (127.0.0.1:8090, [::1]:8090): {said}"], problems
+
+
+def test_an_ipv6_bind_address_is_taken_and_bound_without_its_brackets() -> None:
+    admin = config.parse(MINIMAL + '\n[admin]\nbind = "[::1]:8091"\n', "t.toml", environ={}).admin
+    assert (admin.host, admin.port) == ("::1", 8091)
+
+
+def test_nan_or_infinity_is_no_number_of_seconds() -> None:
+    problems = problems_of(MINIMAL + "\n[queue]\nwrap_up_seconds = nan\nring_timeout_seconds = inf\n")
+    assert sorted(problems) == [
+        "queue.ring_timeout_seconds: Input should be a finite number",
+        "queue.wrap_up_seconds: Input should be a finite number",
+    ], problems

@@ -323,3 +323,9 @@ def test_a_date_is_a_date_and_a_path_has_no_nul(tmp_path: Path) -> None:
     assert problems({**small(), "config": "/tmp/a\x00b.toml"}) == [
         "config: a path without a NUL character, not '/tmp/a\\x00b.toml'"
     ]
+
+
+def test_empirical_samples_that_are_no_list_are_named_as_such() -> None:
+    for samples in (5, "60, 90"):
+        said = problems({**small(), "handle": {"distribution": "empirical", "samples": samples}})
+        assert said == ["handle.samples: a list is expected here"], said

@@ -166,7 +166,10 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         (["--target", "80/20", "--max-abandon", "lots"], "--max-abandon: 'lots' is not a percentage"),
         (["--target", "80/20", "--max-abandon", "0%"], "--max-abandon: must lie in (0, 100%]"),
         (["--target", "80/20", "--max-abandon", "0.05"], "--max-abandon: '0.05': write it with its % sign"),
-        (["--target", "80/20", "--shrinkage", "100%"], "--shrinkage: must lie in [0, 100%)"),
+        (
+            ["--target", "80/20", "--shrinkage", "100%"],
+            "--shrinkage: at most 90% of paid time off the phones",
+        ),
         (["--target", "80/20", "--shrinkage", "0.3"], "--shrinkage: '0.3': write it with its % sign"),
         (["--target", "80/20", "--shrinkage", "a third"], "--shrinkage: 'a third' is not a percentage"),
         (["--target", "0.8/20"], "--target: '0.8/20': the share is in percent: 80/20, or 0.8%/20"),
