@@ -101,7 +101,14 @@ class Distribution(Strict):
     def _samples_when_empirical(self) -> Distribution:
         if (self.distribution == "empirical") != (self.samples is not None):
             raise ValueError("samples go with an empirical distribution, and only with it")
+        _cv_lognormal_only(self.distribution, self.model_fields_set)
         return self
+
+
+def _cv_lognormal_only(distribution: str, given: set[str]) -> None:
+    """A spread written for a distribution that has none of its own would be ignored."""
+    if "cv" in given and distribution != "lognormal":
+        raise ValueError(f"cv shapes a lognormal distribution only: {distribution} has none (leave it out)")
 
 
 class Patience(Strict):
@@ -115,12 +122,16 @@ class Patience(Strict):
     def _mean_unless_infinite(self) -> Patience:
         if self.distribution != "infinite" and self.mean_seconds is None:
             raise ValueError(f"mean_seconds is required for {self.distribution} patience")
+        if self.distribution == "infinite" and self.mean_seconds is not None:
+            raise ValueError("infinite patience has no mean_seconds: leave it out, or name a distribution")
+        _cv_lognormal_only(self.distribution, self.model_fields_set)
         return self
 
     def finite(self) -> Distribution | None:
         if self.distribution == "infinite" or self.mean_seconds is None:
             return None
-        return Distribution(distribution=self.distribution, mean_seconds=self.mean_seconds, cv=self.cv)
+        spread = {"cv": self.cv} if self.distribution == "lognormal" else {}
+        return Distribution(distribution=self.distribution, mean_seconds=self.mean_seconds, **spread)
 
 
 class Redial(Strict):

@@ -329,3 +329,17 @@ def test_empirical_samples_that_are_no_list_are_named_as_such() -> None:
     for samples in (5, "60, 90"):
         said = problems({**small(), "handle": {"distribution": "empirical", "samples": samples}})
         assert said == ["handle.samples: a list is expected here"], said
+
+
+def test_a_key_a_distribution_would_ignore_is_refused() -> None:
+    for key, value, said in (
+        (
+            "patience",
+            {"distribution": "infinite", "mean_seconds": 5},
+            "infinite patience has no mean_seconds",
+        ),
+        ("patience", {"distribution": "exponential", "mean_seconds": 60, "cv": 2}, "cv shapes a lognormal"),
+        ("handle", {"distribution": "fixed", "mean_seconds": 60, "cv": 0.5}, "cv shapes a lognormal"),
+    ):
+        found = problems({**small(), key: value})
+        assert len(found) == 1 and found[0].startswith(f"{key}: {said}"), found
