@@ -345,7 +345,7 @@ def due(s: _Step, kind: str, callback_id: str) -> None:
             _release_reserved(s, callback)
             cancel(s, callback_id, invalid)
         else:
-            _not_now(s, callback, cbs.CLOSED_RECHECK, "line closed")
+            _not_now(s, callback, _until_open(s, callback), "line closed")
     elif kind == "dial" and callback.stage is Stage.DIALLING and callback.person_leg is not None:
         # Asterisk never said the person's phone stopped ringing: hang up, no answer.
         s.out.append(bcmd.HangupLeg(callback.person_leg, "ring timeout"))

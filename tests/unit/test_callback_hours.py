@@ -78,8 +78,8 @@ def test_a_callback_reaching_an_agent_after_closing_is_not_dialled_until_the_lin
     board, out = sb.step(board, sb.Wake(), at(CLOSES + 60))
     assert board.centre.agents["agent1"].state.value == "idle", "the reserved agent is let go at once"
     assert callback_id not in board.centre.queue and board.callbacks[callback_id].record.attempts == ()
-    board, _ = sb.step(board, sb.Wake(), at(CLOSES + 60 + RECHECK))  # looked at once more: still closed
-    assert board.deadlines[("callback", callback_id)] == at(OPENS), "then left until the line opens"
+    board, _ = sb.step(board, sb.Wake(), at(CLOSES + 60 + RECHECK))
+    assert board.deadlines[("callback", callback_id)] == at(OPENS), "left until the line opens"
 
     board = closed_all_night(board, callback_id, CLOSES + 61)
     leased = None
