@@ -74,7 +74,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     except migrate.MigrationError as exc:
         print(f"migrate: {exc}", file=sys.stderr)
         return 1
-    except (*queries.UNAVAILABLE, *queries.REFUSED) as exc:
+    except queries.CANNOT_ASK as exc:
         print(f"migrate: cannot reach the database: {queries.unavailable(exc, 60)}", file=sys.stderr)
         return 1
     except asyncpg.PostgresError as exc:

@@ -142,13 +142,22 @@ def line_scenario(scenario: Scenario, line: str, agents: Sequence[int]) -> Scena
 
 
 def separate_lines(scenario: Scenario) -> Day:
-    return merged(plain(scenario), {line: line_day(scenario, line) for line in split_agents(scenario)})
+    people, split = callers(scenario), split_agents(scenario)  # drawn once for every line
+    return merged(plain(scenario), {line: line_day(scenario, line, people, split) for line in split})
 
 
-def line_day(scenario: Scenario, line: str) -> Day:
-    """One line's day alone, with its own callers of the day's people and its share of the agents."""
-    people = [p for p in callers(scenario) if p.stream.line == line]
-    return simulate(line_scenario(scenario, line, split_agents(scenario)[line]), people=people)
+def line_day(
+    scenario: Scenario,
+    line: str,
+    people: list[Person] | None = None,
+    split: Mapping[str, Sequence[int]] | None = None,
+) -> Day:
+    """One line's day alone, with its own callers of the day's people and its share of the
+    agents (``people`` and ``split``: the day's, else drawn and split here, as a worker does)."""
+    people = callers(scenario) if people is None else people
+    split = split_agents(scenario) if split is None else split
+    mine = [p for p in people if p.stream.line == line]
+    return simulate(line_scenario(scenario, line, split[line]), people=mine)
 
 
 def merged(scenario: Scenario, days: Mapping[str, Day]) -> Day:

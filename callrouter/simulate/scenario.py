@@ -145,8 +145,13 @@ def read_data(path: Path) -> Any:
     return _parsed(read_file(path, ScenarioError), str(path))
 
 
+def is_json(path: Path | str) -> bool:
+    """A scenario file is JSON by its name (``day.json``, ``DAY.JSON``), else TOML."""
+    return str(path).lower().endswith(".json")
+
+
 def _parsed(text: str, source: str) -> Any:
-    kind = "JSON" if source.lower().endswith(".json") else "TOML"
+    kind = "JSON" if is_json(source) else "TOML"
     try:
         return json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except ValueError as exc:  # TOML's and JSON's decode errors, and a number too long to read

@@ -21,7 +21,7 @@ from typing import Literal, TextIO
 from callrouter.config import read_file
 from callrouter.simulate import staffing, staffing_render
 from callrouter.simulate.command import EXIT_UNUSABLE, loaded
-from callrouter.simulate.scenario import Scenario, ScenarioError
+from callrouter.simulate.scenario import Scenario, ScenarioError, is_json
 
 EXIT_NOT_MET = 1
 HELP = """\
@@ -233,7 +233,7 @@ def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
     """The scenario's text with ``staff`` (a ``[staff]`` table) in place of its
     ``[[shifts]]`` and ``[staff]``, its config path made relative to ``output``."""
     config = tomllib.loads(staff)["staff"]
-    if source.suffix.lower() == ".json":
+    if is_json(source):
         data = json.loads(text)
         data.pop("shifts", None)
         data["config"] = _config_path(data["config"], source, output)
@@ -246,18 +246,19 @@ def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
         if not skipping:
             kept.append(line)
     out = "\n".join(kept).rstrip() + "\n\n" + staff
-    where = tomllib.loads(out).get("config")
-    if isinstance(where, str):
-        moved = _config_path(where, source, output)
+    before = tomllib.loads(text)
+    where = before.get("config")  # a top-level key: on a line before any table, so kept
+    moved = _config_path(where, source, output) if isinstance(where, str) else where
+    if isinstance(moved, str):
         key = r"""(?m)^\s*(config|"config"|'config')\s*=\s*("[^"\n]*"|'[^'\n]*')"""
         out = re.sub(key, lambda _: f"config = {json.dumps(moved)}", out, count=1)
-    check, before = tomllib.loads(out), tomllib.loads(text)
+    check = tomllib.loads(out)
     kept_as_was = {k: v for k, v in check.items() if k not in ("staff", "config")} == {
         k: v for k, v in before.items() if k not in ("shifts", "staff", "config")
     }
     if "shifts" in check or check.get("staff") != config or not kept_as_was:
         raise ValueError("cannot put [staff] in place of the shifts here: paste it by hand")
-    if isinstance(where, str) and check.get("config") != _config_path(where, source, output):
+    if check.get("config") != moved:
         raise ValueError("cannot write the config's path for the new folder here: paste [staff] by hand")
     return out
 

@@ -99,6 +99,7 @@ class DatabaseUnavailable(OSError):
 # The login refused, or no such database: the config's address or password is wrong,
 # and nothing the store could ask would be answered (said as such, not "is it migrated?").
 REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
+CANNOT_ASK = (*UNAVAILABLE, *REFUSED)  # what ``unavailable`` puts in words
 
 
 def unavailable(exc: BaseException, timeout: float) -> DatabaseUnavailable:
@@ -182,7 +183,7 @@ class Pooled:
             async with asyncio.timeout(self._timeout):
                 pool = await self._get_pool()
                 return list(await pool.fetch(sql, *args))
-        except (*UNAVAILABLE, *REFUSED) as exc:
+        except CANNOT_ASK as exc:
             raise unavailable(exc, self._timeout) from exc
 
     async def _stream(
@@ -201,7 +202,7 @@ class Pooled:
                         yield [row(r) for r in rows]
             finally:
                 await pool.release(conn)
-        except (*UNAVAILABLE, *REFUSED) as exc:
+        except CANNOT_ASK as exc:
             raise unavailable(exc, self._timeout) from exc
 
     async def close(self) -> None:
