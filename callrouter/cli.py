@@ -10,6 +10,7 @@ import io
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import uvloop
 
@@ -220,10 +221,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # The output could not be written (a full disk, a reader gone): said, not a traceback,
         # and what is still buffered for it dropped (else Python says it again at exit).
-        print(f"callrouter: cannot write the output: {exc.strerror}", file=sys.stderr)
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # Standard error may be the one that is full: then nothing can be said, and the
+        # exit status alone tells it.
+        try:
+            print(f"callrouter: cannot write the output: {exc.strerror}", file=sys.stderr)
+            sys.stderr.flush()
+        except OSError:
+            _drop(sys.stderr)
+        _drop(sys.stdout)
         return 2 if exc.errno != errno.EPIPE else 141
+
+
+def _drop(stream: TextIO | io.IOBase) -> None:
+    """What is still buffered for ``stream`` goes nowhere: its descriptor now writes to /dev/null."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 UNWRITABLE = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF})

@@ -264,8 +264,14 @@ def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
 
 
 def _config_path(config: str, source: Path, output: Path) -> str:
-    """The config's path as seen from the output file's folder."""
+    """The config's path as seen from the output file's folder. A relative path is
+    read from the folder the scenario is named in (``load_scenario``), also when the
+    scenario is a link to a file elsewhere: the folders are resolved, the files not."""
     if Path(config).is_absolute():
         return config
-    absolute = os.path.normpath(source.resolve().parent / config)
-    return Path(os.path.relpath(absolute, output.resolve().parent)).as_posix()
+    absolute = os.path.normpath(_folder(source) / config)
+    return Path(os.path.relpath(absolute, _folder(output))).as_posix()
+
+
+def _folder(file: Path) -> Path:
+    return file.absolute().parent.resolve()

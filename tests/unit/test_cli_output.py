@@ -46,3 +46,17 @@ def test_a_closed_standard_output_is_said_in_one_line(args: tuple[str, ...]) -> 
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == "callrouter: cannot write the output: standard output is closed"
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [("simulate", "/no/such/scenario.toml"), ("check-config", "/no/such.toml")])
+def test_a_full_standard_error_leaves_the_exit_status_to_tell(args: tuple[str, ...]) -> None:
+    """Nothing can be said, so no traceback is tried either: the status is the output's (2)."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "callrouter", *args],
+            stderr=full.fileno(),
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2

@@ -384,6 +384,20 @@ def test_the_rewritten_scenario_moves_a_config_path_however_it_is_quoted(tmp_pat
         assert out["config"] == "../../x/c.toml" and out["seed"] == 3 and "shifts" not in out, written
 
 
+def test_a_linked_scenario_moves_its_config_path_from_the_folder_it_is_named_in(tmp_path: Path) -> None:
+    """simulate reads a linked scenario's config next to the link, so the rewrite does too."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "elsewhere" / "day.toml"
+    target.write_text('config = "c.toml"\nseed = 3\n')
+    link = tmp_path / "day.toml"
+    link.symlink_to(target)
+    out = tomllib.loads(with_staff(link.read_text(), link, tmp_path / "out" / "x.toml", STAFF))
+    assert out["config"] == "../c.toml"
+    out = tomllib.loads(with_staff(target.read_text(), target, tmp_path / "out" / "x.toml", STAFF))
+    assert out["config"] == "../elsewhere/c.toml"
+
+
 def test_the_rewritten_scenario_keeps_every_table_but_the_shifts_or_says_it_cannot(tmp_path: Path) -> None:
     source, output = tmp_path / "day.toml", tmp_path / "out.toml"
     shifts = '[[shifts]]\nagents = ["a1"]\nstart = "08:00"\nend = "09:00"\n'
