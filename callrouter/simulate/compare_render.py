@@ -12,7 +12,15 @@ from typing import Any
 from callrouter.report_render import DASH, goal, percent
 from callrouter.simulate.compare import LABELS, SETUPS, SWITCHED_OFF, Comparison
 from callrouter.simulate.figures import as_dict
-from callrouter.simulate.render import about, cell, definitions, interval_cell, interval_dict, service_level
+from callrouter.simulate.render import (
+    ONE_DAY,
+    about,
+    cell,
+    definitions,
+    interval_cell,
+    interval_dict,
+    service_level,
+)
 from callrouter.simulate.replications import FIGURES
 
 # The day's rows: the figure, as ``Figures`` names it (``callbacks``: completed/made).
@@ -39,7 +47,9 @@ def replicated_cell(name: str, comparison: Comparison, key: str) -> str:
     day = comparison.replicated[key].day
     if name == "agent_hours":
         iv = day["agents"]
-        return DASH if iv is None else f"{24 * iv.mean:.1f}±{24 * iv.half_width:.1f}"
+        if iv is None:
+            return DASH
+        return f"{24 * iv.mean:.1f}±{24 * iv.half_width:.1f}" if iv.spread else f"{24 * iv.mean:.1f}{ONE_DAY}"
     if name == "callbacks":
         name = "callbacks_made"
     return interval_cell(name, day[name])
@@ -120,7 +130,9 @@ def as_table(comparison: Comparison) -> str:
         lines.append(line(label, cells))
     if not replicated:
         lines += ["", *_hours(comparison)]
-    level = "" if not replicated else " each: mean±half-width of its 95% interval;"
+    level = (
+        "" if not replicated else f" each: mean±half-width of its 95% interval ({ONE_DAY}: one day's, none);"
+    )
     lines += [
         "",
         "SL1: answered within T / answered; SL2: answered within T / (answered + abandoned after T);",

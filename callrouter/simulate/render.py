@@ -172,12 +172,21 @@ def _half(name: str, iv: Interval) -> str:
 
 
 def interval_cell(name: str, iv: Interval | None) -> str:
-    return DASH if iv is None else f"{_value(name, iv.mean)}±{_half(name, iv)}"
+    if iv is None:
+        return DASH
+    if not iv.spread:  # one day had a value: that value, said to be one day's
+        return f"{_value(name, iv.mean)}{ONE_DAY}"
+    return f"{_value(name, iv.mean)}±{_half(name, iv)}"
 
 
-def interval_dict(iv: Interval | None) -> dict[str, float | int] | None:
+ONE_DAY = "*"  # after a value one day alone had (no interval); the table's legend says so
+
+
+def interval_dict(iv: Interval | None) -> dict[str, float | int | None] | None:
     if iv is None:
         return None
+    if not iv.spread:
+        return {"mean": round(iv.mean, 6), "low": None, "high": None, "half_width": None, "n": iv.n}
     return {"mean": round(iv.mean, 6), "low": round(iv.low, 6), "high": round(iv.high, 6),
             "half_width": round(iv.half_width, 6), "n": iv.n}  # fmt: skip
 
@@ -189,7 +198,7 @@ def replicated_json(scenario: Scenario, summary: Summary, replicated: Replicated
         "replications": len(replicated.seeds),
         "confidence": replicated.confidence,
         "interval": "mean ± t(n - 1)·s/√n over the replications (Student's t); n: the replications "
-        "with a value for the figure",
+        "with a value for the figure (1: that day's value, low, high and half_width null)",
         "service_level": service_level(summary),
         "definitions": {name: text for name, text in definitions(summary).items() if name in FIGURES},
         "day": {name: interval_dict(replicated.day[name]) for name in FIGURES},
@@ -217,7 +226,13 @@ def replicated_table(scenario: Scenario, summary: Summary, replicated: Replicate
     ]
     for name in FIGURES:
         iv = replicated.day[name]
-        span = DASH if iv is None else f"{_value(name, iv.low)} to {_value(name, iv.high)}"
+        span = (
+            DASH
+            if iv is None
+            else f"{_value(name, iv.low)} to {_value(name, iv.high)}"
+            if iv.spread
+            else f"none: one day{ONE_DAY}"
+        )
         mean = DASH if iv is None else _value(name, iv.mean)
         lines.append(f"{DAY_LABELS[name]:<20}  {mean:>10}  {span:>22}".rstrip())
     lines += [
@@ -237,7 +252,8 @@ def replicated_table(scenario: Scenario, summary: Summary, replicated: Replicate
         "wait: mean wait of every call that waited (abandoned too);",
         f"SL1: answered within {scope.service_level_seconds:g} s / answered; SL2: answered within "
         f"{scope.service_level_seconds:g} s / (answered + abandoned after it); never: people never served;",
-        "occup.: agents' busy time / logged-in time",
+        "occup.: agents' busy time / logged-in time;",
+        f"{ONE_DAY}: one day alone had a value for it (none answered on the others: no ASA), no interval",
     ]
     return "\n".join(lines) + "\n"
 

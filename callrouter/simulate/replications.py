@@ -3,7 +3,8 @@ seed + 1, …, and each figure given as the mean of the N days with a confidence
 interval: Student's t over the replications (the days are independent and each
 gives one value of a figure, so mean ± t(N - 1)·s/√N, s the days' standard
 deviation). A figure a day has no value for (no call answered: no ASA) is
-averaged over the days that have one; with fewer than two, it has no interval.
+averaged over the days that have one; with one, it is that day's value, with no interval
+(``n`` 1); with none, it is None.
 
 Student's t is computed here, exactly for whole degrees of freedom (Abramowitz
 and Stegun 26.7.3: P(|T| ≤ t) as a finite sum in θ = atan(t/√df)), its
@@ -62,8 +63,13 @@ class Interval:
     def high(self) -> float:
         return min(self.mean + self.half_width, self.highest) + 0.0
 
+    @property
+    def spread(self) -> bool:
+        """Whether there is an interval: two values or more (one day alone has none)."""
+        return self.n >= 2
+
     def covers(self, value: float) -> bool:
-        return self.low <= value <= self.high
+        return self.spread and self.low <= value <= self.high
 
 
 @dataclass(frozen=True)
@@ -163,9 +169,10 @@ def intervals(runs: Sequence[Figures], confidence: float) -> dict[str, Interval 
     out: dict[str, Interval | None] = {}
     for name in FIGURES:
         values = [float(v) for v in (getattr(f, name) for f in runs) if v is not None]
-        found = interval(values, confidence) if len(values) >= 2 else None
-        if found is not None:
-            lowest, highest = BOUNDS[name]
-            found = replace(found, lowest=lowest, highest=highest)
-        out[name] = found
+        if not values:
+            out[name] = None
+            continue
+        found = interval(values, confidence) if len(values) >= 2 else Interval(values[0], math.nan, 1)
+        lowest, highest = BOUNDS[name]
+        out[name] = replace(found, lowest=lowest, highest=highest)
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from callrouter import cli
-from callrouter.simulate import figures
+from callrouter.simulate import figures, render
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.replications import FIGURES, interval, intervals, replicate, t_quantile, t_within
 from callrouter.simulate.scenario import build
@@ -161,3 +161,17 @@ def test_the_table_and_too_few_replications(capsys: pytest.CaptureFixture[str], 
         cli.main(["simulate", str(SMALL), "--replications", "1"])
     assert exited.value.code == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_a_figure_only_one_day_has_is_that_days_value_without_an_interval() -> None:
+    """Of three days, one answered a call at 03:00: its ASA is the figure, said to be one
+    day's (it was dropped as if no day had one)."""
+    runs = [replace(ZERO, answered=1, asa_seconds=42.0), ZERO, ZERO]
+    found = intervals(runs, 0.95)
+    asa = found["asa_seconds"]
+    assert asa is not None and asa.mean == 42.0 and asa.n == 1 and not asa.spread
+    assert not asa.covers(42.0), "one value makes no interval to cover anything"
+    assert found["sl1"] is None, "no day has it"
+    assert render.interval_dict(asa) == {"mean": 42.0, "low": None, "high": None, "half_width": None, "n": 1}
+    assert render.interval_cell("asa_seconds", asa) == "42.0*"
+    assert json.loads(json.dumps(render.interval_dict(asa), allow_nan=False))["mean"] == 42.0
