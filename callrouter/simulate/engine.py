@@ -26,7 +26,8 @@ What the model does (the switchboard decides everything else):
   number read back confirmed); every lease is granted; the person answers the
   callback's call with ``callback.answer_probability`` after
   ``callback.answer_seconds``, then talks for a drawn handle time.
-The records the switchboard writes are the outcome (``Day``).
+The records the switchboard writes are the outcome (``Day``). The clock and the
+commands carried out are ``model``'s; the people's side of the day is here.
 """
 
 from __future__ import annotations
@@ -37,18 +38,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from callrouter.core import call_events as ev
-from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
-from callrouter.core.records import AgentStateRecord, CallbackRecord, CallRecord
 from callrouter.simulate import day as d
 from callrouter.simulate.day import Channel, Day, Observer, Progress
+from callrouter.simulate.model import Model
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario
 
 
-class Simulation:
+class Simulation(Model):
     def __init__(
         self,
         scenario: Scenario,
@@ -81,16 +81,6 @@ class Simulation:
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
         self.callers = scenario.file.callers
-
-    # ---- the clock ----------------------------------------------------------------------------
-    def push(self, at: datetime, kind: int, subject: Any = None, detail: Any = None) -> None:
-        self.seq += 1
-        if kind != d.WAKE:
-            self.people_events += 1
-        heapq.heappush(self.heap, (self.now if self.now > at else at, self.seq, kind, subject, detail))
-
-    def after(self, seconds: float, kind: int, subject: Any = None, detail: Any = None) -> None:
-        self.push(self.now + timedelta(seconds=seconds), kind, subject, detail)
 
     def run(self) -> Day:
         for person in self.day.people:
@@ -289,121 +279,6 @@ class Simulation:
     def dial_gone(self, channel_id: str, cause: str) -> None:
         if self.dials.pop(channel_id, None) is not None and channel_id in self.board.dials:
             self.step(sb.DialGone(channel_id, cause))
-
-    # ---- the switchboard's commands carried out -------------------------------------------------
-    def _commands(self) -> dict[type, Callable[[Any], None]]:
-        return {
-            sb.ToChannel: self.to_channel,
-            sb.WakeAt: self.wake_at,
-            sb.Originate: self.originate,
-            sb.HangupLeg: self.hang_up_leg,
-            sb.CallOver: self.call_over,
-            sb.LeaseCallback: lambda c: self.after(0, d.LEASED, c.callback_id),
-            sb.Dial: self.dialled,
-        }
-
-    def wake_at(self, command: sb.WakeAt) -> None:
-        if command.at not in self.wakes:
-            self.wakes.add(command.at)
-            self.push(command.at, d.WAKE)
-
-    def originate(self, command: sb.Originate) -> None:
-        self.legs[command.channel_id] = False
-        misses = self.scenario.file.misses
-        if misses.probability and self.draws.misses.random() < misses.probability:
-            # Rings out: Asterisk ends the originate at its timeout, and the router pauses the agent.
-            self.after(command.ring_seconds, d.LEG_GONE, command.channel_id, "No answer")
-            return
-        self.after(self.timing.agent_answer_seconds, d.LEG_ANSWERS, command.channel_id)
-
-    def hang_up_leg(self, command: sb.HangupLeg) -> None:
-        leg = command.channel_id
-        if leg in self.dials:  # a callback's call to its person
-            self.after(0, d.DIAL_GONE, leg, command.reason)
-        else:
-            self.legs.pop(leg, None)
-            self.after(0, d.LEG_GONE, leg, command.reason)
-
-    def to_channel(self, command: sb.ToChannel) -> None:
-        channel_id = command.channel_id
-        channel = self.channels.get(channel_id)
-        if channel is None:
-            return  # a callback's call to its person (bridged when it answers)
-        match command.command:
-            case cmd.Play(media, playback_id):
-                channel.playing = playback_id
-                self.after(self.timing.prompt_seconds * len(media), d.PLAYED, channel_id, playback_id)
-                self.heard(channel_id, channel, media)
-            case cmd.StopPlayback(playback_id) if channel.playing == playback_id:
-                channel.playing = None
-            case sb.JoinBridge():
-                channel.talking = True
-                self.after(draw(self.draws.handle, channel.person.stream.handle), d.TALK_END, channel_id)
-            case cmd.Hangup() | cmd.ContinueInDialplan():
-                self.after(0, d.GONE, channel_id, "Normal Clearing")
-
-    def heard(self, channel_id: str, channel: Channel, media: tuple[str, ...]) -> None:
-        """A callback offered (the first time: taken or not), or the number read back (confirmed)."""
-        behaviour = self.scenario.file.callback
-        if behaviour.accept_probability <= 0:
-            return
-        if not channel.offered and any(m.endswith("/callback_offer") for m in media):
-            channel.offered = True
-            if self.draws.callback.random() < behaviour.accept_probability:
-                self.after(self.timing.prompt_seconds * len(media), d.OFFER_KEY, channel_id)
-        elif channel.offered and any(m.endswith("/callback_confirm") for m in media):
-            self.after(self.timing.key_seconds, d.OFFER_KEY, channel_id)
-
-    def _records(self) -> dict[type, Callable[[Any], None]]:
-        """What the model reads of the records written (the rest is the day's outcome only)."""
-        return {
-            CallRecord: self.call_saved,
-            AgentStateRecord: self.agent_changed,
-            CallbackRecord: lambda record: self.day.callbacks.__setitem__(record.callback_id, record),
-        }
-
-    def call_saved(self, record: CallRecord) -> None:
-        channel = self.channels.get(record.channel_id)
-        if channel is not None and record.queued_at is not None and not channel.queued:
-            channel.queued = True
-            if self.patience is not None:
-                self.after(draw(self.draws.patience, self.patience), d.ABANDON, record.channel_id)
-
-    def agent_changed(self, record: AgentStateRecord) -> None:
-        self.day.agent_states.append(record)
-        if record.agent in self.leaving and record.state in d.FREE_STATES:
-            self.leaving.discard(record.agent)
-            self.after(0, d.LOGOUT, record.agent)
-        elif record.state == "paused" and (record.reason or "").startswith("auto-pause"):
-            # A ring let go (the router paused the agent): back ``misses.resume_seconds`` after the pause.
-            self.after(self.scenario.file.misses.resume_seconds, d.RESUME, record.agent, record.at)
-
-    def call_over(self, command: sb.CallOver) -> None:
-        channel_id, record = command.channel_id, command.record
-        self.day.calls.append(record)
-        channel = self.channels.pop(channel_id, None)
-        if channel is None or record.outcome not in d.UNSERVED:
-            return
-        redial = self.scenario.file.redial
-        person = channel.person
-        if len(person.calls) >= redial.max_attempts or self.draws.redial.random() >= redial.probability:
-            return
-        at = self.now + timedelta(seconds=draw(self.draws.redial, redial.delay))
-        if at < self.end_of_day:  # the day's people call that day only
-            self.push(at, d.ARRIVE, person)
-        else:
-            self.day.late_redials += 1
-
-    def dialled(self, command: sb.Dial) -> None:
-        channel_id = command.channel_id
-        self.dials[channel_id] = command.app_args.split(",")[1]
-        self.day.dials.append(self.now)
-        behaviour = self.scenario.file.callback
-        answers = self.draws.callback.random() < behaviour.answer_probability
-        if answers and behaviour.answer_seconds < command.ring_seconds:
-            self.after(behaviour.answer_seconds, d.DIAL_ANSWERS, channel_id)
-        else:
-            self.after(command.ring_seconds, d.DIAL_GONE, channel_id, "No answer")
 
 
 def simulate(
