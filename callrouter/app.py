@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -120,18 +121,57 @@ def repeat_key(settings: Settings) -> bytes:
     return key
 
 
-async def run(settings: Settings) -> int:
-    """Run the router until SIGTERM/SIGINT; returns the process exit code."""
-    metrics = build_metrics((line.name for line in settings.lines), settings)
+def admin_sockets(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address ``host`` names, on ``port`` (as aiohttp's TCPSite
+    binds them, address reuse on); OSError if any is taken or not this machine's."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(128)
+    except OSError:
+        for sock in bound:
+            sock.close()
+        raise
+    return bound
+
+
+def _start(settings: Settings) -> tuple[str, str, list[socket.socket]] | None:
+    """The ARI password, the admin token and the admin address taken; None (said in the
+    log) if one is missing or bad. The address is taken first of all that reaches out:
+    a second router started by mistake on a working one's address stops here, where it
+    would have taken the working one's ARI application (so stopping it) before failing
+    to listen."""
     ari_password = _secret(settings.ari_password)
     if ari_password is None:
         log.error("CALLROUTER_ARI_PASSWORD is not set")
-        return 2
+        return None
     try:
         admin_token = check_token(_secret(settings.admin_token))
     except TokenError as problem:
         log.error("%s", problem)
+        return None
+    try:
+        listening = admin_sockets(settings.admin.host, settings.admin.port)
+    except OSError as problem:
+        log.error("cannot listen on admin.bind %s: %s", settings.admin.bind, problem.strerror or problem)
+        return None
+    return ari_password, admin_token, listening
+
+
+async def run(settings: Settings) -> int:
+    """Run the router until SIGTERM/SIGINT; returns the process exit code."""
+    started = _start(settings)
+    if started is None:
         return 2
+    ari_password, admin_token, listening = started
+    metrics = build_metrics((line.name for line in settings.lines), settings)
     store = PgRecordStore(settings.database.dsn, _secret(settings.database_password))
     writer = RecordWriter(
         store,
@@ -216,7 +256,8 @@ async def run(settings: Settings) -> int:
     )
     admin = web.AppRunner(api, access_log=None)
     await admin.setup()
-    await web.TCPSite(admin, settings.admin.host, settings.admin.port).start()
+    for sock in listening:
+        await web.SockSite(admin, sock).start()
     log.info("admin HTTP on %s", settings.admin.bind)
 
     stop = asyncio.Event()

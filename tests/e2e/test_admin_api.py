@@ -78,6 +78,27 @@ def test_the_router_refuses_to_start_without_a_usable_token(
     assert time.monotonic() - started < 30
 
 
+def test_a_second_router_on_a_working_ones_admin_address_stops_before_reaching_asterisk(
+    stack: StackInfo, router: RouterProcess, tmp_path: Path
+):
+    """Started by mistake with the running router's admin address: one line and exit 2, and
+    the running router keeps its ARI application (the second took it over, so stopping the
+    working one, before failing to listen with a traceback)."""
+    bind = router.admin_url.removeprefix("http://")
+    env = dict(os.environ, **stack.env(), CALLROUTER_ADMIN_BIND=bind, CALLROUTER_ADMIN_TOKEN=router.token,
+               CALLROUTER_SPOOL_DIR=str(tmp_path / "second-spool"))  # fmt: skip
+    command = [sys.executable, "-m", "callrouter", "--log-format", "text", "run", "-c", str(CONFIG)]
+    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"cannot listen on admin.bind {bind}: Address already in use" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    time.sleep(1)  # a take-over would have stopped the first router by now
+    assert router.proc.poll() is None, router.log()[-2000:]
+    health = router.health()
+    assert health["ari_connected"] and health["ready"], health
+    assert "took over" not in router.log()
+
+
 WRONG = {
     "no header": None,
     "empty": "",
