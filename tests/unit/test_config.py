@@ -304,6 +304,39 @@ def test_a_bad_environment_value_is_reported_with_its_path(name: str, value: str
     assert problem.startswith(f"{path}: ")
 
 
+@pytest.mark.parametrize(
+    ("dsn", "said"),
+    [
+        ("postgresql://callrouter@127.0.0.1:99999/callrouter", "the port '99999' of '127.0.0.1:99999'"),
+        ("postgresql://callrouter@127.0.0.1:abc/callrouter", "the port 'abc'"),
+        ("postgresql://u:secret-pass@[::1]:0/db", "the port '0' of '[::1]:0'"),
+        ("postgresql://u@h1:5432,h2:70000/db", "the port '70000' of 'h2:70000'"),
+        ("postgresql://u@h/db?port=99999", "the port '99999' of '?port='"),
+        ("postgresql://callrouter@[::1:5432/x", "Invalid IPv6 URL"),
+    ],
+)
+def test_a_database_address_the_driver_would_fail_on_is_refused_by_its_path(dsn: str, said: str) -> None:
+    """The driver reads the port only when it connects: report, migrate and results import
+    failed there with a traceback, and check-config said OK."""
+    (problem,) = problems_of(MINIMAL, environ={"CALLROUTER_DATABASE_DSN": dsn})
+    assert problem.startswith("database.dsn: ") and said in problem, problem
+    assert "secret-pass" not in problem
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u@h1:5432,h2:5433/db",
+        "postgresql://u@[::1]:5432/db",
+        "postgresql://u@[::1]/db",
+        "postgresql:///db?host=/run/postgresql&port=5433",
+        "postgres://u:p%40ss@db.test/calls",
+    ],
+)
+def test_the_database_addresses_libpq_takes_are_taken(dsn: str) -> None:
+    assert config.parse(MINIMAL, environ={"CALLROUTER_DATABASE_DSN": dsn}).database.dsn == dsn
+
+
 def test_secrets_come_from_the_environment_as_secret_str() -> None:
     environ = {
         "CALLROUTER_ARI_PASSWORD": "ari-secret",
