@@ -226,7 +226,10 @@ def _moment(value: str | None, day_end: bool) -> datetime | None:
         return None
     if re.fullmatch(DAY_PATTERN, value):
         start = datetime.combine(date.fromisoformat(value), time(), UTC)
-        return start + timedelta(days=1) if day_end else start
+        if not day_end:
+            return start
+        # To the day's end: past 9999-12-31 there is no next day, so Python's last time.
+        return start + timedelta(days=1) if start.date() < date.max else LATEST
     return _in_utc(datetime.fromisoformat(value))
 
 

@@ -179,6 +179,8 @@ REPORTED = [
     ("GET", "/results/LAB%00/audit", None, 404, None),
     ("GET", "/results?after=%00", None, 404, None),
     ("GET", "/results?from=2026-02-30", None, 422, "from"),
+    ("GET", "/results?to=9999-12-31", None, 200, None),  # the last day: to Python's last time (was a 500)
+    ("GET", "/results?from=9999-12-31&to=9999-12-31", None, 200, None),
     ("POST", "/results", b'{"results": [1]}', 422, "results.0"),
 ]
 

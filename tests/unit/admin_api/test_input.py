@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from callrouter.api.models import MAX_BODY_BYTES
+from callrouter.api.models import LATEST, MAX_BODY_BYTES, ResultsQuery
 from callrouter.api.server import build_app
 from callrouter.metrics import Metrics
 from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, Board, admin_of, call, refused
@@ -209,3 +209,11 @@ async def test_a_bug_is_one_log_line_and_a_json_500_without_traceback(
     line = errors[0].getMessage()
     assert "RuntimeError" in line and "/agents/{agent_id}/login" in line
     assert "7916" not in line
+
+
+def test_the_last_day_a_results_query_takes_ends_at_the_last_time_python_holds() -> None:
+    """``to`` is a day included: the day after 9999-12-31 does not exist (it was a 500)."""
+    query = ResultsQuery.model_validate({"from": "9999-12-31", "to": "9999-12-31"})
+    start, end = query.window()
+    assert start == datetime(9999, 12, 31, tzinfo=UTC) and end == LATEST
+    assert ResultsQuery.model_validate({"to": "2026-11-30"}).window()[1] == datetime(2026, 12, 1, tzinfo=UTC)
