@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from callrouter.core.erlang import agents_for
@@ -84,7 +84,10 @@ def seconds_by_hour(zone: ZoneInfo, since: datetime, until: datetime) -> Iterato
 
 
 def _pieces(zone: ZoneInfo, since: datetime, until: datetime) -> Iterator[tuple[int, float]]:
-    at = since
+    # In UTC: an aware time of the zone itself adds and subtracts on its wall clock (Python's
+    # rule for one tzinfo), and lost the hour the clocks go back twice over (a 25-hour day
+    # counted 24 hours, and its arrival rate at 02:00 twice what it was).
+    at, until = since.astimezone(UTC), until.astimezone(UTC)
     while at < until:
         local = at.astimezone(zone)
         to_hour = timedelta(minutes=60 - local.minute) - timedelta(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -100,6 +100,23 @@ def test_seconds_by_hour_of_the_wall_clock(
     zone: str, since: str, until: str, expected: list[tuple[int, float]]
 ) -> None:
     assert list(seconds_by_hour(ZoneInfo(zone), utc(since), utc(until))) == expected
+
+
+@pytest.mark.parametrize(("day", "hours", "hour_2"), [("2026-10-25", 25, 7200), ("2026-03-29", 23, None)])
+def test_a_day_given_on_the_zones_own_clock_counts_every_real_second(
+    day: str, hours: int, hour_2: float | None
+) -> None:
+    """The report gives its days as the zone's own midnights: a time of the zone adds on its
+    wall clock, and the day the clocks go back counted 24 hours (its 02:00 hour once)."""
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime.fromisoformat(day).replace(tzinfo=zone)
+    end = (start + timedelta(days=1)).replace(tzinfo=zone)
+    found = dict(seconds_by_hour(zone, start, end))
+    assert sum(found.values()) == hours * 3600
+    assert found.get(2) == hour_2
+    tally = CoverTally(start, "Europe/Berlin", 20, 0.8)
+    cover = tally.figures(end)
+    assert sum(h.hours for h in cover.hours) == hours
 
 
 def test_every_format_shows_planned_vs_needed() -> None:
