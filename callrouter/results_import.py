@@ -2,7 +2,8 @@
 
 The file is read whole first (results_csv.py: an unusable file writes nothing),
 then checked and put in ``BATCH_ROWS`` rows at a time: each bad row on stderr
-as ``line N: field: reason`` (never a value of the row: no secret, no number),
+as ``line N: field: reason`` (never the row's secret, number or result; an unknown line's
+name, a language or an external id may be said, to find the row by),
 the good ones into PostgreSQL (store/notifications.py), a progress line on
 stderr when it is a terminal, and a summary at the end on stdout.
 
