@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import calibrate
 from callrouter.simulate import figures, render, replications
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.scenario import Scenario, load_scenario
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         (Path(folder) / "callrouter.toml").write_text(config_text(0))
         (Path(folder) / "day.toml").write_text(scenario_text(args.calls, args.seed))
         scenario = load_scenario(Path(folder) / "day.toml")
+    yardstick = calibrate.reference_seconds()  # the VM's speed of the day, before and after
     profiler = cProfile.Profile() if args.profile else None
     started = time.perf_counter()
     if profiler is not None:
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         profiler.disable()
         profiler.dump_stats(args.profile)
     took = time.perf_counter() - started
+    yardstick = min(yardstick, calibrate.reference_seconds())
     summary = figures.summary(day)
     if args.json is not None:
         # The temporary folder's name left out: the same seed, the same file.
@@ -134,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls == 35_000:
         verdict = "within" if took <= BAR_SECONDS else "over"
         print(f"{took:.2f} s against the bar of {BAR_SECONDS:.0f} s for a 35,000-call day: {verdict} it")
+    print(
+        f"yardstick (bench.calibrate, best of 6 around the day) {yardstick:.3f} s: the day took "
+        f"{took / yardstick:.1f} yardsticks; the bar is {BAR_SECONDS / yardstick:.1f} of them today"
+    )
     totals = summary.day
     print(
         f"answered {totals.answered}, abandoned {totals.abandoned}, SL1 {totals.sl1 or 0:.1%}, "
