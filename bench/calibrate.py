@@ -3,7 +3,8 @@ kind the switchboard's step is made of (frozen dataclasses made and copied, thei
 fields read, dicts copied and updated, small calls, a heap), timed in the same
 run as what it is held against. The 2-core dev VM runs the same commit up to
 twice as fast on one day as on another; a figure divided by the yardstick
-measured beside it moves far less, so runs of different days can be compared.
+measured beside it should move less (not yet measured across days), so runs of
+different days can be compared by it.
 
     python -m bench.calibrate      # prints the yardstick's seconds (best of 3)
 """
