@@ -11,11 +11,11 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from callrouter.config_dsn import dsn_problem
 from callrouter.core.lines import DidPattern, LineKind, PatternError, digits_of, is_pattern
 
 
@@ -131,23 +131,9 @@ class Database(Strict):
     @field_validator("dsn")
     @classmethod
     def _dsn(cls, dsn: str) -> str:
-        """Each host's port a number from 1 to 65535, and an IPv6 host in brackets closed:
-        the driver reads them only when it connects, and failed there with a traceback."""
-        try:
-            parts = urlsplit(dsn)
-        except ValueError as exc:  # "Invalid IPv6 URL": a [ not closed
-            raise ValueError(f"postgresql://user@host:port/database: {exc}") from None
-        ports = [  # several hosts: h1:5432,h2:5433; an IPv6 one's colons are in its brackets
-            (host, after.rpartition(":")[2])
-            for host in parts.netloc.rpartition("@")[2].split(",")
-            if ":" in (after := host.rpartition("]")[2] if host.startswith("[") else host)
-        ]
-        for given in parse_qs(parts.query).get("port", []):  # ?port=5432 (or 5432,5433)
-            ports += [("?port=", number) for number in given.split(",")]
-        for where, number in ports:
-            if number and (not number.isdigit() or not 1 <= int(number) <= 65535):
-                raise ValueError(f"postgresql://user@host:port/database: the port {number!r} of {where!r} "
-                                 "is not a number from 1 to 65535")  # fmt: skip
+        problem = dsn_problem(dsn)  # read as the driver reads it, which it does only when it connects
+        if problem is not None:
+            raise ValueError(problem)
         return dsn
 
     spool_dir: Path = Field(default=Path("/var/spool/callrouter"), strict=False)  # a path is a string

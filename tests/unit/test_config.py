@@ -311,8 +311,14 @@ def test_a_bad_environment_value_is_reported_with_its_path(name: str, value: str
         ("postgresql://callrouter@127.0.0.1:abc/callrouter", "the port 'abc'"),
         ("postgresql://u:secret-pass@[::1]:0/db", "the port '0' of '[::1]:0'"),
         ("postgresql://u@h1:5432,h2:70000/db", "the port '70000' of 'h2:70000'"),
-        ("postgresql://u@h/db?port=99999", "the port '99999' of '?port='"),
+        ("postgresql:///db?port=99999", "the port '99999' of '?port='"),
         ("postgresql://callrouter@[::1:5432/x", "Invalid IPv6 URL"),
+        ("postgresql://u@h1,/db", "an empty host in the host list 'h1,'"),
+        ("postgresql://u@127.0.0.1:5432:1/db", "the port '5432:1'"),  # split at the first colon
+        ("postgresql://u@h/db?sslmode", "name=value pairs"),
+        ("postgresql:///db?host=127.0.0.1:99999", "the port '99999' of '127.0.0.1:99999'"),
+        ("postgresql://u:secret-pass/x@db/calls", "percent-encode it"),  # never a piece of it
+        ("postgresql://u:secret-pass?x@db/calls", "percent-encode it"),
     ],
 )
 def test_a_database_address_the_driver_would_fail_on_is_refused_by_its_path(dsn: str, said: str) -> None:
@@ -331,6 +337,9 @@ def test_a_database_address_the_driver_would_fail_on_is_refused_by_its_path(dsn:
         "postgresql://u@[::1]/db",
         "postgresql:///db?host=/run/postgresql&port=5433",
         "postgres://u:p%40ss@db.test/calls",
+        "postgresql://u@h:%35432/db",  # the driver unquotes the port
+        "postgresql://u@[::1]:abc/db",  # the driver reads no port there, and takes its default
+        "postgresql://h/db?user=a@b",
     ],
 )
 def test_the_database_addresses_libpq_takes_are_taken(dsn: str) -> None:
