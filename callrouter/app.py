@@ -122,23 +122,32 @@ def repeat_key(settings: Settings) -> bytes:
 
 
 def admin_sockets(host: str, port: int) -> list[socket.socket]:
-    """Sockets bound to every address ``host`` names, on ``port`` (as aiohttp's TCPSite
-    binds them, address reuse on); OSError if any is taken or not this machine's."""
+    """Sockets bound to the addresses ``host`` names, on ``port`` (address reuse on, as
+    aiohttp's TCPSite binds them): bound, not listening, so the port refuses connections
+    until the admin API answers them. An address whose kind this machine lacks (IPv6
+    switched off) is skipped, as asyncio skips it; OSError if one is taken or not this
+    machine's, or none could be made."""
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     bound: list[socket.socket] = []
+    lacking: OSError | None = None
     try:
         for family, kind, proto, _, address in dict.fromkeys(found):
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:
+                lacking = exc
+                continue
             bound.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
-            sock.listen(128)
     except OSError:
         for sock in bound:
             sock.close()
         raise
+    if not bound:
+        raise lacking or OSError(f"no address for {host}")
     return bound
 
 
