@@ -161,12 +161,18 @@ def _parsed(text: str, source: str) -> Any:
         raise ScenarioError(source, [f"not valid {kind}: nested too deeply"]) from None
 
 
+def config_path_of(base: Path, config: str) -> Path:
+    """A scenario's config path, read from ``base`` (the folder the scenario is named in)
+    as written: ``..`` taken off the path's text, not after following links."""
+    return Path(os.path.normpath(base / config))
+
+
 def build(data: Any, source: str, base: Path) -> Scenario:
     try:
         file = ScenarioFile.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(source, _problems(exc)) from None
-    config_path = Path(os.path.normpath(base / file.config))
+    config_path = config_path_of(base, file.config)
     try:
         settings = load(config_path, environ={})
     except ConfigError as exc:

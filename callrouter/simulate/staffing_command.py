@@ -21,7 +21,7 @@ from typing import Literal, TextIO
 from callrouter.config import read_file
 from callrouter.simulate import staffing, staffing_render
 from callrouter.simulate.command import EXIT_UNUSABLE, loaded
-from callrouter.simulate.scenario import Scenario, ScenarioError, is_json
+from callrouter.simulate.scenario import Scenario, ScenarioError, config_path_of, is_json
 
 EXIT_NOT_MET = 1
 HELP = """\
@@ -264,14 +264,10 @@ def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
 
 
 def _config_path(config: str, source: Path, output: Path) -> str:
-    """The config's path as seen from the output file's folder. A relative path is
-    read from the folder the scenario is named in (``load_scenario``), also when the
-    scenario is a link to a file elsewhere: the folders are resolved, the files not."""
+    """The config's path as seen from the output file's folder, read as ``simulate``
+    reads it (``config_path_of``: from the folder the scenario is named in, links not
+    followed), so the written scenario names the config the source named."""
     if Path(config).is_absolute():
         return config
-    absolute = os.path.normpath(_folder(source) / config)
-    return Path(os.path.relpath(absolute, _folder(output))).as_posix()
-
-
-def _folder(file: Path) -> Path:
-    return file.absolute().parent.resolve()
+    absolute = config_path_of(source.absolute().parent, config)
+    return Path(os.path.relpath(absolute, os.path.normpath(output.absolute().parent))).as_posix()

@@ -15,7 +15,7 @@ import pytest
 from callrouter import cli
 from callrouter.core.erlang import agents_for
 from callrouter.simulate import replications, staffing
-from callrouter.simulate.scenario import Scenario, build
+from callrouter.simulate.scenario import Scenario, build, config_path_of
 from callrouter.simulate.staff import Staff
 from callrouter.simulate.staffing import (
     Target,
@@ -384,7 +384,7 @@ def test_the_rewritten_scenario_moves_a_config_path_however_it_is_quoted(tmp_pat
         assert out["config"] == "../../x/c.toml" and out["seed"] == 3 and "shifts" not in out, written
 
 
-def test_a_linked_scenario_moves_its_config_path_from_the_folder_it_is_named_in(tmp_path: Path) -> None:
+def test_a_linked_scenario_or_folder_moves_its_config_path_as_simulate_reads_it(tmp_path: Path) -> None:
     """simulate reads a linked scenario's config next to the link, so the rewrite does too."""
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "out").mkdir()
@@ -396,6 +396,15 @@ def test_a_linked_scenario_moves_its_config_path_from_the_folder_it_is_named_in(
     assert out["config"] == "../c.toml"
     out = tomllib.loads(with_staff(target.read_text(), target, tmp_path / "out" / "x.toml", STAFF))
     assert out["config"] == "../elsewhere/c.toml"
+    # A linked folder: simulate takes "../c.toml" off the path's text (tmp/c.toml), not after
+    # following the link (tmp/elsewhere/../c.toml would be tmp/c.toml too: go one deeper).
+    (tmp_path / "real" / "scen").mkdir(parents=True)
+    (tmp_path / "scen_link").symlink_to(tmp_path / "real" / "scen")
+    (tmp_path / "real" / "scen" / "day.toml").write_text('config = "../c.toml"\nseed = 3\n')
+    source = tmp_path / "scen_link" / "day.toml"
+    out = tomllib.loads(with_staff(source.read_text(), source, tmp_path / "out" / "x.toml", STAFF))
+    assert out["config"] == "../c.toml"
+    assert config_path_of(tmp_path / "out", out["config"]) == config_path_of(source.parent, "../c.toml")
 
 
 def test_the_rewritten_scenario_keeps_every_table_but_the_shifts_or_says_it_cannot(tmp_path: Path) -> None:
