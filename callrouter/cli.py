@@ -206,9 +206,49 @@ class _Closed(io.TextIOBase):
         raise OSError(errno.EBADF, "standard output is closed")
 
 
+class _Aside(io.TextIOBase):
+    """Standard error, said as far as it can be: a note, a progress line or an error
+    message that cannot be written (``2>/dev/full``, ``2>&-``) is dropped, and the
+    command goes on to its own exit status (a note on a full stderr failed a
+    simulation whose output had been written)."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.stream is not None and self.stream.isatty()
+
+    def fileno(self) -> int:
+        if self.stream is None:
+            raise OSError(errno.EBADF, "standard error is closed")
+        return self.stream.fileno()
+
+    def write(self, text: str) -> int:
+        if self.stream is not None:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except OSError:
+                _drop(self.stream)  # what is buffered for it: nowhere (else it fails again at exit)
+                self.stream = None
+        return len(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     if sys.stdout is None:
         sys.stdout = _Closed()
+    original = sys.stderr
+    sys.stderr = original if isinstance(original, _Aside) else _Aside(original)
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = original
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)  # --help, --version: written here
         logs.setup(args.log_level, args.log_format)
@@ -221,13 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # The output could not be written (a full disk, a reader gone): said, not a traceback,
         # and what is still buffered for it dropped (else Python says it again at exit).
-        # Standard error may be the one that is full: then nothing can be said, and the
-        # exit status alone tells it.
-        try:
-            print(f"callrouter: cannot write the output: {exc.strerror}", file=sys.stderr)
-            sys.stderr.flush()
-        except OSError:
-            _drop(sys.stderr)
+        print(f"callrouter: cannot write the output: {exc.strerror}", file=sys.stderr)
         _drop(sys.stdout)
         return 2 if exc.errno != errno.EPIPE else 141
 
