@@ -13,6 +13,7 @@ from callrouter.report_render import DASH, goal, percent
 from callrouter.simulate.compare import LABELS, SETUPS, SWITCHED_OFF, Comparison
 from callrouter.simulate.figures import as_dict
 from callrouter.simulate.render import (
+    INTERVAL_TEXT,
     ONE_DAY,
     about,
     cell,
@@ -131,7 +132,10 @@ def as_table(comparison: Comparison) -> str:
     if not replicated:
         lines += ["", *_hours(comparison)]
     level = (
-        "" if not replicated else f" each: mean±half-width of its 95% interval ({ONE_DAY}: one day's, none);"
+        ""
+        if not replicated
+        else f" each: mean±half-width of its 95% interval ({ONE_DAY} after a mean: one day alone had "
+        "a value for it, no interval);"
     )
     lines += [
         "",
@@ -189,6 +193,7 @@ def as_json(comparison: Comparison) -> dict[str, Any]:
             "seeds": list(any_run.seeds),
             "replications": len(any_run.seeds),
             "confidence": any_run.confidence,
+            "interval": INTERVAL_TEXT,
         }
     setups: dict[str, Any] = {}
     for key in SETUPS:

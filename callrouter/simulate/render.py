@@ -179,6 +179,10 @@ def interval_cell(name: str, iv: Interval | None) -> str:
     return f"{_value(name, iv.mean)}±{_half(name, iv)}"
 
 
+INTERVAL_TEXT = (
+    "mean ± t(n - 1)·s/√n over the replications (Student's t); n: the replications with a value "
+    "for the figure (1: that day's value, low, high and half_width null)"
+)
 ONE_DAY = "*"  # after a value one day alone had (no interval); the table's legend says so
 
 
@@ -197,8 +201,7 @@ def replicated_json(scenario: Scenario, summary: Summary, replicated: Replicated
         "seeds": list(replicated.seeds),
         "replications": len(replicated.seeds),
         "confidence": replicated.confidence,
-        "interval": "mean ± t(n - 1)·s/√n over the replications (Student's t); n: the replications "
-        "with a value for the figure (1: that day's value, low, high and half_width null)",
+        "interval": INTERVAL_TEXT,
         "service_level": service_level(summary),
         "definitions": {name: text for name, text in definitions(summary).items() if name in FIGURES},
         "day": {name: interval_dict(replicated.day[name]) for name in FIGURES},
