@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -130,6 +130,28 @@ def windows(request: RecordedDay, zone: str) -> list[Window]:
             f"no day from {start.date()} to {end.date()} (excluded) is a {weekday_names(request.weekdays)}"
         ])  # fmt: skip
     return chosen
+
+
+def day_hours(day: Window) -> float:
+    """The real hours from the day's midnight to the next (23 or 25 the day the clocks change)."""
+    return (day.end.astimezone(UTC) - day.midnight.astimezone(UTC)).total_seconds() / 3600
+
+
+def _whole_days(days: list[Window], stderr: TextIO, name: str) -> list[Window]:
+    """A range's days but those the clocks change on (a scenario plays 24 hours: such a
+    day's records would land an hour off after the change, or past the day's end), each
+    left out said on ``stderr``; ScenarioError if that leaves none."""
+    kept = [day for day in days if day_hours(day) == 24]
+    for day in days:
+        if day_hours(day) != 24:
+            print(
+                f"{name}: note: {day.midnight.date()} left out of the range: the clocks change that day "
+                f"({day_hours(day):g} hours in {day.zone}), and a scenario plays a 24-hour day",
+                file=stderr,
+            )
+    if not kept:
+        raise ScenarioError("--from/--to", ["every day of the range is a day the clocks change"])
+    return kept
 
 
 def _midnight(moment: datetime) -> bool:
@@ -252,6 +274,8 @@ def scenario(
             if not isinstance(base, dict):
                 raise ScenarioError(str(request.base), ["not a scenario: a table of keys is expected"])
         days = windows(request, base.get("zone") or compiled.centre_zone(settings))
+        if len(days) > 1:
+            days = _whole_days(days, stderr, name)
         span = days[0]
         records = asyncio.run(read(settings, days))
         agents = frozenset(compiled.board(settings).centre.agents)

@@ -8,6 +8,7 @@ whole days, or records with nothing to play, are refused by name."""
 from __future__ import annotations
 
 import random
+import sys
 import tomllib
 from collections import Counter
 from dataclasses import replace
@@ -195,6 +196,23 @@ def test_a_range_of_whole_days_is_one_window_a_day() -> None:
         with pytest.raises(ScenarioError) as raised:
             simulate_records.windows(request(start, end), "Europe/Moscow")
         assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+def test_a_day_the_clocks_change_is_left_out_of_a_range_and_said(capsys: pytest.CaptureFixture[str]) -> None:
+    """Berlin's clocks go back on 2026-10-25 (25 hours): its records would land an hour off
+    after the change and past the scenario's 24 hours; the range's other days are played."""
+    days = simulate_records.windows(request("2026-10-24T00:00", "2026-10-27T00:00"), "Europe/Berlin")
+    assert [simulate_records.day_hours(d) for d in days] == [24, 25, 24]
+    kept = simulate_records._whole_days(days, sys.stderr, "simulate")
+    assert [d.midnight.date().isoformat() for d in kept] == ["2026-10-24", "2026-10-26"]
+    assert capsys.readouterr().err == (
+        "simulate: note: 2026-10-25 left out of the range: the clocks change that day (25 hours in "
+        "Europe/Berlin), and a scenario plays a 24-hour day\n"
+    )
+    spring = simulate_records.windows(request("2026-03-29T00:00", "2026-03-30T00:00"), "Europe/Berlin")
+    assert [simulate_records.day_hours(d) for d in spring] == [23]
+    with pytest.raises(ScenarioError, match="--from/--to"):
+        simulate_records._whole_days(spring * 2, sys.stderr, "simulate")
 
 
 def test_days_of_a_range_are_averaged_into_one() -> None:
