@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from http import HTTPStatus
 
 from callrouter.ari.client import AriClient, AriError, AriNotFound
 from callrouter.core import call_events as ev
@@ -127,12 +128,10 @@ class ChannelExecutor:
             case cmd.StartMoh() | cmd.StopMoh():
                 await self._hold(command)
             case MakeBridge(bridge_id):
-                await ari.create_bridge(bridge_id)
-                self._bridges.add(bridge_id)
+                await self._make_bridge(bridge_id)
             case JoinBridge(bridge_id, agent_channel):
-                if bridge_id not in self._bridges:  # its early creation failed (or never ran)
-                    await ari.create_bridge(bridge_id)
-                    self._bridges.add(bridge_id)
+                if bridge_id not in self._bridges:  # made by another channel, or its creation failed
+                    await self._make_bridge(bridge_id)
                 await ari.add_to_bridge(bridge_id, [channel, agent_channel])
                 self._held = False  # joining the call's bridge left the holding bridge
             case DestroyBridge(_, bridge_id):
@@ -143,6 +142,19 @@ class ChannelExecutor:
                 await ari.set_variable(channel, name, value)
             case cmd.ContinueInDialplan(context, extension):
                 await ari.continue_in_dialplan(channel, context, extension)
+
+    async def _make_bridge(self, bridge_id: str) -> None:
+        """The call's bridge made, or found made already (409): a bridge's id is its place's,
+        and a person's second call that took the place over while an agent rang gets the
+        bridge the first call's channel made; a router started again finds the one its
+        stopped predecessor made. (Refused as a failure, it hung up the call the agent
+        had just answered.)"""
+        try:
+            await self._ari.create_bridge(bridge_id)
+        except AriError as exc:
+            if exc.status != HTTPStatus.CONFLICT:
+                raise
+        self._bridges.add(bridge_id)
 
     async def _stop(self, playback_id: str) -> None:
         # The resends are set going before the request: its PlaybackFinished may come first.

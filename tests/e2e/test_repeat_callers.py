@@ -135,3 +135,56 @@ async def test_a_caller_who_hangs_up_and_calls_again_is_served_before_one_who_jo
     # Followed up: the abandoned call is off the operators' list of people to phone back.
     _, body = await admin(router, "GET", "/calls/abandoned")
     assert str(first["call_id"]) not in {c["call_id"] for c in body["calls"]}  # type: ignore[index]
+
+
+async def agent_state(router: RouterProcess, agent_id: str, state: str, within: float = 15) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        _, body = await admin(router, "GET", "/agents")
+        if {a["id"]: a["state"] for a in body["agents"]}.get(agent_id) == state:  # type: ignore[index]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{agent_id} never {state}")
+
+
+async def test_a_second_call_while_an_agent_rings_for_the_first_is_the_one_the_agent_talks_to(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    """agent1's phone rings 3.5 s (of the 4 s ring timeout) for the person's first call;
+    they call again from another phone meanwhile. The new call takes the place over, and
+    the agent who answers talks to it: its channel uses the bridge the first call's made
+    for the place (making it again was refused, 409, and both of the person's calls were
+    hung up on the agent)."""
+    caller = number()
+    agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=3500, talk_ms=1500, timeout_s=60)
+    try:
+        assert (await admin(router, "POST", "/agents/agent1/login"))[0] == 200
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(sipp.call, stack.sip_port, [(caller, CENTRAL)], 30000, [(800, "0")])
+            await agent_state(router, "agent1", "ringing")
+            second = pool.submit(sipp.call, stack.sip_port, [(caller, NORTH)], 30000, [(800, "0")])
+            results = [first.result(), second.result()]
+    finally:
+        agent_result = agent.wait(30)
+    old, new = await calls_of(db, caller, 2, ended=True)
+    assert old["outcome"] == "replaced", dict(old)
+    assert (new["repeat_kind"], new["repeat_of"]) == ("already_waiting", old["call_id"])
+    events = [
+        (r["kind"], r["detail"])
+        for r in await db.fetch(
+            "SELECT * FROM call_events WHERE call_id = ANY($1::uuid[]) ORDER BY at, id",
+            [old["call_id"], new["call_id"]],
+        )
+    ]
+    states = [
+        (r["state"], r["reason"])
+        for r in await db.fetch(
+            "SELECT * FROM agent_states WHERE agent = 'agent1' AND at >= $1 ORDER BY at", old["started_at"]
+        )
+    ]
+    outcome = (new["outcome"], new["agent"], new["end_reason"])
+    assert outcome == ("answered", "agent1", "agent hung up"), (outcome, events, states)
+    talked = (new["ended_at"] - new["agent_answered_at"]).total_seconds()
+    assert 1 < talked < 4, talked
+    assert all(r.ok for r in results), [r.output[-800:] for r in results if not r.ok]
+    assert agent_result.ok and agent_result.successful == 1, agent_result.output[-1500:]
