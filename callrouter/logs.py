@@ -68,3 +68,6 @@ def setup(level: str = "INFO", fmt: str = "auto") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # While PostgreSQL is away the pool warns, with a traceback, every few seconds that it
+    # cannot keep its connections; the record writer says the outage once, in words.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)

@@ -54,7 +54,7 @@ class Agent:
 
 def _require(agent: Agent, *states: AgentState) -> None:
     if agent.state not in states:
-        allowed = ", ".join(s.value for s in states)
+        allowed = ", ".join(sorted(s.value for s in states))  # one order, whichever command asks
         raise AgentStateError(f"agent {agent.agent_id} is {agent.state.value}; needs {allowed}")
 
 

@@ -1,5 +1,6 @@
 """Whether a callback fits the config: a configured line, topic and language, a
-phone number (read in the line's country) not on the exclusion list.
+phone number (read in the line's country) not on the exclusion list and not one
+of the centre's own lines' numbers.
 
 Checked when a follow-up is made by hand (``by_hand``: every bad field named),
 and again whenever a pending callback is (re)scheduled or restored at start
@@ -36,6 +37,8 @@ def problems(rules: Rules, number: str, line_name: str, topic: str, language: st
         found.append(("number", f"not a phone number (read in {line.country} when national)"))
     elif e164 is not None and rules.repeat.excluded(e164):
         found.append(("number", "excluded from callbacks ([repeat] exclude)"))
+    elif e164 is not None and rules.lines.exact(e164) is not None:
+        found.append(("number", "the number of one of the centre's lines: it would ring the centre back"))
     return found
 
 

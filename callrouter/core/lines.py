@@ -111,6 +111,10 @@ class DidDirectory(Generic[T]):
                 self._exact[digits_of(did)] = item
         self._patterns.sort(key=lambda pair: pair[0].specificity)
 
+    def exact(self, number: str) -> T | None:
+        """The item whose own number (not a pattern) this is."""
+        return self._exact.get(digits_of(number))
+
     def match(self, dialled: str) -> T | None:
         digits = digits_of(dialled)
         if digits in self._exact:

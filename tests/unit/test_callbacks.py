@@ -12,6 +12,7 @@ import pytest
 
 from callrouter import compiled, config
 from callrouter.core import call_events as ev
+from callrouter.core import callback_fit
 from callrouter.core import switchboard as sb
 from callrouter.core.call_state import Phase
 from callrouter.core.callbacks import Stage
@@ -187,6 +188,19 @@ def test_a_callback_to_an_excluded_number_is_refused_and_the_caller_stays() -> N
     board, out = accept(board, "c1", 20)
     assert board.callbacks == {} and "callback_not_possible" in heard(out, "c1")
     assert board.calls["c1"].phase is Phase.QUEUED
+
+
+def test_a_callback_to_one_of_the_centres_own_numbers_is_refused() -> None:
+    """It would ring the centre back into its own menu: refused when a caller asks for
+    it, and named by its field when an operator makes a follow-up (it was taken)."""
+    board = busy_centre("agent1")
+    own = "+78162700101"  # clinic-central's line
+    waiting = waiting_with_offer(board, "c1", 1, number=own)
+    after, out = accept(waiting, "c1", 20)
+    assert after.callbacks == {} and "callback_not_possible" in heard(out, "c1")
+    found = callback_fit.problems(board.rules, own, "clinic-central", "operator", None)
+    assert found == [("number", "the number of one of the centre's lines: it would ring the centre back")]
+    assert callback_fit.problems(board.rules, "+79161234567", "clinic-central", "operator", None) == []
 
 
 def test_the_callback_is_dialled_agent_first_and_only_with_its_lease() -> None:

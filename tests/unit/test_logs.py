@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from callrouter import logs
 from callrouter.logs import JsonFormatter, TextFormatter
 
 NUMBER = "+79161234567"
@@ -104,3 +105,17 @@ def test_through_a_real_logger(caplog: pytest.LogCaptureFixture) -> None:
     entry = formatted(record)
     assert entry["caller"] == MASKED
     assert entry["line"] == "ambulance"
+
+
+def test_the_pools_warnings_during_an_outage_are_left_to_the_writer() -> None:
+    """asyncpg's pool warns with a traceback every few seconds while PostgreSQL is away;
+    the record writer says the outage once. Its errors still come through."""
+    root = logging.getLogger()
+    kept = (root.handlers[:], root.level)
+    try:
+        logs.setup("INFO", "json")
+        pool = logging.getLogger("asyncpg.pool")
+        assert not pool.isEnabledFor(logging.WARNING) and pool.isEnabledFor(logging.ERROR)
+        assert logging.getLogger("callrouter.store.writer").isEnabledFor(logging.WARNING)
+    finally:
+        root.handlers[:], root.level = kept[0], kept[1]
