@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from callrouter.store.queries import Pooled, is_uuid
+from callrouter.store.queries import OPEN_STATES, Pooled, is_uuid
 
-OPEN_STATES = ("pending", "dialling")
 OPEN = "(" + ", ".join(f"'{state}'" for state in OPEN_STATES) + ")"  # in SQL
 TAKE = f"""
 WITH free AS (

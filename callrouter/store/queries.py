@@ -64,6 +64,7 @@ PEOPLE = f"""
 SELECT {PEOPLE_COLUMNS} FROM people
 WHERE left_at >= $1 OR contact_at >= $2 OR person = ANY($3::text[])
 """
+OPEN_STATES = ("pending", "dialling")  # a callback's states while it may be leased and dialled
 CALLBACK_COLUMNS = """callback_id, updated_at, state, number, requested_at, joined_at, topic, line, language,
        priority, person, call_id, attempts, reason"""
 OPEN_CALLBACKS = f"""
@@ -270,6 +271,7 @@ class Queries(Pooled):
 
 def _callback_answer(r: asyncpg.Record) -> dict[str, Any]:
     callback = _callback(r)
+    leased = r["leased_by"] is not None and callback.state.value in OPEN_STATES
     return {
         "callback_id": callback.callback_id,
         "state": callback.state.value,
@@ -285,6 +287,8 @@ def _callback_answer(r: asyncpg.Record) -> dict[str, Any]:
         "attempts": json.loads(r["attempts"]),  # [{"at", "agent", "outcome"}, ...]
         "reason": callback.reason,
         "updated_at": callback.at.isoformat(),
-        "leased_by": r["leased_by"],
-        "lease_until": r["lease_until"].isoformat() if r["lease_until"] is not None else None,
+        # A lease means something only while the callback is open: an ended one's last
+        # holder is not shown as holding it (the row keeps it until it would be taken).
+        "leased_by": r["leased_by"] if leased else None,
+        "lease_until": r["lease_until"].isoformat() if leased else None,
     }
