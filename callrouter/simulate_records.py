@@ -141,14 +141,17 @@ def _whole_days(days: list[Window], stderr: TextIO, name: str) -> list[Window]:
     """A range's days but those the clocks change on (a scenario plays 24 hours: such a
     day's records would land an hour off after the change, or past the day's end), each
     left out said on ``stderr``; ScenarioError if that leaves none."""
-    kept = [day for day in days if day_hours(day) == 24]
+    kept = []
     for day in days:
-        if day_hours(day) != 24:
-            print(
-                f"{name}: note: {day.midnight.date()} left out of the range: the clocks change that day "
-                f"({day_hours(day):g} hours in {day.zone}), and a scenario plays a 24-hour day",
-                file=stderr,
-            )
+        hours = day_hours(day)
+        if hours == 24:
+            kept.append(day)
+            continue
+        print(
+            f"{name}: note: {day.midnight.date()} left out of the range: the clocks change that day "
+            f"({hours:g} hours in {day.zone}), and a scenario plays a 24-hour day",
+            file=stderr,
+        )
     if not kept:
         raise ScenarioError("--from/--to", ["every day of the range is a day the clocks change"])
     return kept

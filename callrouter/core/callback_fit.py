@@ -19,6 +19,7 @@ from callrouter.core.numbers import normalise
 from callrouter.core.records import CallbackRecord, CallbackState
 
 Problems = list[tuple[str, str]]
+OWN_NUMBER = "the number of one of the centre's lines"  # never called back: it would ring the centre
 
 
 def problems(rules: Rules, number: str, line_name: str, topic: str, language: str | None) -> Problems:
@@ -38,7 +39,7 @@ def problems(rules: Rules, number: str, line_name: str, topic: str, language: st
     elif e164 is not None and rules.repeat.excluded(e164):
         found.append(("number", "excluded from callbacks ([repeat] exclude)"))
     elif e164 is not None and rules.lines.exact(e164) is not None:
-        found.append(("number", "the number of one of the centre's lines: it would ring the centre back"))
+        found.append(("number", f"{OWN_NUMBER}: it would ring the centre back"))
     return found
 
 

@@ -26,8 +26,6 @@ from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallEventRecord, PlaceState
 
-OWN_NUMBER = "the number of one of the centre's lines"
-
 
 def _rules(s: _Step) -> cbs.CallbackRules:
     rules = s.board.rules.callback
@@ -107,7 +105,7 @@ def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
     if s.board.rules.repeat.excluded(number):
         return "excluded number"
     if s.board.rules.lines.exact(number) is not None:
-        return OWN_NUMBER
+        return callback_fit.OWN_NUMBER
     if open_for_number(s.board, number) is not None:
         return "a callback to this number is pending"
     return None

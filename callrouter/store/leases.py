@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from callrouter.store.queries import OPEN_STATES, Pooled, is_uuid
+from callrouter.store.queries import OPEN_IN_SQL, OPEN_STATES, Pooled, is_uuid
 
-OPEN = "(" + ", ".join(f"'{state}'" for state in OPEN_STATES) + ")"  # in SQL
 TAKE = f"""
 WITH free AS (
     SELECT callback_id FROM callbacks
-    WHERE callback_id = $1 AND state IN {OPEN}
+    WHERE callback_id = $1 AND state IN {OPEN_IN_SQL}
       AND (leased_by IS NULL OR lease_until <= now() OR leased_by = $2)
     FOR UPDATE SKIP LOCKED
 )

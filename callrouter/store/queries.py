@@ -65,11 +65,12 @@ SELECT {PEOPLE_COLUMNS} FROM people
 WHERE left_at >= $1 OR contact_at >= $2 OR person = ANY($3::text[])
 """
 OPEN_STATES = ("pending", "dialling")  # a callback's states while it may be leased and dialled
+OPEN_IN_SQL = "(" + ", ".join(f"'{state}'" for state in OPEN_STATES) + ")"
 CALLBACK_COLUMNS = """callback_id, updated_at, state, number, requested_at, joined_at, topic, line, language,
        priority, person, call_id, attempts, reason"""
 OPEN_CALLBACKS = f"""
 SELECT {CALLBACK_COLUMNS} FROM callbacks
-WHERE state IN ('pending', 'dialling') OR callback_id = ANY($1::uuid[])
+WHERE state IN {OPEN_IN_SQL} OR callback_id = ANY($1::uuid[])
 """
 CALLBACKS = f"""
 SELECT {CALLBACK_COLUMNS}, leased_by, lease_until FROM callbacks
