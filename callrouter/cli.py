@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        args = build_parser().parse_args(argv)  # --help, --version: written here
+        parser = build_parser()
+        given = sys.argv[1:] if argv is None else argv
+        args = parser.parse_args(glue_values(parser, given))  # --help, --version: written here
         logs.setup(args.log_level, args.log_format)
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -264,6 +266,46 @@ def _main(argv: list[str] | None) -> int:
         print(f"callrouter: cannot write the output: {exc.strerror}", file=sys.stderr)
         _drop(sys.stdout)
         return 2 if exc.errno != errno.EPIPE else 141
+
+
+def glue_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--target -80/20`` made ``--target=-80/20``: argparse takes a value that begins
+    with ``-`` (and is no negative number) for an option and says only "expected one
+    argument"; glued, the value reaches its option, whose check says what is wrong
+    with it. A word that is one of the command's options is never glued (a value left out)."""
+    takes_value, known = _options(parser)
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return out + argv[i:]
+        if word in takes_value and i + 1 < len(argv):
+            value = argv[i + 1]
+            if value.startswith("-") and value != "--" and value.split("=", 1)[0] not in known:
+                out.append(f"{word}={value}")
+                i += 2
+                continue
+        out.append(word)
+        i += 1
+    return out
+
+
+def _options(parser: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
+    """The long options of ``parser`` and its commands' parsers that take one value, and
+    every option string of them all."""
+    takes_value: set[str] = set()
+    known: set[str] = set()
+    for action in parser._actions:
+        known.update(action.option_strings)
+        if action.nargs is None and action.option_strings:
+            takes_value.update(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                more, names = _options(child)
+                takes_value |= more
+                known |= names
+    return takes_value, known
 
 
 def _drop(stream: TextIO | io.IOBase) -> None:
