@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -31,6 +32,7 @@ from callrouter.core.records import Outcome, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.secrets_hash import verify_secret
+from callrouter.secrets_pepper import Pepper
 from callrouter.store.leases import CallbackLeases
 from callrouter.store.notifications import Notifications
 from callrouter.store.postgres import PgRecordStore
@@ -96,8 +98,20 @@ def _use_results(settings: Settings, dispatcher: Dispatcher) -> ResultsDialler:
     connection before its first statement)."""
     store = ResultsDialler(settings.database.dsn, _secret(settings.database_password))
     if settings.file.results is not None:
-        dispatcher.use_results(store, verify_secret, settings.file.results.lease_seconds)
+        pepper = results_pepper(settings)
+        if pepper is None:
+            log.warning(
+                "results secrets are hashed without a pepper: a copy of the database alone is "
+                "enough to try every date of birth (set CALLROUTER_RESULTS_PEPPER)"
+            )
+        verify = functools.partial(verify_secret, pepper=pepper)
+        dispatcher.use_results(store, verify, settings.file.results.lease_seconds)
     return store
+
+
+def results_pepper(settings: Settings) -> Pepper | None:
+    """The key results secrets are hashed under (CALLROUTER_RESULTS_PEPPER), if one is set."""
+    return Pepper.of(_secret(settings.results_pepper))
 
 
 def repeat_key(settings: Settings) -> bytes:
@@ -215,7 +229,12 @@ async def run(settings: Settings) -> int:
     results_store = _use_results(settings, dispatcher)
     queries = Queries(settings.database.dsn, _secret(settings.database_password))
     expire_after = compiled.results_expire_after(settings)
-    notifications = Notifications(settings.database.dsn, _secret(settings.database_password), expire_after)
+    notifications = Notifications(
+        settings.database.dsn,
+        _secret(settings.database_password),
+        expire_after,
+        pepper=results_pepper(settings),
+    )
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)
     dispatcher.step(RestoreAgents(await last_agent_states(queries, spooled)))

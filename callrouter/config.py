@@ -37,8 +37,9 @@ from callrouter.config_centre import (
 from callrouter.config_checks import Item, Parts
 from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
+from callrouter.secrets_pepper import PEPPER_MIN_CHARS
 
-SECRET_KEYS = {"password", "token", "secret"}
+SECRET_KEYS = {"password", "token", "secret", "pepper"}
 
 
 class ConfigError(Exception):
@@ -83,6 +84,7 @@ class EnvironmentValues(BaseModel):
     database_password: SecretStr | None = None
     admin_token: SecretStr | None = None
     repeat_key: SecretStr | None = None
+    results_pepper: SecretStr | None = None
     admin_bind: str | None = None
     spool_dir: Path | None = None
 
@@ -105,6 +107,9 @@ class Settings(BaseModel):
     # The key of the hash people are recognised by (CALLROUTER_REPEAT_KEY); without
     # one, ``run`` makes one and keeps it beside the spool.
     repeat_key: SecretStr | None = None
+    # The key results secrets are run through before they are hashed (CALLROUTER_RESULTS_PEPPER,
+    # ``secrets_hash``); without one, they are hashed as they are.
+    results_pepper: SecretStr | None = None
 
     @property
     def router(self) -> Router:
@@ -197,6 +202,11 @@ def validate(
                 table[key] = str(value)
     parts = split(data, problems)
     problems.extend(config_checks.problems(parts))
+    if env.results_pepper is not None and len(env.results_pepper.get_secret_value()) < PEPPER_MIN_CHARS:
+        problems.append(
+            f"CALLROUTER_RESULTS_PEPPER: at least {PEPPER_MIN_CHARS} characters "
+            "(a random one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     if "results" in data:
         results = _item(ResultsConfig, data["results"], ("results",), problems)
         problems.extend(config_results.problems(results, parts.topics, parts.lines))
@@ -217,6 +227,7 @@ def validate(
         admin_token=env.admin_token,
         source=source,
         repeat_key=env.repeat_key,
+        results_pepper=env.results_pepper,
     )
 
 

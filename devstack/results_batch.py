@@ -22,6 +22,7 @@ import asyncpg
 
 from callrouter.core.numbers import mask
 from callrouter.secrets_hash import hash_secret
+from callrouter.secrets_pepper import Pepper
 from devstack import sipp
 from devstack.stack import StackInfo
 
@@ -73,9 +74,10 @@ async def insert(
     line: str = "clinic-central",
     due_in: float = 0.0,
     prefix: str = "demo",
+    pepper: Pepper | None = None,
 ) -> str:
     """One due notification as the import leaves one (its secret, ``SECRET``, hashed
-    with argon2id), due ``due_in`` s from now; its id."""
+    with argon2id under ``pepper``), due ``due_in`` s from now; its id."""
     nid = uuid.uuid4()
     await conn.execute(
         "INSERT INTO notifications (notification_id, external_id, number, secret_hash, test_type,"
@@ -83,7 +85,7 @@ async def insert(
         " reason, updated_at) VALUES ($1, $2, $3, $4, 'covid-19 PCR', $5, 'ru', $6, $7,"
         " now(), now() + make_interval(secs => $8), now() + interval '3 days', 'pending', '[]', '',"
         " now())",
-        nid, f"{prefix}-{nid}", number, hash_secret(SECRET), result, line,
+        nid, f"{prefix}-{nid}", number, hash_secret(SECRET, pepper), result, line,
         hashlib.sha256(str(nid).encode()).hexdigest(), due_in,
     )  # fmt: skip
     return str(nid)
@@ -93,7 +95,11 @@ async def put(info: StackInfo) -> list[str]:
     """The batch in PostgreSQL, one result due every 3 s."""
     conn = await asyncpg.connect(info.dsn(), password=info.pg_password)
     try:
-        return [await insert(conn, p.number, p.result, due_in=3.0 * n) for n, p in enumerate(PATIENTS)]
+        pepper = Pepper.of(info.results_pepper)
+        return [
+            await insert(conn, p.number, p.result, due_in=3.0 * n, pepper=pepper)
+            for n, p in enumerate(PATIENTS)
+        ]
     finally:
         await conn.close()
 

@@ -56,6 +56,9 @@ class StackInfo:
     overlay: bool = True
     suite: str = ""
     asterisk_version: str = ""
+    # The key results secrets are hashed under (CALLROUTER_RESULTS_PEPPER); "" on a stack
+    # from before it had one: its router hashes them as they are.
+    results_pepper: str = ""
     pg_dir: str = ""
 
     @property
@@ -77,6 +80,7 @@ class StackInfo:
             "CALLROUTER_ARI_PASSWORD": self.ari_password,
             "CALLROUTER_DATABASE_DSN": self.dsn(),
             "CALLROUTER_DATABASE_PASSWORD": self.pg_password,
+            **({"CALLROUTER_RESULTS_PEPPER": self.results_pepper} if self.results_pepper else {}),
         }
 
 
@@ -128,6 +132,7 @@ class Stack:
             ari_password=os.environ.get("CALLROUTER_ARI_PASSWORD") or secrets.token_urlsafe(18),
             pg_port=free_port(),
             pg_password=secrets.token_urlsafe(18),
+            results_pepper=os.environ.get("CALLROUTER_RESULTS_PEPPER") or secrets.token_urlsafe(32),
             agent_ports=self._agent_ports(),
             agent_password=os.environ.get("CALLROUTER_AGENT_PASSWORD") or secrets.token_urlsafe(12),
             fallback_port=free_port(also_udp=True),

@@ -30,6 +30,7 @@ import asyncpg
 
 from callrouter.core.records import NOTIFICATION_FINAL, NotificationState
 from callrouter.secrets_hash import hash_secrets, verify_secrets
+from callrouter.secrets_pepper import Pepper
 from callrouter.store.queries import TIMEOUT_SECONDS, Pooled
 
 COLUMNS = ("external_id", "number", "secret_hash", "test_type", "result", "language", "line", "fingerprint")
@@ -136,10 +137,12 @@ class Notifications(Pooled):
         expire_after: timedelta,
         hash_threads: int = 1,
         timeout: float = TIMEOUT_SECONDS,
+        pepper: Pepper | None = None,
     ) -> None:
         super().__init__(dsn, password, timeout)
         self._expire_after = expire_after
         self._threads = hash_threads
+        self._pepper = pepper  # secrets hashed under it (``secrets_hash``)
 
     async def put(self, items: Sequence[NewItem], now: datetime) -> list[Outcome]:
         """One outcome per item, in order. An id given twice in ``items`` is put in
@@ -149,7 +152,7 @@ class Notifications(Pooled):
             first.setdefault(item.external_id, index)
         stored = await self._stored(list(first))
         new = [index for external_id, index in first.items() if external_id not in stored]
-        hashes = await hash_secrets([items[index].secret for index in new], self._threads)
+        hashes = await hash_secrets([items[index].secret for index in new], self._threads, self._pepper)
         inserted = await self._insert(
             [(items[index], phc) for index, phc in zip(new, hashes, strict=True)], now
         )
@@ -175,7 +178,9 @@ class Notifications(Pooled):
             if not changed:
                 to_verify.append(index)
         pairs = [(stored[items[i].external_id]["secret_hash"], items[i].secret) for i in to_verify]
-        for index, same in zip(to_verify, await verify_secrets(pairs, self._threads), strict=True):
+        for index, same in zip(
+            to_verify, await verify_secrets(pairs, self._threads, self._pepper), strict=True
+        ):
             external_id = items[index].external_id
             outcomes[index] = (
                 Outcome(external_id, PutStatus.DUPLICATE)

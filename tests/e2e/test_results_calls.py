@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 
 from bench.observer import Observer
+from callrouter.secrets_pepper import Pepper
 from devstack import results_batch, sipp
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
@@ -55,10 +56,17 @@ async def none_left_pending(db: asyncpg.Connection) -> AsyncIterator[None]:
 
 
 async def put(
-    db: asyncpg.Connection, phone: str, result: str = "negative", line: str = "clinic-central"
+    stack: StackInfo,
+    db: asyncpg.Connection,
+    phone: str,
+    result: str = "negative",
+    line: str = "clinic-central",
+    peppered: bool = True,
 ) -> str:
-    """A due notification, as the import leaves one (its secret hashed with argon2id)."""
-    return await results_batch.insert(db, phone, result, line, prefix="e2e")
+    """A due notification, as the import leaves one: its secret hashed with argon2id under
+    the stack's pepper (``peppered``), else as one put in before a pepper was configured."""
+    pepper = Pepper.of(stack.results_pepper) if peppered else None
+    return await results_batch.insert(db, phone, result, line, prefix="e2e", pepper=pepper)
 
 
 async def ended(
@@ -107,13 +115,18 @@ async def timeline(db: asyncpg.Connection, call_id: object) -> list[str]:
     return [r["kind"] for r in rows]
 
 
+@pytest.mark.parametrize("peppered", [True, False], ids=["peppered", "put-in-before-the-pepper"])
 async def test_the_right_secret_hears_the_result_audited_first_and_it_is_delivered(
-    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, peppered: bool
 ) -> None:
     phone = number()
     patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=40_000, timeout_s=60, keys=RIGHT)
     async with AriObserver(stack) as observer:
-        nid = await put(db, phone)
+        nid = await put(stack, db, phone, peppered=peppered)
+        stored = await db.fetchval(
+            "SELECT secret_hash FROM notifications WHERE notification_id = $1", uuid.UUID(nid)
+        )
+        assert stored.startswith("$callrouter-pepper$") is peppered
         row = await ended(db, nid, ["delivered"])
     result = await asyncio.to_thread(patient.wait, 30)
     assert result.ok, result.output[-1500:]
@@ -144,7 +157,7 @@ async def test_a_wrong_secret_hears_nothing_of_the_result_and_is_tried_again_lat
     keys = wrong() + wrong(1200) + wrong(1200)  # three tries, each over the "does not match" prompt
     patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=60_000, timeout_s=90, keys=keys)
     async with AriObserver(stack) as observer:
-        nid = await put(db, phone, result="positive")
+        nid = await put(stack, db, phone, result="positive")
         row = await attempted(db, nid, within=60)
     await asyncio.to_thread(patient.wait, 30)
     heard = played(observer, nid)
@@ -168,7 +181,7 @@ async def test_a_positive_result_and_1_reaches_a_consultant_through_the_queue(
     patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=60_000, timeout_s=90, keys=keys)
     try:
         async with AriObserver(stack) as observer:
-            nid = await put(db, phone, result="positive")
+            nid = await put(stack, db, phone, result="positive")
             row = await ended(db, nid, ["transferred"], within=45)
             (attempt,) = json.loads(row["attempts"])
             call_id = uuid.UUID(attempt["call_id"])
@@ -196,7 +209,7 @@ async def test_nobody_answering_is_tried_again_then_unreachable(
 ) -> None:
     phone = number()
     patient = sipp.Callee(stack.trunk_port, ["no_answer", "no_answer"], timeout_s=60)
-    nid = await put(db, phone)
+    nid = await put(stack, db, phone)
     row = await ended(db, nid, ["unreachable"], within=45)
     await asyncio.to_thread(patient.wait, 20)
     attempts = json.loads(row["attempts"])
@@ -223,7 +236,7 @@ async def test_a_line_whose_window_is_closed_is_not_dialled_until_it_opens(
     router = start_router(stack, tmp_path, config)
     patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=30_000, timeout_s=60, keys=RIGHT)
     try:
-        nid = await put(db, number(), line="clinic-north")
+        nid = await put(stack, db, number(), line="clinic-north")
         await ended(db, nid, ["delivered"], within=60)
     finally:
         router.stop()
@@ -239,7 +252,7 @@ async def test_a_router_killed_mid_call_neither_loses_the_result_nor_tells_it_tw
     hangs the call up, finds it told, and records it delivered without a second call."""
     phone = number()
     patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=60_000, timeout_s=60, keys=RIGHT)
-    nid = await put(db, phone)
+    nid = await put(stack, db, phone)
     for _ in range(300):  # the audit row is committed before the result plays
         if await audits(db, nid):
             break

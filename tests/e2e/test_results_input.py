@@ -23,6 +23,7 @@ import pytest
 
 from callrouter.core.results_input import fingerprint
 from callrouter.secrets_hash import verify_secret
+from callrouter.secrets_pepper import Pepper
 from devstack.router import RouterProcess
 from devstack.stack import REPO, StackInfo
 from tests.e2e.conftest import CONFIG, admin, start_router
@@ -173,7 +174,12 @@ async def test_an_operators_csv_goes_in_but_its_bad_rows_named_by_line(
             [],
             row["received_at"],
         )
-        assert row["secret_hash"].startswith("$argon2id$") and verify_secret(row["secret_hash"], secret)
+        # hashed under the stack's pepper: the row alone verifies nothing
+        pepper = Pepper.of(stack.results_pepper)
+        assert pepper is not None, "a new stack hashes results secrets under a pepper"
+        assert row["secret_hash"].startswith(f"$callrouter-pepper${pepper.id}$argon2id$")
+        assert verify_secret(row["secret_hash"], secret, pepper)
+        assert not verify_secret(row["secret_hash"], secret)
         no_secret_in(row)
 
     again = import_csv(stack, path)
@@ -182,7 +188,7 @@ async def test_an_operators_csv_goes_in_but_its_bad_rows_named_by_line(
 
 
 async def test_the_running_router_takes_a_mixed_batch_lists_cancels_and_audits(
-    router: RouterProcess, db: asyncpg.Connection, run_id: str
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, run_id: str
 ) -> None:
     first, second = phone(), phone()
 
@@ -223,7 +229,9 @@ async def test_the_running_router_takes_a_mixed_batch_lists_cancels_and_audits(
     assert answer["counts"] == {"accepted": 1, "duplicate": 1, "refused": 2, "invalid": 1, "total": 5}
     stored = await rows_of(db, run_id)
     assert sorted(stored) == ["1", "2"] and stored["1"]["number"] == first
-    assert verify_secret(stored["2"]["secret_hash"], "4455") and stored["2"]["language"] == "en"
+    pepper = Pepper.of(stack.results_pepper)
+    assert verify_secret(stored["2"]["secret_hash"], "4455", pepper) and stored["2"]["language"] == "en"
+    assert not verify_secret(stored["2"]["secret_hash"], "4455")
     for row in stored.values():
         no_secret_in(row)
 

@@ -17,6 +17,7 @@ import pytest
 
 from callrouter.core.results_input import NewNotification, read_item
 from callrouter.secrets_hash import verify_secret
+from callrouter.secrets_pepper import Pepper
 from callrouter.store.notifications import CancelStatus, Notifications, Outcome, PutStatus
 from callrouter.store.queries import DatabaseUnavailable
 from devstack.util import free_port
@@ -255,3 +256,38 @@ def test_the_outcome_reason_is_empty_unless_refused() -> None:
     assert Outcome("a", PutStatus.ACCEPTED).reason == ""
     refused = replace(Outcome("a", PutStatus.REFUSED), changed=("phone",))
     assert refused.reason == "external id a exists with a different phone"
+
+
+async def test_under_a_pepper_the_row_names_it_and_a_result_put_in_again_is_checked_under_it(
+    db: Migrated, empty_db: str, cluster: Cluster
+) -> None:
+    pepper = Pepper(b"the centre's own pepper, 32 byte")
+    peppered = Notifications(empty_db, cluster.password, EXPIRE, hash_threads=2, pepper=pepper)
+    plain = Notifications(empty_db, cluster.password, EXPIRE)
+    try:
+        assert changes(await plain.put([item(1)], T0)) == [("accepted", ())]  # before the pepper
+        assert changes(await peppered.put([item(2)], T0)) == [("accepted", ())]
+        stored = await rows(db)
+        assert stored["LAB-00002"]["secret_hash"].startswith(f"$callrouter-pepper${pepper.id}$argon2id$")
+        assert verify_secret(stored["LAB-00002"]["secret_hash"], "12031980", pepper)
+        assert not verify_secret(stored["LAB-00002"]["secret_hash"], "12031980")
+        # Put in again under the pepper: the same secret is a duplicate, another refused;
+        # the row from before the pepper is still checked as it was made.
+        again = [item(2), item(2, secret="13.03.1980"), item(1), item(1, secret="13.03.1980")]
+        assert changes(await peppered.put(again, T0)) == [
+            ("duplicate", ()), ("refused", ("secret",)), ("duplicate", ()), ("refused", ("secret",)),
+        ]  # fmt: skip
+        # Without the pepper the peppered row cannot be checked: refused, never taken for the same.
+        assert changes(await plain.put([item(2)], T0)) == [("refused", ("secret",))]
+        with pytest.raises(asyncpg.CheckViolationError):  # the column takes a labelled PHC string only
+            await db.conn.execute(
+                "UPDATE notifications SET secret_hash = '$callrouter-pepper$nothex!!$argon2id$x'"
+                " WHERE external_id = 'LAB-00002'"
+            )
+    finally:
+        await peppered.close()
+        await plain.close()
+
+
+def changes(outcomes: list[Outcome]) -> list[tuple[str, tuple[str, ...]]]:
+    return [(o.status.value, o.changed) for o in outcomes]

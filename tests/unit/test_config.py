@@ -498,3 +498,16 @@ def test_nan_or_infinity_is_no_number_of_seconds() -> None:
         "queue.ring_timeout_seconds: Input should be a finite number",
         "queue.wrap_up_seconds: Input should be a finite number",
     ], problems
+
+
+def test_the_results_pepper_comes_from_the_environment_and_is_long_enough() -> None:
+    (problem,) = problems_of(MINIMAL, {"CALLROUTER_RESULTS_PEPPER": "too short"})
+    assert problem.startswith("CALLROUTER_RESULTS_PEPPER: at least 16 characters"), problem
+    assert "too short" not in problem
+    pepper = "a pepper long enough for a centre"
+    settings = config.parse(MINIMAL, environ={"CALLROUTER_RESULTS_PEPPER": pepper})
+    assert settings.results_pepper is not None and settings.results_pepper.get_secret_value() == pepper
+    assert pepper not in repr(settings)
+    assert config.parse(MINIMAL, environ={}).results_pepper is None
+    problems = problems_of('[results]\npepper = "a pepper long enough for a centre"\n' + MINIMAL)
+    assert any(p.startswith("results.pepper: secrets do not belong") for p in problems), problems

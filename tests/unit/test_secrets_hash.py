@@ -11,6 +11,7 @@ import pytest
 
 from callrouter import secrets_hash
 from callrouter.secrets_hash import hash_secret, hash_secrets, verify_secret, verify_secrets
+from callrouter.secrets_pepper import Pepper
 
 PHC = re.compile(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}")
 
@@ -61,9 +62,9 @@ async def test_a_batch_is_hashed_in_order_in_worker_threads_and_the_loop_goes_on
     threads: set[int] = set()
     real = secrets_hash.hash_secret
 
-    def watched(digits: str) -> str:
+    def watched(digits: str, pepper: Pepper | None = None) -> str:
         threads.add(threading.get_ident())
-        return real(digits)
+        return real(digits, pepper)
 
     ticks = 0
 
@@ -84,3 +85,61 @@ async def test_a_batch_is_hashed_in_order_in_worker_threads_and_the_loop_goes_on
         False,
     ]
     assert await hash_secrets([], threads=2) == []
+
+
+PEPPER = Pepper(b"a pepper of the centre, 32 bytes")
+OTHER = Pepper(b"another centre's pepper of its own")
+
+
+def test_a_peppered_hash_names_its_pepper_and_verifies_only_under_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stored = hash_secret("12031980", PEPPER)
+    assert stored.startswith(f"$callrouter-pepper${PEPPER.id}$")
+    assert PHC.fullmatch(stored.removeprefix(f"$callrouter-pepper${PEPPER.id}")), stored
+    assert re.fullmatch(r"[0-9a-f]{8}", PEPPER.id) and PEPPER.id != OTHER.id
+    assert "pepper" not in PEPPER.id and b"pepper" not in repr(PEPPER).encode()
+    assert verify_secret(stored, "12031980", PEPPER)
+    assert not verify_secret(stored, "12031981", PEPPER)
+    # The database alone (a copy of the row) verifies nothing: neither without the pepper nor under another.
+    caplog.set_level("WARNING", logger="callrouter.secrets_hash")
+    assert not verify_secret(stored, "12031980")
+    assert not verify_secret(stored, "12031980", OTHER)
+    said = caplog.text
+    assert f"pepper {PEPPER.id}" in said and "no pepper is configured" in said and OTHER.id in said
+    assert "12031980" not in said
+
+
+def test_the_pepper_is_part_of_what_is_hashed_not_only_a_label() -> None:
+    """The PHC string under the label is the hash of the HMAC: the bare digits do not verify it."""
+    inner = hash_secret("0707", PEPPER).removeprefix(f"$callrouter-pepper${PEPPER.id}")
+    assert not verify_secret(inner, "0707")
+    relabelled = f"$callrouter-pepper${OTHER.id}{inner}"
+    assert not verify_secret(relabelled, "0707", OTHER), "another pepper under a forged label"
+
+
+def test_a_hash_put_in_before_the_pepper_still_verifies_as_it_was_made() -> None:
+    plain = hash_secret("4455")
+    assert verify_secret(plain, "4455", PEPPER) and not verify_secret(plain, "4456", PEPPER)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["$callrouter-pepper$", "$callrouter-pepper$zzzzzzzz$argon2id$x", "$callrouter-pepper$0123abcd"],
+)
+def test_a_malformed_peppered_hash_verifies_nothing(stored: str) -> None:
+    assert verify_secret(stored, "1234", PEPPER) is False
+
+
+def test_a_short_pepper_is_refused_and_none_given_is_none() -> None:
+    with pytest.raises(ValueError, match="at least 16"):
+        Pepper(b"short")
+    assert Pepper.of(None) is None and Pepper.of("") is None
+
+
+async def test_a_batch_under_a_pepper() -> None:
+    hashes = await hash_secrets(["1111", "2222"], threads=2, pepper=PEPPER)
+    assert all(h.startswith("$callrouter-pepper$") for h in hashes)
+    pairs = [(hashes[0], "1111"), (hashes[1], "2222"), (hashes[1], "1111")]
+    assert await verify_secrets(pairs, pepper=PEPPER) == [True, True, False]
+    assert await verify_secrets(pairs) == [False, False, False]
