@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import assert_never
 
-from callrouter.core import admission, board_results, dialler, repeat
+from callrouter.core import admission, board_results, callback_board, dialler, repeat
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
@@ -69,8 +69,8 @@ def _recognise(s: _Step, call: Call, person: str | None) -> Call:
         return call
     rules = s.board.rules.repeat
     kept = repeat.resumable(rules, s.board.people.get(person), s.now)
-    pending = dialler.of_person(s.board, person)
-    if pending is not None and dialler.cancellable(pending):  # keep it, or wait in its place
+    pending = callback_board.of_person(s.board, person)
+    if pending is not None and callback_board.cancellable(pending):  # keep it, or wait in its place
         call = evolve(
             call, known_topic=pending.record.topic, language=pending.record.language, callback_pending=True
         )
@@ -171,10 +171,10 @@ def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
 # ---- a place in the queue -----------------------------------------------------------------
 def _join(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     person = entry.caller_key
-    pending = dialler.of_person(s.board, person) if person is not None else None
-    if pending is not None and dialler.cancellable(pending):
+    pending = callback_board.of_person(s.board, person) if person is not None else None
+    if pending is not None and callback_board.cancellable(pending):
         # Waits on the line in the callback's place instead: never both.
-        dialler.cancel(s, pending.callback_id, "the person called in")
+        callback_board.cancel(s, pending.callback_id, "the person called in")
     else:
         pending = None
     held = s.board.centre.queue.by_caller(person) if person is not None else None

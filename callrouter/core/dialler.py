@@ -6,7 +6,8 @@ The life cycle and its rules are ``callbacks``'; this module only wires them
 into a switchboard step (``board._Step``; the centre's part through
 ``board_centre``), so the inbound call flow knows nothing of outbound
 dialling beyond "this place is a callback". ``board_centre`` imports this module
-back: each uses the other's names at call time only.
+back: each uses the other's names at call time only. The board's callbacks as
+every part of it keeps them (saved, logged, found, cancelled) are ``callback_board``'s.
 """
 
 from __future__ import annotations
@@ -18,60 +19,13 @@ from callrouter.core import board_calls, board_centre, callback_fit, repeat
 from callrouter.core import board_commands as bcmd
 from callrouter.core import board_events as bev
 from callrouter.core import call_events as ev
+from callrouter.core import callback_board as cb
 from callrouter.core import callbacks as cbs
 from callrouter.core import centre as cc
-from callrouter.core.board import Board, Leg, _place, _remember, _Step
-from callrouter.core.call_plan import LineInfo
+from callrouter.core.board import Leg, _place, _remember, _Step
 from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallEventRecord, PlaceState
-
-
-def _rules(s: _Step) -> cbs.CallbackRules:
-    rules = s.board.rules.callback
-    assert rules is not None
-    return rules
-
-
-def _line(s: _Step, name: str) -> LineInfo | None:
-    return s.board.rules.line_named(name)
-
-
-def _hours_open(s: _Step, callback: Callback) -> bool:
-    line = _line(s, callback.record.line)
-    return cbs.open_for(line.hours if line else None, s.now)
-
-
-def _until_open(s: _Step, callback: Callback) -> timedelta:
-    """How long a callback due while its line is closed waits: until the line opens (one
-    look per callback a night, where each looked every ``CLOSED_RECHECK`` all night),
-    else (no opening ahead) that recheck."""
-    line = _line(s, callback.record.line)
-    opens = line.hours.next_open(s.now) if line is not None and line.hours is not None else None
-    return opens - s.now if opens is not None and opens > s.now else cbs.CLOSED_RECHECK
-
-
-def _save(s: _Step, callback: Callback, urgent: bool = True) -> None:
-    """The board's copy and its record (written at once: a restart must find it)."""
-    if cbs.final(callback):
-        s.drop("callbacks", callback.callback_id)
-    else:
-        s.put("callbacks", callback.callback_id, callback)
-    s.write(callback.record, urgent=urgent)
-
-
-def _log(s: _Step, callback: Callback, kind: str, detail: str = "") -> None:
-    """On the callback's timeline, and the timeline of the call that asked for it (if any)."""
-    record = callback.record
-    s.write(CallEventRecord(record.call_id, s.board.rules.node, s.now, kind, detail, record.callback_id))
-
-
-def open_for_number(board: Board, number: str) -> Callback | None:
-    return next((c for c in board.callbacks.values() if c.record.number == number), None)
-
-
-def of_person(board: Board, person: str) -> Callback | None:
-    return next((c for c in board.callbacks.values() if c.record.person == person), None)
+from callrouter.core.records import PlaceState
 
 
 # ---- booking -------------------------------------------------------------------------------
@@ -89,7 +43,7 @@ def request(s: _Step, channel_id: str, number: str) -> None:
     s.put("calls", channel_id, replace(call, entry_id=None))  # the callback's place now, whatever comes next
     s.set(centre=cc.forget_ended(s.board.centre, [entry.entry_id]))  # how an earlier stint of it ended
     s.deadline(("entry", entry.entry_id), None)  # a callback never overflows
-    _save(s, callback)
+    cb._save(s, callback)
     _place(s, entry, PlaceState.LEFT)  # the call left; the callback holds the place now
     s.pending.append((channel_id, ev.CallbackTaken(callback.callback_id)))
     board_centre._centre(s, cc.retake(s.board.centre, virtual, s.now))
@@ -106,7 +60,7 @@ def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
         return "excluded number"
     if s.board.rules.lines.exact(number) is not None:
         return callback_fit.OWN_NUMBER
-    if open_for_number(s.board, number) is not None:
+    if cb.open_for_number(s.board, number) is not None:
         return "a callback to this number is pending"
     return None
 
@@ -118,13 +72,13 @@ def schedule(s: _Step, callback: Callback) -> None:
     invalid = callback_fit.no_longer_valid(s.board.rules, callback.record)
     if invalid is not None:
         s.put("callbacks", callback.callback_id, callback)
-        cancel(s, callback.callback_id, invalid)
+        cb.cancel(s, callback.callback_id, invalid)
         return
     if callback.stage is Stage.SCHEDULED and callback.due_at is not None and callback.due_at > s.now:
         _wait(s, callback)
         return
-    if not _hours_open(s, callback):
-        _wait(s, cbs.later(callback, s.now, _until_open(s, callback)))
+    if not cb._hours_open(s, callback):
+        _wait(s, cbs.later(callback, s.now, cb._until_open(s, callback)))
         return
     if _gives_way(s, callback):
         return
@@ -148,7 +102,7 @@ def _gives_way(s: _Step, callback: Callback) -> bool:
     if cbs.final(callback):  # its last attempt failed: recorded so, the caller's place kept
         return False
     s.put("callbacks", callback.callback_id, callback)
-    cancel(s, callback.callback_id, "the person called in")
+    cb.cancel(s, callback.callback_id, "the person called in")
     return True
 
 
@@ -158,12 +112,12 @@ def reserved(s: _Step, agent_id: str, callback_id: str) -> None:
     state, not yet rung). Nothing is dialled before the lease is ours."""
     callback = replace(s.board.callbacks[callback_id], stage=Stage.LEASING, agent=agent_id)
     s.put("callbacks", callback_id, callback)
-    if not _hours_open(s, callback) or callback_fit.no_longer_valid(s.board.rules, callback.record):
+    if not cb._hours_open(s, callback) or callback_fit.no_longer_valid(s.board.rules, callback.record):
         # Handled at once, outside the centre's step that reserved the agent.
         s.deadline(("closed", callback_id), s.now)
         return
     s.out.append(bcmd.LeaseCallback(callback_id))
-    s.deadline(("lease", callback_id), s.now + _rules(s).lease_guard)
+    s.deadline(("lease", callback_id), s.now + cb._rules(s).lease_guard)
 
 
 def leased(s: _Step, callback_id: str, lease: bev.Lease) -> None:
@@ -172,14 +126,14 @@ def leased(s: _Step, callback_id: str, lease: bev.Lease) -> None:
         return
     s.deadline(("lease", callback_id), None)
     if lease is bev.Lease.WAIT:  # database away, or another router's: callers first
-        _not_now(s, callback, _rules(s).lease_retry, "no lease")
+        _not_now(s, callback, cb._rules(s).lease_retry, "no lease")
         return
     if lease is not bev.Lease.TAKEN:
         # Never leased: asking again every lease_retry would reserve an agent forever.
         _never_leased(s, callback, lease)
         return
     s.put("callbacks", callback_id, replace(callback, stage=Stage.RINGING_AGENT))
-    _log(s, callback, "callback_agent_rung", callback.agent)
+    cb._log(s, callback, "callback_agent_rung", callback.agent)
     board_centre.ring_leg(
         s, callback.agent, callback_id, f"callback {callback.record.topic} {callback.record.language}"
     )
@@ -191,22 +145,22 @@ def _never_leased(s: _Step, callback: Callback, refused: bev.Lease) -> None:
     (another router finished it): forgotten here, the database's final word kept."""
     _release_reserved(s, callback)
     if refused is bev.Lease.ABSENT:
-        cancel(
+        cb.cancel(
             s, callback.callback_id, "no lease: the database has no such callback (its record was refused)"
         )
         return
-    _no_deadlines(s, callback.callback_id)
+    cb._no_deadlines(s, callback.callback_id)
     s.drop("callbacks", callback.callback_id)
-    _log(s, callback, "callback_dropped", "no lease: the database says it ended")
-    _out_of_queue(s, callback.callback_id)
+    cb._log(s, callback, "callback_dropped", "no lease: the database says it ended")
+    cb._out_of_queue(s, callback.callback_id)
 
 
 def _not_now(s: _Step, callback: Callback, wait: timedelta, why: str) -> None:
     """Release the reserved agent (not paused: they did nothing wrong) and take the
     callback out of the queue until ``wait`` has passed."""
-    _log(s, callback, "callback_postponed", why)
+    cb._log(s, callback, "callback_postponed", why)
     _wait(s, cbs.later(callback, s.now, wait))
-    _out_of_queue(s, callback.callback_id)
+    cb._out_of_queue(s, callback.callback_id)
 
 
 def _wait(s: _Step, callback: Callback) -> None:
@@ -215,28 +169,21 @@ def _wait(s: _Step, callback: Callback) -> None:
     s.deadline(("callback", callback.callback_id), callback.due_at)
 
 
-def _out_of_queue(s: _Step, callback_id: str) -> None:
-    """Its virtual place leaves the queue (a reserved agent is let go), and how it
-    ended is forgotten at once: no call will read it."""
-    board_centre._centre(s, cc.leave(s.board.centre, callback_id, s.now))
-    s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))
-
-
 def agent_answered(s: _Step, callback_id: str) -> None:
     """The reserved agent took the call: now the person is called."""
     callback = s.board.callbacks[callback_id]
     s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))  # out of the queue: connected
     channel_id = f"callback-{callback_id}-{callback.dials + 1}"
     dialling = cbs.dialling(callback, s.now, channel_id)
-    _save(s, dialling)
+    cb._save(s, dialling)
     s.put("dials", channel_id, callback_id)
-    ring = _rules(s).ring_seconds + board_centre.RING_GRACE_SECONDS  # a guard, as for agents' phones
+    ring = cb._rules(s).ring_seconds + board_centre.RING_GRACE_SECONDS  # a guard, as for agents' phones
     s.deadline(("dial", callback_id), s.now + timedelta(seconds=ring))
-    _log(s, callback, "callback_dialled", callback.agent or "")
-    line = _line(s, callback.record.line)
+    cb._log(s, callback, "callback_dialled", callback.agent or "")
+    line = cb._line(s, callback.record.line)
     label = line.name if line else "callrouter"
     args = f"callback,{callback_id}"
-    s.out.append(bcmd.Dial(channel_id, callback.record.number, args, _rules(s).ring_seconds, label))
+    s.out.append(bcmd.Dial(channel_id, callback.record.number, args, cb._rules(s).ring_seconds, label))
 
 
 def dial_answered(s: _Step, channel_id: str) -> None:
@@ -247,7 +194,7 @@ def dial_answered(s: _Step, channel_id: str) -> None:
     done = cbs.completed(callback, s.now)
     s.put("callbacks", done.callback_id, done)
     s.write(done.record, urgent=True)
-    _log(s, callback, "callback_answered", callback.agent or "")
+    cb._log(s, callback, "callback_answered", callback.agent or "")
     leg_channel = s.board.leg_of.get(callback.callback_id)
     # This dial's own: the caller who booked the callback may still hold "bridge-<place>".
     bridge_id = f"bridge-{channel_id}"
@@ -298,11 +245,11 @@ def _let_go(s: _Step, callback_id: str, leg_channel: str, reason: str) -> None:
 def _attempt_failed(s: _Step, callback: Callback, outcome: str) -> None:
     """The agent is released at once (no wrap-up); the callback retries later, or fails."""
     agent = callback.agent
-    line = _line(s, callback.record.line)
-    after = cbs.attempt_failed(callback, _rules(s), outcome, s.now, line.hours if line else None)
-    _log(s, callback, "callback_attempt", outcome)
+    line = cb._line(s, callback.record.line)
+    after = cbs.attempt_failed(callback, cb._rules(s), outcome, s.now, line.hours if line else None)
+    cb._log(s, callback, "callback_attempt", outcome)
     if not _gives_way(s, after):  # not retried while the person waits on the line
-        _save(s, after)
+        cb._save(s, after)
         if after.due_at is not None:
             s.deadline(("callback", after.callback_id), after.due_at)
     if agent is not None:
@@ -334,7 +281,7 @@ def agent_leg_gone(s: _Step, leg: Leg) -> None:
         s.out.append(bcmd.HangupLeg(person_leg, "agent hung up"))
 
 
-# ---- time, restarts and operators ---------------------------------------------------------
+# ---- time and restarts ---------------------------------------------------------
 def due(s: _Step, kind: str, callback_id: str) -> None:
     callback = s.board.callbacks.get(callback_id)
     if callback is None:
@@ -345,9 +292,9 @@ def due(s: _Step, kind: str, callback_id: str) -> None:
         invalid = callback_fit.no_longer_valid(s.board.rules, callback.record)
         if invalid is not None:  # the config changed since it was booked
             _release_reserved(s, callback)
-            cancel(s, callback_id, invalid)
+            cb.cancel(s, callback_id, invalid)
         else:
-            _not_now(s, callback, _until_open(s, callback), "line closed")
+            _not_now(s, callback, cb._until_open(s, callback), "line closed")
     elif kind == "dial" and callback.stage is Stage.DIALLING and callback.person_leg is not None:
         # Asterisk never said the person's phone stopped ringing: hang up, no answer.
         s.out.append(bcmd.HangupLeg(callback.person_leg, "ring timeout"))
@@ -375,7 +322,7 @@ def on_event(s: _Step, event: bev.Event) -> None:
         case bev.ScheduleCallback(record):
             if s.board.rules.callback is None:  # nothing would ever dial it
                 raise bev.CallbackError("callbacks are off (no callback.offer_after_seconds in the config)")
-            if open_for_number(s.board, record.number) is not None:
+            if cb.open_for_number(s.board, record.number) is not None:
                 raise bev.CallbackError("a callback to this number is already pending")
             if record.callback_id in s.board.callbacks:
                 raise bev.CallbackError("this callback exists already")
@@ -383,28 +330,4 @@ def on_event(s: _Step, event: bev.Event) -> None:
             s.write(callback.record, urgent=True)
             schedule(s, callback)
         case bev.CancelCallback(callback_id, reason):
-            cancel(s, callback_id, reason)
-
-
-def cancellable(callback: Callback) -> bool:
-    return callback.stage not in (Stage.DIALLING, Stage.TALKING)
-
-
-def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
-    """An operator (or the person, calling in) cancels a callback not being dialled."""
-    callback = s.board.callbacks.get(callback_id)
-    if callback is None:
-        raise KeyError(callback_id)
-    if not cancellable(callback):
-        raise bev.CallbackError("the callback is being dialled")
-    _no_deadlines(s, callback_id)
-    _save(s, cbs.cancelled(callback, s.now, reason))
-    _log(s, callback, "callback_cancelled", reason)
-    if callback_id in s.board.centre.queue:
-        _out_of_queue(s, callback_id)
-    return callback
-
-
-def _no_deadlines(s: _Step, callback_id: str) -> None:
-    for kind in ("callback", "lease", "closed", "dial"):
-        s.deadline((kind, callback_id), None)
+            cb.cancel(s, callback_id, reason)

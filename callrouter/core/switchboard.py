@@ -38,7 +38,8 @@ Where each rule lives (one call, followed through):
   destroyed): ``board_calls._call_over``;
 - a restart (places, menu levels and talking calls taken up again):
   ``board_restart._adopt`` with ``place``;
-- callbacks: ``callbacks``, wired into a step by ``dialler``;
+- callbacks: ``callbacks``, wired into a step by ``dialler`` (the board's callbacks
+  kept, found and cancelled: ``callback_board``);
 - the call and the centre talk inside one step (``board_calls._settle``), never
   through the shell; a caller's timers, ring guards, wrap-ups, maximum waits and
   the maximum call duration are deadlines in ``Board.deadlines``, and every new
