@@ -143,3 +143,16 @@ async def test_a_batch_under_a_pepper() -> None:
     pairs = [(hashes[0], "1111"), (hashes[1], "2222"), (hashes[1], "1111")]
     assert await verify_secrets(pairs, pepper=PEPPER) == [True, True, False]
     assert await verify_secrets(pairs) == [False, False, False]
+
+
+def test_the_pepper_id_is_a_slow_hash_of_it_not_a_quick_one() -> None:
+    """A stored id must not be a cheap test of a guessed pepper: it is scrypt's, not sha256's."""
+    import hashlib
+
+    key = b"a pepper of the centre, 32 bytes"
+    assert (
+        Pepper(key).id
+        == hashlib.scrypt(key, salt=b"callrouter results pepper id", n=2**14, r=8, p=1, dklen=4).hex()
+    )
+    assert Pepper(key).id not in hashlib.sha256(key).hexdigest()
+    assert Pepper(key).id == Pepper(key).id, "the same pepper names itself the same way in every process"
