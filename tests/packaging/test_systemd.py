@@ -34,7 +34,7 @@ ENV_EXAMPLE = DEPLOY / "callrouter.env.example"
 SYSUSERS = DEPLOY / "callrouter.sysusers.conf"
 VENV = Path("/opt/callrouter")
 SECRETS = ("CALLROUTER_ARI_PASSWORD", "CALLROUTER_DATABASE_PASSWORD", "CALLROUTER_ADMIN_TOKEN",
-           "CALLROUTER_REPEAT_KEY")  # fmt: skip
+           "CALLROUTER_REPEAT_KEY", "CALLROUTER_RESULTS_PEPPER")  # fmt: skip
 HARDENING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
     "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
