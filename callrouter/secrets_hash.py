@@ -11,7 +11,7 @@ makes a copy of the database alone useless: a date of birth has some 36,500
 values, which a stolen hash gives up in minutes, but a peppered one is the
 argon2id of the secret's HMAC under the pepper, and cannot be tried without it.
 A peppered hash is stored as ``$callrouter-pepper$<pepper id>`` before its PHC
-string (the id: 8 hex digits of a hash of the pepper, never the pepper), so a
+string (the id: 8 hex digits of scrypt of the pepper, never the pepper), so a
 hash made under another pepper, or none, is told apart: it verifies nothing
 under another pepper (said in the log, without the secret), and one made before
 a pepper was configured still verifies as it was made.
