@@ -242,8 +242,10 @@ def attempt_outcome(dialog: ResultsDialog) -> str:
     """What the attempt counts as, once the call is over (``core.results.after_attempt``)."""
     if dialog.outcome == "transferred":
         return "transferred"
-    if dialog.told is Told.TOLD:
+    if dialog.told is not Told.NOTHING:
+        # Audited and begun: told, even if the patient hung up before its end. Counted
+        # otherwise, it was dialled and disclosed again (and ended "unreachable").
         return "delivered"
     if dialog.outcome is not None:
         return dialog.outcome
-    return "hung_up"  # before the result was told to its end
+    return "hung_up"  # before the result was told

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -308,3 +309,32 @@ def test_no_consultant_in_time_books_a_consultant_callback_in_that_place() -> No
     board, out = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 140)
     board, out = on(board, channel, ev.ChannelGone("hung up"), 141)
     assert notes(out) == [], "transferred already: the call's end changes nothing"
+
+
+@pytest.mark.parametrize("result", list(ResultKind))
+def test_a_patient_who_hangs_up_while_the_result_is_told_has_it_delivered_never_told_again(
+    result: ResultKind,
+) -> None:
+    """Once the audit row is committed and the result begins, it is disclosed: a hang-up
+    then is no reason to phone the patient and tell it again."""
+    board, channel = answered(result)
+    board, _ = key(board, channel, SECRET + "#", 8)
+    board, _ = on(board, channel, ev.SecretChecked(True), 9)
+    board, out = on(board, channel, ev.DisclosureAudited(True), 9)
+    assert media(out, channel)[0] == f"results_{result.value}"
+    board, out = on(board, channel, ev.ChannelGone("hung up"), 10.5)  # 1.5 s into the result
+    (record,) = notes(out)
+    assert record.state is NotificationState.DELIVERED and [a.outcome for a in record.attempts] == [
+        "delivered"
+    ]
+    assert NID not in board.results
+
+
+def test_a_patient_who_hangs_up_while_the_audit_is_committed_is_not_told_and_is_tried_again() -> None:
+    board, channel = answered()
+    board, _ = key(board, channel, SECRET + "#", 8)
+    board, out = on(board, channel, ev.SecretChecked(True), 9)
+    assert [type(c) for c in asked(out)] == [cmd.AuditDisclosure]
+    board, out = on(board, channel, ev.ChannelGone("hung up"), 9.5)  # before DisclosureAudited
+    (record,) = notes(out)
+    assert record.state is NotificationState.PENDING and record.attempts[-1].outcome == "hung_up"
