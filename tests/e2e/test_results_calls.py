@@ -150,6 +150,27 @@ async def test_the_right_secret_hears_the_result_audited_first_and_it_is_deliver
     assert SECRET not in str(steps) and SECRET not in router.log()
 
 
+async def test_a_patient_who_hangs_up_while_told_has_it_delivered_and_is_not_phoned_again(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+) -> None:
+    """The patient keys the secret, hears the start of a positive result (9.6 s with
+    its advice) and hangs up 3 s after the #: told, so delivered, never told again."""
+    phone = number()
+    patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=3000, timeout_s=60, keys=RIGHT)
+    async with AriObserver(stack) as observer:
+        nid = await put(stack, db, phone, result="positive")
+        row = await ended(db, nid, ["delivered"])
+    result = await asyncio.to_thread(patient.wait, 30)
+    assert result.ok, result.output[-1500:]
+    assert [d.number for d in patient.dialled] == [phone.lstrip("+")], "phoned once"
+    assert played(observer, nid)[-1] == "results_positive_advice", "hung up while the result was told"
+    (attempt,) = json.loads(row["attempts"])
+    assert attempt["outcome"] == "delivered"
+    assert len(await audits(db, nid)) == 1
+    call = await db.fetchrow("SELECT * FROM calls WHERE call_id = $1", uuid.UUID(attempt["call_id"]))
+    assert "results_told" in await timeline(db, call["call_id"])
+
+
 async def test_a_wrong_secret_hears_nothing_of_the_result_and_is_tried_again_later(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ) -> None:
