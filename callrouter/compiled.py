@@ -15,7 +15,7 @@ from callrouter.core import centre as cc
 from callrouter.core import switchboard as sb
 from callrouter.core.admission import AdmissionRules
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
-from callrouter.core.lines import DidDirectory
+from callrouter.core.lines import DidDirectory, digits_of, is_pattern
 from callrouter.core.results_input import InputRules, LineTerms
 
 
@@ -115,6 +115,10 @@ def results_input(settings: Settings) -> InputRules:
         lines={line.name: LineTerms(line.country, line.language) for line in settings.lines},
         languages=frozenset(settings.file.menu.languages),
         secret_max_digits=results.secret_max_digits,
+        own_numbers=frozenset(
+            digits_of(did) for line in settings.lines for did in line.dids if not is_pattern(did)
+        ),
+        exclude=tuple(settings.file.repeat.exclude),
     )
 
 

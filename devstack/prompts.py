@@ -3,8 +3,9 @@
 Audio is 8 kHz mono 16-bit WAV made by espeak-ng and sox, cached in
 ``prompts/audio/`` by a hash of the words and voice, so only changed prompts
 are made again. A prompt whose words name ``{organisation}`` is a template: it
-is made once per line of the given config, as ``<key>-<line name>`` with the
-line's organisation (``greeting-clinic-central``), and never as the key alone.
+is made once per line of the given config in every language, as ``<key>-<line
+name>`` with the line's organisation (``greeting-clinic-central``), and never as
+the key alone.
 Music on hold is synthesised too.
 """
 
@@ -40,15 +41,14 @@ def wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str, 
     config = config or repo / DEFAULT_CONFIG
     if config.exists():
         lines = tomllib.loads(config.read_text()).get("lines", [])
+        # In every language, not only the line's: a result may be told to a patient in
+        # another (its ``language``), and who is calling must be said in it too.
         for line in lines:
-            lang = line.get("language", "en")
-            catalogue = catalogues.get(lang)
-            if catalogue is None:
-                continue
-            for key, words in catalogue["prompts"].items():
-                if TEMPLATE in words:
-                    spoken = words.replace(TEMPLATE, line["organisation"])
-                    to_make[(lang, f"{key}-{line['name']}")] = (catalogue["voice"], spoken)
+            for lang, catalogue in catalogues.items():
+                for key, words in catalogue["prompts"].items():
+                    if TEMPLATE in words:
+                        spoken = words.replace(TEMPLATE, line["organisation"])
+                        to_make[(lang, f"{key}-{line['name']}")] = (catalogue["voice"], spoken)
     return to_make
 
 

@@ -20,12 +20,14 @@ A problem never quotes the secret, nor the phone number.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from callrouter.core.callback_fit import OWN_NUMBER
 from callrouter.core.numbers import Presentation, normalise
 from callrouter.core.results import ResultKind
 
@@ -39,6 +41,9 @@ E164 = re.compile(r"\+[1-9][0-9]{3,14}")
 _SEPARATORS = re.compile(r"[.\-/\s]")
 _DIGITS = re.compile(r"[0-9]+")
 _INTERNATIONAL = re.compile(r"\s*(\+|00)")
+# What a written phone number holds: digits and the marks that group them, nothing else
+# (a word, a "@host", a ";user=phone" around the digits is refused, not stripped off).
+_PHONE_TEXT = re.compile(r"[+0-9\s().\-/]+")
 
 Problem = tuple[str, str]  # (field, what is wrong with it)
 
@@ -56,6 +61,8 @@ class InputRules:
     lines: Mapping[str, LineTerms]  # by line name
     languages: frozenset[str]  # [menu] languages
     secret_max_digits: int = 12
+    own_numbers: frozenset[str] = frozenset()  # the lines' own DIDs (digits, no +): never phoned
+    exclude: tuple[str, ...] = ()  # [repeat] exclude: numbers the centre never phones back
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ def _checked(values: dict[str, str], rules: InputRules, problems: list[Problem])
     if "line" in values and terms is None:
         problems.append(("line", f"unknown organisation/line {_quoted(values['line'])}"))
     language = _language(values, terms, rules, problems)
-    number = _number(values, terms, problems)
+    number = _number(values, terms, rules, problems)
     secret = _secret(values, rules, problems)
     if (
         problems or external_id is None or test_type is None or result is None or language is None
@@ -184,9 +191,14 @@ def _language(
     return language
 
 
-def _number(values: dict[str, str], terms: LineTerms | None, problems: list[Problem]) -> str | None:
+def _number(
+    values: dict[str, str], terms: LineTerms | None, rules: InputRules, problems: list[Problem]
+) -> str | None:
     phone = values.get("phone")
     if phone is None:
+        return None
+    if not _PHONE_TEXT.fullmatch(phone):
+        problems.append(("phone", "not a phone number (digits, spaces and + ( ) - . / only)"))
         return None
     international = _INTERNATIONAL.match(phone) is not None
     if terms is None and not international:
@@ -195,6 +207,12 @@ def _number(values: dict[str, str], terms: LineTerms | None, problems: list[Prob
     if number.presentation is not Presentation.NUMBER or not number.e164 or not E164.fullmatch(number.e164):
         where = "" if international or terms is None else f" (national numbers are read as {terms.country})"
         problems.append(("phone", f"not a phone number{where}"))
+        return None
+    if number.e164.removeprefix("+") in rules.own_numbers:
+        problems.append(("phone", f"{OWN_NUMBER}: the call would ring the centre"))
+        return None
+    if any(fnmatch.fnmatchcase(number.e164, pattern) for pattern in rules.exclude):
+        problems.append(("phone", "excluded from calls out ([repeat] exclude)"))
         return None
     return number.e164
 

@@ -75,7 +75,7 @@ language = "de"
 """
 
 
-def test_every_template_is_made_per_line_and_not_as_its_key(tmp_path: Path) -> None:
+def test_every_template_is_made_per_line_in_every_language_and_not_as_its_key(tmp_path: Path) -> None:
     (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "en.toml").write_text(CATALOGUE, encoding="utf-8")
     (tmp_path / "lines.toml").write_text(LINES, encoding="utf-8")
@@ -86,13 +86,19 @@ def test_every_template_is_made_per_line_and_not_as_its_key(tmp_path: Path) -> N
         ("en", "greeting-hotline"): ("en-us", "Welcome to the Health Hotline."),
         ("en", "results_greeting-clinic-central"): ("en-us", "This is Central Polyclinic, about your test."),
         ("en", "results_greeting-hotline"): ("en-us", "This is the Health Hotline, about your test."),
-    }  # no catalogue for the German line: nothing made for it
+        # the German line in English too: a result may be told in another language than its line's
+        ("en", "greeting-clinic-north"): ("en-us", "Welcome to North Polyclinic."),
+        ("en", "results_greeting-clinic-north"): ("en-us", "This is North Polyclinic, about your test."),
+    }  # and nothing in German, which has no catalogue
 
 
 def test_the_repositorys_catalogues_make_the_results_greeting_per_line() -> None:
     made = audio.wanted(REPO, None)  # the example config
     lines = tomllib.loads((REPO / "callrouter.example.toml").read_text(encoding="utf-8"))["lines"]
+    languages = {path.stem for path in (REPO / "prompts").glob("*.toml")}
+    assert languages >= {"ru", "en"}
     for line in lines:
-        key = (line.get("language", "en"), f"results_greeting-{line['name']}")
-        assert line["organisation"] in made[key][1]
+        for language in languages:  # a result in English for a Russian line says who calls, in English
+            key = (language, f"results_greeting-{line['name']}")
+            assert line["organisation"] in made[key][1]
     assert not {key for _, key in made} & {"greeting", "results_greeting"}

@@ -64,14 +64,17 @@ def test_a_national_number_is_read_in_its_lines_country_an_international_one_any
 
 
 NOT_A_NUMBER = "not a phone number (national numbers are read as RU)"
+NOT_TEXT = "not a phone number (digits, spaces and + ( ) - . / only)"
 A_STRING = "must be a string (as a number it would lose its leading zeros)"
 DIGITS = "only digits, with . - / or spaces between them"
 PRINTABLE_128 = "must be 1-128 printable characters"
 # A field, what it was given, and what is said of it (None: accepted).
 BAD: dict[str, list[tuple[object, str | None]]] = {
     "external_id": [("x" * 129, PRINTABLE_128), ("a\tb", PRINTABLE_128), ("", "required")],
-    "phone": [("12", NOT_A_NUMBER), ("anonymous", NOT_A_NUMBER), ("+0 123", "not a phone number"),
-              (89165550123, A_STRING), ("  ", "required")],
+    "phone": [("12", NOT_A_NUMBER), ("anonymous", NOT_TEXT), ("+0 123", "not a phone number"),
+              (89165550123, A_STRING), ("  ", "required"), ("hello 9161234567", NOT_TEXT),
+              ("9161234567 (mother)", NOT_TEXT), ("+79161234567@evil.example", NOT_TEXT),
+              ("+79161234567;user=phone", NOT_TEXT), ("+7 (916) 123-45.67", None), ("8/916/1234567", None)],
     "secret": [("123", "must be 4 to 8 digits"), ("1234567890", "must be 4 to 8 digits"), ("12a4", DIGITS),
                ("١٢٣٤", DIGITS), (12031980, A_STRING), (None, "required")],
     # surrounding whitespace is no part of a field: "PCR\n" is accepted
@@ -188,3 +191,34 @@ def test_an_items_fingerprint_ignores_field_order_case_and_spaces_and_never_the_
 
 def test_the_fields_are_the_documented_ones() -> None:
     assert FIELDS == ("external_id", "phone", "secret", "test_type", "result", "language", "line")
+
+
+def test_the_centres_own_numbers_and_excluded_ones_are_never_a_patients_phone() -> None:
+    rules = InputRules(
+        lines=RULES.lines, languages=RULES.languages, own_numbers=frozenset({"78162700101"}),
+        exclude=("+7816270090?", "+7495*"),
+    )  # fmt: skip
+    own = "the number of one of the centre's lines: the call would ring the centre"
+    assert problems_of({**GOOD, "phone": "+7 816 270-01-01"}, rules) == [("phone", own)]
+    assert problems_of({**GOOD, "phone": "8 816 270 01 01"}, rules) == [("phone", own)], "written nationally"
+    excluded = "excluded from calls out ([repeat] exclude)"
+    assert problems_of({**GOOD, "phone": "+78162700903"}, rules) == [("phone", excluded)]
+    assert problems_of({**GOOD, "phone": "8 495 123-45-67"}, rules) == [("phone", excluded)]
+    assert isinstance(read_item({**GOOD, "phone": "+78162700102"}, rules), NewNotification)
+
+
+def test_the_configs_own_numbers_and_exclusions_reach_the_check() -> None:
+    from pathlib import Path
+
+    from callrouter import compiled, config
+
+    example = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
+    settings = config.load(example, environ={})
+    rules = compiled.results_input(settings)
+    dids = [did for line in settings.lines for did in line.dids]
+    exact = [did for did in dids if not did.startswith("_")]
+    assert exact and rules.own_numbers == {did.removeprefix("+") for did in exact}
+    assert rules.exclude == tuple(settings.file.repeat.exclude)
+    line = settings.lines[0]
+    item = {**GOOD, "line": line.name, "phone": exact[0]}
+    assert problems_of(item, rules)[0][0] == "phone"
