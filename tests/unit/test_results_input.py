@@ -220,5 +220,5 @@ def test_the_configs_own_numbers_and_exclusions_reach_the_check() -> None:
     assert exact and rules.own_numbers == {did.removeprefix("+") for did in exact}
     assert rules.exclude == tuple(settings.file.repeat.exclude)
     line = settings.lines[0]
-    item = {**GOOD, "line": line.name, "phone": exact[0]}
+    item: dict[str, object] = {**GOOD, "line": line.name, "phone": exact[0]}
     assert problems_of(item, rules)[0][0] == "phone"
