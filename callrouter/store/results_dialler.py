@@ -9,7 +9,8 @@ writer's (``NotificationRecord``: pending again, or final), never its lease. A
 or at once by a later process of the same node (a restart), never by the
 process that holds it (its attempt is over, its record on the way); if it was
 told during that attempt (``disclosed_in``, set with the audit row) it is
-delivered, never told twice.
+delivered, never told twice. A number is called once at a time: two results for
+one patient are two calls, one after the other.
 
 DatabaseUnavailable when PostgreSQL cannot answer: nothing is dialled, nothing told.
 """
@@ -26,16 +27,29 @@ import asyncpg
 from callrouter.core.records import NotificationAttempt
 from callrouter.store.queries import Pooled, is_uuid
 
+# One call to a number at a time: a notification is not taken while another of its
+# number is being dialled (held, its lease running), nor beside an earlier one of its
+# number that may be taken now (that one goes first; this one at a later look).
 TAKE = """
-WITH due AS (
-    SELECT notification_id FROM notifications
-    WHERE line = ANY($2::text[]) AND NOT (notification_id = ANY($5::uuid[]))
-      AND ((state = 'pending' AND due_at <= now())
-           OR (state = 'dialling' AND (lease_until <= now()
-                                       OR (split_part(leased_by, '/', 1) = $6 AND leased_by <> $1))))
-    ORDER BY due_at, notification_id
+WITH open AS (
+    SELECT notification_id, number, due_at, state,
+           line = ANY($2::text[]) AND NOT (notification_id = ANY($5::uuid[]))
+           AND ((state = 'pending' AND due_at <= now())
+                OR (state = 'dialling' AND (lease_until <= now()
+                                            OR (split_part(leased_by, '/', 1) = $6 AND leased_by <> $1))))
+           AS takeable
+    FROM notifications WHERE state IN ('pending', 'dialling')
+),
+due AS (
+    SELECT n.notification_id FROM notifications n JOIN open o USING (notification_id)
+    WHERE o.takeable AND NOT EXISTS (
+        SELECT 1 FROM open b
+        WHERE b.number = o.number AND b.notification_id <> o.notification_id
+          AND ((b.state = 'dialling' AND NOT b.takeable)
+               OR (b.takeable AND (b.due_at, b.notification_id) < (o.due_at, o.notification_id))))
+    ORDER BY n.due_at, n.notification_id
     LIMIT $3
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF n SKIP LOCKED
 )
 UPDATE notifications n
 SET leased_by = $1, lease_until = now() + make_interval(secs => $4), state = 'dialling',

@@ -27,15 +27,17 @@ async def dialler(db: Migrated, empty_db: str, cluster: Cluster) -> AsyncIterato
     await dialler.close()
 
 
-async def put(db: Migrated, due_in: float = 0, line: str = "clinic-central") -> str:
+async def put(db: Migrated, due_in: float = 0, line: str = "clinic-central", number: str = "") -> str:
+    """A notification due in ``due_in`` s, to ``number`` (a number of its own by default)."""
     nid = str(uuid.uuid4())
+    number = number or f"+7916{uuid.UUID(nid).int % 10**7:07d}"
     await db.conn.execute(
         "INSERT INTO notifications (notification_id, external_id, number, secret_hash, test_type, result,"
         " language, line, fingerprint, received_at, due_at, expires_at, state, updated_at)"
-        " VALUES ($1, $4, '+79161234567', '$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA', 'pcr',"
+        " VALUES ($1, $4, $5, '$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA', 'pcr',"
         " 'negative', 'ru', $3, repeat('0', 64), now(), now() + make_interval(secs => $2),"
         " now() + interval '1 day', 'pending', now() - interval '1 minute')",
-        uuid.UUID(nid), due_in, line, f"ext-{nid}",
+        uuid.UUID(nid), due_in, line, f"ext-{nid}", number,
     )  # fmt: skip
     return nid
 
@@ -94,3 +96,26 @@ async def test_the_writers_record_returns_it_to_pending_and_a_new_take_clears_di
     assert await db.store.write([record]) == []
     again = await dialler.take("node-2/b", LINES, 5, 600)  # pending and due: anyone's
     assert [r.notification_id for r in again.rows] == [nid] and again.rows[0].disclosed is False
+
+
+async def test_one_call_to_a_number_at_a_time_the_earliest_due_first(
+    db: Migrated, dialler: ResultsDialler
+) -> None:
+    """Two results for one patient are two calls one after the other, never two at once
+    (the phone would ring twice, or answer one and be busy for the other)."""
+    patient = "+79160001122"
+    first = await put(db, due_in=-60, number=patient)
+    second = await put(db, due_in=-30, number=patient)
+    other = await put(db, due_in=-10)
+    a, b = await asyncio.gather(
+        dialler.take("node-1/a", LINES, 10, 600), dialler.take("node-2/b", LINES, 10, 600)
+    )
+    taken = sorted(n.notification_id for n in a.rows + b.rows)
+    assert taken == sorted([first, other]), "the patient's earliest only; the other number's too"
+    for holder in ("node-1/a", "node-2/b", "node-1/c"):  # while the first is being dialled, by anyone
+        assert second not in [n.notification_id for n in (await dialler.take(holder, LINES, 10, 600)).rows]
+    await db.conn.execute(  # its attempt over: delivered
+        "UPDATE notifications SET state = 'delivered', leased_by = NULL, lease_until = NULL"
+        " WHERE notification_id = $1", uuid.UUID(first),
+    )  # fmt: skip
+    assert [n.notification_id for n in (await dialler.take("node-2/b", LINES, 10, 600)).rows] == [second]
