@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 STOPPING = (cmd.Hangup, cmd.StopPlayback, cmd.StopMoh, DestroyBridge)
 # Commands whose failure the call survives (logged and counted, not fatal).
 BEST_EFFORT = (*STOPPING, cmd.SetVariable, MakeBridge)
+# The call's end: never dropped with the commands queued behind a failed one (a hang-up
+# sent while a failing bridge join was on its way left the caller alone, up, until
+# they hung up themselves).
+ENDING = (cmd.Hangup, cmd.ContinueInDialplan, DestroyBridge)
 
 Work = ChannelCommand | DestroyBridge
 # A stopped playback Asterisk still plays is stopped again this often, this many times at most.
@@ -110,7 +114,7 @@ class ChannelExecutor:
                 log.warning("ARI %s failed on channel %s: %s", name, self.channel_id, exc)
                 if isinstance(command, BEST_EFFORT):
                     continue  # the reconcile check clears what lingers
-                self._work.clear()
+                self._work = deque(c for c in self._work if isinstance(c, ENDING))
                 self._report(self.channel_id, ev.CommandFailed(name, str(exc)[:200]))
 
     async def _do(self, command: Work) -> None:

@@ -1,0 +1,54 @@
+"""A command that fails on a channel drops the commands queued behind it, but never
+the call's end: a hang-up the switchboard sent while a bridge join was on its way
+(the agent's phone gone at the answer: Asterisk says "Channel not found") is still
+carried out, or the caller stays up in the application, alone, until they hang up."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from callrouter.app import build_metrics
+from callrouter.ari.client import AriError
+from callrouter.calls.executor import ChannelExecutor
+from callrouter.core import call_events as ev
+from callrouter.core import commands as cmd
+from callrouter.core.switchboard import JoinBridge
+
+
+class SlowFailingJoin:
+    """An ARI whose bridge join waits, then fails as Asterisk's does for a channel gone."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.join_may_fail = asyncio.Event()
+
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
+        self.calls.append(("create_bridge", (bridge_id,)))
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        self.calls.append(("add_to_bridge", (bridge_id, tuple(channel_ids))))
+        await self.join_may_fail.wait()
+        raise AriError(400, "POST", f"/bridges/{bridge_id}/addChannel", "Channel not found")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self.calls.append(("hangup", (channel_id, reason)))
+
+    async def play(self, *args: Any) -> None:
+        self.calls.append(("play", args))
+
+
+async def test_a_hangup_queued_behind_a_failing_join_is_still_sent() -> None:
+    ari = SlowFailingJoin()
+    reported: list[ev.CallEvent] = []
+    executor = ChannelExecutor("caller", ari, build_metrics(["x"]), lambda _, event: reported.append(event))  # type: ignore[arg-type]
+    executor.put(JoinBridge("bridge-1", "agent-leg"))
+    await asyncio.sleep(0)
+    executor.put(cmd.Play(("sound:after",), "p9"))  # what followed the join: dropped with it
+    executor.put(cmd.Hangup("agent hung up"))  # the agent's phone went: the caller is let go
+    ari.join_may_fail.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert ("hangup", ("caller", "agent hung up")) in ari.calls
+    assert not any(name == "play" for name, _ in ari.calls)
+    assert [type(e) for e in reported] == [ev.CommandFailed]
