@@ -105,4 +105,5 @@ def _notification(row: TakenRow) -> Notification:
     return Notification(
         row.notification_id, row.number, row.line, row.language, ResultKind(row.result), row.test_type,
         row.due_at, row.expires_at, NotificationState.DIALLING, row.attempts, row.disclosed,
+        row.interrupted,
     )  # fmt: skip

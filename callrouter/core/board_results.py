@@ -92,7 +92,7 @@ def taken(s: _Step, notifications: tuple[Notification, ...], pending: int) -> No
     for notification in notifications:
         if notification.notification_id in s.board.results:
             continue
-        ended = results.taken(notification, s.now)
+        ended = results.taken(notification, s.now, rules)
         if ended is not None:
             s.write(ended, urgent=True)
             continue

@@ -109,6 +109,7 @@ class Notification:
     state: NotificationState = NotificationState.PENDING
     attempts: tuple[NotificationAttempt, ...] = ()
     disclosed: bool = False  # a disclosure of it was audited already (a call a stopped router made)
+    interrupted: bool = False  # taken while being dialled: the router dialling it stopped
 
     def record(self, now: datetime, state: NotificationState, reason: str = "") -> NotificationRecord:
         return NotificationRecord(self.notification_id, now, state, self.due_at, self.attempts, reason)
@@ -118,13 +119,17 @@ def final(state: NotificationState) -> bool:
     return state not in (NotificationState.PENDING, NotificationState.DIALLING)
 
 
-def taken(notification: Notification, now: datetime) -> NotificationRecord | None:
+def taken(notification: Notification, now: datetime, rules: ResultsRules) -> NotificationRecord | None:
     """What a router does with a notification it just took: None, dial it; else the
-    record that ends it without a call (told before the last router stopped, or expired)."""
+    record that ends it without a call (told before the last router stopped, or expired),
+    or that counts the attempt a stopped router was making (``interrupted``: spaced and
+    capped as a failed one; made again at once, restarts made calls no cap counted)."""
     if notification.disclosed:
         return notification.record(now, NotificationState.DELIVERED, "told before the router stopped")
     if now >= notification.expires_at:
         return notification.record(now, NotificationState.EXPIRED, "not told before it expired")
+    if notification.interrupted:
+        return after_attempt(notification, "interrupted", now, rules)
     return None
 
 

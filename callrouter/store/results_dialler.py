@@ -9,8 +9,10 @@ writer's (``NotificationRecord``: pending again, or final), never its lease. A
 or at once by a later process of the same node (a restart), never by the
 process that holds it (its attempt is over, its record on the way); if it was
 told during that attempt (``disclosed_in``, set with the audit row) it is
-delivered, never told twice. A number is called once at a time: two results for
-one patient are two calls, one after the other.
+delivered, never told twice; else that attempt is counted (``interrupted``,
+spaced and capped as a failed one), never simply made again at once. A number
+is called once at a time: two results for one patient are two calls, one after
+the other.
 
 DatabaseUnavailable when PostgreSQL cannot answer: nothing is dialled, nothing told.
 """
@@ -41,7 +43,7 @@ WITH open AS (
     FROM notifications WHERE state IN ('pending', 'dialling')
 ),
 due AS (
-    SELECT n.notification_id FROM notifications n JOIN open o USING (notification_id)
+    SELECT n.notification_id, n.state AS was FROM notifications n JOIN open o USING (notification_id)
     WHERE o.takeable AND NOT EXISTS (
         SELECT 1 FROM open b
         WHERE b.number = o.number AND b.notification_id <> o.notification_id
@@ -56,7 +58,8 @@ SET leased_by = $1, lease_until = now() + make_interval(secs => $4), state = 'di
     disclosed_in = CASE WHEN n.state = 'pending' THEN NULL ELSE n.disclosed_in END
 FROM due WHERE n.notification_id = due.notification_id
 RETURNING n.notification_id, n.number, n.line, n.language, n.result, n.test_type, n.due_at, n.expires_at,
-          n.attempts, n.secret_hash, n.disclosed_in IS NOT NULL AS disclosed
+          n.attempts, n.secret_hash, n.disclosed_in IS NOT NULL AS disclosed,
+          due.was = 'dialling' AS interrupted
 """
 PENDING = "SELECT count(*) AS pending FROM notifications WHERE state = 'pending'"
 # Only while this router holds it, dialling: else nothing is audited, and nothing told.
@@ -87,6 +90,7 @@ class TakenRow:
     attempts: tuple[NotificationAttempt, ...]
     secret_hash: str
     disclosed: bool  # told during the attempt its last router was making
+    interrupted: bool = False  # taken while dialling: its last router stopped during an attempt
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ def _row(row: asyncpg.Record) -> TakenRow:
     return TakenRow(
         str(row["notification_id"]), row["number"], row["line"], row["language"], row["result"],
         row["test_type"], row["due_at"], row["expires_at"], attempts, row["secret_hash"], row["disclosed"],
+        row["interrupted"],
     )  # fmt: skip
 
 

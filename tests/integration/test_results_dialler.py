@@ -62,13 +62,15 @@ async def test_a_dialling_one_comes_back_to_a_restarted_process_not_to_its_own(
     db: Migrated, dialler: ResultsDialler
 ) -> None:
     nid = await put(db)
-    assert [r.notification_id for r in (await dialler.take("node-1/a", LINES, 5, 600)).rows] == [nid]
+    first = await dialler.take("node-1/a", LINES, 5, 600)
+    assert [r.notification_id for r in first.rows] == [nid] and first.rows[0].interrupted is False
     assert (await dialler.take("node-1/a", LINES, 5, 600)).rows == (), (
         "its own attempt: its record is on its way"
     )
     assert (await dialler.take("node-2/x", LINES, 5, 600)).rows == (), "another node waits for the lease"
     again = await dialler.take("node-1/b", LINES, 5, 600)  # the same node, restarted
     assert [r.notification_id for r in again.rows] == [nid] and again.rows[0].disclosed is False
+    assert again.rows[0].interrupted, "taken while dialling: the attempt its stopped router made counts"
 
 
 async def test_the_audit_row_only_for_its_holder_and_a_told_one_is_said_told(

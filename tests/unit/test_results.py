@@ -74,15 +74,15 @@ def test_no_retry_after_expiry_and_delivered_or_transferred_are_final() -> None:
     assert results.after_attempt(n, "no_answer", at(0), r).state is NotificationState.EXPIRED
     assert results.after_attempt(n, "delivered", at(0), r).state is NotificationState.DELIVERED
     assert results.after_attempt(n, "transferred", at(0), r).state is NotificationState.TRANSFERRED
-    assert results.taken(n, at(1000)) == NotificationRecord(
+    assert results.taken(n, at(1000), rules()) == NotificationRecord(
         NID, at(1000), NotificationState.EXPIRED, n.due_at, (), "not told before it expired"
     )
 
 
 def test_a_notification_told_during_a_stopped_routers_call_is_delivered_not_told_again() -> None:
-    record = results.taken(notification(disclosed=True), at(5))
+    record = results.taken(notification(disclosed=True), at(5), rules())
     assert record is not None and record.state is NotificationState.DELIVERED
-    assert results.taken(notification(), at(5)) is None  # dial it
+    assert results.taken(notification(), at(5), rules()) is None  # dial it
 
 
 # ---- the switchboard's looks --------------------------------------------------------------
@@ -338,3 +338,17 @@ def test_a_patient_who_hangs_up_while_the_audit_is_committed_is_not_told_and_is_
     board, out = on(board, channel, ev.ChannelGone("hung up"), 9.5)  # before DisclosureAudited
     (record,) = notes(out)
     assert record.state is NotificationState.PENDING and record.attempts[-1].outcome == "hung_up"
+
+
+def test_an_attempt_a_stopped_router_was_making_is_counted_not_made_again_at_once() -> None:
+    """Taken while dialling (its router stopped mid-attempt, nothing told): the attempt
+    counts as ``interrupted``, spaced and capped as a failed one; restarts no longer
+    make calls that no cap counts."""
+    n = notification(interrupted=True, state=NotificationState.DIALLING)
+    record = results.taken(n, at(5), rules())
+    assert record is not None and record.state is NotificationState.PENDING
+    assert [a.outcome for a in record.attempts] == ["interrupted"] and record.due_at == at(5 + 1800)
+    spent = replace(n, attempts=record.attempts * 2)  # two interrupted already: the failed cap is 3
+    final = results.taken(spent, at(9), rules())
+    assert final is not None and final.state is NotificationState.UNREACHABLE, final
+    assert results.taken(replace(n, disclosed=True), at(5), rules()).state is NotificationState.DELIVERED  # type: ignore[union-attr]
