@@ -32,6 +32,10 @@ from callrouter.core.records import CallbackAttempt, CallbackRecord, CallbackSta
 OPEN = (CallbackState.PENDING, CallbackState.DIALLING)
 # A line closed when a callback falls due: looked at again this much later.
 CLOSED_RECHECK = timedelta(minutes=5)
+# Attempts the agent's side ended: not counted against the person's ``max_attempts``.
+AGENT_SIDE = frozenset({"agent_left"})
+# ...but no more attempts in all than this many times ``max_attempts``.
+AGENT_SIDE_BOUND = 3
 # A callback made by hand joins the queue within this (a later time is a typo, not a plan).
 MAX_AHEAD = timedelta(days=366)
 
@@ -126,13 +130,18 @@ def attempt_failed(
     due when it opens again (a line that never opens again: when the retry is due,
     and the switchboard looks again every ``CLOSED_RECHECK``)."""
     attempts = (*callback.record.attempts, CallbackAttempt(now, callback.agent or "", outcome))
-    if len(attempts) >= rules.max_attempts:
+    # An attempt the agent's side ended (their phone went while the person's rang) is
+    # kept, but not counted against the person's ``max_attempts`` (it failed callbacks
+    # the person never missed); a bound of its own keeps such attempts from going on.
+    theirs = [a for a in attempts if a.outcome not in AGENT_SIDE]
+    if len(theirs) >= rules.max_attempts or len(attempts) >= AGENT_SIDE_BOUND * rules.max_attempts:
+        counted = theirs if len(theirs) >= rules.max_attempts else attempts
         record = evolve(
             callback.record,
             at=now,
             state=CallbackState.FAILED,
             attempts=attempts,
-            reason=f"{outcome} x{len(attempts)}",
+            reason=f"{outcome} x{len(counted)}",
         )
         return evolve(
             callback, record=record, stage=Stage.SCHEDULED, agent=None, person_leg=None, due_at=None

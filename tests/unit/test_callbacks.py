@@ -366,3 +366,33 @@ def test_silence_at_the_choice_waits_in_the_callbacks_place() -> None:
     board, _ = finish_playback(board, "c3", 110)
     board, _ = sb.step(board, sb.Wake(), at(116))
     assert board.callbacks == {} and board.centre.queue.entries["place-c3"].joined_at == at(1)
+
+
+def test_an_agent_who_leaves_while_the_person_rings_does_not_use_up_the_persons_attempts() -> None:
+    """The agent's phone goes while the person's rings: the attempt is kept (agent_left)
+    but not counted against the person's max_attempts (3); only after a bound of its
+    own (3 x 3 in all) does such a callback fail."""
+    board = busy_centre("agent1")
+    board = waiting_with_offer(board, "c1", 1, number=ANNA)
+    board, _ = accept(board, "c1", 20)
+    (callback_id,) = board.callbacks
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    t = 60.0
+    for attempt in range(1, 10):
+        board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(t + 0.1))
+        (ring,) = originates(out)
+        board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(t + 2))
+        (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+        board, out = sb.step(board, sb.LegGone(ring.channel_id, "normal"), at(t + 3))  # the agent hung up
+        assert sb.HangupLeg(dial.channel_id, "agent hung up") in out
+        record = written(out, CallbackRecord)[-1]
+        assert [a.outcome for a in record.attempts] == ["agent_left"] * attempt
+        if attempt < 9:
+            assert record.state is CallbackState.PENDING, f"attempt {attempt}: the person missed nothing"
+            board, _ = sb.step(board, sb.DialGone(dial.channel_id, "Normal Clearing"), at(t + 3.1))
+            if board.centre.agents["agent1"].state.value == "paused":
+                board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(t + 4))
+            t += 3 + 300
+            board, out = sb.step(board, sb.Wake(), at(t))
+            assert sb.LeaseCallback(callback_id) in out
+    assert record.state is CallbackState.FAILED and record.reason == "agent_left x9"
