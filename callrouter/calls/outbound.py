@@ -6,6 +6,7 @@ route. What is dialled when, and what each outcome means, is the switchboard's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ class Leases(Protocol):
 
 # What the switchboard is told of a lease not taken (any other answer: it waits).
 _NEVER = {LeaseAnswer.ABSENT: sb.Lease.ABSENT, LeaseAnswer.CLOSED: sb.Lease.CLOSED}
+# How long a lease's question waits for the records on their way (a new callback's row).
+WRITTEN_WAIT_SECONDS = 2.0
 # The database's answer as the switchboard reads it (held by another router: wait).
 _LEASE = {**_NEVER, LeaseAnswer.TAKEN: sb.Lease.TAKEN, LeaseAnswer.HELD: sb.Lease.WAIT}
 
@@ -67,16 +70,35 @@ class Outbound:
         during the question was on its way before it)."""
         answer = LeaseAnswer.HELD
         if self._leases is not None:
-            on_its_way = self._unwritten() > 0
-            try:
-                answer = await self._leases.try_take(callback_id, self._holder, self._route.lease_seconds)
-            except Exception as exc:  # the database away, or anything else: never dial without it
-                log.warning("callback %s not leased (%s): it waits", callback_id, exc)
+            on_its_way = self._unwritten() > 0  # asked first: one written during the question was
+            answer = await self._try_take(callback_id)
+            if answer in _NEVER and on_its_way and await self._written(WRITTEN_WAIT_SECONDS):
+                # A callback just made (POST /callbacks): its row was on its way. Asked again
+                # once it is written, rather than waiting out a postponement.
+                on_its_way = False
+                answer = await self._try_take(callback_id)
             if answer in _NEVER and on_its_way:
                 answer = LeaseAnswer.HELD
         if answer in _NEVER:
             log.warning("callback %s not leased: %s in the database", callback_id, answer.value)
         self._step(sb.CallbackLeased(callback_id, _LEASE[answer]))
+
+    async def _try_take(self, callback_id: str) -> LeaseAnswer:
+        assert self._leases is not None
+        try:
+            return await self._leases.try_take(callback_id, self._holder, self._route.lease_seconds)
+        except Exception as exc:  # the database away, or anything else: never dial without it
+            log.warning("callback %s not leased (%s): it waits", callback_id, exc)
+            return LeaseAnswer.HELD
+
+    async def _written(self, within: float) -> bool:
+        """Whether the record writer holds nothing any more, within ``within`` seconds."""
+        deadline = asyncio.get_running_loop().time() + within
+        while self._unwritten() > 0:
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def dial(self, command: sb.Dial) -> None:
         try:

@@ -44,3 +44,23 @@ async def test_each_answer_of_the_database_is_told_apart() -> None:
 async def test_a_missing_or_ended_row_is_no_verdict_while_records_wait_to_be_written() -> None:
     for answer in (LeaseAnswer.ABSENT, LeaseAnswer.CLOSED):
         assert await told(answer, unwritten=3) == sb.CallbackLeased("cb-1", sb.Lease.WAIT)
+
+
+async def test_a_new_callbacks_row_on_its_way_is_waited_for_and_the_lease_asked_again() -> None:
+    """POST /callbacks with an agent idle: the lease is asked before the writer has put
+    the row in. Once written, it is asked again and taken (it was postponed 15 s)."""
+    answers = [LeaseAnswer.ABSENT, LeaseAnswer.TAKEN]
+    backlog = [1]
+
+    class Writing:
+        async def try_take(self, callback_id: str, holder: str, seconds: float) -> LeaseAnswer:
+            answer = answers.pop(0)
+            backlog[0] = 0  # the writer puts the row in meanwhile
+            return answer
+
+    events: list[sb.Event] = []
+    outbound = Outbound(
+        FakeAriClient(), "callrouter", "router-a", Route(), Writing(), events.append, lambda: backlog[0]
+    )
+    await outbound.lease("cb-1")
+    assert events == [sb.CallbackLeased("cb-1", sb.Lease.TAKEN)] and answers == []
