@@ -25,7 +25,8 @@ class WindowConfig(Strict):
     midnight (``18:00-01:00``: from 18:00 that day to 01:00 the next)."""
 
     zone: str = "UTC"
-    days: list[str] = Field(default_factory=lambda: list(DAYS[:6]))
+    # At least one: a window of no day never opens, and its line's results expired unphoned.
+    days: list[str] = Field(default_factory=lambda: list(DAYS[:6]), min_length=1)
     hours: list[str] = Field(default_factory=lambda: ["09:00-20:00"], min_length=1)
 
     @field_validator("zone")

@@ -511,3 +511,12 @@ def test_the_results_pepper_comes_from_the_environment_and_is_long_enough() -> N
     assert config.parse(MINIMAL, environ={}).results_pepper is None
     problems = problems_of('[results]\npepper = "a pepper long enough for a centre"\n' + MINIMAL)
     assert any(p.startswith("results.pepper: secrets do not belong") for p in problems), problems
+
+
+@pytest.mark.parametrize("table", ["[results.window]", "[results.windows.line-1]"])
+def test_a_results_window_of_no_day_is_refused_with_its_path(table: str) -> None:
+    """It would never open: its line's results would expire unphoned."""
+    text = f'[results]\nconsult_topic = "operator"\n\n{table}\ndays = []\n' + MINIMAL
+    problems = problems_of(text)
+    path = "results.window.days" if table == "[results.window]" else "results.windows.line-1.days"
+    assert any(p.startswith(f"{path}: ") for p in problems), problems
