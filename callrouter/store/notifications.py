@@ -295,6 +295,9 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _shown(r: asyncpg.Record) -> dict[str, Any]:
+    # A lease holds only while it is being dialled: after that its columns keep the last
+    # holder, which nothing reads (shown, it read as held by a router).
+    held = r["state"] == "dialling"
     return {
         "external_id": r["external_id"],
         "notification_id": str(r["notification_id"]),
@@ -310,6 +313,6 @@ def _shown(r: asyncpg.Record) -> dict[str, Any]:
         "attempts": json.loads(r["attempts"]),  # [{"at", "outcome", "call_id"}, ...], oldest first
         "reason": r["reason"],
         "updated_at": _time(r["updated_at"]),
-        "leased_by": r["leased_by"],
-        "lease_until": _time(r["lease_until"]),
+        "leased_by": r["leased_by"] if held else None,
+        "lease_until": _time(r["lease_until"]) if held else None,
     }

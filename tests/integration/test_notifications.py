@@ -291,3 +291,19 @@ async def test_under_a_pepper_the_row_names_it_and_a_result_put_in_again_is_chec
 
 def changes(outcomes: list[Outcome]) -> list[tuple[str, tuple[str, ...]]]:
     return [(o.status.value, o.changed) for o in outcomes]
+
+
+async def test_a_lease_is_shown_only_while_the_result_is_being_dialled(
+    db: Migrated, store: Notifications
+) -> None:
+    await store.put([item(1)], T0)
+    await db.conn.execute(
+        "UPDATE notifications SET state = 'dialling', leased_by = 'node-1/a',"
+        " lease_until = now() + interval '1 minute'"
+    )
+    shown = await store.get("LAB-00001")
+    assert shown is not None and shown["leased_by"] == "node-1/a" and shown["lease_until"] is not None
+    for state in ("delivered", "pending", "cancelled"):  # the columns keep the last holder
+        await db.conn.execute("UPDATE notifications SET state = $1", state)
+        shown = await store.get("LAB-00001")
+        assert shown is not None and (shown["leased_by"], shown["lease_until"]) == (None, None), state
