@@ -248,4 +248,9 @@ def attempt_outcome(dialog: ResultsDialog) -> str:
         return "delivered"
     if dialog.outcome is not None:
         return dialog.outcome
+    if dialog.tries > 0:
+        # Wrong secrets, then a hang-up: the guesses count against the verification
+        # budget (``verification_failed``'s cap), or hanging up before the last try
+        # gave another full set of guesses on every call.
+        return "verification_failed"
     return "hung_up"  # before the result was told

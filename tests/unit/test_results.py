@@ -352,3 +352,16 @@ def test_an_attempt_a_stopped_router_was_making_is_counted_not_made_again_at_onc
     final = results.taken(spent, at(9), rules())
     assert final is not None and final.state is NotificationState.UNREACHABLE, final
     assert results.taken(replace(n, disclosed=True), at(5), rules()).state is NotificationState.DELIVERED  # type: ignore[union-attr]
+
+
+def test_wrong_secrets_then_a_hang_up_count_against_the_verification_budget() -> None:
+    """Two wrong tries of three, then a hang-up: a verification failure, not a mere
+    hang-up (each call would otherwise give a fresh set of guesses up to hung_up's cap)."""
+    board, channel = answered()
+    for n, wrong in enumerate(("01011990", "02021991")):
+        board, _ = key(board, channel, wrong + "#", 8 + n)
+        board, _ = on(board, channel, ev.SecretChecked(False), 8.5 + n)
+    board, out = on(board, channel, ev.ChannelGone("hung up"), 11)
+    (record,) = notes(out)
+    assert [a.outcome for a in record.attempts] == ["verification_failed"]
+    assert record.state is NotificationState.PENDING and record.due_at == at(11 + 2 * 3600)
