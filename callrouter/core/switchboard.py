@@ -117,7 +117,7 @@ from callrouter.core.board_events import (
 )
 from callrouter.core.board_restart import _adopt
 from callrouter.core.call_state import Phase
-from callrouter.core.records import PlaceState
+from callrouter.core.records import CallEventRecord, PlaceState
 
 # The public face: what the shell and the tests import from here, the step helpers included.
 __all__ = [
@@ -220,8 +220,15 @@ def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> 
         case Reachable(agent_id, reachable):
             _centre(s, cc.set_reachable(centre, agent_id, reachable, s.now))
         case Reprioritise(entry_id, priority):
+            was = centre.queue.entries[entry_id].priority if entry_id in centre.queue else None
             _centre(s, cc.reprioritise(centre, entry_id, priority, s.now))
             _place(s, s.board.centre.queue.entries[entry_id], PlaceState.WAITING)
+            call = s.board.call_of_entry(entry_id)
+            if call is not None:  # on the call's timeline: why a later caller went ahead of earlier ones
+                detail = f"{was} -> {priority}"
+                s.write(
+                    CallEventRecord(call.record.call_id, s.board.rules.node, s.now, "reprioritised", detail)
+                )
         case RestoreAgents(last):
             _centre(s, cc.restore_agents(centre, last, s.now))
 

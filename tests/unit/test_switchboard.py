@@ -639,8 +639,14 @@ def test_reprioritising_reorders_the_queue_and_an_unknown_entry_is_refused() -> 
     board = fresh()
     board, _ = queued(board, "c1", 0)
     board, _ = queued(board, "c2", 5)
-    board, _ = sb.step(board, sb.Reprioritise("place-c2", 50), at(6))
+    priority = board.centre.queue.entries["place-c2"].priority
+    board, out = sb.step(board, sb.Reprioritise("place-c2", 50), at(6))
     assert [e.entry_id for e in board.centre.queue.ordered()] == ["place-c2", "place-c1"]
+    # on c2's timeline: why a later caller went ahead
+    timeline = [c.record for c in out if isinstance(c, sb.Write) and isinstance(c.record, CallEventRecord)]
+    assert [(r.call_id, r.kind, r.detail) for r in timeline] == [
+        (board.calls["c2"].record.call_id, "reprioritised", f"{priority} -> 50")
+    ]
     with pytest.raises(QueueError):
         sb.step(board, sb.Reprioritise("gone", 50), at(7))
 
