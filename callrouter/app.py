@@ -11,15 +11,17 @@ import signal
 import socket
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from callrouter import compiled
 from callrouter.api.auth import TokenError, check_token
 from callrouter.api.results import ResultsDesk
 from callrouter.api.server import build_app
-from callrouter.ari.client import AriClient, HttpAriClient
+from callrouter.ari.client import AriClient, AriError, HttpAriClient
 from callrouter.ari.events import EVENT_LABELS, EventStream, Replaced
 from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
@@ -36,8 +38,14 @@ from callrouter.secrets_pepper import Pepper
 from callrouter.store.leases import CallbackLeases
 from callrouter.store.notifications import Notifications
 from callrouter.store.postgres import PgRecordStore
-from callrouter.store.queries import Queries
-from callrouter.store.restore import last_agent_states, open_callbacks, people, waiting_places
+from callrouter.store.queries import DatabaseUnavailable, Queries
+from callrouter.store.restore import (
+    close_lost_calls,
+    last_agent_states,
+    open_callbacks,
+    people,
+    waiting_places,
+)
 from callrouter.store.results_dialler import ResultsDialler
 from callrouter.store.writer import RecordWriter
 
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 
 EXIT_REPLACED = 3
 STOP_SECONDS = 5.0  # how long a stop waits for the background tasks to end
+LOST_RETRY_SECONDS = 30.0  # the lost calls of a router before are closed again this often until done
 
 
 def _secret(value: Any) -> str | None:
@@ -190,6 +199,7 @@ def _start(settings: Settings) -> tuple[str, str, list[socket.socket]] | None:
 
 async def run(settings: Settings) -> int:
     """Run the router until SIGTERM/SIGINT; returns the process exit code."""
+    began = utcnow()
     started = _start(settings)
     if started is None:
         return 2
@@ -296,6 +306,8 @@ async def run(settings: Settings) -> int:
     writer_task = asyncio.create_task(writer.run(), name="record-writer")
     events_task = asyncio.create_task(events.run(dispatcher.handle, dispatcher.on_connect), name="ari-events")
     reconcile_task = asyncio.create_task(dispatcher.reconcile_loop(), name="reconcile")
+    lost = _close_lost(events.ready, ari, settings, dispatcher, queries, began, spooled)
+    lost_task = asyncio.create_task(lost, name="close-lost-calls")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     code = 0
     done, _ = await asyncio.wait({events_task, stop_task, writer_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -310,7 +322,7 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, stop_task]
+    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, stop_task, lost_task]
     for task in tasks:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
@@ -327,3 +339,30 @@ async def run(settings: Settings) -> int:
     await results_store.close()
     await admin.cleanup()
     return code
+
+
+async def _close_lost(
+    ready: asyncio.Event,
+    ari: AriClient,
+    settings: Settings,
+    dispatcher: Dispatcher,
+    queries: Queries,
+    began: datetime,
+    spooled: tuple[Path, ...],
+) -> None:
+    """Once the calls found in Asterisk are taken up: close this node's calls a router
+    before this one followed that ended while none ran (a kill, a crash), or their rows
+    stayed open for ever. Tried again while the database or Asterisk cannot answer."""
+    await ready.wait()
+    while True:
+        try:
+            listed = set((await ari.application(settings.router.app)).channel_ids)
+            known = listed | set(dispatcher.board.calls)
+            closed = await close_lost_calls(queries, settings.router.node, began, known, spooled)
+        except (DatabaseUnavailable, asyncpg.PostgresError, AriError, OSError, TimeoutError) as exc:
+            log.warning("calls of a router before not checked (%s); again in %g s", exc, LOST_RETRY_SECONDS)
+            await asyncio.sleep(LOST_RETRY_SECONDS)
+            continue
+        if closed:
+            log.info("closed %d calls of a router before that ended while no router ran", closed)
+        return

@@ -45,6 +45,40 @@ WHERE state = 'failed' AND requested_at >= $1 AND requested_at < $2
                   WHERE later.number = callbacks.number AND later.requested_at > callbacks.requested_at)
 ORDER BY started_at
 """
+# This node's calls a router before this one followed that ended while no router ran (a
+# kill, a crash): not in Asterisk now, no end written, begun before this router started.
+# Each is closed at its last recorded moment, with the outcome how far it got says, and
+# an "ended" step on its timeline; the spool's are left to the spool (its word is later).
+CLOSE_LOST = """
+WITH lost AS (
+    SELECT c.call_id, GREATEST(c.started_at, c.answered_at, c.queued_at, c.agent_answered_at, e.last) AS at
+    FROM calls c
+    LEFT JOIN LATERAL (SELECT max(at) AS last FROM call_events WHERE call_id = c.call_id) e ON true
+    WHERE c.node = $1 AND c.ended_at IS NULL AND c.started_at < $2
+      AND NOT (c.channel_id = ANY($3::text[])) AND NOT (c.call_id = ANY($4::uuid[]))
+),
+closed AS (
+    UPDATE calls c SET
+        ended_at = lost.at,
+        outcome = COALESCE(c.outcome, CASE
+            WHEN c.direction = 'results' THEN 'results'
+            WHEN c.agent_answered_at IS NOT NULL THEN 'answered'
+            WHEN c.queued_at IS NOT NULL THEN 'abandoned'
+            WHEN c.answered_at IS NOT NULL THEN 'menu_hangup'
+            ELSE 'failed' END),
+        end_reason = COALESCE(c.end_reason, $5)
+    FROM lost WHERE c.call_id = lost.call_id
+    RETURNING c.call_id, c.node, c.ended_at
+),
+logged AS (
+    INSERT INTO call_events (call_id, node, at, kind, detail)
+    SELECT call_id, node, ended_at, 'ended', $5 FROM closed
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) AS closed FROM closed
+"""
+LOST_REASON = "lost: it ended while no router ran (its end is the last moment recorded)"
+
 LAST_AGENT_STATES = """
 SELECT DISTINCT ON (agent) agent, state, reason, at
 FROM agent_states
@@ -219,6 +253,15 @@ class Queries(Pooled):
             r["agent"]: AgentStateRecord(r["agent"], r["at"], r["state"], r["reason"])
             for r in await self._fetch(LAST_AGENT_STATES)
         }
+
+    async def close_lost_calls(
+        self, node: str, before: datetime, keep_channels: Collection[str], keep_calls: Collection[str]
+    ) -> int:
+        """Close this node's calls begun ``before`` that ended while no router ran (none of
+        ``keep_channels``, the channels in Asterisk, nor ``keep_calls``); how many."""
+        calls = [uuid.UUID(c) for c in keep_calls if is_uuid(c)]
+        rows = await self._fetch(CLOSE_LOST, node, before, list(keep_channels), calls, LOST_REASON)
+        return int(rows[0]["closed"])
 
     async def places(self, node: str, also: Collection[str] = ()) -> list[PlaceRecord]:
         """This node's waiting places, and the places ``also`` names in any state (read once, at start)."""

@@ -24,6 +24,7 @@ from callrouter.core.records import (
     AgentStateRecord,
     CallbackRecord,
     CallbackState,
+    CallRecord,
     PersonRecord,
     PlaceRecord,
     PlaceState,
@@ -131,3 +132,13 @@ def _callback_key(record: CallbackRecord) -> str:
         return uuid.UUID(record.callback_id).hex
     except ValueError:
         return record.callback_id
+
+
+async def close_lost_calls(
+    queries: Queries, node: str, before: datetime, in_asterisk: Iterable[str], spool_files: tuple[Path, ...]
+) -> int:
+    """Close this node's calls that ended while no router ran (``Queries.close_lost_calls``);
+    those with a record in the spool are left to it. How many were closed."""
+    records: list[Record] = await asyncio.to_thread(spool.scan, *spool_files)
+    spooled = {r.call_id for r in records if isinstance(r, CallRecord)}
+    return await queries.close_lost_calls(node, before, set(in_asterisk), spooled)
