@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from callrouter.store.queries import LOST_REASON
 from devstack import sipp
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
@@ -152,3 +153,39 @@ async def test_a_restart_leaves_talking_callers_connected_and_waiting_ones_in_th
         restarted,
     )
     assert rung_again == 0, "agent2 was rung while still talking"
+
+
+async def test_a_call_that_ended_while_no_router_ran_is_closed_by_the_next(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """A caller waits (nobody logged in), the router is killed, and the caller hangs up
+    before the next router starts: the next one closes the call's row (it stayed open
+    for ever), as an abandon, at its last recorded moment, with an ended step."""
+    caller = f"+7906{random.randint(1_000_000, 9_999_999)}"
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(sipp.call, stack.sip_port, [(caller, "+78162700101")], 7000, [(1000, "0")])
+        queued = await wait_rows(
+            db,
+            "SELECT call_id FROM calls WHERE caller_number = $1 AND queued_at IS NOT NULL",
+            caller,
+            count=1,
+        )
+        assert queued, "the caller never joined the queue"
+        router.kill()
+        assert call.result().ok  # hung up at 7 s, while no router ran
+    second = start_router(stack, tmp_path / "second")
+    try:
+        rows = await wait_rows(
+            db, "SELECT * FROM calls WHERE call_id = $1 AND ended_at IS NOT NULL", queued[0]["call_id"],
+            count=1, within=15,
+        )  # fmt: skip
+    finally:
+        assert second.stop() == 0
+    assert rows, "the call's row is still open"
+    (row,) = rows
+    assert (row["outcome"], row["end_reason"]) == ("abandoned", LOST_REASON)
+    assert row["ended_at"] >= row["queued_at"]
+    kinds = [
+        r["kind"] for r in await db.fetch("SELECT kind FROM call_events WHERE call_id = $1", row["call_id"])
+    ]
+    assert kinds[-1] == "ended", kinds
