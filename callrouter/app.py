@@ -34,7 +34,6 @@ from callrouter.core.records import Outcome, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.secrets_hash import verify_secret
-from callrouter.secrets_pepper import Pepper
 from callrouter.store.leases import CallbackLeases
 from callrouter.store.notifications import Notifications
 from callrouter.store.postgres import PgRecordStore
@@ -107,7 +106,7 @@ def _use_results(settings: Settings, dispatcher: Dispatcher) -> ResultsDialler:
     connection before its first statement)."""
     store = ResultsDialler(settings.database.dsn, _secret(settings.database_password))
     if settings.file.results is not None:
-        pepper = results_pepper(settings)
+        pepper = settings.pepper()
         if pepper is None:
             log.warning(
                 "results secrets are hashed without a pepper: a copy of the database alone is "
@@ -116,11 +115,6 @@ def _use_results(settings: Settings, dispatcher: Dispatcher) -> ResultsDialler:
         verify = functools.partial(verify_secret, pepper=pepper)
         dispatcher.use_results(store, verify, settings.file.results.lease_seconds)
     return store
-
-
-def results_pepper(settings: Settings) -> Pepper | None:
-    """The key results secrets are hashed under (CALLROUTER_RESULTS_PEPPER), if one is set."""
-    return Pepper.of(_secret(settings.results_pepper))
 
 
 def repeat_key(settings: Settings) -> bytes:
@@ -243,7 +237,7 @@ async def run(settings: Settings) -> int:
         settings.database.dsn,
         _secret(settings.database_password),
         expire_after,
-        pepper=results_pepper(settings),
+        pepper=settings.pepper(),
     )
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)

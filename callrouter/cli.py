@@ -85,15 +85,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_results_import(args: argparse.Namespace) -> int:
     from callrouter import compiled, results_import
-    from callrouter.secrets_pepper import Pepper
     from callrouter.store.notifications import Notifications
 
     settings = _load(args.config)
     password = settings.database_password.get_secret_value() if settings.database_password else None
     expire_after = compiled.results_expire_after(settings)
-    pepper = Pepper.of(settings.results_pepper.get_secret_value() if settings.results_pepper else None)
     store = Notifications(
-        settings.database.dsn, password, expire_after, results_import.hash_threads(), pepper=pepper
+        settings.database.dsn, password, expire_after, results_import.hash_threads(), pepper=settings.pepper()
     )
     return results_import.run(
         Path(args.file), compiled.results_input(settings), store, sys.stdout, sys.stderr

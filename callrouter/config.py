@@ -37,7 +37,7 @@ from callrouter.config_centre import (
 from callrouter.config_checks import Item, Parts
 from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
-from callrouter.secrets_pepper import PEPPER_MIN_CHARS
+from callrouter.secrets_pepper import PEPPER_MIN_CHARS, Pepper
 
 SECRET_KEYS = {"password", "token", "secret", "pepper"}
 
@@ -110,6 +110,10 @@ class Settings(BaseModel):
     # The key results secrets are run through before they are hashed (CALLROUTER_RESULTS_PEPPER,
     # ``secrets_hash``); without one, they are hashed as they are.
     results_pepper: SecretStr | None = None
+
+    def pepper(self) -> Pepper | None:
+        """The key results secrets are hashed under (``results_pepper``), if one is set."""
+        return Pepper.of(self.results_pepper.get_secret_value() if self.results_pepper else None)
 
     @property
     def router(self) -> Router:

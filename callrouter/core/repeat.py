@@ -61,7 +61,12 @@ class RepeatRules:
         return hmac.new(self.secret, number.encode(), "sha256").hexdigest()[:32]
 
     def excluded(self, number: str) -> bool:
-        return any(fnmatch.fnmatchcase(number, pattern) for pattern in self.exclude)
+        return excluded(self.exclude, number)
+
+
+def excluded(patterns: tuple[str, ...], number: str) -> bool:
+    """Whether an E.164 number matches one of ``[repeat] exclude``'s patterns (* and ?)."""
+    return any(fnmatch.fnmatchcase(number, pattern) for pattern in patterns)
 
 
 def resumable(rules: RepeatRules, memory: PersonRecord | None, now: datetime) -> PersonRecord | None:

@@ -20,14 +20,15 @@ A problem never quotes the secret, nor the phone number.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from callrouter.core import repeat
 from callrouter.core.callback_fit import OWN_NUMBER
+from callrouter.core.lines import digits_of
 from callrouter.core.numbers import Presentation, normalise
 from callrouter.core.results import ResultKind
 
@@ -208,10 +209,10 @@ def _number(
         where = "" if international or terms is None else f" (national numbers are read as {terms.country})"
         problems.append(("phone", f"not a phone number{where}"))
         return None
-    if number.e164.removeprefix("+") in rules.own_numbers:
+    if digits_of(number.e164) in rules.own_numbers:
         problems.append(("phone", f"{OWN_NUMBER}: the call would ring the centre"))
         return None
-    if any(fnmatch.fnmatchcase(number.e164, pattern) for pattern in rules.exclude):
+    if repeat.excluded(rules.exclude, number.e164):
         problems.append(("phone", "excluded from calls out ([repeat] exclude)"))
         return None
     return number.e164

@@ -203,6 +203,25 @@ def test_a_callback_to_one_of_the_centres_own_numbers_is_refused() -> None:
     assert callback_fit.problems(board.rules, "+79161234567", "clinic-central", "operator", None) == []
 
 
+def booked_with_agent_free() -> tuple[sb.Board, str]:
+    """ANNA's callback booked at 20 s, and agent1 free from 60 s: its lease is asked."""
+    board = busy_centre("agent1")
+    board = waiting_with_offer(board, "c1", 1, number=ANNA)
+    board, _ = accept(board, "c1", 20)
+    (callback_id,) = board.callbacks
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    return board, callback_id
+
+
+def agent_then_person(board: sb.Board, callback_id: str, t: float) -> tuple[sb.Board, sb.Originate, sb.Dial]:
+    """The lease taken at ``t``: the agent's phone rung and answered, then the person dialled."""
+    board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(t + 0.1))
+    (ring,) = originates(out)
+    board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(t + 2))
+    (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+    return board, ring, dial
+
+
 def test_the_callback_is_dialled_agent_first_and_only_with_its_lease() -> None:
     board = booked(busy_centre("agent1"))
     (callback_id,) = board.callbacks
@@ -250,17 +269,10 @@ def test_a_lease_the_shell_never_answers_counts_as_refused() -> None:
 
 
 def test_no_answer_releases_the_agent_at_once_retries_then_gives_up() -> None:
-    board = busy_centre("agent1")
-    board = waiting_with_offer(board, "c1", 1, number=ANNA)
-    board, _ = accept(board, "c1", 20)
-    (callback_id,) = board.callbacks
-    board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    board, callback_id = booked_with_agent_free()
     t = 60.0
     for attempt in range(1, 4):
-        board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(t + 0.1))
-        (ring,) = originates(out)
-        board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(t + 2))
-        (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+        board, ring, dial = agent_then_person(board, callback_id, t)
         board, out = sb.step(board, sb.DialGone(dial.channel_id, "No answer"), at(t + 32))
         assert board.centre.agents["agent1"].state.value == "idle", "released at once, no wrap-up"
         assert sb.HangupLeg(ring.channel_id, "callback not answered") in out
@@ -372,17 +384,10 @@ def test_an_agent_who_leaves_while_the_person_rings_does_not_use_up_the_persons_
     """The agent's phone goes while the person's rings: the attempt is kept (agent_left)
     but not counted against the person's max_attempts (3); only after a bound of its
     own (3 x 3 in all) does such a callback fail."""
-    board = busy_centre("agent1")
-    board = waiting_with_offer(board, "c1", 1, number=ANNA)
-    board, _ = accept(board, "c1", 20)
-    (callback_id,) = board.callbacks
-    board, _ = sb.step(board, sb.AgentCommand("agent1", "resume"), at(60))
+    board, callback_id = booked_with_agent_free()
     t = 60.0
     for attempt in range(1, 10):
-        board, out = sb.step(board, sb.CallbackLeased(callback_id, sb.Lease.TAKEN), at(t + 0.1))
-        (ring,) = originates(out)
-        board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(t + 2))
-        (dial,) = [c for c in out if isinstance(c, sb.Dial)]
+        board, ring, dial = agent_then_person(board, callback_id, t)
         board, out = sb.step(board, sb.LegGone(ring.channel_id, "normal"), at(t + 3))  # the agent hung up
         assert sb.HangupLeg(dial.channel_id, "agent hung up") in out
         record = written(out, CallbackRecord)[-1]
