@@ -29,26 +29,27 @@ import asyncpg
 from callrouter.core.records import NotificationAttempt
 from callrouter.store.queries import Pooled, is_uuid
 
+# Whether a notification (table alias ``{t}``) may be taken now: due, of an open line, not
+# one this router holds; or being dialled by a router that stopped (its lease expired, or
+# an earlier process of this node).
+_TAKEABLE = """{t}.line = ANY($2::text[]) AND NOT ({t}.notification_id = ANY($5::uuid[]))
+      AND (({t}.state = 'pending' AND {t}.due_at <= now())
+           OR ({t}.state = 'dialling' AND ({t}.lease_until <= now()
+                                          OR (split_part({t}.leased_by, '/', 1) = $6 AND {t}.leased_by <> $1))))"""
 # One call to a number at a time: a notification is not taken while another of its
 # number is being dialled (held, its lease running), nor beside an earlier one of its
-# number that may be taken now (that one goes first; this one at a later look).
-TAKE = """
-WITH open AS (
-    SELECT notification_id, number, due_at, state,
-           line = ANY($2::text[]) AND NOT (notification_id = ANY($5::uuid[]))
-           AND ((state = 'pending' AND due_at <= now())
-                OR (state = 'dialling' AND (lease_until <= now()
-                                            OR (split_part(leased_by, '/', 1) = $6 AND leased_by <> $1))))
-           AS takeable
-    FROM notifications WHERE state IN ('pending', 'dialling')
-),
-due AS (
-    SELECT n.notification_id, n.state AS was FROM notifications n JOIN open o USING (notification_id)
-    WHERE o.takeable AND NOT EXISTS (
-        SELECT 1 FROM open b
-        WHERE b.number = o.number AND b.notification_id <> o.notification_id
-          AND ((b.state = 'dialling' AND NOT b.takeable)
-               OR (b.takeable AND (b.due_at, b.notification_id) < (o.due_at, o.notification_id))))
+# number that may be taken now (that one goes first; this one at a later look). The
+# other is looked up by the open-number index (migration 0009), never by a scan.
+TAKE = f"""
+WITH due AS (
+    SELECT n.notification_id, n.state AS was FROM notifications n
+    WHERE {_TAKEABLE.format(t="n")}
+      AND NOT EXISTS (
+        SELECT 1 FROM notifications b
+        WHERE b.number = n.number AND b.notification_id <> n.notification_id
+          AND b.state IN ('pending', 'dialling')
+          AND ((b.state = 'dialling' AND NOT ({_TAKEABLE.format(t="b")}))
+               OR (({_TAKEABLE.format(t="b")}) AND (b.due_at, b.notification_id) < (n.due_at, n.notification_id))))
     ORDER BY n.due_at, n.notification_id
     LIMIT $3
     FOR UPDATE OF n SKIP LOCKED
