@@ -34,8 +34,9 @@ from callrouter.store.queries import Pooled, is_uuid
 # an earlier process of this node).
 _TAKEABLE = """{t}.line = ANY($2::text[]) AND NOT ({t}.notification_id = ANY($5::uuid[]))
       AND (({t}.state = 'pending' AND {t}.due_at <= now())
-           OR ({t}.state = 'dialling' AND ({t}.lease_until <= now()
-                                          OR (split_part({t}.leased_by, '/', 1) = $6 AND {t}.leased_by <> $1))))"""
+           OR ({t}.state = 'dialling'
+               AND ({t}.lease_until <= now()
+                    OR (split_part({t}.leased_by, '/', 1) = $6 AND {t}.leased_by <> $1))))"""
 # One call to a number at a time: a notification is not taken while another of its
 # number is being dialled (held, its lease running), nor beside an earlier one of its
 # number that may be taken now (that one goes first; this one at a later look). The
