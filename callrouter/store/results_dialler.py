@@ -50,7 +50,8 @@ WITH due AS (
         WHERE b.number = n.number AND b.notification_id <> n.notification_id
           AND b.state IN ('pending', 'dialling')
           AND ((b.state = 'dialling' AND NOT ({_TAKEABLE.format(t="b")}))
-               OR (({_TAKEABLE.format(t="b")}) AND (b.due_at, b.notification_id) < (n.due_at, n.notification_id))))
+               OR (({_TAKEABLE.format(t="b")})
+                   AND (b.due_at, b.notification_id) < (n.due_at, n.notification_id))))
     ORDER BY n.due_at, n.notification_id
     LIMIT $3
     FOR UPDATE OF n SKIP LOCKED
