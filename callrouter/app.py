@@ -323,6 +323,8 @@ async def run(settings: Settings) -> int:
     for left in stuck:  # a stop must not wait on it: records and connections still close
         log.error("task %s did not stop within %g s; stopping without it", left.get_name(), STOP_SECONDS)
     dispatcher.detach()  # calls stay up in Asterisk, as they are, for the next router
+    if ended := await dispatcher.hang_up_results_calls(within=2):  # but for a results call's silence
+        log.info("hung up %d results call(s) in their automated part: dialled again later", ended)
     await dispatcher.drain(within=2)
     await writer.close(writer_task)
     await ari.close()

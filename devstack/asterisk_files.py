@@ -70,12 +70,15 @@ def values_for(info: StackInfo) -> dict[str, str]:
 
 
 def agent_sections(repo: Path, agents: dict[str, str], values: dict[str, str], password: str) -> str:
-    """PJSIP sections for each agent id -> static contact URI."""
+    """PJSIP sections for each agent id -> static contact URI (not qualified)."""
     template = (repo / "asterisk-conf/pjsip_agent.conf.in").read_text()
     parts = []
     for agent_id, contact in agents.items():
         agent_values = dict(values, AGENT_ID=agent_id, AGENT_CONTACT=contact, AGENT_PASSWORD=password)
-        parts.append(render(template, agent_values, "pjsip_agent.conf.in"))
+        # The dev stack's agents are sipp processes at fixed contacts, which answer no
+        # OPTIONS: qualified, they would all be offline. (The aor section ends the block.)
+        section = render(template, agent_values, "pjsip_agent.conf.in").rstrip("\n")
+        parts.append(f"{section}\nqualify_frequency = 0\n")
     return "\n".join(parts)
 
 

@@ -205,9 +205,15 @@ class ResultsBody(Body):
     )  # fmt: skip
 
 
+DAY_OR_TIME = f"must be a day (2026-11-30) or a time with seconds and a zone, e.g. {TIME_EXAMPLE}"
+
+
 def _real_day_or_time(value: str) -> str:
+    day = re.fullmatch(DAY_PATTERN, value)
+    if not day and not re.fullmatch(TIME_PATTERN, value):  # the form said in words, not as a pattern
+        raise ValueError(DAY_OR_TIME)
     try:
-        (date if re.fullmatch(DAY_PATTERN, value) else datetime).fromisoformat(value)
+        (date if day else datetime).fromisoformat(value)
     except ValueError:
         raise ValueError(NOT_A_REAL_DAY) from None
     return value
@@ -215,8 +221,8 @@ def _real_day_or_time(value: str) -> str:
 
 DayOrTime = Annotated[
     str,
-    Field(pattern=f"{DAY_PATTERN}|{TIME_PATTERN}"),
     AfterValidator(_real_day_or_time),
+    WithJsonSchema({"type": "string", "pattern": f"{DAY_PATTERN}|{TIME_PATTERN}"}),
 ]
 
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
+from callrouter.api import errors
 from callrouter.api.errors import ApiError
 from callrouter.api.models import (
     RESULTS_BODY_BYTES,
@@ -164,6 +165,11 @@ def add_results_routes(routes: Routes, desk: ResultsDesk) -> None:
 
     async def list_route(request: web.Request) -> web.Response:
         query = read_query(request, ResultsQuery)
+        # An unknown line would list nothing, as if it had no results: said instead.
+        if query.line is not None and query.line not in desk.rules.lines:
+            known = ", ".join(sorted(desk.rules.lines))
+            problem = errors.Problem("line", "query", f"not a line of the config (its lines: {known})")
+            raise ApiError(422, f"line: {problem.message}", [problem])
         since, until = query.window()
         listing = desk.store.listing(query.state, query.line, since, until, query.limit, query.after)
         try:

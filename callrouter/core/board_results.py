@@ -22,7 +22,7 @@ from callrouter.core import call as calls
 from callrouter.core import callbacks as cbs
 from callrouter.core import results_call as rc
 from callrouter.core.agents import AgentState
-from callrouter.core.board import ResultsCall, _Step
+from callrouter.core.board import Board, ResultsCall, _Step
 from callrouter.core.board_centre import RING_GRACE_SECONDS
 from callrouter.core.board_events import CallbackError
 from callrouter.core.call_state import Call, Phase
@@ -176,6 +176,14 @@ def _attempt(s: _Step, held: ResultsCall, outcome: str, call_id: str | None) -> 
     assert rules is not None
     record = results.after_attempt(held.notification, outcome, s.now, rules, call_id)
     s.write(record, urgent=True)
+
+
+def unattended(board: Board) -> list[str]:
+    """The patients' channels of the results calls in their automated part (ringing,
+    the identity check, the result told): no later router carries one on, so a router
+    that stops hangs them up. One handed to a consultant is no longer among them
+    (``joined`` ends its notification's attempt): it waits or talks as any caller."""
+    return sorted(held.channel_id for held in board.results.values())
 
 
 def call_over(s: _Step, call: Call) -> None:

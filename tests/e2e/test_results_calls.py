@@ -291,3 +291,30 @@ async def test_a_router_killed_mid_call_neither_loses_the_result_nor_tells_it_tw
     assert len(patient.dialled) == 1
     assert len(await audits(db, nid)) == 1
     assert row["reason"] == "told before the router stopped"
+
+
+async def test_a_router_stopped_mid_call_hangs_the_patient_up_rather_than_leave_silence(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+) -> None:
+    """Stopped (SIGTERM) while the patient hears the greeting, nothing keyed: the router
+    hangs the call up as it stops, where it used to leave the patient on a silent line
+    until they gave up (or the next router came). The notification stays the next
+    router's to take over (``dialling``, its lease running out), as after a kill."""
+    phone = number()
+    patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=60_000, timeout_s=90)
+    async with AriObserver(stack) as observer:
+        nid = await put(stack, db, phone)
+        for _ in range(300):
+            if played(observer, nid):
+                break
+            await asyncio.sleep(0.1)
+        assert played(observer, nid), "answered and greeted"
+        stopped = time.monotonic()
+        await asyncio.to_thread(router.stop)
+        result = await asyncio.to_thread(patient.wait, 30)
+        took = time.monotonic() - stopped
+    assert result.ok, result.output[-1500:]
+    assert took < 15, f"the patient stayed on the line {took:.0f} s after the stop"
+    assert "hung up 1 results call(s)" in router.log()
+    state = await db.fetchval("SELECT state FROM notifications WHERE notification_id = $1", uuid.UUID(nid))
+    assert state == "dialling"

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callrouter.core import board_results
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core import results
@@ -216,6 +217,22 @@ def test_a_positive_result_and_1_joins_the_queue_for_a_consultant_transferred() 
     assert ring.agent_id == "agent1" and "results_consult" in ring.label and ring.number == "+79161234567"
     assert board.calls[channel].record.topic == "results_consult"
     assert ("consult", channel) in board.deadlines
+
+
+def test_a_stopping_router_hangs_up_results_calls_ringing_or_automated_not_a_consultants() -> None:
+    """``unattended``: what a stop hangs up (no later router carries these on)."""
+    board, _ = sb.step(fresh("agent1"), sb.ResultsTaken((notification(),), 1), T0)
+    ringing = board.results[NID].channel_id
+    assert board_results.unattended(board) == [ringing]
+    board, channel = answered(ResultKind.POSITIVE)
+    assert board_results.unattended(board) == [channel], "the identity check"
+    board, _ = key(board, channel, SECRET + "#", 8)
+    board, _ = on(board, channel, ev.SecretChecked(True), 9)
+    board, _ = on(board, channel, ev.DisclosureAudited(True), 9)
+    assert board_results.unattended(board) == [channel], "the result told"
+    board, _ = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 15)
+    board, _ = on(board, channel, ev.Digit("1"), 16)
+    assert board_results.unattended(board) == [], "waiting for a consultant: a caller like any other"
 
 
 def test_an_unanswered_dial_counts_its_outcome_and_a_silent_ring_is_hung_up() -> None:

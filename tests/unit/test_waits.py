@@ -86,7 +86,20 @@ def test_the_queue_now_counts_callers_on_the_line_from_their_places_join_time() 
 def test_agents_are_counted_in_every_state() -> None:
     agents = [Agent("a1", frozenset(), frozenset(), AgentState.IDLE), Agent("a2", frozenset(), frozenset())]
     assert waits.agents_now(agents) == {
-        "logged_out": 1, "idle": 1, "ringing": 0, "on_call": 0, "wrap_up": 0, "paused": 0,
+        "logged_out": 1, "idle": 1, "ringing": 0, "on_call": 0, "wrap_up": 0, "paused": 0, "unreachable": 0,
+    }  # fmt: skip
+
+
+def test_a_logged_in_agent_whose_phone_is_unreachable_is_not_counted_idle() -> None:
+    def agent(name: str, state: AgentState, reachable: bool) -> Agent:
+        return Agent(name, frozenset(), frozenset(), state, reachable=reachable)
+
+    agents = [
+        agent("a1", AgentState.IDLE, False), agent("a2", AgentState.PAUSED, False),
+        agent("a3", AgentState.IDLE, True), agent("a4", AgentState.LOGGED_OUT, False),
+    ]  # fmt: skip
+    assert waits.agents_now(agents) == {
+        "logged_out": 1, "idle": 1, "ringing": 0, "on_call": 0, "wrap_up": 0, "paused": 0, "unreachable": 2,
     }  # fmt: skip
 
 

@@ -232,11 +232,24 @@ async def test_from_and_to_are_days_or_times(
 @pytest.mark.parametrize(
     ("query", "field"),
     [("state=lost", "state"), ("from=2026-02-30", "from"), ("to=yesterday", "to"), ("limit=0", "limit"),
-     ("from=2026-12-01T10:00:00", "from")],
+     ("from=2026-12-01T10:00:00", "from"), ("line=nope", "line")],
 )  # fmt: skip
 async def test_a_bad_query_is_422_naming_it(client: TestClient[Any, Any], query: str, field: str):
     status, body = await call(client, "GET", f"/results?{query}", headers=AUTH)
     assert status == 422 and body["problems"][0]["field"] == field, body
+
+
+async def test_a_time_without_a_zone_is_told_the_form_in_words(client: TestClient[Any, Any]):
+    status, body = await call(client, "GET", "/results?from=2026-12-01T10:00:00", headers=AUTH)
+    assert status == 422
+    message = body["problems"][0]["message"]
+    assert message.startswith("must be a day (2026-11-30) or a time with seconds and a zone"), message
+    assert "^" not in body["error"] and "pattern" not in body["error"]
+
+
+async def test_an_unknown_line_is_refused_with_the_lines_of_the_config(client: TestClient[Any, Any]):
+    status, body = await call(client, "GET", "/results?line=nope", headers=AUTH)
+    assert status == 422 and "clinic-central" in body["problems"][0]["message"], body
 
 
 async def test_one_shows_its_result_cancel_only_a_pending_one_and_the_audit(
