@@ -35,9 +35,18 @@ BEST_EFFORT = (*STOPPING, cmd.SetVariable, MakeBridge)
 ENDING = (cmd.Hangup, cmd.ContinueInDialplan, DestroyBridge)
 
 Work = ChannelCommand | DestroyBridge
+
 # A stopped playback Asterisk still plays is stopped again this often, this many times at most.
 STOP_AGAIN_SECONDS = 0.3
 STOP_AGAIN_TIMES = 20
+
+
+def _agent_gone(command: Work, exc: BaseException) -> bool:
+    """A bridge join Asterisk refused because a channel is not there (400): the agent's
+    phone went as it answered. Its end (``LegGone``) decides the caller's call (back to
+    their place, ``board_centre._dropped``); failed, the join ended the call at once."""
+    refused = isinstance(exc, AriError) and exc.status == HTTPStatus.BAD_REQUEST
+    return isinstance(command, JoinBridge) and refused
 
 
 class ChannelExecutor:
@@ -112,8 +121,8 @@ class ChannelExecutor:
                 with contextlib.suppress(ValueError):
                     self._metrics.ari_errors.labels(command=name).inc()
                 log.warning("ARI %s failed on channel %s: %s", name, self.channel_id, exc)
-                if isinstance(command, BEST_EFFORT):
-                    continue  # the reconcile check clears what lingers
+                if isinstance(command, BEST_EFFORT) or _agent_gone(command, exc):
+                    continue  # the reconcile check clears what lingers; a leg's end decides the call
                 self._work = deque(c for c in self._work if isinstance(c, ENDING))
                 self._report(self.channel_id, ev.CommandFailed(name, str(exc)[:200]))
 
@@ -139,6 +148,7 @@ class ChannelExecutor:
                 await ari.add_to_bridge(bridge_id, [channel, agent_channel])
                 self._held = False  # joining the call's bridge left the holding bridge
             case DestroyBridge(_, bridge_id):
+                self._bridges.discard(bridge_id)  # a later join makes it again (an agent's phone dropped)
                 await ari.destroy_bridge(bridge_id)
             case cmd.Hangup(reason):
                 await ari.hangup(channel, reason)

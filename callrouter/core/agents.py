@@ -109,6 +109,17 @@ def not_answered(agent: Agent, now: datetime, entry_id: str, reason: str) -> Age
     return evolve(agent, state=AgentState.PAUSED, since=now, entry_id=None, pause_reason=reason)
 
 
+def dropped(agent: Agent, now: datetime, entry_id: str, reason: str) -> Agent:
+    """Their phone went as it answered: auto-paused as for a ring let go (a softphone
+    that answers without media would take caller after caller), the call not counted."""
+    _require(agent, AgentState.ON_CALL)
+    _same_entry(agent, entry_id)
+    return evolve(
+        agent, state=AgentState.PAUSED, since=now, entry_id=None, pause_reason=reason,
+        calls_taken=max(agent.calls_taken - 1, 0),
+    )  # fmt: skip
+
+
 def call_ended(agent: Agent, now: datetime, entry_id: str, wrap_up: timedelta) -> Agent:
     _require(agent, AgentState.ON_CALL)
     _same_entry(agent, entry_id)

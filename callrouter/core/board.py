@@ -68,6 +68,9 @@ class Leg:
     entry_id: str
     answered: bool = False
     ending: bool = False  # its caller is gone and the router is hanging it up
+    # Answered: when, and the place as it was then (given back if the phone goes at once).
+    answered_at: datetime | None = None
+    taken: QueueEntry | None = None
 
 
 Key = tuple[

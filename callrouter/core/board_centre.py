@@ -14,8 +14,16 @@ from callrouter.core import centre as cc
 from callrouter.core import dialler, repeat
 from callrouter.core.agents import Agent, AgentState
 from callrouter.core.board import Leg, _bridge_id, _place, _remember, _Step
-from callrouter.core.board_commands import ANONYMOUS, HangupLeg, MakeBridge, Originate, ToChannel
+from callrouter.core.board_commands import (
+    ANONYMOUS,
+    DestroyBridge,
+    HangupLeg,
+    MakeBridge,
+    Originate,
+    ToChannel,
+)
 from callrouter.core.board_events import AGENT_COMMANDS
+from callrouter.core.call_state import Phase
 from callrouter.core.evolve import evolve
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import AgentStateRecord, PlaceState
@@ -23,6 +31,10 @@ from callrouter.core.records import AgentStateRecord, PlaceState
 # A phone still ringing this long after its ring timeout is hung up by the router
 # (Asterisk may never report the end of a ring).
 RING_GRACE_SECONDS = 5.0
+# An agent's phone that goes this soon after it answered dropped the call (a softphone
+# that answers without media, Asterisk hangs it up at once; a slip of the finger): the
+# caller goes back to their place rather than being hung up unserved.
+DROPPED_WITHIN = timedelta(seconds=1)
 
 
 def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
@@ -133,7 +145,8 @@ def _leg_answered(s: _Step, leg_channel: str) -> None:
     leg = s.board.legs.get(leg_channel)
     if leg is None or leg.answered:
         return
-    s.put("legs", leg_channel, evolve(leg, answered=True))
+    taken = s.board.centre.queue.entries.get(leg.entry_id)
+    s.put("legs", leg_channel, evolve(leg, answered=True, answered_at=s.now, taken=taken))
     s.deadline(("leg", leg_channel), None)
     _centre(s, cc.agent_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now))
 
@@ -156,6 +169,8 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
     if leg.entry_id in board.callbacks:
         dialler.agent_leg_gone(s, leg)
     if leg.answered:
+        if _dropped(s, leg, channel_id):
+            return
         if channel_id is not None:
             s.pending.append((channel_id, ev.AgentLeft()))
         started = board.talk_started.get(leg.agent_id)
@@ -169,3 +184,32 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
     if channel_id is not None:
         s.pending.append((channel_id, ev.AgentMissed(leg.agent_id, cause)))
     _centre(s, cc.agent_not_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now, cause))
+
+
+def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
+    """An inbound caller's agent whose phone went at once after answering: the agent is
+    auto-paused, the caller leaves the call's bridge and is back in their place (``True``).
+    Not a callback's or a results call's place, nor one the caller no longer holds."""
+    board = s.board
+    call = board.calls.get(channel_id) if channel_id is not None else None
+    entry, answered_at = leg.taken, leg.answered_at
+    if (
+        call is None or entry is None or answered_at is None or s.now - answered_at > DROPPED_WITHIN
+        or call.phase is not Phase.CONNECTED or call.record.agent != leg.agent_id or call.results is not None
+        or leg.entry_id in board.callbacks or call.entry_id != leg.entry_id
+        or (entry.caller_key is not None and board.centre.queue.by_caller(entry.caller_key) is not None)
+    ):  # fmt: skip
+        return False
+    assert channel_id is not None
+    s.drop("talk_started", leg.agent_id)
+    bridge_id = board.bridges.get(channel_id)
+    if bridge_id is not None:  # the caller out of it, after what is queued on their channel
+        s.out.append(DestroyBridge(channel_id, bridge_id))
+        s.drop("bridges", channel_id)
+    back = evolve(entry, offered_to=None)
+    _place(s, back, PlaceState.WAITING)
+    if (max_wait := board.centre.topics.get(back.topic, cc.NO_TOPIC_RULES).max_wait) is not None:
+        s.deadline(("entry", back.entry_id), back.joined_at + max_wait)  # as at its join
+    s.pending.append((channel_id, ev.AgentDropped(leg.agent_id)))
+    _centre(s, cc.dropped(board.centre, leg.agent_id, back, s.now, "dropped the call at answer"), back)
+    return True

@@ -20,6 +20,7 @@ from callrouter.core import results_call as rc
 from callrouter.core.call_end import finish, gone
 from callrouter.core.call_events import (
     AgentAnswered,
+    AgentDropped,
     AgentLeft,
     AgentMissed,
     AgentRinging,
@@ -167,6 +168,8 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
         return _in_queue(call, event, now, plan)
     if call.phase is Phase.CONNECTED and isinstance(event, AgentLeft):
         return finish(call, now, Outcome.ANSWERED, "agent hung up")
+    if call.phase is Phase.CONNECTED and isinstance(event, AgentDropped):
+        return _dropped(call, now, plan, event.agent_id)
     last_message = call.phase in (Phase.CLOSED, Phase.LEAVING)
     if last_message and isinstance(event, PlaybackFinished) and event.playback_id == call.playback_id:
         outcome = (
@@ -345,6 +348,14 @@ def _after_announcement(call: Call, plan: CallPlan) -> Result:
         return evolve(call, **over), [StartMoh()]
     call, timer = start_timer(call, "announce", plan.announce_every.total_seconds(), **over)
     return call, [StartMoh(), *timer]
+
+
+def _dropped(call: Call, now: datetime, plan: CallPlan, agent_id: str) -> Result:
+    """The agent's phone went as it answered: waiting again in the same place, with
+    music and the announcements; not answered (yet), so no agent on the record."""
+    record = evolve(call.record, agent=None, agent_answered_at=None, outcome=None)
+    call, hold = _after_announcement(evolve(call, record=record, phase=Phase.QUEUED), plan)
+    return call, [SaveCall(record), log_event(call, now, "agent_dropped", agent_id), *hold]
 
 
 def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:

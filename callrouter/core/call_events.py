@@ -81,6 +81,14 @@ class AgentLeft:
 
 
 @dataclass(frozen=True)
+class AgentDropped:
+    """The agent's phone went at once after answering (``board_centre.DROPPED_WITHIN``):
+    the caller is back in their place (the switchboard has put it back)."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True)
 class Overflowed:
     reason: str
 
@@ -153,6 +161,7 @@ CallEvent = (
     | AgentMissed
     | AgentAnswered
     | AgentLeft
+    | AgentDropped
     | Overflowed
     | Announce
     | BeingOffered

@@ -192,6 +192,21 @@ def agent_not_answered(centre: Centre, agent_id: str, entry_id: str, now: dateti
     return centre, [AgentChanged(agent, reason), *more]
 
 
+def dropped(centre: Centre, agent_id: str, entry: QueueEntry, now: datetime, reason: str) -> Result:
+    """The agent's phone went as it answered: the agent is auto-paused and the caller's
+    place is back in the queue as it was (its join time and priority: first in line,
+    as a rule), offered to the next agent."""
+    agent = centre.agents[agent_id]
+    if agent.state is not AgentState.ON_CALL or agent.entry_id != entry.entry_id:
+        return centre, []
+    agent = ag.dropped(agent, now, entry.entry_id, f"auto-pause: {reason}")
+    ended = {k: v for k, v in centre.ended.items() if k != entry.entry_id}
+    back = evolve(entry, offered_to=None)
+    centre = evolve(centre._with_agent(agent), queue=centre.queue.join(back), ended=ended)
+    centre, more = dispatch(centre, now)
+    return centre, [AgentChanged(agent, reason), *more]
+
+
 def call_ended(centre: Centre, agent_id: str, entry_id: str, now: datetime) -> Result:
     agent = centre.agents[agent_id]
     if agent.state is not AgentState.ON_CALL or agent.entry_id != entry_id:

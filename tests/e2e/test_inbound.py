@@ -315,6 +315,44 @@ async def test_agent_hanging_up_ends_the_call_and_starts_wrap_up(
     assert states[:4] == ["ringing", "on_call", "wrap_up", "idle"]
 
 
+async def test_an_agent_whose_phone_drops_the_call_at_the_answer_is_paused_and_the_caller_served(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    """agent2's softphone answers and hangs up 0.1 s later (as one answering without
+    media, which Asterisk hangs up): the caller goes back to their place and agent3
+    takes them; agent2 is auto-paused, so their phone takes nobody else."""
+    caller = number()
+    dropping = sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300, talk_ms=100)
+    talking = sipp.Agent(stack.agent_ports["agent3"], calls=1, ring_ms=300, talk_ms=2000)
+    assert (await admin(router, "POST", "/agents/agent2/login"))[0] == 200
+    await asyncio.sleep(0.5)  # agent2 idle the longer: rung first
+    assert (await admin(router, "POST", "/agents/agent3/login"))[0] == 200
+    try:
+        result = await asyncio.to_thread(
+            sipp.call, stack.sip_port, [(caller, "+78162700101")], 30000, [(1000, "0")]
+        )
+    finally:
+        dropped, talked = dropping.wait(30), talking.wait(30)
+    assert result.ok, result.output[-1500:]
+    assert dropped.successful == 1 and talked.successful == 1, (dropped.output[-800:], talked.output[-800:])
+    row = await call_row(db, caller)
+    assert (row["outcome"], row["agent"], row["end_reason"]) == ("answered", "agent3", "agent hung up")
+    assert 1.5 < (row["ended_at"] - row["agent_answered_at"]).total_seconds() < 5, "agent3's answer on record"
+    events = await events_of(db, row["call_id"])
+    assert ("agent_dropped", "agent2") in events, events
+    kinds = [kind for kind, _ in events]
+    assert kinds.index("agent_dropped") < max(i for i, k in enumerate(kinds) if k == "bridged"), kinds
+    rows = await wait_rows(
+        db, "SELECT state, reason FROM agent_states WHERE agent = 'agent2' AND at >= $1 ORDER BY at, id",
+        row["queued_at"], count=3,
+    )  # fmt: skip
+    assert [(r["state"], r["reason"]) for r in rows][:3] == [
+        ("ringing", "offered"), ("on_call", "answered"), ("paused", "auto-pause: dropped the call at answer"),
+    ], rows  # fmt: skip
+    _status, body = await admin(router, "GET", "/agents")
+    assert {a["id"]: a for a in body["agents"]}["agent2"]["state"] == "paused"  # type: ignore[index]
+
+
 async def test_priority_change_reorders_callers_already_waiting(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):

@@ -4,6 +4,7 @@ unreported, and nothing that arrived while the list was on its way."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from callrouter.ari.models import Application
@@ -48,6 +49,7 @@ async def test_a_caller_whose_agents_phone_vanished_is_told_at_the_check(tmp_pat
     writing = await board.start()
     _, agent_channel = await board.talk_to_an_agent("caller")
     del board.asterisk.channels[agent_channel]  # its BYE lost: Asterisk says nothing
+    board.clock.now += timedelta(seconds=30)  # found at a later check (gone at the answer: back in the queue)
     await board.dispatcher.reconcile(adopt=False)
     await settle()
     assert ("caller", "normal") in board.asterisk.called("hangup"), "not left in a bridge with nobody"

@@ -1,7 +1,8 @@
 """A command that fails on a channel drops the commands queued behind it, but never
-the call's end: a hang-up the switchboard sent while a bridge join was on its way
-(the agent's phone gone at the answer: Asterisk says "Channel not found") is still
-carried out, or the caller stays up in the application, alone, until they hang up."""
+the call's end: a hang-up the switchboard sent while a failing bridge join was on its
+way is still carried out, or the caller stays up in the application, alone, until
+they hang up. A join refused because the agent's phone is gone ("Channel not found",
+400) fails nothing: the phone's end decides (the caller goes back to their place)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from callrouter.core.switchboard import JoinBridge
 
 
 class SlowFailingJoin:
-    """An ARI whose bridge join waits, then fails as Asterisk's does for a channel gone."""
+    """An ARI whose bridge join waits, then fails (``status``: 400 is Asterisk's answer
+    for a channel gone)."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 500) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.join_may_fail = asyncio.Event()
+        self.status = status
 
     async def create_bridge(self, bridge_id: str, kind: str = "mixing") -> None:
         self.calls.append(("create_bridge", (bridge_id,)))
@@ -29,7 +32,8 @@ class SlowFailingJoin:
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
         self.calls.append(("add_to_bridge", (bridge_id, tuple(channel_ids))))
         await self.join_may_fail.wait()
-        raise AriError(400, "POST", f"/bridges/{bridge_id}/addChannel", "Channel not found")
+        detail = "Channel not found" if self.status == 400 else "Internal Server Error"
+        raise AriError(self.status, "POST", f"/bridges/{bridge_id}/addChannel", detail)
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.calls.append(("hangup", (channel_id, reason)))
@@ -52,3 +56,17 @@ async def test_a_hangup_queued_behind_a_failing_join_is_still_sent() -> None:
     assert ("hangup", ("caller", "agent hung up")) in ari.calls
     assert not any(name == "play" for name, _ in ari.calls)
     assert [type(e) for e in reported] == [ev.CommandFailed]
+
+
+async def test_a_join_refused_for_a_channel_gone_fails_nothing_and_what_follows_is_done() -> None:
+    ari = SlowFailingJoin(status=400)
+    reported: list[ev.CallEvent] = []
+    executor = ChannelExecutor("caller", ari, build_metrics(["x"]), lambda _, event: reported.append(event))  # type: ignore[arg-type]
+    executor.put(JoinBridge("bridge-1", "agent-leg"))
+    await asyncio.sleep(0)
+    executor.put(cmd.Play(("sound:after",), "p9"))  # the caller back in their place: music, say
+    ari.join_may_fail.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [name for name, _ in ari.calls] == ["create_bridge", "add_to_bridge", "play"]
+    assert reported == [], "no CommandFailed: the call goes on"

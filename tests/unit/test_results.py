@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callrouter.core import board_results
+from callrouter.core import board_results, results
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
-from callrouter.core import results
 from callrouter.core import switchboard as sb
 from callrouter.core.records import NotificationRecord, NotificationState
 from callrouter.core.results import Notification, ResultKind, RetryRule

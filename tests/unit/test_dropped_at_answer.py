@@ -1,0 +1,91 @@
+"""An agent's phone that goes within a second of answering (a softphone answering
+without media, which Asterisk hangs up at once) dropped the call: the caller goes
+back to their place, first in line, and is offered to the next agent; the agent is
+auto-paused so their phone takes no more callers. Later, it is an ordinary end."""
+
+from __future__ import annotations
+
+from callrouter.core import commands as cmd
+from callrouter.core import switchboard as sb
+from callrouter.core.agents import AgentState
+from callrouter.core.call_state import Phase
+from callrouter.core.records import CallRecord, Outcome, PlaceRecord, PlaceState
+from tests.unit.test_switchboard import (
+    agent_writes,
+    at,
+    channel_commands,
+    events,
+    fresh,
+    leg_for,
+    originates,
+    queued,
+)
+
+
+def writes(commands: list[sb.Command], kind: type) -> list:  # type: ignore[type-arg]
+    return [c.record for c in commands if isinstance(c, sb.Write) and isinstance(c.record, kind)]
+
+
+def answered_by_agent1() -> tuple[sb.Board, str]:
+    """c1 queued, then c2 behind it; agent1 answers c1 (agent2 is logged out)."""
+    board, out = queued(fresh("agent1"), "c1")
+    leg = leg_for(out).channel_id
+    board, _ = queued(board, "c2", 1)
+    board, _ = sb.step(board, sb.LegAnswered(leg), at(3))
+    assert board.calls["c1"].phase is Phase.CONNECTED
+    return board, leg
+
+
+def test_a_phone_gone_at_the_answer_puts_the_caller_back_first_and_pauses_the_agent() -> None:
+    board, leg = answered_by_agent1()
+    entry_id = board.calls["c1"].entry_id
+    bridge_id = board.bridges["c1"]
+    board, out = sb.step(board, sb.LegGone(leg, "normal"), at(3.4))
+
+    call = board.calls["c1"]
+    assert call.phase is Phase.QUEUED and call.entry_id == entry_id
+    assert (call.record.agent, call.record.agent_answered_at, call.record.outcome) == (None, None, None)
+    assert "agent_dropped" in events(out)
+    music = out.index(sb.ToChannel("c1", cmd.StartMoh()))
+    assert out.index(sb.DestroyBridge("c1", bridge_id)) < music, "out of the bridge, then music"
+    assert "c1" not in board.bridges, "the next agent's bridge is made anew"
+
+    agent1 = board.centre.agents["agent1"]
+    assert agent1.state is AgentState.PAUSED
+    assert agent1.pause_reason == "auto-pause: dropped the call at answer"
+    assert any(r.state == "paused" and urgent for r, urgent in agent_writes(out))
+    (place,) = writes(out, PlaceRecord)
+    assert (place.place_id, place.state) == (entry_id, PlaceState.WAITING), "a restart keeps the place"
+
+    assert originates(out) == [], "nobody free"
+    assert board.centre.queue.ordered()[0].entry_id == entry_id
+
+    board, out = sb.step(board, sb.AgentCommand("agent2", "login"), at(4))
+    (ring,) = originates(out)
+    assert ring.agent_id == "agent2" and ring.app_args.startswith(f"agent,{entry_id},"), "c1 first, not c2"
+    assert sb.ToChannel("c1", sb.MakeBridge(bridge_id)) in out, "the same place's bridge, made again"
+    board, out = sb.step(board, sb.LegAnswered(ring.channel_id), at(5))
+    assert board.calls["c1"].phase is Phase.CONNECTED
+    assert sb.JoinBridge(bridge_id, ring.channel_id) in channel_commands(out, "c1")
+    (saved,) = [r for r in writes(out, CallRecord) if r.channel_id == "c1"]
+    assert (saved.agent, saved.outcome) == ("agent2", Outcome.ANSWERED)
+
+
+def test_a_phone_gone_after_a_second_is_an_ordinary_end() -> None:
+    board, leg = answered_by_agent1()
+    board, out = sb.step(board, sb.LegGone(leg, "normal"), at(4.5))
+    assert cmd.Hangup("normal") in channel_commands(out, "c1"), "the agent hung up: the call is over"
+    ending = board.calls["c1"].record
+    assert (ending.outcome, ending.end_reason) == (Outcome.ANSWERED, "agent hung up")
+    assert board.centre.agents["agent1"].state is AgentState.WRAP_UP
+
+
+def test_the_ring_made_again_after_a_drop_uses_the_same_place_and_a_new_leg() -> None:
+    board, leg = answered_by_agent1()
+    board, _ = sb.step(board, sb.LegGone(leg, "normal"), at(3.4))
+    board, out = sb.step(board, sb.AgentCommand("agent2", "login"), at(4))
+    (ring,) = originates(out)
+    assert ring.channel_id != leg and board.leg_of[board.calls["c1"].entry_id or ""] == ring.channel_id
+    board, out = sb.step(board, sb.LegGone(ring.channel_id, "No answer"), at(20))
+    assert board.calls["c1"].phase is Phase.QUEUED, "no answer from agent2 either: still waiting"
+    assert board.centre.agents["agent2"].pause_reason == "auto-pause: No answer"
