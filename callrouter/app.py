@@ -43,6 +43,7 @@ from callrouter.store.restore import (
     last_agent_states,
     open_callbacks,
     people,
+    read_spool,
     waiting_places,
 )
 from callrouter.store.results_dialler import ResultsDialler
@@ -241,14 +242,16 @@ async def run(settings: Settings) -> int:
     )
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)
-    dispatcher.step(RestoreAgents(await last_agent_states(queries, spooled)))
+    records = await read_spool(spooled)
+    dispatcher.step(RestoreAgents(await last_agent_states(queries, records)))
     # Waiting places, for callers whose channels lost theirs (and to close those whose calls are gone).
-    dispatcher.restore_places(await waiting_places(queries, settings.router.node, spooled))
+    dispatcher.restore_places(await waiting_places(queries, settings.router.node, records))
     # What was remembered of callers (repeat callers), and the callbacks still to make.
     repeat = settings.file.repeat
-    remembered = await people(queries, utcnow(), repeat.resume_seconds, repeat.contact_seconds, spooled)
+    remembered = await people(queries, utcnow(), repeat.resume_seconds, repeat.contact_seconds, records)
     dispatcher.step(Remember(tuple(remembered)))
-    dispatcher.restore_callbacks(await open_callbacks(queries, spooled))
+    dispatcher.restore_callbacks(await open_callbacks(queries, records))
+
     events = EventStream(
         settings.ari.url,
         settings.router.app,

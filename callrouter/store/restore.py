@@ -4,8 +4,9 @@ callbacks.
 
 From PostgreSQL and from the spool (what the last process could not write yet),
 the newest of the two winning. Read once, before the first call; never on a
-call's path. A database that cannot answer leaves the spool's word alone (and
-agents it does not know stay logged out).
+call's path: the spool is scanned once (``read_spool``) for all four readers. A
+database that cannot answer leaves the spool's word alone (and agents it does not
+know stay logged out).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -67,21 +68,25 @@ def _newest(stored: Iterable[_R], spooled: Iterable[_R], key: Callable[[_R], str
     return last
 
 
-async def _spooled(spool_files: tuple[Path, ...], kind: type[_R]) -> list[_R]:
-    records: list[Record] = await asyncio.to_thread(spool.scan, *spool_files)
-    return [r for r in records if isinstance(r, kind)]
+async def read_spool(spool_files: tuple[Path, ...]) -> list[Record]:
+    """Every record the spool files hold, in order (off the event loop): the readers'
+    ``spooled``. The spool is large only after an outage, so it is read once."""
+    return await asyncio.to_thread(spool.scan, *spool_files)
 
 
-async def last_agent_states(queries: Queries, spool_files: tuple[Path, ...]) -> dict[str, AgentStateRecord]:
+def _of(spooled: Sequence[Record], kind: type[_R]) -> list[_R]:
+    return [r for r in spooled if isinstance(r, kind)]
+
+
+async def last_agent_states(queries: Queries, spooled: Sequence[Record]) -> dict[str, AgentStateRecord]:
     stored = await _stored("agents' last states", queries.last_agent_states(), {})
-    spooled = await _spooled(spool_files, AgentStateRecord)
-    return _newest(stored.values(), spooled, lambda r: r.agent)
+    return _newest(stored.values(), _of(spooled, AgentStateRecord), lambda r: r.agent)
 
 
-async def waiting_places(queries: Queries, node: str, spool_files: tuple[Path, ...]) -> list[PlaceRecord]:
+async def waiting_places(queries: Queries, node: str, spooled_records: Sequence[Record]) -> list[PlaceRecord]:
     """This node's places whose latest state is "waiting" (oldest first): PostgreSQL's
     word, then the spool's, a later change winning (in the spool, a later line)."""
-    spooled = [r for r in await _spooled(spool_files, PlaceRecord) if r.node == node]
+    spooled = [r for r in _of(spooled_records, PlaceRecord) if r.node == node]
     stored = await _stored("waiting places", queries.places(node, {r.place_id for r in spooled}), [])
     last = _newest(stored, spooled, lambda r: r.place_id)
     waiting = [r for r in last.values() if r.node == node and r.state is PlaceState.WAITING]
@@ -93,11 +98,11 @@ async def people(
     now: datetime,
     resume_seconds: float,
     contact_seconds: float,
-    spool_files: tuple[Path, ...],
+    spooled_records: Sequence[Record],
 ) -> list[PersonRecord]:
     """The people whose latest snapshot hung up while waiting within ``resume_seconds``
     of ``now``, or talked to an agent within ``contact_seconds``."""
-    spooled = await _spooled(spool_files, PersonRecord)
+    spooled = _of(spooled_records, PersonRecord)
     read = queries.people(now, resume_seconds, contact_seconds, {r.person for r in spooled})
     last = _newest(await _stored("people", read, []), spooled, lambda r: r.person)
     left_since, contact_since = (
@@ -115,10 +120,10 @@ async def people(
     )
 
 
-async def open_callbacks(queries: Queries, spool_files: tuple[Path, ...]) -> list[CallbackRecord]:
+async def open_callbacks(queries: Queries, spooled_records: Sequence[Record]) -> list[CallbackRecord]:
     """The callbacks whose latest change is pending or dialling, in queue order
     (their places' join times)."""
-    spooled = await _spooled(spool_files, CallbackRecord)
+    spooled = _of(spooled_records, CallbackRecord)
     read = queries.open_callbacks({r.callback_id for r in spooled})
     last = _newest(await _stored("open callbacks", read, []), spooled, _callback_key)
     waiting = [r for r in last.values() if r.state in OPEN]
@@ -138,7 +143,8 @@ async def close_lost_calls(
     queries: Queries, node: str, before: datetime, in_asterisk: Iterable[str], spool_files: tuple[Path, ...]
 ) -> int:
     """Close this node's calls that ended while no router ran (``Queries.close_lost_calls``);
-    those with a record in the spool are left to it. How many were closed."""
-    records: list[Record] = await asyncio.to_thread(spool.scan, *spool_files)
+    those with a record in the spool are left to it. How many were closed. The spool is
+    read again here: this runs once Asterisk's calls are taken up, later than the rest."""
+    records = await read_spool(spool_files)
     spooled = {r.call_id for r in records if isinstance(r, CallRecord)}
     return await queries.close_lost_calls(node, before, set(in_asterisk), spooled)

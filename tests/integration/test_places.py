@@ -12,7 +12,7 @@ from callrouter.core.records import PlaceRecord, PlaceState
 from callrouter.store import spool
 from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import Queries
-from callrouter.store.restore import waiting_places
+from callrouter.store.restore import read_spool, waiting_places
 from tests.integration.conftest import Cluster
 from tests.integration.test_record_store import migrated
 
@@ -74,7 +74,7 @@ async def test_the_waiting_places_of_this_node_are_read_back(
         spool.encode(place("spool-only", 2, call_id=None)),
     ])  # fmt: skip
     queries = Queries(empty_db, cluster.password)
-    waiting = await waiting_places(queries, NODE, (tmp_path / "records.replaying", path))
+    waiting = await waiting_places(queries, NODE, await read_spool((tmp_path / "records.replaying", path)))
     assert [p.place_id for p in waiting] == ["waiting", "spool-only"]
     assert waiting[0] == place("waiting", 1, joined_at=T0 - timedelta(minutes=1), person=None)
     index = await conn.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = 'places_waiting_node'")

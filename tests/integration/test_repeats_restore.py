@@ -20,7 +20,7 @@ from callrouter.core.records import (
 )
 from callrouter.core.repeat import RepeatRules
 from callrouter.store import spool
-from callrouter.store.restore import open_callbacks, people
+from callrouter.store.restore import open_callbacks, people, read_spool
 from tests.integration.conftest import Migrated
 from tests.integration.test_record_store import record
 from tests.integration.test_repeats import T0, at, callback
@@ -91,7 +91,9 @@ async def test_people_inside_their_windows_come_back_the_newer_change_winning(
         "{torn",
     ])  # fmt: skip
     queries = db.queries
-    back = await people(queries, NOW, RESUME, CONTACT, (tmp_path / "records.replaying", path))
+    back = await people(
+        queries, NOW, RESUME, CONTACT, await read_spool((tmp_path / "records.replaying", path))
+    )
     rows = {r["person"]: r for r in await conn.fetch("SELECT person, contact_call_id FROM people")}
     assert [p.person for p in back] == sorted(who(n) for n in (1, 3, 5, 6, 8, 9))
     by_number = {p.person: p for p in back}
@@ -127,7 +129,7 @@ async def test_open_callbacks_come_back_in_queue_order_the_newer_change_winning(
         spool.encode(cb(8, 1, callback_id="not-a-uuid")),  # a line no row can match
     ])  # fmt: skip
     queries = db.queries
-    back = await open_callbacks(queries, (path,))
+    back = await open_callbacks(queries, await read_spool((path,)))
     assert [(c.number, c.state) for c in back] == [
         (number(1), CallbackState.PENDING),
         (number(7), CallbackState.PENDING),

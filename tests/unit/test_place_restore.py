@@ -11,7 +11,7 @@ from typing import cast
 from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
 from callrouter.store import spool
 from callrouter.store.queries import DatabaseUnavailable, Queries
-from callrouter.store.restore import waiting_places
+from callrouter.store.restore import read_spool, waiting_places
 
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 NODE = "asterisk-1"
@@ -58,7 +58,7 @@ async def test_the_spool_s_later_lines_win_and_only_waiting_places_of_this_node_
         spool.encode(place("p-other-node", T0, node="asterisk-2")),
         "{torn",
     ])  # fmt: skip
-    waiting = await waiting_places(cast(Queries, db), NODE, (replaying, path))
+    waiting = await waiting_places(cast(Queries, db), NODE, await read_spool((replaying, path)))
     assert [(p.place_id, p.priority) for p in waiting] == [("p-db", 10), ("p-spool", 50)], "oldest first"
     assert db.asked == (NODE, {"p-ended-later", "p-left-in-spool", "p-spool"})
     assert path.exists() and replaying.exists(), "read, not moved: the replay writes them later"
@@ -67,4 +67,6 @@ async def test_the_spool_s_later_lines_win_and_only_waiting_places_of_this_node_
 async def test_without_the_database_the_spool_alone_is_read(tmp_path: Path) -> None:
     path = tmp_path / "records.jsonl"
     spool.append(path, [spool.encode(place("p1", T0))])
-    assert await waiting_places(cast(Queries, FakeQueries(None)), NODE, (path,)) == [place("p1", T0)]
+    assert await waiting_places(cast(Queries, FakeQueries(None)), NODE, await read_spool((path,))) == [
+        place("p1", T0)
+    ]

@@ -15,7 +15,7 @@ import pytest
 from callrouter.core.records import CallbackRecord, CallbackState, PersonRecord
 from callrouter.store import spool
 from callrouter.store.queries import DatabaseUnavailable, Queries
-from callrouter.store.restore import open_callbacks, people
+from callrouter.store.restore import open_callbacks, people, read_spool
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ async def test_without_the_database_the_spool_s_people_come_back(
         spool.encode(PersonRecord("+79160000002", ago(600), left_at=ago(600))),  # past the resume window
         spool.encode(PersonRecord("+79160000003", ago(60), left_at=ago(60))),
     ])  # fmt: skip
-    back = await people(cast(Queries, AwayQueries()), NOW, 120, 3600, (path,))
+    back = await people(cast(Queries, AwayQueries()), NOW, 120, 3600, await read_spool((path,)))
     assert back == [
         PersonRecord("+79160000001", ago(10), contact_at=ago(10), contact_agent="agent1"),
         PersonRecord("+79160000003", ago(60), left_at=ago(60)),
@@ -64,7 +64,7 @@ async def test_without_the_database_the_spool_s_open_callbacks_come_back(tmp_pat
         spool.encode(made("cb-2", ago(30), CallbackState.PENDING, ago(100))),
         spool.encode(made("cb-3", ago(30), CallbackState.DIALLING, ago(200))),
     ])  # fmt: skip
-    back = await open_callbacks(cast(Queries, AwayQueries()), (path,))
+    back = await open_callbacks(cast(Queries, AwayQueries()), await read_spool((path,)))
     assert [(c.callback_id, c.state) for c in back] == [
         ("cb-3", CallbackState.DIALLING),
         ("cb-2", CallbackState.PENDING),
@@ -93,4 +93,4 @@ async def test_a_callback_the_spool_has_ended_is_not_brought_back_by_the_databas
     path = tmp_path / "records.jsonl"
     spool.append(path, [spool.encode(replace(stored, callback_id=place_id, at=ago(40),
                                              state=CallbackState.COMPLETED))])  # fmt: skip
-    assert await open_callbacks(cast(Queries, StoredQueries([stored])), (path,)) == []
+    assert await open_callbacks(cast(Queries, StoredQueries([stored])), await read_spool((path,))) == []
