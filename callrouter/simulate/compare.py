@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 from callrouter.config import Settings
 from callrouter.simulate import figures
+from callrouter.simulate import workers as workers_
 from callrouter.simulate.day import Day
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.figures import Summary
@@ -261,7 +261,7 @@ def _runs(scenarios: Sequence[Scenario], workers: int | None) -> list[tuple[dict
     if workers <= 1:
         played = [_play(task) for task in tasks]
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        with workers_.pool(workers) as pool:
             played = list(pool.map(_play, tasks))  # in the order given
     results: dict[tuple[int, str], Played] = {}
     lines: dict[int, dict[str, Day]] = {i: {} for i in range(len(scenarios))}

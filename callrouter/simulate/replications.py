@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 from callrouter.simulate import figures
+from callrouter.simulate import workers as workers_
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.scenario import Scenario
@@ -144,7 +144,7 @@ def replicate(
     if workers <= 1:
         summaries = [day_summary(day) for day in days]
     else:
-        with ProcessPoolExecutor(min(workers, replications)) as pool:
+        with workers_.pool(min(workers, replications)) as pool:
             summaries = list(pool.map(day_summary, days))  # in the order given
     return summaries, combine(seeds, summaries, confidence)
 

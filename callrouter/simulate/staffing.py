@@ -28,6 +28,11 @@ not see, and a queue left at the end of an hour carries into the next.
    made its hour, or the hour after it, fail is undone and that count is known
    to fail; the others stand. Stops when no hour can be cut, or at the
    iteration cap (reported): the last staffing that met the target is the advice.
+5. An hour whose shortfall (the level short of the target, or the abandonment
+   over its ceiling) has not shrunk by ``STUCK_GAIN`` over its last ``STUCK_RAISES``
+   raises, with twice Erlang A's agents for its load already, is one no staffing
+   helps (callers who hang up before any agent can answer, phones that are never
+   answered): the search stops there, not met.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ RAISES_BEFORE_THE_HOUR_BEFORE = 2  # raises of a still-failing hour before its p
 # An hour with fewer calls that waited (answered or abandoned) than this a day on average is not
 # judged (one late call would be a fifth of its service level): its count stands as it is.
 MIN_CALLS = 5.0
+# An hour raised this many times in a row without its shortfall shrinking by this much: hopeless.
+STUCK_RAISES = 4
+STUCK_GAIN = 0.005
 
 
 class TargetError(ValueError):
@@ -67,6 +75,13 @@ class Target:
     seconds: float
     max_abandon: float | None = None
     definition: Definition = "sl2"
+
+    def shortfall(self, level: float | None, abandonment: float | None) -> float:
+        """How far from the target: the level short of it, or the abandonment over its ceiling."""
+        short = self.level - (level or 0.0)
+        if self.max_abandon is not None and abandonment is not None:
+            short = max(short, abandonment - self.max_abandon)
+        return short
 
     def met(self, level: float | None, abandonment: float | None) -> bool:
         """``level`` None: nobody answered (a judged hour with no answer fails)."""
@@ -247,6 +262,24 @@ class Trial:
         """Whether the hour's calls that waited (answered or abandoned) are enough to judge."""
         return (self.mean(hour, "answered") or 0.0) + (self.mean(hour, "abandoned") or 0.0) >= MIN_CALLS
 
+    def uncertain(self, target: Target) -> list[int]:
+        """The hours judged that meet the target on the runs' mean, yet with the target
+        inside the 95% interval of the runs' level (or abandonment): a few days cannot
+        tell whether they meet it. (No interval from one run: none is uncertain then.)"""
+        failing = set(self.failing(target))
+        close = []
+        for hour in range(HOURS):
+            if hour in failing or not self.judged(hour):
+                continue
+            figures = self.replicated.hours[hour]
+            level, abandoned = figures.get(target.definition), figures.get("abandonment")
+            ceiling = target.max_abandon
+            if (level is not None and level.covers(target.level)) or (
+                ceiling is not None and abandoned is not None and abandoned.covers(ceiling)
+            ):
+                close.append(hour)
+        return close
+
     def failing(self, target: Target) -> list[int]:
         """The hours judged whose calls, on the runs' mean, miss the target (or none of
         whose calls was answered)."""
@@ -283,6 +316,7 @@ class Advice:
     iterations: int
     capped: bool  # the iteration cap stopped the search
     seconds: float = 0.0
+    hopeless: list[int] = field(default_factory=list)  # hours more agents did not bring nearer the target
     history: list[tuple[int, ...]] = field(default_factory=list)  # each staffing tried, in order
     shrinkage: float = 0.0  # of paid time off the phones: the rota is ``roster(needed, shrinkage)``
 
@@ -311,7 +345,9 @@ def advise(
     best: Trial | None = None
     trial = None
     iterations = 0
-    while iterations < max_iterations and not search.done:
+    shortfalls: dict[int, list[float]] = {}  # each hour's, at each raise of it in a row
+    hopeless: list[int] = []
+    while iterations < max_iterations and not search.done and not hopeless:
         iterations += 1
         counts = tuple(search.counts)
         trial = Trial(counts, *run(staffed(base, counts), replications_))
@@ -326,13 +362,36 @@ def advise(
             seen = {
                 h: queue.agents(max(first[h], trial.mean(h, "offered") or 0.0), target, h) for h in failing
             }
+            if not search.cut:  # raising, not undoing a cut
+                stuck = _stuck(shortfalls, {h: _shortfall(trial, target, h) for h in failing})
+                hopeless = [h for h in stuck if counts[h] >= 2 * max(seen[h], 1)]  # and twice Erlang A's
             search.failed(failing, seen)
-    final = best or trial
+    final = best if best is not None and not hopeless else trial
     assert final is not None  # max_iterations >= 1
     return Advice(
-        target, replications_, erlang, list(final.counts), final, best is not None, iterations,
-        capped=not search.done, seconds=time.perf_counter() - started, history=search.history,
+        target, replications_, erlang, list(final.counts), final, best is not None and not hopeless,
+        iterations, capped=not search.done and not hopeless, seconds=time.perf_counter() - started,
+        history=search.history, hopeless=hopeless,
     )  # fmt: skip
+
+
+def _shortfall(trial: Trial, target: Target, hour: int) -> float:
+    return target.shortfall(trial.mean(hour, target.definition), trial.mean(hour, "abandonment"))
+
+
+def _stuck(shortfalls: dict[int, list[float]], failing: dict[int, float]) -> list[int]:
+    """Each failing hour's shortfall added to its run of raises (an hour not failing
+    now starts again); the hours whose last ``STUCK_RAISES`` raises did not shrink it."""
+    for hour in list(shortfalls):
+        if hour not in failing:
+            del shortfalls[hour]
+    stuck = []
+    for hour, short in failing.items():
+        run = shortfalls.setdefault(hour, [])
+        run.append(short)
+        if len(run) > STUCK_RAISES and run[-STUCK_RAISES - 1] - min(run[-STUCK_RAISES:]) < STUCK_GAIN:
+            stuck.append(hour)
+    return stuck
 
 
 @dataclass

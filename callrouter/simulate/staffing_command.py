@@ -133,7 +133,7 @@ def run(
     except staffing.TargetError as exc:
         print(f"callrouter staffing: {exc}", file=stderr)
         return EXIT_UNUSABLE
-    problem = _output_problem(request.output)
+    problem = _output_problem(request.output, request.scenario)
     if problem is not None:
         print(f"callrouter staffing: --output {request.output}: {problem}", file=stderr)
         return EXIT_UNUSABLE
@@ -173,11 +173,15 @@ def run(
         return EXIT_UNUSABLE
     advice = replace(advice, shrinkage=shrinkage)
     stdout.write(staffing_render.render(scenario, advice, request.fmt))
+    if not advice.met:  # a staffing that fails the target is no advice to run a day on
+        if request.output is not None:
+            print(f"callrouter staffing: --output {request.output}: not written: target not met", file=stderr)
+        return EXIT_NOT_MET
     problem = _write_advised(request, staffing_render.staff_toml(advice))
     if problem is not None:
         print(f"callrouter staffing: --output {request.output}: {problem}", file=stderr)
         return EXIT_UNUSABLE
-    return 0 if advice.met else EXIT_NOT_MET
+    return 0
 
 
 def _write_advised(request: Request, staff: str, *, trying: bool = False) -> str | None:
@@ -199,12 +203,14 @@ def _write_advised(request: Request, staff: str, *, trying: bool = False) -> str
     return None
 
 
-def _output_problem(output: Path | None) -> str | None:
+def _output_problem(output: Path | None, scenario: Path | None = None) -> str | None:
     """What keeps the advised scenario from being written there, told before the search."""
     if output is None:
         return None
     if not output.name or output.is_dir():
         return "is a folder, not a file"
+    if scenario is not None and output.exists() and scenario.exists() and output.samefile(scenario):
+        return "is the scenario itself: the advice goes to another file (the scenario stays as it is)"
     if not output.parent.is_dir():
         return f"no folder {output.parent}"
     existed = output.exists()
@@ -252,7 +258,10 @@ def with_staff(text: str, source: Path, output: Path, staff: str) -> str:
     if isinstance(moved, str):
         key = r"""(?m)^\s*(config|"config"|'config')\s*=\s*("[^"\n]*"|'[^'\n]*')"""
         out = re.sub(key, lambda _: f"config = {json.dumps(moved)}", out, count=1)
-    check = tomllib.loads(out)
+    try:
+        check = tomllib.loads(out)
+    except tomllib.TOMLDecodeError:  # [staff] or the config written another way (dotted, inline, multi-line)
+        raise ValueError("cannot put [staff] in place of the shifts here: paste it by hand") from None
     kept_as_was = {k: v for k, v in check.items() if k not in ("staff", "config")} == {
         k: v for k, v in before.items() if k not in ("shifts", "staff", "config")
     }

@@ -89,6 +89,9 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
         },
         "met": advice.met,
         "capped": advice.capped,
+        "hopeless_hours": advice.hopeless,
+        # Met on the days' mean, but the target inside the 95% interval of their figures.
+        "uncertain_hours": advice.trial.uncertain(target) if advice.met else [],
         "iterations": advice.iterations,
         "replications": advice.replications,
         "seeds": list(trial.replicated.seeds),
@@ -129,6 +132,8 @@ def _count(value: float) -> str:
 
 def _row(advice: Advice, hour: int, planned: list[float] | None, first: list[float]) -> list[str]:
     mark = "" if advice.trial.judged(hour) else "*"
+    if advice.met and hour in advice.trial.uncertain(advice.target):
+        mark = "~"
     return [
         f"{hour:02d}",
         DASH if planned is None else _count(planned[hour]),
@@ -175,10 +180,19 @@ def _with_rota(advice: Advice, cells: list[str], rota: str) -> list[str]:
 
 def _verdict(advice: Advice) -> str:
     tried = f"{advice.iterations} staffings tried, {advice.replications} days each; {advice.seconds:.1f} s"
+    close = advice.trial.uncertain(advice.target) if advice.met else []
+    noisy = f" on the days' mean ({len(close)} within the noise: ~)" if close else ""
+    met = f"every hour meets the target{noisy}"
     if advice.met and not advice.capped:
-        return f"every hour meets the target ({tried})"
+        return f"{met} ({tried})"
     if advice.met:
-        return f"every hour meets the target; the iteration cap stopped the search for fewer agents ({tried})"
+        return f"{met}; the iteration cap stopped the search for fewer agents ({tried})"
+    if advice.hopeless:
+        hours = ", ".join(f"{h:02d}" for h in advice.hopeless)
+        return (
+            f"NOT MET: hours {hours} came no nearer the target as agents were added: no staffing meets"
+            f" it there (callers who give up before an agent can answer? phones never answered?) ({tried})"
+        )
     return f"NOT MET: the iteration cap was reached with hours still missing the target ({tried})"
 
 
@@ -189,6 +203,15 @@ def _service_text(queue: Queue, first: list[float]) -> str:
     if high - low < 0.5:
         return f"{queue.service_seconds:g} s"
     return f"{queue.service_seconds:.0f} s on the day, {low:.0f}-{high:.0f} s by the hour's mix of topics"
+
+
+def _noise_text(advice: Advice) -> list[str]:
+    hours = ", ".join(f"{h:02d}" for h in advice.trial.uncertain(advice.target))
+    return [
+        f"~: met on the mean of {advice.replications} days, but the target lies within the 95% interval",
+        f"of their figures (hours {hours}): as likely short of it as not; more --replications tell",
+        "(or add an agent there to be safe)",
+    ]
 
 
 def _rota_text(shrinkage: float) -> list[str]:
@@ -229,6 +252,7 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
         "scenario's shifts left out); first: first calls expected; offered: calls simulated (redials",
         "included); the figures: the days' mean with the needed staffing, pooled; *: under",
         f"{MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
+        *(_noise_text(advice) if advice.met and advice.trial.uncertain(advice.target) else []),
         *(_rota_text(advice.shrinkage) if rota else []),
         "",
         "# the advised staffing, in place of the scenario's [[shifts]] and [staff]:",

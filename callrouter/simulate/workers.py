@@ -1,0 +1,33 @@
+"""The worker processes that run simulated days side by side (``--replications``,
+``--compare``, ``staffing``): each ends with the process that made it.
+
+A command stopped by SIGTERM or SIGKILL alone (a supervisor's stop, a ``kill`` of
+its PID) ends without shutting its pool down; its workers, re-parented to init,
+ran their day to the end at full CPU and then waited on a pipe for ever. Linux's
+parent-death signal (``prctl(PR_SET_PDEATHSIG)``) ends them with it. Elsewhere
+(no ``prctl``) the workers are as before; Ctrl-C ends the whole group anyway.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, initializer=_end_with, initargs=(os.getpid(),))
+
+
+def _end_with(parent: int) -> None:
+    """In the worker, first: SIGTERM when the process that made it ends."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: no parent-death signal
+        return
+    if os.getppid() != parent:  # the parent ended before the signal was asked for
+        os.kill(os.getpid(), signal.SIGTERM)
