@@ -63,7 +63,7 @@ def _header(comparison: Comparison) -> list[str]:
     runs = (
         f"seed {scenario.seed}"
         if replicated is None
-        else f"{len(replicated['unified'].seeds)} replications, seeds {scenario.seed}-"
+        else f"{len(replicated['unified'].seeds)} replications, seeds {scenario.seed}.."
         f"{replicated['unified'].seeds[-1]}"
     )
     people = "the same people (the same first calls)" if comparison.same_people else "NOT the same people"

@@ -218,7 +218,7 @@ def replicated_table(scenario: Scenario, summary: Summary, replicated: Replicate
     level = f"{100 * replicated.confidence:g}%"
     lines = [
         f"callrouter simulate: {scenario.source} on {scenario.file.date.isoformat()} ({scope.zone}), "
-        f"{len(seeds)} replications, seeds {seeds[0]}-{seeds[-1]}",
+        f"{len(seeds)} replications, seeds {seeds[0]}..{seeds[-1]}",
         f"config {scenario.settings.source}; service level: answered within "
         f"{scope.service_level_seconds:g} s, target {goal(scope.service_level_target)}",
         f"each figure: its mean over the days, and the {level} confidence interval of that mean "

@@ -150,10 +150,21 @@ def is_json(path: Path | str) -> bool:
     return str(path).lower().endswith(".json")
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once (as TOML requires); Python's json
+    keeps the last of a key given twice, and the first would be lost unsaid."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {json.dumps(key)} given twice in one object")
+        found[key] = value
+    return found
+
+
 def _parsed(text: str, source: str) -> Any:
     kind = "JSON" if is_json(source) else "TOML"
     try:
-        return json.loads(text) if kind == "JSON" else tomllib.loads(text)
+        return json.loads(text, object_pairs_hook=_unique) if kind == "JSON" else tomllib.loads(text)
     except ValueError as exc:  # TOML's and JSON's decode errors, and a number too long to read
         said = "a number of thousands of digits" if "integer string conversion" in str(exc) else exc
         raise ScenarioError(source, [f"not valid {kind}: {said}"]) from None

@@ -168,7 +168,7 @@ def test_replications_give_each_set_up_its_intervals() -> None:
         assert people["n"] == 2 and people["low"] <= people["mean"] <= people["high"]
         assert math.isclose(setup["day"]["agents"]["mean"] * 24, 16, abs_tol=0.5)
     table = compare_render.render(comparison, "table")
-    assert "2 replications, seeds 3-4" in table and "±" in table
+    assert "2 replications, seeds 3..4" in table and "±" in table
 
 
 def test_the_days_played_side_by_side_give_the_figures_played_one_after_another() -> None:

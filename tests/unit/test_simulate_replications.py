@@ -155,7 +155,7 @@ def test_the_table_and_too_few_replications(capsys: pytest.CaptureFixture[str], 
     )
     assert cli.main(["simulate", str(tmp_path / "day.json"), "--replications", "2"]) == 0
     table = capsys.readouterr().out
-    assert "2 replications, seeds 4-5" in table and "95% interval" in table
+    assert "2 replications, seeds 4..5" in table and "95% interval" in table
     assert "\nmean wait, all (s)  " in table and "\n  10 " in table
     with pytest.raises(SystemExit) as exited:
         cli.main(["simulate", str(SMALL), "--replications", "1"])

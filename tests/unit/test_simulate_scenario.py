@@ -189,6 +189,11 @@ def test_json_scenarios_are_read_by_their_name(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ScenarioError, match="not valid JSON"):
         load_scenario(tmp_path / "bad.json")
+    text = json.dumps(data)  # a key given twice: said, not the last one taken unsaid
+    (tmp_path / "twice.json").write_text(text.replace('{"', '{"seed": 1, "seed": 2, "', 1))
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tmp_path / "twice.json")
+    assert raised.value.problems == ['not valid JSON: the key "seed" given twice in one object']
 
 
 def test_a_flag_or_a_string_where_a_number_goes_is_named_not_read_as_one(tmp_path: Path) -> None:
