@@ -79,6 +79,7 @@ def rules(settings: Settings, repeat_key: bytes = b"") -> sb.Rules:
         lines=DidDirectory((did, lines[line.name]) for line in settings.lines for did in line.dids),
         default_line=lines[router.default_line] if router.default_line else None,
         ring_seconds=queue.ring_timeout_seconds,
+        dropped_within=timedelta(seconds=queue.dropped_answer_seconds),
         estimate_window=queue.estimate_window,
         max_call=timedelta(seconds=router.max_call_seconds),
         duration_check=timedelta(

@@ -374,8 +374,6 @@ def read_file(path: Path, error: type[ConfigError] = ConfigError) -> str:
     ``error`` says in one line why there is none: unreadable, too large, not UTF-8."""
     if path.is_dir():
         raise error(str(path), ["a folder, not a file"])
-    if path.is_fifo() or path.is_socket():  # a pipe would wait for a writer for ever
-        raise error(str(path), ["a pipe or socket, not a file"])
     try:
         with path.open("rb") as file:
             data = file.read(MAX_FILE_BYTES + 1)

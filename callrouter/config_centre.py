@@ -105,6 +105,13 @@ class QueueConfig(Strict):
     )
     wrap_up_seconds: float = Field(default=10, ge=0, le=3600)
     ring_timeout_seconds: float = Field(default=15, gt=0, le=120)
+    dropped_answer_seconds: float = Field(
+        default=1,
+        ge=0,
+        le=10,
+        description="an agent's phone gone this soon after answering dropped the call: the caller goes"
+        " back to their place, the agent is auto-paused (0: off)",
+    )
     announce_every_seconds: float = Field(default=60, ge=0, description="0: announce only on entry")
     short_abandon_seconds: float = Field(default=5, ge=0)
     estimate_window: int = Field(default=20, ge=1, le=1000, description="recent calls behind an estimate")

@@ -381,7 +381,8 @@ class Dispatcher:
             for task in done:  # gone already, or Asterisk away: nothing more to do at a stop
                 if (exc := task.exception()) is not None and not isinstance(exc, AriNotFound):
                     log.warning("hanging up a results call at stop failed: %s", exc)
-        return len(channels)
+            return sum(1 for task in done if task.exception() is None)
+        return 0
 
     async def drain(self, within: float) -> None:
         if self._tasks:

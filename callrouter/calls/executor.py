@@ -41,11 +41,17 @@ STOP_AGAIN_SECONDS = 0.3
 STOP_AGAIN_TIMES = 20
 
 
+# A bridge join refused for a channel gone (400 "Channel not found") or leaving the
+# application on its way out (422 "Channel not in Stasis application").
+GONE_AT_JOIN = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY)
+
+
 def _agent_gone(command: Work, exc: BaseException) -> bool:
-    """A bridge join Asterisk refused because a channel is not there (400): the agent's
-    phone went as it answered. Its end (``LegGone``) decides the caller's call (back to
-    their place, ``board_centre._dropped``); failed, the join ended the call at once."""
-    refused = isinstance(exc, AriError) and exc.status == HTTPStatus.BAD_REQUEST
+    """A bridge join Asterisk refused because a channel is not there (or on its way out):
+    the agent's phone went as it answered. Its end (``LegGone``) decides the caller's
+    call (back to their place, ``board_centre._dropped``); failed, the join ended the
+    call at once."""
+    refused = isinstance(exc, AriError) and exc.status in GONE_AT_JOIN
     return isinstance(command, JoinBridge) and refused
 
 

@@ -40,6 +40,8 @@ class Rules:
     lines: DidDirectory[LineInfo]
     default_line: LineInfo | None = None
     ring_seconds: float = 15.0
+    # An agent's phone gone this soon after answering dropped the call (``board_centre._dropped``).
+    dropped_within: timedelta = timedelta(seconds=1)
     estimate_window: int = 20
     max_call: timedelta = timedelta(hours=4)
     # How often the maximum call duration is checked (one deadline for all calls).

@@ -31,10 +31,6 @@ from callrouter.core.records import AgentStateRecord, PlaceState
 # A phone still ringing this long after its ring timeout is hung up by the router
 # (Asterisk may never report the end of a ring).
 RING_GRACE_SECONDS = 5.0
-# An agent's phone that goes this soon after it answered dropped the call (a softphone
-# that answers without media, Asterisk hangs it up at once; a slip of the finger): the
-# caller goes back to their place rather than being hung up unserved.
-DROPPED_WITHIN = timedelta(seconds=1)
 
 
 def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
@@ -187,29 +183,35 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
 
 
 def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
-    """An inbound caller's agent whose phone went at once after answering: the agent is
-    auto-paused, the caller leaves the call's bridge and is back in their place (``True``).
-    Not a callback's or a results call's place, nor one the caller no longer holds."""
+    """An inbound caller's agent whose phone went within ``Rules.dropped_within`` of its
+    answer (a softphone answering without media, which Asterisk hangs up at once; a slip
+    of the finger): the agent is auto-paused, the caller leaves the call's bridge and is
+    back in their place (``True``), rather than hung up unserved. Not a callback's or a
+    results call's place, nor one the caller no longer holds."""
     board = s.board
     call = board.calls.get(channel_id) if channel_id is not None else None
-    entry, answered_at = leg.taken, leg.answered_at
+    entry, answered_at, within = leg.taken, leg.answered_at, board.rules.dropped_within
     if (
-        call is None or entry is None or answered_at is None or s.now - answered_at > DROPPED_WITHIN
+        call is None or entry is None or answered_at is None or not within or s.now - answered_at > within
         or call.phase is not Phase.CONNECTED or call.record.agent != leg.agent_id or call.results is not None
         or leg.entry_id in board.callbacks or call.entry_id != leg.entry_id
         or (entry.caller_key is not None and board.centre.queue.by_caller(entry.caller_key) is not None)
     ):  # fmt: skip
         return False
     assert channel_id is not None
+    back = evolve(entry, offered_to=None)
+    result = cc.dropped(board.centre, leg.agent_id, back, s.now, "dropped the call at answer")
+    if not result[1]:  # the agent is not on this call (nothing changed): an ordinary end
+        return False
     s.drop("talk_started", leg.agent_id)
     bridge_id = board.bridges.get(channel_id)
     if bridge_id is not None:  # the caller out of it, after what is queued on their channel
         s.out.append(DestroyBridge(channel_id, bridge_id))
         s.drop("bridges", channel_id)
-    back = evolve(entry, offered_to=None)
     _place(s, back, PlaceState.WAITING)
+    # As at its join: a place past its maximum wait already (the agent rang past it) overflows now.
     if (max_wait := board.centre.topics.get(back.topic, cc.NO_TOPIC_RULES).max_wait) is not None:
-        s.deadline(("entry", back.entry_id), back.joined_at + max_wait)  # as at its join
+        s.deadline(("entry", back.entry_id), back.joined_at + max_wait)
     s.pending.append((channel_id, ev.AgentDropped(leg.agent_id)))
-    _centre(s, cc.dropped(board.centre, leg.agent_id, back, s.now, "dropped the call at answer"), back)
+    _centre(s, result, back)  # the next agent rung after the caller is back (its events in order)
     return True

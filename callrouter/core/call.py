@@ -353,9 +353,12 @@ def _after_announcement(call: Call, plan: CallPlan) -> Result:
 def _dropped(call: Call, now: datetime, plan: CallPlan, agent_id: str) -> Result:
     """The agent's phone went as it answered: waiting again in the same place, with
     music and the announcements; not answered (yet), so no agent on the record."""
-    record = evolve(call.record, agent=None, agent_answered_at=None, outcome=None)
+    cleared = {"agent": None, "agent_answered_at": None, "outcome": None}
+    record = evolve(call.record, **cleared, drops=call.record.drops + 1)
     call, hold = _after_announcement(evolve(call, record=record, phase=Phase.QUEUED), plan)
-    return call, [SaveCall(record), log_event(call, now, "agent_dropped", agent_id), *hold]
+    # In the queue again (its queue_log shows a second stay, as app_queue's would)
+    back = log_event(call, now, "queued", f"{record.topic} (back after {agent_id} dropped the call)")
+    return call, [SaveCall(record), log_event(call, now, "agent_dropped", agent_id), back, *hold]
 
 
 def _overflow(call: Call, now: datetime, plan: CallPlan, reason: str) -> Result:

@@ -82,7 +82,7 @@ class AgentLeft:
 
 @dataclass(frozen=True)
 class AgentDropped:
-    """The agent's phone went at once after answering (``board_centre.DROPPED_WITHIN``):
+    """The agent's phone went at once after answering (``Rules.dropped_within``):
     the caller is back in their place (the switchboard has put it back)."""
 
     agent_id: str

@@ -61,6 +61,9 @@ class CallRecord:
     repeat_of: str | None = None  # the earlier call of the same person this one follows up
     repeat_kind: RepeatKind | None = None
     direction: str = "inbound"  # or "results": a results call the router made
+    # Times an agent's phone dropped the call at the answer and the caller waited again: each
+    # clears the agent, their answer and the outcome, which a later snapshot may then leave empty.
+    drops: int = 0
 
 
 @quick_init

@@ -86,17 +86,19 @@ def queue_now(entries: Iterable[QueueEntry], topics: Iterable[str], now: datetim
     return {topic: TopicNow(count, oldest[topic]) for topic, count in callers.items()}
 
 
-# A logged-in agent whose softphone Asterisk reports offline: counted apart from their
-# state, since they take no call whatever it says (``idle`` means ready to ring).
+# A logged-in agent between calls whose softphone Asterisk reports offline: counted apart
+# from their state, since they take no call whatever it says (``idle`` means ready to ring).
+# One ringing or on a call stays there (a lapsed qualify mid-call does not end the call).
 UNREACHABLE = "unreachable"
+BETWEEN_CALLS = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.WRAP_UP})
 
 
 def agents_now(agents: Iterable[Agent]) -> dict[str, int]:
     """Agents by state, every state present (0 when none is in it); a logged-in agent
-    whose phone is unreachable is counted as ``unreachable``, not in their state."""
+    between calls whose phone is unreachable is counted as ``unreachable``."""
     counts = dict.fromkeys((state.value for state in AgentState), 0)
     counts[UNREACHABLE] = 0
     for agent in agents:
-        logged_in = agent.state is not AgentState.LOGGED_OUT
-        counts[UNREACHABLE if logged_in and not agent.reachable else agent.state.value] += 1
+        away = agent.state in BETWEEN_CALLS and not agent.reachable
+        counts[UNREACHABLE if away else agent.state.value] += 1
     return counts

@@ -11,6 +11,7 @@ parent-death signal (``prctl(PR_SET_PDEATHSIG)``) ends them with it. Elsewhere
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +20,11 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, initializer=_end_with, initargs=(os.getpid(),))
+    """Forked from this process (named: Python 3.14 forks from a forkserver by default,
+    whose death, not this process's, the signal would follow). Made from the main
+    thread: the signal follows the thread that forked the worker."""
+    context = multiprocessing.get_context("fork")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),))
 
 
 def _end_with(parent: int) -> None:

@@ -23,26 +23,37 @@ from callrouter.core.records import (
 
 # A later snapshot adds facts: keep what is known, take what is new. A call is
 # one channel on one node (a router that adopts a call after a restart gives it
-# a new call_id; the row keeps the first).
+# a new call_id; the row keeps the first). A snapshot with more drops (an agent's
+# phone went at the answer: the caller waits again) says the agent, their answer
+# and the outcome as they are, empty or not; one with fewer (a late replay from the
+# spool) says nothing of them.
 UPSERT_CALL = """
 INSERT INTO calls (call_id, node, channel_id, did, line, caller_number, caller_presentation,
                    started_at, answered_at, ended_at, outcome, end_reason, language, menu_path,
-                   topic, priority, queued_at, agent, agent_answered_at, repeat_of, repeat_kind, direction)
+                   topic, priority, queued_at, agent, agent_answered_at, repeat_of, repeat_kind, direction,
+                   drops)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-        $22)
+        $22, $23)
 ON CONFLICT (node, channel_id) DO UPDATE SET
     line              = COALESCE(EXCLUDED.line, calls.line),
     answered_at       = COALESCE(calls.answered_at, EXCLUDED.answered_at),
     ended_at          = COALESCE(calls.ended_at, EXCLUDED.ended_at),
-    outcome           = COALESCE(EXCLUDED.outcome, calls.outcome),
+    outcome           = CASE WHEN EXCLUDED.drops > calls.drops THEN EXCLUDED.outcome
+                             WHEN EXCLUDED.drops < calls.drops THEN COALESCE(calls.outcome, EXCLUDED.outcome)
+                             ELSE COALESCE(EXCLUDED.outcome, calls.outcome) END,
     end_reason        = COALESCE(EXCLUDED.end_reason, calls.end_reason),
     language          = COALESCE(EXCLUDED.language, calls.language),
     menu_path         = COALESCE(EXCLUDED.menu_path, calls.menu_path),
     topic             = COALESCE(EXCLUDED.topic, calls.topic),
     priority          = COALESCE(EXCLUDED.priority, calls.priority),
     queued_at         = COALESCE(calls.queued_at, EXCLUDED.queued_at),
-    agent             = COALESCE(EXCLUDED.agent, calls.agent),
-    agent_answered_at = COALESCE(calls.agent_answered_at, EXCLUDED.agent_answered_at),
+    agent             = CASE WHEN EXCLUDED.drops > calls.drops THEN EXCLUDED.agent
+                             WHEN EXCLUDED.drops < calls.drops THEN calls.agent
+                             ELSE COALESCE(EXCLUDED.agent, calls.agent) END,
+    agent_answered_at = CASE WHEN EXCLUDED.drops > calls.drops THEN EXCLUDED.agent_answered_at
+                             WHEN EXCLUDED.drops < calls.drops THEN calls.agent_answered_at
+                             ELSE COALESCE(calls.agent_answered_at, EXCLUDED.agent_answered_at) END,
+    drops             = GREATEST(calls.drops, EXCLUDED.drops),
     repeat_of         = COALESCE(EXCLUDED.repeat_of, calls.repeat_of),
     repeat_kind       = COALESCE(EXCLUDED.repeat_kind, calls.repeat_kind)
 """
@@ -115,7 +126,7 @@ def _call_row(r: CallRecord) -> tuple[Any, ...]:
         r.call_id, r.node, r.channel_id, r.did, r.line, r.caller_number, r.caller_presentation,
         r.started_at, r.answered_at, r.ended_at, r.outcome.value if r.outcome else None, r.end_reason,
         r.language, r.menu_path, r.topic, r.priority, r.queued_at, r.agent, r.agent_answered_at,
-        r.repeat_of, r.repeat_kind.value if r.repeat_kind else None, r.direction,
+        r.repeat_of, r.repeat_kind.value if r.repeat_kind else None, r.direction, r.drops,
     )  # fmt: skip
 
 

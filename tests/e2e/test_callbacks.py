@@ -64,7 +64,7 @@ async def warm_up(
     """Five answered calls: the wait estimate is honest from then on (core/estimate.py),
     and a callback is offered only with an honest estimate. The agents stay logged in, paused."""
     # 1.5 s calls: an agent's phone gone within a second of its answer dropped the call
-    # (board_centre.DROPPED_WITHIN), and its caller would wait again.
+    # ([queue] dropped_answer_seconds), and its caller would wait again.
     phones = [sipp.Agent(stack.agent_ports[a], calls=5, ring_ms=200, talk_ms=1500) for a in agents]
     for agent in agents:
         assert (await admin(router, "POST", f"/agents/{agent}/login"))[0] == 200

@@ -342,6 +342,11 @@ async def test_an_agent_whose_phone_drops_the_call_at_the_answer_is_paused_and_t
     assert ("agent_dropped", "agent2") in events, events
     kinds = [kind for kind, _ in events]
     assert kinds.index("agent_dropped") < max(i for i, k in enumerate(kinds) if k == "bridged"), kinds
+    assert kinds.count("queued") == 2, "in the queue again after the drop (a second stay in queue_log)"
+    dropped_at = await db.fetchval(
+        "SELECT at FROM call_events WHERE call_id = $1 AND kind = 'agent_dropped'", row["call_id"]
+    )
+    assert row["drops"] == 1 and row["agent_answered_at"] > dropped_at, "agent3's answer, not agent2's"
     rows = await wait_rows(
         db, "SELECT state, reason FROM agent_states WHERE agent = 'agent2' AND at >= $1 ORDER BY at, id",
         row["queued_at"], count=3,

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import statistics
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from callrouter.core.records import CallRecord, Outcome
 from callrouter.simulate.day import Day
@@ -47,7 +50,7 @@ from callrouter.store.report import ReportReader
 from devstack.patience import Patient, Patients, TalkingAgent
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
-from tests.e2e.conftest import CONFIG, wait_rows
+from tests.e2e.conftest import CONFIG, log_everyone_out, start_router, wait_rows
 
 SCENARIO = Path(__file__).with_name("simulate_validation.toml")
 ARRIVAL_SECONDS = 60
@@ -57,6 +60,27 @@ TALKS = 60  # talk times drawn for each agent (more than any agent takes)
 WAITED_IN_VAIN = (Outcome.ABANDONED, Outcome.SHORT_ABANDON)
 FIGURES = (("abandonment", "abandonment"), ("mean wait, s", "mean_wait_seconds"))
 ENDED = "SELECT caller_number FROM calls WHERE caller_number = ANY($1::text[]) AND ended_at IS NOT NULL"
+
+
+@pytest.fixture
+def router(stack: StackInfo, tmp_path: Path) -> Iterator[RouterProcess]:
+    """The e2e config's router with ``[queue] dropped_answer_seconds = 0``: the agents
+    here hang up after their drawn talk (an eighth of them under a second), where the
+    simulator's callers always end the call first; with the rule on, a real talk that
+    short would be read as a phone dropping the call (the caller waiting again, the
+    agent auto-paused), which the simulator never plays. The config is otherwise the
+    one the scenario names (written beside it: its relative paths read the same)."""
+    config = CONFIG.with_name("callrouter.test-validation.toml")
+    rule = r"(?m)^dropped_answer_seconds = \S+"
+    text, changed = re.subn(rule, "dropped_answer_seconds = 0", CONFIG.read_text())
+    assert changed == 1, "the e2e config sets dropped_answer_seconds once (the example's [queue])"
+    config.write_text(text)
+    router = start_router(stack, tmp_path, config)
+    yield router
+    if router.proc.poll() is None:
+        log_everyone_out(router, stack)
+    code = router.stop()
+    assert router.killed or code == 0, f"router exited {code}:\n{router.log()}"
 
 
 def callers(scenario: Scenario) -> list[Person]:

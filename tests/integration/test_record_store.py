@@ -70,6 +70,32 @@ async def test_snapshots_merge_into_one_row(empty_db: str, cluster: Cluster, tmp
     await conn.close()
 
 
+async def test_a_drop_at_the_answer_clears_the_agent_in_the_row_in_any_order(
+    empty_db: str, cluster: Cluster, tmp_path: Path
+):
+    """agent2's phone went as it answered, then the caller waited again: the row says
+    agent3's answer, or (abandoned after the drop) no agent and no answer; a late
+    replay of a snapshot from before the drop changes nothing of it."""
+    conn = await migrated(empty_db, cluster)
+    store = PgRecordStore(empty_db, cluster.password)
+    t = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    for n, last in ((1, {"agent": "agent3", "agent_answered_at": t + timedelta(seconds=40),
+                         "outcome": Outcome.ANSWERED}),
+                    (2, {"outcome": Outcome.ABANDONED})):  # fmt: skip
+        first = record(n, queued_at=t, agent="agent2", agent_answered_at=t + timedelta(seconds=10),
+                       outcome=Outcome.ANSWERED)  # fmt: skip
+        dropped = CallRecord(**{**first.__dict__, "agent": None, "agent_answered_at": None, "outcome": None,
+                                "drops": 1})  # fmt: skip
+        final = CallRecord(**{**dropped.__dict__, **last, "ended_at": t + timedelta(seconds=90)})
+        assert await store.write([first]) == [] and await store.write([dropped, final]) == []
+        assert await store.write([first]) == [], "a late replay from before the drop"
+        row = await conn.fetchrow("SELECT * FROM calls WHERE channel_id = $1", first.channel_id)
+        said = (row["agent"], row["agent_answered_at"], row["outcome"], row["drops"])
+        assert said == (last.get("agent"), last.get("agent_answered_at"), final.outcome, 1), said
+    await store.close()
+    await conn.close()
+
+
 async def test_bad_record_is_kept_aside_and_the_rest_go_in(empty_db: str, cluster: Cluster, tmp_path: Path):
     conn = await migrated(empty_db, cluster)
     metrics = Metrics()

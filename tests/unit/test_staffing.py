@@ -22,7 +22,6 @@ from callrouter.simulate.staffing import (
     HOURS,
     Target,
     Trial,
-    _Search,
     advise,
     erlang_by_hour,
     first_calls_by_hour,
@@ -32,6 +31,7 @@ from callrouter.simulate.staffing import (
     talk_by_hour,
 )
 from callrouter.simulate.staffing_command import with_staff
+from callrouter.simulate.staffing_search import _Search
 
 ROOT = Path(__file__).resolve().parents[2]
 WRAP_UP = 10.0  # the example config's [queue] wrap_up_seconds
@@ -511,3 +511,14 @@ def test_a_target_no_staffing_can_meet_is_said_so_and_the_search_stops(
     assert advice["hopeless_hours"] and advice["iterations"] < 10, advice["iterations"]
     code, table, _ = run(args, capsys)
     assert code == 1 and "came no nearer the target as agents were added" in table
+
+
+def test_an_hour_is_past_helping_only_after_raises_that_bring_it_no_nearer() -> None:
+    from callrouter.simulate.staffing_search import STUCK_RAISES, _stuck
+
+    runs: dict[int, list[float]] = {}
+    for _ in range(STUCK_RAISES):  # as far from the target after each raise: not yet judged
+        assert _stuck(runs, {9: 0.8, 10: 0.30}) == []
+    assert _stuck(runs, {9: 0.8, 10: 0.05}) == [9], "10 came nearer; 9 did not over its last raises"
+    assert _stuck(runs, {10: 0.049}) == [], "9 met the target: its run starts again"
+    assert 9 not in runs

@@ -97,9 +97,10 @@ def test_a_logged_in_agent_whose_phone_is_unreachable_is_not_counted_idle() -> N
     agents = [
         agent("a1", AgentState.IDLE, False), agent("a2", AgentState.PAUSED, False),
         agent("a3", AgentState.IDLE, True), agent("a4", AgentState.LOGGED_OUT, False),
+        agent("a5", AgentState.ON_CALL, False),  # a lapsed qualify mid-call: still on the call
     ]  # fmt: skip
     assert waits.agents_now(agents) == {
-        "logged_out": 1, "idle": 1, "ringing": 0, "on_call": 0, "wrap_up": 0, "paused": 0, "unreachable": 2,
+        "logged_out": 1, "idle": 1, "ringing": 0, "on_call": 1, "wrap_up": 0, "paused": 0, "unreachable": 2,
     }  # fmt: skip
 
 

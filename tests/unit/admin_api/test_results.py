@@ -232,7 +232,7 @@ async def test_from_and_to_are_days_or_times(
 @pytest.mark.parametrize(
     ("query", "field"),
     [("state=lost", "state"), ("from=2026-02-30", "from"), ("to=yesterday", "to"), ("limit=0", "limit"),
-     ("from=2026-12-01T10:00:00", "from"), ("line=nope", "line")],
+     ("from=2026-12-01T10:00:00", "from")],
 )  # fmt: skip
 async def test_a_bad_query_is_422_naming_it(client: TestClient[Any, Any], query: str, field: str):
     status, body = await call(client, "GET", f"/results?{query}", headers=AUTH)
@@ -249,7 +249,16 @@ async def test_a_time_without_a_zone_is_told_the_form_in_words(client: TestClien
 
 async def test_an_unknown_line_is_refused_with_the_lines_of_the_config(client: TestClient[Any, Any]):
     status, body = await call(client, "GET", "/results?line=nope", headers=AUTH)
-    assert status == 422 and "clinic-central" in body["problems"][0]["message"], body
+    assert status == 404 and "'nope'" in body["error"] and "clinic-central" in body["error"], body
+
+
+async def test_a_line_taken_out_of_the_config_still_lists_its_results(
+    client: TestClient[Any, Any], results: Results
+):
+    await post(client, [item(1)])
+    results.rows["LAB-1"]["line"] = "clinic-closed"  # (the fake store lists every row whatever the line)
+    status, body = await call(client, "GET", "/results?line=clinic-closed", headers=AUTH)
+    assert status == 200 and [r["external_id"] for r in body["results"]] == ["LAB-1"], body
 
 
 async def test_one_shows_its_result_cancel_only_a_pending_one_and_the_audit(
