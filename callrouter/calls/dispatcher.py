@@ -373,16 +373,17 @@ class Dispatcher:
         The next router would find only silence there (and hang up); the patient hears
         a hang-up now, and the next router counts the attempt interrupted, as after a kill."""
         channels = board_results.unattended(self.board)
-        if channels:
-            hangups = [asyncio.create_task(self._ari.hangup(channel_id)) for channel_id in channels]
-            done, late = await asyncio.wait(hangups, timeout=within)
-            for task in late:
-                task.cancel()
-            for task in done:  # gone already, or Asterisk away: nothing more to do at a stop
-                if (exc := task.exception()) is not None and not isinstance(exc, AriNotFound):
-                    log.warning("hanging up a results call at stop failed: %s", exc)
-            return sum(1 for task in done if task.exception() is None)
-        return 0
+        if not channels:
+            return 0
+        hangups = [asyncio.create_task(self._ari.hangup(channel_id)) for channel_id in channels]
+        done, late = await asyncio.wait(hangups, timeout=within)
+        for task in late:
+            task.cancel()
+        failed = [exc for task in done if (exc := task.exception()) is not None]
+        for exc in failed:  # gone already, or Asterisk away: nothing more to do at a stop
+            if not isinstance(exc, AriNotFound):
+                log.warning("hanging up a results call at stop failed: %s", exc)
+        return len(done) - len(failed)
 
     async def drain(self, within: float) -> None:
         if self._tasks:

@@ -270,6 +270,14 @@ def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
     s.write(record)
 
 
+def _max_wait_from(s: _Step, entry: QueueEntry) -> None:
+    """The place overflows its topic's ``max_wait`` after its join time (a kept one's, or one
+    given back after a drop: past it already, it overflows at the next wake)."""
+    rules = s.board.centre.topics.get(entry.topic, cc.NO_TOPIC_RULES)
+    if rules.max_wait is not None:
+        s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
+
+
 def _remember(s: _Step, memory: PersonRecord) -> None:
     s.put("people", memory.person, memory)
     _forget_later(s, [memory])

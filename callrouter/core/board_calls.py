@@ -13,7 +13,7 @@ from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
-from callrouter.core.board import Board, _bridge_id, _place, _remember, _Step
+from callrouter.core.board import Board, _bridge_id, _max_wait_from, _place, _remember, _Step
 from callrouter.core.board_centre import _centre
 from callrouter.core.board_commands import (
     CallOver,
@@ -238,13 +238,6 @@ def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     if taken is not None:
         _place(s, taken, PlaceState.WAITING)
         _max_wait_from(s, taken)
-
-
-def _max_wait_from(s: _Step, entry: QueueEntry) -> None:
-    """The place overflows its topic's ``max_wait`` after its join time (a kept one's)."""
-    rules = s.board.centre.topics.get(entry.topic, cc.NO_TOPIC_RULES)
-    if rules.max_wait is not None:
-        s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
 
 
 def take_callbacks_place(s: _Step, held: QueueEntry, booked: CallbackRecord) -> None:

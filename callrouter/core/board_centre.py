@@ -13,7 +13,7 @@ from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import dialler, repeat
 from callrouter.core.agents import Agent, AgentState
-from callrouter.core.board import Leg, _bridge_id, _place, _remember, _Step
+from callrouter.core.board import Leg, _bridge_id, _max_wait_from, _place, _remember, _Step
 from callrouter.core.board_commands import (
     ANONYMOUS,
     DestroyBridge,
@@ -199,8 +199,7 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
     ):  # fmt: skip
         return False
     assert channel_id is not None
-    back = evolve(entry, offered_to=None)
-    result = cc.dropped(board.centre, leg.agent_id, back, s.now, "dropped the call at answer")
+    result = cc.dropped(board.centre, leg.agent_id, entry, s.now, "dropped the call at answer")
     if not result[1]:  # the agent is not on this call (nothing changed): an ordinary end
         return False
     s.drop("talk_started", leg.agent_id)
@@ -208,10 +207,8 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
     if bridge_id is not None:  # the caller out of it, after what is queued on their channel
         s.out.append(DestroyBridge(channel_id, bridge_id))
         s.drop("bridges", channel_id)
-    _place(s, back, PlaceState.WAITING)
-    # As at its join: a place past its maximum wait already (the agent rang past it) overflows now.
-    if (max_wait := board.centre.topics.get(back.topic, cc.NO_TOPIC_RULES).max_wait) is not None:
-        s.deadline(("entry", back.entry_id), back.joined_at + max_wait)
+    _place(s, entry, PlaceState.WAITING)
+    _max_wait_from(s, entry)  # as at its join
     s.pending.append((channel_id, ev.AgentDropped(leg.agent_id)))
-    _centre(s, result, back)  # the next agent rung after the caller is back (its events in order)
+    _centre(s, result, entry)  # the next agent rung after the caller is back (its events in order)
     return True

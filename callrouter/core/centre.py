@@ -200,9 +200,8 @@ def dropped(centre: Centre, agent_id: str, entry: QueueEntry, now: datetime, rea
     if agent.state is not AgentState.ON_CALL or agent.entry_id != entry.entry_id:
         return centre, []
     agent = ag.dropped(agent, now, entry.entry_id, f"auto-pause: {reason}")
-    ended = {k: v for k, v in centre.ended.items() if k != entry.entry_id}
-    back = evolve(entry, offered_to=None)
-    centre = evolve(centre._with_agent(agent), queue=centre.queue.join(back), ended=ended)
+    centre = forget_ended(centre._with_agent(agent), [entry.entry_id])
+    centre = evolve(centre, queue=centre.queue.join(evolve(entry, offered_to=None)))
     centre, more = dispatch(centre, now)
     return centre, [AgentChanged(agent, reason), *more]
 

@@ -42,6 +42,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Literal
 
 from callrouter.core.erlang import agents_for
@@ -82,9 +83,7 @@ class Target:
 
     def met(self, level: float | None, abandonment: float | None) -> bool:
         """``level`` None: nobody answered (a judged hour with no answer fails)."""
-        if level is None or level < self.level:
-            return False
-        return self.max_abandon is None or abandonment is None or abandonment <= self.max_abandon
+        return self.shortfall(level, abandonment) <= 0
 
 
 def parse_target(text: str) -> tuple[float, float]:
@@ -316,6 +315,11 @@ class Advice:
     hopeless: list[int] = field(default_factory=list)  # hours more agents did not bring nearer the target
     history: list[tuple[int, ...]] = field(default_factory=list)  # each staffing tried, in order
     shrinkage: float = 0.0  # of paid time off the phones: the rota is ``roster(needed, shrinkage)``
+
+    @cached_property
+    def uncertain(self) -> list[int]:
+        """The hours met within the noise of the days (``Trial.uncertain``): none unless met."""
+        return self.trial.uncertain(self.target) if self.met else []
 
     @property
     def rostered(self) -> list[int]:

@@ -91,7 +91,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
         "capped": advice.capped,
         "hopeless_hours": advice.hopeless,
         # Met on the days' mean, but the target inside the 95% interval of their figures.
-        "uncertain_hours": advice.trial.uncertain(target) if advice.met else [],
+        "uncertain_hours": advice.uncertain,
         "iterations": advice.iterations,
         "replications": advice.replications,
         "seeds": list(trial.replicated.seeds),
@@ -132,7 +132,7 @@ def _count(value: float) -> str:
 
 def _row(advice: Advice, hour: int, planned: list[float] | None, first: list[float]) -> list[str]:
     mark = "" if advice.trial.judged(hour) else "*"
-    if advice.met and hour in advice.trial.uncertain(advice.target):
+    if hour in advice.uncertain:
         mark = "~"
     return [
         f"{hour:02d}",
@@ -180,7 +180,7 @@ def _with_rota(advice: Advice, cells: list[str], rota: str) -> list[str]:
 
 def _verdict(advice: Advice) -> str:
     tried = f"{advice.iterations} staffings tried, {advice.replications} days each; {advice.seconds:.1f} s"
-    close = advice.trial.uncertain(advice.target) if advice.met else []
+    close = advice.uncertain
     noisy = f" on the days' mean ({len(close)} within the noise: ~)" if close else ""
     met = f"every hour meets the target{noisy}"
     if advice.met and not advice.capped:
@@ -206,7 +206,7 @@ def _service_text(queue: Queue, first: list[float]) -> str:
 
 
 def _noise_text(advice: Advice) -> list[str]:
-    hours = ", ".join(f"{h:02d}" for h in advice.trial.uncertain(advice.target))
+    hours = ", ".join(f"{h:02d}" for h in advice.uncertain)
     return [
         f"~: met on the mean of {advice.replications} days, but the target lies within the 95% interval",
         f"of their figures (hours {hours}): as likely short of it as not; more --replications tell",
@@ -252,7 +252,7 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
         "scenario's shifts left out); first: first calls expected; offered: calls simulated (redials",
         "included); the figures: the days' mean with the needed staffing, pooled; *: under",
         f"{MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
-        *(_noise_text(advice) if advice.met and advice.trial.uncertain(advice.target) else []),
+        *(_noise_text(advice) if advice.uncertain else []),
         *(_rota_text(advice.shrinkage) if rota else []),
         "",
         "# the advised staffing, in place of the scenario's [[shifts]] and [staff]:",
