@@ -5,7 +5,8 @@ not see, and a queue left at the end of an hour carries into the next.
 
 1. Erlang A (``core.erlang.agents_for``) for each hour with first calls, one
    queue for every line: λ = the hour's first calls from the scenario's
-   arrivals, service time = mean handle time (the hour's: each arrival stream's
+   arrivals that can reach the queue (a line open as they come, less the menu's
+   hang-ups: ``staffing_load``), service time = mean handle time (the hour's: each arrival stream's
    own ``handle`` weighted by its calls) + the config's ``wrap_up_seconds``
    + ``timing.agent_answer_seconds`` (the agent is rung for it), patience rate
    θ = 1/mean patience (0: infinite), and T less the agent's ring (the caller's
@@ -19,7 +20,8 @@ not see, and a queue left at the end of an hour carries into the next.
    rules (``core.kpi`` through ``figures``) with this T; each run's ratio
    weighted by the calls it divides by, so that the mean is near the pooled one.
 3. Each failing hour gets at least one more agent, or Erlang A's number for the
-   calls the simulation offered in it (redials included) when that is more. An
+   calls the simulation offered in it (redials included; the hour's share of them
+   that reach the queue) when that is more. An
    hour still failing after two raises also raises the hour before it (its
    queue carries over). Then 2 again.
 4. Once every hour meets the target, every judged hour above the fewest agents
@@ -51,6 +53,9 @@ from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.replications import Replicated
 from callrouter.simulate.scenario import Scenario
 from callrouter.simulate.staff import MAX_AGENTS, Staff
+from callrouter.simulate.staffing_load import first_calls_by_hour as first_calls_by_hour
+from callrouter.simulate.staffing_load import queue_calls_by_hour as queue_calls_by_hour
+from callrouter.simulate.staffing_load import talk_by_hour as talk_by_hour
 from callrouter.simulate.staffing_search import HOURS as HOURS
 from callrouter.simulate.staffing_search import _Search, _stuck
 
@@ -123,39 +128,6 @@ def roster(needed: Sequence[int], shrinkage: float) -> list[int]:
 
 
 # ---- the formula ------------------------------------------------------------------------------
-def first_calls_by_hour(scenario: Scenario) -> list[float]:
-    """The first calls each hour of the day is expected to bring, every line together."""
-    counts = [0.0] * HOURS
-    for stream in scenario.streams:
-        for hour, calls in enumerate(stream.calls_by_hour()):
-            counts[hour] += calls
-    return counts
-
-
-def talk_by_hour(scenario: Scenario) -> tuple[float, list[float]]:
-    """The mean talk time of the day's first calls, and of each hour's: each stream's
-    own mean (its ``handle``) weighted by its calls, so an hour of long home-visit
-    calls needs more agents than one of short results calls. An hour without calls
-    has the day's."""
-    talks = {stream.handle.mean_seconds for stream in scenario.streams}
-    if len(talks) <= 1:  # one talk time for every stream: it, exactly
-        talk = talks.pop() if talks else scenario.file.handle.mean_seconds
-        return talk, [talk] * HOURS
-    calls = [(stream.handle.mean_seconds, stream.calls_by_hour()) for stream in scenario.streams]
-    total = math.fsum(sum(by_hour) for _, by_hour in calls)
-    day = (
-        math.fsum(talk * sum(by_hour) for talk, by_hour in calls) / total
-        if total > 0
-        else scenario.file.handle.mean_seconds
-    )
-    hours = []
-    for hour in range(HOURS):
-        weight = math.fsum(by_hour[hour] for _, by_hour in calls)
-        talk = math.fsum(t * by_hour[hour] for t, by_hour in calls) / weight if weight > 0 else day
-        hours.append(talk)
-    return day, hours
-
-
 @dataclass(frozen=True)
 class Queue:
     """The scenario's one queue as Erlang A sees it (rates per second)."""
@@ -201,7 +173,8 @@ class Queue:
 
 
 def erlang_by_hour(scenario: Scenario, target: Target) -> list[int]:
-    return Queue.of(scenario, target).agents_by_hour(first_calls_by_hour(scenario), target)
+    """Erlang A's agents for each hour's first calls that can reach the queue."""
+    return Queue.of(scenario, target).agents_by_hour(queue_calls_by_hour(scenario), target)
 
 
 # ---- the simulation ---------------------------------------------------------------------------
@@ -340,9 +313,11 @@ def advise(
     started = time.perf_counter()
     base = for_advice(scenario, target)
     queue = Queue.of(base, target)
-    first = first_calls_by_hour(base)
-    erlang = queue.agents_by_hour(first, target)
-    search = _Search(list(erlang), [1 if calls > 0 else 0 for calls in first], trim)
+    first, reaching = first_calls_by_hour(base), queue_calls_by_hour(base)
+    # The share of each hour's calls that reach the queue, for the calls it is offered as simulated.
+    share = [r / f if f > 0 else 1.0 for r, f in zip(reaching, first, strict=True)]
+    erlang = queue.agents_by_hour(reaching, target)
+    search = _Search(list(erlang), [1 if calls > 0 else 0 for calls in reaching], trim)
     best: Trial | None = None
     trial = None
     iterations = 0
@@ -361,7 +336,8 @@ def advise(
             search.passed({h for h in range(HOURS) if trial.judged(h)})
         else:
             seen = {
-                h: queue.agents(max(first[h], trial.mean(h, "offered") or 0.0), target, h) for h in failing
+                h: queue.agents(max(reaching[h], share[h] * (trial.mean(h, "offered") or 0.0)), target, h)
+                for h in failing
             }
             if not search.cut:  # raising, not undoing a cut
                 stuck = _stuck(shortfalls, {h: _shortfall(trial, target, h) for h in failing})

@@ -18,6 +18,7 @@ from callrouter.simulate.staffing import (
     Target,
     Trial,
     first_calls_by_hour,
+    queue_calls_by_hour,
     staff_of,
 )
 
@@ -64,7 +65,7 @@ def _hours(advice: Advice, planned: list[float] | None, first: list[float]) -> l
 
 def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
     planned = planned_by_hour(scenario)
-    first = first_calls_by_hour(scenario)
+    first, reaching = first_calls_by_hour(scenario), queue_calls_by_hour(scenario)
     queue = Queue.of(scenario, advice.target)
     trial = advice.trial
     target = advice.target
@@ -112,6 +113,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
                 "needed": advice.needed[h],
                 "rota": rostered[h],
                 "first_calls": round(first[h], 3),
+                "queue_calls": round(reaching[h], 3),  # of them, those that can reach the queue
                 "judged": trial.judged(h),
                 **{name: _rounded(trial.mean(h, name)) for name in PREDICTED},
             }
@@ -214,6 +216,13 @@ def _noise_text(advice: Advice) -> list[str]:
     ]
 
 
+def _left_out_text(first: list[float], reaching: list[float]) -> list[str]:
+    return [
+        f"Erlang A counts the {sum(reaching):,.1f} of the {sum(first):,.1f} first calls that can reach the",
+        "queue: those to a line while it is closed, and those hung up in the menu, load no agent",
+    ]
+
+
 def _rota_text(shrinkage: float) -> list[str]:
     return [
         f"rota: needed / (1 - shrinkage {100 * shrinkage:g}%), rounded up: the agents to put on the",
@@ -223,14 +232,14 @@ def _rota_text(shrinkage: float) -> list[str]:
 
 def as_table(scenario: Scenario, advice: Advice) -> str:
     planned = planned_by_hour(scenario)
-    first = first_calls_by_hour(scenario)
+    first, reaching = first_calls_by_hour(scenario), queue_calls_by_hour(scenario)
     queue = Queue.of(scenario, advice.target)
     seeds = advice.trial.replicated.seeds
     rota, rostered = bool(advice.shrinkage), advice.rostered
     lines = [
         f"callrouter staffing: {scenario.source} on {scenario.file.date.isoformat()} ({scenario.zone})",
         f"target: {target_text(advice.target)}",
-        f"Erlang A per hour, one queue: service {_service_text(queue, first)} (handle + wrap-up + ring), "
+        f"Erlang A per hour, one queue: service {_service_text(queue, reaching)} (handle + wrap-up + ring), "
         + ("patience infinite" if queue.abandon_rate == 0 else f"patience {1 / queue.abandon_rate:g} s")
         + f", within {queue.threshold:g} s of the ring",
         f"needed: simulated, seeds {seeds[0]}..{seeds[-1]}; {_verdict(advice)}",
@@ -252,6 +261,7 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
         "scenario's shifts left out); first: first calls expected; offered: calls simulated (redials",
         "included); the figures: the days' mean with the needed staffing, pooled; *: under",
         f"{MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
+        *(_left_out_text(first, reaching) if sum(first) - sum(reaching) >= 0.05 else []),
         *(_noise_text(advice) if advice.uncertain else []),
         *(_rota_text(advice.shrinkage) if rota else []),
         "",

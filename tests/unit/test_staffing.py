@@ -26,6 +26,7 @@ from callrouter.simulate.staffing import (
     erlang_by_hour,
     first_calls_by_hour,
     for_advice,
+    queue_calls_by_hour,
     roster,
     staffed,
     talk_by_hour,
@@ -107,6 +108,38 @@ def test_each_hours_service_time_is_its_own_mix_of_topics() -> None:
         scenario(arrivals=[{**s.file.arrivals[0].model_dump(), "handle": None}]), EIGHTY_TWENTY
     )
     assert counts[9] > same_calls_short[9], "60 calls of 300 s need more agents than 60 of 120 s"
+
+
+def test_the_erlang_step_counts_only_the_calls_that_can_reach_the_queue() -> None:
+    """A clinic's line is closed before 08:00 on a Monday and after 15:00 on a Saturday,
+    and all Sunday: its callers then hear the after-hours message and load no agent. Of
+    the calls through a menu, its hang-ups never reach the queue; a line without one
+    (the ambulance's) loses none there."""
+    clinic = {"line": "clinic-central", "topic": "appointment_book"}
+    ambulance = {"line": "ambulance", "topic": "urgent", "start": "07:00", "per_hour": [30, 30]}
+    monday = scenario(
+        arrivals=[{**clinic, "start": "07:00", "per_hour": [60, 60, 60]}, ambulance],
+        callers={"menu_hangup": 0.25},
+        shifts=[],
+    )
+    first, reaching = first_calls_by_hour(monday), queue_calls_by_hour(monday)
+    assert first[7:10] == [90, 90, 60]
+    assert reaching[7:10] == [30, 30 + 60 * 0.75, 60 * 0.75], "closed at 7; the menu loses a quarter"
+    counts = erlang_by_hour(monday, EIGHTY_TWENTY)
+    for hour, calls in ((7, 30), (9, 45)):
+        assert counts[hour] == agents_for(
+            0.8, 20.0 - RING, calls / 3600, 1 / (120 + WRAP_UP + RING), 1 / 90, None, "sl2"
+        )
+    saturday = scenario(
+        date="2026-11-28", arrivals=[{**clinic, "start": "14:30", "per_quarter": [8, 8, 8, 8]}], shifts=[]
+    )
+    assert queue_calls_by_hour(saturday)[14:16] == pytest.approx([16, 0]), "open 09:00-15:00: none after"
+    sunday = scenario(
+        date="2026-11-29", arrivals=[{**clinic, "start": "10:00", "per_hour": [120]}], shifts=[]
+    )
+    assert first_calls_by_hour(sunday)[10] == 120 and erlang_by_hour(sunday, EIGHTY_TWENTY) == [0] * HOURS
+    advice = advise(sunday, EIGHTY_TWENTY, 2)
+    assert advice.needed == [0] * HOURS and advice.met, "nobody for a closed line's callers"
 
 
 def judged(s: Scenario, counts: list[int], target: Target, days: int) -> list[int]:
