@@ -70,9 +70,11 @@ class Leg:
     entry_id: str
     answered: bool = False
     ending: bool = False  # its caller is gone and the router is hanging it up
-    # Answered: when, and the place as it was then (given back if the phone goes at once).
+    # Answered: when, and the place as it was then (given back if the phone goes at once),
+    # and what was remembered of its caller before this answer (given back with it).
     answered_at: datetime | None = None
     taken: QueueEntry | None = None
+    remembered: PersonRecord | None = None
 
 
 Key = tuple[

@@ -26,7 +26,7 @@ from callrouter.core.board_events import AGENT_COMMANDS
 from callrouter.core.call_state import Phase
 from callrouter.core.evolve import evolve
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import AgentStateRecord, PlaceState
+from callrouter.core.records import AgentStateRecord, PersonRecord, PlaceState
 
 # A phone still ringing this long after its ring timeout is hung up by the router
 # (Asterisk may never report the end of a ring).
@@ -142,7 +142,10 @@ def _leg_answered(s: _Step, leg_channel: str) -> None:
     if leg is None or leg.answered:
         return
     taken = s.board.centre.queue.entries.get(leg.entry_id)
-    s.put("legs", leg_channel, evolve(leg, answered=True, answered_at=s.now, taken=taken))
+    person = taken.caller_key if taken is not None else None
+    remembered = s.board.people.get(person) if person is not None else None
+    answered = evolve(leg, answered=True, answered_at=s.now, taken=taken, remembered=remembered)
+    s.put("legs", leg_channel, answered)
     s.deadline(("leg", leg_channel), None)
     _centre(s, cc.agent_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now))
 
@@ -209,6 +212,19 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
         s.drop("bridges", channel_id)
     _place(s, entry, PlaceState.WAITING)
     _max_wait_from(s, entry)  # as at its join
+    _unremember_answer(s, leg, entry)
     s.pending.append((channel_id, ev.AgentDropped(leg.agent_id)))
     _centre(s, result, entry)  # the next agent rung after the caller is back (its events in order)
     return True
+
+
+def _unremember_answer(s: _Step, leg: Leg, entry: QueueEntry) -> None:
+    """The person's memory as it was before the dropped answer: that agent never talked
+    to them (a later call is no repeat contact of it, nor prefers that agent)."""
+    person = entry.caller_key
+    memory = s.board.people.get(person) if person is not None else None
+    if person is None or memory is None or memory.contact_call_id != entry.call_id:
+        return
+    if memory.contact_agent != leg.agent_id or memory.contact_at != leg.answered_at:
+        return
+    _remember(s, evolve(leg.remembered or PersonRecord(person, s.now), at=s.now))

@@ -9,7 +9,7 @@ from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
 from callrouter.core.call_state import Phase
-from callrouter.core.records import CallRecord, Outcome, PlaceRecord, PlaceState
+from callrouter.core.records import CallRecord, Outcome, PersonRecord, PlaceRecord, PlaceState
 from tests.unit.test_switchboard import (
     agent_writes,
     at,
@@ -89,3 +89,20 @@ def test_the_ring_made_again_after_a_drop_uses_the_same_place_and_a_new_leg() ->
     board, out = sb.step(board, sb.LegGone(ring.channel_id, "No answer"), at(20))
     assert board.calls["c1"].phase is Phase.QUEUED, "no answer from agent2 either: still waiting"
     assert board.centre.agents["agent2"].pause_reason == "auto-pause: No answer"
+
+
+def test_the_dropping_agent_is_not_remembered_as_having_talked_to_the_caller() -> None:
+    """The answer remembered the caller's contact with agent1 (a later call of theirs
+    would prefer agent1, and count as a repeat contact); the drop gives back what was
+    remembered before it, and the agent who answers next is the one remembered."""
+    board, leg = answered_by_agent1()
+    person = board.calls["c1"].person
+    assert person is not None and board.people[person].contact_agent == "agent1"
+    board, out = sb.step(board, sb.LegGone(leg, "normal"), at(3.4))
+    (memory,) = writes(out, PersonRecord)
+    assert (memory.person, memory.contact_agent, memory.contact_at) == (person, None, None)
+    assert board.people[person].contact_agent is None
+    board, out = sb.step(board, sb.AgentCommand("agent2", "login"), at(4))
+    board, out = sb.step(board, sb.LegAnswered(leg_for(out).channel_id), at(5))
+    assert board.people[person].contact_agent == "agent2"
+    assert [m.contact_agent for m in writes(out, PersonRecord)] == ["agent2"]
