@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callrouter import config_checks, config_results, prompts
@@ -344,9 +345,17 @@ def _item(model: type[BaseModel], raw: Any, loc: tuple[str | int, ...], problems
     return Item(error_path(loc), {name: getattr(valid, name) for name in model.model_fields})
 
 
+def named_errors(exc: ValidationError) -> list[ErrorDetails]:
+    """The errors worth saying: a list whose bad items are named is not also "too short"
+    (pydantic counts only the items that passed)."""
+    errors = exc.errors()
+    named = {tuple(err["loc"][:-1]) for err in errors if err["loc"] and isinstance(err["loc"][-1], int)}
+    return [err for err in errors if not (err["type"] == "too_short" and tuple(err["loc"]) in named)]
+
+
 def _field_problems(exc: ValidationError, loc: tuple[str | int, ...]) -> list[str]:
     problems = []
-    for err in exc.errors():
+    for err in named_errors(exc):
         path = (*loc, *err["loc"])
         message = err["msg"].removeprefix("Value error, ")
         problems.append(f"{error_path(path)}: {message}" if path else message)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from callrouter import compiled
-from callrouter.config import ConfigError, Settings, error_path, load, read_file
+from callrouter.config import ConfigError, Settings, error_path, load, named_errors, read_file
 from callrouter.core import menu as mn
 from callrouter.core import switchboard as sb
 from callrouter.core.call_menu import menu_for
@@ -243,7 +243,7 @@ _PATTERNS = {
 
 def _problems(exc: ValidationError) -> list[str]:
     found = []
-    for err in exc.errors():
+    for err in named_errors(exc):
         said = err["msg"].removeprefix("Value error, ")
         if err["type"] == "tuple_type":  # what a file writes is a list
             said = "a list is expected here"

@@ -336,6 +336,14 @@ def test_empirical_samples_that_are_no_list_are_named_as_such() -> None:
         assert said == ["handle.samples: a list is expected here"], said
 
 
+def test_a_list_of_bad_samples_is_named_by_its_items_alone() -> None:
+    """Not also "at least 1 item after validation, not 0": the list was not empty."""
+    said = problems({**small(), "handle": {"distribution": "empirical", "samples": ["a"]}})
+    assert said == ["handle.samples[0]: Input should be a valid number"], said
+    said = problems({**small(), "handle": {"distribution": "empirical", "samples": []}})
+    assert said == ["handle: samples are required for an empirical distribution (durations in seconds)"], said
+
+
 def test_a_key_a_distribution_would_ignore_is_refused() -> None:
     for key, value, said in (
         (
