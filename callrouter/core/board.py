@@ -177,9 +177,12 @@ class _Step:
         # for each step, and replaced, never changed, when one is taken or given up).
         self._owned: frozenset[str]
         if in_place:  # the board itself changes (it is not to be used again), and every
-            # mapping is the step's own (one that is not a dict is copied once)
+            # mapping is the step's own (one that is not a dict is copied once), and so are
+            # the centre's agents (``Centre.owning``: copied once)
             self.board = board
             self._owned = MAPPINGS
+            if not board.centre.owned:
+                board.__dict__["centre"] = board.centre.owning()
         else:
             self.board = object.__new__(Board)
             self.board.__dict__.update(board.__dict__)

@@ -8,16 +8,19 @@ exactly one way: connected to an agent, left (the caller hung up), or overflowed
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
 from callrouter.core.evolve import evolve, quick_init
-from callrouter.core.queue import Queue, QueueEntry
+from callrouter.core.queue import IdleKey, Pool, Queue, QueueEntry, idle_key
 from callrouter.core.records import AgentStateRecord
 
 
@@ -75,7 +78,7 @@ NO_TOPIC_RULES = TopicRules()  # a topic the config gives no rules: the defaults
 
 
 @dataclass(frozen=True)
-class Centre:
+class Centre(Pool):
     queue: Queue
     agents: Mapping[str, Agent]
     topics: Mapping[str, TopicRules] = field(default_factory=dict)
@@ -84,35 +87,82 @@ class Centre:
     # Indexes of ``agents``, kept by ``_with_agent`` (the one way an agent changes; built
     # whole when a centre is made), so the hot paths read a few ids or one count rather
     # than every agent: the agents a caller may be offered to now (``Agent.available``),
-    # and how many logged-in agents can take each (topic, language).
-    available: frozenset[str] = field(init=False, compare=False, repr=False)
+    # the same in idle order (their ``queue.idle_key``s, sorted: the first able to serve
+    # a caller is found without reading every free agent), and how many logged-in agents
+    # can take each (topic, language).
+    available: AbstractSet[str] = field(init=False, compare=False, repr=False)
+    idle_order: list[IdleKey] = field(init=False, compare=False, repr=False)
     serving: Mapping[tuple[str, str], int] = field(init=False, compare=False, repr=False)
+    # ``owning()``: the agents and their indexes are this centre's own, changed where they
+    # are by ``_with_agent`` (no copy of them per change, which grows with the agents); the
+    # centre it was made from, and every one before, must not be used again. A simulated
+    # day's switchboard steps so (``board._Step``'s ``in_place``); a router never does.
+    owned: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         agents = self.agents.values()
-        object.__setattr__(self, "available", frozenset(a.agent_id for a in agents if a.available))
+        free = sorted(idle_key(a) for a in agents if a.available)
+        object.__setattr__(self, "available", frozenset(key[-1] for key in free))
+        object.__setattr__(self, "idle_order", free)
         object.__setattr__(self, "serving", _serving(agents))
 
     @classmethod
     def create(cls, agents: list[Agent], topics: Mapping[str, TopicRules], wrap_up: timedelta) -> Centre:
         return cls(Queue.empty(), {a.agent_id: a for a in agents}, topics, wrap_up)
 
+    def owning(self) -> Centre:
+        """This centre with agents and indexes of its own, changed in place from then on."""
+        if self.owned:
+            return self
+        owned = evolve(self, agents=dict(self.agents), owned=True)
+        object.__setattr__(owned, "available", set(self.available))
+        object.__setattr__(owned, "idle_order", list(self.idle_order))
+        object.__setattr__(owned, "serving", dict(self.serving))
+        return owned
+
+    # ``queue.Pool``: the agents free now, for ``Queue.assign``.
+    def in_idle_order(self) -> Iterator[Agent]:
+        agents = self.agents
+        return (agents[key[-1]] for key in self.idle_order)
+
+    def free(self, agent_id: str) -> Agent | None:
+        return self.agents[agent_id] if agent_id in self.available else None
+
     def _with_agent(self, agent: Agent) -> Centre:
-        agent_id = agent.agent_id
-        agents = {**self.agents, agent_id: agent}
-        available, serving = self.available, self.serving
-        now_available = agent.state is IDLE and agent.reachable  # ``Agent.available``
-        if now_available != (agent_id in available):
-            available = available | {agent_id} if now_available else available - {agent_id}
+        agent_id, owned = agent.agent_id, self.owned
         was = self.agents.get(agent_id)
+        agents = self.agents if owned else {**self.agents}
+        cast(dict[str, Agent], agents)[agent_id] = agent
+        available, order, serving = self.available, self.idle_order, self.serving
+        was_available = agent_id in available
+        now_available = agent.state is IDLE and agent.reachable  # ``Agent.available``
+        if was_available or now_available:
+            order = order if owned else list(order)
+            if was_available:
+                assert was is not None  # an available agent is one of the centre's
+                del order[bisect.bisect_left(order, idle_key(was))]
+            if now_available:
+                bisect.insort(order, idle_key(agent))
+        if now_available != was_available:
+            if owned:
+                changing = cast(set[str], available)
+                if now_available:
+                    changing.add(agent_id)
+                else:
+                    changing.discard(agent_id)
+            else:
+                available = available | {agent_id} if now_available else available - {agent_id}
         if was is None:
             serving = _serving(agents.values())
         elif (was.state is LOGGED_OUT) != (agent.state is LOGGED_OUT):  # logged in or out: +1 or -1
-            counts, change = dict(serving), 1 if was.state is LOGGED_OUT else -1
+            counts, change = serving if owned else dict(serving), 1 if was.state is LOGGED_OUT else -1
             for pair in itertools.product(was.topics, was.languages):
-                counts[pair] = counts.get(pair, 0) + change
+                cast(dict[tuple[str, str], int], counts)[pair] = counts.get(pair, 0) + change
             serving = counts
-        return evolve(self, agents=agents, available=available, serving=serving)
+        if owned:
+            object.__setattr__(self, "serving", serving)  # the same, unless an agent was added
+            return self
+        return evolve(self, agents=agents, available=available, idle_order=order, serving=serving)
 
     def _end(self, entry_id: str, how: EntryEnd) -> Centre:
         queue, _ = self.queue.leave(entry_id)
@@ -303,13 +353,12 @@ def overflow(centre: Centre, entry_id: str, reason: str) -> Result:
 
 
 def dispatch(centre: Centre, now: datetime) -> Result:
-    """Offer waiting callers to available agents, in queue order (the choice does
-    not depend on the order the agents are given in)."""
+    """Offer waiting callers to available agents, in queue order (each the one idle
+    longest who can serve them, or the one who spoke to them last)."""
     commands: list[CentreCommand] = []
     if not centre.available or not centre.queue.entries:  # a busy moment, or a quiet one
         return centre, commands
-    agents = centre.agents
-    for entry, agent in centre.queue.assign(agents[agent_id] for agent_id in centre.available):
+    for entry, agent in centre.queue.assign(centre):
         agent = ag.offer(agent, now, entry.entry_id)
         centre = evolve(
             centre._with_agent(agent), queue=centre.queue.update(evolve(entry, offered_to=agent.agent_id))

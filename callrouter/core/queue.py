@@ -14,11 +14,11 @@ entry no available agent can serve never blocks those behind it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from callrouter.core.agents import Agent, AgentState
+from callrouter.core.agents import Agent
 from callrouter.core.evolve import evolve, quick_init
 
 
@@ -156,21 +156,24 @@ class Queue:
                 place += 1  # ahead: a higher priority, or the same and waiting longer
         return place
 
-    def assign(self, agents: Iterable[Agent]) -> list[tuple[QueueEntry, Agent]]:
+    def assign(self, agents: Pool | Iterable[Agent]) -> list[tuple[QueueEntry, Agent]]:
         """Pairs to offer now: each waiting entry in order gets the eligible
         available agent idle longest. Entries with a live offer are skipped.
 
+        ``agents``: a ``Pool`` (a centre keeps its available agents in idle order),
+        or any agents (those available are sorted here).
+
         Runs on every change of the centre, so it does no work when nobody
-        waits, and picks the longest-idle agent per entry without sorting all
-        agents (a few waiting callers among hundreds of agents is the usual case)."""
+        waits, and with one caller waiting (the usual case) reads the agents in
+        idle order only up to the first who can serve them, however many are free."""
         waiting = [e for e in self.entries.values() if e.offered_to is None]
         if not waiting:
             return []
-        if len(waiting) == 1:  # the usual case: one pass over the agents, no lists
-            agent = _longest_idle(agents, waiting[0])
+        pool = agents if isinstance(agents, Pool) else Listed(agents)
+        if len(waiting) == 1:
+            agent = _longest_idle(pool, waiting[0])
             return [(waiting[0], agent)] if agent is not None else []
-        idle = AgentState.IDLE
-        free = [a for a in agents if a.state is idle and a.reachable]  # ``available``, without a call each
+        free = list(pool.in_idle_order())
         if len(free) == 1:  # one agent free while many wait (a busy hour): the first it serves, unsorted
             agent = free[0]
             first = min(
@@ -182,9 +185,38 @@ class Queue:
         return pairs_in_order(sorted(waiting, key=lambda e: e.order), free)
 
 
+class Pool:
+    """The agents a place may be offered to now (``Agent.available``): a base class
+    (not a protocol) so that ``assign`` tells it from a list at a plain isinstance's cost."""
+
+    __slots__ = ()
+
+    def in_idle_order(self) -> Iterator[Agent]:
+        """Longest idle first (``idle_key``)."""
+        raise NotImplementedError
+
+    def free(self, agent_id: str) -> Agent | None:
+        """The agent, if available."""
+        raise NotImplementedError
+
+
+class Listed(Pool):
+    """A ``Pool`` of the available ones among any agents, sorted once."""
+
+    def __init__(self, agents: Iterable[Agent]) -> None:
+        self.order = sorted((a for a in agents if a.available), key=idle_key)
+        self.by_id = {a.agent_id: a for a in self.order}
+
+    def in_idle_order(self) -> Iterator[Agent]:
+        return iter(self.order)
+
+    def free(self, agent_id: str) -> Agent | None:
+        return self.by_id.get(agent_id)
+
+
 def pairs_in_order(waiting: list[QueueEntry], free: list[Agent]) -> list[tuple[QueueEntry, Agent]]:
-    """Each entry in the order given gets the eligible agent of ``free`` preferred for
-    it, else the one idle longest (``free`` is used up)."""
+    """Each entry in the order given gets the eligible agent of ``free`` (in idle
+    order) preferred for it, else the one idle longest (``free`` is used up)."""
     pairs: list[tuple[QueueEntry, Agent]] = []
     for entry in waiting:
         if not free:
@@ -192,37 +224,30 @@ def pairs_in_order(waiting: list[QueueEntry], free: list[Agent]) -> list[tuple[Q
         eligible = [a for a in free if a.can_serve(entry.topic, entry.language)]
         if eligible:
             preferred = [a for a in eligible if a.agent_id == entry.preferred_agent]
-            agent = preferred[0] if preferred else min(eligible, key=_idle_order)
+            agent = preferred[0] if preferred else eligible[0]
             pairs.append((entry, agent))
             free.remove(agent)
     return pairs
 
 
-def _longest_idle(agents: Iterable[Agent], entry: QueueEntry) -> Agent | None:
-    """``min(eligible, key=_idle_order)`` in one pass without a key per agent:
-    it runs for every caller over every agent (hundreds), so it stays plain."""
-    idle, topic, language = AgentState.IDLE, entry.topic, entry.language
-    preferred = entry.preferred_agent
-    best: Agent | None = None
-    for agent in agents:
-        if agent.state is not idle or not agent.reachable:
-            continue
-        if topic not in agent.topics or language not in agent.languages:
-            continue
-        if agent.agent_id == preferred:  # the agent who spoke to them last
+def _longest_idle(pool: Pool, entry: QueueEntry) -> Agent | None:
+    """The agent who spoke to them last, if free and able; else the first able in idle order."""
+    topic, language = entry.topic, entry.language
+    if entry.preferred_agent is not None:
+        agent = pool.free(entry.preferred_agent)
+        if agent is not None and topic in agent.topics and language in agent.languages:
             return agent
-        if best is None:
-            best = agent
-            continue
-        since, best_since = agent.idle_since, best.idle_since
-        if since == best_since:
-            if agent.agent_id < best.agent_id:
-                best = agent
-        elif best_since is None or (since is not None and since < best_since):
-            best = agent
-    return best
+    for agent in pool.in_idle_order():
+        if topic in agent.topics and language in agent.languages:
+            return agent
+    return None
 
 
-def _idle_order(agent: Agent) -> tuple[float, str]:
-    """Longest idle first; ties by id so the choice is deterministic."""
-    return (agent.idle_since.timestamp() if agent.idle_since else float("inf"), agent.agent_id)
+NEVER = datetime.max.replace(tzinfo=UTC)
+IdleKey = tuple[bool, datetime, str]
+
+
+def idle_key(agent: Agent) -> IdleKey:
+    """Longest idle first (never idle: last); ties by id so the choice is deterministic."""
+    since = agent.idle_since
+    return (since is None, since or NEVER, agent.agent_id)

@@ -1,0 +1,122 @@
+"""A centre's agents are indexed (who is free, in idle order; who serves what), and
+a simulated day changes them in place (``Centre.owning``) rather than copying them
+for every change. On random agents and random runs of the centre's transitions:
+the owned centre ends exactly where the copied one does, each step's commands are
+the same, and the indexes are those built from scratch; matching by the idle
+order finds the pairs the rules before the index found by reading every agent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callrouter.core import centre as cc
+from callrouter.core.agents import Agent, AgentStateError
+from callrouter.core.evolve import evolve
+from callrouter.core.queue import Queue, QueueEntry
+from tests.unit.test_queue_index import LANGS, T0, TOPICS, agents, queues
+
+OPERATIONS = (
+    "login", "logout", "pause", "resume", "join", "leave", "answer", "no_answer", "drop", "end",
+    "wrap_up_over", "unreachable", "reachable",
+)  # fmt: skip
+steps = st.lists(
+    st.tuples(st.sampled_from(OPERATIONS), st.integers(0, 30), st.integers(0, 9), st.integers(0, 20)),
+    max_size=40,
+)
+
+
+def apply(centre: cc.Centre, op: str, agent_id: str, n: int, at: int) -> cc.Result:
+    now = T0 + timedelta(seconds=at)
+    entry_id = f"e{n}"
+    entry = centre.queue.entries.get(entry_id)
+    offered = entry.offered_to if entry is not None else None
+    agent = centre.agents.get(agent_id)
+    on_call = agent.entry_id if agent is not None and agent.entry_id else entry_id
+    match op:
+        case "login" | "logout" | "pause" | "resume":
+            return cc.agent_command(centre, agent_id, op, now)
+        case "join":
+            topic, language = TOPICS[n % len(TOPICS)], LANGS[n % len(LANGS)]
+            place = QueueEntry(entry_id, topic, language, "clinic-central", n % 3, now, f"p{n}")
+            if entry_id in centre.queue:
+                return centre, []
+            return cc.join(centre, evolve(place, preferred_agent=f"a{at}"), now)
+        case "leave":
+            return cc.leave(centre, entry_id, now)
+        case "answer" if offered is not None:
+            return cc.agent_answered(centre, offered, entry_id, now)
+        case "no_answer" if offered is not None:
+            return cc.agent_not_answered(centre, offered, entry_id, now, "no answer")
+        case "drop" if agent is not None and agent.entry_id:
+            place = QueueEntry(on_call, "general", "ru", "clinic-central", 0, T0, None)
+            return cc.dropped(centre, agent_id, place, now, "dropped")
+        case "end":
+            return cc.call_ended(centre, agent_id, on_call, now)
+        case "wrap_up_over":
+            return cc.wrap_up_over(centre, agent_id, now)
+        case "unreachable" | "reachable":
+            return cc.set_reachable(centre, agent_id, op == "reachable", now)
+    return centre, []
+
+
+def indexes(centre: cc.Centre) -> tuple[object, ...]:
+    counted = {pair: n for pair, n in centre.serving.items() if n}  # a count down to 0 may stay
+    return (set(centre.available), list(centre.idle_order), counted)
+
+
+@settings(max_examples=300)
+@given(agents(), steps)
+def test_an_owned_centre_changes_exactly_as_a_copied_one(pool: list[Agent], run: list[tuple]) -> None:  # type: ignore[type-arg]
+    copied = cc.Centre(Queue.empty(), {a.agent_id: a for a in pool})
+    owned = copied.owning()
+    for op, agent_n, n, at in run:
+        agent_id = f"a{agent_n}"
+        if agent_id not in copied.agents:
+            continue
+        kept, before = copied, dict(copied.agents)
+        try:
+            copied, said = apply(copied, op, agent_id, n, at)
+        except AgentStateError:
+            try:
+                apply(owned, op, agent_id, n, at)
+            except AgentStateError:
+                continue
+            raise AssertionError(f"{op} refused by the copied centre only") from None
+        owned, told = apply(owned, op, agent_id, n, at)
+        assert told == said, op
+        assert owned.owned and dict(owned.agents) == dict(copied.agents) and owned.queue == copied.queue
+        assert indexes(owned) == indexes(copied)
+        rebuilt = cc.Centre(copied.queue, dict(copied.agents))
+        assert indexes(copied) == indexes(rebuilt), "the indexes are those built from scratch"
+        assert dict(kept.agents) == before, "a copied centre is never changed"
+
+
+def reference(queue: Queue, everyone: list[Agent]) -> list[tuple[QueueEntry, Agent]]:
+    """The rules as they were before the idle order: every agent read, the minimum taken."""
+    free = [a for a in everyone if a.available]
+    never = T0 + timedelta(days=365)
+    pairs = []
+    for entry in sorted((e for e in queue.entries.values() if e.offered_to is None), key=lambda e: e.order):
+        eligible = [a for a in free if a.can_serve(entry.topic, entry.language)]
+        if eligible:
+            preferred = [a for a in eligible if a.agent_id == entry.preferred_agent]
+            agent = (
+                preferred[0]
+                if preferred
+                else min(eligible, key=lambda a: (a.idle_since or never, a.agent_id))
+            )
+            pairs.append((entry, agent))
+            free.remove(agent)
+    return pairs
+
+
+@given(agents(), queues())
+def test_matching_in_idle_order_pairs_as_reading_every_agent(everyone: list[Agent], queue: Queue) -> None:
+    centre = cc.Centre(queue, {a.agent_id: a for a in everyone})
+    expected = reference(queue, everyone)
+    assert queue.assign(centre) == expected, "the centre's index"
+    assert queue.assign(centre.owning()) == expected
+    assert queue.assign(everyone) == expected, "any agents, sorted on the way"
