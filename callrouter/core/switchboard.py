@@ -117,6 +117,7 @@ from callrouter.core.board_events import (
 )
 from callrouter.core.board_restart import _adopt
 from callrouter.core.call_state import Phase
+from callrouter.core.evolve import evolve
 from callrouter.core.records import CallEventRecord, PlaceState
 
 # The public face: what the shell and the tests import from here, the step helpers included.
@@ -229,6 +230,10 @@ def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> 
                 s.write(
                     CallEventRecord(call.record.call_id, s.board.rules.node, s.now, "reprioritised", detail)
                 )
+                # and in its row: the priority it waits at now (its join's no longer holds)
+                record = evolve(call.record, priority=priority)
+                s.put("calls", s.board.entries[entry_id], evolve(call, record=record))
+                s.write(record)
         case RestoreAgents(last):
             _centre(s, cc.restore_agents(centre, last, s.now))
 

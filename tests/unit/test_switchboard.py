@@ -19,7 +19,7 @@ from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.core.place import MenuLevel, Place
 from callrouter.core.queue import QueueError
-from callrouter.core.records import AgentStateRecord, CallEventRecord, Outcome, PlaceRecord
+from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Outcome, PlaceRecord
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 SETTINGS = config.parse(EXAMPLE.read_text(), str(EXAMPLE), environ={})
@@ -647,6 +647,10 @@ def test_reprioritising_reorders_the_queue_and_an_unknown_entry_is_refused() -> 
     assert [(r.call_id, r.kind, r.detail) for r in timeline] == [
         (board.calls["c2"].record.call_id, "reprioritised", f"{priority} -> 50")
     ]
+    # and in its row, written at once: a report shows the priority it waited at
+    rows = [c.record for c in out if isinstance(c, sb.Write) and isinstance(c.record, CallRecord)]
+    assert [(r.channel_id, r.priority) for r in rows] == [("c2", 50)]
+    assert board.calls["c2"].record.priority == 50
     with pytest.raises(QueueError):
         sb.step(board, sb.Reprioritise("gone", 50), at(7))
 
