@@ -218,8 +218,8 @@ def _noise_text(advice: Advice) -> list[str]:
 
 def _left_out_text(first: list[float], reaching: list[float]) -> list[str]:
     return [
-        f"Erlang A counts the {sum(reaching):,.1f} of the {sum(first):,.1f} first calls that can reach the",
-        "queue: those to a line while it is closed, and those hung up in the menu, load no agent",
+        f"of the {sum(first):,.1f} first calls, {sum(reaching):,.1f} can reach the queue: those to a line",
+        "while it is closed, and those hung up in the menu, load no agent",
     ]
 
 
@@ -257,10 +257,10 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
         f"agent-hours: planned {planned_hours}, Erlang A {sum(advice.erlang)}, needed {sum(advice.needed)}"
         + (f", on the rota {sum(rostered)}" if rota else ""),
         "planned: the scenario's own agents on shift (with their own topics and languages);",
-        "Erlang A: the formula on the first calls; needed: after simulation (all-round agents, the",
-        "scenario's shifts left out); first: first calls expected; offered: calls simulated (redials",
-        "included); the figures: the days' mean with the needed staffing, pooled; *: under",
-        f"{MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
+        "Erlang A: the formula on the first calls that can reach the queue; needed: after simulation",
+        "(all-round agents, the scenario's shifts left out); first: first calls expected; offered: calls",
+        "simulated (redials included); the figures: the days' mean with the needed staffing, pooled;",
+        f"*: under {MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
         *(_left_out_text(first, reaching) if sum(first) - sum(reaching) >= 0.05 else []),
         *(_noise_text(advice) if advice.uncertain else []),
         *(_rota_text(advice.shrinkage) if rota else []),
