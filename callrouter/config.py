@@ -350,7 +350,15 @@ def named_errors(exc: ValidationError) -> list[ErrorDetails]:
     (pydantic counts only the items that passed)."""
     errors = exc.errors()
     named = {tuple(err["loc"][:-1]) for err in errors if err["loc"] and isinstance(err["loc"][-1], int)}
-    return [err for err in errors if not (err["type"] == "too_short" and tuple(err["loc"]) in named)]
+    return [err for err in errors if not _short_of_its_bad_items(err, named)]
+
+
+def _short_of_its_bad_items(err: ErrorDetails, named: set[tuple[str | int, ...]]) -> bool:
+    """Too short only because its bad items were left out: as given, it is long enough."""
+    if err["type"] != "too_short" or tuple(err["loc"]) not in named:
+        return False
+    given, least = err.get("input"), (err.get("ctx") or {}).get("min_length")
+    return isinstance(given, list | tuple) and isinstance(least, int) and len(given) >= least
 
 
 def _field_problems(exc: ValidationError, loc: tuple[str | int, ...]) -> list[str]:

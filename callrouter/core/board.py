@@ -187,6 +187,8 @@ class _Step:
             self.board = object.__new__(Board)
             self.board.__dict__.update(board.__dict__)
             self._owned = frozenset()
+            if board.centre.owned:  # an in-place step's board, now stepped by copying: not changed
+                self.board.__dict__["centre"] = board.centre.disowned()
         self._heap_owned = in_place
         self.now = now
         self.out: list[Command] = []

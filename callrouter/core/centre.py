@@ -112,13 +112,18 @@ class Centre(Pool):
 
     def owning(self) -> Centre:
         """This centre with agents and indexes of its own, changed in place from then on."""
-        if self.owned:
-            return self
-        owned = evolve(self, agents=dict(self.agents), owned=True)
-        object.__setattr__(owned, "available", set(self.available))
-        object.__setattr__(owned, "idle_order", list(self.idle_order))
-        object.__setattr__(owned, "serving", dict(self.serving))
-        return owned
+        return self if self.owned else self._copied(owned=True)
+
+    def disowned(self) -> Centre:
+        """A copy of an owned centre that copies again at every change (a copying step's)."""
+        return self._copied(owned=False)
+
+    def _copied(self, owned: bool) -> Centre:
+        copied = evolve(self, agents=dict(self.agents), owned=owned)
+        object.__setattr__(copied, "available", set(self.available) if owned else frozenset(self.available))
+        object.__setattr__(copied, "idle_order", list(self.idle_order))
+        object.__setattr__(copied, "serving", dict(self.serving))
+        return copied
 
     # ``queue.Pool``: the agents free now, for ``Queue.assign``.
     def in_idle_order(self) -> Iterator[Agent]:

@@ -118,6 +118,8 @@ from callrouter.core.board_events import (
 from callrouter.core.board_restart import _adopt
 from callrouter.core.call_state import Phase
 from callrouter.core.evolve import evolve
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
+from callrouter.core.place import Place
 from callrouter.core.records import CallEventRecord, PlaceState
 
 # The public face: what the shell and the tests import from here, the step helpers included.
@@ -230,10 +232,16 @@ def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> 
                 s.write(
                     CallEventRecord(call.record.call_id, s.board.rules.node, s.now, "reprioritised", detail)
                 )
-                # and in its row: the priority it waits at now (its join's no longer holds)
+                # and in its row: the priority it waits at now (its join's no longer holds), and
+                # on its channel, for a router that takes the call up after a restart
+                channel_id, entry = s.board.entries[entry_id], s.board.centre.queue.entries[entry_id]
                 record = evolve(call.record, priority=priority)
-                s.put("calls", s.board.entries[entry_id], evolve(call, record=record))
+                s.put("calls", channel_id, evolve(call, record=record))
                 s.write(record)
+                place = Place(
+                    entry.topic, priority, entry.joined_at, entry.language, record.menu_path, entry_id
+                )
+                s.out.append(ToChannel(channel_id, cmd.SetVariable(PLACE_VARIABLE, place.to_variable())))
         case RestoreAgents(last):
             _centre(s, cc.restore_agents(centre, last, s.now))
 

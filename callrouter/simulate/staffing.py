@@ -20,8 +20,8 @@ not see, and a queue left at the end of an hour carries into the next.
    rules (``core.kpi`` through ``figures``) with this T; each run's ratio
    weighted by the calls it divides by, so that the mean is near the pooled one.
 3. Each failing hour gets at least one more agent, or Erlang A's number for the
-   calls the simulation offered in it (redials included; the hour's share of them
-   that reach the queue) when that is more. An
+   calls that reached the queue in it as simulated (redials included) when that
+   is more. An
    hour still failing after two raises also raises the hour before it (its
    queue carries over). Then 2 again.
 4. Once every hour meets the target, every judged hour above the fewest agents
@@ -48,6 +48,7 @@ from functools import cached_property
 from typing import Literal
 
 from callrouter.core.erlang import agents_for
+from callrouter.core.records import Outcome
 from callrouter.simulate import replications
 from callrouter.simulate.figures import Figures, Summary
 from callrouter.simulate.replications import Replicated
@@ -63,6 +64,8 @@ Definition = Literal["sl1", "sl2"]
 # An hour with fewer calls that waited (answered or abandoned) than this a day on average is not
 # judged (one late call would be a fifth of its service level): its count stands as it is.
 MIN_CALLS = 5.0
+# How a call that never reached the queue ended (``Figures.outcomes``): no agent's load.
+NEVER_QUEUED = (Outcome.AFTER_HOURS, Outcome.MENU_HANGUP, Outcome.NO_LINE, Outcome.BUSY)
 
 
 class TargetError(ValueError):
@@ -227,6 +230,13 @@ class Trial:
             return math.fsum(v for v, _ in weighed) / len(weighed) if weighed else None
         return math.fsum(v * w for v, w in weighed) / total
 
+    def reaching(self, hour: int) -> float:
+        """The runs' mean of the hour's calls that reached the queue (all but those told the
+        line is closed, hung up in the menu, or to no line, or turned away as busy)."""
+        runs = [s.hours[hour] for s in self.summaries]
+        left_out = [sum(f.outcomes.get(o, 0) for o in NEVER_QUEUED) for f in runs]
+        return math.fsum(f.offered - n for f, n in zip(runs, left_out, strict=True)) / len(runs)
+
     def judged(self, hour: int) -> bool:
         """Whether the hour's calls that waited (answered or abandoned) are enough to judge."""
         return (self.mean(hour, "answered") or 0.0) + (self.mean(hour, "abandoned") or 0.0) >= MIN_CALLS
@@ -313,9 +323,7 @@ def advise(
     started = time.perf_counter()
     base = for_advice(scenario, target)
     queue = Queue.of(base, target)
-    first, reaching = first_calls_by_hour(base), queue_calls_by_hour(base)
-    # The share of each hour's calls that reach the queue, for the calls it is offered as simulated.
-    share = [r / f if f > 0 else 1.0 for r, f in zip(reaching, first, strict=True)]
+    reaching = queue_calls_by_hour(base)
     erlang = queue.agents_by_hour(reaching, target)
     search = _Search(list(erlang), [1 if calls > 0 else 0 for calls in reaching], trim)
     best: Trial | None = None
@@ -335,10 +343,7 @@ def advise(
             best = trial
             search.passed({h for h in range(HOURS) if trial.judged(h)})
         else:
-            seen = {
-                h: queue.agents(max(reaching[h], share[h] * (trial.mean(h, "offered") or 0.0)), target, h)
-                for h in failing
-            }
+            seen = {h: queue.agents(max(reaching[h], trial.reaching(h)), target, h) for h in failing}
             if not search.cut:  # raising, not undoing a cut
                 stuck = _stuck(shortfalls, {h: _shortfall(trial, target, h) for h in failing})
                 # and twice Erlang A's agents (three at least: an hour of a few calls is noisy)

@@ -20,6 +20,7 @@ from callrouter.core.records import (
     PlaceRecord,
     Record,
 )
+from callrouter.store.silence import answered, cut_pool
 
 # A later snapshot adds facts: keep what is known, take what is new. A call is
 # one channel on one node (a router that adopts a call after a restart gives it
@@ -204,19 +205,29 @@ class PgRecordStore:
 
     async def write(self, records: Sequence[Record]) -> list[tuple[Record, str]]:
         """Write a batch; return the records PostgreSQL refused as data (with why).
-        Connection trouble raises, so the writer spools and retries."""
-        pool = await self._get_pool()
+        Connection trouble raises, so the writer spools and retries; so does a server
+        that does not answer at all within the timeout (``silence``)."""
         try:
-            await self._write_rows(pool, records)
+            await self._write_answered(records)
         except BAD_DATA:
             rejected: list[tuple[Record, str]] = []
             for record in records:  # find the poison records one by one
                 try:
-                    await self._write_rows(pool, [record])
+                    await self._write_answered([record])
                 except BAD_DATA as exc:
                     rejected.append((record, f"{type(exc).__name__}: {exc}"))
             return rejected
         return []
+
+    async def _write_answered(self, records: Sequence[Record]) -> None:
+        async def work() -> None:
+            await self._write_rows(await self._get_pool(), records)
+
+        await answered(work(), self._timeout, self._cut)
+
+    def _cut(self) -> None:
+        pool, self._pool = self._pool, None
+        cut_pool(pool)
 
     async def _write_rows(self, pool: asyncpg.Pool, records: Sequence[Record]) -> None:
         rows: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement, _row in STATEMENTS.values()}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
+from asyncpg.transaction import Transaction
 
 from callrouter.core.records import (
     AgentStateRecord,
@@ -24,6 +24,7 @@ from callrouter.core.records import (
     PlaceState,
 )
 from callrouter.store.postgres import connect_kwargs
+from callrouter.store.silence import answered, cut_pool
 
 # The callers to phone back: calls abandoned in the queue (but not one a later
 # call of the same person followed up: they got back), and numbers whose last
@@ -113,6 +114,7 @@ ORDER BY updated_at DESC, callback_id
 LIMIT $2
 """
 Row = TypeVar("Row")
+Answer = TypeVar("Answer")
 TIMEOUT_SECONDS = 5.0  # a connection, a free pooled one and the rows, all told
 
 # PostgreSQL down, starting, shutting down, full or unreachable, or the
@@ -213,12 +215,23 @@ class Pooled:
             self._pool = await asyncpg.create_pool(min_size=0, max_size=2, timeout=5, **self._kwargs)
         return self._pool
 
+    def _cut(self) -> None:
+        pool, self._pool = self._pool, None
+        cut_pool(pool)
+
+    async def _within(self, work: Awaitable[Answer]) -> Answer:
+        return await answered(work, self._timeout, self._cut)
+
     async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
-        """The rows, within the timeout; DatabaseUnavailable when PostgreSQL cannot answer now."""
+        """The rows, within the timeout; DatabaseUnavailable when PostgreSQL cannot answer now
+        (a server that says nothing too: ``silence``)."""
+
+        async def work() -> list[asyncpg.Record]:
+            pool = await self._get_pool()
+            return list(await pool.fetch(sql, *args))
+
         try:
-            async with asyncio.timeout(self._timeout):
-                pool = await self._get_pool()
-                return list(await pool.fetch(sql, *args))
+            return await answered(work(), self._timeout, self._cut)
         except CANNOT_ASK as exc:
             raise unavailable(exc, self._timeout) from exc
 
@@ -227,23 +240,38 @@ class Pooled:
     ) -> AsyncIterator[list[Row]]:
         """The rows, ``batch`` at a time through a cursor (however many), each batch
         within the timeout; DatabaseUnavailable when PostgreSQL cannot answer now."""
+
+        async def acquired() -> tuple[asyncpg.Pool, asyncpg.Connection]:
+            pool = await self._get_pool()
+            return pool, await pool.acquire()
+
         try:
-            async with asyncio.timeout(self._timeout):
-                pool = await self._get_pool()
-                conn = await pool.acquire()
+            pool, conn = await self._within(acquired())
+            reading = conn.transaction()  # a cursor reads inside one; nothing to commit
             try:
-                async with conn.transaction():
-                    cursor = await conn.cursor(query, *args, timeout=self._timeout)
-                    while rows := await cursor.fetch(batch, timeout=self._timeout):
-                        yield [row(r) for r in rows]
+                await self._within(reading.start())
+                cursor = await self._within(conn.cursor(query, *args))
+                while rows := await self._within(cursor.fetch(batch)):
+                    yield [row(r) for r in rows]
             finally:
-                await pool.release(conn)
+                if not pool.is_closing():  # else cut: its connections are gone already
+                    await self._within(_rolled_back_and_released(pool, conn, reading))
         except CANNOT_ASK as exc:
             raise unavailable(exc, self._timeout) from exc
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+
+
+async def _rolled_back_and_released(
+    pool: asyncpg.Pool, conn: asyncpg.Connection, reading: Transaction
+) -> None:
+    try:
+        if conn.is_in_transaction():
+            await reading.rollback()
+    finally:
+        await pool.release(conn)
 
 
 class Queries(Pooled):

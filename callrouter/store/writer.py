@@ -125,12 +125,15 @@ class RecordWriter:
                         await self._wake.wait()
                 self._wake.clear()
                 continue
+            tried_at = loop.time()
             try:
                 if self._spooled:
                     await self._replay()
                 await self._flush_memory()
             except Exception as exc:
-                failing_since = failing_since if failing_since is not None else loop.time()
+                # failing since the first failed try began: a server silent for the whole
+                # timeout has kept the records in memory that long already
+                failing_since = failing_since if failing_since is not None else tried_at
                 slow = isinstance(exc, TimeoutError) and loop.time() - failing_since < self._slow_grace
                 if slow and not self._closing:
                     self._metrics.record_write_failures.labels(reason="timeout").inc()

@@ -4,6 +4,9 @@ type the router produces ends up in PostgreSQL, field by field, none twice, none
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from callrouter.core.records import (
     AgentStateRecord,
@@ -31,7 +35,7 @@ from callrouter.core.repeat import RepeatRules
 from callrouter.metrics import Metrics
 from callrouter.store import migrate
 from callrouter.store.postgres import PgRecordStore
-from callrouter.store.queries import Queries
+from callrouter.store.queries import DatabaseUnavailable, Queries
 from callrouter.store.writer import RecordWriter
 from tests.integration.conftest import Cluster
 from tests.integration.test_record_store import until
@@ -225,3 +229,75 @@ async def _holds_exactly(conn: asyncpg.Connection, produced: Produced) -> None:
     assert {(s["agent"], s["at"], s["state"], s["reason"], str(s["call_id"])) for s in states} == {
         (s.agent, s.at, s.state, s.reason, s.call_id) for s in produced.states
     }
+
+
+def _server_processes(cluster: Cluster) -> list[int]:
+    """The postmaster and every process it started (its backends among them)."""
+    postmaster = int((cluster.pg_dir / "pg/data/postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields_ = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields_[1]) == postmaster:
+            children.append(int(stat.parent.name))
+    return [postmaster, *children]
+
+
+async def test_a_database_that_answers_nothing_spools_every_record_and_loses_none(
+    empty_db: str, cluster: Cluster, tmp_path: Path
+) -> None:
+    """PostgreSQL frozen (SIGSTOP: a hung server, or a network dropping packets) refuses
+    nothing, it just never answers. The records go to the spool within the slow grace
+    (they stayed in memory for as long as the server was frozen: lost by a crash), reads
+    answer 'unavailable' within their timeout, and once it answers again PostgreSQL holds
+    every record produced, field by field."""
+    conn = await asyncpg.connect(empty_db, password=cluster.password)
+    await migrate.apply(conn, migrate.default_dir())
+    await conn.close()
+    produced, metrics = Produced(), Metrics()
+    store = PgRecordStore(empty_db, cluster.password, timeout=1)
+    writer = RecordWriter(
+        store, tmp_path / "spool", metrics, batch_size=50, max_wait=0.01, retry_max=0.3, slow_grace=1
+    )
+    task = asyncio.create_task(writer.run())
+    produce(writer, range(0, 5), produced)
+    await until(lambda: _settled(writer))
+    queries = Queries(empty_db, cluster.password, timeout=1)
+    await queries.open_callbacks()  # a connection in its pool, as a router's would have
+
+    frozen = _server_processes(cluster)
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        produce(writer, range(5, 25), produced)
+        asked = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            await queries.open_callbacks()
+        assert time.monotonic() - asked < 3, "a read answers within its timeout, not at the thaw"
+        await until(lambda: _spooled_everything(writer), within=10)
+        on_disk = await until_spooled(writer, sum(len(one_call(n, Produced())) for n in range(5, 25)))
+        assert on_disk, "every record of the frozen time is in the spool, not in memory only"
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    await until(lambda: _settled(writer), within=30)
+    await writer.close(task)
+    await store.close()
+    await queries.close()
+    conn = await asyncpg.connect(empty_db, password=cluster.password)
+    try:
+        await _holds_exactly(conn, produced)
+    finally:
+        await conn.close()
+    assert metrics.registry.get_sample_value("callrouter_records_rejected_total") == 0
+
+
+async def until_spooled(writer: RecordWriter, count: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if writer.spool.exists() and len(writer.spool.read_bytes().splitlines()) >= count:
+            return True
+        await asyncio.sleep(0.1)
+    return False

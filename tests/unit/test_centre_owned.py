@@ -130,3 +130,18 @@ def test_matching_in_idle_order_pairs_as_reading_every_agent(everyone: list[Agen
     assert queue.assign(centre) == expected, "the centre's index"
     assert queue.assign(centre.owning()) == expected
     assert queue.assign(everyone) == expected, "any agents, sorted on the way"
+
+
+def test_a_board_stepped_in_place_then_by_copying_is_never_changed_by_the_copying_step() -> None:
+    """The centre an in-place step took over stays owned; a copying step on that board
+    later (as a test may do) works on a copy and leaves the board it was given as it was."""
+    from callrouter.core import switchboard as sb
+    from tests.unit.test_switchboard import at, fresh
+
+    stepped, _ = sb.step(fresh("agent1"), sb.AgentCommand("agent2", "login"), at(1), in_place=True)
+    assert stepped.centre.owned
+    before = dict(stepped.centre.agents)
+    after, _ = sb.step(stepped, sb.AgentCommand("agent1", "pause", "lunch"), at(2))
+    assert dict(stepped.centre.agents) == before and stepped.centre.agents["agent1"].state.value == "idle"
+    assert after.centre.agents["agent1"].state.value == "paused" and not after.centre.owned
+    assert "agent1" in stepped.centre.available and "agent1" not in after.centre.available

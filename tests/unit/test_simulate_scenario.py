@@ -356,3 +356,18 @@ def test_a_key_a_distribution_would_ignore_is_refused() -> None:
     ):
         found = problems({**small(), key: value})
         assert len(found) == 1 and found[0].startswith(f"{key}: {said}"), found
+
+
+def test_a_list_too_short_as_given_is_still_said_so_beside_its_bad_items() -> None:
+    """Only the "too short" that counts the good items alone is left out."""
+    from pydantic import BaseModel, Field, ValidationError
+
+    from callrouter.config import named_errors
+
+    class Three(BaseModel):
+        items: tuple[int, ...] = Field(min_length=3)
+
+    for given, kinds in ((["1", "x"], ["int_parsing", "too_short"]), ([1, "x", 3], ["int_parsing"])):
+        with pytest.raises(ValidationError) as caught:
+            Three.model_validate({"items": given})
+        assert [e["type"] for e in named_errors(caught.value)] == kinds, given

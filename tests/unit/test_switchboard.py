@@ -651,6 +651,10 @@ def test_reprioritising_reorders_the_queue_and_an_unknown_entry_is_refused() -> 
     rows = [c.record for c in out if isinstance(c, sb.Write) and isinstance(c.record, CallRecord)]
     assert [(r.channel_id, r.priority) for r in rows] == [("c2", 50)]
     assert board.calls["c2"].record.priority == 50
+    # and on its channel: a router that adopts the call after a restart keeps it
+    (told,) = [c for c in channel_commands(out, "c2") if isinstance(c, cmd.SetVariable)]
+    place = Place.from_variable(told.value)
+    assert place is not None and (place.priority, place.place_id, place.topic) == (50, "place-c2", "operator")
     with pytest.raises(QueueError):
         sb.step(board, sb.Reprioritise("gone", 50), at(7))
 
