@@ -273,7 +273,12 @@ async def read_body(request: web.Request, model: type[Model], limit: int = MAX_B
         raise ApiError(413, f"body: larger than {limit} bytes")
     if limit != request.client_max_size:  # the app's limit is the other routes' (413 beyond, too)
         request = request.clone(client_max_size=limit)
-    raw = await request.read() if request.body_exists else b""
+    try:
+        raw = await request.read() if request.body_exists else b""
+    except web.RequestPayloadError as exc:  # a Content-Encoding the body is not in (gzip, deflate)
+        raise ApiError(
+            400, f"body: could not be read ({exc})", [Problem("body", "body", "unreadable")]
+        ) from None
     if not raw.strip():
         raw = b"{}"
     elif request.content_type != "application/json" or (request.charset or "utf-8").lower() != "utf-8":

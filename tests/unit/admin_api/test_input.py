@@ -95,6 +95,20 @@ async def test_a_body_over_the_limit_is_413_and_a_wrong_content_type_415(client:
         assert status == 415, (content_type, body)
 
 
+async def test_a_body_not_in_the_content_encoding_it_names_is_400_not_500(client: TestClient[Any, Any]):
+    for encoding in ("gzip", "deflate"):
+        headers = {
+            **AUTH,
+            "Content-Type": "application/json",
+            "Content-Encoding": encoding,
+            "Connection": "close",
+        }
+        status, body = await call(
+            client, "POST", "/agents/agent1/pause", data=b'{"reason": "x"}', headers=headers
+        )
+        assert status == 400 and "body" in str(body), (encoding, status, body)
+
+
 PRIORITIES = {
     "1e999": b"1e999",
     "Infinity": b"Infinity",
