@@ -21,6 +21,7 @@ naming the field); every error is JSON (api/errors.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,8 @@ from callrouter.core.numbers import mask
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import CallbackRecord, CallRecord
 from callrouter.metrics import Metrics
+
+METRICS_REUSE_SECONDS = 0.25  # a /metrics page served again for this long (see metrics_route)
 
 AGENT_COMMANDS: dict[str, type[AgentCommandBody | PauseBody]] = {
     "login": AgentCommandBody,
@@ -86,9 +89,16 @@ def build_app(
         state = health()
         return web.json_response(state, status=200 if state.get("ok") else 503)
 
+    # /metrics is open (Prometheus scrapes it without the token), and a page costs tens of ms
+    # on the loop: rendered at most once per METRICS_REUSE_SECONDS, however many ask (300 at
+    # once stalled the loop for 7 s, and callers were turned away as the router fell behind).
+    rendered: list[tuple[float, bytes]] = []
+
     async def metrics_route(request: web.Request) -> web.Response:
-        body = generate_latest(metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        now = asyncio.get_running_loop().time()
+        if not rendered or now - rendered[0][0] >= METRICS_REUSE_SECONDS:
+            rendered[:] = [(now, generate_latest(metrics.registry))]
+        return web.Response(body=rendered[0][1], headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     text = {"type": "string"}
     routes.add(

@@ -140,3 +140,38 @@ async def test_the_description_lists_every_route_with_the_models_schemas(client:
     assert doc["paths"]["/health"]["get"]["security"] == []
     states = doc["paths"]["/callbacks"]["get"]["parameters"][0]
     assert states["name"] == "state" and states["schema"]["enum"] == [s.value for s in CallbackState]
+
+
+async def test_metrics_asked_many_times_at_once_are_rendered_once_and_fresh_after_a_moment(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """/metrics is open: a flood of scrapes must not each cost a page's render on the loop."""
+    import asyncio
+
+    from aiohttp.test_utils import TestServer
+
+    import callrouter.api.server as server
+
+    renders = 0
+    from prometheus_client import generate_latest as real
+
+    def counted(registry: Any) -> bytes:
+        nonlocal renders
+        renders += 1
+        return real(registry)
+
+    monkeypatch.setattr(server, "generate_latest", counted)
+    metrics = Metrics()
+    app = build_app(metrics, lambda: {"ok": True}, TOKEN, admin_of(Board(), Abandoned()))
+    async with TestClient(TestServer(app)) as client:
+
+        async def scrape() -> str:
+            async with client.get("/metrics") as response:
+                assert response.status == 200
+                return await response.text()
+
+        pages = await asyncio.gather(*(scrape() for _ in range(50)))
+        assert renders == 1 and len(set(pages)) == 1
+        metrics.ari_errors.labels(command="test").inc()
+        await asyncio.sleep(server.METRICS_REUSE_SECONDS + 0.05)
+        assert 'command="test"' in await scrape() and renders == 2, "a moment later: rendered anew"
