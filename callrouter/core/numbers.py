@@ -67,6 +67,8 @@ def _normalise(raw: str | None, country: str) -> CallerNumber:
     text = (raw or "").strip()
     if text.lower() in WITHHELD_WORDS:
         return CallerNumber(None, Presentation.WITHHELD)
+    if any(c.isalpha() for c in text):  # a SIP user name or words, not a number (its digits are no one's)
+        return CallerNumber(None, Presentation.UNPARSEABLE)
     cleaned = _DIGITS.sub("", text)
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]

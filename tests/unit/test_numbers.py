@@ -78,7 +78,13 @@ def test_asterisks_presentation_names(presentation: str | None, restricted: bool
     assert is_restricted(presentation) is restricted
 
 
-@pytest.mark.parametrize("raw", ["abc", "12", "+", "00", "sip:alice@example.com", "+999123456789"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "abc", "12", "+", "00", "sip:alice@example.com", "+999123456789",
+        "abc79041112237", "+79041112242x", "79161234567 ext 5", "тел 79161234567",
+    ],
+)  # fmt: skip
 def test_garbage_is_unparseable(raw: str) -> None:
     number = normalise(raw, "RU")
     assert number == CallerNumber(None, Presentation.UNPARSEABLE)
