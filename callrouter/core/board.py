@@ -332,4 +332,7 @@ def _forget_expired(s: _Step) -> None:
 
 
 def _bridge_id(call: Call) -> str:
-    return f"bridge-{call.entry_id or call.place_id or call.record.call_id}"
+    """The call's bridge with its agent; after a drop, a new name: the one destroyed may
+    still be on its way out of Asterisk when the next agent's bridge is made."""
+    again = f"-{call.record.drops}" if call.record.drops else ""
+    return f"bridge-{call.entry_id or call.place_id or call.record.call_id}{again}"
