@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callrouter import config_checks, config_results, prompts
@@ -36,6 +35,7 @@ from callrouter.config_centre import (
     TopicConfig,
 )
 from callrouter.config_checks import Item, Parts
+from callrouter.config_errors import named_errors
 from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
 from callrouter.secrets_pepper import PEPPER_MIN_CHARS, Pepper
@@ -343,22 +343,6 @@ def _item(model: type[BaseModel], raw: Any, loc: tuple[str | int, ...], problems
         }
         return Item(error_path(loc), good)
     return Item(error_path(loc), {name: getattr(valid, name) for name in model.model_fields})
-
-
-def named_errors(exc: ValidationError) -> list[ErrorDetails]:
-    """The errors worth saying: a list whose bad items are named is not also "too short"
-    (pydantic counts only the items that passed)."""
-    errors = exc.errors()
-    named = {tuple(err["loc"][:-1]) for err in errors if err["loc"] and isinstance(err["loc"][-1], int)}
-    return [err for err in errors if not _short_of_its_bad_items(err, named)]
-
-
-def _short_of_its_bad_items(err: ErrorDetails, named: set[tuple[str | int, ...]]) -> bool:
-    """Too short only because its bad items were left out: as given, it is long enough."""
-    if err["type"] != "too_short" or tuple(err["loc"]) not in named:
-        return False
-    given, least = err.get("input"), (err.get("ctx") or {}).get("min_length")
-    return isinstance(given, list | tuple) and isinstance(least, int) and len(given) >= least
 
 
 def _field_problems(exc: ValidationError, loc: tuple[str | int, ...]) -> list[str]:

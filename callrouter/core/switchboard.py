@@ -48,6 +48,7 @@ Where each rule lives (one call, followed through):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from callrouter.core import board_results, dialler, repeat
@@ -67,7 +68,7 @@ from callrouter.core.board import (
     _remember,
     _Step,
 )
-from callrouter.core.board_calls import _arrived, _settle
+from callrouter.core.board_calls import _arrived, _place_of, _settle
 from callrouter.core.board_centre import RING_GRACE_SECONDS, _centre, _leg_answered, _leg_gone, ring_leg
 from callrouter.core.board_commands import (
     ANONYMOUS,
@@ -119,7 +120,6 @@ from callrouter.core.board_restart import _adopt
 from callrouter.core.call_state import Phase
 from callrouter.core.evolve import evolve
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.place import Place
 from callrouter.core.records import CallEventRecord, PlaceState
 
 # The public face: what the shell and the tests import from here, the step helpers included.
@@ -238,9 +238,7 @@ def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> 
                 record = evolve(call.record, priority=priority)
                 s.put("calls", channel_id, evolve(call, record=record))
                 s.write(record)
-                place = Place(
-                    entry.topic, priority, entry.joined_at, entry.language, record.menu_path, entry_id
-                )
+                place = replace(_place_of(entry), menu_path=record.menu_path)
                 s.out.append(ToChannel(channel_id, cmd.SetVariable(PLACE_VARIABLE, place.to_variable())))
         case RestoreAgents(last):
             _centre(s, cc.restore_agents(centre, last, s.now))

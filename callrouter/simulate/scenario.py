@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from callrouter import compiled
-from callrouter.config import ConfigError, Settings, error_path, load, named_errors, read_file
+from callrouter.config import ConfigError, Settings, error_path, load, read_file
+from callrouter.config_errors import named_errors
 from callrouter.core import menu as mn
 from callrouter.core import switchboard as sb
 from callrouter.core.call_menu import menu_for

@@ -6,8 +6,8 @@ not see, and a queue left at the end of an hour carries into the next.
 1. Erlang A (``core.erlang.agents_for``) for each hour with first calls, one
    queue for every line: λ = the hour's first calls from the scenario's
    arrivals that can reach the queue (a line open as they come, less the menu's
-   hang-ups: ``staffing_load``), service time = mean handle time (the hour's: each arrival stream's
-   own ``handle`` weighted by its calls) + the config's ``wrap_up_seconds``
+   hang-ups: ``staffing_load``), service time = mean handle time (the hour's:
+   each arrival stream's own ``handle`` weighted by its calls) + the config's ``wrap_up_seconds``
    + ``timing.agent_answer_seconds`` (the agent is rung for it), patience rate
    θ = 1/mean patience (0: infinite), and T less the agent's ring (the caller's
    wait ends when the agent answers, as the KPI report counts it).
@@ -21,9 +21,8 @@ not see, and a queue left at the end of an hour carries into the next.
    weighted by the calls it divides by, so that the mean is near the pooled one.
 3. Each failing hour gets at least one more agent, or Erlang A's number for the
    calls that reached the queue in it as simulated (redials included) when that
-   is more. An
-   hour still failing after two raises also raises the hour before it (its
-   queue carries over). Then 2 again.
+   is more. An hour still failing after two raises also raises the hour before
+   it (its queue carries over). Then 2 again.
 4. Once every hour meets the target, every judged hour above the fewest agents
    not known to fail it is cut (by one; once a count below is known to fail, by
    half the way to it), all at once, and the day simulated again. A cut that

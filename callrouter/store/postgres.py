@@ -20,7 +20,7 @@ from callrouter.core.records import (
     PlaceRecord,
     Record,
 )
-from callrouter.store.silence import answered, cut_pool
+from callrouter.store.silence import Answered
 
 # A later snapshot adds facts: keep what is known, take what is new. A call is
 # one channel on one node (a router that adopts a call after a restart gives it
@@ -188,7 +188,7 @@ STATEMENTS: dict[type[Record], tuple[str, Callable[[Any], tuple[Any, ...]]]] = {
 }
 
 
-class PgRecordStore:
+class PgRecordStore(Answered):
     """Writes batches in one transaction each. A write that takes longer than
     ``timeout`` (waiting for a connection, or running) raises TimeoutError:
     the writer takes that for a slow database and retries from memory."""
@@ -223,11 +223,7 @@ class PgRecordStore:
         async def work() -> None:
             await self._write_rows(await self._get_pool(), records)
 
-        await answered(work(), self._timeout, self._cut)
-
-    def _cut(self) -> None:
-        pool, self._pool = self._pool, None
-        cut_pool(pool)
+        await self._answered(work())
 
     async def _write_rows(self, pool: asyncpg.Pool, records: Sequence[Record]) -> None:
         rows: dict[str, list[tuple[Any, ...]]] = {statement: [] for statement, _row in STATEMENTS.values()}

@@ -7,7 +7,7 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ from callrouter.core.records import (
     PlaceState,
 )
 from callrouter.store.postgres import connect_kwargs
-from callrouter.store.silence import answered, cut_pool
+from callrouter.store.silence import Answered
 
 # The callers to phone back: calls abandoned in the queue (but not one a later
 # call of the same person followed up: they got back), and numbers whose last
@@ -114,7 +114,6 @@ ORDER BY updated_at DESC, callback_id
 LIMIT $2
 """
 Row = TypeVar("Row")
-Answer = TypeVar("Answer")
 TIMEOUT_SECONDS = 5.0  # a connection, a free pooled one and the rows, all told
 
 # PostgreSQL down, starting, shutting down, full or unreachable, or the
@@ -201,7 +200,7 @@ def is_uuid(value: str) -> bool:
     return True
 
 
-class Pooled:
+class Pooled(Answered):
     """A small pool of its own, opened at the first statement; each statement within
     ``timeout``, else DatabaseUnavailable (as when PostgreSQL cannot answer)."""
 
@@ -215,13 +214,6 @@ class Pooled:
             self._pool = await asyncpg.create_pool(min_size=0, max_size=2, timeout=5, **self._kwargs)
         return self._pool
 
-    def _cut(self) -> None:
-        pool, self._pool = self._pool, None
-        cut_pool(pool)
-
-    async def _within(self, work: Awaitable[Answer]) -> Answer:
-        return await answered(work, self._timeout, self._cut)
-
     async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
         """The rows, within the timeout; DatabaseUnavailable when PostgreSQL cannot answer now
         (a server that says nothing too: ``silence``)."""
@@ -231,7 +223,7 @@ class Pooled:
             return list(await pool.fetch(sql, *args))
 
         try:
-            return await answered(work(), self._timeout, self._cut)
+            return await self._answered(work())
         except CANNOT_ASK as exc:
             raise unavailable(exc, self._timeout) from exc
 
@@ -246,16 +238,16 @@ class Pooled:
             return pool, await pool.acquire()
 
         try:
-            pool, conn = await self._within(acquired())
+            pool, conn = await self._answered(acquired())
             reading = conn.transaction()  # a cursor reads inside one; nothing to commit
             try:
-                await self._within(reading.start())
-                cursor = await self._within(conn.cursor(query, *args))
-                while rows := await self._within(cursor.fetch(batch)):
+                await self._answered(reading.start())
+                cursor = await self._answered(conn.cursor(query, *args))
+                while rows := await self._answered(cursor.fetch(batch)):
                     yield [row(r) for r in rows]
             finally:
                 if not pool.is_closing():  # else cut: its connections are gone already
-                    await self._within(_rolled_back_and_released(pool, conn, reading))
+                    await self._answered(_rolled_back_and_released(pool, conn, reading))
         except CANNOT_ASK as exc:
             raise unavailable(exc, self._timeout) from exc
 

@@ -39,10 +39,22 @@ async def answered(work: Awaitable[T], seconds: float, cut: Callable[[], None]) 
     raise TimeoutError(f"PostgreSQL did not answer within {seconds:g} s")
 
 
-def cut_pool(pool: asyncpg.Pool | None) -> None:
-    """Close every connection of the pool now, telling the server nothing."""
-    if pool is not None:
-        pool.terminate()
+class Answered:
+    """For a store with a pool of its own (``_pool``, made when first needed) and a
+    ``_timeout``: ``_answered`` is ``answered`` with its pool cut by ``_cut``."""
+
+    _pool: asyncpg.Pool | None
+    _timeout: float
+
+    async def _answered(self, work: Awaitable[T]) -> T:
+        return await answered(work, self._timeout, self._cut)
+
+    def _cut(self) -> None:
+        """Close every connection of the pool now, telling the server nothing; the next
+        statement makes a new pool."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.terminate()
 
 
 def _forget(task: asyncio.Future[Any]) -> None:

@@ -362,7 +362,7 @@ def test_a_list_too_short_as_given_is_still_said_so_beside_its_bad_items() -> No
     """Only the "too short" that counts the good items alone is left out."""
     from pydantic import BaseModel, Field, ValidationError
 
-    from callrouter.config import named_errors
+    from callrouter.config_errors import named_errors
 
     class Three(BaseModel):
         items: tuple[int, ...] = Field(min_length=3)

@@ -1,0 +1,23 @@
+"""Which of pydantic's validation errors are worth telling an operator (the config's
+and a scenario's lists of ``path: message`` lines)."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+
+def named_errors(exc: ValidationError) -> list[ErrorDetails]:
+    """The errors worth saying: a list whose bad items are named is not also "too short"
+    (pydantic counts only the items that passed)."""
+    errors = exc.errors()
+    named = {tuple(err["loc"][:-1]) for err in errors if err["loc"] and isinstance(err["loc"][-1], int)}
+    return [err for err in errors if not _short_of_its_bad_items(err, named)]
+
+
+def _short_of_its_bad_items(err: ErrorDetails, named: set[tuple[str | int, ...]]) -> bool:
+    """Too short only because its bad items were left out: as given, it is long enough."""
+    if err["type"] != "too_short" or tuple(err["loc"]) not in named:
+        return False
+    given, least = err.get("input"), (err.get("ctx") or {}).get("min_length")
+    return isinstance(given, list | tuple) and isinstance(least, int) and len(given) >= least
