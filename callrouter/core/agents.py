@@ -152,14 +152,15 @@ def _same_entry(agent: Agent, entry_id: str) -> None:
 
 def restore(agent: Agent, last: AgentStateRecord | None, now: datetime) -> Agent:
     """The state a restarted router gives an agent: a restart logs nobody out and
-    ends nobody's pause. An agent who was rung, talking or wrapping up is idle
-    again (their call, if it is still up, is the adopting call's to follow)."""
+    ends nobody's pause, which keep the time they began. An agent who was rung,
+    talking or wrapping up is idle from now (their call, if it is still up, is the
+    adopting call's to follow)."""
     if last is None or last.state == AgentState.LOGGED_OUT:
         return agent
     if last.state == AgentState.PAUSED:
         return evolve(agent, state=AgentState.PAUSED, since=last.at, pause_reason=last.reason or "paused")
-    idle_since = last.at if last.state == AgentState.IDLE else now
-    return evolve(agent, state=AgentState.IDLE, since=now, idle_since=idle_since)
+    since = last.at if last.state == AgentState.IDLE else now  # idle since then: fairness and the API
+    return evolve(agent, state=AgentState.IDLE, since=since, idle_since=since)
 
 
 def resume_call(agent: Agent, entry_id: str, now: datetime) -> Agent:

@@ -384,13 +384,17 @@ def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
 
 
 def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:
-    """At start: every agent in the state the previous router process left them in."""
+    """At start: every agent in the state the previous router process left them in.
+    Only a changed state is recorded (a call's state, now idle): an agent idle or
+    paused still is so since their recorded change, which a later restart reads again."""
     commands: list[CentreCommand] = []
     for agent in list(centre.agents.values()):
-        restored = ag.restore(agent, last.get(agent.agent_id), now)
+        recorded = last.get(agent.agent_id)
+        restored = ag.restore(agent, recorded, now)
         if restored is not agent:
             centre = centre._with_agent(restored)
-            commands.append(AgentChanged(restored, "restored after a restart"))
+            if recorded is None or restored.state.value != recorded.state:
+                commands.append(AgentChanged(restored, "restored after a restart"))
     return centre, commands
 
 

@@ -17,7 +17,7 @@ import phonenumbers
 from callrouter.core.evolve import quick_init
 
 WITHHELD_WORDS = frozenset({"", "anonymous", "unknown", "restricted", "private", "withheld", "unavailable"})
-_DIGITS = re.compile(r"[^\d+]")
+_DIGITS = re.compile(r"[^0-9+]")
 
 
 class Presentation(StrEnum):
@@ -67,7 +67,9 @@ def _normalise(raw: str | None, country: str) -> CallerNumber:
     text = (raw or "").strip()
     if text.lower() in WITHHELD_WORDS:
         return CallerNumber(None, Presentation.WITHHELD)
-    if any(c.isalpha() for c in text):  # a SIP user name or words, not a number (its digits are no one's)
+    if any(c.isalpha() or (c.isdigit() and not c.isascii()) for c in text):
+        # A SIP user name or words, not a number (its digits are no one's); or digits of
+        # another script (Arabic-Indic, full-width): no network sends a caller's number so.
         return CallerNumber(None, Presentation.UNPARSEABLE)
     cleaned = _DIGITS.sub("", text)
     if cleaned.startswith("00"):

@@ -83,6 +83,7 @@ def test_asterisks_presentation_names(presentation: str | None, restricted: bool
     [
         "abc", "12", "+", "00", "sip:alice@example.com", "+999123456789",
         "abc79041112237", "+79041112242x", "79161234567 ext 5", "тел 79161234567",
+        "+٧٩١٦١٢٣٤٥٦٧", "+７９１６１２３４５６７", "+7916123४५६७",
     ],
 )  # fmt: skip
 def test_garbage_is_unparseable(raw: str) -> None:

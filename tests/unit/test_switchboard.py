@@ -599,10 +599,16 @@ def test_restored_agents_keep_their_pauses_and_nobody_is_logged_out() -> None:
     board, out = sb.step(fresh(), sb.RestoreAgents(last), T0)
     agents = board.centre.agents
     assert agents["agent1"].state is AgentState.PAUSED and agents["agent1"].pause_reason == "lunch"
+    assert agents["agent1"].since == at(-60), "paused since the pause began"
     assert agents["agent2"].state is AgentState.IDLE and agents["agent2"].idle_since == at(-30)
+    assert agents["agent2"].since == at(-30), "idle since the recorded change, not the restart"
     assert agents["agent3"].state is AgentState.IDLE, "a call it was on is the adopting call's to follow"
+    assert agents["agent3"].since == T0
     assert agents["agent4"].state is AgentState.LOGGED_OUT
-    assert sorted(record.agent for record, _ in agent_writes(out)) == ["agent1", "agent2", "agent3"]
+    # Only the changed state is written: a second restart reads the pause's and the idle's own rows.
+    assert [(record.agent, record.state) for record, _ in agent_writes(out)] == [("agent3", "idle")]
+    again, _ = sb.step(fresh(), sb.RestoreAgents(last), T0 + timedelta(minutes=5))
+    assert again.centre.agents["agent1"].since == at(-60) and again.centre.agents["agent2"].since == at(-30)
 
 
 def test_agent_commands_are_written_at_once_and_offer_waiting_callers() -> None:
