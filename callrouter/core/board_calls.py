@@ -52,6 +52,7 @@ def _arrived(s: _Step, event: Arrived) -> None:
         now=event.at,
         overloaded=not taken,
         place_id=event.place_id,
+        began=event.began,
     )
     call = _recognise(s, call, rules.repeat.person(caller))
     if event.up and cmd.Answer() in first:

@@ -34,6 +34,9 @@ class Arrived:
     # trip, whichever is worse): what overload admission goes by.
     lag: float = 0.0
     presentation: str = ""  # Asterisk's CALLERID(pres) from the dialplan ("": not given)
+    # A call a restarted router takes up afresh (at the menu's top, or before it): when
+    # its channel began. Its row keeps that start, and its timeline says "resumed".
+    began: datetime | None = None
 
 
 @quick_init

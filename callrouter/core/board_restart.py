@@ -55,8 +55,9 @@ def _adopt(
             _start_call(s, *resumed)
         else:  # at the menu's top level (or before it): starts afresh
             again = Arrived(
-                f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation
-            )
+                f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation,
+                began=f.started_at,
+            )  # fmt: skip
             _arrived(s, again)
     for leg_channel in stray:
         s.out.append(HangupLeg(leg_channel, "no call waits on it"))

@@ -97,10 +97,13 @@ def arrive(
     now: datetime,
     overloaded: bool = False,
     place_id: str = "",
+    began: datetime | None = None,
 ) -> Result:
     """A new channel entered the application for a DID. ``overloaded``: the
     router is too far behind to take it well; it goes back to the dialplan
-    ("please call back", or for an urgent line the fallback ring group)."""
+    ("please call back", or for an urgent line the fallback ring group).
+    ``began``: a call a restarted router takes up afresh, whose channel began then
+    (its timeline has its arrival already: this is where it "resumed")."""
     record = CallRecord(
         call_id=call_id,
         node=node,
@@ -109,7 +112,7 @@ def arrive(
         line=line.name if line else None,
         caller_number=caller.e164,
         caller_presentation=caller.presentation.value,
-        started_at=now,
+        started_at=began or now,
         language=line.language if line else None,
     )
     language = line.language if line else "en"
@@ -118,17 +121,22 @@ def arrive(
     if line is None:
         ended = evolve(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
         return evolve(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]
+    arrived = (
+        log_event(call, now, "arrived", line.name)
+        if began is None
+        else log_event(call, now, "resumed", f"afresh at {line.name}")
+    )
     if overloaded:
         context, extension = (BUSY_CONTEXTS[1], did) if line.urgent else (BUSY_CONTEXTS[0], call.language)
         ended = evolve(record, outcome=Outcome.BUSY, end_reason=f"router overloaded: {context}")
         call = evolve(call, record=ended, phase=Phase.ENDING)
         return call, [
             SaveCall(ended),
-            log_event(call, now, "arrived", line.name),
+            arrived,
             log_event(call, now, "busy", context),
             ContinueInDialplan(context, extension),
         ]
-    return call, [SaveCall(record), log_event(call, now, "arrived", line.name), Answer()]
+    return call, [SaveCall(record), arrived, Answer()]
 
 
 def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:

@@ -572,6 +572,11 @@ def test_an_adopted_call_without_a_place_starts_afresh() -> None:
     (greeting,) = plays(out, "c1")
     assert any("greeting" in m for m in greeting.media) and any("menu_main" in m for m in greeting.media)
     assert board.calls["c1"].phase is Phase.MENU
+    # Its row keeps when it began, and its timeline has one arrival: this one "resumed".
+    assert board.calls["c1"].record.started_at == at(-5)
+    events = [(w.record.kind, w.record.detail) for w in out if isinstance(w, sb.Write)
+              and isinstance(w.record, CallEventRecord)]  # fmt: skip
+    assert events[0] == ("resumed", "afresh at clinic-central") and "arrived" not in dict(events)
 
 
 def test_an_adopted_call_in_a_submenu_hears_that_level_again() -> None:
