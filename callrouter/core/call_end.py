@@ -9,6 +9,7 @@ from datetime import datetime
 
 from callrouter.core.call_plan import CallPlan
 from callrouter.core.call_state import Call, Phase, Result, log_event
+from callrouter.core.causes import worded
 from callrouter.core.commands import Command, Hangup, LeaveQueue, SaveCall
 from callrouter.core.evolve import evolve
 from callrouter.core.records import Outcome
@@ -32,9 +33,9 @@ def gone(call: Call, now: datetime, plan: CallPlan, cause: str) -> Result:
     # A language change in the menu counts; the record closed (one copy of it).
     closed: dict[str, object] = {"language": call.language, "ended_at": record.ended_at or now}
     if record.outcome is None or call.phase in (Phase.CLOSED, Phase.LEAVING):
-        closed |= {"outcome": outcome_on_hangup(call, now, plan), "end_reason": f"caller: {cause}"}
+        closed |= {"outcome": outcome_on_hangup(call, now, plan), "end_reason": f"caller: {worded(cause)}"}
     elif record.end_reason is None:  # e.g. answered: say who hung up
-        closed["end_reason"] = f"caller: {cause}"
+        closed["end_reason"] = f"caller: {worded(cause)}"
     record = evolve(record, **closed)
     if call.phase is Phase.QUEUED and call.entry_id is not None:
         commands.append(LeaveQueue(call.entry_id))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from callrouter.core.causes import worded
 from callrouter.core.evolve import evolve
 from callrouter.core.hours import Hours
 from callrouter.core.queue import QueueEntry
@@ -154,8 +155,8 @@ def attempt_failed(
 
 
 def outcome_of(cause: str) -> str:
-    """An unanswered dial's attempt outcome, from the cause Asterisk gave."""
-    text = cause.lower()
+    """An unanswered dial's attempt outcome, from the cause Asterisk gave (text or number)."""
+    text = worded(cause).lower()
     if "busy" in text:
         return "busy"
     if "no answer" in text or "timeout" in text or "no user" in text:

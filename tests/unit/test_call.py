@@ -690,7 +690,7 @@ def test_hanging_up_in_the_queue_leaves_it(seconds: float, outcome: Outcome) -> 
     call, commands = step(queued("1"), CallerHungUp("16"), seconds)  # queued at 3 s
     assert call.ended
     assert call.record.outcome is outcome
-    assert call.record.end_reason == "caller: 16"
+    assert call.record.end_reason == "caller: Normal Clearing"  # the cause number in Asterisk's words
     assert call.record.ended_at == at(seconds)
     assert commands == [LeaveQueue(CALL_ID), SaveCall(call.record), log("ended", outcome.value, seconds)]
 
