@@ -136,8 +136,11 @@ class Reconciler:
         for channel_id in ending:
             if channel_id in listed:  # its caller left and an earlier hangup failed
                 await self._hangup_leg(channel_id, "caller gone")
-        if adopt:
-            await self._adopt(listed - set(self._board().calls) - set(self._board().legs))
+        if adopt:  # not a channel the switchboard follows: a call, an agent's phone, a person dialled
+            board = self._board()
+            await self._adopt(
+                listed - set(board.calls) - set(board.legs) - set(board.dials) - set(board.result_dials)
+            )
 
     async def _adopt(self, channel_ids: set[str]) -> None:
         """Channels in the application that the switchboard does not know (a router

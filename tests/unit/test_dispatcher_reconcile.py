@@ -4,12 +4,13 @@ unreported, and nothing that arrived while the list was on its way."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from callrouter.ari.models import Application
+from callrouter.ari.models import Application, Channel
 from callrouter.core.agents import AgentState
-from tests.unit.switchboard import Asterisk, Switchboard, settle
+from tests.unit.switchboard import Asterisk, Switchboard, settle, up
 
 
 class SlowAsterisk(Asterisk):
@@ -76,4 +77,32 @@ async def test_an_agents_phone_whose_hangup_failed_is_hung_up_at_the_check(tmp_p
     state = board.dispatcher.board
     assert state.legs == {} and state.centre.agents[agent.agent_id].state is not AgentState.ON_CALL
     board.report_hang_ups()
+    await board.writer.close(writing)
+
+
+def dialled(channel_id: str, app_args: str) -> Channel:
+    """A channel the router dialled, answered: in the application with its arguments."""
+    channel = up(channel_id)
+    dialplan = channel.dialplan.model_copy(update={"app_data": f"callrouter,{app_args}"})
+    return channel.model_copy(update={"dialplan": dialplan})
+
+
+async def test_a_reconnect_leaves_the_people_the_router_dialled_alone(tmp_path: Path) -> None:
+    """After a WebSocket drop, the same router's callbacks and results calls (ringing or
+    talking) go on: only a dialled channel it does not follow is a stray, hung up."""
+    board = Switchboard(tmp_path)
+    writing = await board.start()
+    channels = {
+        "callback-cb1-1": "callback,cb1",
+        "results-n1-1-5": "results,n1",
+        "callback-old-1": "callback,old",
+    }
+    for channel_id, app_args in channels.items():
+        board.asterisk.channels[channel_id] = dialled(channel_id, app_args)
+    board.dispatcher.board = replace(
+        board.dispatcher.board, dials={"callback-cb1-1": "cb1"}, result_dials={"results-n1-1-5": "n1"}
+    )
+    await board.dispatcher.on_connect()  # the events' WebSocket back
+    await settle()
+    assert board.asterisk.hung_up == ["callback-old-1"], "only the one no callback of this router dials"
     await board.writer.close(writing)
