@@ -123,6 +123,19 @@ class Found:
 
 
 @dataclass(frozen=True)
+class FoundCallback:
+    """A callback's conversation a restarted router found in Asterisk: the person's
+    channel (``channel_id``, dialled for ``callback_id``) and the agent's phone, both
+    answered; ``record`` is the callback as stored (PostgreSQL, then the spool)."""
+
+    channel_id: str
+    callback_id: str  # as the channels name it
+    record: CallbackRecord
+    agent_id: str
+    agent_channel: str
+
+
+@dataclass(frozen=True)
 class Adopt:
     """Every call a restarted router found, taken up in one step: the talking ones
     first, so no resumed waiting caller is offered an agent who is on a call."""
@@ -132,6 +145,7 @@ class Adopt:
     # The places recorded waiting (PostgreSQL, then the spool): a found call whose
     # channel lost its place resumes the stored one; one whose call is not found is closed.
     stored_places: tuple[PlaceRecord, ...] = ()
+    callbacks: tuple[FoundCallback, ...] = ()  # callbacks' conversations: followed to their end
 
 
 class Lease(StrEnum):

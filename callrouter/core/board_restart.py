@@ -10,20 +10,29 @@ from dataclasses import replace
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import call_menu
+from callrouter.core import callback_board as cb
+from callrouter.core import callbacks as cbs
 from callrouter.core import centre as cc
 from callrouter.core.board import Leg, _bridge_id, _Step
 from callrouter.core.board_calls import _arrived, _start_call
 from callrouter.core.board_centre import _centre
 from callrouter.core.board_commands import HangupLeg
-from callrouter.core.board_events import Arrived, Found
+from callrouter.core.board_events import Arrived, Found, FoundCallback
+from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.numbers import is_restricted, normalise
 from callrouter.core.place import Adopted, Place, place_id_of, resume, resume_connected
 from callrouter.core.records import PlaceRecord, PlaceState
 
 
 def _adopt(
-    s: _Step, found: tuple[Found, ...], stray: tuple[str, ...], stored: tuple[PlaceRecord, ...]
+    s: _Step,
+    found: tuple[Found, ...],
+    stray: tuple[str, ...],
+    stored: tuple[PlaceRecord, ...],
+    talking_callbacks: tuple[FoundCallback, ...] = (),
 ) -> None:
+    for conversation in talking_callbacks:  # first: their agents are on a call
+        _resume_callback(s, conversation)
     rules = s.board.rules
     waiting = {
         p.call_id: p
@@ -100,3 +109,30 @@ def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, le
     s.put("bridges", channel_id, _bridge_id(call))
     s.put("talk_started", agent_id, s.now)
     _centre(s, cc.resume_call(s.board.centre, agent_id, entry_id, s.now))
+
+
+def _resume_callback(s: _Step, found: FoundCallback) -> None:
+    """A callback's person still talking to its agent: left as it is, followed to its
+    end as a callback answered by this router would be (either side's hang-up ends
+    both, and the agent wraps up). One whose agent this config does not know, or
+    that is on the board already, is hung up."""
+    callback_id, agent_id = found.callback_id, found.agent_id
+    if agent_id not in s.board.centre.agents or callback_id in s.board.callbacks:
+        s.out.append(HangupLeg(found.channel_id, "no such callback or agent"))
+        s.out.append(HangupLeg(found.agent_channel, "no such callback or agent"))
+        return
+    record = replace(found.record, callback_id=callback_id)
+    talking = Callback(record, Stage.DIALLING, agent=agent_id, person_leg=found.channel_id, dials=1)
+    if record.state in cbs.OPEN:  # its answer was never recorded: it is now
+        talking = cbs.completed(talking, s.now)
+        s.write(talking.record, urgent=True)
+    else:
+        talking = replace(talking, stage=Stage.TALKING)
+    s.put("callbacks", callback_id, talking)
+    s.put("dials", found.channel_id, callback_id)
+    s.put("bridges", found.channel_id, f"bridge-{found.channel_id}")
+    s.put("legs", found.agent_channel, Leg(found.agent_channel, agent_id, callback_id, answered=True))
+    s.put("leg_of", callback_id, found.agent_channel)
+    s.put("talk_started", agent_id, s.now)
+    cb._log(s, talking, "callback_resumed", f"connected to {agent_id}")
+    _centre(s, cc.resume_call(s.board.centre, agent_id, callback_id, s.now))

@@ -101,6 +101,7 @@ from callrouter.core.board_events import (
     DialGone,
     Event,
     Found,
+    FoundCallback,
     Lease,
     LegAnswered,
     LegGone,
@@ -145,6 +146,7 @@ __all__ = [
     "Event",
     "ForResults",
     "Found",
+    "FoundCallback",
     "HangupLeg",
     "JoinBridge",
     "Key",
@@ -204,8 +206,8 @@ def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -
             _hang_up_lingering(s, channel_ids)
         case Wake():
             _wake(s)
-        case Adopt(found, stray, stored):
-            _adopt(s, found, stray, stored)
+        case Adopt(found, stray, stored, talking):
+            _adopt(s, found, stray, stored, talking)
         case Remember(people):
             loaded = repeat.loaded(board.rules.repeat, list(people), now)
             s.set(people={**board.people, **loaded})

@@ -1,0 +1,88 @@
+"""A restarted router finds a callback's person still talking to its agent: the
+conversation goes on, the agent stays on it (offered nobody), and either side's
+hang-up ends both and the agent wraps up, as for a callback this router answered."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from callrouter.core import switchboard as sb
+from callrouter.core.agents import AgentState
+from callrouter.core.callbacks import Stage
+from callrouter.core.records import AgentStateRecord, CallbackRecord, CallbackState, CallEventRecord
+from tests.unit.test_callbacks import agent_then_person, booked_with_agent_free, written
+from tests.unit.test_switchboard import at, fresh, originates, queued
+
+
+def talking() -> tuple[sb.FoundCallback, CallbackRecord]:
+    """ANNA's callback answered at 70 s, as a restart finds it; and its record as stored."""
+    board, callback_id = booked_with_agent_free()
+    board, ring, dial = agent_then_person(board, callback_id, 60)
+    board, out = sb.step(board, sb.DialAnswered(dial.channel_id), at(70))
+    (done,) = written(out, CallbackRecord)
+    assert done.state is CallbackState.COMPLETED
+    found = sb.FoundCallback(dial.channel_id, callback_id, done, "agent1", ring.channel_id)
+    return found, done
+
+
+def restarted(found: sb.FoundCallback) -> tuple[sb.Board, list[sb.Command]]:
+    """A new router: agent1's last row said on a call (idle now), then the adoption."""
+    board = fresh()
+    last = {"agent1": AgentStateRecord("agent1", at(70), "on_call", "answered")}
+    board, _ = sb.step(board, sb.RestoreAgents(last), at(100))
+    return sb.step(board, sb.Adopt((), (), (), (found,)), at(100))
+
+
+def test_a_callback_talking_through_a_restart_is_followed_and_its_agent_offered_nobody() -> None:
+    found, _ = talking()
+    board, out = restarted(found)
+    assert not [c for c in out if isinstance(c, sb.HangupLeg)], "nobody is hung up"
+    agent = board.centre.agents["agent1"]
+    assert agent.state is AgentState.ON_CALL and agent.entry_id == found.callback_id
+    assert board.callbacks[found.callback_id].stage is Stage.TALKING
+    assert board.dials == {found.channel_id: found.callback_id}
+    assert board.legs[found.agent_channel].answered and board.leg_of == {
+        found.callback_id: found.agent_channel
+    }
+    assert not written(out, CallbackRecord), "completed already: nothing to write"
+    assert [r.kind for r in written(out, CallEventRecord)] == ["callback_resumed"]
+    board, out = queued(board, "c9", 110)
+    assert not originates(out), "agent1 is talking: the caller waits"
+
+
+@pytest.mark.parametrize("first", ["person", "agent"])
+def test_either_sides_hang_up_ends_both_and_the_agent_wraps_up(first: str) -> None:
+    found, _ = talking()
+    board, _ = restarted(found)
+    if first == "person":
+        board, out = sb.step(board, sb.DialGone(found.channel_id, "Normal Clearing"), at(300))
+        assert sb.HangupLeg(found.agent_channel, "person hung up") in out
+        assert sb.DestroyBridge(found.channel_id, f"bridge-{found.channel_id}") in out
+        board, _ = sb.step(board, sb.LegGone(found.agent_channel, "Normal Clearing"), at(300.2))
+    else:
+        board, out = sb.step(board, sb.LegGone(found.agent_channel, "Normal Clearing"), at(300))
+        assert sb.HangupLeg(found.channel_id, "agent hung up") in out
+        board, _ = sb.step(board, sb.DialGone(found.channel_id, "Normal Clearing"), at(300.2))
+    assert board.callbacks == {} and board.dials == {} and board.legs == {} and board.bridges == {}
+    assert board.centre.agents["agent1"].state is AgentState.WRAP_UP
+
+
+def test_a_callback_whose_answer_was_never_recorded_is_completed_now() -> None:
+    found, done = talking()
+    dialling = replace(done, state=CallbackState.DIALLING, attempts=())
+    board, out = restarted(replace(found, record=dialling))
+    (record,) = written(out, CallbackRecord)
+    assert record.state is CallbackState.COMPLETED and [a.outcome for a in record.attempts] == ["answered"]
+    # and the open callbacks restored next do not dial it again
+    board, out = sb.step(board, sb.RestoreCallbacks((dialling,)), at(101))
+    assert not [c for c in out if isinstance(c, sb.LeaseCallback | sb.Dial)]
+
+
+def test_a_conversation_with_an_agent_the_config_does_not_know_is_hung_up() -> None:
+    found, _ = talking()
+    board, out = restarted(replace(found, agent_id="nobody"))
+    assert sb.HangupLeg(found.channel_id, "no such callback or agent") in out
+    assert sb.HangupLeg(found.agent_channel, "no such callback or agent") in out
+    assert board.callbacks == {} and board.legs == {}
