@@ -27,6 +27,7 @@ from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
+from callrouter.calls.stored_callbacks import StoredCallbacks
 from callrouter.calls.tally import centre_now
 from callrouter.config import Settings
 from callrouter.core import waits
@@ -41,9 +42,10 @@ from callrouter.store.queries import DatabaseUnavailable, Queries
 from callrouter.store.restore import (
     close_lost_calls,
     last_agent_states,
-    open_callbacks,
     people,
     read_spool,
+    spooled_open_callbacks,
+    stored_open_callbacks,
     waiting_places,
 )
 from callrouter.store.results_dialler import ResultsDialler
@@ -250,7 +252,10 @@ async def run(settings: Settings) -> int:
     repeat = settings.file.repeat
     remembered = await people(queries, utcnow(), repeat.resume_seconds, repeat.contact_seconds, records)
     dispatcher.step(Remember(tuple(remembered)))
-    dispatcher.restore_callbacks(await open_callbacks(queries, records))
+    callbacks = _stored_callbacks(dispatcher, writer, queries)
+    read = await stored_open_callbacks(queries, records)
+    dispatcher.restore_callbacks(read if read is not None else spooled_open_callbacks(records))
+    callbacks.read = read is not None  # if not, read again (and none booked by hand) until read
 
     events = EventStream(
         settings.ari.url,
@@ -286,7 +291,7 @@ async def run(settings: Settings) -> int:
         metrics,
         health,
         admin_token,
-        CentreAdmin(dispatcher, queries.abandoned, queries.callbacks),
+        CentreAdmin(dispatcher, queries.abandoned, queries.callbacks, booking_wait=callbacks.booking_wait),
         ResultsDesk(notifications, compiled.results_input(settings)),
     )
     admin = web.AppRunner(api, access_log=None)
@@ -305,6 +310,7 @@ async def run(settings: Settings) -> int:
     reconcile_task = asyncio.create_task(dispatcher.reconcile_loop(), name="reconcile")
     lost = _close_lost(events.ready, ari, settings, dispatcher, queries, began, spooled)
     lost_task = asyncio.create_task(lost, name="close-lost-calls")
+    callbacks_task = asyncio.create_task(callbacks.run(), name="read-open-callbacks")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     code = 0
     done, _ = await asyncio.wait({events_task, stop_task, writer_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -319,7 +325,7 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, stop_task, lost_task]
+    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, stop_task, lost_task, callbacks_task]
     for task in tasks:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
@@ -338,6 +344,17 @@ async def run(settings: Settings) -> int:
     await results_store.close()
     await admin.cleanup()
     return code
+
+
+def _stored_callbacks(dispatcher: Dispatcher, writer: RecordWriter, queries: Queries) -> StoredCallbacks:
+    """The open callbacks stored before this start, read again while PostgreSQL could
+    not tell them, once all this process wrote has landed there (calls/stored_callbacks.py)."""
+    return StoredCallbacks(
+        lambda: stored_open_callbacks(queries, ()),
+        lambda: writer.database_up is True and writer.backlog == 0,
+        lambda: dispatcher.board.callbacks,
+        dispatcher.restore_callbacks,
+    )
 
 
 async def _close_lost(

@@ -8,7 +8,8 @@
 - ``POST /callbacks``: a follow-up scheduled by hand (``FollowUpBody``): it
   joins the one queue at ``at`` and is dialled like any callback; 422 naming
   the field the config cannot take (line, topic, language, number, at), 409
-  when callbacks are off or the number has an open callback.
+  when callbacks are off or the number has an open callback, 503 (Retry-After)
+  while the open callbacks stored before this start are not read from PostgreSQL.
 - ``POST /callbacks/{callback_id}/cancel``: ``{"reason": ...}``; 404 when no open
   callback has this id, 409 while it is being dialled.
 """
@@ -75,6 +76,10 @@ def add_callback_routes(routes: Routes, admin: AdminFacade) -> None:
     async def schedule_route(request: web.Request) -> web.Response:
         body = await read_body(request, FollowUpBody)
         order = FollowUp(body.number, body.line, body.topic, body.by, body.language, body.at, body.priority)
+        wait = admin.booking_wait()
+        if wait is not None:  # the number may have an open callback only PostgreSQL knows of
+            message = "the open callbacks are not read from the database yet; try again"
+            raise ApiError(503, message, headers={"Retry-After": str(wait)})
         try:
             record = admin.schedule_callback(order)
         except InvalidFollowUp as exc:
@@ -100,7 +105,7 @@ def add_callback_routes(routes: Routes, admin: AdminFacade) -> None:
         statuses=(503,),
     )  # fmt: skip
     routes.add(listing, list_route)
-    making = Operation("POST", "/callbacks", "schedule a follow-up call", FollowUpBody, statuses=(409,))
+    making = Operation("POST", "/callbacks", "schedule a follow-up call", FollowUpBody, statuses=(409, 503))
     routes.add(making, schedule_route)
     cancelling = Operation(
         "POST", "/callbacks/{callback_id}/cancel", "cancel an open callback", CancelBody, statuses=(404, 409)

@@ -37,17 +37,24 @@ class Problem:
 class ApiError(Exception):
     """An answer other than success, for the client to correct or retry."""
 
-    def __init__(self, status: int, message: str, problems: list[Problem] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        problems: list[Problem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.problems = problems or []
+        self.headers = headers or {}  # Retry-After on a 503...
 
     def response(self) -> web.Response:
         body: dict[str, Any] = {"error": self.message}
         if self.problems:
             body["problems"] = [p.json() for p in self.problems]
-        return web.json_response(body, status=self.status)
+        return web.json_response(body, status=self.status, headers=self.headers)
 
 
 def invalid(exc: ValidationError, where: str) -> ApiError:

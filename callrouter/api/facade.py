@@ -53,6 +53,12 @@ class AdminFacade(Protocol):
         or TimeoutError when the records cannot be read now."""
         ...
 
+    def booking_wait(self) -> int | None:
+        """None when a callback can be booked; else in how many seconds to ask again: the
+        open callbacks stored before this start are not read from PostgreSQL yet (one
+        of them may be to the same number)."""
+        ...
+
     def schedule_callback(self, order: FollowUp) -> CallbackRecord:
         """Book a follow-up made by hand; returns its record (pending). Raises
         InvalidFollowUp naming the fields the config cannot take, CallbackError

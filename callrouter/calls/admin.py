@@ -41,11 +41,15 @@ class CentreAdmin:
         abandoned: AbandonedCalls,
         callbacks: CallbackList,
         clock: Callable[[], datetime] = utcnow,
+        booking_wait: Callable[[], int | None] = lambda: None,
     ) -> None:
+        """``booking_wait``: calls/stored_callbacks.py's, while the open callbacks stored
+        before this start may be unknown."""
         self._switchboard = switchboard
         self._abandoned = abandoned
         self._callbacks = callbacks
         self._clock = clock
+        self.booking_wait = booking_wait
 
     def agents(self) -> list[Agent]:
         return sorted(self._switchboard.board.centre.agents.values(), key=lambda agent: agent.agent_id)

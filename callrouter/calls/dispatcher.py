@@ -116,8 +116,8 @@ class Dispatcher:
         self._reconciler.restore_places(places)
 
     def restore_callbacks(self, callbacks: Iterable[CallbackRecord]) -> None:
-        """At start: the open callbacks (PostgreSQL, then the spool), handed to the
-        switchboard once connected (they may be dialled at once)."""
+        """The open callbacks stored before this start (PostgreSQL, then the spool), handed
+        to the switchboard once connected (they may be dialled at once), at once after."""
         self._reconciler.restore_callbacks(callbacks)
 
     @property

@@ -68,12 +68,17 @@ class Reconciler:
         self._spawn = spawn
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
+        self._callbacks_handed = False  # the stored callbacks went to the switchboard at a connect
 
     def restore_places(self, places: Iterable[PlaceRecord]) -> None:
         self._stored_places = tuple(places)
 
     def restore_callbacks(self, callbacks: Iterable[CallbackRecord]) -> None:
-        self._stored_callbacks = tuple(callbacks)
+        """Handed to the switchboard at the first connect, or at once after it."""
+        if self._callbacks_handed:
+            self._step(sb.RestoreCallbacks(tuple(callbacks)))
+        else:
+            self._stored_callbacks += tuple(callbacks)
 
     async def on_connect(self) -> None:
         try:
@@ -83,9 +88,10 @@ class Reconciler:
         await self._watch_agents()
         await self._hold_bridge()
         await self.reconcile(adopt=True)
-        if self._stored_callbacks:  # once: later reconnects must not bring back finished ones
-            callbacks, self._stored_callbacks = self._stored_callbacks, ()
-            self._step(sb.RestoreCallbacks(callbacks))
+        if not self._callbacks_handed:  # once: later reconnects must not bring back finished ones
+            callbacks, self._stored_callbacks, self._callbacks_handed = self._stored_callbacks, (), True
+            if callbacks:
+                self._step(sb.RestoreCallbacks(callbacks))
         self._step(sb.PollResults())  # a look for due results now; the next ones on its own clock
 
     async def _hold_bridge(self) -> None:

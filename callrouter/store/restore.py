@@ -122,21 +122,40 @@ async def people(
 
 async def open_callbacks(queries: Queries, spooled_records: Sequence[Record]) -> list[CallbackRecord]:
     """The callbacks whose latest change is pending or dialling, in queue order
-    (their places' join times)."""
+    (their places' join times); the spool's only when PostgreSQL cannot answer."""
+    read = await stored_open_callbacks(queries, spooled_records)
+    return read if read is not None else spooled_open_callbacks(spooled_records)
+
+
+def spooled_open_callbacks(spooled_records: Sequence[Record]) -> list[CallbackRecord]:
+    """``open_callbacks`` as the spool alone has them."""
+    return _open([], _of(spooled_records, CallbackRecord))
+
+
+async def stored_open_callbacks(
+    queries: Queries, spooled_records: Sequence[Record]
+) -> list[CallbackRecord] | None:
+    """``open_callbacks`` as PostgreSQL (then the spool) has them; None (said in the
+    log) when PostgreSQL cannot answer: the callbacks only it holds are unknown then."""
     spooled = _of(spooled_records, CallbackRecord)
     read = queries.open_callbacks({r.callback_id for r in spooled})
-    last = _newest(await _stored("open callbacks", read, []), spooled, _callback_key)
+    stored: list[CallbackRecord] | None = await _stored("open callbacks", read, None)
+    return _open(stored, spooled) if stored is not None else None
+
+
+def _open(stored: Iterable[CallbackRecord], spooled: Iterable[CallbackRecord]) -> list[CallbackRecord]:
+    last = _newest(stored, spooled, lambda r: callback_key(r.callback_id))
     waiting = [r for r in last.values() if r.state in OPEN]
     return sorted(waiting, key=lambda r: (r.joined_at, r.callback_id))
 
 
-def _callback_key(record: CallbackRecord) -> str:
+def callback_key(callback_id: str) -> str:
     """One callback however its id is spelt: the router names it after its place (32
     hex digits), PostgreSQL's uuid column gives it back with dashes."""
     try:
-        return uuid.UUID(record.callback_id).hex
+        return uuid.UUID(callback_id).hex
     except ValueError:
-        return record.callback_id
+        return callback_id
 
 
 async def close_lost_calls(

@@ -1,0 +1,75 @@
+"""The open callbacks stored before this start, until PostgreSQL has told them once.
+
+At start the switchboard is handed the open callbacks PostgreSQL and the spool
+hold (app.py). A PostgreSQL that cannot answer then leaves unknown those only it
+holds: a callback booked now for one of their numbers would be a second open
+callback to that number, dialled meanwhile and refused by PostgreSQL later
+(``records.bad``). So until they have been read, no callback is booked by hand
+(the admin API answers 503 with Retry-After), and they are read again every
+``retry_seconds`` once everything this process wrote has landed (PostgreSQL then
+knows what became of the callbacks this process restored or made); those not on
+the switchboard are handed to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable
+
+from callrouter.core.records import CallbackRecord
+from callrouter.store.restore import callback_key
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0
+
+
+class StoredCallbacks:
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[list[CallbackRecord] | None]],
+        settled: Callable[[], bool],
+        on_board: Callable[[], Iterable[str]],
+        restore: Callable[[list[CallbackRecord]], None],
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        """``read``: the open callbacks PostgreSQL holds, None when it cannot answer;
+        ``settled``: whether every record written so far is in PostgreSQL; ``on_board``:
+        the ids of the switchboard's callbacks; ``restore``: hands callbacks to it."""
+        self._read = read
+        self._settled = settled
+        self._on_board = on_board
+        self._restore = restore
+        self.retry_seconds = retry_seconds
+        self.read = False
+
+    def booking_wait(self) -> int | None:
+        """None once read; until then the seconds to wait before asking to book again."""
+        return None if self.read else math.ceil(self.retry_seconds)
+
+    async def run(self) -> None:
+        """Read until read once (at once if the start's read did it)."""
+        while not self.read:
+            await asyncio.sleep(self.retry_seconds)
+            if self._settled():
+                await self.read_now()
+
+    async def read_now(self) -> bool:
+        """Read them now: True when PostgreSQL answered. A callback on the board while
+        the answer was on its way is this process's, however PostgreSQL has it."""
+        before = self._board_keys()
+        callbacks = await self._read()
+        if callbacks is None:
+            return False
+        known = before | self._board_keys()
+        found = [c for c in callbacks if callback_key(c.callback_id) not in known]
+        self.read = True
+        if found:
+            log.info("%d open callback(s) read from the database after the start", len(found))
+        self._restore(found)
+        return True
+
+    def _board_keys(self) -> set[str]:
+        return {callback_key(callback_id) for callback_id in self._on_board()}
