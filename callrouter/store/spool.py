@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, BinaryIO, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from callrouter.core.records import (
     AgentStateRecord,
@@ -193,9 +193,15 @@ def _items(where: str, value: object, item: type) -> tuple[Any, ...]:
 
 
 # ---- the files (blocking: call through asyncio.to_thread) ------------------------------
+def open_private(path: Path) -> BinaryIO:
+    """``path`` open to append to (and read), made owner-only (0600) when it is new,
+    whatever the umask: the spool files hold callers' numbers."""
+    return os.fdopen(os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600), "a+b")
+
+
 def append(path: Path, lines: list[str]) -> None:
     """Append lines and fsync: once this returns, the records survive a crash."""
-    with open(path, "a+b") as spool:
+    with open_private(path) as spool:
         torn = spool.tell() > 0 and (spool.seek(-1, os.SEEK_END), spool.read(1))[1] != b"\n"
         # A crash mid-write can leave a torn last line: never glue a whole record to it.
         text = ("\n" if torn else "") + "".join(line + "\n" for line in lines)

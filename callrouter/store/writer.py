@@ -308,7 +308,7 @@ def _encode_and_append(path: Path, records: list[Record]) -> list[tuple[Record, 
 
 
 def _append_bytes(path: Path, lines: list[bytes]) -> None:
-    with open(path, "ab") as out:
+    with spool.open_private(path) as out:
         out.write(b"".join(line + b"\n" for line in lines))
 
 

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import os
+import stat
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -329,6 +331,32 @@ async def test_a_record_the_database_refuses_is_set_aside(harness: Harness) -> N
     assert writer.database_up is True
     assert sample(harness.metrics, "callrouter_records_rejected_total") == 1
     assert sample(harness.metrics, "callrouter_records_spooled_total") == 0
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    was = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(was)
+
+
+@pytest.mark.usefixtures("permissive_umask")
+async def test_the_files_that_keep_callers_numbers_are_the_owners_alone(harness: Harness) -> None:
+    harness.store.down = True
+    writer = harness.writer()
+    harness.start(writer)
+    writer.submit(record(1))
+    await until(lambda: len(spooled_ids(harness.spool_dir)) == 1)
+    assert stat.S_IMODE(writer.spool.stat().st_mode) == 0o600
+    with writer.spool.open("ab") as spooled:  # and a line torn by a crash, kept aside at the replay
+        spooled.write(b"{not json\n")
+    harness.store.refuse = {"call-0001"}
+    harness.store.down = False
+    await until(lambda: writer.backlog == 0)
+    for name in ("records.bad", "records.unreadable"):
+        assert stat.S_IMODE((harness.spool_dir / name).stat().st_mode) == 0o600, name
 
 
 async def test_written_counts_only_records_the_database_took(harness: Harness) -> None:
