@@ -1,10 +1,10 @@
 """What the admin API accepts: one pydantic model per body or query, the same
 models that /openapi.json describes, and the readers that apply them.
 
-A body is read only up to ``MAX_BODY_BYTES`` (413 beyond), only as
-``application/json`` in UTF-8 (415 otherwise), and parsed by pydantic's own
-JSON parser, which bounds nesting: nothing a client sends reaches Python's
-``json`` module, ``float('inf')`` or PostgreSQL unchecked.
+A body is read only up to ``MAX_BODY_BYTES`` (413 beyond, decoded too), only as
+``application/json`` in UTF-8, plain or in gzip or deflate (415 otherwise), and
+parsed by pydantic's own JSON parser, which bounds nesting: nothing a client
+sends reaches Python's ``json`` module, ``float('inf')`` or PostgreSQL unchecked.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
 )
 
+from callrouter.api import encodings
 from callrouter.api.errors import ApiError, Problem, invalid
 
 MAX_BODY_BYTES = 16 * 1024  # the largest valid body (a follow-up) is far below this
@@ -271,14 +272,16 @@ async def read_body(request: web.Request, model: type[Model], limit: int = MAX_B
     """The request's JSON body as ``model``, ``limit`` bytes at most; no body counts as ``{}``."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"body: larger than {limit} bytes")
+    name = encodings.coding(request.headers.get(hdrs.CONTENT_ENCODING))
     if limit != request.client_max_size:  # the app's limit is the other routes' (413 beyond, too)
         request = request.clone(client_max_size=limit)
     try:
         raw = await request.read() if request.body_exists else b""
-    except web.RequestPayloadError as exc:  # a Content-Encoding the body is not in (gzip, deflate)
+    except web.RequestPayloadError as exc:  # a body cut short, a broken chunked encoding
         raise ApiError(
             400, f"body: could not be read ({exc})", [Problem("body", "body", "unreadable")]
         ) from None
+    raw = encodings.decoded(raw, name, limit)
     if not raw.strip():
         raw = b"{}"
     elif request.content_type != "application/json" or (request.charset or "utf-8").lower() != "utf-8":

@@ -82,7 +82,11 @@ def build_app(
 ) -> web.Application:
     """The admin app; ``token`` must pass ``auth.check_token`` (TokenError otherwise);
     without ``results``, no /results routes."""
-    app = web.Application(middlewares=[errors, token_auth(token)], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[errors, token_auth(token)],
+        client_max_size=MAX_BODY_BYTES,
+        handler_args={"auto_decompress": False},  # bodies are decoded by the routes (api/encodings.py)
+    )
     routes = Routes(app)
 
     async def health_route(request: web.Request) -> web.Response:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,6 +109,51 @@ async def test_a_body_not_in_the_content_encoding_it_names_is_400_not_500(client
             client, "POST", "/agents/agent1/pause", data=b'{"reason": "x"}', headers=headers
         )
         assert status == 400 and "body" in str(body), (encoding, status, body)
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "compress", "gzip, br", "x-" + "z" * 300])
+async def test_a_content_encoding_not_taken_is_a_json_415_naming_it(
+    client: TestClient[Any, Any], encoding: str
+):
+    """aiohttp refused br and zstd itself (its libraries missing) with a plain-text 400,
+    and read a body in any coding it did not know as if it were in none."""
+    headers = {**AUTH, "Content-Type": "application/json", "Content-Encoding": encoding}
+    async with client.post("/agents/agent1/login", data=b"{}", headers=headers) as response:
+        assert response.status == 415 and response.content_type == "application/json", await response.text()
+        assert response.headers["Accept-Encoding"] == "gzip, deflate"
+        body = await response.json()
+    assert encoding[:40] in body["error"] and len(body["error"]) < 200
+    assert body["problems"][0]["field"] == "body"
+    _, agents = await call(client, "GET", "/agents", headers=AUTH)
+    assert agents["agents"][0]["state"] == "logged_out", "not read as a body in no coding"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("Deflate", lambda data: zlib.compress(data)[2:-4]),  # without its zlib header, as some clients send
+        ("identity", lambda data: data),
+    ],
+)
+async def test_a_body_in_a_content_encoding_taken_is_read(
+    client: TestClient[Any, Any], encoding: str, pack: Callable[[bytes], bytes]
+):
+    json_headers = {**AUTH, "Content-Type": "application/json"}
+    assert (await call(client, "POST", "/agents/agent1/login", headers=json_headers))[0] == 200
+    headers = {**json_headers, "Content-Encoding": encoding}
+    data = pack(b'{"reason": "lunch"}')
+    status, body = await call(client, "POST", "/agents/agent1/pause", data=data, headers=headers)
+    assert status == 200 and body["pause_reason"] == "lunch", body
+
+
+async def test_a_small_body_that_decodes_past_the_limit_is_413(client: TestClient[Any, Any]):
+    headers = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    bomb = gzip.compress(b'{"reason": "' + b"x" * 10_000_000 + b'"}')
+    assert len(bomb) < 16 * 1024
+    status, body = await call(client, "POST", "/agents/agent1/pause", data=bomb, headers=headers)
+    assert status == 413 and "decoded" in body["error"], body
 
 
 PRIORITIES = {
