@@ -20,6 +20,7 @@ from callrouter.ari.rest_ws import WsRestTransport
 class AriError(Exception):
     def __init__(self, status: int, method: str, path: str, detail: str) -> None:
         self.status = status
+        self.detail = detail  # Asterisk's message (over HTTP, the JSON body it came in)
         super().__init__(f"{method} {path}: {status} {detail}".strip())
 
 

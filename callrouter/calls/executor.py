@@ -55,6 +55,13 @@ def _agent_gone(command: Work, exc: BaseException) -> bool:
     return isinstance(command, JoinBridge) and refused
 
 
+def _bridge_gone(exc: AriNotFound) -> bool:
+    """A 404 for the bridge, not the channel (a join, or music in the shared holding
+    bridge: Asterisk's addChannel answers 404 "Bridge not found", 400 "Channel not
+    found"): a command that failed, not a caller who vanished."""
+    return "bridge not found" in exc.detail.lower()
+
+
 class ChannelExecutor:
     def __init__(
         self,
@@ -118,19 +125,26 @@ class ChannelExecutor:
             command = self._work.popleft()
             try:
                 await self._do(command)
-            except AriNotFound:
-                if not isinstance(command, STOPPING):
+            except AriNotFound as exc:
+                if isinstance(command, STOPPING):
+                    continue  # gone already: done
+                if _bridge_gone(exc):
+                    self._failed(command, exc)
+                else:
                     self._work.clear()
                     self._report(self.channel_id, ev.ChannelGone("vanished"))
             except (AriError, OSError, TimeoutError) as exc:
-                name = type(command).__name__.lower()
-                with contextlib.suppress(ValueError):
-                    self._metrics.ari_errors.labels(command=name).inc()
-                log.warning("ARI %s failed on channel %s: %s", name, self.channel_id, exc)
-                if isinstance(command, BEST_EFFORT) or _agent_gone(command, exc):
-                    continue  # the reconcile check clears what lingers; a leg's end decides the call
-                self._work = deque(c for c in self._work if isinstance(c, ENDING))
-                self._report(self.channel_id, ev.CommandFailed(name, str(exc)[:200]))
+                self._failed(command, exc)
+
+    def _failed(self, command: Work, exc: Exception) -> None:
+        name = type(command).__name__.lower()
+        with contextlib.suppress(ValueError):
+            self._metrics.ari_errors.labels(command=name).inc()
+        log.warning("ARI %s failed on channel %s: %s", name, self.channel_id, exc)
+        if isinstance(command, BEST_EFFORT) or _agent_gone(command, exc):
+            return  # the reconcile check clears what lingers; a leg's end decides the call
+        self._work = deque(c for c in self._work if isinstance(c, ENDING))
+        self._report(self.channel_id, ev.CommandFailed(name, str(exc)[:200]))
 
     async def _do(self, command: Work) -> None:
         ari, channel = self._ari, self.channel_id
