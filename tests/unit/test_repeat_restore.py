@@ -15,7 +15,7 @@ import pytest
 from callrouter.core.records import CallbackRecord, CallbackState, PersonRecord
 from callrouter.store import spool
 from callrouter.store.queries import DatabaseUnavailable, Queries
-from callrouter.store.restore import open_callbacks, people, read_spool
+from callrouter.store.restore import open_callbacks, people, read_spool, stored_open_callbacks
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -69,6 +69,8 @@ async def test_without_the_database_the_spool_s_open_callbacks_come_back(tmp_pat
         ("cb-3", CallbackState.DIALLING),
         ("cb-2", CallbackState.PENDING),
     ]
+    # What the spool says is not all there is: the router is told PostgreSQL did not answer.
+    assert await stored_open_callbacks(cast(Queries, AwayQueries()), await read_spool((path,))) is None
 
 
 class StoredQueries:
