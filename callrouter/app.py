@@ -31,7 +31,7 @@ from callrouter.calls.stored_callbacks import StoredCallbacks
 from callrouter.calls.tally import centre_now
 from callrouter.config import Settings
 from callrouter.core import waits
-from callrouter.core.records import Outcome, RepeatKind
+from callrouter.core.records import Outcome, Record, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.secrets_hash import verify_secret
@@ -42,6 +42,7 @@ from callrouter.store.queries import DatabaseUnavailable, Queries
 from callrouter.store.restore import (
     close_lost_calls,
     last_agent_states,
+    named_callbacks,
     people,
     read_spool,
     spooled_open_callbacks,
@@ -252,10 +253,7 @@ async def run(settings: Settings) -> int:
     repeat = settings.file.repeat
     remembered = await people(queries, utcnow(), repeat.resume_seconds, repeat.contact_seconds, records)
     dispatcher.step(Remember(tuple(remembered)))
-    callbacks = _stored_callbacks(dispatcher, writer, queries)
-    read = await stored_open_callbacks(queries, records)
-    dispatcher.restore_callbacks(read if read is not None else spooled_open_callbacks(records))
-    callbacks.read = read is not None  # if not, read again (and none booked by hand) until read
+    callbacks = await _restore_callbacks(dispatcher, writer, queries, records)
 
     events = EventStream(
         settings.ari.url,
@@ -346,15 +344,27 @@ async def run(settings: Settings) -> int:
     return code
 
 
-def _stored_callbacks(dispatcher: Dispatcher, writer: RecordWriter, queries: Queries) -> StoredCallbacks:
-    """The open callbacks stored before this start, read again while PostgreSQL could
-    not tell them, once all this process wrote has landed there (calls/stored_callbacks.py)."""
-    return StoredCallbacks(
+async def _restore_callbacks(
+    dispatcher: Dispatcher, writer: RecordWriter, queries: Queries, spooled: list[Record]
+) -> StoredCallbacks:
+    """The open callbacks stored before this start, for the switchboard; read again while
+    PostgreSQL could not tell them (the spool's only: none booked meanwhile), once all
+    this process wrote has landed there (calls/stored_callbacks.py). A restart finding a
+    callback's conversation reads that callback, in any state."""
+    callbacks = StoredCallbacks(
         lambda: stored_open_callbacks(queries, ()),
         lambda: writer.database_up is True and writer.backlog == 0,
         lambda: dispatcher.board.callbacks,
         dispatcher.restore_callbacks,
     )
+    dispatcher.read_callbacks_with(lambda ids: named_callbacks(queries, ids, spooled))
+    read = await stored_open_callbacks(queries, spooled)
+    if read is None:
+        dispatcher.restore_callbacks(spooled_open_callbacks(spooled), complete=False)
+    else:
+        dispatcher.restore_callbacks(read)
+    callbacks.read = read is not None  # if not, read again (and none booked by hand) until read
+    return callbacks
 
 
 async def _close_lost(

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,10 +115,14 @@ class Dispatcher:
         the callers whose channels lost theirs and closes those whose calls are gone."""
         self._reconciler.restore_places(places)
 
-    def restore_callbacks(self, callbacks: Iterable[CallbackRecord]) -> None:
+    def read_callbacks_with(self, read: Callable[[list[str]], Awaitable[list[CallbackRecord]]]) -> None:
+        """How a restart reads the callbacks whose conversations it finds (any state)."""
+        self._reconciler.read_callbacks_with(read)
+
+    def restore_callbacks(self, callbacks: Iterable[CallbackRecord], complete: bool = True) -> None:
         """The open callbacks stored before this start (PostgreSQL, then the spool), handed
         to the switchboard once connected (they may be dialled at once), at once after."""
-        self._reconciler.restore_callbacks(callbacks)
+        self._reconciler.restore_callbacks(callbacks, complete)
 
     @property
     def active_calls(self) -> int:

@@ -12,7 +12,7 @@ what a found call or a gone one means is the switchboard's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from callrouter.ari import models as ari
@@ -20,6 +20,7 @@ from callrouter.ari.client import AriClient, AriError
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
+from callrouter.core.callbacks import id_key
 from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, PlaceRecord
@@ -69,16 +70,24 @@ class Reconciler:
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
         self._callbacks_handed = False  # the stored callbacks went to the switchboard at a connect
+        self._callbacks_complete = True  # PostgreSQL told them (not the spool's alone)
+        # The callbacks named, in any state (a conversation's, found at a restart).
+        self._read_callbacks: Callable[[list[str]], Awaitable[list[CallbackRecord]]] | None = None
+
+    def read_callbacks_with(self, read: Callable[[list[str]], Awaitable[list[CallbackRecord]]]) -> None:
+        self._read_callbacks = read
 
     def restore_places(self, places: Iterable[PlaceRecord]) -> None:
         self._stored_places = tuple(places)
 
-    def restore_callbacks(self, callbacks: Iterable[CallbackRecord]) -> None:
-        """Handed to the switchboard at the first connect, or at once after it."""
+    def restore_callbacks(self, callbacks: Iterable[CallbackRecord], complete: bool = True) -> None:
+        """Handed to the switchboard at the first connect, or at once after it.
+        Before it, a later read replaces an earlier one (PostgreSQL's, once every
+        record written has landed, is the word on each)."""
         if self._callbacks_handed:
-            self._step(sb.RestoreCallbacks(tuple(callbacks)))
+            self._step(sb.RestoreCallbacks(tuple(callbacks), complete))
         else:
-            self._stored_callbacks += tuple(callbacks)
+            self._stored_callbacks, self._callbacks_complete = tuple(callbacks), complete
 
     async def on_connect(self) -> None:
         try:
@@ -90,8 +99,8 @@ class Reconciler:
         await self.reconcile(adopt=True)
         if not self._callbacks_handed:  # once: later reconnects must not bring back finished ones
             callbacks, self._stored_callbacks, self._callbacks_handed = self._stored_callbacks, (), True
-            if callbacks:
-                self._step(sb.RestoreCallbacks(callbacks))
+            if callbacks or not self._callbacks_complete:
+                self._step(sb.RestoreCallbacks(callbacks, self._callbacks_complete))
         self._step(sb.PollResults())  # a look for due results now; the next ones on its own clock
 
     async def _hold_bridge(self) -> None:
@@ -154,6 +163,7 @@ class Reconciler:
         itself goes to the switchboard, all in one step."""
         legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
         callers: list[tuple[ari.Channel, str, str]] = []  # (channel, DID, presentation)
+        dialled: dict[str, ari.Channel] = {}  # callback id -> the person's channel
         unread: set[str] = set()  # the call ids of channels Asterisk listed but would not describe
         for channel_id in sorted(channel_ids):  # sorted: the same every time
             try:
@@ -164,7 +174,9 @@ class Reconciler:
             parts = channel.dialplan.app_data.split(",")
             if len(parts) >= 4 and parts[1] == "agent":
                 legs[parts[2]] = (channel_id, parts[3])
-            elif len(parts) >= 2 and parts[1] in ("results", "callback"):
+            elif len(parts) >= 3 and parts[1] == "callback":
+                dialled[parts[2]] = channel
+            elif len(parts) >= 2 and parts[1] == "results":
                 # Dialled by the router before: the attempt is over (a results call is
                 # taken again once its lease is free, never told twice).
                 log.info("hanging up outbound channel %s of a router before", channel_id)
@@ -187,14 +199,50 @@ class Reconciler:
             found.append(
                 sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel, presentation)
             )
+        talking = await self._talking_callbacks(dialled, legs)
         for channel_id, _ in legs.values():
             log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
         # A stored place whose channel could not be read waits for the next adoption.
         stored = tuple(p for p in self._stored_places if p.call_id not in unread)
         self._stored_places = tuple(p for p in self._stored_places if p.call_id in unread)
-        if found or legs or stored:
+        if found or legs or stored or talking:
             stray = tuple(channel_id for channel_id, _ in legs.values())
-            self._step(sb.Adopt(tuple(found), stray, stored))
+            self._step(sb.Adopt(tuple(found), stray, stored, tuple(talking)))
+
+    async def _talking_callbacks(
+        self, dialled: dict[str, ari.Channel], legs: dict[str, tuple[str, str]]
+    ) -> list[sb.FoundCallback]:
+        """Callbacks' people dialled by a router before: one who answered (up, with the
+        agent's phone the router rang for the callback) talks on, with the callback as
+        stored; any other attempt is over, and hung up (so is a conversation whose
+        callback cannot be read: it would be followed blind)."""
+        answered = {i: c for i, c in dialled.items() if c.state == "Up" and i in legs}
+        records = await self._callbacks_named(list(answered)) if answered else {}
+        found = []
+        for callback_id, channel in dialled.items():
+            record = records.get(id_key(callback_id))
+            if callback_id not in answered or record is None:
+                log.info("hanging up outbound channel %s of a router before", channel.id)
+                self._spawn(self._hangup_leg(channel.id, "stray"))
+                continue
+            agent_channel, agent_id = legs.pop(callback_id)
+            log.info(
+                "following callback %s's conversation on channel %s after a restart", callback_id, channel.id
+            )
+            self._metrics.calls_reconciled.labels(action="adopted").inc()
+            found.append(sb.FoundCallback(channel.id, callback_id, record, agent_id, agent_channel))
+        return found
+
+    async def _callbacks_named(self, callback_ids: list[str]) -> dict[str, CallbackRecord]:
+        """The callbacks as stored (PostgreSQL, then the spool), by ``callback_key``."""
+        if self._read_callbacks is None:
+            return {}
+        try:
+            records = await self._read_callbacks(callback_ids)
+        except Exception as exc:
+            log.warning("callbacks %s not read (%s): their conversations are hung up", callback_ids, exc)
+            return {}
+        return {id_key(r.callback_id): r for r in records}
 
     async def _variable(self, channel_id: str, name: str) -> str | None:
         try:

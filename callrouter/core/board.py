@@ -117,6 +117,7 @@ class Board:
     # ends in it (each change of a memory adds its person again; a stale mention is skipped).
     forgetting: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     callbacks: Mapping[str, Callback] = field(default_factory=dict)  # callback id (= its place's id) -> it
+    callbacks_unknown: bool = False  # the stored open callbacks not read yet (``RestoreCallbacks``)
     dials: Mapping[str, str] = field(default_factory=dict)  # a person's channel -> its callback
     results: Mapping[str, ResultsCall] = field(default_factory=dict)  # notification id -> its call
     result_dials: Mapping[str, str] = field(default_factory=dict)  # a patient's channel -> notification id

@@ -186,9 +186,13 @@ class DialGone:
 
 @dataclass(frozen=True)
 class RestoreCallbacks:
-    """At start: the open callbacks (PostgreSQL, then the spool)."""
+    """The open callbacks stored before the start (PostgreSQL, then the spool), at the
+    start or later. ``complete``: False when PostgreSQL could not tell them (the spool's
+    only): until a complete restore, no callback is booked, as one only PostgreSQL
+    knows may be open for the number (one open callback per number)."""
 
     records: tuple[CallbackRecord, ...]
+    complete: bool = True
 
 
 @dataclass(frozen=True)

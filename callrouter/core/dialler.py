@@ -25,7 +25,7 @@ from callrouter.core import centre as cc
 from callrouter.core.board import Leg, _place, _remember, _Step
 from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import PlaceState
+from callrouter.core.records import CallbackRecord, PlaceState
 
 
 # ---- booking -------------------------------------------------------------------------------
@@ -62,7 +62,26 @@ def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
         return callback_fit.OWN_NUMBER
     if cb.open_for_number(s.board, number) is not None:
         return "a callback to this number is pending"
+    if s.board.callbacks_unknown:
+        return STORED_UNKNOWN
     return None
+
+
+STORED_UNKNOWN = "the callbacks stored before the start are not known yet"
+
+
+def _restore(s: _Step, records: tuple[CallbackRecord, ...], complete: bool) -> None:
+    """Each open one not on the board already (its id however spelt: PostgreSQL's has
+    dashes), nor a second for a number one is open for, takes its place."""
+    s.set(callbacks_unknown=not complete)
+    known = {cbs.id_key(callback_id) for callback_id in s.board.callbacks}
+    for record in sorted(records, key=lambda r: (r.joined_at, r.callback_id)):
+        key = cbs.id_key(record.callback_id)
+        taken = cb.open_for_number(s.board, record.number) is not None
+        if key in known or record.state not in cbs.OPEN or taken:
+            continue
+        known.add(key)
+        schedule(s, cbs.scheduled(record, s.now))
 
 
 def schedule(s: _Step, callback: Callback) -> None:
@@ -315,13 +334,13 @@ def on_event(s: _Step, event: bev.Event) -> None:
             dial_answered(s, channel_id)
         case bev.DialGone(channel_id, cause):
             dial_gone(s, channel_id, cause)
-        case bev.RestoreCallbacks(records):
-            for record in sorted(records, key=lambda r: (r.joined_at, r.callback_id)):
-                if record.callback_id not in s.board.callbacks and record.state in cbs.OPEN:
-                    schedule(s, cbs.scheduled(record, s.now))
+        case bev.RestoreCallbacks(records, complete):
+            _restore(s, records, complete)
         case bev.ScheduleCallback(record):
             if s.board.rules.callback is None:  # nothing would ever dial it
                 raise bev.CallbackError("callbacks are off (no callback.offer_after_seconds in the config)")
+            if s.board.callbacks_unknown:
+                raise bev.CallbackError(STORED_UNKNOWN)
             if cb.open_for_number(s.board, record.number) is not None:
                 raise bev.CallbackError("a callback to this number is already pending")
             if record.callback_id in s.board.callbacks:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -147,6 +147,18 @@ def _open(stored: Iterable[CallbackRecord], spooled: Iterable[CallbackRecord]) -
     last = _newest(stored, spooled, lambda r: callback_key(r.callback_id))
     waiting = [r for r in last.values() if r.state in OPEN]
     return sorted(waiting, key=lambda r: (r.joined_at, r.callback_id))
+
+
+async def named_callbacks(
+    queries: Queries, callback_ids: Collection[str], spooled_records: Sequence[Record]
+) -> list[CallbackRecord]:
+    """The callbacks ``callback_ids`` name, in any state: PostgreSQL's latest change,
+    then the spool's (the spool's alone when PostgreSQL cannot answer)."""
+    wanted = {callback_key(i) for i in callback_ids}
+    spooled = [r for r in _of(spooled_records, CallbackRecord) if callback_key(r.callback_id) in wanted]
+    stored = await _stored("callbacks named", queries.open_callbacks(set(callback_ids)), [])
+    named = [r for r in stored if callback_key(r.callback_id) in wanted]
+    return list(_newest(named, spooled, lambda r: callback_key(r.callback_id)).values())
 
 
 def callback_key(callback_id: str) -> str:

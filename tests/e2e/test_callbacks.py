@@ -229,3 +229,50 @@ async def test_a_callback_pending_across_a_router_restart_is_still_made_once(
         callback["call_id"],
     )
     assert dials == 1
+
+
+async def test_a_callback_talking_through_a_router_restart_goes_on_to_its_end(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, tmp_path: Path
+):
+    """The person and agent1 talk; the router is killed and another started: neither
+    is hung up, agent1 is on the call (offered nobody), and when the person hangs up
+    the agent's phone is hung up and agent1 wraps up: the conversation's end, not the restart's."""
+    caller = number()
+    talk_s = 14
+    await warm_up(stack, router)
+    callback = await book(stack, db, caller)
+    agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=AGENT_RING_MS, timeout_s=60)
+    person = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=talk_s * 1000, timeout_s=60)
+    second: RouterProcess | None = None
+    try:
+        assert (await admin(router, "POST", "/agents/agent1/resume"))[0] == 200
+        await ended(db, caller, "completed")  # answered: talking
+        answered = await db.fetchval("SELECT now()")
+        router.kill()
+        second = start_router(stack, tmp_path / "second")
+        _, body = await admin(second, "GET", "/agents")
+        states = {a["id"]: a["state"] for a in body["agents"]}  # type: ignore[index]
+        assert states["agent1"] == "on_call", states
+        person_result = await asyncio.to_thread(person.wait, 40)
+        agent_result = await asyncio.to_thread(agent.wait, 10)
+        wrapped = await wait_rows(
+            db, "SELECT at FROM agent_states WHERE agent = 'agent1' AND state = 'wrap_up' AND at > $1",
+            answered, count=1, within=10,
+        )  # fmt: skip
+    finally:
+        person.stop()
+        agent.stop()
+        if second is not None:
+            log_everyone_out(second, stack)
+            assert second.stop() == 0
+    assert person_result.ok and person_result.successful == 1, person_result.output[-1500:]
+    assert agent_result.ok and agent_result.successful == 1, agent_result.output[-1500:]
+    assert wrapped, "agent1 never wrapped up after the restart"
+    assert (wrapped[0]["at"] - answered).total_seconds() >= talk_s - 3, (
+        "ended at the restart, not by the person"
+    )
+    resumed = await db.fetchval(
+        "SELECT count(*) FROM call_events WHERE callback_id = $1 AND kind = 'callback_resumed'",
+        callback["callback_id"],
+    )
+    assert resumed == 1

@@ -7,12 +7,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from callrouter.calls import tally
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
+from callrouter.core.call_state import Phase
 from callrouter.core.callbacks import Stage
 from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, CallRecord, RepeatKind
-from tests.unit.test_callbacks import ANNA, accept, booked, busy_centre, waiting_with_offer, written
+from tests.unit.test_callbacks import (
+    ANNA,
+    BORIS,
+    accept,
+    booked,
+    busy_centre,
+    heard,
+    waiting_with_offer,
+    written,
+)
 from tests.unit.test_switchboard import NORTH, at, originates, queued
 
 
@@ -181,3 +193,28 @@ def test_a_callback_a_caller_booked_is_on_both_timelines_the_calls_and_its_own()
         callback_id,
         "callback_agent_rung",
     )
+
+
+def test_until_the_stored_callbacks_are_known_none_is_booked_and_then_none_is_doubled() -> None:
+    """A router started while PostgreSQL could not answer restores the spool's callbacks
+    only: a caller's callback is refused (the caller keeps their place) and an operator's
+    too, until PostgreSQL's are restored; then ANNA's stored one is hers, however its id
+    is spelt, and no second one is taken for her number."""
+    board, _ = sb.step(busy_centre("agent1"), sb.RestoreCallbacks((), complete=False), at(0))
+    waiting = waiting_with_offer(board, "c1", 1, number=ANNA)
+    refused, out = accept(waiting, "c1", 20)
+    assert refused.callbacks == {} and "callback_not_possible" in heard(out, "c1")
+    assert refused.calls["c1"].phase is Phase.QUEUED
+    hand = CallbackRecord(
+        "cb-9", at(21), CallbackState.PENDING, BORIS, at(21), at(21), "operator", "clinic-central", "ru", 0,
+    )  # fmt: skip
+    with pytest.raises(sb.CallbackError, match="not known yet"):
+        sb.step(refused, sb.ScheduleCallback(hand), at(21))
+    stored_id = "6f1c1d8e-5d4f-4a43-9c1e-0c8f6c1b2a11"
+    anna = replace(hand, callback_id=stored_id, number=ANNA, person=ANNA, joined_at=at(-300))
+    again = replace(anna, callback_id=stored_id.replace("-", ""))  # the spool's spelling, restored twice
+    second = replace(anna, callback_id="0c1d8e6f-5d4f-4a43-9c1e-0c8f6c1b2a12", joined_at=at(-200))  # hers too
+    board, _ = sb.step(refused, sb.RestoreCallbacks((anna, again, second)), at(22))
+    assert list(board.callbacks) == [stored_id] and not board.callbacks_unknown
+    board, _ = sb.step(board, sb.ScheduleCallback(hand), at(23))
+    assert "cb-9" in board.callbacks, "known now: booked as before"

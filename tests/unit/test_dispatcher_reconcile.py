@@ -8,8 +8,11 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from callrouter.ari import models as ari
 from callrouter.ari.models import Application, Channel
 from callrouter.core.agents import AgentState
+from callrouter.core.callbacks import Stage
+from callrouter.core.records import CallbackRecord, CallbackState
 from tests.unit.switchboard import Asterisk, Switchboard, settle, up
 
 
@@ -105,4 +108,68 @@ async def test_a_reconnect_leaves_the_people_the_router_dialled_alone(tmp_path: 
     await board.dispatcher.on_connect()  # the events' WebSocket back
     await settle()
     assert board.asterisk.hung_up == ["callback-old-1"], "only the one no callback of this router dials"
+    await board.writer.close(writing)
+
+
+async def test_a_restart_follows_a_callbacks_conversation_it_can_read(tmp_path: Path) -> None:
+    """The person and the agent's phone are found talking, the callback is read (any
+    state): nobody is hung up, the agent is on the call; the person's hang-up ends it."""
+    board = Switchboard(tmp_path)
+    person, leg = "callback-cb1-1", "agent-cb1-4"
+    board.asterisk.channels[person] = dialled(person, "callback,cb1")
+    board.asterisk.channels[leg] = dialled(leg, "agent,cb1,agent1")
+    asked: list[list[str]] = []
+
+    async def read(callback_ids: list[str]) -> list[CallbackRecord]:
+        asked.append(callback_ids)
+        at = board.clock()
+        return [
+            CallbackRecord(
+                "cb1",
+                at,
+                CallbackState.COMPLETED,
+                "+79161234567",
+                at,
+                at,
+                "operator",
+                "clinic-central",
+                "ru",
+                0,
+            )
+        ]
+
+    board.dispatcher.read_callbacks_with(read)
+    writing = asyncio.create_task(board.writer.run())
+    await board.dispatcher.on_connect()
+    await settle()
+    state = board.dispatcher.board
+    assert asked == [["cb1"]] and board.asterisk.hung_up == []
+    assert (
+        state.callbacks["cb1"].stage is Stage.TALKING
+        and state.centre.agents["agent1"].state is AgentState.ON_CALL
+    )
+    channel = board.asterisk.channels.pop(person)
+    board.dispatcher.handle(
+        board.event(ari.ChannelDestroyed, channel=channel, cause=16, cause_txt="Normal Clearing")
+    )
+    await settle()
+    assert board.asterisk.hung_up == [leg], "the person's end ends the agent's side"
+    await board.writer.close(writing)
+
+
+async def test_a_callbacks_conversation_that_cannot_be_read_is_hung_up_as_before(tmp_path: Path) -> None:
+    board = Switchboard(tmp_path)
+    person, leg = "callback-cb1-1", "agent-cb1-4"
+    board.asterisk.channels[person] = dialled(person, "callback,cb1")
+    board.asterisk.channels[leg] = dialled(leg, "agent,cb1,agent1")
+
+    async def read(callback_ids: list[str]) -> list[CallbackRecord]:
+        raise TimeoutError("PostgreSQL answers nothing")
+
+    board.dispatcher.read_callbacks_with(read)
+    writing = asyncio.create_task(board.writer.run())
+    await board.dispatcher.on_connect()
+    await settle()
+    assert sorted(board.asterisk.hung_up) == [leg, person]
+    assert board.dispatcher.board.callbacks == {}
     await board.writer.close(writing)

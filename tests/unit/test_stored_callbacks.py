@@ -111,3 +111,17 @@ async def test_they_are_read_again_only_once_all_written_has_landed(tmp_path: Pa
     assert STORED_ID in board.dispatcher.board.callbacks
     await board.quiet()
     await board.writer.close(writing)
+
+
+async def test_the_switchboard_books_none_for_callers_either_until_they_are_read(tmp_path: Path) -> None:
+    board, database = Switchboard(tmp_path), Database()
+    board.dispatcher.restore_callbacks([], complete=False)  # the start's read failed: the spool's only
+    writing = await board.start()
+    assert board.dispatcher.board.callbacks_unknown, "a caller's callback would be refused"
+    database.open = [stored(board)]
+    assert await reader(board, database).read_now()
+    await settle()
+    state = board.dispatcher.board
+    assert not state.callbacks_unknown and STORED_ID in state.callbacks
+    await board.quiet()
+    await board.writer.close(writing)
