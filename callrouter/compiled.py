@@ -15,7 +15,7 @@ from callrouter.core import centre as cc
 from callrouter.core import switchboard as sb
 from callrouter.core.admission import AdmissionRules
 from callrouter.core.call_plan import CallPlan, LineInfo, TopicPlan
-from callrouter.core.lines import DidDirectory, digits_of, is_pattern
+from callrouter.core.lines import DidDirectory, DidPattern, digits_of, is_pattern
 from callrouter.core.results_input import InputRules, LineTerms
 
 
@@ -118,6 +118,9 @@ def results_input(settings: Settings) -> InputRules:
         secret_max_digits=results.secret_max_digits,
         own_numbers=frozenset(
             digits_of(did) for line in settings.lines for did in line.dids if not is_pattern(did)
+        ),
+        own_blocks=tuple(
+            DidPattern.parse(did) for line in settings.lines for did in line.dids if is_pattern(did)
         ),
         exclude=tuple(settings.file.repeat.exclude),
     )

@@ -35,6 +35,7 @@ from callrouter.config_centre import (
     TopicConfig,
 )
 from callrouter.config_checks import Item, Parts
+from callrouter.config_dsn import ADDRESSES, password_in
 from callrouter.config_errors import named_errors
 from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
@@ -157,6 +158,13 @@ def _secrets_in(data: Any, path: str = "") -> list[str]:
     elif isinstance(data, list):
         for i, value in enumerate(data):
             found.extend(_secrets_in(value, f"{path}[{i}]"))
+    if not path and isinstance(data, dict):  # an address holding a password
+        for section, key in ADDRESSES:
+            value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+            if isinstance(value, str) and password_in(value):
+                found.append(
+                    f"{section}.{key}: a password in the address; give it in CALLROUTER_*_PASSWORD instead"
+                )
     return found
 
 

@@ -80,3 +80,19 @@ def _port_problem(port: str, where: str) -> str | None:
     if not 1 <= number <= 65535:
         return f"the port {port!r} of {where!r} is not a number from 1 to 65535"
     return None
+
+
+# The file's addresses that could carry a password (``user:password@``, ``?password=``).
+ADDRESSES = (("database", "dsn"), ("ari", "url"))
+
+
+def password_in(address: str) -> bool:
+    """Whether the address carries a password: before its ``@`` (``user:password@host``)
+    or as an option (``?password=``, libpq's and asyncpg's). Its value is never said."""
+    try:
+        parts = urlsplit(address)
+        options = parse_qs(parts.query)
+    except ValueError:
+        return False  # not readable as an address: the field's own check says so
+    user, at, _ = parts.netloc.rpartition("@")
+    return (bool(at) and bool(user.partition(":")[2])) or any(name.lower() == "password" for name in options)

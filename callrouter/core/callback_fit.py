@@ -38,7 +38,7 @@ def problems(rules: Rules, number: str, line_name: str, topic: str, language: st
         found.append(("number", f"not a phone number (read in {line.country} when national)"))
     elif e164 is not None and rules.repeat.excluded(e164):
         found.append(("number", "excluded from callbacks ([repeat] exclude)"))
-    elif e164 is not None and rules.lines.exact(e164) is not None:
+    elif e164 is not None and rules.lines.owns(e164):
         found.append(("number", f"{OWN_NUMBER}: it would ring the centre back"))
     return found
 

@@ -58,7 +58,7 @@ def _refusal(s: _Step, number: str, entry: QueueEntry | None) -> str | None:
         return "an agent is being rung"
     if s.board.rules.repeat.excluded(number):
         return "excluded number"
-    if s.board.rules.lines.exact(number) is not None:
+    if s.board.rules.lines.owns(number):
         return callback_fit.OWN_NUMBER
     if cb.open_for_number(s.board, number) is not None:
         return "a callback to this number is pending"

@@ -46,6 +46,11 @@ class DidPattern:
     # Asterisk sorts patterns by how many numbers they admit; so do we.
     specificity: tuple[int, ...]
 
+    @property
+    def fixed(self) -> bool:
+        """A block of numbers of one length (no ``.`` or ``!``): every number in it is the line's."""
+        return self.text.rstrip()[-1:] not in (".", "!")
+
     @classmethod
     def parse(cls, text: str) -> DidPattern:
         body = text.strip().removeprefix("_").removeprefix("+")
@@ -98,6 +103,11 @@ def is_pattern(did: str) -> bool:
     return did.strip().startswith("_")
 
 
+def in_blocks(digits: str, patterns: Iterable[DidPattern]) -> bool:
+    """Whether the number's digits are in a block of fixed length among ``patterns``."""
+    return any(p.fixed and p.regex.match(digits) for p in patterns)
+
+
 class DidDirectory(Generic[T]):
     """Maps dialled numbers to the item (a line) that owns them."""
 
@@ -114,6 +124,13 @@ class DidDirectory(Generic[T]):
     def exact(self, number: str) -> T | None:
         """The item whose own number (not a pattern) this is."""
         return self._exact.get(digits_of(number))
+
+    def owns(self, number: str) -> bool:
+        """Whether ``number`` is one of the centre's own: a line's number, or in a block of
+        a line's numbers (``_781627003XX``). A pattern of open length (``_X.``) says which
+        calls a line takes, not that every number is the centre's."""
+        digits = digits_of(number)
+        return digits in self._exact or in_blocks(digits, (p for p, _ in self._patterns))
 
     def match(self, dialled: str) -> T | None:
         digits = digits_of(dialled)

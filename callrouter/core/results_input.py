@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from callrouter.core import repeat
 from callrouter.core.callback_fit import OWN_NUMBER
-from callrouter.core.lines import digits_of
+from callrouter.core.lines import DidPattern, digits_of, in_blocks
 from callrouter.core.numbers import Presentation, normalise
 from callrouter.core.results import ResultKind
 
@@ -63,6 +63,7 @@ class InputRules:
     languages: frozenset[str]  # [menu] languages
     secret_max_digits: int = 12
     own_numbers: frozenset[str] = frozenset()  # the lines' own DIDs (digits, no +): never phoned
+    own_blocks: tuple[DidPattern, ...] = ()  # nor any number in a block of the lines' (``lines.in_blocks``)
     exclude: tuple[str, ...] = ()  # [repeat] exclude: numbers the centre never phones back
 
 
@@ -209,7 +210,8 @@ def _number(
         where = "" if international or terms is None else f" (national numbers are read as {terms.country})"
         problems.append(("phone", f"not a phone number{where}"))
         return None
-    if digits_of(number.e164) in rules.own_numbers:
+    digits = digits_of(number.e164)
+    if digits in rules.own_numbers or in_blocks(digits, rules.own_blocks):
         problems.append(("phone", f"{OWN_NUMBER}: the call would ring the centre"))
         return None
     if repeat.excluded(rules.exclude, number.e164):

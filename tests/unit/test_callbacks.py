@@ -200,6 +200,10 @@ def test_a_callback_to_one_of_the_centres_own_numbers_is_refused() -> None:
     assert after.callbacks == {} and "callback_not_possible" in heard(out, "c1")
     found = callback_fit.problems(board.rules, own, "clinic-central", "operator", None)
     assert found == [("number", "the number of one of the centre's lines: it would ring the centre back")]
+    in_block = "+78162700355"  # hotline-international's block _781627003XX
+    after, out = accept(waiting_with_offer(board, "c2", 1, number=in_block), "c2", 20)
+    assert after.callbacks == {} and "callback_not_possible" in heard(out, "c2")
+    assert callback_fit.problems(board.rules, in_block, "clinic-central", "operator", None) == found
     assert callback_fit.problems(board.rules, "+79161234567", "clinic-central", "operator", None) == []
 
 

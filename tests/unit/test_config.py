@@ -336,6 +336,26 @@ def test_a_database_address_the_driver_would_fail_on_is_refused_by_its_path(dsn:
 
 
 @pytest.mark.parametrize(
+    ("table", "address"),
+    [
+        ("database", 'dsn = "postgresql://callrouter:secret-pass@127.0.0.1:5432/callrouter"'),
+        (
+            "database",
+            'dsn = "postgresql://callrouter@127.0.0.1/callrouter?sslmode=require&password=secret-pass"',
+        ),
+        ("ari", 'url = "http://asterisk:secret-pass@127.0.0.1:8088"'),
+    ],
+)
+def test_a_password_in_an_address_of_the_file_is_refused_and_never_repeated(table: str, address: str) -> None:
+    (problem,) = problems_of(f"[{table}]\n{address}\n" + MINIMAL)
+    key = address.partition(" ")[0]
+    assert problem.startswith(f"{table}.{key}: a password in the address") and "secret-pass" not in problem
+    # from the environment (not the file), as the environment holds the other secrets: taken
+    dsn = "postgresql://callrouter:secret-pass@127.0.0.1:5432/callrouter"
+    assert config.parse(MINIMAL, environ={"CALLROUTER_DATABASE_DSN": dsn}).database.dsn == dsn
+
+
+@pytest.mark.parametrize(
     "dsn",
     [
         "postgresql://u@h1:5432,h2:5433/db",

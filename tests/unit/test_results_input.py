@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callrouter.core.lines import DidPattern
 from callrouter.core.results import ResultKind
 from callrouter.core.results_input import (
     FIELDS,
@@ -207,6 +208,18 @@ def test_the_centres_own_numbers_and_excluded_ones_are_never_a_patients_phone() 
     assert isinstance(read_item({**GOOD, "phone": "+78162700102"}, rules), NewNotification)
 
 
+def test_a_number_in_a_block_of_a_lines_numbers_is_the_centres_own_but_not_any_number() -> None:
+    """``_781627003XX`` is a block of a line's numbers: each is the centre's; a line
+    that takes every call (``_X.``) does not make every number the centre's."""
+    blocks = (DidPattern.parse("_781627003XX"), DidPattern.parse("_X."), DidPattern.parse("_49!"))
+    rules = InputRules(lines=RULES.lines, languages=RULES.languages, own_blocks=blocks)
+    own = "the number of one of the centre's lines: the call would ring the centre"
+    assert problems_of({**GOOD, "phone": "+78162700355"}, rules) == [("phone", own)]
+    assert problems_of({**GOOD, "phone": "8 8162 700355"}, rules) == [("phone", own)], "written nationally"
+    assert isinstance(read_item({**GOOD, "phone": "+78162700455"}, rules), NewNotification)
+    assert isinstance(read_item({**GOOD, "phone": "+4930123456"}, rules), NewNotification)
+
+
 def test_the_configs_own_numbers_and_exclusions_reach_the_check() -> None:
     from pathlib import Path
 
@@ -218,6 +231,7 @@ def test_the_configs_own_numbers_and_exclusions_reach_the_check() -> None:
     dids = [did for line in settings.lines for did in line.dids]
     exact = [did for did in dids if not did.startswith("_")]
     assert exact and rules.own_numbers == {did.removeprefix("+") for did in exact}
+    assert [p.text for p in rules.own_blocks] == [did for did in dids if did.startswith("_")]
     assert rules.exclude == tuple(settings.file.repeat.exclude)
     line = settings.lines[0]
     item: dict[str, object] = {**GOOD, "line": line.name, "phone": exact[0]}
