@@ -122,7 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="callrouter", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"callrouter {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)",
+    )
     parser.add_argument(
         "--log-format",
         choices=["auto", "json", "text"],

@@ -187,9 +187,11 @@ def parse(
     """Settings from the file's text; a TOML syntax error is the one problem that stops early."""
     try:
         data = tomllib.loads(text)
+        return validate(data, source, environ, prompts_base)
     except tomllib.TOMLDecodeError as exc:  # its message says the line and column
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    return validate(data, source, environ, prompts_base)
+    except RecursionError:  # arrays in arrays a thousand deep: no settings are
+        raise ConfigError(source, ["not valid TOML: nested too deeply"]) from None
 
 
 def validate(

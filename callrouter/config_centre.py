@@ -9,7 +9,7 @@ overflow target) is ``config_checks``'s, which runs even when other keys are bad
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,6 +24,8 @@ from callrouter.core.repeat import EXCLUSION, RepeatRules
 from callrouter.core.waits import WAIT_BUCKETS
 
 NAME = r"^[a-z][a-z0-9_]{0,40}$"
+# A language code (ISO 639, maybe with a region): also the name of its prompts' folder.
+LANGUAGE = r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"
 
 
 class Strict(BaseModel):
@@ -62,7 +64,7 @@ class MenuConfig(Strict):
         description="silences in a row answered by the short form; the next goes to the default topic",
     )
     default_topic: str = Field(default="operator", pattern=NAME)
-    languages: list[str] = Field(default=["ru", "en"], min_length=1)
+    languages: list[Annotated[str, Field(pattern=LANGUAGE)]] = Field(default=["ru", "en"], min_length=1)
     options: dict[str, MenuOptionConfig] = Field(default_factory=dict)
 
     def to_core(self) -> MenuSpec:

@@ -11,6 +11,7 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -121,6 +122,23 @@ class Ari(Strict):
         default=4, ge=0, le=16, description="REST requests over this many WebSockets (0: HTTP only)"
     )
     reconnect_max_seconds: float = Field(default=10, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        """Read as aiohttp will read it when it connects (a host, a port that is a port)."""
+        if any(c.isspace() for c in url):
+            raise ValueError("http://host:port: no spaces")
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ValueError("http://host:port: the port is a number from 1 to 65535") from None
+        if not parts.hostname:
+            raise ValueError("http://host:port: no host")
+        if port == 0:
+            raise ValueError("http://host:port: the port is a number from 1 to 65535")
+        return url
 
 
 class Database(Strict):

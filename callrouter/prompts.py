@@ -71,7 +71,7 @@ def missing(parts: Parts, source: Path, also: Iterable[str] = ()) -> list[str]:
     for language in parts.menu.get("languages") or []:
         try:
             words = catalogue(source, language)
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
             problems.append(f"prompts: cannot read {source / language}.toml: {exc}")
             continue
         if words is None:

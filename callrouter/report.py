@@ -74,6 +74,12 @@ class Request:
     fmt: str = "table"
     output: Path | None = None
     zone: str | None = None
+    config: Path | None = None  # the router's config: never the output
+
+
+def _overwrites_config(request: Request) -> bool:
+    output, config = request.output, request.config
+    return output is not None and config is not None and output.exists() and output.samefile(config)
 
 
 def moment(text: str) -> date | datetime:
@@ -180,6 +186,10 @@ def figures(request: Request, settings: Settings, reader: ReportReader) -> Repor
 def run(request: Request, settings: Settings, reader: ReportReader, stdout: TextIO, stderr: TextIO) -> int:
     """The whole command; its exit code."""
     try:
+        if _overwrites_config(request):
+            raise ReportError(
+                f"--output {request.output} is the config file: the report goes to another file"
+            )
         text = render(figures(request, settings, reader), request.fmt)
         if request.output is None:
             stdout.write(text)
@@ -197,4 +207,5 @@ def run(request: Request, settings: Settings, reader: ReportReader, stdout: Text
 
 def request_of(args: argparse.Namespace) -> Request:
     output = Path(args.output) if args.output and args.output != "-" else None
-    return Request(args.start, args.end, tuple(args.line or ()), args.format, output, args.zone)
+    config = Path(args.config) if getattr(args, "config", None) else None
+    return Request(args.start, args.end, tuple(args.line or ()), args.format, output, args.zone, config)

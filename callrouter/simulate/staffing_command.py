@@ -140,7 +140,9 @@ def run(
     scenario = _scenario(request, stderr, recorded)
     if isinstance(scenario, int):
         return scenario
-    problem = _write_advised(request, "[staff]\nper_hour = [1]\n", trying=True)
+    problem = _overwrites_config(request, scenario) or _write_advised(
+        request, "[staff]\nper_hour = [1]\n", trying=True
+    )
     if problem is not None:
         print(f"callrouter staffing: --output {request.output}: {problem}", file=stderr)
         return EXIT_UNUSABLE
@@ -200,6 +202,17 @@ def _write_advised(request: Request, staff: str, *, trying: bool = False) -> str
         return "; ".join(exc.problems)
     except ValueError as exc:
         return str(exc)
+    return None
+
+
+def _overwrites_config(request: Request, scenario: Scenario) -> str | None:
+    """The advice never goes over the router's config the scenario names."""
+    output = request.output
+    if output is None or request.scenario is None or not output.exists():
+        return None
+    config = config_path_of(request.scenario.parent, scenario.file.config)
+    if config.exists() and output.samefile(config):
+        return "is the scenario's config: the advice goes to another file (the config stays as it is)"
     return None
 
 

@@ -50,3 +50,11 @@ def test_gluing_leaves_everything_else_as_given() -> None:
         "--target",
         "--seed=3",
     ]
+
+
+def test_an_unknown_log_level_is_a_usage_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["--log-level", "NOPE", "check-config", "callrouter.example.toml"])
+    assert raised.value.code == 2
+    assert "argument --log-level: invalid choice: 'NOPE'" in capsys.readouterr().err
+    assert cli.main(["--log-level", "debug", "check-config", "callrouter.example.toml"]) == 0

@@ -546,3 +546,29 @@ def test_a_results_window_of_no_day_is_refused_with_its_path(table: str) -> None
     problems = problems_of(text)
     path = "results.window.days" if table == "[results.window]" else "results.windows.line-1.days"
     assert any(p.startswith(f"{path}: ") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://", "no host"),
+        ("http://127.0.0.1:99999", "the port is a number"),
+        ("http://127.0.0.1:0", "the port is a number"),
+        ("http://127.0.0.1:ari", "the port is a number"),
+        ("http://exa mple:80/ x", "no spaces"),
+    ],
+)
+def test_an_ari_address_the_client_could_not_connect_to_is_refused_by_its_path(url: str, said: str) -> None:
+    (problem,) = problems_of(f'[ari]\nurl = "{url}"\n' + MINIMAL)
+    assert problem.startswith("ari.url: ") and said in problem, problem
+
+
+def test_a_config_nested_a_thousand_deep_is_refused_not_a_traceback() -> None:
+    (problem,) = problems_of("x = " + "[" * 1000 + "]" * 1000 + "\n" + MINIMAL)
+    assert problem == "not valid TOML: nested too deeply"
+
+
+def test_a_language_code_is_a_code_not_a_path() -> None:
+    problems = problems_of('[menu]\nlanguages = ["ru", "../callrouter.example"]\n' + MINIMAL)
+    assert problems and problems[0].startswith("menu.languages[1]: "), problems
+    assert config.parse('[menu]\nlanguages = ["ru", "en", "pt-BR", "zh_Hant"]\n' + MINIMAL, environ={})

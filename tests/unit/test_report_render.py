@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,19 @@ def test_first_contact_resolution_and_its_definition_in_every_format() -> None:
     page = report.render(week, "html")
     assert "<th>FCR</th>" in page and "80.0%: 1 of 5 answered calls from a number called again" in page
     assert "<dt>fcr</dt><dd>first-contact resolution" in page
+
+
+def test_the_report_is_never_written_over_the_config(tmp_path: Path) -> None:
+    from datetime import date
+
+    from callrouter import config as config_module
+    from callrouter import report
+
+    config = tmp_path / "callrouter.toml"
+    text = (Path(__file__).resolve().parents[2] / "callrouter.example.toml").read_text()
+    config.write_text(text)
+    settings = config_module.load(config, environ={})
+    request = report.Request(date(2026, 11, 23), date(2026, 11, 30), fmt="html", output=config, config=config)
+    stderr = io.StringIO()
+    assert report.run(request, settings, None, io.StringIO(), stderr) == 2  # type: ignore[arg-type]
+    assert "is the config file" in stderr.getvalue() and config.read_text() == text

@@ -498,6 +498,13 @@ def test_the_advice_is_never_written_over_the_scenario_nor_when_the_target_is_no
     code, out, err = run([*args, "--output", str(path)], capsys)
     assert code == 2 and out == "" and "is the scenario itself" in err
     assert path.read_text() == text
+    config = tmp_path / "callrouter.toml"  # a copy: the one the scenario names, here
+    config.write_text((ROOT / "callrouter.example.toml").read_text())
+    path.write_text(json.dumps(data(config="callrouter.toml", patience=impatient)))
+    code, out, err = run([*args, "--output", str(config)], capsys)
+    assert code == 2 and out == "" and "is the scenario's config" in err
+    assert config.read_text() == (ROOT / "callrouter.example.toml").read_text()
+    path.write_text(text)
     output = tmp_path / "advised.json"
     code, table, err = run([*args, "--iterations", "1", "--output", str(output)], capsys)
     assert code == 1 and "NOT MET" in table
