@@ -5,8 +5,8 @@ the same people and the same agent-hours in three set-ups, from the same seed.
    is simulated alone, with only its own callers (drawn once for the whole day,
    so the very same people) and its own share of the agents: each hour, the
    agents logged in then (``Scenario.agents_by_hour``, rounded to whole agents)
-   split over the lines in proportion to the calls each line is expected to be
-   offered that hour (largest remainder; a line with calls gets at least one
+   split over the lines in proportion to the calls each line is expected to
+   bring to its queue that hour (not a closed line's; largest remainder; a line with calls gets at least one
    agent while there are as many agents as such lines; an hour without calls
    splits by the day's calls), as all-round agents (``[staff]``). Nobody is
    recognised and nobody is offered a callback (``keep_your_place_off``). The
@@ -35,6 +35,7 @@ from callrouter.simulate.people import Draws, Person, first_calls
 from callrouter.simulate.replications import CONFIDENCE, Replicated, combine, seeds_from
 from callrouter.simulate.scenario import Scenario
 from callrouter.simulate.staff import Staff, languages_of
+from callrouter.simulate.staffing_load import reaching_by_stream
 
 COMPARISONS = ("separate-lines",)
 SETUPS = ("separate_lines", "one_queue", "unified")
@@ -82,11 +83,13 @@ def lines_of(scenario: Scenario) -> list[str]:
 
 
 def expected_calls(scenario: Scenario) -> dict[str, list[float]]:
-    """First calls expected on each line in each hour of the day (the arrivals' rates)."""
+    """First calls expected on each line in each hour of the day that can reach its queue
+    (the arrivals' rates; a closed line's and the menu's hang-ups load no agent: as
+    ``staffing_load`` counts them)."""
     calls = {line: [0.0] * 24 for line in lines_of(scenario)}
-    for stream in scenario.streams:
+    for stream, reaching in zip(scenario.streams, reaching_by_stream(scenario), strict=True):
         line = calls[stream.line]
-        for hour, expected in enumerate(stream.calls_by_hour()):
+        for hour, expected in enumerate(reaching):
             line[hour] += expected
     return calls
 

@@ -210,6 +210,11 @@ def build(data: Any, source: str, base: Path) -> Scenario:
             f"callback.answer_seconds: must be shorter than the config's callback ring ({rings:g} s): "
             "nobody would answer a callback"
         )
+    if file.callers.menu_hangup > 0 and file.timing.key_seconds == 0:
+        problems.append(
+            "callers.menu_hangup: a menu keyed in no time (timing.key_seconds = 0) leaves nobody a "
+            "moment to hang up in it"
+        )
     ring = settings.file.queue.ring_timeout_seconds
     if file.timing.agent_answer_seconds >= ring:
         problems.append(

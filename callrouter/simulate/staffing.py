@@ -17,8 +17,10 @@ not see, and a queue left at the end of an hour carries into the next.
    the staffing, not from other draws). Each hour with calls (``MIN_CALLS`` on
    average at least) is judged by the replications' mean of its service level
    (and abandonment, when a ceiling is given), counted by the KPI report's own
-   rules (``core.kpi`` through ``figures``) with this T; each run's ratio
-   weighted by the calls it divides by, so that the mean is near the pooled one.
+   rules (``core.kpi`` through ``figures``) with this T, and each caller sent to
+   overflow one more not answered within T (and lost: ``Trial.level``,
+   ``Trial.lost``); each run's ratio weighted by the calls it divides by, so that
+   the mean is near the pooled one.
 3. Each failing hour gets at least one more agent, or Erlang A's number for the
    calls that reached the queue in it as simulated (redials included) when that
    is more. An hour still failing after two raises also raises the hour before
@@ -65,6 +67,8 @@ Definition = Literal["sl1", "sl2"]
 MIN_CALLS = 5.0
 # How a call that never reached the queue ended (``Figures.outcomes``): no agent's load.
 NEVER_QUEUED = (Outcome.AFTER_HOURS, Outcome.MENU_HANGUP, Outcome.NO_LINE, Outcome.BUSY)
+# A queued call no agent answered nor the caller gave up: it counts against the target.
+OVERFLOW = Outcome.OVERFLOW.value
 
 
 class TargetError(ValueError):
@@ -222,12 +226,8 @@ class Trial:
         """The runs' mean of a figure (hour None: the day's), over the runs that have a
         value; a ratio weighted by the calls it divides by, as if the runs' calls were
         pooled (a run with 2 calls in the hour, one lost, counts less than one with 40)."""
-        runs = [s.day if hour is None else s.hours[hour] for s in self.summaries]
-        weighed = [(float(v), _weight(f, name)) for f in runs if (v := getattr(f, name)) is not None]
-        total = math.fsum(w for _, w in weighed)
-        if not total:
-            return math.fsum(v for v, _ in weighed) / len(weighed) if weighed else None
-        return math.fsum(v * w for v, w in weighed) / total
+        runs = self._runs(hour)
+        return _weighted([(float(v), _weight(f, name)) for f in runs if (v := getattr(f, name)) is not None])
 
     def reaching(self, hour: int) -> float:
         """The runs' mean of the hour's calls that reached the queue (all but those told the
@@ -237,8 +237,40 @@ class Trial:
         return math.fsum(f.offered - n for f, n in zip(runs, left_out, strict=True)) / len(runs)
 
     def judged(self, hour: int) -> bool:
-        """Whether the hour's calls that waited (answered or abandoned) are enough to judge."""
-        return (self.mean(hour, "answered") or 0.0) + (self.mean(hour, "abandoned") or 0.0) >= MIN_CALLS
+        """Whether the hour's calls that waited (answered, abandoned or sent to overflow)
+        are enough to judge."""
+        waited = [f.answered + f.abandoned + f.outcomes.get(OVERFLOW, 0) for f in self._runs(hour)]
+        return math.fsum(waited) / len(waited) >= MIN_CALLS
+
+    def _runs(self, hour: int | None) -> list[Figures]:
+        return [s.day if hour is None else s.hours[hour] for s in self.summaries]
+
+    def level(self, hour: int | None, definition: Definition) -> float | None:
+        """The level the verdict goes by: the KPI report's SL1 or SL2, with each caller sent
+        to overflow (the topic's maximum wait, or the maximum call duration, reached) one
+        more not answered within T. Without an overflow, the report's figure itself."""
+        return self._with_overflow(hour, definition)
+
+    def lost(self, hour: int | None) -> float | None:
+        """The share of queued calls lost, for ``--max-abandon``: abandoned, or sent to overflow."""
+        return self._with_overflow(hour, "abandonment")
+
+    def _with_overflow(self, hour: int | None, name: str) -> float | None:
+        if not any(f.outcomes.get(OVERFLOW, 0) for f in self._runs(hour)):
+            return self.mean(hour, name)  # the report's own figure, to the last digit
+        weighed = []
+        for summary in self.summaries:
+            f = summary.day if hour is None else summary.hours[hour]
+            group = summary.kpi.overall if hour is None else summary.kpi.by_hour[hour]
+            over = f.outcomes.get(OVERFLOW, 0)
+            if name == "abandonment":
+                part, whole = group.abandoned + over, group.queued
+            else:
+                part = group.answered_within
+                whole = group.answered + (group.abandoned_after if name == "sl2" else 0) + over
+            if whole:
+                weighed.append((part / whole, _weight(f, name) + over))
+        return _weighted(weighed)
 
     def uncertain(self, target: Target) -> list[int]:
         """The hours judged that meet the target on the runs' mean, yet with the target
@@ -250,7 +282,7 @@ class Trial:
             if hour in failing or not self.judged(hour):
                 continue
             figures = self.replicated.hours[hour]
-            level, abandoned = figures.get(target.definition), figures.get("abandonment")
+            level, abandoned = figures.get(target.definition), figures.get("abandonment")  # the report's
             ceiling = target.max_abandon
             if (level is not None and level.covers(target.level)) or (
                 ceiling is not None and abandoned is not None and abandoned.covers(ceiling)
@@ -264,7 +296,7 @@ class Trial:
         return [
             h
             for h in range(HOURS)
-            if self.judged(h) and not target.met(self.mean(h, target.definition), self.mean(h, "abandonment"))
+            if self.judged(h) and not target.met(self.level(h, target.definition), self.lost(h))
         ]
 
 
@@ -272,6 +304,14 @@ class Trial:
 # abandoned after T, abandonment every queued call (here: those answered or abandoned).
 WEIGHTS = {"sl1": ("answered",), "asa_seconds": ("answered",), "sl2": ("answered", "abandoned"),
            "abandonment": ("answered", "abandoned")}  # fmt: skip
+
+
+def _weighted(weighed: list[tuple[float, float]]) -> float | None:
+    """The mean of (value, weight) pairs by weight (all weights 0: the plain mean)."""
+    total = math.fsum(w for _, w in weighed)
+    if not total:
+        return math.fsum(v for v, _ in weighed) / len(weighed) if weighed else None
+    return math.fsum(v * w for v, w in weighed) / total
 
 
 def _weight(figures: Figures, name: str) -> float:
@@ -358,4 +398,4 @@ def advise(
 
 
 def _shortfall(trial: Trial, target: Target, hour: int) -> float:
-    return target.shortfall(trial.mean(hour, target.definition), trial.mean(hour, "abandonment"))
+    return target.shortfall(trial.level(hour, target.definition), trial.lost(hour))

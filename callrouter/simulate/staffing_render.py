@@ -13,6 +13,7 @@ from callrouter.simulate.scenario import Scenario
 from callrouter.simulate.staffing import (
     HOURS,
     MIN_CALLS,
+    OVERFLOW,
     Advice,
     Queue,
     Target,
@@ -223,6 +224,18 @@ def _left_out_text(first: list[float], reaching: list[float]) -> list[str]:
     ]
 
 
+def _overflow_text(advice: Advice) -> list[str]:
+    """Callers sent to overflow count against the target: said when there were any."""
+    runs = [s.day.outcomes.get(OVERFLOW, 0) for s in advice.trial.summaries]
+    if not any(runs):
+        return []
+    return [
+        f"overflow: {sum(runs) / len(runs):g} calls a day sent to overflow (a topic's maximum wait) count,",
+        "in the verdict, as not answered within T, and as lost for --max-abandon (the SL columns",
+        "and abandon. are the KPI report's, which leave them out)",
+    ]
+
+
 def _rota_text(shrinkage: float) -> list[str]:
     return [
         f"rota: needed / (1 - shrinkage {100 * shrinkage:g}%), rounded up: the agents to put on the",
@@ -262,6 +275,7 @@ def as_table(scenario: Scenario, advice: Advice) -> str:
         "simulated (redials included); the figures: the days' mean with the needed staffing, pooled;",
         f"*: under {MIN_CALLS:g} calls that waited an hour, too few to judge (the count stands)",
         *(_left_out_text(first, reaching) if sum(first) - sum(reaching) >= 0.05 else []),
+        *_overflow_text(advice),
         *(_noise_text(advice) if advice.uncertain else []),
         *(_rota_text(advice.shrinkage) if rota else []),
         "",

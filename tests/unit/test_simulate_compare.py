@@ -93,6 +93,21 @@ def test_largest_remainder_with_at_least_one_agent_for_every_line_with_calls() -
         assert n < 3 or min(seats["a"], seats["b"], seats["c"]) >= 1
 
 
+def test_a_closed_line_gets_no_agents_of_its_own() -> None:
+    """A Saturday: clinic-central opens 09:00-15:00; its callers before and after hear the
+    after-hours message and load no agent, so every agent of those hours is the hotline's."""
+    arrivals = [
+        {"line": "clinic-central", "topic": "operator", "start": "08:00", "per_hour": [20] * 12},
+        {"line": "hotline-health", "topic": "operator", "start": "08:00", "per_hour": [20] * 12},
+    ]
+    saturday = two_lines(date="2026-11-28", arrivals=arrivals, staff={"start": "08:00", "per_hour": [4] * 12})
+    split = compare.split_agents(saturday)
+    closed = [8, 15, 16, 17, 18, 19]
+    assert [split["clinic-central"][h] for h in closed] == [0] * 6
+    assert [split["hotline-health"][h] for h in closed] == [4] * 6
+    assert [split["clinic-central"][h] for h in range(9, 15)] == [2] * 6
+
+
 def test_one_queue_abandons_fewer_than_separate_lines() -> None:
     comparison = compare.compare(two_lines())
     assert comparison.same_people and comparison.specialists == []

@@ -371,3 +371,15 @@ def test_a_list_too_short_as_given_is_still_said_so_beside_its_bad_items() -> No
         with pytest.raises(ValidationError) as caught:
             Three.model_validate({"items": given})
         assert [e["type"] for e in named_errors(caught.value)] == kinds, given
+
+
+def test_menu_hangups_with_a_menu_keyed_in_no_time_are_refused() -> None:
+    """They would never happen (every key comes before the hang-up): the figures would
+    silently leave them out."""
+    data = small()
+    data["callers"] = {"menu_hangup": 0.5}
+    data["timing"]["key_seconds"] = 0
+    assert [p for p in problems(data) if p.startswith("callers.menu_hangup")] == [
+        "callers.menu_hangup: a menu keyed in no time (timing.key_seconds = 0) leaves nobody a moment "
+        "to hang up in it"
+    ]

@@ -562,3 +562,33 @@ def test_an_hour_is_past_helping_only_after_raises_that_bring_it_no_nearer() -> 
     assert _stuck(runs, {9: 0.8, 10: 0.05}) == [9], "10 came nearer; 9 did not over its last raises"
     assert _stuck(runs, {10: 0.049}) == [], "9 met the target: its run starts again"
     assert 9 not in runs
+
+
+def test_callers_sent_to_overflow_count_against_the_target_and_as_lost() -> None:
+    """The KPI report's SL2 and abandonment leave overflowed callers out: 49 of 100 sent
+    away in an hour with SL2 95% would have been "met". The verdict counts each as not
+    answered within T (and as lost for --max-abandon); an hour where every caller waited
+    until overflow, nobody answered nor abandoning, is judged and fails."""
+    from types import SimpleNamespace
+
+    from tests.unit.test_simulate_replications import ZERO
+
+    def summary() -> Any:
+        hours, groups = [ZERO] * HOURS, [SimpleNamespace()] * HOURS
+        outcomes = {"answered": 50, "abandoned": 1, "overflow": 49}
+        hours[9] = replace(ZERO, answered=50, abandoned=1, sl2=0.96, abandonment=0.01, outcomes=outcomes)
+        groups[9] = SimpleNamespace(
+            answered_within=48, answered=50, abandoned_after=1, abandoned=1, queued=100
+        )
+        hours[10] = replace(ZERO, outcomes={"overflow": 30})
+        groups[10] = SimpleNamespace(answered_within=0, answered=0, abandoned_after=0, abandoned=0, queued=30)
+        return SimpleNamespace(day=ZERO, hours=tuple(hours), kpi=SimpleNamespace(by_hour=groups))
+
+    runs = [summary(), summary()]
+    trial = Trial(tuple([0] * 9 + [5, 5] + [0] * 13), runs, replications.combine((1, 2), runs, 0.95))
+    assert trial.level(9, "sl2") == pytest.approx(48 / 100) and trial.lost(9) == pytest.approx(50 / 100)
+    assert trial.level(9, "sl1") == pytest.approx(48 / 99)
+    assert trial.judged(10) and trial.level(10, "sl2") == 0
+    assert trial.failing(EIGHTY_TWENTY) == [9, 10]
+    ceiling = replace(EIGHTY_TWENTY, level=0.4, max_abandon=0.05)
+    assert trial.failing(ceiling) == [9, 10], "half lost: over the 5% ceiling"
