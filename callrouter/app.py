@@ -35,6 +35,7 @@ from callrouter.core.records import Outcome, Record, RepeatKind
 from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.secrets_hash import verify_secret
+from callrouter.secrets_pepper import NO_PEPPER
 from callrouter.store.leases import CallbackLeases
 from callrouter.store.notifications import Notifications
 from callrouter.store.postgres import PgRecordStore
@@ -112,10 +113,7 @@ def _use_results(settings: Settings, dispatcher: Dispatcher) -> ResultsDialler:
     if settings.file.results is not None:
         pepper = settings.pepper()
         if pepper is None:
-            log.warning(
-                "results secrets are hashed without a pepper: a copy of the database alone is "
-                "enough to try every date of birth (set CALLROUTER_RESULTS_PEPPER)"
-            )
+            log.warning(NO_PEPPER)
         verify = functools.partial(verify_secret, pepper=pepper)
         dispatcher.use_results(store, verify, settings.file.results.lease_seconds)
     return store

@@ -85,13 +85,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_results_import(args: argparse.Namespace) -> int:
     from callrouter import compiled, results_import
+    from callrouter.secrets_pepper import NO_PEPPER
     from callrouter.store.notifications import Notifications
 
     settings = _load(args.config)
     password = settings.database_password.get_secret_value() if settings.database_password else None
     expire_after = compiled.results_expire_after(settings)
+    pepper = settings.pepper()
+    if pepper is None:
+        print(f"results import: warning: {NO_PEPPER}", file=sys.stderr)
     store = Notifications(
-        settings.database.dsn, password, expire_after, results_import.hash_threads(), pepper=settings.pepper()
+        settings.database.dsn, password, expire_after, results_import.hash_threads(), pepper=pepper
     )
     return results_import.run(
         Path(args.file), compiled.results_input(settings), store, sys.stdout, sys.stderr

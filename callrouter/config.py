@@ -13,6 +13,7 @@ addresses (the dev stack uses that).
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from callrouter import config_checks, config_results, prompts
 from callrouter.config_centre import (
     DEFAULT_MENU,
     DEFAULT_TOPICS,
+    NAME,
     AgentConfig,
     CallbackConfig,
     HoursConfig,
@@ -35,7 +37,7 @@ from callrouter.config_centre import (
     TopicConfig,
 )
 from callrouter.config_checks import Item, Parts
-from callrouter.config_dsn import ADDRESSES, password_in
+from callrouter.config_dsn import passwords_in_addresses
 from callrouter.config_errors import named_errors
 from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
@@ -158,13 +160,8 @@ def _secrets_in(data: Any, path: str = "") -> list[str]:
     elif isinstance(data, list):
         for i, value in enumerate(data):
             found.extend(_secrets_in(value, f"{path}[{i}]"))
-    if not path and isinstance(data, dict):  # an address holding a password
-        for section, key in ADDRESSES:
-            value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
-            if isinstance(value, str) and password_in(value):
-                found.append(
-                    f"{section}.{key}: a password in the address; give it in CALLROUTER_*_PASSWORD instead"
-                )
+    if not path and isinstance(data, dict):
+        found.extend(passwords_in_addresses(data))
     return found
 
 
@@ -270,7 +267,8 @@ def split(data: dict[str, Any], problems: list[str]) -> Parts:
     options = (
         _options(menu.get("options", {}), ("menu", "options"), problems) if isinstance(menu, dict) else []
     )
-    topics = _table(TopicConfig, data.get("topics", DEFAULT_TOPICS), "topics", problems)
+    # Named as every reference to a topic must be: a table named otherwise could be none's.
+    topics = _table(TopicConfig, data.get("topics", DEFAULT_TOPICS), "topics", problems, NAME)
     hours = _table(HoursConfig, data.get("hours", {}), "hours", problems)
     agents = _list(AgentConfig, data.get("agents", []), "agents", problems)
     lines = None
@@ -291,10 +289,14 @@ def split(data: dict[str, Any], problems: list[str]) -> Parts:
     )
 
 
-def _table(model: type[BaseModel], raw: Any, name: str, problems: list[str]) -> dict[str, Item] | None:
-    """``[topics.x]``-style tables; None when the section is no table (its names unknown)."""
+def _table(
+    model: type[BaseModel], raw: Any, name: str, problems: list[str], names: str = ".*"
+) -> dict[str, Item] | None:
+    """``[topics.x]``-style tables, each named as ``names`` says; None when the section is
+    no table (its names unknown)."""
     if not _shaped(TABLE, raw, (name,), problems):
         return None
+    problems.extend(f"{name}.{key!r}: not a name ({names})" for key in raw if not re.fullmatch(names, key))
     return {key: _item(model, value, (name, key), problems) for key, value in raw.items()}
 
 

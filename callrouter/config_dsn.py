@@ -96,3 +96,16 @@ def password_in(address: str) -> bool:
         return False  # not readable as an address: the field's own check says so
     user, at, _ = parts.netloc.rpartition("@")
     return (bool(at) and bool(user.partition(":")[2])) or any(name.lower() == "password" for name in options)
+
+
+def passwords_in_addresses(data: dict[str, object]) -> list[str]:
+    """A problem for each of the file's addresses that holds a password."""
+    found = []
+    for section, key in ADDRESSES:
+        table = data.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str) and password_in(value):
+            found.append(
+                f"{section}.{key}: a password in the address; give it in CALLROUTER_*_PASSWORD instead"
+            )
+    return found

@@ -19,6 +19,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from callrouter.config_dsn import dsn_problem
 from callrouter.core.lines import DidPattern, LineKind, PatternError, digits_of, is_pattern
 
+E164_DIGITS = 15  # a phone number has at most as many
+
 
 def dial_route(value: str) -> str:
     """An outbound route as Asterisk dials it: one ``{number}`` and nothing else in braces
@@ -86,6 +88,8 @@ class Line(Strict):
                     raise ValueError(str(exc)) from None
             elif not digits_of(did).isdigit():
                 raise ValueError(f"{did!r} is neither a number nor a pattern starting with '_'")
+            elif len(digits_of(did)) > E164_DIGITS:
+                raise ValueError(f"{did!r}: a number has at most {E164_DIGITS} digits (E.164)")
         return dids
 
     @field_validator("country")

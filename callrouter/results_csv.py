@@ -43,6 +43,9 @@ def read_csv(data: bytes) -> list[CsvRow]:
         line = text[: text.index("\x00")].count("\n") + 1
         raise CsvError(f"line {line}: a NUL character: not a CSV file")
     first = text.splitlines()[0] if text.strip() else ""
+    # A field as long as the file is a bad row of it (its field's check says so), not a file
+    # that cannot be read: the csv module's limit (128 KiB) raised to the file's length.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     delimiter = max(DELIMITERS, key=lambda d: len(_names(first, d) & set(FIELDS)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[CsvRow] = []

@@ -37,3 +37,10 @@ class Pepper:
 
     def mix(self, digits: str) -> str:
         return hmac.new(self.key, digits.encode(), hashlib.sha256).hexdigest()
+
+
+# Said wherever results secrets are hashed without a pepper (the router at start, the import).
+NO_PEPPER = (
+    "results secrets are hashed without a pepper: a copy of the database alone is "
+    "enough to try every date of birth (set CALLROUTER_RESULTS_PEPPER)"
+)

@@ -572,3 +572,14 @@ def test_a_language_code_is_a_code_not_a_path() -> None:
     problems = problems_of('[menu]\nlanguages = ["ru", "../callrouter.example"]\n' + MINIMAL)
     assert problems and problems[0].startswith("menu.languages[1]: "), problems
     assert config.parse('[menu]\nlanguages = ["ru", "en", "pt-BR", "zh_Hant"]\n' + MINIMAL, environ={})
+
+
+def test_a_topic_table_is_named_as_a_topic_is() -> None:
+    text = '[topics."=HYPERLINK(1)"]\nprompt = "queue_joined"\n' + MINIMAL
+    problems = problems_of(text)
+    assert any(p.startswith("topics.'=HYPERLINK(1)': not a name (") for p in problems), problems
+
+
+def test_a_did_longer_than_any_phone_number_is_refused() -> None:
+    (problem,) = problems_of(line_toml("c", '["+7816270010100000000000"]'))
+    assert problem.startswith("lines[0].dids: ") and "at most 15 digits" in problem, problem

@@ -96,3 +96,12 @@ def test_an_unusable_file_is_one_error_before_any_row(data: bytes, message: str)
     assert message in str(refused.value)
     for value in ("12.03.1980", "1980", "+7916", "1234567"):
         assert value not in str(refused.value), "never a value of the file"
+
+
+def test_a_field_past_the_csv_modules_limit_is_a_row_of_the_file_not_an_unusable_file() -> None:
+    """One field of 200,000 characters: the csv module's own limit (128 KiB) made the whole
+    file unusable, good rows too; the row is read (and its field's check refuses it)."""
+    huge = ROW.replace("PCR", "x" * 200_000)
+    rows = read_csv((HEADER + ROW + huge + ROW.replace("LAB-1", "LAB-3")).encode())
+    assert [row.line for row in rows] == [2, 3, 4]
+    assert rows[1].values["test_type"] == "x" * 200_000

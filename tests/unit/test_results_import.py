@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from callrouter.results_import import Report, Summary
 
@@ -49,3 +52,21 @@ def test_the_summary_counts_rows_and_reasons_most_first() -> None:
         "       1  phone: not a phone number",
         "total:      6",
     ]
+
+
+def test_an_import_without_a_pepper_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The router warns at start; the import, which hashes the secrets, said nothing."""
+    from callrouter import cli, results_import
+    from callrouter.store import notifications
+
+    monkeypatch.delenv("CALLROUTER_RESULTS_PEPPER", raising=False)
+    monkeypatch.setattr(notifications, "Notifications", lambda *args, **kwargs: None)
+    monkeypatch.setattr(results_import, "run", lambda *args: 0)
+    example = str(Path(__file__).resolve().parents[2] / "callrouter.example.toml")
+    assert cli.main(["results", "import", str(tmp_path / "r.csv"), "-c", example]) == 0
+    assert "hashed without a pepper" in capsys.readouterr().err
+    monkeypatch.setenv("CALLROUTER_RESULTS_PEPPER", "p" * 64)
+    assert cli.main(["results", "import", str(tmp_path / "r.csv"), "-c", example]) == 0
+    assert "pepper" not in capsys.readouterr().err
