@@ -38,7 +38,7 @@ from callrouter.config_centre import (
 )
 from callrouter.config_checks import Item, Parts
 from callrouter.config_dsn import passwords_in_addresses
-from callrouter.config_errors import named_errors
+from callrouter.config_errors import from_environment, named_errors
 from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
 from callrouter.secrets_pepper import PEPPER_MIN_CHARS, Pepper
@@ -206,12 +206,14 @@ def validate(
     problems = _secrets_in(data)
     # An explicit environ replaces the process environment entirely.
     env = EnvironmentValues(**_env_kwargs(environ)) if environ is not None else Environment()
+    overridden: dict[str, str] = {}  # a key's path -> the variable its value came from
     for field, (section, key) in ENV_OVERRIDES.items():
         value = getattr(env, field)
         if value is not None:
             table = data.setdefault(section, {})
             if isinstance(table, dict):
                 table[key] = str(value)
+                overridden[f"{section}.{key}"] = f"CALLROUTER_{field.upper()}"
     parts = split(data, problems)
     problems.extend(config_checks.problems(parts))
     if env.results_pepper is not None and len(env.results_pepper.get_secret_value()) < PEPPER_MIN_CHARS:
@@ -227,7 +229,7 @@ def validate(
         needed = prompts.RESULTS if "results" in data else ()
         problems.extend(prompts.missing(parts, words, also=needed))
     if problems:
-        raise ConfigError(source, problems)
+        raise ConfigError(source, from_environment(problems, overridden))
     try:
         file = FileConfig.model_validate(data)
     except ValidationError as exc:  # split() saw every key; kept so nothing slips through

@@ -21,3 +21,14 @@ def _short_of_its_bad_items(err: ErrorDetails, named: set[tuple[str | int, ...]]
         return False
     given, least = err.get("input"), (err.get("ctx") or {}).get("min_length")
     return isinstance(given, list | tuple) and isinstance(least, int) and len(given) >= least
+
+
+def from_environment(problems: list[str], overridden: dict[str, str]) -> list[str]:
+    """Each problem of a key whose value came from the environment says so (it is not
+    the file's): ``ari.url (CALLROUTER_ARI_URL): ...``."""
+    said = []
+    for problem in problems:
+        path, colon, rest = problem.partition(":")
+        variable = overridden.get(path)
+        said.append(f"{path} ({variable}){colon}{rest}" if variable is not None and colon else problem)
+    return said

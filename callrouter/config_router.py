@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -46,7 +46,9 @@ def calendar_day(value: object) -> object:
             return date.fromisoformat(value)
         except ValueError as exc:
             raise ValueError(f"not a date: {exc}") from None
-    raise ValueError(f"a date as YYYY-MM-DD (2026-11-23), not {value!r}")
+    # A TOML date and time (2026-11-23T08:00) said as written, not as Python's repr of it.
+    said = value.isoformat() if isinstance(value, datetime | time) else repr(value)
+    raise ValueError(f"a date as YYYY-MM-DD (2026-11-23), not {said}")
 
 
 CalendarDay = Annotated[date, BeforeValidator(calendar_day)]

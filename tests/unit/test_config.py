@@ -307,7 +307,7 @@ def test_environment_overrides_win_over_the_file() -> None:
 )
 def test_a_bad_environment_value_is_reported_with_its_path(name: str, value: str, path: str) -> None:
     (problem,) = problems_of(MINIMAL, environ={name: value})
-    assert problem.startswith(f"{path}: ")
+    assert problem.startswith(f"{path} ({name}): "), "the environment's value, not the file's"
 
 
 @pytest.mark.parametrize(
@@ -331,7 +331,7 @@ def test_a_database_address_the_driver_would_fail_on_is_refused_by_its_path(dsn:
     """The driver reads the port only when it connects: report, migrate and results import
     failed there with a traceback, and check-config said OK."""
     (problem,) = problems_of(MINIMAL, environ={"CALLROUTER_DATABASE_DSN": dsn})
-    assert problem.startswith("database.dsn: ") and said in problem, problem
+    assert problem.startswith("database.dsn (CALLROUTER_DATABASE_DSN): ") and said in problem, problem
     assert "secret-pass" not in problem
 
 

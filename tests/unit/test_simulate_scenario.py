@@ -324,7 +324,8 @@ def test_a_date_is_a_date_and_a_path_has_no_nul(tmp_path: Path) -> None:
     toml.write_text(SMALL.read_text().replace("date = 2026-11-23", "date = 2026-11-23T10:00:00"))
     with pytest.raises(ScenarioError) as caught:
         load_scenario(toml)
-    assert caught.value.problems[0].startswith("date: a date as YYYY-MM-DD"), caught.value.problems
+    said = "date: a date as YYYY-MM-DD (2026-11-23), not 2026-11-23T10:00:00"  # as written, no Python repr
+    assert caught.value.problems[0] == said, caught.value.problems
     assert problems({**small(), "config": "/tmp/a\x00b.toml"}) == [
         "config: a path without a NUL character, not '/tmp/a\\x00b.toml'"
     ]
