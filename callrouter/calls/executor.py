@@ -165,7 +165,16 @@ class ChannelExecutor:
             case JoinBridge(bridge_id, agent_channel):
                 if bridge_id not in self._bridges:  # made by another channel, or its creation failed
                     await self._make_bridge(bridge_id)
-                await ari.add_to_bridge(bridge_id, [channel, agent_channel])
+                try:
+                    await ari.add_to_bridge(bridge_id, [channel, agent_channel])
+                except AriNotFound as exc:
+                    if not _bridge_gone(exc):
+                        raise
+                    # Gone between its making and the join (destroyed by whoever): made again,
+                    # joined once more; a second refusal is the command's failure.
+                    self._bridges.discard(bridge_id)
+                    await self._make_bridge(bridge_id)
+                    await ari.add_to_bridge(bridge_id, [channel, agent_channel])
                 self._held = False  # joining the call's bridge left the holding bridge
             case DestroyBridge(_, bridge_id):
                 self._bridges.discard(bridge_id)  # a later join makes it again (an agent's phone dropped)

@@ -3,8 +3,9 @@ the call's end: a hang-up the switchboard sent while a failing bridge join was o
 way is still carried out, or the caller stays up in the application, alone, until
 they hang up. A join refused because the agent's phone is gone ("Channel not found",
 400) fails nothing: the phone's end decides (the caller goes back to their place). A
-join refused because the bridge is gone (404 "Bridge not found") is a failed command,
-not the caller's channel vanishing."""
+join refused because the bridge is gone (404 "Bridge not found") makes the bridge again
+and joins once more; refused again, it is a failed command, not the caller's channel
+vanishing."""
 
 from __future__ import annotations
 
@@ -92,4 +93,24 @@ async def test_a_join_refused_for_a_bridge_gone_is_a_failed_command_not_a_caller
     (failed,) = reported
     assert isinstance(failed, ev.CommandFailed), "the caller's channel is still there"
     assert failed.command == "joinbridge" and "Bridge not found" in failed.detail
-    assert [name for name, _ in ari.calls] == ["create_bridge", "add_to_bridge", "hangup"], "the end kept"
+    made_again = ["create_bridge", "add_to_bridge"] * 2  # made again and joined once more, refused again
+    assert [name for name, _ in ari.calls] == [*made_again, "hangup"], "the end kept"
+
+
+class BridgeGoneOnce(SlowFailingJoin):
+    """The call's bridge destroyed under the first join only."""
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        if any(name == "add_to_bridge" for name, _ in self.calls):
+            self.calls.append(("add_to_bridge", (bridge_id, tuple(channel_ids))))
+            return
+        await super().add_to_bridge(bridge_id, channel_ids)
+
+
+async def test_a_bridge_gone_under_the_join_is_made_again_and_the_call_goes_on() -> None:
+    ari = BridgeGoneOnce(status=404)
+    executor, reported = await joining(ari)
+    executor.put(cmd.Play(("sound:after",), "p9"))
+    await refused(ari)
+    assert [name for name, _ in ari.calls] == ["create_bridge", "add_to_bridge"] * 2 + ["play"]
+    assert reported == [], "joined the second time: the caller talks to the agent"
