@@ -163,18 +163,7 @@ class ChannelExecutor:
             case MakeBridge(bridge_id):
                 await self._make_bridge(bridge_id)
             case JoinBridge(bridge_id, agent_channel):
-                if bridge_id not in self._bridges:  # made by another channel, or its creation failed
-                    await self._make_bridge(bridge_id)
-                try:
-                    await ari.add_to_bridge(bridge_id, [channel, agent_channel])
-                except AriNotFound as exc:
-                    if not _bridge_gone(exc):
-                        raise
-                    # Gone between its making and the join (destroyed by whoever): made again,
-                    # joined once more; a second refusal is the command's failure.
-                    self._bridges.discard(bridge_id)
-                    await self._make_bridge(bridge_id)
-                    await ari.add_to_bridge(bridge_id, [channel, agent_channel])
+                await self._join(bridge_id, agent_channel)
                 self._held = False  # joining the call's bridge left the holding bridge
             case DestroyBridge(_, bridge_id):
                 self._bridges.discard(bridge_id)  # a later join makes it again (an agent's phone dropped)
@@ -185,6 +174,20 @@ class ChannelExecutor:
                 await ari.set_variable(channel, name, value)
             case cmd.ContinueInDialplan(context, extension):
                 await ari.continue_in_dialplan(channel, context, extension)
+
+    async def _join(self, bridge_id: str, agent_channel: str) -> None:
+        if bridge_id not in self._bridges:  # made by another channel, or its creation failed
+            await self._make_bridge(bridge_id)
+        try:
+            await self._ari.add_to_bridge(bridge_id, [self.channel_id, agent_channel])
+        except AriNotFound as exc:
+            if not _bridge_gone(exc):
+                raise
+            # Gone between its making and the join (destroyed by whoever): made again, joined
+            # once more; a second refusal is the command's failure.
+            self._bridges.discard(bridge_id)
+            await self._make_bridge(bridge_id)
+            await self._ari.add_to_bridge(bridge_id, [self.channel_id, agent_channel])
 
     async def _make_bridge(self, bridge_id: str) -> None:
         """The call's bridge made, or found made already (409): a bridge's id is its place's,
