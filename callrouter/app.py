@@ -32,7 +32,7 @@ from callrouter.calls.tally import centre_now
 from callrouter.config import Settings
 from callrouter.core import waits
 from callrouter.core.records import Outcome, Record, RepeatKind
-from callrouter.core.switchboard import Remember, RestoreAgents
+from callrouter.core.switchboard import Remember, RestoreAgents, RestoreCallbacks
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.secrets_hash import verify_secret
 from callrouter.secrets_pepper import NO_PEPPER
@@ -349,11 +349,15 @@ async def _restore_callbacks(
     PostgreSQL could not tell them (the spool's only: none booked meanwhile), once all
     this process wrote has landed there (calls/stored_callbacks.py). A restart finding a
     callback's conversation reads that callback, in any state."""
+    # None booked, by an operator or a caller, until the stored ones are on the switchboard
+    # (handed at the first connect to Asterisk): one of them may be for the same number.
+    dispatcher.step(RestoreCallbacks((), complete=False))
     callbacks = StoredCallbacks(
         lambda: stored_open_callbacks(queries, ()),
         lambda: writer.database_up is True and writer.backlog == 0,
         lambda: dispatcher.board.callbacks,
         dispatcher.restore_callbacks,
+        unknown=lambda: dispatcher.board.callbacks_unknown,
     )
     dispatcher.read_callbacks_with(lambda ids: named_callbacks(queries, ids, spooled))
     read = await stored_open_callbacks(queries, spooled)

@@ -203,7 +203,8 @@ def validate(
     reading ``prompts.source`` relative to this folder (the config file's).
     """
     data = copy.deepcopy(data)
-    problems = _secrets_in(data)
+    secrets = _secrets_in(data)  # the file's own, whatever the environment overrides
+    problems: list[str] = []
     # An explicit environ replaces the process environment entirely.
     env = EnvironmentValues(**_env_kwargs(environ)) if environ is not None else Environment()
     overridden: dict[str, str] = {}  # a key's path -> the variable its value came from
@@ -228,8 +229,8 @@ def validate(
         words = prompts_base / parts.prompts["source"]
         needed = prompts.RESULTS if "results" in data else ()
         problems.extend(prompts.missing(parts, words, also=needed))
-    if problems:
-        raise ConfigError(source, from_environment(problems, overridden))
+    if problems or secrets:
+        raise ConfigError(source, secrets + from_environment(problems, overridden))
     try:
         file = FileConfig.model_validate(data)
     except ValidationError as exc:  # split() saw every key; kept so nothing slips through

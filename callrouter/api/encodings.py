@@ -21,6 +21,7 @@ def coding(header: str | None) -> str:
     """The coding a ``Content-Encoding`` header names ("" for none or identity); a
     JSON 415 for one not taken."""
     name = (header or "").strip().lower()
+    name = "gzip" if name == "x-gzip" else name  # the same coding (RFC 9110, 8.4.1.3)
     if name in ("", "identity", "gzip", "deflate"):
         return "" if name == "identity" else name
     shown = name if len(name) <= 40 else name[:40] + "..."
@@ -34,13 +35,16 @@ def decoded(raw: bytes, name: str, limit: int) -> bytes:
     aiohttp takes it."""
     if not name or not raw:
         return raw
-    unpacking = zlib.decompressobj(_window_bits(name, raw[0]))
-    try:
-        body = unpacking.decompress(raw, limit + 1)
-    except zlib.error:
-        body, whole = b"", False
-    else:
-        whole = unpacking.eof and not unpacking.unused_data
+    body, rest, whole = b"", raw, True
+    while rest and whole and len(body) <= limit:  # gzip members one after another (RFC 1952)
+        unpacking = zlib.decompressobj(_window_bits(name, rest[0]))
+        try:
+            body += unpacking.decompress(rest, limit + 1 - len(body))
+        except zlib.error:
+            whole = False
+        else:
+            whole = unpacking.eof and (name == "gzip" or not unpacking.unused_data)
+            rest = unpacking.unused_data
     if len(body) > limit:
         raise ApiError(413, f"body: larger than {limit} bytes once decoded")
     if not whole:

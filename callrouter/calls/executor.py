@@ -250,8 +250,17 @@ class ChannelExecutor:
             case cmd.StartMoh() if self._hold_bridge is not None:
                 if self._held:
                     return
-                await self._ari.add_to_bridge(self._hold_bridge, [channel])
-                self._held = True
+                try:
+                    await self._ari.add_to_bridge(self._hold_bridge, [channel])
+                    self._held = True
+                except AriNotFound as exc:
+                    if not _bridge_gone(exc):
+                        raise
+                    # The shared holding bridge is gone (its making failed at the connect):
+                    # this caller's music on their own channel from now on, not a hang-up.
+                    log.warning("holding bridge %s gone: music on channel %s", self._hold_bridge, channel)
+                    self._hold_bridge = None
+                    await self._ari.start_moh(channel)
             case cmd.StopMoh() if self._hold_bridge is not None:
                 return  # stays in the holding bridge; the next sound plays over the music
             case cmd.StartMoh():

@@ -99,8 +99,8 @@ class Reconciler:
         await self.reconcile(adopt=True)
         if not self._callbacks_handed:  # once: later reconnects must not bring back finished ones
             callbacks, self._stored_callbacks, self._callbacks_handed = self._stored_callbacks, (), True
-            if callbacks or not self._callbacks_complete:
-                self._step(sb.RestoreCallbacks(callbacks, self._callbacks_complete))
+            # Always: the switchboard books no callback until it has them (callbacks_unknown).
+            self._step(sb.RestoreCallbacks(callbacks, self._callbacks_complete))
         self._step(sb.PollResults())  # a look for due results now; the next ones on its own clock
 
     async def _hold_bridge(self) -> None:
@@ -153,9 +153,21 @@ class Reconciler:
                 await self._hangup_leg(channel_id, "caller gone")
         if adopt:  # not a channel the switchboard follows: a call, an agent's phone, a person dialled
             board = self._board()
-            await self._adopt(
-                listed - set(board.calls) - set(board.legs) - set(board.dials) - set(board.result_dials)
-            )
+            dialled = (set(board.dials) | set(board.result_dials)) & listed
+            await self._adopt(listed - set(board.calls) - set(board.legs) - dialled)
+            await self._answered_meanwhile(dialled)
+
+    async def _answered_meanwhile(self, dialled: set[str]) -> None:
+        """People dialled who answered while the events' WebSocket was down (their
+        StasisStart lost): told now, or they would hear silence until the ring's end
+        and the attempt count as not answered. Told twice, the switchboard ignores it."""
+        for channel_id in sorted(dialled):
+            try:
+                channel = await self._ari.get_channel(channel_id)
+            except (AriError, OSError, TimeoutError):
+                continue
+            if channel.state == "Up":
+                self._step(sb.DialAnswered(channel_id))
 
     async def _adopt(self, channel_ids: set[str]) -> None:
         """Channels in the application that the switchboard does not know (a router

@@ -24,6 +24,7 @@ from callrouter.store.restore import callback_key
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0
+SETTLED_LOOK = 0.05  # of RETRY_SECONDS: every 250 ms
 
 
 class StoredCallbacks:
@@ -34,27 +35,42 @@ class StoredCallbacks:
         on_board: Callable[[], Iterable[str]],
         restore: Callable[[list[CallbackRecord]], None],
         retry_seconds: float = RETRY_SECONDS,
+        unknown: Callable[[], bool] = lambda: False,
     ) -> None:
         """``read``: the open callbacks PostgreSQL holds, None when it cannot answer;
         ``settled``: whether every record written so far is in PostgreSQL; ``on_board``:
-        the ids of the switchboard's callbacks; ``restore``: hands callbacks to it."""
+        the ids of the switchboard's callbacks; ``restore``: hands callbacks to it;
+        ``unknown``: whether the switchboard does not have them yet (they are handed
+        at the first connect to Asterisk: ``Board.callbacks_unknown``)."""
         self._read = read
         self._settled = settled
         self._on_board = on_board
         self._restore = restore
+        self._unknown = unknown
         self.retry_seconds = retry_seconds
         self.read = False
 
     def booking_wait(self) -> int | None:
-        """None once read; until then the seconds to wait before asking to book again."""
-        return None if self.read else math.ceil(self.retry_seconds)
+        """None once read and on the switchboard; until then the seconds to wait before
+        asking to book again."""
+        return None if self.read and not self._unknown() else math.ceil(self.retry_seconds)
 
     async def run(self) -> None:
-        """Read until read once (at once if the start's read did it)."""
+        """Read until read once (at once if the start's read did it). Whether all written
+        has landed is looked at every ``SETTLED_LOOK`` of the retry's time (records flow
+        on: a look only every retry would seldom find none on their way); read at most
+        once a retry."""
+        loop = asyncio.get_running_loop()
+        next_read = loop.time() + self.retry_seconds
         while not self.read:
-            await asyncio.sleep(self.retry_seconds)
-            if self._settled():
+            await asyncio.sleep(self.retry_seconds * SETTLED_LOOK)
+            if loop.time() < next_read or not self._settled():
+                continue
+            next_read = loop.time() + self.retry_seconds
+            try:
                 await self.read_now()
+            except Exception:  # a row that cannot be read, say: said, and tried again
+                log.exception("the open callbacks could not be read; trying again")
 
     async def read_now(self) -> bool:
         """Read them now: True when PostgreSQL answered. A callback on the board while

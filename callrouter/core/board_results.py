@@ -122,7 +122,7 @@ def answered(s: _Step, channel_id: str) -> bool:
     nid = s.board.result_dials.get(channel_id)
     held = s.board.results.get(nid) if nid is not None else None
     rules = _rules(s)
-    if held is None or nid is None or rules is None:
+    if held is None or nid is None or rules is None or held.answered:  # answered already: told twice
         return nid is not None
     line = s.board.rules.line_named(held.notification.line)
     s.deadline(("results_dial", nid), None)

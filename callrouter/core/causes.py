@@ -9,9 +9,12 @@ from __future__ import annotations
 # Q.850 cause codes and Asterisk's own wording of them (main/channel.c, checked
 # against the installed Asterisk's strings).
 TEXT = {
+    1: "Unallocated (unassigned) number",
+    2: "No route to specified transmit network",
     3: "No route to destination",
     5: "Misdialed trunk prefix",
     6: "Channel unacceptable",
+    7: "Call awarded and being delivered in an established channel",
     8: "Pre-empted",
     14: "Number ported elsewhere",
     16: "Normal Clearing",
@@ -31,17 +34,30 @@ TEXT = {
     34: "Circuit/channel congestion",
     38: "Network out of order",
     41: "Temporary failure",
+    42: "Switching equipment congestion",
     43: "Access information discarded",
+    44: "Requested channel not available",
     50: "Facility not subscribed",
     52: "Outgoing call barred",
     54: "Incoming call barred",
+    57: "Bearer capability not authorized",
+    58: "Bearer capability not available",
+    65: "Bearer capability not implemented",
     66: "Channel not implemented",
     69: "Facility not implemented",
     81: "Invalid call reference value",
     88: "Incompatible destination",
     95: "Invalid message unspecified",
+    96: "Mandatory information element is missing",
     97: "Message type nonexist.",
     98: "Wrong message",
+    99: "Info. element nonexist or not implemented",
+    100: "Invalid information element contents",
+    101: "Wrong call state",
+    102: "Recovery on timer expiry",
+    103: "Mandatory IE length error",
+    111: "Protocol error",
+    127: "Interworking, unspecified",
 }
 
 

@@ -47,9 +47,12 @@ class DidPattern:
     specificity: tuple[int, ...]
 
     @property
-    def fixed(self) -> bool:
-        """A block of numbers of one length (no ``.`` or ``!``): every number in it is the line's."""
-        return self.text.rstrip()[-1:] not in (".", "!")
+    def block(self) -> bool:
+        """A block of a line's numbers: of one length (no ``.`` or ``!``) with at most
+        ``BLOCK_WILDCARDS`` digits open (``_781627003XX``). A pattern open wider
+        (``_7XXXXXXXXXX``) says which calls a line takes, not whose numbers they are."""
+        open_digits = sum(1 for width in self.specificity if width > 1)
+        return self.text.rstrip()[-1:] not in (".", "!") and open_digits <= BLOCK_WILDCARDS
 
     @classmethod
     def parse(cls, text: str) -> DidPattern:
@@ -103,9 +106,13 @@ def is_pattern(did: str) -> bool:
     return did.strip().startswith("_")
 
 
+# A DID block is at most 10,000 numbers: a pattern with more digits open is no block.
+BLOCK_WILDCARDS = 4
+
+
 def in_blocks(digits: str, patterns: Iterable[DidPattern]) -> bool:
-    """Whether the number's digits are in a block of fixed length among ``patterns``."""
-    return any(p.fixed and p.regex.match(digits) for p in patterns)
+    """Whether the number's digits are in a block of a line's numbers among ``patterns``."""
+    return any(p.block and p.regex.match(digits) for p in patterns)
 
 
 class DidDirectory(Generic[T]):
@@ -127,8 +134,8 @@ class DidDirectory(Generic[T]):
 
     def owns(self, number: str) -> bool:
         """Whether ``number`` is one of the centre's own: a line's number, or in a block of
-        a line's numbers (``_781627003XX``). A pattern of open length (``_X.``) says which
-        calls a line takes, not that every number is the centre's."""
+        a line's numbers (``_781627003XX``: ``DidPattern.block``). A pattern of open length
+        (``_X.``) or a wide one says which calls a line takes, not that every number is the centre's."""
         digits = digits_of(number)
         return digits in self._exact or in_blocks(digits, (p for p, _ in self._patterns))
 

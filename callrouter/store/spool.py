@@ -194,9 +194,11 @@ def _items(where: str, value: object, item: type) -> tuple[Any, ...]:
 
 # ---- the files (blocking: call through asyncio.to_thread) ------------------------------
 def open_private(path: Path) -> BinaryIO:
-    """``path`` open to append to (and read), made owner-only (0600) when it is new,
-    whatever the umask: the spool files hold callers' numbers."""
-    return os.fdopen(os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600), "a+b")
+    """``path`` open to append to (and read), owner-only (0600) whatever the umask, and
+    whatever mode an earlier version made it with: the spool files hold callers' numbers."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "a+b")
 
 
 def append(path: Path, lines: list[str]) -> None:

@@ -21,6 +21,7 @@ from tests.unit.test_call import PLAN, connected, in_menu
         ("17", "User busy"),
         ("19", "User alerting, no answer"),
         ("Normal Clearing", "Normal Clearing"),  # ChannelDestroyed's own words
+        ("127", "Interworking, unspecified"),
         ("255", "255"),  # a number Asterisk has no words for
         ("normal", "normal"),
         ("", ""),

@@ -583,3 +583,9 @@ def test_a_topic_table_is_named_as_a_topic_is() -> None:
 def test_a_did_longer_than_any_phone_number_is_refused() -> None:
     (problem,) = problems_of(line_toml("c", '["+7816270010100000000000"]'))
     assert problem.startswith("lines[0].dids: ") and "at most 15 digits" in problem, problem
+
+
+def test_a_password_in_the_files_address_is_the_files_even_when_the_environment_overrides_it() -> None:
+    text = '[ari]\nurl = "http://u:secret-pass@127.0.0.1:8088"\n' + MINIMAL
+    (problem,) = problems_of(text, environ={"CALLROUTER_ARI_URL": "http://127.0.0.1:8088"})
+    assert problem.startswith("ari.url: a password in the address"), problem

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from callrouter.ari import models as ari
 from callrouter.ari.models import Application, Channel
+from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
 from callrouter.core.callbacks import Stage
 from callrouter.core.records import CallbackRecord, CallbackState
@@ -172,4 +173,26 @@ async def test_a_callbacks_conversation_that_cannot_be_read_is_hung_up_as_before
     await settle()
     assert sorted(board.asterisk.hung_up) == [leg, person]
     assert board.dispatcher.board.callbacks == {}
+    await board.writer.close(writing)
+
+
+async def test_a_person_who_answered_while_the_events_were_down_is_told_at_the_reconnect(
+    tmp_path: Path,
+) -> None:
+    """Their StasisStart was lost with the WebSocket: up now, the switchboard hears the
+    answer (a ringing one is left to ring)."""
+    board = Switchboard(tmp_path)
+    writing = await board.start()
+    board.asterisk.channels["callback-cb1-1"] = dialled("callback-cb1-1", "callback,cb1")
+    ringing = dialled("results-n1-1-5", "results,n1").model_copy(update={"state": "Ringing"})
+    board.asterisk.channels["results-n1-1-5"] = ringing
+    board.dispatcher.board = replace(
+        board.dispatcher.board, dials={"callback-cb1-1": "cb1"}, result_dials={"results-n1-1-5": "n1"}
+    )
+    stepped: list[object] = []
+    reconciler = board.dispatcher._reconciler
+    reconciler._step = stepped.append
+    await reconciler.reconcile(adopt=True)
+    assert [e for e in stepped if isinstance(e, sb.DialAnswered)] == [sb.DialAnswered("callback-cb1-1")]
+    assert board.asterisk.hung_up == []
     await board.writer.close(writing)

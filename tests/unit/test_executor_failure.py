@@ -114,3 +114,31 @@ async def test_a_bridge_gone_under_the_join_is_made_again_and_the_call_goes_on()
     await refused(ari)
     assert [name for name, _ in ari.calls] == ["create_bridge", "add_to_bridge"] * 2 + ["play"]
     assert reported == [], "joined the second time: the caller talks to the agent"
+
+
+class HoldingBridgeGone(SlowFailingJoin):
+    """The shared holding bridge was never made (its making failed at the connect)."""
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        self.calls.append(("add_to_bridge", (bridge_id, tuple(channel_ids))))
+        raise AriNotFound(404, "POST", f"/bridges/{bridge_id}/addChannel", '{"message":"Bridge not found"}')
+
+    async def start_moh(self, channel_id: str) -> None:
+        self.calls.append(("start_moh", (channel_id,)))
+
+    async def stop_moh(self, channel_id: str) -> None:
+        self.calls.append(("stop_moh", (channel_id,)))
+
+
+async def test_a_holding_bridge_gone_gives_the_caller_music_on_their_channel_not_a_hang_up() -> None:
+    ari = HoldingBridgeGone()
+    reported: list[ev.CallEvent] = []
+    report = lambda _, event: reported.append(event)  # noqa: E731
+    executor = ChannelExecutor("caller", ari, build_metrics(["x"]), report, "holding-1")  # type: ignore[arg-type]
+    executor.put(cmd.StartMoh())
+    executor.put(cmd.StopMoh())
+    executor.put(cmd.StartMoh())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [name for name, _ in ari.calls] == ["add_to_bridge", "start_moh", "stop_moh", "start_moh"]
+    assert reported == [], "the caller waits on, with music"

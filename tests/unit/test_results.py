@@ -121,6 +121,8 @@ def answered(result: ResultKind = ResultKind.NEGATIVE) -> tuple[sb.Board, str]:
     channel = board.results[NID].channel_id
     board, out = sb.step(board, sb.DialAnswered(channel), at(5))
     assert media(out, channel) == ["results_greeting-clinic-central", "results_verify"]
+    again, twice = sb.step(board, sb.DialAnswered(channel), at(6))  # told again (a reconnect's look)
+    assert twice == [] and again.calls == board.calls, "one call, one greeting"
     return board, channel
 
 

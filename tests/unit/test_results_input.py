@@ -210,8 +210,9 @@ def test_the_centres_own_numbers_and_excluded_ones_are_never_a_patients_phone() 
 
 def test_a_number_in_a_block_of_a_lines_numbers_is_the_centres_own_but_not_any_number() -> None:
     """``_781627003XX`` is a block of a line's numbers: each is the centre's; a line
-    that takes every call (``_X.``) does not make every number the centre's."""
-    blocks = (DidPattern.parse("_781627003XX"), DidPattern.parse("_X."), DidPattern.parse("_49!"))
+    that takes every call (``_X.``, or ``_7XXXXXXXXXX``) does not make every number the centre's."""
+    wide = DidPattern.parse("_7XXXXXXXXXX")  # every Russian number: which calls a line takes, no block
+    blocks = (DidPattern.parse("_781627003XX"), DidPattern.parse("_X."), DidPattern.parse("_49!"), wide)
     rules = InputRules(lines=RULES.lines, languages=RULES.languages, own_blocks=blocks)
     own = "the number of one of the centre's lines: the call would ring the centre"
     assert problems_of({**GOOD, "phone": "+78162700355"}, rules) == [("phone", own)]

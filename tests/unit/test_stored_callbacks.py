@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from callrouter.api.server import build_app
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.stored_callbacks import StoredCallbacks
+from callrouter.core import switchboard as sb
 from callrouter.core.records import CallbackRecord, CallbackState
 from callrouter.metrics import Metrics
 from tests.unit.admin_api.harness import AUTH, TOKEN, Abandoned, Callbacks, call
@@ -48,7 +49,10 @@ class Database:
 def reader(board: Switchboard, database: Database, settled: bool = True) -> StoredCallbacks:
     dispatcher = board.dispatcher
     on_board = lambda: dispatcher.board.callbacks  # noqa: E731
-    return StoredCallbacks(database.read, lambda: settled, on_board, dispatcher.restore_callbacks, 0.01)
+    unknown = lambda: dispatcher.board.callbacks_unknown  # noqa: E731
+    return StoredCallbacks(
+        database.read, lambda: settled, on_board, dispatcher.restore_callbacks, 0.01, unknown
+    )
 
 
 async def test_no_callback_is_booked_by_hand_until_the_stored_ones_are_read(tmp_path: Path) -> None:
@@ -94,6 +98,7 @@ async def test_a_callback_on_the_board_is_not_handed_again_however_its_id_is_spe
 
 async def test_they_are_read_again_only_once_all_written_has_landed(tmp_path: Path) -> None:
     board, database = Switchboard(tmp_path), Database()
+    board.dispatcher.step(sb.RestoreCallbacks((), complete=False))  # as app.py starts
     unsettled = reader(board, database, settled=False)
     running = asyncio.create_task(unsettled.run())
     await asyncio.sleep(0.05)
@@ -105,10 +110,10 @@ async def test_they_are_read_again_only_once_all_written_has_landed(tmp_path: Pa
     assert database.reads > 0 and not running.done(), "read again while PostgreSQL cannot answer"
     database.open = [stored(board)]
     await asyncio.wait_for(running, 1)
-    assert callbacks.read and callbacks.booking_wait() is None
-    assert board.dispatcher.board.callbacks == {}, "before the first connect: kept for it"
+    assert callbacks.read and board.dispatcher.board.callbacks == {}, "before the first connect: kept for it"
+    assert callbacks.booking_wait() == 1, "read, not yet on the switchboard: none booked meanwhile"
     writing = await board.start()
-    assert STORED_ID in board.dispatcher.board.callbacks
+    assert STORED_ID in board.dispatcher.board.callbacks and callbacks.booking_wait() is None
     await board.quiet()
     await board.writer.close(writing)
 
@@ -123,5 +128,28 @@ async def test_the_switchboard_books_none_for_callers_either_until_they_are_read
     await settle()
     state = board.dispatcher.board
     assert not state.callbacks_unknown and STORED_ID in state.callbacks
+    await board.quiet()
+    await board.writer.close(writing)
+
+
+async def test_read_at_the_start_none_is_booked_until_the_first_connect_hands_them(tmp_path: Path) -> None:
+    """PostgreSQL answered at the start, Asterisk is not there yet: a callback booked then
+    for a number with a stored open one made a second (refused by PostgreSQL later) and
+    the stored one was never dialled. None is booked until the switchboard has them."""
+    board, database = Switchboard(tmp_path), Database()
+    board.dispatcher.step(sb.RestoreCallbacks((), complete=False))  # as app.py starts
+    database.open = [stored(board)]
+    callbacks = reader(board, database)
+    assert await callbacks.read_now()  # the start's read
+    assert callbacks.booking_wait() == 1, "not on the switchboard yet"
+    admin = CentreAdmin(board.dispatcher, Abandoned(), Callbacks(), board.clock, callbacks.booking_wait)
+    app = build_app(Metrics(), lambda: {"ok": True}, TOKEN, admin)
+    async with TestClient(TestServer(app)) as client:
+        async with client.post("/callbacks", json=FOLLOW_UP, headers=AUTH) as response:
+            assert response.status == 503
+        writing = await board.start()  # the first connect
+        assert list(board.dispatcher.board.callbacks) == [STORED_ID] and callbacks.booking_wait() is None
+        status, body = await call(client, "POST", "/callbacks", json=FOLLOW_UP, headers=AUTH)
+        assert status == 409 and "pending" in body["error"], "ANNA's stored callback is the one"
     await board.quiet()
     await board.writer.close(writing)

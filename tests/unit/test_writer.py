@@ -344,6 +344,10 @@ def permissive_umask() -> Iterator[None]:
 
 @pytest.mark.usefixtures("permissive_umask")
 async def test_the_files_that_keep_callers_numbers_are_the_owners_alone(harness: Harness) -> None:
+    old = harness.spool_dir / "records.bad"  # as an earlier version made it: 0644
+    harness.spool_dir.mkdir(parents=True, exist_ok=True)
+    old.touch(mode=0o644)
+    old.chmod(0o644)
     harness.store.down = True
     writer = harness.writer()
     harness.start(writer)

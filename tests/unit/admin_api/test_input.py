@@ -109,6 +109,10 @@ async def test_a_body_not_in_the_content_encoding_it_names_is_400_not_500(client
             client, "POST", "/agents/agent1/pause", data=b'{"reason": "x"}', headers=headers
         )
         assert status == 400 and "body" in str(body), (encoding, status, body)
+    headers = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    for data in (gzip.compress(b'{"reason": "x"}') + b"junk", gzip.compress(b'{"reason": "x"}')[:-3]):
+        status, body = await call(client, "POST", "/agents/agent1/pause", data=data, headers=headers)
+        assert status == 400 and "body" in str(body), (data, status, body)  # trailing junk, cut short
 
 
 @pytest.mark.parametrize("encoding", ["br", "zstd", "compress", "gzip, br", "x-" + "z" * 300])
@@ -135,6 +139,8 @@ async def test_a_content_encoding_not_taken_is_a_json_415_naming_it(
         ("deflate", zlib.compress),
         ("Deflate", lambda data: zlib.compress(data)[2:-4]),  # without its zlib header, as some clients send
         ("identity", lambda data: data),
+        ("x-gzip", gzip.compress),  # gzip's old name (RFC 9110)
+        ("gzip", lambda data: gzip.compress(data[:7]) + gzip.compress(data[7:])),  # two members (RFC 1952)
     ],
 )
 async def test_a_body_in_a_content_encoding_taken_is_read(
