@@ -52,7 +52,9 @@ def test_gluing_leaves_everything_else_as_given() -> None:
     ]
 
 
-def test_an_unknown_log_level_is_a_usage_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_log_level_is_a_usage_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], clean_cli: None
+) -> None:
     with pytest.raises(SystemExit) as raised:
         cli.main(["--log-level", "NOPE", "check-config", "callrouter.example.toml"])
     assert raised.value.code == 2

@@ -55,7 +55,7 @@ def test_the_summary_counts_rows_and_reasons_most_first() -> None:
 
 
 def test_an_import_without_a_pepper_says_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, clean_cli: None
 ) -> None:
     """The router warns at start; the import, which hashes the secrets, said nothing."""
     from callrouter import cli, results_import
