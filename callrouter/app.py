@@ -10,6 +10,7 @@ import secrets
 import signal
 import socket
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,11 @@ def build_dispatcher(
         queue.hold_bridges,
         Route(settings.file.callback.dial, settings.file.callback.lease_seconds),
     )
-    return Dispatcher(compiled.board(settings, repeat_key), shell, ari, writer, metrics, clock, leases)
+    board = compiled.board(settings, repeat_key)
+    # A mark of this run on the channels it originates (the rings of a router before may
+    # still be in Asterisk, under ids this one would give again).
+    board = replace(board, rules=replace(board.rules, run=secrets.token_hex(3)))
+    return Dispatcher(board, shell, ari, writer, metrics, clock, leases)
 
 
 def build_metrics(line_names: Iterable[str], settings: Settings | None = None) -> Metrics:
@@ -277,6 +282,9 @@ async def run(settings: Settings) -> int:
             "ari_connected": events.connected.is_set(),
             "ready": events.ready.is_set(),
             "database_up": writer.database_up,
+            # False while the callbacks stored before this start are not on the switchboard
+            # (PostgreSQL could not tell them, or Asterisk not connected yet): none is booked
+            "callbacks_known": not dispatcher.board.callbacks_unknown,
             "active_calls": dispatcher.active_calls,
             "queued": len(dispatcher.board.centre.queue),
             "record_backlog": writer.backlog,

@@ -272,7 +272,8 @@ async def read_body(request: web.Request, model: type[Model], limit: int = MAX_B
     """The request's JSON body as ``model``, ``limit`` bytes at most; no body counts as ``{}``."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"body: larger than {limit} bytes")
-    name = encodings.coding(request.headers.get(hdrs.CONTENT_ENCODING))
+    # Given on several header lines, it is one list (RFC 9110, 5.3): read whole.
+    name = encodings.coding(", ".join(request.headers.getall(hdrs.CONTENT_ENCODING, [])) or None)
     if limit != request.client_max_size:  # the app's limit is the other routes' (413 beyond, too)
         request = request.clone(client_max_size=limit)
     try:

@@ -86,6 +86,10 @@ class FakeAriClient:
         self._record("get_channel", channel_id)
         return self.channels.get(channel_id) or fake_channel(channel_id)
 
+    async def list_channels(self) -> list[Channel]:
+        self._record("list_channels")
+        return list(self.channels.values())
+
     async def application(self, app: str) -> Application:
         self._record("application", app)
         return Application(

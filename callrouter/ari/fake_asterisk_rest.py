@@ -141,6 +141,11 @@ class FakeAsteriskRest:
         self._later(0.0, lambda: self._end(channel, True, playing, "done", None))
         await self._reply()
 
+    async def list_channels(self) -> list[models.Channel]:
+        self._ledger.begin("list_channels", "")
+        await self._reply()
+        return list(self.channels.values())
+
     async def get_channel(self, channel_id: str) -> models.Channel:
         self._ledger.begin("get_channel", channel_id)
         channel = self.channels.get(channel_id)

@@ -36,6 +36,7 @@ from callrouter.store.results_dialler import ResultsDialler
 from callrouter.store.writer import RecordWriter
 
 log = logging.getLogger(__name__)
+NORMAL_CLEARING = 16  # the Q.850 cause of a hang-up that gives none
 
 
 def utcnow() -> datetime:
@@ -283,7 +284,8 @@ class Dispatcher:
                     executor.finished(playback.id)
                 self._on_call(channel_id, ev.PlaybackFinished(playback.id))
             case ari.ChannelHangupRequest(channel=channel):
-                self._on_call(channel.id, ev.CallerHungUp(str(event.cause or "normal")))
+                # No cause (a plain BYE): Asterisk's ChannelDestroyed says 16, Normal Clearing.
+                self._on_call(channel.id, ev.CallerHungUp(str(event.cause or NORMAL_CLEARING)))
             case ari.StasisEnd(channel=channel):
                 self._gone(channel.id, "left the application")
             case ari.ChannelDestroyed(channel=channel, cause_txt=cause):

@@ -23,11 +23,13 @@ from callrouter.core.call import call_id_for
 from callrouter.core.callbacks import id_key
 from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.records import CallbackRecord, PlaceRecord
+from callrouter.core.records import CallbackRecord, CallbackState, PlaceRecord
 from callrouter.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+# The ids the switchboard gives the channels it originates (``Rules.originated``).
+ORIGINATED = ("agent-", "callback-", "results-")
 # The only events the application asks Asterisk for (ARI-NOTES 16: fewer events, less lag).
 EVENT_FILTER = [
     "StasisStart",
@@ -156,6 +158,24 @@ class Reconciler:
             dialled = (set(board.dials) | set(board.result_dials)) & listed
             await self._adopt(listed - set(board.calls) - set(board.legs) - dialled)
             await self._answered_meanwhile(dialled)
+            await self._end_rings_before(listed)
+
+    async def _end_rings_before(self, listed: set[str]) -> None:
+        """Rings a router before originated and nobody answered yet (an agent's phone, a
+        callback's person, a patient): not in the application until answered, so not
+        adopted, and answered later they would be hung up at once. Ended now, before
+        this router rings anyone again (it follows only what its switchboard knows)."""
+        board = self._board()
+        ours = set(board.legs) | set(board.dials) | set(board.result_dials) | set(board.calls)
+        try:
+            channels = await self._ari.list_channels()
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("the rings of a router before not looked for: %s", exc)
+            return
+        for channel in channels:
+            if channel.id.startswith(ORIGINATED) and channel.id not in ours | listed:
+                log.info("hanging up %s, rung by a router before", channel.id)
+                self._spawn(self._hangup_leg(channel.id, "rung by a router before"))
 
     async def _answered_meanwhile(self, dialled: set[str]) -> None:
         """People dialled who answered while the events' WebSocket was down (their
@@ -226,17 +246,17 @@ class Reconciler:
     ) -> list[sb.FoundCallback]:
         """Callbacks' people dialled by a router before: one who answered (up, with the
         agent's phone the router rang for the callback) talks on, with the callback as
-        stored; any other attempt is over, and hung up (so is a conversation whose
-        callback cannot be read: it would be followed blind)."""
+        stored (one that cannot be read, PostgreSQL away: as answered, from what its
+        channel says); any other attempt is over, and hung up."""
         answered = {i: c for i, c in dialled.items() if c.state == "Up" and i in legs}
         records = await self._callbacks_named(list(answered)) if answered else {}
         found = []
         for callback_id, channel in dialled.items():
-            record = records.get(id_key(callback_id))
-            if callback_id not in answered or record is None:
+            if callback_id not in answered:
                 log.info("hanging up outbound channel %s of a router before", channel.id)
                 self._spawn(self._hangup_leg(channel.id, "stray"))
                 continue
+            record = records.get(id_key(callback_id)) or _unread(callback_id, channel)
             agent_channel, agent_id = legs.pop(callback_id)
             log.info(
                 "following callback %s's conversation on channel %s after a restart", callback_id, channel.id
@@ -261,3 +281,14 @@ class Reconciler:
             return await self._ari.get_variable(channel_id, name)
         except (AriError, OSError, TimeoutError):
             return None
+
+
+def _unread(callback_id: str, channel: ari.Channel) -> CallbackRecord:
+    """A callback talking whose record cannot be read: answered (its conversation is
+    followed to its end; nothing of it is written, as answered it was recorded so)."""
+    at = channel.creationtime
+    number = channel.connected.number or channel.caller.number or ""
+    return CallbackRecord(
+        callback_id, at, CallbackState.COMPLETED, number, at, at, "", "", "", 0,
+        reason="taken up after a restart; its record could not be read",
+    )  # fmt: skip

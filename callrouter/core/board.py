@@ -51,6 +51,13 @@ class Rules:
     callback: CallbackRules | None = None  # None: callbacks are never offered nor dialled
     by_name: Mapping[str, LineInfo] = field(default_factory=dict)  # every line by its name
     results: ResultsRules | None = None  # None: no results call is made
+    # This router process's mark on the channels it originates ("": none): a restarted
+    # router's never share an id with its predecessor's rings still in Asterisk.
+    run: str = ""
+
+    def originated(self, name: str) -> str:
+        """The id of a channel this router originates: ``name``, and its run's mark."""
+        return f"{name}-{self.run}" if self.run else name
 
     def line_named(self, name: str) -> LineInfo | None:
         return self.by_name.get(name)

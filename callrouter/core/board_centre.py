@@ -110,7 +110,7 @@ def _ring(s: _Step, agent_id: str, entry_id: str) -> None:
 def ring_leg(s: _Step, agent_id: str, entry_id: str, label: str | None) -> None:
     board = s.board
     made = board.legs_made + 1
-    leg_channel = f"agent-{entry_id}-{made}"
+    leg_channel = board.rules.originated(f"agent-{entry_id}-{made}")
     leg = Leg(leg_channel, agent_id, entry_id)
     s.put("legs", leg_channel, leg)
     s.put("leg_of", entry_id, leg_channel)

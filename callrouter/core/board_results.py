@@ -101,7 +101,9 @@ def taken(s: _Step, notifications: tuple[Notification, ...], pending: int) -> No
 
 def _dial(s: _Step, notification: Notification, rules: ResultsRules) -> None:
     nid = notification.notification_id
-    channel_id = f"results-{nid}-{len(notification.attempts) + 1}-{int(s.now.timestamp())}"
+    channel_id = s.board.rules.originated(
+        f"results-{nid}-{len(notification.attempts) + 1}-{int(s.now.timestamp())}"
+    )
     s.put("results", nid, ResultsCall(notification, channel_id, s.now))
     s.put("result_dials", channel_id, nid)
     s.deadline(("results_dial", nid), s.now + timedelta(seconds=rules.ring_seconds + RING_GRACE_SECONDS))

@@ -20,6 +20,7 @@ completed, failed or cancelled. The results dialler reuses this part.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -148,7 +149,7 @@ def attempt_failed(
             at=now,
             state=CallbackState.FAILED,
             attempts=attempts,
-            reason=f"{outcome} x{len(counted)}",
+            reason=_tally(a.outcome for a in counted),
         )
         return evolve(
             callback, record=record, stage=Stage.SCHEDULED, agent=None, person_leg=None, due_at=None
@@ -168,6 +169,15 @@ def outcome_of(cause: str) -> str:
     if "no answer" in text or "timeout" in text or "no user" in text:
         return "no_answer"
     return "failed"
+
+
+def _tally(outcomes: Iterable[str]) -> str:
+    """Why a callback failed: each attempt's outcome counted, first seen first
+    (``no_answer x3``; ``busy x1, no_answer x1``)."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return ", ".join(f"{outcome} x{n}" for outcome, n in counts.items())
 
 
 def later(callback: Callback, now: datetime, wait: timedelta) -> Callback:

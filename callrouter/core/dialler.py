@@ -192,7 +192,7 @@ def agent_answered(s: _Step, callback_id: str) -> None:
     """The reserved agent took the call: now the person is called."""
     callback = s.board.callbacks[callback_id]
     s.set(centre=cc.forget_ended(s.board.centre, [callback_id]))  # out of the queue: connected
-    channel_id = f"callback-{callback_id}-{callback.dials + 1}"
+    channel_id = s.board.rules.originated(f"callback-{callback_id}-{callback.dials + 1}")
     dialling = cbs.dialling(callback, s.now, channel_id)
     cb._save(s, dialling)
     s.put("dials", channel_id, callback_id)

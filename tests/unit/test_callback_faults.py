@@ -218,3 +218,23 @@ def test_until_the_stored_callbacks_are_known_none_is_booked_and_then_none_is_do
     assert list(board.callbacks) == [stored_id] and not board.callbacks_unknown
     board, _ = sb.step(board, sb.ScheduleCallback(hand), at(23))
     assert "cb-9" in board.callbacks, "known now: booked as before"
+
+
+def test_a_failed_callbacks_reason_counts_each_outcome() -> None:
+    """Busy, then not answered: it said "no_answer x2", the last outcome twice."""
+    from datetime import timedelta
+
+    from callrouter.core import callbacks as cbs
+
+    rules = cbs.CallbackRules(max_attempts=2)
+    record = CallbackRecord(
+        "cb-1", at(0), CallbackState.DIALLING, ANNA, at(0), at(0), "operator", "x", "ru", 0
+    )
+    callback = cbs.Callback(record, Stage.DIALLING, agent="agent1")
+    once = cbs.attempt_failed(callback, rules, "busy", at(10), None)
+    twice = cbs.attempt_failed(
+        replace(once, stage=Stage.DIALLING), rules, "no_answer", at(10) + timedelta(minutes=5), None
+    )
+    assert twice.record.state is CallbackState.FAILED and twice.record.reason == "busy x1, no_answer x1"
+    thrice = cbs.attempt_failed(replace(once, stage=Stage.DIALLING), rules, "busy", at(400), None)
+    assert thrice.record.reason == "busy x2"

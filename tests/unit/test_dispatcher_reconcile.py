@@ -7,13 +7,14 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from callrouter.ari import models as ari
 from callrouter.ari.models import Application, Channel
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
 from callrouter.core.callbacks import Stage
-from callrouter.core.records import CallbackRecord, CallbackState
+from callrouter.core.records import CallbackRecord, CallbackState, CallRecord
 from tests.unit.switchboard import Asterisk, Switchboard, settle, up
 
 
@@ -158,7 +159,11 @@ async def test_a_restart_follows_a_callbacks_conversation_it_can_read(tmp_path: 
     await board.writer.close(writing)
 
 
-async def test_a_callbacks_conversation_that_cannot_be_read_is_hung_up_as_before(tmp_path: Path) -> None:
+async def test_a_callbacks_conversation_whose_callback_cannot_be_read_is_followed_still(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL away at the restart (the callback answered before it went): the
+    conversation goes on, as answered, and nothing of the callback is written."""
     board = Switchboard(tmp_path)
     person, leg = "callback-cb1-1", "agent-cb1-4"
     board.asterisk.channels[person] = dialled(person, "callback,cb1")
@@ -171,8 +176,10 @@ async def test_a_callbacks_conversation_that_cannot_be_read_is_hung_up_as_before
     writing = asyncio.create_task(board.writer.run())
     await board.dispatcher.on_connect()
     await settle()
-    assert sorted(board.asterisk.hung_up) == [leg, person]
-    assert board.dispatcher.board.callbacks == {}
+    state = board.dispatcher.board
+    assert board.asterisk.hung_up == [] and state.callbacks["cb1"].stage is Stage.TALKING
+    assert state.centre.agents["agent1"].state is AgentState.ON_CALL
+    assert state.callbacks["cb1"].record.state is CallbackState.COMPLETED, "nothing to write for it"
     await board.writer.close(writing)
 
 
@@ -195,4 +202,64 @@ async def test_a_person_who_answered_while_the_events_were_down_is_told_at_the_r
     await reconciler.reconcile(adopt=True)
     assert [e for e in stepped if isinstance(e, sb.DialAnswered)] == [sb.DialAnswered("callback-cb1-1")]
     assert board.asterisk.hung_up == []
+    await board.writer.close(writing)
+
+
+class RingingOutside(Asterisk):
+    """Asterisk whose application lists answered channels only: a ring it originated for
+    the application is not in it until answered."""
+
+    async def application(self, app: str) -> Application:
+        listed = await super().application(app)
+        up = [c for c in listed.channel_ids if self.channels[c].state == "Up"]
+        return listed.model_copy(update={"channel_ids": up})
+
+
+async def test_a_restart_ends_the_rings_a_router_before_left_and_rings_under_new_ids(tmp_path: Path) -> None:
+    """Killed while an agent's phone and a callback's person rang: those rings are ended
+    at the connect (answered later, they were hung up at once), and this run's own
+    channels carry its mark, so none of them is refused as an id already in use."""
+    asterisk = RingingOutside()
+    for channel_id in ("agent-cb1-1", "callback-cb1-1", "results-n1-1-1700000000"):
+        ringing = dialled(channel_id, "x").model_copy(update={"state": "Ringing"})
+        asterisk.channels[channel_id] = ringing
+    asterisk.channels["someone-else"] = up("someone-else").model_copy(update={"state": "Ringing"})
+    board = Switchboard(tmp_path, asterisk)
+    board.dispatcher.board = replace(
+        board.dispatcher.board, rules=replace(board.dispatcher.board.rules, run="r1")
+    )
+    writing = await board.start()
+    await settle()
+    assert sorted(asterisk.hung_up) == ["agent-cb1-1", "callback-cb1-1", "results-n1-1-1700000000"]
+    await board.wait_for_operator("caller")
+    (rung,) = asterisk.ringing
+    assert rung.endswith("-r1"), rung
+    board.hang_up("caller")
+    board.report_hang_ups()
+    await board.quiet()
+    await board.writer.close(writing)
+
+
+async def test_a_hang_up_with_no_cause_reads_as_asterisks_normal_clearing(tmp_path: Path) -> None:
+    """A plain BYE: ChannelHangupRequest has no cause, ChannelDestroyed says 16 Normal
+    Clearing; whichever comes first, the call ends "caller: Normal Clearing"."""
+    board = Switchboard(tmp_path)
+    writing = await board.start()
+    saved: list[object] = []
+    submit = board.writer.submit
+
+    def keep(record: Any, urgent: bool = False) -> None:
+        saved.append(record)
+        submit(record, urgent=urgent)
+
+    board.writer.submit = keep  # type: ignore[method-assign]
+    board.arrive("caller")
+    await settle()
+    channel = board.asterisk.channels.pop("caller")
+    board.dispatcher.handle(board.event(ari.ChannelHangupRequest, channel=channel))
+    await settle()
+    (ended,) = [r for r in saved if isinstance(r, CallRecord) and r.ended_at is not None]
+    assert ended.end_reason == "caller: Normal Clearing"
+    board.dispatcher.handle(board.event(ari.StasisEnd, channel=channel))
+    await board.quiet()
     await board.writer.close(writing)

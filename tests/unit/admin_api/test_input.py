@@ -132,6 +132,17 @@ async def test_a_content_encoding_not_taken_is_a_json_415_naming_it(
     assert agents["agents"][0]["state"] == "logged_out", "not read as a body in no coding"
 
 
+async def test_a_content_encoding_on_two_header_lines_is_one_list(client: TestClient[Any, Any]):
+    """Only the first line counted: gzip then br was read as gzip alone (200)."""
+    from multidict import CIMultiDict
+
+    headers = CIMultiDict({**AUTH, "Content-Type": "application/json"})
+    headers.add("Content-Encoding", "gzip")
+    headers.add("Content-Encoding", "br")
+    async with client.post("/agents/agent1/login", data=gzip.compress(b"{}"), headers=headers) as response:
+        assert response.status == 415, await response.text()
+
+
 @pytest.mark.parametrize(
     ("encoding", "pack"),
     [
