@@ -28,12 +28,12 @@ from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
-from callrouter.calls.stored_callbacks import StoredCallbacks
+from callrouter.calls.stored_callbacks import restore_callbacks
 from callrouter.calls.tally import centre_now
 from callrouter.config import Settings
 from callrouter.core import waits
-from callrouter.core.records import Outcome, Record, RepeatKind
-from callrouter.core.switchboard import Remember, RestoreAgents, RestoreCallbacks
+from callrouter.core.records import Outcome, RepeatKind
+from callrouter.core.switchboard import Remember, RestoreAgents
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.secrets_hash import verify_secret
 from callrouter.secrets_pepper import NO_PEPPER
@@ -44,11 +44,8 @@ from callrouter.store.queries import DatabaseUnavailable, Queries
 from callrouter.store.restore import (
     close_lost_calls,
     last_agent_states,
-    named_callbacks,
     people,
     read_spool,
-    spooled_open_callbacks,
-    stored_open_callbacks,
     waiting_places,
 )
 from callrouter.store.results_dialler import ResultsDialler
@@ -256,7 +253,7 @@ async def run(settings: Settings) -> int:
     repeat = settings.file.repeat
     remembered = await people(queries, utcnow(), repeat.resume_seconds, repeat.contact_seconds, records)
     dispatcher.step(Remember(tuple(remembered)))
-    callbacks = await _restore_callbacks(dispatcher, writer, queries, records)
+    callbacks = await restore_callbacks(dispatcher, writer, queries, records)
 
     events = EventStream(
         settings.ari.url,
@@ -348,33 +345,6 @@ async def run(settings: Settings) -> int:
     await results_store.close()
     await admin.cleanup()
     return code
-
-
-async def _restore_callbacks(
-    dispatcher: Dispatcher, writer: RecordWriter, queries: Queries, spooled: list[Record]
-) -> StoredCallbacks:
-    """The open callbacks stored before this start, for the switchboard; read again while
-    PostgreSQL could not tell them (the spool's only: none booked meanwhile), once all
-    this process wrote has landed there (calls/stored_callbacks.py). A restart finding a
-    callback's conversation reads that callback, in any state."""
-    # None booked, by an operator or a caller, until the stored ones are on the switchboard
-    # (handed at the first connect to Asterisk): one of them may be for the same number.
-    dispatcher.step(RestoreCallbacks((), complete=False))
-    callbacks = StoredCallbacks(
-        lambda: stored_open_callbacks(queries, ()),
-        lambda: writer.database_up is True and writer.backlog == 0,
-        lambda: dispatcher.board.callbacks,
-        dispatcher.restore_callbacks,
-        unknown=lambda: dispatcher.board.callbacks_unknown,
-    )
-    dispatcher.read_callbacks_with(lambda ids: named_callbacks(queries, ids, spooled))
-    read = await stored_open_callbacks(queries, spooled)
-    if read is None:
-        dispatcher.restore_callbacks(spooled_open_callbacks(spooled), complete=False)
-    else:
-        dispatcher.restore_callbacks(read)
-    callbacks.read = read is not None  # if not, read again (and none booked by hand) until read
-    return callbacks
 
 
 async def _close_lost(

@@ -20,10 +20,9 @@ from callrouter.ari.client import AriClient, AriError
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
-from callrouter.core.callbacks import id_key
 from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.records import CallbackRecord, CallbackState, PlaceRecord
+from callrouter.core.records import CallbackRecord, CallbackState, PlaceRecord, callback_key
 from callrouter.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -256,7 +255,7 @@ class Reconciler:
                 log.info("hanging up outbound channel %s of a router before", channel.id)
                 self._spawn(self._hangup_leg(channel.id, "stray"))
                 continue
-            record = records.get(id_key(callback_id)) or _unread(callback_id, channel)
+            record = records.get(callback_key(callback_id)) or _unread(callback_id, channel)
             agent_channel, agent_id = legs.pop(callback_id)
             log.info(
                 "following callback %s's conversation on channel %s after a restart", callback_id, channel.id
@@ -266,15 +265,16 @@ class Reconciler:
         return found
 
     async def _callbacks_named(self, callback_ids: list[str]) -> dict[str, CallbackRecord]:
-        """The callbacks as stored (PostgreSQL, then the spool), by ``callback_key``."""
+        """The callbacks as stored (PostgreSQL, then the spool), by ``callback_key``; none when
+        they cannot be read (their conversations are followed as answered: ``_unread``)."""
         if self._read_callbacks is None:
             return {}
         try:
             records = await self._read_callbacks(callback_ids)
         except Exception as exc:
-            log.warning("callbacks %s not read (%s): their conversations are hung up", callback_ids, exc)
+            log.warning("callbacks %s not read (%s): followed as answered", callback_ids, exc)
             return {}
-        return {id_key(r.callback_id): r for r in records}
+        return {callback_key(r.callback_id): r for r in records}
 
     async def _variable(self, channel_id: str, name: str) -> str | None:
         try:

@@ -1,7 +1,7 @@
 """The open callbacks stored before this start, until PostgreSQL has told them once.
 
 At start the switchboard is handed the open callbacks PostgreSQL and the spool
-hold (app.py). A PostgreSQL that cannot answer then leaves unknown those only it
+hold (``restore_callbacks``, from app.py). A PostgreSQL that cannot answer then leaves unknown those only it
 holds: a callback booked now for one of their numbers would be a second open
 callback to that number, dialled meanwhile and refused by PostgreSQL later
 (``records.bad``). So until they have been read, no callback is booked by hand
@@ -17,9 +17,16 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 
-from callrouter.core.records import CallbackRecord
-from callrouter.store.restore import callback_key
+from callrouter.core.records import CallbackRecord, Record, callback_key
+from callrouter.core.switchboard import RestoreCallbacks
+from callrouter.store.queries import Queries
+from callrouter.store.restore import named_callbacks, spooled_open_callbacks, stored_open_callbacks
+from callrouter.store.writer import RecordWriter
+
+if TYPE_CHECKING:
+    from callrouter.calls.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +96,30 @@ class StoredCallbacks:
 
     def _board_keys(self) -> set[str]:
         return {callback_key(callback_id) for callback_id in self._on_board()}
+
+
+async def restore_callbacks(
+    dispatcher: Dispatcher, writer: RecordWriter, queries: Queries, spooled: list[Record]
+) -> StoredCallbacks:
+    """The open callbacks stored before this start, for the switchboard; read again while
+    PostgreSQL could not tell them (the spool's only: none booked meanwhile), once all
+    this process wrote has landed there (``StoredCallbacks``). A restart finding a
+    callback's conversation reads that callback, in any state."""
+    # None booked, by an operator or a caller, until the stored ones are on the switchboard
+    # (handed at the first connect to Asterisk): one of them may be for the same number.
+    dispatcher.step(RestoreCallbacks((), complete=False))
+    callbacks = StoredCallbacks(
+        lambda: stored_open_callbacks(queries, ()),
+        lambda: writer.database_up is True and writer.backlog == 0,
+        lambda: dispatcher.board.callbacks,
+        dispatcher.restore_callbacks,
+        unknown=lambda: dispatcher.board.callbacks_unknown,
+    )
+    dispatcher.read_callbacks_with(lambda ids: named_callbacks(queries, ids, spooled))
+    read = await stored_open_callbacks(queries, spooled)
+    if read is None:
+        dispatcher.restore_callbacks(spooled_open_callbacks(spooled), complete=False)
+    else:
+        dispatcher.restore_callbacks(read)
+    callbacks.read = read is not None  # if not, read again (and none booked by hand) until read
+    return callbacks

@@ -113,12 +113,6 @@ def scheduled(record: CallbackRecord, now: datetime) -> Callback:
     return Callback(record, Stage.WAITING)
 
 
-def id_key(callback_id: str) -> str:
-    """One callback however its id is spelt: the router names it after its place (32
-    hex digits), PostgreSQL's uuid column gives it back with dashes."""
-    return callback_id.replace("-", "").lower()
-
-
 def entry_of(callback: Callback) -> QueueEntry:
     r = callback.record
     return QueueEntry(

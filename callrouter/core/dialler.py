@@ -25,7 +25,7 @@ from callrouter.core import centre as cc
 from callrouter.core.board import Leg, _place, _remember, _Step
 from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallbackRecord, PlaceState
+from callrouter.core.records import CallbackRecord, PlaceState, callback_key
 
 
 # ---- booking -------------------------------------------------------------------------------
@@ -74,9 +74,9 @@ def _restore(s: _Step, records: tuple[CallbackRecord, ...], complete: bool) -> N
     """Each open one not on the board already (its id however spelt: PostgreSQL's has
     dashes), nor a second for a number one is open for, takes its place."""
     s.set(callbacks_unknown=not complete)
-    known = {cbs.id_key(callback_id) for callback_id in s.board.callbacks}
+    known = {callback_key(callback_id) for callback_id in s.board.callbacks}
     for record in sorted(records, key=lambda r: (r.joined_at, r.callback_id)):
-        key = cbs.id_key(record.callback_id)
+        key = callback_key(record.callback_id)
         taken = cb.open_for_number(s.board, record.number) is not None
         if key in known or record.state not in cbs.OPEN or taken:
             continue

@@ -176,6 +176,12 @@ class CallbackRecord:
     reason: str = ""  # why it ended (cancelled, failed), or who made it
 
 
+def callback_key(callback_id: str) -> str:
+    """One callback however its id is spelt: the router names it after its place (32
+    hex digits), PostgreSQL's uuid column gives it back with dashes."""
+    return callback_id.replace("-", "").lower()
+
+
 class NotificationState(StrEnum):
     """A results notification's state; every one ends in exactly one of the final six."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from callrouter.core.records import (
     PlaceRecord,
     PlaceState,
     Record,
+    callback_key,
 )
 from callrouter.store import spool
 from callrouter.store.queries import DatabaseUnavailable, Queries
@@ -159,15 +159,6 @@ async def named_callbacks(
     stored = await _stored("callbacks named", queries.open_callbacks(set(callback_ids)), [])
     named = [r for r in stored if callback_key(r.callback_id) in wanted]
     return list(_newest(named, spooled, lambda r: callback_key(r.callback_id)).values())
-
-
-def callback_key(callback_id: str) -> str:
-    """One callback however its id is spelt: the router names it after its place (32
-    hex digits), PostgreSQL's uuid column gives it back with dashes."""
-    try:
-        return uuid.UUID(callback_id).hex
-    except ValueError:
-        return callback_id
 
 
 async def close_lost_calls(
