@@ -28,12 +28,13 @@ from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
+from callrouter.calls.stored_agents import restore_agents
 from callrouter.calls.stored_callbacks import restore_callbacks
 from callrouter.calls.tally import centre_now
 from callrouter.config import Settings
 from callrouter.core import waits
 from callrouter.core.records import Outcome, RepeatKind
-from callrouter.core.switchboard import Remember, RestoreAgents
+from callrouter.core.switchboard import Remember
 from callrouter.metrics import LiveCollector, Metrics
 from callrouter.secrets_hash import verify_secret
 from callrouter.secrets_pepper import NO_PEPPER
@@ -43,7 +44,6 @@ from callrouter.store.postgres import PgRecordStore
 from callrouter.store.queries import DatabaseUnavailable, Queries
 from callrouter.store.restore import (
     close_lost_calls,
-    last_agent_states,
     people,
     read_spool,
     waiting_places,
@@ -246,7 +246,7 @@ async def run(settings: Settings) -> int:
     # A restart logs nobody out: agents get back the states the last process left.
     spooled = (writer.replaying, writer.spool)
     records = await read_spool(spooled)
-    dispatcher.step(RestoreAgents(await last_agent_states(queries, records)))
+    agents = await restore_agents(dispatcher, writer, queries, records)
     # Waiting places, for callers whose channels lost theirs (and to close those whose calls are gone).
     dispatcher.restore_places(await waiting_places(queries, settings.router.node, records))
     # What was remembered of callers (repeat callers), and the callbacks still to make.
@@ -282,6 +282,9 @@ async def run(settings: Settings) -> int:
             # False while the callbacks stored before this start are not on the switchboard
             # (PostgreSQL could not tell them, or Asterisk not connected yet): none is booked
             "callbacks_known": not dispatcher.board.callbacks_unknown,
+            # False while PostgreSQL could not tell the agents' last states: those only it
+            # held are logged out until it can
+            "agents_known": agents.read,
             "active_calls": dispatcher.active_calls,
             "queued": len(dispatcher.board.centre.queue),
             "record_backlog": writer.backlog,
@@ -312,6 +315,7 @@ async def run(settings: Settings) -> int:
     lost = _close_lost(events.ready, ari, settings, dispatcher, queries, began, spooled)
     lost_task = asyncio.create_task(lost, name="close-lost-calls")
     callbacks_task = asyncio.create_task(callbacks.run(), name="read-open-callbacks")
+    agents_task = asyncio.create_task(agents.run(), name="read-agents-states")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     code = 0
     done, _ = await asyncio.wait({events_task, stop_task, writer_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -326,7 +330,14 @@ async def run(settings: Settings) -> int:
             log.error("ARI event stream failed: %r", exc)
             code = 1
     log.info("stopping")
-    tasks: list[asyncio.Task[Any]] = [events_task, reconcile_task, stop_task, lost_task, callbacks_task]
+    tasks: list[asyncio.Task[Any]] = [
+        events_task,
+        reconcile_task,
+        stop_task,
+        lost_task,
+        callbacks_task,
+        agents_task,
+    ]
     for task in tasks:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)

@@ -13,12 +13,12 @@ the switchboard are handed to it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
+from callrouter.calls.reread import RETRY_SECONDS, until_read
 from callrouter.core.records import CallbackRecord, Record, callback_key
 from callrouter.core.switchboard import RestoreCallbacks
 from callrouter.store.queries import Queries
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from callrouter.calls.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
-
-RETRY_SECONDS = 5.0
-SETTLED_LOOK = 0.05  # of RETRY_SECONDS: every 250 ms
 
 
 class StoredCallbacks:
@@ -63,21 +60,9 @@ class StoredCallbacks:
         return None if self.read and not self._unknown() else math.ceil(self.retry_seconds)
 
     async def run(self) -> None:
-        """Read until read once (at once if the start's read did it). Whether all written
-        has landed is looked at every ``SETTLED_LOOK`` of the retry's time (records flow
-        on: a look only every retry would seldom find none on their way); read at most
-        once a retry."""
-        loop = asyncio.get_running_loop()
-        next_read = loop.time() + self.retry_seconds
-        while not self.read:
-            await asyncio.sleep(self.retry_seconds * SETTLED_LOOK)
-            if loop.time() < next_read or not self._settled():
-                continue
-            next_read = loop.time() + self.retry_seconds
-            try:
-                await self.read_now()
-            except Exception:  # a row that cannot be read, say: said, and tried again
-                log.exception("the open callbacks could not be read; trying again")
+        """Read until read once (at once if the start's read did it)."""
+        if not self.read:
+            await until_read(self.read_now, self._settled, self.retry_seconds, "the open callbacks")
 
     async def read_now(self) -> bool:
         """Read them now: True when PostgreSQL answered. A callback on the board while

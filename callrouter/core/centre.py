@@ -386,10 +386,14 @@ def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
 def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:
     """At start: every agent in the state the previous router process left them in.
     Only a changed state is recorded (a call's state, now idle): an agent idle or
-    paused still is so since their recorded change, which a later restart reads again."""
+    paused still is so since their recorded change, which a later restart reads again.
+    Read late (PostgreSQL away at the start), it changes only agents still logged out:
+    the others have done something since (logged in, or a call adopted)."""
     commands: list[CentreCommand] = []
     for agent in list(centre.agents.values()):
         recorded = last.get(agent.agent_id)
+        if agent.state is not ag.AgentState.LOGGED_OUT:
+            continue
         restored = ag.restore(agent, recorded, now)
         if restored is not agent:
             centre = centre._with_agent(restored)

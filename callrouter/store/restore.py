@@ -78,9 +78,16 @@ def _of(spooled: Sequence[Record], kind: type[_R]) -> list[_R]:
     return [r for r in spooled if isinstance(r, kind)]
 
 
-async def last_agent_states(queries: Queries, spooled: Sequence[Record]) -> dict[str, AgentStateRecord]:
-    stored = await _stored("agents' last states", queries.last_agent_states(), {})
-    return _newest(stored.values(), _of(spooled, AgentStateRecord), lambda r: r.agent)
+async def last_agent_states(
+    queries: Queries, spooled: Sequence[Record]
+) -> tuple[dict[str, AgentStateRecord], bool]:
+    """Each agent's last state (PostgreSQL's, then the spool's), and whether PostgreSQL
+    answered: if not, the states only it holds are unknown (those agents stay logged
+    out until it is read again: ``calls.stored_agents``)."""
+    read = queries.last_agent_states()
+    stored: dict[str, AgentStateRecord] | None = await _stored("agents' last states", read, None)
+    last = _newest((stored or {}).values(), _of(spooled, AgentStateRecord), lambda r: r.agent)
+    return last, stored is not None
 
 
 async def waiting_places(queries: Queries, node: str, spooled_records: Sequence[Record]) -> list[PlaceRecord]:

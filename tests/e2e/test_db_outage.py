@@ -5,6 +5,7 @@ every agent state change the routers produced, and nothing was set aside."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from devstack import postgres, sipp
 from devstack.router import RouterProcess
 from devstack.stack import StackInfo
-from tests.e2e.conftest import start_router
+from tests.e2e.conftest import log_everyone_out, start_router
 
 AGENTS = ("agent1", "agent2")
 
@@ -116,3 +117,43 @@ async def test_an_outage_with_a_killed_router_loses_no_record(stack: StackInfo, 
     assert states == sum(c.get("agent_state", 0) for c in counts)
     assert not (tmp_path / "spool" / "records.bad").exists()
     assert not (tmp_path / "spool" / "records.unreadable").exists()
+
+
+def agents_of(router: RouterProcess) -> dict[str, tuple[str, str | None]]:
+    status, body = router.get("/agents")
+    assert status == 200, body
+    return {a["id"]: (a["state"], a["pause_reason"]) for a in json.loads(body)["agents"] if a["id"] in AGENTS}
+
+
+async def test_a_router_started_while_postgresql_is_down_gives_agents_their_states_once_it_is_back(
+    stack: StackInfo, tmp_path: Path
+) -> None:
+    """agent1 idle, agent2 paused for lunch, both written to PostgreSQL; the router is
+    stopped, PostgreSQL too, and a new router starts: it cannot know their states
+    (nothing spooled), so they are logged out and /health says ``agents_known``
+    false. Once PostgreSQL is back, both have their states again without logging in."""
+    cluster = Path(stack.pg_dir)
+    first = start_router(stack, tmp_path / "first")
+    second: RouterProcess | None = None
+    try:
+        first.login_all(list(AGENTS))
+        assert first.request("POST", "/agents/agent2/pause", {"reason": "lunch"})[0] == 200
+        before = agents_of(first)
+        assert before == {"agent1": ("idle", None), "agent2": ("paused", "lunch")}
+        assert first.stop() == 0  # every record written: nothing left in its spool
+        await asyncio.to_thread(postgres.stop, cluster)
+        try:
+            second = start_router(stack, tmp_path / "second")
+            health = second.health()
+            assert health["agents_known"] is False and health["database_up"] is not True, health
+            assert agents_of(second) == {a: ("logged_out", None) for a in AGENTS}, "not known yet"
+        finally:
+            await asyncio.to_thread(postgres.start, cluster, stack.pg_port, stack.pg_password)
+        router = second
+        until(lambda: router.health()["agents_known"] is True, "the agents' states read", within=20)
+        assert agents_of(router) == before, "their states, without logging in again"
+    finally:
+        for process in (first, second):
+            if process is not None and process.proc.poll() is None:
+                log_everyone_out(process, stack)
+                assert process.stop() == 0

@@ -12,10 +12,16 @@ from typing import cast
 
 import pytest
 
-from callrouter.core.records import CallbackRecord, CallbackState, PersonRecord
+from callrouter.core.records import AgentStateRecord, CallbackRecord, CallbackState, PersonRecord
 from callrouter.store import spool
 from callrouter.store.queries import DatabaseUnavailable, Queries
-from callrouter.store.restore import open_callbacks, people, read_spool, stored_open_callbacks
+from callrouter.store.restore import (
+    last_agent_states,
+    open_callbacks,
+    people,
+    read_spool,
+    stored_open_callbacks,
+)
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -27,6 +33,9 @@ class AwayQueries:
         raise DatabaseUnavailable("connection refused")
 
     async def open_callbacks(self, also: Collection[str] = ()) -> list[CallbackRecord]:
+        raise DatabaseUnavailable("connection refused")
+
+    async def last_agent_states(self) -> dict[str, AgentStateRecord]:
         raise DatabaseUnavailable("connection refused")
 
 
@@ -71,6 +80,19 @@ async def test_without_the_database_the_spool_s_open_callbacks_come_back(tmp_pat
     ]
     # What the spool says is not all there is: the router is told PostgreSQL did not answer.
     assert await stored_open_callbacks(cast(Queries, AwayQueries()), await read_spool((path,))) is None
+
+
+async def test_agents_states_without_the_database_are_the_spools_and_said_to_be_unknown(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "records.jsonl"
+    spool.append(path, [
+        spool.encode(AgentStateRecord("agent1", ago(50), "idle")),
+        spool.encode(AgentStateRecord("agent1", ago(40), "paused", "lunch")),
+    ])  # fmt: skip
+    last, answered = await last_agent_states(cast(Queries, AwayQueries()), await read_spool((path,)))
+    assert not answered, "the states only PostgreSQL holds are unknown: read again later"
+    assert [(r.agent, r.state, r.reason) for r in last.values()] == [("agent1", "paused", "lunch")]
 
 
 class StoredQueries:

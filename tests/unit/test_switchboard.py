@@ -616,6 +616,20 @@ def test_restored_agents_keep_their_pauses_and_nobody_is_logged_out() -> None:
     assert again.centre.agents["agent1"].since == at(-60) and again.centre.agents["agent2"].since == at(-30)
 
 
+def test_restored_states_change_only_agents_still_logged_out() -> None:
+    """Read late (PostgreSQL away at the start): an agent who logged in since keeps their state."""
+    board, _ = sb.step(fresh(), sb.AgentCommand("agent1", "login"), T0)
+    last = {
+        "agent1": AgentStateRecord("agent1", at(-60), "paused", "lunch"),
+        "agent2": AgentStateRecord("agent2", at(-60), "paused", "lunch"),
+    }
+    board, out = sb.step(board, sb.RestoreAgents(last), at(5))
+    agents = board.centre.agents
+    assert agents["agent1"].state is AgentState.IDLE and agents["agent1"].since == T0
+    assert agents["agent2"].state is AgentState.PAUSED
+    assert agent_writes(out) == []
+
+
 def test_agent_commands_are_written_at_once_and_offer_waiting_callers() -> None:
     board, _ = queued(fresh(), "c1")
     board, out = sb.step(board, sb.AgentCommand("agent4", "login"), at(5))
