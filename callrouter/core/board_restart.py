@@ -9,10 +9,9 @@ from dataclasses import replace
 
 from callrouter.core import call as calls
 from callrouter.core import call_events as ev
-from callrouter.core import call_menu
+from callrouter.core import call_menu, centre_restart
 from callrouter.core import callback_board as cb
 from callrouter.core import callbacks as cbs
-from callrouter.core import centre as cc
 from callrouter.core.board import Leg, _bridge_id, _Step
 from callrouter.core.board_calls import _arrived, _start_call
 from callrouter.core.board_centre import _centre
@@ -108,7 +107,7 @@ def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, le
     s.put("entries", entry_id, channel_id)
     s.put("bridges", channel_id, _bridge_id(call))
     s.put("talk_started", agent_id, s.now)
-    _centre(s, cc.resume_call(s.board.centre, agent_id, entry_id, s.now))
+    _centre(s, centre_restart.resume_call(s.board.centre, agent_id, entry_id, s.now))
 
 
 def _resume_callback(s: _Step, found: FoundCallback) -> None:
@@ -135,4 +134,4 @@ def _resume_callback(s: _Step, found: FoundCallback) -> None:
     s.put("leg_of", callback_id, found.agent_channel)
     s.put("talk_started", agent_id, s.now)
     cb._log(s, talking, "callback_resumed", f"connected to {agent_id}")
-    _centre(s, cc.resume_call(s.board.centre, agent_id, callback_id, s.now))
+    _centre(s, centre_restart.resume_call(s.board.centre, agent_id, callback_id, s.now))

@@ -51,7 +51,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from callrouter.core import board_results, dialler, repeat
+from callrouter.core import board_results, centre_restart, dialler, repeat
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
@@ -243,7 +243,7 @@ def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> 
                 place = replace(_place_of(entry), menu_path=record.menu_path)
                 s.out.append(ToChannel(channel_id, cmd.SetVariable(PLACE_VARIABLE, place.to_variable())))
         case RestoreAgents(last):
-            _centre(s, cc.restore_agents(centre, last, s.now))
+            _centre(s, centre_restart.restore_agents(centre, last, s.now))
 
 
 def _agent_command(s: _Step, event: AgentCommand) -> None:
