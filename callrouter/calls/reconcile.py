@@ -20,9 +20,10 @@ from callrouter.ari.client import AriClient, AriError
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
-from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place, place_id_of
+from callrouter.core.place import MENU_VARIABLE, PATIENT_VARIABLE, MenuLevel, Patient, Place, place_id_of
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, CallbackState, PlaceRecord, callback_key
+from callrouter.core.results_call import RESULTS_DID
 from callrouter.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ EVENT_FILTER = [
     "ApplicationReplaced",
     "EndpointStateChange",
 ]
+
+
+# A caller's channel to adopt: its DID, CALLERID(pres), and for a results call's patient
+# waiting for a consultant, what their channel kept of them.
+Caller = tuple[ari.Channel, str, str, Patient | None]
 
 
 class Reconciler:
@@ -193,7 +199,8 @@ class Reconciler:
         before a restart, or before a WebSocket drop, had them): what each kept on
         itself goes to the switchboard, all in one step."""
         legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
-        callers: list[tuple[ari.Channel, str, str]] = []  # (channel, DID, presentation)
+        callers: list[Caller] = []
+        patients: list[ari.Channel] = []  # results calls' patients (dialled by the router)
         dialled: dict[str, ari.Channel] = {}  # callback id -> the person's channel
         unread: set[str] = set()  # the call ids of channels Asterisk listed but would not describe
         for channel_id in sorted(channel_ids):  # sorted: the same every time
@@ -208,17 +215,15 @@ class Reconciler:
             elif len(parts) >= 3 and parts[1] == "callback":
                 dialled[parts[2]] = channel
             elif len(parts) >= 2 and parts[1] == "results":
-                # Dialled by the router before: the attempt is over (a results call is
-                # taken again once its lease is free, never told twice).
-                log.info("hanging up outbound channel %s of a router before", channel_id)
-                self._spawn(self._hangup_leg(channel_id, "stray"))
+                patients.append(channel)
             elif len(parts) >= 3 and parts[1] == "inbound":
-                callers.append((channel, parts[2], parts[3] if len(parts) >= 4 else ""))
+                callers.append((channel, parts[2], parts[3] if len(parts) >= 4 else "", None))
         found = []
         # A channel that lost its place still has it among the stored ones; an agent's
         # leg names the place it was rung for.
         stored_ids = {p.call_id: p.place_id for p in self._stored_places if p.call_id is not None}
-        for channel, did, presentation in callers:
+        callers += await self._patients(patients)
+        for channel, did, presentation, patient in callers:
             place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
             menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
             call_id = call_id_for(self._node, channel.id)
@@ -227,8 +232,13 @@ class Reconciler:
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
             number, started = channel.caller.number, channel.creationtime
+            line = None
+            if patient is not None:  # waiting for a consultant, or talking to one
+                number, line = patient.number, patient.line
             found.append(
-                sb.Found(channel.id, did, number, started, place, menu, agent_id, agent_channel, presentation)
+                sb.Found(
+                    channel.id, did, number, started, place, menu, agent_id, agent_channel, presentation, line
+                )
             )
         talking = await self._talking_callbacks(dialled, legs)
         for channel_id, _ in legs.values():
@@ -275,6 +285,21 @@ class Reconciler:
             log.warning("callbacks %s not read (%s): followed as answered", callback_ids, exc)
             return {}
         return {callback_key(r.callback_id): r for r in records}
+
+    async def _patients(self, channels: list[ari.Channel]) -> list[Caller]:
+        """Results calls dialled by a router before: a patient who had asked for a
+        consultant (their line and number, and a place, kept on the channel) is adopted
+        as a caller waiting for one, or talking to one; any other attempt is over (a
+        results call is taken again once its lease is free, never told twice)."""
+        adopted: list[Caller] = []
+        for channel in channels:
+            patient = Patient.from_variable(await self._variable(channel.id, PATIENT_VARIABLE))
+            if patient is not None and await self._variable(channel.id, PLACE_VARIABLE):
+                adopted.append((channel, RESULTS_DID, "", patient))
+                continue
+            log.info("hanging up outbound channel %s of a router before", channel.id)
+            self._spawn(self._hangup_leg(channel.id, "stray"))
+        return adopted
 
     async def _variable(self, channel_id: str, name: str) -> str | None:
         try:

@@ -120,6 +120,9 @@ class Found:
     agent_id: str | None = None  # talking to this agent (their leg is ``agent_channel``)
     agent_channel: str | None = None
     presentation: str = ""  # as in Arrived
+    # A results call's patient who had joined the queue for a consultant: the line the
+    # result was phoned for (``did`` is "results": the router dialled them).
+    line: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,14 +45,17 @@ def _adopt(
         kept = waiting.pop(call_id, None)
         if f.channel_id in s.board.calls:
             continue  # its own event came first
-        line = rules.line_for(f.did)
+        line = rules.line_for(f.did) if f.line is None else rules.line_named(f.line)
         if line is None:  # left alone: its place is not kept
             if kept is not None:
                 _stored_place_ended(s, kept, PlaceState.LEFT)
             continue
         caller = normalise(f.number, line.country, restricted=is_restricted(f.presentation))
         person = rules.repeat.person(caller)
-        adopted = Adopted(call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at, person)
+        direction = "inbound" if f.line is None else "results"
+        adopted = Adopted(
+            call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at, person, direction
+        )
         place = f.place if kept is None else _stored_place(s, f, kept)
         if f.agent_id is not None and f.agent_channel is not None:
             _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f.agent_id, f.agent_channel)

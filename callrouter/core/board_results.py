@@ -20,6 +20,7 @@ from callrouter.core import board_commands as bcmd
 from callrouter.core import board_events as bev
 from callrouter.core import call as calls
 from callrouter.core import callbacks as cbs
+from callrouter.core import commands as cmd
 from callrouter.core import results_call as rc
 from callrouter.core.agents import AgentState
 from callrouter.core.board import Board, ResultsCall, _Step
@@ -27,6 +28,7 @@ from callrouter.core.board_centre import RING_GRACE_SECONDS
 from callrouter.core.board_events import CallbackError
 from callrouter.core.call_state import Call, Phase
 from callrouter.core.estimate import estimate_minutes
+from callrouter.core.place import PATIENT_VARIABLE, Patient
 from callrouter.core.records import CallEventRecord, NotificationRecord
 from callrouter.core.results import Notification, ResultsRules
 
@@ -209,6 +211,10 @@ def joined(s: _Step, channel_id: str) -> None:
         return
     _attempt(s, held, "transferred", call.record.call_id)
     s.deadline(("consult", channel_id), s.now + rules.consult_max_wait)
+    number, line = call.record.caller_number, call.record.line
+    if number is not None and line is not None:  # for a router that adopts the call after a restart
+        patient = Patient(line, number).to_variable()
+        s.out.append(bcmd.ToChannel(channel_id, cmd.SetVariable(PATIENT_VARIABLE, patient)))
 
 
 def consult_due(s: _Step, channel_id: str) -> None:

@@ -25,6 +25,7 @@ from callrouter.core.records import CallRecord, Outcome
 
 VARIABLE = "CALLROUTER_PLACE"
 MENU_VARIABLE = "CALLROUTER_MENU"  # the menu level a caller reached (before choosing a topic)
+PATIENT_VARIABLE = "CALLROUTER_PATIENT"  # a results call's patient waiting for a consultant
 # Playback ids of a resumed call start here, clear of the ones its first router used.
 RESUMED_PLAYS = 1000
 
@@ -113,6 +114,32 @@ class MenuLevel:
 
 
 @dataclass(frozen=True)
+class Patient:
+    """A results call's patient who asked for a consultant (and waits in the queue, or
+    talks to one): the line the result was phoned for and the patient's number, kept on
+    the channel (``PATIENT_VARIABLE``) for a router that adopts the call after a restart
+    (the channel, dialled by the router, names no DID and no caller)."""
+
+    line: str
+    number: str
+
+    def to_variable(self) -> str:
+        return compact_json([self.line, self.number])
+
+    @classmethod
+    def from_variable(cls, text: str | None) -> Patient | None:
+        if not text:
+            return None
+        try:
+            line, number = json.loads(text)
+        except (ValueError, TypeError):
+            return None
+        if not (isinstance(line, str) and isinstance(number, str) and line and number):
+            return None
+        return cls(line, number)
+
+
+@dataclass(frozen=True)
 class Adopted:
     """A call a restarted router found in Asterisk, as Asterisk describes it."""
 
@@ -124,13 +151,14 @@ class Adopted:
     caller: CallerNumber
     started_at: datetime
     person: str | None = None  # who the caller is recognised as (``repeat``): None, never matched
+    direction: str = "inbound"  # or "results": a results call's patient the router had dialled
 
     def record(self, **facts: object) -> CallRecord:
         return CallRecord(
             call_id=self.call_id, node=self.node, channel_id=self.channel_id, did=self.did,
             line=self.line.name, caller_number=self.caller.e164,
             caller_presentation=self.caller.presentation.value, started_at=self.started_at,
-            answered_at=self.started_at, **facts,  # type: ignore[arg-type]
+            answered_at=self.started_at, direction=self.direction, **facts,  # type: ignore[arg-type]
         )  # fmt: skip
 
 

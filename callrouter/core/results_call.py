@@ -54,6 +54,10 @@ MESSAGE = {
 SILENCES = 2  # the prompt met with silence this often: nobody is keying (an answering machine)
 
 
+# A results call's DID in its record: the router dialled the patient, who came by none.
+RESULTS_DID = "results"
+
+
 def start(
     *,
     call_id: str,
@@ -69,7 +73,7 @@ def start(
     """The patient answered: the greeting and the request for their secret."""
     language = notification.language
     record = CallRecord(
-        call_id=call_id, node=node, channel_id=channel_id, did="results", line=line.name,
+        call_id=call_id, node=node, channel_id=channel_id, did=RESULTS_DID, line=line.name,
         caller_number=notification.number, caller_presentation="number", started_at=started_at,
         answered_at=now, language=language, outcome=Outcome.RESULTS, direction="results",
     )  # fmt: skip

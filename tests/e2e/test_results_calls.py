@@ -225,6 +225,60 @@ async def test_a_positive_result_and_1_reaches_a_consultant_through_the_queue(
     )
 
 
+async def test_a_patient_waiting_for_a_consultant_keeps_their_place_through_a_router_restart(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Killed while a positive result's patient waits for a consultant (nobody logged
+    in): the next router takes the patient up in their place, where it used to hang
+    them up, and the consultant who logs in then talks to them. The call stays a
+    results call, and the patient is not dialled again."""
+    phone = number()
+    keys = [*RIGHT, (11_000, "1")]
+    patient = sipp.Callee(stack.trunk_port, ["answer"], ring_ms=300, talk_ms=60_000, timeout_s=120, keys=keys)
+    nid = await put(stack, db, phone, result="positive")
+    row = await ended(db, nid, ["transferred"], within=45)
+    (attempt,) = json.loads(row["attempts"])
+    call_id = uuid.UUID(attempt["call_id"])
+    assert await in_queue(router, str(call_id)), "waiting for a consultant"
+    router.kill()
+    (tmp_path / "second").mkdir()
+    second = start_router(stack, tmp_path / "second")
+    agent = None
+    try:
+        assert await in_queue(second, str(call_id)), "taken up in its place by the next router"
+        agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=500, talk_ms=2000, timeout_s=60)
+        assert (await admin(second, "POST", "/agents/agent1/login"))[0] == 200
+        call = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            call = await db.fetchrow("SELECT * FROM calls WHERE call_id = $1", call_id)
+            if call is not None and call["ended_at"] is not None:
+                break
+            await asyncio.sleep(0.3)
+    finally:
+        await admin(second, "POST", "/agents/agent1/logout")
+        assert second.stop() == 0
+    assert agent is not None and (await asyncio.to_thread(agent.wait, 30)).ok
+    await asyncio.to_thread(patient.wait, 30)
+    assert call is not None and call["ended_at"] is not None, dict(call) if call else None
+    assert (call["direction"], call["topic"], call["agent"], call["outcome"]) == (
+        "results", "results_consult", "agent1", "answered",
+    ), dict(call)  # fmt: skip
+    assert len(patient.dialled) == 1, "not dialled again"
+    assert "resumed" in await timeline(db, call_id)
+
+
+async def in_queue(router: RouterProcess, call_id: str, within: float = 10) -> bool:
+    """Whether the call holds a place in the router's queue, within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        status, body = router.get("/queue")
+        if status == 200 and call_id in [e["call_id"] for e in json.loads(body)["queue"]]:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
 async def test_nobody_answering_is_tried_again_then_unreachable(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ) -> None:

@@ -14,8 +14,10 @@ from callrouter.ari.models import Application, Channel
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
 from callrouter.core.callbacks import Stage
+from callrouter.core.place import PATIENT_VARIABLE, Patient, Place
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, CallbackState, CallRecord
-from tests.unit.switchboard import Asterisk, Switchboard, settle, up
+from tests.unit.switchboard import Asterisk, Clock, Switchboard, settle, up
 
 
 class SlowAsterisk(Asterisk):
@@ -261,5 +263,37 @@ async def test_a_hang_up_with_no_cause_reads_as_asterisks_normal_clearing(tmp_pa
     (ended,) = [r for r in saved if isinstance(r, CallRecord) and r.ended_at is not None]
     assert ended.end_reason == "caller: Normal Clearing"
     board.dispatcher.handle(board.event(ari.StasisEnd, channel=channel))
+    await board.quiet()
+    await board.writer.close(writing)
+
+
+async def test_a_restart_adopts_a_patient_waiting_for_a_consultant_and_ends_an_automated_results_call(
+    tmp_path: Path,
+) -> None:
+    """Two results calls a router before had answered: one patient waits for a consultant
+    (their channel keeps their line, number and place), one was hearing the greeting.
+    The first is taken up as a results call's patient and offered to an agent; the
+    second's attempt is over (hung up: the result is never told twice)."""
+    asterisk = Asterisk()
+    waiting, greeted = "results-n1-1-1700000000", "results-n2-1-1700000000"
+    asterisk.channels[waiting] = dialled(waiting, "results,n1")
+    asterisk.channels[greeted] = dialled(greeted, "results,n2")
+    place = Place("results_consult", 0, Clock().now - timedelta(minutes=2), "ru", None, "place-1")
+    asterisk.variables[(waiting, PLACE_VARIABLE)] = place.to_variable()
+    asterisk.variables[(waiting, PATIENT_VARIABLE)] = Patient("clinic-central", "+79161234567").to_variable()
+    board = Switchboard(tmp_path, asterisk)
+    writing = await board.start()
+    await settle()
+    assert asterisk.hung_up == [greeted]
+    record = board.dispatcher.board.calls[waiting].record
+    assert (record.direction, record.caller_number, record.topic) == (
+        "results",
+        "+79161234567",
+        "results_consult",
+    )
+    (args,) = asterisk.ringing.values()
+    assert args.split(",")[1] == "place-1", "offered to an agent in the place it held"
+    board.hang_up(waiting)
+    board.report_hang_ups()
     await board.quiet()
     await board.writer.close(writing)

@@ -17,8 +17,13 @@ from callrouter.core import board_results, results
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
+from callrouter.core.agents import AgentState
+from callrouter.core.call_state import Phase
+from callrouter.core.place import PATIENT_VARIABLE, Patient, Place
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import NotificationRecord, NotificationState
 from callrouter.core.results import Notification, ResultKind, RetryRule
+from callrouter.core.results_call import RESULTS_DID
 from tests.unit.test_switchboard import T0, at, fresh, originates, plays
 
 SECRET = "12031980"
@@ -218,6 +223,58 @@ def test_a_positive_result_and_1_joins_the_queue_for_a_consultant_transferred() 
     assert ring.agent_id == "agent1" and "results_consult" in ring.label and ring.number == "+79161234567"
     assert board.calls[channel].record.topic == "results_consult"
     assert ("consult", channel) in board.deadlines
+
+
+def consult_waiting() -> tuple[sb.Board, str, dict[str, str]]:
+    """A positive result's patient who pressed 1: waiting for a consultant (agent1 is
+    rung); and what their channel keeps for a router that adopts the call."""
+    board, channel = answered(ResultKind.POSITIVE)
+    board, _ = key(board, channel, SECRET + "#", 8)
+    board, _ = on(board, channel, ev.SecretChecked(True), 9)
+    board, _ = on(board, channel, ev.DisclosureAudited(True), 9)
+    board, _ = on(board, channel, ev.PlaybackFinished(board.calls[channel].playback_id or ""), 15)
+    board, out = on(board, channel, ev.Digit("1"), 16)
+    kept = {
+        c.command.name: c.command.value
+        for c in out
+        if isinstance(c, sb.ToChannel) and c.channel_id == channel and isinstance(c.command, cmd.SetVariable)
+    }
+    return board, channel, kept
+
+
+@pytest.mark.parametrize("talking", [False, True])
+def test_a_patient_with_a_consultant_or_waiting_for_one_is_adopted_after_a_restart(talking: bool) -> None:
+    """The channel keeps the patient's line and number (a results call's channel names
+    neither) beside their place: the next router takes them up as a results call's
+    patient waiting in that place, or talking on to the consultant, not hung up."""
+    _, channel, kept = consult_waiting()
+    patient = Patient.from_variable(kept[PATIENT_VARIABLE])
+    place = Place.from_variable(kept[PLACE_VARIABLE])
+    assert patient == Patient("clinic-central", "+79161234567") and place is not None
+    agent = ("agent1", "agent-leg") if talking else (None, None)
+    agent_id, agent_channel = agent
+    found = sb.Found(
+        channel, RESULTS_DID, patient.number, at(5), place, None, agent_id, agent_channel, line=patient.line
+    )
+    board, out = sb.step(fresh("agent1", "agent2"), sb.Adopt((found,)), at(30))
+    call = board.calls[channel]
+    record = call.record
+    assert (record.direction, record.line, record.caller_number) == (
+        "results",
+        "clinic-central",
+        patient.number,
+    )
+    if talking:
+        assert call.phase is Phase.CONNECTED and board.centre.agents["agent1"].state is AgentState.ON_CALL
+        assert originates(out) == [], "nobody rung: the consultant talks on"
+    else:
+        assert call.phase is Phase.QUEUED and record.topic == "results_consult"
+        (ring,) = originates(out)
+        assert "results_consult" in ring.label and ring.number == patient.number, "offered to a consultant"
+    # A line the config no longer has: not taken up.
+    gone = replace(found, line="clinic-closed-down")
+    board, _ = sb.step(fresh("agent1"), sb.Adopt((gone,)), at(30))
+    assert channel not in board.calls
 
 
 def test_a_stopping_router_hangs_up_results_calls_ringing_or_automated_not_a_consultants() -> None:
