@@ -206,13 +206,7 @@ async def test_a_positive_result_and_1_reaches_a_consultant_through_the_queue(
             row = await ended(db, nid, ["transferred"], within=45)
             (attempt,) = json.loads(row["attempts"])
             call_id = uuid.UUID(attempt["call_id"])
-            deadline = time.monotonic() + 30
-            call = None
-            while time.monotonic() < deadline:
-                call = await db.fetchrow("SELECT * FROM calls WHERE call_id = $1", call_id)
-                if call is not None and call["ended_at"] is not None:
-                    break
-                await asyncio.sleep(0.3)
+            call = await call_ended(db, call_id)
     finally:
         await admin(router, "POST", "/agents/agent1/logout")
     assert (await asyncio.to_thread(agent.wait, 30)).ok
@@ -248,13 +242,7 @@ async def test_a_patient_waiting_for_a_consultant_keeps_their_place_through_a_ro
         assert await in_queue(second, str(call_id)), "taken up in its place by the next router"
         agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=500, talk_ms=2000, timeout_s=60)
         assert (await admin(second, "POST", "/agents/agent1/login"))[0] == 200
-        call = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            call = await db.fetchrow("SELECT * FROM calls WHERE call_id = $1", call_id)
-            if call is not None and call["ended_at"] is not None:
-                break
-            await asyncio.sleep(0.3)
+        call = await call_ended(db, call_id)
     finally:
         await admin(second, "POST", "/agents/agent1/logout")
         assert second.stop() == 0
@@ -266,6 +254,18 @@ async def test_a_patient_waiting_for_a_consultant_keeps_their_place_through_a_ro
     ), dict(call)  # fmt: skip
     assert len(patient.dialled) == 1, "not dialled again"
     assert "resumed" in await timeline(db, call_id)
+
+
+async def call_ended(db: asyncpg.Connection, call_id: uuid.UUID, within: float = 30) -> asyncpg.Record | None:
+    """The call's row once it has ended (or as it is after ``within`` seconds)."""
+    deadline = time.monotonic() + within
+    call = None
+    while time.monotonic() < deadline:
+        call = await db.fetchrow("SELECT * FROM calls WHERE call_id = $1", call_id)
+        if call is not None and call["ended_at"] is not None:
+            break
+        await asyncio.sleep(0.3)
+    return call
 
 
 async def in_queue(router: RouterProcess, call_id: str, within: float = 10) -> bool:
