@@ -140,8 +140,10 @@ def run(
     scenario = _scenario(request, stderr, recorded)
     if isinstance(scenario, int):
         return scenario
-    problem = _overwrites_config(request, scenario) or _write_advised(
-        request, "[staff]\nper_hour = [1]\n", trying=True
+    problem = (
+        _overwrites_config(request, scenario)
+        or _format_problem(request)
+        or _write_advised(request, "[staff]\nper_hour = [1]\n", trying=True)
     )
     if problem is not None:
         print(f"callrouter staffing: --output {request.output}: {problem}", file=stderr)
@@ -214,6 +216,16 @@ def _overwrites_config(request: Request, scenario: Scenario) -> str | None:
     if config.exists() and output.samefile(config):
         return "is the scenario's config: the advice goes to another file (the config stays as it is)"
     return None
+
+
+def _format_problem(request: Request) -> str | None:
+    """The advice is written as the scenario is, and simulate reads a file by its name
+    (.json: JSON, else TOML): a name of the other kind would be read as what it is not."""
+    output, scenario = request.output, request.scenario
+    if output is None or scenario is None or is_json(scenario) == is_json(output):
+        return None
+    kind, name = ("JSON", "a name ending .json") if is_json(scenario) else ("TOML", "a name not ending .json")
+    return f"the advised scenario is written as the scenario is, {kind}: give it {name}"
 
 
 def _output_problem(output: Path | None, scenario: Path | None = None) -> str | None:

@@ -220,14 +220,14 @@ def test_a_bad_target_or_ceiling_exits_2_in_one_line(
         (["--target", "80/20", "--output", "/proc/version"], "--output /proc/version: cannot be written: "),
         # the output is tried before the scenario is read, and not left behind when it is refused
         (
-            ["--target", "80/2", "--output", str(tmp_path / "new.toml")],
+            ["--target", "80/2", "--output", str(tmp_path / "new.json")],
             "--target: 2 s is within the agents' ring",
         ),
     ):
         code, out, err = run(["--scenario", str(path), *args], capsys)
         assert code == 2 and out == ""
         assert len(err.splitlines()) == 1 and err.startswith(f"callrouter staffing: {said}"), err
-    assert not (tmp_path / "new.toml").exists()
+    assert not (tmp_path / "new.json").exists()
     with pytest.raises(SystemExit) as exited:
         cli.main(["staffing", "--scenario", str(path), "--target", "80/20", "--replications", "1"])
     assert exited.value.code == 2 and "at least 2" in capsys.readouterr().err
@@ -305,6 +305,9 @@ def test_the_command_writes_the_advice_and_the_scenario_with_it(
     output = tmp_path / "out" / "advised.toml"
     output.parent.mkdir()
     args = ["--scenario", str(source), "--target", "80/20", "--replications", "2", "--format", "json"]
+    code, out, err = run([*args, "--output", str(output.with_suffix(".json"))], capsys)  # simulate reads JSON
+    assert code == 2 and out == "" and "as the scenario is, TOML: give it a name not ending .json" in err, err
+    assert not output.with_suffix(".json").exists()
     code, out, _ = run([*args, "--output", str(output)], capsys)
     advice = json.loads(out)
     assert code == 0 and advice["met"] and advice["target"]["definition"] == "sl2"
@@ -498,6 +501,8 @@ def test_the_advice_is_never_written_over_the_scenario_nor_when_the_target_is_no
     code, out, err = run([*args, "--output", str(path)], capsys)
     assert code == 2 and out == "" and "is the scenario itself" in err
     assert path.read_text() == text
+    code, out, err = run([*args, "--output", str(tmp_path / "advised.toml")], capsys)
+    assert code == 2 and "written as the scenario is, JSON: give it a name ending .json" in err, err
     config = tmp_path / "callrouter.toml"  # a copy: the one the scenario names, here
     config.write_text((ROOT / "callrouter.example.toml").read_text())
     path.write_text(json.dumps(data(config="callrouter.toml", patience=impatient)))
