@@ -11,7 +11,7 @@ import tomllib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +25,9 @@ from callrouter.core import menu as mn
 from callrouter.core import switchboard as sb
 from callrouter.core.call_menu import menu_for
 from callrouter.core.lines import is_pattern
+from callrouter.simulate import scenario_parts as sp
 from callrouter.simulate import staff as st
-from callrouter.simulate.scenario_file import CLOCK, NO_NUL, Arrival, ScenarioFile, Shift, seconds_of_day
+from callrouter.simulate.scenario_file import CLOCK, NO_NUL, Arrival, ScenarioFile
 
 # DAY_SECONDS and Distribution are named here too: the engine and its people import them from here.
 from callrouter.simulate.scenario_file import DAY_SECONDS as DAY_SECONDS
@@ -182,61 +183,73 @@ def config_path_of(base: Path, config: str) -> Path:
 def build(data: Any, source: str, base: Path) -> Scenario:
     try:
         file = ScenarioFile.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(source, _problems(exc)) from None
-    config_path = config_path_of(base, file.config)
+    except ValidationError as exc:  # the checks against the config still run over the good keys
+        raise ScenarioError(source, _problems(exc) + _beside(data, exc, base)) from None
     try:
-        settings = load(config_path, environ={})
+        settings = load(config_path_of(base, file.config), environ={})
     except ConfigError as exc:
-        raise ScenarioError(source, [f"config: {exc.source}: {p}" for p in exc.problems]) from None
+        raise ScenarioError(source, _config_problems(exc)) from None
     problems: list[str] = []
+    streams, shifts, day = _checked(sp.of_file(file), settings, file.handle, problems)
+    if problems or day is None:
+        raise ScenarioError(source, problems)
+    zone, start = day
+    scenario = Scenario(file, source, settings, zone, start, tuple(s for s in streams if s), shifts)
+    return scenario.with_staff(file.staff) if file.staff is not None else scenario
+
+
+def _config_problems(exc: ConfigError) -> list[str]:
+    return [f"config: {exc.source}: {p}" for p in exc.problems]
+
+
+def _beside(data: Any, exc: ValidationError, base: Path) -> list[str]:
+    """A file with bad keys: the problems against its config of the pieces that are good."""
+    config = sp.config_of(data, exc)
+    if config is None:
+        return []
+    try:
+        settings = load(config_path_of(base, config), environ={})
+    except ConfigError as error:
+        return _config_problems(error)
+    problems: list[str] = []
+    _checked(sp.good_parts(data, exc), settings, PLACEHOLDER, problems)
+    return problems
+
+
+PLACEHOLDER = Distribution(distribution="fixed", mean_seconds=1)  # talk times of streams not played
+
+
+def _checked(
+    parts: sp.Parts, settings: Settings, handle: Distribution, problems: list[str]
+) -> tuple[list[Stream | None], dict[str, tuple[tuple[int, int], ...]], tuple[str, datetime] | None]:
+    """The scenario's pieces checked against the config, each problem appended: the
+    streams, the agents' shifts, and the day's zone and its midnight (None: no good date)."""
     board = compiled.board(settings)
     dids = {line.name: line.dids for line in settings.lines}
-    streams = [
-        _stream(board.rules, dids, arrival, i, problems, file.handle)
-        for i, arrival in enumerate(file.arrivals)
-    ]
-    shifts = _shifts(file.shifts, set(board.centre.agents), problems)
-    if file.staff is not None:
-        problems += st.staff_problems(file.staff, settings)
-    rings = settings.file.callback.ring_seconds
-    behaviour = file.callback  # checked only where a callback can be taken and answered
-    if (
-        behaviour.accept_probability > 0
-        and behaviour.answer_probability > 0
-        and behaviour.answer_seconds >= rings
-    ):
-        problems.append(
-            f"callback.answer_seconds: must be shorter than the config's callback ring ({rings:g} s): "
-            "nobody would answer a callback"
-        )
-    if file.callers.menu_hangup > 0 and file.timing.key_seconds == 0:
-        problems.append(
-            "callers.menu_hangup: a menu keyed in no time (timing.key_seconds = 0) leaves nobody a "
-            "moment to hang up in it"
-        )
-    ring = settings.file.queue.ring_timeout_seconds
-    if file.timing.agent_answer_seconds >= ring:
-        problems.append(
-            f"timing.agent_answer_seconds: must be shorter than the config's ring timeout ({ring:g} s): "
-            "agents who never answer are paused, and nobody resumes them"
-        )
-    zone = file.zone or compiled.centre_zone(settings)
+    streams = [_stream(board.rules, dids, arrival, i, problems, handle) for i, arrival in parts.arrivals]
+    shifts = _shifts(parts.shifts, set(board.centre.agents), problems)
+    if parts.staff is not None:
+        problems += st.staff_problems(parts.staff, settings)
+    problems += sp.rule_problems(parts, settings)
+    day = None if parts.when is None else _day(*parts.when, settings, problems)
+    return streams, shifts, day
+
+
+def _day(day: date, written: str | None, settings: Settings, problems: list[str]) -> tuple[str, datetime]:
+    """The day's zone and its midnight in UTC; a day the clocks change on is a problem."""
+    zone = written or compiled.centre_zone(settings)
     # In UTC: the switchboard's clock runs in real seconds, whatever the wall clock does that day.
     here = ZoneInfo(zone)
-    start = datetime.combine(file.date, time(0), tzinfo=here).astimezone(UTC)
-    following = datetime.combine(file.date + timedelta(days=1), time(0), tzinfo=here)
+    start = datetime.combine(day, time(0), tzinfo=here).astimezone(UTC)
+    following = datetime.combine(day + timedelta(days=1), time(0), tzinfo=here)
     if (hours := (following - start).total_seconds() / 3600) != 24:
         # Times of day are elapsed seconds from midnight, and the figures' hours are those
         # of the wall clock: on such a day they part at the change.
         problems.append(
-            f"date: {file.date} is a day the clocks change in {zone} ({hours:g} hours); a scenario "
+            f"date: {day} is a day the clocks change in {zone} ({hours:g} hours); a scenario "
             "plays a 24-hour day: take the same weekday a week before or after"
         )
-    if problems:
-        raise ScenarioError(source, problems)
-    scenario = Scenario(file, source, settings, zone, start, tuple(s for s in streams if s), shifts)
-    return scenario.with_staff(file.staff) if file.staff is not None else scenario
+    return zone, start
 
 
 # What a pattern a time of day must match means, said instead of the pattern.
@@ -334,17 +347,19 @@ def keys_to(spec: mn.MenuSpec, topic: str) -> tuple[str, ...] | None:
 
 
 def _shifts(
-    shifts: list[Shift], agents: set[str], problems: list[str]
+    shifts: tuple[sp.ShiftPart, ...], agents: set[str], problems: list[str]
 ) -> dict[str, tuple[tuple[int, int], ...]]:
     by_agent: dict[str, list[tuple[int, int, int]]] = {}
-    for i, shift in enumerate(shifts):
-        span = (seconds_of_day(shift.start), seconds_of_day(shift.end))
+    for shift in shifts:
+        here = f"shifts[{shift.index}]"
         for j, agent in enumerate(shift.agents):
             if agent not in agents:
-                problems.append(f"shifts[{i}].agents[{j}]: no agent {agent!r} in the config")
+                problems.append(f"{here}.agents[{j}]: no agent {agent!r} in the config")
+                continue
+            if shift.span is None:  # its times are bad: when it overlaps another is not known
                 continue
             for start, end, other in by_agent.get(agent, []):
-                if span[0] < end and start < span[1]:
-                    problems.append(f"shifts[{i}].agents[{j}]: {agent} is on shifts[{other}] then too")
-            by_agent.setdefault(agent, []).append((*span, i))
+                if shift.span[0] < end and start < shift.span[1]:
+                    problems.append(f"{here}.agents[{j}]: {agent} is on shifts[{other}] then too")
+            by_agent.setdefault(agent, []).append((*shift.span, shift.index))
     return {agent: st.joined(sorted((s, e) for s, e, _ in on)) for agent, on in sorted(by_agent.items())}

@@ -103,6 +103,41 @@ def test_what_the_config_does_not_know_is_named_too() -> None:
     ]
 
 
+def test_a_bad_key_hides_no_problem_with_the_config_beside_it() -> None:
+    """As the config's checks across keys run over its good tables: a bad start, a bad end
+    or an unknown key says itself, and what the config does not know is said in the same run."""
+    data = small()
+    data["arrivals"][0]["start"] = "8:00"  # bad, and its line unknown: both said
+    data["arrivals"][0]["line"] = "clinic-nowhere"
+    data["arrivals"][1]["topic"] = "results_consult"  # no menu key leads there
+    data["shifts"][0]["end"] = "25:00"  # its agents still checked; when it overlaps: not known
+    data["shifts"][0]["agents"] = ["agent1", "agent9"]
+    data["timing"]["agent_answer_seconds"] = 15
+    data["seeds"] = 3
+    found = problems(data)
+    assert found[:3] == [
+        "arrivals[0].start: a time of day as HH:MM (08:00; 24:00 ends the day), not '8:00'",
+        "shifts[0].end: a time of day as HH:MM (08:00; 24:00 ends the day), not '25:00'",
+        "seeds: Extra inputs are not permitted",
+    ]
+    assert found[3].startswith("arrivals[0].line: no line 'clinic-nowhere' in the config (lines: ambulance, ")
+    assert found[4:] == [
+        "arrivals[1].topic: 'results_consult' cannot be reached from clinic-north's menu",
+        "shifts[0].agents[1]: no agent 'agent9' in the config",
+        "timing.agent_answer_seconds: must be shorter than the config's ring timeout (15 s): "
+        "agents who never answer are paused, and nobody resumes them",
+    ]
+    data["config"] = "nothing-here.toml"  # a config that cannot be read is said beside the bad keys
+    assert problems(data)[3:] == [
+        f"config: {ROOT / 'nothing-here.toml'}: cannot read: No such file or directory"
+    ]
+    data["arrivals"][0]["line"] = 7  # a bad line: its route is not checked, nor said twice
+    data["config"] = "callrouter.example.toml"
+    found = problems(data)
+    assert "arrivals[0].line: Input should be a valid string" in found
+    assert not any(p.startswith("arrivals[0].line: no line") for p in found)
+
+
 def test_a_bad_config_and_a_bad_file_say_so() -> None:
     data = small()
     data["config"] = "pyproject.toml"
