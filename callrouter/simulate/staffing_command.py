@@ -126,9 +126,10 @@ def run(
             0.0 if request.shrinkage is None else staffing.parse_share(request.shrinkage, "--shrinkage", True)
         )
         if shrinkage > MAX_SHRINKAGE:
+            written = (request.shrinkage or "").strip().removesuffix("%").strip()  # 99.999% is no 100.00%
             raise staffing.TargetError(
                 f"--shrinkage: at most {MAX_SHRINKAGE:.0%} of paid time off the phones (a rota of ten "
-                f"for each agent on the phones), not {shrinkage:.2%}"
+                f"for each agent on the phones), not {written}%"
             )
     except staffing.TargetError as exc:
         print(f"callrouter staffing: {exc}", file=stderr)

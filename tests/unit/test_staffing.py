@@ -490,6 +490,27 @@ def test_a_scenario_that_cannot_be_written_again_is_said_before_the_search(
     assert code in (0, 1) and "shifts" not in tomllib.loads(output.read_text()), err
 
 
+def test_a_number_out_of_range_is_said_as_written_not_rounded_into_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(data(config=str(ROOT / "callrouter.example.toml"))))
+    shrinkage = (
+        "--shrinkage: at most 90% of paid time off the phones (a rota of ten for each agent on the phones)"
+    )
+    for args, said in (
+        (["--target", "80/20", "--shrinkage", "99.999%"], f"{shrinkage}, not 99.999%"),  # was: not 100.00%
+        (["--target", "80/20", "--shrinkage", " 90.0001 % "], f"{shrinkage}, not 90.0001%"),  # was: 90.00%
+        (
+            ["--target", "80/20", "--max-abandon", "100.0000001%"],
+            "--max-abandon: must lie in (0, 100%], not 100.0000001%",
+        ),
+        (["--target", "80/3600.0000001"], "--target: the seconds must lie in (0, 3600], not 3600.0000001"),
+    ):
+        code, out, err = run(["--scenario", str(path), *args], capsys)
+        assert (code, out, err) == (2, "", f"callrouter staffing: {said}\n")
+
+
 def test_the_advice_is_never_written_over_the_scenario_nor_when_the_target_is_not_met(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
