@@ -6,9 +6,11 @@ Fields (surrounding spaces ignored; an empty value counts as absent):
 
 - ``external_id``  the sender's id of the result, 1-128 printable characters
 - ``phone``        the patient's number; a national one is read in the line's country
+                   (one ``+`` at most, before its digits)
 - ``secret``       what the callee keys to prove who they are (a date of birth as
                    DDMMYYYY, or a PIN): digits, with ``.``, ``-``, ``/`` or spaces
-                   between them (``12.03.1980`` is ``12031980``), 4 to
+                   between them, never first or last (``12.03.1980`` is ``12031980``;
+                   ``-1234`` is refused), 4 to
                    ``secret_max_digits`` of them
 - ``test_type``    what was tested, 1-64 printable characters
 - ``result``       negative, positive or inconclusive (any case)
@@ -40,11 +42,14 @@ MIN_SECRET_DIGITS = 4
 # What PostgreSQL's CHECK on notifications.number takes.
 E164 = re.compile(r"\+[1-9][0-9]{3,14}")
 _SEPARATORS = re.compile(r"[.\-/\s]")
-_DIGITS = re.compile(r"[0-9]+")
+# Digits with separators between them, not before nor after: "-1234" is no PIN of 1234.
+_SECRET = re.compile(r"[0-9]+(?:[.\-/\s]+[0-9]+)*")
 _INTERNATIONAL = re.compile(r"\s*(\+|00)")
 # What a written phone number holds: digits and the marks that group them, nothing else
 # (a word, a "@host", a ";user=phone" around the digits is refused, not stripped off).
 _PHONE_TEXT = re.compile(r"[+0-9\s().\-/]+")
+# One + at most, before the digits ("(+7) 916..."): "++7916..." or "8+916..." is a typo, not read past.
+_ONE_PLUS = re.compile(r"[^0-9+]*\+?[^+]*")
 
 Problem = tuple[str, str]  # (field, what is wrong with it)
 
@@ -105,10 +110,10 @@ def fingerprint(external_id: str, number: str, test_type: str, result: str, lang
 
 
 def secret_digits(text: str) -> str | None:
-    """The digits of a secret written with separators (``12.03.1980``, ``12 03 1980``,
-    ``12/03/1980``, ``12-03-1980``); None when anything else is in it."""
-    digits = _SEPARATORS.sub("", text)
-    return digits if _DIGITS.fullmatch(digits) else None
+    """The digits of a secret written with separators between them (``12.03.1980``,
+    ``12 03 1980``, ``12/03/1980``, ``12-03-1980``); None when anything else is in it,
+    or a separator comes first or last (``-1234``)."""
+    return _SEPARATORS.sub("", text) if _SECRET.fullmatch(text) else None
 
 
 def read_item(item: Mapping[str, object], rules: InputRules) -> NewNotification | list[Problem]:
@@ -201,6 +206,9 @@ def _number(
         return None
     if not _PHONE_TEXT.fullmatch(phone):
         problems.append(("phone", "not a phone number (digits, spaces and + ( ) - . / only)"))
+        return None
+    if not _ONE_PLUS.fullmatch(phone):
+        problems.append(("phone", "not a phone number (one + at most, before its digits)"))
         return None
     international = _INTERNATIONAL.match(phone) is not None
     if terms is None and not international:

@@ -21,7 +21,7 @@ GOOD = [
     "LAB-2,+79165550102,0707,PCR,positive,clinic-north",
     "LAB-3,8 916 555-01-03,01/02/2003,HbA1c,inconclusive,clinic-central",
 ]
-SECRETS = ("12031980", "12.03.1980", "0707", "01022003", "01/02/2003", "99999999")
+SECRETS = ("12031980", "12.03.1980", "0707", "01022003", "01/02/2003", "99999999", "-1234")
 
 
 @pytest.fixture
@@ -69,20 +69,26 @@ async def test_rows_go_in_batch_by_batch_bad_ones_are_named_and_exit_1(
         "LAB-4,12,99999999,PCR,negative,clinic-central",  # line 5: phone
         "LAB-1,8 916 555-01-01,12031980,PCR,positive,clinic-central",  # line 6: changed result
         "LAB-2,+79165550102,07-07,PCR,positive,clinic-north",  # line 7: the same again
+        "LAB-5,++79165550105,12031980,PCR,negative,clinic-central",  # line 8: phone, two +
+        "LAB-6,+79165550106,-1234,PCR,negative,clinic-central",  # line 9: secret, a sign before it
     )
     code, out, err = await run(path, config, capsys)
     assert code == 1, err
     assert err.splitlines() == [
         "line 5: phone: not a phone number (national numbers are read as RU)",
         "line 6: external_id: external id LAB-1 exists with a different result",
+        "line 8: phone: not a phone number (one + at most, before its digits)",
+        "line 9: secret: only digits, with . - / or spaces between them",
     ]
     assert out.splitlines() == [
         "accepted:   3",
         "duplicates: 1",
-        "rejected:   2",
+        "rejected:   4",
         "       1  external_id: exists with a different result",
         "       1  phone: not a phone number (national numbers are read as RU)",
-        "total:      6",
+        "       1  phone: not a phone number (one + at most, before its digits)",
+        "       1  secret: only digits, with . - / or spaces between them",
+        "total:      8",
     ]
     stored = await db.conn.fetch("SELECT external_id, result, secret_hash FROM notifications ORDER BY 1")
     assert [(r["external_id"], r["result"]) for r in stored] == [

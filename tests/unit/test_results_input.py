@@ -68,6 +68,7 @@ NOT_A_NUMBER = "not a phone number (national numbers are read as RU)"
 NOT_TEXT = "not a phone number (digits, spaces and + ( ) - . / only)"
 A_STRING = "must be a string (as a number it would lose its leading zeros)"
 DIGITS = "only digits, with . - / or spaces between them"
+ONE_PLUS = "not a phone number (one + at most, before its digits)"
 PRINTABLE_128 = "must be 1-128 printable characters"
 # A field, what it was given, and what is said of it (None: accepted).
 BAD: dict[str, list[tuple[object, str | None]]] = {
@@ -75,9 +76,12 @@ BAD: dict[str, list[tuple[object, str | None]]] = {
     "phone": [("12", NOT_A_NUMBER), ("anonymous", NOT_TEXT), ("+0 123", "not a phone number"),
               (89165550123, A_STRING), ("  ", "required"), ("hello 9161234567", NOT_TEXT),
               ("9161234567 (mother)", NOT_TEXT), ("+79161234567@evil.example", NOT_TEXT),
-              ("+79161234567;user=phone", NOT_TEXT), ("+7 (916) 123-45.67", None), ("8/916/1234567", None)],
+              ("+79161234567;user=phone", NOT_TEXT), ("+7 (916) 123-45.67", None), ("8/916/1234567", None),
+              ("++79161234567", ONE_PLUS), ("+7 +916 1234567", ONE_PLUS), ("8+9161234567", ONE_PLUS),
+              ("(+7) 916 123-45-67", None)],
     "secret": [("123", "must be 4 to 8 digits"), ("1234567890", "must be 4 to 8 digits"), ("12a4", DIGITS),
-               ("١٢٣٤", DIGITS), (12031980, A_STRING), (None, "required")],
+               ("١٢٣٤", DIGITS), (12031980, A_STRING), (None, "required"), ("-1234", DIGITS),
+               ("1234-", DIGITS), ("..1234", DIGITS), ("12 / 03 / 1980", None)],
     # surrounding whitespace is no part of a field: "PCR\n" is accepted
     "test_type": [("t" * 65, "must be 1-64 printable characters"), ("PCR\n", None),
                   ("PCR\nSARS", "must be 1-64 printable characters")],
@@ -139,8 +143,8 @@ SEPARATORS = st.sampled_from([".", "-", "/", " ", "  ", "\t"])
 
 @given(st.text("0123456789", min_size=4, max_size=8), st.data())
 def test_separators_between_a_secrets_digits_are_dropped(digits: str, data: st.DataObject) -> None:
-    written = ""
-    for digit in digits:
+    written = digits[0]  # separators between the digits: none before the first, nor after the last
+    for digit in digits[1:]:
         written += data.draw(st.lists(SEPARATORS, max_size=2).map("".join)) + digit
     checked = read_item({**GOOD, "secret": written}, RULES)
     assert isinstance(checked, NewNotification), written
@@ -150,7 +154,8 @@ def test_separators_between_a_secrets_digits_are_dropped(digits: str, data: st.D
 @pytest.mark.parametrize(
     ("written", "digits"),
     [("12.03.1980", "12031980"), ("12/03/1980", "12031980"), ("12-03-1980", "12031980"),
-     ("12 03 1980", "12031980"), ("0042", "0042"), ("12,03,1980", None), ("+1234", None), ("", None)],
+     ("12 03 1980", "12031980"), ("0042", "0042"), ("12,03,1980", None), ("+1234", None), ("", None),
+     ("-1234", None), ("1234.", None), ("/12/03/1980", None)],
 )  # fmt: skip
 def test_a_secret_is_digits_and_separators_only(written: str, digits: str | None) -> None:
     assert secret_digits(written) == digits

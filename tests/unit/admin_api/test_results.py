@@ -141,6 +141,22 @@ async def test_a_batch_is_answered_item_by_item_in_order(client: TestClient[Any,
     assert status == 422 and body["problems"][0]["field"] == "results.4", "an item is an object"
 
 
+async def test_a_signed_secret_and_a_doubled_plus_are_refused_by_field(
+    client: TestClient[Any, Any], results: Results
+):
+    status, body = await post(client, [item(1, phone="++79161234567", secret="-1234"), item(2)])
+    assert status == 200, body
+    assert [(r["external_id"], r["status"]) for r in body["results"]] == [
+        ("LAB-1", "invalid"),
+        ("LAB-2", "accepted"),
+    ]
+    assert body["results"][0]["problems"] == [
+        {"field": "phone", "message": "not a phone number (one + at most, before its digits)"},
+        {"field": "secret", "message": "only digits, with . - / or spaces between them"},
+    ]
+    assert [i.external_id for i in results.put_in[-1]] == ["LAB-2"]
+
+
 @pytest.mark.parametrize(
     ("data", "status", "field"),
     [
