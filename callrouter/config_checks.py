@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from callrouter import config_dids
 from callrouter.core.lines import LineKind, digits_of
 
 DTMF_KEYS = "0123456789*#"
@@ -66,6 +67,7 @@ def problems(parts: Parts) -> list[str]:
         *(p for topic in (parts.topics or {}).values() for p in topic_rules(topic)),
         *(p for option in parts.options for p in option_rules(option)),
         *_names(parts),
+        *config_dids.overlaps(lines),
         *_topic_references(parts),
         *_line_references(parts),
         *_urgent_problems(parts),
