@@ -1,12 +1,14 @@
-"""Two lines whose DID patterns can match the same number: refused by the config.
+"""Two lines whose DID patterns can match the same number and are as specific as
+each other: refused by the config.
 
 ``core.lines`` settles a number that is a line's exact DID and also in another
 line's pattern: the exact DID wins, plainly. A number two lines' patterns both
-take goes by how specific each pattern is, position by position (Asterisk's
-order; the file's order on a tie), which nobody reading the file sees at a
-glance: ``_7495XXXXXXX`` on one line and ``_7495X.`` on another is refused, to
-be written as patterns that do not overlap (or the odd number as an exact DID).
-Patterns of one line may overlap: they lead to it alike.
+take goes to the more specific pattern, position by position, as in Asterisk:
+``_7495X.`` for a line and ``_74951XXXXXX`` carved out of it for another is
+how an Asterisk admin writes it, and taken. Only a tie (``_7495[1-2]XXXXXX`` and
+``_7495[2-3]XXXXXX``) would leave it to the file's order, which nobody reading
+the file sees: refused, to be written as patterns that do not overlap, or one
+more specific. Patterns of one line may overlap: they lead to it alike.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from callrouter.core.lines import digits_of, is_pattern
+from callrouter.core.lines import DidPattern, digits_of, is_pattern
 
 if TYPE_CHECKING:  # config_checks runs these rules with its own
     from callrouter.config_checks import Item
@@ -77,7 +79,8 @@ def common_number(a: Shape, b: Shape) -> str | None:
 
 
 def overlaps(lines: Sequence[Item]) -> Iterator[str]:
-    """Each pattern that can take a number a pattern of an earlier line takes, named by both keys."""
+    """Each pattern that can take a number a pattern of an earlier line takes, and is as
+    specific as that one (the file's order would decide), named by both keys."""
     seen: list[tuple[Item, str, Shape]] = []  # (its line, the pattern, its shape)
     for line in lines:
         mine = [(did, Shape.of(did)) for did in line.get("dids") or [] if is_pattern(did)]
@@ -85,11 +88,18 @@ def overlaps(lines: Sequence[Item]) -> Iterator[str]:
             for other, other_did, other_shape in seen:
                 number = common_number(shape, other_shape)
                 said = digits_of(did) == digits_of(other_did)  # the same text: "on both lines" says it
-                if number is not None and not said:
+                if number is not None and not said and _tie(did, other_did):
                     yield (
                         f"{line.path}.dids: pattern {did} (line {line.label()}) and pattern {other_did} of "
-                        f"{other.path}.dids (line {other.label()}) both match {number}: which line takes "
-                        "such a call would be the patterns' order; make them disjoint (an exact DID inside "
-                        "another line's pattern is fine: the exact DID wins)"
+                        f"{other.path}.dids (line {other.label()}) both match {number} and are as specific "
+                        "as each other: which line takes such a call would be the file's order; make them "
+                        "disjoint, or one more specific (the more specific pattern wins, as in Asterisk; "
+                        "an exact DID wins over any pattern)"
                     )
         seen.extend((line, did, shape) for did, shape in mine)
+
+
+def _tie(a: str, b: str) -> bool:
+    """Whether neither pattern is more specific than the other (``core.lines`` sorts them
+    by ``DidPattern.specificity``: a tie goes by the file's order)."""
+    return DidPattern.parse(a).specificity == DidPattern.parse(b).specificity

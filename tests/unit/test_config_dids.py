@@ -1,6 +1,8 @@
-"""Two lines whose DID patterns can take the same number are refused, naming both
-lines' keys; an exact DID inside another line's pattern is not (the exact DID wins),
-nor patterns of one line that overlap."""
+"""Two lines whose DID patterns can take the same number and are as specific as each
+other are refused, naming both lines' keys (the file's order would decide); a more
+specific pattern carved out of another line's is not (it wins, as in Asterisk), nor
+an exact DID inside another line's pattern (the exact DID wins), nor patterns of one
+line that overlap."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callrouter import config
+from callrouter import compiled, config
 from callrouter.config import ConfigError
 from callrouter.config_dids import Shape, common_number
 from callrouter.core.lines import DidPattern
@@ -26,17 +28,17 @@ def problems_of(text: str) -> list[str]:
     return caught.value.problems
 
 
-def test_a_pattern_that_takes_numbers_of_another_lines_pattern_names_both_lines() -> None:
-    text = EXAMPLE.replace(HEALTH, 'dids = ["+78162700200", "_78162700[2-3]XX"]')
+def test_two_lines_patterns_as_specific_as_each_other_sharing_numbers_name_both_lines() -> None:
+    text = EXAMPLE.replace(HEALTH, 'dids = ["+78162700200", "_78162700[3]XX"]')
     assert problems_of(text) == [
         "lines[13].dids: pattern _781627003XX (line 'hotline-international') and pattern "
-        "_78162700[2-3]XX of lines[12].dids (line 'hotline-health') both match 78162700300: which line "
-        "takes such a call would be the patterns' order; make them disjoint (an exact DID inside another "
-        "line's pattern is fine: the exact DID wins)"
+        "_78162700[3]XX of lines[12].dids (line 'hotline-health') both match 78162700300 and are as "
+        "specific as each other: which line takes such a call would be the file's order; make them "
+        "disjoint, or one more specific (the more specific pattern wins, as in Asterisk; an exact DID "
+        "wins over any pattern)"
     ]
-    for dids in ('["_7816270030X"]', '["_7816270.", "+78162700200"]', '["_+781627003!"]'):
-        (problem,) = problems_of(EXAMPLE.replace(HEALTH, f"dids = {dids}"))
-        assert problem.startswith("lines[13].dids: pattern _781627003XX") and "of lines[12].dids" in problem
+    (problem,) = problems_of(EXAMPLE.replace(HEALTH, 'dids = ["_781627003[0-9]X"]'))
+    assert problem.startswith("lines[13].dids: pattern _781627003XX") and "of lines[12].dids" in problem
 
 
 @pytest.mark.parametrize(
@@ -46,11 +48,22 @@ def test_a_pattern_that_takes_numbers_of_another_lines_pattern_names_both_lines(
         '["+78162700200", "_78162700[24]XX"]',  # beside the block, not in it
         '["+78162700200", "_781627003XXX"]',  # a number longer than the block's
         '["+78162700200", "_781627003XX."]',  # longer still, open
+        '["_7816270030X"]',  # carved out of the block: more specific, it wins
+        '["_7816270.", "+78162700200"]',  # around the block: less specific, the block wins
+        '["_+781627003!"]',  # the same
+        '["+78162700200", "_78162700[2-3]XX"]',  # [2-3] is two digits, the block's 3 one: it wins
     ],
 )
-def test_disjoint_patterns_and_an_exact_did_in_a_pattern_are_taken(dids: str) -> None:
+def test_disjoint_or_more_specific_patterns_and_an_exact_did_in_a_pattern_are_taken(dids: str) -> None:
     settings = config.parse(EXAMPLE.replace(HEALTH, f"dids = {dids}"), "test.toml", environ={})
     assert settings.lines[12].dids == [d.strip('"') for d in dids.strip("[]").split(", ")]
+
+
+def test_where_patterns_of_two_lines_overlap_the_more_specific_takes_the_call() -> None:
+    text = EXAMPLE.replace(HEALTH, 'dids = ["+78162700200", "_7816270."]')
+    rules = compiled.board(config.parse(text, "test.toml", environ={})).rules
+    assert getattr(rules.line_for("+78162700355"), "name", None) == "hotline-international", "the block"
+    assert getattr(rules.line_for("+78162700455"), "name", None) == "hotline-health", "the wider pattern"
 
 
 def test_overlapping_patterns_of_one_line_are_taken() -> None:
