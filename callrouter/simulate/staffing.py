@@ -41,7 +41,6 @@ not see, and a queue left at the end of an hour carries into the next.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -95,36 +94,6 @@ class Target:
     def met(self, level: float | None, abandonment: float | None) -> bool:
         """``level`` None: nobody answered (a judged hour with no answer fails)."""
         return self.shortfall(level, abandonment) <= 0
-
-
-def parse_target(text: str) -> tuple[float, float]:
-    """``80/20`` (or ``80%/20s``): 80% within 20 s, as (0.8, 20.0)."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*", text)
-    if found is None:
-        raise TargetError(f"--target: {text!r} is not PERCENT/SECONDS, e.g. 80/20 (80% within 20 s)")
-    level, seconds = float(found[1]), float(found[2])
-    if 0 < level < 1 and "%" not in text:  # 0.8/20: 80% meant, or really 0.8%? Asked, not guessed
-        raise TargetError(f"--target: {text!r}: the share is in percent: 80/20, or {found[1]}%/{found[2]}")
-    # Each number said as written: rounded (99.9999999 as 100) it would seem to lie inside.
-    if not 0 < level < 100:
-        raise TargetError(f"--target: the share must lie between 0 and 100% (exclusive), not {found[1]}%")
-    if not 0 < seconds <= 3600:
-        raise TargetError(f"--target: the seconds must lie in (0, 3600], not {found[2]}")
-    return level / 100, seconds
-
-
-def parse_share(text: str, option: str = "--max-abandon", zero: bool = False) -> float:
-    """``5%`` (or ``5``): 0.05. ``zero``: 0% is a share too (none), and the caller holds
-    the share to its own ceiling (below 100%)."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
-    if found is None:
-        raise TargetError(f"{option}: {text!r} is not a percentage, e.g. 5%")
-    share = float(found[1])
-    if 0 < share < 1 and "%" not in text:  # 0.05: a fraction meant, or really 0.05%? Asked, not guessed
-        raise TargetError(f"{option}: {text!r}: write it with its % sign (5% or {found[1]}%)")
-    if not zero and not 0 < share <= 100:
-        raise TargetError(f"{option}: must lie in (0, 100%], not {found[1]}%")
-    return share / 100
 
 
 def roster(needed: Sequence[int], shrinkage: float) -> list[int]:

@@ -22,6 +22,7 @@ from callrouter.config import read_file
 from callrouter.simulate import staffing, staffing_render
 from callrouter.simulate.command import EXIT_UNUSABLE, loaded
 from callrouter.simulate.scenario import Scenario, ScenarioError, config_path_of, is_json
+from callrouter.simulate.staffing import TargetError
 
 EXIT_NOT_MET = 1
 HELP = """\
@@ -68,6 +69,36 @@ arguments (--scenario, or --from and --to: one of them).
 
 
 MAX_SHRINKAGE = 0.9
+
+
+def parse_target(text: str) -> tuple[float, float]:
+    """``80/20`` (or ``80%/20s``): 80% within 20 s, as (0.8, 20.0)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*", text)
+    if found is None:
+        raise TargetError(f"--target: {text!r} is not PERCENT/SECONDS, e.g. 80/20 (80% within 20 s)")
+    level, seconds = float(found[1]), float(found[2])
+    if 0 < level < 1 and "%" not in text:  # 0.8/20: 80% meant, or really 0.8%? Asked, not guessed
+        raise TargetError(f"--target: {text!r}: the share is in percent: 80/20, or {found[1]}%/{found[2]}")
+    # Each number said as written: rounded (99.9999999 as 100) it would seem to lie inside.
+    if not 0 < level < 100:
+        raise TargetError(f"--target: the share must lie between 0 and 100% (exclusive), not {found[1]}%")
+    if not 0 < seconds <= 3600:
+        raise TargetError(f"--target: the seconds must lie in (0, 3600], not {found[2]}")
+    return level / 100, seconds
+
+
+def parse_share(text: str, option: str = "--max-abandon", zero: bool = False) -> float:
+    """``5%`` (or ``5``): 0.05. ``zero``: 0% is a share too (none), and the caller holds
+    the share to its own ceiling (below 100%)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
+    if found is None:
+        raise TargetError(f"{option}: {text!r} is not a percentage, e.g. 5%")
+    share = float(found[1])
+    if 0 < share < 1 and "%" not in text:  # 0.05: a fraction meant, or really 0.05%? Asked, not guessed
+        raise TargetError(f"{option}: {text!r}: write it with its % sign (5% or {found[1]}%)")
+    if not zero and not 0 < share <= 100:
+        raise TargetError(f"{option}: must lie in (0, 100%], not {found[1]}%")
+    return share / 100
 
 
 @dataclass(frozen=True)
@@ -120,14 +151,12 @@ def run(
     """The whole command on ``request.scenario``, or on the day ``recorded`` builds
     (its exit code instead once it wrote the problem to stderr); its exit code."""
     try:
-        level, seconds = staffing.parse_target(request.target)
-        ceiling = None if request.max_abandon is None else staffing.parse_share(request.max_abandon)
-        shrinkage = (
-            0.0 if request.shrinkage is None else staffing.parse_share(request.shrinkage, "--shrinkage", True)
-        )
+        level, seconds = parse_target(request.target)
+        ceiling = None if request.max_abandon is None else parse_share(request.max_abandon)
+        shrinkage = 0.0 if request.shrinkage is None else parse_share(request.shrinkage, "--shrinkage", True)
         if shrinkage > MAX_SHRINKAGE:
             written = (request.shrinkage or "").strip().removesuffix("%").strip()  # 99.999% is no 100.00%
-            raise staffing.TargetError(
+            raise TargetError(
                 f"--shrinkage: at most {MAX_SHRINKAGE:.0%} of paid time off the phones (a rota of ten "
                 f"for each agent on the phones), not {written}%"
             )
