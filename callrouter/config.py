@@ -13,34 +13,32 @@ addresses (the dev stack uses that).
 from __future__ import annotations
 
 import copy
-import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callrouter import config_checks, config_results, prompts
 from callrouter.config_centre import (
     DEFAULT_MENU,
     DEFAULT_TOPICS,
-    NAME,
     AgentConfig,
     CallbackConfig,
     HoursConfig,
     MenuConfig,
-    MenuOptionConfig,
     QueueConfig,
     RepeatConfig,
     TopicConfig,
 )
-from callrouter.config_checks import Item, Parts
 from callrouter.config_dsn import passwords_in_addresses
-from callrouter.config_errors import from_environment, named_errors
+from callrouter.config_errors import error_path as error_path
+from callrouter.config_errors import from_environment
 from callrouter.config_results import ResultsConfig
 from callrouter.config_router import Admin, Ari, Database, Line, Prompts, Router, Strict
+from callrouter.config_tables import field_problems, split, table_item
 from callrouter.secrets_pepper import PEPPER_MIN_CHARS, Pepper
 
 SECRET_KEYS = {"password", "token", "secret", "pepper"}
@@ -140,13 +138,6 @@ class Settings(BaseModel):
         return self.file.lines
 
 
-def error_path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def _secrets_in(data: Any, path: str = "") -> list[str]:
     found: list[str] = []
     if isinstance(data, dict):
@@ -215,6 +206,7 @@ def validate(
             if isinstance(table, dict):
                 table[key] = str(value)
                 overridden[f"{section}.{key}"] = f"CALLROUTER_{field.upper()}"
+    problems.extend(f"{k}: Extra inputs are not permitted" for k in data if k not in FileConfig.model_fields)
     parts = split(data, problems)
     problems.extend(config_checks.problems(parts))
     if env.results_pepper is not None and len(env.results_pepper.get_secret_value()) < PEPPER_MIN_CHARS:
@@ -223,7 +215,7 @@ def validate(
             "(a random one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
     if "results" in data:
-        results = _item(ResultsConfig, data["results"], ("results",), problems)
+        results = table_item(ResultsConfig, data["results"], ("results",), problems)
         problems.extend(config_results.problems(results, parts.topics, parts.lines))
     if prompts_base is not None and parts.prompts.has("source"):
         words = prompts_base / parts.prompts["source"]
@@ -234,7 +226,7 @@ def validate(
     try:
         file = FileConfig.model_validate(data)
     except ValidationError as exc:  # split() saw every key; kept so nothing slips through
-        raise ConfigError(source, _field_problems(exc, ())) from None
+        raise ConfigError(source, field_problems(exc, ())) from None
     return Settings(
         file=file,
         ari_password=env.ari_password,
@@ -244,129 +236,6 @@ def validate(
         repeat_key=env.repeat_key,
         results_pepper=env.results_pepper,
     )
-
-
-# ---- the file, table by table -----------------------------------------------------
-SECTIONS: dict[str, type[BaseModel]] = {
-    "router": Router,
-    "ari": Ari,
-    "database": Database,
-    "admin": Admin,
-    "prompts": Prompts,
-    "queue": QueueConfig,
-    "repeat": RepeatConfig,
-    "callback": CallbackConfig,
-}
-TABLE: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
-LIST: TypeAdapter[list[Any]] = TypeAdapter(list[Any])
-
-
-def split(data: dict[str, Any], problems: list[str]) -> Parts:
-    """Validate each table on its own, appending its problems: a bad key hides nothing beside it."""
-    problems.extend(f"{k}: Extra inputs are not permitted" for k in data if k not in FileConfig.model_fields)
-    sections = {name: _item(model, data.get(name, {}), (name,), problems) for name, model in SECTIONS.items()}
-    menu = data.get("menu", DEFAULT_MENU)
-    menu_item = _item(MenuConfig, _without_options(menu), ("menu",), problems)
-    options = (
-        _options(menu.get("options", {}), ("menu", "options"), problems) if isinstance(menu, dict) else []
-    )
-    # Named as every reference to a topic must be: a table named otherwise could be none's.
-    topics = _table(TopicConfig, data.get("topics", DEFAULT_TOPICS), "topics", problems, NAME)
-    hours = _table(HoursConfig, data.get("hours", {}), "hours", problems)
-    agents = _list(AgentConfig, data.get("agents", []), "agents", problems)
-    lines = None
-    if "lines" not in data:
-        problems.append("lines: Field required")
-    elif (lines := _list(Line, data["lines"], "lines", problems)) == []:
-        problems.append("lines: List should have at least 1 item")
-    return Parts(
-        sections["router"],
-        sections["prompts"],
-        menu_item,
-        options,
-        topics,
-        hours,
-        agents or [],
-        lines,
-        sections["callback"],
-    )
-
-
-def _table(
-    model: type[BaseModel], raw: Any, name: str, problems: list[str], names: str = ".*"
-) -> dict[str, Item] | None:
-    """``[topics.x]``-style tables, each named as ``names`` says; None when the section is
-    no table (its names unknown)."""
-    if not _shaped(TABLE, raw, (name,), problems):
-        return None
-    problems.extend(f"{name}.{key!r}: not a name ({names})" for key in raw if not re.fullmatch(names, key))
-    return {key: _item(model, value, (name, key), problems) for key, value in raw.items()}
-
-
-def _list(model: type[BaseModel], raw: Any, name: str, problems: list[str]) -> list[Item] | None:
-    """``[[lines]]``-style arrays of tables; None when the section is no array."""
-    if not _shaped(LIST, raw, (name,), problems):
-        return None
-    return [_item(model, value, (name, i), problems) for i, value in enumerate(raw)]
-
-
-def _options(raw: Any, loc: tuple[str, ...], problems: list[str]) -> list[Item]:
-    """Every option of a menu, submenus' options too, each with its key and its submenu."""
-    if not _shaped(TABLE, raw, loc, problems):
-        return []
-    found: list[Item] = []
-    for key, option in raw.items():
-        submenu = option.get("options") if isinstance(option, dict) else None
-        item = _item(MenuOptionConfig, _without_options(option), (*loc, key), problems)
-        values = {**item.values, "key": key, "options": submenu}
-        if submenu is not None:
-            children = _options(submenu, (*loc, key, "options"), problems)
-            if not isinstance(submenu, dict):
-                del values["options"]
-            found.extend(children)
-        found.append(Item(item.path, values))
-    return found
-
-
-def _without_options(table: Any) -> Any:
-    """A menu's table without its options, which ``_options`` checks one by one."""
-    return {k: v for k, v in table.items() if k != "options"} if isinstance(table, dict) else table
-
-
-def _shaped(shape: TypeAdapter[Any], raw: Any, loc: tuple[str, ...], problems: list[str]) -> bool:
-    try:
-        shape.validate_python(raw)
-    except ValidationError as exc:
-        problems.extend(_field_problems(exc, loc))
-        return False
-    return True
-
-
-def _item(model: type[BaseModel], raw: Any, loc: tuple[str | int, ...], problems: list[str]) -> Item:
-    """One table validated: all its values, or, when some keys are bad, the good ones as written."""
-    try:
-        valid = model.model_validate(raw)
-    except ValidationError as exc:
-        problems.extend(_field_problems(exc, loc))
-        if not isinstance(raw, dict):
-            return Item(error_path(loc), {})
-        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
-        good = {
-            name: raw[name] if name in raw else field.get_default(call_default_factory=True)
-            for name, field in model.model_fields.items()
-            if name not in bad and (name in raw or not field.is_required())
-        }
-        return Item(error_path(loc), good)
-    return Item(error_path(loc), {name: getattr(valid, name) for name in model.model_fields})
-
-
-def _field_problems(exc: ValidationError, loc: tuple[str | int, ...]) -> list[str]:
-    problems = []
-    for err in named_errors(exc):
-        path = (*loc, *err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        problems.append(f"{error_path(path)}: {message}" if path else message)
-    return problems
 
 
 def _env_kwargs(environ: dict[str, str]) -> dict[str, Any]:

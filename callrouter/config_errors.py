@@ -3,6 +3,8 @@ and a scenario's lists of ``path: message`` lines)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -32,3 +34,10 @@ def from_environment(problems: list[str], overridden: dict[str, str]) -> list[st
         variable = overridden.get(path)
         said.append(f"{path} ({variable}){colon}{rest}" if variable is not None and colon else problem)
     return said
+
+
+def error_path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"

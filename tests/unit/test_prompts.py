@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from callrouter import config, prompts
+from callrouter import config_tables, prompts
 from devstack import prompts as audio
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +37,9 @@ def test_the_results_prompts_are_in_every_language(language: str) -> None:
 
 
 def test_results_prompts_are_checked_when_asked_for(tmp_path: Path) -> None:
-    parts = config.split(tomllib.loads((REPO / "callrouter.example.toml").read_text(encoding="utf-8")), [])
+    parts = config_tables.split(
+        tomllib.loads((REPO / "callrouter.example.toml").read_text(encoding="utf-8")), []
+    )
     assert prompts.missing(parts, REPO / "prompts", also=prompts.RESULTS) == []
     for language in LANGUAGES:
         text = (REPO / "prompts" / f"{language}.toml").read_text(encoding="utf-8")
