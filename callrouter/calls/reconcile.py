@@ -11,6 +11,7 @@ what a found call or a gone one means is the switchboard's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
@@ -41,6 +42,10 @@ EVENT_FILTER = [
     "ApplicationReplaced",
     "EndpointStateChange",
 ]
+
+
+# Seconds between the looks at a connect when Asterisk answered one with an error (then at each check).
+ADOPT_RETRIES = (0.5, 1.0, 2.0)
 
 
 # A caller's channel to adopt: its DID, CALLERID(pres), and for a results call's patient
@@ -76,6 +81,8 @@ class Reconciler:
         self._spawn = spawn
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
+        # The calls found in Asterisk are not all taken up yet (a look that failed): at the next check.
+        self._adopt_pending = False
         self._callbacks_handed = False  # the stored callbacks went to the switchboard at a connect
         self._callbacks_complete = True  # PostgreSQL told them (not the spool's alone)
         # The callbacks named, in any state (a conversation's, found at a restart).
@@ -104,6 +111,11 @@ class Reconciler:
         await self._watch_agents()
         await self._hold_bridge()
         await self.reconcile(adopt=True)
+        for wait in ADOPT_RETRIES:  # Asterisk answered a look with an error: soon again, then at each check
+            if not self._adopt_pending:
+                break
+            await asyncio.sleep(wait)
+            await self.reconcile(adopt=True)
         if not self._callbacks_handed:  # once: later reconnects must not bring back finished ones
             callbacks, self._stored_callbacks, self._callbacks_handed = self._stored_callbacks, (), True
             # Always: the switchboard books no callback until it has them (callbacks_unknown).
@@ -136,7 +148,9 @@ class Reconciler:
 
     async def reconcile(self, adopt: bool) -> None:
         """Tell the switchboard which of its calls (and answered agents' phones) left
-        Asterisk; retry hanging up phones whose caller left; adopt unknown channels."""
+        Asterisk; retry hanging up phones whose caller left; adopt unknown channels
+        (``adopt``, or an adoption a failed look left to do: every check until done)."""
+        adopt = adopt or self._adopt_pending
         # Only what was known before asking: a call that arrives while the
         # list is on its way is not in it, and is not gone.
         known = set(self._board().calls)
@@ -146,6 +160,8 @@ class Reconciler:
             listed = set((await self._ari.application(self._app)).channel_ids)
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("reconcile skipped: %s", exc)
+            if adopt:  # the calls a router before left are followed by none: taken up at the next check
+                self._adopt_pending = True
             return
         for channel_id in known - listed:
             if channel_id in self._board().calls:
@@ -161,8 +177,10 @@ class Reconciler:
         if adopt:  # not a channel the switchboard follows: a call, an agent's phone, a person dialled
             board = self._board()
             dialled = (set(board.dials) | set(board.result_dials)) & listed
-            await self._adopt(listed - set(board.calls) - set(board.legs) - dialled)
-            await self._answered_meanwhile(dialled)
+            # An agent's phone rung by this router is in the application once answered.
+            rung = {channel_id for channel_id, leg in board.legs.items() if not leg.answered} & listed
+            self._adopt_pending = not await self._adopt(listed - set(board.calls) - set(board.legs) - dialled)
+            await self._answered_meanwhile(dialled, rung)
             await self._end_rings_before(listed)
 
     async def _end_rings_before(self, listed: set[str]) -> None:
@@ -182,22 +200,28 @@ class Reconciler:
                 log.info("hanging up %s, rung by a router before", channel.id)
                 self._spawn(self._hangup_leg(channel.id, "rung by a router before"))
 
-    async def _answered_meanwhile(self, dialled: set[str]) -> None:
-        """People dialled who answered while the events' WebSocket was down (their
-        StasisStart lost): told now, or they would hear silence until the ring's end
-        and the attempt count as not answered. Told twice, the switchboard ignores it."""
-        for channel_id in sorted(dialled):
+    async def _answered_meanwhile(self, dialled: set[str], rung: set[str]) -> None:
+        """People dialled, and agents' phones rung, that answered while the events'
+        WebSocket was down (their StasisStart lost): told now, or the person would hear
+        silence until the ring's end and the attempt count as not answered, and the
+        agent who picked up would be hung up and paused for a ring let go. Told twice,
+        the switchboard ignores it."""
+        for channel_id in sorted(dialled | rung):
             try:
                 channel = await self._ari.get_channel(channel_id)
             except (AriError, OSError, TimeoutError):
                 continue
             if channel.state == "Up":
-                self._step(sb.DialAnswered(channel_id))
+                self._step(
+                    sb.DialAnswered(channel_id) if channel_id in dialled else sb.LegAnswered(channel_id)
+                )
 
-    async def _adopt(self, channel_ids: set[str]) -> None:
+    async def _adopt(self, channel_ids: set[str]) -> bool:
         """Channels in the application that the switchboard does not know (a router
         before a restart, or before a WebSocket drop, had them): what each kept on
-        itself goes to the switchboard, all in one step."""
+        itself goes to the switchboard, all in one step. False: a channel could not be
+        read (taken up at the next check; an agent's phone no call was found for is
+        left up till then: it may be that channel's)."""
         legs: dict[str, tuple[str, str]] = {}  # entry id -> (agent channel, agent id)
         callers: list[Caller] = []
         patients: list[ari.Channel] = []  # results calls' patients (dialled by the router)
@@ -241,6 +265,8 @@ class Reconciler:
                 )
             )
         talking = await self._talking_callbacks(dialled, legs)
+        if unread:  # an agent's phone left may be talking to a caller not read: both at the next check
+            legs = {}
         for channel_id, _ in legs.values():
             log.info("hanging up agent channel %s: no adopted call waits on it", channel_id)
         # A stored place whose channel could not be read waits for the next adoption.
@@ -249,6 +275,7 @@ class Reconciler:
         if found or legs or stored or talking:
             stray = tuple(channel_id for channel_id, _ in legs.values())
             self._step(sb.Adopt(tuple(found), stray, stored, tuple(talking)))
+        return not unread
 
     async def _talking_callbacks(
         self, dialled: dict[str, ari.Channel], legs: dict[str, tuple[str, str]]

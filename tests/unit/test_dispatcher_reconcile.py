@@ -9,7 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from callrouter.ari import models as ari
+from callrouter.ari.client import AriError
 from callrouter.ari.models import Application, Channel
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
@@ -297,3 +300,86 @@ async def test_a_restart_adopts_a_patient_waiting_for_a_consultant_and_ends_an_a
     board.report_hang_ups()
     await board.quiet()
     await board.writer.close(writing)
+
+
+async def test_an_agent_who_answers_while_the_websocket_is_down_is_connected_at_the_reconnect(
+    tmp_path: Path,
+) -> None:
+    """The agent's StasisStart was lost with the WebSocket: at the reconnect their phone,
+    in the application (answered), is told answered; it used to ring on in the
+    switchboard until its timeout, then be hung up and the agent paused."""
+    board = Switchboard(tmp_path)
+    writing = await board.start()
+    await board.wait_for_operator("caller")
+    ((leg, args),) = board.asterisk.ringing.items()
+    del board.asterisk.ringing[leg]
+    board.asterisk.channels[leg] = dialled(leg, args)  # answered: in the application
+    await board.dispatcher.on_connect()  # the reconnect
+    await settle()
+    board.clock.now += timedelta(seconds=25)  # past the ring's timeout
+    board.dispatcher._woken()
+    await settle()
+    agent = args.split(",")[2]
+    assert board.dispatcher.board.legs[leg].answered and leg not in board.asterisk.hung_up
+    assert board.dispatcher.board.centre.agents[agent].state is AgentState.ON_CALL
+    board.hang_up("caller")
+    board.report_hang_ups()
+    await board.quiet()
+    await board.writer.close(writing)
+
+
+class Flaky(Asterisk):
+    """Asterisk answering the first ``times`` looks at ``what`` with a 500."""
+
+    def __init__(self, what: str, times: int = 1) -> None:
+        super().__init__()
+        self.what, self.times = what, times
+
+    def _fails(self, what: str) -> None:
+        if self.what == what and self.times > 0:
+            self.times -= 1
+            raise AriError(500, "GET", what, "flaky")
+
+    async def application(self, app: str) -> Application:
+        self._fails("application")
+        return await super().application(app)
+
+    async def get_channel(self, channel_id: str) -> Channel:
+        self._fails(channel_id)
+        return await super().get_channel(channel_id)
+
+
+@pytest.mark.parametrize("flaky", ["application", "c1"], ids=["the-application", "the-caller's-channel"])
+async def test_a_look_that_fails_at_a_restart_is_tried_again_and_no_conversation_is_cut(
+    tmp_path: Path, flaky: str
+) -> None:
+    """A restart while c1 talks to an agent: Asterisk answers the first look at the
+    application (or at c1's channel) with an error. The calls are taken up at the next
+    look (they were followed by no router: the agent, idle again, was rung for the next
+    caller mid-conversation), and the agent's phone is not hung up meanwhile."""
+    before = Switchboard(tmp_path / "before")
+    writing = await before.start()
+    _, leg = await before.talk_to_an_agent("c1")
+    agent = before.dispatcher.board.legs[leg].agent_id
+    before.dispatcher.detach()
+    await before.writer.close(writing)
+    asterisk = Flaky(flaky)
+    asterisk.channels, asterisk.variables = before.asterisk.channels, before.asterisk.variables
+    after = Switchboard(tmp_path / "after", asterisk)
+    writing = asyncio.create_task(after.writer.run())
+    await after.dispatcher.on_connect()
+    for other, state in list(after.dispatcher.board.centre.agents.items()):
+        if state.state is AgentState.LOGGED_OUT:  # the others back at work (the one on c1 is on it)
+            after.dispatcher.step(sb.AgentCommand(other, "login"))
+    await settle()
+    assert asterisk.times == 0, "the look failed once"
+    board = after.dispatcher.board
+    assert "c1" in board.calls and board.centre.agents[agent].state is AgentState.ON_CALL
+    assert asterisk.hung_up == [], "the conversation goes on"
+    await after.wait_for_operator("c2")
+    assert all(args.split(",")[2] != agent for args in asterisk.ringing.values()), "not rung mid-call"
+    for call in ("c1", "c2"):
+        after.hang_up(call)
+    after.report_hang_ups()
+    await after.quiet()
+    await after.writer.close(writing)
