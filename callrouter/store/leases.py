@@ -7,6 +7,13 @@ which the record writer never touches, and run on PostgreSQL's clock, so
 routers whose clocks differ still agree. A row another router is leasing this
 instant is skipped (``SKIP LOCKED``), never waited for: it is that router's.
 
+A lease not taken is only "held" when the row says so: leased by another
+router, not expired. An open row with a free lease that was not taken was out
+of the take's sight for a moment (a new callback's row committed by the record
+writer between the take and the look at its state, or the row locked by the
+writer's upsert, or by another router's take): it is asked again, a few times
+within a fraction of a second, then (still locked) held.
+
 DatabaseUnavailable when PostgreSQL cannot answer: the callbacks wait. A
 callback with no row, or whose row has ended, is told apart (``try_take``): no
 later attempt would ever take it.
@@ -14,6 +21,7 @@ later attempt would ever take it.
 
 from __future__ import annotations
 
+import asyncio
 from enum import StrEnum
 
 from callrouter.store.queries import OPEN_IN_SQL, OPEN_STATES, Pooled, is_uuid
@@ -29,8 +37,14 @@ UPDATE callbacks SET leased_by = $2, lease_until = now() + make_interval(secs =>
 FROM free WHERE callbacks.callback_id = free.callback_id
 RETURNING callbacks.callback_id
 """
-# Why TAKE took nothing: a plain read, which a row lock never blocks.
-STATE = "SELECT state FROM callbacks WHERE callback_id = $1"
+# Why TAKE took nothing: a plain read, which a row lock never blocks. ``held``: another
+# router's lease, still running.
+STATE = """
+SELECT state, (leased_by IS NOT NULL AND leased_by <> $2 AND lease_until > now()) AS held
+FROM callbacks WHERE callback_id = $1
+"""
+# A free open row not taken is asked for again after these pauses (seconds), then held.
+AGAIN_AFTER = (0.0, 0.02, 0.05, 0.1)
 RELEASE = """
 UPDATE callbacks SET leased_by = NULL, lease_until = NULL
 WHERE callback_id = $1 AND leased_by = $2
@@ -77,12 +91,19 @@ class CallbackLeases(Pooled):
         seconds = _positive(seconds)
         if not is_uuid(callback_id):  # never a row's: the callbacks table's ids are uuids
             return LeaseAnswer.ABSENT
-        if await self._fetch(TAKE, callback_id, holder, seconds):
-            return LeaseAnswer.TAKEN
-        rows = await self._fetch(STATE, callback_id)
-        if not rows:
-            return LeaseAnswer.ABSENT
-        return LeaseAnswer.HELD if rows[0]["state"] in OPEN_STATES else LeaseAnswer.CLOSED
+        for pause in (*AGAIN_AFTER, None):
+            if await self._fetch(TAKE, callback_id, holder, seconds):
+                return LeaseAnswer.TAKEN
+            rows = await self._fetch(STATE, callback_id, holder)
+            if not rows:
+                return LeaseAnswer.ABSENT
+            if rows[0]["state"] not in OPEN_STATES:
+                return LeaseAnswer.CLOSED
+            if rows[0]["held"] or pause is None:
+                break
+            # Free, yet not taken: committed after TAKE looked, or locked this instant.
+            await asyncio.sleep(pause)
+        return LeaseAnswer.HELD
 
     async def release(self, callback_id: str, holder: str) -> bool:
         """Let go of this callback's lease; False if ``holder`` did not hold it."""

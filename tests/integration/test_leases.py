@@ -11,12 +11,20 @@ import sys
 import uuid
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
+import asyncpg
 import pytest
 
+from callrouter.ari.fake import FakeAriClient
+from callrouter.calls.outbound import Outbound, Route
+from callrouter.core import switchboard as sb
 from callrouter.core.records import CallbackState
-from callrouter.store.leases import CallbackLeases, LeaseAnswer
+from callrouter.metrics import Metrics
+from callrouter.store.leases import TAKE, CallbackLeases, LeaseAnswer
+from callrouter.store.postgres import UPSERT_CALLBACK, PgRecordStore, _callback_row
 from callrouter.store.queries import DatabaseUnavailable
+from callrouter.store.writer import RecordWriter
 from devstack.stack import REPO
 from tests.integration.conftest import Cluster, Migrated
 from tests.integration.test_repeats import T0, callback
@@ -102,6 +110,74 @@ async def test_why_a_lease_is_not_taken_tells_waiting_from_never(
             "SELECT 1 FROM callbacks WHERE callback_id = $1 FOR UPDATE", uuid.UUID(cb(1).callback_id)
         )
         assert await leases.try_take(pending.callback_id, "router-a", HOURS) is LeaseAnswer.HELD
+
+
+async def test_a_row_written_between_the_take_and_the_look_at_its_state_is_taken_not_held(
+    db: Migrated, empty_db: str, cluster: Cluster
+) -> None:
+    """A new callback's lease asked while the record writer puts its row in: the take
+    does not see it yet, the look at why does (committed in between). Its lease is
+    free: taken, not "held by another router" (which postponed it 15 s)."""
+    one = cb(1)
+
+    class WrittenMeanwhile(CallbackLeases):
+        async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+            rows = await super()._fetch(sql, *args)
+            if sql == TAKE and not await db.conn.fetchval("SELECT count(*) FROM callbacks"):
+                assert await db.store.write([one]) == []  # the writer's commit, just then
+            return rows
+
+    leases = WrittenMeanwhile(empty_db, cluster.password)
+    try:
+        assert await leases.try_take(one.callback_id, "router-a", HOURS) is LeaseAnswer.TAKEN
+    finally:
+        await leases.close()
+    assert await held(db) == {one.callback_id: "router-a"}
+
+
+async def test_a_row_the_record_writer_is_updating_is_taken_once_written_not_held(
+    db: Migrated, leases: CallbackLeases
+) -> None:
+    """The writer's upsert of a callback's later snapshot locks its row until the batch
+    commits; a lease asked meanwhile skips it. It is nobody's lease: taken once written."""
+    one = cb(1)
+    assert await db.store.write([one]) == []
+    later = replace(one, at=one.at + timedelta(seconds=1))
+    transaction = db.conn.transaction()
+    await transaction.start()
+    await db.conn.execute(UPSERT_CALLBACK, *_callback_row(later))  # the batch, not committed yet
+    taking = asyncio.create_task(leases.try_take(one.callback_id, "router-a", HOURS))
+    await asyncio.sleep(0.03)
+    await transaction.commit()
+    assert await taking is LeaseAnswer.TAKEN
+    assert await held(db) == {one.callback_id: "router-a"}
+
+
+async def test_new_callbacks_leased_as_their_rows_are_written_are_all_taken(
+    db: Migrated, empty_db: str, cluster: Cluster, tmp_path: Path
+) -> None:
+    """The router's own path (POST /callbacks, an agent idle): the callback's record goes
+    to the record writer and its lease is asked at once. None waits (one in a dozen or
+    so did: "no lease", postponed 15 s, with one router and PostgreSQL up)."""
+    store = PgRecordStore(empty_db, cluster.password)
+    writer = RecordWriter(store, tmp_path, Metrics())
+    writing = asyncio.create_task(writer.run())
+    leases = CallbackLeases(empty_db, cluster.password)
+    told: list[sb.Event] = []
+    outbound = Outbound(
+        FakeAriClient(), "callrouter", "router-a", Route(), leases, told.append, lambda: writer.backlog
+    )
+    ids = [cb(n).callback_id for n in range(150)]
+    try:
+        for n in range(150):
+            writer.submit(cb(n), urgent=True)
+            await asyncio.sleep(0.001 * (n % 5))  # the lease asked as the row is on its way
+            await outbound.lease(ids[n])
+    finally:
+        await writer.close(writing)
+        await store.close()
+        await leases.close()
+    assert told == [sb.CallbackLeased(i, sb.Lease.TAKEN) for i in ids]
 
 
 async def test_the_due_callbacks_are_taken_oldest_first_and_nobody_s_twice(
