@@ -162,6 +162,46 @@ async def test_an_accepted_callback_rings_the_agent_then_the_person_and_bridges_
     assert [(a["agent"], a["outcome"]) for a in attempts(done)] == [("agent1", "answered")]
 
 
+async def make_by_hand(router: RouterProcess, number: str) -> str:
+    """POST /callbacks, due now (503 until the stored open callbacks are read): its id."""
+    body = {"number": number, "line": "clinic-central", "topic": "operator", "by": "e2e"}
+    for _ in range(50):
+        status, made = await admin(router, "POST", "/callbacks", body)
+        if status != 503:
+            break
+        await asyncio.sleep(0.2)
+    assert status == 200, made
+    return str(made["callback_id"])  # type: ignore[index]
+
+
+async def test_callbacks_made_with_an_agent_free_are_dialled_at_once_never_postponed_for_a_lease(
+    stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
+):
+    """POST /callbacks with agent1 idle: its lease is asked in the step that hands its record
+    to the record writer. Each is leased and dialled at once, none postponed "no lease"
+    (with one router and PostgreSQL up, many were: 15 s each). The person's line is busy:
+    the agent is released at once (no wrap-up), tried again 2 s later, then failed."""
+    numbers = [number() for _ in range(6)]
+    agent = sipp.Agent(stack.agent_ports["agent1"], calls=2 * len(numbers), ring_ms=200, timeout_s=150)
+    person = sipp.Callee(stack.trunk_port, ["busy"] * 2 * len(numbers), timeout_s=150)
+    ids = []
+    try:
+        assert (await admin(router, "POST", "/agents/agent1/login"))[0] == 200
+        for each in numbers:
+            ids.append(uuid.UUID(await make_by_hand(router, each)))
+            await ended(db, each, "failed", within=30)
+    finally:
+        person.stop()
+        agent.stop()
+    postponed = await db.fetch(
+        "SELECT callback_id, detail FROM call_events WHERE callback_id = ANY($1::uuid[])"
+        " AND kind = 'callback_postponed'",
+        ids,
+    )
+    assert [dict(r) for r in postponed] == []
+    assert [d.number for d in person.dialled] == [n.lstrip("+") for n in numbers for _ in range(2)]
+
+
 async def test_a_callback_not_answered_is_tried_again_then_given_up_and_listed(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):
