@@ -25,7 +25,7 @@ from callrouter.core import centre as cc
 from callrouter.core.board import Leg, _place, _remember, _Step
 from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import CallbackRecord, PlaceState, callback_key
+from callrouter.core.records import CallbackRecord, CallbackState, PlaceState, callback_key
 
 
 # ---- booking -------------------------------------------------------------------------------
@@ -228,15 +228,38 @@ def dial_answered(s: _Step, channel_id: str) -> None:
         _remember(s, repeat.answered(memory, person, callback.agent, callback.record.call_id, s.now))
 
 
+def not_bridged(s: _Step, channel_id: str, failed: ev.CommandFailed) -> None:
+    """A command on the person's answered channel failed (making their bridge with the
+    agent, or joining it, refused twice): no conversation. The answer it recorded is
+    taken back, and it is an attempt failed ("not_bridged"): retried or failed by its
+    rules, both phones hung up, the agent released. Asterisk's word that the person's
+    channel is gone (``DialGone``) then finds it no longer talking."""
+    callback = _dialled(s, channel_id)
+    if callback is None or callback.stage is not Stage.TALKING or callback.person_leg != channel_id:
+        return
+    cb._log(s, callback, "callback_not_bridged", f"{failed.command}: {failed.detail}")
+    s.out.append(bcmd.HangupLeg(channel_id, "not bridged"))
+    if callback.agent is not None:
+        s.drop("talk_started", callback.agent)
+    answered = replace(
+        callback.record, state=CallbackState.DIALLING, attempts=callback.record.attempts[:-1]
+    )  # as it was before the answer
+    _attempt_failed(s, replace(callback, record=answered, stage=Stage.DIALLING), "not_bridged")
+    leg_channel = s.board.leg_of.get(callback.callback_id)
+    if leg_channel is not None:
+        _let_go(s, callback.callback_id, leg_channel, "callback not bridged")
+
+
 def dial_gone(s: _Step, channel_id: str, cause: str) -> None:
-    """The person's call ended: unanswered (an attempt failed) or after talking."""
+    """The person's call ended: unanswered (an attempt failed) or after talking. A dial
+    its callback has left (not bridged, then dialled again) ends nothing of it."""
     callback = _dialled(s, channel_id)
     s.drop("dials", channel_id)
     bridge_id = s.board.bridges.get(channel_id)
     if bridge_id is not None:
         s.out.append(bcmd.DestroyBridge(channel_id, bridge_id))
         s.drop("bridges", channel_id)
-    if callback is None:
+    if callback is None or callback.person_leg != channel_id:
         return
     leg_channel = s.board.leg_of.get(callback.callback_id)
     if callback.stage is Stage.TALKING:

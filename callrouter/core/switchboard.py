@@ -192,6 +192,8 @@ def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -
     match event:
         case Arrived():
             _arrived(s, event)
+        case OnCall(channel_id, ev.CommandFailed() as failed) if channel_id in board.dials:
+            dialler.not_bridged(s, channel_id, failed)  # a callback's person's channel
         case OnCall(channel_id, call_event):
             s.pending.append((channel_id, call_event))
         case LegAnswered(channel_id):

@@ -19,7 +19,9 @@ from tests.unit.test_callbacks import (
     ANNA,
     BORIS,
     accept,
+    agent_then_person,
     booked,
+    booked_with_agent_free,
     busy_centre,
     heard,
     waiting_with_offer,
@@ -238,3 +240,56 @@ def test_a_failed_callbacks_reason_counts_each_outcome() -> None:
     assert twice.record.state is CallbackState.FAILED and twice.record.reason == "busy x1, no_answer x1"
     thrice = cbs.attempt_failed(replace(once, stage=Stage.DIALLING), rules, "busy", at(400), None)
     assert thrice.record.reason == "busy x2"
+
+
+def test_a_person_answered_but_never_bridged_to_the_agent_is_an_attempt_failed_not_completed() -> None:
+    """The person answered; joining their channel to the agent's bridge failed twice (the
+    executor's CommandFailed). Not a conversation: the answer is taken back, both phones
+    are hung up, the agent is released at once, and the callback is tried again, then
+    failed by its rules (3 attempts), never recorded completed."""
+    board, callback_id = booked_with_agent_free()
+    t = 60.0
+    for attempt in range(1, 4):
+        board, ring, dial = agent_then_person(board, callback_id, t)
+        board, out = sb.step(board, sb.DialAnswered(dial.channel_id), at(t + 5))
+        assert written(out, CallbackRecord)[-1].state is CallbackState.COMPLETED  # as it was answered
+        failed = ev.CommandFailed("joinbridge", "Channel not in Stasis application")
+        board, out = sb.step(board, sb.OnCall(dial.channel_id, failed), at(t + 5.2))
+        record = written(out, CallbackRecord)[-1]
+        assert [a.outcome for a in record.attempts] == ["not_bridged"] * attempt
+        assert sb.HangupLeg(dial.channel_id, "not bridged") in out
+        assert sb.HangupLeg(ring.channel_id, "callback not bridged") in out
+        assert board.centre.agents["agent1"].state.value == "idle", "released at once, no wrap-up"
+        assert "agent1" not in board.talk_started
+        assert ("callback_not_bridged", "joinbridge: Channel not in Stasis application") in [
+            (r.kind, r.detail) for r in written(out, CallEventRecord)
+        ]
+        board, out = sb.step(board, sb.LegGone(ring.channel_id, "normal"), at(t + 5.4))
+        assert board.centre.agents["agent1"].state.value == "idle"
+        board, out = sb.step(board, sb.DialGone(dial.channel_id, "Normal Clearing"), at(t + 5.5))
+        assert not written(out, CallbackRecord), "its end changes nothing more"
+        assert [c for c in out if isinstance(c, sb.DestroyBridge)] != []
+        assert dial.channel_id not in board.dials and dial.channel_id not in board.bridges
+        if attempt < 3:
+            assert record.state is CallbackState.PENDING
+            t += 5.5 + 300
+            board, out = sb.step(board, sb.Wake(), at(t))
+            assert sb.LeaseCallback(callback_id) in out
+    assert record.state is CallbackState.FAILED and record.reason == "not_bridged x3"
+    assert board.callbacks == {} and callback_id not in board.centre.queue
+
+
+def test_a_dial_the_callback_has_left_ends_nothing_of_its_next_one() -> None:
+    """Not bridged, then dialled again before Asterisk said the first person's channel was
+    gone: that word about the old channel leaves the new dial alone."""
+    board, callback_id = booked_with_agent_free()
+    board, ring, first = agent_then_person(board, callback_id, 60)
+    board, _ = sb.step(board, sb.DialAnswered(first.channel_id), at(65))
+    failed = ev.CommandFailed("joinbridge", "refused")
+    board, _ = sb.step(board, sb.OnCall(first.channel_id, failed), at(65.2))
+    board, _ = sb.step(board, sb.LegGone(ring.channel_id, "normal"), at(65.4))
+    board, _ = sb.step(board, sb.Wake(), at(65.2 + 300))
+    board, _, second = agent_then_person(board, callback_id, 65.2 + 300)
+    board, out = sb.step(board, sb.DialGone(first.channel_id, "Normal Clearing"), at(65.2 + 303))
+    assert not written(out, CallbackRecord) and board.callbacks[callback_id].person_leg == second.channel_id
+    assert board.callbacks[callback_id].stage is Stage.DIALLING
