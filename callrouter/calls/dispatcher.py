@@ -91,17 +91,9 @@ class Dispatcher:
         )
         self._results = ResultsIO(self._step_safely, clock)
         self._reconciler = Reconciler(
-            ari_client,
-            shell.app,
-            shell.node,
-            shell.agents,
-            self.hold_bridge_ids,
-            metrics,
-            lambda: self.board,
-            self._step_safely,
-            self._hangup_leg,
-            self._spawn,
-        )
+            ari_client, shell.app, shell.node, shell.agents, self.hold_bridge_ids, metrics,
+            lambda: self.board, self._step_safely, self._hangup_leg, self._spawn, self._gone,
+        )  # fmt: skip
 
     def use_results(self, store: ResultsDialler, verify: Verifier, lease_seconds: float) -> None:
         """Results calls: due notifications taken from ``store``, secrets checked with ``verify``."""

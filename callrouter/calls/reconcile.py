@@ -4,8 +4,8 @@ On every (re)connect it sets the application's event filter, follows the
 agents' softphones, prepares the shared holding bridges and hands the
 switchboard the calls already in the application (a restart or a WebSocket
 drop leaves them there), with the places and callbacks stored before a
-restart; at each check it tells the switchboard which of its calls (and
-answered agents' phones) Asterisk no longer has. No business rule lives here:
+restart; at each check it tells the switchboard which of its calls, answered
+agents' phones and people dialled Asterisk no longer has. No business rule lives here:
 what a found call or a gone one means is the switchboard's.
 """
 
@@ -66,9 +66,11 @@ class Reconciler:
         step: Callable[[sb.Event], None],
         hangup_leg: Callable[[str, str], Coroutine[Any, Any, None]],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        gone: Callable[[str, str], None],
     ) -> None:
         """``board``: the switchboard as it is now; ``step``: one switchboard step,
-        its commands carried out; ``hangup_leg`` and ``spawn``: the dispatcher's."""
+        its commands carried out; ``hangup_leg``, ``spawn`` and ``gone`` (a channel
+        Asterisk no longer has, as its ChannelDestroyed would say): the dispatcher's."""
         self._ari = ari_client
         self._app = app
         self._node = node
@@ -79,6 +81,8 @@ class Reconciler:
         self._step = step
         self._hangup_leg = hangup_leg
         self._spawn = spawn
+        self._gone = gone
+        self._dials_unlisted: set[str] = set()  # people dialled Asterisk had not at the last check
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
         # The calls found in Asterisk are not all taken up yet (a look that failed): at the next check.
@@ -147,13 +151,14 @@ class Reconciler:
             log.warning("could not follow the agents' endpoints: %s", exc)
 
     async def reconcile(self, adopt: bool) -> None:
-        """Tell the switchboard which of its calls (and answered agents' phones) left
-        Asterisk; retry hanging up phones whose caller left; adopt unknown channels
-        (``adopt``, or an adoption a failed look left to do: every check until done)."""
+        """Tell the switchboard which of its calls (answered agents' phones, people
+        dialled) left Asterisk; retry hanging up phones whose caller left; adopt unknown
+        channels (``adopt``, or an adoption a failed look left to do: every check until done)."""
         adopt = adopt or self._adopt_pending
         # Only what was known before asking: a call that arrives while the
         # list is on its way is not in it, and is not gone.
         known = set(self._board().calls)
+        dials = set(self._board().dials) | set(self._board().result_dials)
         answered = [channel_id for channel_id, leg in self._board().legs.items() if leg.answered]
         ending = [channel_id for channel_id, leg in self._board().legs.items() if leg.ending]
         try:
@@ -174,6 +179,7 @@ class Reconciler:
         for channel_id in ending:
             if channel_id in listed:  # its caller left and an earlier hangup failed
                 await self._hangup_leg(channel_id, "caller gone")
+        await self._dials_gone(dials - listed)
         if adopt:  # not a channel the switchboard follows: a call, an agent's phone, a person dialled
             board = self._board()
             dialled = (set(board.dials) | set(board.result_dials)) & listed
@@ -182,6 +188,25 @@ class Reconciler:
             self._adopt_pending = not await self._adopt(listed - set(board.calls) - set(board.legs) - dialled)
             await self._answered_meanwhile(dialled, rung)
             await self._end_rings_before(listed)
+
+    async def _dials_gone(self, unlisted: set[str]) -> None:
+        """People dialled (a callback's, a patient) whose channel Asterisk no longer has,
+        its end never reported: gone, as if Asterisk had said so. A ringing one is not in
+        the application, so all channels are asked; gone only if missing at two checks in
+        a row (at the first, its originate may still be on its way)."""
+        missing: set[str] = set()
+        if unlisted:
+            try:
+                missing = unlisted - {channel.id for channel in await self._ari.list_channels()}
+            except (AriError, OSError, TimeoutError) as exc:
+                log.warning("the people dialled not looked for: %s", exc)
+                return
+        board = self._board()
+        for channel_id in sorted(missing & self._dials_unlisted):
+            if channel_id in board.dials or channel_id in board.result_dials:
+                log.info("dialled channel %s is not in Asterisk any more", channel_id)
+                self._gone(channel_id, "not in Asterisk any more")
+        self._dials_unlisted = missing
 
     async def _end_rings_before(self, listed: set[str]) -> None:
         """Rings a router before originated and nobody answered yet (an agent's phone, a

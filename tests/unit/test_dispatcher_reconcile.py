@@ -383,3 +383,55 @@ async def test_a_look_that_fails_at_a_restart_is_tried_again_and_no_conversation
     after.report_hang_ups()
     await after.quiet()
     await after.writer.close(writing)
+
+
+async def test_a_callbacks_person_whose_channel_vanished_is_gone_at_the_second_check(tmp_path: Path) -> None:
+    """Talking, the person's channel leaves Asterisk without a word (its ChannelDestroyed
+    lost): not at the first check that misses it (an originate may be on its way), at
+    the next one it is gone, as if Asterisk had said so: the agent's side ends too."""
+    board = Switchboard(tmp_path)
+    person, leg = "callback-cb1-1", "agent-cb1-4"
+    board.asterisk.channels[person] = dialled(person, "callback,cb1")
+    board.asterisk.channels[leg] = dialled(leg, "agent,cb1,agent1")
+    writing = asyncio.create_task(board.writer.run())
+    await board.dispatcher.on_connect()  # found talking at a restart (nothing read: followed still)
+    await settle()
+    assert board.dispatcher.board.callbacks["cb1"].stage is Stage.TALKING
+    del board.asterisk.channels[person]
+    await board.dispatcher.reconcile(adopt=False)
+    await settle()
+    assert board.asterisk.hung_up == [] and person in board.dispatcher.board.dials
+    await board.dispatcher.reconcile(adopt=False)
+    await settle()
+    state = board.dispatcher.board
+    assert board.asterisk.hung_up == [leg], "the person's end ends the agent's side"
+    assert person not in state.dials and "cb1" not in state.callbacks
+    assert person not in board.dispatcher.executors
+    await board.writer.close(writing)
+
+
+async def test_people_dialled_who_ring_or_come_back_are_not_gone(tmp_path: Path) -> None:
+    """A ringing person is not in the application, only in Asterisk's channels: never
+    gone for that. One missing at one check only (listed again) is not gone either; a
+    results call's patient missing at two is."""
+    asterisk = RingingOutside()
+    board = Switchboard(tmp_path, asterisk)
+    writing = await board.start()
+    ringing = dialled("callback-cb1-1", "callback,cb1").model_copy(update={"state": "Ringing"})
+    patient = dialled("results-n1-1-5", "results,n1").model_copy(update={"state": "Ringing"})
+    asterisk.channels[ringing.id] = ringing
+    board.dispatcher.board = replace(
+        board.dispatcher.board, dials={ringing.id: "cb1"}, result_dials={patient.id: "n1"}
+    )
+    gone: list[tuple[str, str]] = []
+    reconciler = board.dispatcher._reconciler
+    reconciler._gone = lambda channel_id, cause: gone.append((channel_id, cause))
+    await reconciler.reconcile(adopt=False)  # the patient's originate on its way
+    asterisk.channels[patient.id] = patient
+    await reconciler.reconcile(adopt=False)
+    del asterisk.channels[patient.id]
+    await reconciler.reconcile(adopt=False)
+    assert gone == []
+    await reconciler.reconcile(adopt=False)
+    assert gone == [(patient.id, "not in Asterisk any more")]
+    await board.writer.close(writing)
