@@ -21,7 +21,15 @@ from callrouter.ari.client import AriClient, AriError
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.call import call_id_for
-from callrouter.core.place import MENU_VARIABLE, PATIENT_VARIABLE, MenuLevel, Patient, Place, place_id_of
+from callrouter.core.place import (
+    MENU_VARIABLE,
+    PATIENT_VARIABLE,
+    Ended,
+    MenuLevel,
+    Patient,
+    Place,
+    place_id_of,
+)
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, CallbackState, PlaceRecord, callback_key
 from callrouter.core.results_call import RESULTS_DID
@@ -272,23 +280,15 @@ class Reconciler:
         # leg names the place it was rung for.
         stored_ids = {p.call_id: p.place_id for p in self._stored_places if p.call_id is not None}
         callers += await self._patients(patients)
-        for channel, did, presentation, patient in callers:
-            place = Place.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
-            menu = None if place else MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
+        for caller in callers:
+            channel = caller[0]
             call_id = call_id_for(self._node, channel.id)
+            place = await self._place(channel.id)
             place_id = place_id_of(place, stored_ids.get(call_id, call_id))
             agent_channel, agent_id = legs.pop(place_id, (None, None))
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
-            number, started = channel.caller.number, channel.creationtime
-            line = None
-            if patient is not None:  # waiting for a consultant, or talking to one
-                number, line = patient.number, patient.line
-            found.append(
-                sb.Found(
-                    channel.id, did, number, started, place, menu, agent_id, agent_channel, presentation, line
-                )
-            )
+            found.append(await self._found(caller, place, agent_id, agent_channel))
         talking = await self._talking_callbacks(dialled, legs)
         if unread:  # an agent's phone left may be talking to a caller not read: both at the next check
             legs = {}
@@ -337,6 +337,27 @@ class Reconciler:
             log.warning("callbacks %s not read (%s): followed as answered", callback_ids, exc)
             return {}
         return {callback_key(r.callback_id): r for r in records}
+
+    async def _place(self, channel_id: str) -> Place | None:
+        return Place.from_variable(await self._variable(channel_id, PLACE_VARIABLE))
+
+    async def _found(
+        self, caller: Caller, place: Place | None, agent_id: str | None, agent_channel: str | None
+    ) -> sb.Found:
+        """A caller's channel as the switchboard takes it up: what it kept of its place
+        (or that it was told its last message), else of the menu."""
+        channel, did, presentation, patient = caller
+        ended = None if place else Ended.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
+        menu = None
+        if place is None and ended is None:
+            menu = MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
+        number, line = channel.caller.number, None
+        if patient is not None:  # waiting for a consultant, or talking to one
+            number, line = patient.number, patient.line
+        return sb.Found(
+            channel.id, did, number, channel.creationtime, place, menu, agent_id, agent_channel, presentation,
+            line, ended,
+        )  # fmt: skip
 
     async def _patients(self, channels: list[ari.Channel]) -> list[Caller]:
         """Results calls dialled by a router before: a patient who had asked for a

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from callrouter.core import call_events as ev
 from callrouter.core.evolve import quick_init
-from callrouter.core.place import MenuLevel, Place
+from callrouter.core.place import Ended, MenuLevel, Place
 from callrouter.core.records import AgentStateRecord, CallbackRecord, PersonRecord, PlaceRecord
 from callrouter.core.results import Notification
 
@@ -123,6 +123,7 @@ class Found:
     # A results call's patient who had joined the queue for a consultant: the line the
     # result was phoned for (``did`` is "results": the router dialled them).
     line: str | None = None
+    ended: Ended | None = None  # told its last message by the router before: hung up
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from callrouter.core.board_commands import HangupLeg
 from callrouter.core.board_events import Arrived, Found, FoundCallback
 from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.numbers import is_restricted, normalise
-from callrouter.core.place import Adopted, Place, place_id_of, resume, resume_connected
+from callrouter.core.place import Adopted, Place, place_id_of, resume, resume_connected, resume_ended
 from callrouter.core.records import PlaceRecord, PlaceState
 
 
@@ -42,7 +42,7 @@ def _adopt(
     talking = [f for f in found if f.agent_id is not None]
     for f in talking + [f for f in found if f.agent_id is None]:
         call_id = calls.call_id_for(rules.node, f.channel_id)
-        kept = waiting.pop(call_id, None)
+        kept = waiting.pop(call_id, None) if f.ended is None else None
         if f.channel_id in s.board.calls:
             continue  # its own event came first
         line = rules.line_for(f.did) if f.line is None else rules.line_named(f.line)
@@ -56,6 +56,9 @@ def _adopt(
         adopted = Adopted(
             call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at, person, direction
         )
+        if f.ended is not None:  # told its last message: over, whatever place it had
+            _start_call(s, *resume_ended(adopted, f.ended, s.now))
+            continue
         place = f.place if kept is None else _stored_place(s, f, kept)
         if f.agent_id is not None and f.agent_channel is not None:
             _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f.agent_id, f.agent_channel)

@@ -29,9 +29,11 @@ from callrouter.core.call_state import (
     start_timer,
     stop_sound,
 )
-from callrouter.core.commands import Command, RequestCallback, SaveCall, StartMoh
+from callrouter.core.commands import Command, RequestCallback, SaveCall, SetVariable, StartMoh
 from callrouter.core.evolve import evolve
 from callrouter.core.numbers import Presentation, normalise
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
+from callrouter.core.place import Ended
 from callrouter.core.records import Outcome, RepeatKind
 
 MAX_KEYED = 16  # digits: E.164 has at most 15
@@ -144,7 +146,9 @@ def taken(call: Call, now: datetime, plan: CallPlan) -> Result:
     record = evolve(call.record, outcome=Outcome.CALLBACK, end_reason="callback requested")
     call = evolve(call, phase=Phase.LEAVING, record=record, entry_id=None, dialog=None)
     call, play = play_media(call, plan.media(call.language, "callback_accepted"))
-    return call, [SaveCall(record), log_event(call, now, "callback_booked"), *play]
+    # The place is the callback's now: a router that finds the call after a restart hangs it up.
+    over = SetVariable(PLACE_VARIABLE, Ended(Outcome.CALLBACK, "callback requested").to_variable())
+    return call, [SaveCall(record), log_event(call, now, "callback_booked"), over, *play]
 
 
 def pending_choice(call: Call, now: datetime, plan: CallPlan) -> Result:

@@ -115,8 +115,18 @@ def _gives_way(s: _Step, callback: Callback) -> bool:
     callback is cancelled (True). A person never holds two places."""
     person = callback.record.person
     held = s.board.centre.queue.by_caller(person) if person is not None else None
-    if held is None or held.entry_id == callback.callback_id:
+    if held is None:
         return False
+    if held.entry_id == callback.callback_id:
+        if held.entry_id not in s.board.entries:  # the callback's own place, not a call's
+            return False
+        # A call of theirs holds the callback's very place (taken up after a restart): it
+        # stays theirs (the place is the call's entry now: not taken out of the queue).
+        reason = "the person is on the line in its place"
+        cb._no_deadlines(s, callback.callback_id)
+        cb._save(s, cbs.cancelled(callback, s.now, reason))
+        cb._log(s, callback, "callback_cancelled", reason)
+        return True
     board_calls.take_callbacks_place(s, held, callback.record)
     if cbs.final(callback):  # its last attempt failed: recorded so, the caller's place kept
         return False

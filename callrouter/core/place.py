@@ -17,7 +17,7 @@ from json.encoder import encode_basestring_ascii
 
 from callrouter.core.call_plan import LineInfo
 from callrouter.core.call_state import Call, Phase, Result, log_event
-from callrouter.core.commands import JoinQueue, RequestAnnouncement, SaveCall
+from callrouter.core.commands import Hangup, JoinQueue, RequestAnnouncement, SaveCall
 from callrouter.core.evolve import evolve, quick_init
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
@@ -114,6 +114,28 @@ class MenuLevel:
 
 
 @dataclass(frozen=True)
+class Ended:
+    """A call told its last message (a callback booked for it): the outcome and reason its
+    record has, kept on the channel in place of its place (``VARIABLE``), for a router
+    that finds the call after a restart: it hangs it up, the record as it was (taken up
+    as waiting, the caller would have been put back in the queue in their callback's place)."""
+
+    outcome: Outcome
+    reason: str
+
+    def to_variable(self) -> str:
+        return compact_json(["ended", self.outcome.value, self.reason])
+
+    @classmethod
+    def from_variable(cls, text: str | None) -> Ended | None:
+        try:
+            tag, outcome, reason = json.loads(text or "")
+            return cls(Outcome(outcome), reason) if tag == "ended" and isinstance(reason, str) else None
+        except (ValueError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
 class Patient:
     """A results call's patient who asked for a consultant (and waits in the queue, or
     talks to one): the line the result was phoned for and the patient's number, kept on
@@ -184,6 +206,15 @@ def resume(adopted: Adopted, place: Place, now: datetime) -> Result:
         JoinQueue(entry),
         RequestAnnouncement(entry_id),
     ]
+
+
+def resume_ended(adopted: Adopted, ended: Ended, now: datetime) -> Result:
+    """An adopted call the router before had ended (its last message told): hung up now,
+    its record's outcome and reason as that router decided them."""
+    record = adopted.record(outcome=ended.outcome, end_reason=ended.reason)
+    line = adopted.line
+    call = Call(record, Phase.ENDING, line.language, line, plays=RESUMED_PLAYS)
+    return call, [SaveCall(record), log_event(call, now, "resumed", f"ended: {ended.outcome}"), Hangup()]
 
 
 def resume_connected(adopted: Adopted, entry_id: str, agent_id: str, now: datetime) -> Result:

@@ -8,12 +8,24 @@ from dataclasses import replace
 
 import pytest
 
+from callrouter.core import call_events as ev
+from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
 from callrouter.core.callbacks import Stage
-from callrouter.core.records import AgentStateRecord, CallbackRecord, CallbackState, CallEventRecord
-from tests.unit.test_callbacks import agent_then_person, booked_with_agent_free, written
-from tests.unit.test_switchboard import at, fresh, originates, queued
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
+from callrouter.core.place import Ended, Place
+from callrouter.core.records import AgentStateRecord, CallbackRecord, CallbackState, CallEventRecord, Outcome
+from tests.unit.test_callbacks import (
+    ANNA,
+    accept,
+    agent_then_person,
+    booked_with_agent_free,
+    busy_centre,
+    waiting_with_offer,
+    written,
+)
+from tests.unit.test_switchboard import CLINIC, at, fresh, originates, queued
 
 
 def talking() -> tuple[sb.FoundCallback, CallbackRecord]:
@@ -86,3 +98,52 @@ def test_a_conversation_with_an_agent_the_config_does_not_know_is_hung_up() -> N
     assert sb.HangupLeg(found.channel_id, "no such callback or agent") in out
     assert sb.HangupLeg(found.agent_channel, "no such callback or agent") in out
     assert board.callbacks == {} and board.legs == {}
+
+
+def test_a_caller_told_their_callback_is_booked_is_hung_up_by_the_next_router_and_the_callback_kept() -> None:
+    """A restart while the caller hears "we will call you back": their channel says the
+    call is over (its place is the callback's), so the next router hangs it up with its
+    record as it was, and the stored callback takes its place and is dialled. Taken up as
+    waiting (as it was), the caller went back into the queue in the callback's place,
+    and the stored callbacks, all of them, failed to be restored in that step."""
+    board = busy_centre("agent1")
+    board = waiting_with_offer(board, "c1", 1, number=ANNA)
+    board, out = accept(board, "c1", 20)
+    (callback,) = board.callbacks.values()
+    kept = {c.command.name: c.command.value for c in out if isinstance(c, sb.ToChannel)
+            and c.channel_id == "c1" and isinstance(c.command, cmd.SetVariable)}  # fmt: skip
+    assert Place.from_variable(kept[PLACE_VARIABLE]) is None
+    ended = Ended.from_variable(kept[PLACE_VARIABLE])
+    assert ended == Ended(Outcome.CALLBACK, "callback requested")
+    after = busy_centre("agent1")
+    after, _ = sb.step(after, sb.RestoreCallbacks((), complete=False), at(25))
+    after, out = sb.step(after, sb.Adopt((sb.Found("c1", CLINIC, ANNA, at(0), ended=ended),)), at(26))
+    assert any(isinstance(c, sb.ToChannel) and isinstance(c.command, cmd.Hangup) for c in out), "hung up"
+    assert "c1" not in {e.channel_id for e in after.centre.queue.entries.values()}
+    after, _ = sb.step(after, sb.RestoreCallbacks((callback.record,), complete=True), at(26))
+    assert callback.callback_id in after.callbacks and not after.callbacks_unknown
+    assert callback.callback_id in after.centre.queue, "the callback holds its place"
+    after, out = sb.step(after, sb.OnCall("c1", ev.ChannelGone("Normal Clearing")), at(27))
+    (over,) = [c.record for c in out if isinstance(c, sb.CallOver)]
+    assert (over.outcome, over.end_reason) == (Outcome.CALLBACK, "callback requested")
+
+
+def test_a_stored_callback_whose_place_a_call_holds_is_cancelled_not_restored_twice() -> None:
+    """Whatever brought it there, a call holding the callback's very place keeps it (the
+    person is on the line): the callback is cancelled, the other stored ones restored."""
+    board = busy_centre("agent1")
+    board = waiting_with_offer(board, "c1", 1, number=ANNA)
+    board, _ = accept(board, "c1", 20)
+    (callback,) = board.callbacks.values()
+    record = callback.record
+    place = Place(
+        record.topic, record.priority, record.joined_at, record.language, None, callback.callback_id
+    )
+    after = busy_centre("agent1")
+    after, _ = sb.step(after, sb.RestoreCallbacks((), complete=False), at(25))
+    after, _ = sb.step(after, sb.Adopt((sb.Found("c1", CLINIC, ANNA, at(0), place),)), at(26))
+    after, out = sb.step(after, sb.RestoreCallbacks((record,), complete=True), at(26))
+    assert not after.callbacks_unknown and callback.callback_id not in after.callbacks
+    (cancelled,) = written(out, CallbackRecord)
+    assert cancelled.state is CallbackState.CANCELLED
+    assert after.entries[callback.callback_id] == "c1", "the call keeps the place"

@@ -17,9 +17,9 @@ from callrouter.ari.models import Application, Channel
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
 from callrouter.core.callbacks import Stage
-from callrouter.core.place import PATIENT_VARIABLE, Patient, Place
+from callrouter.core.place import PATIENT_VARIABLE, Ended, Patient, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.records import CallbackRecord, CallbackState, CallRecord
+from callrouter.core.records import CallbackRecord, CallbackState, CallRecord, Outcome
 from tests.unit.switchboard import Asterisk, Clock, Switchboard, settle, up
 
 
@@ -434,4 +434,20 @@ async def test_people_dialled_who_ring_or_come_back_are_not_gone(tmp_path: Path)
     assert gone == []
     await reconciler.reconcile(adopt=False)
     assert gone == [(patient.id, "not in Asterisk any more")]
+    await board.writer.close(writing)
+
+
+async def test_a_restart_hangs_up_a_caller_told_their_last_message(tmp_path: Path) -> None:
+    """A caller whose channel says their call is over (a callback booked, its message
+    being told when the router before stopped) is hung up, not put back in the queue."""
+    asterisk = Asterisk()
+    asterisk.channels["c1"] = up("c1")
+    ended = Ended(Outcome.CALLBACK, "callback requested")
+    asterisk.variables[("c1", PLACE_VARIABLE)] = ended.to_variable()
+    board = Switchboard(tmp_path, asterisk)
+    writing = await board.start()
+    await settle()
+    assert asterisk.hung_up == ["c1"] and asterisk.ringing == {}
+    board.report_hang_ups()
+    await board.quiet()
     await board.writer.close(writing)
