@@ -21,6 +21,7 @@ class FakeAriClient:
         self.failing: set[str] = set()  # method names that raise AriError
         self.channels: dict[str, Channel] = {}
         self.variables: dict[tuple[str, str], str] = {}  # (channel, name) -> value
+        self.playbacks: dict[str, str] = {}  # channel -> the playback it plays (a test ends it: del)
         self.round_trip = 0.0  # as slow as a test says Asterisk answers
 
     def _record(self, name: str, *args: Any) -> None:
@@ -38,9 +39,16 @@ class FakeAriClient:
         self, channel_id: str, media: tuple[str, ...], playback_id: str, language: str = ""
     ) -> None:
         self._record("play", channel_id, media, playback_id, language)
+        self.playbacks = {c: p for c, p in self.playbacks.items() if c in self.channels}  # as variables
+        self.playbacks[channel_id] = playback_id
 
     async def stop_playback(self, playback_id: str) -> None:
         self._record("stop_playback", playback_id)
+        self.playbacks = {c: p for c, p in self.playbacks.items() if p != playback_id}
+
+    async def playing(self, playback_id: str) -> bool:
+        self._record("playing", playback_id)
+        return playback_id in self.playbacks.values()
 
     async def start_moh(self, channel_id: str) -> None:
         self._record("start_moh", channel_id)

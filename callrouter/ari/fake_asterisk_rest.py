@@ -104,6 +104,12 @@ class FakeAsteriskRest:
         current.finish = self._later(0.0, lambda: self._finish(playback_id, "done"))
         await self._reply()
 
+    async def playing(self, playback_id: str) -> bool:
+        """Whether it still plays (an ended one is forgotten, as Asterisk does)."""
+        self._ledger.begin("playing", playback_id)
+        await self._reply()
+        return playback_id in self._playbacks
+
     async def start_moh(self, channel_id: str) -> None:
         self._ledger.begin("start_moh", channel_id)
         self._controlled("start_moh", channel_id)

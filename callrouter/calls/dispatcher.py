@@ -92,8 +92,12 @@ class Dispatcher:
         self._results = ResultsIO(self._step_safely, clock)
         self._reconciler = Reconciler(
             ari_client, shell.app, shell.node, shell.agents, self.hold_bridge_ids, metrics,
-            lambda: self.board, self._step_safely, self._hangup_leg, self._spawn, self._gone,
+            lambda: self.board, self._step_safely, self._hangup_leg, self._spawn, self._gone, self._idle,
         )  # fmt: skip
+
+    def _idle(self, channel_id: str) -> bool:
+        executor = self.executors.get(channel_id)
+        return executor is None or executor.idle
 
     def use_results(self, store: ResultsDialler, verify: Verifier, lease_seconds: float) -> None:
         """Results calls: due notifications taken from ``store``, secrets checked with ``verify``."""

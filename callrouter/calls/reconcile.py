@@ -75,10 +75,12 @@ class Reconciler:
         hangup_leg: Callable[[str, str], Coroutine[Any, Any, None]],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
         gone: Callable[[str, str], None],
+        idle: Callable[[str], bool] = lambda _: True,
     ) -> None:
         """``board``: the switchboard as it is now; ``step``: one switchboard step,
         its commands carried out; ``hangup_leg``, ``spawn`` and ``gone`` (a channel
-        Asterisk no longer has, as its ChannelDestroyed would say): the dispatcher's."""
+        Asterisk no longer has, as its ChannelDestroyed would say): the dispatcher's;
+        ``idle``: whether a channel has no command of the router's on its way."""
         self._ari = ari_client
         self._app = app
         self._node = node
@@ -90,6 +92,7 @@ class Reconciler:
         self._hangup_leg = hangup_leg
         self._spawn = spawn
         self._gone = gone
+        self._idle = idle
         self._dials_unlisted: set[str] = set()  # people dialled Asterisk had not at the last check
         self._stored_places: tuple[PlaceRecord, ...] = ()
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
@@ -195,6 +198,7 @@ class Reconciler:
             rung = {channel_id for channel_id, leg in board.legs.items() if not leg.answered} & listed
             self._adopt_pending = not await self._adopt(listed - set(board.calls) - set(board.legs) - dialled)
             await self._answered_meanwhile(dialled, rung)
+            await self._played_meanwhile(known & listed)
             await self._end_rings_before(listed)
 
     async def _dials_gone(self, unlisted: set[str]) -> None:
@@ -248,6 +252,27 @@ class Reconciler:
                 self._step(
                     sb.DialAnswered(channel_id) if channel_id in dialled else sb.LegAnswered(channel_id)
                 )
+
+    async def _played_meanwhile(self, calls: set[str]) -> None:
+        """Prompts that ended while the events' WebSocket was down (their PlaybackFinished
+        lost): told now, or the caller would hear silence with nothing to end it (a menu's
+        wait for a key starts when its prompt ends; a last message's hang-up too). Only a
+        channel with no command on its way (a prompt just started is not in Asterisk yet);
+        told twice, the switchboard ignores it."""
+        for channel_id in sorted(calls):
+            call = self._board().calls.get(channel_id)
+            playback = call.playback_id if call is not None else None
+            if playback is None or not self._idle(channel_id):
+                continue
+            try:
+                if await self._ari.playing(playback):
+                    continue
+            except (AriError, OSError, TimeoutError):
+                continue
+            call = self._board().calls.get(channel_id)
+            if call is not None and call.playback_id == playback and self._idle(channel_id):
+                log.info("playback %s ended while the events were away", playback)
+                self._step(sb.OnCall(channel_id, ev.PlaybackFinished(playback)))
 
     async def _adopt(self, channel_ids: set[str]) -> bool:
         """Channels in the application that the switchboard does not know (a router

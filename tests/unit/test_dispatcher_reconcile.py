@@ -451,3 +451,30 @@ async def test_a_restart_hangs_up_a_caller_told_their_last_message(tmp_path: Pat
     board.report_hang_ups()
     await board.quiet()
     await board.writer.close(writing)
+
+
+@pytest.mark.parametrize("ended", [True, False], ids=["ended-meanwhile", "still-playing"])
+async def test_a_prompt_that_ended_while_the_websocket_was_down_is_told_at_the_reconnect(
+    tmp_path: Path, ended: bool
+) -> None:
+    """The menu's wait for a key starts when its prompt ends: a PlaybackFinished lost with
+    the WebSocket left the caller in silence for good (no key, no timeout). At the
+    reconnect a prompt Asterisk no longer plays is told ended; one still playing is not."""
+    board = Switchboard(tmp_path)
+    writing = await board.start()
+    board.arrive("c1")
+    await settle()
+    playback = board.dispatcher.board.calls["c1"].playback_id
+    assert playback is not None and board.asterisk.playbacks["c1"] == playback
+    if ended:
+        del board.asterisk.playbacks["c1"]
+    await board.dispatcher.on_connect()  # the reconnect
+    await settle()
+    call = board.dispatcher.board.calls["c1"]
+    if ended:
+        assert call.playback_id != playback and ("call", "c1") in board.dispatcher.board.deadlines
+    else:
+        assert call.playback_id == playback
+    board.hang_up("c1")
+    await board.quiet()
+    await board.writer.close(writing)
