@@ -107,6 +107,12 @@ class HttpAriClient:
         started = time.monotonic()
         try:
             return await self._request(method, path, json_body, params)
+        except aiohttp.ClientError as exc:
+            if isinstance(exc, OSError):  # a connection refused or reset: an OSError, as ever
+                raise
+            # A connection cut mid-answer, a body cut short: neither OSError nor timeout, and
+            # every caller handles what Asterisk may answer as (AriError, OSError, TimeoutError).
+            raise AriError(0, method, path, f"{type(exc).__name__}: {exc}") from exc
         finally:
             took = time.monotonic() - started
             self._round_trip += (took - self._round_trip) * 0.05

@@ -357,7 +357,10 @@ class Dispatcher:
     async def reconcile_loop(self) -> None:
         while True:
             await asyncio.sleep(self._reconcile_seconds)
-            await self.reconcile(adopt=False)
+            try:
+                await self.reconcile(adopt=False)
+            except Exception:  # never the end of the checks: said, and the next one comes
+                log.exception("the check against Asterisk failed")
 
     def detach(self) -> None:
         """Stop following calls without touching them (a stop, not a hang-up): the

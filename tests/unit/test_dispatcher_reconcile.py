@@ -478,3 +478,20 @@ async def test_a_prompt_that_ended_while_the_websocket_was_down_is_told_at_the_r
     board.hang_up("c1")
     await board.quiet()
     await board.writer.close(writing)
+
+
+async def test_a_check_that_fails_is_not_the_end_of_the_checks(tmp_path: Path) -> None:
+    board = Switchboard(tmp_path)
+    checks: list[bool] = []
+
+    async def reconcile(adopt: bool) -> None:
+        checks.append(adopt)
+        if len(checks) == 1:
+            raise RuntimeError("something no handler expected")
+
+    board.dispatcher._reconcile_seconds = 0.01
+    board.dispatcher.reconcile = reconcile  # type: ignore[method-assign]
+    loop = asyncio.create_task(board.dispatcher.reconcile_loop())
+    await asyncio.sleep(0.1)
+    assert not loop.done() and len(checks) > 1, "the next check came"
+    loop.cancel()
