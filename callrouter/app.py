@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 EXIT_REPLACED = 3
 STOP_SECONDS = 5.0  # how long a stop waits for the background tasks to end
+SETTLED_LOOK_SECONDS = 0.25  # how often the lost calls' closing looks whether all written has landed
 LOST_RETRY_SECONDS = 30.0  # the lost calls of a router before are closed again this often until done
 
 
@@ -312,7 +313,7 @@ async def run(settings: Settings) -> int:
     writer_task = asyncio.create_task(writer.run(), name="record-writer")
     events_task = asyncio.create_task(events.run(dispatcher.handle, dispatcher.on_connect), name="ari-events")
     reconcile_task = asyncio.create_task(dispatcher.reconcile_loop(), name="reconcile")
-    lost = _close_lost(events.ready, ari, settings, dispatcher, queries, began, spooled)
+    lost = _close_lost(events.ready, ari, settings, dispatcher, queries, began, spooled, writer)
     lost_task = asyncio.create_task(lost, name="close-lost-calls")
     callbacks_task = asyncio.create_task(callbacks.run(), name="read-open-callbacks")
     agents_task = asyncio.create_task(agents.run(), name="read-agents-states")
@@ -366,12 +367,18 @@ async def _close_lost(
     queries: Queries,
     began: datetime,
     spooled: tuple[Path, ...],
+    writer: RecordWriter,
 ) -> None:
-    """Once the calls found in Asterisk are taken up: close this node's calls a router
-    before this one followed that ended while none ran (a kill, a crash), or their rows
-    stayed open for ever. Tried again while the database or Asterisk cannot answer."""
+    """Once the calls found in Asterisk are taken up, and all written so far has landed
+    (``RecordWriter.settled``: the spool of an outage replayed, its calls' rows in PostgreSQL to be
+    closed): close this node's calls a router before this one followed that ended while
+    none ran (a kill, a crash), or their rows stayed open for ever. Tried again while the
+    database or Asterisk cannot answer."""
     await ready.wait()
     while True:
+        if not writer.settled:
+            await asyncio.sleep(SETTLED_LOOK_SECONDS)
+            continue
         try:
             listed = set((await ari.application(settings.router.app)).channel_ids)
             known = listed | set(dispatcher.board.calls)

@@ -96,7 +96,7 @@ async def restore_agents(
 
     agents = StoredAgents(
         read,
-        lambda: writer.database_up is True and writer.backlog == 0,
+        lambda: writer.settled,
         lambda: dispatcher.board.centre.agents,
         lambda late: dispatcher.step(RestoreAgents(late)),
     )

@@ -95,7 +95,7 @@ async def restore_callbacks(
     dispatcher.step(RestoreCallbacks((), complete=False))
     callbacks = StoredCallbacks(
         lambda: stored_open_callbacks(queries, ()),
-        lambda: writer.database_up is True and writer.backlog == 0,
+        lambda: writer.settled,
         lambda: dispatcher.board.callbacks,
         dispatcher.restore_callbacks,
         unknown=lambda: dispatcher.board.callbacks_unknown,

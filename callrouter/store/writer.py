@@ -105,6 +105,11 @@ class RecordWriter:
     def backlog(self) -> int:
         return len(self._pending) + len(self._spill) + self._writing_to_spool + self._spooled
 
+    @property
+    def settled(self) -> bool:
+        """Everything handed over so far is in PostgreSQL (a spool replayed), as it answers now."""
+        return self.database_up is True and self.backlog == 0
+
     # -- the background side --------------------------------------------------
     async def run(self) -> None:
         backoff = Backoff(self._retry_max, jitter=0.0)
