@@ -196,10 +196,10 @@ class Reconciler:
             dialled = (set(board.dials) | set(board.result_dials)) & listed
             # An agent's phone rung by this router is in the application once answered.
             rung = {channel_id for channel_id, leg in board.legs.items() if not leg.answered} & listed
+            await self._end_rings_before(listed)  # before the adopted calls ring anyone
             self._adopt_pending = not await self._adopt(listed - set(board.calls) - set(board.legs) - dialled)
             await self._answered_meanwhile(dialled, rung)
             await self._played_meanwhile(known & listed)
-            await self._end_rings_before(listed)
 
     async def _dials_gone(self, unlisted: set[str]) -> None:
         """People dialled (a callback's, a patient) whose channel Asterisk no longer has,
@@ -224,16 +224,20 @@ class Reconciler:
         """Rings a router before originated and nobody answered yet (an agent's phone, a
         callback's person, a patient): not in the application until answered, so not
         adopted, and answered later they would be hung up at once. Ended now, before
-        this router rings anyone again (it follows only what its switchboard knows)."""
-        board = self._board()
-        ours = set(board.legs) | set(board.dials) | set(board.result_dials) | set(board.calls)
+        the calls taken up ring anyone (an agent rung twice at once may answer busy).
+        This run's own (its mark) are never among them, even one rung while the list
+        was on its way."""
         try:
             channels = await self._ari.list_channels()
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("the rings of a router before not looked for: %s", exc)
             return
+        board = self._board()
+        ours = set(board.legs) | set(board.dials) | set(board.result_dials) | set(board.calls)
+        mark = board.rules.originated("")  # "-<run>", or "" for a router that marks none
         for channel in channels:
-            if channel.id.startswith(ORIGINATED) and channel.id not in ours | listed:
+            own = bool(mark) and channel.id.endswith(mark)
+            if channel.id.startswith(ORIGINATED) and channel.id not in ours | listed and not own:
                 log.info("hanging up %s, rung by a router before", channel.id)
                 self._spawn(self._hangup_leg(channel.id, "rung by a router before"))
 

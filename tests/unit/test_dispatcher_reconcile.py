@@ -495,3 +495,32 @@ async def test_a_check_that_fails_is_not_the_end_of_the_checks(tmp_path: Path) -
     await asyncio.sleep(0.1)
     assert not loop.done() and len(checks) > 1, "the next check came"
     loop.cancel()
+
+
+async def test_a_restart_ends_the_old_rings_before_the_calls_it_takes_up_ring_anyone(tmp_path: Path) -> None:
+    """An agent rung twice at once (the old ring and the new one) may answer busy and be
+    paused: the old ring is hung up first. A ring carrying this run's mark is its own
+    (rung while the list was on its way), never hung up as a router before's."""
+    asterisk = RingingOutside()
+    asterisk.channels["c0"] = up("c0")
+    place = Place("operator", 0, Clock().now - timedelta(minutes=1), "ru", "0", "place-0")
+    asterisk.variables[("c0", PLACE_VARIABLE)] = place.to_variable()
+    for channel_id in ("agent-place-0-1", "agent-other-1-r1"):
+        asterisk.channels[channel_id] = dialled(channel_id, "x").model_copy(update={"state": "Ringing"})
+    board = Switchboard(tmp_path, asterisk)
+    board.dispatcher.board = replace(
+        board.dispatcher.board, rules=replace(board.dispatcher.board.rules, run="r1")
+    )
+    for agent in board.dispatcher.board.centre.agents:  # their states restored before the connect
+        board.dispatcher.step(sb.AgentCommand(agent, "login"))
+    writing = asyncio.create_task(board.writer.run())
+    await board.dispatcher.on_connect()
+    await settle()
+    order = [(name, args[0]) for name, args in asterisk.calls if name in ("hangup", "originate")]
+    assert order[0] == ("hangup", "agent-place-0-1"), order
+    assert ("hangup", "agent-other-1-r1") not in order, "this run's own ring"
+    assert asterisk.ringing, "the waiting caller's agent is rung after"
+    board.hang_up("c0")
+    board.report_hang_ups()
+    await board.quiet()
+    await board.writer.close(writing)
