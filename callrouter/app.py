@@ -28,6 +28,7 @@ from callrouter.ari.rest_ws import WsRestTransport
 from callrouter.calls.admin import CentreAdmin
 from callrouter.calls.dispatcher import Dispatcher, Shell, utcnow
 from callrouter.calls.outbound import Leases, Route
+from callrouter.calls.results_io import hang_up_unattended
 from callrouter.calls.stored_agents import restore_agents
 from callrouter.calls.stored_callbacks import restore_callbacks
 from callrouter.calls.tally import centre_now
@@ -345,7 +346,7 @@ async def run(settings: Settings) -> int:
     for left in stuck:  # a stop must not wait on it: records and connections still close
         log.error("task %s did not stop within %g s; stopping without it", left.get_name(), STOP_SECONDS)
     dispatcher.detach()  # calls stay up in Asterisk, as they are, for the next router
-    if ended := await dispatcher.hang_up_results_calls(within=2):  # but for a results call's silence
+    if ended := await hang_up_unattended(ari, dispatcher.board, within=2):  # but for a results call's silence
         log.info("hung up %d results call(s) in their automated part: dialled again later", ended)
     await dispatcher.drain(within=2)
     await writer.close(writer_task)

@@ -26,7 +26,6 @@ from callrouter.calls.executor import ChannelExecutor
 from callrouter.calls.outbound import Leases, Outbound, Route
 from callrouter.calls.reconcile import Reconciler
 from callrouter.calls.results_io import ResultsIO, Verifier
-from callrouter.core import board_results
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
 from callrouter.core.callbacks import final
@@ -372,23 +371,6 @@ class Dispatcher:
             executor.cancel()
         for task in self._tasks:
             task.cancel()
-
-    async def hang_up_results_calls(self, within: float) -> int:
-        """After ``detach``: hang up the results calls still in their automated part.
-        The next router would find only silence there (and hang up); the patient hears
-        a hang-up now, and the next router counts the attempt interrupted, as after a kill."""
-        channels = board_results.unattended(self.board)
-        if not channels:
-            return 0
-        hangups = [asyncio.create_task(self._ari.hangup(channel_id)) for channel_id in channels]
-        done, late = await asyncio.wait(hangups, timeout=within)
-        for task in late:
-            task.cancel()
-        failed = [exc for task in done if (exc := task.exception()) is not None]
-        for exc in failed:  # gone already, or Asterisk away: nothing more to do at a stop
-            if not isinstance(exc, AriNotFound):
-                log.warning("hanging up a results call at stop failed: %s", exc)
-        return len(done) - len(failed)
 
     async def drain(self, within: float) -> None:
         if self._tasks:

@@ -3,7 +3,8 @@ checking a keyed secret against its argon2 hash (in a thread: slow by design),
 and committing a disclosure's audit row. What is dialled when, and what is said,
 is the switchboard's (``core.board_results``, ``core.results_call``); this only
 reports back what happened. Any failure reads as "no": nothing taken, the secret
-not matched, the disclosure not audited (so nothing is told).
+not matched, the disclosure not audited (so nothing is told). And at a stop, the
+hang-up of the results calls still in their automated part (``hang_up_unattended``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from callrouter.ari.client import AriClient, AriNotFound
+from callrouter.core import board_results
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
@@ -107,3 +110,22 @@ def _notification(row: TakenRow) -> Notification:
         row.due_at, row.expires_at, NotificationState.DIALLING, row.attempts, row.disclosed,
         row.interrupted,
     )  # fmt: skip
+
+
+async def hang_up_unattended(ari: AriClient, board: sb.Board, within: float) -> int:
+    """At a stop (the dispatcher detached): hang up the results calls still in their
+    automated part. The next router would find only silence there (and hang up); the
+    patient hears a hang-up now, and the next router counts the attempt interrupted,
+    as after a kill. How many were hung up within ``within`` seconds."""
+    channels = board_results.unattended(board)
+    if not channels:
+        return 0
+    hangups = [asyncio.create_task(ari.hangup(channel_id)) for channel_id in channels]
+    done, late = await asyncio.wait(hangups, timeout=within)
+    for task in late:
+        task.cancel()
+    failed = [exc for task in done if (exc := task.exception()) is not None]
+    for exc in failed:  # gone already, or Asterisk away: nothing more to do at a stop
+        if not isinstance(exc, AriNotFound):
+            log.warning("hanging up a results call at stop failed: %s", exc)
+    return len(done) - len(failed)
