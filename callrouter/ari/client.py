@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from callrouter.ari.models import Application, Channel, Endpoint
+from callrouter.ari.models import Application, Bridge, Channel, Endpoint
 from callrouter.ari.rest_ws import WsRestTransport
 
 
@@ -55,6 +55,7 @@ class AriClient(Protocol):
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None: ...
     async def get_channel(self, channel_id: str) -> Channel: ...
     async def list_channels(self) -> list[Channel]: ...
+    async def list_bridges(self) -> list[Bridge]: ...
     async def set_variable(self, channel_id: str, name: str, value: str) -> None: ...
     async def get_variable(self, channel_id: str, name: str) -> str | None: ...
     async def application(self, app: str) -> Application: ...
@@ -207,6 +208,9 @@ class HttpAriClient:
     async def list_channels(self) -> list[Channel]:
         """Every channel in Asterisk, the application's or not (a ring not yet answered)."""
         return [Channel.model_validate(c) for c in await self._call("GET", "/channels")]
+
+    async def list_bridges(self) -> list[Bridge]:
+        return [Bridge.model_validate(b) for b in await self._call("GET", "/bridges")]
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self._call("POST", f"/channels/{channel_id}/variable", variable=name, value=value)

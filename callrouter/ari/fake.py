@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callrouter.ari.client import AriError
-from callrouter.ari.models import Application, CallerID, Channel, DialplanCEP, Endpoint
+from callrouter.ari.models import Application, Bridge, CallerID, Channel, DialplanCEP, Endpoint
 
 
 class FakeAriClient:
@@ -22,6 +22,7 @@ class FakeAriClient:
         self.channels: dict[str, Channel] = {}
         self.variables: dict[tuple[str, str], str] = {}  # (channel, name) -> value
         self.playbacks: dict[str, str] = {}  # channel -> the playback it plays (a test ends it: del)
+        self.bridges: dict[str, list[str]] = {}  # bridge -> the channels joined to it
         self.round_trip = 0.0  # as slow as a test says Asterisk answers
 
     def _record(self, name: str, *args: Any) -> None:
@@ -83,9 +84,12 @@ class FakeAriClient:
 
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
         self._record("add_to_bridge", bridge_id, tuple(channel_ids))
+        self.bridges = {b: [c for c in cs if c in self.channels] for b, cs in self.bridges.items()}
+        self.bridges[bridge_id] = list(channel_ids)
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         self._record("destroy_bridge", bridge_id)
+        self.bridges.pop(bridge_id, None)
 
     async def start_bridge_moh(self, bridge_id: str) -> None:
         self._record("start_bridge_moh", bridge_id)
@@ -97,6 +101,10 @@ class FakeAriClient:
     async def list_channels(self) -> list[Channel]:
         self._record("list_channels")
         return list(self.channels.values())
+
+    async def list_bridges(self) -> list[Bridge]:
+        self._record("list_bridges")
+        return [Bridge(id=bridge_id, channels=channels) for bridge_id, channels in self.bridges.items()]
 
     async def application(self, app: str) -> Application:
         self._record("application", app)

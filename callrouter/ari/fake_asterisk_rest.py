@@ -152,6 +152,11 @@ class FakeAsteriskRest:
         await self._reply()
         return list(self.channels.values())
 
+    async def list_bridges(self) -> list[models.Bridge]:
+        self._ledger.begin("list_bridges", "")
+        await self._reply()
+        return [models.Bridge(id=b, channels=sorted(cs)) for b, cs in self.bridges.items()]
+
     async def get_channel(self, channel_id: str) -> models.Channel:
         self._ledger.begin("get_channel", channel_id)
         channel = self.channels.get(channel_id)

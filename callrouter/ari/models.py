@@ -45,6 +45,11 @@ class Channel(AriModel):
     language: str = "en"
 
 
+class Bridge(AriModel):
+    id: str
+    channels: list[str]
+
+
 class Playback(AriModel):
     id: str
     media_uri: str

@@ -309,6 +309,7 @@ class Reconciler:
         # leg names the place it was rung for.
         stored_ids = {p.call_id: p.place_id for p in self._stored_places if p.call_id is not None}
         callers += await self._patients(patients)
+        bridges = await self._bridges() if legs else {}
         for caller in callers:
             channel = caller[0]
             call_id = call_id_for(self._node, channel.id)
@@ -317,7 +318,7 @@ class Reconciler:
             agent_channel, agent_id = legs.pop(place_id, (None, None))
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
-            found.append(await self._found(caller, place, agent_id, agent_channel))
+            found.append(await self._found(caller, place, agent_id, agent_channel, bridges))
         talking = await self._talking_callbacks(dialled, legs)
         if unread:  # an agent's phone left may be talking to a caller not read: both at the next check
             legs = {}
@@ -370,11 +371,28 @@ class Reconciler:
     async def _place(self, channel_id: str) -> Place | None:
         return Place.from_variable(await self._variable(channel_id, PLACE_VARIABLE))
 
+    async def _bridges(self) -> dict[str, str] | None:
+        """Each channel in a bridge of two or more (not a holding bridge): the bridge's id.
+        None: Asterisk would not say."""
+        try:
+            listed = await self._ari.list_bridges()
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("the bridges not looked at: %s", exc)
+            return None
+        holding = set(self._hold_bridge_ids)
+        return {c: b.id for b in listed if b.id not in holding and len(b.channels) > 1 for c in b.channels}
+
     async def _found(
-        self, caller: Caller, place: Place | None, agent_id: str | None, agent_channel: str | None
+        self,
+        caller: Caller,
+        place: Place | None,
+        agent_id: str | None,
+        agent_channel: str | None,
+        bridges: dict[str, str] | None,
     ) -> sb.Found:
         """A caller's channel as the switchboard takes it up: what it kept of its place
-        (or that it was told its last message), else of the menu."""
+        (or that it was told its last message), else of the menu; talking, the bridge it
+        shares with the agent's phone, or none (``bridges`` None: not known)."""
         channel, did, presentation, patient = caller
         ended = None if place else Ended.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
         menu = None
@@ -383,9 +401,13 @@ class Reconciler:
         number, line = channel.caller.number, None
         if patient is not None:  # waiting for a consultant, or talking to one
             number, line = patient.number, patient.line
+        shared = bridges.get(channel.id) if bridges is not None else None
+        if agent_channel is None or bridges is None or shared != bridges.get(agent_channel):
+            shared = None
+        unbridged = agent_channel is not None and bridges is not None and shared is None
         return sb.Found(
             channel.id, did, number, channel.creationtime, place, menu, agent_id, agent_channel, presentation,
-            line, ended,
+            line, ended, shared, unbridged,
         )  # fmt: skip
 
     async def _patients(self, channels: list[ari.Channel]) -> list[Caller]:

@@ -124,6 +124,10 @@ class Found:
     # result was phoned for (``did`` is "results": the router dialled them).
     line: str | None = None
     ended: Ended | None = None  # told its last message by the router before: hung up
+    # Talking: the bridge it shares with the agent's phone (None: not known), or none at all
+    # (``unbridged``: the router before died between the answer and the join).
+    bridge_id: str | None = None
+    unbridged: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from callrouter.core import callbacks as cbs
 from callrouter.core.board import Leg, _bridge_id, _Step
 from callrouter.core.board_calls import _arrived, _start_call
 from callrouter.core.board_centre import _centre
-from callrouter.core.board_commands import HangupLeg
+from callrouter.core.board_commands import HangupLeg, JoinBridge, ToChannel
 from callrouter.core.board_events import Arrived, Found, FoundCallback
 from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.numbers import is_restricted, normalise
@@ -61,7 +61,7 @@ def _adopt(
             continue
         place = f.place if kept is None else _stored_place(s, f, kept)
         if f.agent_id is not None and f.agent_channel is not None:
-            _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f.agent_id, f.agent_channel)
+            _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f)
         elif place is not None:
             call, first = resume(adopted, place, s.now)
             _start_call(s, call, first)
@@ -99,8 +99,11 @@ def _stored_place_ended(s: _Step, kept: PlaceRecord, state: PlaceState) -> None:
     s.write(replace(kept, at=s.now, state=state))
 
 
-def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, leg_channel: str) -> None:
-    """A caller still talking to an agent: left as it is, followed to its end."""
+def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, f: Found) -> None:
+    """A caller still talking to an agent: left as it is, followed to its end (in the
+    bridge they share, its name whatever drops made it; one not bridged yet is joined)."""
+    agent_id, leg_channel = f.agent_id, f.agent_channel
+    assert agent_id is not None and leg_channel is not None
     call, first = resume_connected(adopted, entry_id, agent_id, s.now)
     _start_call(s, call, first)
     channel_id = adopted.channel_id
@@ -111,7 +114,10 @@ def _resume_talking(s: _Step, adopted: Adopted, entry_id: str, agent_id: str, le
     s.put("legs", leg_channel, Leg(leg_channel, agent_id, entry_id, answered=True))
     s.put("leg_of", entry_id, leg_channel)
     s.put("entries", entry_id, channel_id)
-    s.put("bridges", channel_id, _bridge_id(call))
+    bridge_id = f.bridge_id or _bridge_id(call)
+    s.put("bridges", channel_id, bridge_id)
+    if f.unbridged:
+        s.out.append(ToChannel(channel_id, JoinBridge(bridge_id, leg_channel)))
     s.put("talk_started", agent_id, s.now)
     _centre(s, centre_restart.resume_call(s.board.centre, agent_id, entry_id, s.now))
 

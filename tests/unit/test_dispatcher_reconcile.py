@@ -365,6 +365,7 @@ async def test_a_look_that_fails_at_a_restart_is_tried_again_and_no_conversation
     await before.writer.close(writing)
     asterisk = Flaky(flaky)
     asterisk.channels, asterisk.variables = before.asterisk.channels, before.asterisk.variables
+    asterisk.bridges = before.asterisk.bridges
     after = Switchboard(tmp_path / "after", asterisk)
     writing = asyncio.create_task(after.writer.run())
     await after.dispatcher.on_connect()
@@ -524,3 +525,38 @@ async def test_a_restart_ends_the_old_rings_before_the_calls_it_takes_up_ring_an
     board.report_hang_ups()
     await board.quiet()
     await board.writer.close(writing)
+
+
+@pytest.mark.parametrize("bridged", [True, False], ids=["in-their-bridge", "never-joined"])
+async def test_a_talking_pair_found_at_a_restart_keeps_its_bridge_or_is_joined(
+    tmp_path: Path, bridged: bool
+) -> None:
+    """The bridge a talking pair shares is the one its call ends with (after a drop it is
+    named "-1": the name a restart guessed was destroyed, and the real one leaked); a pair
+    the router before never joined (it died between the answer and the join) is joined,
+    where both sat in silence."""
+    before = Switchboard(tmp_path / "before")
+    writing = await before.start()
+    _, leg = await before.talk_to_an_agent("c1")
+    before.dispatcher.detach()
+    await before.writer.close(writing)
+    asterisk = before.asterisk
+    asterisk.bridges = {"bridge-after-a-drop-1": ["c1", leg]} if bridged else {}
+    asterisk.calls.clear()
+    after = Switchboard(tmp_path / "after", asterisk)
+    writing = asyncio.create_task(after.writer.run())
+    await after.dispatcher.on_connect()
+    await settle()
+    joins = asterisk.called("add_to_bridge")
+    bridge = after.dispatcher.board.bridges["c1"]
+    if bridged:
+        assert bridge == "bridge-after-a-drop-1" and joins == []
+    else:
+        assert joins == [(bridge, ("c1", leg))]
+    after.hang_up("c1")
+    after.report_hang_ups()
+    await settle()
+    destroyed = [args[0] for args in asterisk.called("destroy_bridge")]
+    assert destroyed == [bridge], "the bridge they were in: none leaked"
+    await after.quiet()
+    await after.writer.close(writing)
