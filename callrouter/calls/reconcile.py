@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
@@ -42,6 +43,8 @@ EVENT_FILTER = [
 
 # Seconds between the looks at a connect when Asterisk answered one with an error (then at each check).
 ADOPT_RETRIES = (0.5, 1.0, 2.0)
+# The least time between two looks for the people dialled (gone only if missing at two).
+DIALS_LOOK_SECONDS = 5.0
 
 
 class Reconciler:
@@ -80,6 +83,8 @@ class Reconciler:
         self._stored_callbacks: tuple[CallbackRecord, ...] = ()
         # The calls found in Asterisk are not all taken up yet (a look that failed): at the next check.
         self._adopt_pending = False
+        self._lock = asyncio.Lock()
+        self._dials_looked_at = -math.inf  # when the people dialled were last looked for
         self._callbacks_handed = False  # the stored callbacks went to the switchboard at a connect
         self._callbacks_complete = True  # PostgreSQL told them (not the spool's alone)
         self._adopter = Adopter(ari_client, node, hold_bridge_ids, metrics, step, hangup_leg, spawn)
@@ -107,16 +112,21 @@ class Reconciler:
         await self._watch_agents()
         await self._hold_bridge()
         await self.reconcile(adopt=True)
-        for wait in ADOPT_RETRIES:  # Asterisk answered a look with an error: soon again, then at each check
-            if not self._adopt_pending:
-                break
-            await asyncio.sleep(wait)
-            await self.reconcile(adopt=True)
+        if self._adopt_pending:  # Asterisk answered a look with an error: soon again, events flowing
+            self._spawn(self._adopt_again())
         if not self._callbacks_handed:  # once: later reconnects must not bring back finished ones
             callbacks, self._stored_callbacks, self._callbacks_handed = self._stored_callbacks, (), True
             # Always: the switchboard books no callback until it has them (callbacks_unknown).
             self._step(sb.RestoreCallbacks(callbacks, self._callbacks_complete))
         self._step(sb.PollResults())  # a look for due results now; the next ones on its own clock
+
+    async def _adopt_again(self) -> None:
+        """The looks after a failed one at a connect (then at each check, until done)."""
+        for wait in ADOPT_RETRIES:
+            await asyncio.sleep(wait)
+            if not self._adopt_pending:
+                return
+            await self.reconcile(adopt=True)
 
     async def _hold_bridge(self) -> None:
         for bridge_id in self._hold_bridge_ids:
@@ -145,8 +155,13 @@ class Reconciler:
     async def reconcile(self, adopt: bool) -> None:
         """Tell the switchboard which of its calls (answered agents' phones, people
         dialled) left Asterisk; retry hanging up phones whose caller left; adopt unknown
-        channels (``adopt``, or an adoption a failed look left to do: every check until done)."""
-        adopt = adopt or self._adopt_pending
+        channels (``adopt``, or an adoption a failed look left to do: every check until done).
+        One at a time: two adoptions at once would each take up the same channels (a
+        callback's conversation handed twice is hung up as a stray)."""
+        async with self._lock:
+            await self._reconcile(adopt or self._adopt_pending)
+
+    async def _reconcile(self, adopt: bool) -> None:
         # Only what was known before asking: a call that arrives while the
         # list is on its way is not in it, and is not gone.
         known = set(self._board().calls)
@@ -188,7 +203,12 @@ class Reconciler:
         """People dialled (a callback's, a patient) whose channel Asterisk no longer has,
         its end never reported: gone, as if Asterisk had said so. A ringing one is not in
         the application, so all channels are asked; gone only if missing at two checks in
-        a row (at the first, its originate may still be on its way)."""
+        a row (at the first, its originate may still be on its way), at least
+        ``DIALS_LOOK_SECONDS`` apart (the looks after a failed one come quicker)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._dials_looked_at < DIALS_LOOK_SECONDS:
+            return
+        self._dials_looked_at = now
         missing: set[str] = set()
         if unlisted:
             try:

@@ -14,6 +14,7 @@ import pytest
 from callrouter.ari import models as ari
 from callrouter.ari.client import AriError
 from callrouter.ari.models import Application, Channel
+from callrouter.calls import reconcile
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
 from callrouter.core.callbacks import Stage
@@ -21,6 +22,12 @@ from callrouter.core.place import PATIENT_VARIABLE, Ended, Patient, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallbackRecord, CallbackState, CallRecord, Outcome
 from tests.unit.switchboard import Asterisk, Clock, Switchboard, settle, up
+
+
+@pytest.fixture
+def quick_dial_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The looks for people dialled as close together as a test makes its checks."""
+    monkeypatch.setattr(reconcile, "DIALS_LOOK_SECONDS", 0.0)
 
 
 class SlowAsterisk(Asterisk):
@@ -368,7 +375,8 @@ async def test_a_look_that_fails_at_a_restart_is_tried_again_and_no_conversation
     asterisk.bridges = before.asterisk.bridges
     after = Switchboard(tmp_path / "after", asterisk)
     writing = asyncio.create_task(after.writer.run())
-    await after.dispatcher.on_connect()
+    await after.dispatcher.on_connect()  # events flow again at once: the next look comes 0.5 s later
+    await asyncio.sleep(0.6)
     for other, state in list(after.dispatcher.board.centre.agents.items()):
         if state.state is AgentState.LOGGED_OUT:  # the others back at work (the one on c1 is on it)
             after.dispatcher.step(sb.AgentCommand(other, "login"))
@@ -386,7 +394,9 @@ async def test_a_look_that_fails_at_a_restart_is_tried_again_and_no_conversation
     await after.writer.close(writing)
 
 
-async def test_a_callbacks_person_whose_channel_vanished_is_gone_at_the_second_check(tmp_path: Path) -> None:
+async def test_a_callbacks_person_whose_channel_vanished_is_gone_at_the_second_check(
+    tmp_path: Path, quick_dial_looks: None
+) -> None:
     """Talking, the person's channel leaves Asterisk without a word (its ChannelDestroyed
     lost): not at the first check that misses it (an originate may be on its way), at
     the next one it is gone, as if Asterisk had said so: the agent's side ends too."""
@@ -411,7 +421,9 @@ async def test_a_callbacks_person_whose_channel_vanished_is_gone_at_the_second_c
     await board.writer.close(writing)
 
 
-async def test_people_dialled_who_ring_or_come_back_are_not_gone(tmp_path: Path) -> None:
+async def test_people_dialled_who_ring_or_come_back_are_not_gone(
+    tmp_path: Path, quick_dial_looks: None
+) -> None:
     """A ringing person is not in the application, only in Asterisk's channels: never
     gone for that. One missing at one check only (listed again) is not gone either; a
     results call's patient missing at two is."""
@@ -560,3 +572,39 @@ async def test_a_talking_pair_found_at_a_restart_keeps_its_bridge_or_is_joined(
     assert destroyed == [bridge], "the bridge they were in: none leaked"
     await after.quiet()
     await after.writer.close(writing)
+
+
+class SlowAfterAFailure(Asterisk):
+    """The first look at the application fails; each channel then takes 0.1 s to describe."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def application(self, app: str) -> Application:
+        if not self.failed:
+            self.failed = True
+            raise AriError(500, "GET", "application", "flaky")
+        return await super().application(app)
+
+    async def get_channel(self, channel_id: str) -> Channel:
+        await asyncio.sleep(0.1)
+        return await super().get_channel(channel_id)
+
+
+async def test_a_check_while_a_connect_takes_calls_up_waits_its_turn(tmp_path: Path) -> None:
+    """The connect's first look failed, so the periodic check adopts too; run at once,
+    the two took up the same callback's conversation, and the second hung it up."""
+    asterisk = SlowAfterAFailure()
+    person, leg = "callback-cb1-1", "agent-cb1-4"
+    asterisk.channels[person] = dialled(person, "callback,cb1")
+    asterisk.channels[leg] = dialled(leg, "agent,cb1,agent1")
+    board = Switchboard(tmp_path, asterisk)
+    writing = asyncio.create_task(board.writer.run())
+    await board.dispatcher.on_connect()
+    await asyncio.sleep(0.55)  # the connect's next look is on its way (0.5 s after the failed one)
+    await board.dispatcher.reconcile(adopt=False)  # the periodic check
+    await asyncio.sleep(0.5)
+    assert asterisk.hung_up == [], "the conversation goes on"
+    assert board.dispatcher.board.callbacks["cb1"].stage is Stage.TALKING
+    await board.writer.close(writing)
