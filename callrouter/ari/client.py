@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
+from pydantic import BaseModel, ValidationError
 
 from callrouter.ari.models import Application, Bridge, Channel, Endpoint
 from callrouter.ari.rest_ws import WsRestTransport
@@ -113,7 +114,11 @@ class HttpAriClient:
                 raise
             # A connection cut mid-answer, a body cut short: neither OSError nor timeout, and
             # every caller handles what Asterisk may answer as (AriError, OSError, TimeoutError).
-            raise AriError(0, method, path, f"{type(exc).__name__}: {exc}") from exc
+            # Its own words name the URL with its query (a number dialled): never logged.
+            said = getattr(exc, "message", "")
+            raise AriError(
+                0, method, path, f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+            ) from exc
         finally:
             took = time.monotonic() - started
             self._round_trip += (took - self._round_trip) * 0.05
@@ -137,7 +142,12 @@ class HttpAriClient:
                 raise AriError(response.status, method, path, await response.text())
             if response.status == 204 or response.content_type != "application/json":
                 return None
-            return await response.json()
+            try:
+                return await response.json()
+            except ValueError as exc:  # not JSON after all: what Asterisk answered is unknown
+                raise AriError(
+                    0, method, path, f"an answer that is not JSON ({exc.__class__.__name__})"
+                ) from exc
 
     async def answer(self, channel_id: str) -> None:
         await self._call("POST", f"/channels/{channel_id}/answer")
@@ -203,14 +213,14 @@ class HttpAriClient:
         )
 
     async def get_channel(self, channel_id: str) -> Channel:
-        return Channel.model_validate(await self._call("GET", f"/channels/{channel_id}"))
+        return _read(Channel, await self._call("GET", f"/channels/{channel_id}"), f"/channels/{channel_id}")
 
     async def list_channels(self) -> list[Channel]:
         """Every channel in Asterisk, the application's or not (a ring not yet answered)."""
-        return [Channel.model_validate(c) for c in await self._call("GET", "/channels")]
+        return _read_list(Channel, await self._call("GET", "/channels"), "/channels")
 
     async def list_bridges(self) -> list[Bridge]:
-        return [Bridge.model_validate(b) for b in await self._call("GET", "/bridges")]
+        return _read_list(Bridge, await self._call("GET", "/bridges"), "/bridges")
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self._call("POST", f"/channels/{channel_id}/variable", variable=name, value=value)
@@ -225,7 +235,7 @@ class HttpAriClient:
         return value if isinstance(value, str) and value else None
 
     async def application(self, app: str) -> Application:
-        return Application.model_validate(await self._call("GET", f"/applications/{app}"))
+        return _read(Application, await self._call("GET", f"/applications/{app}"), f"/applications/{app}")
 
     async def set_event_filter(self, app: str, allowed: list[str]) -> None:
         body = {"allowed": [{"type": name} for name in allowed], "disallowed": []}
@@ -235,4 +245,25 @@ class HttpAriClient:
         await self._call("POST", f"/applications/{app}/subscription", eventSource=",".join(sources))
 
     async def endpoint(self, technology: str, resource: str) -> Endpoint:
-        return Endpoint.model_validate(await self._call("GET", f"/endpoints/{technology}/{resource}"))
+        path = f"/endpoints/{technology}/{resource}"
+        return _read(Endpoint, await self._call("GET", path), path)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _read(model: type[_M], body: Any, path: str) -> _M:
+    """Asterisk's answer as ``model``; one that is not (a field missing or mistyped) is an
+    ``AriError``, handled as any refusal, never a pydantic error no caller expects."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise AriError(
+            0, "GET", path, f"an answer that is no {model.__name__} ({exc.error_count()} problems)"
+        ) from exc
+
+
+def _read_list(model: type[_M], body: Any, path: str) -> list[_M]:
+    if not isinstance(body, list):
+        raise AriError(0, "GET", path, f"an answer that is no list of {model.__name__}")
+    return [_read(model, item, path) for item in body]

@@ -31,6 +31,11 @@ from callrouter.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+
+class Unreadable(Exception):
+    """A channel's variable Asterisk would not tell (an error, not "not set")."""
+
+
 # A caller's channel to adopt: its DID, CALLERID(pres), and for a results call's patient
 # waiting for a consultant, what their channel kept of them.
 Caller = tuple[ari.Channel, str, str, Patient | None]
@@ -90,17 +95,21 @@ class Adopter:
         # A channel that lost its place still has it among the stored ones; an agent's
         # leg names the place it was rung for.
         stored_ids = {p.call_id: p.place_id for p in self.stored_places if p.call_id is not None}
-        callers += await self._patients(patients)
+        callers += await self._patients(patients, unread)
         bridges = await self._bridges() if legs else {}
         for caller in callers:
             channel = caller[0]
             call_id = call_id_for(self._node, channel.id)
-            place = await self._place(channel.id)
-            place_id = place_id_of(place, stored_ids.get(call_id, call_id))
-            agent_channel, agent_id = legs.pop(place_id, (None, None))
+            try:
+                place = await self._place(channel.id)
+                place_id = place_id_of(place, stored_ids.get(call_id, call_id))
+                agent_channel, agent_id = legs.pop(place_id, (None, None))
+                found.append(await self._found(caller, place, agent_id, agent_channel, bridges))
+            except Unreadable:  # what it kept is not known now: at the next check
+                unread.add(call_id)
+                continue
             log.info("adopting call on channel %s after reconnect", channel.id)
             self._metrics.calls_reconciled.labels(action="adopted").inc()
-            found.append(await self._found(caller, place, agent_id, agent_channel, bridges))
         talking = await self._talking_callbacks(dialled, legs)
         if unread:  # an agent's phone left may be talking to a caller not read: both at the next check
             legs = {}
@@ -192,15 +201,21 @@ class Adopter:
             line, ended, shared, unbridged,
         )  # fmt: skip
 
-    async def _patients(self, channels: list[ari.Channel]) -> list[Caller]:
+    async def _patients(self, channels: list[ari.Channel], unread: set[str]) -> list[Caller]:
         """Results calls dialled by a router before: a patient who had asked for a
         consultant (their line and number, and a place, kept on the channel) is adopted
         as a caller waiting for one, or talking to one; any other attempt is over (a
-        results call is taken again once its lease is free, never told twice)."""
+        results call is taken again once its lease is free, never told twice). One whose
+        channel could not be read is left to the next check (``unread``)."""
         adopted: list[Caller] = []
         for channel in channels:
-            patient = Patient.from_variable(await self._variable(channel.id, PATIENT_VARIABLE))
-            if patient is not None and await self._variable(channel.id, PLACE_VARIABLE):
+            try:
+                patient = Patient.from_variable(await self._variable(channel.id, PATIENT_VARIABLE))
+                placed = patient is not None and await self._variable(channel.id, PLACE_VARIABLE)
+            except Unreadable:
+                unread.add(call_id_for(self._node, channel.id))
+                continue
+            if patient is not None and placed:
                 adopted.append((channel, RESULTS_DID, "", patient))
                 continue
             log.info("hanging up outbound channel %s of a router before", channel.id)
@@ -208,10 +223,12 @@ class Adopter:
         return adopted
 
     async def _variable(self, channel_id: str, name: str) -> str | None:
+        """The channel variable (None: not set); ``Unreadable`` when Asterisk would not say:
+        taken for "not set", a waiting caller would start afresh and a patient be hung up."""
         try:
             return await self._ari.get_variable(channel_id, name)
-        except (AriError, OSError, TimeoutError):
-            return None
+        except (AriError, OSError, TimeoutError) as exc:
+            raise Unreadable(channel_id) from exc
 
 
 def _unread(callback_id: str, channel: ari.Channel) -> CallbackRecord:

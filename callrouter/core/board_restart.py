@@ -41,44 +41,48 @@ def _adopt(
     }  # fmt: skip
     talking = [f for f in found if f.agent_id is not None]
     for f in talking + [f for f in found if f.agent_id is None]:
-        call_id = calls.call_id_for(rules.node, f.channel_id)
-        kept = waiting.pop(call_id, None) if f.ended is None else None
-        if f.channel_id in s.board.calls:
-            continue  # its own event came first
-        line = rules.line_for(f.did) if f.line is None else rules.line_named(f.line)
-        if line is None:  # left alone: its place is not kept
-            if kept is not None:
-                _stored_place_ended(s, kept, PlaceState.LEFT)
-            continue
-        caller = normalise(f.number, line.country, restricted=is_restricted(f.presentation))
-        person = rules.repeat.person(caller)
-        direction = "inbound" if f.line is None else "results"
-        adopted = Adopted(
-            call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at, person, direction
-        )
-        if f.ended is not None:  # told its last message: over, whatever place it had
-            _start_call(s, *resume_ended(adopted, f.ended, s.now))
-            continue
-        place = f.place if kept is None else _stored_place(s, f, kept)
-        if f.agent_id is not None and f.agent_channel is not None:
-            _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f)
-        elif place is not None:
-            call, first = resume(adopted, place, s.now)
-            _start_call(s, call, first)
-        elif f.menu is not None and (resumed := call_menu.resume_menu(adopted, f.menu, s.now, rules.plan)):
-            _start_call(s, *resumed)
-        else:  # at the menu's top level (or before it): starts afresh
-            again = Arrived(
-                f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation,
-                began=f.started_at,
-            )  # fmt: skip
-            _arrived(s, again)
+        kept = waiting.pop(calls.call_id_for(rules.node, f.channel_id), None)
+        if f.channel_id not in s.board.calls:  # else its own event came first
+            _take_up(s, f, kept)
     for leg_channel in stray:
         s.out.append(HangupLeg(leg_channel, "no call waits on it"))
     known = {call.record.call_id for call in s.board.calls.values()}
     for kept in waiting.values():
         if kept.call_id not in known:  # its call is not in Asterisk any more
             _stored_place_ended(s, kept, PlaceState.LEFT)
+
+
+def _take_up(s: _Step, f: Found, kept: PlaceRecord | None) -> None:
+    """One call found: where it was (talking, waiting, in the menu, told its last
+    message), with the place stored for it (``kept``) if its channel lost its own."""
+    rules = s.board.rules
+    line = rules.line_for(f.did) if f.line is None else rules.line_named(f.line)
+    if line is None or f.ended is not None:  # a line gone: left alone; told its last message: over
+        if kept is not None:
+            _stored_place_ended(s, kept, PlaceState.LEFT)
+        if line is None:
+            return
+    caller = normalise(f.number, line.country, restricted=is_restricted(f.presentation))
+    person = rules.repeat.person(caller)
+    direction = "inbound" if f.line is None else "results"
+    call_id = calls.call_id_for(rules.node, f.channel_id)
+    adopted = Adopted(call_id, rules.node, f.channel_id, f.did, line, caller, f.started_at, person, direction)
+    if f.ended is not None:
+        _start_call(s, *resume_ended(adopted, f.ended, s.now))
+        return
+    place = f.place if kept is None else _stored_place(s, f, kept)
+    if f.agent_id is not None and f.agent_channel is not None:
+        _resume_talking(s, adopted, place_id_of(place, adopted.call_id), f)
+    elif place is not None:
+        _start_call(s, *resume(adopted, place, s.now))
+    elif f.menu is not None and (resumed := call_menu.resume_menu(adopted, f.menu, s.now, rules.plan)):
+        _start_call(s, *resumed)
+    else:  # at the menu's top level (or before it): starts afresh
+        again = Arrived(
+            f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation,
+            began=f.started_at,
+        )  # fmt: skip
+        _arrived(s, again)
 
 
 def _stored_place(s: _Step, f: Found, kept: PlaceRecord) -> Place | None:

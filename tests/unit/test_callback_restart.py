@@ -130,7 +130,9 @@ def test_a_caller_told_their_callback_is_booked_is_hung_up_by_the_next_router_an
 
 def test_a_stored_callback_whose_place_a_call_holds_is_cancelled_not_restored_twice() -> None:
     """Whatever brought it there, a call holding the callback's very place keeps it (the
-    person is on the line): the callback is cancelled, the other stored ones restored."""
+    person is on the line): the callback is cancelled, and the restore goes through (it
+    raised, and the whole step was lost: every stored callback, and the end of
+    ``callbacks_unknown``)."""
     board = busy_centre("agent1")
     board = waiting_with_offer(board, "c1", 1, number=ANNA)
     board, _ = accept(board, "c1", 20)

@@ -608,3 +608,42 @@ async def test_a_check_while_a_connect_takes_calls_up_waits_its_turn(tmp_path: P
     assert asterisk.hung_up == [], "the conversation goes on"
     assert board.dispatcher.board.callbacks["cb1"].stage is Stage.TALKING
     await board.writer.close(writing)
+
+
+class VariableOnceUnread(Asterisk):
+    """The first look at a channel variable fails (a 500), the next ones answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        if not self.failed:
+            self.failed = True
+            raise AriError(500, "GET", "variable", "flaky")
+        return await super().get_variable(channel_id, name)
+
+
+async def test_a_variable_not_read_at_a_restart_cuts_no_patients_conversation(tmp_path: Path) -> None:
+    """A patient talking to a consultant: their channel's first variable could not be
+    read. Taken for "not set", the patient was hung up as a stray and the consultant's
+    phone with them; now both are taken up at the next look."""
+    asterisk = VariableOnceUnread()
+    patient, leg = "results-n1-1-1700000000", "agent-place-1-2"
+    asterisk.channels[patient] = dialled(patient, "results,n1")
+    asterisk.channels[leg] = dialled(leg, "agent,place-1,agent1")
+    asterisk.bridges = {"bridge-place-1": [patient, leg]}
+    place = Place("results_consult", 0, Clock().now - timedelta(minutes=2), "ru", None, "place-1")
+    asterisk.variables[(patient, PLACE_VARIABLE)] = place.to_variable()
+    asterisk.variables[(patient, PATIENT_VARIABLE)] = Patient("clinic-central", "+79161234567").to_variable()
+    board = Switchboard(tmp_path, asterisk)
+    writing = asyncio.create_task(board.writer.run())
+    await board.dispatcher.on_connect()
+    await asyncio.sleep(0.6)  # the next look
+    assert asterisk.failed and asterisk.hung_up == []
+    assert board.dispatcher.board.centre.agents["agent1"].state is AgentState.ON_CALL
+    assert board.dispatcher.board.calls[patient].record.direction == "results"
+    board.hang_up(patient)
+    board.report_hang_ups()
+    await board.quiet()
+    await board.writer.close(writing)
