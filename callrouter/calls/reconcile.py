@@ -21,6 +21,7 @@ from callrouter.ari.client import AriClient, AriError
 from callrouter.calls.adoption import Adopter
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
+from callrouter.core.board_centre import RING_LOST
 from callrouter.core.records import CallbackRecord, PlaceRecord
 from callrouter.metrics import Metrics
 
@@ -197,6 +198,7 @@ class Reconciler:
                 listed - set(board.calls) - set(board.legs) - dialled
             )
             await self._answered_meanwhile(dialled, rung)
+            await self._rings_lost({c for c, leg in board.legs.items() if not leg.answered} - listed)
             await self._played_meanwhile(known & listed)
 
     async def _dials_gone(self, unlisted: set[str]) -> None:
@@ -259,6 +261,26 @@ class Reconciler:
                 self._step(
                     sb.DialAnswered(channel_id) if channel_id in dialled else sb.LegAnswered(channel_id)
                 )
+
+    async def _rings_lost(self, rung: set[str]) -> None:
+        """Agents' phones answered while the application was away (Asterisk: "Stasis app
+        not active"): up, but never to come to the router, the agent hearing silence and
+        then paused at the ring's timeout, the caller never joined. Hung up, and the ring
+        taken as lost, not missed (``RING_LOST``: the agent idle, the caller offered anew).
+        Looked at twice: one answered between the looks enters the application."""
+        try:
+            up = {c.id for c in await self._ari.list_channels() if c.id in rung and c.state == "Up"}
+            if up:
+                up -= set((await self._ari.application(self._app)).channel_ids)
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("the agents' phones rung not looked at: %s", exc)
+            return
+        for channel_id in sorted(up):
+            leg = self._board().legs.get(channel_id)
+            if leg is not None and not leg.answered:
+                log.info("agent channel %s answered while the application was away: rung again", channel_id)
+                self._spawn(self._hangup_leg(channel_id, "answered while the application was away"))
+                self._step(sb.LegGone(channel_id, RING_LOST))
 
     async def _played_meanwhile(self, calls: set[str]) -> None:
         """Prompts that ended while the events' WebSocket was down (their PlaybackFinished

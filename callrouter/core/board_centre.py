@@ -31,6 +31,9 @@ from callrouter.core.records import AgentStateRecord, PersonRecord, PlaceState
 # A phone still ringing this long after its ring timeout is hung up by the router
 # (Asterisk may never report the end of a ring).
 RING_GRACE_SECONDS = 5.0
+# A ring whose end the router lost with its own connection to Asterisk (answered while the
+# application was away, it never came to the router): not the agent's doing, never a pause.
+RING_LOST = "its end lost while the router's connection to Asterisk was away"
 
 
 def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
@@ -182,6 +185,9 @@ def _leg_gone(s: _Step, leg_channel: str, cause: str) -> None:
         return
     if channel_id is not None:
         s.pending.append((channel_id, ev.AgentMissed(leg.agent_id, cause)))
+    if cause == RING_LOST:
+        _centre(s, cc.offer_lost(s.board.centre, leg.agent_id, leg.entry_id, s.now, cause))
+        return
     _centre(s, cc.agent_not_answered(s.board.centre, leg.agent_id, leg.entry_id, s.now, cause))
 
 

@@ -246,6 +246,21 @@ def agent_not_answered(centre: Centre, agent_id: str, entry_id: str, now: dateti
     return centre, [AgentChanged(agent, reason), *more]
 
 
+def offer_lost(centre: Centre, agent_id: str, entry_id: str, now: datetime, reason: str) -> Result:
+    """The ring's end was lost with the router's own connection to Asterisk (not the
+    agent's doing): the agent idle again, not paused, and the caller offered anew."""
+    agent = centre.agents[agent_id]
+    if agent.state is not AgentState.RINGING or agent.entry_id != entry_id:
+        return centre, []
+    agent = ag.offer_cancelled(agent, now, entry_id)
+    centre = centre._with_agent(agent)
+    entry = centre.queue.entries.get(entry_id)
+    if entry is not None:
+        centre = evolve(centre, queue=centre.queue.update(evolve(entry, offered_to=None)))
+    centre, more = dispatch(centre, now)
+    return centre, [AgentChanged(agent, reason), *more]
+
+
 def dropped(centre: Centre, agent_id: str, entry: QueueEntry, now: datetime, reason: str) -> Result:
     """The agent's phone went as it answered: the agent is auto-paused and the caller's
     place is back in the queue as it was (its join time and priority: first in line,

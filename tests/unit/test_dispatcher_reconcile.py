@@ -647,3 +647,44 @@ async def test_a_variable_not_read_at_a_restart_cuts_no_patients_conversation(tm
     board.report_hang_ups()
     await board.quiet()
     await board.writer.close(writing)
+
+
+class AnsweredOutside(Asterisk):
+    """Channels up in Asterisk but not in the application (answered while it was away)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outside: set[str] = set()
+
+    async def application(self, app: str) -> Application:
+        listed = await super().application(app)
+        return listed.model_copy(
+            update={"channel_ids": [c for c in listed.channel_ids if c not in self.outside]}
+        )
+
+
+async def test_an_agent_who_answers_while_the_application_is_away_is_not_paused(tmp_path: Path) -> None:
+    """The answer came while the events' WebSocket was cut ("Stasis app not active"):
+    the phone is up but never comes to the router. It used to ring on in the
+    switchboard until its timeout, the agent in silence, then paused for a ring let go,
+    and the caller never joined. Now it is hung up at the reconnect, the agent stays
+    idle and is rung again for the caller."""
+    asterisk = AnsweredOutside()
+    board = Switchboard(tmp_path, asterisk)
+    writing = await board.start()
+    await board.wait_for_operator("caller")
+    ((leg, args),) = asterisk.ringing.items()
+    agent = args.split(",")[2]
+    del asterisk.ringing[leg]
+    asterisk.channels[leg] = dialled(leg, args)  # up
+    asterisk.outside.add(leg)
+    await board.dispatcher.on_connect()  # the reconnect
+    await settle()
+    assert leg in asterisk.hung_up
+    assert board.dispatcher.board.centre.agents[agent].state is AgentState.RINGING, "rung again, not paused"
+    ((again, again_args),) = asterisk.ringing.items()
+    assert again != leg and again_args.split(",")[2] == agent
+    board.hang_up("caller")
+    board.report_hang_ups()
+    await board.quiet()
+    await board.writer.close(writing)
