@@ -29,6 +29,17 @@ class AriNotFound(AriError):
     pass
 
 
+class AriConnectionError(AriError):
+    """The router's own connection to Asterisk broke off mid-request (not Asterisk's answer)."""
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a request failed on the router's connection (reset, refused, cut short), not
+    on what Asterisk answered: sent again once, on a fresh connection, it may well go
+    through. A timeout is not: the request may have been carried out."""
+    return isinstance(exc, (OSError, AriConnectionError)) and not isinstance(exc, TimeoutError)
+
+
 class AriClient(Protocol):
     """The REST calls the shell makes (a fake beside the tests implements it too)."""
 
@@ -116,7 +127,7 @@ class HttpAriClient:
             # every caller handles what Asterisk may answer as (AriError, OSError, TimeoutError).
             # Its own words name the URL with its query (a number dialled): never logged.
             said = getattr(exc, "message", "")
-            raise AriError(
+            raise AriConnectionError(
                 0, method, path, f"{type(exc).__name__}: {said}" if said else type(exc).__name__
             ) from exc
         finally:

@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from callrouter.ari import models as ari
-from callrouter.ari.client import AriClient, AriError, AriNotFound
+from callrouter.ari.client import AriClient, AriError, AriNotFound, connection_lost
 from callrouter.calls import features, tally
-from callrouter.calls.executor import ChannelExecutor
+from callrouter.calls.executor import RESEND_SECONDS, ChannelExecutor
 from callrouter.calls.outbound import Leases, Outbound, Route
 from callrouter.calls.reconcile import Reconciler
 from callrouter.calls.results_io import ResultsIO, Verifier
@@ -231,18 +232,29 @@ class Dispatcher:
 
     # -- agents' phones and bridges -------------------------------------------------------
     async def _originate(self, command: sb.Originate) -> None:
-        try:
-            await self._ari.originate(
-                command.channel_id,
-                f"PJSIP/{command.agent_id}",
-                self._app,
-                command.app_args,
-                command.ring_seconds,
-                f'"{command.label}" <{command.number}>',
-            )
-        except (AriError, OSError, TimeoutError) as exc:
-            log.warning("ringing %s failed: %s", command.agent_id, exc)
-            self._step_safely(sb.LegGone(command.channel_id, "originate failed"))
+        """The agent's phone rung; once more when the router's connection broke (the agent
+        is paused for a ring that fails, and that one is no doing of theirs). Sent again,
+        a 409 (the id taken) says the first one went through."""
+        for again in (False, True):
+            try:
+                await self._ari.originate(
+                    command.channel_id,
+                    f"PJSIP/{command.agent_id}",
+                    self._app,
+                    command.app_args,
+                    command.ring_seconds,
+                    f'"{command.label}" <{command.number}>',
+                )
+                return
+            except (AriError, OSError, TimeoutError) as exc:
+                if again and isinstance(exc, AriError) and exc.status == HTTPStatus.CONFLICT:
+                    return
+                if not again and connection_lost(exc):
+                    await asyncio.sleep(RESEND_SECONDS)
+                    continue
+                log.warning("ringing %s failed: %s", command.agent_id, exc)
+                self._step_safely(sb.LegGone(command.channel_id, "originate failed"))
+                return
 
     async def _hangup_leg(self, channel_id: str, reason: str) -> None:
         """Gone once Asterisk has hung it up or does not know it; a failed hangup

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 
-from callrouter.ari.client import AriClient, AriError, AriNotFound
+from callrouter.ari.client import AriClient, AriError, AriNotFound, connection_lost
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core.switchboard import ChannelCommand, DestroyBridge, JoinBridge, MakeBridge
@@ -37,6 +37,8 @@ ENDING = (cmd.Hangup, cmd.ContinueInDialplan, DestroyBridge)
 Work = ChannelCommand | DestroyBridge
 
 # A stopped playback Asterisk still plays is stopped again this often, this many times at most.
+# A command whose request broke on the router's connection is sent again after this.
+RESEND_SECONDS = 0.2
 STOP_AGAIN_SECONDS = 0.3
 STOP_AGAIN_TIMES = 20
 
@@ -124,7 +126,7 @@ class ChannelExecutor:
         while self._work:
             command = self._work.popleft()
             try:
-                await self._do(command)
+                await self._do_resending(command)
             except AriNotFound as exc:
                 if isinstance(command, STOPPING):
                     continue  # gone already: done
@@ -145,6 +147,21 @@ class ChannelExecutor:
             return  # the reconcile check clears what lingers; a leg's end decides the call
         self._work = deque(c for c in self._work if isinstance(c, ENDING))
         self._report(self.channel_id, ev.CommandFailed(name, str(exc)[:200]))
+
+    async def _do_resending(self, command: Work) -> None:
+        """Once more after ``RESEND_SECONDS`` when the router's connection broke (a cut, a
+        reset): the call's failure, or a caller hung up as ``failed``, is Asterisk's
+        refusal, never the router's own connection."""
+        try:
+            await self._do(command)
+        except (AriError, OSError) as exc:
+            if not connection_lost(exc):
+                raise
+            log.info(
+                "ARI %s on channel %s sent again: %s", type(command).__name__.lower(), self.channel_id, exc
+            )
+            await asyncio.sleep(RESEND_SECONDS)
+            await self._do(command)
 
     async def _do(self, command: Work) -> None:
         ari, channel = self._ari, self.channel_id
