@@ -36,9 +36,9 @@ ENDING = (cmd.Hangup, cmd.ContinueInDialplan, DestroyBridge)
 
 Work = ChannelCommand | DestroyBridge
 
-# A stopped playback Asterisk still plays is stopped again this often, this many times at most.
 # A command whose request broke on the router's connection is sent again after this.
 RESEND_SECONDS = 0.2
+# A stopped playback Asterisk still plays is stopped again this often, this many times at most.
 STOP_AGAIN_SECONDS = 0.3
 STOP_AGAIN_TIMES = 20
 
