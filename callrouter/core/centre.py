@@ -234,25 +234,25 @@ def agent_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime) 
 
 def agent_not_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime, reason: str) -> Result:
     """No answer, busy, rejected or the originate failed: pause the agent, re-offer the caller."""
-    agent = centre.agents[agent_id]
-    if agent.state is not AgentState.RINGING or agent.entry_id != entry_id:
-        return centre, []
-    agent = ag.not_answered(agent, now, entry_id, f"auto-pause: {reason}")
-    centre = centre._with_agent(agent)
-    entry = centre.queue.entries.get(entry_id)
-    if entry is not None:
-        centre = evolve(centre, queue=centre.queue.update(evolve(entry, offered_to=None)))
-    centre, more = dispatch(centre, now)
-    return centre, [AgentChanged(agent, reason), *more]
+    return _ring_over(centre, agent_id, entry_id, now, reason, pause=True)
 
 
 def offer_lost(centre: Centre, agent_id: str, entry_id: str, now: datetime, reason: str) -> Result:
     """The ring's end was lost with the router's own connection to Asterisk (not the
     agent's doing): the agent idle again, not paused, and the caller offered anew."""
+    return _ring_over(centre, agent_id, entry_id, now, reason, pause=False)
+
+
+def _ring_over(
+    centre: Centre, agent_id: str, entry_id: str, now: datetime, reason: str, pause: bool
+) -> Result:
     agent = centre.agents[agent_id]
     if agent.state is not AgentState.RINGING or agent.entry_id != entry_id:
         return centre, []
-    agent = ag.offer_cancelled(agent, now, entry_id)
+    if pause:
+        agent = ag.not_answered(agent, now, entry_id, f"auto-pause: {reason}")
+    else:
+        agent = ag.offer_cancelled(agent, now, entry_id)
     centre = centre._with_agent(agent)
     entry = centre.queue.entries.get(entry_id)
     if entry is not None:
