@@ -7,8 +7,10 @@ that events arriving before a REST reply can be matched at once. A 404 raises
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -16,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from callrouter.ari.models import Application, Bridge, Channel, Endpoint
 from callrouter.ari.rest_ws import WsRestTransport
+
+log = logging.getLogger(__name__)
 
 
 class AriError(Exception):
@@ -38,6 +42,30 @@ def connection_lost(exc: BaseException) -> bool:
     on what Asterisk answered: sent again once, on a fresh connection, it may well go
     through. A timeout is not: the request may have been carried out."""
     return isinstance(exc, (OSError, AriConnectionError)) and not isinstance(exc, TimeoutError)
+
+
+# A request whose connection broke is sent again after this.
+RESEND_SECONDS = 0.2
+
+
+async def sent_once_more(send: Callable[[], Awaitable[None]], what: str, taken: int | None = None) -> None:
+    """``send()``, and once more after ``RESEND_SECONDS`` when the router's own connection
+    broke (``connection_lost``): a request failing so is not Asterisk's refusal. What
+    Asterisk refuses, or a second failure, is raised; but for ``taken``, the status that,
+    to the request sent again, says the first one went through (a 409: the id in use)."""
+    try:
+        await send()
+        return
+    except (AriError, OSError) as exc:
+        if not connection_lost(exc):
+            raise
+        log.info("ARI %s sent again: %s", what, exc)
+    await asyncio.sleep(RESEND_SECONDS)
+    try:
+        await send()
+    except AriError as exc:
+        if taken is None or exc.status != taken:
+            raise
 
 
 class AriClient(Protocol):

@@ -21,9 +21,9 @@ from http import HTTPStatus
 from typing import Any
 
 from callrouter.ari import models as ari
-from callrouter.ari.client import AriClient, AriError, AriNotFound, connection_lost
+from callrouter.ari.client import AriClient, AriError, AriNotFound, sent_once_more
 from callrouter.calls import features, tally
-from callrouter.calls.executor import RESEND_SECONDS, ChannelExecutor
+from callrouter.calls.executor import ChannelExecutor
 from callrouter.calls.outbound import Leases, Outbound, Route
 from callrouter.calls.reconcile import Reconciler
 from callrouter.calls.results_io import ResultsIO, Verifier
@@ -235,26 +235,22 @@ class Dispatcher:
         """The agent's phone rung; once more when the router's connection broke (the agent
         is paused for a ring that fails, and that one is no doing of theirs). Sent again,
         a 409 (the id taken) says the first one went through."""
-        for again in (False, True):
-            try:
-                await self._ari.originate(
+        try:
+            await sent_once_more(
+                lambda: self._ari.originate(
                     command.channel_id,
                     f"PJSIP/{command.agent_id}",
                     self._app,
                     command.app_args,
                     command.ring_seconds,
                     f'"{command.label}" <{command.number}>',
-                )
-                return
-            except (AriError, OSError, TimeoutError) as exc:
-                if again and isinstance(exc, AriError) and exc.status == HTTPStatus.CONFLICT:
-                    return
-                if not again and connection_lost(exc):
-                    await asyncio.sleep(RESEND_SECONDS)
-                    continue
-                log.warning("ringing %s failed: %s", command.agent_id, exc)
-                self._step_safely(sb.LegGone(command.channel_id, "originate failed"))
-                return
+                ),
+                f"ring of {command.agent_id}",
+                taken=HTTPStatus.CONFLICT,
+            )
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("ringing %s failed: %s", command.agent_id, exc)
+            self._step_safely(sb.LegGone(command.channel_id, "originate failed"))
 
     async def _hangup_leg(self, channel_id: str, reason: str) -> None:
         """Gone once Asterisk has hung it up or does not know it; a failed hangup

@@ -15,9 +15,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from http import HTTPStatus
 
-from callrouter.ari.client import AriClient, AriError, AriNotFound, connection_lost
+from callrouter.ari.client import AriClient, AriError, AriNotFound, sent_once_more
 from callrouter.core import call_events as ev
 from callrouter.core import commands as cmd
 from callrouter.core.switchboard import ChannelCommand, DestroyBridge, JoinBridge, MakeBridge
@@ -36,8 +37,6 @@ ENDING = (cmd.Hangup, cmd.ContinueInDialplan, DestroyBridge)
 
 Work = ChannelCommand | DestroyBridge
 
-# A command whose request broke on the router's connection is sent again after this.
-RESEND_SECONDS = 0.2
 # A stopped playback Asterisk still plays is stopped again this often, this many times at most.
 STOP_AGAIN_SECONDS = 0.3
 STOP_AGAIN_TIMES = 20
@@ -126,7 +125,10 @@ class ChannelExecutor:
         while self._work:
             command = self._work.popleft()
             try:
-                await self._do_resending(command)
+                # Once more when the router's own connection broke: the call's failure (a
+                # caller hung up as ``failed``) is Asterisk's refusal, never the router's cut.
+                name = type(command).__name__.lower()
+                await sent_once_more(partial(self._do, command), f"{name} on channel {self.channel_id}")
             except AriNotFound as exc:
                 if isinstance(command, STOPPING):
                     continue  # gone already: done
@@ -147,21 +149,6 @@ class ChannelExecutor:
             return  # the reconcile check clears what lingers; a leg's end decides the call
         self._work = deque(c for c in self._work if isinstance(c, ENDING))
         self._report(self.channel_id, ev.CommandFailed(name, str(exc)[:200]))
-
-    async def _do_resending(self, command: Work) -> None:
-        """Once more after ``RESEND_SECONDS`` when the router's connection broke (a cut, a
-        reset): the call's failure, or a caller hung up as ``failed``, is Asterisk's
-        refusal, never the router's own connection."""
-        try:
-            await self._do(command)
-        except (AriError, OSError) as exc:
-            if not connection_lost(exc):
-                raise
-            log.info(
-                "ARI %s on channel %s sent again: %s", type(command).__name__.lower(), self.channel_id, exc
-            )
-            await asyncio.sleep(RESEND_SECONDS)
-            await self._do(command)
 
     async def _do(self, command: Work) -> None:
         ari, channel = self._ari, self.channel_id
