@@ -101,10 +101,11 @@ class Adopter:
             channel = caller[0]
             call_id = call_id_for(self._node, channel.id)
             try:
-                place = await self._place(channel.id)
+                kept = await self._variable(channel.id, PLACE_VARIABLE)  # a place, or ["ended", ...]
+                place = Place.from_variable(kept)
                 place_id = place_id_of(place, stored_ids.get(call_id, call_id))
                 agent_channel, agent_id = legs.pop(place_id, (None, None))
-                found.append(await self._found(caller, place, agent_id, agent_channel, bridges))
+                found.append(await self._found(caller, place, kept, agent_id, agent_channel, bridges))
             except Unreadable:  # what it kept is not known now: at the next check
                 unread.add(call_id)
                 continue
@@ -159,9 +160,6 @@ class Adopter:
             return {}
         return {callback_key(r.callback_id): r for r in records}
 
-    async def _place(self, channel_id: str) -> Place | None:
-        return Place.from_variable(await self._variable(channel_id, PLACE_VARIABLE))
-
     async def _bridges(self) -> dict[str, str] | None:
         """Each channel in a bridge of two or more (not a holding bridge): the bridge's id.
         None: Asterisk would not say."""
@@ -177,15 +175,17 @@ class Adopter:
         self,
         caller: Caller,
         place: Place | None,
+        kept: str | None,
         agent_id: str | None,
         agent_channel: str | None,
         bridges: dict[str, str] | None,
     ) -> sb.Found:
         """A caller's channel as the switchboard takes it up: what it kept of its place
-        (or that it was told its last message), else of the menu; talking, the bridge it
-        shares with the agent's phone, or none (``bridges`` None: not known)."""
+        (``kept``, as read: the place, or that it was told its last message), else of the
+        menu; talking, the bridge it shares with the agent's phone, or none (``bridges``
+        None: not known)."""
         channel, did, presentation, patient = caller
-        ended = None if place else Ended.from_variable(await self._variable(channel.id, PLACE_VARIABLE))
+        ended = None if place else Ended.from_variable(kept)
         menu = None
         if place is None and ended is None:
             menu = MenuLevel.from_variable(await self._variable(channel.id, MENU_VARIABLE))
