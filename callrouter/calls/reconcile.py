@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from callrouter.ari.client import AriClient, AriError
+from callrouter.ari.models import Channel
 from callrouter.calls.adoption import Adopter
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
@@ -192,13 +193,14 @@ class Reconciler:
             board = self._board()
             dialled = (set(board.dials) | set(board.result_dials)) & listed
             # An agent's phone rung by this router is in the application once answered.
-            rung = {channel_id for channel_id, leg in board.legs.items() if not leg.answered} & listed
-            await self._end_rings_before(listed)  # before the adopted calls ring anyone
+            rung = {channel_id for channel_id, leg in board.legs.items() if not leg.answered}
+            channels = await self._all_channels()  # every channel, the application's or not
+            await self._end_rings_before(listed, channels)  # before the adopted calls ring anyone
             self._adopt_pending = not await self._adopter.adopt(
                 listed - set(board.calls) - set(board.legs) - dialled
             )
-            await self._answered_meanwhile(dialled, rung)
-            await self._rings_lost({c for c, leg in board.legs.items() if not leg.answered} - listed)
+            await self._answered_meanwhile(dialled, rung & listed)
+            await self._rings_lost(rung - listed, channels)
             await self._played_meanwhile(known & listed)
 
     async def _dials_gone(self, unlisted: set[str]) -> None:
@@ -225,17 +227,23 @@ class Reconciler:
                 self._gone(channel_id, "not in Asterisk any more")
         self._dials_unlisted = missing
 
-    async def _end_rings_before(self, listed: set[str]) -> None:
+    async def _all_channels(self) -> list[Channel] | None:
+        """Every channel in Asterisk (a ring not yet answered is not the application's);
+        None when Asterisk would not say."""
+        try:
+            return await self._ari.list_channels()
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("the channels outside the application not looked at: %s", exc)
+            return None
+
+    async def _end_rings_before(self, listed: set[str], channels: list[Channel] | None) -> None:
         """Rings a router before originated and nobody answered yet (an agent's phone, a
         callback's person, a patient): not in the application until answered, so not
         adopted, and answered later they would be hung up at once. Ended now, before
         the calls taken up ring anyone (an agent rung twice at once may answer busy).
         This run's own (its mark) are never among them, even one rung while the list
         was on its way."""
-        try:
-            channels = await self._ari.list_channels()
-        except (AriError, OSError, TimeoutError) as exc:
-            log.warning("the rings of a router before not looked for: %s", exc)
+        if channels is None:
             return
         board = self._board()
         ours = set(board.legs) | set(board.dials) | set(board.result_dials) | set(board.calls)
@@ -262,16 +270,17 @@ class Reconciler:
                     sb.DialAnswered(channel_id) if channel_id in dialled else sb.LegAnswered(channel_id)
                 )
 
-    async def _rings_lost(self, rung: set[str]) -> None:
+    async def _rings_lost(self, rung: set[str], channels: list[Channel] | None) -> None:
         """Agents' phones answered while the application was away (Asterisk: "Stasis app
         not active"): up, but never to come to the router, the agent hearing silence and
         then paused at the ring's timeout, the caller never joined. Hung up, and the ring
         taken as lost, not missed (``RING_LOST``: the agent idle, the caller offered anew).
         Looked at twice: one answered between the looks enters the application."""
+        up = {c.id for c in channels or () if c.id in rung and c.state == "Up"}
+        if not up:
+            return
         try:
-            up = {c.id for c in await self._ari.list_channels() if c.id in rung and c.state == "Up"}
-            if up:
-                up -= set((await self._ari.application(self._app)).channel_ids)
+            up -= set((await self._ari.application(self._app)).channel_ids)
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("the agents' phones rung not looked at: %s", exc)
             return
