@@ -182,6 +182,15 @@ class Switchboard:
         self.clock.now += timedelta(seconds=1)
         return cleared
 
+    async def close(self, writing: asyncio.Task[None], *hanging_up: str) -> None:
+        """The test's end: these callers hang up, Asterisk reports the phones the router
+        hung up, every call is over and every record written; then the writer closed."""
+        for channel_id in hanging_up:
+            self.hang_up(channel_id)
+        self.report_hang_ups()
+        await self.quiet()
+        await self.writer.close(writing)
+
     async def quiet(self) -> None:
         """Every call is over and every record written."""
         for _ in range(200):

@@ -246,10 +246,7 @@ async def test_a_restart_ends_the_rings_a_router_before_left_and_rings_under_new
     await board.wait_for_operator("caller")
     (rung,) = asterisk.ringing
     assert rung.endswith("-r1"), rung
-    board.hang_up("caller")
-    board.report_hang_ups()
-    await board.quiet()
-    await board.writer.close(writing)
+    await board.close(writing, "caller")
 
 
 async def test_a_hang_up_with_no_cause_reads_as_asterisks_normal_clearing(tmp_path: Path) -> None:
@@ -303,10 +300,7 @@ async def test_a_restart_adopts_a_patient_waiting_for_a_consultant_and_ends_an_a
     )
     (args,) = asterisk.ringing.values()
     assert args.split(",")[1] == "place-1", "offered to an agent in the place it held"
-    board.hang_up(waiting)
-    board.report_hang_ups()
-    await board.quiet()
-    await board.writer.close(writing)
+    await board.close(writing, waiting)
 
 
 async def test_an_agent_who_answers_while_the_websocket_is_down_is_connected_at_the_reconnect(
@@ -329,10 +323,7 @@ async def test_an_agent_who_answers_while_the_websocket_is_down_is_connected_at_
     agent = args.split(",")[2]
     assert board.dispatcher.board.legs[leg].answered and leg not in board.asterisk.hung_up
     assert board.dispatcher.board.centre.agents[agent].state is AgentState.ON_CALL
-    board.hang_up("caller")
-    board.report_hang_ups()
-    await board.quiet()
-    await board.writer.close(writing)
+    await board.close(writing, "caller")
 
 
 class Flaky(Asterisk):
@@ -387,11 +378,7 @@ async def test_a_look_that_fails_at_a_restart_is_tried_again_and_no_conversation
     assert asterisk.hung_up == [], "the conversation goes on"
     await after.wait_for_operator("c2")
     assert all(args.split(",")[2] != agent for args in asterisk.ringing.values()), "not rung mid-call"
-    for call in ("c1", "c2"):
-        after.hang_up(call)
-    after.report_hang_ups()
-    await after.quiet()
-    await after.writer.close(writing)
+    await after.close(writing, "c1", "c2")
 
 
 async def test_a_callbacks_person_whose_channel_vanished_is_gone_at_the_second_check(
@@ -461,9 +448,7 @@ async def test_a_restart_hangs_up_a_caller_told_their_last_message(tmp_path: Pat
     writing = await board.start()
     await settle()
     assert asterisk.hung_up == ["c1"] and asterisk.ringing == {}
-    board.report_hang_ups()
-    await board.quiet()
-    await board.writer.close(writing)
+    await board.close(writing)
 
 
 @pytest.mark.parametrize("ended", [True, False], ids=["ended-meanwhile", "still-playing"])
@@ -533,10 +518,7 @@ async def test_a_restart_ends_the_old_rings_before_the_calls_it_takes_up_ring_an
     assert order[0] == ("hangup", "agent-place-0-1"), order
     assert ("hangup", "agent-other-1-r1") not in order, "this run's own ring"
     assert asterisk.ringing, "the waiting caller's agent is rung after"
-    board.hang_up("c0")
-    board.report_hang_ups()
-    await board.quiet()
-    await board.writer.close(writing)
+    await board.close(writing, "c0")
 
 
 @pytest.mark.parametrize("bridged", [True, False], ids=["in-their-bridge", "never-joined"])
@@ -643,10 +625,7 @@ async def test_a_variable_not_read_at_a_restart_cuts_no_patients_conversation(tm
     assert asterisk.failed and asterisk.hung_up == []
     assert board.dispatcher.board.centre.agents["agent1"].state is AgentState.ON_CALL
     assert board.dispatcher.board.calls[patient].record.direction == "results"
-    board.hang_up(patient)
-    board.report_hang_ups()
-    await board.quiet()
-    await board.writer.close(writing)
+    await board.close(writing, patient)
 
 
 class AnsweredOutside(Asterisk):
@@ -684,7 +663,4 @@ async def test_an_agent_who_answers_while_the_application_is_away_is_not_paused(
     assert board.dispatcher.board.centre.agents[agent].state is AgentState.RINGING, "rung again, not paused"
     ((again, again_args),) = asterisk.ringing.items()
     assert again != leg and again_args.split(",")[2] == agent
-    board.hang_up("caller")
-    board.report_hang_ups()
-    await board.quiet()
-    await board.writer.close(writing)
+    await board.close(writing, "caller")
