@@ -88,7 +88,8 @@ def cancel(s: _Step, callback_id: str, reason: str) -> Callback:
     _no_deadlines(s, callback_id)
     _save(s, cbs.cancelled(callback, s.now, reason))
     _log(s, callback, "callback_cancelled", reason)
-    if callback_id in s.board.centre.queue:
+    # Its virtual place leaves the queue; one a call holds (taken up after a restart) is the call's.
+    if callback_id in s.board.centre.queue and callback_id not in s.board.entries:
         _out_of_queue(s, callback_id)
     return callback
 

@@ -121,11 +121,9 @@ def _gives_way(s: _Step, callback: Callback) -> bool:
         if held.entry_id not in s.board.entries:  # the callback's own place, not a call's
             return False
         # A call of theirs holds the callback's very place (taken up after a restart): it
-        # stays theirs (the place is the call's entry now: not taken out of the queue).
-        reason = "the person is on the line in its place"
-        cb._no_deadlines(s, callback.callback_id)
-        cb._save(s, cbs.cancelled(callback, s.now, reason))
-        cb._log(s, callback, "callback_cancelled", reason)
+        # stays theirs (``cancel`` leaves a call's place in the queue).
+        s.put("callbacks", callback.callback_id, callback)
+        cb.cancel(s, callback.callback_id, "the person is on the line in its place")
         return True
     board_calls.take_callbacks_place(s, held, callback.record)
     if cbs.final(callback):  # its last attempt failed: recorded so, the caller's place kept
