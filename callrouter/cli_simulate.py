@@ -82,7 +82,7 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     request = sc.Request(
         Path(args.scenario) if args.scenario else None, args.target, args.max_abandon, args.definition,
         args.replications, args.iterations, not args.no_trim, args.seed, args.format,
-        Path(args.output) if args.output is not None else None, args.shrinkage,
+        Path(args.output) if args.output is not None else None, args.shrinkage, args.sure,
     )  # fmt: skip
     if args.scenario is not None:
         return sc.run(request, sys.stdout, sys.stderr)
@@ -188,6 +188,11 @@ def _staffing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     staff.add_argument(
         "--no-trim", action="store_true", help="stop at the first staffing that meets the target"
+    )
+    staff.add_argument(
+        "--sure",
+        action="store_true",
+        help="an hour meets the target only if the whole 95%% interval of its days' figure does",
     )
     staff.add_argument("--seed", type=int, help="the first seed (default: the scenario's)")
     staff.add_argument("--format", choices=staffing_render.FORMATS, default="table")

@@ -83,6 +83,9 @@ class Target:
     seconds: float
     max_abandon: float | None = None
     definition: Definition = "sl2"
+    # ``--sure``: an hour meets the target only when the 95% interval of its days' level (and
+    # abandonment) lies wholly on the right side of it, not merely their mean.
+    sure: bool = False
 
     def shortfall(self, level: float | None, abandonment: float | None) -> float:
         """How far from the target: the level short of it, or the abandonment over its ceiling."""
@@ -245,11 +248,14 @@ class Trial:
     def uncertain(self, target: Target) -> list[int]:
         """The hours judged that meet the target on the runs' mean, yet with the target
         inside the 95% interval of the runs' level (or abandonment): a few days cannot
-        tell whether they meet it. (No interval from one run: none is uncertain then.)"""
-        failing = set(self.failing(target))
+        tell whether they meet it. (No interval from one run: none is uncertain then.)
+        With ``target.sure`` such an hour fails instead (``failing``): none is uncertain."""
+        return [] if target.sure else self._close(target, self._short(target))
+
+    def _close(self, target: Target, short: list[int]) -> list[int]:
         close = []
         for hour in range(HOURS):
-            if hour in failing or not self.judged(hour):
+            if hour in short or not self.judged(hour):
                 continue
             figures = self.replicated.hours[hour]
             level, abandoned = figures.get(target.definition), figures.get("abandonment")  # the report's
@@ -262,7 +268,11 @@ class Trial:
 
     def failing(self, target: Target) -> list[int]:
         """The hours judged whose calls, on the runs' mean, miss the target (or none of
-        whose calls was answered)."""
+        whose calls was answered); with ``target.sure``, and those met within the noise."""
+        short = self._short(target)
+        return sorted(short + self._close(target, short)) if target.sure else short
+
+    def _short(self, target: Target) -> list[int]:
         return [
             h
             for h in range(HOURS)

@@ -41,6 +41,9 @@ days' figures pooled (each day's ratio weighted by its calls).
 (answered + abandoned after T) unless --definition sl1 (answered within T /
 answered, which ignores the callers who gave up: meet it with --max-abandon).
 --max-abandon 5%: besides, at most 5% of queued calls abandoned each hour.
+--sure: an hour meets the target only if the whole 95% interval of its days'
+figure does (its pessimistic end), not merely their mean: a few more agents
+where a few days cannot tell (without it such hours are marked ~).
 Hours with under 5 calls that waited (answered or abandoned) a day on average
 are not judged: the formula's count stands, never cut (raised only when the
 hour after them keeps missing the target: its queue starts in them).
@@ -114,6 +117,7 @@ class Request:
     fmt: str = "table"
     output: Path | None = None
     shrinkage: str | None = None
+    sure: bool = False
 
 
 def source_problem(
@@ -186,7 +190,7 @@ def run(
             file=stderr,
         )
         return EXIT_UNUSABLE
-    target = staffing.Target(level, seconds, ceiling, request.definition)
+    target = staffing.Target(level, seconds, ceiling, request.definition, request.sure)
     started = time.perf_counter()
 
     def progress(attempt: int, counts: tuple[int, ...], failing: list[int]) -> None:

@@ -39,7 +39,8 @@ def target_text(target: Target) -> str:
         else f"answered within {t} / (answered + abandoned after {t})"
     )
     ceiling = "" if target.max_abandon is None else f", abandonment at most {100 * target.max_abandon:g}%"
-    return f"{100 * target.level:g}% within {t} by {target.definition.upper()} ({rule}){ceiling}"
+    sure = ", met by the whole 95% interval of the days' figures (--sure)" if target.sure else ""
+    return f"{100 * target.level:g}% within {t} by {target.definition.upper()} ({rule}){ceiling}{sure}"
 
 
 def staff_toml(advice: Advice) -> str:
@@ -82,6 +83,7 @@ def as_json(scenario: Scenario, advice: Advice) -> dict[str, Any]:
             "seconds": target.seconds,
             "definition": target.definition,
             "max_abandon": target.max_abandon,
+            "sure": target.sure,
         },
         "erlang": {
             "service_seconds": queue.service_seconds,
@@ -185,7 +187,8 @@ def _verdict(advice: Advice) -> str:
     tried = f"{advice.iterations} staffings tried, {advice.replications} days each; {advice.seconds:.1f} s"
     close = advice.uncertain
     noisy = f" on the days' mean ({len(close)} within the noise: ~)" if close else ""
-    met = f"every hour meets the target{noisy}"
+    sure = " at the pessimistic end of the days' 95% interval" if advice.target.sure else ""
+    met = f"every hour meets the target{sure}{noisy}"
     if advice.met and not advice.capped:
         return f"{met} ({tried})"
     if advice.met:

@@ -538,12 +538,11 @@ def test_the_advice_is_never_written_over_the_scenario_nor_when_the_target_is_no
     assert not output.exists()
 
 
-def test_an_hour_met_only_within_the_noise_of_the_days_is_marked_not_claimed() -> None:
-    """Two hours meet 80% on the days' mean; in one the target lies inside the 95% interval
-    of the days' levels (they spread 70-95%): marked, listed, and said in the verdict."""
+def noisy_trial() -> Trial:
+    """Two hours meeting 80% on the days' mean: hour 9's days at 95-97%, hour 10's
+    spread 70-95% (the target inside the 95% interval of their levels)."""
     from types import SimpleNamespace
 
-    from callrouter.simulate import staffing_render
     from tests.unit.test_simulate_replications import ZERO
 
     def summary(nine: float, ten: float) -> Any:  # what a Trial reads of a day's Summary
@@ -553,7 +552,15 @@ def test_an_hour_met_only_within_the_noise_of_the_days_is_marked_not_claimed() -
         return SimpleNamespace(day=ZERO, hours=tuple(hours))
 
     runs = [summary(0.95, 0.70), summary(0.96, 0.95), summary(0.95, 0.90), summary(0.97, 0.85)]
-    trial = Trial(tuple([0] * 9 + [5, 5] + [0] * 13), runs, replications.combine((1, 2, 3, 4), runs, 0.95))
+    return Trial(tuple([0] * 9 + [5, 5] + [0] * 13), runs, replications.combine((1, 2, 3, 4), runs, 0.95))
+
+
+def test_an_hour_met_only_within_the_noise_of_the_days_is_marked_not_claimed() -> None:
+    """Two hours meet 80% on the days' mean; in one the target lies inside the 95% interval
+    of the days' levels (they spread 70-95%): marked, listed, and said in the verdict."""
+    from callrouter.simulate import staffing_render
+
+    trial = noisy_trial()
     assert trial.failing(EIGHTY_TWENTY) == [] and trial.uncertain(EIGHTY_TWENTY) == [10]
     advice = staffing.Advice(EIGHTY_TWENTY, 4, list(trial.counts), list(trial.counts), trial, True, 1, False)
     verdict = staffing_render._verdict(advice)
