@@ -18,6 +18,7 @@ have sox || need+=(sox)
 have espeak-ng || need+=(espeak-ng)
 have promtool || need+=(prometheus)       # the operations tests run a real Prometheus
 have chromium || need+=(chromium)         # the KPI report's HTML is opened in headless Chromium
+have systemd-analyze || need+=(systemd)   # the packaging tests verify deploy/'s unit file with it
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 # The venv's Python: Debian's own /usr/bin/python3 (the one a fresh Debian 12 machine has,
 # built with PGO and LTO: a simulated day runs about 15% faster on it than on an

@@ -54,11 +54,12 @@ async def test_agents_keep_their_states_across_restarts(
         assert router.request("POST", "/agents/agent2/pause", {"reason": "lunch"})[0] == 200
         before = states(router)
         assert before["agent1"] == ("idle", None) and before["agent2"] == ("paused", "lunch")
-        # Written at once, not with the next batch: a crash right after loses nothing.
-        await wait_rows(
+        # In PostgreSQL before the kill (a pause is written at once, not with the next batch:
+        # tests/unit/test_switchboard.py), so the restarted router reads it back.
+        assert await wait_rows(
             db, "SELECT 1 FROM agent_states WHERE agent = 'agent2' AND state = 'paused' AND reason = 'lunch'",
             count=1, within=2,
-        )  # fmt: skip
+        ), "the pause never reached PostgreSQL"  # fmt: skip
         since = since_of(router)
         router.kill()
         routers.append(start_router(stack, tmp_path / "after-kill"))

@@ -423,7 +423,11 @@ def test_check_config_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureF
     bad = tmp_path / "bad.toml"
     bad.write_text('[ari]\npassword = "x"\n' + four_lines(kind="pharmacy"), encoding="utf-8")
     expected = problems_of(bad.read_text(encoding="utf-8"))
-    assert len(expected) >= 3  # the secret, the key pydantic refuses, the kind
+    assert expected == [  # the secret, the key pydantic refuses, the kind
+        "ari.password: secrets do not belong in the file; set CALLROUTER_* in the environment",
+        "ari.password: Extra inputs are not permitted",
+        "lines[3].kind: Input should be 'clinic', 'hotline' or 'ambulance'",
+    ]
 
     with pytest.raises(SystemExit) as exited:
         cli.main(["check-config", str(bad)])
