@@ -286,11 +286,10 @@ def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
 
 
 def _max_wait_from(s: _Step, entry: QueueEntry) -> None:
-    """The place overflows its topic's ``max_wait`` after its join time (a kept one's, or one
-    given back after a drop: past it already, it overflows at the next wake)."""
-    rules = s.board.centre.topics.get(entry.topic, cc.NO_TOPIC_RULES)
-    if rules.max_wait is not None:
-        s.deadline(("entry", entry.entry_id), entry.joined_at + rules.max_wait)
+    """The place overflows its topic's ``max_wait`` after its join time (a kept one's: past
+    it already, it overflows at the next wake), or at the end of the grace a dropped answer
+    gave it (``centre.max_wait_due``); its topic with no maximum: never."""
+    s.deadline(("entry", entry.entry_id), cc.max_wait_due(s.board.centre, entry))
 
 
 def _remember(s: _Step, memory: PersonRecord) -> None:

@@ -34,6 +34,10 @@ RING_GRACE_SECONDS = 5.0
 # A ring whose end the router lost with its own connection to Asterisk (answered while the
 # application was away, it never came to the router): not the agent's doing, never a pause.
 RING_LOST = "its end lost while the router's connection to Asterisk was away"
+# A caller given back their place after a dropped answer (no fault of theirs) is not
+# overflowed on max wait sooner than this after the drop: time for an agent to come free
+# and ring out in full (15 s, and its grace), whatever they had waited before.
+DROPPED_GRACE = timedelta(seconds=60)
 
 
 def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
@@ -208,6 +212,7 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
     ):  # fmt: skip
         return False
     assert channel_id is not None
+    entry = evolve(entry, overflow_not_before=s.now + DROPPED_GRACE)  # its join time kept
     result = cc.dropped(board.centre, leg.agent_id, entry, s.now, "dropped the call at answer")
     if not result[1]:  # the agent is not on this call (nothing changed): an ordinary end
         return False
@@ -217,7 +222,7 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
         s.out.append(DestroyBridge(channel_id, bridge_id))
         s.drop("bridges", channel_id)
     _place(s, entry, PlaceState.WAITING)
-    _max_wait_from(s, entry)  # as at its join
+    _max_wait_from(s, entry)  # as at its join, or at the end of its grace
     _unremember_answer(s, leg, entry)
     s.pending.append((channel_id, ev.AgentDropped(leg.agent_id)))
     _centre(s, result, entry)  # the next agent rung after the caller is back (its events in order)

@@ -339,16 +339,23 @@ def tick(centre: Centre, now: datetime) -> Result:
             centre = centre._with_agent(after)
             commands.append(AgentChanged(after, "wrap-up over"))
     for entry in centre.queue.ordered():
-        rules = centre.topics.get(entry.topic, NO_TOPIC_RULES)
-        if (
-            rules.max_wait is not None
-            and entry.offered_to is None
-            and now - entry.joined_at >= rules.max_wait
-        ):
+        due = max_wait_due(centre, entry)
+        if due is not None and entry.offered_to is None and now >= due:
             centre = centre._end(entry.entry_id, EntryEnd.OVERFLOWED)
             commands.append(OverflowEntry(entry.entry_id, "max_wait"))
     centre, more = dispatch(centre, now)
     return centre, commands + more
+
+
+def max_wait_due(centre: Centre, entry: QueueEntry) -> datetime | None:
+    """When a waiting place overflows on its topic's ``max_wait`` (None: never): its join
+    time plus the maximum, or later, the grace a dropped answer gave it (its join time, and
+    so its order and its wait, stay as they were)."""
+    max_wait = centre.topics.get(entry.topic, NO_TOPIC_RULES).max_wait
+    if max_wait is None:
+        return None
+    due, grace = entry.joined_at + max_wait, entry.overflow_not_before
+    return grace if grace is not None and grace > due else due
 
 
 def wrap_up_over(centre: Centre, agent_id: str, now: datetime) -> Result:

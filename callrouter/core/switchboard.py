@@ -294,6 +294,10 @@ def _max_wait(s: _Step, entry_id: str) -> None:
     if entry.offered_to is not None:  # an agent is ringing: decided once the ring ends
         s.deadline(("entry", entry_id), s.now + timedelta(seconds=1))
         return
+    due = cc.max_wait_due(s.board.centre, entry)
+    if due is None or due > s.now:  # its topic changed, or a drop's grace: not yet (or never)
+        s.deadline(("entry", entry_id), due)
+        return
     _centre(s, cc.overflow(s.board.centre, entry_id, "max_wait"))
 
 

@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from callrouter.core import centre as cc
 from callrouter.core.agents import Agent, AgentState, AgentStateError
+from callrouter.core.evolve import evolve
 from callrouter.core.queue import QueueEntry
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -145,6 +146,25 @@ def test_max_wait_overflows():
     assert out == []
     centre, out = cc.tick(centre, T0 + timedelta(seconds=120))
     assert out == [cc.OverflowEntry("e1", "max_wait")]
+
+
+def test_max_wait_waits_out_a_dropped_places_grace_and_never_overflows_sooner():
+    """A place given back after a dropped answer (``overflow_not_before``) overflows at
+    the end of its grace, not at its join time plus the maximum; a grace ending before
+    that changes nothing. Its join time, and so its order, stay as they were."""
+    rules = {"general": cc.TopicRules(max_wait=timedelta(minutes=2))}
+    centre = cc.Centre.create([agent("a1")], rules, timedelta(0))
+    grace_end = T0 + timedelta(seconds=150)
+    centre, _ = cc.join(centre, evolve(entry("dropped"), overflow_not_before=grace_end), T0)
+    early = evolve(entry("early", at=T0 + timedelta(seconds=1)), overflow_not_before=T0)
+    centre, _ = cc.join(centre, early, T0)
+    centre, out = cc.tick(centre, T0 + timedelta(seconds=121))
+    assert out == [cc.OverflowEntry("early", "max_wait")]
+    assert centre.queue.ordered()[0].joined_at == T0
+    centre, out = cc.tick(centre, grace_end - timedelta(seconds=1))
+    assert out == []
+    centre, out = cc.tick(centre, grace_end)
+    assert out == [cc.OverflowEntry("dropped", "max_wait")]
 
 
 def test_one_person_one_entry():

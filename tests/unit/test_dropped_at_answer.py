@@ -5,12 +5,16 @@ auto-paused so their phone takes no more callers. Later, it is an ordinary end."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
+from callrouter.core.board_centre import DROPPED_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.records import CallRecord, Outcome, PersonRecord, PlaceRecord, PlaceState
 from tests.unit.test_switchboard import (
+    T0,
     agent_writes,
     at,
     channel_commands,
@@ -18,6 +22,7 @@ from tests.unit.test_switchboard import (
     fresh,
     leg_for,
     originates,
+    plays,
     queued,
 )
 
@@ -108,3 +113,47 @@ def test_the_dropping_agent_is_not_remembered_as_having_talked_to_the_caller() -
     board, out = sb.step(board, sb.LegAnswered(leg_for(out).channel_id), at(5))
     assert board.people[person].contact_agent == "agent2"
     assert [m.contact_agent for m in writes(out, PersonRecord)] == ["agent2"]
+
+
+def dropped_near_max_wait() -> sb.Board:
+    """c1 then c2 wait for appointments (900 s at most, then "busy"); agent1 comes back
+    from a break at 895 s and answers c1, whose place is given back at 897.5 s (agent2 is
+    logged out): 2.5 s short of c1's maximum wait."""
+    board = fresh("agent1")
+    board, _ = sb.step(board, sb.AgentCommand("agent1", "pause", "break"), T0)
+    board, _ = queued(board, "c1", 0, keys="21")
+    board, _ = queued(board, "c2", 10, keys="21")
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(895))
+    board, _ = sb.step(board, sb.LegAnswered(leg_for(out).channel_id), at(897))
+    board, out = sb.step(board, sb.LegGone(leg_for(out).channel_id, "normal"), at(897.5))
+    assert board.calls["c1"].phase is Phase.QUEUED and originates(out) == []
+    return board
+
+
+def test_a_caller_dropped_near_their_max_wait_gets_the_next_agent_not_the_overflow() -> None:
+    board = dropped_near_max_wait()
+    grace_end = at(897.5) + DROPPED_GRACE
+    assert board.deadlines[("entry", "place-c1")] == grace_end, "not at 900 s: the drop was not theirs"
+    board, out = sb.step(board, sb.Wake(), at(900))
+    assert board.calls["c1"].phase is Phase.QUEUED and not plays(out, "c1")
+    place = board.centre.queue.ordered()[0]
+    assert place.entry_id == "place-c1" and place.joined_at == at(0), "their place and wait as they were"
+    board, out = sb.step(board, sb.AgentCommand("agent2", "login"), at(930))
+    (ring,) = originates(out)
+    assert ring.agent_id == "agent2" and ring.app_args.startswith("agent,place-c1,")
+    board, _ = sb.step(board, sb.LegAnswered(ring.channel_id), at(932))
+    assert board.calls["c1"].phase is Phase.CONNECTED and board.calls["c1"].record.agent == "agent2"
+
+
+def test_a_caller_not_dropped_still_overflows_at_max_wait_and_a_dropped_one_at_the_grace_end() -> None:
+    board = dropped_near_max_wait()
+    board, out = sb.step(board, sb.Wake(), at(910))
+    assert board.calls["c2"].phase is Phase.LEAVING, "c2 was never answered: overflowed at 900 s of wait"
+    assert any("overflow_busy" in m for p in plays(out, "c2") for m in p.media)
+    assert board.calls["c1"].phase is Phase.QUEUED
+    grace_end = at(897.5) + DROPPED_GRACE
+    board, out = sb.step(board, sb.Wake(), grace_end - timedelta(seconds=0.5))
+    assert board.calls["c1"].phase is Phase.QUEUED and not plays(out, "c1")
+    board, out = sb.step(board, sb.Wake(), grace_end)
+    assert board.calls["c1"].phase is Phase.LEAVING and "place-c1" not in board.centre.queue
+    assert any("overflow_busy" in m for p in plays(out, "c1") for m in p.media)
