@@ -289,6 +289,7 @@ def _take_over(s: _Step, channel_id: str, entry: QueueEntry, held: QueueEntry) -
         s.pending.append((old_channel, ev.Replaced()))
     _centre(s, cc.retake(s.board.centre, taken, s.now))
     _place(s, taken, PlaceState.WAITING)
+    _max_wait_from(s, taken)  # its topic's now (its join time kept)
     repeat_of = old_call.record.call_id if old_call is not None else held.call_id
     s.pending.append((channel_id, ev.Recognised(RepeatKind.ALREADY_WAITING, repeat_of, _place_of(taken))))
 

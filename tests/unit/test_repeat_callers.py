@@ -87,6 +87,27 @@ def test_the_same_number_on_a_second_line_takes_over_the_place_and_the_older_leg
     assert "place-c1" in board.centre.queue, "the older call's end leaves the place with the newer"
 
 
+def test_a_place_taken_over_for_another_topic_overflows_on_that_topics_max_wait() -> None:
+    """Results wait 600 s at most (then the operator), appointments 900 s (then "busy"),
+    the operator topic has no maximum: a place taken over for another topic overflows
+    on the new topic's maximum after its join time, never on the old one's."""
+    board, _ = queued(fresh(), "c1", 0, keys="3", number=ANNA)  # results
+    board, _ = queued(board, "c2", 100, keys="21", number=ANNA)  # appointments now
+    assert board.deadlines[("entry", "place-c1")] == at(900)
+    board, out = sb.step(board, sb.Wake(), at(600))
+    assert board.calls["c2"].phase is Phase.QUEUED and not plays(out, "c2")
+    board, out = sb.step(board, sb.Wake(), at(900))
+    assert board.calls["c2"].phase is Phase.LEAVING and "overflow_busy" in " ".join(heard(out, "c2"))
+
+    board, _ = queued(fresh(), "d1", 0, keys="0", number=BORIS)  # the operator: no maximum
+    board, _ = queued(board, "d2", 100, keys="21", number=BORIS)
+    assert board.deadlines[("entry", "place-d1")] == at(900), "had none: never overflowed"
+    board, _ = queued(board, "d3", 200, keys="0", number=BORIS)  # the operator again
+    assert ("entry", "place-d1") not in board.deadlines
+    board, out = sb.step(board, sb.Wake(), at(900))
+    assert board.calls["d3"].phase is Phase.QUEUED and not plays(out, "d3")
+
+
 def test_taking_over_keeps_the_higher_priority_of_the_two() -> None:
     board = paused("agent1", "agent2", "agent3")
     board, _ = queued(board, "c1", 1, number=ANNA)
