@@ -13,7 +13,15 @@ from callrouter.core import call as calls
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
-from callrouter.core.board import Board, _bridge_id, _max_wait_from, _place, _remember, _Step
+from callrouter.core.board import (
+    GIVEN_BACK_GRACE,
+    Board,
+    _bridge_id,
+    _max_wait_from,
+    _place,
+    _remember,
+    _Step,
+)
 from callrouter.core.board_centre import _centre
 from callrouter.core.board_commands import (
     CallOver,
@@ -222,7 +230,8 @@ def _recall(s: _Step, entry: QueueEntry, pending: Callback | None) -> Recalled:
     else:
         return entry, None
     priority = max(entry.priority, priority or 0)
-    entry = evolve(entry, joined_at=joined_at, priority=priority)
+    grace = s.now + GIVEN_BACK_GRACE  # their time off the line counts as waited: not overflowed at once
+    entry = evolve(entry, joined_at=joined_at, priority=priority, overflow_not_before=grace)
     return entry, ev.Recognised(kind, repeat_of, _place_of(entry))
 
 
@@ -247,7 +256,8 @@ def take_callbacks_place(s: _Step, held: QueueEntry, booked: CallbackRecord) -> 
     higher priority of the two, so they keep the place the callback held. The
     callback itself is the dialler's to cancel: never both."""
     joined_at, priority = min(held.joined_at, booked.joined_at), max(held.priority, booked.priority)
-    taken = evolve(held, joined_at=joined_at, priority=priority)
+    grace = s.now + GIVEN_BACK_GRACE if joined_at < held.joined_at else held.overflow_not_before
+    taken = evolve(held, joined_at=joined_at, priority=priority, overflow_not_before=grace)
     _centre(s, cc.retake(s.board.centre, taken, s.now))
     _place(s, taken, PlaceState.WAITING)
     _max_wait_from(s, taken)

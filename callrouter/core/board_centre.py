@@ -13,7 +13,15 @@ from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import dialler, repeat
 from callrouter.core.agents import Agent, AgentState
-from callrouter.core.board import Leg, _bridge_id, _max_wait_from, _place, _remember, _Step
+from callrouter.core.board import (
+    GIVEN_BACK_GRACE,
+    Leg,
+    _bridge_id,
+    _max_wait_from,
+    _place,
+    _remember,
+    _Step,
+)
 from callrouter.core.board_commands import (
     ANONYMOUS,
     DestroyBridge,
@@ -34,10 +42,6 @@ RING_GRACE_SECONDS = 5.0
 # A ring whose end the router lost with its own connection to Asterisk (answered while the
 # application was away, it never came to the router): not the agent's doing, never a pause.
 RING_LOST = "its end lost while the router's connection to Asterisk was away"
-# A caller given back their place after a dropped answer (no fault of theirs) is not
-# overflowed on max wait sooner than this after the drop: time for an agent to come free
-# and ring out in full (15 s, and its grace), whatever they had waited before.
-DROPPED_GRACE = timedelta(seconds=60)
 
 
 def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
@@ -212,7 +216,7 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
     ):  # fmt: skip
         return False
     assert channel_id is not None
-    entry = evolve(entry, overflow_not_before=s.now + DROPPED_GRACE)  # its join time kept
+    entry = evolve(entry, overflow_not_before=s.now + GIVEN_BACK_GRACE)  # its join time kept
     result = cc.dropped(board.centre, leg.agent_id, entry, s.now, "dropped the call at answer")
     if not result[1]:  # the agent is not on this call (nothing changed): an ordinary end
         return False

@@ -348,14 +348,12 @@ def tick(centre: Centre, now: datetime) -> Result:
 
 
 def max_wait_due(centre: Centre, entry: QueueEntry) -> datetime | None:
-    """When a waiting place overflows on its topic's ``max_wait`` (None: never): its join
-    time plus the maximum, or later, the grace a dropped answer gave it (its join time, and
-    so its order and its wait, stay as they were)."""
-    max_wait = centre.topics.get(entry.topic, NO_TOPIC_RULES).max_wait
+    """When a waiting place overflows on its topic's ``max_wait`` (None: never): its join time
+    plus the maximum, or the end of a place given back's grace (``overflow_not_before``), later."""
+    max_wait, grace = centre.topics.get(entry.topic, NO_TOPIC_RULES).max_wait, entry.overflow_not_before
     if max_wait is None:
         return None
-    due, grace = entry.joined_at + max_wait, entry.overflow_not_before
-    return grace if grace is not None and grace > due else due
+    return max(entry.joined_at + max_wait, grace) if grace is not None else entry.joined_at + max_wait
 
 
 def wrap_up_over(centre: Centre, agent_id: str, now: datetime) -> Result:

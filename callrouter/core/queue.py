@@ -37,8 +37,8 @@ class QueueEntry:
     offered_to: str | None = None  # agent being rung for this entry
     preferred_agent: str | None = None  # the agent who spoke to this caller last (if idle, first)
     seq: int = 0  # tie-breaker: arrival order in this process
-    # A place given back after a dropped answer overflows on max wait no sooner than this
-    # (``centre.max_wait_due``); None: at its join time plus the maximum.
+    # A place given back (after a dropped answer, a redial, a callback) overflows on max wait
+    # no sooner than this (``centre.max_wait_due``); None: at its join time plus the maximum.
     overflow_not_before: datetime | None = None
 
     @property

@@ -12,6 +12,7 @@ import pytest
 from callrouter.calls import tally
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
+from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.callbacks import Stage
 from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, CallRecord, RepeatKind
@@ -86,6 +87,25 @@ def test_a_callback_that_falls_due_while_its_person_waits_on_the_line_gives_way_
     cancelled = written(out, CallbackRecord)[-1]
     assert cancelled.state is CallbackState.CANCELLED and cancelled.reason == "the person called in"
     assert board.centre.queue.entries["place-c1"].joined_at == at(-180), "the callback's place"
+
+
+def test_a_callback_place_long_past_its_max_wait_taken_up_on_the_line_is_not_overflowed_at_once() -> None:
+    """Appointments wait 900 s at most: the person waits on the line since 100 s when
+    their callback, pending since long before, gives way; their place takes the callback's
+    join time and a grace for the next agent, not a "busy" at the next wake."""
+    board = busy_centre("agent1")
+    board, _ = queued(board, "c1", 100, number=ANNA, keys="21")
+    assert board.deadlines[("entry", "place-c1")] == at(1000)
+    person = board.rules.repeat.key_of(ANNA)
+    restored = CallbackRecord(
+        "cb-1", at(0), CallbackState.PENDING, ANNA, at(0), at(-2000), "appointment_book", "clinic-central",
+        "ru", 0, person, None,
+    )  # fmt: skip
+    board, out = sb.step(board, sb.RestoreCallbacks((restored,)), at(101))
+    assert board.centre.queue.entries["place-c1"].joined_at == at(-2000), "the callback's place"
+    assert board.deadlines[("entry", "place-c1")] == at(101) + GIVEN_BACK_GRACE
+    board, out = sb.step(board, sb.Wake(), at(102))
+    assert board.calls["c1"].phase is Phase.QUEUED and "overflow_busy" not in heard(out, "c1")
 
 
 def restored(callback_id: str, number: str = ANNA, **changes: object) -> CallbackRecord:

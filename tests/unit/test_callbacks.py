@@ -14,6 +14,7 @@ from callrouter import compiled, config
 from callrouter.core import call_events as ev
 from callrouter.core import callback_fit
 from callrouter.core import switchboard as sb
+from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.callbacks import Stage
 from callrouter.core.records import (
@@ -309,6 +310,26 @@ def test_a_person_with_a_pending_callback_who_calls_in_waits_in_its_place_instea
     assert entry.joined_at == at(1) and board.centre.queue.position("place-c3") == 1
     record = [r for r in written(out, CallRecord) if r.channel_id == "c3"][-1]
     assert record.repeat_kind is RepeatKind.CALLBACK_PENDING
+
+
+def test_a_person_who_waits_on_the_line_in_a_long_pending_callbacks_place_is_not_overflowed_at_once() -> None:
+    """Appointments wait 900 s at most: the callback booked at 20 s (its place joined at
+    1 s) waited, as callbacks do, past that; its person calls in at 1000 s and chooses to
+    wait on the line in its place, and is told so: not a "busy" a second later (their
+    callback cancelled), but a grace for the next agent."""
+    board = waiting_with_offer(busy_centre("agent1"), "c1", 1, number=ANNA, keys="21")
+    board, _ = accept(board, "c1", 20)
+    board, _ = finish_playback(board, "c1", 30)
+    board, _ = on(board, "c1", ev.CallerHungUp(), 31)
+    board, _ = queued(board, "c3", 1000, number=ANNA, did=NORTH, keys="")
+    board, out = on(board, "c3", ev.Digit("5"), 1004)
+    assert board.callbacks == {} and "repeat_kept_place" in heard(out, "c3")
+    assert board.centre.queue.entries["place-c3"].joined_at == at(1), "the callback's place"
+    assert board.deadlines[("entry", "place-c3")] == at(1004) + GIVEN_BACK_GRACE
+    board, out = sb.step(board, sb.Wake(), at(1005))
+    assert board.calls["c3"].phase is Phase.QUEUED and "overflow_busy" not in heard(out, "c3")
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(1030))
+    assert [o.app_args for o in originates(out)] == ["agent,place-c3,agent1"]
 
 
 def test_restored_and_scheduled_callbacks_join_the_queue_at_their_time() -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
-from callrouter.core.board_centre import DROPPED_GRACE
+from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.records import CallRecord, Outcome, PersonRecord, PlaceRecord, PlaceState
 from tests.unit.test_switchboard import (
@@ -132,7 +132,7 @@ def dropped_near_max_wait() -> sb.Board:
 
 def test_a_caller_dropped_near_their_max_wait_gets_the_next_agent_not_the_overflow() -> None:
     board = dropped_near_max_wait()
-    grace_end = at(897.5) + DROPPED_GRACE
+    grace_end = at(897.5) + GIVEN_BACK_GRACE
     assert board.deadlines[("entry", "place-c1")] == grace_end, "not at 900 s: the drop was not theirs"
     board, out = sb.step(board, sb.Wake(), at(900))
     assert board.calls["c1"].phase is Phase.QUEUED and not plays(out, "c1")
@@ -151,7 +151,7 @@ def test_a_caller_not_dropped_still_overflows_at_max_wait_and_a_dropped_one_at_t
     assert board.calls["c2"].phase is Phase.LEAVING, "c2 was never answered: overflowed at 900 s of wait"
     assert any("overflow_busy" in m for p in plays(out, "c2") for m in p.media)
     assert board.calls["c1"].phase is Phase.QUEUED
-    grace_end = at(897.5) + DROPPED_GRACE
+    grace_end = at(897.5) + GIVEN_BACK_GRACE
     board, out = sb.step(board, sb.Wake(), grace_end - timedelta(seconds=0.5))
     assert board.calls["c1"].phase is Phase.QUEUED and not plays(out, "c1")
     board, out = sb.step(board, sb.Wake(), grace_end)

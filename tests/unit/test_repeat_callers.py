@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
+from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.commands import SetVariable
 from callrouter.core.place import Place
@@ -132,6 +133,27 @@ def test_an_agent_answering_the_taken_over_place_is_bridged_to_the_newer_call() 
 
 
 # ---- abandoned recently ---------------------------------------------------------------------
+def test_a_redial_whose_kept_place_is_past_its_max_wait_is_not_overflowed_at_once() -> None:
+    """Appointments wait 900 s at most: a caller who waited 800 s and redials 200 s later
+    keeps their place (joined at 1 s) and is told so, then has a grace for the next agent
+    rather than a "busy" at once; a caller who never left still overflows at 900 s."""
+    board = paused("agent1")
+    board, _ = queued(board, "c1", 1, number=ANNA, keys="21")
+    board, _ = queued(board, "stayed", 50, number=BORIS, keys="21")
+    assert board.deadlines[("entry", "place-stayed")] == at(950)
+    board, _ = hang_up(board, "c1", 800)
+    board, out = queued(board, "c2", 1000, number=ANNA, keys="")
+    assert "repeat_kept_place" in " ".join(heard(out, "c2"))
+    entry = board.centre.queue.entries["place-c2"]
+    assert entry.joined_at == at(1) and board.centre.queue.position("place-c2") == 1
+    assert board.deadlines[("entry", "place-c2")] == at(1000) + GIVEN_BACK_GRACE
+    board, out = sb.step(board, sb.Wake(), at(1001))
+    assert board.calls["c2"].phase is Phase.QUEUED and not plays(out, "c2")
+    assert board.calls["stayed"].phase is Phase.LEAVING, "overflowed at 950 s, as before"
+    board, out = sb.step(board, sb.AgentCommand("agent1", "resume"), at(1030))
+    assert [o.app_args for o in originates(out)] == ["agent,place-c2,agent1"]
+
+
 def test_a_redial_within_the_window_skips_the_menu_and_is_served_before_those_who_joined_after() -> None:
     board = paused("agent1")
     board, _ = queued(board, "c1", 1, number=ANNA)
