@@ -351,9 +351,8 @@ def max_wait_due(centre: Centre, entry: QueueEntry) -> datetime | None:
     """When a waiting place overflows on its topic's ``max_wait`` (None: never): its join time
     plus the maximum, or the end of a place given back's grace (``overflow_not_before``), later."""
     max_wait, grace = centre.topics.get(entry.topic, NO_TOPIC_RULES).max_wait, entry.overflow_not_before
-    if max_wait is None:
-        return None
-    return max(entry.joined_at + max_wait, grace) if grace is not None else entry.joined_at + max_wait
+    due = None if max_wait is None else entry.joined_at + max_wait
+    return max(due, grace) if due is not None and grace is not None else due
 
 
 def wrap_up_over(centre: Centre, agent_id: str, now: datetime) -> Result:
