@@ -119,9 +119,10 @@ class Adopter:
         # A stored place whose channel could not be read waits for the next adoption.
         stored = tuple(p for p in self.stored_places if p.call_id not in unread)
         self.stored_places = tuple(p for p in self.stored_places if p.call_id in unread)
-        if found or legs or stored or talking:
+        # Told when complete even if nothing was found: agents a restart found on no call are so.
+        if found or legs or stored or talking or not unread:
             stray = tuple(channel_id for channel_id, _ in legs.values())
-            self._step(sb.Adopt(tuple(found), stray, stored, tuple(talking)))
+            self._step(sb.Adopt(tuple(found), stray, stored, tuple(talking), complete=not unread))
         return not unread
 
     async def _talking_callbacks(

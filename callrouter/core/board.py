@@ -25,7 +25,7 @@ from callrouter.core.callbacks import Callback, CallbackRules
 from callrouter.core.evolve import quick_init
 from callrouter.core.lines import DidDirectory
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import PersonRecord, PlaceRecord, PlaceState, Record
+from callrouter.core.records import AgentStateRecord, PersonRecord, PlaceRecord, PlaceState, Record
 from callrouter.core.repeat import RepeatRules
 from callrouter.core.results import Notification, ResultsRules
 
@@ -130,6 +130,11 @@ class Board:
     result_dials: Mapping[str, str] = field(default_factory=dict)  # a patient's channel -> notification id
     results_taking: bool = False  # a TakeResults is on its way
     results_pending: int = 0  # due or waiting notifications, as the last TakeResults counted them
+    # A restart: agents restored idle from a call's state (rung, talking, wrapping up) -> their
+    # idle row, held until the calls found in Asterisk are all taken up (``adopted``) or the
+    # agent changes: found still talking, it is never written (they get their on_call row).
+    unsettled: Mapping[str, AgentStateRecord] = field(default_factory=dict)
+    adopted: bool = False
 
     @classmethod
     def create(cls, rules: Rules, centre: cc.Centre) -> Board:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
-from callrouter.core import dialler, repeat
+from callrouter.core import centre_restart, dialler, repeat
 from callrouter.core.agents import Agent, AgentState
 from callrouter.core.board import (
     GIVEN_BACK_GRACE,
@@ -96,6 +96,11 @@ def _connected(s: _Step, entry: QueueEntry | None, entry_id: str, agent_id: str)
 
 
 def _agent_changed(s: _Step, agent: Agent, reason: str) -> None:
+    held = s.board.unsettled.get(agent.agent_id)  # idle since a restart: so first, unless found talking
+    if held is not None:
+        s.drop("unsettled", agent.agent_id)
+        if reason != centre_restart.RESUMED:
+            s.write(held)
     # A pause is recorded with its own reason ("lunch", "auto-pause: no answer"),
     # which a restarted router gives back to the agent.
     paused = agent.state is AgentState.PAUSED

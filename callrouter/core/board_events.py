@@ -154,6 +154,9 @@ class Adopt:
     # channel lost its place resumes the stored one; one whose call is not found is closed.
     stored_places: tuple[PlaceRecord, ...] = ()
     callbacks: tuple[FoundCallback, ...] = ()  # callbacks' conversations: followed to their end
+    # Every channel in the application was read (none is left to a later look): agents a
+    # restart found on no call now are known to be so.
+    complete: bool = True
 
 
 class Lease(StrEnum):

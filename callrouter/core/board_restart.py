@@ -5,6 +5,7 @@ agents' phones hung up, and stored places no call holds any more closed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from callrouter.core import call as calls
@@ -12,15 +13,48 @@ from callrouter.core import call_events as ev
 from callrouter.core import call_menu, centre_restart
 from callrouter.core import callback_board as cb
 from callrouter.core import callbacks as cbs
+from callrouter.core import centre as cc
 from callrouter.core.board import Leg, _bridge_id, _Step
 from callrouter.core.board_calls import _arrived, _start_call
 from callrouter.core.board_centre import _centre
 from callrouter.core.board_commands import HangupLeg, JoinBridge, ToChannel
 from callrouter.core.board_events import Arrived, Found, FoundCallback
 from callrouter.core.callbacks import Callback, Stage
+from callrouter.core.centre_restart import CALL_OVER
 from callrouter.core.numbers import is_restricted, normalise
 from callrouter.core.place import Adopted, Place, place_id_of, resume, resume_connected, resume_ended
-from callrouter.core.records import PlaceRecord, PlaceState
+from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
+
+
+def _restore_agents(s: _Step, last: Mapping[str, AgentStateRecord]) -> None:
+    """Agents back in their last states. One last recorded on a call (rung, talking,
+    wrapping up) is idle, offered calls at once, but their idle row is held until the
+    calls found in Asterisk are taken up (``_settle_restored``) or they change
+    (``board_centre._agent_changed``): an agent still talking would otherwise get an
+    idle row for a state they never were in, and at once an on_call one."""
+    centre, commands = centre_restart.restore_agents(s.board.centre, last, s.now)
+    held = () if s.board.adopted else CALL_OVER.values()  # adopted: read late, their calls known gone
+    written: list[cc.CentreCommand] = []
+    for command in commands:
+        if isinstance(command, cc.AgentChanged) and command.reason in held:
+            agent = command.agent
+            s.put(
+                "unsettled",
+                agent.agent_id,
+                AgentStateRecord(agent.agent_id, s.now, agent.state.value, command.reason),
+            )
+        else:
+            written.append(command)
+    _centre(s, (centre, written))
+
+
+def _settle_restored(s: _Step) -> None:
+    """The calls found in Asterisk all taken up: an agent restored from a call's state
+    whom none of them put back on a call was idle from their restore: the row held says so."""
+    s.set(adopted=True)
+    for _, held in sorted(s.board.unsettled.items()):
+        s.write(held)
+    s.set(unsettled={})
 
 
 def _adopt(
@@ -29,6 +63,7 @@ def _adopt(
     stray: tuple[str, ...],
     stored: tuple[PlaceRecord, ...],
     talking_callbacks: tuple[FoundCallback, ...] = (),
+    complete: bool = True,
 ) -> None:
     for conversation in talking_callbacks:  # first: their agents are on a call
         _resume_callback(s, conversation)
@@ -50,6 +85,8 @@ def _adopt(
     for kept in waiting.values():
         if kept.call_id not in known:  # its call is not in Asterisk any more
             _stored_place_ended(s, kept, PlaceState.LEFT)
+    if complete:
+        _settle_restored(s)
 
 
 def _take_up(s: _Step, f: Found, kept: PlaceRecord | None) -> None:

@@ -10,13 +10,27 @@ from callrouter.core import agents as ag
 from callrouter.core.centre import AgentChanged, Centre, CentreCommand, Result
 from callrouter.core.records import AgentStateRecord
 
+# Why an agent last recorded on a call's state is idle after a restart: the router before
+# followed that call no further (a call still up is adopted, and the agent is on it again).
+# No wrap-up is recorded for a call that ended while no router ran: a wrap-up is the time the
+# router keeps an agent from the next call, and no router kept them; when the call ended is
+# not known either (its row's end is written later, at its last recorded moment).
+RESTORED = "restored after a restart"
+RESUMED = "resumed after a restart"  # found still talking
+CALL_OVER: dict[str, str] = {
+    ag.AgentState.RINGING: f"{RESTORED}: the ring of the router before is over",
+    ag.AgentState.ON_CALL: f"{RESTORED}: their call ended while no router ran",
+    ag.AgentState.WRAP_UP: f"{RESTORED}: their wrap-up is over",
+}
+
 
 def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:
     """At start: every agent in the state the previous router process left them in.
-    Only a changed state is recorded (a call's state, now idle): an agent idle or
-    paused still is so since their recorded change, which a later restart reads again.
-    Read late (PostgreSQL away at the start), it changes only agents still logged out:
-    the others have done something since (logged in, or a call adopted)."""
+    Only a changed state is recorded (a call's state, now idle: ``CALL_OVER`` says
+    why): an agent idle or paused still is so since their recorded change, which a
+    later restart reads again. Read late (PostgreSQL away at the start), it changes
+    only agents still logged out: the others have done something since (logged in,
+    or a call adopted)."""
     commands: list[CentreCommand] = []
     for agent in list(centre.agents.values()):
         recorded = last.get(agent.agent_id)
@@ -26,11 +40,12 @@ def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: da
         if restored is not agent:
             centre = centre._with_agent(restored)
             if recorded is None or restored.state.value != recorded.state:
-                commands.append(AgentChanged(restored, "restored after a restart"))
+                said = CALL_OVER.get(recorded.state, RESTORED) if recorded is not None else RESTORED
+                commands.append(AgentChanged(restored, said))
     return centre, commands
 
 
 def resume_call(centre: Centre, agent_id: str, entry_id: str, now: datetime) -> Result:
     """After a restart: this agent is still talking on the call of ``entry_id``."""
     agent = ag.resume_call(centre.agents[agent_id], entry_id, now)
-    return centre._with_agent(agent), [AgentChanged(agent, "resumed after a restart")]
+    return centre._with_agent(agent), [AgentChanged(agent, RESUMED)]

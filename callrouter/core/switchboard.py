@@ -51,7 +51,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from callrouter.core import board_results, centre_restart, dialler, repeat
+from callrouter.core import board_results, dialler, repeat
 from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
@@ -117,7 +117,7 @@ from callrouter.core.board_events import (
     StillThere,
     Wake,
 )
-from callrouter.core.board_restart import _adopt
+from callrouter.core.board_restart import _adopt, _restore_agents
 from callrouter.core.call_state import Phase
 from callrouter.core.evolve import evolve
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
@@ -208,8 +208,8 @@ def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -
             _hang_up_lingering(s, channel_ids)
         case Wake():
             _wake(s)
-        case Adopt(found, stray, stored, talking):
-            _adopt(s, found, stray, stored, talking)
+        case Adopt(found, stray, stored, talking, complete):
+            _adopt(s, found, stray, stored, talking, complete)
         case Remember(people):
             loaded = repeat.loaded(board.rules.repeat, list(people), now)
             s.set(people={**board.people, **loaded})
@@ -245,7 +245,7 @@ def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> 
                 place = replace(_place_of(entry), menu_path=record.menu_path)
                 s.out.append(ToChannel(channel_id, cmd.SetVariable(PLACE_VARIABLE, place.to_variable())))
         case RestoreAgents(last):
-            _centre(s, centre_restart.restore_agents(centre, last, s.now))
+            _restore_agents(s, last)
 
 
 def _agent_command(s: _Step, event: AgentCommand) -> None:

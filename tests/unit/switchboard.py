@@ -9,7 +9,7 @@ import asyncio
 import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from callrouter import config
 from callrouter.app import build_dispatcher, build_metrics
@@ -17,10 +17,12 @@ from callrouter.ari import models as ari
 from callrouter.ari.fake import FakeAriClient, fake_channel
 from callrouter.calls.executor import ChannelExecutor
 from callrouter.core import switchboard as sb
+from callrouter.core.records import Record
 from callrouter.store.writer import RecordWriter
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 CLINIC = "+78162700101"  # clinic-central: greeting and menu, "0" for an operator
+R = TypeVar("R", bound=Record)
 
 
 class Clock:
@@ -80,6 +82,19 @@ class Switchboard:
         self.writer = RecordWriter(NullStore(), tmp_path, metrics)
         self.dispatcher = build_dispatcher(settings, self.asterisk, self.writer, metrics, self.clock)
         self.calls = 0
+
+    def recording(self, kind: type[R]) -> list[R]:
+        """The records of ``kind`` this router submits to its writer, from now on."""
+        written: list[R] = []
+        submit = self.writer.submit
+
+        def record(record: Record, urgent: bool = False) -> None:
+            if isinstance(record, kind):
+                written.append(record)
+            submit(record, urgent)
+
+        self.writer.submit = record  # type: ignore[method-assign]
+        return written
 
     async def start(self) -> asyncio.Task[None]:
         """Connect, with every agent logged in; returns the record writer's task."""

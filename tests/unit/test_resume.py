@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from callrouter.core import switchboard as sb
 from callrouter.core.place import VARIABLE, Place, compact_json
-from callrouter.core.records import PlaceRecord, PlaceState, Record
+from callrouter.core.records import PlaceRecord, PlaceState
 from tests.unit.switchboard import Switchboard, settle
 
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
@@ -181,16 +181,7 @@ async def test_a_caller_in_a_submenu_hears_that_level_again_after_a_restart(tmp_
 
 def _recording(board: Switchboard) -> list[PlaceRecord]:
     """The place records this router submits to its writer."""
-    places: list[PlaceRecord] = []
-    submit = board.writer.submit
-
-    def record(record: Record, urgent: bool = False) -> None:
-        if isinstance(record, PlaceRecord):
-            places.append(record)
-        submit(record, urgent)
-
-    board.writer.submit = record  # type: ignore[method-assign]
-    return places
+    return board.recording(PlaceRecord)
 
 
 async def test_a_caller_whose_channel_lost_its_place_resumes_the_stored_one(tmp_path: Path) -> None:

@@ -610,8 +610,13 @@ def test_restored_agents_keep_their_pauses_and_nobody_is_logged_out() -> None:
     assert agents["agent3"].state is AgentState.IDLE, "a call it was on is the adopting call's to follow"
     assert agents["agent3"].since == T0
     assert agents["agent4"].state is AgentState.LOGGED_OUT
-    # Only the changed state is written: a second restart reads the pause's and the idle's own rows.
-    assert [(record.agent, record.state) for record, _ in agent_writes(out)] == [("agent3", "idle")]
+    # Only the changed state is written: a second restart reads the pause's and the idle's own rows;
+    # agent3's once the calls found in Asterisk are taken up (none: its call is over).
+    assert agent_writes(out) == []
+    _, out = sb.step(board, sb.Adopt(()), at(1))
+    assert [(record.agent, record.state, record.at) for record, _ in agent_writes(out)] == [
+        ("agent3", "idle", T0)
+    ]
     again, _ = sb.step(fresh(), sb.RestoreAgents(last), T0 + timedelta(minutes=5))
     assert again.centre.agents["agent1"].since == at(-60) and again.centre.agents["agent2"].since == at(-30)
 
