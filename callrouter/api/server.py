@@ -1,7 +1,8 @@
 """The admin HTTP server (aiohttp): /health, /metrics and /openapi.json open, the
 rest behind ``Authorization: Bearer <CALLROUTER_ADMIN_TOKEN>`` (api/auth.py).
 
-- ``GET /agents``: every agent with state.
+- ``GET /agents``: every agent with state, and ``calls_taken``: the calls they answered
+  since their log-in (0 while logged out; a restart of the router keeps it).
 - ``POST /agents/{agent_id}/{login|logout|pause|resume}``: change state (JSON
   ``{"reason": ...}`` for a pause); 409 when the change is not possible now
   (e.g. logging out mid-call).
@@ -149,7 +150,8 @@ def _add_agent_routes(routes: Routes, admin: AdminFacade) -> None:
 
         return route
 
-    routes.add(Operation("GET", "/agents", "every agent with state"), agents_route)
+    summary = "every agent with state, and calls_taken: the calls answered since their log-in"
+    routes.add(Operation("GET", "/agents", summary), agents_route)
     for command, model in AGENT_COMMANDS.items():
         operation = Operation(
             "POST", f"/agents/{{agent_id}}/{command}", f"{command} an agent", model, statuses=(404, 409)

@@ -22,7 +22,7 @@ from callrouter.core.agents import Agent, AgentState
 from callrouter.core.records import AgentStateRecord, Record
 from callrouter.core.switchboard import RestoreAgents
 from callrouter.store.queries import Queries
-from callrouter.store.restore import last_agent_states
+from callrouter.store.restore import calls_taken, last_agent_states
 from callrouter.store.writer import RecordWriter
 
 if TYPE_CHECKING:
@@ -86,19 +86,24 @@ async def restore_agents(
     dispatcher: Dispatcher, writer: RecordWriter, queries: Queries, spooled: Sequence[Record]
 ) -> StoredAgents:
     """Every agent in the state the process before left them in (a restart logs nobody
-    out); read again while PostgreSQL could not tell them (``StoredAgents``)."""
+    out), with the calls they took since their log-in; read again while PostgreSQL could
+    not tell them (``StoredAgents``)."""
     last, answered = await last_agent_states(queries, spooled)
-    dispatcher.step(RestoreAgents(last))
+    taken = await calls_taken(queries, spooled) if answered else None
+    dispatcher.step(RestoreAgents(last, taken or {}))
+    counts: dict[str, int] = {}  # as the late read found them
 
     async def read() -> dict[str, AgentStateRecord] | None:
         stored, answered = await last_agent_states(queries, ())
+        if answered:
+            counts.update(await calls_taken(queries, ()) or {})
         return stored if answered else None
 
     agents = StoredAgents(
         read,
         lambda: writer.settled,
         lambda: dispatcher.board.centre.agents,
-        lambda late: dispatcher.step(RestoreAgents(late)),
+        lambda late: dispatcher.step(RestoreAgents(late, counts)),
     )
     agents.read = answered  # if not, read again until read
     return agents

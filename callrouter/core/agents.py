@@ -42,7 +42,7 @@ class Agent:
     entry_id: str | None = None  # the queue entry offered to / talking with
     wrap_up_until: datetime | None = None
     reachable: bool = True  # the softphone's endpoint is registered / online
-    calls_taken: int = field(default=0)
+    calls_taken: int = field(default=0)  # answered since their log-in (0 logged out); a restart keeps it
 
     def can_serve(self, topic: str, language: str) -> bool:
         return topic in self.topics and language in self.languages
@@ -60,15 +60,16 @@ def _require(agent: Agent, *states: AgentState) -> None:
 
 def login(agent: Agent, now: datetime) -> Agent:
     _require(agent, AgentState.LOGGED_OUT)
-    return evolve(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None)
+    return evolve(agent, state=AgentState.IDLE, since=now, idle_since=now, pause_reason=None, calls_taken=0)
 
 
 def logout(agent: Agent, now: datetime) -> Agent:
     # Never mid-call: a ringing or talking agent logs out after the call.
     _require(agent, AgentState.IDLE, AgentState.PAUSED, AgentState.WRAP_UP)
     return evolve(
-        agent, state=AgentState.LOGGED_OUT, since=now, idle_since=None, pause_reason=None, wrap_up_until=None
-    )
+        agent, state=AgentState.LOGGED_OUT, since=now, idle_since=None, pause_reason=None, wrap_up_until=None,
+        calls_taken=0,
+    )  # fmt: skip
 
 
 def pause(agent: Agent, now: datetime, reason: str) -> Agent:
@@ -150,17 +151,20 @@ def _same_entry(agent: Agent, entry_id: str) -> None:
         raise AgentStateError(f"agent {agent.agent_id} holds {agent.entry_id}, not {entry_id}")
 
 
-def restore(agent: Agent, last: AgentStateRecord | None, now: datetime) -> Agent:
+def restore(agent: Agent, last: AgentStateRecord | None, now: datetime, calls_taken: int = 0) -> Agent:
     """The state a restarted router gives an agent: a restart logs nobody out and
-    ends nobody's pause, which keep the time they began. An agent who was rung,
-    talking or wrapping up is idle from now (their call, if it is still up, is the
-    adopting call's to follow)."""
+    ends nobody's pause, which keep the time they began, nor the count of calls they
+    took since their log-in (``records.calls_taken``). An agent who was rung, talking or wrapping up
+    is idle from now (their call, if it is still up, is the adopting call's to follow)."""
     if last is None or last.state == AgentState.LOGGED_OUT:
         return agent
     if last.state == AgentState.PAUSED:
-        return evolve(agent, state=AgentState.PAUSED, since=last.at, pause_reason=last.reason or "paused")
+        return evolve(
+            agent, state=AgentState.PAUSED, since=last.at, pause_reason=last.reason or "paused",
+            calls_taken=calls_taken,
+        )  # fmt: skip
     since = last.at if last.state == AgentState.IDLE else now  # idle since then: fairness and the API
-    return evolve(agent, state=AgentState.IDLE, since=since, idle_since=since)
+    return evolve(agent, state=AgentState.IDLE, since=since, idle_since=since, calls_taken=calls_taken)
 
 
 def resume_call(agent: Agent, entry_id: str, now: datetime) -> Agent:

@@ -34,7 +34,7 @@ from callrouter.core.board_events import AGENT_COMMANDS
 from callrouter.core.call_state import Phase
 from callrouter.core.evolve import evolve
 from callrouter.core.queue import QueueEntry
-from callrouter.core.records import AgentStateRecord, PersonRecord, PlaceState
+from callrouter.core.records import DROPPED_AT_ANSWER, AgentStateRecord, PersonRecord, PlaceState
 
 # A phone still ringing this long after its ring timeout is hung up by the router
 # (Asterisk may never report the end of a ring).
@@ -222,7 +222,7 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
         return False
     assert channel_id is not None
     entry = evolve(entry, overflow_not_before=s.now + GIVEN_BACK_GRACE)  # its join time kept
-    result = cc.dropped(board.centre, leg.agent_id, entry, s.now, "dropped the call at answer")
+    result = cc.dropped(board.centre, leg.agent_id, entry, s.now, DROPPED_AT_ANSWER)
     if not result[1]:  # the agent is not on this call (nothing changed): an ordinary end
         return False
     s.drop("talk_started", leg.agent_id)

@@ -6,7 +6,7 @@ or just time passing: ``Wake``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -102,9 +102,11 @@ class Wake:
 
 @dataclass(frozen=True)
 class RestoreAgents:
-    """At start: the agents' last recorded states (PostgreSQL, then the spool)."""
+    """At start: the agents' last recorded states (PostgreSQL, then the spool), and the
+    calls each took since their log-in (``records.calls_taken``; none: 0)."""
 
     last: Mapping[str, AgentStateRecord]
+    taken: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from callrouter.core.place import Adopted, Place, place_id_of, resume, resume_co
 from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
 
 
-def _restore_agents(s: _Step, last: Mapping[str, AgentStateRecord]) -> None:
+def _restore_agents(s: _Step, last: Mapping[str, AgentStateRecord], taken: Mapping[str, int]) -> None:
     """Agents back in their last states. One last recorded on a call (rung, talking,
     wrapping up) is idle, offered calls at once, but their idle row is held until the
     calls found in Asterisk are taken up (``_settle_restored``) or they change
     (``board_centre._agent_changed``): an agent still talking would otherwise get an
     idle row for a state they never were in, and at once an on_call one."""
-    centre, commands = centre_restart.restore_agents(s.board.centre, last, s.now)
+    centre, commands = centre_restart.restore_agents(s.board.centre, last, s.now, taken)
     held = () if s.board.adopted else CALL_OVER.values()  # adopted: read late, their calls known gone
     written: list[cc.CentreCommand] = []
     for command in commands:

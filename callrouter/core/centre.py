@@ -21,6 +21,7 @@ from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
 from callrouter.core.evolve import evolve, quick_init
 from callrouter.core.queue import IdleKey, Pool, Queue, QueueEntry, idle_key
+from callrouter.core.records import ANSWERED
 
 
 class EntryEnd(StrEnum):
@@ -229,7 +230,7 @@ def agent_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime) 
         return centre, [CancelRing(agent_id, entry_id)]
     agent = ag.answered(agent, now, entry_id)
     centre = centre._with_agent(agent)._end(entry_id, EntryEnd.CONNECTED)
-    return centre, [Connect(agent_id, entry_id), AgentChanged(agent, "answered")]
+    return centre, [Connect(agent_id, entry_id), AgentChanged(agent, ANSWERED)]
 
 
 def agent_not_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime, reason: str) -> Result:

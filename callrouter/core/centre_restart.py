@@ -10,6 +10,8 @@ from callrouter.core import agents as ag
 from callrouter.core.centre import AgentChanged, Centre, CentreCommand, Result
 from callrouter.core.records import AgentStateRecord
 
+NONE: Mapping[str, int] = {}  # no calls taken known: 0 each
+
 # Why an agent last recorded on a call's state is idle after a restart: the router before
 # followed that call no further (a call still up is adopted, and the agent is on it again).
 # No wrap-up is recorded for a call that ended while no router ran: a wrap-up is the time the
@@ -24,19 +26,24 @@ CALL_OVER: dict[str, str] = {
 }
 
 
-def restore_agents(centre: Centre, last: Mapping[str, AgentStateRecord], now: datetime) -> Result:
+def restore_agents(
+    centre: Centre,
+    last: Mapping[str, AgentStateRecord],
+    now: datetime,
+    taken: Mapping[str, int] = NONE,
+) -> Result:
     """At start: every agent in the state the previous router process left them in.
     Only a changed state is recorded (a call's state, now idle: ``CALL_OVER`` says
     why): an agent idle or paused still is so since their recorded change, which a
     later restart reads again. Read late (PostgreSQL away at the start), it changes
     only agents still logged out: the others have done something since (logged in,
-    or a call adopted)."""
+    or a call adopted). Each keeps the count of calls they took since their log-in (``taken``)."""
     commands: list[CentreCommand] = []
     for agent in list(centre.agents.values()):
         recorded = last.get(agent.agent_id)
         if agent.state is not ag.AgentState.LOGGED_OUT:
             continue
-        restored = ag.restore(agent, recorded, now)
+        restored = ag.restore(agent, recorded, now, taken.get(agent.agent_id, 0))
         if restored is not agent:
             centre = centre._with_agent(restored)
             if recorded is None or restored.state.value != recorded.state:

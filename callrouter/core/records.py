@@ -3,6 +3,7 @@ timeline of events, and agents' state changes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -89,6 +90,26 @@ class AgentStateRecord:
     state: str
     reason: str = ""
     call_id: str | None = None
+
+
+# The rows ``Agent.calls_taken`` is counted from again at a restart (``calls_taken``): the
+# on_call row of an answer, and the pause of an answer the agent's phone dropped at once.
+ANSWERED = "answered"
+DROPPED_AT_ANSWER = "dropped the call at answer"
+DROPPED_ROW = f"auto-pause: {DROPPED_AT_ANSWER}"
+
+
+def calls_taken(count: int, rows: Iterable[AgentStateRecord]) -> int:
+    """``Agent.calls_taken`` carried through an agent's rows, oldest first: a log-out starts
+    it again (a log-in follows one), an answer counts one, an answer dropped at once is taken back."""
+    for row in rows:
+        if row.state == "logged_out":
+            count = 0
+        elif row.state == "on_call" and row.reason == ANSWERED:
+            count += 1
+        elif row.state == "paused" and row.reason == DROPPED_ROW:
+            count = max(count - 1, 0)
+    return count
 
 
 class PlaceState(StrEnum):

@@ -244,8 +244,8 @@ def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> 
                 s.write(record)
                 place = replace(_place_of(entry), menu_path=record.menu_path)
                 s.out.append(ToChannel(channel_id, cmd.SetVariable(PLACE_VARIABLE, place.to_variable())))
-        case RestoreAgents(last):
-            _restore_agents(s, last)
+        case RestoreAgents(last, taken):
+            _restore_agents(s, last, taken)
 
 
 def _agent_command(s: _Step, event: AgentCommand) -> None:

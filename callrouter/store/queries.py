@@ -15,6 +15,8 @@ import asyncpg
 from asyncpg.transaction import Transaction
 
 from callrouter.core.records import (
+    ANSWERED,
+    DROPPED_ROW,
     AgentStateRecord,
     CallbackAttempt,
     CallbackRecord,
@@ -84,6 +86,21 @@ LAST_AGENT_STATES = """
 SELECT DISTINCT ON (agent) agent, state, reason, at
 FROM agent_states
 ORDER BY agent, at DESC, id DESC
+"""
+# Each agent's calls taken since their log-in (``Agent.calls_taken``): the answers' on_call rows
+# less the answers dropped at once, after their last log-out; and their last row's time (the
+# spool's later rows are counted on from it: ``restore.calls_taken``).
+CALLS_TAKEN = """
+WITH agents AS (
+    SELECT agent, max(at) FILTER (WHERE state = 'logged_out') AS out_at, max(at) AS last_at
+    FROM agent_states GROUP BY agent
+)
+SELECT a.agent, a.last_at,
+       count(*) FILTER (WHERE s.state = 'on_call' AND s.reason = $1)
+       - count(*) FILTER (WHERE s.state = 'paused' AND s.reason = $2) AS taken
+FROM agents a
+LEFT JOIN agent_states s ON s.agent = a.agent AND (a.out_at IS NULL OR s.at > a.out_at)
+GROUP BY a.agent, a.last_at
 """
 # The waiting places of a node, and the latest state of the places the spool names
 # (a place the spool has waiting may have ended since, in the database).
@@ -273,6 +290,11 @@ class Queries(Pooled):
             r["agent"]: AgentStateRecord(r["agent"], r["at"], r["state"], r["reason"])
             for r in await self._fetch(LAST_AGENT_STATES)
         }
+
+    async def calls_taken(self) -> dict[str, tuple[int, datetime]]:
+        """Each agent's calls taken since their log-in, and their last row's time (read once, at start)."""
+        rows = await self._fetch(CALLS_TAKEN, ANSWERED, DROPPED_ROW)
+        return {r["agent"]: (max(int(r["taken"]), 0), r["last_at"]) for r in rows}
 
     async def close_lost_calls(
         self, node: str, before: datetime, keep_channels: Collection[str], keep_calls: Collection[str]

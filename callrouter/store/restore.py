@@ -31,6 +31,7 @@ from callrouter.core.records import (
     Record,
     callback_key,
 )
+from callrouter.core.records import calls_taken as carried
 from callrouter.store import spool
 from callrouter.store.queries import DatabaseUnavailable, Queries
 
@@ -88,6 +89,24 @@ async def last_agent_states(
     stored: dict[str, AgentStateRecord] | None = await _stored("agents' last states", read, None)
     last = _newest((stored or {}).values(), _of(spooled, AgentStateRecord), lambda r: r.agent)
     return last, stored is not None
+
+
+async def calls_taken(queries: Queries, spooled: Sequence[Record]) -> dict[str, int] | None:
+    """Each agent's calls taken since their log-in (``Agent.calls_taken``): PostgreSQL's
+    count, carried on through the spool's later rows; None (said in the log) when
+    PostgreSQL cannot answer (those agents' counts are read again with their states)."""
+    stored = await _stored("calls taken", queries.calls_taken(), None)
+    if stored is None:
+        return None
+    counts = {agent: count for agent, (count, _) in stored.items()}
+    rows: dict[str, list[AgentStateRecord]] = {}
+    for row in _of(spooled, AgentStateRecord):
+        _, last_at = stored.get(row.agent, (0, None))
+        if last_at is None or row.at > last_at:  # not in PostgreSQL yet
+            rows.setdefault(row.agent, []).append(row)
+    for agent, later in rows.items():
+        counts[agent] = carried(counts.get(agent, 0), sorted(later, key=lambda r: r.at))
+    return counts
 
 
 async def waiting_places(queries: Queries, node: str, spooled_records: Sequence[Record]) -> list[PlaceRecord]:

@@ -1,0 +1,91 @@
+"""``Agent.calls_taken`` (the admin API's ``GET /agents``): the calls an agent answered
+since their log-in, 0 while logged out, and a restart keeps it (counted again from the
+agents' rows: ``records.calls_taken``; PostgreSQL's count is tested in tests/integration)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import cast
+
+from callrouter.api.server import agent_json
+from callrouter.calls.stored_agents import restore_agents
+from callrouter.core import agents as ag
+from callrouter.core import records
+from callrouter.core import switchboard as sb
+from callrouter.core.records import AgentStateRecord, Record
+from callrouter.store.queries import Queries
+from tests.unit.switchboard import Switchboard
+from tests.unit.test_switchboard import T0, at, fresh
+
+AGENT = ag.Agent("agent1", frozenset({"operator"}), frozenset({"ru"}))
+
+
+def took(agent: ag.Agent, n: int, start: datetime) -> ag.Agent:
+    for i in range(n):
+        now = start + timedelta(minutes=i)
+        agent = ag.offer(agent, now, f"e{i}")
+        agent = ag.answered(agent, now, f"e{i}")
+        agent = ag.call_ended(agent, now, f"e{i}", timedelta(0))
+    return agent
+
+
+def test_calls_taken_count_from_the_log_in() -> None:
+    agent = took(ag.login(AGENT, T0), 2, T0)
+    assert agent.calls_taken == 2
+    agent = ag.logout(agent, at(600))
+    assert agent.calls_taken == 0, "logged out: no count"
+    agent = took(ag.login(agent, at(700)), 1, at(700))
+    assert agent.calls_taken == 1, "this log-in's calls, not the last one's"
+
+
+def test_the_count_is_carried_through_an_agents_rows() -> None:
+    rows = [
+        AgentStateRecord("agent1", at(0), "on_call", records.ANSWERED),
+        AgentStateRecord("agent1", at(1), "logged_out", "logout"),
+        AgentStateRecord("agent1", at(2), "idle", "login"),
+        AgentStateRecord("agent1", at(3), "on_call", records.ANSWERED),
+        AgentStateRecord("agent1", at(4), "on_call", records.ANSWERED),
+        AgentStateRecord("agent1", at(4), "paused", records.DROPPED_ROW),
+        AgentStateRecord("agent1", at(5), "on_call", "resumed after a restart"),
+    ]
+    assert records.calls_taken(5, rows) == 1
+
+
+def test_a_restart_keeps_each_agents_count() -> None:
+    last = {
+        "agent1": AgentStateRecord("agent1", at(-60), "idle"),
+        "agent2": AgentStateRecord("agent2", at(-50), "paused", "lunch"),
+        "agent3": AgentStateRecord("agent3", at(-40), "on_call", records.ANSWERED),
+        "agent4": AgentStateRecord("agent4", at(-30), "logged_out", "logout"),
+    }
+    board, _ = sb.step(fresh(), sb.RestoreAgents(last, {"agent1": 7, "agent2": 3, "agent3": 5}), T0)
+    taken = {a.agent_id: a.calls_taken for a in board.centre.agents.values()}
+    assert taken == {"agent1": 7, "agent2": 3, "agent3": 5, "agent4": 0}
+
+
+class Database:
+    """PostgreSQL as a restarted router reads it: agent1's last state and count."""
+
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+    async def last_agent_states(self) -> dict[str, AgentStateRecord]:
+        return {"agent1": AgentStateRecord("agent1", self.when, "idle", "call ended")}
+
+    async def calls_taken(self) -> dict[str, tuple[int, datetime]]:
+        return {"agent1": (4, self.when)}
+
+
+async def test_a_restarted_router_shows_each_agents_calls_taken(tmp_path: Path) -> None:
+    board = Switchboard(tmp_path)
+    when = board.clock() - timedelta(minutes=5)
+    later = AgentStateRecord("agent1", when + timedelta(minutes=1), "on_call", records.ANSWERED)
+    spooled: list[Record] = [
+        later,
+        AgentStateRecord("agent1", when + timedelta(minutes=2), "idle", "call ended"),
+    ]
+    queries = cast(Queries, Database(when))
+    await restore_agents(board.dispatcher, board.writer, queries, spooled)
+    shown = agent_json(board.dispatcher.board.centre.agents["agent1"])
+    assert shown["state"] == "idle" and shown["calls_taken"] == 5, "4 stored, one in the spool"
