@@ -88,15 +88,16 @@ async def restore_agents(
     """Every agent in the state the process before left them in (a restart logs nobody
     out), with the calls they took since their log-in; read again while PostgreSQL could
     not tell them (``StoredAgents``)."""
-    last, answered = await last_agent_states(queries, spooled)
-    taken = await calls_taken(queries, spooled) if answered else None
+    ids = sorted(dispatcher.board.centre.agents)  # the config's: each read by its own index range
+    last, answered = await last_agent_states(queries, spooled, ids)
+    taken = await calls_taken(queries, spooled, ids) if answered else None
     dispatcher.step(RestoreAgents(last, taken or {}))
     counts: dict[str, int] = {}  # as the late read found them
 
     async def read() -> dict[str, AgentStateRecord] | None:
-        stored, answered = await last_agent_states(queries, ())
+        stored, answered = await last_agent_states(queries, (), ids)
         if answered:
-            counts.update(await calls_taken(queries, ()) or {})
+            counts.update(await calls_taken(queries, (), ids) or {})
         return stored if answered else None
 
     agents = StoredAgents(

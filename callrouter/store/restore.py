@@ -80,22 +80,24 @@ def _of(spooled: Sequence[Record], kind: type[_R]) -> list[_R]:
 
 
 async def last_agent_states(
-    queries: Queries, spooled: Sequence[Record]
+    queries: Queries, spooled: Sequence[Record], agents: Sequence[str]
 ) -> tuple[dict[str, AgentStateRecord], bool]:
-    """Each agent's last state (PostgreSQL's, then the spool's), and whether PostgreSQL
+    """Each of ``agents``' last state (PostgreSQL's, then the spool's), and whether PostgreSQL
     answered: if not, the states only it holds are unknown (those agents stay logged
     out until it is read again: ``calls.stored_agents``)."""
-    read = queries.last_agent_states()
+    read = queries.last_agent_states(agents)
     stored: dict[str, AgentStateRecord] | None = await _stored("agents' last states", read, None)
     last = _newest((stored or {}).values(), _of(spooled, AgentStateRecord), lambda r: r.agent)
     return last, stored is not None
 
 
-async def calls_taken(queries: Queries, spooled: Sequence[Record]) -> dict[str, int] | None:
+async def calls_taken(
+    queries: Queries, spooled: Sequence[Record], agents: Sequence[str]
+) -> dict[str, int] | None:
     """Each agent's calls taken since their log-in (``Agent.calls_taken``): PostgreSQL's
     count, carried on through the spool's later rows; None (said in the log) when
     PostgreSQL cannot answer (those agents' counts are read again with their states)."""
-    stored = await _stored("calls taken", queries.calls_taken(), None)
+    stored = await _stored("calls taken", queries.calls_taken(agents), None)
     if stored is None:
         return None
     counts = {agent: count for agent, (count, _) in stored.items()}

@@ -44,16 +44,46 @@ async def test_calls_taken_since_each_agents_log_in(empty_db: str, cluster: Clus
     await store.close()
     queries = Queries(empty_db, cluster.password)
     try:
-        counts = await queries.calls_taken()
+        agents = ["agent1", "agent2", "agent3", "agent4", "agent5"]  # agent5: no row
+        counts = await queries.calls_taken(agents)
         # The spool holds what the last process could not write: agent3 answered once more.
         spooled: list[Record] = [resumed[-1], row("agent3", 35, "on_call", ANSWERED)]
-        merged = await calls_taken(queries, spooled)
+        merged = await calls_taken(queries, spooled, agents)
+        asked = await queries.calls_taken(["agent1"])
     finally:
         await queries.close()
     assert counts["agent1"] == (3, today[-1].at), "today's shift, not yesterday's"
     assert counts["agent2"][0] == 2, "the answer dropped at once is not counted"
     assert counts["agent3"][0] == 1, "a call resumed after a restart is no new call"
     assert counts["agent4"][0] == 0, "logged out"
+    assert "agent5" not in counts, "no row: nothing to count from"
+    assert asked == {"agent1": counts["agent1"]}, "only the agents asked"
     assert merged is not None
     assert merged["agent3"] == 2, "the spool's later answer counted once, its row already stored not again"
     assert merged["agent1"] == 3
+
+
+async def test_each_agents_last_state_is_its_newest_row_of_the_agents_asked(
+    empty_db: str, cluster: Cluster
+) -> None:
+    """By the (agent, at) index from each agent's newest end; two rows at one instant: the later
+    written. An agent not asked (gone from the config) is not read."""
+    await (await migrated(empty_db, cluster)).close()
+    records: list[Record] = [
+        *shift("agent1", 0, 2), row("agent1", 10, "paused", "lunch"),
+        row("agent2", 0, "idle", "login"), row("agent2", 5, "on_call", ANSWERED),
+        row("agent2", 5, "wrap_up", "call ended"),
+        *shift("agent9", 0, 1),
+    ]  # fmt: skip
+    store = PgRecordStore(empty_db, cluster.password)
+    assert await store.write(records) == []
+    await store.close()
+    queries = Queries(empty_db, cluster.password)
+    try:
+        last = await queries.last_agent_states(["agent1", "agent2", "agent3"])
+    finally:
+        await queries.close()
+    assert {a: (r.state, r.reason, r.at) for a, r in last.items()} == {
+        "agent1": ("paused", "lunch", T0 + timedelta(minutes=10)),
+        "agent2": ("wrap_up", "call ended", T0 + timedelta(minutes=5)),
+    }

@@ -4,6 +4,7 @@ agents' rows: ``records.calls_taken``; PostgreSQL's count is tested in tests/int
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -70,10 +71,14 @@ class Database:
     def __init__(self, when: datetime) -> None:
         self.when = when
 
-    async def last_agent_states(self) -> dict[str, AgentStateRecord]:
+        self.asked: list[list[str]] = []  # the agents each read asked for
+
+    async def last_agent_states(self, agents: Sequence[str]) -> dict[str, AgentStateRecord]:
+        self.asked.append(list(agents))
         return {"agent1": AgentStateRecord("agent1", self.when, "idle", "call ended")}
 
-    async def calls_taken(self) -> dict[str, tuple[int, datetime]]:
+    async def calls_taken(self, agents: Sequence[str]) -> dict[str, tuple[int, datetime]]:
+        self.asked.append(list(agents))
         return {"agent1": (4, self.when)}
 
 
@@ -85,7 +90,9 @@ async def test_a_restarted_router_shows_each_agents_calls_taken(tmp_path: Path) 
         later,
         AgentStateRecord("agent1", when + timedelta(minutes=2), "idle", "call ended"),
     ]
-    queries = cast(Queries, Database(when))
-    await restore_agents(board.dispatcher, board.writer, queries, spooled)
+    database = Database(when)
+    await restore_agents(board.dispatcher, board.writer, cast(Queries, database), spooled)
     shown = agent_json(board.dispatcher.board.centre.agents["agent1"])
     assert shown["state"] == "idle" and shown["calls_taken"] == 5, "4 stored, one in the spool"
+    # Each read asks for the config's agents (each read by its own index range, not the table).
+    assert database.asked == [sorted(board.dispatcher.board.centre.agents)] * 2

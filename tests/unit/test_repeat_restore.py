@@ -4,7 +4,7 @@ the open callbacks from the spool, the later line winning."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ class AwayQueries:
     async def open_callbacks(self, also: Collection[str] = ()) -> list[CallbackRecord]:
         raise DatabaseUnavailable("connection refused")
 
-    async def last_agent_states(self) -> dict[str, AgentStateRecord]:
+    async def last_agent_states(self, agents: Sequence[str]) -> dict[str, AgentStateRecord]:
         raise DatabaseUnavailable("connection refused")
 
 
@@ -90,7 +90,9 @@ async def test_agents_states_without_the_database_are_the_spools_and_said_to_be_
         spool.encode(AgentStateRecord("agent1", ago(50), "idle")),
         spool.encode(AgentStateRecord("agent1", ago(40), "paused", "lunch")),
     ])  # fmt: skip
-    last, answered = await last_agent_states(cast(Queries, AwayQueries()), await read_spool((path,)))
+    last, answered = await last_agent_states(
+        cast(Queries, AwayQueries()), await read_spool((path,)), ["agent1"]
+    )
     assert not answered, "the states only PostgreSQL holds are unknown: read again later"
     assert [(r.agent, r.state, r.reason) for r in last.values()] == [("agent1", "paused", "lunch")]
 
