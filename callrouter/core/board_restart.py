@@ -21,8 +21,17 @@ from callrouter.core.board_commands import HangupLeg, JoinBridge, ToChannel
 from callrouter.core.board_events import Arrived, Found, FoundCallback
 from callrouter.core.callbacks import Callback, Stage
 from callrouter.core.centre_restart import CALL_OVER
+from callrouter.core.commands import StopPlayback
 from callrouter.core.numbers import is_restricted, normalise
-from callrouter.core.place import Adopted, Place, place_id_of, resume, resume_connected, resume_ended
+from callrouter.core.place import (
+    RESUMED_PLAYS,
+    Adopted,
+    Place,
+    place_id_of,
+    resume,
+    resume_connected,
+    resume_ended,
+)
 from callrouter.core.records import AgentStateRecord, PlaceRecord, PlaceState
 
 
@@ -113,13 +122,29 @@ def _take_up(s: _Step, f: Found, kept: PlaceRecord | None) -> None:
     elif place is not None:
         _start_call(s, *resume(adopted, place, s.now))
     elif f.menu is not None and (resumed := call_menu.resume_menu(adopted, f.menu, s.now, rules.plan)):
+        _stop_old_prompts(s, f.channel_id, call_id)
         _start_call(s, *resumed)
     else:  # at the menu's top level (or before it): starts afresh
+        _stop_old_prompts(s, f.channel_id, call_id)
         again = Arrived(
             f.channel_id, f.did, f.number, s.now, adopted.call_id, up=True, presentation=f.presentation,
             began=f.started_at,
         )  # fmt: skip
         _arrived(s, again)
+
+
+# The prompts a router before may have left playing (or queued) on a caller in the menu:
+# its greeting and menu, and those after each silence or wrong key, numbered from 1 (or from
+# RESUMED_PLAYS, a call it had taken up itself). Asterisk lists no channel's playbacks, so each
+# is stopped by its id (one not there is no error): left going, a menu of 20 s played on over
+# the new router's, which queued behind it and whose next requests on the channel timed out.
+OLD_MENU_PLAYS = 8
+
+
+def _stop_old_prompts(s: _Step, channel_id: str, call_id: str) -> None:
+    for first in (0, RESUMED_PLAYS):
+        for n in range(first + 1, first + OLD_MENU_PLAYS + 1):
+            s.out.append(ToChannel(channel_id, StopPlayback(f"{call_id}-p{n}")))
 
 
 def _stored_place(s: _Step, f: Found, kept: PlaceRecord) -> Place | None:

@@ -58,6 +58,7 @@ from callrouter.core.commands import (
 )
 from callrouter.core.evolve import evolve
 from callrouter.core.numbers import CallerNumber
+from callrouter.core.place import MENU_RESUMED_PLAYS
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.records import CallRecord, Outcome, RepeatKind
 
@@ -117,7 +118,9 @@ def arrive(
     )
     language = line.language if line else "en"
     # Recognised by their number; the switchboard narrows this (exclusions, withheld).
-    call = Call(record, Phase.ANSWERING, language, line, place_id=place_id, person=caller.e164)
+    # Taken up afresh after a restart: its playback ids clear of the ones the router before used.
+    plays = 0 if began is None else MENU_RESUMED_PLAYS
+    call = Call(record, Phase.ANSWERING, language, line, place_id=place_id, person=caller.e164, plays=plays)
     if line is None:
         ended = evolve(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
         return evolve(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]

@@ -20,7 +20,7 @@ from callrouter.core.commands import (
     StopPlayback,
 )
 from callrouter.core.evolve import evolve
-from callrouter.core.place import MENU_VARIABLE, RESUMED_PLAYS, Adopted, MenuLevel, Place
+from callrouter.core.place import MENU_RESUMED_PLAYS, MENU_VARIABLE, Adopted, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.queue import QueueEntry
 
@@ -108,7 +108,7 @@ def resume_menu(adopted: Adopted, level: MenuLevel, now: datetime, plan: CallPla
     record = adopted.record(language=level.language)
     call = Call(record, Phase.MENU, level.language, adopted.line, menu_spec=spec, place_id=adopted.call_id)
     state = mn.MenuState(level.path, 0, level.language, level.keys, playing=True)
-    call = evolve(call, plays=RESUMED_PLAYS, menu=state)
+    call = evolve(call, plays=MENU_RESUMED_PLAYS, menu=state)
     call, commands = menu_steps(call, [mn.PlayPrompts((node.prompt,), level.language)], now, plan)
     resumed = log_event(call, now, "resumed", f"menu level {''.join(level.path) or 'top'}")
     return call, [SaveCall(record), resumed, SetLanguage(level.language), *commands]

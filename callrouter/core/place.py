@@ -28,6 +28,11 @@ MENU_VARIABLE = "CALLROUTER_MENU"  # the menu level a caller reached (before cho
 PATIENT_VARIABLE = "CALLROUTER_PATIENT"  # a results call's patient waiting for a consultant
 # Playback ids of a resumed call start here, clear of the ones its first router used.
 RESUMED_PLAYS = 1000
+# ... and of a call taken up in the menu (afresh, or at its level), whose prompts of the
+# router before (from 1, or from RESUMED_PLAYS) are stopped first by their ids
+# (``board_restart._stop_old_prompts``): clear of both. (Taken up in the menu a second
+# time, the prompts the first taker left are not among those stopped.)
+MENU_RESUMED_PLAYS = 2 * RESUMED_PLAYS
 
 
 def compact_json(items: Sequence[str | int | None]) -> str:

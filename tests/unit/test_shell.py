@@ -284,6 +284,14 @@ async def test_a_restarted_router_adopts_the_calls_where_they_are(tmp_path: Path
         m.rsplit("/", 1)[-1] for name, args in after if name == "play" and args[0] == "menu" for m in args[1]
     ]
     assert heard[:2] == ["greeting-clinic-central", "menu_main"], "the menu's top level starts afresh"
+    # The first router's menu on that channel is stopped before the second's plays, whose ids
+    # are clear of it: left going, it played on, the new prompts queued behind it (live: 20 s).
+    before = list(fake.calls)[:mark]
+    (old,) = [args[2] for name, args in before if name == "play" and args[0] == "menu"]
+    stopped = [i for i, (name, args) in enumerate(after) if name == "stop_playback" and args[0] == old]
+    played = [(i, args[2]) for i, (name, args) in enumerate(after) if name == "play" and args[0] == "menu"]
+    assert stopped and stopped[0] < played[0][0], (stopped, played)
+    assert old not in {playback for _, playback in played}
 
     for caller in ("talking", "w1", "w2", "w3", "menu"):
         fake.hang_up(caller)

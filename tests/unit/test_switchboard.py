@@ -577,12 +577,23 @@ def test_an_adopted_call_without_a_place_starts_afresh() -> None:
     events = [(w.record.kind, w.record.detail) for w in out if isinstance(w, sb.Write)
               and isinstance(w.record, CallEventRecord)]  # fmt: skip
     assert events[0] == ("resumed", "afresh at clinic-central") and "arrived" not in dict(events)
+    old_prompts_stopped_first(out, "c1", board.calls["c1"].record.call_id, greeting)
+
+
+def old_prompts_stopped_first(out: list[sb.Command], channel: str, call_id: str, played: cmd.Play) -> None:
+    """The prompts the router before may have left playing are stopped before the first new
+    one (by id: from 1, and from 1001 for a call it had taken up itself), whose id is not one."""
+    commands = channel_commands(out, channel)
+    stops = [c.playback_id for c in commands if isinstance(c, cmd.StopPlayback)]
+    assert f"{call_id}-p1" in stops and f"{call_id}-p1001" in stops and played.playback_id not in stops
+    assert commands.index(played) > max(commands.index(cmd.StopPlayback(p)) for p in stops)
 
 
 def test_an_adopted_call_in_a_submenu_hears_that_level_again() -> None:
     found = sb.Found("c1", CLINIC, "+79161230000", at(-5), menu=MenuLevel(("2",), "en", ("9", "2")))
     board, out = sb.step(fresh(), sb.Adopt((found,)), T0)
     (prompt,) = plays(out, "c1")
+    old_prompts_stopped_first(out, "c1", board.calls["c1"].record.call_id, prompt)
     assert prompt.media == (f"sound:{SETTINGS.file.prompts.directory}/en/menu_appointments",)
     assert board.calls["c1"].menu.keys == ("9", "2")
 
