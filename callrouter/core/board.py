@@ -290,13 +290,6 @@ def _place(s: _Step, entry: QueueEntry, state: PlaceState) -> None:
     s.write(record)
 
 
-# A place given back whose join time counts time its caller was not on hold, or lost no fault
-# of theirs (a dropped answer; a redial's kept place; a callback's place taken up on the line),
-# is not overflowed on max wait sooner than this after: time for an agent to come free and
-# ring in full (15 s, and its grace), however long ago the place was joined.
-GIVEN_BACK_GRACE = timedelta(seconds=60)
-
-
 def _max_wait_from(s: _Step, entry: QueueEntry) -> None:
     """The place overflows its topic's ``max_wait`` after its join time, or at the end of
     the grace a place given back has (``GIVEN_BACK_GRACE``, ``centre.max_wait_due``); its

@@ -14,7 +14,6 @@ from callrouter.core import call_events as ev
 from callrouter.core import centre as cc
 from callrouter.core import commands as cmd
 from callrouter.core.board import (
-    GIVEN_BACK_GRACE,
     Board,
     _bridge_id,
     _max_wait_from,
@@ -38,7 +37,7 @@ from callrouter.core.estimate import estimate_minutes
 from callrouter.core.evolve import evolve
 from callrouter.core.numbers import is_restricted, normalise
 from callrouter.core.place import Place
-from callrouter.core.queue import QueueEntry
+from callrouter.core.queue import GIVEN_BACK_GRACE, QueueEntry
 from callrouter.core.records import CallbackRecord, PlaceState, RepeatKind
 
 

@@ -14,7 +14,6 @@ from callrouter.core import centre as cc
 from callrouter.core import centre_restart, dialler, repeat
 from callrouter.core.agents import Agent, AgentState
 from callrouter.core.board import (
-    GIVEN_BACK_GRACE,
     Leg,
     _bridge_id,
     _max_wait_from,
@@ -33,7 +32,7 @@ from callrouter.core.board_commands import (
 from callrouter.core.board_events import AGENT_COMMANDS
 from callrouter.core.call_state import Phase
 from callrouter.core.evolve import evolve
-from callrouter.core.queue import QueueEntry
+from callrouter.core.queue import GIVEN_BACK_GRACE, QueueEntry
 from callrouter.core.records import DROPPED_AT_ANSWER, AgentStateRecord, PersonRecord, PlaceState
 
 # A phone still ringing this long after its ring timeout is hung up by the router

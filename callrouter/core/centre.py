@@ -349,8 +349,7 @@ def tick(centre: Centre, now: datetime) -> Result:
 
 
 def max_wait_due(centre: Centre, entry: QueueEntry) -> datetime | None:
-    """When a waiting place overflows on its topic's ``max_wait`` (None: never): its join time
-    plus the maximum, or the end of a place given back's grace (``overflow_not_before``), later."""
+    """When a waiting place overflows (None: never): joined + its topic's max_wait, or its grace's end."""
     max_wait, grace = centre.topics.get(entry.topic, NO_TOPIC_RULES).max_wait, entry.overflow_not_before
     due = None if max_wait is None else entry.joined_at + max_wait
     return max(due, grace) if due is not None and grace is not None else due

@@ -20,7 +20,7 @@ from callrouter.core.call_state import Call, Phase, Result, log_event
 from callrouter.core.commands import Hangup, JoinQueue, RequestAnnouncement, SaveCall
 from callrouter.core.evolve import evolve, quick_init
 from callrouter.core.numbers import CallerNumber
-from callrouter.core.queue import QueueEntry
+from callrouter.core.queue import GIVEN_BACK_GRACE, QueueEntry
 from callrouter.core.records import CallRecord, Outcome
 
 VARIABLE = "CALLROUTER_PLACE"
@@ -203,6 +203,7 @@ def resume(adopted: Adopted, place: Place, now: datetime) -> Result:
     entry = QueueEntry(
         entry_id, place.topic, place.language, line.name, place.priority, place.joined_at,
         caller_key=adopted.person, channel_id=adopted.channel_id, call_id=adopted.call_id,
+        overflow_not_before=now + GIVEN_BACK_GRACE,
     )  # fmt: skip
     call = evolve(call, person=adopted.person)
     return call, [

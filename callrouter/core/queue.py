@@ -16,10 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from callrouter.core.agents import Agent
 from callrouter.core.evolve import evolve, quick_init
+
+# A place given back whose join time counts time its caller was not on hold, or lost no fault
+# of theirs (a dropped answer; a redial's kept place; a callback's place taken up on the line; a place
+# taken up by a restarted router, which cannot tell a grace running when the router before stopped),
+# is not overflowed on max wait sooner than this after: time for an agent to come free and
+# ring in full (15 s, and its grace), however long ago the place was joined.
+GIVEN_BACK_GRACE = timedelta(seconds=60)
 
 
 @quick_init

@@ -101,14 +101,18 @@ DROPPED_ROW = f"auto-pause: {DROPPED_AT_ANSWER}"
 
 def calls_taken(count: int, rows: Iterable[AgentStateRecord]) -> int:
     """``Agent.calls_taken`` carried through an agent's rows, oldest first: a log-out starts
-    it again (a log-in follows one), an answer counts one, an answer dropped at once is taken back."""
+    it again (a log-in follows one), an answer counts one, an answer dropped at once is taken
+    back (its pause, right after the on_call row: a paused agent's later rows, their phone
+    going and coming back, say the same pause again)."""
+    before = ""
     for row in rows:
         if row.state == "logged_out":
             count = 0
         elif row.state == "on_call" and row.reason == ANSWERED:
             count += 1
-        elif row.state == "paused" and row.reason == DROPPED_ROW:
+        elif row.state == "paused" and row.reason == DROPPED_ROW and before == "on_call":
             count = max(count - 1, 0)
+        before = row.state
     return count
 
 

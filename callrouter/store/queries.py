@@ -93,15 +93,16 @@ CROSS JOIN LATERAL (
 ) s
 """
 # Each of the config's agents' calls taken since their log-in (``Agent.calls_taken``): the
-# answers' on_call rows less the answers dropped at once, after their last log-out (read by
+# answers' on_call rows less the answers dropped at once (the pause right after the on_call
+# row: ``records.calls_taken``), after their last log-out (read by
 # the index from the newest end); and their last row's time (the spool's later rows are
 # counted on from it: ``restore.calls_taken``). Agents with no row are left out.
 CALLS_TAKEN = """
 SELECT a.agent, last.at AS last_at,
        (SELECT count(*) FILTER (WHERE s.state = 'on_call' AND s.reason = $2)
-             - count(*) FILTER (WHERE s.state = 'paused' AND s.reason = $3)
-        FROM agent_states s
-        WHERE s.agent = a.agent AND s.at > coalesce(out.at, '-infinity'::timestamptz)) AS taken
+             - count(*) FILTER (WHERE s.state = 'paused' AND s.reason = $3 AND s.before = 'on_call')
+        FROM (SELECT state, reason, lag(state) OVER (ORDER BY at, id) AS before FROM agent_states
+              WHERE agent = a.agent AND at > coalesce(out.at, '-infinity'::timestamptz)) s) AS taken
 FROM unnest($1::text[]) AS a(agent)
 CROSS JOIN LATERAL (SELECT max(at) AS at FROM agent_states WHERE agent = a.agent) last
 LEFT JOIN LATERAL (

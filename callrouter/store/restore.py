@@ -96,7 +96,8 @@ async def calls_taken(
 ) -> dict[str, int] | None:
     """Each agent's calls taken since their log-in (``Agent.calls_taken``): PostgreSQL's
     count, carried on through the spool's later rows; None (said in the log) when
-    PostgreSQL cannot answer (those agents' counts are read again with their states)."""
+    PostgreSQL cannot answer: each agent's count is then 0, or what the spool alone tells
+    (read again only with the states of agents a late read restores: ``calls.stored_agents``)."""
     stored = await _stored("calls taken", queries.calls_taken(agents), None)
     if stored is None:
         return None

@@ -36,6 +36,8 @@ async def test_calls_taken_since_each_agents_log_in(empty_db: str, cluster: Clus
     today = shift("agent1", 0, 3)
     dropped = [*shift("agent2", 0, 2), row("agent2", 20, "ringing", "offered")]
     dropped += [row("agent2", 21, "on_call", ANSWERED), row("agent2", 21, "paused", DROPPED_ROW)]
+    # then their phone goes and comes back while paused: the pause's reason said again, twice
+    dropped += [row("agent2", 22, "paused", DROPPED_ROW), row("agent2", 23, "paused", DROPPED_ROW)]
     resumed = [*shift("agent3", 0, 1), row("agent3", 30, "on_call", "resumed after a restart")]
     gone = [*shift("agent4", 0, 2), row("agent4", 40, "logged_out", "logout")]
     records: list[Record] = [*yesterday, *today, *dropped, *resumed, *gone]

@@ -6,6 +6,7 @@ planner told to avoid a whole read, as it would on a large table."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from callrouter.store.queries import CALLS_TAKEN, CLOSE_LOST, LAST_AGENT_STATES, LOST_REASON
@@ -23,6 +24,8 @@ async def test_the_reads_at_start_use_an_index(db: Migrated) -> None:
     now = datetime.now(UTC)
     lost = await plan_of(db, CLOSE_LOST, "router-1", now, [], [], LOST_REASON)
     assert '"Index Name": "calls_open_node"' in lost and '"Seq Scan"' not in lost, lost
+    # Each agent's rows by the index's range for that agent (a whole read of the index, as the
+    # DISTINCT ON over the table was planned, has no such condition).
     for sql, args in ((LAST_AGENT_STATES, (["agent1"],)), (CALLS_TAKEN, (["agent1"], "answered", "x"))):
         plan = await plan_of(db, sql, *args)
-        assert '"Index Name": "agent_states_agent_at"' in plan and '"Seq Scan"' not in plan, plan
+        assert re.search(r'"Index Cond": "\(+agent = a\.agent\)', plan) and '"Seq Scan"' not in plan, plan

@@ -12,9 +12,9 @@ import pytest
 from callrouter.calls import tally
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
-from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.callbacks import Stage
+from callrouter.core.queue import GIVEN_BACK_GRACE
 from callrouter.core.records import CallbackRecord, CallbackState, CallEventRecord, CallRecord, RepeatKind
 from tests.unit.test_callbacks import (
     ANNA,

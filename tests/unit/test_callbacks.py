@@ -14,9 +14,9 @@ from callrouter import compiled, config
 from callrouter.core import call_events as ev
 from callrouter.core import callback_fit
 from callrouter.core import switchboard as sb
-from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.callbacks import Stage
+from callrouter.core.queue import GIVEN_BACK_GRACE
 from callrouter.core.records import (
     CallbackRecord,
     CallbackState,

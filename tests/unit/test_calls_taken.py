@@ -96,3 +96,17 @@ async def test_a_restarted_router_shows_each_agents_calls_taken(tmp_path: Path) 
     assert shown["state"] == "idle" and shown["calls_taken"] == 5, "4 stored, one in the spool"
     # Each read asks for the config's agents (each read by its own index range, not the table).
     assert database.asked == [sorted(board.dispatcher.board.centre.agents)] * 2
+
+
+def test_a_paused_agents_phone_going_and_coming_back_takes_no_more_calls_back() -> None:
+    """Each change of a paused agent (unreachable, reachable) says the pause's reason again:
+    only the pause right after an answer is a dropped answer."""
+    rows = [
+        AgentStateRecord("agent1", T0, "on_call", records.ANSWERED),
+        AgentStateRecord("agent1", at(1), "paused", records.DROPPED_ROW),
+        *[
+            AgentStateRecord("agent1", T0 + timedelta(seconds=2 + n), "paused", records.DROPPED_ROW)
+            for n in range(4)
+        ],
+    ]
+    assert records.calls_taken(3, rows) == 3, "one answer, dropped: as before it"

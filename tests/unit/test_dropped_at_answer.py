@@ -10,8 +10,8 @@ from datetime import timedelta
 from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState
-from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
+from callrouter.core.queue import GIVEN_BACK_GRACE
 from callrouter.core.records import CallRecord, Outcome, PersonRecord, PlaceRecord, PlaceState
 from tests.unit.test_switchboard import (
     T0,
@@ -157,3 +157,19 @@ def test_a_caller_not_dropped_still_overflows_at_max_wait_and_a_dropped_one_at_t
     board, out = sb.step(board, sb.Wake(), grace_end)
     assert board.calls["c1"].phase is Phase.LEAVING and "place-c1" not in board.centre.queue
     assert any("overflow_busy" in m for p in plays(out, "c1") for m in p.media)
+
+
+def test_a_place_taken_up_at_a_restart_is_not_overflowed_at_once() -> None:
+    """A restarted router cannot tell a grace that was running (a dropped answer, a kept place),
+    so a waiting caller it takes up past their topic's maximum gets one from the restart; one
+    whose maximum is further off keeps it (results: 600 s, then the operator topic)."""
+    from tests.unit.test_switchboard import found_waiting
+
+    past, later = found_waiting("c1", 0, "results"), found_waiting("c2", 500, "results")
+    board, _ = sb.step(fresh(), sb.Adopt((past, later)), at(650))
+    assert board.deadlines[("entry", "place-c1")] == at(650) + GIVEN_BACK_GRACE
+    assert board.deadlines[("entry", "place-c2")] == at(1100), "its own maximum, after the grace"
+    board, _ = sb.step(board, sb.Wake(), at(651))
+    assert "place-c1" in board.centre.queue and board.calls["c1"].record.topic == "results"
+    board, _ = sb.step(board, sb.Wake(), at(650) + GIVEN_BACK_GRACE)
+    assert board.calls["c1"].record.topic == "operator", "overflowed at the grace's end"

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
-from callrouter.core.board import GIVEN_BACK_GRACE
 from callrouter.core.call_state import Phase
 from callrouter.core.commands import SetVariable
 from callrouter.core.place import Place
+from callrouter.core.queue import GIVEN_BACK_GRACE
 from callrouter.core.records import CallRecord, Outcome, PersonRecord, RepeatKind
 from tests.unit.test_switchboard import (
     AMBULANCE,
