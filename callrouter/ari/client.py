@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -47,6 +49,9 @@ def connection_lost(exc: BaseException) -> bool:
 # A request whose connection broke is sent again after this.
 RESEND_SECONDS = 0.2
 
+# ``round_trip`` is the median of this many latest requests' times.
+ROUND_TRIPS_KEPT = 32
+
 
 async def sent_once_more(send: Callable[[], Awaitable[None]], what: str, taken: int | None = None) -> None:
     """``send()``, and once more after ``RESEND_SECONDS`` when the router's own connection
@@ -73,7 +78,8 @@ class AriClient(Protocol):
 
     @property
     def round_trip(self) -> float:
-        """Recent REST round trips (seconds, smoothed): how far behind Asterisk answers."""
+        """How long Asterisk takes to answer most recent REST requests (seconds): the
+        median of the latest ``ROUND_TRIPS_KEPT``, for overload admission."""
         ...
 
     async def answer(self, channel_id: str) -> None: ...
@@ -123,11 +129,15 @@ class HttpAriClient:
         self._session: aiohttp.ClientSession | None = None
         self._ws = websockets
         self._observe = observe  # each round trip, e.g. into a histogram
-        self._round_trip = 0.0
+        # A median, not a running average: one channel's requests held up (behind a long
+        # playback: 10 s timeouts) are a few slow samples among many and leave it where it
+        # was, while Asterisk answering most requests slowly moves it. An average took
+        # each timeout in at 1/20 of 10 s, and admission shed new callers with agents idle.
+        self._round_trips: deque[float] = deque(maxlen=ROUND_TRIPS_KEPT)
 
     @property
     def round_trip(self) -> float:
-        return self._round_trip
+        return statistics.median(self._round_trips) if self._round_trips else 0.0
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -160,7 +170,7 @@ class HttpAriClient:
             ) from exc
         finally:
             took = time.monotonic() - started
-            self._round_trip += (took - self._round_trip) * 0.05
+            self._round_trips.append(took)  # a timeout too: every request slow is an overload
             if self._observe is not None:
                 self._observe(took)
 

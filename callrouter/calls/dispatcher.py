@@ -337,7 +337,7 @@ class Dispatcher:
             self._spawn(features.run(self._ari, self.step, channel.id, args[1], args[2]))
 
     def _arrive(self, channel: ari.Channel, did: str, presentation: str, at: datetime) -> None:
-        # Behind: the call's own event came late, or Asterisk answers requests slowly.
+        # Behind: the call's own event came late, or Asterisk answers most requests slowly.
         lag = max((self._clock() - at).total_seconds(), self._ari.round_trip)
         up = channel.state == "Up"
         was = self.board.admission
