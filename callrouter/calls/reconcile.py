@@ -1,12 +1,13 @@
 """What the router and Asterisk agree on, at each (re)connect and at each check.
 
-On every (re)connect it sets the application's event filter, follows the
-agents' softphones, prepares the shared holding bridges and hands the
-switchboard the calls already in the application (a restart or a WebSocket
-drop leaves them there: ``adoption``), with the places and callbacks stored
-before a restart; at each check it tells the switchboard which of its calls, answered
-agents' phones and people dialled Asterisk no longer has. No business rule lives here:
-what a found call or a gone one means is the switchboard's.
+On every (re)connect it tells each call that keys pressed meanwhile were lost,
+sets the application's event filter, follows the agents' softphones, prepares
+the shared holding bridges and hands the switchboard the calls already in the
+application (a restart or a WebSocket drop leaves them there: ``adoption``),
+with the places and callbacks stored before a restart; at each check it tells
+the switchboard which of its calls, answered agents' phones and people dialled
+Asterisk no longer has. No business rule lives here: what a found call or a
+gone one means is the switchboard's.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class Reconciler:
             self._stored_callbacks, self._callbacks_complete = tuple(callbacks), complete
 
     async def on_connect(self) -> None:
+        self._input_interrupted()
         try:
             await self._ari.set_event_filter(self._app, EVENT_FILTER)
         except AriError as exc:
@@ -121,6 +123,15 @@ class Reconciler:
             # Always: the switchboard books no callback until it has them (callbacks_unknown).
             self._step(sb.RestoreCallbacks(callbacks, self._callbacks_complete))
         self._step(sb.PollResults())  # a look for due results now; the next ones on its own clock
+
+    def _input_interrupted(self) -> None:
+        """Keys pressed while the events' WebSocket was down are lost (Asterisk sends no
+        event twice): each call is told, before anything else at the reconnect (its
+        wait for more keys may end meanwhile), so a secret or number being keyed is
+        asked again rather than taken short. None at the first connect."""
+        for channel_id in sorted(self._board().calls):
+            if channel_id in self._board().calls:
+                self._step(sb.OnCall(channel_id, ev.InputInterrupted()))
 
     async def _adopt_again(self) -> None:
         """The looks after a failed one at a connect (then at each check, until done)."""

@@ -34,6 +34,7 @@ from callrouter.core.call_events import (
     ChannelGone,
     CommandFailed,
     Digit,
+    InputInterrupted,
     MaxDurationReached,
     Overflowed,
     PlaybackFinished,
@@ -232,7 +233,9 @@ def _joined_prompts(rules: TopicPlan) -> tuple[str, ...]:
 
 
 def _in_queue(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
-    if call.dialog is not None and isinstance(event, Digit | TimerFired | PlaybackFinished):
+    if call.dialog is not None and isinstance(
+        event, Digit | TimerFired | PlaybackFinished | InputInterrupted
+    ):
         return cb.in_dialog(call, event, now, plan)  # settling a callback's number
     match event:
         case PlaybackFinished(playback_id) if playback_id == call.playback_id:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from callrouter.core.call_events import Digit, PlaybackFinished, TimerFired
+from callrouter.core.call_events import Digit, InputInterrupted, PlaybackFinished, TimerFired
 from callrouter.core.call_plan import NO_TOPIC_PLAN, CallPlan
 from callrouter.core.call_state import (
     Call,
@@ -82,6 +82,8 @@ def in_dialog(call: Call, event: object, now: datetime, plan: CallPlan) -> Resul
         case TimerFired(token) if token == call.timer:
             call = evolve(call, timer=None)
             return _number_keyed(call, now, plan) if dialog.keyed else _back_to_waiting(call, now, plan)
+        case InputInterrupted() if call.playback_id is not None or call.timer is not None:
+            return _interrupted(call, now, plan)
         case Digit("*"):
             return _back_to_waiting(call, now, plan)
         case Digit(key) if dialog.proposed is not None:
@@ -108,6 +110,18 @@ def _confirming(call: Call, proposed: str, key: str, now: datetime, plan: CallPl
     call, stop = stop_sound(call)
     call, ask = _ask(call, plan, proposed, first="invalid_option")
     return call, [*stop, *ask]
+
+
+def _interrupted(call: Call, now: datetime, plan: CallPlan) -> Result:
+    """Keys lost while the events were away: a number keyed so far may be short (and
+    valid: a wrong number called back), a 1 or 2 may be lost. The digits are dropped and
+    the caller asked again; not a refused try. (Neither prompt nor timer: the number is
+    with the switchboard already, nothing is asked.)"""
+    dialog = call.dialog
+    assert dialog is not None
+    call, stop = stop_sound(evolve(call, dialog=evolve(dialog, keyed="")))
+    call, ask = _ask(call, plan, dialog.proposed)
+    return call, [log_event(call, now, "callback_input_interrupted"), *stop, *ask]
 
 
 def _number_keyed(call: Call, now: datetime, plan: CallPlan) -> Result:

@@ -148,6 +148,13 @@ class DisclosureAudited:
     ok: bool
 
 
+@dataclass(frozen=True)
+class InputInterrupted:
+    """The events' WebSocket to Asterisk was cut and is back: keys pressed meanwhile are
+    lost (Asterisk does not send them again), so input being keyed may be short of
+    what the caller keyed. Told to every call at the reconnect; most ignore it."""
+
+
 CallEvent = (
     Answered
     | PlaybackFinished
@@ -171,4 +178,5 @@ CallEvent = (
     | CallbackRefused
     | SecretChecked
     | DisclosureAudited
+    | InputInterrupted
 )

@@ -5,6 +5,8 @@
       -> VerifySecret (the shell checks the argon2 hash) -> SecretChecked
            wrong: "does not match", again, up to ``tries_allowed``; then the neutral
            message (nothing about the result) and the router hangs up
+      (the events' WebSocket cut and back while keying: keys were lost, so the digits so
+       far are dropped and the prompt heard again, no try used: ``InputInterrupted``)
       -> AuditDisclosure (the shell commits the audit row) -> DisclosureAudited
       -> the result: negative "press 9 to hear it again"; positive with the advice
          and "press 1 for a medical consultant now"; inconclusive: retest advice
@@ -25,6 +27,7 @@ from datetime import datetime
 from callrouter.core.call_events import (
     Digit,
     DisclosureAudited,
+    InputInterrupted,
     PlaybackFinished,
     SecretChecked,
     TimerFired,
@@ -122,6 +125,8 @@ def _identifying(call: Call, dialog: ResultsDialog, event: object, now: datetime
             return play_media(call, plan.media(call.language, "results_verify"))
         case SecretChecked(ok) if dialog.checking:
             return _checked(call, dialog, ok, now, plan)
+        case InputInterrupted() if not dialog.checking:
+            return _interrupted(call, dialog, now, plan)
     return call, []
 
 
@@ -138,6 +143,19 @@ def _keyed(call: Call, dialog: ResultsDialog, key: str, now: datetime) -> Result
         return call, [*stop, *check]
     call, timer = start_timer(call, "results", dialog.key_seconds)
     return call, [*stop, *timer]
+
+
+def _interrupted(call: Call, dialog: ResultsDialog, now: datetime, plan: CallPlan) -> Result:
+    """Keys pressed while the events were away are lost: the digits so far (or a # to
+    come) would be checked as a try short of the secret. They are dropped and the secret
+    asked for again; no try is used. A break in the first prompt hears the greeting again."""
+    media: tuple[str, ...] = ("results_verify",)
+    if call.plays == 1 and call.playback_id is not None and call.line is not None:  # the first prompt
+        media = (f"results_greeting-{call.line.name}", *media)
+    call, stop = stop_sound(evolve(call, results=evolve(dialog, keyed="")))
+    interrupted = log_event(call, now, "results_secret_interrupted", f"try {dialog.tries + 1}")
+    call, play = play_media(call, plan.media(call.language, *media))
+    return call, [*stop, interrupted, *play]
 
 
 def _check(call: Call, dialog: ResultsDialog, now: datetime) -> Result:
