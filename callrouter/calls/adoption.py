@@ -123,7 +123,25 @@ class Adopter:
         if found or legs or stored or talking or not unread:
             stray = tuple(channel_id for channel_id, _ in legs.values())
             self._step(sb.Adopt(tuple(found), stray, stored, tuple(talking), complete=not unread))
+            await self._end_lone_bridges(set(stray))
         return not unread
+
+    async def _end_lone_bridges(self, stray: set[str]) -> None:
+        """The bridges (not a holding one) that hold only agents' phones hung up as strays:
+        a pair whose caller or person left while no router ran. Destroyed: nobody else
+        would, and each stayed in Asterisk, empty, for good."""
+        try:
+            listed = await self._ari.list_bridges() if stray else []
+        except (AriError, OSError, TimeoutError) as exc:
+            log.warning("the bridges of stray agents' phones not looked at: %s", exc)
+            return
+        holding = set(self._hold_bridge_ids)
+        for bridge in listed:
+            if bridge.id not in holding and bridge.channels and set(bridge.channels) <= stray:
+                try:
+                    await self._ari.destroy_bridge(bridge.id)
+                except (AriError, OSError, TimeoutError) as exc:
+                    log.warning("bridge %s of a stray agent's phone not destroyed: %s", bridge.id, exc)
 
     async def _talking_callbacks(
         self, dialled: dict[str, ari.Channel], legs: dict[str, tuple[str, str]]

@@ -521,6 +521,16 @@ async def test_a_restart_ends_the_old_rings_before_the_calls_it_takes_up_ring_an
     await board.close(writing, "c0")
 
 
+async def a_pair_then_no_router(tmp_path: Path) -> tuple[Asterisk, str]:
+    """c1 talking to an agent (their leg's id), then the router gone (its writer closed)."""
+    before = Switchboard(tmp_path / "before")
+    writing = await before.start()
+    _, leg = await before.talk_to_an_agent("c1")
+    before.dispatcher.detach()
+    await before.writer.close(writing)
+    return before.asterisk, leg
+
+
 @pytest.mark.parametrize("bridged", [True, False], ids=["in-their-bridge", "never-joined"])
 async def test_a_talking_pair_found_at_a_restart_keeps_its_bridge_or_is_joined(
     tmp_path: Path, bridged: bool
@@ -529,12 +539,7 @@ async def test_a_talking_pair_found_at_a_restart_keeps_its_bridge_or_is_joined(
     named "-1": the name a restart guessed was destroyed, and the real one leaked); a pair
     the router before never joined (it died between the answer and the join) is joined,
     where both sat in silence."""
-    before = Switchboard(tmp_path / "before")
-    writing = await before.start()
-    _, leg = await before.talk_to_an_agent("c1")
-    before.dispatcher.detach()
-    await before.writer.close(writing)
-    asterisk = before.asterisk
+    asterisk, leg = await a_pair_then_no_router(tmp_path)
     asterisk.bridges = {"bridge-after-a-drop-1": ["c1", leg]} if bridged else {}
     asterisk.calls.clear()
     after = Switchboard(tmp_path / "after", asterisk)
@@ -664,3 +669,24 @@ async def test_an_agent_who_answers_while_the_application_is_away_is_not_paused(
     ((again, again_args),) = asterisk.ringing.items()
     assert again != leg and again_args.split(",")[2] == agent
     await board.close(writing, "caller")
+
+
+async def test_the_bridge_of_a_pair_whose_caller_left_while_no_router_ran_is_destroyed(
+    tmp_path: Path,
+) -> None:
+    """The caller hangs up while no router runs: a restart hangs up the agent's phone left
+    alone (no call waits on it) and destroys the bridge it sat in, which stayed in Asterisk,
+    empty, for good. A bridge with anyone else in it is left."""
+    asterisk, leg = await a_pair_then_no_router(tmp_path)
+    del asterisk.channels["c1"]  # gone while no router ran
+    asterisk.bridges = {"bridge-place-c1": [leg], "someone-elses": [leg, "other-1"]}
+    asterisk.calls.clear()
+    after = Switchboard(tmp_path / "after", asterisk)
+    writing = asyncio.create_task(after.writer.run())
+    await after.dispatcher.on_connect()
+    await settle()
+    assert leg in asterisk.hung_up, "no call waits on it"
+    assert [args[0] for args in asterisk.called("destroy_bridge")] == ["bridge-place-c1"]
+    assert list(asterisk.bridges) == ["someone-elses"]
+    await after.quiet()
+    await after.writer.close(writing)
