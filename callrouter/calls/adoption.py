@@ -96,7 +96,10 @@ class Adopter:
         # leg names the place it was rung for.
         stored_ids = {p.call_id: p.place_id for p in self.stored_places if p.call_id is not None}
         callers += await self._patients(patients, unread)
-        bridges = await self._bridges() if legs else {}
+        listed = await self._listed_bridges() if legs else []  # None: Asterisk would not say
+        # Each channel in a bridge of two or more (a talking pair's): the bridge's id.
+        pairs = [b for b in listed or () if len(b.channels) > 1]
+        bridges = None if listed is None else {c: b.id for b in pairs for c in b.channels}
         for caller in callers:
             channel = caller[0]
             call_id = call_id_for(self._node, channel.id)
@@ -123,21 +126,15 @@ class Adopter:
         if found or legs or stored or talking or not unread:
             stray = tuple(channel_id for channel_id, _ in legs.values())
             self._step(sb.Adopt(tuple(found), stray, stored, tuple(talking), complete=not unread))
-            await self._end_lone_bridges(set(stray))
+            await self._end_lone_bridges(listed or [], set(stray))
         return not unread
 
-    async def _end_lone_bridges(self, stray: set[str]) -> None:
-        """The bridges (not a holding one) that hold only agents' phones hung up as strays:
-        a pair whose caller or person left while no router ran. Destroyed: nobody else
+    async def _end_lone_bridges(self, listed: list[ari.Bridge], stray: set[str]) -> None:
+        """Of the bridges listed, those that hold only agents' phones hung up as strays: a
+        pair whose caller or person left while no router ran. Destroyed: nobody else
         would, and each stayed in Asterisk, empty, for good."""
-        try:
-            listed = await self._ari.list_bridges() if stray else []
-        except (AriError, OSError, TimeoutError) as exc:
-            log.warning("the bridges of stray agents' phones not looked at: %s", exc)
-            return
-        holding = set(self._hold_bridge_ids)
         for bridge in listed:
-            if bridge.id not in holding and bridge.channels and set(bridge.channels) <= stray:
+            if bridge.channels and set(bridge.channels) <= stray:
                 try:
                     await self._ari.destroy_bridge(bridge.id)
                 except (AriError, OSError, TimeoutError) as exc:
@@ -179,16 +176,15 @@ class Adopter:
             return {}
         return {callback_key(r.callback_id): r for r in records}
 
-    async def _bridges(self) -> dict[str, str] | None:
-        """Each channel in a bridge of two or more (not a holding bridge): the bridge's id.
-        None: Asterisk would not say."""
+    async def _listed_bridges(self) -> list[ari.Bridge] | None:
+        """The bridges in Asterisk but the holding ones; None: Asterisk would not say."""
         try:
             listed = await self._ari.list_bridges()
         except (AriError, OSError, TimeoutError) as exc:
             log.warning("the bridges not looked at: %s", exc)
             return None
         holding = set(self._hold_bridge_ids)
-        return {c: b.id for b in listed if b.id not in holding and len(b.channels) > 1 for c in b.channels}
+        return [b for b in listed if b.id not in holding]
 
     async def _found(
         self,
