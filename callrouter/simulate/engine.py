@@ -42,10 +42,13 @@ from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.simulate import day as d
+from callrouter.simulate.ahead import Ahead
 from callrouter.simulate.day import Channel, Day, Observer, Progress
 from callrouter.simulate.model import Model
 from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario
+
+AHEAD_EVERY = 32  # calls: how often the numbers normalised ahead are taken in
 
 
 class Simulation(Model):
@@ -81,8 +84,17 @@ class Simulation(Model):
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
         self.callers = scenario.file.callers
+        self.ahead: Ahead | None = None  # the people's numbers normalised by another process
 
     def run(self) -> Day:
+        self.ahead = Ahead.start([(person.number, person.stream.country) for person in self.day.people])
+        try:
+            return self._run()
+        finally:
+            if self.ahead is not None:
+                self.ahead.close()
+
+    def _run(self) -> Day:
         for person in self.day.people:
             self.push(self.scenario.at(person.first_at), d.ARRIVE, person)
         for agent_id, spans in self.scenario.shifts.items():
@@ -162,6 +174,8 @@ class Simulation(Model):
     # ---- what happens: people, phones, shifts, time ---------------------------------------------
     def arrive(self, person: Person, _: Any) -> None:
         self.made += 1
+        if self.ahead is not None and self.made % AHEAD_EVERY == 1:
+            self.ahead.take()
         channel_id = f"c{self.made}"
         person.calls.append(channel_id)
         self.channels[channel_id] = Channel(person)

@@ -24,11 +24,11 @@ def pool(workers: int) -> ProcessPoolExecutor:
     whose death, not this process's, the signal would follow). Made from the main
     thread: the signal follows the thread that forked the worker."""
     context = multiprocessing.get_context("fork")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=end_with, initargs=(os.getpid(),))
 
 
-def _end_with(parent: int) -> None:
-    """In the worker, first: SIGTERM when the process that made it ends."""
+def end_with(parent: int) -> None:
+    """In the worker (a pool's, or ``ahead``'s), first: SIGTERM when the process that made it ends."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
