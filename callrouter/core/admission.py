@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from callrouter.core.evolve import evolve
 
@@ -134,58 +135,67 @@ def observe(state: Admission, now: float, lag_seconds: float) -> Admission:
     timestamp) or the REST round trip. A negative lag (clocks apart) is 0."""
     if not state.rules.sheds or math.isnan(lag_seconds):
         return state
-    state = _advance(state, now)
+    changes = _advanced(state, now)
     lag = max(lag_seconds, 0.0)
-    least = lag if state.period_lag is None else min(state.period_lag, lag)
-    return evolve(state, period_lag=least)
+    period_lag = cast(float | None, changes.get("period_lag", state.period_lag))
+    changes["period_lag"] = lag if period_lag is None else min(period_lag, lag)
+    return evolve(state, **changes)
 
 
 def admit(state: Admission, now: float, urgent: bool) -> tuple[Admission, bool]:
     """Whether a new call is taken. Urgent calls always are (and take a token)."""
     if not state.rules.sheds:
         return state, True
-    state = _advance(state, now)
-    if state.rate is not None and not urgent and state.tokens + _EPSILON < 1:
-        return evolve(state, refused=state.refused + 1), False
-    tokens = state.tokens - 1 if state.rate is not None else state.tokens
-    return evolve(state, tokens=tokens, admitted=state.admitted + 1), True
+    changes = _advanced(state, now)
+    rate, tokens = changes.get("rate", state.rate), changes.get("tokens", state.tokens)
+    if rate is not None and not urgent and cast(float, tokens) + _EPSILON < 1:
+        changes["refused"] = cast(int, changes.get("refused", state.refused)) + 1
+        return evolve(state, **changes), False
+    if rate is not None:
+        changes["tokens"] = cast(float, tokens) - 1
+    changes["admitted"] = cast(int, changes.get("admitted", state.admitted)) + 1
+    return evolve(state, **changes), True
 
 
-def _advance(state: Admission, now: float) -> Admission:
-    """Time passes: the bucket fills at the current rate, and a period that
-    has lasted ``interval_seconds`` is closed (the rate adjusted)."""
+def _advanced(state: Admission, now: float) -> dict[str, object]:
+    """Time passes: the bucket fills at the current rate, and a period that has
+    lasted ``interval_seconds`` is closed (the rate adjusted). The fields changed
+    (none when no time passed: ``admit`` right after ``observe``, at one arrival),
+    laid over ``state`` in one copy by the caller."""
     at = max(state.at, now)
     tokens = state.tokens
     if state.rate is not None:
         tokens = min(state.rules.burst, tokens + state.rate * (at - state.at))
-    # Not copied when no time passed (``admit`` right after ``observe``, at one arrival).
-    moved = state if (at, tokens) == (state.at, state.tokens) else evolve(state, at=at, tokens=tokens)
+    moved = (at, tokens) != (state.at, state.tokens)
+    changes: dict[str, object] = {"at": at, "tokens": tokens} if moved else {}
     if at - state.period_start >= state.rules.interval_seconds:
-        return _close_period(moved, last=state.at)
-    return moved
+        changes.update(_closed(state, at, last=state.at))
+    return changes
 
 
-def _close_period(state: Admission, last: float) -> Admission:
-    """The period [period_start, last] is over; a new one starts at ``state.at``."""
+def _closed(state: Admission, at: float, last: float) -> dict[str, object]:
+    """The period [period_start, last] is over; a new one starts at ``at``: the fields it changes."""
     rules = state.rules
     # Calls admitted per second over the period's activity (a quiet gap after it is not part of it).
     admitted_rate = state.admitted / max(last - state.period_start, rules.interval_seconds)
     lag = state.period_lag
-    fresh = evolve(state, period_start=state.at, period_lag=None, previous_lag=lag, admitted=0, refused=0)
+    fresh: dict[str, object] = {
+        "period_start": at, "period_lag": None, "previous_lag": lag, "admitted": 0, "refused": 0
+    }  # fmt: skip
     if lag is None or lag <= rules.target_lag_seconds:
         if state.rate is None or state.refused == 0:  # keeping up, and the bucket does not bind
-            return evolve(fresh, overs=0, rate=None, tokens=0.0)
+            return fresh | {"overs": 0, "rate": None, "tokens": 0.0}
         raised = max(state.rate + rules.increase, state.rate * rules.growth)
-        return evolve(fresh, overs=0, rate=min(rules.ceiling_rate, raised))
+        return fresh | {"overs": 0, "rate": min(rules.ceiling_rate, raised)}
     if state.rate is None:
         overs = state.overs + 1
         if overs < rules.patience:  # not yet: one slow moment is not an overload
-            return evolve(fresh, overs=overs)
+            return fresh | {"overs": overs}
         # Overload: below what made the box fall behind.
-        return evolve(fresh, rate=_bounded(rules, admitted_rate * rules.decrease), tokens=0.0, overs=0)
+        return fresh | {"rate": _bounded(rules, admitted_rate * rules.decrease), "tokens": 0.0, "overs": 0}
     if state.previous_lag is not None and lag < state.previous_lag:
         return fresh  # behind but catching up: the last cut is working
-    return evolve(fresh, rate=_bounded(rules, min(state.rate, admitted_rate) * rules.decrease))
+    return fresh | {"rate": _bounded(rules, min(state.rate, admitted_rate) * rules.decrease)}
 
 
 def _bounded(rules: AdmissionRules, rate: float) -> float:

@@ -108,7 +108,7 @@ def _agent_changed(s: _Step, agent: Agent, reason: str) -> None:
     call_id = call.record.call_id if call is not None else agent.entry_id
     # Changes a restart must keep (log in/out, pause, resume) are written at once.
     s.write(
-        AgentStateRecord(agent.agent_id, s.now, agent.state.value, said, call_id),
+        AgentStateRecord(agent.agent_id, s.now, agent.state._value_, said, call_id),  # .value, sooner
         urgent=paused or reason in AGENT_COMMANDS,
     )
     wrap_up = agent.wrap_up_until if agent.state is AgentState.WRAP_UP else None

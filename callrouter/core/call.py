@@ -67,19 +67,19 @@ from callrouter.core.records import CallRecord, Outcome, RepeatKind
 # after a restart gives it the id it already has: its timeline continues under
 # the same ``calls`` row. Channel ids are unique per Asterisk node (ARI-NOTES 9).
 CALL_ID_NAMESPACE = uuid.UUID("6f1c1f0e-2b8e-5a55-9a77-63616c6c726f")
+_NAMESPACE_BYTES = CALL_ID_NAMESPACE.bytes
 
 
-# uuid.uuid5's bits laid over SHA-1's first 16 bytes: the version (5) and RFC 4122's variant.
-_UUID5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
-_UUID5_SET = (0x8000 << 48) | (5 << 76)
+# uuid.uuid5's version (5) and RFC 4122's variant laid over SHA-1's first 16 bytes, in hex:
+# the 13th digit is the version, the 17th keeps its low two bits under the variant's 0b10.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def call_id_for(node: str, channel_id: str) -> str:
     """``str(uuid.uuid5(CALL_ID_NAMESPACE, f"{node}/{channel_id}"))``, computed without
     the ``UUID`` object (made and formatted for every call, it cost twice the hash)."""
-    digest = hashlib.sha1(CALL_ID_NAMESPACE.bytes + f"{node}/{channel_id}".encode()).digest()
-    text = f"{int.from_bytes(digest[:16]) & _UUID5_CLEAR | _UUID5_SET:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    h = hashlib.sha1(_NAMESPACE_BYTES + f"{node}/{channel_id}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 # A caller whose agent is rung at once hears music only if the agent takes longer than this.
@@ -113,7 +113,7 @@ def arrive(
         did=did,
         line=line.name if line else None,
         caller_number=caller.e164,
-        caller_presentation=caller.presentation.value,
+        caller_presentation=caller.presentation._value_,  # as .value, without the property
         started_at=began or now,
         language=line.language if line else None,
     )

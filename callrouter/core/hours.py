@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,8 @@ SEARCH = timedelta(days=366)
 ONE_DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 CLOCK = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
-DAY_END = ("24:00", "24:00:00")  # as an end only: midnight, the end of the day
+DAY_END = ("24:00", "24:00:00")
+DAYS_KEPT = 8  # days whose stretches ``Hours.is_open`` keeps  # as an end only: midnight, the end of the day
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,21 @@ class Hours:
     zone: str
     weekly: dict[str, tuple[Span, ...]]  # day name -> open spans; a missing day is closed
     holidays: frozenset[date] = frozenset()
+    # The wall-clock stretches that may hold an instant of each day, worked out once a day
+    # (every call of a line with hours asks ``is_open``); the latest few days kept.
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def is_open(self, now: datetime) -> bool:
         wall = _naive(now, ZoneInfo(self.zone))
-        # A span listed yesterday may still be open after midnight.
-        stretches = self._wall_stretches(wall.date() - ONE_DAY, wall.date())
+        day = wall.date()
+        stretches = self._days.get(day)
+        if stretches is None:
+            if len(self._days) >= DAYS_KEPT:
+                self._days.clear()
+            # A span listed yesterday may still be open after midnight.
+            stretches = self._days[day] = tuple(self._wall_stretches(day - ONE_DAY, day))
         return any(start <= wall < end for start, end in stretches)
 
     def next_open(self, now: datetime) -> datetime | None:
