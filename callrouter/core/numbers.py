@@ -9,13 +9,13 @@ though the network told us the number: that number is kept apart as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import phonenumbers
 
 from callrouter.core.evolve import quick_init
+from callrouter.core.learnt import Learnt
 
 WITHHELD_WORDS = frozenset({"", "anonymous", "unknown", "restricted", "private", "withheld", "unavailable"})
 _DIGITS = re.compile(r"[^0-9+]")
@@ -58,26 +58,15 @@ def normalise(raw: str | None, country: str, *, restricted: bool = False) -> Cal
     asked for their number not to be shown (``is_restricted``); they are
     withheld, and the number (if it is one) is only ``asserted``.
     """
-    number = KNOWN.get((raw, country)) or _normalise(raw, country)
+    number = NORMALISED.get((raw, country)) or _normalise(raw, country)
     if not restricted:
         return number
     return CallerNumber(None, Presentation.WITHHELD, asserted=number.e164)
 
 
-# Numbers normalised ahead of time (``learn``), by what came and the line's country:
-# ``normalise`` is a pure function, so each is what it would work out again.
-# ``simulate`` has another process normalise the day's callers' numbers while the
-# day runs (parsing them was 7% of a simulated day's time). Nothing is kept here by itself.
-KNOWN: dict[tuple[str | None, str], CallerNumber] = {}
-KNOWN_MOST = 200_000  # past this, the oldest learnt are forgotten first
-
-
-def learn(found: Iterable[tuple[str | None, str, CallerNumber]]) -> None:
-    """Keep numbers normalised elsewhere (``normalise``'s own results, elsewhere)."""
-    for raw, country, number in found:
-        KNOWN[raw, country] = number
-    while len(KNOWN) > KNOWN_MOST:
-        del KNOWN[next(iter(KNOWN))]
+# Numbers normalised ahead of time, by another process (``core.learnt``), by what came
+# and the line's country.
+NORMALISED: Learnt[tuple[str | None, str], CallerNumber] = Learnt()
 
 
 def _normalise(raw: str | None, country: str) -> CallerNumber:

@@ -29,10 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from callrouter.core.evolve import evolve
+from callrouter.core.learnt import Learnt
 from callrouter.core.numbers import CallerNumber
 from callrouter.core.queue import QueueEntry
 from callrouter.core.records import PersonRecord
 
+# People's keys worked out ahead of time, by another process (``core.learnt``), by secret and number.
+KEYS: Learnt[tuple[bytes, str], str] = Learnt()
 # An exclusion: an E.164 number, maybe with ``*`` (any digits) and ``?`` (one digit).
 EXCLUSION = re.compile(r"^\+[0-9*?]{1,16}$")
 
@@ -59,7 +62,8 @@ class RepeatRules:
 
     def key_of(self, number: str) -> str:
         """The person behind an E.164 number (32 hex digits of an HMAC-SHA256)."""
-        return hmac.digest(self.secret, number.encode(), "sha256").hex()[:32]  # hmac.new's, in one call
+        learnt = KEYS.get((self.secret, number))  # worked out ahead (``core.learnt``)
+        return learnt or hmac.digest(self.secret, number.encode(), "sha256").hex()[:32]
 
     def excluded(self, number: str) -> bool:
         return excluded(self.exclude, number)

@@ -1,12 +1,15 @@
-"""The day's callers' numbers normalised by a second process while the day runs.
+"""What the day's arrivals work out from their numbers and channels alone, worked
+out by a second process while the day runs (``core.learnt``).
 
-Every call's arrival normalises its caller's number (``core.numbers``): parsing
-it was a quarter of an arrival's cost, 7% of a simulated day's time. Everyone who calls is known
-before the day starts, so on a machine with a core to spare a forked process
-normalises their numbers in the order of their first calls and sends them back
-in batches; the day takes each batch as it comes (``take``, between events) and
-``core.numbers.learn``s it. A number not back yet is normalised by the
-switchboard as always: the day is the same either way, only sooner.
+Each arrival normalises its caller's number (parsing it was a quarter of an
+arrival's cost, 7% of a simulated day's time), hashes it into the person behind
+it, and derives the call's id from its channel. Everyone who calls is known
+before the day starts, and the day names its calls' channels in order (``c1``,
+``c2``...), so on a machine with a core to spare a forked process works these out
+in the order the day needs them and sends them back in batches; the day takes
+each batch as it comes (``take``, between events) and the core learns it. One not
+back yet is worked out by the switchboard as always: the day is the same either
+way, only sooner.
 
 Not started where it cannot help or may not run: fewer than ``AT_LEAST`` people,
 one CPU, or inside a worker process of a pool (each replication already has its
@@ -20,32 +23,42 @@ import os
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
-from callrouter.core import numbers
+from callrouter.core import call, numbers, repeat
+from callrouter.core.repeat import RepeatRules
 from callrouter.simulate.workers import end_with
 
 AT_LEAST = 2_000  # people: below this, the fork costs about what it saves
 BATCH = 1_000
 Pair = tuple[str, str]  # a number as it comes, and its line's country
+Batch = tuple[
+    list[tuple[tuple[str | None, str], numbers.CallerNumber]],  # numbers.NORMALISED
+    list[tuple[tuple[bytes, str], str]],  # repeat.KEYS
+    list[tuple[tuple[str, str], str]],  # call.CALL_IDS
+]
 
 
 class Ahead:
     """The second process and the end of the pipe its batches come through."""
 
-    def __init__(self, pairs: Sequence[Pair]) -> None:
+    def __init__(self, pairs: Sequence[Pair], rules: RepeatRules, node: str, channels: Sequence[str]) -> None:
         context = multiprocessing.get_context("fork")
         self.conn, theirs = context.Pipe(duplex=False)
-        self.process = context.Process(target=_normalise, args=(pairs, theirs, os.getpid()), daemon=True)
+        work = (pairs, rules, node, channels, theirs, os.getpid())
+        self.process = context.Process(target=_work_out, args=work, daemon=True)
         self.process.start()
         theirs.close()
         self.open = True
 
     @classmethod
-    def start(cls, pairs: Sequence[Pair]) -> Ahead | None:
-        """Started where it helps (see the module's text), else None."""
+    def start(
+        cls, pairs: Sequence[Pair], rules: RepeatRules, node: str, channels: Sequence[str]
+    ) -> Ahead | None:
+        """Started where it helps (see the module's text), else None. ``pairs``: the people's
+        numbers in the order of their first calls; ``channels``: the calls' channels, in order."""
         if len(pairs) < AT_LEAST or (os.cpu_count() or 1) < 2 or multiprocessing.current_process().daemon:
             return None
         try:
-            return cls(pairs)
+            return cls(pairs, rules, node, channels)
         except OSError:  # no process to be had (limits): the switchboard normalises each
             return None
 
@@ -53,11 +66,14 @@ class Ahead:
         """Every batch that has come back, learnt; none waited for."""
         try:
             while self.open and self.conn.poll():
-                batch = self.conn.recv()
+                batch: Batch | None = self.conn.recv()
                 if batch is None:  # all sent
                     self.close()
                     break
-                numbers.learn(batch)
+                normalised, keys, call_ids = batch
+                numbers.NORMALISED.learn(normalised)
+                repeat.KEYS.learn(keys)
+                call.CALL_IDS.learn(call_ids)
         except (EOFError, OSError):  # it ended early (killed): the rest is normalised as it comes
             self.close()
 
@@ -71,14 +87,30 @@ class Ahead:
         self.process.join()
 
 
-def _normalise(pairs: Sequence[Pair], conn: Connection, parent: int) -> None:
+def _work_out(
+    pairs: Sequence[Pair],
+    rules: RepeatRules,
+    node: str,
+    channels: Sequence[str],
+    conn: Connection,
+    parent: int,
+) -> None:
+    """In the second process: person by person (with the day's calls' channels alongside,
+    as many of each), in batches of ``BATCH``."""
     end_with(parent)
-    batch: list[tuple[str, str, numbers.CallerNumber]] = []
-    for number, country in pairs:
-        batch.append((number, country, numbers.normalise(number, country)))
-        if len(batch) == BATCH:
+    batch: Batch = ([], [], [])
+    for n in range(max(len(pairs), len(channels))):
+        if n < len(pairs):
+            number, country = pairs[n]
+            normalised = numbers.normalise(number, country)
+            batch[0].append(((number, country), normalised))
+            if normalised.e164 is not None:  # the key of a withheld caller's asserted number is this one
+                batch[1].append(((rules.secret, normalised.e164), rules.key_of(normalised.e164)))
+        if n < len(channels):
+            batch[2].append(((node, channels[n]), call.call_id_for(node, channels[n])))
+        if n % BATCH == BATCH - 1:
             conn.send(batch)
-            batch = []
+            batch = ([], [], [])
     conn.send(batch)
     conn.send(None)
     conn.close()

@@ -87,7 +87,12 @@ class Simulation(Model):
         self.ahead: Ahead | None = None  # the people's numbers normalised by another process
 
     def run(self) -> Day:
-        self.ahead = Ahead.start([(person.number, person.stream.country) for person in self.day.people])
+        people, rules = self.day.people, self.board.rules
+        # The calls' channels as ``arrive`` names them: the first calls, and a share of redials.
+        channels = [f"c{n}" for n in range(1, len(people) * 3 // 2 + 1)]
+        self.ahead = Ahead.start(
+            [(p.number, p.stream.country) for p in people], rules.repeat, rules.node, channels
+        )
         try:
             return self._run()
         finally:

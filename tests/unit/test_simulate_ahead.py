@@ -1,31 +1,44 @@
-"""The day's numbers normalised ahead by a second process (``simulate.ahead``) and
-learnt by the core (``core.numbers.learn``): what is learnt is what ``normalise``
-works out itself, a day is the same with or without it, and a second process
-that dies takes nothing with it."""
+"""What a day's arrivals work out from numbers and channels alone, worked out by a
+second process (``simulate.ahead``) and learnt by the core (``core.learnt``):
+what is learnt is what the core's functions work out themselves, a learnt result
+is not worked out again, a day is the same with or without it, and a second
+process that dies takes nothing with it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import multiprocessing
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from callrouter.core import numbers
+from callrouter.core import call, numbers, repeat
+from callrouter.core.learnt import Learnt
 from callrouter.core.numbers import CallerNumber, Presentation
+from callrouter.core.repeat import RepeatRules
 from callrouter.simulate import ahead as ah
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.people import number_for
 from tests.unit.test_simulate import run_small
 
+RULES = RepeatRules(secret=b"a test key")
+
+
+def forget_all() -> None:
+    for table in (numbers.NORMALISED, repeat.KEYS, call.CALL_IDS):
+        table.forget()
+
 
 @pytest.fixture(autouse=True)
 def nothing_known() -> Iterator[None]:
-    numbers.KNOWN.clear()
+    forget_all()
     yield
-    numbers.KNOWN.clear()
+    forget_all()
 
 
 def until_closed(ahead: ah.Ahead) -> None:
@@ -36,42 +49,61 @@ def until_closed(ahead: ah.Ahead) -> None:
     assert not ahead.open, "the second process sent its last batch"
 
 
-def test_the_numbers_come_back_as_normalise_works_them_out(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_what_comes_back_is_what_the_core_works_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ah, "BATCH", 7)  # several batches, the last one short
     pairs = [(number_for("RU", n), "RU") for n in range(30)] + [("8 495 123-45-67", "RU"), ("bob", "US")]
-    ahead = ah.Ahead(pairs)
+    channels = [f"c{n}" for n in range(1, 41)]  # more channels than people: both come back
+    ahead = ah.Ahead(pairs, RULES, "node-1", channels)
     until_closed(ahead)
     assert not ahead.process.is_alive()
-    learnt = dict(numbers.KNOWN)
-    assert len(learnt) == len(pairs)
+    normalised = dict(numbers.NORMALISED.known)
+    assert len(normalised) == len(pairs)
     for number, country in pairs:
-        assert learnt[number, country] == numbers._normalise(number, country)
-    assert learnt["8 495 123-45-67", "RU"].e164 == "+74951234567"
-    assert learnt["bob", "US"].presentation is Presentation.UNPARSEABLE
+        assert normalised[number, country] == numbers._normalise(number, country)
+    assert normalised["8 495 123-45-67", "RU"].e164 == "+74951234567"
+    assert normalised["bob", "US"].presentation is Presentation.UNPARSEABLE
+    keys = dict(repeat.KEYS.known)
+    assert len(keys) == len(pairs) - 1  # not the unparseable one
+    for (secret, e164), key in keys.items():
+        assert secret == RULES.secret
+        assert key == RepeatRules(secret=RULES.secret).key_of(e164) == RULES.key_of(e164)
+    assert ("+74951234567" in {e164 for _, e164 in keys}) and len(next(iter(keys.values()))) == 32
+    ids = dict(call.CALL_IDS.known)
+    assert ids == {
+        ("node-1", channel): str(uuid.uuid5(call.CALL_ID_NAMESPACE, f"node-1/{channel}"))
+        for channel in channels
+    }
 
 
-def test_a_learnt_number_is_not_worked_out_again_and_withholding_still_applies(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_what_is_learnt_is_not_worked_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
     learnt = CallerNumber("+74950000001", Presentation.NUMBER)
-    numbers.learn([("+7 495 000-00-01", "RU", learnt)])
+    numbers.NORMALISED.learn([(("+7 495 000-00-01", "RU"), learnt)])
+    repeat.KEYS.learn([((RULES.secret, "+74950000001"), "k" * 32)])
+    call.CALL_IDS.learn([(("node-1", "c1"), "id-1")])
     monkeypatch.setattr(numbers, "_normalise", lambda *_: pytest.fail("worked out again"))
     assert numbers.normalise("+7 495 000-00-01", "RU") is learnt
-    withheld = numbers.normalise("+7 495 000-00-01", "RU", restricted=True)
+    withheld = numbers.normalise("+7 495 000-00-01", "RU", restricted=True)  # withholding still applies
     assert withheld == CallerNumber(None, Presentation.WITHHELD, asserted="+74950000001")
+    assert RULES.person(learnt) == "k" * 32
+    assert RepeatRules(secret=b"another key").key_of("+74950000001") != "k" * 32  # the key's own secret
+    assert RepeatRules(secret=RULES.secret, exclude=("+7495*",)).person(learnt) is None  # still excluded
+    assert call.call_id_for("node-1", "c1") == "id-1"
+    assert call.call_id_for("node-2", "c1") == str(uuid.uuid5(call.CALL_ID_NAMESPACE, "node-2/c1"))
 
 
-def test_what_is_learnt_is_bounded_the_oldest_forgotten_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(numbers, "KNOWN_MOST", 3)
-    numbers.learn((f"+7495000000{n}", "RU", numbers._normalise(f"+7495000000{n}", "RU")) for n in range(5))
-    assert list(numbers.KNOWN) == [("+74950000002", "RU"), ("+74950000003", "RU"), ("+74950000004", "RU")]
+def test_what_is_learnt_is_bounded_the_oldest_forgotten_first() -> None:
+    table: Learnt[str, int] = Learnt(most=3)
+    table.learn((str(n), n) for n in range(5))
+    assert list(table.known) == ["2", "3", "4"]
+    table.learn([("5", 5)])
+    assert list(table.known) == ["3", "4", "5"] and table.get("2") is None and table.get("5") == 5
 
 
 def test_a_second_process_killed_midway_leaves_the_rest_to_the_switchboard(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(ah, "BATCH", 1)
-    ahead = ah.Ahead([(f"+7916{n:07d}", "RU") for n in range(200_000)])
+    ahead = ah.Ahead([(f"+7916{n:07d}", "RU") for n in range(200_000)], RULES, "node-1", [])
     assert ahead.process.pid is not None
     os.kill(ahead.process.pid, signal.SIGKILL)
     ahead.process.join(10)
@@ -79,29 +111,32 @@ def test_a_second_process_killed_midway_leaves_the_rest_to_the_switchboard(
     while ahead.open and time.monotonic() < deadline:
         ahead.take()  # what it sent before it died, then the pipe's end: no exception
     assert not ahead.open
-    assert len(numbers.KNOWN) < 200_000
+    assert len(numbers.NORMALISED.known) < 200_000
 
 
-def test_a_day_is_the_same_with_its_numbers_normalised_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_day_is_the_same_with_its_arrivals_worked_out_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[ah.Ahead] = []
     real_start = ah.Ahead.start
 
-    def start(pairs: list[ah.Pair]) -> ah.Ahead | None:
-        ahead = real_start(pairs)
+    def start(*args: object) -> ah.Ahead | None:
+        ahead = real_start(*args)  # type: ignore[arg-type]
         assert ahead is not None, "started: the small example's day has enough people with this bound"
-        until_closed(ahead)  # every number learnt before the first call
+        until_closed(ahead)  # everything learnt before the first call
         started.append(ahead)
         return ahead
 
     monkeypatch.setattr(ah, "AT_LEAST", 10)
     monkeypatch.setattr(ah.Ahead, "start", staticmethod(start))
     _, ahead_day = run_small()
-    assert started and len(numbers.KNOWN) == len(ahead_day.people)
+    assert started and len(numbers.NORMALISED.known) == len(ahead_day.people)
+    assert len(call.CALL_IDS.known) >= len(ahead_day.calls)
     monkeypatch.setattr(numbers, "_normalise", lambda *_: pytest.fail("a number worked out again"))
-    _, again = run_small()  # every number known: none is normalised by the switchboard
-    numbers.KNOWN.clear()
+    monkeypatch.setattr(hmac, "digest", lambda *_: pytest.fail("a person's key worked out again"))
+    monkeypatch.setattr(hashlib, "sha1", lambda *_: pytest.fail("a call id worked out again"))
+    _, again = run_small()  # everything known: nothing is worked out by the switchboard
+    forget_all()
     monkeypatch.undo()
-    monkeypatch.setattr(ah.Ahead, "start", staticmethod(lambda _: None))
+    monkeypatch.setattr(ah.Ahead, "start", staticmethod(lambda *_: None))
     _, plain_day = run_small()
     assert ahead_day.calls == plain_day.calls == again.calls, "every record the same, to the microsecond"
     assert ahead_day.agent_states == plain_day.agent_states
@@ -110,8 +145,8 @@ def test_a_day_is_the_same_with_its_numbers_normalised_ahead(monkeypatch: pytest
 
 def test_not_started_for_a_small_day_nor_in_a_pools_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     few = [(number_for("RU", n), "RU") for n in range(ah.AT_LEAST - 1)]
-    assert ah.Ahead.start(few) is None
+    assert ah.Ahead.start(few, RULES, "node-1", []) is None
     monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
-    assert ah.Ahead.start(few + [("+74950000001", "RU")] * 2) is None
+    assert ah.Ahead.start([*few, ("+74950000001", "RU"), ("+74950000002", "RU")], RULES, "node-1", []) is None
     s, day = run_small()
     assert simulate(s).calls == day.calls
