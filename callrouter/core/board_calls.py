@@ -29,6 +29,7 @@ from callrouter.core.board_commands import (
     HangupLeg,
     JoinBridge,
     ToChannel,
+    Write,
 )
 from callrouter.core.board_events import Arrived
 from callrouter.core.call_state import Call
@@ -143,37 +144,47 @@ _FOR_THE_CHANNEL = (
 
 def _carry_out(s: _Step, channel_id: str, commands: list[cmd.Command]) -> None:
     """A call's commands: the centre's part is done here, the rest is I/O."""
+    out, journal = s.out, s.board.rules.journal
     for command in commands:
         if isinstance(command, cmd.LogEvent):
-            s.write(command.event)
-            continue
-        if isinstance(command, cmd.SaveCall):
-            s.write(command.record)
-            continue
-        if isinstance(command, _FOR_THE_CHANNEL):
-            s.out.append(ToChannel(channel_id, command))
-            continue
-        match command:
-            case cmd.StartTimer(_, seconds):
-                s.deadline(("call", channel_id), s.now + timedelta(seconds=seconds))
-            case cmd.JoinQueue(entry):
-                _join(s, channel_id, entry)
-                if s.board.calls[channel_id].results is not None:  # a patient asked for a consultant
-                    board_results.joined(s, channel_id)
-            case cmd.VerifySecret() | cmd.AuditDisclosure():
-                s.out.append(ForResults(channel_id, s.board.calls[channel_id].record.call_id, command))
-            case cmd.LeaveQueue(entry_id):
-                _leave(s, entry_id)
-            case cmd.RequestAnnouncement():
-                s.pending.append((channel_id, command))
-            case cmd.RequestCallback(number):
-                dialler.request(s, channel_id, number)
-            case cmd.Bridge(agent_channel):
-                bridge_id = s.board.bridges.get(channel_id) or _bridge_id(s.board.calls[channel_id])
-                s.put("bridges", channel_id, bridge_id)
-                s.out.append(ToChannel(channel_id, JoinBridge(bridge_id, agent_channel)))
-            case _:
-                assert_never(command)
+            if journal:
+                out.append(Write(command.event))
+        elif isinstance(command, cmd.SaveCall):
+            out.append(Write(command.record))
+        elif isinstance(command, _FOR_THE_CHANNEL):
+            out.append(ToChannel(channel_id, command))
+        else:
+            _for_the_board(s, channel_id, command)
+
+
+BoardsPart = (
+    cmd.StartTimer | cmd.JoinQueue | cmd.VerifySecret | cmd.AuditDisclosure | cmd.LeaveQueue
+    | cmd.RequestAnnouncement | cmd.RequestCallback | cmd.Bridge
+)  # fmt: skip
+
+
+def _for_the_board(s: _Step, channel_id: str, command: BoardsPart) -> None:
+    match command:
+        case cmd.StartTimer(_, seconds):
+            s.deadline(("call", channel_id), s.now + timedelta(seconds=seconds))
+        case cmd.JoinQueue(entry):
+            _join(s, channel_id, entry)
+            if s.board.calls[channel_id].results is not None:  # a patient asked for a consultant
+                board_results.joined(s, channel_id)
+        case cmd.VerifySecret() | cmd.AuditDisclosure():
+            s.out.append(ForResults(channel_id, s.board.calls[channel_id].record.call_id, command))
+        case cmd.LeaveQueue(entry_id):
+            _leave(s, entry_id)
+        case cmd.RequestAnnouncement():
+            s.pending.append((channel_id, command))
+        case cmd.RequestCallback(number):
+            dialler.request(s, channel_id, number)
+        case cmd.Bridge(agent_channel):
+            bridge_id = s.board.bridges.get(channel_id) or _bridge_id(s.board.calls[channel_id])
+            s.put("bridges", channel_id, bridge_id)
+            s.out.append(ToChannel(channel_id, JoinBridge(bridge_id, agent_channel)))
+        case _:
+            assert_never(command)
 
 
 # ---- a place in the queue -----------------------------------------------------------------

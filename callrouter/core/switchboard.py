@@ -189,6 +189,16 @@ def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -
     where they are (no copy of them) and it must not be used again (``_Step``). A refused
     admin event raises before anything is changed, in place or not."""
     s = _Step(board, now, in_place)
+    if type(event) is OnCall and type(event.event) is not ev.CommandFailed:  # most events: at once
+        s.pending.append((event.channel_id, event.event))
+    else:
+        _event(s, event)
+    _settle(s)
+    return s.board, s.out
+
+
+def _event(s: _Step, event: Event) -> None:
+    board, now = s.board, s.now
     match event:
         case Arrived():
             _arrived(s, event)
@@ -217,8 +227,6 @@ def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -
         case _:  # the results calls' events, else the callbacks'
             if not board_results.on_event(s, event):
                 dialler.on_event(s, event)
-    _settle(s)
-    return s.board, s.out
 
 
 def _centre_event(s: _Step, event: Reachable | Reprioritise | RestoreAgents) -> None:

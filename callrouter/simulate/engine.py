@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,7 +63,8 @@ class Simulation(Model):
         self.progress = progress
         self.scenario = scenario
         self.timing = scenario.file.timing
-        self.board = scenario.board()
+        board = scenario.board()  # the records the day reads, and no others (``Rules.journal``)
+        self.board = replace(board, rules=replace(board.rules, journal=False))
         self.draws = Draws(scenario.seed)
         self.patience = scenario.file.patience.finite()
         self.now = scenario.start
