@@ -19,7 +19,14 @@ from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.core.place import MenuLevel, Place
 from callrouter.core.queue import QueueError
-from callrouter.core.records import AgentStateRecord, CallEventRecord, CallRecord, Outcome, PlaceRecord
+from callrouter.core.records import (
+    AgentStateRecord,
+    CallEventRecord,
+    CallRecord,
+    Outcome,
+    PersonRecord,
+    PlaceRecord,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrouter.example.toml"
 SETTINGS = config.parse(EXAMPLE.read_text(), str(EXAMPLE), environ={})
@@ -707,3 +714,31 @@ def test_an_unreachable_agent_is_not_rung_until_reachable_again() -> None:
     assert not originates(out)
     board, out = sb.step(board, sb.Reachable("agent1", True), at(2))
     assert [o.agent_id for o in originates(out)] == ["agent1"]
+
+
+# ---- a board that keeps no journal (a simulated day's) -----------------------------------------
+def _a_call_answered_and_ended(board: sb.Board) -> list[sb.Command]:
+    out: list[sb.Command] = []
+    board, more = queued(board, "c1", 0.0, number="+79161234567")
+    out += more
+    leg = leg_for(more).channel_id
+    for event, seconds in ((sb.LegAnswered(leg), 2.0), (sb.OnCall("c1", ev.CallerHungUp("16")), 60.0)):
+        board, more = sb.step(board, event, at(seconds))
+        out += more
+    board, more = sb.step(board, sb.LegGone(leg, "Normal Clearing"), at(60.5))
+    return out + more
+
+
+def test_a_board_without_a_journal_writes_no_call_events_places_nor_memories_and_nothing_else_changes() -> (
+    None
+):
+    board = fresh("agent1")
+    kept = _a_call_answered_and_ended(board)
+    quiet = replace(board, rules=replace(board.rules, journal=False))
+    without = _a_call_answered_and_ended(quiet)
+    journal = (CallEventRecord, PlaceRecord, PersonRecord)
+    dropped = [c for c in kept if isinstance(c, sb.Write) and isinstance(c.record, journal)]
+    assert {type(c.record) for c in dropped} == set(journal)  # the call wrote each kind with one
+    assert without == [c for c in kept if c not in dropped]
+    assert any(isinstance(c, sb.Write) and isinstance(c.record, CallRecord) for c in without)
+    assert any(isinstance(c, sb.Write) and isinstance(c.record, AgentStateRecord) for c in without)
