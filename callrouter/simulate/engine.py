@@ -114,7 +114,7 @@ class Simulation(Model):
         # heap (which then holds only what happens on the way, a few hundred events, not
         # the tens of thousands), and each next event is the earlier of the two.
         planned, self.heap = sorted(self.heap, reverse=True), []
-        heap, pop = self.heap, heapq.heappop
+        heap, pop, wake = self.heap, heapq.heappop, d.WAKE
         handlers = self._handlers()
         limit = self.end_of_day + d.HORIZON
         hour, told = timedelta(hours=1), self.progress or (lambda _: None)
@@ -130,7 +130,7 @@ class Simulation(Model):
                 report += hour * ((at - report) // hour + 1)
                 told(report - hour)
             self.now = at
-            if kind != d.WAKE:
+            if kind != wake:
                 self.people_events -= 1
             handlers[kind](subject, detail)
         self._close()

@@ -51,7 +51,12 @@ class Model:
         heapq.heappush(self.heap, (self.now if self.now > at else at, self.seq, kind, subject, detail))
 
     def after(self, seconds: float, kind: int, subject: Any = None, detail: Any = None) -> None:
-        self.push(self.now + timedelta(seconds=seconds), kind, subject, detail)
+        """``push`` ``seconds`` from now (never less than 0: never before now)."""
+        self.seq += 1
+        if kind != d.WAKE:
+            self.people_events += 1
+        at = self.now + timedelta(seconds=seconds) if seconds > 0 else self.now
+        heapq.heappush(self.heap, (at, self.seq, kind, subject, detail))
 
     # ---- the switchboard's commands carried out -------------------------------------------------
     def _commands(self) -> dict[type, Callable[[Any], None]]:
@@ -92,18 +97,19 @@ class Model:
         channel = self.channels.get(channel_id)
         if channel is None:
             return  # a callback's call to its person (bridged when it answers)
-        match command.command:
-            case cmd.Play(media, playback_id):
-                channel.playing = playback_id
-                self.after(self.timing.prompt_seconds * len(media), d.PLAYED, channel_id, playback_id)
-                self.heard(channel_id, channel, media)
-            case cmd.StopPlayback(playback_id) if channel.playing == playback_id:
+        done = command.command
+        if isinstance(done, cmd.Play):  # the most of them
+            channel.playing = done.playback_id
+            self.after(self.timing.prompt_seconds * len(done.media), d.PLAYED, channel_id, done.playback_id)
+            self.heard(channel_id, channel, done.media)
+        elif isinstance(done, cmd.StopPlayback):
+            if channel.playing == done.playback_id:
                 channel.playing = None
-            case sb.JoinBridge():
-                channel.talking = True
-                self.after(draw(self.draws.handle, channel.person.stream.handle), d.TALK_END, channel_id)
-            case cmd.Hangup() | cmd.ContinueInDialplan():
-                self.after(0, d.GONE, channel_id, "Normal Clearing")
+        elif isinstance(done, sb.JoinBridge):
+            channel.talking = True
+            self.after(draw(self.draws.handle, channel.person.stream.handle), d.TALK_END, channel_id)
+        elif isinstance(done, cmd.Hangup | cmd.ContinueInDialplan):
+            self.after(0, d.GONE, channel_id, "Normal Clearing")
 
     def heard(self, channel_id: str, channel: Channel, media: tuple[str, ...]) -> None:
         """A callback offered (the first time: taken or not), or the number read back (confirmed)."""
