@@ -32,7 +32,7 @@ from callrouter.core.board_commands import (
     Write,
 )
 from callrouter.core.board_events import Arrived
-from callrouter.core.call_state import Call
+from callrouter.core.call_state import Call, Phase
 from callrouter.core.callbacks import Callback
 from callrouter.core.estimate import estimate_minutes
 from callrouter.core.evolve import evolve
@@ -130,7 +130,7 @@ def _settle(s: _Step) -> None:
         after, commands = calls.decide(call, event, s.now, plan)
         s.put("calls", channel_id, after)
         _carry_out(s, channel_id, commands)
-        if after.ended and channel_id in s.board.calls:
+        if after.phase is Phase.ENDED and channel_id in s.board.calls:  # ``ended``, without a call
             _call_over(s, channel_id)
 
 

@@ -7,6 +7,7 @@ gone (no answer, ring timeout, a failed originate: all treated as no answer).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from callrouter.core import call_events as ev
@@ -47,32 +48,34 @@ def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> N
     """Apply a centre transition; its commands become call events and I/O.
     ``joining``: the entry this transition took (it may overflow at once)."""
     centre, commands = result
-    queued = s.board.centre.queue.entries
-
-    def before(entry_id: str) -> QueueEntry | None:  # the entry as it was (for its record)
-        entry = queued.get(entry_id)
-        return joining if entry is None and joining is not None and joining.entry_id == entry_id else entry
-
+    queued = s.board.centre.queue.entries  # as they were (for the records of those that leave it)
     s.set(centre=centre)
     for command in commands:
-        match command:
+        match command:  # the most frequent first
+            case cc.AgentChanged(agent, reason):
+                _agent_changed(s, agent, reason)
             case cc.RingAgent(agent_id, entry_id):
                 _ring(s, agent_id, entry_id)
+            case cc.Connect(agent_id, entry_id):
+                _connected(s, _before(queued, joining, entry_id), entry_id, agent_id)
             case cc.CancelRing(_, entry_id):
                 leg_channel = s.board.leg_of.get(entry_id)
                 if leg_channel is not None:
                     s.out.append(HangupLeg(leg_channel, "caller left"))
-            case cc.Connect(agent_id, entry_id):
-                _connected(s, before(entry_id), entry_id, agent_id)
             case cc.OverflowEntry(entry_id, reason):
-                if (entry := before(entry_id)) is not None and entry_id not in s.board.callbacks:
+                entry = _before(queued, joining, entry_id)
+                if entry is not None and entry_id not in s.board.callbacks:
                     _place(s, entry, PlaceState.OVERFLOWED)
                 s.deadline(("entry", entry_id), None)
                 channel_id = s.board.entries.get(entry_id)
                 if channel_id is not None:
                     s.pending.append((channel_id, ev.Overflowed(reason)))
-            case cc.AgentChanged(agent, reason):
-                _agent_changed(s, agent, reason)
+
+
+def _before(queued: Mapping[str, QueueEntry], joining: QueueEntry | None, entry_id: str) -> QueueEntry | None:
+    """The entry as it was before the transition (for its record): in the queue, or joining it."""
+    entry = queued.get(entry_id)
+    return joining if entry is None and joining is not None and joining.entry_id == entry_id else entry
 
 
 def _connected(s: _Step, entry: QueueEntry | None, entry_id: str, agent_id: str) -> None:

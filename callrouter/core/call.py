@@ -150,7 +150,7 @@ def arrive(
 
 
 def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
-    if call.ended:
+    if call.phase is Phase.ENDED:  # ``call.ended``, without a call: for every event
         return call, []
     match event:
         case CallerHungUp(cause) | ChannelGone(cause):

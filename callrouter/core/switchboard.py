@@ -199,25 +199,25 @@ def step(board: Board, event: Event, now: datetime, *, in_place: bool = False) -
 
 def _event(s: _Step, event: Event) -> None:
     board, now = s.board, s.now
-    match event:
+    match event:  # the most frequent first (a call's own events are ``step``'s)
+        case Wake():
+            _wake(s)
         case Arrived():
             _arrived(s, event)
-        case OnCall(channel_id, ev.CommandFailed() as failed) if channel_id in board.dials:
-            dialler.not_bridged(s, channel_id, failed)  # a callback's person's channel
-        case OnCall(channel_id, call_event):
-            s.pending.append((channel_id, call_event))
         case LegAnswered(channel_id):
             _leg_answered(s, channel_id)
         case LegGone(channel_id, cause):
             _leg_gone(s, channel_id, cause)
+        case OnCall(channel_id, ev.CommandFailed() as failed) if channel_id in board.dials:
+            dialler.not_bridged(s, channel_id, failed)  # a callback's person's channel
+        case OnCall(channel_id, call_event):
+            s.pending.append((channel_id, call_event))
         case AgentCommand():
             _agent_command(s, event)
         case Reachable() | Reprioritise() | RestoreAgents():
             _centre_event(s, event)
         case StillThere(channel_ids):
             _hang_up_lingering(s, channel_ids)
-        case Wake():
-            _wake(s)
         case Adopt(found, stray, stored, talking, complete):
             _adopt(s, found, stray, stored, talking, complete)
         case Remember(people):
