@@ -253,7 +253,7 @@ def _place_of(entry: QueueEntry) -> Place:
 
 def _take(s: _Step, channel_id: str, entry: QueueEntry) -> None:
     s.put("entries", entry.entry_id, channel_id)
-    _centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
+    _centre(s, cc.join(s.board.centre, entry, s.now))
     taken = s.board.centre.queue.entries.get(entry.entry_id)
     if taken is not None:
         _place(s, taken, PlaceState.WAITING)

@@ -7,7 +7,6 @@ gone (no answer, ring timeout, a failed originate: all treated as no answer).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 
 from callrouter.core import call_events as ev
@@ -44,11 +43,10 @@ RING_GRACE_SECONDS = 5.0
 RING_LOST = "its end lost while the router's connection to Asterisk was away"
 
 
-def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> None:
-    """Apply a centre transition; its commands become call events and I/O.
-    ``joining``: the entry this transition took (it may overflow at once)."""
+def _centre(s: _Step, result: cc.Result) -> None:
+    """Apply a centre transition; its commands become call events and I/O (a place
+    connected or overflowed comes with itself as it was, for its record)."""
     centre, commands = result
-    queued = s.board.centre.queue.entries  # as they were (for the records of those that leave it)
     s.set(centre=centre)
     for command in commands:
         match command:  # the most frequent first
@@ -56,26 +54,19 @@ def _centre(s: _Step, result: cc.Result, joining: QueueEntry | None = None) -> N
                 _agent_changed(s, agent, reason)
             case cc.RingAgent(agent_id, entry_id):
                 _ring(s, agent_id, entry_id)
-            case cc.Connect(agent_id, entry_id):
-                _connected(s, _before(queued, joining, entry_id), entry_id, agent_id)
+            case cc.Connect(agent_id, entry_id, entry):
+                _connected(s, entry, entry_id, agent_id)
             case cc.CancelRing(_, entry_id):
                 leg_channel = s.board.leg_of.get(entry_id)
                 if leg_channel is not None:
                     s.out.append(HangupLeg(leg_channel, "caller left"))
-            case cc.OverflowEntry(entry_id, reason):
-                entry = _before(queued, joining, entry_id)
+            case cc.OverflowEntry(entry_id, reason, entry):
                 if entry is not None and entry_id not in s.board.callbacks:
                     _place(s, entry, PlaceState.OVERFLOWED)
                 s.deadline(("entry", entry_id), None)
                 channel_id = s.board.entries.get(entry_id)
                 if channel_id is not None:
                     s.pending.append((channel_id, ev.Overflowed(reason)))
-
-
-def _before(queued: Mapping[str, QueueEntry], joining: QueueEntry | None, entry_id: str) -> QueueEntry | None:
-    """The entry as it was before the transition (for its record): in the queue, or joining it."""
-    entry = queued.get(entry_id)
-    return joining if entry is None and joining is not None and joining.entry_id == entry_id else entry
 
 
 def _connected(s: _Step, entry: QueueEntry | None, entry_id: str, agent_id: str) -> None:
@@ -236,7 +227,7 @@ def _dropped(s: _Step, leg: Leg, channel_id: str | None) -> bool:
     _max_wait_from(s, entry)  # as at its join, or at the end of its grace
     _unremember_answer(s, leg, entry)
     s.pending.append((channel_id, ev.AgentDropped(leg.agent_id)))
-    _centre(s, result, entry)  # the next agent rung after the caller is back (its events in order)
+    _centre(s, result)  # the next agent rung after the caller is back (its events in order)
     return True
 
 

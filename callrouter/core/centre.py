@@ -19,7 +19,25 @@ from typing import cast
 
 from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
-from callrouter.core.evolve import evolve, quick_init
+from callrouter.core.centre_commands import (  # the commands, as ``centre``'s too
+    AgentChanged as AgentChanged,
+)
+from callrouter.core.centre_commands import (
+    CancelRing as CancelRing,
+)
+from callrouter.core.centre_commands import (
+    CentreCommand as CentreCommand,
+)
+from callrouter.core.centre_commands import (
+    Connect as Connect,
+)
+from callrouter.core.centre_commands import (
+    OverflowEntry as OverflowEntry,
+)
+from callrouter.core.centre_commands import (
+    RingAgent as RingAgent,
+)
+from callrouter.core.evolve import evolve
 from callrouter.core.queue import IdleKey, Pool, Queue, QueueEntry, idle_key
 from callrouter.core.records import ANSWERED
 
@@ -28,43 +46,6 @@ class EntryEnd(StrEnum):
     CONNECTED = "connected"
     LEFT = "left"  # the caller hung up while waiting (abandoned)
     OVERFLOWED = "overflowed"
-
-
-# ---- commands ----------------------------------------------------------------------
-@quick_init
-@dataclass(frozen=True)
-class RingAgent:
-    agent_id: str
-    entry_id: str
-
-
-@dataclass(frozen=True)
-class CancelRing:
-    agent_id: str
-    entry_id: str
-
-
-@quick_init
-@dataclass(frozen=True)
-class Connect:
-    agent_id: str
-    entry_id: str
-
-
-@dataclass(frozen=True)
-class OverflowEntry:
-    entry_id: str
-    reason: str  # "max_wait", "no_agents"
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class AgentChanged:
-    agent: Agent
-    reason: str
-
-
-CentreCommand = RingAgent | CancelRing | Connect | OverflowEntry | AgentChanged
 
 
 @dataclass(frozen=True)
@@ -93,8 +74,8 @@ class Centre(Pool):
     available: AbstractSet[str] = field(init=False, compare=False, repr=False)
     idle_order: list[IdleKey] = field(init=False, compare=False, repr=False)
     serving: Mapping[tuple[str, str], int] = field(init=False, compare=False, repr=False)
-    # ``owning()``: the agents and their indexes are this centre's own, changed where they
-    # are by ``_with_agent`` (no copy of them per change, which grows with the agents); the
+    # ``owning()``: the agents and their indexes, the queue and the outcomes are this centre's
+    # own, changed where they are (no copy of them per change, which grows with them); the
     # centre it was made from, and every one before, must not be used again. A simulated
     # day's switchboard steps so (``board._Step``'s ``in_place``); a router never does.
     owned: bool = field(default=False, compare=False, repr=False)
@@ -119,7 +100,8 @@ class Centre(Pool):
         return self._copied(owned=False)
 
     def _copied(self, owned: bool) -> Centre:
-        copied = evolve(self, agents=dict(self.agents), owned=owned)
+        queue = self.queue.owning() if owned else self.queue.disowned()
+        copied = evolve(self, agents=dict(self.agents), queue=queue, ended=dict(self.ended), owned=owned)
         object.__setattr__(copied, "available", set(self.available) if owned else frozenset(self.available))
         object.__setattr__(copied, "idle_order", list(self.idle_order))
         object.__setattr__(copied, "serving", dict(self.serving))
@@ -171,7 +153,14 @@ class Centre(Pool):
 
     def _end(self, entry_id: str, how: EntryEnd) -> Centre:
         queue, _ = self.queue.leave(entry_id)
+        if self.owned:  # the queue left in place
+            cast(dict[str, EntryEnd], self.ended)[entry_id] = how
+            return self
         return evolve(self, queue=queue, ended={**self.ended, entry_id: how})
+
+    def _queued(self, queue: Queue) -> Centre:
+        """The centre with this queue (itself, for an owned one: changed in place)."""
+        return self if queue is self.queue else evolve(self, queue=queue)
 
 
 LOGGED_OUT, IDLE = AgentState.LOGGED_OUT, AgentState.IDLE
@@ -193,17 +182,19 @@ Result = tuple[Centre, list[CentreCommand]]
 def join(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
     rules = centre.topics.get(entry.topic, NO_TOPIC_RULES)
     if rules.overflow_when_no_agents and not centre.serving.get((entry.topic, entry.language)):
-        return evolve(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), [
-            OverflowEntry(entry.entry_id, "no_agents")
-        ]
-    centre = evolve(centre, queue=centre.queue.join(entry))
+        overflowed: list[CentreCommand] = [OverflowEntry(entry.entry_id, "no_agents", entry)]
+        if centre.owned:
+            cast(dict[str, EntryEnd], centre.ended)[entry.entry_id] = EntryEnd.OVERFLOWED
+            return centre, overflowed
+        return evolve(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), overflowed
+    centre = centre._queued(centre.queue.join(entry))
     return dispatch(centre, now)
 
 
 def retake(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
     """A queued entry is held by another call now (the same person called again),
     maybe at a higher priority."""
-    centre = evolve(centre, queue=centre.queue.update(entry))
+    centre = centre._queued(centre.queue.update(entry))
     return dispatch(centre, now)
 
 
@@ -230,7 +221,7 @@ def agent_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime) 
         return centre, [CancelRing(agent_id, entry_id)]
     agent = ag.answered(agent, now, entry_id)
     centre = centre._with_agent(agent)._end(entry_id, EntryEnd.CONNECTED)
-    return centre, [Connect(agent_id, entry_id), AgentChanged(agent, ANSWERED)]
+    return centre, [Connect(agent_id, entry_id, entry), AgentChanged(agent, ANSWERED)]
 
 
 def agent_not_answered(centre: Centre, agent_id: str, entry_id: str, now: datetime, reason: str) -> Result:
@@ -257,7 +248,7 @@ def _ring_over(
     centre = centre._with_agent(agent)
     entry = centre.queue.entries.get(entry_id)
     if entry is not None:
-        centre = evolve(centre, queue=centre.queue.update(evolve(entry, offered_to=None)))
+        centre = centre._queued(centre.queue.update(evolve(entry, offered_to=None)))
     centre, more = dispatch(centre, now)
     return centre, [AgentChanged(agent, reason), *more]
 
@@ -271,7 +262,7 @@ def dropped(centre: Centre, agent_id: str, entry: QueueEntry, now: datetime, rea
         return centre, []
     agent = ag.dropped(agent, now, entry.entry_id, f"auto-pause: {reason}")
     centre = forget_ended(centre._with_agent(agent), [entry.entry_id])
-    centre = evolve(centre, queue=centre.queue.join(evolve(entry, offered_to=None)))
+    centre = centre._queued(centre.queue.join(evolve(entry, offered_to=None)))
     centre, more = dispatch(centre, now)
     return centre, [AgentChanged(agent, reason), *more]
 
@@ -327,7 +318,7 @@ def set_reachable(centre: Centre, agent_id: str, reachable: bool, now: datetime)
 
 
 def reprioritise(centre: Centre, entry_id: str, priority: int, now: datetime) -> Result:
-    centre = evolve(centre, queue=centre.queue.reprioritise(entry_id, priority))
+    centre = centre._queued(centre.queue.reprioritise(entry_id, priority))
     return dispatch(centre, now)
 
 
@@ -343,7 +334,7 @@ def tick(centre: Centre, now: datetime) -> Result:
         due = max_wait_due(centre, entry)
         if due is not None and entry.offered_to is None and now >= due:
             centre = centre._end(entry.entry_id, EntryEnd.OVERFLOWED)
-            commands.append(OverflowEntry(entry.entry_id, "max_wait"))
+            commands.append(OverflowEntry(entry.entry_id, "max_wait", entry))
     centre, more = dispatch(centre, now)
     return centre, commands + more
 
@@ -372,7 +363,7 @@ def overflow(centre: Centre, entry_id: str, reason: str) -> Result:
     entry = centre.queue.entries.get(entry_id)
     if entry is None or entry.offered_to is not None:
         return centre, []
-    return centre._end(entry_id, EntryEnd.OVERFLOWED), [OverflowEntry(entry_id, reason)]
+    return centre._end(entry_id, EntryEnd.OVERFLOWED), [OverflowEntry(entry_id, reason, entry)]
 
 
 def dispatch(centre: Centre, now: datetime) -> Result:
@@ -383,9 +374,8 @@ def dispatch(centre: Centre, now: datetime) -> Result:
         return centre, commands
     for entry, agent in centre.queue.assign(centre):
         agent = ag.offer(agent, now, entry.entry_id)
-        centre = evolve(
-            centre._with_agent(agent), queue=centre.queue.update(evolve(entry, offered_to=agent.agent_id))
-        )
+        centre = centre._with_agent(agent)
+        centre = centre._queued(centre.queue.update(evolve(entry, offered_to=agent.agent_id)))
         commands += [RingAgent(agent.agent_id, entry.entry_id), AgentChanged(agent, "offered")]
     return centre, commands
 
@@ -395,7 +385,7 @@ def forget_ended(centre: Centre, entry_ids: Iterable[str]) -> Centre:
     forget = set(entry_ids)
     if not forget & centre.ended.keys():
         return centre
-    ended = dict(centre.ended)
+    ended = cast(dict[str, EntryEnd], centre.ended) if centre.owned else dict(centre.ended)
     for entry_id in forget:
         ended.pop(entry_id, None)
-    return evolve(centre, ended=ended)
+    return centre if centre.owned else evolve(centre, ended=ended)

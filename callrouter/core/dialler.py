@@ -104,7 +104,7 @@ def schedule(s: _Step, callback: Callback) -> None:
     waiting = replace(callback, stage=Stage.WAITING, due_at=None, agent=None, person_leg=None)
     s.put("callbacks", waiting.callback_id, waiting)
     entry = cbs.entry_of(waiting)
-    board_centre._centre(s, cc.join(s.board.centre, entry, s.now), joining=entry)
+    board_centre._centre(s, cc.join(s.board.centre, entry, s.now))
     if entry.entry_id not in s.board.centre.queue:  # nobody logged in serves its topic: later
         _not_now(s, waiting, cbs.CLOSED_RECHECK, "no agent for its topic")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from callrouter.core.agents import Agent
 from callrouter.core.evolve import evolve, quick_init
@@ -67,6 +68,10 @@ class Queue:
     # One person holds one place, so every arrival asks; with hundreds waiting, a scan
     # of every entry for each was the step's biggest cost.
     callers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+    # ``owning()``: the entries and the index are this queue's own, changed where they are
+    # by join, leave and update, which return the queue itself (a simulated day's centre's
+    # queue, ``Centre.owning``); the queue it was made from must not be used again.
+    owned: bool = field(default=False, compare=False, repr=False)
 
     @classmethod
     def empty(cls) -> Queue:
@@ -98,6 +103,18 @@ class Queue:
             object.__setattr__(self, "callers", callers)
         return callers
 
+    def owning(self) -> Queue:
+        """This queue with entries and index of its own, changed in place from then on."""
+        return self if self.owned else self._copied(owned=True)
+
+    def disowned(self) -> Queue:
+        """A copy of an owned queue that copies again at every change."""
+        return self._copied(owned=False)
+
+    def _copied(self, owned: bool) -> Queue:
+        callers = dict(self.callers) if self.callers is not None else None
+        return Queue(dict(self.entries), self.next_seq, callers, owned)
+
     def join(self, entry: QueueEntry) -> Queue:
         if entry.entry_id in self.entries:
             raise QueueError(f"entry {entry.entry_id} is already queued")
@@ -105,6 +122,12 @@ class Queue:
         if key is not None and key in callers:
             raise QueueError("this caller already holds a place in the queue")
         stamped = evolve(entry, seq=self.next_seq)
+        if self.owned:
+            cast(dict[str, QueueEntry], self.entries)[entry.entry_id] = stamped
+            if key is not None and self.callers is not None:
+                cast(dict[str, str], self.callers)[key] = entry.entry_id
+            object.__setattr__(self, "next_seq", self.next_seq + 1)
+            return self
         held = {**callers, key: entry.entry_id} if key is not None else callers
         kept = held if self.callers is not None else None  # not kept where a key is held twice
         return Queue({**self.entries, entry.entry_id: stamped}, self.next_seq + 1, kept)
@@ -112,6 +135,12 @@ class Queue:
     def leave(self, entry_id: str) -> tuple[Queue, QueueEntry]:
         if entry_id not in self.entries:
             raise QueueError(f"entry {entry_id} is not queued")
+        if self.owned:
+            gone = cast(dict[str, QueueEntry], self.entries).pop(entry_id)
+            key = gone.caller_key
+            if key is not None and self.callers is not None and self.callers.get(key) == entry_id:
+                del cast(dict[str, str], self.callers)[key]
+            return self, gone
         rest = dict(self.entries)
         gone = rest.pop(entry_id)
         return Queue(rest, self.next_seq, self._without(gone)), gone
@@ -120,6 +149,11 @@ class Queue:
         was = self.entries.get(entry.entry_id)
         if was is None:
             raise QueueError(f"entry {entry.entry_id} is not queued")
+        if self.owned:
+            cast(dict[str, QueueEntry], self.entries)[entry.entry_id] = entry
+            if was.caller_key != entry.caller_key:  # a place changed hands: its index built anew
+                object.__setattr__(self, "callers", None)
+            return self
         entries = {**self.entries, entry.entry_id: entry}
         if was.caller_key == entry.caller_key:
             return Queue(entries, self.next_seq, self.callers)

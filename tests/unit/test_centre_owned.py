@@ -1,9 +1,11 @@
 """A centre's agents are indexed (who is free, in idle order; who serves what), and
-a simulated day changes them in place (``Centre.owning``) rather than copying them
-for every change. On random agents and random runs of the centre's transitions:
-the owned centre ends exactly where the copied one does, each step's commands are
-the same, and the indexes are those built from scratch; matching by the idle
-order finds the pairs the rules before the index found by reading every agent."""
+a simulated day changes them, its queue and its outcomes in place (``Centre.owning``)
+rather than copying them for every change. On random agents and random runs of the
+centre's transitions: the owned centre ends exactly where the copied one does, each
+step's commands are the same (a place connected or overflowed comes with itself as
+it was), a copied centre is never changed, and the indexes are those built from
+scratch; matching by the idle order finds the pairs the rules before the index
+found by reading every agent."""
 
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ def test_an_owned_centre_changes_exactly_as_a_copied_one(pool: list[Agent], run:
         if agent_id not in copied.agents:
             continue
         kept, before = copied, dict(copied.agents)
+        was, ended = dict(copied.queue.entries), dict(copied.ended)
         try:
             copied, said = apply(copied, op, agent_id, n, at)
         except AgentStateError:
@@ -88,10 +91,19 @@ def test_an_owned_centre_changes_exactly_as_a_copied_one(pool: list[Agent], run:
         owned, told = apply(owned, op, agent_id, n, at)
         assert told == said, op
         assert owned.owned and dict(owned.agents) == dict(copied.agents) and owned.queue == copied.queue
+        assert owned.queue.owned and dict(owned.ended) == dict(copied.ended)
         assert indexes(owned) == indexes(copied)
         rebuilt = cc.Centre(copied.queue, dict(copied.agents))
         assert indexes(copied) == indexes(rebuilt), "the indexes are those built from scratch"
         assert dict(kept.agents) == before, "a copied centre is never changed"
+        assert dict(kept.queue.entries) == was and dict(kept.ended) == ended
+        for command in (c for c in told if isinstance(c, cc.Connect | cc.OverflowEntry)):
+            assert command.entry is not None and command.entry == was[command.entry_id], "as it was"
+        for key, entry_id in (owned.queue.callers or {}).items():
+            assert owned.queue.entries[entry_id].caller_key == key, "the owned queue's index holds"
+        assert {e.caller_key for e in owned.queue.entries.values() if e.caller_key} == set(
+            owned.queue._callers()
+        )
 
 
 def reference(queue: Queue, everyone: list[Agent]) -> list[tuple[QueueEntry, Agent]]:
