@@ -152,6 +152,14 @@ def arrive(
 def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
     if call.phase is Phase.ENDED:  # ``call.ended``, without a call: for every event
         return call, []
+    if type(event) in _IN_ANY_PHASE:  # the rest (most events) go by the call's phase at once
+        return _in_any_phase(call, event, now, plan)
+    return _by_phase(call, event, now, plan)
+
+
+def _in_any_phase(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
+    """The events decided whatever the call's phase: its end, a command failed, its
+    maximum duration; and the answer, in the phase that waits for it."""
     match event:
         case CallerHungUp(cause) | ChannelGone(cause):
             return gone(call, now, plan, cause)
@@ -169,6 +177,13 @@ def decide(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resul
             return finish(call, now, outcome, "maximum call duration")
         case Answered() if call.phase is Phase.ANSWERING:
             return _answered(call, now, plan)
+    return _by_phase(call, event, now, plan)
+
+
+_IN_ANY_PHASE = frozenset({CallerHungUp, ChannelGone, CommandFailed, MaxDurationReached, Answered})
+
+
+def _by_phase(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Result:
     if call.phase is Phase.RESULTS and call.results is not None:
         topic = call.results.consult_topic
         return rc.decide(call, event, now, plan, lambda c: join(c, now, plan, topic, "results consult"))
