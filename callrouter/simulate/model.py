@@ -55,7 +55,7 @@ class Model:
         self.seq += 1
         if kind != d.WAKE:
             self.people_events += 1
-        at = self.now + timedelta(seconds=seconds) if seconds > 0 else self.now
+        at = self.now + timedelta(0, seconds) if seconds > 0 else self.now  # (days, seconds): sooner
         heapq.heappush(self.heap, (at, self.seq, kind, subject, detail))
 
     # ---- the switchboard's commands carried out -------------------------------------------------
