@@ -54,9 +54,10 @@ class Rules:
     # This router process's mark on the channels it originates ("": none): a restarted
     # router's never share an id with its predecessor's rings still in Asterisk.
     run: str = ""
-    # False: no call's events, place's records nor person's memories are written (a
-    # simulated day reads none of them: a tenth of its writes, and their cost); a router's
-    # journal is always whole.
+    # False: a call's own timeline (the events its decisions log), places' records and
+    # people's memories are not written (a simulated day reads none of them: a tenth of its
+    # writes, and their cost); the board's few other events still are. A router's journal
+    # is always whole.
     journal: bool = True
 
     def originated(self, name: str) -> str:

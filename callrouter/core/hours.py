@@ -32,8 +32,8 @@ SEARCH = timedelta(days=366)
 ONE_DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 CLOCK = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
-DAY_END = ("24:00", "24:00:00")
-DAYS_KEPT = 8  # days whose stretches ``Hours.is_open`` keeps  # as an end only: midnight, the end of the day
+DAY_END = ("24:00", "24:00:00")  # as an end only: midnight, the end of the day
+DAYS_KEPT = 8  # days whose stretches ``Hours.is_open`` keeps
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class Hours:
     weekly: dict[str, tuple[Span, ...]]  # day name -> open spans; a missing day is closed
     holidays: frozenset[date] = frozenset()
     # The wall-clock stretches that may hold an instant of each day, worked out once a day
-    # (every call of a line with hours asks ``is_open``); the latest few days kept.
+    # (every call of a line with hours asks ``is_open``); the latest few days kept. Made
+    # anew with each ``Hours`` (never copied with ``evolve``, which would share it).
     _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )

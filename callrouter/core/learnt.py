@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-MOST = 200_000  # entries a table keeps: past this, the oldest learnt are forgotten first
+MOST = 200_000  # entries a table keeps: one that would go past it forgets all it had first
 
 
 class Learnt(Generic[K, V]):
@@ -34,10 +34,10 @@ class Learnt(Generic[K, V]):
         return self.known.get(key)
 
     def learn(self, found: Iterable[tuple[K, V]]) -> None:
-        known = self.known
-        known.update(found)
-        while len(known) > self.most:
-            del known[next(iter(known))]
+        batch = dict(found)
+        if len(self.known) + len(batch) > self.most:  # the newest kept, the rest forgotten at once
+            self.known.clear()
+        self.known.update(batch)
 
     def forget(self) -> None:
         self.known.clear()

@@ -11,21 +11,22 @@ each batch as it comes (``take``, between events) and the core learns it. One no
 back yet is worked out by the switchboard as always: the day is the same either
 way, only sooner.
 
-Not started where it cannot help or may not run: fewer than ``AT_LEAST`` people,
-one CPU, or inside a worker process of a pool (each replication already has its
-core, and a pool's workers may not have children of their own).
+Not started where it cannot help: fewer than ``AT_LEAST`` people, one CPU to run
+on, or inside a pool's worker (``workers.IN_A_WORKER``: each replication has its
+CPU already) or a daemon process.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
 from callrouter.core import call, numbers, repeat
 from callrouter.core.repeat import RepeatRules
-from callrouter.simulate.workers import end_with
+from callrouter.simulate import workers
 
 AT_LEAST = 2_000  # people: below this, the fork costs about what it saves
 BATCH = 1_000
@@ -43,7 +44,7 @@ class Ahead:
     def __init__(self, pairs: Sequence[Pair], rules: RepeatRules, node: str, channels: Sequence[str]) -> None:
         context = multiprocessing.get_context("fork")
         self.conn, theirs = context.Pipe(duplex=False)
-        work = (pairs, rules, node, channels, theirs, os.getpid())
+        work = (pairs, rules, node, channels, theirs, self.conn, os.getpid())
         self.process = context.Process(target=_work_out, args=work, daemon=True)
         self.process.start()
         theirs.close()
@@ -55,7 +56,9 @@ class Ahead:
     ) -> Ahead | None:
         """Started where it helps (see the module's text), else None. ``pairs``: the people's
         numbers in the order of their first calls; ``channels``: the calls' channels, in order."""
-        if len(pairs) < AT_LEAST or (os.cpu_count() or 1) < 2 or multiprocessing.current_process().daemon:
+        if len(pairs) < AT_LEAST or len(os.sched_getaffinity(0)) < 2:
+            return None
+        if workers.IN_A_WORKER or multiprocessing.current_process().daemon:
             return None
         try:
             return cls(pairs, rules, node, channels)
@@ -93,24 +96,31 @@ def _work_out(
     node: str,
     channels: Sequence[str],
     conn: Connection,
+    theirs: Connection,
     parent: int,
 ) -> None:
     """In the second process: person by person (with the day's calls' channels alongside,
-    as many of each), in batches of ``BATCH``."""
-    end_with(parent)
+    as many of each), in batches of ``BATCH``; ended with the day (or its command), quietly."""
+    workers.end_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle
+    theirs.close()  # the day's end of the pipe: if the day goes, a send fails
     batch: Batch = ([], [], [])
-    for n in range(max(len(pairs), len(channels))):
-        if n < len(pairs):
-            number, country = pairs[n]
-            normalised = numbers.normalise(number, country)
-            batch[0].append(((number, country), normalised))
-            if normalised.e164 is not None:  # the key of a withheld caller's asserted number is this one
-                batch[1].append(((rules.secret, normalised.e164), rules.key_of(normalised.e164)))
-        if n < len(channels):
-            batch[2].append(((node, channels[n]), call.call_id_for(node, channels[n])))
-        if n % BATCH == BATCH - 1:
-            conn.send(batch)
-            batch = ([], [], [])
-    conn.send(batch)
-    conn.send(None)
-    conn.close()
+    try:
+        for n in range(max(len(pairs), len(channels))):
+            if n < len(pairs):
+                number, country = pairs[n]
+                normalised = numbers.normalise(number, country)
+                batch[0].append(((number, country), normalised))
+                if normalised.e164 is not None:  # the key of a withheld caller's asserted number is this one
+                    batch[1].append(((rules.secret, normalised.e164), rules.key_of(normalised.e164)))
+            if n < len(channels):
+                batch[2].append(((node, channels[n]), call.call_id_for(node, channels[n])))
+            if n % BATCH == BATCH - 1:
+                conn.send(batch)
+                batch = ([], [], [])
+        conn.send(batch)
+        conn.send(None)
+    except OSError:  # the day is over (its end of the pipe closed): nothing more to send
+        pass
+    finally:
+        conn.close()

@@ -317,12 +317,16 @@ def simulate(
     # What exists now (the config, the scenario) lives through the day: the collector is
     # told to skip it (``freeze``), and runs far less often than it would (the day's own
     # objects are mostly records kept to its end, or gone within a step): a 5,000-call
-    # day's collections found no garbage (its one cycle, the simulation, goes after it).
+    # day's collections found no garbage but the simulation itself, whose handlers hold it
+    # (a cycle): it is taken apart after the day, so nothing of it waits for a collection
+    # (a later day's freeze would keep it for that day: days run one after another).
     gc.freeze()
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], GC_EVERY), *threshold[1:])
+    simulation = Simulation(scenario, observe, people, progress)
     try:
-        return Simulation(scenario, observe, people, progress).run()
+        return simulation.run()
     finally:
+        simulation.__dict__.clear()
         gc.set_threshold(*threshold)
         gc.unfreeze()

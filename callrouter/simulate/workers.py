@@ -24,11 +24,23 @@ def pool(workers: int) -> ProcessPoolExecutor:
     whose death, not this process's, the signal would follow). Made from the main
     thread: the signal follows the thread that forked the worker."""
     context = multiprocessing.get_context("fork")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=end_with, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=in_a_worker, initargs=(os.getpid(),))
+
+
+# True in a pool's worker (``pool``): a day there has its own CPU, and starts no helper
+# process of its own (``ahead``). A pool's workers are not daemons (Python 3.11).
+IN_A_WORKER = False
+
+
+def in_a_worker(parent: int) -> None:
+    """A pool's worker's start: it says so, and ends with the process that made it."""
+    global IN_A_WORKER
+    IN_A_WORKER = True
+    end_with(parent)
 
 
 def end_with(parent: int) -> None:
-    """In the worker (a pool's, or ``ahead``'s), first: SIGTERM when the process that made it ends."""
+    """In a worker (a pool's, or ``ahead``'s), first: SIGTERM when the process that made it ends."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

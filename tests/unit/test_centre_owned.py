@@ -22,8 +22,13 @@ from tests.unit.test_queue_index import LANGS, T0, TOPICS, agents, queues
 
 OPERATIONS = (
     "login", "logout", "pause", "resume", "join", "leave", "answer", "no_answer", "drop", "end",
-    "wrap_up_over", "unreachable", "reachable",
+    "wrap_up_over", "unreachable", "reachable", "overflow", "tick", "retake", "reprioritise",
 )  # fmt: skip
+# A wait that overflows after 30 s (``tick``), and one that overflows at once with nobody logged in.
+RULES = {
+    "general": cc.TopicRules(max_wait=timedelta(seconds=30)),
+    "results": cc.TopicRules(overflow_when_no_agents=True),
+}
 steps = st.lists(
     st.tuples(st.sampled_from(OPERATIONS), st.integers(0, 30), st.integers(0, 9), st.integers(0, 20)),
     max_size=40,
@@ -61,6 +66,22 @@ def apply(centre: cc.Centre, op: str, agent_id: str, n: int, at: int) -> cc.Resu
             return cc.wrap_up_over(centre, agent_id, now)
         case "unreachable" | "reachable":
             return cc.set_reachable(centre, agent_id, op == "reachable", now)
+        case "overflow" | "tick" | "retake" | "reprioritise":
+            return _queue_op(centre, op, entry, at)
+    return centre, []
+
+
+def _queue_op(centre: cc.Centre, op: str, entry: QueueEntry | None, at: int) -> cc.Result:
+    now = T0 + timedelta(seconds=at)
+    match op:
+        case "overflow" if entry is not None:
+            return cc.overflow(centre, entry.entry_id, "max_wait")
+        case "tick":
+            return cc.tick(centre, now)
+        case "retake" if entry is not None:
+            return cc.retake(centre, evolve(entry, priority=entry.priority + 1, caller_key=f"q{at}"), now)
+        case "reprioritise" if entry is not None:
+            return cc.reprioritise(centre, entry.entry_id, at % 4, now)
     return centre, []
 
 
@@ -72,7 +93,7 @@ def indexes(centre: cc.Centre) -> tuple[object, ...]:
 @settings(max_examples=300)
 @given(agents(), steps)
 def test_an_owned_centre_changes_exactly_as_a_copied_one(pool: list[Agent], run: list[tuple]) -> None:  # type: ignore[type-arg]
-    copied = cc.Centre(Queue.empty(), {a.agent_id: a for a in pool})
+    copied = cc.Centre(Queue.empty(), {a.agent_id: a for a in pool}, RULES)
     owned = copied.owning()
     for op, agent_n, n, at in run:
         agent_id = f"a{agent_n}"
@@ -98,7 +119,9 @@ def test_an_owned_centre_changes_exactly_as_a_copied_one(pool: list[Agent], run:
         assert dict(kept.agents) == before, "a copied centre is never changed"
         assert dict(kept.queue.entries) == was and dict(kept.ended) == ended
         for command in (c for c in told if isinstance(c, cc.Connect | cc.OverflowEntry)):
-            assert command.entry is not None and command.entry == was[command.entry_id], "as it was"
+            assert command.entry is not None and command.entry.entry_id == command.entry_id
+            if command.entry_id in was:  # not one that overflowed as it joined
+                assert command.entry == was[command.entry_id], "as it was"
         for key, entry_id in (owned.queue.callers or {}).items():
             assert owned.queue.entries[entry_id].caller_key == key, "the owned queue's index holds"
         assert {e.caller_key for e in owned.queue.entries.values() if e.caller_key} == set(
@@ -157,3 +180,18 @@ def test_a_board_stepped_in_place_then_by_copying_is_never_changed_by_the_copyin
     assert dict(stepped.centre.agents) == before and stepped.centre.agents["agent1"].state.value == "idle"
     assert after.centre.agents["agent1"].state.value == "paused" and not after.centre.owned
     assert "agent1" in stepped.centre.available and "agent1" not in after.centre.available
+
+
+def test_an_owned_centre_overflows_a_place_as_it_joins_as_a_copied_one_does() -> None:
+    """Its topic overflows at once with nobody logged in to take it: the outcome is kept,
+    the queue untouched, the command carries the place; the copied centre is not changed."""
+    nobody = Agent("a1", frozenset(TOPICS), frozenset(LANGS))  # logged out
+    copied = cc.Centre(Queue.empty(), {"a1": nobody}, RULES)
+    owned = copied.owning()
+    place = QueueEntry("e1", "results", "ru", "clinic-central", 0, T0, "p1")
+    after, said = cc.join(copied, place, T0)
+    owned_after, told = cc.join(owned, place, T0)
+    assert said == told == [cc.OverflowEntry("e1", "no_agents")]
+    assert told[0].entry == place  # type: ignore[union-attr]
+    assert owned_after is owned and dict(owned.ended) == dict(after.ended) == {"e1": cc.EntryEnd.OVERFLOWED}
+    assert not owned.queue.entries and dict(copied.ended) == {}

@@ -6,6 +6,7 @@ process that dies takes nothing with it."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import multiprocessing
@@ -13,7 +14,9 @@ import os
 import signal
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -22,6 +25,7 @@ from callrouter.core.learnt import Learnt
 from callrouter.core.numbers import CallerNumber, Presentation
 from callrouter.core.repeat import RepeatRules
 from callrouter.simulate import ahead as ah
+from callrouter.simulate import engine, workers
 from callrouter.simulate.engine import simulate
 from callrouter.simulate.people import number_for
 from tests.unit.test_simulate import run_small
@@ -91,12 +95,13 @@ def test_what_is_learnt_is_not_worked_out_again(monkeypatch: pytest.MonkeyPatch)
     assert call.call_id_for("node-2", "c1") == str(uuid.uuid5(call.CALL_ID_NAMESPACE, "node-2/c1"))
 
 
-def test_what_is_learnt_is_bounded_the_oldest_forgotten_first() -> None:
+def test_what_is_learnt_is_bounded_the_newest_kept() -> None:
     table: Learnt[str, int] = Learnt(most=3)
-    table.learn((str(n), n) for n in range(5))
-    assert list(table.known) == ["2", "3", "4"]
-    table.learn([("5", 5)])
-    assert list(table.known) == ["3", "4", "5"] and table.get("2") is None and table.get("5") == 5
+    table.learn((str(n), n) for n in range(2))
+    table.learn([("2", 2)])
+    assert list(table.known) == ["0", "1", "2"]
+    table.learn([("3", 3), ("4", 4)])  # past the bound: what it had is forgotten
+    assert list(table.known) == ["3", "4"] and table.get("0") is None and table.get("4") == 4
 
 
 def test_a_second_process_killed_midway_leaves_the_rest_to_the_switchboard(
@@ -143,10 +148,53 @@ def test_a_day_is_the_same_with_its_arrivals_worked_out_ahead(monkeypatch: pytes
     assert len(plain_day.calls) > 10
 
 
-def test_not_started_for_a_small_day_nor_in_a_pools_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    few = [(number_for("RU", n), "RU") for n in range(ah.AT_LEAST - 1)]
-    assert ah.Ahead.start(few, RULES, "node-1", []) is None
+ENOUGH = [(f"+7916{n:07d}", "RU") for n in range(ah.AT_LEAST)]
+
+
+def _started_here() -> bool:
+    ahead = ah.Ahead.start(ENOUGH, RULES, "node-1", [])
+    if ahead is not None:
+        ahead.close()
+    return ahead is not None
+
+
+def test_started_for_a_day_with_enough_people_not_for_a_small_one_nor_in_a_pools_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ah.Ahead.start(ENOUGH[:-1], RULES, "node-1", []) is None
+    assert _started_here(), "this process, two CPUs: started"
+    with workers.pool(1) as pool:  # a replication's worker (not a daemon): its day has its CPU
+        assert pool.submit(_started_here).result(timeout=60) is False
     monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
-    assert ah.Ahead.start([*few, ("+74950000001", "RU"), ("+74950000002", "RU")], RULES, "node-1", []) is None
+    assert not _started_here()
     s, day = run_small()
     assert simulate(s).calls == day.calls
+
+
+def test_a_simulation_is_gone_with_its_day_without_waiting_for_a_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its handlers hold it (a cycle): left to the collector, a later day's ``gc.freeze``
+    would keep every day before it for that day's length."""
+    made: list[weakref.ref[engine.Simulation]] = []
+    real_init = engine.Simulation.__init__
+
+    def init(self: engine.Simulation, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(engine.Simulation, "__init__", init)
+    gc.disable()
+    try:
+        _, day = run_small()
+        assert day.calls and made and made[0]() is None, "freed as the day ended, no collection run"
+    finally:
+        gc.enable()
+
+
+def test_a_persons_key_is_the_one_the_database_holds_for_their_number() -> None:
+    """Stored keys are read back after a restart: the key of a number never changes
+    (HMAC-SHA256 of the number under the secret, its first 32 hex digits)."""
+    assert RULES.key_of("+79161234567") == "e5a0165969dd6d76e13bc854557d6e48"
+    repeat.KEYS.learn([((RULES.secret, "+79161234567"), "e5a0165969dd6d76e13bc854557d6e48")])
+    assert RULES.key_of("+79161234567") == "e5a0165969dd6d76e13bc854557d6e48"
