@@ -41,7 +41,6 @@ from callrouter.core.call_events import (
     TimerFired,
 )
 from callrouter.core.call_ids import CALL_ID_NAMESPACE as CALL_ID_NAMESPACE  # a call's id, as ``call``'s too
-from callrouter.core.call_ids import CALL_IDS as CALL_IDS
 from callrouter.core.call_ids import call_id_for as call_id_for
 from callrouter.core.call_menu import in_menu, join, menu_for, menu_steps
 from callrouter.core.call_plan import NO_TOPIC_PLAN, CallPlan, LineInfo, TopicPlan

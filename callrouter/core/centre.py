@@ -19,27 +19,20 @@ from typing import cast
 
 from callrouter.core import agents as ag
 from callrouter.core.agents import Agent, AgentState, AgentStateError
-from callrouter.core.centre_commands import (  # the commands, as ``centre``'s too
-    AgentChanged as AgentChanged,
-)
 from callrouter.core.centre_commands import (
-    CancelRing as CancelRing,
-)
-from callrouter.core.centre_commands import (
-    CentreCommand as CentreCommand,
-)
-from callrouter.core.centre_commands import (
-    Connect as Connect,
-)
-from callrouter.core.centre_commands import (
-    OverflowEntry as OverflowEntry,
-)
-from callrouter.core.centre_commands import (
-    RingAgent as RingAgent,
+    AgentChanged,
+    CancelRing,
+    CentreCommand,
+    Connect,
+    OverflowEntry,
+    RingAgent,
 )
 from callrouter.core.evolve import evolve
 from callrouter.core.queue import IdleKey, Pool, Queue, QueueEntry, idle_key
 from callrouter.core.records import ANSWERED
+
+# The commands a transition returns, read as ``centre``'s too (``cc.RingAgent``...).
+__all__ = ["AgentChanged", "CancelRing", "CentreCommand", "Connect", "OverflowEntry", "RingAgent"]
 
 
 class EntryEnd(StrEnum):

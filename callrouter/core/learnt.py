@@ -2,7 +2,7 @@
 
 A call's arrival works out three things from its channel and its caller's number
 alone: the number in E.164 (``numbers.normalise``), the person behind it (a keyed
-hash, ``RepeatRules.key_of``) and the call's id (``call.call_id_for``). Each is a
+hash, ``RepeatRules.key_of``) and the call's id (``call_ids.call_id_for``). Each is a
 pure function of its arguments, so one worked out elsewhere is the one it would
 work out again. ``simulate`` knows a day's callers before the day starts and has
 a second process work these out while the day runs (``simulate.ahead``); the

@@ -24,7 +24,7 @@ import signal
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
-from callrouter.core import call, numbers, repeat
+from callrouter.core import call_ids, numbers, repeat
 from callrouter.core.repeat import RepeatRules
 from callrouter.simulate import workers
 
@@ -34,7 +34,7 @@ Pair = tuple[str, str]  # a number as it comes, and its line's country
 Batch = tuple[
     list[tuple[tuple[str | None, str], numbers.CallerNumber]],  # numbers.NORMALISED
     list[tuple[tuple[bytes, str], str]],  # repeat.KEYS
-    list[tuple[tuple[str, str], str]],  # call.CALL_IDS
+    list[tuple[tuple[str, str], str]],  # call_ids.CALL_IDS
 ]
 
 
@@ -73,10 +73,10 @@ class Ahead:
                 if batch is None:  # all sent
                     self.close()
                     break
-                normalised, keys, call_ids = batch
+                normalised, keys, ids = batch
                 numbers.NORMALISED.learn(normalised)
                 repeat.KEYS.learn(keys)
-                call.CALL_IDS.learn(call_ids)
+                call_ids.CALL_IDS.learn(ids)
         except (EOFError, OSError):  # it ended early (killed): the rest is normalised as it comes
             self.close()
 
@@ -114,7 +114,7 @@ def _work_out(
                 if normalised.e164 is not None:  # the key of a withheld caller's asserted number is this one
                     batch[1].append(((rules.secret, normalised.e164), rules.key_of(normalised.e164)))
             if n < len(channels):
-                batch[2].append(((node, channels[n]), call.call_id_for(node, channels[n])))
+                batch[2].append(((node, channels[n]), call_ids.call_id_for(node, channels[n])))
             if n % BATCH == BATCH - 1:
                 conn.send(batch)
                 batch = ([], [], [])

@@ -51,7 +51,7 @@ from callrouter.simulate.people import Draws, Person, draw, first_calls
 from callrouter.simulate.scenario import DAY_SECONDS, Distribution, Scenario
 
 GC_EVERY = 50_000  # allocations between the collector's youngest runs during a day (Python's: 700)
-AHEAD_EVERY = 32  # calls: how often the numbers normalised ahead are taken in
+AHEAD_EVERY = 32  # calls: how often what was worked out ahead (``ahead``) is taken in
 
 
 class Simulation(Model):
@@ -88,7 +88,7 @@ class Simulation(Model):
         # The day's callers: drawn from the scenario's arrivals, unless given.
         self.day = Day(scenario, people if people is not None else first_calls(scenario, self.draws.arrivals))
         self.callers = scenario.file.callers
-        self.ahead: Ahead | None = None  # the people's numbers normalised by another process
+        self.ahead: Ahead | None = None  # the arrivals' numbers, keys and ids worked out by another process
 
     def run(self) -> Day:
         people, rules = self.day.people, self.board.rules

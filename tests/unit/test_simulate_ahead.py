@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from callrouter.core import call, numbers, repeat
+from callrouter.core import call_ids, numbers, repeat
 from callrouter.core.learnt import Learnt
 from callrouter.core.numbers import CallerNumber, Presentation
 from callrouter.core.repeat import RepeatRules
@@ -34,7 +34,7 @@ RULES = RepeatRules(secret=b"a test key")
 
 
 def forget_all() -> None:
-    for table in (numbers.NORMALISED, repeat.KEYS, call.CALL_IDS):
+    for table in (numbers.NORMALISED, repeat.KEYS, call_ids.CALL_IDS):
         table.forget()
 
 
@@ -72,9 +72,9 @@ def test_what_comes_back_is_what_the_core_works_out(monkeypatch: pytest.MonkeyPa
         assert secret == RULES.secret
         assert key == RepeatRules(secret=RULES.secret).key_of(e164) == RULES.key_of(e164)
     assert ("+74951234567" in {e164 for _, e164 in keys}) and len(next(iter(keys.values()))) == 32
-    ids = dict(call.CALL_IDS.known)
+    ids = dict(call_ids.CALL_IDS.known)
     assert ids == {
-        ("node-1", channel): str(uuid.uuid5(call.CALL_ID_NAMESPACE, f"node-1/{channel}"))
+        ("node-1", channel): str(uuid.uuid5(call_ids.CALL_ID_NAMESPACE, f"node-1/{channel}"))
         for channel in channels
     }
 
@@ -83,7 +83,7 @@ def test_what_is_learnt_is_not_worked_out_again(monkeypatch: pytest.MonkeyPatch)
     learnt = CallerNumber("+74950000001", Presentation.NUMBER)
     numbers.NORMALISED.learn([(("+7 495 000-00-01", "RU"), learnt)])
     repeat.KEYS.learn([((RULES.secret, "+74950000001"), "k" * 32)])
-    call.CALL_IDS.learn([(("node-1", "c1"), "id-1")])
+    call_ids.CALL_IDS.learn([(("node-1", "c1"), "id-1")])
     monkeypatch.setattr(numbers, "_normalise", lambda *_: pytest.fail("worked out again"))
     assert numbers.normalise("+7 495 000-00-01", "RU") is learnt
     withheld = numbers.normalise("+7 495 000-00-01", "RU", restricted=True)  # withholding still applies
@@ -91,8 +91,8 @@ def test_what_is_learnt_is_not_worked_out_again(monkeypatch: pytest.MonkeyPatch)
     assert RULES.person(learnt) == "k" * 32
     assert RepeatRules(secret=b"another key").key_of("+74950000001") != "k" * 32  # the key's own secret
     assert RepeatRules(secret=RULES.secret, exclude=("+7495*",)).person(learnt) is None  # still excluded
-    assert call.call_id_for("node-1", "c1") == "id-1"
-    assert call.call_id_for("node-2", "c1") == str(uuid.uuid5(call.CALL_ID_NAMESPACE, "node-2/c1"))
+    assert call_ids.call_id_for("node-1", "c1") == "id-1"
+    assert call_ids.call_id_for("node-2", "c1") == str(uuid.uuid5(call_ids.CALL_ID_NAMESPACE, "node-2/c1"))
 
 
 def test_what_is_learnt_is_bounded_the_newest_kept() -> None:
@@ -134,7 +134,7 @@ def test_a_day_is_the_same_with_its_arrivals_worked_out_ahead(monkeypatch: pytes
     monkeypatch.setattr(ah.Ahead, "start", staticmethod(start))
     _, ahead_day = run_small()
     assert started and len(numbers.NORMALISED.known) == len(ahead_day.people)
-    assert len(call.CALL_IDS.known) >= len(ahead_day.calls)
+    assert len(call_ids.CALL_IDS.known) >= len(ahead_day.calls)
     monkeypatch.setattr(numbers, "_normalise", lambda *_: pytest.fail("a number worked out again"))
     monkeypatch.setattr(hmac, "digest", lambda *_: pytest.fail("a person's key worked out again"))
     monkeypatch.setattr(hashlib, "sha1", lambda *_: pytest.fail("a call id worked out again"))
