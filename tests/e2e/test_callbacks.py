@@ -28,10 +28,12 @@ CLINIC = "+78162700101"  # clinic-central (Russian): "0" for the operator topic,
 AGENT_RING_MS = 600
 # The caller keys "0" (operator) and waits: "please hold", their place, the wait
 # estimate, then the offer, about 9.4 s into it; "1" there. Their number is read
-# back for about 7.5 s, then "to confirm, press 1": "1" there, or, at once, "2"
-# (another number), its digits and "#".
+# back ("you will be called back at", 2.0 s, then its eleven digits one by one, 6.0-6.6 s
+# as the digits fall, and the start of a playback's each part), so "to confirm, press 1"
+# (5.5 s) begins 8.1-9 s after the "1": "1" again at 11 s, inside it for every number,
+# or, at once, "2" (another number), its digits and "#".
 OFFER = [(800, "0"), (10_000, "1")]
-CONFIRM = [(8_500, "1")]
+CONFIRM = [(11_000, "1")]
 CALLBACK = "SELECT * FROM callbacks WHERE number = $1"
 PROMPTS = "sound:/usr/share/callrouter/prompts/ru/"  # as Asterisk plays them
 
