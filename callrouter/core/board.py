@@ -161,6 +161,7 @@ class Board:
         """Whether a deadline falls due by ``now`` (else a ``Wake`` would find nothing to
         do): only the heap's pairs at or before ``now`` are read, and none is taken off."""
         heap, deadlines = self.due_order, self.deadlines
+        size = len(heap)
         looking = [0] if heap else []
         while looking:  # the heap's children are never earlier than their parent
             i = looking.pop()
@@ -169,7 +170,11 @@ class Board:
                 continue
             if deadlines.get(key) == at:
                 return True
-            looking += [child for child in (2 * i + 1, 2 * i + 2) if child < len(heap)]
+            child = 2 * i + 1
+            if child < size:
+                looking.append(child)
+                if child + 1 < size:
+                    looking.append(child + 1)
         return False
 
 

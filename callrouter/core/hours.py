@@ -68,7 +68,10 @@ class Hours:
                 self._days.clear()
             # A span listed yesterday may still be open after midnight.
             stretches = self._days[day] = tuple(self._wall_stretches(day - ONE_DAY, day))
-        return any(start <= wall < end for start, end in stretches)
+        for start, end in stretches:  # noqa: SIM110 (a loop, not ``any``: read for every call that arrives)
+            if start <= wall < end:
+                return True
+        return False
 
     def next_open(self, now: datetime) -> datetime | None:
         """``now`` if open, else the first instant (UTC) it opens; None if it does not within

@@ -220,11 +220,13 @@ class Queue:
         free = list(pool.in_idle_order())
         if len(free) == 1:  # one agent free while many wait (a busy hour): the first it serves, unsorted
             agent = free[0]
-            first = min(
-                (e for e in waiting if agent.can_serve(e.topic, e.language)),
-                key=lambda e: e.order,  # min keeps the first of equals, as the stable sort does
-                default=None,
-            )
+            topics, languages = agent.topics, agent.languages  # ``can_serve``, read once
+            first, first_order = None, None
+            for e in waiting:  # the earliest in order it can serve (the first of equals, as a sort)
+                if e.topic in topics and e.language in languages:
+                    order = e.order
+                    if first_order is None or order < first_order:
+                        first, first_order = e, order
             return [(first, agent)] if first is not None else []
         return pairs_in_order(sorted(waiting, key=lambda e: e.order), free)
 

@@ -116,11 +116,11 @@ class Model:
         behaviour = self.scenario.file.callback
         if behaviour.accept_probability <= 0:
             return
-        if not channel.offered and any(m.endswith("/callback_offer") for m in media):
+        if not channel.offered and _says(media, "/callback_offer"):
             channel.offered = True
             if self.draws.callback.random() < behaviour.accept_probability:
                 self.after(self.timing.prompt_seconds * len(media), d.OFFER_KEY, channel_id)
-        elif channel.offered and any(m.endswith("/callback_confirm") for m in media):
+        elif channel.offered and _says(media, "/callback_confirm"):
             self.after(self.timing.key_seconds, d.OFFER_KEY, channel_id)
 
     def _records(self) -> dict[type, Callable[[Any], None]]:
@@ -173,3 +173,11 @@ class Model:
             self.after(behaviour.answer_seconds, d.DIAL_ANSWERS, channel_id)
         else:
             self.after(command.ring_seconds, d.DIAL_GONE, channel_id, "No answer")
+
+
+def _says(media: tuple[str, ...], prompt: str) -> bool:
+    """Whether ``prompt`` is among what is played (a loop, not ``any``: read for every prompt)."""
+    for played in media:  # noqa: SIM110
+        if played.endswith(prompt):
+            return True
+    return False
