@@ -27,12 +27,13 @@ from tests.e2e.conftest import AriObserver, admin, log_everyone_out, start_route
 CLINIC = "+78162700101"  # clinic-central (Russian): "0" for the operator topic, which every agent takes
 AGENT_RING_MS = 600
 # The caller keys "0" (operator) and waits: "please hold", their place, the wait
-# estimate, then the offer, about 9.4 s into it; "1" there. Their number is read
-# back ("you will be called back at", 2.0 s, then its eleven digits one by one, 6.0-6.6 s
-# as the digits fall, and the start of a playback's each part), so "to confirm, press 1"
-# (5.5 s) begins 8.1-9 s after the "1": "1" again at 11 s, inside it for every number,
-# or, at once, "2" (another number), its digits and "#".
-OFFER = [(800, "0"), (10_000, "1")]
+# estimate, then the offer, 9.4-10.3 s into it (6.6 s long): "1" at 12.5 s, inside it
+# however busy the machine. Their number is read back ("you will be called back at",
+# 2.0 s, then its eleven digits one by one, 4.4-6.6 s as the digits fall, and the start
+# of each part), so "to confirm, press 1" (5.5 s) begins 6.5-9.3 s after the "1": "1"
+# again at 11 s, inside it (or in the 10 s after it) for every number, or, at once, "2"
+# (another number), its digits and "#".
+OFFER = [(800, "0"), (12_500, "1")]
 CONFIRM = [(11_000, "1")]
 CALLBACK = "SELECT * FROM callbacks WHERE number = $1"
 PROMPTS = "sound:/usr/share/callrouter/prompts/ru/"  # as Asterisk plays them
@@ -65,9 +66,9 @@ async def warm_up(
 ) -> None:
     """Five answered calls: the wait estimate is honest from then on (core/estimate.py),
     and a callback is offered only with an honest estimate. The agents stay logged in, paused."""
-    # 1.5 s calls: an agent's phone gone within a second of its answer dropped the call
+    # 2 s calls: an agent's phone gone within a second of its answer dropped the call
     # ([queue] dropped_answer_seconds), and its caller would wait again.
-    phones = [sipp.Agent(stack.agent_ports[a], calls=5, ring_ms=200, talk_ms=1500) for a in agents]
+    phones = [sipp.Agent(stack.agent_ports[a], calls=5, ring_ms=200, talk_ms=2000) for a in agents]
     for agent in agents:
         assert (await admin(router, "POST", f"/agents/{agent}/login"))[0] == 200
     try:
@@ -249,7 +250,7 @@ async def test_a_callback_pending_across_a_router_restart_is_still_made_once(
     router.kill()
     second = start_router(stack, tmp_path)
     agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=AGENT_RING_MS, timeout_s=40)
-    person = sipp.Callee(stack.trunk_port, ["answer", "answer"], ring_ms=300, talk_ms=1500, timeout_s=40)
+    person = sipp.Callee(stack.trunk_port, ["answer", "answer"], ring_ms=300, talk_ms=2000, timeout_s=40)
     try:
         _, body = await admin(second, "GET", "/queue")
         queue = [(uuid.UUID(e["entry_id"]), e["call_id"]) for e in body["queue"]]  # type: ignore[index]

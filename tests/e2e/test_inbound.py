@@ -42,7 +42,7 @@ async def test_each_menu_option_reaches_its_topic(
 
     def place(keys: str) -> sipp.SippResult:
         pressed = [(1200, keys[0])] + [(900, k) for k in keys[1:]]
-        return sipp.call(stack.sip_port, [(callers[keys], "+78162700104")], hold_ms=7000, keys=pressed)
+        return sipp.call(stack.sip_port, [(callers[keys], "+78162700104")], hold_ms=8500, keys=pressed)
 
     with ThreadPoolExecutor(len(choices)) as pool:
         results = list(pool.map(place, choices))
@@ -292,7 +292,7 @@ async def test_agent_hanging_up_ends_the_call_and_starts_wrap_up(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):
     caller = number()
-    agent = sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300, talk_ms=2000)
+    agent = sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300, talk_ms=2500)
     assert (await admin(router, "POST", "/agents/agent2/login"))[0] == 200
     try:
         result = await asyncio.to_thread(
@@ -323,7 +323,7 @@ async def test_an_agent_whose_phone_drops_the_call_at_the_answer_is_paused_and_t
     takes them; agent2 is auto-paused, so their phone takes nobody else."""
     caller = number()
     dropping = sipp.Agent(stack.agent_ports["agent2"], calls=1, ring_ms=300, talk_ms=100)
-    talking = sipp.Agent(stack.agent_ports["agent3"], calls=1, ring_ms=300, talk_ms=2000)
+    talking = sipp.Agent(stack.agent_ports["agent3"], calls=1, ring_ms=300, talk_ms=2500)
     assert (await admin(router, "POST", "/agents/agent2/login"))[0] == 200
     await asyncio.sleep(0.5)  # agent2 idle the longer: rung first
     assert (await admin(router, "POST", "/agents/agent3/login"))[0] == 200

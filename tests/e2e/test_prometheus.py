@@ -95,11 +95,11 @@ def active(prometheus: PrometheusProcess, alertname: str, **labels: str) -> list
 def test_every_panel_query_and_alert_rule_evaluates_on_real_calls(
     stack: StackInfo, router: RouterProcess, prometheus: PrometheusProcess
 ) -> None:
-    """Three callers answered by two agents (each hangs up after 1.5 s of talk, so
+    """Three callers answered by two agents (each hangs up after 2 s of talk, so
     the third caller waits for one), and one abandon: a topic neither agent takes
     (infection) waits ~7 s and hangs up."""
     agents = [
-        sipp.Agent(stack.agent_ports[a], calls=3, ring_ms=300, talk_ms=1500) for a in ("agent2", "agent4")
+        sipp.Agent(stack.agent_ports[a], calls=3, ring_ms=300, talk_ms=2000) for a in ("agent2", "agent4")
     ]
     try:
         for agent in ("agent2", "agent4"):

@@ -97,15 +97,15 @@ async def test_a_second_call_while_the_first_waits_takes_its_place_and_the_first
 async def test_a_caller_who_hangs_up_and_calls_again_is_served_before_one_who_joined_in_between(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):
-    """Nobody is logged in. The caller waits 5.5 s and hangs up (abandoned); another
+    """Nobody is logged in. The caller waits 7 s and hangs up (abandoned); another
     caller joins meanwhile; the first calls again (menu skipped: the place's topic
     is known) and is back in their place, first. Then an agent logs in: their
     phone rings for the redialler first, then for the other caller."""
     redialler, other = number(), number()
-    agent = sipp.Agent(stack.agent_ports["agent1"], calls=2, ring_ms=300, talk_ms=1500, timeout_s=60)
+    agent = sipp.Agent(stack.agent_ports["agent1"], calls=2, ring_ms=300, talk_ms=2000, timeout_s=60)
     try:
         with ThreadPoolExecutor(2) as pool:
-            gave_up = pool.submit(sipp.call, stack.sip_port, [(redialler, CENTRAL)], 5500, [(800, "0")])
+            gave_up = pool.submit(sipp.call, stack.sip_port, [(redialler, CENTRAL)], 7000, [(800, "0")])
             (abandoned,) = await calls_of(db, redialler, 1)
             await queued(router, [str(abandoned["call_id"])])
             waiting = pool.submit(sipp.call, stack.sip_port, [(other, NORTH)], 30000, [(800, "0")])
@@ -129,7 +129,7 @@ async def test_a_caller_who_hangs_up_and_calls_again_is_served_before_one_who_jo
     assert (second["repeat_kind"], second["repeat_of"]) == ("resumed", first["call_id"])
     assert second["queued_at"] == first["queued_at"] < between["queued_at"], "their first join time"
     assert (second["outcome"], second["agent"], second["menu_path"]) == ("answered", "agent1", None)
-    # Bridged at once (the greeting was still playing), and talked until the agent hung up (1.5 s).
+    # Bridged at once (the greeting was still playing), and talked until the agent hung up (2 s).
     talked = (second["ended_at"] - second["agent_answered_at"]).total_seconds()
     assert second["end_reason"] == "agent hung up" and 1 < talked < 4, (second["end_reason"], talked)
     # Followed up: the abandoned call is off the operators' list of people to phone back.
@@ -150,13 +150,13 @@ async def agent_state(router: RouterProcess, agent_id: str, state: str, within: 
 async def test_a_second_call_while_an_agent_rings_for_the_first_is_the_one_the_agent_talks_to(
     stack: StackInfo, router: RouterProcess, db: asyncpg.Connection
 ):
-    """agent1's phone rings 3.5 s (of the 4 s ring timeout) for the person's first call;
+    """agent1's phone rings 3 s (of the 4 s ring timeout) for the person's first call;
     they call again from another phone meanwhile. The new call takes the place over, and
     the agent who answers talks to it: its channel uses the bridge the first call's made
     for the place (making it again was refused, 409, and both of the person's calls were
     hung up on the agent)."""
     caller = number()
-    agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=3500, talk_ms=1500, timeout_s=60)
+    agent = sipp.Agent(stack.agent_ports["agent1"], calls=1, ring_ms=3000, talk_ms=2000, timeout_s=60)
     try:
         assert (await admin(router, "POST", "/agents/agent1/login"))[0] == 200
         with ThreadPoolExecutor(2) as pool:
