@@ -11,6 +11,7 @@ Music on hold is synthesised too.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -53,8 +54,17 @@ def wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str, 
 
 
 def build(repo: Path, config: Path | None = None) -> Path:
+    """The prompts made (those missing or changed), one process at a time: stacks started
+    side by side (the gate's two streams of end-to-end tests) share the checkout's cache."""
     ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
     out = repo / "prompts/audio"
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(repo, config, out)
+
+
+def _build(repo: Path, config: Path | None, out: Path) -> Path:
     made = 0
     for (lang, key), (voice, words) in wanted(repo, config).items():
         digest = hashlib.sha256(f"{voice}\0{words}".encode()).hexdigest()[:16]
@@ -112,7 +122,7 @@ def install(repo: Path, root: Path, config: Path | None = None) -> None:
     audio = build(repo, config)
     target = root / ASTERISK_PROMPTS
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(audio, target, ignore=shutil.ignore_patterns("*.sha", "moh"))
+    shutil.copytree(audio, target, ignore=shutil.ignore_patterns("*.sha", ".lock", "moh"))
     moh = root / ASTERISK_MOH
     moh.mkdir(parents=True, exist_ok=True)
     for wav in (audio / "moh").glob("*.wav"):

@@ -19,7 +19,10 @@ from devstack.configs import clockless_config
 from devstack.router import RouterProcess, migrate
 from devstack.stack import REPO, Stack, StackInfo
 
-CONFIG = REPO / ".run" / "callrouter.test.toml"
+# The gate runs the end-to-end tests in two streams side by side (Makefile), each on its
+# own stack (Asterisk, PostgreSQL) and with its own copy of the test config.
+STACK = os.environ.get("CALLROUTER_E2E_STACK", "test")
+CONFIG = REPO / ".run" / f"callrouter.{STACK}.toml"
 ADMIN_TOKEN = "e2e-admin-token-0123456789"  # the router refuses a token under 16 characters
 
 
@@ -55,7 +58,7 @@ def write_test_config() -> Path:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackInfo]:
     write_test_config()
-    stack = Stack("test")
+    stack = Stack(STACK)
     info = stack.up()
     migrate(info, CONFIG)
     yield info
