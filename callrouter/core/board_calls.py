@@ -62,6 +62,7 @@ def _arrived(s: _Step, event: Arrived) -> None:
         overloaded=not taken,
         place_id=event.place_id,
         began=event.began,
+        live=rules.journal,  # a board that writes no journal is a simulated day's
     )
     call = _recognise(s, call, rules.repeat.person(caller))
     if event.up and cmd.Answer() in first:

@@ -81,12 +81,14 @@ def arrive(
     overloaded: bool = False,
     place_id: str = "",
     began: datetime | None = None,
+    live: bool = True,
 ) -> Result:
     """A new channel entered the application for a DID. ``overloaded``: the
     router is too far behind to take it well; it goes back to the dialplan
     ("please call back", or for an urgent line the fallback ring group).
     ``began``: a call a restarted router takes up afresh, whose channel began then
-    (its timeline has its arrival already: this is where it "resumed")."""
+    (its timeline has its arrival already: this is where it "resumed").
+    ``live``: False for a call of a simulated day (``Call.live``)."""
     record = CallRecord(
         call_id=call_id,
         node=node,
@@ -102,7 +104,9 @@ def arrive(
     # Recognised by their number; the switchboard narrows this (exclusions, withheld).
     # Taken up afresh after a restart: its playback ids clear of the ones the router before used.
     plays = 0 if began is None else MENU_RESUMED_PLAYS
-    call = Call(record, Phase.ANSWERING, language, line, place_id=place_id, person=caller.e164, plays=plays)
+    call = Call(
+        record, Phase.ANSWERING, language, line, place_id=place_id, person=caller.e164, plays=plays, live=live
+    )
     if line is None:
         ended = evolve(record, ended_at=now, outcome=Outcome.NO_LINE, end_reason="unknown DID")
         return evolve(call, record=ended, phase=Phase.ENDING), [SaveCall(ended), Hangup("unallocated")]

@@ -46,7 +46,8 @@ def in_menu(call: Call, event: CallEvent, now: datetime, plan: CallPlan) -> Resu
             state, steps = mn.digit(spec, before, key)
             call = evolve(call, menu=state, timer=None)
             kept: list[Command] = []
-            if not state.done and (state.path, state.language) != (before.path, before.language):
+            moved = (state.path, state.language) != (before.path, before.language)
+            if call.live and not state.done and moved:
                 # Another level (or language): kept on the channel, so a restarted
                 # router plays this level's prompt rather than the menu from the top.
                 level = MenuLevel(state.path, state.language, state.keys)
@@ -134,13 +135,14 @@ def join(call: Call, now: datetime, plan: CallPlan, topic: str, reason: str) -> 
         caller_key=call.person, channel_id=record.channel_id, call_id=record.call_id,
     )  # fmt: skip
     call = evolve(call, record=record, phase=Phase.QUEUED, entry_id=entry_id, greeted=False)
-    place = Place(topic, priority, joined_at, call.language, record.menu_path, entry_id)
     commands: list[Command] = [
         SaveCall(record),
         log_event(call, now, "queued", f"{topic} ({reason})"),
         JoinQueue(entry),
-        SetVariable(PLACE_VARIABLE, place.to_variable()),  # for a router that adopts the call
     ]
+    if call.live:  # the place on the channel, for a router that adopts the call
+        place = Place(topic, priority, joined_at, call.language, record.menu_path, entry_id)
+        commands.append(SetVariable(PLACE_VARIABLE, place.to_variable()))
     if call.playback_id is None:
         # Nothing is playing (the menu ended on a key): "please hold" and the
         # position at once, or music if an agent is already being rung.

@@ -5,7 +5,7 @@ token, so only the latest counts), silence the caller."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from callrouter.core import menu as mn
@@ -91,6 +91,10 @@ class Call:
     callback_pending: bool = False  # their callback waits: keep it (1), or wait in its place
     dialog: NumberDialog | None = None  # settling a callback's number
     results: ResultsDialog | None = None  # a results call's dialog (``results_call``)
+    # False: a call of a simulated day, whose board writes no timeline (``Rules.journal``) and
+    # which no router will take up: its events are not made (``log_event``), nor its place
+    # and menu level set on its channel.
+    live: bool = True
 
     @property
     def ended(self) -> bool:
@@ -100,7 +104,13 @@ class Call:
 Result = tuple[Call, list[Command]]
 
 
+# What ``log_event`` gives for a call that is not ``live``: its board writes no call events.
+NOT_WRITTEN = LogEvent(CallEventRecord(None, "", datetime.min.replace(tzinfo=UTC), "not written"))
+
+
 def log_event(call: Call, now: datetime, kind: str, detail: str = "") -> LogEvent:
+    if not call.live:
+        return NOT_WRITTEN
     return LogEvent(CallEventRecord(call.record.call_id, call.record.node, now, kind, detail))
 
 

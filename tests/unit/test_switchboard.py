@@ -17,6 +17,7 @@ from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
+from callrouter.core.place import VARIABLE as PLACE_VARIABLE
 from callrouter.core.place import MenuLevel, Place
 from callrouter.core.queue import QueueError
 from callrouter.core.records import (
@@ -732,6 +733,8 @@ def _a_call_answered_and_ended(board: sb.Board) -> list[sb.Command]:
 def test_a_board_without_a_journal_writes_no_call_events_places_nor_memories_and_nothing_else_changes() -> (
     None
 ):
+    """A simulated day's board: nothing of the journal is written, and its calls (not
+    ``live``) set no place on their channels (no router will take them up)."""
     board = fresh("agent1")
     kept = _a_call_answered_and_ended(board)
     quiet = replace(board, rules=replace(board.rules, journal=False))
@@ -739,6 +742,8 @@ def test_a_board_without_a_journal_writes_no_call_events_places_nor_memories_and
     journal = (CallEventRecord, PlaceRecord, PersonRecord)
     dropped = [c for c in kept if isinstance(c, sb.Write) and isinstance(c.record, journal)]
     assert {type(c.record) for c in dropped} == set(journal)  # the call wrote each kind with one
-    assert without == [c for c in kept if c not in dropped]
+    placed = [c for c in kept if isinstance(c, sb.ToChannel) and isinstance(c.command, cmd.SetVariable)]
+    assert [c.command.name for c in placed] == [PLACE_VARIABLE]  # type: ignore[union-attr]
+    assert without == [c for c in kept if c not in dropped and c not in placed]
     assert any(isinstance(c, sb.Write) and isinstance(c.record, CallRecord) for c in without)
     assert any(isinstance(c, sb.Write) and isinstance(c.record, AgentStateRecord) for c in without)
