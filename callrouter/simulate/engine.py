@@ -41,6 +41,7 @@ from typing import Any
 
 from callrouter.core import call_events as ev
 from callrouter.core import switchboard as sb
+from callrouter.core.admission import AdmissionRules
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
 from callrouter.simulate import day as d
@@ -65,8 +66,11 @@ class Simulation(Model):
         self.progress = progress
         self.scenario = scenario
         self.timing = scenario.file.timing
-        board = scenario.board()  # the records the day reads, and no others (``Rules.journal``)
-        self.board = replace(board, rules=replace(board.rules, journal=False))
+        # The records the day reads, and no others (``Rules.journal``); and no overload guard
+        # (``core.admission``): a simulated switchboard is never behind (every event's lag
+        # is 0, so the guard would never shed: its state would only be counted).
+        board = scenario.board()
+        self.board = replace(board, rules=replace(board.rules, journal=False, admission=AdmissionRules(0.0)))
         self.draws = Draws(scenario.seed)
         self.patience = scenario.file.patience.finite()
         self.now = scenario.start
