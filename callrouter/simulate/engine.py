@@ -324,7 +324,11 @@ def simulate(
     # day's collections found no garbage but the simulation itself, whose handlers hold it
     # (a cycle): it is taken apart after the day, so nothing of it waits for a collection
     # (a later day's freeze would keep it for that day: days run one after another).
-    gc.freeze()
+    # A caller that froze objects of its own keeps them frozen: the day freezes nothing
+    # then (``unfreeze`` would let go of the caller's too).
+    freezes = gc.get_freeze_count() == 0
+    if freezes:
+        gc.freeze()
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], GC_EVERY), *threshold[1:])
     simulation = Simulation(scenario, observe, people, progress)
@@ -333,4 +337,5 @@ def simulate(
     finally:
         simulation.__dict__.clear()
         gc.set_threshold(*threshold)
-        gc.unfreeze()
+        if freezes:
+            gc.unfreeze()

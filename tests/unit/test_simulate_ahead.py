@@ -192,6 +192,22 @@ def test_a_simulation_is_gone_with_its_day_without_waiting_for_a_collection(
         gc.enable()
 
 
+def test_what_a_caller_froze_stays_frozen_through_a_day_and_what_the_day_froze_does_not() -> None:
+    """A day freezes what exists before it (the collector skips it) and lets it go after;
+    objects its caller had frozen are not let go with them."""
+    assert gc.get_freeze_count() == 0
+    run_small()
+    assert gc.get_freeze_count() == 0, "the day's own freeze is undone"
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        run_small()
+        assert gc.get_freeze_count() >= frozen, "the caller's frozen objects are still frozen"
+    finally:
+        gc.unfreeze()
+
+
 def test_a_persons_key_is_the_one_the_database_holds_for_their_number() -> None:
     """Stored keys are read back after a restart: the key of a number never changes
     (HMAC-SHA256 of the number under the secret, its first 32 hex digits)."""
