@@ -7,7 +7,8 @@ BIN := .venv/bin
 
 # The end-to-end tests' second stream (the first: all the others), each on its own
 # stack (CALLROUTER_E2E_STACK): about half of the time of the calls each (most of it
-# is waiting on real calls, not CPU). A new test file goes to the first stream.
+# is waiting on real calls, not CPU). A new test file goes to the first stream;
+# test_simulate_validation.py stays there (its scenario names the stack "test"'s config).
 E2E_B := tests/e2e/test_callbacks.py tests/e2e/test_results_calls.py tests/e2e/test_queue_log.py \
 	tests/e2e/test_db_outage.py tests/e2e/test_hold.py tests/e2e/test_bench_smoke.py
 
@@ -17,8 +18,10 @@ E2E_B := tests/e2e/test_callbacks.py tests/e2e/test_results_calls.py tests/e2e/t
 # prompts are made first (both streams' stacks install them).
 check:
 	@mkdir -p .run
+	@rm -f .run/check-beside.rc .run/check-e2e-b.rc
 	@$(PY) -m devstack prompts
-	@( $(MAKE) --no-print-directory lint types test-beside > .run/check-beside.log 2>&1; \
+	@trap 'trap - INT TERM; kill 0' INT TERM; \
+	( $(MAKE) --no-print-directory lint types test-beside > .run/check-beside.log 2>&1; \
 	   echo $$? > .run/check-beside.rc ) & beside=$$!; \
 	( CALLROUTER_E2E_STACK=test-b $(BIN)/pytest $(E2E_B) --durations=10 > .run/check-e2e-b.log 2>&1; \
 	   echo $$? > .run/check-e2e-b.rc ) & second=$$!; \

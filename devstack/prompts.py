@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from devstack.util import ensure_debian_packages, log
@@ -53,14 +55,21 @@ def wanted(repo: Path, config: Path | None) -> dict[tuple[str, str], tuple[str, 
     return to_make
 
 
-def build(repo: Path, config: Path | None = None) -> Path:
-    """The prompts made (those missing or changed), one process at a time: stacks started
-    side by side (the gate's two streams of end-to-end tests) share the checkout's cache."""
-    ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
+@contextmanager
+def _cache(repo: Path) -> Iterator[Path]:
+    """The checkout's prompt cache, one process at a time: stacks started side by side
+    (the gate's two streams of end-to-end tests) share it."""
     out = repo / "prompts/audio"
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield out
+
+
+def build(repo: Path, config: Path | None = None) -> Path:
+    """The prompts made (those missing or changed)."""
+    ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
+    with _cache(repo) as out:
         return _build(repo, config, out)
 
 
@@ -119,7 +128,14 @@ def _build(repo: Path, config: Path | None, out: Path) -> Path:
 
 
 def install(repo: Path, root: Path, config: Path | None = None) -> None:
-    audio = build(repo, config)
+    """The prompts made and copied into an Asterisk root, the cache held all along (never
+    copied while another process writes it)."""
+    ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
+    with _cache(repo) as audio:
+        _install(_build(repo, config, audio), root)
+
+
+def _install(audio: Path, root: Path) -> None:
     target = root / ASTERISK_PROMPTS
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(audio, target, ignore=shutil.ignore_patterns("*.sha", ".lock", "moh"))

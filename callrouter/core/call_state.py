@@ -93,7 +93,8 @@ class Call:
     results: ResultsDialog | None = None  # a results call's dialog (``results_call``)
     # False: a call of a simulated day, whose board writes no timeline (``Rules.journal``) and
     # which no router will take up: its events are not made (``log_event``), nor its place
-    # and menu level set on its channel.
+    # and menu level set on its channel as it joins or goes down the menu (the rarer
+    # settings, at a kept place, a priority change or a callback's number, still are).
     live: bool = True
 
     @property

@@ -17,8 +17,8 @@ from callrouter.core import commands as cmd
 from callrouter.core import switchboard as sb
 from callrouter.core.agents import AgentState, AgentStateError
 from callrouter.core.call_state import Phase
+from callrouter.core.place import MENU_VARIABLE, MenuLevel, Place
 from callrouter.core.place import VARIABLE as PLACE_VARIABLE
-from callrouter.core.place import MenuLevel, Place
 from callrouter.core.queue import QueueError
 from callrouter.core.records import (
     AgentStateRecord,
@@ -747,3 +747,17 @@ def test_a_board_without_a_journal_writes_no_call_events_places_nor_memories_and
     assert without == [c for c in kept if c not in dropped and c not in placed]
     assert any(isinstance(c, sb.Write) and isinstance(c.record, CallRecord) for c in without)
     assert any(isinstance(c, sb.Write) and isinstance(c.record, AgentStateRecord) for c in without)
+
+
+def test_a_call_of_a_board_without_a_journal_sets_no_menu_level_on_its_channel() -> None:
+    """Two keys ("2" then "1"): a live call keeps the level reached on its channel (for a
+    router that takes it up), a simulated day's call does not."""
+
+    def set_on_channel(board: sb.Board) -> list[str]:
+        _, out = queued(board, "c1", 0.0, keys="21", number="+79161234567")
+        variables = [c.command for c in out if isinstance(c, sb.ToChannel)]
+        return [v.name for v in variables if isinstance(v, cmd.SetVariable)]
+
+    board = fresh("agent1")
+    assert set_on_channel(board) == [MENU_VARIABLE, PLACE_VARIABLE]
+    assert set_on_channel(replace(board, rules=replace(board.rules, journal=False))) == []
