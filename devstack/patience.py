@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.asterisk_files import COLP_CALLERS
-from devstack.sipp import _logged_at, _Phones, _render
-from devstack.util import free_port
+from devstack.sipp import _logged_at, _Phones, _render, caller_port
 
 # The scenarios' clock: "seconds" := ms since 1970, now (sipp has no such keyword).
 NOW_MS = """<gettimeofday assign_to="seconds,micros"/>
@@ -75,7 +74,7 @@ class Patients(_Phones):
             f"127.0.0.1:{sip_port}", "-inf", str(self._rows), "-r", str(self.START_RATE), "-rp", "1000",
             "-l", str(len(rows)),
         ]  # fmt: skip
-        port = free_port(also_udp=True)
+        port = caller_port()
         super().__init__(port, _render("patient.xml", values), len(rows), timeout_s, extra, COLP_CALLERS)
 
     def _read(self, logged: list[str]) -> None:

@@ -13,43 +13,63 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.util import free_port
-
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 # sipp's media ports: outside Asterisk's RTP range (rtp.conf, 20000-29999) and
 # outside the kernel's ephemeral range (32768-60999), where the stack's SIP
 # ports come from, so a media port never takes an agent's SIP port.
 MEDIA_PORTS = (61000, 65000)
+# A calling sipp's own SIP port (callers, patients, feature codes): outside the ephemeral
+# range too, so it never takes a port a stack holds for an agent's, the trunk's or the
+# fallback's sipp while none runs (two stacks run side by side in the gate).
+CALLER_PORTS = (12000, 20000)
 
 
-_media_lock = threading.Lock()
-_media_next = random.randrange(MEDIA_PORTS[0], MEDIA_PORTS[1] - 4, 4)  # this process's next block
+class _Ports:
+    """Blocks of ``size`` free ports, handed out in turn across ``[first, end)`` (under a
+    lock: tests start sipps from several threads at once), so two sipps of one process
+    never get the same block; the probe (a bind of each, UDP, and TCP when asked) skips
+    blocks another process holds. (Picked at random, two of four callers started together
+    once drew the same media block: "Unable to bind audio RTP socket".)"""
+
+    def __init__(self, first: int, end: int, size: int, tcp: bool) -> None:
+        self.first, self.end, self.size, self.tcp = first, end, size, tcp
+        self.lock = threading.Lock()
+        self.next = random.randrange(first, end - size, size)  # this process's next block
+
+    def take(self) -> int:
+        kinds = (socket.SOCK_DGRAM, socket.SOCK_STREAM) if self.tcp else (socket.SOCK_DGRAM,)
+        with self.lock:
+            for _ in range((self.end - self.first) // self.size):
+                base = self.next
+                self.next = base + self.size if base + 2 * self.size <= self.end else self.first
+                socks: list[socket.socket] = []
+                try:
+                    for port in range(base, base + self.size):
+                        for kind in kinds:
+                            sock = socket.socket(socket.AF_INET, kind)
+                            socks.append(sock)
+                            sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                finally:
+                    for sock in socks:
+                        sock.close()
+                return base
+        raise RuntimeError(f"no free ports for sipp in {self.first}-{self.end - 1}")
+
+
+_media = _Ports(*MEDIA_PORTS, size=4, tcp=False)
+_callers = _Ports(*CALLER_PORTS, size=1, tcp=True)
 
 
 def media_port() -> int:
-    """A free block of four UDP ports (audio, RTCP, video, RTCP) for one sipp. Blocks are
-    handed out in turn across the range (under a lock: tests start sipps from several
-    threads at once), so two sipps of one process never get the same block; the probe
-    skips blocks another process holds. (Picked at random, two of four callers started
-    together once drew the same block: "Unable to bind audio RTP socket".)"""
-    global _media_next
-    with _media_lock:
-        for _ in range((MEDIA_PORTS[1] - MEDIA_PORTS[0]) // 4):
-            base = _media_next
-            _media_next = base + 4 if base + 8 <= MEDIA_PORTS[1] else MEDIA_PORTS[0]
-            socks: list[socket.socket] = []
-            try:
-                for port in range(base, base + 4):
-                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                    socks.append(sock)
-                    sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            finally:
-                for sock in socks:
-                    sock.close()
-            return base
-    raise RuntimeError("no free media ports for sipp")
+    """A free block of four UDP ports (audio, RTCP, video, RTCP) for one sipp."""
+    return _media.take()
+
+
+def caller_port() -> int:
+    """A free SIP port (UDP and TCP) for a calling sipp."""
+    return _callers.take()
 
 
 @dataclass
@@ -176,7 +196,7 @@ def call(
         "-i",
         "127.0.0.1",
         "-p",
-        str(free_port(also_udp=True)),
+        str(caller_port()),
         "-mp",
         str(media_port()),
         "-nostdin",
@@ -348,7 +368,7 @@ def feature_code(sip_port: int, agent_id: str, password: str, code: str, timeout
         inf.write(f"SEQUENTIAL\n{agent_id};{code};\n")
     args = [
         "sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIOS / "agent_dial.xml"), "-inf", inf.name,
-        "-m", "1", "-i", "127.0.0.1", "-p", str(free_port(also_udp=True)), "-mp", str(media_port()),
+        "-m", "1", "-i", "127.0.0.1", "-p", str(caller_port()), "-mp", str(media_port()),
         "-au", agent_id, "-ap", password, "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
     ]  # fmt: skip
     try:
