@@ -47,7 +47,14 @@ class Observer:
 
     async def __aenter__(self) -> Observer:
         self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._ready.wait(), 10)
+        ready = asyncio.create_task(self._ready.wait())
+        await asyncio.wait({ready, self._task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            if self._task.done():  # it failed before it was ready: say why, not "timed out"
+                self._task.result()
+            self._task.cancel()
+            raise TimeoutError(f"ARI observer {self.app}: not subscribed within 10 s")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

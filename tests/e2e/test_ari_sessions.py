@@ -48,8 +48,11 @@ async def test_sessions_closing_under_device_state_changes_leave_ari_answering(
         stop = asyncio.Event()
         flipper = asyncio.create_task(flip(session, stack.ari_url, stop))
         try:
-            for _ in range(60):
-                observer = Observer(stack.ari_url, stack.ari_user, stack.ari_password, "churn-observer", None)
+            for n in range(60):
+                # Each its own application: a name used again at once may meet its last
+                # session still being taken down, a race of the names, not of the sessions.
+                app = f"churn-observer-{n}"
+                observer = Observer(stack.ari_url, stack.ari_user, stack.ari_password, app, None)
                 async with observer:
                     await asyncio.sleep(0.02)
             for n in range(2):
