@@ -68,12 +68,12 @@ def _cache(repo: Path) -> Iterator[Path]:
 
 def build(repo: Path, config: Path | None = None) -> Path:
     """The prompts made (those missing or changed)."""
-    ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
     with _cache(repo) as out:
         return _build(repo, config, out)
 
 
 def _build(repo: Path, config: Path | None, out: Path) -> Path:
+    ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
     made = 0
     for (lang, key), (voice, words) in wanted(repo, config).items():
         digest = hashlib.sha256(f"{voice}\0{words}".encode()).hexdigest()[:16]
@@ -130,7 +130,6 @@ def _build(repo: Path, config: Path | None, out: Path) -> Path:
 def install(repo: Path, root: Path, config: Path | None = None) -> None:
     """The prompts made and copied into an Asterisk root, the cache held all along (never
     copied while another process writes it)."""
-    ensure_debian_packages({"sox": "sox", "espeak-ng": "espeak-ng"})
     with _cache(repo) as audio:
         _install(_build(repo, config, audio), root)
 

@@ -146,10 +146,14 @@ class Centre(Pool):
 
     def _end(self, entry_id: str, how: EntryEnd) -> Centre:
         queue, _ = self.queue.leave(entry_id)
-        if self.owned:  # the queue left in place
+        return self._queued(queue)._ended_as(entry_id, how)
+
+    def _ended_as(self, entry_id: str, how: EntryEnd) -> Centre:
+        """The centre with how a place ended (itself, for an owned one: changed in place)."""
+        if self.owned:
             cast(dict[str, EntryEnd], self.ended)[entry_id] = how
             return self
-        return evolve(self, queue=queue, ended={**self.ended, entry_id: how})
+        return evolve(self, ended={**self.ended, entry_id: how})
 
     def _queued(self, queue: Queue) -> Centre:
         """The centre with this queue (itself, for an owned one: changed in place)."""
@@ -176,10 +180,7 @@ def join(centre: Centre, entry: QueueEntry, now: datetime) -> Result:
     rules = centre.topics.get(entry.topic, NO_TOPIC_RULES)
     if rules.overflow_when_no_agents and not centre.serving.get((entry.topic, entry.language)):
         overflowed: list[CentreCommand] = [OverflowEntry(entry.entry_id, "no_agents", entry)]
-        if centre.owned:
-            cast(dict[str, EntryEnd], centre.ended)[entry.entry_id] = EntryEnd.OVERFLOWED
-            return centre, overflowed
-        return evolve(centre, ended={**centre.ended, entry.entry_id: EntryEnd.OVERFLOWED}), overflowed
+        return centre._ended_as(entry.entry_id, EntryEnd.OVERFLOWED), overflowed
     centre = centre._queued(centre.queue.join(entry))
     return dispatch(centre, now)
 
